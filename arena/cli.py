@@ -1,0 +1,127 @@
+"""The ``arena`` command: tasks, data, validation and scoring (plus server and baseline commands).
+
+Exit codes: 0 success; 1 the input was refused (a bad file or bundle: the report
+says why); 2 the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .datasets import builtin_task_names, load_task
+from .errors import ArenaError
+from .scoring import Score, score_submission
+from .submissions import read_submission
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def cmd_tasks_list(args: argparse.Namespace) -> int:
+    for name in builtin_task_names():
+        spec = load_task(name).spec
+        print(f"{name:<12} {spec.kind:<15} {spec.primary_metric:<10} {spec.title}")
+    return EXIT_OK
+
+
+def cmd_tasks_show(args: argparse.Namespace) -> int:
+    task = load_task(args.task)
+    spec = task.spec
+    print(f"{spec.title} ({spec.name}, version {spec.version})")
+    print(f"  kind:           {spec.kind} ({spec.modality})")
+    print(f"  rows:           {len(task.train)} train, {len(task.test)} test")
+    print(f"  id / target:    {spec.id_column} / {spec.target}")
+    print(f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}")
+    print(f"  submission:     {spec.id_column},{','.join(task.prediction_columns[:12])}"
+          f"{',...' if len(task.prediction_columns) > 12 else ''} ({spec.prediction})")
+    print(f"  answer key sha256: {task.answer_key.sha256}")
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    task = load_task(args.task)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    task.train.to_csv(out / "train.csv", index=False)
+    task.test.to_csv(out / "test.csv", index=False)
+    task.sample_submission().to_csv(out / "sample_submission.csv", index=False)
+    print(f"wrote train.csv ({len(task.train)} rows), test.csv ({len(task.test)} rows) and "
+          f"sample_submission.csv to {out}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    task = load_task(args.task)
+    read_submission(task, args.file)
+    print(f"{args.file}: valid submission for {task.name} ({len(task.test)} rows).")
+    return EXIT_OK
+
+
+def format_score(score: Score) -> str:
+    """Human-readable public and private scores, primary metric first, with its 95% CI."""
+    lines = []
+    for part, values, ci, n in (("public", score.public, score.public_ci, score.n_public),
+                                ("private", score.private, score.private_ci, score.n_private)):
+        metrics = ", ".join(f"{name} {value:.4f}" for name, value in values.items())
+        lines.append(f"{part:<8} ({n} rows): {metrics}; {score.primary} 95% CI [{ci[0]:.4f}, {ci[1]:.4f}]")
+    return "\n".join(lines)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    task = load_task(args.task)
+    score = score_submission(task, args.file, public_fraction=args.public_fraction)
+    if args.json:
+        print(json.dumps({"task": task.name, "answer_key_sha256": task.answer_key.sha256, **score.to_dict()}, indent=2))
+    else:
+        print(f"{task.spec.title}: answer key sha256 {task.answer_key.sha256}")
+        print(format_score(score))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arena", description="Arena: machine-learning competitions and benchmarks.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tasks = commands.add_parser("tasks", help="list or describe tasks").add_subparsers(dest="tasks_command", required=True)
+    tasks.add_parser("list", help="list the built-in tasks").set_defaults(func=cmd_tasks_list)
+    show = tasks.add_parser("show", help="describe a task and print its answer-key SHA-256")
+    show.add_argument("task", help="a built-in task name or a bundle folder")
+    show.set_defaults(func=cmd_tasks_show)
+
+    data = commands.add_parser("data", help="write train.csv, test.csv and sample_submission.csv")
+    data.add_argument("task")
+    data.add_argument("--out", required=True, help="folder to write into")
+    data.set_defaults(func=cmd_data)
+
+    validate = commands.add_parser("validate", help="check a predictions file without scoring it")
+    validate.add_argument("task")
+    validate.add_argument("file")
+    validate.set_defaults(func=cmd_validate)
+
+    score = commands.add_parser("score", help="score a predictions file on this machine's answer key (organisers)")
+    score.add_argument("task")
+    score.add_argument("file")
+    score.add_argument("--json", action="store_true", help="print JSON")
+    score.add_argument("--public-fraction", type=float, default=None, help="share of test rows that are public")
+    score.set_defaults(func=cmd_score)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ArenaError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_REFUSED
+    except FileNotFoundError as exc:
+        print(f"File not found: {exc.filename}. Check the path and try again.", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""Materialise a task: train, test features, answer key, their checksum, and a cache.
+
+``load_task`` is the one way to go from a name or a bundle folder to a :class:`Task`.
+Data problems (missing id column, duplicated ids, a class with one member, ...)
+are collected with the spec's and reported together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .config import cache_dir
+from .errors import BundleError, Problem, UnknownTaskError
+from .sources import SPLIT_COLUMN, load_source, read_table
+from .spec import TaskSpec, load_spec
+from .splits import stratified_split
+
+USAGE_COLUMN = "usage"
+USAGE_VALUES = ("public", "private")
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """The hidden test labels, sorted by id and encoded for fast scoring.
+
+    ``truth`` holds class codes (indexes into ``classes``) for classification and
+    float64 values otherwise. ``usage_public`` is set when the bundle's answer file
+    decides public/private rows itself (a ``usage`` column).
+    """
+
+    ids: np.ndarray
+    truth: np.ndarray
+    classes: np.ndarray | None
+    usage_public: np.ndarray | None
+    sha256: str
+
+
+@dataclass
+class Task:
+    """A loaded, validated bundle: data, id column, target, metrics, submission format."""
+
+    spec: TaskSpec
+    train: pd.DataFrame
+    test: pd.DataFrame
+    answers: pd.DataFrame = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c for c in self.test.columns if c != self.spec.id_column]
+
+    @cached_property
+    def classes(self) -> np.ndarray | None:
+        """Sorted class labels (classification only); the order of probability columns."""
+        if not self.spec.is_classification:
+            return None
+        target = self.spec.target
+        return np.unique(np.concatenate([self.train[target].to_numpy(), self.answers[target].to_numpy()]))
+
+    @property
+    def prediction_columns(self) -> list[str]:
+        """Columns a submission must have besides the id column."""
+        if self.spec.prediction == "probabilities":
+            return [str(c) for c in self.classes]
+        return [self.spec.target]
+
+    @cached_property
+    def answer_key(self) -> AnswerKey:
+        spec = self.spec
+        ordered = self.answers.sort_values(spec.id_column, kind="stable")
+        ids = ordered[spec.id_column].to_numpy()
+        truth = ordered[spec.target].to_numpy()
+        if self.classes is not None:
+            truth = np.searchsorted(self.classes, truth).astype(np.int64)
+        else:
+            truth = truth.astype(np.float64)
+        usage = None
+        if USAGE_COLUMN in ordered.columns:
+            usage = (ordered[USAGE_COLUMN] == "public").to_numpy()
+        return AnswerKey(ids=ids, truth=truth, classes=self.classes, usage_public=usage, sha256=answer_sha256(ordered, spec))
+
+    def sample_submission(self) -> pd.DataFrame:
+        """A valid, trivial submission: the majority class, class frequencies, or the mean."""
+        spec = self.spec
+        out = pd.DataFrame({spec.id_column: self.test[spec.id_column].to_numpy()})
+        target = self.train[spec.target]
+        if spec.prediction == "label":
+            out[spec.target] = target.mode().iloc[0]
+        elif spec.prediction == "probabilities":
+            frequencies = target.value_counts(normalize=True)
+            for cls in self.classes:
+                out[str(cls)] = round(float(frequencies.get(cls, 0.0)), 6)
+            columns = [str(c) for c in self.classes]
+            out[columns[-1]] = 1.0 - out[columns[:-1]].sum(axis=1)
+        else:
+            out[spec.target] = float(target.mean())
+        return out
+
+
+def answer_sha256(answers: pd.DataFrame, spec: TaskSpec) -> str:
+    """SHA-256 of the answer key as canonical CSV: the test-set commitment an organiser can publish."""
+    columns = [spec.id_column, spec.target] + ([USAGE_COLUMN] if USAGE_COLUMN in answers.columns else [])
+    buffer = io.StringIO()
+    answers.sort_values(spec.id_column, kind="stable")[columns].to_csv(buffer, index=False, lineterminator="\n")
+    return hashlib.sha256(buffer.getvalue().encode()).hexdigest()
+
+
+# --- finding bundles ---------------------------------------------------------------
+
+
+def builtin_tasks_dir() -> Path:
+    import tasks
+
+    return Path(tasks.__file__).parent
+
+
+def builtin_task_names() -> list[str]:
+    return sorted(p.parent.name for p in builtin_tasks_dir().glob("*/task.toml"))
+
+
+def find_bundle(name_or_path: str | Path) -> Path:
+    """A built-in task's folder by name, or any folder that holds a task.toml."""
+    path = Path(name_or_path)
+    if (path / "task.toml").is_file():
+        return path
+    candidate = builtin_tasks_dir() / str(name_or_path)
+    if str(name_or_path).replace("-", "").replace("_", "").isalnum() and (candidate / "task.toml").is_file():
+        return candidate
+    names = ", ".join(builtin_task_names())
+    raise UnknownTaskError(f"'{name_or_path}' is neither a built-in task ({names}) nor a folder with a task.toml.")
+
+
+# --- building the splits -----------------------------------------------------------
+
+
+def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_target: bool) -> list[Problem]:
+    problems = []
+    if spec.id_column not in frame.columns:
+        problems.append(Problem(where, f"id column '{spec.id_column}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}."))
+    else:
+        ids = frame[spec.id_column]
+        if ids.isna().any():
+            rows = (np.flatnonzero(ids.isna().to_numpy())[:5] + 2).tolist()
+            problems.append(Problem(where, f"id column '{spec.id_column}' has empty values (file rows {rows})."))
+        duplicated = ids[ids.duplicated()].unique()
+        if len(duplicated):
+            problems.append(Problem(where, f"id column '{spec.id_column}' has {len(duplicated)} duplicated ids, e.g. {duplicated[:5].tolist()}; ids must be unique."))
+    if needs_target:
+        if spec.target not in frame.columns:
+            problems.append(Problem(where, f"target column '{spec.target}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}."))
+        elif frame[spec.target].isna().any():
+            rows = (np.flatnonzero(frame[spec.target].isna().to_numpy())[:5] + 2).tolist()
+            problems.append(Problem(where, f"target column '{spec.target}' has empty values (file rows {rows})."))
+        elif spec.kind != "classification" and not pd.api.types.is_numeric_dtype(frame[spec.target]):
+            problems.append(Problem(where, f"target column '{spec.target}' must be numeric for a {spec.kind} task."))
+    return problems
+
+
+def _split_one_table(spec: TaskSpec, full: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Cut one table into train, test features and answer key (raises BundleError)."""
+    problems = _check_table(full, where, spec, needs_target=True)
+    if problems:
+        raise BundleError(problems)
+    if spec.test_fraction == 0:
+        if SPLIT_COLUMN not in full.columns:
+            raise BundleError([Problem(where, "has no canonical split; set [data] test_fraction between 0 and 1.")])
+        is_test = (full[SPLIT_COLUMN] == "test").to_numpy()
+        full = full.drop(columns=[SPLIT_COLUMN])
+    else:
+        labels = None
+        if spec.is_classification:
+            labels = full[spec.target].to_numpy()
+            values, counts = np.unique(labels, return_counts=True)
+            lonely = values[counts < 2]
+            if len(lonely):
+                raise BundleError([Problem(where, f"classes with a single member cannot be split into train and test: {lonely[:10].tolist()}. Add rows or drop those classes.")])
+        is_test = stratified_split(labels, len(full), spec.test_fraction, spec.seed)
+    train = full[~is_test].reset_index(drop=True)
+    test_full = full[is_test].reset_index(drop=True)
+    answers = test_full[[spec.id_column, spec.target]]
+    return train, test_full.drop(columns=[spec.target]), answers
+
+
+def _read(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    try:
+        return read_table(path)
+    except Exception as exc:  # any reader failure is a bundle problem to report, not a crash
+        problems.append(Problem(str(path), f"cannot be read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {exc}"))
+        return None
+
+
+def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    problems: list[Problem] = []
+    if spec.train_file is not None:
+        train = _read(spec.train_file, problems)
+        test = _read(spec.test_file, problems)
+        answers = _read(spec.answers_file, problems)
+        if problems:
+            raise BundleError(problems)
+        problems += _check_table(train, str(spec.train_file), spec, needs_target=True)
+        problems += _check_table(test, str(spec.test_file), spec, needs_target=False)
+        problems += _check_table(answers, str(spec.answers_file), spec, needs_target=True)
+        if not problems:
+            problems += _check_answers_match(spec, train, test, answers)
+    else:
+        where = str(spec.data_file) if spec.data_file else f"source '{spec.source}'"
+        full = _read(spec.data_file, problems) if spec.data_file else load_source(spec)
+        if problems:
+            raise BundleError(problems)
+        train, test, answers = _split_one_table(spec, full, where)
+    if not problems and spec.is_classification:
+        train_classes = set(train[spec.target].unique().tolist())
+        unseen = sorted(set(answers[spec.target].unique().tolist()) - train_classes, key=str)
+        if unseen:
+            problems.append(Problem("answers", f"{len(unseen)} classes appear in the answer key but never in train; every class needs training rows."))
+        if len(train_classes) < 2:
+            problems.append(Problem("train", "a classification task needs at least two classes."))
+    if problems:
+        raise BundleError(problems)
+    return train, test, answers
+
+
+def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, answers: pd.DataFrame) -> list[Problem]:
+    problems = []
+    if spec.target in test.columns:
+        problems.append(Problem(str(spec.test_file), f"holds the target column '{spec.target}': test labels must live only in the answers file."))
+    missing = set(train.columns) - {spec.target} - set(test.columns)
+    if missing:
+        problems.append(Problem(str(spec.test_file), f"lacks feature columns that train has: {sorted(missing)[:10]}."))
+    test_ids, answer_ids = set(test[spec.id_column]), set(answers[spec.id_column])
+    if test_ids != answer_ids:
+        problems.append(Problem(str(spec.answers_file), f"ids differ from the test file's: {len(test_ids - answer_ids)} test ids have no answer, {len(answer_ids - test_ids)} answers have no test row."))
+    if USAGE_COLUMN in answers.columns:
+        bad = ~answers[USAGE_COLUMN].isin(USAGE_VALUES)
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+            problems.append(Problem(str(spec.answers_file), f"column 'usage' must be 'public' or 'private' (file rows {rows})."))
+    return problems
+
+
+# --- cache ---------------------------------------------------------------------------
+
+
+def _fingerprint(spec: TaskSpec) -> str:
+    digest = hashlib.sha256((spec.bundle_dir / "task.toml").read_bytes())
+    for path in (spec.train_file, spec.test_file, spec.answers_file, spec.data_file):
+        if path is not None:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_PARTS = ("train", "test", "answers")
+_memory: dict[tuple[str, str], Task] = {}
+_lock = threading.Lock()
+
+
+def load_task(name_or_path: str | Path) -> Task:
+    """Load and validate a task by built-in name or bundle folder, using the on-disk cache.
+
+    Raises :class:`BundleError` (every problem at once) or :class:`UnknownTaskError`.
+    """
+    bundle = find_bundle(name_or_path)
+    spec = load_spec(bundle)
+    key = (str(spec.bundle_dir), _fingerprint(spec))
+    with _lock:
+        if key in _memory:
+            return _memory[key]
+        folder = cache_dir() / spec.name / f"v{spec.version}-{key[1]}"
+        if all((folder / f"{part}.parquet").is_file() for part in _PARTS):
+            train, test, answers = (pq.read_table(folder / f"{part}.parquet").to_pandas() for part in _PARTS)
+        else:
+            train, test, answers = _build(spec)
+            _write_cache(folder, dict(zip(_PARTS, (train, test, answers))))
+        task = Task(spec=spec, train=train, test=test, answers=answers)
+        _memory[key] = task
+        return task
+
+
+def _write_cache(folder: Path, parts: dict[str, pd.DataFrame]) -> None:
+    """Write the parts into a temporary folder, then move it into place in one step."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent))
+    for part, frame in parts.items():
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), staging / f"{part}.parquet")
+    try:
+        staging.rename(folder)
+    except OSError:  # another process cached it first
+        shutil.rmtree(staging, ignore_errors=True)

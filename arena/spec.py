@@ -1,0 +1,238 @@
+"""TaskSpec: parse and validate ``task.toml``, reporting every problem at once."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import metrics as metric_registry
+from .errors import BundleError, Problem
+
+KINDS = ("classification", "regression", "forecasting")
+PREDICTIONS = ("label", "probabilities", "value")
+MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+@dataclass(frozen=True)
+class CompetitionDefaults:
+    """Rules a task suggests; the organiser may change them when hosting."""
+
+    public_fraction: float = 0.3
+    daily_limit: int = 5
+    total_limit: int | None = None
+    team_size: int = 4
+    final_selections: int = 2
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A validated ``task.toml``. Paths are absolute; every field has been checked."""
+
+    name: str
+    title: str
+    version: int
+    kind: str
+    bundle_dir: Path
+    id_column: str
+    target: str
+    source: str | None = None
+    train_file: Path | None = None
+    test_file: Path | None = None
+    answers_file: Path | None = None
+    data_file: Path | None = None
+    test_fraction: float = 0.3
+    seed: int = 0
+    modality: str = "tabular"
+    shape: tuple[int, ...] | None = None
+    primary_metric: str = "accuracy"
+    other_metrics: tuple[str, ...] = ()
+    prediction: str = "label"
+    competition: CompetitionDefaults = field(default_factory=CompetitionDefaults)
+    description: str = ""
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return (self.primary_metric, *self.other_metrics)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind == "classification"
+
+    @property
+    def split_given(self) -> bool:
+        """True when the data already say which rows are test rows."""
+        return self.train_file is not None or (self.source is not None and self.test_fraction == 0)
+
+
+class _Reader:
+    """Reads typed values out of the parsed TOML, noting a problem for each bad one."""
+
+    def __init__(self, raw: dict[str, Any], where: str) -> None:
+        self.raw = raw
+        self.where = where
+        self.problems: list[Problem] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(Problem(f"{self.where} [{key}]", message))
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = False, default: Any = None) -> Any:
+        table, _, name = key.rpartition(".")
+        node: Any = self.raw
+        for part in filter(None, table.split(".")):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if not isinstance(node, dict) or name not in node:
+            if required:
+                self.problem(key, f"is required ({_describe(kind)}).")
+            return default
+        value = node[name]
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            self.problem(key, f"must be {_describe(kind)}, got {value!r}.")
+            return default
+        if not isinstance(value, kind):
+            self.problem(key, f"must be {_describe(kind)}, got {value!r}.")
+            return default
+        return value
+
+
+def _describe(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "a table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if set(kinds) == {int, float}:
+        return "a number"
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _data_file(reader: _Reader, bundle: Path, key: str, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = (bundle / value).resolve()
+    if not str(value).endswith(DATA_SUFFIXES):
+        reader.problem(key, f"'{value}' must be a CSV (.csv, .csv.gz) or Parquet (.parquet) file.")
+    elif not path.is_file():
+        reader.problem(key, f"file '{value}' does not exist in {bundle}.")
+    elif bundle.resolve() not in path.parents:
+        reader.problem(key, f"'{value}' must lie inside the bundle folder.")
+    return path
+
+
+def load_spec(bundle_dir: str | Path) -> TaskSpec:
+    """Read and validate ``bundle_dir/task.toml``.
+
+    Raises :class:`BundleError` listing every problem found, each with the file,
+    the key and what is expected.
+    """
+    bundle = Path(bundle_dir)
+    toml_path = bundle / "task.toml"
+    where = str(toml_path)
+    if not toml_path.is_file():
+        raise BundleError([Problem(str(bundle), "has no task.toml; a task bundle is a folder with a task.toml in it.")])
+    try:
+        raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError([Problem(where, f"is not valid TOML: {exc}.")]) from None
+
+    r = _Reader(raw, where)
+    name = r.get("name", str, required=True, default="")
+    if name and not all(c.isalnum() or c in "-_" for c in name):
+        r.problem("name", f"'{name}' may hold only letters, digits, '-' and '_'.")
+    title = r.get("title", str, default=name)
+    version = r.get("version", int, required=True, default=1)
+    if isinstance(version, int) and version < 1:
+        r.problem("version", "must be 1 or more.")
+    kind = r.get("kind", str, required=True, default="classification")
+    if kind not in KINDS:
+        r.problem("kind", f"'{kind}' is not one of: {', '.join(KINDS)}.")
+
+    source = r.get("data.source", str)
+    train = r.get("data.train", str)
+    test = r.get("data.test", str)
+    answers = r.get("data.answers", str)
+    single = r.get("data.file", str)
+    if source is not None:
+        from .sources import BUILTIN_SOURCES
+
+        if source not in BUILTIN_SOURCES:
+            r.problem("data.source", f"unknown source '{source}'. Built-in sources: {', '.join(sorted(BUILTIN_SOURCES))}.")
+    given_files = [k for k, v in (("train", train), ("test", test), ("answers", answers)) if v is not None]
+    if sum([source is not None, single is not None, bool(given_files)]) != 1:
+        r.problem("data", "give exactly one of: source = \"...\"; file = \"all.csv\" (split by Arena); "
+                  "or train, test and answers files.")
+    elif given_files and len(given_files) != 3:
+        missing = sorted({"train", "test", "answers"} - set(given_files))
+        r.problem("data", f"with separate files, train, test and answers are all needed; missing: {', '.join(missing)}.")
+
+    test_fraction = r.get("data.test_fraction", (int, float), default=0.3 if single else 0.0)
+    if single is not None and not 0 < test_fraction < 1:
+        r.problem("data.test_fraction", f"must be between 0 and 1 (exclusive), got {test_fraction}.")
+    if source is not None and not 0 <= test_fraction < 1:
+        r.problem("data.test_fraction", "must be at least 0 and below 1 (0 keeps the source's own split).")
+    modality = r.get("data.modality", str, default="tabular")
+    if modality not in MODALITIES:
+        r.problem("data.modality", f"'{modality}' is not one of: {', '.join(MODALITIES)}.")
+    shape = r.get("data.shape", list)
+    if shape is not None and not all(isinstance(s, int) and s > 0 for s in shape):
+        r.problem("data.shape", "must be a list of positive whole numbers, e.g. [8, 8].")
+
+    primary = r.get("metrics.primary", str, required=True, default="")
+    others = r.get("metrics.others", list, default=[])
+    prediction = r.get("submission.prediction", str, required=True, default="label")
+    if prediction not in PREDICTIONS:
+        r.problem("submission.prediction", f"'{prediction}' is not one of: {', '.join(PREDICTIONS)}.")
+    elif kind in KINDS and (prediction == "value") != (kind != "classification"):
+        expected = "'label' or 'probabilities'" if kind == "classification" else "'value'"
+        r.problem("submission.prediction", f"a {kind} task needs prediction = {expected}.")
+    for key, metric_name in [("metrics.primary", primary)] + [("metrics.others", o) for o in others]:
+        if not isinstance(metric_name, str) or not metric_name:
+            r.problem(key, f"metric names must be non-empty strings, got {metric_name!r}.")
+            continue
+        if not metric_registry.is_known(metric_name):
+            r.problem(key, metric_registry.unknown_metric_message(metric_name))
+            continue
+        metric = metric_registry.get_metric(metric_name)
+        if kind in KINDS and kind not in metric.kinds:
+            r.problem(key, f"'{metric.name}' is not a {kind} metric.")
+        elif prediction in PREDICTIONS and metric.needs not in metric_registry.needs_for_prediction(prediction):
+            r.problem(key, f"'{metric.name}' needs {metric.needs} predictions, but [submission] prediction = '{prediction}'.")
+
+    public_fraction = r.get("competition.public_fraction", (int, float), default=0.3)
+    if not 0 < public_fraction < 1:
+        r.problem("competition.public_fraction", f"must be between 0 and 1 (exclusive), got {public_fraction}.")
+    limits = {}
+    for key, default in (("daily_limit", 5), ("team_size", 4), ("final_selections", 2), ("total_limit", None)):
+        value = r.get(f"competition.{key}", int, default=default)
+        if value is not None and value < 1:
+            r.problem(f"competition.{key}", f"must be 1 or more, got {value}.")
+        limits[key] = value
+
+    spec_kwargs = dict(
+        train_file=_data_file(r, bundle, "data.train", train),
+        test_file=_data_file(r, bundle, "data.test", test),
+        answers_file=_data_file(r, bundle, "data.answers", answers),
+        data_file=_data_file(r, bundle, "data.file", single),
+    )
+    if r.problems:
+        raise BundleError(r.problems)
+    readme = bundle / "README.md"
+    return TaskSpec(
+        name=name,
+        title=title,
+        version=version,
+        kind=kind,
+        bundle_dir=bundle.resolve(),
+        id_column=r.get("data.id", str, default="id"),
+        target=r.get("data.target", str, default="label"),
+        source=source,
+        test_fraction=float(test_fraction),
+        seed=r.get("data.seed", int, default=0),
+        modality=modality,
+        shape=tuple(shape) if shape else None,
+        primary_metric=metric_registry.ALIASES.get(primary, primary),
+        other_metrics=tuple(metric_registry.ALIASES.get(o, o) for o in others),
+        prediction=prediction,
+        competition=CompetitionDefaults(public_fraction=float(public_fraction), **limits),
+        description=readme.read_text(encoding="utf-8") if readme.is_file() else "",
+        **spec_kwargs,
+    )

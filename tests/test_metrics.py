@@ -1,0 +1,150 @@
+"""Every metric agrees with scikit-learn on random inputs, edge cases included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn import metrics as skm
+
+from arena.errors import ArenaError
+from arena.metrics import METRICS, confusion_matrix, get_metric
+
+
+@st.composite
+def label_pairs(draw, max_classes: int = 6):
+    k = draw(st.integers(2, max_classes))
+    n = draw(st.integers(1, 60))
+    y_true = draw(arrays(np.int64, n, elements=st.integers(0, k - 1)))
+    y_pred = draw(arrays(np.int64, n, elements=st.integers(0, k - 1)))
+    return k, y_true, y_pred
+
+
+SKLEARN_LABEL_METRICS = {
+    "accuracy": skm.accuracy_score,
+    "balanced_accuracy": skm.balanced_accuracy_score,
+    "f1_macro": lambda t, p: skm.f1_score(t, p, average="macro", zero_division=0),
+    "f1_micro": lambda t, p: skm.f1_score(t, p, average="micro", zero_division=0),
+    "f1_weighted": lambda t, p: skm.f1_score(t, p, average="weighted", zero_division=0),
+    "precision_macro": lambda t, p: skm.precision_score(t, p, average="macro", zero_division=0),
+    "recall_macro": lambda t, p: skm.recall_score(t, p, average="macro", zero_division=0),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", sorted(SKLEARN_LABEL_METRICS))
+@settings(max_examples=60, deadline=None)
+@given(data=label_pairs())
+def test_confusion_metrics_match_sklearn(name, data):
+    k, y_true, y_pred = data
+    ours = get_metric(name).from_confusion(confusion_matrix(y_true, y_pred, k))
+    assert ours == pytest.approx(SKLEARN_LABEL_METRICS[name](y_true, y_pred), abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", sorted(SKLEARN_LABEL_METRICS))
+@pytest.mark.parametrize("case", ["one class present", "constant prediction", "all wrong"])
+def test_confusion_metric_edge_cases(name, case):
+    y_true = {"one class present": np.full(9, 2), "constant prediction": np.arange(9) % 3,
+              "all wrong": np.arange(9) % 3}[case]
+    y_pred = {"one class present": np.arange(9) % 3, "constant prediction": np.zeros(9, dtype=int),
+              "all wrong": (np.arange(9) + 1) % 3}[case]
+    ours = get_metric(name).from_confusion(confusion_matrix(y_true, y_pred, 4))
+    assert ours == pytest.approx(SKLEARN_LABEL_METRICS[name](y_true, y_pred), abs=1e-12)
+
+
+def test_confusion_metrics_accept_a_stack_of_matrices():
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 20, size=(7, 4, 4)).astype(float)
+    for metric in METRICS.values():
+        if metric.from_confusion is not None:
+            batched = metric.from_confusion(stack)
+            one_by_one = [metric.from_confusion(cm) for cm in stack]
+            np.testing.assert_allclose(batched, one_by_one)
+
+
+@st.composite
+def probability_pairs(draw):
+    k = draw(st.integers(2, 5))
+    n = draw(st.integers(2, 50))
+    y_true = draw(arrays(np.int64, n, elements=st.integers(0, k - 1)))
+    # Coarse values make ties likely, which ROC AUC must average like scikit-learn.
+    raw = draw(arrays(np.float64, (n, k), elements=st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 2.0])))
+    raw = raw + 1e-3
+    return k, y_true, raw / raw.sum(axis=1, keepdims=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=probability_pairs())
+def test_log_loss_matches_sklearn(data):
+    k, y_true, proba = data
+    expected = skm.log_loss(y_true, proba, labels=list(range(k)))
+    assert get_metric("log_loss").from_rows(y_true, proba) == pytest.approx(expected, rel=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=probability_pairs())
+def test_roc_auc_matches_sklearn(data):
+    k, y_true, proba = data
+    ours = get_metric("roc_auc").from_rows(y_true, proba)
+    if len(np.unique(y_true)) < k:
+        assert np.isnan(ours)  # undefined for a class with no positive rows; scikit-learn raises
+        return
+    if k == 2:
+        expected = skm.roc_auc_score(y_true, proba[:, 1])
+    else:
+        expected = skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=list(range(k)))
+    assert ours == pytest.approx(expected, abs=1e-12)
+
+
+def test_roc_auc_with_tied_scores_is_one_half():
+    y_true = np.array([0, 1, 0, 1])
+    proba = np.full((4, 2), 0.5)
+    assert get_metric("roc_auc").from_rows(y_true, proba) == 0.5 == skm.roc_auc_score(y_true, proba[:, 1])
+
+
+values = arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, allow_nan=False))
+
+
+@settings(max_examples=100, deadline=None)
+@given(y_true=values, data=st.data())
+def test_regression_metrics_match_sklearn(y_true, data):
+    y_pred = data.draw(arrays(np.float64, len(y_true), elements=st.floats(-1e3, 1e3, allow_nan=False)))
+    assert get_metric("mae").from_rows(y_true, y_pred) == pytest.approx(skm.mean_absolute_error(y_true, y_pred), rel=1e-9, abs=1e-9)
+    assert get_metric("rmse").from_rows(y_true, y_pred) == pytest.approx(skm.root_mean_squared_error(y_true, y_pred), rel=1e-9, abs=1e-9)
+    if len(y_true) >= 2:
+        assert get_metric("r2").from_rows(y_true, y_pred) == pytest.approx(skm.r2_score(y_true, y_pred), rel=1e-7, abs=1e-7)
+
+
+@pytest.mark.parametrize("y_pred", [np.full(5, 3.0), np.arange(5.0)])
+def test_r2_with_constant_truth_matches_sklearn(y_pred):
+    y_true = np.full(5, 3.0)
+    assert get_metric("r2").from_rows(y_true, y_pred) == skm.r2_score(y_true, y_pred)
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=label_pairs())
+def test_exact_match_matches_sklearn_accuracy_on_strings(data):
+    _, y_true, y_pred = data
+    as_text = np.array([f"c{v}" for v in y_true]), np.array([f"c{v}" for v in y_pred])
+    assert get_metric("exact_match").from_rows(*as_text) == pytest.approx(skm.accuracy_score(*as_text))
+
+
+def test_every_metric_declares_direction_and_input():
+    for metric in METRICS.values():
+        assert metric.direction in ("max", "min")
+        assert metric.needs in ("label", "probabilities", "value")
+        assert (metric.from_rows is None) != (metric.from_confusion is None)
+    lower_better = {m.name for m in METRICS.values() if m.direction == "min"}
+    assert lower_better == {"log_loss", "mae", "rmse"}
+
+
+def test_unknown_metric_suggests_the_closest_name():
+    with pytest.raises(ArenaError, match="Did you mean 'accuracy'"):
+        get_metric("acuracy")
+
+
+def test_aliases_resolve_to_sklearn_names():
+    assert get_metric("macro_f1").name == "f1_macro"
