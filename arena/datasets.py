@@ -156,7 +156,7 @@ def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_targe
         ids = frame[spec.id_column]
         if ids.isna().any():
             rows = (np.flatnonzero(ids.isna().to_numpy())[:5] + 2).tolist()
-            problems.append(Problem(where, f"id column '{spec.id_column}' has empty values (file rows {rows})."))
+            problems.append(Problem(where, f"id column '{spec.id_column}' has empty values (file lines {rows})."))
         duplicated = ids[ids.duplicated()].unique()
         if len(duplicated):
             problems.append(Problem(where, f"id column '{spec.id_column}' has {len(duplicated)} duplicated ids, e.g. {duplicated[:5].tolist()}; ids must be unique."))
@@ -165,7 +165,7 @@ def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_targe
             problems.append(Problem(where, f"target column '{spec.target}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}."))
         elif frame[spec.target].isna().any():
             rows = (np.flatnonzero(frame[spec.target].isna().to_numpy())[:5] + 2).tolist()
-            problems.append(Problem(where, f"target column '{spec.target}' has empty values (file rows {rows})."))
+            problems.append(Problem(where, f"target column '{spec.target}' has empty values (file lines {rows})."))
         elif spec.kind != "classification" and not pd.api.types.is_numeric_dtype(frame[spec.target]):
             problems.append(Problem(where, f"target column '{spec.target}' must be numeric for a {spec.kind} task."))
     return problems
@@ -249,7 +249,7 @@ def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame
         bad = ~answers[USAGE_COLUMN].isin(USAGE_VALUES)
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
-            problems.append(Problem(str(spec.answers_file), f"column 'usage' must be 'public' or 'private' (file rows {rows})."))
+            problems.append(Problem(str(spec.answers_file), f"column 'usage' must be 'public' or 'private' (file lines {rows})."))
     return problems
 
 

@@ -88,12 +88,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if path.name.endswith(".parquet"):
         return pq.read_table(path).to_pandas()
-    return pacsv.read_csv(path).to_pandas()
+    # Empty fields are missing values, whatever the column's type.
+    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)).to_pandas()
 
 
 def load_source(spec: TaskSpec) -> pd.DataFrame:
-    """The full table of a task whose data come from one source or one file."""
-    if spec.source is not None:
-        return BUILTIN_SOURCES[spec.source](spec)
-    assert spec.data_file is not None
-    return read_table(spec.data_file)
+    """The full table of a task whose data come from a built-in source."""
+    return BUILTIN_SOURCES[spec.source](spec)
