@@ -1,0 +1,65 @@
+"""The arena command: tasks, data, validate, score, with clear exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from arena.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_tasks_list_and_show(capsys):
+    code, out, _ = run(capsys, "tasks", "list")
+    assert code == 0 and all(name in out for name in ("digits", "mnist1d", "listops", "sunspots"))
+    code, out, _ = run(capsys, "tasks", "show", "digits")
+    assert code == 0 and "answer key sha256:" in out and "id,0,1,2" in out
+
+
+def test_data_validate_and_score_round_trip(capsys, tmp_path):
+    code, out, _ = run(capsys, "data", "digits", "--out", str(tmp_path))
+    assert code == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"train.csv", "test.csv", "sample_submission.csv"}
+    test = pd.read_csv(tmp_path / "test.csv")
+    assert "label" not in test.columns and len(test) == 539
+    sample = tmp_path / "sample_submission.csv"
+    assert run(capsys, "validate", "digits", str(sample))[0] == 0
+    code, out, _ = run(capsys, "score", "digits", str(sample))
+    assert code == 0 and "public" in out and "private" in out and "95% CI [" in out
+    code, out, _ = run(capsys, "score", "digits", str(sample), "--json")
+    data = json.loads(out)
+    assert set(data) >= {"public", "private", "public_ci", "private_ci", "answer_key_sha256"}
+
+
+def test_a_bad_file_exits_1_with_the_report_on_stderr(capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,label\n1,2\n")
+    code, out, err = run(capsys, "validate", "mnist1d", str(bad))
+    assert code == 1 and "The submission file is not valid" in err and "Traceback" not in err
+
+
+def test_a_missing_file_and_an_unknown_task_exit_1(capsys, tmp_path):
+    assert run(capsys, "validate", "mnist1d", str(tmp_path / "nope.csv"))[2].startswith("File not found")
+    code, _, err = run(capsys, "score", "nosuch", "x.csv")
+    assert code == 1 and "Unknown task" in err
+
+
+def test_bad_usage_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["score"])
+    assert info.value.code == 2
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["tasks", "--help"], ["score", "--help"], ["data", "--help"]])
+def test_help_everywhere(argv):
+    result = subprocess.run([sys.executable, "-m", "arena.cli", *argv], capture_output=True, text=True)
+    assert result.returncode == 0 and "usage: arena" in result.stdout

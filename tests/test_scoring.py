@@ -1,0 +1,113 @@
+"""Scores on public and private rows, with honest bootstrap intervals and a secret row split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from arena import config, scoring
+from arena.datasets import load_task
+from arena.metrics import accuracy_cm, confusion_matrix
+from arena.scoring import public_rows, score_submission
+from arena.splits import public_mask
+from arena.stats import bootstrap_confusion, bootstrap_rows
+
+
+def noisy_labels(task, accuracy, seed=0):
+    rng = np.random.default_rng(seed)
+    answers = task.answers.sort_values(task.spec.id_column)
+    labels = answers[task.spec.target].to_numpy().copy()
+    flip = rng.random(len(labels)) > accuracy
+    labels[flip] = (labels[flip] + 1) % 10
+    return answers[task.spec.id_column].to_numpy(), labels
+
+
+def test_scores_match_sklearn_on_the_public_and_private_rows(tmp_path):
+    task = load_task("mnist1d")
+    ids, labels = noisy_labels(task, 0.8)
+    pd.DataFrame({"id": ids, "label": labels}).to_csv(tmp_path / "s.csv", index=False)
+    score = score_submission(task, tmp_path / "s.csv")
+    truth = task.answer_key.truth
+    public = public_rows(task)
+    for part, rows in (("public", public), ("private", ~public)):
+        values = getattr(score, part)
+        assert values["accuracy"] == pytest.approx(accuracy_score(truth[rows], labels[rows]))
+        assert values["f1_macro"] == pytest.approx(f1_score(truth[rows], labels[rows], average="macro"))
+    assert score.n_public + score.n_private == 1000
+    assert 0.2 < score.n_public / 1000 < 0.4
+    assert score.public_ci[0] <= score.public["accuracy"] <= score.public_ci[1]
+    assert score.private_ci[1] - score.private_ci[0] < 0.1
+
+
+def test_regression_task_scores_and_interval(tmp_path):
+    task = load_task("sunspots")
+    task.sample_submission().to_csv(tmp_path / "s.csv", index=False)
+    score = score_submission(task, tmp_path / "s.csv")
+    assert score.primary == "rmse" and not score.higher_is_better
+    assert score.private_ci[0] <= score.private["rmse"] <= score.private_ci[1]
+
+
+def test_public_rows_depend_on_the_installation_secret(monkeypatch, tmp_path):
+    task = load_task("digits")
+    ours = public_rows(task).copy()
+    monkeypatch.setenv("ARENA_HOME", str(tmp_path))  # another installation, another secret
+    theirs = public_rows(task)
+    assert 0.2 < theirs.mean() < 0.4
+    assert (ours != theirs).mean() > 0.2
+
+
+def test_the_secret_is_created_once_and_private_to_its_owner():
+    first = config.installation_secret()
+    assert config.installation_secret() == first and len(first) == 32
+    assert (config.arena_home() / "secret").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("ids", [np.arange(100_000), np.array([f"row-{i}" for i in range(20_000)])])
+def test_public_mask_takes_the_stated_fraction(ids):
+    mask = public_mask(ids, b"k" * 32, "task", 0.3)
+    assert abs(mask.mean() - 0.3) < 0.01
+
+
+def test_confusion_bootstrap_matches_the_row_bootstrap():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, 400)
+    pred = np.where(rng.random(400) < 0.7, truth, rng.integers(0, 3, 400))
+    by_matrix = bootstrap_confusion(confusion_matrix(truth, pred, 3), accuracy_cm, seed=5)
+    by_rows = bootstrap_rows(truth, pred, lambda t, p: float(np.mean(t == p)), seed=5)
+    assert by_matrix == pytest.approx(by_rows, abs=0.015)
+    assert by_matrix[0] < np.mean(truth == pred) < by_matrix[1]
+
+
+def test_bootstrap_is_seeded():
+    cm = np.array([[30.0, 5], [7, 40]])
+    assert bootstrap_confusion(cm, accuracy_cm, seed=3) == bootstrap_confusion(cm, accuracy_cm, seed=3)
+
+
+def test_a_usage_column_decides_public_rows(write_bundle):
+    folder = write_bundle("""
+name = "usage"
+version = 1
+kind = "regression"
+[data]
+train = "train.csv"
+test = "test.csv"
+answers = "answers.csv"
+target = "y"
+[metrics]
+primary = "mae"
+[submission]
+prediction = "value"
+""", {"train.csv": "id,y\n1,1.0\n2,2.0\n", "test.csv": "id\n3\n4\n5\n",
+      "answers.csv": "id,y,usage\n3,3.0,public\n4,4.0,private\n5,5.0,private\n"})
+    task = load_task(folder)
+    path = folder / "sub.csv"
+    path.write_text("id,y\n3,3.0\n4,5.0\n5,7.0\n")
+    score = score_submission(task, path)
+    assert (score.public["mae"], score.private["mae"], score.n_public) == (0.0, 1.5, 1)
+
+
+def test_rounded_scores_hide_extra_precision():
+    assert scoring.rounded(0.123456789) == 0.1235
+    assert scoring.rounded(float("nan")) is None

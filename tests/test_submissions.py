@@ -1,0 +1,136 @@
+"""Every bad predictions file gets one clear report; none raises a traceback."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arena.datasets import load_task
+from arena.errors import SubmissionError
+from arena.submissions import read_submission
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_task("mnist1d")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_task("digits")
+
+
+def labels_file(task, tmp_path, edit=None, name="sub.csv"):
+    frame = task.sample_submission()
+    if edit:
+        frame = edit(frame)
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def report(task, path, **kwargs) -> str:
+    with pytest.raises(SubmissionError) as info:
+        read_submission(task, path, **kwargs)
+    return info.value.report()
+
+
+def test_the_sample_submission_is_valid(mnist, digits, tmp_path):
+    for task in (mnist, digits, load_task("sunspots"), load_task("listops")):
+        read_submission(task, labels_file(task, tmp_path))
+
+
+def test_rows_in_any_order_are_aligned_to_the_answer_key(mnist, tmp_path):
+    truth = mnist.answers.set_index("id")["label"]
+    shuffled = pd.DataFrame({"id": truth.index, "label": truth.to_numpy()}).sample(frac=1, random_state=1)
+    shuffled.to_csv(tmp_path / "s.csv", index=False)
+    predictions = read_submission(mnist, tmp_path / "s.csv")
+    np.testing.assert_array_equal(predictions.labels, mnist.answer_key.truth)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda f: f.drop(columns="label"), "missing columns: label. The header must be: id,label"),
+    (lambda f: f.assign(extra=1), "unexpected columns: extra. The header must be: id,label"),
+    (lambda f: f.iloc[:0], "the file has a header but no rows"),
+    (lambda f: pd.concat([f, f.iloc[[0, 1]]]), "2 ids appear more than once, e.g. 4000, 4001 (repeats at lines 1002, 1003)"),
+    (lambda f: f.iloc[3:], "3 test ids have no prediction, e.g. 4000, 4001, 4002"),
+    (lambda f: f.assign(id=f["id"].where(f.index != 0, 99999)), "1 ids are not in the test set, e.g. 99999"),
+    (lambda f: f.assign(label=f["label"].astype(object).where(f.index != 2, "cat")), "labels are not among the task's classes"),
+    (lambda f: f.assign(label=f["label"].where(f.index != 4, 12)), "1 labels are not among the task's classes ('0', '1', '2', '3', '4', ...), e.g. 12 at lines 6"),
+    (lambda f: f.assign(label=f["label"].astype(object).where(f.index != 5, None)), "1 rows have an empty label (lines 7)"),
+    (lambda f: f.assign(id=f["id"].astype(str).where(f.index != 0, "abc")), "ids must be whole numbers, as in test.csv"),
+])
+def test_label_file_problems(mnist, tmp_path, edit, expected):
+    text = report(mnist, labels_file(mnist, tmp_path, edit))
+    assert expected in text, text
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda f: f.assign(**{"3": -0.1}), "rows have negative probabilities (lines 2, 3, 4, 5, 6 and"),
+    (lambda f: f.assign(**{"3": 0.5}), "rows have probabilities that do not sum to 1 (tolerance 0.001)"),
+    (lambda f: f.assign(**{"7": f["7"].where(f.index != 1, np.nan)}), "column '7' has 1 empty, NaN or infinite values (lines 3)"),
+    (lambda f: f.assign(**{"7": f["7"].where(f.index != 2, np.inf)}), "column '7' has 1 empty, NaN or infinite values (lines 4)"),
+    (lambda f: f.assign(**{"2": "high"}), "column '2' must hold numbers; found text such as 'high'"),
+])
+def test_probability_file_problems(digits, tmp_path, edit, expected):
+    text = report(digits, labels_file(digits, tmp_path, edit))
+    assert expected in text, text
+
+
+def test_every_problem_is_collected_in_one_report(mnist, tmp_path):
+    def edit(f):
+        f = pd.concat([f.iloc[5:], f.iloc[[5]]])
+        return f.assign(label=f["label"].where(f["id"] != 4010, 42))
+    text = report(mnist, labels_file(mnist, tmp_path, edit))
+    assert "(3 problems)" in text
+    assert "appear more than once" in text and "have no prediction" in text and "not among the task's classes" in text
+
+
+def test_an_empty_file(mnist, tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert "the file is empty" in report(mnist, tmp_path / "empty.csv")
+
+
+def test_an_oversized_file_is_refused_before_reading(mnist, tmp_path):
+    text = report(mnist, labels_file(mnist, tmp_path), max_bytes=1000)
+    assert "the limit is 0 MiB" in text or "the limit is" in text
+    assert "Compress it (.csv.gz) or write Parquet" in text
+
+
+def test_a_ragged_csv_is_reported_with_its_line(mnist, tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("id,label\n4000,1\n4001,2,3\n")
+    text = report(mnist, path)
+    assert "cannot be read as a CSV file" in text and "Expected 2 columns, got 3" in text
+    assert "Traceback" not in text
+
+
+def test_binary_garbage_is_refused(mnist, tmp_path):
+    path = tmp_path / "garbage.parquet"
+    path.write_bytes(b"PAR1" + bytes(range(256)) * 4)
+    assert "cannot be read as a Parquet file" in report(mnist, path)
+
+
+def test_gzip_and_parquet_are_read_by_content_not_name(mnist, tmp_path):
+    frame = mnist.sample_submission()
+    with gzip.open(tmp_path / "upload-without-suffix", "wt") as handle:
+        frame.to_csv(handle, index=False)
+    frame.to_parquet(tmp_path / "upload.bin")
+    for path in (tmp_path / "upload-without-suffix", tmp_path / "upload.bin"):
+        assert len(read_submission(mnist, path).labels) == 1000
+
+
+def test_regression_values_must_be_finite_numbers(tmp_path):
+    sunspots = load_task("sunspots")
+    text = report(sunspots, labels_file(sunspots, tmp_path, lambda f: f.assign(sunspots=f["sunspots"].where(f.index != 3, np.nan))))
+    assert "column 'sunspots' has 1 empty, NaN or infinite values (lines 5)" in text
+
+
+def test_error_messages_never_reveal_answer_key_values(mnist, tmp_path):
+    wrong = labels_file(mnist, tmp_path, lambda f: f.assign(label=11))
+    text = report(mnist, wrong)
+    assert "not among the task's classes" in text
+    assert str(mnist.answer_key.truth[:20].tolist()) not in text
