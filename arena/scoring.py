@@ -45,85 +45,92 @@ class Score:
         return cls(**{**data, "public_ci": tuple(data["public_ci"]), "private_ci": tuple(data["private_ci"])})
 
 
-_masks: dict[tuple, np.ndarray] = {}
-_masks_lock = threading.Lock()
+_cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The public-row mask and, for classification, each row's base cell in the two confusion matrices.
+
+    Both are the same for every upload to a competition, so they are computed once.
+    The base cell is ``is_public * k * k + truth * k``: adding a prediction code gives
+    the row's cell, and one ``bincount`` builds both matrices.
+    """
+    key = task.answer_key
+    fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
+    secret = installation_secret()
+    cache_key = (task.name, key.sha256, fraction, hashlib.sha256(secret).hexdigest())
+    with _cache_lock:
+        if cache_key not in _cache:
+            if key.usage_public is not None:
+                public = key.usage_public
+            else:
+                public = public_mask(key.ids, secret, task.name, fraction)
+            base = None
+            if key.classes is not None:
+                k = len(key.classes)
+                # The smallest integer type that holds every cell keeps the per-upload pass cheap.
+                dtype = np.uint16 if 2 * k * k <= np.iinfo(np.uint16).max else np.int64
+                base = (public.astype(np.int64) * (k * k) + key.truth * k).astype(dtype)
+            _cache[cache_key] = (public, base)
+        return _cache[cache_key]
 
 
 def public_rows(task: Task, public_fraction: float | None = None) -> np.ndarray:
     """Boolean mask over the answer key's rows: True where the row is public.
 
     A ``usage`` column in the bundle's answer file decides; otherwise the keyed hash
-    of each id with this installation's secret. Cached: it is the same for every upload.
+    of each id with this installation's secret.
     """
-    key = task.answer_key
-    if key.usage_public is not None:
-        return key.usage_public
-    fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
-    secret = installation_secret()
-    cache_key = (task.name, key.sha256, fraction, hashlib.sha256(secret).hexdigest())
-    with _masks_lock:
-        if cache_key not in _masks:
-            _masks[cache_key] = public_mask(key.ids, secret, task.name, fraction)
-        return _masks[cache_key]
+    return _row_split(task, public_fraction)[0]
 
 
-def _values_on(task: Task, predictions: Predictions, rows: np.ndarray | None) -> dict[str, tuple]:
-    """For each metric: (value, ci-or-None) on the selected rows."""
-    truth = task.answer_key.truth if rows is None else task.answer_key.truth[rows]
-    out = {}
-    for name in task.spec.metric_names:
-        metric = get_metric(name)
-        if metric.from_confusion is not None:
-            continue
-        if metric.needs == "probabilities":
-            pred = predictions.probabilities
-        elif metric.needs == "label":
-            pred = predictions.labels
-        else:
-            pred = predictions.values
-        pred = pred if rows is None else pred[rows]
-        value = metric.from_rows(truth, pred) if len(truth) else float("nan")
-        out[name] = (value, truth, pred)
-    return out
+def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
+    return {"probabilities": predictions.probabilities, "label": predictions.labels,
+            "value": predictions.values}[metric.needs]
 
 
 def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None) -> Score:
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
-    public = public_rows(task, public_fraction)
-    primary = get_metric(task.spec.primary_metric)
+    public, base = _row_split(task, public_fraction)
+    metrics = [get_metric(name) for name in task.spec.metric_names]
+    primary = metrics[0]
     results: dict[str, dict[str, float]] = {"public": {}, "private": {}}
     cis: dict[str, tuple[float, float]] = {}
 
-    count_metrics = [get_metric(n) for n in task.spec.metric_names if get_metric(n).from_confusion is not None]
+    count_metrics = [m for m in metrics if m.from_confusion is not None]
     if count_metrics:
         k = len(key.classes)
-        # One pass builds both confusion matrices: cell index = (is_public, truth, prediction).
-        cells = np.bincount(public.astype(np.int64) * (k * k) + key.truth * k + predictions.labels, minlength=2 * k * k)
-        matrices = {"private": cells[: k * k].reshape(k, k).astype(np.float64),
-                    "public": cells[k * k:].reshape(k, k).astype(np.float64)}
+        cell = predictions.labels.astype(base.dtype)
+        np.add(cell, base, out=cell)
+        cells = np.bincount(cell, minlength=2 * k * k).astype(np.float64)
+        matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k:].reshape(k, k)}
         for part, cm in matrices.items():
             for metric in count_metrics:
                 results[part][metric.name] = float(metric.from_confusion(cm)) if cm.sum() else float("nan")
             if primary.from_confusion is not None:
                 cis[part] = bootstrap_confusion(cm, primary.from_confusion, seed=BOOTSTRAP_SEED)
 
-    for part, rows in (("public", public), ("private", ~public)):
-        for name, (value, truth, pred) in _values_on(task, predictions, rows).items():
-            results[part][name] = value
-            if name == primary.name:
-                cis[part] = bootstrap_rows(truth, pred, primary.from_rows, seed=BOOTSTRAP_SEED)
+    row_metrics = [m for m in metrics if m.from_rows is not None]
+    for part, rows in (("public", public), ("private", ~public)) if row_metrics else ():
+        truth = key.truth[rows]
+        for metric in row_metrics:
+            pred = _prediction_for(metric, predictions)[rows]
+            results[part][metric.name] = metric.from_rows(truth, pred) if len(truth) else float("nan")
+            if metric is primary:
+                cis[part] = bootstrap_rows(truth, pred, metric.from_rows, seed=BOOTSTRAP_SEED)
 
-    order = list(task.spec.metric_names)
+    names = [m.name for m in metrics]
     return Score(
         primary=primary.name,
         higher_is_better=primary.higher_is_better,
-        public={name: results["public"][name] for name in order},
-        private={name: results["private"][name] for name in order},
+        public={name: results["public"][name] for name in names},
+        private={name: results["private"][name] for name in names},
         public_ci=cis["public"],
         private_ci=cis["private"],
         n_public=int(public.sum()),
-        n_private=int((~public).sum()),
+        n_private=int(len(public) - public.sum()),
     )
 
 
