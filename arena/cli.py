@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--public-fraction", type=float, default=None, help="share of test rows that are public")
     score.set_defaults(func=cmd_score)
 
+    from . import cli_server
+
+    cli_server.add_commands(commands)
     return parser
 
 

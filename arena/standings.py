@@ -1,0 +1,109 @@
+"""The leaderboard: best submission per team, on public rows while open, private rows after reveal."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .datasets import load_task
+from .metrics import get_metric
+from .scoring import rounded
+from .store.models import Competition, Submission, Team
+
+
+@dataclass(frozen=True)
+class Standing:
+    rank: int
+    team: str
+    score: float | None
+    ci_low: float | None
+    ci_high: float | None
+    submission_id: int
+    entries: int
+    is_baseline: bool
+    submitted_at: str
+
+
+def _eligible(session: Session, competition: Competition) -> list[Submission]:
+    # A submission being rescored keeps its previous score on the board until the new one lands;
+    # a failed one never shows.
+    return list(session.scalars(select(Submission).where(
+        Submission.competition_id == competition.id, Submission.disqualified.is_(False),
+        Submission.status != "failed", Submission.score.is_not(None))))
+
+
+def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
+    """Ranked standings. Public: each team's best public score. Private: the best private score
+    among the team's chosen finals, or of its best public submission if it chose none."""
+    higher = get_metric(load_task(competition.task_ref).spec.primary_metric).higher_is_better
+    by_team: dict[int, list[Submission]] = {}
+    for submission in _eligible(session, competition):
+        by_team.setdefault(submission.team_id, []).append(submission)
+
+    def key(value: float | None, when) -> tuple:
+        missing = value is None
+        return (missing, -(value or 0.0) if higher else (value or 0.0), when)
+
+    chosen: list[tuple[Submission, int]] = []
+    for team_id, subs in by_team.items():
+        best_public = min(subs, key=lambda s: key(s.public_primary, s.created_at))
+        if private:
+            finals = [s for s in subs if s.selected] or [best_public]
+            chosen.append((min(finals, key=lambda s: key(s.private_primary, s.created_at)), len(subs)))
+        else:
+            chosen.append((best_public, len(subs)))
+    field = "private_primary" if private else "public_primary"
+    chosen.sort(key=lambda pair: key(getattr(pair[0], field), pair[0].created_at))
+    teams = {t.id: t.name for t in session.scalars(select(Team).where(Team.competition_id == competition.id))}
+    standings = []
+    for rank, (submission, entries) in enumerate(chosen, start=1):
+        ci = submission.score["private_ci" if private else "public_ci"]
+        standings.append(Standing(
+            rank=rank, team=teams[submission.team_id], score=rounded(getattr(submission, field)),
+            ci_low=rounded(ci[0]), ci_high=rounded(ci[1]), submission_id=submission.id, entries=entries,
+            is_baseline=submission.is_baseline, submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
+        ))
+    return standings
+
+
+def to_csv(standings: list[Standing]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(Standing.__dataclass_fields__), lineterminator="\n")
+    writer.writeheader()
+    for standing in standings:
+        writer.writerow(asdict(standing))
+    return buffer.getvalue()
+
+
+def board(session: Session, competition: Competition, user, *, private: bool | None = None) -> tuple[bool, list[Standing]]:
+    """The board this user may see: private after reveal (or for organisers who ask), else public."""
+    from .store.competitions import can_see_private
+
+    if private is None:
+        show_private = competition.revealed
+    else:
+        show_private = private and can_see_private(competition, user)
+    return show_private, best_per_team(session, competition, private=show_private)
+
+
+def submission_summary(submission: Submission, *, show_private: bool) -> dict:
+    """What a participant sees of one submission: rounded scores, private ones only when allowed."""
+    score = submission.score or {}
+    summary = {
+        "id": submission.id, "file_name": submission.file_name, "status": submission.status,
+        "submitted_at": submission.created_at.strftime("%Y-%m-%d %H:%M:%S"), "note": submission.note,
+        "is_baseline": submission.is_baseline, "selected": submission.selected,
+        "disqualified": submission.disqualified, "problems": submission.problems or [],
+        "metric": score.get("primary"), "public": None, "public_ci": None, "private": None, "private_ci": None,
+    }
+    if score:
+        summary["public"] = {k: rounded(v) for k, v in score["public"].items()}
+        summary["public_ci"] = [rounded(v) for v in score["public_ci"]]
+        if show_private:
+            summary["private"] = {k: rounded(v) for k, v in score["private"].items()}
+            summary["private_ci"] = [rounded(v) for v in score["private_ci"]]
+    return summary

@@ -1,0 +1,217 @@
+"""Competitions and teams: hosting a task with rules, settings, open/close, reveal, team membership."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import arena_home
+from ..datasets import Task, builtin_task_names, find_bundle, load_task
+from ..errors import ArenaError, BundleError, Problem
+from .models import Competition, Membership, Submission, Team, User, utcnow
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+SETTINGS = {"title": str, "description": str, "daily_limit": int, "total_limit": int, "team_size": int,
+            "final_selections": int, "public_fraction": float, "starts_at": datetime, "ends_at": datetime}
+
+
+class CompetitionError(ArenaError):
+    headline = "The request cannot be done"
+
+
+def task_of(competition: Competition) -> Task:
+    return load_task(competition.task_ref)
+
+
+def host(session: Session, task_ref: str, *, slug: str | None = None, **settings) -> Competition:
+    """Host a task (built-in name, bundle folder, or an unpacked uploaded bundle) as a competition.
+
+    Without an end date it is a standing benchmark. Rules default to the bundle's
+    ``[competition]`` table.
+    """
+    task = load_task(task_ref)
+    spec = task.spec
+    slug = slug or spec.name
+    if not SLUG.match(slug):
+        raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-'.")
+    if session.scalar(select(Competition).where(Competition.slug == slug)):
+        raise CompetitionError(f"a competition named '{slug}' exists already; choose another short name.")
+    defaults = spec.competition
+    competition = Competition(
+        slug=slug, title=spec.title, task_ref=str(task_ref) if task_ref in builtin_task_names() else str(spec.bundle_dir),
+        task_version=spec.version, answer_sha256=task.answer_key.sha256, description=spec.description,
+        daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
+        final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
+    )
+    session.add(competition)
+    update_settings(competition, **settings)
+    session.flush()
+    return competition
+
+
+def update_settings(competition: Competition, **settings) -> Competition:
+    """Change rules; every bad value is reported at once."""
+    problems = []
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            problems.append(f"'{key}' is not a setting; settings are: {', '.join(SETTINGS)}.")
+        elif value is None and key in ("total_limit", "starts_at", "ends_at"):
+            setattr(competition, key, None)
+        elif not isinstance(value, SETTINGS[key]) and not (SETTINGS[key] is float and isinstance(value, int)):
+            problems.append(f"'{key}' must be {SETTINGS[key].__name__}, got {value!r}.")
+        elif key in ("daily_limit", "total_limit", "team_size", "final_selections") and value < 1:
+            problems.append(f"'{key}' must be 1 or more.")
+        elif key == "public_fraction" and not 0 < value < 1:
+            problems.append("'public_fraction' must be between 0 and 1 (exclusive).")
+        else:
+            setattr(competition, key, value)
+    if competition.starts_at and competition.ends_at and competition.ends_at <= competition.starts_at:
+        problems.append("the end must come after the start.")
+    if problems:
+        raise CompetitionError(problems)
+    return competition
+
+
+def accepting_submissions(competition: Competition, now: datetime | None = None) -> tuple[bool, str]:
+    """Whether uploads are accepted now, and if not, why (for the person who tried)."""
+    now = now or utcnow()
+    if not competition.is_open:
+        return False, "the organisers have closed this competition."
+    if competition.starts_at and now < competition.starts_at:
+        return False, f"the competition opens at {competition.starts_at:%Y-%m-%d %H:%M} UTC."
+    if competition.ends_at and now >= competition.ends_at:
+        return False, f"the competition ended at {competition.ends_at:%Y-%m-%d %H:%M} UTC."
+    return True, ""
+
+
+def is_benchmark(competition: Competition) -> bool:
+    return competition.ends_at is None
+
+
+def get(session: Session, slug: str) -> Competition:
+    competition = session.scalar(select(Competition).where(Competition.slug == slug))
+    if competition is None:
+        raise CompetitionError(f"there is no competition '{slug}'.")
+    return competition
+
+
+def list_all(session: Session) -> list[Competition]:
+    return list(session.scalars(select(Competition).order_by(Competition.created_at, Competition.id)))
+
+
+def unpack_bundle(archive: Path, slug: str) -> Path:
+    """Unpack an uploaded bundle (.zip) into ARENA_HOME/bundles, refusing paths that escape it."""
+    target = arena_home() / "bundles" / slug / secrets.token_hex(6)
+    target.mkdir(parents=True)
+    try:
+        with zipfile.ZipFile(archive) as bundle_zip:
+            for member in bundle_zip.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise BundleError([Problem(member, "bundle paths must stay inside the bundle.")])
+            bundle_zip.extractall(target)
+    except zipfile.BadZipFile:
+        shutil.rmtree(target)
+        raise BundleError([Problem("upload", "is not a .zip archive of a task bundle folder.")]) from None
+    tomls = list(target.rglob("task.toml"))
+    if len(tomls) != 1:
+        shutil.rmtree(target)
+        raise BundleError([Problem("upload", "the archive must hold exactly one task.toml.")])
+    return tomls[0].parent
+
+
+def replace_task(session: Session, competition: Competition, task_ref: str) -> int:
+    """Switch to a new version of the task; every submission is queued for rescoring.
+
+    Old scores stay in each submission's history (ScoreRecord). Returns how many
+    submissions were queued.
+    """
+    task = load_task(task_ref)
+    if task.answer_key.sha256 == competition.answer_sha256 and task.spec.version == competition.task_version:
+        raise CompetitionError("this bundle has the same version and answer key as the current task.")
+    competition.task_ref = str(task_ref) if task_ref in builtin_task_names() else str(find_bundle(task_ref).resolve())
+    competition.task_version = task.spec.version
+    competition.answer_sha256 = task.answer_key.sha256
+    return queue_rescore(session, competition)
+
+
+def queue_rescore(session: Session, competition: Competition) -> int:
+    """Put every scored submission back in the queue (its current score stays visible meanwhile)."""
+    rows = session.scalars(select(Submission).where(Submission.competition_id == competition.id,
+                                                    Submission.status.in_(("scored", "scoring"))))
+    count = 0
+    for submission in rows:
+        submission.status, submission.attempts = "queued", 0
+        count += 1
+    return count
+
+
+# --- teams -------------------------------------------------------------------------
+
+
+def team_of(session: Session, competition: Competition, user: User) -> Team | None:
+    membership = session.scalar(select(Membership).where(Membership.competition_id == competition.id,
+                                                         Membership.user_id == user.id))
+    return membership.team if membership else None
+
+
+def create_team(session: Session, competition: Competition, user: User, name: str) -> Team:
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 64:
+        raise CompetitionError("a team name needs 2 to 64 characters.")
+    if team_of(session, competition, user) is not None:
+        raise CompetitionError("you are already in a team for this competition.")
+    if session.scalar(select(Team).where(Team.competition_id == competition.id, Team.name == name)):
+        raise CompetitionError(f"the team name '{name}' is taken in this competition.")
+    team = Team(competition_id=competition.id, name=name, invite_code=secrets.token_urlsafe(9))
+    session.add(team)
+    session.flush()
+    session.add(Membership(competition_id=competition.id, team_id=team.id, user_id=user.id))
+    session.flush()
+    return team
+
+
+def join_team(session: Session, competition: Competition, user: User, invite_code: str) -> Team:
+    team = session.scalar(select(Team).where(Team.competition_id == competition.id,
+                                             Team.invite_code == (invite_code or "").strip()))
+    if team is None:
+        raise CompetitionError("that invite code matches no team in this competition; ask your team for it again.")
+    if team_of(session, competition, user) is not None:
+        raise CompetitionError("you are already in a team for this competition.")
+    if len(team.members) >= competition.team_size:
+        raise CompetitionError(f"team '{team.name}' is full ({competition.team_size} members at most).")
+    session.add(Membership(competition_id=competition.id, team_id=team.id, user_id=user.id))
+    session.flush()
+    return team
+
+
+def team_for_upload(session: Session, competition: Competition, user: User) -> Team:
+    """The uploader's team; a first upload without one creates a team of one, as on Kaggle."""
+    team = team_of(session, competition, user)
+    if team is not None:
+        return team
+    name = user.username
+    while session.scalar(select(Team).where(Team.competition_id == competition.id, Team.name == name)):
+        name = f"{user.username}-{secrets.token_hex(2)}"
+    return create_team(session, competition, user, name)
+
+
+def set_open(competition: Competition, is_open: bool) -> None:
+    competition.is_open = is_open
+
+
+def reveal(competition: Competition) -> None:
+    """Publish the private leaderboard (and close uploads: the competition is over)."""
+    competition.revealed = True
+    competition.is_open = False
+
+
+def can_see_private(competition: Competition, user: User | None) -> bool:
+    """Private scores are for organisers only, until the organiser reveals them."""
+    return competition.revealed or bool(user and user.is_organiser)

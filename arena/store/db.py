@@ -1,0 +1,55 @@
+"""The database: SQLite under ARENA_HOME by default (WAL mode), any SQLAlchemy URL otherwise."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import arena_home
+from .models import Base
+
+
+def database_url() -> str:
+    return os.environ.get("ARENA_DATABASE_URL") or f"sqlite:///{arena_home() / 'arena.db'}"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create the engine and the tables.
+
+    For SQLite, WAL lets readers work while a submission is written, and every
+    transaction starts with ``BEGIN IMMEDIATE`` so that two uploads checking the
+    daily limit at once are serialised instead of both passing the check.
+    """
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_setup(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+class Database:
+    """An engine and its session factory; one per application or worker process."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self.sessions()

@@ -1,0 +1,117 @@
+"""SQLAlchemy 2 models. Plain records: the rules live in the functions beside them, not here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)  # stored naive, always UTC
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_organiser: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user: Mapped[User] = relationship()
+
+
+class Competition(Base):
+    __tablename__ = "competitions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    task_ref: Mapped[str] = mapped_column(String(500))  # built-in name or bundle folder on the server
+    task_version: Mapped[int] = mapped_column(Integer, default=1)
+    answer_sha256: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_limit: Mapped[int] = mapped_column(Integer, default=5)
+    total_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    team_size: Mapped[int] = mapped_column(Integer, default=4)
+    final_selections: Mapped[int] = mapped_column(Integer, default=2)
+    public_fraction: Mapped[float] = mapped_column(Float, default=0.3)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("competition_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    invite_code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    members: Mapped[list["Membership"]] = relationship(back_populates="team")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("competition_id", "user_id"),)  # one team per person per competition
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    file_size: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|scoring|scored|failed
+    utc_day: Mapped[str] = mapped_column(String(10))  # the UTC date that the daily limit counts against
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    scoring_started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[list | None] = mapped_column(JSON, nullable=True)  # what a person must fix, if failed
+    score: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # arena.scoring.Score.to_dict()
+    public_primary: Mapped[float | None] = mapped_column(Float, nullable=True)
+    private_primary: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scored_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    selected: Mapped[bool] = mapped_column(Boolean, default=False)
+    disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
+    team: Mapped[Team] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class ScoreRecord(Base):
+    """Every score a submission ever had: a new task version rescores, and the old score stays here."""
+
+    __tablename__ = "score_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    task_version: Mapped[int] = mapped_column(Integer)
+    answer_sha256: Mapped[str] = mapped_column(String(64))
+    score: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

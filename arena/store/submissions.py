@@ -1,0 +1,183 @@
+"""Submissions: accepting an upload under the limits, the job states, final selections.
+
+States: ``queued`` -> ``scoring`` -> ``scored`` | ``failed``. Only ``failed`` frees
+a slot, and only a participant's invalid file ends there; a failure of ours is
+retried, and after the last retry it fails without having cost anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..scoring import Score
+from .competitions import CompetitionError, accepting_submissions, team_for_upload
+from .models import Competition, ScoreRecord, Submission, Team, User, utcnow
+
+COUNTED = ("queued", "scoring", "scored")
+MAX_ATTEMPTS = 3
+OUR_FAILURE = ("Arena could not score this file because of a problem on our side. "
+               "It did not use a submission slot; please upload it again later.")
+
+
+class LimitError(CompetitionError):
+    headline = "Submission limit reached"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    submission: Submission
+    duplicate: bool  # an identical file from this team: the earlier submission is returned, nothing counted
+
+
+def _used(session: Session, team: Team, competition: Competition, day: str | None) -> int:
+    query = select(func.count()).select_from(Submission).where(
+        Submission.team_id == team.id, Submission.competition_id == competition.id, Submission.status.in_(COUNTED))
+    if day is not None:
+        query = query.where(Submission.utc_day == day)
+    return session.scalar(query) or 0
+
+
+def accept(session: Session, competition: Competition, user: User, *, file_sha256: str, file_name: str,
+           file_size: int, note: str = "", is_baseline: bool = False, now: datetime | None = None) -> Accepted:
+    """Record an upload as ``queued``, enforcing the daily and total limits of the uploader's team.
+
+    Call inside a transaction: the team row is locked (``FOR UPDATE`` on PostgreSQL,
+    ``BEGIN IMMEDIATE`` on SQLite), so N parallel uploads against a limit of N
+    cannot all pass the check.
+    """
+    now = now or utcnow()
+    is_open, why = accepting_submissions(competition, now)
+    if not is_open:
+        raise CompetitionError(why)
+    team = team_for_upload(session, competition, user)
+    session.scalar(select(Team).where(Team.id == team.id).with_for_update())
+    duplicate = session.scalar(select(Submission).where(
+        Submission.team_id == team.id, Submission.competition_id == competition.id,
+        Submission.file_sha256 == file_sha256, Submission.status.in_(COUNTED)))
+    if duplicate is not None:
+        return Accepted(duplicate, duplicate=True)
+    day = now.strftime("%Y-%m-%d")
+    if _used(session, team, competition, day) >= competition.daily_limit:
+        tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
+        raise LimitError(f"team '{team.name}' has used all {competition.daily_limit} submissions for {day} (UTC). "
+                         f"New slots open at {tomorrow} 00:00 UTC. Invalid files do not count.")
+    if competition.total_limit is not None and _used(session, team, competition, None) >= competition.total_limit:
+        raise LimitError(f"team '{team.name}' has used all {competition.total_limit} submissions allowed in this competition.")
+    submission = Submission(
+        competition_id=competition.id, team_id=team.id, user_id=user.id, file_sha256=file_sha256,
+        file_name=file_name[:255], file_size=file_size, note=note[:500], status="queued", utc_day=day,
+        created_at=now, is_baseline=is_baseline,
+    )
+    session.add(submission)
+    session.flush()
+    return Accepted(submission, duplicate=False)
+
+
+def slots_left(session: Session, competition: Competition, team: Team | None, now: datetime | None = None) -> int:
+    if team is None:
+        return competition.daily_limit
+    day = (now or utcnow()).strftime("%Y-%m-%d")
+    return max(0, competition.daily_limit - _used(session, team, competition, day))
+
+
+def for_team(session: Session, team: Team) -> list[Submission]:
+    return list(session.scalars(select(Submission).where(Submission.team_id == team.id)
+                                .order_by(Submission.created_at.desc(), Submission.id.desc())))
+
+
+def history(session: Session, submission: Submission) -> list[ScoreRecord]:
+    return list(session.scalars(select(ScoreRecord).where(ScoreRecord.submission_id == submission.id)
+                                .order_by(ScoreRecord.id)))
+
+
+def get(session: Session, submission_id: int) -> Submission:
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise CompetitionError(f"there is no submission #{submission_id}.")
+    return submission
+
+
+def set_selected(session: Session, competition: Competition, submission: Submission, selected: bool) -> None:
+    """Choose (or un-choose) a final submission for the private leaderboard."""
+    if selected:
+        if submission.status != "scored" or submission.disqualified:
+            raise CompetitionError("only scored, non-disqualified submissions can be chosen as finals.")
+        chosen = session.scalar(select(func.count()).select_from(Submission).where(
+            Submission.team_id == submission.team_id, Submission.selected.is_(True), Submission.id != submission.id))
+        if chosen >= competition.final_selections:
+            raise CompetitionError(f"your team has already chosen {competition.final_selections} final submissions; "
+                                   "un-choose one first.")
+    if competition.revealed:
+        raise CompetitionError("the private leaderboard is revealed; final choices are locked.")
+    submission.selected = selected
+
+
+# --- the job's side ----------------------------------------------------------------
+
+
+def claim(session: Session, submission_id: int) -> bool:
+    """Atomically move a queued submission to ``scoring``; False if someone else has it."""
+    result = session.execute(
+        update(Submission).where(Submission.id == submission_id, Submission.status == "queued")
+        .values(status="scoring", scoring_started_at=utcnow(), attempts=Submission.attempts + 1))
+    return result.rowcount == 1
+
+
+def queued_ids(session: Session, limit: int = 100) -> list[int]:
+    return list(session.scalars(select(Submission.id).where(Submission.status == "queued")
+                                .order_by(Submission.id).limit(limit)))
+
+
+def requeue_stuck(session: Session, timeout: timedelta) -> int:
+    """Submissions left ``scoring`` past the timeout (a crashed or killed worker) go back in the queue."""
+    result = session.execute(
+        update(Submission).where(Submission.status == "scoring", Submission.scoring_started_at < utcnow() - timeout)
+        .values(status="queued"))
+    return result.rowcount
+
+
+def record_score(session: Session, submission: Submission, competition: Competition, score: Score) -> None:
+    submission.status = "scored"
+    submission.problems = None
+    submission.score = score.to_dict()
+    submission.public_primary = _finite(score.public[score.primary])
+    submission.private_primary = _finite(score.private[score.primary])
+    submission.scored_version = competition.task_version
+    session.add(ScoreRecord(submission_id=submission.id, task_version=competition.task_version,
+                            answer_sha256=competition.answer_sha256, score=score.to_dict()))
+
+
+def record_invalid(submission: Submission, problems: list[str]) -> None:
+    """The participant's file is invalid: it fails, with the report, and frees its slot."""
+    submission.status = "failed"
+    submission.problems = problems
+    submission.score = None
+    submission.public_primary = submission.private_primary = None
+    submission.selected = False
+
+
+def record_our_failure(submission: Submission) -> None:
+    """Our fault: retry, or after the last attempt fail without charging the team."""
+    if submission.attempts < MAX_ATTEMPTS:
+        submission.status = "queued"
+    else:
+        record_invalid(submission, [OUR_FAILURE])
+
+
+def disqualify(submission: Submission, disqualified: bool = True) -> None:
+    submission.disqualified = disqualified
+    if disqualified:
+        submission.selected = False
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def for_competition(session: Session, competition: Competition) -> list[Submission]:
+    return list(session.scalars(select(Submission).where(Submission.competition_id == competition.id)
+                                .order_by(Submission.created_at.desc(), Submission.id.desc())))

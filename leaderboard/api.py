@@ -1,0 +1,282 @@
+"""JSON API under /api/v1: everything the pages do, for scripts and the ``arena`` CLI.
+
+Authentication: ``Authorization: Bearer <token>`` (POST /api/v1/auth/token gives one).
+Errors: ``{"error": headline, "problems": [what to fix, ...]}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
+
+from arena import standings, uploads
+from arena.config import arena_home
+from arena.scoring import rounded
+from arena.store import accounts, competitions, submissions
+from arena.store.models import Competition
+
+from .auth import db_session, login_required, organiser_required
+from .forms import settings_from_form
+from .openapi import OPENAPI
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _competition(slug: str) -> Competition:
+    try:
+        return competitions.get(db_session(), slug)
+    except competitions.CompetitionError:
+        abort(404, description=f"there is no competition '{slug}'.")
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = request.form.to_dict()
+    if not isinstance(data, dict):
+        abort(400, description="send a JSON object.")
+    return data
+
+
+def competition_json(competition: Competition) -> dict:
+    is_open, why = competitions.accepting_submissions(competition)
+    task = competitions.task_of(competition)
+    return {
+        "slug": competition.slug, "title": competition.title, "task": task.name,
+        "task_version": competition.task_version, "answer_key_sha256": competition.answer_sha256,
+        "kind": task.spec.kind, "metric": task.spec.primary_metric, "other_metrics": list(task.spec.other_metrics),
+        "submission_columns": [task.spec.id_column, *task.prediction_columns],
+        "benchmark": competitions.is_benchmark(competition), "accepting_submissions": is_open, "closed_because": why,
+        "revealed": competition.revealed,
+        "starts_at": competition.starts_at.isoformat() if competition.starts_at else None,
+        "ends_at": competition.ends_at.isoformat() if competition.ends_at else None,
+        "rules": {k: getattr(competition, k) for k in
+                  ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction")},
+        "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in uploads.DOWNLOADS],
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+@bp.post("/auth/register")
+def register():
+    data = _body()
+    session = db_session()
+    with session.begin():
+        user = accounts.register(session, str(data.get("username", "")), str(data.get("password", "")))
+        token = accounts.create_token(session, user, "registration")
+    return jsonify(username=user.username, token=token), 201
+
+
+@bp.post("/auth/token")
+def token():
+    data = _body()
+    session = db_session()
+    try:
+        user = accounts.authenticate(session, str(data.get("username", "")), str(data.get("password", "")))
+    except accounts.AccountError as exc:
+        return jsonify(error=exc.headline, problems=exc.messages()), 401
+    with session.begin():
+        new_token = accounts.create_token(session, user, str(data.get("label", "api")))
+    return jsonify(username=user.username, token=new_token), 201
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return jsonify(username=g.user.username, organiser=g.user.is_organiser)
+
+
+@bp.get("/competitions")
+def list_competitions():
+    return jsonify([competition_json(c) for c in competitions.list_all(db_session())])
+
+
+@bp.post("/competitions")
+@organiser_required
+def host():
+    data = _body()
+    session = db_session()
+    with session.begin():
+        competition = competitions.host(session, str(data.get("task", "")), slug=data.get("slug") or None,
+                                        **settings_from_form(data))
+    return jsonify(competition_json(competition)), 201
+
+
+@bp.get("/competitions/<slug>")
+def get_competition(slug: str):
+    return jsonify(competition_json(_competition(slug)))
+
+
+@bp.patch("/competitions/<slug>")
+@organiser_required
+def update_competition(slug: str):
+    competition = _competition(slug)
+    with db_session().begin():
+        competitions.update_settings(competition, **settings_from_form(_body()))
+    return jsonify(competition_json(competition))
+
+
+@bp.post("/competitions/<slug>/<any(open, close, reveal, rescore):action>")
+@organiser_required
+def competition_action(slug: str, action: str):
+    competition = _competition(slug)
+    session = db_session()
+    queued = 0
+    with session.begin():
+        if action in ("open", "close"):
+            competitions.set_open(competition, action == "open")
+        elif action == "reveal":
+            competitions.reveal(competition)
+        else:
+            queued = competitions.queue_rescore(session, competition)
+    current_app.extensions["arena_queue"].notify(None)
+    return jsonify(competition=competition_json(competition), queued=queued)
+
+
+@bp.put("/competitions/<slug>/task")
+@organiser_required
+def replace_task(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    with session.begin():
+        queued = competitions.replace_task(session, competition, str(_body().get("task", "")))
+    current_app.extensions["arena_queue"].notify(None)
+    return jsonify(competition=competition_json(competition), queued=queued)
+
+
+@bp.get("/competitions/<slug>/leaderboard")
+def leaderboard(slug: str):
+    competition = _competition(slug)
+    private = {"private": True, "public": False}.get(request.args.get("board", ""))
+    shown_private, board = standings.board(db_session(), competition, g.user, private=private)
+    if request.args.get("format") == "csv":
+        return Response(standings.to_csv(board), mimetype="text/csv")
+    return jsonify(board="private" if shown_private else "public",
+                   rows=[asdict(s) for s in board])
+
+
+@bp.get("/competitions/<slug>/data/<name>")
+def download(slug: str, name: str):
+    competition = _competition(slug)
+    try:
+        path = uploads.download_path(competition, name, arena_home())
+    except FileNotFoundError:
+        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(uploads.DOWNLOADS)}.")
+    return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")
+
+
+@bp.get("/competitions/<slug>/team")
+@login_required
+def my_team(slug: str):
+    competition = _competition(slug)
+    team = competitions.team_of(db_session(), competition, g.user)
+    if team is None:
+        return jsonify(team=None)
+    return jsonify(team={"name": team.name, "invite_code": team.invite_code,
+                         "members": [m.user.username for m in team.members]})
+
+
+@bp.post("/competitions/<slug>/teams")
+@login_required
+def create_team(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    with session.begin():
+        team = competitions.create_team(session, competition, g.user, str(_body().get("name", "")))
+    return jsonify(name=team.name, invite_code=team.invite_code), 201
+
+
+@bp.post("/competitions/<slug>/teams/join")
+@login_required
+def join_team(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    with session.begin():
+        team = competitions.join_team(session, competition, g.user, str(_body().get("invite_code", "")))
+    return jsonify(name=team.name)
+
+
+@bp.post("/competitions/<slug>/submissions")
+@login_required
+def submit(slug: str):
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, description="send the predictions file as multipart form field 'file'.")
+    session = db_session()
+    with session.begin():
+        accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
+                                         note=request.form.get("note", ""),
+                                         is_baseline=request.form.get("baseline") in ("1", "true"),
+                                         max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+    if not accepted.duplicate:
+        current_app.extensions["arena_queue"].notify(accepted.submission.id)
+    competition = _competition(slug)
+    body = standings.submission_summary(accepted.submission,
+                                        show_private=competitions.can_see_private(competition, g.user))
+    return jsonify(submission=body, duplicate=accepted.duplicate), (200 if accepted.duplicate else 202)
+
+
+@bp.get("/competitions/<slug>/submissions")
+@login_required
+def list_submissions(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    team = competitions.team_of(session, competition, g.user)
+    show_private = competitions.can_see_private(competition, g.user)
+    rows = submissions.for_team(session, team) if team else []
+    return jsonify(team=team.name if team else None, slots_left=submissions.slots_left(session, competition, team),
+                   submissions=[standings.submission_summary(s, show_private=show_private) for s in rows])
+
+
+def _own_submission(submission_id: int):
+    session = db_session()
+    submission = submissions.get(session, submission_id)
+    competition = session.get(Competition, submission.competition_id)
+    team = competitions.team_of(session, competition, g.user)
+    if not g.user.is_organiser and (team is None or team.id != submission.team_id):
+        abort(403, description="this submission belongs to another team.")
+    return submission, competition
+
+
+@bp.get("/submissions/<int:submission_id>")
+@login_required
+def get_submission(submission_id: int):
+    submission, competition = _own_submission(submission_id)
+    summary = standings.submission_summary(submission, show_private=competitions.can_see_private(competition, g.user))
+    history = submissions.history(db_session(), submission)
+    summary["history"] = [{"task_version": h.task_version, "scored_at": h.created_at.isoformat(),
+                           "public": {k: rounded(v) for k, v in h.score["public"].items()}} for h in history]
+    return jsonify(summary)
+
+
+@bp.post("/submissions/<int:submission_id>/select")
+@login_required
+def select(submission_id: int):
+    session = db_session()
+    with session.begin():
+        submission, competition = _own_submission(submission_id)
+        submissions.set_selected(session, competition, submission, bool(_body().get("selected", True)))
+    return jsonify(id=submission.id, selected=submission.selected)
+
+
+@bp.post("/submissions/<int:submission_id>/disqualify")
+@organiser_required
+def disqualify(submission_id: int):
+    session = db_session()
+    with session.begin():
+        submission = submissions.get(session, submission_id)
+        submissions.disqualify(submission, bool(_body().get("disqualified", True)))
+    return jsonify(id=submission.id, disqualified=submission.disqualified)
+
+
+@bp.get("/competitions/<slug>/all-submissions")
+@organiser_required
+def all_submissions(slug: str):
+    competition = _competition(slug)
+    rows = submissions.for_competition(db_session(), competition)
+    return jsonify([{**standings.submission_summary(s, show_private=True), "team": s.team.name} for s in rows])

@@ -1,0 +1,79 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+
+def _op(summary: str, *, auth: str = "none", body: dict | None = None, params: list[str] = (), multipart: bool = False,
+        responses: dict | None = None) -> dict:
+    operation: dict = {"summary": summary, "responses": responses or {"200": {"description": "OK"}}}
+    if auth != "none":
+        operation["security"] = [{"bearer": []}]
+        operation["description"] = "Requires a token" + (" of an organiser." if auth == "organiser" else ".")
+    if params:
+        operation["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    if body is not None:
+        operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}}
+    if multipart:
+        operation["requestBody"] = {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}, "note": {"type": "string"},
+            "baseline": {"type": "boolean"}}, "required": ["file"]}}}}
+    operation["responses"].setdefault("400", {"description": "Refused: {error, problems[]} says what to fix"})
+    return operation
+
+
+S = {"type": "string"}
+I = {"type": "integer"}
+SETTINGS = {"title": S, "description": S, "daily_limit": I, "total_limit": I, "team_size": I, "final_selections": I,
+            "public_fraction": {"type": "number"}, "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": "string", "format": "date-time"}}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Arena API", "version": "1", "description":
+             "Machine-learning competitions and benchmarks. Scores are rounded to 4 decimals; private scores "
+             "are visible to organisers only until the private leaderboard is revealed."},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "paths": {
+        "/api/v1/openapi.json": {"get": _op("This description")},
+        "/api/v1/auth/register": {"post": _op("Create an account; returns an API token",
+                                              body={"username": S, "password": S}, responses={"201": {"description": "Created"}})},
+        "/api/v1/auth/token": {"post": _op("Exchange username and password for a new API token",
+                                           body={"username": S, "password": S, "label": S},
+                                           responses={"201": {"description": "Created"}, "401": {"description": "Wrong credentials"}})},
+        "/api/v1/me": {"get": _op("Who the token belongs to", auth="user")},
+        "/api/v1/competitions": {
+            "get": _op("List competitions and benchmarks"),
+            "post": _op("Host a task as a competition", auth="organiser", body={"task": S, "slug": S, **SETTINGS},
+                        responses={"201": {"description": "Created"}})},
+        "/api/v1/competitions/{slug}": {
+            "get": _op("A competition: task, metric, rules, data links", params=["slug"]),
+            "patch": _op("Change rules and dates", auth="organiser", params=["slug"], body=SETTINGS)},
+        "/api/v1/competitions/{slug}/open": {"post": _op("Open for uploads", auth="organiser", params=["slug"])},
+        "/api/v1/competitions/{slug}/close": {"post": _op("Close for uploads", auth="organiser", params=["slug"])},
+        "/api/v1/competitions/{slug}/reveal": {"post": _op("Reveal the private leaderboard", auth="organiser", params=["slug"])},
+        "/api/v1/competitions/{slug}/rescore": {"post": _op("Queue every scored submission for rescoring", auth="organiser", params=["slug"])},
+        "/api/v1/competitions/{slug}/task": {"put": _op("Switch to a new task version (rescores everything)",
+                                                        auth="organiser", params=["slug"], body={"task": S})},
+        "/api/v1/competitions/{slug}/leaderboard": {"get": {**_op("Best submission per team with 95% CI "
+                                                                  "(?board=private for organisers or after reveal; ?format=csv)", params=["slug"])}},
+        "/api/v1/competitions/{slug}/data/{name}": {"get": _op("Download train.csv, test.csv or sample_submission.csv",
+                                                               params=["slug", "name"])},
+        "/api/v1/competitions/{slug}/team": {"get": _op("Your team, members and invite code", auth="user", params=["slug"])},
+        "/api/v1/competitions/{slug}/teams": {"post": _op("Create a team", auth="user", params=["slug"], body={"name": S},
+                                                          responses={"201": {"description": "Created"}})},
+        "/api/v1/competitions/{slug}/teams/join": {"post": _op("Join a team with its invite code", auth="user",
+                                                               params=["slug"], body={"invite_code": S})},
+        "/api/v1/competitions/{slug}/submissions": {
+            "post": _op("Upload a predictions file (CSV, CSV.gz or Parquet); it is queued for scoring", auth="user",
+                        params=["slug"], multipart=True,
+                        responses={"202": {"description": "Queued"}, "200": {"description": "Identical to an earlier file; not counted"},
+                                   "413": {"description": "Too large"}}),
+            "get": _op("Your team's submissions with status, scores and validation reports", auth="user", params=["slug"])},
+        "/api/v1/competitions/{slug}/all-submissions": {"get": _op("Every submission (organisers)", auth="organiser", params=["slug"])},
+        "/api/v1/submissions/{id}": {"get": _op("One submission with its score history", auth="user", params=["id"])},
+        "/api/v1/submissions/{id}/select": {"post": _op("Choose or un-choose as a final submission", auth="user",
+                                                        params=["id"], body={"selected": {"type": "boolean"}})},
+        "/api/v1/submissions/{id}/disqualify": {"post": _op("Disqualify (or restore) a submission", auth="organiser",
+                                                            params=["id"], body={"disqualified": {"type": "boolean"}})},
+    },
+}

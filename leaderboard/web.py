@@ -1,0 +1,216 @@
+"""Server-rendered pages. Each view parses the request, calls one arena function, renders."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
+                   send_file, url_for)
+
+from arena import standings, uploads
+from arena.config import arena_home
+from arena.store import competitions, submissions
+from arena.store.models import Competition
+
+from .auth import db_session, login_required, organiser_required
+from .forms import settings_from_form
+
+bp = Blueprint("web", __name__)
+
+
+def _competition(slug: str) -> Competition:
+    try:
+        return competitions.get(db_session(), slug)
+    except competitions.CompetitionError:
+        abort(404, description=f"there is no competition '{slug}'.")
+
+
+def _notify(submission_id: int) -> None:
+    current_app.extensions["arena_queue"].notify(submission_id)
+
+
+@bp.route("/")
+def index():
+    rows = []
+    for competition in competitions.list_all(db_session()):
+        _, board = standings.board(db_session(), competition, g.user)
+        rows.append((competition, len(board)))
+    return render_template("index.html", rows=rows)
+
+
+@bp.route("/c/<slug>")
+def competition_page(slug: str):
+    competition = _competition(slug)
+    want_private = request.args.get("board") == "private" if "board" in request.args else None
+    show_private, board = standings.board(db_session(), competition, g.user, private=want_private)
+    task = competitions.task_of(competition)
+    is_open, why = competitions.accepting_submissions(competition)
+    return render_template("competition.html", c=competition, board=board, show_private=show_private,
+                           task=task, is_open=is_open, why_closed=why,
+                           can_see_private=competitions.can_see_private(competition, g.user))
+
+
+@bp.route("/c/<slug>/data/<name>")
+def download(slug: str, name: str):
+    competition = _competition(slug)
+    try:
+        path = uploads.download_path(competition, name, arena_home())
+    except FileNotFoundError:
+        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(uploads.DOWNLOADS)}.")
+    return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")
+
+
+@bp.route("/c/<slug>/leaderboard.csv")
+def leaderboard_csv(slug: str):
+    competition = _competition(slug)
+    _, board = standings.board(db_session(), competition, g.user, private=request.args.get("board") == "private")
+    return Response(standings.to_csv(board), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
+
+
+@bp.route("/c/<slug>/team", methods=["GET", "POST"])
+@login_required
+def team(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    if request.method == "POST":
+        with session.begin():
+            if request.form.get("action") == "join":
+                joined = competitions.join_team(session, competition, g.user, request.form.get("invite_code", ""))
+                flash(f"You joined team {joined.name}.")
+            else:
+                created = competitions.create_team(session, competition, g.user, request.form.get("name", ""))
+                flash(f"Team {created.name} created. Share the invite code with your teammates.")
+        return redirect(url_for("web.team", slug=slug))
+    return render_template("team.html", c=competition, team=competitions.team_of(session, competition, g.user))
+
+
+@bp.route("/c/<slug>/submissions", methods=["GET", "POST"])
+@login_required
+def my_submissions(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            abort(400, description="choose a predictions file to upload.")
+        with session.begin():
+            accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
+                                             note=request.form.get("note", ""),
+                                             max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+        if accepted.duplicate:
+            flash(f"This file is identical to submission #{accepted.submission.id}; it was not counted again.")
+        else:
+            _notify(accepted.submission.id)
+            flash(f"Submission #{accepted.submission.id} received and queued for scoring.")
+        return redirect(url_for("web.my_submissions", slug=slug))
+    team = competitions.team_of(session, competition, g.user)
+    show_private = competitions.can_see_private(competition, g.user)
+    rows = [standings.submission_summary(s, show_private=show_private)
+            for s in (submissions.for_team(session, team) if team else [])]
+    return render_template("submissions.html", c=competition, team=team, rows=rows, show_private=show_private,
+                           slots_left=submissions.slots_left(session, competition, team),
+                           chart=history_chart(rows), is_open=competitions.accepting_submissions(competition)[0])
+
+
+@bp.route("/c/<slug>/submissions/<int:submission_id>/select", methods=["POST"])
+@login_required
+def select_final(slug: str, submission_id: int):
+    competition = _competition(slug)
+    session = db_session()
+    with session.begin():
+        submission = submissions.get(session, submission_id)
+        team = competitions.team_of(session, competition, g.user)
+        if team is None or submission.team_id != team.id:
+            abort(403, description="you can only choose your own team's submissions.")
+        submissions.set_selected(session, competition, submission, request.form.get("selected") == "1")
+    return redirect(url_for("web.my_submissions", slug=slug))
+
+
+def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict | None:
+    """Points of an inline SVG line of public scores over time (oldest first): no JavaScript needed."""
+    scored = [r for r in reversed(rows) if r["public"] and r["public"].get(r["metric"]) is not None]
+    if len(scored) < 2:
+        return None
+    values = [r["public"][r["metric"]] for r in scored]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (width - 40) / (len(values) - 1)
+    points = [(20 + i * step, height - 20 - (v - low) / span * (height - 40)) for i, v in enumerate(values)]
+    return {"width": width, "height": height, "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+            "dots": [(x, y, r["id"], v) for (x, y), r, v in zip(points, scored, values)],
+            "low": low, "high": high, "metric": scored[0]["metric"]}
+
+
+# --- organisers ------------------------------------------------------------------------
+
+
+@bp.route("/c/<slug>/admin")
+@organiser_required
+def admin(slug: str):
+    competition = _competition(slug)
+    session = db_session()
+    rows = [(s.team.name, standings.submission_summary(s, show_private=True))
+            for s in submissions.for_competition(session, competition)]
+    return render_template("admin.html", c=competition, rows=rows)
+
+
+@bp.route("/c/<slug>/admin/<action>", methods=["POST"])
+@organiser_required
+def admin_action(slug: str, action: str):
+    competition = _competition(slug)
+    session = db_session()
+    with session.begin():
+        if action == "settings":
+            competitions.update_settings(competition, **settings_from_form(request.form))
+            flash("Settings saved.")
+        elif action in ("open", "close"):
+            competitions.set_open(competition, action == "open")
+            flash(f"Competition {'opened' if action == 'open' else 'closed'}.")
+        elif action == "reveal":
+            competitions.reveal(competition)
+            flash("The private leaderboard is now public.")
+        elif action == "rescore":
+            flash(f"{competitions.queue_rescore(session, competition)} submissions queued for rescoring.")
+        elif action == "task":
+            flash(f"New task version; {_replace_task(session, competition)} submissions queued for rescoring.")
+        elif action == "disqualify":
+            submission = submissions.get(session, int(request.form.get("submission_id", "0")))
+            submissions.disqualify(submission, request.form.get("undo") != "1")
+        else:
+            abort(404)
+    current_app.extensions["arena_queue"].notify(None)
+    return redirect(url_for("web.admin", slug=slug))
+
+
+def _replace_task(session, competition: Competition) -> int:
+    upload = request.files.get("bundle")
+    if upload is not None and upload.filename:
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "bundle.zip"
+            upload.save(archive)
+            folder = competitions.unpack_bundle(archive, competition.slug)
+        return competitions.replace_task(session, competition, str(folder))
+    return competitions.replace_task(session, competition, request.form.get("task_ref", "").strip())
+
+
+@bp.route("/host", methods=["GET", "POST"])
+@organiser_required
+def host():
+    if request.method == "POST":
+        session = db_session()
+        with session.begin():
+            upload = request.files.get("bundle")
+            task_ref = request.form.get("task_ref", "").strip()
+            slug = request.form.get("slug", "").strip() or None
+            if upload is not None and upload.filename:
+                with tempfile.TemporaryDirectory() as tmp:
+                    archive = Path(tmp) / "bundle.zip"
+                    upload.save(archive)
+                    task_ref = str(competitions.unpack_bundle(archive, slug or "upload"))
+            competition = competitions.host(session, task_ref, slug=slug, **settings_from_form(request.form))
+        return redirect(url_for("web.admin", slug=competition.slug))
+    from arena.datasets import builtin_task_names
+
+    return render_template("host.html", builtins=builtin_task_names())
