@@ -16,7 +16,7 @@ from arena.scoring import rounded
 from arena.store import accounts, competitions, submissions
 from arena.store.models import Competition
 
-from .auth import db_session, login_required, organiser_required
+from .auth import db_session, transaction, login_required, organiser_required
 from .forms import settings_from_form
 from .openapi import OPENAPI
 
@@ -66,7 +66,7 @@ def openapi():
 def register():
     data = _body()
     session = db_session()
-    with session.begin():
+    with transaction():
         user = accounts.register(session, str(data.get("username", "")), str(data.get("password", "")))
         token = accounts.create_token(session, user, "registration")
     return jsonify(username=user.username, token=token), 201
@@ -80,7 +80,7 @@ def token():
         user = accounts.authenticate(session, str(data.get("username", "")), str(data.get("password", "")))
     except accounts.AccountError as exc:
         return jsonify(error=exc.headline, problems=exc.messages()), 401
-    with session.begin():
+    with transaction():
         new_token = accounts.create_token(session, user, str(data.get("label", "api")))
     return jsonify(username=user.username, token=new_token), 201
 
@@ -101,7 +101,7 @@ def list_competitions():
 def host():
     data = _body()
     session = db_session()
-    with session.begin():
+    with transaction():
         competition = competitions.host(session, str(data.get("task", "")), slug=data.get("slug") or None,
                                         **settings_from_form(data))
     return jsonify(competition_json(competition)), 201
@@ -116,7 +116,7 @@ def get_competition(slug: str):
 @organiser_required
 def update_competition(slug: str):
     competition = _competition(slug)
-    with db_session().begin():
+    with transaction():
         competitions.update_settings(competition, **settings_from_form(_body()))
     return jsonify(competition_json(competition))
 
@@ -127,7 +127,7 @@ def competition_action(slug: str, action: str):
     competition = _competition(slug)
     session = db_session()
     queued = 0
-    with session.begin():
+    with transaction():
         if action in ("open", "close"):
             competitions.set_open(competition, action == "open")
         elif action == "reveal":
@@ -143,7 +143,7 @@ def competition_action(slug: str, action: str):
 def replace_task(slug: str):
     competition = _competition(slug)
     session = db_session()
-    with session.begin():
+    with transaction():
         queued = competitions.replace_task(session, competition, str(_body().get("task", "")))
     current_app.extensions["arena_queue"].notify(None)
     return jsonify(competition=competition_json(competition), queued=queued)
@@ -186,7 +186,7 @@ def my_team(slug: str):
 def create_team(slug: str):
     competition = _competition(slug)
     session = db_session()
-    with session.begin():
+    with transaction():
         team = competitions.create_team(session, competition, g.user, str(_body().get("name", "")))
     return jsonify(name=team.name, invite_code=team.invite_code), 201
 
@@ -196,7 +196,7 @@ def create_team(slug: str):
 def join_team(slug: str):
     competition = _competition(slug)
     session = db_session()
-    with session.begin():
+    with transaction():
         team = competitions.join_team(session, competition, g.user, str(_body().get("invite_code", "")))
     return jsonify(name=team.name)
 
@@ -208,7 +208,7 @@ def submit(slug: str):
     if upload is None or not upload.filename:
         abort(400, description="send the predictions file as multipart form field 'file'.")
     session = db_session()
-    with session.begin():
+    with transaction():
         accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
                                          note=request.form.get("note", ""),
                                          is_baseline=request.form.get("baseline") in ("1", "true"),
@@ -258,7 +258,7 @@ def get_submission(submission_id: int):
 @login_required
 def select(submission_id: int):
     session = db_session()
-    with session.begin():
+    with transaction():
         submission, competition = _own_submission(submission_id)
         submissions.set_selected(session, competition, submission, bool(_body().get("selected", True)))
     return jsonify(id=submission.id, selected=submission.selected)
@@ -268,7 +268,7 @@ def select(submission_id: int):
 @organiser_required
 def disqualify(submission_id: int):
     session = db_session()
-    with session.begin():
+    with transaction():
         submission = submissions.get(session, submission_id)
         submissions.disqualify(submission, bool(_body().get("disqualified", True)))
     return jsonify(id=submission.id, disqualified=submission.disqualified)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
+from typing import Iterator
 import hmac
 import secrets
 
@@ -20,6 +22,20 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["arena_db"].session()
     return g.db_session
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A write transaction on the request's session, committed at the end (rolled back on error).
+
+    The request may already have read (who is logged in, which competition); that
+    read-only transaction is ended first so the write starts with a fresh lock.
+    """
+    session = db_session()
+    if session.in_transaction():
+        session.commit()
+    with session.begin():
+        yield session
 
 
 def csrf_token() -> str:
@@ -79,7 +95,7 @@ def organiser_required(view):
 def register():
     if request.method == "POST":
         try:
-            with db_session().begin():
+            with transaction():
                 user = accounts.register(db_session(), request.form.get("username", ""), request.form.get("password", ""))
         except accounts.AccountError as exc:
             return render_template("auth.html", mode="register", problems=exc.messages()), 400
@@ -115,6 +131,6 @@ def logout():
 def account():
     token = None
     if request.method == "POST":
-        with db_session().begin():
+        with transaction():
             token = accounts.create_token(db_session(), g.user, request.form.get("label", ""))
     return render_template("account.html", token=token)

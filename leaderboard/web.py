@@ -13,7 +13,7 @@ from arena.config import arena_home
 from arena.store import competitions, submissions
 from arena.store.models import Competition
 
-from .auth import db_session, login_required, organiser_required
+from .auth import db_session, transaction, login_required, organiser_required
 from .forms import settings_from_form
 
 bp = Blueprint("web", __name__)
@@ -75,7 +75,7 @@ def team(slug: str):
     competition = _competition(slug)
     session = db_session()
     if request.method == "POST":
-        with session.begin():
+        with transaction():
             if request.form.get("action") == "join":
                 joined = competitions.join_team(session, competition, g.user, request.form.get("invite_code", ""))
                 flash(f"You joined team {joined.name}.")
@@ -95,7 +95,7 @@ def my_submissions(slug: str):
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             abort(400, description="choose a predictions file to upload.")
-        with session.begin():
+        with transaction():
             accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
                                              note=request.form.get("note", ""),
                                              max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
@@ -119,7 +119,7 @@ def my_submissions(slug: str):
 def select_final(slug: str, submission_id: int):
     competition = _competition(slug)
     session = db_session()
-    with session.begin():
+    with transaction():
         submission = submissions.get(session, submission_id)
         team = competitions.team_of(session, competition, g.user)
         if team is None or submission.team_id != team.id:
@@ -161,7 +161,7 @@ def admin(slug: str):
 def admin_action(slug: str, action: str):
     competition = _competition(slug)
     session = db_session()
-    with session.begin():
+    with transaction():
         if action == "settings":
             competitions.update_settings(competition, **settings_from_form(request.form))
             flash("Settings saved.")
@@ -200,7 +200,7 @@ def _replace_task(session, competition: Competition) -> int:
 def host():
     if request.method == "POST":
         session = db_session()
-        with session.begin():
+        with transaction():
             upload = request.files.get("bundle")
             task_ref = request.form.get("task_ref", "").strip()
             slug = request.form.get("slug", "").strip() or None

@@ -37,3 +37,89 @@ def require_in_ci(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: this part must be installed; see .ci/services.sh)")
     pytest.skip(reason)
+
+
+# --- leaderboard fixtures ------------------------------------------------------------
+
+import io  # noqa: E402
+
+from sqlalchemy import create_engine  # noqa: E402
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("ARENA_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Each store test runs on SQLite and, where a server is available, on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'arena.db'}"
+    url = postgres_url()
+    if not url:
+        require_in_ci("no PostgreSQL server: set ARENA_TEST_POSTGRES_URL (.ci/services.sh starts one)")
+    from arena.store.models import Base
+
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(tmp_path):
+    from leaderboard import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'arena.db'}", "START_WORKER": False,
+                      "SECRET_KEY": "test", "TESTING": True})
+    yield app
+    app.extensions["arena_db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class People:
+    """Creates accounts and API tokens, and logs the test client in through the real form."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+
+    def token(self, username: str, *, organiser: bool = False) -> str:
+        from arena.store import accounts
+
+        db = self.app.extensions["arena_db"]
+        with db.session() as session, session.begin():
+            user = accounts.register(session, username, "password123", organiser=organiser)
+            return accounts.create_token(session, user)
+
+    def login(self, username: str) -> None:
+        self.client.get("/login")
+        with self.client.session_transaction() as session:
+            csrf = session["csrf"]
+        response = self.client.post("/login", data={"username": username, "password": "password123", "csrf_token": csrf})
+        assert response.status_code == 302, response.data
+
+    def csrf(self) -> str:
+        with self.client.session_transaction() as session:
+            return session.setdefault("csrf", "test-csrf-token")
+
+    def drain(self) -> None:
+        self.app.extensions["arena_queue"].drain()
+
+
+@pytest.fixture
+def people(app, client):
+    return People(app, client)
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload(client, token: str, slug: str, content: bytes | str, name: str = "sub.csv", **form):
+    data = {"file": (io.BytesIO(content.encode() if isinstance(content, str) else content), name), **form}
+    return client.post(f"/api/v1/competitions/{slug}/submissions", data=data, headers=auth(token),
+                       content_type="multipart/form-data")

@@ -1,0 +1,30 @@
+"""Prediction files for tests: the sample submission, or one that is right on a given share of rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from arena.datasets import load_task
+
+
+def predictions_csv(task_name: str, accuracy: float = 1.0, seed: int = 0) -> str:
+    """A valid file for a built-in classification task, correct on about ``accuracy`` of the rows."""
+    task = load_task(task_name)
+    spec = task.spec
+    answers = task.answers.sort_values(spec.id_column)
+    labels = answers[spec.target].to_numpy().copy()
+    rng = np.random.default_rng(seed)
+    wrong = rng.random(len(labels)) > accuracy
+    labels[wrong] = (labels[wrong] + 1) % len(task.classes)
+    frame = pd.DataFrame({spec.id_column: answers[spec.id_column].to_numpy()})
+    if spec.prediction == "probabilities":
+        for code, cls in enumerate(task.classes):
+            frame[str(cls)] = (labels == cls).astype(float)
+    else:
+        frame[spec.target] = labels
+    return frame.to_csv(index=False)
+
+
+def sample_csv(task_name: str) -> str:
+    return load_task(task_name).sample_submission().to_csv(index=False)
