@@ -105,7 +105,7 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(error="Upload too large", problems=[message]), 413
         return render_template("error.html", title="Upload too large", problems=[message]), 413
 
-    for status, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"), (405, "Method not allowed")):
+    for status, title in ((400, "Bad request"), (401, "Log in first"), (403, "Not allowed"), (404, "Not found"), (405, "Method not allowed")):
         app.register_error_handler(status, _simple_handler(status, title))
 
     @app.errorhandler(500)

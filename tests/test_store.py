@@ -1,0 +1,115 @@
+"""The store on SQLite and PostgreSQL: limits under concurrency, nothing stuck, our failures never charged."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from arena import jobs
+from arena.files import store_stream
+from arena.store import accounts, competitions, submissions
+from arena.store.db import Database
+from arena.store.models import Submission, utcnow
+from helpers import predictions_csv, sample_csv
+
+import io
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url)
+    yield database
+    database.engine.dispose()
+
+
+def setup_competition(db, *, daily_limit=5, users=("ada",)):
+    with db.session() as session, session.begin():
+        competition = competitions.host(session, "mnist1d", daily_limit=daily_limit)
+        people = [accounts.register(session, name, "password123") for name in users]
+        return competition.id, [p.id for p in people]
+
+
+def accept(db, competition_id, user_id, content: str):
+    from arena.store.models import Competition, User
+
+    sha, size = store_stream(io.BytesIO(content.encode()), 10**8)
+    with db.session() as session, session.begin():
+        return submissions.accept(session, session.get(Competition, competition_id), session.get(User, user_id),
+                                  file_sha256=sha, file_name="s.csv", file_size=size).submission.id
+
+
+def test_limit_holds_under_concurrent_uploads(db):
+    competition_id, (user_id,) = setup_competition(db, daily_limit=3)
+    accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 100))  # the team exists before the race
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def upload(seed: int) -> None:
+        content = predictions_csv("mnist1d", 0.5, seed)
+        barrier.wait()
+        try:
+            accept(db, competition_id, user_id, content)
+            outcomes.append("accepted")
+        except submissions.LimitError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=upload, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("accepted") == 2 and outcomes.count("refused") == 6
+    with db.session() as session:
+        assert session.query(Submission).count() == 3
+
+
+def test_a_job_left_scoring_goes_back_in_the_queue(db):
+    competition_id, (user_id,) = setup_competition(db)
+    submission_id = accept(db, competition_id, user_id, sample_csv("mnist1d"))
+    with db.session() as session, session.begin():
+        assert submissions.claim(session, submission_id)
+        session.get(Submission, submission_id).scoring_started_at = utcnow() - timedelta(hours=2)
+    assert jobs.pending(db) == [submission_id]
+    assert jobs.score_one(db, submission_id) == "scored"
+
+
+def test_our_failure_is_retried_then_fails_without_using_a_slot(db, monkeypatch):
+    competition_id, (user_id,) = setup_competition(db, daily_limit=1)
+    submission_id = accept(db, competition_id, user_id, sample_csv("mnist1d"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(jobs, "score_submission", broken)
+    assert [jobs.score_one(db, submission_id) for _ in range(3)] == ["queued", "queued", "failed"]
+    with db.session() as session:
+        failed = session.get(Submission, submission_id)
+        assert failed.problems == [submissions.OUR_FAILURE] and "disk on fire" not in str(failed.problems)
+    monkeypatch.undo()
+    second = accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.9))  # the slot is still free
+    assert jobs.score_one(db, second) == "scored"
+
+
+def test_a_claimed_job_is_not_scored_twice(db):
+    competition_id, (user_id,) = setup_competition(db)
+    submission_id = accept(db, competition_id, user_id, sample_csv("mnist1d"))
+    with db.session() as session, session.begin():
+        assert submissions.claim(session, submission_id)
+    with db.session() as session, session.begin():
+        assert not submissions.claim(session, submission_id)
+    assert jobs.score_one(db, submission_id) is None
+
+
+def test_usernames_are_unique_and_passwords_hashed(db):
+    with db.session() as session, session.begin():
+        user = accounts.register(session, "ada", "password123")
+        assert "password123" not in user.password_hash
+        with pytest.raises(accounts.AccountError, match="the username 'ADA' is taken"):
+            accounts.register(session, "ADA", "password123")
+        with pytest.raises(accounts.AccountError, match="wrong username or password"):
+            accounts.authenticate(session, "ada", "nope-nope")
+        token = accounts.create_token(session, user)
+        assert accounts.user_for_token(session, token).id == user.id
+        assert accounts.user_for_token(session, token + "x") is None
