@@ -123,3 +123,21 @@ def upload(client, token: str, slug: str, content: bytes | str, name: str = "sub
     data = {"file": (io.BytesIO(content.encode() if isinstance(content, str) else content), name), **form}
     return client.post(f"/api/v1/competitions/{slug}/submissions", data=data, headers=auth(token),
                        content_type="multipart/form-data")
+
+
+@pytest.fixture
+def people_factory():
+    """An app with custom settings, its test client and a People helper."""
+    from leaderboard import create_app
+
+    made = []
+
+    def make(**config):
+        app = create_app({"START_WORKER": False, "SECRET_KEY": "test", "TESTING": True, **config})
+        made.append(app)
+        client = app.test_client()
+        return app, client, People(app, client)
+
+    yield make
+    for app in made:
+        app.extensions["arena_db"].engine.dispose()

@@ -1,0 +1,120 @@
+"""A real browser (Playwright driving Debian's Chromium) walks the README's path for a new user.
+
+Register, create a team, download the data, upload the sample submission, see it
+scored and ranked with a CI; then an organiser reveals the private board.
+Screenshots of the main pages land in ``screenshots/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from conftest import require_in_ci
+
+SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("ARENA_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_in_ci("playwright is not installed (pip install -e '.[dev]')")
+    executable = chromium_path()
+    if not executable:
+        require_in_ci("Debian's chromium is not installed (apt-get install chromium; .ci/services.sh does it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    from arena.store.accounts import register
+    from leaderboard import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'arena.db'}", "SECRET_KEY": "browser-test"})
+    db = app.extensions["arena_db"]
+    with db.session() as session, session.begin():
+        register(session, "organiser", "organiser-pass", organiser=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["arena_queue"].stop()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, live_server, tmp_path):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(live_server + "/")
+    shot(page, "01-competitions")
+    page.click("text=Register")
+    page.fill("input[name=username]", "grace")
+    page.fill("input[name=password]", "hopper-1906")
+    page.click("button:has-text('Register')")
+    assert "Welcome, grace" in page.content()
+
+    page.click("text=Handwritten digits, 8x8")
+    page.click("text=Team")
+    page.fill("form:has(input[value=create]) input[name=name]", "Compilers")
+    page.click("button:has-text('Create team')")
+    assert page.inner_text("#team-name") == "Compilers"
+    shot(page, "02-team")
+
+    page.goto(live_server + "/c/digits")
+    with page.expect_download() as download_info:
+        page.click("text=sample_submission.csv")
+    sample = tmp_path / "sample_submission.csv"
+    download_info.value.save_as(sample)
+    assert sample.read_text().startswith("id,0,1,2")
+    shot(page, "03-competition")
+
+    page.click("text=My submissions")
+    page.set_input_files("input[name=file]", str(sample))
+    page.fill("input[name=note]", "the sample, as the README says")
+    page.click("button:has-text('Upload')")
+    assert "queued for scoring" in page.content()
+    for _ in range(60):
+        if "scored" in page.inner_text("#submissions"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert "scored" in page.inner_text("#submissions")
+    shot(page, "04-my-submissions")
+
+    page.goto(live_server + "/c/digits")
+    board = page.inner_text("#leaderboard")
+    assert "Compilers" in board and "[" in board  # ranked, with its 95% CI
+    shot(page, "05-leaderboard")
+
+    page.click("button:has-text('Log out')")
+    page.click("text=Log in")
+    page.fill("input[name=username]", "organiser")
+    page.fill("input[name=password]", "organiser-pass")
+    page.click("button:has-text('Log in')")
+    page.goto(live_server + "/c/digits/admin")
+    shot(page, "06-admin")
+    page.click("#action-reveal")
+    assert "The private leaderboard is now public" in page.content()
+    page.goto(live_server + "/c/digits")
+    assert "(private rows)" in page.content() and "Compilers" in page.inner_text("#leaderboard")
+    shot(page, "07-private-board")
