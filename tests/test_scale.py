@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -53,7 +54,7 @@ def test_arena_submit_uploads_to_a_running_server(tmp_path, people_factory):
                    f"http://127.0.0.1:{server.server_port}", "--token", token, "--wait"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
-        assert "queued" in result.stdout and "scored: public accuracy 0.9" in result.stdout
+        assert re.search(r"submission #\d+ queued\.\nscored: public accuracy 0\.\d+ \(95% CI \[", result.stdout)
         bad = subprocess.run(command[:-3] + ["--token", "arena_wrong"], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 1 and "token is not valid" in bad.stderr
     finally:

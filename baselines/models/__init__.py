@@ -1,0 +1,32 @@
+"""Model registry: which models fit which kind of input, and how to build them."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from flax import nnx
+
+from ..data import InputSpec
+from .cnn import CNN
+from .mlp import MLP
+from .rnn import RNN
+from .transformer import Transformer
+
+BUILDERS: dict[str, Callable[[InputSpec, nnx.Rngs], nnx.Module]] = {
+    "cnn": lambda spec, rngs: CNN(spec, rngs=rngs),
+    "gru": lambda spec, rngs: RNN(spec, cell="gru", rngs=rngs),
+    "lstm": lambda spec, rngs: RNN(spec, cell="lstm", rngs=rngs),
+    "bigru": lambda spec, rngs: RNN(spec, cell="gru", bidirectional=True, rngs=rngs),
+    "transformer": lambda spec, rngs: Transformer(spec, rngs=rngs),
+    "mlp": lambda spec, rngs: MLP(spec, rngs=rngs),
+}
+
+
+def build(name: str, spec: InputSpec, seed: int) -> nnx.Module:
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model '{name}'; models are: {', '.join(BUILDERS)}.")
+    return BUILDERS[name](spec, nnx.Rngs(seed))
+
+
+def count_parameters(model: nnx.Module) -> int:
+    return sum(x.size for x in __import__("jax").tree.leaves(nnx.state(model, nnx.Param)))

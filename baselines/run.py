@@ -1,0 +1,133 @@
+"""Task + model -> trained model -> predictions file in the task's submission format (+ --submit).
+
+``arena baseline TASK MODEL`` calls :func:`main`. The file is validated with the
+same reader the server uses before it is written out, like a careful participant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arena.datasets import Task, builtin_task_names, load_task
+from arena.submissions import read_submission
+
+from .data import Arrays, prepare
+from .models import BUILDERS, build, count_parameters
+from .train import TrainConfig, Trainer, save_run
+
+MODELS_FOR = {
+    "image": ("cnn", "gru", "lstm", "bigru", "transformer", "mlp"),
+    "sequence": ("cnn", "gru", "lstm", "bigru", "transformer", "mlp"),
+    "tokens": ("transformer", "gru", "lstm", "bigru", "cnn", "mlp"),
+    "series": ("mlp", "cnn", "gru", "lstm", "transformer"),
+    "tabular": ("mlp", "cnn", "gru", "transformer"),
+}
+DEFAULTS = {  # per (task, model): what the table in baselines/README.md was made with
+    ("digits", "cnn"): dict(epochs=60, batch_size=32, learning_rate=3e-3),
+    ("mnist1d", "cnn"): dict(epochs=80, batch_size=64, learning_rate=3e-3),
+    ("mnist1d", "gru"): dict(epochs=60, batch_size=64, learning_rate=3e-3),
+    ("mnist1d", "transformer"): dict(epochs=80, batch_size=64, learning_rate=2e-3),
+    ("listops", "transformer"): dict(epochs=60, batch_size=64, learning_rate=1e-3),
+    ("sunspots", "mlp"): dict(epochs=300, batch_size=32, learning_rate=1e-3, patience=60, weight_decay=1e-3),
+}
+
+
+@dataclass
+class BaselineRun:
+    task: Task
+    model: str
+    predictions: pd.DataFrame
+    val_score: float
+    parameters: int
+    seconds: float
+
+
+def forecast(trainer: Trainer, arrays: Arrays, steps: int) -> np.ndarray:
+    """Recursive forecast from the end of the training series: each prediction feeds the next."""
+    window = arrays.spec.shape[0]
+    history = list(arrays.history[-window:])
+    out = []
+    for _ in range(steps):
+        value = float(trainer.predict(np.asarray(history[-window:], np.float32)[None, :, None])[0, 0])
+        out.append(value)
+        history.append(value)
+    mean, std = arrays.target_scale
+    return np.asarray(out) * std + mean
+
+
+def predictions_frame(task: Task, trainer: Trainer, arrays: Arrays) -> pd.DataFrame:
+    """The submission table: id plus labels, class probabilities or values, as the task asks."""
+    spec = task.spec
+    frame = pd.DataFrame({spec.id_column: arrays.test_ids})
+    if arrays.spec.regression:
+        frame[spec.target] = forecast(trainer, arrays, len(arrays.test_ids))
+        return frame
+    logits = trainer.predict(arrays.x_test)
+    if spec.prediction == "probabilities":
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba = shifted / shifted.sum(axis=1, keepdims=True)
+        for code, cls in enumerate(task.classes):
+            frame[str(cls)] = proba[:, code]
+    else:
+        frame[spec.target] = task.classes[logits.argmax(axis=1)]
+    return frame
+
+
+def run_baseline(task_name: str, model_name: str, config: TrainConfig, *, run_dir: Path | None = None) -> BaselineRun:
+    task = load_task(task_name)
+    arrays = prepare(task, seed=config.seed)
+    model = build(model_name, arrays.spec, config.seed)
+    trainer = Trainer(model, arrays, config)
+    result = trainer.fit(task.spec.primary_metric)
+    frame = predictions_frame(task, trainer, arrays)
+    if run_dir is not None:
+        save_run(trainer, result, config, run_dir, {"task": task.name, "model": model_name,
+                                                    "metric": task.spec.primary_metric})
+    return BaselineRun(task, model_name, frame, result.best_val_score, count_parameters(model), result.seconds)
+
+
+def config_for(task: str, model: str, **overrides) -> TrainConfig:
+    settings = {**DEFAULTS.get((task, model), {}), **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainConfig(**settings)
+
+
+def list_models() -> str:
+    lines = ["task         models (first: the reference)"]
+    for name in builtin_task_names():
+        modality = load_task(name).spec.modality
+        lines.append(f"{name:<12} {', '.join(MODELS_FOR[modality])}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.list or not (args.task and args.model):
+        print(list_models())
+        return 0 if args.list else 2
+    if args.model not in BUILDERS:
+        print(f"unknown model '{args.model}'; models are: {', '.join(BUILDERS)}.", file=sys.stderr)
+        return 2
+    config = config_for(args.task, args.model, epochs=args.epochs, seed=args.seed, time_budget=args.time_budget)
+    out = Path(args.out or f"{Path(args.task).name}-{args.model}-seed{config.seed}.csv")
+    started = time.perf_counter()
+    run = run_baseline(args.task, args.model, config, run_dir=out.with_suffix("") if not args.no_curves else None)
+    run.predictions.to_csv(out, index=False)
+    read_submission(run.task, out)  # the file must pass the server's own validation
+    metric = run.task.spec.primary_metric
+    print(f"{run.task.name} / {run.model}: validation {metric} {run.val_score:.4f}; "
+          f"{run.parameters:,} parameters; {time.perf_counter() - started:.0f} s; wrote {out}")
+    if args.submit:
+        from arena.client import submit_file, wait_for_score
+
+        answer = submit_file(args.server, args.token, run.task.name, out, note=f"baseline {run.model}, seed {config.seed}",
+                             baseline=True)
+        result = wait_for_score(args.server, args.token, answer["submission"]["id"])
+        print(f"submitted as #{result['id']} (baseline): {result['status']}"
+              + (f", public {metric} {result['public'][metric]}" if result["public"] else ""))
+    return 0
