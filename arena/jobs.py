@@ -13,9 +13,9 @@ import os
 import threading
 from datetime import timedelta
 
+from .datasets import load_task
 from .errors import SubmissionError
 from .files import path_for
-from .datasets import load_task
 from .scoring import Score, score_submission
 from .store import submissions as store
 from .store.db import Database

@@ -84,10 +84,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("ARENA_HOME", str(Path(tmp) / "home"))
+        from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
         from arena.datasets import load_task
         from arena.scoring import public_rows, score_predictions, score_submission
         from arena.submissions import read_submission
-        from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
         folder = Path(tmp) / "bundle"
         folder.mkdir()

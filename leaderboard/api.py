@@ -8,26 +8,22 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from arena import standings, uploads
-from arena.config import arena_home
 from arena.scoring import rounded
 from arena.store import accounts, competitions, submissions
 from arena.store.models import Competition
 
-from .auth import db_session, transaction, login_required, organiser_required
+from .auth import db_session, login_required, organiser_required, transaction
 from .forms import settings_from_form
 from .openapi import OPENAPI
+from .shared import competition_or_404, send_data_file
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def _competition(slug: str) -> Competition:
-    try:
-        return competitions.get(db_session(), slug)
-    except competitions.CompetitionError:
-        abort(404, description=f"there is no competition '{slug}'.")
+_competition = competition_or_404
 
 
 def _body() -> dict:
@@ -162,12 +158,7 @@ def leaderboard(slug: str):
 
 @bp.get("/competitions/<slug>/data/<name>")
 def download(slug: str, name: str):
-    competition = _competition(slug)
-    try:
-        path = uploads.download_path(competition, name, arena_home())
-    except FileNotFoundError:
-        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(uploads.DOWNLOADS)}.")
-    return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")
+    return send_data_file(slug, name)
 
 
 @bp.get("/competitions/<slug>/team")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
-from typing import Iterator
 import hmac
 import secrets
+from contextlib import contextmanager
+from typing import Iterator
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session

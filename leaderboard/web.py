@@ -5,25 +5,20 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
-                   send_file, url_for)
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from arena import standings, uploads
-from arena.config import arena_home
 from arena.store import competitions, submissions
 from arena.store.models import Competition
 
-from .auth import db_session, transaction, login_required, organiser_required
+from .auth import db_session, login_required, organiser_required, transaction
 from .forms import settings_from_form
+from .shared import competition_or_404, send_data_file
 
 bp = Blueprint("web", __name__)
 
 
-def _competition(slug: str) -> Competition:
-    try:
-        return competitions.get(db_session(), slug)
-    except competitions.CompetitionError:
-        abort(404, description=f"there is no competition '{slug}'.")
+_competition = competition_or_404
 
 
 def _notify(submission_id: int) -> None:
@@ -53,12 +48,7 @@ def competition_page(slug: str):
 
 @bp.route("/c/<slug>/data/<name>")
 def download(slug: str, name: str):
-    competition = _competition(slug)
-    try:
-        path = uploads.download_path(competition, name, arena_home())
-    except FileNotFoundError:
-        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(uploads.DOWNLOADS)}.")
-    return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")
+    return send_data_file(slug, name)
 
 
 @bp.route("/c/<slug>/leaderboard.csv")

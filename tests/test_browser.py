@@ -13,9 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
 from conftest import require_in_ci
+from werkzeug.serving import make_server
 
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 

@@ -7,13 +7,13 @@ import itertools
 import re
 
 import pytest
+from conftest import auth, upload
+from helpers import predictions_csv, sample_csv
 
 from arena.config import arena_home, installation_secret
 from arena.datasets import load_task
 from arena.scoring import public_rows
 from arena.uploads import DOWNLOADS
-from conftest import auth, upload
-from helpers import predictions_csv, sample_csv
 
 SLUGS = ["digits", "listops", "mnist1d", "sunspots"]
 

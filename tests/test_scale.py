@@ -9,10 +9,9 @@ import sys
 import threading
 
 import pytest
-from werkzeug.serving import make_server
-
 from conftest import auth, require_in_ci, upload
 from helpers import predictions_csv
+from werkzeug.serving import make_server
 
 
 @pytest.fixture

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import timedelta
 
 import pytest
+from helpers import predictions_csv, sample_csv
 
 from arena import jobs
 from arena.files import store_stream
 from arena.store import accounts, competitions, submissions
 from arena.store.db import Database
 from arena.store.models import Submission, utcnow
-from helpers import predictions_csv, sample_csv
-
-import io
 
 
 @pytest.fixture

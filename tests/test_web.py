@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from conftest import auth, upload
 from helpers import predictions_csv, sample_csv
 

@@ -1,0 +1,44 @@
+"""Full-budget baselines: train each reference (task, model), score it on the private rows, print a table.
+
+The table is the one in baselines/README.md; this script is how it is made and checked.
+Usage: python bench/baseline_scores.py [--only TASK/MODEL ...] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+REFERENCES = [("digits", "cnn"), ("mnist1d", "cnn"), ("mnist1d", "gru"), ("mnist1d", "transformer"),
+              ("listops", "transformer"), ("sunspots", "mlp")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="e.g. mnist1d/gru")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    from arena.scoring import score_submission
+    from baselines.run import config_for, run_baseline
+
+    chosen = [tuple(x.split("/")) for x in args.only] if args.only else REFERENCES
+    print("| task | model | private score (95% CI) | validation | train time | parameters | seed |")
+    print("|---|---|---|---|---|---|---|")
+    for task_name, model in chosen:
+        started = time.perf_counter()
+        run = run_baseline(task_name, model, config_for(task_name, model, seed=args.seed, progress=False))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "predictions.csv"
+            run.predictions.to_csv(path, index=False)
+            score = score_submission(run.task, path)
+        metric = score.primary
+        low, high = score.private_ci
+        print(f"| {task_name} | {model} | {metric} {score.private[metric]:.4f} ({low:.4f}-{high:.4f}) "
+              f"| {run.val_score:.4f} | {time.perf_counter() - started:.0f} s | {run.parameters:,} | {args.seed} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
