@@ -69,9 +69,9 @@ class Trainer:
     def __init__(self, model: nnx.Module, arrays: Arrays, config: TrainConfig) -> None:
         self.arrays, self.config = arrays, config
         self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
-        steps = max(1, config.epochs * (len(arrays.x_train) // config.batch_size))
-        schedule = optax.warmup_cosine_decay_schedule(
-            0.0, config.learning_rate, max(1, int(steps * config.warmup_fraction)), steps, config.learning_rate * 0.01)
+        steps = max(2, config.epochs * max(1, len(arrays.x_train) // config.batch_size))
+        warmup = min(steps - 1, max(1, int(steps * config.warmup_fraction)))
+        schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup, steps, config.learning_rate * 0.01)
         self.tx = optax.adamw(schedule, weight_decay=config.weight_decay)
         self.opt_state = self.tx.init(self.params)
         regression = arrays.spec.regression

@@ -15,6 +15,21 @@ REFERENCES = [("digits", "cnn"), ("mnist1d", "cnn"), ("mnist1d", "gru"), ("mnist
               ("listops", "transformer"), ("sunspots", "mlp")]
 
 
+def trivial_scores(task, folder: Path, score_submission) -> str:
+    """The trivial predictions' private scores: majority class, or the training mean and last value."""
+    sample = task.sample_submission()  # majority class / class frequencies / training mean
+    candidates = {"majority" if task.spec.is_classification else "mean": sample}
+    if not task.spec.is_classification:
+        last = task.train.sort_values(task.spec.id_column)[task.spec.target].iloc[-1]
+        candidates["last value"] = sample.assign(**{task.spec.target: float(last)})
+    parts = []
+    for name, frame in candidates.items():
+        frame.to_csv(folder / "trivial.csv", index=False)
+        score = score_submission(task, folder / "trivial.csv")
+        parts.append(f"{name} {score.private[score.primary]:.4f}")
+    return ", ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="e.g. mnist1d/gru")
@@ -24,8 +39,8 @@ def main() -> None:
     from baselines.run import config_for, run_baseline
 
     chosen = [tuple(x.split("/")) for x in args.only] if args.only else REFERENCES
-    print("| task | model | private score (95% CI) | validation | train time | parameters | seed |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | model | private score (95% CI) | trivial on the same rows | validation | train time | parameters | seed |")
+    print("|---|---|---|---|---|---|---|---|")
     for task_name, model in chosen:
         started = time.perf_counter()
         run = run_baseline(task_name, model, config_for(task_name, model, seed=args.seed, progress=False))
@@ -33,10 +48,11 @@ def main() -> None:
             path = Path(tmp) / "predictions.csv"
             run.predictions.to_csv(path, index=False)
             score = score_submission(run.task, path)
+            trivial = trivial_scores(run.task, Path(tmp), score_submission)
         metric = score.primary
         low, high = score.private_ci
         print(f"| {task_name} | {model} | {metric} {score.private[metric]:.4f} ({low:.4f}-{high:.4f}) "
-              f"| {run.val_score:.4f} | {time.perf_counter() - started:.0f} s | {run.parameters:,} | {args.seed} |",
+              f"| {trivial} | {run.val_score:.4f} | {time.perf_counter() - started:.0f} s | {run.parameters:,} | {args.seed} |",
               flush=True)
 
 
