@@ -77,6 +77,10 @@ class InProcessWorker:
         self._thread = threading.Thread(target=self._run, name="arena-scoring", daemon=True)
 
     def start(self) -> "InProcessWorker":
+        """Start scoring. Jobs left ``scoring`` by a previous run of this server go back in the
+        queue at once: with in-process scoring nobody else can be working on them."""
+        with self.db.session() as session, session.begin():
+            store.requeue_stuck(session, timedelta(0))
         self._thread.start()
         return self
 

@@ -112,3 +112,28 @@ def test_usernames_are_unique_and_passwords_hashed(db):
         token = accounts.create_token(session, user)
         assert accounts.user_for_token(session, token).id == user.id
         assert accounts.user_for_token(session, token + "x") is None
+
+
+def test_a_restarted_server_scores_what_it_left_queued_or_scoring(tmp_path, people_factory):
+    database = f"sqlite:///{tmp_path / 'arena.db'}"
+    app, client, people = people_factory(DATABASE_URL=database)
+    token = people.token("ada")
+    from conftest import upload
+
+    first = upload(client, token, "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
+    second = upload(client, token, "mnist1d", predictions_csv("mnist1d", 0.6)).get_json()["submission"]["id"]
+    db = app.extensions["arena_db"]
+    with db.session() as session, session.begin():
+        assert submissions.claim(session, first)  # the old process died while scoring this one
+    restarted, _, _ = people_factory(DATABASE_URL=database, START_WORKER=True)
+    worker = restarted.extensions["arena_queue"]
+    try:
+        for _ in range(200):
+            with db.session() as session:
+                states = {session.get(Submission, i).status for i in (first, second)}
+            if states == {"scored"}:
+                break
+            threading.Event().wait(0.1)
+        assert states == {"scored"}
+    finally:
+        worker.stop()
