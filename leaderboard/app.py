@@ -48,6 +48,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["arena_db"] = db
     if app.config["HOST_BUILTINS"]:
         host_builtin_benchmarks(db)
+    with db.session() as session, session.begin():
+        competitions.sync_task_versions(session)
     if app.config["REDIS_URL"]:
         queue: Any = RedisQueue(app.config["REDIS_URL"])
         for submission_id in pending(db):  # restart: re-announce what the database says is pending

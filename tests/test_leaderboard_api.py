@@ -166,3 +166,25 @@ def test_openapi_lists_every_api_route(app, client):
         if rule.rule.startswith("/api/v1"):
             normalised = rule.rule.replace("<int:submission_id>", "<id>").replace("<any(open, close, reveal, rescore):action>", "open")
             assert normalised in documented, rule.rule
+
+
+def test_a_bundle_edited_on_disk_is_adopted_and_rescored_at_restart(client, people, tmp_path, people_factory):
+    import shutil
+
+    from arena.datasets import find_bundle
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    bundle = tmp_path / "digits"
+    shutil.copytree(find_bundle("digits"), bundle)
+    client.post("/api/v1/competitions", json={"task": str(bundle), "slug": "d2"}, headers=auth(org))
+    submission_id = upload(client, ada, "d2", predictions_csv("digits", 0.9)).get_json()["submission"]["id"]
+    people.drain()
+    toml = (bundle / "task.toml").read_text()
+    (bundle / "task.toml").write_text(toml.replace("version = 1", "version = 2").replace("seed = 17", "seed = 18"))
+    restarted, again, _ = people_factory(DATABASE_URL=client.application.config["DATABASE_URL"])
+    assert again.get("/api/v1/competitions/d2").get_json()["task_version"] == 2
+    restarted.extensions["arena_queue"].drain()
+    detail = again.get(f"/api/v1/submissions/{submission_id}", headers=auth(ada)).get_json()
+    assert detail["status"] == "failed"  # a new split: the old file's ids no longer match, and it says so
+    assert any("have no prediction" in p or "not in the test set" in p for p in detail["problems"])
+    assert [h["task_version"] for h in detail["history"]] == [1]  # the old score stays in the history

@@ -141,6 +141,25 @@ def replace_task(session: Session, competition: Competition, task_ref: str) -> i
     return queue_rescore(session, competition)
 
 
+def sync_task_versions(session: Session) -> list[str]:
+    """Notice bundles changed on disk (a new version, new labels): adopt them and rescore everything.
+
+    Called when the server starts, so an organiser who edits a bundle in place only
+    has to restart. Returns the competitions that changed.
+    """
+    changed = []
+    for competition in list_all(session):
+        try:
+            task = load_task(competition.task_ref)
+        except ArenaError:  # a broken bundle keeps its last good version; the admin page says so on replace
+            continue
+        if (task.spec.version, task.answer_key.sha256) != (competition.task_version, competition.answer_sha256):
+            competition.task_version, competition.answer_sha256 = task.spec.version, task.answer_key.sha256
+            queue_rescore(session, competition)
+            changed.append(competition.slug)
+    return changed
+
+
 def queue_rescore(session: Session, competition: Competition) -> int:
     """Put every scored submission back in the queue (its current score stays visible meanwhile)."""
     rows = session.scalars(select(Submission).where(Submission.competition_id == competition.id,
