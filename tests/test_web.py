@@ -59,6 +59,20 @@ API = [
     ("PATCH", "/api/v1/competitions/mnist1d", 401, 403, 403, 200),
     ("GET", "/api/v1/me", 401, 200, 200, 200),
     ("GET", "/api/v1/competitions/nope", 404, 404, 404, 404),
+    ("GET", "/api/v1/competitions", 200, 200, 200, 200),
+    ("GET", "/api/v1/competitions/mnist1d", 200, 200, 200, 200),
+    ("GET", "/api/v1/competitions/mnist1d/data/test.csv", 200, 200, 200, 200),
+    ("GET", "/api/v1/competitions/mnist1d/data/answers.csv", 404, 404, 404, 404),
+    ("GET", "/api/v1/competitions/mnist1d/team", 401, 200, 200, 200),
+    ("GET", "/api/v1/openapi.json", 200, 200, 200, 200),
+    ("POST", "/api/v1/competitions", 401, 403, 403, 400),  # the organiser's empty body names no task
+    ("PUT", "/api/v1/competitions/mnist1d/task", 401, 403, 403, 400),
+    ("POST", "/api/v1/competitions/mnist1d/teams", 401, 400, 400, 400),  # already in a team / no name
+    ("POST", "/api/v1/competitions/mnist1d/teams/join", 401, 400, 400, 400),
+    ("POST", "/api/v1/competitions/mnist1d/submissions", 401, 400, 400, 400),  # no file attached
+    ("POST", "/api/v1/competitions/mnist1d/open", 401, 403, 403, 200),
+    ("POST", "/api/v1/competitions/mnist1d/close", 401, 403, 403, 200),
+    ("POST", "/api/v1/competitions/mnist1d/reveal", 401, 403, 403, 200),
 ]
 
 
@@ -71,6 +85,14 @@ def test_api_status_by_role(world, client, method, path, anonymous, owner, other
         assert response.status_code == expected, (token, response.get_json())
         if expected >= 400:
             assert response.get_json()["problems"], "every refusal says why"
+
+
+@pytest.mark.parametrize("action", ["settings", "open", "close", "reveal", "rescore", "task", "disqualify"])
+def test_admin_forms_are_for_organisers_only(world, client, people, action):
+    assert client.post(f"/c/mnist1d/admin/{action}").status_code == 400  # no CSRF token: refused first
+    assert client.post(f"/c/mnist1d/admin/{action}", data={"csrf_token": people.csrf()}).status_code == 302  # log in
+    people.login("ada")
+    assert client.post(f"/c/mnist1d/admin/{action}", data={"csrf_token": people.csrf()}).status_code == 403
 
 
 def test_a_bad_token_is_refused_with_advice(client):
