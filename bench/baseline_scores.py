@@ -22,12 +22,27 @@ def trivial_scores(task, folder: Path, score_submission) -> str:
     if not task.spec.is_classification:
         last = task.train.sort_values(task.spec.id_column)[task.spec.target].iloc[-1]
         candidates["last value"] = sample.assign(**{task.spec.target: float(last)})
+    if task.spec.modality == "tokens":
+        candidates["bag-of-words logistic regression"] = bag_of_words(task)
     parts = []
     for name, frame in candidates.items():
         frame.to_csv(folder / "trivial.csv", index=False)
         score = score_submission(task, folder / "trivial.csv")
         parts.append(f"{name} {score.private[score.primary]:.4f}")
     return ", ".join(parts)
+
+
+def bag_of_words(task):
+    """Token counts + logistic regression (scikit-learn): the order-blind reference for token tasks."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    column = task.feature_columns[0]
+    vectorizer = CountVectorizer(token_pattern=r"\S+", lowercase=False)
+    model = LogisticRegression(max_iter=3000).fit(vectorizer.fit_transform(task.train[column]), task.train[task.spec.target])
+    frame = task.sample_submission()
+    frame[task.spec.target] = model.predict(vectorizer.transform(task.test[column]))
+    return frame
 
 
 def main() -> None:

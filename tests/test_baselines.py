@@ -101,3 +101,26 @@ def test_arena_baseline_command_end_to_end(tmp_path):
 def test_baseline_list_shows_models_per_task():
     result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "--list"], capture_output=True, text=True)
     assert result.returncode == 0 and re.search(r"mnist1d\s+cnn, gru", result.stdout)
+
+
+def test_baseline_submits_to_a_leaderboard_marked_as_baseline(tmp_path, people_factory):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}", START_WORKER=True)
+    token = people.token("reference")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "digits", "mlp", "--epochs", "2",
+                                 "--no-curves", "--out", str(tmp_path / "p.csv"), "--submit", "--server",
+                                 f"http://127.0.0.1:{server.server_port}", "--token", token],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert "(baseline): scored" in result.stdout
+        rows = client.get("/api/v1/competitions/digits/leaderboard").get_json()["rows"]
+        assert rows[0]["team"] == "reference" and rows[0]["is_baseline"]
+    finally:
+        server.shutdown()
+        app.extensions["arena_queue"].stop()
