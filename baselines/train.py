@@ -38,7 +38,7 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     patience: int = 10
     seed: int = 0
-    time_budget: float | None = None  # seconds; stop early when spent
+    time_budget: float | None = None  # seconds; no epoch starts that would overrun it
     progress: bool = True
 
 
@@ -133,8 +133,9 @@ class Trainer:
                 best, waited = (score, epoch + 1, jax.tree.map(np.array, self.params)), 0
             else:
                 waited += 1
-            if waited >= config.patience or (config.time_budget and elapsed > config.time_budget):
-                break
+            epoch_seconds = elapsed - (curves[-2]["seconds"] if len(curves) > 1 else 0.0)
+            if waited >= config.patience or (config.time_budget and elapsed + epoch_seconds > config.time_budget):
+                break  # patience spent, or another epoch would overrun the time budget
         bar.close()
         self.params = jax.tree.map(jnp.asarray, best[2])
         return TrainResult(best_epoch=best[1], best_val_score=float(best[0]), curves=curves,
