@@ -9,6 +9,7 @@ import argparse
 import getpass
 import os
 import sys
+from datetime import datetime
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -67,6 +68,29 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_host(args: argparse.Namespace) -> int:
+    """Host a bundle on this server's database (run it on the server machine)."""
+    from .store.competitions import host
+    from .store.db import Database
+
+    settings = {key: getattr(args, key) for key in ("title", "starts_at", "ends_at", "daily_limit", "total_limit",
+                                                    "team_size", "final_selections", "public_fraction")
+                if getattr(args, key) is not None}
+    db = Database(args.database)
+    with db.session() as session, session.begin():
+        competition = host(session, args.task, slug=args.slug, **settings)
+        kind = "a competition" if competition.ends_at else "a standing benchmark"
+        print(f"hosted '{competition.slug}' ({competition.title}) as {kind}: /c/{competition.slug}")
+    return 0
+
+
+def _utc(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date and time like 2026-12-31T23:59") from None
+
+
 def cmd_organiser(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -122,6 +146,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--database", help="the server's SQLAlchemy URL")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(func=cmd_worker)
+
+    hosting = commands.add_parser("host", help="host a task bundle as a competition on this server's database")
+    hosting.add_argument("task", help="a built-in task name or a bundle folder")
+    hosting.add_argument("--slug", help="the short name in URLs (default: the task's name)")
+    hosting.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    hosting.add_argument("--title")
+    hosting.add_argument("--starts-at", type=_utc, help="UTC, e.g. 2026-12-01T00:00")
+    hosting.add_argument("--ends-at", type=_utc, help="UTC; without it the competition is a standing benchmark")
+    for flag, kind in (("--daily-limit", int), ("--total-limit", int), ("--team-size", int),
+                       ("--final-selections", int), ("--public-fraction", float)):
+        hosting.add_argument(flag, type=kind)
+    hosting.set_defaults(func=cmd_host)
 
     organiser = commands.add_parser("organiser", help="create an organiser or reset an organiser's password")
     organiser.add_argument("username")

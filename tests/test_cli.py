@@ -63,3 +63,20 @@ def test_bad_usage_exits_2(capsys):
 def test_help_everywhere(argv):
     result = subprocess.run([sys.executable, "-m", "arena.cli", *argv], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: arena" in result.stdout
+
+
+def test_host_a_competition_from_the_command_line(capsys, tmp_path):
+    from arena.store import competitions
+    from arena.store.db import Database
+
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    code, out, _ = run(capsys, "host", "sunspots", "--slug", "sun-cli", "--database", url, "--ends-at", "2099-01-01T00:00",
+                       "--daily-limit", "3")
+    assert code == 0 and "hosted 'sun-cli'" in out and "a competition" in out
+    db = Database(url)
+    with db.session() as session:
+        hosted = competitions.get(session, "sun-cli")
+        assert (hosted.daily_limit, hosted.ends_at.year) == (3, 2099)
+    code, _, err = run(capsys, "host", "sunspots", "--slug", "sun-cli", "--database", url)
+    assert code == 1 and "exists already" in err
+    db.engine.dispose()
