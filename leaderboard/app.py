@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import os
 import secrets
 from typing import Any
 
+import markdown
 from flask import Flask, g, jsonify, render_template, request
+from markupsafe import Markup
 
 from arena.config import arena_home
 from arena.errors import ArenaError
@@ -60,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             queue.start()
     app.extensions["arena_queue"] = queue
 
+    app.add_template_filter(render_markdown, "markdown")
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
@@ -72,6 +76,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             session.close()
 
     return app
+
+
+def render_markdown(text: str) -> Markup:
+    """A task README as HTML. Raw HTML in the README is escaped first, so a bundle cannot inject markup."""
+    return Markup(markdown.markdown(html.escape(text, quote=False), extensions=["tables", "fenced_code"]))
 
 
 def host_builtin_benchmarks(db: Database) -> None:

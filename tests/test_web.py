@@ -172,3 +172,11 @@ def test_host_a_competition_from_an_uploaded_bundle(client, people, tmp_path):
     assert response.status_code == 302
     page = client.get("/c/sun-2026").get_data(as_text=True)
     assert "Ends 2099-01-01" in page and "rmse" in page
+
+
+def test_task_readme_is_rendered_and_html_in_it_is_escaped(app):
+    from leaderboard.app import render_markdown
+
+    rendered = str(render_markdown("# Title\n\n**bold** <script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"))
+    assert "<h1>Title</h1>" in rendered and "<strong>bold</strong>" in rendered and "<table>" in rendered
+    assert "<script>" not in rendered and "&lt;script&gt;" in rendered
