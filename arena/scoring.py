@@ -148,3 +148,10 @@ def rounded(value: float, digits: int = 4) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return round(float(value), digits)
+
+
+def score(task: Task | str, file: str | Path, *, public_fraction: float | None = None) -> Score:
+    """``score(task, file)``: a task (or its name or bundle folder) and a predictions file -> Score."""
+    from .datasets import load_task
+
+    return score_submission(load_task(task) if not isinstance(task, Task) else task, file, public_fraction=public_fraction)

@@ -124,3 +124,14 @@ def test_baseline_submits_to_a_leaderboard_marked_as_baseline(tmp_path, people_f
     finally:
         server.shutdown()
         app.extensions["arena_queue"].stop()
+
+
+def test_transformer_takes_sinusoidal_positions():
+    from flax import nnx
+
+    from baselines.models.transformer import Transformer
+
+    spec, x = SPECS["tokens"]
+    model = Transformer(spec, positions="sinusoidal", rngs=nnx.Rngs(0))
+    assert model(x).shape == (3, 10)
+    assert not isinstance(model.positions, nnx.Param)  # fixed, not trained

@@ -111,3 +111,10 @@ prediction = "value"
 def test_rounded_scores_hide_extra_precision():
     assert scoring.rounded(0.123456789) == 0.1235
     assert scoring.rounded(float("nan")) is None
+
+
+def test_score_takes_a_task_name_and_a_file(tmp_path):
+    from arena.scoring import score
+
+    load_task("digits").sample_submission().to_csv(tmp_path / "s.csv", index=False)
+    assert score("digits", tmp_path / "s.csv") == score_submission(load_task("digits"), tmp_path / "s.csv")
