@@ -256,11 +256,28 @@ def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame
 # --- cache ---------------------------------------------------------------------------
 
 
+_file_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a data file, remembered by (path, mtime, size): pages call load_task often."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _file_digests:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        _file_digests[key] = digest.hexdigest()
+    return _file_digests[key]
+
+
 def _fingerprint(spec: TaskSpec) -> str:
+    """What the materialised task depends on: task.toml and the bytes of its data files."""
     digest = hashlib.sha256((spec.bundle_dir / "task.toml").read_bytes())
     for path in (spec.train_file, spec.test_file, spec.answers_file, spec.data_file):
         if path is not None:
-            digest.update(path.read_bytes())
+            digest.update(_file_digest(path).encode())
     return digest.hexdigest()[:16]
 
 
