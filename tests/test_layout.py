@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ print(sorted(name for name in ("flask", "jax", "flax", "leaderboard", "baselines
 
 def loaded_after_import(modules: str) -> list[str]:
     result = subprocess.run([sys.executable, "-c", CHECK.format(modules=modules)], capture_output=True, text=True, check=True)
-    return eval(result.stdout)  # a list literal printed by the child
+    return ast.literal_eval(result.stdout)
 
 
 def test_the_core_imports_neither_flask_nor_jax():
