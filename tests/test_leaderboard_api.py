@@ -95,6 +95,8 @@ def test_finals_reveal_and_private_visibility(client, people):
     mine = client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(ada)).get_json()
     assert all(s["private"] is not None for s in mine["submissions"])
     assert upload(client, ada, "mnist1d", sample_csv("mnist1d")).status_code == 400  # closed after reveal
+    locked = client.post(f"/api/v1/submissions/{ids[1]}/select", json={"selected": True}, headers=auth(ada))
+    assert "final choices are locked" in locked.get_json()["problems"][0]
 
 
 def test_disqualified_submission_leaves_the_board(client, people):

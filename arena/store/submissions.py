@@ -103,6 +103,8 @@ def get(session: Session, submission_id: int) -> Submission:
 
 def set_selected(session: Session, competition: Competition, submission: Submission, selected: bool) -> None:
     """Choose (or un-choose) a final submission for the private leaderboard."""
+    if competition.revealed:
+        raise CompetitionError("the private leaderboard is revealed; final choices are locked.")
     if selected:
         if submission.status != "scored" or submission.disqualified:
             raise CompetitionError("only scored, non-disqualified submissions can be chosen as finals.")
@@ -111,8 +113,6 @@ def set_selected(session: Session, competition: Competition, submission: Submiss
         if chosen >= competition.final_selections:
             raise CompetitionError(f"your team has already chosen {competition.final_selections} final submissions; "
                                    "un-choose one first.")
-    if competition.revealed:
-        raise CompetitionError("the private leaderboard is revealed; final choices are locked.")
     submission.selected = selected
 
 
