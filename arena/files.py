@@ -51,7 +51,3 @@ def store_stream(stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
 
-
-def store_file(path: str | Path, max_bytes: int) -> tuple[str, int]:
-    with open(path, "rb") as handle:
-        return store_stream(handle, max_bytes)

@@ -124,9 +124,6 @@ class RedisQueue:
         if submission_id is not None:
             self.queue.enqueue(rq_score, submission_id, job_timeout=int(SCORING_TIMEOUT.total_seconds()))
 
-    def start(self) -> "RedisQueue":
-        return self
-
 
 def rq_score(submission_id: int) -> str | None:
     """The RQ job: opens the database named by the environment and scores one submission."""

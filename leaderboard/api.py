@@ -23,8 +23,6 @@ from .shared import competition_or_404, send_data_file
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-_competition = competition_or_404
-
 
 def _body() -> dict:
     data = request.get_json(silent=True)
@@ -105,13 +103,13 @@ def host():
 
 @bp.get("/competitions/<slug>")
 def get_competition(slug: str):
-    return jsonify(competition_json(_competition(slug)))
+    return jsonify(competition_json(competition_or_404(slug)))
 
 
 @bp.patch("/competitions/<slug>")
 @organiser_required
 def update_competition(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     with transaction():
         competitions.update_settings(competition, **settings_from_form(_body()))
     return jsonify(competition_json(competition))
@@ -120,7 +118,7 @@ def update_competition(slug: str):
 @bp.post("/competitions/<slug>/<any(open, close, reveal, rescore):action>")
 @organiser_required
 def competition_action(slug: str, action: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     queued = 0
     with transaction():
@@ -137,7 +135,7 @@ def competition_action(slug: str, action: str):
 @bp.put("/competitions/<slug>/task")
 @organiser_required
 def replace_task(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     with transaction():
         queued = competitions.replace_task(session, competition, str(_body().get("task", "")))
@@ -147,7 +145,7 @@ def replace_task(slug: str):
 
 @bp.get("/competitions/<slug>/leaderboard")
 def leaderboard(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
     shown_private, board = standings.board(db_session(), competition, g.user, private=private)
     if request.args.get("format") == "csv":
@@ -164,7 +162,7 @@ def download(slug: str, name: str):
 @bp.get("/competitions/<slug>/team")
 @login_required
 def my_team(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     team = competitions.team_of(db_session(), competition, g.user)
     if team is None:
         return jsonify(team=None)
@@ -175,7 +173,7 @@ def my_team(slug: str):
 @bp.post("/competitions/<slug>/teams")
 @login_required
 def create_team(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     with transaction():
         team = competitions.create_team(session, competition, g.user, str(_body().get("name", "")))
@@ -185,7 +183,7 @@ def create_team(slug: str):
 @bp.post("/competitions/<slug>/teams/join")
 @login_required
 def join_team(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     with transaction():
         team = competitions.join_team(session, competition, g.user, str(_body().get("invite_code", "")))
@@ -206,7 +204,7 @@ def submit(slug: str):
                                          max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
     if not accepted.duplicate:
         current_app.extensions["arena_queue"].notify(accepted.submission.id)
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     body = standings.submission_summary(accepted.submission,
                                         show_private=competitions.can_see_private(competition, g.user))
     return jsonify(submission=body, duplicate=accepted.duplicate), (200 if accepted.duplicate else 202)
@@ -215,7 +213,7 @@ def submit(slug: str):
 @bp.get("/competitions/<slug>/submissions")
 @login_required
 def list_submissions(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     team = competitions.team_of(session, competition, g.user)
     show_private = competitions.can_see_private(competition, g.user)
@@ -268,6 +266,6 @@ def disqualify(submission_id: int):
 @bp.get("/competitions/<slug>/all-submissions")
 @organiser_required
 def all_submissions(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     rows = submissions.for_competition(db_session(), competition)
     return jsonify([{**standings.submission_summary(s, show_private=True), "team": s.team.name} for s in rows])

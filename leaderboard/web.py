@@ -18,8 +18,6 @@ from .shared import competition_or_404, send_data_file
 bp = Blueprint("web", __name__)
 
 
-_competition = competition_or_404
-
 
 def _notify(submission_id: int) -> None:
     current_app.extensions["arena_queue"].notify(submission_id)
@@ -36,7 +34,7 @@ def index():
 
 @bp.route("/c/<slug>")
 def competition_page(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     want_private = request.args.get("board") == "private" if "board" in request.args else None
     show_private, board = standings.board(db_session(), competition, g.user, private=want_private)
     task = competitions.task_of(competition)
@@ -53,7 +51,7 @@ def download(slug: str, name: str):
 
 @bp.route("/c/<slug>/leaderboard.csv")
 def leaderboard_csv(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     _, board = standings.board(db_session(), competition, g.user, private=request.args.get("board") == "private")
     return Response(standings.to_csv(board), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
@@ -62,7 +60,7 @@ def leaderboard_csv(slug: str):
 @bp.route("/c/<slug>/team", methods=["GET", "POST"])
 @login_required
 def team(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     if request.method == "POST":
         with transaction():
@@ -79,7 +77,7 @@ def team(slug: str):
 @bp.route("/c/<slug>/submissions", methods=["GET", "POST"])
 @login_required
 def my_submissions(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     if request.method == "POST":
         upload = request.files.get("file")
@@ -107,7 +105,7 @@ def my_submissions(slug: str):
 @bp.route("/c/<slug>/submissions/<int:submission_id>/select", methods=["POST"])
 @login_required
 def select_final(slug: str, submission_id: int):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     with transaction():
         submission = submissions.get(session, submission_id)
@@ -139,7 +137,7 @@ def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict
 @bp.route("/c/<slug>/admin")
 @organiser_required
 def admin(slug: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     rows = [(s.team.name, standings.submission_summary(s, show_private=True))
             for s in submissions.for_competition(session, competition)]
@@ -149,7 +147,7 @@ def admin(slug: str):
 @bp.route("/c/<slug>/admin/<action>", methods=["POST"])
 @organiser_required
 def admin_action(slug: str, action: str):
-    competition = _competition(slug)
+    competition = competition_or_404(slug)
     session = db_session()
     with transaction():
         if action == "settings":
