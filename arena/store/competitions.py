@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import arena_home
-from ..datasets import Task, builtin_task_names, find_bundle, load_task
+from ..datasets import Task, builtin_task_names, load_task
 from ..errors import ArenaError, BundleError, Problem
 from .models import Competition, Membership, Submission, Team, User, utcnow
 
@@ -28,6 +28,17 @@ class CompetitionError(ArenaError):
 
 def task_of(competition: Competition) -> Task:
     return load_task(competition.task_ref)
+
+
+def _stored_ref(task_ref: str, task: Task) -> str:
+    """What a competition remembers of its task: a built-in's name, or the bundle's absolute folder."""
+    return str(task_ref) if task_ref in builtin_task_names() else str(task.spec.bundle_dir)
+
+
+def _adopt(session: Session, competition: Competition, task: Task) -> int:
+    """Take the task's version and answer key and queue every submission for rescoring."""
+    competition.task_version, competition.answer_sha256 = task.spec.version, task.answer_key.sha256
+    return queue_rescore(session, competition)
 
 
 def host(session: Session, task_ref: str, *, slug: str | None = None, **settings) -> Competition:
@@ -45,7 +56,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
         raise CompetitionError(f"a competition named '{slug}' exists already; choose another short name.")
     defaults = spec.competition
     competition = Competition(
-        slug=slug, title=spec.title, task_ref=str(task_ref) if task_ref in builtin_task_names() else str(spec.bundle_dir),
+        slug=slug, title=spec.title, task_ref=_stored_ref(task_ref, task),
         task_version=spec.version, answer_sha256=task.answer_key.sha256, description=spec.description,
         daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
         final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
@@ -135,10 +146,8 @@ def replace_task(session: Session, competition: Competition, task_ref: str) -> i
     task = load_task(task_ref)
     if task.answer_key.sha256 == competition.answer_sha256 and task.spec.version == competition.task_version:
         raise CompetitionError("this bundle has the same version and answer key as the current task.")
-    competition.task_ref = str(task_ref) if task_ref in builtin_task_names() else str(find_bundle(task_ref).resolve())
-    competition.task_version = task.spec.version
-    competition.answer_sha256 = task.answer_key.sha256
-    return queue_rescore(session, competition)
+    competition.task_ref = _stored_ref(task_ref, task)
+    return _adopt(session, competition, task)
 
 
 def sync_task_versions(session: Session) -> list[str]:
@@ -154,8 +163,7 @@ def sync_task_versions(session: Session) -> list[str]:
         except ArenaError:  # a broken bundle keeps its last good version; the admin page says so on replace
             continue
         if (task.spec.version, task.answer_key.sha256) != (competition.task_version, competition.answer_sha256):
-            competition.task_version, competition.answer_sha256 = task.spec.version, task.answer_key.sha256
-            queue_rescore(session, competition)
+            _adopt(session, competition, task)
             changed.append(competition.slug)
     return changed
 
