@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .datasets import load_task
 from .metrics import get_metric
 from .scoring import rounded
-from .store.models import Competition, Submission, Team
+from .store.models import Competition, ScoreRecord, Submission, Team
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,16 @@ def board(session: Session, competition: Competition, user, *, private: bool | N
     return show_private, best_per_team(session, competition, private=show_private)
 
 
+def _rounded_values(values: dict[str, float]) -> dict[str, float | None]:
+    return {name: rounded(value) for name, value in values.items()}
+
+
+def history_summary(records: list[ScoreRecord]) -> list[dict]:
+    """Every score a submission had, one per task version: public values only, rounded."""
+    return [{"task_version": r.task_version, "scored_at": r.created_at.isoformat(),
+             "public": _rounded_values(r.score["public"])} for r in records]
+
+
 def submission_summary(submission: Submission, *, show_private: bool) -> dict:
     """What a participant sees of one submission: rounded scores, private ones only when allowed."""
     score = submission.score or {}
@@ -101,9 +111,9 @@ def submission_summary(submission: Submission, *, show_private: bool) -> dict:
         "metric": score.get("primary"), "public": None, "public_ci": None, "private": None, "private_ci": None,
     }
     if score:
-        summary["public"] = {k: rounded(v) for k, v in score["public"].items()}
+        summary["public"] = _rounded_values(score["public"])
         summary["public_ci"] = [rounded(v) for v in score["public_ci"]]
         if show_private:
-            summary["private"] = {k: rounded(v) for k, v in score["private"].items()}
+            summary["private"] = _rounded_values(score["private"])
             summary["private_ci"] = [rounded(v) for v in score["private_ci"]]
     return summary

@@ -11,7 +11,6 @@ from dataclasses import asdict
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from arena import standings, uploads
-from arena.scoring import rounded
 from arena.store import accounts, competitions, submissions
 from arena.store.models import Competition
 
@@ -226,8 +225,7 @@ def _own_submission(submission_id: int):
     session = db_session()
     submission = submissions.get(session, submission_id)
     competition = session.get(Competition, submission.competition_id)
-    team = competitions.team_of(session, competition, g.user)
-    if not g.user.is_organiser and (team is None or team.id != submission.team_id):
+    if not g.user.is_organiser and not submissions.belongs_to(session, submission, g.user):
         abort(403, description="this submission belongs to another team.")
     return submission, competition
 
@@ -237,9 +235,7 @@ def _own_submission(submission_id: int):
 def get_submission(submission_id: int):
     submission, competition = _own_submission(submission_id)
     summary = standings.submission_summary(submission, show_private=competitions.can_see_private(competition, g.user))
-    history = submissions.history(db_session(), submission)
-    summary["history"] = [{"task_version": h.task_version, "scored_at": h.created_at.isoformat(),
-                           "public": {k: rounded(v) for k, v in h.score["public"].items()}} for h in history]
+    summary["history"] = standings.history_summary(submissions.history(db_session(), submission))
     return jsonify(summary)
 
 

@@ -109,8 +109,7 @@ def select_final(slug: str, submission_id: int):
     session = db_session()
     with transaction():
         submission = submissions.get(session, submission_id)
-        team = competitions.team_of(session, competition, g.user)
-        if team is None or submission.team_id != team.id:
+        if not submissions.belongs_to(session, submission, g.user):
             abort(403, description="you can only choose your own team's submissions.")
         submissions.set_selected(session, competition, submission, request.form.get("selected") == "1")
     return redirect(url_for("web.my_submissions", slug=slug))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..scoring import Score
 from .competitions import CompetitionError, accepting_submissions, team_for_upload
-from .models import Competition, ScoreRecord, Submission, Team, User, utcnow
+from .models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
 COUNTED = ("queued", "scoring", "scored")
 MAX_ATTEMPTS = 3
@@ -99,6 +99,13 @@ def get(session: Session, submission_id: int) -> Submission:
     if submission is None:
         raise CompetitionError(f"there is no submission #{submission_id}.")
     return submission
+
+
+def belongs_to(session: Session, submission: Submission, user: User) -> bool:
+    """True when the user is in the team that made the submission."""
+    membership = session.scalar(select(Membership).where(Membership.competition_id == submission.competition_id,
+                                                         Membership.user_id == user.id))
+    return membership is not None and membership.team_id == submission.team_id
 
 
 def set_selected(session: Session, competition: Competition, submission: Submission, selected: bool) -> None:
