@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
+from .config import arena_home
 from .datasets import Task
 from .files import store_stream
 from .store import submissions as store
@@ -35,14 +36,14 @@ def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, fil
                         file_size=size, note=note, is_baseline=is_baseline)
 
 
-def download_path(competition: Competition, name: str, root: Path) -> Path:
+def download_path(competition: Competition, name: str) -> Path:
     """A participant-facing data file (train, test without labels, sample submission), cached on disk.
 
     The answer key is never written here: these are the only files a participant gets.
     """
     if name not in DOWNLOADS:
         raise FileNotFoundError(name)
-    folder = root / "downloads" / competition.slug / f"v{competition.task_version}-{competition.answer_sha256[:12]}"
+    folder = arena_home() / "downloads" / competition.slug / f"v{competition.task_version}-{competition.answer_sha256[:12]}"
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def _tokens(texts: pd.Series, vocab: dict[str, int], length: int) -> np.ndarray:
 
 
 def _features(task: Task, frame: pd.DataFrame) -> np.ndarray:
-    return frame[[c for c in task.feature_columns]].to_numpy(dtype=np.float32)
+    return frame[task.feature_columns].to_numpy(dtype=np.float32)
 
 
 def prepare(task: Task, *, val_fraction: float = 0.1, seed: int = 0, window: int = 24) -> Arrays:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import abort, send_file
 
 from arena import uploads
-from arena.config import arena_home
 from arena.store import competitions
 from arena.store.models import Competition
 
@@ -23,7 +22,7 @@ def send_data_file(slug: str, name: str):
     """train.csv, test.csv (no labels) or sample_submission.csv; anything else is a 404."""
     competition = competition_or_404(slug)
     try:
-        path = uploads.download_path(competition, name, arena_home())
+        path = uploads.download_path(competition, name)
     except FileNotFoundError:
         abort(404, description=f"there is no data file '{name}'; the files are {', '.join(uploads.DOWNLOADS)}.")
     return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import jax
 from flax import nnx
 
 from ..data import InputSpec
@@ -29,4 +30,4 @@ def build(name: str, spec: InputSpec, seed: int) -> nnx.Module:
 
 
 def count_parameters(model: nnx.Module) -> int:
-    return sum(x.size for x in __import__("jax").tree.leaves(nnx.state(model, nnx.Param)))
+    return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
