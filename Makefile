@@ -12,12 +12,12 @@ $(BIN)/python:
 
 # The server install: no JAX, no test tools.
 $(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[server]"
 	touch $@
 
 # Everything: the server, the baselines (JAX), the scale-out parts and the test tools.
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[baselines,scale,dev]"
+	$(BIN)/pip install --quiet -e ".[server,baselines,scale,dev]"
 	touch $@ $(VENV)/.serve-installed
 
 .PHONY: serve test bench clean

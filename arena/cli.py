@@ -1,4 +1,10 @@
-"""The ``arena`` command: tasks, data, validation and scoring (plus server and baseline commands).
+"""The ``arena`` command: tasks, data, validation, scoring and uploading.
+
+Other packages add their own subcommands through the ``arena.commands`` entry-point
+group (``arena serve`` from the leaderboard, ``arena baseline`` from the baselines,
+the server's commands from ``arena.server``), so this module imports none of them.
+A command whose extra is not installed still shows in ``arena --help`` and says
+which extra to install.
 
 Exit codes: 0 success; 1 the input was refused (a bad file or bundle: the report
 says why); 2 the command line was wrong.
@@ -8,20 +14,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from importlib import metadata
 from pathlib import Path
 
-from .datasets import builtin_task_names, load_task
+from arena.scoring.datasets import builtin_task_names, find_bundle, load_task
 from .errors import ArenaError
-from .scoring import Score, score_submission
-from .submissions import read_submission
+from arena.scoring.score import Score, score_submission
+from arena.scoring.spec import load_spec
+from arena.scoring.validation import read_submission
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 def cmd_tasks_list(args: argparse.Namespace) -> int:
-    for name in builtin_task_names():
-        spec = load_task(name).spec
+    for name in builtin_task_names():  # the spec is enough: no dataset is materialised to print this
+        spec = load_spec(find_bundle(name))
         print(f"{name:<12} {spec.kind:<15} {spec.primary_metric:<10} {spec.title}")
     return EXIT_OK
 
@@ -80,6 +89,69 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from arena.client import submit_file, wait_for_score
+
+    answer = submit_file(args.server, args.token, args.task, args.file, note=args.note, baseline=args.baseline)
+    submission = answer["submission"]
+    if answer.get("duplicate"):
+        print(f"identical to submission #{submission['id']}: not counted again.")
+    else:
+        print(f"submission #{submission['id']} queued.")
+    if args.wait:
+        submission = wait_for_score(args.server, args.token, submission["id"])
+        if submission["status"] == "failed":
+            print("failed:\n" + "\n".join(f"  - {p}" for p in submission["problems"]), file=sys.stderr)
+            return 1
+        metric = submission["metric"]
+        ci = submission["public_ci"]
+        print(f"scored: public {metric} {submission['public'][metric]} (95% CI [{ci[0]}, {ci[1]}])")
+    return 0
+
+
+def extra_providing(module: str | None) -> str | None:
+    """The extra of this distribution that installs ``module`` (read from the installed metadata)."""
+    top = (module or "").split(".")[0].lower().replace("_", "-")
+    try:
+        requirements = metadata.requires("arena") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        extra = re.search(r"extra\s*==\s*['\"]([\w-]+)['\"]", requirement)
+        if name and extra and name.group(0).lower().replace("_", "-") == top:
+            return extra.group(1)
+    return None
+
+
+def missing_part(name: str, module: str | None) -> str:
+    extra = extra_providing(module)
+    install = f"pip install 'arena[{extra}]'" if extra else "reinstall arena with its extras"
+    return f"'arena {name}' needs {module or 'a package that is not installed'}: {install}."
+
+
+def _unavailable(message: str):
+    def command(_args: argparse.Namespace) -> int:
+        print(message, file=sys.stderr)
+        return EXIT_REFUSED
+
+    return command
+
+
+def add_plugin_commands(commands: argparse._SubParsersAction) -> None:
+    """Let each installed package register its subcommands; one whose extra is missing says so when run."""
+    for entry in sorted(metadata.entry_points(group="arena.commands"), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError as exc:
+            message = missing_part(entry.name, exc.name)
+            stub = commands.add_parser(entry.name, help=f"(not installed) {message}", add_help=False)
+            stub.add_argument("rest", nargs=argparse.REMAINDER)
+            stub.set_defaults(func=_unavailable(message))
+        else:
+            register(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description="Arena: machine-learning competitions and benchmarks.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -107,9 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--public-fraction", type=float, default=None, help="share of test rows that are public")
     score.set_defaults(func=cmd_score)
 
-    from . import cli_server
+    submit = commands.add_parser("submit", help="upload a predictions file to an Arena server")
+    submit.add_argument("task", help="the competition's short name, e.g. digits")
+    submit.add_argument("file")
+    submit.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
+    submit.add_argument("--token", required=True, help="an API token from your account page")
+    submit.add_argument("--note", default="")
+    submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline")
+    submit.add_argument("--wait", action="store_true", help="wait for the score and print it")
+    submit.set_defaults(func=cmd_submit)
 
-    cli_server.add_commands(commands)
+    add_plugin_commands(commands)
     return parser
 
 
@@ -123,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     except FileNotFoundError as exc:
         print(f"File not found: {exc.filename}. Check the path and try again.", file=sys.stderr)
+        return EXIT_REFUSED
+    except ImportError as exc:  # a command reached for a part of an extra that is not installed
+        print(missing_part(args.command, exc.name), file=sys.stderr)
         return EXIT_REFUSED
 
 

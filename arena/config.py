@@ -14,13 +14,15 @@ def arena_home() -> Path:
     return home
 
 
-def installation_secret() -> bytes:
-    """Return the secret that keys the public/private row assignment.
+def installation_secret(name: str = "secret") -> bytes:
+    """Return a secret of this installation: ``secret`` keys the public/private row assignment,
+    ``flask-secret`` signs the web sessions.
 
-    It is created once per installation, readable by its owner only, and never
-    printed: whoever knows it can tell public rows from private ones.
+    Each is created once, atomically (two processes starting together agree on it),
+    readable by its owner only, and never printed: whoever knows ``secret`` can
+    tell public rows from private ones.
     """
-    path = arena_home() / "secret"
+    path = arena_home() / name
     if not path.exists():
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from arena.datasets import Task
-from arena.splits import stratified_split
+from arena.scoring.datasets import Task
+from arena.scoring.splits import stratified_split
 
 PAD = 0
 

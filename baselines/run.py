@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.datasets import Task, builtin_task_names, load_task
-from arena.submissions import read_submission
+from arena.scoring.datasets import Task, builtin_task_names, find_bundle, load_task
+from arena.scoring.spec import load_spec
+from arena.scoring.validation import read_submission
 
 from .data import Arrays, prepare
 from .models import BUILDERS, build, count_parameters
@@ -104,8 +105,8 @@ def config_for(task: str, model: str, **overrides) -> TrainConfig:
 
 def list_models() -> str:
     lines = ["task         models (first: the reference)"]
-    for name in builtin_task_names():
-        modality = load_task(name).spec.modality
+    for name in builtin_task_names():  # the spec is enough: no dataset is materialised to print this
+        modality = load_spec(find_bundle(name)).modality
         lines.append(f"{name:<12} {', '.join(MODELS_FOR[modality])}")
     return "\n".join(lines)
 

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="e.g. mnist1d/gru")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from arena.scoring import score_submission
+    from arena.scoring.score import score_submission
     from baselines.run import config_for, run_baseline
 
     chosen = [tuple(x.split("/")) for x in args.only] if args.only else REFERENCES

@@ -86,9 +86,9 @@ def main() -> None:
         os.environ.setdefault("ARENA_HOME", str(Path(tmp) / "home"))
         from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-        from arena.datasets import load_task
-        from arena.scoring import public_rows, score_predictions, score_submission
-        from arena.submissions import read_submission
+        from arena.scoring.datasets import load_task
+        from arena.scoring.score import public_rows, score_predictions, score_submission
+        from arena.scoring.validation import read_submission
 
         folder = Path(tmp) / "bundle"
         folder.mkdir()

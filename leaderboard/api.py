@@ -10,9 +10,8 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-from arena import standings, uploads
-from arena.store import accounts, competitions, submissions
-from arena.store.models import Competition
+from arena.server import accounts, competitions, downloads, standings, submissions, teams, uploads
+from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import settings_from_form
@@ -46,7 +45,7 @@ def competition_json(competition: Competition) -> dict:
         "ends_at": competition.ends_at.isoformat() if competition.ends_at else None,
         "rules": {k: getattr(competition, k) for k in
                   ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction")},
-        "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in uploads.DOWNLOADS],
+        "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.DOWNLOADS],
     }
 
 
@@ -162,7 +161,7 @@ def download(slug: str, name: str):
 @login_required
 def my_team(slug: str):
     competition = competition_or_404(slug)
-    team = competitions.team_of(db_session(), competition, g.user)
+    team = teams.team_of(db_session(), competition, g.user)
     if team is None:
         return jsonify(team=None)
     return jsonify(team={"name": team.name, "invite_code": team.invite_code,
@@ -175,7 +174,7 @@ def create_team(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
     with transaction():
-        team = competitions.create_team(session, competition, g.user, str(_body().get("name", "")))
+        team = teams.create_team(session, competition, g.user, str(_body().get("name", "")))
     return jsonify(name=team.name, invite_code=team.invite_code), 201
 
 
@@ -185,7 +184,7 @@ def join_team(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
     with transaction():
-        team = competitions.join_team(session, competition, g.user, str(_body().get("invite_code", "")))
+        team = teams.join_team(session, competition, g.user, str(_body().get("invite_code", "")))
     return jsonify(name=team.name)
 
 
@@ -214,7 +213,7 @@ def submit(slug: str):
 def list_submissions(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
-    team = competitions.team_of(session, competition, g.user)
+    team = teams.team_of(session, competition, g.user)
     show_private = competitions.can_see_private(competition, g.user)
     rows = submissions.for_team(session, team) if team else []
     return jsonify(team=team.name if team else None, slots_left=submissions.slots_left(session, competition, team),

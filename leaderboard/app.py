@@ -1,44 +1,42 @@
-"""create_app: configuration, database, scoring worker, blueprints. Nothing happens at import time."""
+"""create_app: configuration, database, scoring queue, blueprints.
+
+Nothing happens at import time, and ``create_app`` does no heavy work: the schema,
+the built-in benchmarks and task versions are ``arena setup``'s job (which
+``arena serve`` runs first), and the scoring thread is started by ``arena serve``
+alone, so several web processes never score side by side.
+"""
 
 from __future__ import annotations
 
 import html
 import os
-import secrets
 from typing import Any
 
 import markdown
 from flask import Flask, g, jsonify, render_template, request
 from markupsafe import Markup
 
-from arena.config import arena_home
+from arena.config import installation_secret
 from arena.errors import ArenaError
-from arena.jobs import InProcessWorker, RedisQueue, pending
-from arena.store import competitions
-from arena.store.db import Database
-from arena.submissions import DEFAULT_MAX_BYTES
+from arena.server.jobs import InProcessWorker, RedisQueue
+from arena.db.database import Database
+from arena.scoring.validation import DEFAULT_MAX_BYTES
 
 from . import api, auth, web
 
 
-def _secret_key() -> str:
-    path = arena_home() / "flask-secret"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. ``test_config`` overrides settings (DATABASE_URL, START_WORKER, ...)."""
+    """Build the app. ``test_config`` overrides settings (DATABASE_URL, REDIS_URL, ...).
+
+    The scoring queue is made but not started: ``app.extensions["arena_queue"].start()``
+    is called by ``arena serve`` only.
+    """
     app = Flask(__name__)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("ARENA_SECRET_KEY") or _secret_key(),
+        SECRET_KEY=os.environ.get("ARENA_SECRET_KEY") or installation_secret("flask-secret").hex(),
         DATABASE_URL=os.environ.get("ARENA_DATABASE_URL"),
         REDIS_URL=os.environ.get("ARENA_REDIS_URL"),
         MAX_UPLOAD_BYTES=DEFAULT_MAX_BYTES,
-        START_WORKER=True,
-        HOST_BUILTINS=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -49,19 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db = Database(app.config["DATABASE_URL"])
     app.extensions["arena_db"] = db
-    if app.config["HOST_BUILTINS"]:
-        host_builtin_benchmarks(db)
-    with db.session() as session, session.begin():
-        competitions.sync_task_versions(session)
-    if app.config["REDIS_URL"]:
-        queue: Any = RedisQueue(app.config["REDIS_URL"])
-        for submission_id in pending(db):  # restart: re-announce what the database says is pending
-            queue.notify(submission_id)
-    else:
-        queue = InProcessWorker(db)
-        if app.config["START_WORKER"]:
-            queue.start()
-    app.extensions["arena_queue"] = queue
+    app.extensions["arena_queue"] = RedisQueue(app.config["REDIS_URL"], db) if app.config["REDIS_URL"] else InProcessWorker(db)
 
     app.add_template_filter(render_markdown, "markdown")
     app.register_blueprint(auth.bp)
@@ -81,17 +67,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def render_markdown(text: str) -> Markup:
     """A task README as HTML. Raw HTML in the README is escaped first, so a bundle cannot inject markup."""
     return Markup(markdown.markdown(html.escape(text, quote=False), extensions=["tables", "fenced_code"]))
-
-
-def host_builtin_benchmarks(db: Database) -> None:
-    """Every built-in task is hosted as a standing benchmark (no end date) under its own name."""
-    from arena.datasets import builtin_task_names
-
-    with db.session() as session, session.begin():
-        existing = {c.slug for c in competitions.list_all(session)}
-        for name in builtin_task_names():
-            if name not in existing:
-                competitions.host(session, name)
 
 
 def _wants_json() -> bool:

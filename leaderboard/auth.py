@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy.orm import Session
 
-from arena.store import accounts
-from arena.store.models import User
+from arena.db.database import Session
+from arena.db.models import User
+from arena.server import accounts
 
 bp = Blueprint("auth", __name__)
 

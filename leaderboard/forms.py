@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from arena.store.competitions import SETTINGS, CompetitionError
+from arena.server.competitions import SETTINGS, CompetitionError
 
 
 def settings_from_form(data: Mapping[str, Any]) -> dict[str, Any]:

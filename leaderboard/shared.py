@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import abort, send_file
 
-from arena import uploads
-from arena.store import competitions
-from arena.store.models import Competition
+from arena.db.models import Competition
+from arena.server import competitions, downloads
 
 from .auth import db_session
 
@@ -22,7 +21,7 @@ def send_data_file(slug: str, name: str):
     """train.csv, test.csv (no labels) or sample_submission.csv; anything else is a 404."""
     competition = competition_or_404(slug)
     try:
-        path = uploads.download_path(competition, name)
+        path = downloads.download_path(competition, name)
     except FileNotFoundError:
-        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(uploads.DOWNLOADS)}.")
+        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(downloads.DOWNLOADS)}.")
     return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from arena import standings, uploads
-from arena.store import competitions, submissions
-from arena.store.models import Competition
+from arena.server import competitions, standings, submissions, teams, uploads
+from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import settings_from_form
@@ -65,13 +64,13 @@ def team(slug: str):
     if request.method == "POST":
         with transaction():
             if request.form.get("action") == "join":
-                joined = competitions.join_team(session, competition, g.user, request.form.get("invite_code", ""))
+                joined = teams.join_team(session, competition, g.user, request.form.get("invite_code", ""))
                 flash(f"You joined team {joined.name}.")
             else:
-                created = competitions.create_team(session, competition, g.user, request.form.get("name", ""))
+                created = teams.create_team(session, competition, g.user, request.form.get("name", ""))
                 flash(f"Team {created.name} created. Share the invite code with your teammates.")
         return redirect(url_for("web.team", slug=slug))
-    return render_template("team.html", c=competition, team=competitions.team_of(session, competition, g.user))
+    return render_template("team.html", c=competition, team=teams.team_of(session, competition, g.user))
 
 
 @bp.route("/c/<slug>/submissions", methods=["GET", "POST"])
@@ -93,7 +92,7 @@ def my_submissions(slug: str):
             _notify(accepted.submission.id)
             flash(f"Submission #{accepted.submission.id} received and queued for scoring.")
         return redirect(url_for("web.my_submissions", slug=slug))
-    team = competitions.team_of(session, competition, g.user)
+    team = teams.team_of(session, competition, g.user)
     show_private = competitions.can_see_private(competition, g.user)
     rows = [standings.submission_summary(s, show_private=show_private)
             for s in (submissions.for_team(session, team) if team else [])]
@@ -177,7 +176,7 @@ def _replace_task(session, competition: Competition) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "bundle.zip"
             upload.save(archive)
-            folder = competitions.unpack_bundle(archive, competition.slug)
+            folder = competitions.unpack_uploaded_bundle(archive, competition.slug)
         return competitions.replace_task(session, competition, str(folder))
     return competitions.replace_task(session, competition, request.form.get("task_ref", "").strip())
 
@@ -195,9 +194,9 @@ def host():
                 with tempfile.TemporaryDirectory() as tmp:
                     archive = Path(tmp) / "bundle.zip"
                     upload.save(archive)
-                    task_ref = str(competitions.unpack_bundle(archive, slug or "upload"))
+                    task_ref = str(competitions.unpack_uploaded_bundle(archive, slug or "upload"))
             competition = competitions.host(session, task_ref, slug=slug, **settings_from_form(request.form))
         return redirect(url_for("web.admin", slug=competition.slug))
-    from arena.datasets import builtin_task_names
+    from arena.scoring.datasets import builtin_task_names
 
     return render_template("host.html", builtins=builtin_task_names())

@@ -42,6 +42,7 @@ def require_in_ci(reason: str) -> None:
 # --- leaderboard fixtures ------------------------------------------------------------
 
 import io  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 from sqlalchemy import create_engine  # noqa: E402
 
@@ -58,20 +59,34 @@ def database_url(request, tmp_path) -> str:
     url = postgres_url()
     if not url:
         require_in_ci("no PostgreSQL server: set ARENA_TEST_POSTGRES_URL (.ci/services.sh starts one)")
-    from arena.store.models import Base
+    empty_postgres(url)
+    return url
+
+
+def empty_postgres(url: str) -> None:
+    """Drop every table, Alembic's bookkeeping included, so each test starts from an empty database."""
+    from sqlalchemy import MetaData
 
     engine = create_engine(url)
-    Base.metadata.drop_all(engine)
+    tables = MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
     engine.dispose()
-    return url
+
+
+def make_app(**config):
+    """An app as ``arena serve`` prepares it (schema, built-in benchmarks), its queue not started."""
+    from arena.server.installation import prepare
+    from leaderboard import create_app
+
+    app = create_app({"SECRET_KEY": "test", "TESTING": True, **config})
+    prepare(app.extensions["arena_db"])
+    return app
 
 
 @pytest.fixture
 def app(tmp_path):
-    from leaderboard import create_app
-
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'arena.db'}", "START_WORKER": False,
-                      "SECRET_KEY": "test", "TESTING": True})
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
     yield app
     app.extensions["arena_db"].engine.dispose()
 
@@ -88,7 +103,7 @@ class People:
         self.app, self.client = app, client
 
     def token(self, username: str, *, organiser: bool = False) -> str:
-        from arena.store import accounts
+        from arena.server import accounts
 
         db = self.app.extensions["arena_db"]
         with db.session() as session, session.begin():
@@ -128,16 +143,51 @@ def upload(client, token: str, slug: str, content: bytes | str, name: str = "sub
 @pytest.fixture
 def people_factory():
     """An app with custom settings, its test client and a People helper."""
-    from leaderboard import create_app
-
     made = []
 
     def make(**config):
-        app = create_app({"START_WORKER": False, "SECRET_KEY": "test", "TESTING": True, **config})
+        app = make_app(**config)
         made.append(app)
         client = app.test_client()
         return app, client, People(app, client)
 
     yield make
     for app in made:
+        app.extensions["arena_db"].engine.dispose()
+
+
+@dataclass
+class LiveServer:
+    """A real HTTP server on a free loopback port, scoring in its own queue as ``arena serve`` does."""
+
+    url: str
+    app: object
+    client: object
+    people: People
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Start real servers: ``live_server(**config)``; each is stopped, with its queue, after the test."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    running = []
+
+    def start(**config) -> LiveServer:
+        config.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'arena.db'}")
+        app = make_app(**config)
+        queue = app.extensions["arena_queue"].start()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        running.append((server, queue, app))
+        client = app.test_client()
+        return LiveServer(f"http://127.0.0.1:{server.server_port}", app, client, People(app, client))
+
+    yield start
+    for server, queue, app in running:
+        server.shutdown()
+        if hasattr(queue, "stop"):
+            queue.stop()
         app.extensions["arena_db"].engine.dispose()

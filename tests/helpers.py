@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from arena.datasets import load_task
+from arena.scoring.datasets import load_task
 
 
 def predictions_csv(task_name: str, accuracy: float = 1.0, seed: int = 0) -> str:

@@ -16,8 +16,8 @@ import pytest
 
 jax = pytest.importorskip("jax", reason="the baselines extra is not installed (pip install -e '.[baselines]')")
 
-from arena.datasets import load_task  # noqa: E402
-from arena.submissions import read_submission  # noqa: E402
+from arena.scoring.datasets import load_task  # noqa: E402
+from arena.scoring.validation import read_submission  # noqa: E402
 from baselines.data import InputSpec, prepare  # noqa: E402
 from baselines.models import BUILDERS, build  # noqa: E402
 from baselines.run import config_for, run_baseline  # noqa: E402
@@ -103,27 +103,16 @@ def test_baseline_list_shows_models_per_task():
     assert result.returncode == 0 and re.search(r"mnist1d\s+cnn, gru", result.stdout)
 
 
-def test_baseline_submits_to_a_leaderboard_marked_as_baseline(tmp_path, people_factory):
-    import threading
-
-    from werkzeug.serving import make_server
-
-    app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}", START_WORKER=True)
-    token = people.token("reference")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "digits", "mlp", "--epochs", "2",
-                                 "--no-curves", "--out", str(tmp_path / "p.csv"), "--submit", "--server",
-                                 f"http://127.0.0.1:{server.server_port}", "--token", token],
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stderr
-        assert "(baseline): scored" in result.stdout
-        rows = client.get("/api/v1/competitions/digits/leaderboard").get_json()["rows"]
-        assert rows[0]["team"] == "reference" and rows[0]["is_baseline"]
-    finally:
-        server.shutdown()
-        app.extensions["arena_queue"].stop()
+def test_baseline_submits_to_a_leaderboard_marked_as_baseline(tmp_path, live_server):
+    server = live_server()
+    token = server.people.token("reference")
+    result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "digits", "mlp", "--epochs", "2",
+                             "--no-curves", "--out", str(tmp_path / "p.csv"), "--submit", "--server", server.url,
+                             "--token", token], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "(baseline): scored" in result.stdout
+    rows = server.client.get("/api/v1/competitions/digits/leaderboard").get_json()["rows"]
+    assert rows[0]["team"] == "reference" and rows[0]["is_baseline"]
 
 
 def test_transformer_takes_sinusoidal_positions():

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from conftest import require_in_ci
-from werkzeug.serving import make_server
 
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 
@@ -41,20 +39,14 @@ def browser():
 
 
 @pytest.fixture
-def live_server(tmp_path):
-    from arena.store.accounts import register
-    from leaderboard import create_app
+def site(live_server) -> str:
+    """A live server with an organiser account; returns its URL."""
+    from arena.server.accounts import register
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'arena.db'}", "SECRET_KEY": "browser-test"})
-    db = app.extensions["arena_db"]
-    with db.session() as session, session.begin():
+    server = live_server()
+    with server.app.extensions["arena_db"].session() as session, session.begin():
         register(session, "organiser", "organiser-pass", organiser=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    app.extensions["arena_queue"].stop()
+    return server.url
 
 
 def shot(page, name: str) -> None:
@@ -62,9 +54,9 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, live_server, tmp_path):
+def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, site, tmp_path):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.goto(live_server + "/")
+    page.goto(site + "/")
     shot(page, "01-competitions")
     page.click("text=Register")
     page.fill("input[name=username]", "grace")
@@ -79,7 +71,7 @@ def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser
     assert page.inner_text("#team-name") == "Compilers"
     shot(page, "02-team")
 
-    page.goto(live_server + "/c/digits")
+    page.goto(site + "/c/digits")
     with page.expect_download() as download_info:
         page.click("text=sample_submission.csv")
     sample = tmp_path / "sample_submission.csv"
@@ -100,7 +92,7 @@ def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser
     assert "scored" in page.inner_text("#submissions")
     shot(page, "04-my-submissions")
 
-    page.goto(live_server + "/c/digits")
+    page.goto(site + "/c/digits")
     board = page.inner_text("#leaderboard")
     assert "Compilers" in board and "[" in board  # ranked, with its 95% CI
     shot(page, "05-leaderboard")
@@ -110,10 +102,10 @@ def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser
     page.fill("input[name=username]", "organiser")
     page.fill("input[name=password]", "organiser-pass")
     page.click("button:has-text('Log in')")
-    page.goto(live_server + "/c/digits/admin")
+    page.goto(site + "/c/digits/admin")
     shot(page, "06-admin")
     page.click("#action-reveal")
     assert "The private leaderboard is now public" in page.content()
-    page.goto(live_server + "/c/digits")
+    page.goto(site + "/c/digits")
     assert "(private rows)" in page.content() and "Compilers" in page.inner_text("#leaderboard")
     shot(page, "07-private-board")

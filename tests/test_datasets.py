@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena import datasets
-from arena.datasets import builtin_task_names, load_task
+from arena.scoring import datasets
+from arena.scoring.datasets import builtin_task_names, load_task
 from arena.errors import BundleError, UnknownTaskError
-from arena.listops import evaluate, generate
-from arena.spec import load_spec
+from arena.scoring.listops import evaluate, generate
+from arena.scoring.spec import load_spec
 
 BUILTINS = ["digits", "listops", "mnist1d", "sunspots"]
 

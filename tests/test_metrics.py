@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
 
 from arena.errors import ArenaError
-from arena.metrics import METRICS, confusion_matrix, get_metric
+from arena.scoring.metrics import METRICS, confusion_matrix, get_metric
 
 
 @st.composite

@@ -11,9 +11,9 @@ from conftest import auth, upload
 from helpers import predictions_csv, sample_csv
 
 from arena.config import arena_home, installation_secret
-from arena.datasets import load_task
-from arena.scoring import public_rows
-from arena.uploads import DOWNLOADS
+from arena.scoring.datasets import load_task
+from arena.scoring.score import public_rows
+from arena.server.downloads import DOWNLOADS
 
 SLUGS = ["digits", "listops", "mnist1d", "sunspots"]
 

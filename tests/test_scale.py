@@ -6,12 +6,10 @@ import os
 import re
 import subprocess
 import sys
-import threading
 
 import pytest
 from conftest import auth, require_in_ci, upload
 from helpers import predictions_csv
-from werkzeug.serving import make_server
 
 
 @pytest.fixture
@@ -41,21 +39,15 @@ def test_redis_workers_score_what_the_server_queued(tmp_path, redis_url, people_
     assert status() == "scored"
 
 
-def test_arena_submit_uploads_to_a_running_server(tmp_path, people_factory):
-    app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}", START_WORKER=True)
-    token = people.token("ada")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def test_arena_submit_uploads_to_a_running_server(tmp_path, live_server):
+    server = live_server()
+    token = server.people.token("ada")
     path = tmp_path / "predictions.csv"
     path.write_text(predictions_csv("mnist1d", 0.9))
-    try:
-        command = [sys.executable, "-m", "arena.cli", "submit", "mnist1d", str(path), "--server",
-                   f"http://127.0.0.1:{server.server_port}", "--token", token, "--wait"]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr
-        assert re.search(r"submission #\d+ queued\.\nscored: public accuracy 0\.\d+ \(95% CI \[", result.stdout)
-        bad = subprocess.run(command[:-3] + ["--token", "arena_wrong"], capture_output=True, text=True, timeout=60)
-        assert bad.returncode == 1 and "token is not valid" in bad.stderr
-    finally:
-        server.shutdown()
-        app.extensions["arena_queue"].stop()
+    command = [sys.executable, "-m", "arena.cli", "submit", "mnist1d", str(path), "--server", server.url,
+               "--token", token, "--wait"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"submission #\d+ queued\.\nscored: public accuracy 0\.\d+ \(95% CI \[", result.stdout)
+    bad = subprocess.run(command[:-3] + ["--token", "arena_wrong"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "token is not valid" in bad.stderr

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from arena import config, scoring
-from arena.datasets import load_task
-from arena.metrics import accuracy_cm, confusion_matrix
-from arena.scoring import public_rows, score_submission
-from arena.splits import public_mask
-from arena.stats import bootstrap_confusion, bootstrap_rows
+from arena import config
+from arena.scoring import score as scoring
+from arena.scoring.datasets import load_task
+from arena.scoring.metrics import accuracy_cm, confusion_matrix
+from arena.scoring.score import public_rows, score_submission
+from arena.scoring.splits import public_mask
+from arena.scoring.stats import bootstrap_confusion, bootstrap_rows
 
 
 def noisy_labels(task, accuracy, seed=0):
@@ -114,7 +115,7 @@ def test_rounded_scores_hide_extra_precision():
 
 
 def test_score_takes_a_task_name_and_a_file(tmp_path):
-    from arena.scoring import score
+    from arena.scoring.score import score
 
     load_task("digits").sample_submission().to_csv(tmp_path / "s.csv", index=False)
     assert score("digits", tmp_path / "s.csv") == score_submission(load_task("digits"), tmp_path / "s.csv")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from arena.datasets import load_task
+from arena.scoring.datasets import load_task
 from arena.errors import BundleError
-from arena.spec import load_spec
+from arena.scoring.spec import load_spec
 
 GOOD = """
 name = "toy"

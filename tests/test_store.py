@@ -9,16 +9,18 @@ from datetime import timedelta
 import pytest
 from helpers import predictions_csv, sample_csv
 
-from arena import jobs
-from arena.files import store_stream
-from arena.store import accounts, competitions, submissions
-from arena.store.db import Database
-from arena.store.models import Submission, utcnow
+from arena.server import jobs
+from arena.server.files import store_stream
+from arena.server import accounts, competitions, submissions
+from arena.db.database import Database
+from arena.db.migrate import upgrade
+from arena.db.models import Submission, utcnow
 
 
 @pytest.fixture
 def db(database_url):
     database = Database(database_url)
+    upgrade(database.engine)
     yield database
     database.engine.dispose()
 
@@ -31,7 +33,7 @@ def setup_competition(db, *, daily_limit=5, users=("ada",)):
 
 
 def accept(db, competition_id, user_id, content: str):
-    from arena.store.models import Competition, User
+    from arena.db.models import Competition, User
 
     sha, size = store_stream(io.BytesIO(content.encode()), 10**8)
     with db.session() as session, session.begin():
@@ -114,7 +116,7 @@ def test_usernames_are_unique_and_passwords_hashed(db):
         assert accounts.user_for_token(session, token + "x") is None
 
 
-def test_a_restarted_server_scores_what_it_left_queued_or_scoring(tmp_path, people_factory):
+def test_a_restarted_server_scores_what_it_left_queued_or_scoring(tmp_path, people_factory, live_server):
     database = f"sqlite:///{tmp_path / 'arena.db'}"
     app, client, people = people_factory(DATABASE_URL=database)
     token = people.token("ada")
@@ -125,15 +127,11 @@ def test_a_restarted_server_scores_what_it_left_queued_or_scoring(tmp_path, peop
     db = app.extensions["arena_db"]
     with db.session() as session, session.begin():
         assert submissions.claim(session, first)  # the old process died while scoring this one
-    restarted, _, _ = people_factory(DATABASE_URL=database, START_WORKER=True)
-    worker = restarted.extensions["arena_queue"]
-    try:
-        for _ in range(200):
-            with db.session() as session:
-                states = {session.get(Submission, i).status for i in (first, second)}
-            if states == {"scored"}:
-                break
-            threading.Event().wait(0.1)
-        assert states == {"scored"}
-    finally:
-        worker.stop()
+    live_server(DATABASE_URL=database)  # the restart
+    for _ in range(200):
+        with db.session() as session:
+            states = {session.get(Submission, i).status for i in (first, second)}
+        if states == {"scored"}:
+            break
+        threading.Event().wait(0.1)
+    assert states == {"scored"}

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.datasets import load_task
+from arena.scoring.datasets import load_task
 from arena.errors import SubmissionError
-from arena.submissions import read_submission
+from arena.scoring.validation import read_submission
 
 
 @pytest.fixture(scope="module")

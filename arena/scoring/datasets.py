@@ -12,6 +12,7 @@ import io
 import shutil
 import tempfile
 import threading
+from importlib import resources
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,11 +22,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import cache_dir
-from .errors import BundleError, Problem, UnknownTaskError
-from .sources import SPLIT_COLUMN, load_source, read_table
-from .spec import TaskSpec, load_spec
-from .splits import stratified_split
+from arena.config import cache_dir
+from arena.errors import BundleError, Problem, UnknownTaskError
+from arena.scoring.sources import SPLIT_COLUMN, load_source, read_table
+from arena.scoring.spec import TaskSpec, load_spec
+from arena.scoring.splits import stratified_split
 
 USAGE_COLUMN = "usage"
 USAGE_VALUES = ("public", "private")
@@ -124,9 +125,8 @@ def answer_sha256(answers: pd.DataFrame, spec: TaskSpec) -> str:
 
 
 def builtin_tasks_dir() -> Path:
-    import tasks
-
-    return Path(tasks.__file__).parent
+    """The built-in bundles: the repository's ``tasks/`` folder, installed as ``arena.builtin_tasks``."""
+    return Path(str(resources.files("arena.builtin_tasks")))
 
 
 def builtin_task_names() -> list[str]:

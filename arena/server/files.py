@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from .config import arena_home
-from .errors import SubmissionError
+from arena.config import arena_home
+from arena.errors import SubmissionError
 
 CHUNK = 1 << 20
 

@@ -7,8 +7,7 @@ import os
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..config import arena_home
-from .models import Base
+from arena.config import arena_home
 
 
 def database_url() -> str:
@@ -16,7 +15,7 @@ def database_url() -> str:
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """Create the engine and the tables.
+    """Create the engine (the schema is made and upgraded by :mod:`arena.db.migrate`, never here).
 
     For SQLite, WAL lets readers work while a submission is written, and every
     transaction starts with ``BEGIN IMMEDIATE`` so that two uploads checking the
@@ -40,7 +39,6 @@ def make_engine(url: str | None = None) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
     return engine
 
 

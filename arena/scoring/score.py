@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import installation_secret
-from .datasets import Task
-from .metrics import get_metric
-from .splits import public_mask
-from .stats import bootstrap_confusion, bootstrap_rows
-from .submissions import DEFAULT_MAX_BYTES, Predictions, read_submission
+from arena.config import installation_secret
+from arena.scoring.datasets import Task
+from arena.scoring.metrics import get_metric
+from arena.scoring.splits import public_mask
+from arena.scoring.stats import bootstrap_confusion, bootstrap_rows
+from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission
 
 BOOTSTRAP_SEED = 20240601
 
@@ -152,6 +152,6 @@ def rounded(value: float, digits: int = 4) -> float | None:
 
 def score(task: Task | str, file: str | Path, *, public_fraction: float | None = None) -> Score:
     """``score(task, file)``: a task (or its name or bundle folder) and a predictions file -> Score."""
-    from .datasets import load_task
+    from arena.scoring.datasets import load_task
 
     return score_submission(load_task(task) if not isinstance(task, Task) else task, file, public_fraction=public_fraction)

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
-    from .spec import TaskSpec
+    from arena.scoring.spec import TaskSpec
 
 SPLIT_COLUMN = "split"
 
@@ -53,7 +53,7 @@ def mnist1d(spec: TaskSpec) -> pd.DataFrame:
 
 def listops(spec: TaskSpec) -> pd.DataFrame:
     """12,000 ListOps expressions (depth <= 3, <= 64 tokens) from the seeded generator."""
-    from .listops import generate
+    from arena.scoring.listops import generate
 
     texts, labels = generate(12_000, seed=spec.seed, max_depth=3, max_args=5)
     return pd.DataFrame({spec.id_column: np.arange(len(texts)), "tokens": texts, spec.target: labels})

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..scoring import Score
-from .competitions import CompetitionError, accepting_submissions, team_for_upload
-from .models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
+from arena.scoring.score import Score
+from arena.server.competitions import CompetitionError, accepting_submissions
+from arena.server.teams import team_for_upload
+from arena.db.models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
 COUNTED = ("queued", "scoring", "scored")
 MAX_ATTEMPTS = 3

@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .datasets import load_task
-from .metrics import get_metric
-from .scoring import rounded
-from .store.models import Competition, ScoreRecord, Submission, Team
+from arena.scoring.datasets import load_task
+from arena.scoring.metrics import get_metric
+from arena.scoring.score import rounded
+from arena.db.models import Competition, ScoreRecord, Submission, Team
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def to_csv(standings: list[Standing]) -> str:
 
 def board(session: Session, competition: Competition, user, *, private: bool | None = None) -> tuple[bool, list[Standing]]:
     """The board this user may see: private after reveal (or for organisers who ask), else public."""
-    from .store.competitions import can_see_private
+    from arena.server.competitions import can_see_private
 
     if private is None:
         show_private = competition.revealed

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import metrics as metric_registry
-from .errors import BundleError, Problem
+from arena.scoring import metrics as metric_registry
+from arena.errors import BundleError, Problem
 
 KINDS = ("classification", "regression", "forecasting")
 PREDICTIONS = ("label", "probabilities", "value")
@@ -152,7 +152,7 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
     answers = r.get("data.answers", str)
     single = r.get("data.file", str)
     if source is not None:
-        from .sources import BUILTIN_SOURCES
+        from arena.scoring.sources import BUILTIN_SOURCES
 
         if source not in BUILTIN_SOURCES:
             r.problem("data.source", f"unknown source '{source}'. Built-in sources: {', '.join(sorted(BUILTIN_SOURCES))}.")

@@ -13,13 +13,13 @@ import os
 import threading
 from datetime import timedelta
 
-from .datasets import load_task
-from .errors import SubmissionError
-from .files import path_for
-from .scoring import Score, score_submission
-from .store import submissions as store
-from .store.db import Database
-from .store.models import Competition, Submission
+from arena.scoring.datasets import load_task
+from arena.errors import SubmissionError
+from arena.server.files import path_for
+from arena.scoring.score import Score, score_submission
+from arena.server import submissions as store
+from arena.db.database import Database
+from arena.db.models import Competition, Submission
 
 log = logging.getLogger("arena.jobs")
 SCORING_TIMEOUT = timedelta(seconds=int(os.environ.get("ARENA_SCORING_TIMEOUT", "600")))
@@ -114,11 +114,18 @@ class InProcessWorker:
 class RedisQueue:
     """Hands submission ids to ``arena worker`` processes through Redis (RQ)."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, db: Database) -> None:
         from redis import Redis
         from rq import Queue
 
+        self.db = db
         self.queue = Queue("arena-scoring", connection=Redis.from_url(redis_url))
+
+    def start(self) -> "RedisQueue":
+        """Re-announce what the database says is pending (a restart may have lost wake-ups)."""
+        for submission_id in pending(self.db):
+            self.notify(submission_id)
+        return self
 
     def notify(self, submission_id: int | None = None) -> None:
         if submission_id is not None:
@@ -145,7 +152,5 @@ def run_redis_worker(redis_url: str, burst: bool = False) -> None:
     from redis import Redis
     from rq import Worker
 
-    queue = RedisQueue(redis_url)
-    for submission_id in pending(_worker_db()):
-        queue.notify(submission_id)
+    queue = RedisQueue(redis_url, _worker_db()).start()
     Worker([queue.queue], connection=Redis.from_url(redis_url)).work(burst=burst)

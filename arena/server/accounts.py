@@ -10,8 +10,8 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import ArenaError
-from .models import ApiToken, User
+from arena.errors import ArenaError
+from arena.db.models import ApiToken, User
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8

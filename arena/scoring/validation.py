@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .datasets import AnswerKey, Task
-from .errors import Problem, SubmissionError
+from arena.scoring.datasets import AnswerKey, Task
+from arena.errors import Problem, SubmissionError
 
 DEFAULT_MAX_BYTES = int(os.environ.get("ARENA_MAX_UPLOAD_MB", "200")) * 1024 * 1024
 PROBABILITY_TOLERANCE = 1e-3

@@ -17,7 +17,7 @@ from typing import Callable, Literal
 import numpy as np
 from scipy.stats import rankdata
 
-from .errors import ArenaError
+from arena.errors import ArenaError
 
 Direction = Literal["max", "min"]
 Needs = Literal["label", "probabilities", "value"]

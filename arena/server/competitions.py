@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..config import arena_home
-from ..datasets import Task, builtin_task_names, load_task
-from ..errors import ArenaError, BundleError, Problem
-from .models import Competition, Membership, Submission, Team, User, utcnow
+from arena.config import arena_home
+from arena.scoring.datasets import Task, builtin_task_names, load_task
+from arena.errors import ArenaError
+from arena.scoring.bundles import unpack_bundle
+from arena.db.models import Competition, Submission, User, utcnow
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SETTINGS = {"title": str, "description": str, "daily_limit": int, "total_limit": int, "team_size": int,
@@ -117,24 +116,9 @@ def list_all(session: Session) -> list[Competition]:
     return list(session.scalars(select(Competition).order_by(Competition.created_at, Competition.id)))
 
 
-def unpack_bundle(archive: Path, slug: str) -> Path:
-    """Unpack an uploaded bundle (.zip) into ARENA_HOME/bundles, refusing paths that escape it."""
-    target = arena_home() / "bundles" / slug / secrets.token_hex(6)
-    target.mkdir(parents=True)
-    try:
-        with zipfile.ZipFile(archive) as bundle_zip:
-            for member in bundle_zip.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise BundleError([Problem(member, "bundle paths must stay inside the bundle.")])
-            bundle_zip.extractall(target)
-    except zipfile.BadZipFile:
-        shutil.rmtree(target)
-        raise BundleError([Problem("upload", "is not a .zip archive of a task bundle folder.")]) from None
-    tomls = list(target.rglob("task.toml"))
-    if len(tomls) != 1:
-        shutil.rmtree(target)
-        raise BundleError([Problem("upload", "the archive must hold exactly one task.toml.")])
-    return tomls[0].parent
+def unpack_uploaded_bundle(archive: Path, slug: str) -> Path:
+    """An organiser's uploaded bundle, unpacked into its own new folder under ARENA_HOME/bundles."""
+    return unpack_bundle(archive, arena_home() / "bundles" / slug / secrets.token_hex(6))
 
 
 def replace_task(session: Session, competition: Competition, task_ref: str) -> int:
@@ -177,56 +161,6 @@ def queue_rescore(session: Session, competition: Competition) -> int:
         submission.status, submission.attempts = "queued", 0
         count += 1
     return count
-
-
-# --- teams -------------------------------------------------------------------------
-
-
-def team_of(session: Session, competition: Competition, user: User) -> Team | None:
-    membership = session.scalar(select(Membership).where(Membership.competition_id == competition.id,
-                                                         Membership.user_id == user.id))
-    return membership.team if membership else None
-
-
-def create_team(session: Session, competition: Competition, user: User, name: str) -> Team:
-    name = (name or "").strip()
-    if not 2 <= len(name) <= 64:
-        raise CompetitionError("a team name needs 2 to 64 characters.")
-    if team_of(session, competition, user) is not None:
-        raise CompetitionError("you are already in a team for this competition.")
-    if session.scalar(select(Team).where(Team.competition_id == competition.id, Team.name == name)):
-        raise CompetitionError(f"the team name '{name}' is taken in this competition.")
-    team = Team(competition_id=competition.id, name=name, invite_code=secrets.token_urlsafe(9))
-    session.add(team)
-    session.flush()
-    session.add(Membership(competition_id=competition.id, team_id=team.id, user_id=user.id))
-    session.flush()
-    return team
-
-
-def join_team(session: Session, competition: Competition, user: User, invite_code: str) -> Team:
-    team = session.scalar(select(Team).where(Team.competition_id == competition.id,
-                                             Team.invite_code == (invite_code or "").strip()))
-    if team is None:
-        raise CompetitionError("that invite code matches no team in this competition; ask your team for it again.")
-    if team_of(session, competition, user) is not None:
-        raise CompetitionError("you are already in a team for this competition.")
-    if len(team.members) >= competition.team_size:
-        raise CompetitionError(f"team '{team.name}' is full ({competition.team_size} members at most).")
-    session.add(Membership(competition_id=competition.id, team_id=team.id, user_id=user.id))
-    session.flush()
-    return team
-
-
-def team_for_upload(session: Session, competition: Competition, user: User) -> Team:
-    """The uploader's team; a first upload without one creates a team of one, as on Kaggle."""
-    team = team_of(session, competition, user)
-    if team is not None:
-        return team
-    name = user.username
-    while session.scalar(select(Team).where(Team.competition_id == competition.id, Team.name == name)):
-        name = f"{user.username}-{secrets.token_hex(2)}"
-    return create_team(session, competition, user, name)
 
 
 def set_open(competition: Competition, is_open: bool) -> None:

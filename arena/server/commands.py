@@ -1,0 +1,130 @@
+"""The server's commands: ``arena setup``, ``arena db``, ``arena host``, ``arena organiser``, ``arena worker``.
+
+Registered through the ``arena.commands`` entry point. The database parts are
+imported inside each command, so ``arena --help`` works without the server extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from datetime import datetime
+
+
+def _database(url: str | None):
+    """The installation's database, brought to the newest schema first (a no-op when it is current)."""
+    from arena.db.database import Database
+    from arena.db.migrate import upgrade
+
+    db = Database(url)
+    upgrade(db.engine)
+    return db
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from arena.server.jobs import run_redis_worker
+
+    if args.database:
+        os.environ["ARENA_DATABASE_URL"] = args.database
+    run_redis_worker(args.redis, burst=args.burst)
+    return 0
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    """Host a bundle on this server's database (run it on the server machine)."""
+    from arena.server.competitions import host
+
+    settings = {key: getattr(args, key) for key in ("title", "starts_at", "ends_at", "daily_limit", "total_limit",
+                                                    "team_size", "final_selections", "public_fraction")
+                if getattr(args, key) is not None}
+    db = _database(args.database)
+    with db.session() as session, session.begin():
+        competition = host(session, args.task, slug=args.slug, **settings)
+        kind = "a competition" if competition.ends_at else "a standing benchmark"
+        print(f"hosted '{competition.slug}' ({competition.title}) as {kind}: /c/{competition.slug}")
+    return 0
+
+
+def _utc(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date and time like 2026-12-31T23:59") from None
+
+
+def cmd_organiser(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from arena.db.models import User
+    from arena.server.accounts import register, set_password
+
+    password = args.password_value or getpass.getpass(f"New password for {args.username}: ")
+    db = _database(None)
+    with db.session() as session, session.begin():
+        user = session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            user = register(session, args.username, password, organiser=True)
+        else:
+            set_password(session, args.username, password)
+            user.is_organiser = True
+    print(f"{args.username} is an organiser; the password is set.")
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from arena.server.installation import prepare
+
+    db = _database(args.database)
+    rescored = prepare(db, host_builtins=not args.no_builtins)
+    print(f"the database is at the newest schema; {'built-in tasks hosted; ' if not args.no_builtins else ''}"
+          + (f"new task versions adopted and rescoring: {', '.join(rescored)}." if rescored else "every task is current."))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from arena.db.database import Database
+    from arena.db.migrate import current_revision, head_revision, upgrade
+
+    db = Database(args.database)
+    before = current_revision(db.engine)
+    upgrade(db.engine)
+    after = current_revision(db.engine)
+    print(f"database schema: {before or 'none'} -> {after}" if before != after else f"database schema is current ({after}).")
+    return 0 if after == head_revision() else 1
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    setup = commands.add_parser("setup", help="prepare the installation once: schema, built-in benchmarks, task versions")
+    setup.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    setup.add_argument("--no-builtins", action="store_true", help="do not host the built-in tasks")
+    setup.set_defaults(func=cmd_setup)
+
+    database = commands.add_parser("db", help="database schema migrations").add_subparsers(dest="db_command", required=True)
+    upgrade = database.add_parser("upgrade", help="bring the database to the newest schema revision")
+    upgrade.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    worker = commands.add_parser("worker", help="score submissions taken from Redis (scale-out)")
+    worker.add_argument("--redis", required=True, help="e.g. redis://127.0.0.1:6379/0")
+    worker.add_argument("--database", help="the server's SQLAlchemy URL")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+
+    hosting = commands.add_parser("host", help="host a task bundle as a competition on this server's database")
+    hosting.add_argument("task", help="a built-in task name or a bundle folder")
+    hosting.add_argument("--slug", help="the short name in URLs (default: the task's name)")
+    hosting.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    hosting.add_argument("--title")
+    hosting.add_argument("--starts-at", type=_utc, help="UTC, e.g. 2026-12-01T00:00")
+    hosting.add_argument("--ends-at", type=_utc, help="UTC; without it the competition is a standing benchmark")
+    for flag, kind in (("--daily-limit", int), ("--total-limit", int), ("--team-size", int),
+                       ("--final-selections", int), ("--public-fraction", float)):
+        hosting.add_argument(flag, type=kind)
+    hosting.set_defaults(func=cmd_host)
+
+    organiser = commands.add_parser("organiser", help="create an organiser or reset an organiser's password")
+    organiser.add_argument("username")
+    organiser.add_argument("--password", dest="password_value", nargs="?", const="", default="",
+                           help="the new password (prompted for when omitted)")
+    organiser.set_defaults(func=cmd_organiser)

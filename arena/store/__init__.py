@@ -1,1 +1,0 @@
-"""Persistent state: SQLAlchemy models and the few functions that read and write them."""

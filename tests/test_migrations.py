@@ -1,0 +1,142 @@
+"""Upgrades keep data: a database full of real rows at the first revision comes through every later one.
+
+Rows are written with SQL against the first revision's own tables (not today's
+models, which may have moved on), then the database is upgraded to the newest
+revision and read back both as raw rows and through the server's own functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+import pytest
+from helpers import predictions_csv
+from sqlalchemy import MetaData, inspect, select, text
+
+from arena.db.database import Database
+from arena.db.migrate import FIRST_REVISION, current_revision, head_revision, upgrade
+from arena.scoring.datasets import load_task
+from arena.scoring.score import score_submission
+from arena.server import accounts, competitions, standings, submissions
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url)
+    yield database
+    database.engine.dispose()
+
+
+def fill_first_revision(db: Database, tmp_path) -> dict:
+    """Two people in one team, an organiser with a token, and a submission scored under two task versions."""
+    task = load_task("digits")
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text(predictions_csv("digits", 0.9))
+    score = json.loads(json.dumps(score_submission(task, predictions, public_fraction=0.3).to_dict()))
+    old_score = {**score, "public": {name: value - 0.01 for name, value in score["public"].items()}}
+    token = "arena_upgrade-test-token"
+    when = datetime(2026, 1, 2, 3, 4, 5)
+    tables = MetaData()
+    tables.reflect(db.engine)
+    t = tables.tables
+    with db.engine.begin() as connection:
+        insert = lambda table, **row: connection.execute(t[table].insert().values(**row)).inserted_primary_key[0]
+        ada = insert("users", username="ada", password_hash=accounts.hash_password("lovelace-1815"),
+                     is_organiser=False, created_at=when)
+        bob = insert("users", username="bob", password_hash=accounts.hash_password("babbage-1791"),
+                     is_organiser=False, created_at=when)
+        org = insert("users", username="admin", password_hash=accounts.hash_password("organiser-pass"),
+                     is_organiser=True, created_at=when)
+        insert("api_tokens", user_id=org, token_hash=hashlib.sha256(token.encode()).hexdigest(), label="cli",
+               created_at=when)
+        competition = insert("competitions", slug="digits", title=task.spec.title, task_ref="digits",
+                             task_version=task.spec.version, answer_sha256=task.answer_key.sha256, description="",
+                             starts_at=None, ends_at=None, is_open=True, revealed=False, daily_limit=5,
+                             total_limit=None, team_size=4, final_selections=2, public_fraction=0.3, created_at=when)
+        team = insert("teams", competition_id=competition, name="Analysts", invite_code="invite-code-1", created_at=when)
+        for user in (ada, bob):
+            insert("memberships", competition_id=competition, team_id=team, user_id=user)
+        submission = insert("submissions", competition_id=competition, team_id=team, user_id=ada,
+                            file_sha256="ab" * 32, file_name="predictions.csv", file_size=1234, note="first try",
+                            status="scored", utc_day="2026-01-02", created_at=when, scoring_started_at=when,
+                            attempts=1, problems=None, score=score, public_primary=score["public"][score["primary"]],
+                            private_primary=score["private"][score["primary"]], scored_version=task.spec.version,
+                            is_baseline=False, selected=True, disqualified=False)
+        for version, recorded in ((0, old_score), (task.spec.version, score)):
+            insert("score_records", submission_id=submission, task_version=version,
+                   answer_sha256=task.answer_key.sha256, score=recorded, created_at=when)
+    return {"token": token, "submission": submission, "score": score}
+
+
+def snapshot(db: Database) -> dict[str, list[dict]]:
+    """Every row of every table, by column name (Alembic's own table aside)."""
+    tables = MetaData()
+    tables.reflect(db.engine)
+    with db.engine.connect() as connection:
+        return {name: [dict(row._mapping) for row in connection.execute(select(table).order_by(*table.primary_key))]
+                for name, table in tables.tables.items() if name != "alembic_version"}
+
+
+def assert_nothing_lost(before: dict, after: dict) -> None:
+    for table, rows in before.items():
+        assert table in after, f"table {table} is gone"
+        assert len(after[table]) == len(rows), f"{table}: {len(rows)} rows before, {len(after[table])} after"
+        for old, new in zip(rows, after[table]):
+            assert {column: new[column] for column in old} == old, f"{table}: a row changed"
+
+
+def assert_usable(db: Database, filled: dict) -> None:
+    with db.session() as session:
+        assert accounts.authenticate(session, "ada", "lovelace-1815").username == "ada"
+        assert accounts.user_for_token(session, filled["token"]).username == "admin"
+        competition = competitions.get(session, "digits")
+        board = standings.best_per_team(session, competition, private=False)
+        assert [row.team for row in board] == ["Analysts"]
+        submission = submissions.get(session, filled["submission"])
+        assert submission.score == filled["score"] and submission.selected
+        assert len(submissions.history(session, submission)) == 2
+
+
+def test_a_database_full_of_rows_upgrades_to_the_newest_revision(db, tmp_path):
+    upgrade(db.engine, FIRST_REVISION)
+    assert current_revision(db.engine) == FIRST_REVISION
+    filled = fill_first_revision(db, tmp_path)
+    before = snapshot(db)
+    upgrade(db.engine)
+    assert current_revision(db.engine) == head_revision()
+    assert_nothing_lost(before, snapshot(db))
+    assert_usable(db, filled)
+
+
+def test_a_database_made_before_migrations_existed_is_adopted_and_upgraded(db, tmp_path):
+    upgrade(db.engine, FIRST_REVISION)
+    with db.engine.begin() as connection:  # what create_all left: the tables, no Alembic bookkeeping
+        connection.execute(text("DROP TABLE alembic_version"))
+    filled = fill_first_revision(db, tmp_path)
+    before = snapshot(db)
+    upgrade(db.engine)
+    assert current_revision(db.engine) == head_revision()
+    assert_nothing_lost(before, snapshot(db))
+    assert_usable(db, filled)
+
+
+def test_upgrading_twice_changes_nothing(db):
+    upgrade(db.engine)
+    tables = set(inspect(db.engine).get_table_names())
+    upgrade(db.engine)
+    assert set(inspect(db.engine).get_table_names()) == tables and current_revision(db.engine) == head_revision()
+
+
+def test_arena_db_upgrade_brings_an_old_database_to_head(tmp_path, capsys):
+    from arena.cli import main
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Database(url)
+    upgrade(old.engine, FIRST_REVISION)
+    assert main(["db", "upgrade", "--database", url]) == 0
+    assert current_revision(old.engine) == head_revision()
+    assert main(["db", "upgrade", "--database", url]) == 0
+    assert "current" in capsys.readouterr().out
+    old.engine.dispose()
