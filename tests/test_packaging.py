@@ -1,0 +1,96 @@
+"""What each install gives: `pip install .` scores files without Flask, SQLAlchemy or JAX; the
+commands of a missing extra still show in `arena --help` and say which extra to install;
+`create_app` does no heavy work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from helpers import sample_csv
+
+# Runs the arena command in a fresh interpreter where the extras' packages cannot be imported.
+WITHOUT_EXTRAS = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class Absent(MetaPathFinder):
+    BLOCKED = {"flask", "werkzeug", "markdown", "sqlalchemy", "alembic", "jax", "flax", "optax", "redis", "rq"}
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+from arena.cli import main
+code = main(sys.argv[1:])
+loaded = sorted(n for n in ("flask", "sqlalchemy", "jax") if n in sys.modules)
+print("LOADED", loaded, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def arena_without_extras(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, *argv], capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_every_command_even_without_the_extras():
+    result = arena_without_extras("--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("tasks", "data", "validate", "score", "submit", "serve", "baseline", "host", "db"):
+        assert f"    {command}" in result.stdout
+
+
+def test_scoring_works_without_flask_sqlalchemy_or_jax(tmp_path):
+    assert arena_without_extras("tasks", "list").returncode == 0
+    result = arena_without_extras("data", "sunspots", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "sample.csv"
+    path.write_text(sample_csv("sunspots"))
+    assert arena_without_extras("validate", "sunspots", str(path)).returncode == 0
+    scored = arena_without_extras("score", "sunspots", str(path), "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert '"primary": "rmse"' in scored.stdout and "LOADED []" in scored.stderr
+
+
+@pytest.mark.parametrize(("argv", "extra"), [
+    (["serve"], "server"),
+    (["baseline", "digits", "cnn"], "baselines"),
+    (["host", "digits"], "server"),
+    (["db", "upgrade"], "server"),
+])
+def test_a_command_whose_extra_is_missing_names_the_extra(argv, extra):
+    result = arena_without_extras(*argv)
+    assert result.returncode == 1
+    assert f"pip install 'arena[{extra}]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_create_app_does_no_heavy_work(tmp_path):
+    """No schema, no hosting, no scoring thread: that is `arena setup` and `arena serve`'s job."""
+    from sqlalchemy import inspect
+
+    from leaderboard import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "SECRET_KEY": "test"})
+    engine = app.extensions["arena_db"].engine
+    assert inspect(engine).get_table_names() == []
+    assert not app.extensions["arena_queue"]._thread.is_alive()
+    engine.dispose()
+
+
+def test_arena_setup_prepares_a_fresh_installation_once(tmp_path, capsys):
+    from arena.cli import main
+    from arena.db.database import Database
+    from arena.scoring.datasets import builtin_task_names
+    from arena.server import competitions
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert main(["setup", "--database", url]) == 0
+    assert main(["setup", "--database", url]) == 0  # a second run hosts nothing twice
+    db = Database(url)
+    with db.session() as session:
+        assert sorted(c.slug for c in competitions.list_all(session)) == builtin_task_names()
+    db.engine.dispose()
