@@ -1,0 +1,292 @@
+"""A Codabench or CodaLab bundle phase as a task: scored by the bundle's own program, in the sandbox.
+
+A task reference names the bundle (a folder or a .zip with ``competition.yaml``)
+and, after ``#``, the phase and optionally the Arena metric that replaces the
+program: ``/srv/bundles/x#phase=2`` or ``x.zip#phase=1&native=accuracy``.
+Without a fragment it is the first phase, scored by the program.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+
+from arena.config import cache_dir
+from arena.errors import BundleError, Problem, SubmissionError
+from arena.scoring.codabench import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
+from arena.scoring.datasets import AnswerKey, Task, answer_sha256
+from arena.scoring.sandbox import ProgramError, run_program
+from arena.scoring.spec import CompetitionDefaults, TaskSpec
+
+log = logging.getLogger("arena.programs")
+MAX_UNPACKED_BYTES = 2 << 30
+MAX_MEMBERS = 10_000
+
+
+@dataclass(frozen=True)
+class ProgramSpec(TaskSpec):
+    """A phase of a bundle described in TaskSpec's words: kind ``program``, the primary column as the metric."""
+
+    ref: str = ""
+    columns: tuple[Column, ...] = ()
+    phase_name: str = ""
+    time_limit: int = 600
+    native: str | None = None
+
+    @property
+    def higher_is_better(self) -> bool:
+        if self.native:
+            from arena.scoring.metrics import get_metric
+
+            return get_metric(self.native).higher_is_better
+        return self.columns[0].higher_is_better
+
+
+class ProgramFailed(SubmissionError):
+    """The program could not score a file. Participants see the neutral problems; ``log`` is for the organiser."""
+
+    headline = "The scoring program could not score this submission"
+
+    def __init__(self, problems: list, log_text: str = "") -> None:
+        super().__init__(problems)
+        self.log = log_text
+
+
+@dataclass
+class ProgramTask(Task):
+    """One phase of a bundle: its reference data, its scoring program and the leaderboard columns."""
+
+    bundle: CompetitionBundle | None = None
+    phase: Phase | None = None
+    program_dir: Path | None = None
+    reference_dir: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def answer_key(self) -> AnswerKey:
+        """The files that decide a score (reference data and program), by SHA-256: what a new version changes."""
+        return AnswerKey(ids=np.array([]), truth=np.array([]), classes=None, usage_public=None,
+                         sha256=answer_sha256(self.answers, self.spec))
+
+    @property
+    def prediction_columns(self) -> list[str]:
+        return []
+
+    def sample_submission(self) -> pd.DataFrame:
+        return pd.DataFrame()
+
+    def score_file(self, path: str | Path, *, file_name: str | None = None, max_bytes: int = MAX_UNPACKED_BYTES):
+        """Score an upload (the zip or file a participant would give Codabench): returns a Score."""
+        from arena.scoring.score import Score
+
+        spec: ProgramSpec = self.spec
+        with tempfile.TemporaryDirectory(prefix="arena-res-") as tmp:
+            res = Path(tmp) / "res"
+            _place_submission(Path(path), res, file_name, max_bytes)
+            if spec.native:
+                from arena.scoring.native import score_natively
+
+                return score_natively(self, res)
+            try:
+                run = run_program(self.program_dir, self.reference_dir, res, time_limit=spec.time_limit)
+            except ProgramError as exc:
+                if exc.ours:
+                    raise
+                log.warning("scoring program of %s failed: %s\n%s", spec.ref, exc.report(), exc.log)
+                raise ProgramFailed(exc.messages() + [
+                    "Check that the upload holds the files, names and format the competition's instructions ask for. "
+                    "This attempt does not count against your limits."], exc.log) from None
+        primary = spec.columns[0].key
+        if primary not in run.scores:
+            log.warning("scoring program of %s wrote no '%s': %s\n%s", spec.ref, primary, run.scores, run.log)
+            raise ProgramFailed([f"the scoring program gave no '{primary}' score for this upload. Check that the "
+                                 "upload holds the files the competition's instructions ask for."], run.log)
+        values = {c.key: run.scores.get(c.key) for c in spec.columns}
+        return Score(primary=primary, higher_is_better=spec.higher_is_better, public=values, private=dict(values),
+                     public_ci=(None, None), private_ci=(None, None), n_public=0, n_private=0)
+
+
+def _place_submission(upload: Path, res: Path, file_name: str | None, max_bytes: int) -> None:
+    """Put the upload in ``input/res`` as Codabench does: a zip unpacked, any other file as it is."""
+    res.mkdir(parents=True)
+    if zipfile.is_zipfile(upload):
+        try:
+            safe_unzip(upload, res, max_bytes)
+        except BundleError as exc:
+            raise SubmissionError(exc.messages()) from None
+    else:
+        shutil.copyfile(upload, res / Path(file_name or "predictions").name)
+
+
+def safe_unzip(archive: Path, target: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> None:
+    """Unpack a zip into ``target``, refusing paths that escape it, links, and archives that unpack too large."""
+    with zipfile.ZipFile(archive) as zipped:
+        members = zipped.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise BundleError([Problem(archive.name, f"holds more than {MAX_MEMBERS} files.")])
+        if sum(m.file_size for m in members) > max_bytes:
+            raise BundleError([Problem(archive.name, f"unpacks to more than {max_bytes >> 20} MB.")])
+        for member in members:
+            parts = Path(member.filename).parts
+            if member.filename.startswith("/") or ".." in parts or (member.external_attr >> 16) & 0o170000 == 0o120000:
+                raise BundleError([Problem(member.filename, "paths in the archive must stay inside it (no links).")])
+            if parts and parts[0] == "__MACOSX":
+                continue
+            zipped.extract(member, target)
+
+
+def parse_ref(ref: str | Path) -> tuple[Path, int, str | None]:
+    """The bundle path, the phase number (1-based) and the native metric of a task reference."""
+    text = str(ref)
+    path, _, fragment = text.partition("#")
+    query = parse_qs(fragment)
+    try:
+        phase = int(query.get("phase", ["1"])[0])
+    except ValueError:
+        raise BundleError([Problem(text, "the phase after '#phase=' must be a number, e.g. bundle.zip#phase=2.")]) from None
+    return Path(path), phase, query.get("native", [None])[0]
+
+
+def is_program_ref(ref: str | Path) -> bool:
+    """True when the reference names a Codabench/CodaLab bundle (a folder or .zip with competition.yaml)."""
+    path = parse_ref(ref)[0] if "#phase=" in str(ref) else Path(ref)
+    if path.is_dir():
+        return is_competition_bundle(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zipped:
+            return any(Path(n).name == "competition.yaml" and "__MACOSX" not in n for n in zipped.namelist())
+    return False
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _folder(path: Path) -> Path:
+    """A bundle part as a folder: an inner .zip (CodaLab style) is unpacked once into the cache."""
+    if path.is_dir():
+        return path
+    target = cache_dir() / "unpacked" / _digest(path)[:24]
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(dir=cache_dir()))
+        try:
+            safe_unzip(path, staging)
+        except zipfile.BadZipFile:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise BundleError([Problem(str(path), "is neither a folder nor a .zip archive.")]) from None
+        try:
+            (cache_dir() / "unpacked").mkdir(exist_ok=True)
+            staging.rename(target)
+        except OSError:  # another process unpacked it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _program_root(folder: Path) -> Path:
+    """The folder holding ``metadata``: the unpacked program itself, or its one subfolder."""
+    if (folder / "metadata").is_file() or (folder / "metadata.yaml").is_file():
+        return folder
+    inner = [p for p in folder.iterdir() if p.is_dir() and p.name != "__MACOSX"]
+    if len(inner) == 1 and ((inner[0] / "metadata").is_file() or (inner[0] / "metadata.yaml").is_file()):
+        return inner[0]
+    raise BundleError([Problem(str(folder), "the scoring program has no metadata or metadata.yaml with its command.")])
+
+
+def bundle_folder(path: Path) -> Path:
+    """A bundle as a folder: a .zip is unpacked once into the cache, keyed by its content."""
+    if path.is_dir():
+        return path
+    folder = _folder(path)
+    found = [p.parent for p in folder.rglob("competition.yaml") if "__MACOSX" not in p.parts]
+    if len(found) != 1:
+        raise BundleError([Problem(str(path), "the archive must hold exactly one competition.yaml.")])
+    return found[0]
+
+
+def _listing(folder: Path, prefix: str) -> list[tuple[str, str]]:
+    return [(f"{prefix}/{p.relative_to(folder).as_posix()}", _digest(p))
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__MACOSX" not in p.parts]
+
+
+_memory: dict[tuple[str, str], ProgramTask] = {}
+_lock = threading.Lock()
+
+
+def load_program_task(ref: str | Path) -> ProgramTask:
+    """Load one phase of a Codabench/CodaLab bundle as a task (raises BundleError with every problem)."""
+    path, number, native = parse_ref(ref)
+    folder = bundle_folder(path)
+    bundle = load_competition(folder)
+    if not 1 <= number <= len(bundle.phases):
+        raise BundleError([Problem(str(ref), f"the bundle has {len(bundle.phases)} phases; choose #phase=1 to "
+                                             f"#phase={len(bundle.phases)}.")])
+    phase = bundle.phase(number)
+    bundle_task = bundle.tasks[phase.tasks[0]]
+    program = _program_root(_folder(bundle_task.scoring_program))
+    reference = _folder(bundle_task.reference_data)
+    if native is not None:
+        from arena.scoring.native import NATIVE_METRICS
+
+        if native not in NATIVE_METRICS:
+            raise BundleError([Problem(str(ref), f"'{native}' is not a metric Arena scores natively; choose one of: "
+                                                 f"{', '.join(NATIVE_METRICS)}.")])
+    files = [("competition.yaml", _digest(folder / "competition.yaml"))]
+    files += _listing(reference, "ref") + _listing(program, "program")
+    answers = pd.DataFrame(files, columns=["file", "sha256"])
+    fingerprint = hashlib.sha256(repr((files, number, native)).encode()).hexdigest()
+    stored = f"{folder}#phase={number}" + (f"&native={native}" if native else "")
+    with _lock:
+        key = (stored, fingerprint)
+        if key in _memory:
+            return _memory[key]
+        multi = len(bundle.phases) > 1
+        spec = ProgramSpec(
+            name=slug_of(bundle.title), title=f"{bundle.title} — {phase.name}" if multi else bundle.title,
+            version=1, kind="program", bundle_dir=folder, id_column="file", target="sha256",
+            primary_metric=native or bundle.primary.key,
+            other_metrics=() if native else tuple(c.key for c in bundle.columns[1:]),
+            prediction="file", modality="files",
+            competition=CompetitionDefaults(daily_limit=phase.daily_limit, total_limit=phase.total_limit),
+            description="\n\n".join(filter(None, [bundle.description, phase.description])),
+            ref=stored, columns=bundle.columns, phase_name=phase.name, time_limit=phase.time_limit, native=native,
+        )
+        empty = pd.DataFrame({"file": pd.Series([], dtype=str)})
+        task = ProgramTask(spec=spec, train=empty, test=empty, answers=answers, bundle=bundle, phase=phase,
+                           program_dir=program, reference_dir=reference)
+        _memory[key] = task
+        return task
+
+
+def describe(task: ProgramTask) -> list[str]:
+    """The host preview as text: every phase with its dates and limits, the columns, and the native-metric check."""
+    from arena.scoring.native import detect
+
+    bundle = task.bundle
+    lines = [f"{bundle.title} (Codabench/CodaLab bundle, competition.yaml version {bundle.yaml_version})"]
+    for phase in bundle.phases:
+        dates = f"{phase.starts_at or 'now'} to {phase.ends_at or 'no end'}"
+        total = f", {phase.total_limit} in all" if phase.total_limit else ""
+        marker = "*" if phase is task.phase else " "
+        lines.append(f" {marker}phase {phase.number}: {phase.name}: {dates}; {phase.daily_limit} per day{total}; "
+                     f"time limit {phase.time_limit} s; task '{bundle.tasks[phase.tasks[0]].name}'")
+    lines.append("  columns:        " + ", ".join(f"{c.title} ({c.key}, {'higher' if c.higher_is_better else 'lower'} "
+                                               f"is better)" for c in bundle.columns))
+    lines.append(f"  scoring:        {'Arena metric ' + task.spec.native if task.spec.native else 'the bundle scoring program'}"
+                 f" (phase {task.phase.number}: {task.spec.phase_name})")
+    lines.append(f"  native check:   {detect(task).note}")
+    lines.append(f"  answer key sha256: {task.answer_key.sha256}")
+    return lines
