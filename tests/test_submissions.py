@@ -6,11 +6,13 @@ import gzip
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from arena.scoring.datasets import load_task
 from arena.errors import SubmissionError
-from arena.scoring.validation import read_submission
+from arena.scoring.validation import caps_for, read_submission
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,8 @@ def test_rows_in_any_order_are_aligned_to_the_answer_key(mnist, tmp_path):
     (lambda f: f.drop(columns="label"), "missing columns: label. The header must be: id,label"),
     (lambda f: f.assign(extra=1), "unexpected columns: extra. The header must be: id,label"),
     (lambda f: f.iloc[:0], "the file has a header but no rows"),
-    (lambda f: pd.concat([f, f.iloc[[0, 1]]]), "2 ids appear more than once, e.g. 4000, 4001 (repeats at lines 1002, 1003)"),
+    (lambda f: pd.concat([f.iloc[:-2], f.iloc[[0, 1]]]), "2 ids appear more than once, e.g. 4000, 4001 (repeats at lines 1000, 1001)"),
+    (lambda f: pd.concat([f, f.iloc[[0]]]), "the file has more than 1,000 rows, but the test set has 1,000 ids"),
     (lambda f: f.iloc[3:], "3 test ids have no prediction, e.g. 4000, 4001, 4002"),
     (lambda f: f.assign(id=f["id"].where(f.index != 0, 99999)), "1 ids are not in the test set, e.g. 99999"),
     (lambda f: f.assign(label=f["label"].astype(object).where(f.index != 2, "cat")), "labels are not among the task's classes"),
@@ -134,3 +137,85 @@ def test_error_messages_never_reveal_answer_key_values(mnist, tmp_path):
     text = report(mnist, wrong)
     assert "not among the task's classes" in text
     assert str(mnist.answer_key.truth[:20].tolist()) not in text
+
+
+# --- reading within caps: hostile files are refused early, with a message a person can act on -----
+
+
+def gzip_rows(path, copies: int) -> None:
+    """A small .csv.gz that decompresses to ``copies`` x 900 kB of rows (gzip members may be concatenated)."""
+    block = gzip.compress(b"4000,1\n" * (1 << 17), 9)
+    with open(path, "wb") as out:
+        out.write(gzip.compress(b"id,label\n"))
+        for _ in range(copies):
+            out.write(block)
+
+
+def test_a_gzip_bomb_of_rows_is_refused_at_the_row_cap(mnist, tmp_path):
+    gzip_rows(tmp_path / "bomb.csv.gz", 20)
+    text = report(mnist, tmp_path / "bomb.csv.gz")
+    assert "the file has more than 1,000 rows, but the test set has 1,000 ids" in text
+
+
+def test_a_gzip_bomb_of_text_is_refused_at_the_byte_cap(mnist, tmp_path):
+    path = tmp_path / "wide.csv.gz"
+    with gzip.open(path, "wb") as out:
+        out.write(b"id,label\n4000," + b"7" * (3 << 20) + b"\n")
+    text = report(mnist, path)
+    assert "the file holds more than 1.2 MiB of text once decompressed" in text
+
+
+def test_a_parquet_claiming_too_many_rows_is_refused_from_its_footer(mnist, tmp_path):
+    table = pa.table({"id": pa.array(np.full(1 << 20, 4000)), "label": pa.array(np.ones(1 << 20, dtype=np.int64))})
+    with pq.ParquetWriter(tmp_path / "rows.parquet", table.schema, compression="zstd") as writer:
+        for _ in range(3):
+            writer.write_table(table)
+    assert "the file has more than 1,000 rows" in report(mnist, tmp_path / "rows.parquet")
+
+
+def test_a_parquet_dictionary_bomb_is_refused_before_it_is_decoded(mnist, tmp_path):
+    """One 2 MB string, referenced by every row: tiny on disk, 2 GB once decoded."""
+    label = pa.DictionaryArray.from_arrays(pa.array(np.zeros(1000, dtype=np.int32)), pa.array(["1" * (2 << 20)]))
+    pq.write_table(pa.table({"id": np.arange(4000, 5000), "label": label}), tmp_path / "dict.parquet",
+                   compression="zstd")
+    assert "of text once decompressed" in report(mnist, tmp_path / "dict.parquet")
+
+
+def test_parquet_extra_and_nested_columns(mnist, tmp_path):
+    frame = mnist.sample_submission()
+    pq.write_table(pa.table({"id": frame["id"], "label": frame["label"], "junk": [[1, 2]] * len(frame)}),
+                   tmp_path / "extra.parquet")
+    assert "unexpected columns: junk. The header must be: id,label" in report(mnist, tmp_path / "extra.parquet")
+    pq.write_table(pa.table({"id": frame["id"], "label": [[1]] * len(frame)}), tmp_path / "nested.parquet")
+    text = report(mnist, tmp_path / "nested.parquet")
+    assert "column 'label' holds list<" in text and "write one plain number or text per cell" in text
+
+
+def test_a_corrupt_parquet_error_does_not_show_the_server_path(mnist, tmp_path):
+    folder = tmp_path / "srv-files" / "ab"
+    folder.mkdir(parents=True)
+    path = folder / ("ab" * 32)
+    path.write_bytes(b"PAR1" + bytes(range(256)) * 4 + b"PAR1")
+    text = report(mnist, path)
+    assert "cannot be read as a Parquet file" in text and "Write it again with pandas' to_parquet" in text
+    assert str(tmp_path) not in text and "ab" * 32 not in text and "srv-files" not in text
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"id,lab\xe9l\n4000,1\n", "the header is not UTF-8 text. Save the file as UTF-8"),
+    (b"id,label\n4000,caf\xe9\n", "column 'label' holds text that is not UTF-8"),
+])
+def test_text_that_is_not_utf8_is_the_participants_to_fix(mnist, tmp_path, content, expected):
+    (tmp_path / "latin1.csv").write_bytes(content)
+    assert expected in report(mnist, tmp_path / "latin1.csv")
+
+
+def test_files_within_the_caps_read_as_before(digits, tmp_path):
+    frame = digits.sample_submission()
+    with gzip.open(tmp_path / "ok.csv.gz", "wt") as handle:
+        frame.to_csv(handle, index=False)
+    caps = caps_for(digits)
+    assert caps.rows == len(digits.answer_key.ids)
+    assert len(read_submission(digits, tmp_path / "ok.csv.gz").probabilities) == caps.rows
+    frame.to_parquet(tmp_path / "ok.parquet")
+    assert len(read_submission(digits, tmp_path / "ok.parquet").labels) == caps.rows

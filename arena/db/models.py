@@ -93,6 +93,9 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     scoring_started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Workers (revision 0004): who holds the claim ("host:pid:nonce") and when it last said it was alive.
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     problems: Mapped[list | None] = mapped_column(JSON, nullable=True)  # what a person must fix, if failed
     score: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # arena.scoring.Score.to_dict()
     public_primary: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -9,9 +9,12 @@ scoring never joins again. No traceback reaches the user: every failure becomes 
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +29,12 @@ DEFAULT_MAX_BYTES = int(os.environ.get("ARENA_MAX_UPLOAD_MB", "200")) * 1024 * 1
 PROBABILITY_TOLERANCE = 1e-3
 """Each row of probabilities must sum to 1 within this; rows are then renormalised to sum to exactly 1."""
 EXAMPLES = 5
+FIELD_BYTES = 100
+"""Text allowed per expected cell when reading: a number or an id takes far less."""
+SLACK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 20  # the CSV reader's block; less than any cap, so rows are counted before text runs out
+BATCH_ROWS = 1 << 16
+FOOTER_BYTES, FOOTER_ITEMS = 16 << 20, 1_000_000  # a Parquet footer's thrift limits
 
 
 @dataclass(frozen=True)
@@ -70,23 +79,187 @@ def _sniff(path: Path) -> str:
     return "csv"
 
 
-def _read_table(path: Path, fmt: str, id_column: str) -> pa.Table:
-    if fmt == "parquet":
-        return pq.read_table(path)
-    convert = pacsv.ConvertOptions(strings_can_be_null=True)
-    if fmt == "csv.gz":
-        with gzip.open(path, "rb") as handle:
-            return pacsv.read_csv(handle, convert_options=convert)
-    return pacsv.read_csv(path, convert_options=convert)
+BINARY_KINDS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+                b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file is one)",
+                b"\xd0\xcf\x11\xe0": "an old Excel or Word file", b"BZh": "a bzip2 archive",
+                b"\x28\xb5\x2f\xfd": "a Zstandard archive", b"\xfd7zXZ": "an xz archive", b"7z\xbc\xaf": "a 7-Zip archive",
+                b"\x93NUMPY": "a NumPy array", b"\x80": "a Python pickle",
+                b"\xff\xfe": "UTF-16 text; save it as UTF-8", b"\xfe\xff": "UTF-16 text; save it as UTF-8"}
+SNIFF_BYTES = 8192
 
 
-def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Predictions:
+def _not_a_table(path: Path, fmt: str) -> str | None:
+    """One line for a file that is plainly not text (an image, an archive, ...), or None.
+
+    The reader's own error on such bytes would quote them back at the participant.
+    """
+    try:
+        with (gzip.open(path, "rb") if fmt == "csv.gz" else open(path, "rb")) as handle:
+            head = handle.read(SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return None  # a broken gzip stream: the reader says so
+    kind = next((name for magic, name in BINARY_KINDS.items() if head.startswith(magic)), None)
+    control = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+    if kind is None and b"\x00" not in head and control <= len(head) // 10:
+        return None
+    return (f"this is not a CSV or Parquet file{f' (it looks like {kind})' if kind else ''}. Upload your "
+            "predictions as CSV, gzip-compressed CSV or Parquet, with the header of sample_submission.csv.")
+
+
+@dataclass(frozen=True)
+class Caps:
+    """How much a predictions file may hold once read: ``rows`` data rows, ``text_bytes`` of text (decompressed)."""
+
+    rows: int
+    text_bytes: int
+
+
+def caps_for(task: Task) -> Caps:
+    """A file never needs more rows than the test set has ids, nor more text than those rows need generously."""
+    rows = len(task.answer_key.ids)
+    columns = 1 + len(task.prediction_columns)
+    return Caps(rows=rows, text_bytes=(rows + 1) * columns * FIELD_BYTES + SLACK_BYTES)
+
+
+class _TooMuch(Exception):
+    """The file holds more than its caps allow; the message is the participant's."""
+
+
+class _CappedReader(io.RawIOBase):
+    """A byte stream that reports end-of-file once ``limit`` bytes were read, and remembers it was cut."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self.raw, self.limit, self.total, self.cut = raw, limit, 0, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        room = self.limit - self.total
+        data = self.raw.read(min(len(buffer), room + 1))
+        if len(data) > room:
+            self.cut, data = True, data[:room]
+        self.total += len(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _too_many_rows(caps: Caps) -> _TooMuch:
+    return _TooMuch(f"the file has more than {caps.rows:,} rows, but the test set has {caps.rows:,} ids. "
+                    "Write exactly one row per id of test.csv.")
+
+
+def _too_much_text(caps: Caps) -> _TooMuch:
+    return _TooMuch(f"the file holds more than {caps.text_bytes / 2**20:.1f} MiB of text once decompressed, far more "
+                    f"than {caps.rows:,} rows of predictions need. Write only the header and one short row per test id.")
+
+
+def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None = None) -> pa.Table:
+    """Stream the CSV within the caps: reading stops at the first byte or row past them.
+
+    ``text`` columns (ids, labels) are kept as written, so ``0300`` is not read as 300.
+    """
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as raw:
+        stream = _CappedReader(raw, caps.text_bytes)
+        reader = pacsv.open_csv(io.BufferedReader(stream, BLOCK_BYTES),
+                                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+                                convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                                     column_types={c: pa.binary() for c in text or ()}))
+        _names(reader.schema)
+        batches, rows = [], 0
+        try:
+            for batch in reader:
+                rows += batch.num_rows
+                if rows > caps.rows:
+                    raise _too_many_rows(caps)
+                batches.append(batch)
+        except pa.ArrowInvalid:
+            if stream.cut:  # the last line was cut short at the cap
+                raise _too_much_text(caps) from None
+            raise
+        if stream.cut:
+            raise _too_much_text(caps)
+        return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _read_parquet(path: Path, columns: list[str], caps: Caps) -> tuple[pa.Table, list[str]]:
+    """Read only the expected columns, once the footer shows they fit the caps; text stays dictionary-encoded
+    (compact) until its decoded size is known to fit too. Returns the table and every column name in the file."""
+    with open(path, "rb") as handle:  # an open handle: the server's path never appears in an error
+        parquet = pq.ParquetFile(handle, pre_buffer=False, thrift_string_size_limit=FOOTER_BYTES,
+                                 thrift_container_size_limit=FOOTER_ITEMS)
+        schema, meta = parquet.schema_arrow, parquet.metadata
+        names = _names(schema)
+        wanted = [c for c in columns if c in names]
+        for name in wanted:
+            if pa.types.is_nested(schema.field(name).type):
+                raise _TooMuch(f"column '{name}' holds {schema.field(name).type}; write one plain number or text per cell.")
+        if meta.num_rows > caps.rows:
+            raise _too_many_rows(caps)
+        stored = sum(meta.row_group(g).column(i).total_uncompressed_size
+                     for g in range(meta.num_row_groups) for i in range(meta.num_columns)
+                     if meta.schema.column(i).path.split(".")[0] in wanted)
+        if stored > caps.text_bytes:
+            raise _too_much_text(caps)
+        text = [c for c in wanted if _is_text(schema.field(c).type)]
+        handle.seek(0)
+        parquet = pq.ParquetFile(handle, read_dictionary=text, pre_buffer=False, thrift_string_size_limit=FOOTER_BYTES,
+                                 thrift_container_size_limit=FOOTER_ITEMS)
+        batches, rows, size = [], 0, 0
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted, use_threads=False):
+            rows += batch.num_rows
+            size += sum(_decoded_bytes(column) for column in batch.columns)
+            if rows > caps.rows:
+                raise _too_many_rows(caps)
+            if size > caps.text_bytes:
+                raise _too_much_text(caps)
+            batches.append(batch)
+    if not batches:
+        return pa.table({c: pa.array([], schema.field(c).type) for c in wanted}), names
+    table = pa.Table.from_batches(batches)
+    decoded = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
+    return pa.table(dict(zip(table.column_names, decoded))), names
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind))
+
+
+def _decoded_bytes(column: pa.Array) -> int:
+    """The bytes a column takes once dictionary-decoded (a tiny dictionary can stand for gigabytes)."""
+    if pa.types.is_dictionary(column.type):
+        lengths = pc.binary_length(column.dictionary).fill_null(0)
+        return int(pc.sum(pc.take(lengths, column.indices.fill_null(0))).as_py() or 0) + 4 * len(column)
+    return column.nbytes
+
+
+def _names(schema: pa.Schema) -> list[str]:
+    """Column names, refusing a header that is not UTF-8 text (the participant's to fix, not a failure of ours)."""
+    try:
+        return schema.names
+    except UnicodeDecodeError:
+        raise _TooMuch("the header is not UTF-8 text. Save the file as UTF-8 (plain ASCII is fine), "
+                       "with the header line like sample_submission.csv.") from None
+
+
+def _scrub(message: str, path: Path) -> str:
+    """An error text without the server's file paths in it."""
+    for text in (str(path), str(path.parent), path.name):
+        message = message.replace(text, "the file")
+    return message
+
+
+def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                    caps: Caps | None = None) -> Predictions:
     """Read and validate a predictions file for ``task``.
 
     Raises :class:`SubmissionError` with every problem found: unreadable or empty
-    file, missing or extra columns, duplicated, missing or unknown ids, empty or
-    non-finite values, labels outside the classes, probabilities that are negative
-    or do not sum to 1, or a file over ``max_bytes``.
+    file, a header that is not UTF-8, missing or extra columns, duplicated, missing or
+    unknown ids, empty or non-finite values, labels outside the classes, probabilities
+    that are negative or do not sum to 1, a file over ``max_bytes``, or one that holds
+    more rows or text than ``caps`` (default :func:`caps_for`) allow. Reading stops at
+    the caps, so a compressed bomb costs bounded memory.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -96,25 +269,40 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
     if size == 0:
         raise SubmissionError("the file is empty. Upload a CSV with a header line, like sample_submission.csv.")
     fmt = _sniff(path)
+    if fmt != "parquet" and (message := _not_a_table(path, fmt)):
+        raise SubmissionError(message)
     spec = task.spec
-    try:
-        table = _read_table(path, fmt, spec.id_column)
-    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
-        kind = {"parquet": "a Parquet file", "csv.gz": "a gzip-compressed CSV file", "csv": "a CSV file"}[fmt]
-        raise SubmissionError(f"the file cannot be read as {kind}: {exc}. "
-                              "Check that every line has the same number of comma-separated fields as the header.") from None
-    report = _Report(fmt != "parquet")
     expected = [spec.id_column, *task.prediction_columns]
-    present = table.column_names
+    single = _single_probability_columns(task)
+    caps = caps or caps_for(task)
+    try:
+        if fmt == "parquet":
+            table, present = _read_parquet(path, expected + single, caps)
+        else:
+            table = _read_csv(path, fmt == "csv.gz", caps, text=[spec.id_column, *_label_column(task)])
+            present = table.column_names
+    except _TooMuch as exc:
+        raise SubmissionError(str(exc)) from None
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        raise SubmissionError(_unreadable(fmt, _scrub(str(exc), path))) from None
+    report = _Report(fmt != "parquet")
+    header = ",".join(expected) if len(expected) <= 12 else ",".join(expected[:12]) + ",..."
+    if single:  # a binary task: one column with the probability of the second class will do, as on Kaggle
+        header += f" (or {spec.id_column},{single[0]}: the probability of class '{task.classes[1]}')"
+        chosen = next((c for c in single if c in present), None)
+        if chosen is not None and not set(task.prediction_columns) & set(present):
+            expected = [spec.id_column, chosen]
     missing_columns = [c for c in expected if c not in present]
     extra_columns = [c for c in present if c not in expected]
-    header = ",".join(expected) if len(expected) <= 12 else ",".join(expected[:12]) + ",..."
     if missing_columns:
         report.add(f"missing columns: {', '.join(missing_columns)}. The header must be: {header}")
     if extra_columns:
         report.add(f"unexpected columns: {', '.join(map(str, extra_columns[:10]))}. The header must be: {header}")
     if table.num_rows == 0:
         report.add("the file has a header but no rows. Write one row per test id.")
+    if report.problems:
+        raise SubmissionError(report.problems)
+    table = _as_text(table.select(expected), report)
     if report.problems:
         raise SubmissionError(report.problems)
 
@@ -127,6 +315,28 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
         return predictions
     return Predictions(**{name: (value[order] if value is not None else None)
                           for name, value in vars(predictions).items()})
+
+
+def _unreadable(fmt: str, detail: str) -> str:
+    if fmt == "parquet":
+        return (f"the file cannot be read as a Parquet file: {detail}. Write it again with pandas' to_parquet "
+                "(or pyarrow), or upload a CSV like sample_submission.csv.")
+    kind = "a gzip-compressed CSV file" if fmt == "csv.gz" else "a CSV file"
+    return (f"the file cannot be read as {kind}: {detail}. "
+            "Check that every line has the same number of comma-separated fields as the header.")
+
+
+def _as_text(table: pa.Table, report: _Report) -> pa.Table:
+    """Bytes columns (what the CSV reader makes of text that is not UTF-8) become text, or a problem is noted."""
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            try:
+                column = column.cast(pa.string())
+            except pa.ArrowInvalid:
+                report.add(f"column '{name}' holds text that is not UTF-8. Save the file as UTF-8 (plain ASCII is fine).")
+        columns.append(column)
+    return pa.table(dict(zip(table.column_names, columns)))
 
 
 def _align_ids(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.ndarray | None:
@@ -160,16 +370,47 @@ def _align_ids(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.n
     return order
 
 
+def _single_probability_columns(task: Task) -> list[str]:
+    """For a binary probabilities task, the names a single probability column may take
+    (the target, or the second class); empty for every other task."""
+    if task.spec.prediction != "probabilities" or len(task.classes) != 2:
+        return []
+    names = [task.spec.target, str(task.classes[1])]
+    return [n for i, n in enumerate(names) if n not in names[:i] and n != task.spec.id_column
+            and n not in task.prediction_columns[:1]]
+
+
+def _label_column(task: Task) -> list[str]:
+    """The column read as text besides the id: the label, for a label task."""
+    return [task.spec.target] if task.spec.prediction == "label" else []
+
+
+def _whole_numbers(column: pa.ChunkedArray) -> np.ndarray | None:
+    """int64 values of a column of whole numbers (as integers, floats like 1.0, or text), else None."""
+    if pa.types.is_integer(column.type):
+        return column.to_numpy().astype(np.int64, copy=False)
+    try:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            try:
+                return pc.cast(column, pa.int64()).to_numpy()
+            except pa.ArrowInvalid:
+                column = pc.cast(column, pa.float64())
+        if not pa.types.is_floating(column.type):
+            return None
+        values = column.to_numpy().astype(np.float64, copy=False)
+    except pa.ArrowInvalid:
+        return None
+    if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
+        return values.astype(np.int64)
+    return None
+
+
 def _ids_like_key(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.ndarray | None:
     """The file's ids converted to the answer key's id type, or None (with a problem noted)."""
     if np.issubdtype(key.ids.dtype, np.integer):
-        if pa.types.is_integer(column.type):
-            return column.to_numpy()
-        as_float = pc.cast(column, pa.float64(), safe=False) if pa.types.is_floating(column.type) else None
-        if as_float is not None:
-            values = as_float.to_numpy()
-            if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-                return values.astype(np.int64)
+        whole = _whole_numbers(column)
+        if whole is not None:
+            return whole
         report.add(f"ids must be whole numbers, as in test.csv; found values such as {_examples(column.to_numpy(zero_copy_only=False)[:EXAMPLES])}.")
         return None
     return column.cast(pa.string()).to_numpy(zero_copy_only=False).astype(str)
@@ -181,7 +422,16 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
         return Predictions(labels=_label_codes(table.column(spec.target), task.classes, report))
     if spec.prediction == "value":
         return Predictions(values=_finite_numbers(table.column(spec.target), spec.target, report))
-    columns = [_finite_numbers(table.column(c), c, report) for c in task.prediction_columns]
+    if task.prediction_columns[0] not in table.column_names:  # one column: the second class's probability
+        name = table.column_names[1]
+        positive = _finite_numbers(table.column(name), name, report)
+        outside = np.flatnonzero((positive < 0) | (positive > 1))
+        if len(outside) and not report.problems:
+            report.add(f"column '{name}' holds probabilities of class '{task.classes[1]}': they must lie between 0 and 1 "
+                       f"({report.rows(outside)}).")
+        columns = [1 - positive, positive]
+    else:
+        columns = [_finite_numbers(table.column(c), c, report) for c in task.prediction_columns]
     if report.problems:
         return Predictions()
     proba = np.column_stack(columns)
@@ -218,8 +468,9 @@ def _label_codes(column: pa.ChunkedArray, classes: np.ndarray, report: _Report) 
         report.add(f"{column.null_count} rows have an empty label ({report.rows(positions)}).")
         return np.zeros(len(column), dtype=np.int64)
     k = len(classes)
-    if np.issubdtype(classes.dtype, np.integer) and pa.types.is_integer(column.type):
-        values = column.to_numpy()
+    whole = _whole_numbers(column) if np.issubdtype(classes.dtype, np.integer) else None
+    if whole is not None:
+        values = whole
         if np.array_equal(classes, np.arange(k)):
             outside = np.flatnonzero((values < 0) | (values >= k))  # fast path: labels are 0..k-1
             codes = values

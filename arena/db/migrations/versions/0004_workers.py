@@ -7,8 +7,8 @@ Create Date: 2026-11-28
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
@@ -17,8 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Who holds a job's claim ("host:pid:nonce") and when it last said it was alive.
+    with op.batch_alter_table("submissions") as batch:
+        batch.add_column(sa.Column("worker", sa.String(100), nullable=True))
+        batch.add_column(sa.Column("heartbeat_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("submissions") as batch:
+        batch.drop_column("heartbeat_at")
+        batch.drop_column("worker")
