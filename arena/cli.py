@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from importlib import metadata
@@ -197,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped reading (`arena tasks show digits | head`): end quietly, as other tools do.
+        # Python would try to flush stdout again at exit; point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ArenaError as exc:
         print(exc.report(), file=sys.stderr)
         return EXIT_REFUSED

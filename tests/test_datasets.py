@@ -108,7 +108,7 @@ def test_separate_files_are_cross_checked(write_bundle):
     text = info.value.report()
     assert "holds the target column 'y'" in text
     assert "1 test ids have no answer, 1 answers have no test row" in text
-    assert "column 'usage' must be 'public' or 'private' (file lines [3])" in text
+    assert "column 'usage' must be Public, Private or Ignored (file lines [3])" in text
 
 
 def test_listops_generator_is_seeded_and_labels_are_the_expression_values():

@@ -92,3 +92,48 @@ def test_data_problems_are_reported_with_the_file(write_bundle, rows, expected):
     messages = problems_of(write_bundle(GOOD, {"all.csv": rows}))
     assert any(expected in m for m in messages), messages
     assert any("all.csv" in m for m in messages)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("test_fraction = 0.5", "test_fracton = 0.5"), "[data.test_fracton]: unknown key. Did you mean 'test_fraction'?"),
+    (('prediction = "label"', 'prediction = "label"\n[competition]\ndialy_limit = 3'),
+     "[competition.dialy_limit]: unknown key. Did you mean 'daily_limit'?"),
+    (('kind = "classification"', 'kind = "classification"\ndeadline = "2026-12-01"'),
+     "[deadline]: unknown key: dates are not part of a task: set them when hosting"),
+    (('kind = "classification"', 'kind = "classification"\nmetric = "accuracy"'),
+     "[metric]: unknown key: the metric is set in [metrics] as primary"),
+    (('kind = "classification"', 'kind = "classification"\ndaily_limit = 3'),
+     "[daily_limit]: unknown key here. Did you mean 'daily_limit' in [competition]?"),
+    (("[metrics]", "[metric]"), "[metric]: unknown table. Did you mean [metrics]?"),
+    (('id = "id"', "id = 5"), "[data.id]: must be a string, got 5."),
+    (("seed = 1", 'seed = "one"'), "[data.seed]: must be a whole number, got 'one'."),
+    (('target = "label"', "target = true"), "[data.target]: must be a string, got True."),
+    (('prediction = "label"', 'prediction = "label"\n[competition]\ndaily_limit = "5"'),
+     "[competition.daily_limit]: must be a whole number, got '5'."),
+])
+def test_misspelled_keys_and_wrong_types_are_errors(write_bundle, change, expected):
+    messages = problems_of(write_bundle(GOOD.replace(*change), {"all.csv": ROWS}))
+    assert any(expected in m for m in messages), messages
+
+
+def test_a_bundle_reports_the_problems_of_every_stage_at_once(write_bundle):
+    broken = GOOD.replace('primary = "accuracy"', 'primary = "acuracy"').replace("[submission]", "[submision]")
+    broken = broken.replace('prediction = "label"', 'prediction = "label"\n[competition]\ndialy_limit = 2')
+    rows = ROWS.replace("\n3,", "\n2,").replace("19,9.5,b", "19,9.5,c")
+    messages = problems_of(write_bundle(broken, {"all.csv": rows}))
+    text = "\n".join(messages)
+    for expected in ("unknown metric 'acuracy'", "[submision]: unknown table. Did you mean [submission]?",
+                     "Did you mean 'daily_limit'?", "has 1 duplicated ids"):
+        assert expected in text, text
+
+
+def test_data_are_not_read_while_the_keys_that_locate_them_are_wrong(write_bundle):
+    messages = problems_of(write_bundle(GOOD.replace("test_fraction = 0.5", "test_fraction = 2"), {"all.csv": "x\n"}))
+    assert messages == [f"{messages[0].split(' [')[0]} [data.test_fraction]: must be between 0 and 1 (exclusive), got 2."]
+
+
+def test_the_builtin_bundles_use_only_known_keys():
+    from arena.scoring.datasets import builtin_task_names, find_bundle
+
+    for name in builtin_task_names():
+        assert load_spec(find_bundle(name)).name == name

@@ -24,12 +24,15 @@ import pyarrow.parquet as pq
 
 from arena.config import cache_dir
 from arena.errors import BundleError, Problem, UnknownTaskError
-from arena.scoring.sources import SPLIT_COLUMN, load_source, read_table
-from arena.scoring.spec import TaskSpec, load_spec
+from arena.scoring.sources import SPLIT_COLUMN, load_source, read_table, same_key_type
+from arena.scoring.spec import TaskSpec, inspect_spec
 from arena.scoring.splits import stratified_split
 
 USAGE_COLUMN = "usage"
-USAGE_VALUES = ("public", "private")
+USAGE_VALUES = ("public", "private", "ignored")
+"""Kaggle's solution-file usages, in any case: Ignored rows are predicted but count on neither board."""
+READER_VERSION = "2"
+"""Part of every cache key: bump it when reading the same files gives other values or types."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class AnswerKey:
 
     ``truth`` holds class codes (indexes into ``classes``) for classification and
     float64 values otherwise. ``usage_public`` is set when the bundle's answer file
-    decides public/private rows itself (a ``usage`` column).
+    decides public/private rows itself (a ``usage`` column); ``ignored`` marks rows
+    that column calls Ignored: participants predict them, no board counts them.
     """
 
     ids: np.ndarray
@@ -46,6 +50,7 @@ class AnswerKey:
     classes: np.ndarray | None
     usage_public: np.ndarray | None
     sha256: str
+    ignored: np.ndarray | None = None
 
 
 @dataclass
@@ -85,19 +90,32 @@ class Task:
         spec = self.spec
         ordered = self.answers.sort_values(spec.id_column, kind="stable")
         ids = ordered[spec.id_column].to_numpy()
+        if ids.dtype == object:
+            ids = ids.astype(str)  # text ids compare with a submission's as fixed-width strings
         truth = ordered[spec.target].to_numpy()
         if self.classes is not None:
             truth = np.searchsorted(self.classes, truth).astype(np.int64)
         else:
             truth = truth.astype(np.float64)
-        usage = None
+        usage = ignored = None
         if USAGE_COLUMN in ordered.columns:
             usage = (ordered[USAGE_COLUMN] == "public").to_numpy()
-        return AnswerKey(ids=ids, truth=truth, classes=self.classes, usage_public=usage, sha256=answer_sha256(ordered, spec))
+            ignored = (ordered[USAGE_COLUMN] == "ignored").to_numpy()
+            ignored = ignored if ignored.any() else None
+        return AnswerKey(ids=ids, truth=truth, classes=self.classes, usage_public=usage,
+                         sha256=answer_sha256(ordered, spec), ignored=ignored)
 
     def sample_submission(self) -> pd.DataFrame:
-        """A valid, trivial submission: the majority class, class frequencies, or the mean."""
+        """The organiser's own sample submission, if the bundle has one; else a valid, trivial one:
+        the majority class, class frequencies, or the mean."""
         spec = self.spec
+        if spec.sample_file is not None:
+            columns = [spec.id_column] + ([spec.target] if spec.prediction == "label" else [])
+            frame = read_table(spec.sample_file, columns)
+            for column in columns:  # text in the answer key: text here too, even where it looks like a number
+                if self.answers[column].dtype == object and column in frame.columns:
+                    frame[column] = frame[column].astype(str).astype(object)
+            return frame
         out = pd.DataFrame({spec.id_column: self.test[spec.id_column].to_numpy()})
         target = self.train[spec.target]
         if spec.prediction == "label":
@@ -196,38 +214,69 @@ def _split_one_table(spec: TaskSpec, full: pd.DataFrame, where: str) -> tuple[pd
     return train, test_full.drop(columns=[spec.target]), answers
 
 
-def _read(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+def _read(path: Path, problems: list[Problem], key_columns: list[str]) -> pd.DataFrame | None:
     try:
-        return read_table(path)
+        return read_table(path, key_columns)
     except Exception as exc:  # any reader failure is a bundle problem to report, not a crash
         problems.append(Problem(str(path), f"cannot be read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {exc}"))
         return None
 
 
+def _key_columns(spec: TaskSpec) -> list[str]:
+    """Columns typed by their values: the id, and a classification task's target."""
+    return [spec.id_column] + ([spec.target] if spec.is_classification else [])
+
+
+def _usage_column(answers: pd.DataFrame, spec: TaskSpec, where: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Kaggle's ``Usage`` column under any case, renamed ``usage`` with values in lower case."""
+    found = [c for c in answers.columns if str(c).lower() == USAGE_COLUMN and c not in (spec.id_column, spec.target)]
+    if not found:
+        return answers, []
+    if len(found) > 1:
+        return answers, [Problem(where, f"has {len(found)} usage columns ({', '.join(map(str, found))}); keep one.")]
+    usage = answers[found[0]].astype("string").str.strip().str.lower()
+    answers = answers.drop(columns=found).assign(**{USAGE_COLUMN: usage.astype(object)})
+    bad = ~usage.isin(USAGE_VALUES).fillna(False).to_numpy(dtype=bool)
+    problems = []
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:5] + 2).tolist()
+        problems.append(Problem(where, f"column '{found[0]}' must be Public, Private or Ignored (file lines {rows})."))
+    elif not (usage == "public").any() or not (usage == "private").any():
+        problems.append(Problem(where, f"column '{found[0]}' needs at least one Public and one Private row."))
+    return answers, problems
+
+
 def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     problems: list[Problem] = []
+    keys = _key_columns(spec)
     if spec.train_file is not None:
-        train = _read(spec.train_file, problems)
-        test = _read(spec.test_file, problems)
-        answers = _read(spec.answers_file, problems)
+        train = _read(spec.train_file, problems, keys)
+        test = _read(spec.test_file, problems, [spec.id_column])
+        answers = _read(spec.answers_file, problems, keys)
+        for column in keys:
+            same_key_type([train, test, answers], column)
+        if train is not None:
+            problems += _check_table(train, str(spec.train_file), spec, needs_target=True)
+        if test is not None:
+            problems += _check_table(test, str(spec.test_file), spec, needs_target=False)
+        if answers is not None:
+            problems += _check_table(answers, str(spec.answers_file), spec, needs_target=True)
         if problems:
             raise BundleError(problems)
-        problems += _check_table(train, str(spec.train_file), spec, needs_target=True)
-        problems += _check_table(test, str(spec.test_file), spec, needs_target=False)
-        problems += _check_table(answers, str(spec.answers_file), spec, needs_target=True)
-        if not problems:
-            problems += _check_answers_match(spec, train, test, answers)
+        answers, problems = _usage_column(answers, spec, str(spec.answers_file))
+        problems += _check_answers_match(spec, train, test, answers)
     else:
         where = str(spec.data_file) if spec.data_file else f"source '{spec.source}'"
-        full = _read(spec.data_file, problems) if spec.data_file else load_source(spec)
+        full = _read(spec.data_file, problems, keys) if spec.data_file else load_source(spec)
         if problems:
             raise BundleError(problems)
         train, test, answers = _split_one_table(spec, full, where)
-    if not problems and spec.is_classification:
+    if spec.is_classification:
         train_classes = set(train[spec.target].unique().tolist())
         unseen = sorted(set(answers[spec.target].unique().tolist()) - train_classes, key=str)
         if unseen:
-            problems.append(Problem("answers", f"{len(unseen)} classes appear in the answer key but never in train; every class needs training rows."))
+            problems.append(Problem("answers", f"{len(unseen)} classes appear in the answer key but never in train "
+                                    f"(e.g. {unseen[:5]}); every class needs training rows."))
         if len(train_classes) < 2:
             problems.append(Problem("train", "a classification task needs at least two classes."))
     if problems:
@@ -245,12 +294,21 @@ def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame
     test_ids, answer_ids = set(test[spec.id_column]), set(answers[spec.id_column])
     if test_ids != answer_ids:
         problems.append(Problem(str(spec.answers_file), f"ids differ from the test file's: {len(test_ids - answer_ids)} test ids have no answer, {len(answer_ids - test_ids)} answers have no test row."))
-    if USAGE_COLUMN in answers.columns:
-        bad = ~answers[USAGE_COLUMN].isin(USAGE_VALUES)
-        if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
-            problems.append(Problem(str(spec.answers_file), f"column 'usage' must be 'public' or 'private' (file lines {rows})."))
     return problems
+
+
+def check_sample_submission(task: "Task") -> list[Problem]:
+    """The organiser's own sample submission must be a valid submission of the task."""
+    from arena.scoring.validation import read_submission  # validation reads tasks: imported when needed
+    from arena.errors import SubmissionError
+
+    if task.spec.sample_file is None:
+        return []
+    try:
+        read_submission(task, task.spec.sample_file)
+    except SubmissionError as exc:
+        return [Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()]
+    return []
 
 
 # --- cache ---------------------------------------------------------------------------
@@ -275,7 +333,8 @@ def _file_digest(path: Path) -> str:
 def _fingerprint(spec: TaskSpec) -> str:
     """What the materialised task depends on: task.toml and the bytes of its data files."""
     digest = hashlib.sha256((spec.bundle_dir / "task.toml").read_bytes())
-    for path in (spec.train_file, spec.test_file, spec.answers_file, spec.data_file):
+    digest.update(f"reader {READER_VERSION}".encode())
+    for path in (spec.train_file, spec.test_file, spec.answers_file, spec.data_file, spec.sample_file):
         if path is not None:
             digest.update(_file_digest(path).encode())
     return digest.hexdigest()[:16]
@@ -290,9 +349,21 @@ def load_task(name_or_path: str | Path) -> Task:
     """Load and validate a task by built-in name or bundle folder, using the on-disk cache.
 
     Raises :class:`BundleError` (every problem at once) or :class:`UnknownTaskError`.
+    A Codabench or CodaLab bundle (``competition.yaml``) loads as one of its phases.
     """
+    from arena.scoring.programs import is_program_ref, load_program_task
+
+    if is_program_ref(name_or_path):
+        return load_program_task(name_or_path)
     bundle = find_bundle(name_or_path)
-    spec = load_spec(bundle)
+    spec, problems = inspect_spec(bundle)
+    if problems:
+        if spec is not None:  # task.toml is wrong, but the data can be checked too: report both at once
+            try:
+                _build(spec)
+            except BundleError as exc:
+                problems = problems + exc.problems
+        raise BundleError(problems)
     key = (str(spec.bundle_dir), _fingerprint(spec))
     with _lock:
         if key in _memory:
@@ -304,6 +375,9 @@ def load_task(name_or_path: str | Path) -> Task:
             train, test, answers = _build(spec)
             _write_cache(folder, dict(zip(_PARTS, (train, test, answers))))
         task = Task(spec=spec, train=train, test=test, answers=answers)
+        problems = check_sample_submission(task)
+        if problems:
+            raise BundleError(problems)
         _memory[key] = task
         return task
 

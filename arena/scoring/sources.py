@@ -8,11 +8,13 @@ a canonical split, which the task uses when its ``test_fraction`` is 0.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -83,13 +85,63 @@ BUILTIN_SOURCES: dict[str, Callable[["TaskSpec"], pd.DataFrame]] = {
 }
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, CSV.gz or Parquet file with pyarrow (the one reader for data files)."""
+def read_table(path: str | Path, key_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV, CSV.gz or Parquet file with pyarrow (the one reader for data files).
+
+    ``key_columns`` (the id column, a classification target) are read as the organiser
+    wrote them and typed by :func:`key_values`, so ``0300`` stays ``0300``.
+    """
     path = Path(path)
     if path.name.endswith(".parquet"):
-        return pq.read_table(path).to_pandas()
-    # Empty fields are missing values, whatever the column's type.
-    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)).to_pandas()
+        frame = pq.read_table(path).to_pandas()
+    else:
+        # Empty fields are missing values, whatever the column's type.
+        options = pacsv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.string() for c in key_columns})
+        frame = pacsv.read_csv(path, convert_options=options).to_pandas()
+    for column in key_columns:
+        if column in frame.columns:
+            frame[column] = key_values(frame[column])
+    return frame
+
+
+_WHOLE_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})(?:\.0*)?")
+"""A whole number written plainly: no leading zero, no sign but minus; ``.0`` allowed (pandas writes 1.0)."""
+
+
+def key_values(column: pd.Series) -> pd.Series:
+    """Ids or class labels typed by their values, the same way from CSV, CSV.gz and Parquet.
+
+    When every value is a whole number written plainly (``7``, ``-2``, or coded as a
+    float, ``7.0``) the column is int64; otherwise (a zero-padded ``0300``, a class
+    ``01``, a uuid, a word) every value is text. A column with empty values is left
+    as it is, for the checks to report.
+    """
+    if column.isna().any() or pd.api.types.is_bool_dtype(column) or len(column) == 0:
+        return column
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype(np.int64)
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=np.float64)
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
+            return column.astype(np.int64)
+        return column
+    text = column.astype(str)
+    if text.str.fullmatch(_WHOLE_NUMBER).all():
+        return text.str.partition(".")[0].astype(np.int64)
+    return text.astype(object)
+
+
+def same_key_type(frames: Sequence[pd.DataFrame | None], column: str) -> None:
+    """Make ``column`` text in every frame (in place) when it is text in one of them.
+
+    A test file whose ids all happen to be whole numbers must still match an answer
+    file whose ids are text: ``1000`` and ``0300`` are both ids of one task.
+    """
+    present = [f for f in frames if f is not None and column in f.columns and not f[column].isna().any()]
+    if any(f[column].dtype == object for f in present):
+        for frame in present:
+            if frame[column].dtype != object:
+                frame[column] = frame[column].astype(str).astype(object)
 
 
 def load_source(spec: TaskSpec) -> pd.DataFrame:

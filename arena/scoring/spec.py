@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,17 @@ KINDS = ("classification", "regression", "forecasting")
 PREDICTIONS = ("label", "probabilities", "value")
 MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+SAMPLE_SUBMISSION = "sample_submission.csv"
+"""An organiser's own sample submission, used when the bundle holds a file of this name."""
+SECTIONS = ("data", "metrics", "submission", "competition")
+DATES_HINT = ("dates are not part of a task: set them when hosting "
+              "(arena host --starts-at/--ends-at, or the Host page).")
+KEY_HINTS = {
+    "metric": "the metric is set in [metrics] as primary = \"...\" (and others = [...] for more).",
+    "deadline": DATES_HINT, "end_date": DATES_HINT, "ends_at": DATES_HINT, "start_date": DATES_HINT,
+    "starts_at": DATES_HINT, "end": DATES_HINT, "start": DATES_HINT,
+}
+"""Keys organisers write by habit that are not task keys, with where the setting really lives."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class TaskSpec:
     test_file: Path | None = None
     answers_file: Path | None = None
     data_file: Path | None = None
+    sample_file: Path | None = None
     test_fraction: float = 0.3
     seed: int = 0
     modality: str = "tabular"
@@ -74,11 +87,15 @@ class _Reader:
         self.raw = raw
         self.where = where
         self.problems: list[Problem] = []
+        self.known: set[str] = set()
+        self.bad: set[str] = set()
 
     def problem(self, key: str, message: str) -> None:
+        self.bad.add(key)
         self.problems.append(Problem(f"{self.where} [{key}]", message))
 
     def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = False, default: Any = None) -> Any:
+        self.known.add(key)
         table, _, name = key.rpartition(".")
         node: Any = self.raw
         for part in filter(None, table.split(".")):
@@ -95,6 +112,42 @@ class _Reader:
             self.problem(key, f"must be {_describe(kind)}, got {value!r}.")
             return default
         return value
+
+    def unknown_keys(self) -> None:
+        """A problem for every key no ``get`` asked for, with the likely key it was meant to be."""
+        tables = {key.partition(".")[0] for key in self.known if "." in key} | set(SECTIONS)
+        for name, value in self.raw.items():
+            if name in tables:
+                if not isinstance(value, dict):
+                    self.problem(name, f"must be a table: write [{name}] on a line of its own, its keys below it.")
+                    continue
+                for inner in value:
+                    if f"{name}.{inner}" not in self.known:
+                        self.problem(f"{name}.{inner}", self._unknown(inner, name))
+            elif name not in self.known:
+                if isinstance(value, dict):
+                    close = difflib.get_close_matches(name, sorted(tables), n=1)
+                    hint = f" Did you mean [{close[0]}]?" if close else ""
+                    self.problem(name, f"unknown table.{hint} Tables are: {', '.join(f'[{t}]' for t in SECTIONS)}.")
+                else:
+                    self.problem(name, self._unknown(name, ""))
+
+    def _unknown(self, name: str, table: str) -> str:
+        if name in KEY_HINTS:
+            return f"unknown key: {KEY_HINTS[name]}"
+        here = sorted(k.rpartition(".")[2] for k in self.known if k.rpartition(".")[0] == table)
+        close = difflib.get_close_matches(name, here, n=1)
+        if close:
+            return f"unknown key. Did you mean '{close[0]}'?"
+        elsewhere = sorted(self.known, key=lambda k: k.count("."))
+        by_name = {k.rpartition(".")[2]: k for k in reversed(elsewhere)}
+        close = difflib.get_close_matches(name, sorted(by_name), n=1)
+        if close:
+            table_of, _, key = by_name[close[0]].rpartition(".")
+            place = f"[{table_of}]" if table_of else "the top of the file (before any [table])"
+            return f"unknown key here. Did you mean '{key}' in {place}?"
+        known = ", ".join(here) if here else "none"
+        return f"unknown key. Keys allowed {'in [' + table + ']' if table else 'at the top'}: {known}."
 
 
 def _describe(kind: type | tuple[type, ...]) -> str:
@@ -124,6 +177,25 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
     Raises :class:`BundleError` listing every problem found, each with the file,
     the key and what is expected.
     """
+    spec, problems = inspect_spec(bundle_dir)
+    if problems:
+        raise BundleError(problems)
+    return spec
+
+
+DATA_KEYS = ("kind", "data")
+"""Keys the data stage depends on: while one of them is wrong, the data files are not read."""
+
+
+def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]]:
+    """Every problem of ``task.toml``, and a spec good enough to check the data files with.
+
+    The spec has defaults in place of wrong values; it is None when the data cannot be
+    located or read as described (a problem with ``kind`` or a ``[data]`` key), so the
+    next stage (reading and checking the data) runs whenever it can, and a bundle's
+    problems are all reported at once. Raises :class:`BundleError` only when there is
+    no ``task.toml`` to read.
+    """
     bundle = Path(bundle_dir)
     toml_path = bundle / "task.toml"
     where = str(toml_path)
@@ -132,7 +204,7 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
     try:
         raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError([Problem(where, f"is not valid TOML: {exc}.")]) from None
+        return None, [Problem(where, f"is not valid TOML: {exc}.")]
 
     r = _Reader(raw, where)
     name = r.get("name", str, required=True, default="")
@@ -207,14 +279,28 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
             r.problem(f"competition.{key}", f"must be 1 or more, got {value}.")
         limits[key] = value
 
+    id_column = r.get("data.id", str, default="id")
+    target = r.get("data.target", str, default="label")
+    for key, column in (("data.id", id_column), ("data.target", target)):
+        if not column.strip():
+            r.problem(key, "must name a column of the data files, e.g. \"id\".")
+    if id_column == target and id_column.strip():
+        r.problem("data.target", f"must differ from [data] id (both are '{id_column}').")
+    sample = r.get("data.sample_submission", str)
+    if sample is None and (bundle / SAMPLE_SUBMISSION).is_file():
+        sample = SAMPLE_SUBMISSION
     spec_kwargs = dict(
         train_file=_data_file(r, bundle, "data.train", train),
         test_file=_data_file(r, bundle, "data.test", test),
         answers_file=_data_file(r, bundle, "data.answers", answers),
         data_file=_data_file(r, bundle, "data.file", single),
+        sample_file=_data_file(r, bundle, "data.sample_submission", sample),
     )
-    if r.problems:
-        raise BundleError(r.problems)
+    seed = r.get("data.seed", int, default=0)
+    # Every key is read above this line: a key nobody asked for is a typo or a misplaced setting.
+    r.unknown_keys()
+    if any(key.partition(".")[0] in DATA_KEYS and (key in r.known or "." not in key) for key in r.bad):
+        return None, r.problems
     readme = bundle / "README.md"
     return TaskSpec(
         name=name,
@@ -222,11 +308,11 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
         version=version,
         kind=kind,
         bundle_dir=bundle.resolve(),
-        id_column=r.get("data.id", str, default="id"),
-        target=r.get("data.target", str, default="label"),
+        id_column=id_column,
+        target=target,
         source=source,
         test_fraction=float(test_fraction),
-        seed=r.get("data.seed", int, default=0),
+        seed=seed,
         modality=modality,
         shape=tuple(shape) if shape else None,
         primary_metric=metric_registry.ALIASES.get(primary, primary),
@@ -235,4 +321,4 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
         competition=CompetitionDefaults(public_fraction=float(public_fraction), **limits),
         description=readme.read_text(encoding="utf-8") if readme.is_file() else "",
         **spec_kwargs,
-    )
+    ), r.problems
