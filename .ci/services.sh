@@ -2,11 +2,13 @@
 #   - Debian's Chromium, driven by Playwright in the browser tests
 #   - PostgreSQL, for the store tests (they also run on SQLite)
 #   - Redis, for the scale-out worker tests
+#   - bubblewrap, the sandbox that Codabench/CodaLab scoring programs run in
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v bwrap >/dev/null || need+=(bubblewrap)  # the sandbox of Codabench scoring programs
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null

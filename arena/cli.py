@@ -23,6 +23,7 @@ from pathlib import Path
 from arena.scoring.datasets import builtin_task_names, find_bundle, load_task
 from .errors import ArenaError
 from arena.scoring.score import Score, score_submission
+from arena.scoring.programs import ProgramFailed, ProgramTask, describe
 from arena.scoring.spec import load_spec
 from arena.scoring.validation import read_submission
 
@@ -39,6 +40,9 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 def cmd_tasks_show(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     spec = task.spec
+    if isinstance(task, ProgramTask):  # a Codabench/CodaLab bundle: its phases, columns and the native-metric check
+        print("\n".join(describe(task)))
+        return EXIT_OK
     print(f"{spec.title} ({spec.name}, version {spec.version})")
     print(f"  kind:           {spec.kind} ({spec.modality})")
     print(f"  rows:           {len(task.train)} train, {len(task.test)} test")
@@ -74,14 +78,19 @@ def format_score(score: Score) -> str:
     lines = []
     for part, values, ci, n in (("public", score.public, score.public_ci, score.n_public),
                                 ("private", score.private, score.private_ci, score.n_private)):
-        metrics = ", ".join(f"{name} {value:.4f}" for name, value in values.items())
-        lines.append(f"{part:<8} ({n} rows): {metrics}; {score.primary} 95% CI [{ci[0]:.4f}, {ci[1]:.4f}]")
+        metrics = ", ".join(f"{name} {value:.4f}" if value is not None else f"{name} -" for name, value in values.items())
+        interval = f"95% CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci[0] is not None else "no interval (the program gives one number)"
+        lines.append(f"{part:<8} ({n} rows): {metrics}; {score.primary} {interval}")
     return "\n".join(lines)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     task = load_task(args.task)
-    score = score_submission(task, args.file, public_fraction=args.public_fraction)
+    try:
+        score = score_submission(task, args.file, public_fraction=args.public_fraction)
+    except ProgramFailed as exc:  # the organiser runs this: show the program's own output too
+        print(f"scoring program output:\n{exc.log}", file=sys.stderr)
+        raise
     if args.json:
         print(json.dumps({"task": task.name, "answer_key_sha256": task.answer_key.sha256, **score.to_dict()}, indent=2))
     else:
@@ -160,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = commands.add_parser("tasks", help="list or describe tasks").add_subparsers(dest="tasks_command", required=True)
     tasks.add_parser("list", help="list the built-in tasks").set_defaults(func=cmd_tasks_list)
     show = tasks.add_parser("show", help="describe a task and print its answer-key SHA-256")
-    show.add_argument("task", help="a built-in task name or a bundle folder")
+    show.add_argument("task", help="a built-in task name, a bundle folder, or a Codabench/CodaLab bundle "
+                                   "(folder or .zip; add #phase=N for a later phase)")
     show.set_defaults(func=cmd_tasks_show)
 
     data = commands.add_parser("data", help="write train.csv, test.csv and sample_submission.csv")

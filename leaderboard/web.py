@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from arena.server import competitions, standings, submissions, teams, uploads
+from arena.server import competitions, stages, standings, submissions, teams, uploads
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
@@ -40,7 +40,8 @@ def competition_page(slug: str):
     is_open, why = competitions.accepting_submissions(competition)
     return render_template("competition.html", c=competition, board=board, show_private=show_private,
                            task=task, is_open=is_open, why_closed=why,
-                           can_see_private=competitions.can_see_private(competition, g.user))
+                           can_see_private=competitions.can_see_private(competition, g.user),
+                           stages=stages.siblings(db_session(), competition))
 
 
 @bp.route("/c/<slug>/data/<name>")
@@ -195,7 +196,11 @@ def host():
                     archive = Path(tmp) / "bundle.zip"
                     upload.save(archive)
                     task_ref = str(competitions.unpack_uploaded_bundle(archive, slug or "upload"))
-            competition = competitions.host(session, task_ref, slug=slug, **settings_from_form(request.form))
+            if stages.is_program_ref(task_ref) and request.form.get("confirm") != "1":  # Codabench: preview first
+                return render_template("host_preview.html", stages=stages.preview(task_ref), task_ref=task_ref,
+                                       slug=slug or "", form=request.form)
+            competition = competitions.host(session, task_ref, slug=slug, native=request.form.get("native") == "1",
+                                            **settings_from_form(request.form))
         return redirect(url_for("web.admin", slug=competition.slug))
     from arena.scoring.datasets import builtin_task_names
 

@@ -24,8 +24,8 @@ def unpack_bundle(archive: Path, target: Path) -> Path:
     except zipfile.BadZipFile:
         shutil.rmtree(target)
         raise BundleError([Problem("upload", "is not a .zip archive of a task bundle folder.")]) from None
-    tomls = list(target.rglob("task.toml"))
+    tomls = list(target.rglob("task.toml")) or [p for p in target.rglob("competition.yaml") if "__MACOSX" not in p.parts]
     if len(tomls) != 1:
         shutil.rmtree(target)
-        raise BundleError([Problem("upload", "the archive must hold exactly one task.toml.")])
+        raise BundleError([Problem("upload", "the archive must hold exactly one task.toml (or one Codabench competition.yaml).")])
     return tomls[0].parent

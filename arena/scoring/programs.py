@@ -159,6 +159,8 @@ def parse_ref(ref: str | Path) -> tuple[Path, int, str | None]:
 
 def is_program_ref(ref: str | Path) -> bool:
     """True when the reference names a Codabench/CodaLab bundle (a folder or .zip with competition.yaml)."""
+    if not str(ref).strip():
+        return False
     path = parse_ref(ref)[0] if "#phase=" in str(ref) else Path(ref)
     if path.is_dir():
         return is_competition_bundle(path)

@@ -137,6 +137,8 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
 def score_submission(task: Task, path: str | Path, *, public_fraction: float | None = None,
                      max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
     """Read, validate and score a predictions file (raises SubmissionError for a bad file)."""
+    if hasattr(task, "score_file"):  # a Codabench/CodaLab phase: its program (or the native metric) scores the file
+        return task.score_file(path, max_bytes=max_bytes)
     return score_predictions(task, read_submission(task, path, max_bytes=max_bytes), public_fraction=public_fraction)
 
 

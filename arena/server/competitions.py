@@ -14,6 +14,7 @@ from arena.config import arena_home
 from arena.scoring.datasets import Task, builtin_task_names, load_task
 from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
+from arena.scoring.programs import ProgramTask, is_program_ref
 from arena.db.models import Competition, Submission, User, utcnow
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -31,6 +32,8 @@ def task_of(competition: Competition) -> Task:
 
 def _stored_ref(task_ref: str, task: Task) -> str:
     """What a competition remembers of its task: a built-in's name, or the bundle's absolute folder."""
+    if isinstance(task, ProgramTask):  # a Codabench/CodaLab phase: the folder and the phase
+        return task.spec.ref
     return str(task_ref) if task_ref in builtin_task_names() else str(task.spec.bundle_dir)
 
 
@@ -44,8 +47,14 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     """Host a task (built-in name, bundle folder, or an unpacked uploaded bundle) as a competition.
 
     Without an end date it is a standing benchmark. Rules default to the bundle's
-    ``[competition]`` table.
+    ``[competition]`` table. A Codabench/CodaLab bundle hosts each phase as a stage (``native=True``:
+    scored by Arena's metric where it matches the program's).
     """
+    if "#phase=" not in str(task_ref) and is_program_ref(task_ref):
+        from arena.server.stages import host_stages
+
+        return host_stages(session, task_ref, slug=slug, **settings)[0]
+    settings.pop("native", None)
     task = load_task(task_ref)
     spec = task.spec
     slug = slug or spec.name

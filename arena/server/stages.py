@@ -18,7 +18,7 @@ from arena.db.models import Competition
 from arena.scoring.codabench import slug_of
 from arena.scoring.datasets import load_task
 from arena.scoring.native import Detection, detect
-from arena.scoring.programs import ProgramTask, bundle_folder, load_program_task, parse_ref
+from arena.scoring.programs import ProgramTask, bundle_folder, is_program_ref, load_program_task, parse_ref
 
 PHASE_DATES = ("starts_at", "ends_at")
 
@@ -30,6 +30,18 @@ class StagePreview:
     number: int
     task: ProgramTask
     detection: Detection
+
+
+__all__ = ["StagePreview", "host_stages", "is_program_ref", "is_stage", "preview", "siblings", "unpack_for_preview"]
+
+
+def unpack_for_preview(session: Session, archive: Path, slug: str | None) -> Path:
+    """An uploaded Codabench/CodaLab archive, unpacked into its own folder (the short name checked first)."""
+    from arena.server.competitions import check_slug, unpack_uploaded_bundle
+
+    if slug is not None:
+        check_slug(session, slug)
+    return unpack_uploaded_bundle(archive, slug or "upload")
 
 
 def is_stage(competition: Competition) -> bool:
@@ -56,6 +68,7 @@ def host_stages(session: Session, ref: str | Path, *, slug: str | None = None, n
     """
     from arena.server.competitions import CompetitionError, check_slug, host
 
+    settings = {key: value for key, value in settings.items() if not (key in PHASE_DATES and value is None)}
     stages = preview(ref, detect_native=native)
     base = slug or slug_of(stages[0].task.bundle.title)
     if len(stages) > 1 and any(settings.get(key) is not None for key in PHASE_DATES):

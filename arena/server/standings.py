@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ class Standing:
     entries: int
     is_baseline: bool
     submitted_at: str
+    values: dict = dataclass_field(default_factory=dict)  # a Codabench bundle's leaderboard columns, by key
 
 
 def _eligible(session: Session, competition: Competition) -> list[Submission]:
@@ -39,7 +41,10 @@ def _eligible(session: Session, competition: Competition) -> list[Submission]:
 def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
     """Ranked standings. Public: each team's best public score. Private: the best private score
     among the team's chosen finals, or of its best public submission if it chose none."""
-    higher = get_metric(load_task(competition.task_ref).spec.primary_metric).higher_is_better
+    spec = load_task(competition.task_ref).spec
+    # A Codabench/CodaLab stage takes its direction (and its extra columns) from the bundle's leaderboard.
+    higher = spec.higher_is_better if hasattr(spec, "higher_is_better") else get_metric(spec.primary_metric).higher_is_better
+    columns = [c.key for c in getattr(spec, "columns", ())] if not getattr(spec, "native", None) else []
     by_team: dict[int, list[Submission]] = {}
     for submission in _eligible(session, competition):
         by_team.setdefault(submission.team_id, []).append(submission)
@@ -66,16 +71,19 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
             rank=rank, team=teams[submission.team_id], score=rounded(getattr(submission, field)),
             ci_low=rounded(ci[0]), ci_high=rounded(ci[1]), submission_id=submission.id, entries=entries,
             is_baseline=submission.is_baseline, submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
+            values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
         ))
     return standings
 
 
 def to_csv(standings: list[Standing]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(Standing.__dataclass_fields__), lineterminator="\n")
+    columns = list(standings[0].values) if standings else []
+    fields = [name for name in Standing.__dataclass_fields__ if name != "values"]
+    writer = csv.DictWriter(buffer, fieldnames=fields + columns, lineterminator="\n")
     writer.writeheader()
     for standing in standings:
-        writer.writerow(asdict(standing))
+        writer.writerow({key: value for key, value in asdict(standing).items() if key != "values"} | standing.values)
     return buffer.getvalue()
 
 
