@@ -16,7 +16,7 @@ import markdown
 from flask import Flask, g, jsonify, render_template, request
 from markupsafe import Markup
 
-from arena.config import installation_secret
+from arena.config import installation_secret, require_secret
 from arena.errors import ArenaError
 from arena.server.jobs import InProcessWorker, RedisQueue
 from arena.db.database import Database
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("ARENA_DATABASE_URL"),
         REDIS_URL=os.environ.get("ARENA_REDIS_URL"),
         MAX_UPLOAD_BYTES=DEFAULT_MAX_BYTES,
+        CREATE_SECRET=os.environ.get("ARENA_CREATE_SECRET", "") in ("1", "true", "yes"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -45,11 +46,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Flask refuses bodies past this before a view runs; the store also stops at MAX_UPLOAD_BYTES.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
+    # A web process never makes up the installation secret: a new one would move every public/private split.
+    require_secret(create=app.config["CREATE_SECRET"], who="The web process")
     db = Database(app.config["DATABASE_URL"])
     app.extensions["arena_db"] = db
     app.extensions["arena_queue"] = RedisQueue(app.config["REDIS_URL"], db) if app.config["REDIS_URL"] else InProcessWorker(db)
 
     app.add_template_filter(render_markdown, "markdown")
+    app.before_request(_receive_upload_first)  # before any hook that reads the database
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
@@ -67,6 +71,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def render_markdown(text: str) -> Markup:
     """A task README as HTML. Raw HTML in the README is escaped first, so a bundle cannot inject markup."""
     return Markup(markdown.markdown(html.escape(text, quote=False), extensions=["tables", "fenced_code"]))
+
+
+def _receive_upload_first() -> None:
+    """Take in an upload's whole body before the request reads the database, so no transaction (on SQLite,
+    the write lock) is open while a slow client sends its bytes; werkzeug spools them to a temporary file."""
+    if request.method == "POST" and request.mimetype == "multipart/form-data":
+        request.files  # noqa: B018 -- parsing is the point
 
 
 def _wants_json() -> bool:

@@ -21,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from arena.server.installation import prepare
     from leaderboard import create_app
 
-    app = create_app()
+    app = create_app({"CREATE_SECRET": True})  # the first start of an installation creates its secret
     db = app.extensions["arena_db"]
     prepare(db)
     with db.session() as session, session.begin():

@@ -11,6 +11,10 @@ import pytest
 _SESSION_HOME = tempfile.mkdtemp(prefix="arena-test-home-")
 os.environ["ARENA_HOME"] = _SESSION_HOME
 
+from arena.config import installation_secret  # noqa: E402
+
+installation_secret()  # the tests' installation is set up, as `arena setup` leaves one: its secret exists
+
 
 @pytest.fixture(scope="session")
 def arena_home() -> Path:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -70,8 +73,8 @@ def test_a_job_left_scoring_goes_back_in_the_queue(db):
     competition_id, (user_id,) = setup_competition(db)
     submission_id = accept(db, competition_id, user_id, sample_csv("mnist1d"))
     with db.session() as session, session.begin():
-        assert submissions.claim(session, submission_id)
-        session.get(Submission, submission_id).scoring_started_at = utcnow() - timedelta(hours=2)
+        assert submissions.claim(session, submission_id, "elsewhere:1:x")
+        session.get(Submission, submission_id).heartbeat_at = utcnow() - timedelta(minutes=2)
     assert jobs.pending(db) == [submission_id]
     assert jobs.score_one(db, submission_id) == "scored"
 
@@ -125,8 +128,9 @@ def test_a_restarted_server_scores_what_it_left_queued_or_scoring(tmp_path, peop
     first = upload(client, token, "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
     second = upload(client, token, "mnist1d", predictions_csv("mnist1d", 0.6)).get_json()["submission"]["id"]
     db = app.extensions["arena_db"]
-    with db.session() as session, session.begin():
-        assert submissions.claim(session, first)  # the old process died while scoring this one
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with db.session() as session, session.begin():  # the old process died while scoring this one
+        assert submissions.claim(session, first, f"{socket.gethostname()}:{gone.stdout.strip()}:x")
     live_server(DATABASE_URL=database)  # the restart
     for _ in range(200):
         with db.session() as session:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena.config import arena_home
+from arena.config import arena_home, private_file
 
 
 def database_url() -> str:
@@ -23,6 +24,9 @@ def make_engine(url: str | None = None) -> Engine:
     """
     url = url or database_url()
     if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:") and Path(path).parent.is_dir():
+            private_file(Path(path))  # owner only (0600); SQLite gives its -wal and -shm files the same mode
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -23,8 +23,11 @@ def _database(url: str | None):
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from arena.config import require_secret
     from arena.server.jobs import run_redis_worker
 
+    create = args.create_secret or os.environ.get("ARENA_CREATE_SECRET", "") in ("1", "true", "yes")
+    require_secret(create=create, who="arena worker")
     if args.database:
         os.environ["ARENA_DATABASE_URL"] = args.database
     run_redis_worker(args.redis, burst=args.burst)
@@ -73,8 +76,10 @@ def cmd_organiser(args: argparse.Namespace) -> int:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
+    from arena.config import installation_secret
     from arena.server.installation import prepare
 
+    installation_secret()  # the one-time set-up creates the installation secret (if this is a new installation)
     db = _database(args.database)
     rescored = prepare(db, host_builtins=not args.no_builtins)
     print(f"the database is at the newest schema; {'built-in tasks hosted; ' if not args.no_builtins else ''}"
@@ -109,6 +114,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--redis", required=True, help="e.g. redis://127.0.0.1:6379/0")
     worker.add_argument("--database", help="the server's SQLAlchemy URL")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument("--create-secret", action="store_true",
+                        help="create the installation secret if ARENA_HOME has none (only for a brand-new "
+                             "installation: otherwise copy the file 'secret' from the server)")
     worker.set_defaults(func=cmd_worker)
 
     hosting = commands.add_parser("host", help="host a task bundle as a competition on this server's database")

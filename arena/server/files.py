@@ -1,38 +1,61 @@
-"""Content-addressed file store under ARENA_HOME/files: an upload is kept by its SHA-256."""
+"""Content-addressed file store under ARENA_HOME/files: an accepted upload is kept by its SHA-256.
+
+An upload is first received into a private temporary file (``files/.incoming``),
+with no database transaction open while its bytes move; only when its submission is
+recorded does it enter the store, so the store holds accepted submissions' files only.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from arena.config import arena_home
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arena.config import arena_home, private_dir
+from arena.db.models import Submission
 from arena.errors import SubmissionError
 
 CHUNK = 1 << 20
 
 
 def files_dir() -> Path:
-    path = arena_home() / "files"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(arena_home() / "files")
+
+
+def incoming_dir() -> Path:
+    return private_dir(files_dir() / ".incoming")
 
 
 def path_for(sha256: str) -> Path:
     return files_dir() / sha256[:2] / sha256
 
 
-def store_stream(stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
-    """Copy ``stream`` into the store, hashing as it goes; returns (sha256, size).
+@dataclass(frozen=True)
+class Received:
+    """An upload's bytes in a temporary file of their own, not yet in the store."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def receive(stream: BinaryIO, max_bytes: int) -> Received:
+    """Copy ``stream`` into a private temporary file, hashing as it goes.
 
     Stops reading as soon as the size limit is passed, so an oversized upload never
     fills the disk; nothing is kept in that case.
     """
     digest = hashlib.sha256()
     size = 0
-    fd, tmp_name = tempfile.mkstemp(dir=files_dir(), prefix=".upload-")
+    fd, name = tempfile.mkstemp(dir=incoming_dir(), prefix="upload-")
     try:
         with os.fdopen(fd, "wb") as out:
             while chunk := stream.read(CHUNK):
@@ -42,12 +65,44 @@ def store_stream(stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
                                           "Compress it (.csv.gz) or write Parquet, which are much smaller.")
                 digest.update(chunk)
                 out.write(chunk)
-        sha = digest.hexdigest()
-        target = path_for(sha)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(tmp_name, target)
-        return sha, size
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Received(Path(name), digest.hexdigest(), size)
 
+
+def keep(received: Received) -> Path:
+    """Move a received file into the store under its hash (an identical file already there stays)."""
+    target = path_for(received.sha256)
+    private_dir(target.parent)
+    os.replace(received.path, target)
+    return target
+
+
+def discard(received: Received) -> None:
+    """Forget a received file that was not kept (a refused upload); a no-op once kept."""
+    received.path.unlink(missing_ok=True)
+
+
+def store_stream(stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
+    """Receive and keep at once, for callers with no rule to check in between; returns (sha256, size)."""
+    received = receive(stream, max_bytes)
+    keep(received)
+    return received.sha256, received.size
+
+
+def remove_unreferenced(session: Session, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete stored files that no submission references, and abandoned temporary files.
+
+    Only files older than ``older_than`` go, so an upload being recorded right now is
+    never touched. Returns how many files were removed.
+    """
+    cutoff = time.time() - older_than.total_seconds()
+    referenced = set(session.scalars(select(Submission.file_sha256).distinct()))
+    removed = 0
+    for path in files_dir().glob("*/*"):
+        stale = path.is_file() and path.stat().st_mtime < cutoff
+        if stale and (path.parent.name == ".incoming" or path.name not in referenced):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

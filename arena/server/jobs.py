@@ -2,51 +2,129 @@
 
 Both run :func:`score_one`, the one scoring path for stored submissions. The queue's
 truth is the database (``status``): Redis only carries wake-ups, so a lost Redis
-message or a killed worker loses nothing: ``requeue_stuck`` and ``pending`` pick
-the work up again on restart.
+message or a killed worker loses nothing. A worker beats a heartbeat on the job it
+scores; :func:`sweep` puts back in the queue the jobs whose worker stopped beating
+(or died on this machine), and never takes a live job from its worker.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import socket
 import threading
+import time
 from datetime import timedelta
 
 from arena.scoring.datasets import load_task
 from arena.errors import SubmissionError
-from arena.server.files import path_for
+from arena.server.files import path_for, remove_unreferenced
 from arena.scoring.score import Score, score_submission
 from arena.server import submissions as store
 from arena.db.database import Database
-from arena.db.models import Competition, Submission
+from arena.db.models import Competition, Submission, utcnow
 
 log = logging.getLogger("arena.jobs")
 SCORING_TIMEOUT = timedelta(seconds=int(os.environ.get("ARENA_SCORING_TIMEOUT", "600")))
+"""The longest one scoring may take; past it the worker stops vouching for the job and it is retried."""
+HEARTBEAT = timedelta(seconds=float(os.environ.get("ARENA_HEARTBEAT_SECONDS", "10")))
+"""How often a worker says it is alive; three missed beats and its job goes back in the queue."""
+MISSED_BEATS = 3
+
+
+def worker_name() -> str:
+    """A fresh claim token: ``host:pid:nonce``, so a job's holder can be told dead or alive on its own host."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _dead_here(workers: list[tuple[int, str | None]]) -> list[int]:
+    """The jobs held by processes of this host that no longer exist (killed, crashed)."""
+    host = socket.gethostname()
+    dead = []
+    for submission_id, worker in workers:
+        parts = (worker or "").rsplit(":", 2)
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+            dead.append(submission_id)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process not yet reaped by its parent is a zombie: dead all the same
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def sweep(db: Database) -> list[int]:
+    """Put back in the queue the jobs whose worker stopped beating or died; returns their ids."""
+    with db.session() as session, session.begin():
+        dead = _dead_here(store.scoring_workers(session))
+        return store.requeue_stuck(session, utcnow() - HEARTBEAT * MISSED_BEATS, dead)
+
+
+class _Heartbeat:
+    """Beats for one claimed job in a thread while it is scored, until the scoring ends or runs past its time."""
+
+    def __init__(self, db: Database, submission_id: int, worker: str) -> None:
+        self.db, self.submission_id, self.worker = db, submission_id, worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="arena-heartbeat", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + SCORING_TIMEOUT.total_seconds()
+        while not self._stop.wait(HEARTBEAT.total_seconds()) and time.monotonic() < deadline:
+            try:
+                with self.db.session() as session, session.begin():
+                    if not store.beat(session, self.submission_id, self.worker):
+                        return  # the job was taken back (a rescore): nothing to vouch for
+            except Exception:  # a missed beat is harmless; several in a row hand the job to another worker
+                log.exception("heartbeat for submission %s failed", self.submission_id)
 
 
 def score_one(db: Database, submission_id: int) -> str | None:
     """Claim and score one submission; returns its new status (None if another worker had it).
 
     The database is only touched in short transactions before and after the scoring,
-    so uploads are never blocked behind a long job.
+    so uploads are never blocked behind a long job. A result is recorded only while
+    this worker still holds the claim: a job requeued meanwhile (a rescore, or a
+    heartbeat judged lost) is scored again by whoever holds it now.
     """
+    worker = worker_name()
     with db.session() as session, session.begin():
-        if not store.claim(session, submission_id):
+        if not store.claim(session, submission_id, worker):
             return None
         submission = session.get(Submission, submission_id)
         competition = session.get(Competition, submission.competition_id)
         task_ref, fraction, file_sha = competition.task_ref, competition.public_fraction, submission.file_sha256
     outcome: Score | list[str] | None
-    try:
-        outcome = score_submission(load_task(task_ref), path_for(file_sha), public_fraction=fraction)
-    except SubmissionError as exc:
-        outcome = exc.messages()
-    except Exception:  # our failure, never the participant's: retried, never charged
-        log.exception("scoring submission %s failed", submission_id)
-        outcome = None
+    with _Heartbeat(db, submission_id, worker):
+        try:
+            outcome = score_submission(load_task(task_ref), path_for(file_sha), public_fraction=fraction)
+        except SubmissionError as exc:
+            outcome = exc.messages()
+        except Exception:  # our failure, never the participant's: retried, never charged
+            log.exception("scoring submission %s failed", submission_id)
+            outcome = None
     with db.session() as session, session.begin():
-        submission = session.get(Submission, submission_id)
+        submission = session.get(Submission, submission_id, with_for_update=True)
+        if not store.holds_claim(submission, worker):
+            return None
         competition = session.get(Competition, submission.competition_id)
         if competition.task_ref != task_ref:  # the task changed meanwhile: score again
             submission.status = "queued"
@@ -56,14 +134,21 @@ def score_one(db: Database, submission_id: int) -> str | None:
             store.record_invalid(submission, outcome)
         else:
             store.record_our_failure(submission)
+        submission.worker = None
         return submission.status
 
 
 def pending(db: Database) -> list[int]:
     """Put stuck jobs back and list everything queued (used at start and by the worker loop)."""
+    sweep(db)
     with db.session() as session, session.begin():
-        store.requeue_stuck(session, SCORING_TIMEOUT)
         return store.queued_ids(session)
+
+
+def tidy_store(db: Database) -> int:
+    """Remove stored files no submission references (left by a crash between storing and recording)."""
+    with db.session() as session, session.begin():
+        return remove_unreferenced(session)
 
 
 class InProcessWorker:
@@ -77,10 +162,10 @@ class InProcessWorker:
         self._thread = threading.Thread(target=self._run, name="arena-scoring", daemon=True)
 
     def start(self) -> "InProcessWorker":
-        """Start scoring. Jobs left ``scoring`` by a previous run of this server go back in the
-        queue at once: with in-process scoring nobody else can be working on them."""
-        with self.db.session() as session, session.begin():
-            store.requeue_stuck(session, timedelta(0))
+        """Start scoring. Jobs left ``scoring`` by a stopped process go back in the queue at once
+        (a dead process on this host) or after its missed heartbeats (a silent one elsewhere)."""
+        sweep(self.db)
+        tidy_store(self.db)
         self._thread.start()
         return self
 
@@ -107,7 +192,7 @@ class InProcessWorker:
                     score_one(self.db, submission_id)
             except Exception:  # keep the worker alive; the job stays queued and is retried
                 log.exception("scoring loop error")
-            self._wake.wait(self.poll_seconds)
+            self._wake.wait(min(self.poll_seconds, HEARTBEAT.total_seconds()))
             self._wake.clear()
 
 
@@ -119,6 +204,7 @@ class RedisQueue:
         from rq import Queue
 
         self.db = db
+        self.redis_url = redis_url
         self.queue = Queue("arena-scoring", connection=Redis.from_url(redis_url))
 
     def start(self) -> "RedisQueue":
@@ -128,16 +214,46 @@ class RedisQueue:
         return self
 
     def notify(self, submission_id: int | None = None) -> None:
-        if submission_id is not None:
-            self.queue.enqueue(rq_score, submission_id, job_timeout=int(SCORING_TIMEOUT.total_seconds()))
+        """Enqueue one submission, or (None) every queued one: rescores, new task versions, retries."""
+        if submission_id is None:
+            with self.db.session() as session, session.begin():
+                ids = store.queued_ids(session, limit=None)
+        else:
+            ids = [submission_id]
+        for one in ids:
+            self.queue.enqueue(rq_score, one, job_timeout=int(SCORING_TIMEOUT.total_seconds()) + 60)
+
+    def watch(self) -> threading.Thread:
+        """Every heartbeat: requeue and enqueue the jobs of silent or dead workers, and re-announce queued
+        jobs when Redis holds none (a lost wake-up). ``arena worker`` runs this beside the RQ worker."""
+
+        def run() -> None:
+            while True:
+                time.sleep(HEARTBEAT.total_seconds())
+                try:
+                    for submission_id in sweep(self.db):
+                        self.notify(submission_id)
+                    if self.queue.count == 0:
+                        self.notify(None)
+                except Exception:  # Redis or the database away for a moment: try again at the next beat
+                    log.exception("worker watch failed")
+
+        thread = threading.Thread(target=run, name="arena-watch", daemon=True)
+        thread.start()
+        return thread
 
 
 def rq_score(submission_id: int) -> str | None:
-    """The RQ job: opens the database named by the environment and scores one submission."""
-    return score_one(_worker_db(), submission_id)
+    """The RQ job: scores one submission in the database named by the environment; a job that goes back
+    in the queue (a failure of ours, a task changed meanwhile) is enqueued again at once."""
+    status = score_one(_worker_db(), submission_id)
+    if status == "queued" and _redis_url:
+        RedisQueue(_redis_url, _worker_db()).notify(submission_id)
+    return status
 
 
 _db: Database | None = None
+_redis_url: str | None = None
 
 
 def _worker_db() -> Database:
@@ -148,9 +264,13 @@ def _worker_db() -> Database:
 
 
 def run_redis_worker(redis_url: str, burst: bool = False) -> None:
-    """``arena worker``: first re-enqueue what the database says is pending, then serve the queue."""
+    """``arena worker``: re-enqueue what the database says is pending, watch for stuck jobs, serve the queue."""
     from redis import Redis
     from rq import Worker
 
+    global _redis_url
+    _redis_url = redis_url
     queue = RedisQueue(redis_url, _worker_db()).start()
+    if not burst:
+        queue.watch()
     Worker([queue.queue], connection=Redis.from_url(redis_url)).work(burst=burst)

@@ -22,6 +22,9 @@ COUNTED = ("queued", "scoring", "scored")
 MAX_ATTEMPTS = 3
 OUR_FAILURE = ("Arena could not score this file because of a problem on our side. "
                "It did not use a submission slot; please upload it again later.")
+CRASHED = ("Scoring this file stopped {attempts} times before it finished, so Arena gave up on it. It did not use "
+           "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv, "
+           "then upload it again.")
 
 
 class LimitError(CompetitionError):
@@ -127,25 +130,65 @@ def set_selected(session: Session, competition: Competition, submission: Submiss
 # --- the job's side ----------------------------------------------------------------
 
 
-def claim(session: Session, submission_id: int) -> bool:
-    """Atomically move a queued submission to ``scoring``; False if someone else has it."""
+def claim(session: Session, submission_id: int, worker: str | None = None) -> bool:
+    """Atomically move a queued submission to ``scoring`` for ``worker``; False if someone else has it."""
+    now = utcnow()
     result = session.execute(
         update(Submission).where(Submission.id == submission_id, Submission.status == "queued")
-        .values(status="scoring", scoring_started_at=utcnow(), attempts=Submission.attempts + 1))
+        .values(status="scoring", worker=worker, scoring_started_at=now, heartbeat_at=now,
+                attempts=Submission.attempts + 1))
     return result.rowcount == 1
 
 
-def queued_ids(session: Session, limit: int = 100) -> list[int]:
+def beat(session: Session, submission_id: int, worker: str) -> bool:
+    """The worker scoring a job says it is alive; False when the job is no longer its own."""
+    result = session.execute(
+        update(Submission).where(Submission.id == submission_id, Submission.status == "scoring",
+                                 Submission.worker == worker).values(heartbeat_at=utcnow()))
+    return result.rowcount == 1
+
+
+def holds_claim(submission: Submission, worker: str | None) -> bool:
+    """True while ``worker`` still holds the job: its result may be recorded."""
+    return submission.status == "scoring" and submission.worker == worker
+
+
+def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
     return list(session.scalars(select(Submission.id).where(Submission.status == "queued")
                                 .order_by(Submission.id).limit(limit)))
 
 
-def requeue_stuck(session: Session, timeout: timedelta) -> int:
-    """Submissions left ``scoring`` past the timeout (a crashed or killed worker) go back in the queue."""
-    result = session.execute(
-        update(Submission).where(Submission.status == "scoring", Submission.scoring_started_at < utcnow() - timeout)
-        .values(status="queued"))
-    return result.rowcount
+def scoring_workers(session: Session) -> list[tuple[int, str | None]]:
+    """(submission id, worker) of every job being scored now."""
+    return [tuple(row) for row in session.execute(select(Submission.id, Submission.worker)
+                                                  .where(Submission.status == "scoring"))]
+
+
+def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tuple[int, ...] = ()) -> list[int]:
+    """Jobs whose worker stopped beating before ``stale_before``, or is known to be ``dead``, go back in the queue.
+
+    A live job is never taken: only a silent or dead worker loses its claim. A job
+    that has already had ``MAX_ATTEMPTS`` claims fails instead, with a message (the
+    file may be what stops the worker), so it cannot crash workers forever, across
+    restarts too. Returns the ids put back in the queue.
+    """
+    last_sign = func.coalesce(Submission.heartbeat_at, Submission.scoring_started_at)
+    gone = last_sign < stale_before
+    if dead:
+        gone = gone | Submission.id.in_(list(dead))
+    requeued = []
+    for submission_id, worker, attempts in session.execute(
+            select(Submission.id, Submission.worker, Submission.attempts).where(Submission.status == "scoring", gone)):
+        values = ({"status": "queued"} if attempts < MAX_ATTEMPTS else
+                  {"status": "failed", "problems": [CRASHED.format(attempts=attempts)], "score": None,
+                   "public_primary": None, "private_primary": None, "selected": False})
+        mine = Submission.worker.is_(None) if worker is None else Submission.worker == worker
+        changed = session.execute(update(Submission).where(Submission.id == submission_id,
+                                                           Submission.status == "scoring", mine)
+                                  .values(worker=None, **values)).rowcount
+        if changed and values["status"] == "queued":
+            requeued.append(submission_id)
+    return requeued
 
 
 def record_score(session: Session, submission: Submission, competition: Competition, score: Score) -> None:

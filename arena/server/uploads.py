@@ -1,4 +1,4 @@
-"""The way in for every submission: store the file by content hash, then record it ``queued``.
+"""The way in for every submission: receive the bytes, then record the upload ``queued`` and keep its file.
 
 Web form, JSON API and the CLI (through the API) all call :func:`submit_stream`.
 """
@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from arena.server.files import store_stream
+from arena.server import files
 from arena.server import submissions as store
 from arena.server.competitions import get
 from arena.db.models import User
@@ -19,13 +19,23 @@ from arena.scoring.validation import DEFAULT_MAX_BYTES
 
 def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, file_name: str, *,
                   note: str = "", is_baseline: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> store.Accepted:
-    """Store the upload, then record it under the team's limits (inside the caller's transaction).
+    """Receive the upload, then record it under the team's limits and keep its file.
 
-    The file is kept before the row is written, so a recorded submission always has
-    its file; a refused upload (limit, closed competition) leaves only an
-    unreferenced file in the content store, never a row or a used slot.
+    Call it inside the caller's transaction before that transaction has touched the
+    database: the bytes are copied to a private temporary file first, with no
+    transaction open (so a slow upload blocks nobody); then one short transaction
+    checks the rules and writes the row. The file enters the store just before the
+    commit, so a recorded submission always has its file, and a refused upload
+    (closed competition, limit reached, not allowed) leaves nothing behind.
     """
-    competition = get(session, slug)
-    sha, size = store_stream(stream, max_bytes)
-    return store.accept(session, competition, user, file_sha256=sha, file_name=os.path.basename(file_name or "upload"),
-                        file_size=size, note=note, is_baseline=is_baseline)
+    received = files.receive(stream, max_bytes)
+    try:
+        competition = get(session, slug)
+        accepted = store.accept(session, competition, user, file_sha256=received.sha256,
+                                file_name=os.path.basename(file_name or "upload"), file_size=received.size,
+                                note=note, is_baseline=is_baseline)
+        if not accepted.duplicate:
+            files.keep(received)
+        return accepted
+    finally:
+        files.discard(received)
