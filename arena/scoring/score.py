@@ -49,12 +49,13 @@ _cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
 _cache_lock = threading.Lock()
 
 
-def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The public-row mask and, for classification, each row's base cell in the two confusion matrices.
+def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The public-row mask, for classification each row's base cell in the two confusion matrices,
+    and the private-row mask (rows the answer file calls Ignored are in neither).
 
-    Both are the same for every upload to a competition, so they are computed once.
-    The base cell is ``is_public * k * k + truth * k``: adding a prediction code gives
-    the row's cell, and one ``bincount`` builds both matrices.
+    All are the same for every upload to a competition, so they are computed once.
+    The base cell is ``part * k * k + truth * k`` (part 0 private, 1 public, 2 ignored):
+    adding a prediction code gives the row's cell, and one ``bincount`` builds both matrices.
     """
     key = task.answer_key
     fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
@@ -65,14 +66,20 @@ def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, n
             if key.usage_public is not None:
                 public = key.usage_public
             else:
-                public = public_mask(key.ids, secret, task.name, fraction)
+                labels = key.truth if key.classes is not None else None  # stratified by class
+                public = public_mask(key.ids, secret, task.name, fraction, labels)
+            part = public.astype(np.int64)
+            if key.ignored is not None:
+                part[key.ignored] = 2
+                public = public & ~key.ignored
+            private = part == 0
             base = None
             if key.classes is not None:
                 k = len(key.classes)
                 # The smallest integer type that holds every cell keeps the per-upload pass cheap.
-                dtype = np.uint16 if 2 * k * k <= np.iinfo(np.uint16).max else np.int64
-                base = (public.astype(np.int64) * (k * k) + key.truth * k).astype(dtype)
-            _cache[cache_key] = (public, base)
+                dtype = np.uint16 if 3 * k * k <= np.iinfo(np.uint16).max else np.int64
+                base = (part * (k * k) + key.truth * k).astype(dtype)
+            _cache[cache_key] = (public, base, private)
         return _cache[cache_key]
 
 
@@ -93,7 +100,7 @@ def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
 def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None) -> Score:
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
-    public, base = _row_split(task, public_fraction)
+    public, base, private = _row_split(task, public_fraction)
     metrics = [get_metric(name) for name in task.spec.metric_names]
     primary = metrics[0]
     results: dict[str, dict[str, float]] = {"public": {}, "private": {}}
@@ -104,8 +111,8 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         k = len(key.classes)
         cell = predictions.labels.astype(base.dtype)
         np.add(cell, base, out=cell)
-        cells = np.bincount(cell, minlength=2 * k * k).astype(np.float64)
-        matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k:].reshape(k, k)}
+        cells = np.bincount(cell, minlength=3 * k * k).astype(np.float64)
+        matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k: 2 * k * k].reshape(k, k)}
         for part, cm in matrices.items():
             for metric in count_metrics:
                 results[part][metric.name] = float(metric.from_confusion(cm)) if cm.sum() else float("nan")
@@ -113,7 +120,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                 cis[part] = bootstrap_confusion(cm, primary.from_confusion, seed=BOOTSTRAP_SEED)
 
     row_metrics = [m for m in metrics if m.from_rows is not None]
-    for part, rows in (("public", public), ("private", ~public)) if row_metrics else ():
+    for part, rows in (("public", public), ("private", private)) if row_metrics else ():
         truth = key.truth[rows]
         for metric in row_metrics:
             pred = _prediction_for(metric, predictions)[rows]
@@ -130,7 +137,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         public_ci=cis["public"],
         private_ci=cis["private"],
         n_public=int(public.sum()),
-        n_private=int(len(public) - public.sum()),
+        n_private=int(private.sum()),
     )
 
 

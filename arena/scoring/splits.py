@@ -55,6 +55,38 @@ def row_hash_unit(ids: np.ndarray, secret: bytes, task_name: str) -> np.ndarray:
     return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def public_mask(ids: np.ndarray, secret: bytes, task_name: str, public_fraction: float) -> np.ndarray:
-    """True for rows scored live (public), False for rows kept for the final (private) board."""
-    return row_hash_unit(ids, secret, task_name) < public_fraction
+def public_mask(ids: np.ndarray, secret: bytes, scope: str, public_fraction: float,
+                labels: np.ndarray | None = None) -> np.ndarray:
+    """True for rows scored live (public), False for rows kept for the final (private) board.
+
+    Exactly ``round(public_fraction * n)`` rows are public: the rows are ranked by their
+    keyed hash (see :func:`row_hash_unit`) and the first ones taken, so the selection is
+    as unpredictable as the hash. With ``labels`` (classification) it is stratified:
+    each class gives its share of the public rows (largest remainders settle the
+    rounding), so both boards see the classes in the test set's proportions.
+    """
+    n = len(ids)
+    h = row_hash_unit(ids, secret, scope)
+    target = int(round(public_fraction * n))
+    if labels is None:
+        groups, sizes = np.zeros(n, dtype=np.int64), np.array([n])
+    else:
+        _, groups, sizes = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
+        groups = groups.reshape(-1)
+    quota = _apportion(sizes, target)
+    order = np.lexsort((h, groups))  # by class, then by hash within each class
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.repeat(starts, sizes)
+    return rank < quota[groups]
+
+
+def _apportion(sizes: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` over groups in proportion to ``sizes`` (largest remainders, ties to the larger group)."""
+    exact = sizes * (total / max(int(sizes.sum()), 1))
+    quota = np.floor(exact).astype(np.int64)
+    left = total - int(quota.sum())
+    if left > 0:
+        by_remainder = np.lexsort((-sizes, -(exact - quota)))
+        quota[by_remainder[:left]] += 1
+    return quota
