@@ -100,8 +100,13 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    import os
+
     from arena.client import submit_file, wait_for_score
 
+    args.token = args.token or os.environ.get("ARENA_TOKEN", "").strip()
+    if not args.token:
+        raise ArenaError("no API token: pass --token or set ARENA_TOKEN (create a token on your account page).")
     answer = submit_file(args.server, args.token, args.task, args.file, note=args.note, baseline=args.baseline)
     submission = answer["submission"]
     if answer.get("duplicate"):
@@ -194,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("task", help="the competition's short name, e.g. digits")
     submit.add_argument("file")
     submit.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
-    submit.add_argument("--token", required=True, help="an API token from your account page")
+    submit.add_argument("--token", help="an API token from your account page (default: the ARENA_TOKEN "
+                                        "environment variable, which keeps it out of shell history)")
     submit.add_argument("--note", default="")
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline")
     submit.add_argument("--wait", action="store_true", help="wait for the score and print it")

@@ -59,9 +59,13 @@ def register():
     data = _body()
     session = db_session()
     with transaction():
-        user = accounts.register(session, str(data.get("username", "")), str(data.get("password", "")))
+        user = accounts.self_register(session, str(data.get("username", "")), str(data.get("password", "")),
+                                      str(data.get("invite_code", "")))
+        if not user.approved:
+            return jsonify(username=user.username, approved=False, token=None,
+                           message="an organiser approves new accounts here; ask for a token once approved."), 202
         token = accounts.create_token(session, user, "registration")
-    return jsonify(username=user.username, token=token), 201
+    return jsonify(username=user.username, approved=True, token=token), 201
 
 
 @bp.post("/auth/token")
@@ -73,8 +77,21 @@ def token():
     except accounts.AccountError as exc:
         return jsonify(error=exc.headline, problems=exc.messages()), 401
     with transaction():
-        new_token = accounts.create_token(session, user, str(data.get("label", "api")))
+        new_token = accounts.create_token(session, user, str(data.get("name", data.get("label", "api"))),
+                                          token_days(data))
     return jsonify(username=user.username, token=new_token), 201
+
+
+def token_days(data: dict) -> int | None:
+    """A token's lifetime in days from a JSON body: a whole number, or absent/null for no expiry."""
+    days = data.get("expires_in_days")
+    if days is None or days == "":
+        return None
+    if isinstance(days, str) and days.strip().isdigit():
+        return int(days)
+    if isinstance(days, int) and not isinstance(days, bool):
+        return days
+    raise accounts.AccountError(f"'expires_in_days' must be a whole number of days or null; got {days!r}.")
 
 
 @bp.get("/me")

@@ -13,8 +13,10 @@ import os
 from typing import Any
 
 import markdown
+import nh3
 from flask import Flask, g, jsonify, render_template, request
 from markupsafe import Markup
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from arena.config import installation_secret, require_secret
 from arena.errors import ArenaError
@@ -22,7 +24,7 @@ from arena.server.jobs import InProcessWorker, RedisQueue
 from arena.db.database import Database
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 
-from . import api, auth, web
+from . import api, api_accounts, auth, web  # noqa: F401  (api_accounts adds routes to the API)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -40,9 +42,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CREATE_SECRET=os.environ.get("ARENA_CREATE_SECRET", "") in ("1", "true", "yes"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind TLS, ARENA_SECURE_COOKIES=1 keeps the session cookie off plain HTTP.
+        SESSION_COOKIE_SECURE=os.environ.get("ARENA_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        # Rate-limit counters live in memory (one process); several processes share them in Redis.
+        RATELIMIT_STORAGE_URI=os.environ.get("ARENA_RATELIMIT_STORAGE_URI") or "memory://",
+        # How many proxies in front set X-Forwarded-For/-Proto: the client address that limits count by.
+        PROXY_COUNT=int(os.environ.get("ARENA_PROXY_COUNT") or 0),
+        **{key: os.environ[f"ARENA_{key}"] for key in auth.LIMIT_DEFAULTS if os.environ.get(f"ARENA_{key}")},
     )
     if test_config:
         app.config.from_mapping(test_config)
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     # Flask refuses bodies past this before a view runs; the store also stops at MAX_UPLOAD_BYTES.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
 
@@ -57,7 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
+    auth.init_security(app)
     _register_error_handlers(app)
+    auth.register_error_pages(app, _error_response)
 
     @app.teardown_appcontext
     def close_session(_exc):
@@ -68,9 +83,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+# What rendered Markdown may hold: its own structure, links and images over http(s) or on this site.
+MARKDOWN_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+                 "i", "img", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+                 "tr", "ul"}
+MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"},
+                       "code": {"class"}}
+
+
 def render_markdown(text: str) -> Markup:
-    """A task README as HTML. Raw HTML in the README is escaped first, so a bundle cannot inject markup."""
-    return Markup(markdown.markdown(html.escape(text, quote=False), extensions=["tables", "fenced_code"]))
+    """A task README or description as HTML, safe to show: raw HTML in the text is escaped first, and the
+    result passes nh3's allow-list (no scripts, no ``javascript:`` or ``data:`` links or images)."""
+    rendered = markdown.markdown(html.escape(text or "", quote=False), extensions=["tables", "fenced_code"])
+    return Markup(nh3.clean(rendered, tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES,
+                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow"))
 
 
 def _receive_upload_first() -> None:
@@ -82,6 +108,13 @@ def _receive_upload_first() -> None:
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+def _error_response(status: int, title: str, message: str):
+    """An error as JSON under /api/, as a page elsewhere."""
+    if _wants_json():
+        return jsonify(error=title, problems=[message]), status
+    return render_template("error.html", title=title, problems=[message]), status
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -1,20 +1,56 @@
-"""Who is asking: session login for pages (with CSRF), bearer tokens for the API."""
+"""Who is asking: Flask-Login sessions for pages (Flask-WTF CSRF on every form), bearer tokens for the API.
+
+Login and registration are throttled with Flask-Limiter. The account page lists,
+creates and revokes API tokens, changes the password and, for organisers, sets the
+registration policy.
+"""
 
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 from contextlib import contextmanager
 from typing import Iterator
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from arena.db.database import Session
 from arena.db.models import User
 from arena.server import accounts
 
 bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+# Failed logins per account and per client address, and accounts created per address. Each is a
+# Flask-Limiter limit string, overridable in the app's config (and by environment variables in create_app).
+LIMIT_DEFAULTS = {
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute;30 per hour",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per minute;200 per hour",
+    "REGISTRATION_LIMIT_PER_ADDRESS": "5 per hour;20 per day",
+}
+CSRF_MESSAGE = "the form expired or did not come from this site; reload the page and try again."
+
+
+class SignedIn(UserMixin):
+    """What Flask-Login holds for a logged-in person: the account and the session generation it started in."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return accounts.session_id(self.user)
+
+
+@login_manager.user_loader
+def _load_session_user(remembered: str) -> SignedIn | None:
+    user = accounts.user_for_session(db_session(), remembered)
+    return SignedIn(user) if user is not None else None
 
 
 def db_session() -> Session:
@@ -38,34 +74,114 @@ def transaction() -> Iterator[Session]:
         yield session
 
 
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
+def init_security(app: Flask) -> None:
+    """Sessions, CSRF, throttling and security headers for one app (each app gets its own limiter)."""
+    login_manager.init_app(app, add_context_processor=False)  # pages get ``current_user`` from template_helpers
+    csrf.init_app(app)
+    csrf.exempt(app.blueprints["api"])  # bearer tokens, never cookies: nothing for a forged form to ride on
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "arena")
+    for key, value in LIMIT_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    limiter = Limiter(get_remote_address, app=app)
+    app.extensions["arena_limiter"] = limiter
+
+    def setting(key: str):
+        return lambda: current_app.config[key]
+
+    def failed(response: Response) -> bool:
+        return response.status_code in (400, 401)
+
+    def created(response: Response) -> bool:
+        return response.status_code in (201, 202, 302)
+
+    def per_account() -> str:
+        return "account:" + _posted("username").strip().lower()
+
+    logins = [limiter.shared_limit(setting("LOGIN_LIMIT_PER_ACCOUNT"), "login-account", key_func=per_account,
+                                   deduct_when=failed, methods=["POST"]),
+              limiter.shared_limit(setting("LOGIN_LIMIT_PER_ADDRESS"), "login-address", deduct_when=failed,
+                                   methods=["POST"])]
+    registrations = [limiter.shared_limit(setting("REGISTRATION_LIMIT_PER_ADDRESS"), "registration",
+                                          deduct_when=created, methods=["POST"])]
+    for endpoint, limits in (("auth.login", logins), ("api.token", logins),
+                             ("auth.register", registrations), ("api.register", registrations)):
+        view = app.view_functions[endpoint]
+        for limit in limits:
+            view = limit(view)
+        app.view_functions[endpoint] = view
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+# Pages need nothing but their own stylesheet and inline SVG; no script, frame, plugin or foreign form target.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
+                           "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def _posted(field: str) -> str:
+    """A field from a form or a JSON body, as text ('' when absent)."""
+    if request.form:
+        return str(request.form.get(field, ""))
+    data = request.get_json(silent=True)
+    return str(data.get(field, "")) if isinstance(data, dict) else ""
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path on this site only, never another site however the URL is disguised.
+
+    Browsers drop tabs and newlines and read backslashes as slashes, so ``/\\t/evil`` and ``/\\evil``
+    would leave the site; anything but a plain local path goes to the front page.
+    """
+    target = target or ""
+    parts = urlsplit(target)
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target) or parts.scheme or parts.netloc):
+        return url_for("web.index")
+    return target
 
 
 @bp.before_app_request
 def load_user() -> None:
     g.user = None
-    header = request.headers.get("Authorization", "")
     if request.path.startswith("/api/"):
+        header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             g.user = accounts.user_for_token(db_session(), header.removeprefix("Bearer ").strip())
             if g.user is None:
-                abort(401, description="the API token is not valid; create a new one on your account page.")
+                abort(401, description="the API token is not valid (unknown, revoked or expired); "
+                                       "create a new one on your account page.")
         return
-    user_id = session.get("user_id")
-    if user_id is not None:
-        g.user = db_session().get(User, user_id)
-    if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
-        if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
-            abort(400, description="the form expired or did not come from this site; reload the page and try again.")
+    if current_user.is_authenticated:
+        g.user = current_user.user
 
 
 @bp.app_context_processor
 def template_helpers() -> dict:
-    return {"csrf_token": csrf_token, "current_user": g.get("user")}
+    return {"current_user": g.get("user")}
+
+
+def register_error_pages(app: Flask, render_error) -> None:
+    """A refused CSRF token and a throttled request answer like every other error (JSON under /api/)."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_exc):
+        return render_error(400, "Bad request", CSRF_MESSAGE)
+
+    @app.errorhandler(429)
+    def throttled(exc):
+        wait = getattr(getattr(exc, "limit", None), "limit", None)
+        window = f" (at most {wait})" if wait is not None else ""
+        return render_error(429, "Too many attempts",
+                            f"too many attempts from here or for this account{window}; wait for the time in "
+                            "the Retry-After header (in seconds), then try again.")
 
 
 def login_required(view):
@@ -91,46 +207,127 @@ def organiser_required(view):
     return wrapped
 
 
+def _start_session(user: User) -> None:
+    """A fresh session (nothing of the one before login survives) that remembers the user's generation."""
+    session.clear()
+    login_user(SignedIn(user))
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
+    policy = accounts.registration_policy(db_session())
     if request.method == "POST":
         try:
             with transaction():
-                user = accounts.register(db_session(), request.form.get("username", ""), request.form.get("password", ""))
+                user = accounts.self_register(db_session(), request.form.get("username", ""),
+                                              request.form.get("password", ""), request.form.get("invite_code", ""))
         except accounts.AccountError as exc:
-            return render_template("auth.html", mode="register", problems=exc.messages()), 400
-        session.clear()
-        session["user_id"] = user.id
+            return render_template("auth.html", mode="register", policy=policy, problems=exc.messages()), 400
+        if not user.approved:
+            flash(f"Thank you, {user.username}: an organiser approves new accounts here. "
+                  "You can log in once your account is approved.")
+            return redirect(url_for("auth.login"))
+        _start_session(user)
         flash(f"Welcome, {user.username}.")
         return redirect(url_for("web.index"))
-    return render_template("auth.html", mode="register")
+    return render_template("auth.html", mode="register", policy=policy)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
         try:
-            user = accounts.authenticate(db_session(), request.form.get("username", ""), request.form.get("password", ""))
+            with transaction():
+                user = accounts.authenticate(db_session(), request.form.get("username", ""),
+                                             request.form.get("password", ""))
         except accounts.AccountError as exc:
             return render_template("auth.html", mode="login", problems=exc.messages()), 401
-        session.clear()
-        session["user_id"] = user.id
-        target = request.args.get("next", "")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.index"))
+        _start_session(user)
+        return redirect(safe_next(request.args.get("next")))
     return render_template("auth.html", mode="login")
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Log out here and everywhere else: every session of the account ends."""
+    if g.user is not None:
+        with transaction():
+            accounts.end_sessions(g.user)
+    logout_user()
     session.clear()
     return redirect(url_for("web.index"))
+
+
+def _account_page(status: int = 200, **extra):
+    session_ = db_session()
+    organiser = g.user.is_organiser
+    return render_template(
+        "account.html", tokens=accounts.tokens_of(session_, g.user), expired=accounts.token_expired,
+        policy=accounts.registration_policy(session_) if organiser else None, policies=accounts.REGISTRATION_POLICIES,
+        pending=accounts.pending_users(session_) if organiser else [], **extra), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    token = None
     if request.method == "POST":
+        try:
+            days = request.form.get("expires_in_days", "").strip()
+            if days and not days.isdigit():
+                raise accounts.AccountError("a token's lifetime is a whole number of days, or empty for no expiry.")
+            with transaction():
+                token = accounts.create_token(db_session(), g.user, request.form.get("name", request.form.get("label", "")),
+                                              int(days) if days else None)
+        except accounts.AccountError as exc:
+            return _account_page(400, problems=exc.messages())
+        return _account_page(token=token)
+    return _account_page()
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    with transaction():
+        revoked = accounts.revoke_token(db_session(), g.user, token_id)
+    flash(f"Token '{revoked.label or '#' + str(token_id)}' revoked; it no longer works.")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    try:
         with transaction():
-            token = accounts.create_token(db_session(), g.user, request.form.get("label", ""))
-    return render_template("account.html", token=token)
+            user = accounts.change_password(db_session(), g.user, request.form.get("current_password", ""),
+                                            request.form.get("new_password", ""))
+    except accounts.AccountError as exc:
+        return _account_page(400, problems=exc.messages())
+    _start_session(user)  # this session continues under the new generation; every other one has ended
+    flash("Password changed. Your other sessions and all your API tokens have ended.")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/registration/<action>", methods=["POST"])
+@login_required
+def registration(action: str):
+    """Organisers: the registration policy, invite codes, approving accounts."""
+    if not g.user.is_organiser:
+        abort(403, description="only organisers may do this.")
+    invite = None
+    try:
+        with transaction():
+            if action == "policy":
+                policy = accounts.set_registration_policy(db_session(), request.form.get("policy", ""))
+                flash(f"Registration policy: {policy} ({accounts.REGISTRATION_POLICIES[policy]}).")
+            elif action == "invite":
+                invite = accounts.create_invite(db_session(), g.user)
+            elif action == "approve":
+                approved = accounts.approve(db_session(), request.form.get("username", ""))
+                flash(f"{approved.username} is approved and can log in.")
+            else:
+                abort(404)
+    except accounts.AccountError as exc:
+        return _account_page(400, problems=exc.messages())
+    if invite is not None:
+        return _account_page(invite=invite)
+    return redirect(url_for("auth.account"))

@@ -25,7 +25,7 @@ S = {"type": "string"}
 I = {"type": "integer"}
 SETTINGS = {"title": S, "description": S, "daily_limit": I, "total_limit": I, "team_size": I, "final_selections": I,
             "public_fraction": {"type": "number"}, "starts_at": {"type": "string", "format": "date-time"},
-            "ends_at": {"type": "string", "format": "date-time"}}
+            "ends_at": {"type": "string", "format": "date-time"}, "join_needs_approval": {"type": "boolean"}}
 
 OPENAPI = {
     "openapi": "3.1.0",
@@ -35,12 +35,37 @@ OPENAPI = {
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "paths": {
         "/api/v1/openapi.json": {"get": _op("This description")},
-        "/api/v1/auth/register": {"post": _op("Create an account; returns an API token",
-                                              body={"username": S, "password": S}, responses={"201": {"description": "Created"}})},
-        "/api/v1/auth/token": {"post": _op("Exchange username and password for a new API token",
-                                           body={"username": S, "password": S, "label": S},
-                                           responses={"201": {"description": "Created"}, "401": {"description": "Wrong credentials"}})},
+        "/api/v1/auth/register": {"post": _op("Create an account under the registration policy; returns an API token "
+                                              "(or 202 without one while the account waits for approval)",
+                                              body={"username": S, "password": S, "invite_code": S},
+                                              responses={"201": {"description": "Created"}, "202": {"description": "Waits for approval"},
+                                                         "429": {"description": "Too many accounts from this address; see Retry-After"}})},
+        "/api/v1/auth/token": {"post": _op("Exchange username and password for a new named API token",
+                                           body={"username": S, "password": S, "name": S, "expires_in_days": I},
+                                           responses={"201": {"description": "Created"}, "401": {"description": "Wrong credentials"},
+                                                      "429": {"description": "Too many failed attempts; see Retry-After"}})},
         "/api/v1/me": {"get": _op("Who the token belongs to", auth="user")},
+        "/api/v1/me/tokens": {
+            "get": _op("Your API tokens: names, creation and expiry (never the secrets)", auth="user"),
+            "post": _op("Create a named token, optionally expiring", auth="user", body={"name": S, "expires_in_days": I},
+                        responses={"201": {"description": "Created"}})},
+        "/api/v1/me/tokens/{id}": {"delete": _op("Revoke one of your tokens", auth="user", params=["id"])},
+        "/api/v1/me/password": {"post": _op("Change your password: every session and token ends; returns a new token",
+                                            auth="user", body={"current_password": S, "new_password": S})},
+        "/api/v1/installation/registration": {
+            "get": _op("The registration policy and the accounts waiting for approval", auth="organiser"),
+            "put": _op("Set the registration policy: open, approval or invite", auth="organiser", body={"policy": S})},
+        "/api/v1/installation/invites": {"post": _op("A new single-use invite code", auth="organiser",
+                                                     responses={"201": {"description": "Created"}})},
+        "/api/v1/users/{username}/approve": {"post": _op("Approve an account that waits for approval", auth="organiser",
+                                                         params=["username"])},
+        "/api/v1/competitions/{slug}/join-request": {"post": _op("Ask to join a competition that needs approval",
+                                                                 auth="user", params=["slug"],
+                                                                 responses={"202": {"description": "Waits for approval"}})},
+        "/api/v1/competitions/{slug}/join-requests": {"get": _op("Requests to join (organisers)", auth="organiser",
+                                                                 params=["slug"])},
+        "/api/v1/competitions/{slug}/join-requests/{username}/approve": {
+            "post": _op("Admit a participant who asked to join", auth="organiser", params=["slug", "username"])},
         "/api/v1/competitions": {
             "get": _op("List competitions and benchmarks"),
             "post": _op("Host a task as a competition", auth="organiser", body={"task": S, "slug": S, **SETTINGS},

@@ -40,6 +40,7 @@ def competition_page(slug: str):
     is_open, why = competitions.accepting_submissions(competition)
     return render_template("competition.html", c=competition, board=board, show_private=show_private,
                            task=task, is_open=is_open, why_closed=why,
+                           admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
                            can_see_private=competitions.can_see_private(competition, g.user),
                            stages=stages.siblings(db_session(), competition))
 
@@ -55,6 +56,16 @@ def leaderboard_csv(slug: str):
     _, board = standings.board(db_session(), competition, g.user, private=request.args.get("board") == "private")
     return Response(standings.to_csv(board), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
+
+
+@bp.route("/c/<slug>/join-request", methods=["POST"])
+@login_required
+def join_request(slug: str):
+    competition = competition_or_404(slug)
+    with transaction():
+        asked = teams.request_to_join(db_session(), competition, g.user)
+    flash("You are admitted." if asked.approved else "Your request to join is sent; an organiser will approve it.")
+    return redirect(url_for("web.competition_page", slug=slug))
 
 
 @bp.route("/c/<slug>/team", methods=["GET", "POST"])
@@ -140,7 +151,7 @@ def admin(slug: str):
     session = db_session()
     rows = [(s.team.name, standings.submission_summary(s, show_private=True))
             for s in submissions.for_competition(session, competition)]
-    return render_template("admin.html", c=competition, rows=rows)
+    return render_template("admin.html", c=competition, rows=rows, join_requests=teams.join_requests(session, competition))
 
 
 @bp.route("/c/<slug>/admin/<action>", methods=["POST"])
@@ -158,6 +169,9 @@ def admin_action(slug: str, action: str):
         elif action == "reveal":
             competitions.reveal(competition)
             flash("The private leaderboard is now public.")
+        elif action == "admit":
+            admitted = teams.admit(session, competition, request.form.get("username", ""))
+            flash(f"{admitted.user.username} is admitted.")
         elif action == "rescore":
             flash(f"{competitions.queue_rescore(session, competition)} submissions queued for rescoring.")
         elif action == "task":

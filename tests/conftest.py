@@ -100,6 +100,20 @@ def client(app):
     return app.test_client()
 
 
+# Every account the helpers make has this password: strong enough for the strength check.
+PASSWORD = "plum-orbit-canyon-42"
+
+
+def form_csrf(client, path: str = "/login") -> str:
+    """The CSRF token of a real form, read from the page as a browser would."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, f"no CSRF token in the form at {path}"
+    return found.group(1)
+
+
 class People:
     """Creates accounts and API tokens, and logs the test client in through the real form."""
 
@@ -111,19 +125,17 @@ class People:
 
         db = self.app.extensions["arena_db"]
         with db.session() as session, session.begin():
-            user = accounts.register(session, username, "password123", organiser=organiser)
+            user = accounts.register(session, username, PASSWORD, organiser=organiser)
             return accounts.create_token(session, user)
 
-    def login(self, username: str) -> None:
-        self.client.get("/login")
-        with self.client.session_transaction() as session:
-            csrf = session["csrf"]
-        response = self.client.post("/login", data={"username": username, "password": "password123", "csrf_token": csrf})
+    def login(self, username: str, password: str = PASSWORD) -> None:
+        response = self.client.post("/login", data={"username": username, "password": password,
+                                                    "csrf_token": form_csrf(self.client)})
         assert response.status_code == 302, response.data
 
     def csrf(self) -> str:
-        with self.client.session_transaction() as session:
-            return session.setdefault("csrf", "test-csrf-token")
+        """A valid CSRF token for this client's session (Flask-WTF's, from a real form)."""
+        return form_csrf(self.client)
 
     def drain(self) -> None:
         self.app.extensions["arena_queue"].drain()

@@ -45,7 +45,7 @@ def site(live_server) -> str:
 
     server = live_server()
     with server.app.extensions["arena_db"].session() as session, session.begin():
-        register(session, "organiser", "organiser-pass", organiser=True)
+        register(session, "organiser", "organiser-pass-7781", organiser=True)
     return server.url
 
 
@@ -100,7 +100,7 @@ def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser
     page.click("button:has-text('Log out')")
     page.click("text=Log in")
     page.fill("input[name=username]", "organiser")
-    page.fill("input[name=password]", "organiser-pass")
+    page.fill("input[name=password]", "organiser-pass-7781")
     page.click("button:has-text('Log in')")
     page.goto(site + "/c/digits/admin")
     shot(page, "06-admin")

@@ -341,6 +341,628 @@ def test_arena_home_private_parts_are_owner_only(tmp_path, monkeypatch):
 
 # --- accounts and sessions -----------------------------------------------------------
 
+import pytest as _accounts_pytest  # noqa: E402
+
+
+def _accounts_upload(client, token, slug, content, **form):
+    from conftest import upload
+
+    return upload(client, token, slug, content, **form)
+
+
+def _accounts_race(count: int, work) -> list:
+    """Run ``work(i)`` in ``count`` threads released together by a barrier; returns what each returned."""
+    import threading
+
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+
+def _accounts_app(people_factory, **config):
+    """An app of its own (its own rate-limit counters) with a client and a People helper."""
+    return people_factory(DATABASE_URL=config.pop("DATABASE_URL", None) or _accounts_sqlite(), **config)
+
+
+def _accounts_sqlite() -> str:
+    import tempfile
+
+    return f"sqlite:///{tempfile.mkdtemp(prefix='arena-accounts-')}/arena.db"
+
+
+def _accounts_login(client, username: str, password: str, next_: str | None = None):
+    from conftest import form_csrf
+
+    path = "/login" if next_ is None else f"/login?next={next_}"
+    return client.post(path, data={"username": username, "password": password, "csrf_token": form_csrf(client)})
+
+
+@_accounts_pytest.mark.parametrize("target", ["/%09/evil.example", "/%5Cevil.com", "//evil.com", "https://evil.com/",
+                                     "/%0a/evil.example", "/%5C%5Cevil.com", "javascript:alert(1)", "%2F%2Fevil.com"])
+def test_login_never_sends_the_browser_off_site(client, people, target):
+    from urllib.parse import urlsplit
+
+    from conftest import PASSWORD
+
+    people.token("ada")
+    response = _accounts_login(client, "ada", PASSWORD, next_=target)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location == "/" and not urlsplit(location).netloc, location
+
+
+def test_login_still_returns_to_a_page_on_this_site(client, people):
+    from conftest import PASSWORD
+
+    people.token("ada")
+    assert _accounts_login(client, "ada", PASSWORD, next_="/c/mnist1d/submissions").headers["Location"] == "/c/mnist1d/submissions"
+
+
+@_accounts_pytest.mark.parametrize("first", ["web", "api"])
+def test_wrong_passwords_are_throttled_per_account_on_both_routes(people_factory, first):
+    from conftest import PASSWORD
+
+    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ACCOUNT="3 per minute")
+    people.token("ada")
+    people.token("bob")
+
+    def attempt(route: str, username: str, password: str) -> object:
+        if route == "web":
+            return _accounts_login(client, username, password)
+        return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+    other = "api" if first == "web" else "web"
+    statuses = [attempt(route, "ada", "not-the-password").status_code for route in (first, other, first)]
+    assert statuses == [401, 401, 401]
+    for route in (first, other):  # the account's bucket is shared by the page and the API; even the right password waits
+        refused = attempt(route, "ada", PASSWORD)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "Retry-After" in (refused.get_json() or {"problems": [refused.get_data(as_text=True)]})["problems"][0]
+    assert attempt(first, "bob", PASSWORD).status_code in (200, 201, 302)  # another account is not locked out
+
+
+def test_wrong_passwords_are_throttled_per_client_address(people_factory):
+    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ADDRESS="4 per minute")
+    statuses = [client.post("/api/v1/auth/token", json={"username": f"guess{i}", "password": "nope-nope-nope"}).status_code
+                for i in range(6)]
+    assert statuses == [401] * 4 + [429] * 2
+
+
+def test_successful_logins_are_not_counted_against_anyone(people_factory):
+    from conftest import PASSWORD
+
+    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ACCOUNT="2 per minute")
+    people.token("ada")
+    assert {_accounts_login(client, "ada", PASSWORD).status_code for _ in range(5)} == {302}
+
+
+def test_rate_limits_are_shared_by_processes_through_redis(people_factory):
+    import os
+    import secrets
+
+    from conftest import require_in_ci
+
+    url = os.environ.get("ARENA_TEST_REDIS_URL")
+    if not url:
+        require_in_ci("no Redis server: set ARENA_TEST_REDIS_URL (.ci/services.sh starts one)")
+    config = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": "arena-test-" + secrets.token_hex(4),
+              "LOGIN_LIMIT_PER_ACCOUNT": "2 per minute"}
+    database = _accounts_sqlite()
+    (_, first, people), (_, second, _) = (people_factory(DATABASE_URL=database, **config),
+                                          people_factory(DATABASE_URL=database, **config))
+    people.token("ada")
+    guess = {"username": "ada", "password": "not-the-password"}
+    assert [client.post("/api/v1/auth/token", json=guess).status_code for client in (first, second)] == [401, 401]
+    assert first.post("/api/v1/auth/token", json=guess).status_code == 429
+    assert second.post("/api/v1/auth/token", json=guess).status_code == 429
+
+
+def test_account_creation_is_rate_limited_per_address_on_both_routes(people_factory):
+    from conftest import PASSWORD, form_csrf
+
+    app, client, people = _accounts_app(people_factory, REGISTRATION_LIMIT_PER_ADDRESS="2 per hour")
+    web = client.post("/register", data={"username": "throwaway1", "password": PASSWORD, "csrf_token": form_csrf(client, "/register")})
+    api = client.post("/api/v1/auth/register", json={"username": "throwaway2", "password": PASSWORD})
+    assert (web.status_code, api.status_code) == (302, 201)
+    client.post("/logout", data={"csrf_token": form_csrf(client)})
+    for response in (client.post("/api/v1/auth/register", json={"username": "throwaway3", "password": PASSWORD}),
+                     client.post("/register", data={"username": "throwaway4", "password": PASSWORD,
+                                                    "csrf_token": form_csrf(client, "/register")})):
+        assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    assert client.post("/api/v1/auth/token", json={"username": "throwaway3", "password": PASSWORD}).status_code == 401
+
+
+def test_unknown_usernames_cost_as_much_time_as_known_ones(app):
+    import statistics
+    import time
+
+    from arena.server import accounts
+    from conftest import PASSWORD
+
+    db = app.extensions["arena_db"]
+    with db.session() as session, session.begin():
+        accounts.register(session, "ada", PASSWORD)
+
+    def seconds(username: str) -> float:
+        times = []
+        for _ in range(7):
+            with db.session() as session:
+                start = time.perf_counter()
+                with _accounts_pytest.raises(accounts.AccountError, match="wrong username or password"):
+                    accounts.authenticate(session, username, "not-the-password")
+                times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    known, unknown = seconds("ada"), seconds("nobody-here")
+    assert unknown > 0.5 * known, (known, unknown)
+
+
+def _accounts_weak_passwords():
+    return ["password", "12345678", "ada-lovelace", "qwertyuiop"]
+
+
+@_accounts_pytest.mark.parametrize("password", _accounts_weak_passwords())
+def test_guessable_passwords_are_refused_on_every_route(client, people, password):
+    from conftest import PASSWORD, auth, form_csrf
+
+    username = "ada-lovelace"
+    web = client.post("/register", data={"username": username, "password": password,
+                                         "csrf_token": form_csrf(client, "/register")})
+    assert web.status_code == 400 and "too easy to guess" in web.get_data(as_text=True)
+    api = client.post("/api/v1/auth/register", json={"username": username, "password": password})
+    assert api.status_code == 400 and any("password" in p for p in api.get_json()["problems"])
+    token = people.token("grace")
+    change = client.post("/api/v1/me/password", json={"current_password": PASSWORD,
+                                                      "new_password": password}, headers=auth(token))
+    assert change.status_code == 400
+    people.login("grace")
+    page = client.post("/account/password", data={"current_password": PASSWORD,
+                                                   "new_password": password, "csrf_token": people.csrf()})
+    assert page.status_code == 400
+    people.login("grace")  # the old password still works: nothing was changed
+
+
+def test_the_username_itself_is_not_a_password(client):
+    response = client.post("/api/v1/auth/register", json={"username": "hopper1906", "password": "hopper1906"})
+    assert response.status_code == 400 and "too easy to guess" in response.get_json()["problems"][0]
+
+
+def test_passwords_hashed_before_argon2_still_log_in_and_are_upgraded(app, client, people):
+    import hashlib
+    import secrets
+
+    from sqlalchemy import select
+
+    from arena.db.models import User
+    from conftest import PASSWORD
+
+    salt = secrets.token_bytes(16)
+    legacy = f"scrypt${salt.hex()}${hashlib.scrypt(PASSWORD.encode(), salt=salt, dklen=32, n=2**14, r=8, p=1).hex()}"
+    db = app.extensions["arena_db"]
+    with db.session() as session, session.begin():
+        session.add(User(username="oldtimer", password_hash=legacy))
+    people.login("oldtimer")
+    with db.session() as session:
+        assert session.scalar(select(User.password_hash).where(User.username == "oldtimer")).startswith("$argon2id$")
+    client.post("/logout", data={"csrf_token": people.csrf()})
+    people.login("oldtimer")
+
+
+def test_api_tokens_have_names_expiry_a_list_and_a_revoke(app, client, people):
+    from datetime import timedelta
+
+    from arena.db.models import ApiToken, utcnow
+    from conftest import PASSWORD, auth
+
+    first = people.token("ada")
+    made = client.post("/api/v1/me/tokens", json={"name": "laptop", "expires_in_days": 30}, headers=auth(first))
+    assert made.status_code == 201
+    laptop = made.get_json()["token"]
+    listed = {t["name"]: t for t in client.get("/api/v1/me/tokens", headers=auth(laptop)).get_json()["tokens"]}
+    assert listed["laptop"]["expires_at"] and not listed["laptop"]["expired"] and "token" not in listed["laptop"]
+    assert client.post("/api/v1/me/tokens", json={"name": "x", "expires_in_days": "soon"}, headers=auth(first)).status_code == 400
+    assert client.post("/api/v1/me/tokens", json={"name": "x", "expires_in_days": 0}, headers=auth(first)).status_code == 400
+
+    other = people.token("bob")
+    assert client.delete(f"/api/v1/me/tokens/{listed['laptop']['id']}", headers=auth(other)).status_code == 400
+    assert client.delete(f"/api/v1/me/tokens/{listed['laptop']['id']}", headers=auth(first)).status_code == 200
+    assert client.get("/api/v1/me", headers=auth(laptop)).status_code == 401
+
+    short = client.post("/api/v1/auth/token", json={"username": "ada", "password": PASSWORD,
+                                                     "name": "ci", "expires_in_days": 1}).get_json()["token"]
+    assert client.get("/api/v1/me", headers=auth(short)).status_code == 200
+    with app.extensions["arena_db"].session() as session, session.begin():
+        for row in session.query(ApiToken).filter(ApiToken.label == "ci"):
+            row.expires_at = utcnow() - timedelta(seconds=1)
+    expired = client.get("/api/v1/me", headers=auth(short))
+    assert expired.status_code == 401 and "expired" in expired.get_json()["problems"][0]
+
+
+def test_tokens_are_named_listed_and_revoked_on_the_account_page(client, people):
+    import re
+
+    from conftest import auth
+
+    people.token("ada")
+    people.login("ada")
+    page = client.post("/account", data={"csrf_token": people.csrf(), "name": "workstation", "expires_in_days": "7"})
+    token = re.search(r'id="new-token">([^<]+)<', page.get_data(as_text=True)).group(1)
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 200
+    listing = client.get("/account").get_data(as_text=True)
+    assert "workstation" in listing and token not in listing  # the secret is shown once, never listed
+    token_id = re.search(r'action="/account/tokens/(\d+)/revoke"', listing).group(1)
+    assert client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": people.csrf()}).status_code == 302
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 401
+    assert client.post("/account", data={"csrf_token": people.csrf(), "name": "x", "expires_in_days": "-3"}).status_code == 400
+
+
+def test_a_session_cookie_stops_working_after_logout_everywhere(app, people):
+    from conftest import People
+
+    people.token("ada")
+    here, there = app.test_client(), app.test_client()
+    People(app, here).login("ada")
+    People(app, there).login("ada")
+    stolen = here.get_cookie("session").value
+    assert here.post("/logout", data={"csrf_token": People(app, here).csrf()}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/account").status_code == 302  # the cookie from before the logout is dead
+    assert there.get("/account").status_code == 302  # and so is the other session
+
+
+@_accounts_pytest.mark.parametrize("route", ["web", "api"])
+def test_a_password_change_ends_other_sessions_and_every_token(app, client, people, route):
+    from conftest import PASSWORD, People, auth
+
+    token = people.token("ada")
+    people.login("ada")
+    elsewhere = app.test_client()
+    People(app, elsewhere).login("ada")
+    new_password = "velvet-quasar-harbour-88"
+    if route == "web":
+        response = client.post("/account/password", data={"csrf_token": people.csrf(), "current_password": PASSWORD,
+                                                          "new_password": new_password})
+        assert response.status_code == 302 and client.get("/account").status_code == 200  # this session goes on
+    else:
+        response = client.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": new_password},
+                               headers=auth(token))
+        assert response.status_code == 200
+        assert client.get("/api/v1/me", headers=auth(response.get_json()["token"])).status_code == 200
+    assert elsewhere.get("/account").status_code == 302
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 401
+    wrong = client.post("/api/v1/auth/token", json={"username": "ada", "password": "velvet-quasar-harbour-88x"})
+    assert wrong.status_code == 401
+
+
+def test_a_password_change_needs_the_current_password(client, people):
+    from conftest import auth
+
+    token = people.token("ada")
+    refused = client.post("/api/v1/me/password", json={"current_password": "guess-guess-guess",
+                                                       "new_password": "velvet-quasar-harbour-88"}, headers=auth(token))
+    assert refused.status_code == 400 and "current password is wrong" in refused.get_json()["problems"][0]
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 200
+
+
+def test_arena_submit_reads_its_token_from_the_environment(live_server, monkeypatch, capsys):
+    from arena.cli import main
+    from helpers import sample_csv
+
+    server = live_server()
+    token = server.people.token("ada")
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "sample.csv"
+    path.write_text(sample_csv("mnist1d"))
+    monkeypatch.delenv("ARENA_TOKEN", raising=False)
+    assert main(["submit", "mnist1d", str(path), "--server", server.url]) != 0
+    assert "ARENA_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("ARENA_TOKEN", token)
+    assert main(["submit", "mnist1d", str(path), "--server", server.url]) == 0
+    assert "queued" in capsys.readouterr().out
+
+
+def test_the_organiser_command_promotes_only_when_told(monkeypatch, capsys):
+    from sqlalchemy import select
+
+    from arena.cli import main
+    from arena.db.database import Database
+    from arena.db.migrate import upgrade
+    from arena.db.models import User
+    from arena.server import accounts
+    from conftest import PASSWORD
+
+    url = _accounts_sqlite()
+    monkeypatch.setenv("ARENA_DATABASE_URL", url)
+    db = Database(url)
+    upgrade(db.engine)
+    with db.session() as session, session.begin():
+        accounts.register(session, "ada", PASSWORD)
+    new = "velvet-quasar-harbour-88"
+    assert main(["organiser", "ada", "--password", new]) != 0
+    assert "--promote" in capsys.readouterr().err
+    with db.session() as session:
+        ada = session.scalar(select(User).where(User.username == "ada"))
+        assert not ada.is_organiser and accounts.check_password(PASSWORD, ada.password_hash)
+    assert main(["organiser", "ada", "--password", new, "--promote"]) == 0
+    assert "promoted the participant 'ada' to organiser" in capsys.readouterr().out
+    assert main(["organiser", "grace", "--password", new]) == 0
+    assert "created the organiser 'grace'" in capsys.readouterr().out
+    with db.session() as session:
+        assert all(session.scalars(select(User.is_organiser).where(User.username.in_(["ada", "grace"]))))
+    db.engine.dispose()
+
+
+def test_a_weak_password_is_refused_by_the_organiser_command(monkeypatch, capsys):
+    from arena.cli import main
+
+    monkeypatch.setenv("ARENA_DATABASE_URL", _accounts_sqlite())
+    assert main(["organiser", "grace", "--password", "password"]) != 0
+    assert "too easy to guess" in capsys.readouterr().err
+
+
+@_accounts_pytest.mark.parametrize("route", ["web", "api"])
+def test_registration_approved_by_an_organiser(client, people, route):
+    from conftest import PASSWORD, auth, form_csrf
+
+    org = people.token("org", organiser=True)
+    assert client.put("/api/v1/installation/registration", json={"policy": "approval"}, headers=auth(org)).status_code == 200
+    if route == "web":
+        response = client.post("/register", data={"username": "newbie", "password": PASSWORD,
+                                                   "csrf_token": form_csrf(client, "/register")})
+        assert response.status_code == 302 and client.get("/account").status_code == 302  # not logged in
+    else:
+        response = client.post("/api/v1/auth/register", json={"username": "newbie", "password": PASSWORD})
+        assert response.status_code == 202 and response.get_json()["token"] is None
+    waiting = client.post("/api/v1/auth/token", json={"username": "newbie", "password": PASSWORD})
+    assert waiting.status_code == 401 and "approval" in waiting.get_json()["problems"][0]
+    assert _accounts_login(client, "newbie", PASSWORD).status_code == 401
+    assert client.get("/api/v1/installation/registration", headers=auth(org)).get_json()["pending"] == ["newbie"]
+    if route == "web":
+        people.login("org")
+        assert client.post("/account/registration/approve", data={"csrf_token": people.csrf(), "username": "newbie"}).status_code == 302
+        client.post("/logout", data={"csrf_token": people.csrf()})
+    else:
+        assert client.post("/api/v1/users/newbie/approve", headers=auth(people.token("bob"))).status_code == 403
+        assert client.post("/api/v1/users/newbie/approve", headers=auth(org)).status_code == 200
+    assert _accounts_login(client, "newbie", PASSWORD).status_code == 302
+
+
+@_accounts_pytest.mark.parametrize("route", ["web", "api"])
+def test_invite_only_registration(client, people, route):
+    import re
+
+    from conftest import PASSWORD, auth, form_csrf
+
+    org = people.token("org", organiser=True)
+    if route == "web":
+        people.login("org")
+        client.post("/account/registration/policy", data={"csrf_token": people.csrf(), "policy": "invite"})
+        page = client.post("/account/registration/invite", data={"csrf_token": people.csrf()}).get_data(as_text=True)
+        code = re.search(r'id="new-invite">([^<]+)<', page).group(1)
+        client.post("/logout", data={"csrf_token": people.csrf()})
+    else:
+        assert client.put("/api/v1/installation/registration", json={"policy": "closed"}, headers=auth(org)).status_code == 400
+        client.put("/api/v1/installation/registration", json={"policy": "invite"}, headers=auth(org))
+        code = client.post("/api/v1/installation/invites", headers=auth(org)).get_json()["invite_code"]
+
+    def register(username: str, invite: str | None):
+        if route == "web":
+            return client.post("/register", data={"username": username, "password": PASSWORD, "invite_code": invite or "",
+                                                  "csrf_token": form_csrf(client, "/register")})
+        return client.post("/api/v1/auth/register", json={"username": username, "password": PASSWORD, "invite_code": invite})
+
+    for invite in (None, "invite_made-up"):
+        refused = register("sneaky", invite)
+        assert refused.status_code == 400 and "invite code" in refused.get_data(as_text=True)
+    assert register("invited", code).status_code in (201, 302)
+    if route == "web":
+        client.post("/logout", data={"csrf_token": form_csrf(client)})
+    assert register("second", code).status_code == 400  # each code works once
+
+
+def test_one_invite_code_admits_one_person_under_concurrency(people_factory, database_url):
+    from conftest import PASSWORD, auth
+
+    app, client, people = people_factory(DATABASE_URL=database_url, REGISTRATION_LIMIT_PER_ADDRESS="100 per hour")
+    org = people.token("org", organiser=True)
+    client.put("/api/v1/installation/registration", json={"policy": "invite"}, headers=auth(org))
+    code = client.post("/api/v1/installation/invites", headers=auth(org)).get_json()["invite_code"]
+    clients = [app.test_client() for _ in range(6)]
+    statuses = _accounts_race(len(clients), lambda i: clients[i].post(
+        "/api/v1/auth/register", json={"username": f"racer{i}", "password": PASSWORD, "invite_code": code}).status_code)
+    assert sorted(statuses) == [201] + [400] * 5, statuses
+
+
+@_accounts_pytest.mark.parametrize("route", ["web", "api"])
+def test_joining_a_competition_can_need_an_organisers_approval(client, people, route):
+    from conftest import auth
+    from helpers import sample_csv
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    if route == "web":
+        people.login("org")
+        saved = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "join_needs_approval": "true"})
+        assert saved.status_code == 302
+        client.post("/logout", data={"csrf_token": people.csrf()})
+    else:
+        assert client.patch("/api/v1/competitions/mnist1d", json={"join_needs_approval": True}, headers=auth(org)).status_code == 200
+    refused = _accounts_upload(client, ada, "mnist1d", sample_csv("mnist1d"))
+    assert refused.status_code == 400 and "approval" in refused.get_json()["problems"][0]
+    assert client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Early"}, headers=auth(ada)).status_code == 400
+    if route == "web":
+        people.login("ada")
+        assert b"Ask to join" in client.get("/c/mnist1d").data
+        assert client.post("/c/mnist1d/join-request", data={"csrf_token": people.csrf()}).status_code == 302
+        client.post("/logout", data={"csrf_token": people.csrf()})
+        people.login("org")
+        assert b"Requests to join" in client.get("/c/mnist1d/admin").data
+        assert client.post("/c/mnist1d/admin/admit", data={"csrf_token": people.csrf(), "username": "ada"}).status_code == 302
+    else:
+        assert client.post("/api/v1/competitions/mnist1d/join-request", headers=auth(ada)).status_code == 202
+        assert client.post("/api/v1/competitions/mnist1d/join-requests/ada/approve", headers=auth(ada)).status_code == 403
+        assert client.post("/api/v1/competitions/mnist1d/join-requests/ada/approve", headers=auth(org)).status_code == 200
+    assert _accounts_upload(client, ada, "mnist1d", sample_csv("mnist1d")).status_code == 202
+    assert _accounts_upload(client, people.token("bob"), "digits", sample_csv("digits")).status_code == 202  # others stay open
+
+
+def test_a_forged_form_with_another_sessions_token_is_refused(app, client, people):
+    from conftest import People
+
+    people.token("ada")
+    people.login("ada")
+    attacker = app.test_client()
+    foreign = People(app, attacker).csrf()
+    response = client.post("/c/mnist1d/team", data={"csrf_token": foreign, "action": "create", "name": "Forged"})
+    assert response.status_code == 400 and b"reload the page" in response.data
+
+
+
 # --- pages, exports, names -----------------------------------------------------------
+
+
+@_accounts_pytest.mark.parametrize("markdown, forbidden", [
+    ("[click](javascript:alert(1))", "javascript:"),
+    ("[click](JaVaScRiPt:alert(1))", "javascript:"),
+    ("[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)", "data:"),
+    ("![pixel](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)", "data:"),
+    ("![x](javascript:alert(1))", "javascript:"),
+    ("<img src=x onerror=alert(1)>", "<img"),
+    ("[x](vbscript:msgbox(1))", "vbscript:"),
+])
+def test_rendered_markdown_runs_nothing(markdown, forbidden):
+    from leaderboard.app import render_markdown
+
+    rendered = str(render_markdown(f"# Title\n\n{markdown}\n\n[safe](https://example.org/page)\n"))
+    assert forbidden not in rendered.lower()
+    assert 'href="https://example.org/page"' in rendered and "<h1>Title</h1>" in rendered
+
+
+def test_a_competition_description_cannot_carry_a_live_link(client, people):
+    from conftest import auth
+
+    org = people.token("org", organiser=True)
+    hostile = "Read [the rules](javascript:fetch('/account')) and ![logo](data:image/png;base64,AAAA)"
+    assert client.patch("/api/v1/competitions/mnist1d", json={"description": hostile}, headers=auth(org)).status_code == 200
+    page = client.get("/c/mnist1d").get_data(as_text=True)
+    assert "the rules" in page and "javascript:" not in page and "data:image" not in page
+
+
+def test_pages_forbid_framing_and_foreign_scripts_and_cookies_can_be_secure(people_factory, monkeypatch):
+    app, client, people = _accounts_app(people_factory)
+    for path in ("/", "/login", "/c/mnist1d", "/api/v1/competitions"):
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'none'" in policy and "default-src 'self'" in policy
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    people.token("ada")
+    people.login("ada")
+    assert "Secure" not in client.get("/login").headers.get("Set-Cookie", "Secure-less")  # plain HTTP by default
+
+    monkeypatch.setenv("ARENA_SECURE_COOKIES", "1")
+    app, client, people = _accounts_app(people_factory)
+    people.token("ada")
+    from conftest import PASSWORD, form_csrf
+
+    response = client.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": form_csrf(client)},
+                           base_url="https://localhost")
+    assert "; Secure" in response.headers["Set-Cookie"]
+
+
+_FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"win\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+             "-2+3+cmd|' /C calc'!A0"]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
+    import csv
+    import io
+
+    from arena.server.standings import Standing, to_csv
+
+    rows = [Standing(rank=i + 1, team=name, score=-0.5, ci_low=-0.6, ci_high=-0.4, submission_id=i, entries=1,
+                     is_baseline=False, submitted_at="2026-01-01 00:00") for i, name in enumerate(_FORMULAS + ["Plain"])]
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert [row["team"] for row in parsed] == ["'" + name for name in _FORMULAS] + ["Plain"]
+    assert parsed[0]["score"] == "-0.5"  # numbers stay numbers
+
+
+def test_the_leaderboard_exports_neutralise_formula_team_names(client, people):
+    import csv
+    import io
+
+    from conftest import auth
+    from helpers import sample_csv
+
+    for i, name in enumerate(_FORMULAS):
+        token = people.token(f"csv{i}")
+        assert client.post("/api/v1/competitions/mnist1d/teams", json={"name": name}, headers=auth(token)).status_code == 201
+        assert _accounts_upload(client, token, "mnist1d", sample_csv("mnist1d")).status_code == 202
+    people.drain()
+    for path in ("/c/mnist1d/leaderboard.csv", "/api/v1/competitions/mnist1d/leaderboard?format=csv"):
+        teams = [row["team"] for row in csv.DictReader(io.StringIO(client.get(path).get_data(as_text=True)))]
+        assert sorted(teams) == sorted("'" + name for name in _FORMULAS), path
+    assert {r["team"] for r in client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]} == set(_FORMULAS)
+
+
+@_accounts_pytest.mark.parametrize("hidden", ["A\u200bda", "\u202eadA", "Ada\u200d", "A\u2066da\u2069", "Ad\u00ada", "A\u3164da",
+                                     "Ada\x07", "Ada\ufeff"])
+@_accounts_pytest.mark.parametrize("route", ["web", "api"])
+def test_team_names_with_invisible_characters_are_refused(client, people, hidden, route):
+    from conftest import auth
+
+    token = people.token("ada")
+    if route == "api":
+        response = client.post("/api/v1/competitions/mnist1d/teams", json={"name": hidden}, headers=auth(token))
+        assert response.status_code == 400 and "invisible" in response.get_json()["problems"][0]
+    else:
+        people.login("ada")
+        response = client.post("/c/mnist1d/team", data={"csrf_token": people.csrf(), "action": "create", "name": hidden})
+        assert response.status_code == 400 and "invisible" in response.get_data(as_text=True)
+    assert client.get("/api/v1/competitions/mnist1d/team", headers=auth(token)).get_json()["team"] is None
+
+
+@_accounts_pytest.mark.parametrize("twin", ["ADA Team", "ada team", "\uff21\uff24\uff21 Team", "Ada  Team", "ada\u00a0team"])
+@_accounts_pytest.mark.parametrize("route", ["web", "api"])
+def test_team_names_that_only_look_different_are_one_name(client, people, twin, route):
+    from conftest import auth
+
+    first = people.token("ada")
+    assert client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Ada Team"}, headers=auth(first)).status_code == 201
+    token = people.token("bob")
+    if route == "api":
+        response = client.post("/api/v1/competitions/mnist1d/teams", json={"name": twin}, headers=auth(token))
+        assert response.status_code == 400 and "is taken" in response.get_json()["problems"][0]
+    else:
+        people.login("bob")
+        response = client.post("/c/mnist1d/team", data={"csrf_token": people.csrf(), "action": "create", "name": twin})
+        assert response.status_code == 400 and "is taken" in response.get_data(as_text=True)
+
+
+def test_a_team_name_is_stored_normalised(client, people):
+    from conftest import auth
+    from helpers import sample_csv
+
+    token = people.token("ada")
+    made = client.post("/api/v1/competitions/mnist1d/teams", json={"name": "  \uff21\uff44\uff41   Lab "}, headers=auth(token))
+    assert made.status_code == 201 and made.get_json()["name"] == "Ada Lab"
+    other = people.token("ADA-x")
+    # a first upload's team of one avoids every look-alike of a taken name as well
+    assert client.post("/api/v1/competitions/mnist1d/teams", json={"name": "ada-X"}, headers=auth(people.token("zed"))).status_code == 201
+    assert _accounts_upload(client, other, "mnist1d", sample_csv("mnist1d")).status_code == 202
+    assert client.get("/api/v1/competitions/mnist1d/team", headers=auth(other)).get_json()["team"]["name"].lower() != "ada-x"
+
+
 
 # --- workers -------------------------------------------------------------------------

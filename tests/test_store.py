@@ -31,7 +31,7 @@ def db(database_url):
 def setup_competition(db, *, daily_limit=5, users=("ada",)):
     with db.session() as session, session.begin():
         competition = competitions.host(session, "mnist1d", daily_limit=daily_limit)
-        people = [accounts.register(session, name, "password123") for name in users]
+        people = [accounts.register(session, name, "plum-orbit-canyon-42") for name in users]
         return competition.id, [p.id for p in people]
 
 
@@ -108,10 +108,10 @@ def test_a_claimed_job_is_not_scored_twice(db):
 
 def test_usernames_are_unique_and_passwords_hashed(db):
     with db.session() as session, session.begin():
-        user = accounts.register(session, "ada", "password123")
-        assert "password123" not in user.password_hash
+        user = accounts.register(session, "ada", "plum-orbit-canyon-42")
+        assert "plum-orbit-canyon-42" not in user.password_hash
         with pytest.raises(accounts.AccountError, match="the username 'ADA' is taken"):
-            accounts.register(session, "ADA", "password123")
+            accounts.register(session, "ADA", "plum-orbit-canyon-42")
         with pytest.raises(accounts.AccountError, match="wrong username or password"):
             accounts.authenticate(session, "ada", "nope-nope")
         token = accounts.create_token(session, user)

@@ -110,7 +110,9 @@ def test_register_login_and_wrong_password(client, people):
     client.get("/register")
     bad = client.post("/register", data={"username": "x", "password": "short", "csrf_token": people.csrf()})
     assert bad.status_code == 400 and b"password must have at least 8 characters" in bad.data
-    assert client.post("/register", data={"username": "newbie", "password": "long enough", "csrf_token": people.csrf()}).status_code == 302
+    weak = client.post("/register", data={"username": "newbie", "password": "password123", "csrf_token": people.csrf()})
+    assert weak.status_code == 400 and b"too easy to guess" in weak.data
+    assert client.post("/register", data={"username": "newbie", "password": "plum-orbit-canyon-42", "csrf_token": people.csrf()}).status_code == 302
     client.post("/logout", data={"csrf_token": people.csrf()})
     client.get("/login")
     wrong = client.post("/login", data={"username": "newbie", "password": "not it!!", "csrf_token": people.csrf()})

@@ -23,6 +23,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_organiser: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Accounts and sessions (revision 0002): False while registration waits for an organiser's approval;
+    # the generation is part of every session, so raising it ends them all.
+    approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -30,7 +34,41 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(100), default="")
+    label: Mapped[str] = mapped_column(String(100), default="")  # the token's name
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # revision 0002; None: never
+    user: Mapped[User] = relationship()
+
+
+class InstallationSetting(Base):
+    """One installation-wide setting an organiser may change, such as the registration policy (revision 0002)."""
+
+    __tablename__ = "installation_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class Invite(Base):
+    """A single-use invitation to register, for invite-only installations (revision 0002). Only its hash is kept."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class JoinRequest(Base):
+    """A participant's request to enter a competition that needs approval (revision 0002)."""
+
+    __tablename__ = "join_requests"
+    __table_args__ = (UniqueConstraint("competition_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     user: Mapped[User] = relationship()
 
@@ -53,6 +91,7 @@ class Competition(Base):
     team_size: Mapped[int] = mapped_column(Integer, default=4)
     final_selections: Mapped[int] = mapped_column(Integer, default=2)
     public_fraction: Mapped[float] = mapped_column(Float, default=0.3)
+    join_needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # revision 0002
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -57,21 +57,14 @@ def _utc(text: str) -> datetime:
 
 
 def cmd_organiser(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from arena.db.models import User
-    from arena.server.accounts import register, set_password
+    """Create an organiser or reset one's password; promoting a participant needs --promote."""
+    from arena.server.accounts import make_organiser
 
     password = args.password_value or getpass.getpass(f"New password for {args.username}: ")
     db = _database(None)
     with db.session() as session, session.begin():
-        user = session.scalar(select(User).where(User.username == args.username))
-        if user is None:
-            user = register(session, args.username, password, organiser=True)
-        else:
-            set_password(session, args.username, password)
-            user.is_organiser = True
-    print(f"{args.username} is an organiser; the password is set.")
+        _, done = make_organiser(session, args.username, password, promote=args.promote)
+    print(done)
     return 0
 
 
@@ -131,8 +124,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         hosting.add_argument(flag, type=kind)
     hosting.set_defaults(func=cmd_host)
 
-    organiser = commands.add_parser("organiser", help="create an organiser or reset an organiser's password")
+    organiser = commands.add_parser("organiser", help="create an organiser, reset an organiser's password, "
+                                                     "or (with --promote) make a participant an organiser")
     organiser.add_argument("username")
     organiser.add_argument("--password", dest="password_value", nargs="?", const="", default="",
                            help="the new password (prompted for when omitted)")
+    organiser.add_argument("--promote", action="store_true",
+                           help="allow making an existing participant an organiser (refused without it)")
     organiser.set_defaults(func=cmd_organiser)

@@ -19,7 +19,8 @@ from arena.db.models import Competition, Submission, User, utcnow
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SETTINGS = {"title": str, "description": str, "daily_limit": int, "total_limit": int, "team_size": int,
-            "final_selections": int, "public_fraction": float, "starts_at": datetime, "ends_at": datetime}
+            "final_selections": int, "public_fraction": float, "starts_at": datetime, "ends_at": datetime,
+            "join_needs_approval": bool}
 
 
 class CompetitionError(ArenaError):

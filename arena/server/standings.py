@@ -76,14 +76,27 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
     return standings
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(value):
+    """A text cell that a spreadsheet shows as text, never runs: a leading formula character gets a quote (OWASP)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(standings: list[Standing]) -> str:
+    """The board as CSV; team names such as ``=HYPERLINK(...)`` are neutralised for spreadsheets."""
     buffer = io.StringIO()
     columns = list(standings[0].values) if standings else []
     fields = [name for name in Standing.__dataclass_fields__ if name != "values"]
     writer = csv.DictWriter(buffer, fieldnames=fields + columns, lineterminator="\n")
     writer.writeheader()
     for standing in standings:
-        writer.writerow({key: value for key, value in asdict(standing).items() if key != "values"} | standing.values)
+        row = {key: value for key, value in asdict(standing).items() if key != "values"} | standing.values
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
     return buffer.getvalue()
 
 

@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arena.db.models import Competition, Membership, Team, User
+from arena.db.models import Competition, JoinRequest, Membership, Team, User
 from arena.server.competitions import CompetitionError
+
+
+# Control, format (zero-width, bidirectional), private-use, unassigned and separator characters, and the
+# letters that draw nothing: a name holding one could look identical to another.
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def normalise_team_name(name: str) -> str:
+    """A team name as stored: NFKC-normalised, spaces collapsed; refuses invisible and control characters."""
+    name = unicodedata.normalize("NFKC", name or "")
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in name
+                     if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BLANK_LETTERS})
+    if hidden:
+        raise CompetitionError(f"a team name cannot hold control or invisible characters (found {', '.join(hidden)}); "
+                               "type the name again with visible characters only.")
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= 64:
+        raise CompetitionError("a team name needs 2 to 64 characters.")
+    return name
+
+
+def name_key(name: str) -> str:
+    """What two team names are compared by: NFKC, then case-folded ('Ada', 'ADA' and 'ａｄａ' are one name)."""
+    return unicodedata.normalize("NFKC", " ".join(unicodedata.normalize("NFKC", name).split()).casefold())
+
+
+def name_taken(session: Session, competition: Competition, name: str) -> bool:
+    key = name_key(name)
+    return any(name_key(other) == key for other in session.scalars(select(Team.name).where(
+        Team.competition_id == competition.id)))
 
 
 def team_of(session: Session, competition: Competition, user: User) -> Team | None:
@@ -18,13 +50,13 @@ def team_of(session: Session, competition: Competition, user: User) -> Team | No
 
 
 def create_team(session: Session, competition: Competition, user: User, name: str) -> Team:
-    name = (name or "").strip()
-    if not 2 <= len(name) <= 64:
-        raise CompetitionError("a team name needs 2 to 64 characters.")
+    name = normalise_team_name(name)
+    require_admitted(session, competition, user)
     if team_of(session, competition, user) is not None:
         raise CompetitionError("you are already in a team for this competition.")
-    if session.scalar(select(Team).where(Team.competition_id == competition.id, Team.name == name)):
-        raise CompetitionError(f"the team name '{name}' is taken in this competition.")
+    if name_taken(session, competition, name):
+        raise CompetitionError(f"the team name '{name}' is taken in this competition (names are compared "
+                               "without regard to case or look-alike forms).")
     team = Team(competition_id=competition.id, name=name, invite_code=secrets.token_urlsafe(9))
     session.add(team)
     session.flush()
@@ -38,6 +70,7 @@ def join_team(session: Session, competition: Competition, user: User, invite_cod
                                              Team.invite_code == (invite_code or "").strip()))
     if team is None:
         raise CompetitionError("that invite code matches no team in this competition; ask your team for it again.")
+    require_admitted(session, competition, user)
     if team_of(session, competition, user) is not None:
         raise CompetitionError("you are already in a team for this competition.")
     if len(team.members) >= competition.team_size:
@@ -53,6 +86,59 @@ def team_for_upload(session: Session, competition: Competition, user: User) -> T
     if team is not None:
         return team
     name = user.username
-    while session.scalar(select(Team).where(Team.competition_id == competition.id, Team.name == name)):
+    while name_taken(session, competition, name):
         name = f"{user.username}-{secrets.token_hex(2)}"
     return create_team(session, competition, user, name)
+
+
+# --- joining a competition that needs an organiser's approval ----------------------------
+
+
+def is_admitted(session: Session, competition: Competition, user: User) -> bool:
+    """Whether the user may form or join a team here: always, unless the competition needs approval."""
+    if not competition.join_needs_approval or user.is_organiser:
+        return True
+    return bool(session.scalar(select(JoinRequest.approved).where(JoinRequest.competition_id == competition.id,
+                                                                  JoinRequest.user_id == user.id)))
+
+
+def require_admitted(session: Session, competition: Competition, user: User) -> None:
+    if is_admitted(session, competition, user) or team_of(session, competition, user) is not None:
+        return
+    asked = session.scalar(select(JoinRequest).where(JoinRequest.competition_id == competition.id,
+                                                     JoinRequest.user_id == user.id))
+    raise CompetitionError(
+        "your request to join this competition waits for an organiser's approval." if asked else
+        "this competition admits participants after an organiser's approval: ask to join on the competition "
+        f"page (or POST /api/v1/competitions/{competition.slug}/join-request), then wait for the approval.")
+
+
+def request_to_join(session: Session, competition: Competition, user: User) -> JoinRequest:
+    """Ask to join a competition that needs approval; asking twice changes nothing."""
+    if not competition.join_needs_approval:
+        raise CompetitionError("this competition is open to everyone: create or join a team, or just upload.")
+    existing = session.scalar(select(JoinRequest).where(JoinRequest.competition_id == competition.id,
+                                                        JoinRequest.user_id == user.id))
+    if existing is not None:
+        return existing
+    request = JoinRequest(competition_id=competition.id, user_id=user.id, approved=False)
+    session.add(request)
+    session.flush()
+    return request
+
+
+def join_requests(session: Session, competition: Competition) -> list[JoinRequest]:
+    """Every request to join, waiting ones first."""
+    return list(session.scalars(select(JoinRequest).where(JoinRequest.competition_id == competition.id)
+                                .order_by(JoinRequest.approved, JoinRequest.id)))
+
+
+def admit(session: Session, competition: Competition, username: str) -> JoinRequest:
+    """An organiser approves a participant's request to join."""
+    request = session.scalar(select(JoinRequest).join(User, JoinRequest.user_id == User.id).where(
+        JoinRequest.competition_id == competition.id, User.username == username))
+    if request is None:
+        raise CompetitionError(f"'{username}' has not asked to join this competition.")
+    request.approved = True
+    session.flush()
+    return request
