@@ -241,6 +241,14 @@ def test_an_organisers_own_sample_submission_is_served_and_checked(tmp_path):
     assert "1 test ids have no prediction" in text and "labels are not among the task's classes" in text
 
 
+def test_a_sample_submission_that_holds_the_answers_is_refused(tmp_path):
+    train, test, answers = frames("integers", "integers")
+    folder = bundle(tmp_path / "b", "csv", train, test, answers)
+    answers.to_csv(folder / "sample_submission.csv", index=False)
+    with pytest.raises(BundleError, match="matches the hidden answers on 100% of the rows: it would give the answer key away"):
+        load_task(folder)
+
+
 def test_a_sample_submission_may_be_named_in_task_toml(tmp_path):
     train, test, answers = frames("integers", "integers")
     folder = bundle(tmp_path / "b", "csv", train, test, answers)

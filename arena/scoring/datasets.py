@@ -305,9 +305,19 @@ def check_sample_submission(task: "Task") -> list[Problem]:
     if task.spec.sample_file is None:
         return []
     try:
-        read_submission(task, task.spec.sample_file)
+        predictions = read_submission(task, task.spec.sample_file)
     except SubmissionError as exc:
         return [Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()]
+    key = task.answer_key
+    if predictions.labels is not None and key.classes is not None:
+        matching = float(np.mean(predictions.labels == key.truth))
+        leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
+    else:
+        matching = float(np.mean(np.isclose(predictions.values, key.truth)))
+        leaks = matching > 0.5 and len(np.unique(key.truth)) > 1
+    if leaks:
+        return [Problem(str(task.spec.sample_file), f"matches the hidden answers on {matching:.0%} of the rows: it would "
+                        "give the answer key away. Ship a trivial one (one class for every row, or the training mean).")]
     return []
 
 
