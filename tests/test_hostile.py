@@ -16,7 +16,10 @@ from __future__ import annotations
 import os as _os  # noqa: E402
 import subprocess as _subprocess  # noqa: E402
 import sys as _sys  # noqa: E402
+import threading as _rthreading  # noqa: E402
 import time as _time  # noqa: E402
+
+import pytest as _rpytest  # noqa: E402
 
 _RSS_SCRIPT = """
 import json, resource, sys, tempfile, os
@@ -143,8 +146,8 @@ def _resources_store_files() -> set:
     return {p.relative_to(files_dir()) for p in files_dir().rglob("*") if p.is_file()}
 
 
-@_pytest.mark.parametrize("route", ["api", "web"])
-@_pytest.mark.parametrize("refusal", ["ended", "limit", "not admitted"])
+@_rpytest.mark.parametrize("route", ["api", "web"])
+@_rpytest.mark.parametrize("refusal", ["ended", "limit", "not admitted"])
 def test_a_refused_upload_leaves_nothing_in_the_store(app, client, people, route, refusal):
     """Item 10: the store holds accepted submissions' files only; a refused upload's bytes are gone."""
     import io
@@ -232,7 +235,7 @@ def _resources_slow_post(url: str, path: str, headers: dict, fields: dict, conte
         return int(sock.makefile("rb").readline().split()[1])
 
 
-@_pytest.mark.parametrize("route", ["api", "web"])
+@_rpytest.mark.parametrize("route", ["api", "web"])
 def test_a_slow_upload_does_not_block_another_requests_write(live_server, route):
     """Item 11, on SQLite: while an upload's bytes trickle in, no transaction is open, so another
     person's write goes through at once. Before, it waited for the whole upload."""
@@ -259,8 +262,8 @@ def test_a_slow_upload_does_not_block_another_requests_write(live_server, route)
         headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.cookies), "Referer": server.url + "/"}
         fields, path = {"csrf_token": csrf}, "/c/mnist1d/submissions"
     bob = server.people.token("bob")
-    sent, status = _threading.Event(), []
-    upload = _threading.Thread(target=lambda: status.append(_resources_slow_post(
+    sent, status = _rthreading.Event(), []
+    upload = _rthreading.Thread(target=lambda: status.append(_resources_slow_post(
         server.url, path, headers, fields, predictions_csv("mnist1d", 0.8).encode() * 3, 4.0, sent)))
     upload.start()
     assert sent.wait(10)
@@ -966,3 +969,230 @@ def test_a_team_name_is_stored_normalised(client, people):
 
 
 # --- workers -------------------------------------------------------------------------
+
+import os as _wos  # noqa: E402
+import subprocess as _wsubprocess  # noqa: E402
+import sys as _wsys  # noqa: E402
+import time as _wtime  # noqa: E402
+
+
+def test_a_worker_refuses_to_start_without_the_installation_secret(tmp_path):
+    """Item 26: a worker where ARENA_HOME has no secret would score on another split; it refuses instead."""
+    env = {**_wos.environ, "ARENA_HOME": str(tmp_path / "elsewhere")}
+    env.pop("ARENA_CREATE_SECRET", None)
+    result = _wsubprocess.run([_wsys.executable, "-m", "arena.cli", "worker", "--redis", "redis://127.0.0.1:1/0",
+                               "--burst"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert "found no file 'secret'" in result.stderr and "copy it from the machine" in result.stderr
+    assert not (tmp_path / "elsewhere" / "secret").exists()
+
+
+def test_a_web_process_refuses_to_start_without_the_secret_unless_told(tmp_path, monkeypatch):
+    """Item 26: create_app (what gunicorn calls) refuses; ``arena serve``'s first start (CREATE_SECRET) creates it."""
+    from arena.config import MissingSecret
+    from leaderboard import create_app
+
+    monkeypatch.setenv("ARENA_HOME", str(tmp_path / "web"))
+    monkeypatch.delenv("ARENA_CREATE_SECRET", raising=False)
+    config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "SECRET_KEY": "test"}
+    with _rpytest.raises(MissingSecret, match="run 'arena setup' \\(or 'arena serve'\\) once first"):
+        create_app(config)
+    assert not (tmp_path / "web" / "secret").exists()
+    create_app({**config, "CREATE_SECRET": True}).extensions["arena_db"].engine.dispose()
+    assert (tmp_path / "web" / "secret").exists()
+    create_app(config).extensions["arena_db"].engine.dispose()  # the secret is there now: it starts
+
+
+def _workers_store(database_url):
+    import io
+
+    from helpers import sample_csv
+
+    from arena.db.database import Database
+    from arena.db.migrate import upgrade
+    from arena.db.models import User
+    from arena.server import accounts, competitions, uploads
+
+    db = Database(database_url)
+    upgrade(db.engine)
+    with db.session() as session, session.begin():
+        competitions.host(session, "mnist1d")
+        accounts.register(session, "ada", "correct horse battery staple")
+    with db.session() as session, session.begin():
+        ada = session.query(User).filter_by(username="ada").one()
+        submission = uploads.submit_stream(session, "mnist1d", ada, io.BytesIO(sample_csv("mnist1d").encode()), "s.csv")
+        return db, submission.submission.id
+
+
+def test_a_live_job_is_never_taken_and_a_silent_one_comes_back(database_url):
+    """Item 27: a beating worker keeps its job however long it scores; three missed beats, or a dead process
+    on this host, and the job is queued again."""
+    from datetime import timedelta
+
+    from arena.db.models import Submission, utcnow
+    from arena.server import jobs, submissions
+
+    db, submission_id = _workers_store(database_url)
+    with db.session() as session, session.begin():
+        assert submissions.claim(session, submission_id, "another-host:123:live")
+        session.get(Submission, submission_id).scoring_started_at = utcnow() - timedelta(hours=5)  # a long job
+    assert jobs.sweep(db) == []
+    with db.session() as session, session.begin():
+        session.get(Submission, submission_id).heartbeat_at = utcnow() - jobs.HEARTBEAT * (jobs.MISSED_BEATS + 1)
+    assert jobs.sweep(db) == [submission_id]
+    with db.session() as session, session.begin():
+        assert submissions.claim(session, submission_id, _resources_dead_worker())  # beat just now, then killed
+    assert jobs.sweep(db) == [submission_id]
+    db.engine.dispose()
+
+
+def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_url, monkeypatch):
+    """Item 27: the heartbeat advances during a long scoring, sweeps leave the job alone, and a worker whose
+    job was taken back (requeued and claimed by another) records nothing."""
+    from arena.db.models import Submission
+    from arena.server import jobs, submissions
+
+    db, submission_id = _workers_store(database_url)
+    monkeypatch.setattr(jobs, "HEARTBEAT", jobs.timedelta(seconds=0.2))
+    real = jobs.score_submission
+    started = _rthreading.Event()
+
+    def slow(*args, **kwargs):
+        started.set()
+        _wtime.sleep(2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "score_submission", slow)
+    outcome = []
+    worker = _rthreading.Thread(target=lambda: outcome.append(jobs.score_one(db, submission_id)))
+    worker.start()
+    assert started.wait(30)
+    with db.session() as session:
+        first_beat = session.get(Submission, submission_id).heartbeat_at
+    for _ in range(8):
+        _wtime.sleep(0.2)
+        assert jobs.sweep(db) == []  # stale after 0.6 s without beats; it keeps beating
+    with db.session() as session:
+        assert session.get(Submission, submission_id).heartbeat_at > first_beat
+    worker.join(30)
+    assert outcome == ["scored"]
+    with db.session() as session, session.begin():
+        row = session.get(Submission, submission_id)
+        assert row.attempts == 1
+        row.status = "queued"
+    taken = _rthreading.Thread(target=lambda: outcome.append(jobs.score_one(db, submission_id)))
+    started.clear()
+    taken.start()
+    assert started.wait(30)
+    with db.session() as session, session.begin():  # meanwhile the job was judged lost and another worker has it
+        row = session.get(Submission, submission_id)
+        row.status, row.worker = "scoring", "another-host:9:other"
+    taken.join(30)
+    assert outcome[-1] is None
+    with db.session() as session:
+        assert session.get(Submission, submission_id).worker == "another-host:9:other"
+    db.engine.dispose()
+
+
+def _workers_redis():
+    url = _wos.environ.get("ARENA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        from redis import Redis
+
+        client = Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+    except Exception:
+        from conftest import require_in_ci
+
+        require_in_ci(f"no Redis server at {url} (.ci/services.sh starts one)")
+    client.flushdb()
+    return url
+
+
+def test_redis_rescores_and_retries_are_enqueued_at_once(tmp_path, monkeypatch):
+    """Item 27: notify(None) (a rescore, a new task version) enqueues every queued job, and a retry after a
+    failure of ours goes back into Redis from the worker itself. Before, both waited for a worker restart."""
+    from arena.server import jobs
+
+    url = _workers_redis()
+    db, submission_id = _workers_store(f"sqlite:///{tmp_path / 'queue.db'}")
+    queue = jobs.RedisQueue(url, db)
+    queue.notify(None)
+    assert queue.queue.count == 1
+    queue.queue.empty()
+    monkeypatch.setattr(jobs, "_db", db)
+    monkeypatch.setattr(jobs, "_redis_url", url)
+    monkeypatch.setattr(jobs, "score_submission", lambda *a, **k: 1 / 0)
+    assert jobs.rq_score(submission_id) == "queued"
+    assert queue.queue.count == 1
+    db.engine.dispose()
+
+
+_SLOW_WORKER = """
+import os, sys, time
+from arena.server import jobs
+real = jobs.score_submission
+def slow(*args, **kwargs):
+    time.sleep(float(os.environ["SLOW_SCORING_SECONDS"]))
+    return real(*args, **kwargs)
+jobs.score_submission = slow
+from arena.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(tmp_path, people_factory):
+    """Item 27 with real ``arena worker`` processes: while worker A scores (slowly) and beats, worker B
+    never takes the job; after kill -9 of A, B scores it within seconds, not after an 11-minute timeout."""
+    import signal
+
+    from conftest import upload
+
+    from arena.db.models import Submission
+    from helpers import sample_csv
+
+    url = _workers_redis()
+    database = f"sqlite:///{tmp_path / 'arena.db'}"
+    app, client, people = people_factory(DATABASE_URL=database, REDIS_URL=url)
+    submission_id = upload(client, people.token("ada"), "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
+    db = app.extensions["arena_db"]
+
+    def row():
+        with db.session() as session:
+            return session.get(Submission, submission_id)
+
+    env = {**_wos.environ, "ARENA_HEARTBEAT_SECONDS": "1", "SLOW_SCORING_SECONDS": "120"}
+    command = ["worker", "--redis", url, "--database", database]
+    a = _wsubprocess.Popen([_wsys.executable, "-c", _SLOW_WORKER, *command], env=env, start_new_session=True,
+                           stdout=_wsubprocess.DEVNULL, stderr=_wsubprocess.DEVNULL)
+    b = held = None
+    try:
+        deadline = _wtime.monotonic() + 120
+        while row().status != "scoring" and _wtime.monotonic() < deadline:
+            _wtime.sleep(0.2)
+        held = row()
+        assert held.status == "scoring", held.status
+        b = _wsubprocess.Popen([_wsys.executable, "-m", "arena.cli", *command], env={**env, "SLOW_SCORING_SECONDS": "0"},
+                               start_new_session=True, stdout=_wsubprocess.DEVNULL, stderr=_wsubprocess.DEVNULL)
+        _wtime.sleep(8)  # B is up and sweeping every second; A beats every second
+        still = row()
+        assert (still.status, still.worker, still.attempts) == ("scoring", held.worker, 1)
+        assert still.heartbeat_at > held.heartbeat_at
+        _wos.killpg(a.pid, signal.SIGKILL)  # the worker ...
+        _wos.kill(int(held.worker.split(":")[1]), signal.SIGKILL)  # ... and the process scoring for it (RQ's horse)
+        a.wait()
+        killed = _wtime.monotonic()
+        while row().status != "scored" and _wtime.monotonic() - killed < 60:
+            _wtime.sleep(0.2)
+        assert row().status == "scored" and row().attempts == 2
+        assert _wtime.monotonic() - killed < 30
+    finally:
+        for process in (a, b):
+            if process is not None and process.poll() is None:
+                _wos.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if held is not None and held.worker:
+            try:
+                _wos.kill(int(held.worker.split(":")[1]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
