@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -126,6 +127,13 @@ def key_values(column: pd.Series) -> pd.Series:
             return column.astype(np.int64)
         return column
     text = column.astype(str)
+    arrow = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    try:  # the common case, fast: plain integers, each written exactly as int64 prints it
+        whole = pc.cast(arrow, pa.int64())
+        if pc.all(pc.equal(pc.cast(whole, pa.string()), arrow)).as_py():
+            return pd.Series(whole.to_numpy(), index=column.index, name=column.name)
+    except pa.ArrowInvalid:
+        pass
     if text.str.fullmatch(_WHOLE_NUMBER).all():
         return text.str.partition(".")[0].astype(np.int64)
     return text.astype(object)

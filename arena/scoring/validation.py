@@ -279,7 +279,7 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
         if fmt == "parquet":
             table, present = _read_parquet(path, expected + single, caps)
         else:
-            table = _read_csv(path, fmt == "csv.gz", caps, text=[spec.id_column, *_label_column(task)])
+            table = _read_csv(path, fmt == "csv.gz", caps, text=_text_columns(task))
             present = table.column_names
     except _TooMuch as exc:
         raise SubmissionError(str(exc)) from None
@@ -380,9 +380,16 @@ def _single_probability_columns(task: Task) -> list[str]:
             and n not in task.prediction_columns[:1]]
 
 
-def _label_column(task: Task) -> list[str]:
-    """The column read as text besides the id: the label, for a label task."""
-    return [task.spec.target] if task.spec.prediction == "label" else []
+def _text_columns(task: Task) -> list[str]:
+    """Columns a CSV is read as text: the id and the label where the answer key holds text (``0300``, ``01``).
+
+    Whole-number ids and classes are read as numbers (faster), and ``7.0`` still counts as 7.
+    """
+    key = task.answer_key
+    columns = [] if np.issubdtype(key.ids.dtype, np.integer) else [task.spec.id_column]
+    if task.spec.prediction == "label" and not np.issubdtype(task.classes.dtype, np.integer):
+        columns.append(task.spec.target)
+    return columns
 
 
 def _whole_numbers(column: pa.ChunkedArray) -> np.ndarray | None:
