@@ -138,7 +138,7 @@ def test_every_metric_declares_direction_and_input():
         assert metric.needs in ("label", "probabilities", "value")
         assert (metric.from_rows is None) != (metric.from_confusion is None)
     lower_better = {m.name for m in METRICS.values() if m.direction == "min"}
-    assert lower_better == {"log_loss", "mae", "rmse"}
+    assert lower_better == {"log_loss", "mae", "rmse", "rmsle", "mape", "smape", "median_ae", "multilabel_log_loss"}
 
 
 def test_unknown_metric_suggests_the_closest_name():

@@ -18,9 +18,16 @@ import numpy as np
 from scipy.stats import rankdata
 
 from arena.errors import ArenaError
+from arena.scoring.metrics_agreement import average_precision, mcc_cm, qwk_cm
+from arena.scoring.metrics_multilabel import (binary_auc, multilabel_f1_macro, multilabel_f1_micro,
+                                              multilabel_f1_samples, multilabel_log_loss, multilabel_roc_auc,
+                                              row_f1, row_log_losses)
+from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query, ranking_metric
+from arena.scoring.metrics_regression import (mape, median_ae, pearson, percentage_errors, rmsle, smape, spearman,
+                                              squared_log_errors, symmetric_errors, weighted_mean, weights_for)
 
 Direction = Literal["max", "min"]
-Needs = Literal["label", "probabilities", "value"]
+Needs = Literal["label", "probabilities", "value", "ranking", "table"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +36,11 @@ class Metric:
 
     ``from_confusion`` is set for count-based metrics: it maps confusion matrices
     ``(..., k, k)`` (rows: truth, columns: prediction) to values ``(...)``.
-    ``from_rows`` maps ``(y_true, y_pred)`` arrays to one value; for ``probabilities``
-    metrics ``y_true`` holds class codes and ``y_pred`` an ``(n, k)`` matrix.
+    ``from_rows`` maps ``(y_true, y_pred[, weight])`` arrays to one value; for ``probabilities``
+    metrics ``y_true`` holds class codes and ``y_pred`` an ``(n, k)`` matrix. Every built-in
+    accepts row weights (see :mod:`arena.scoring.weights`).
+    ``per_row`` is set for metrics that are a (weighted) mean of per-row values, passed
+    through ``finish`` (a square root for rmsle): their intervals resample those values.
     """
 
     name: str
@@ -39,6 +49,8 @@ class Metric:
     kinds: tuple[str, ...]
     from_rows: Callable[[np.ndarray, np.ndarray], float] | None = None
     from_confusion: Callable[[np.ndarray], np.ndarray] | None = None
+    per_row: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    finish: Callable[[float], float] | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -48,9 +60,9 @@ class Metric:
 # --- confusion-matrix metrics ----------------------------------------------------
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
-    """Confusion matrix of integer class codes in ``[0, k)`` (rows: truth)."""
-    flat = np.bincount(y_true.astype(np.int64) * k + y_pred, minlength=k * k)
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int, weight: np.ndarray | None = None) -> np.ndarray:
+    """Confusion matrix of integer class codes in ``[0, k)`` (rows: truth); cells sum row weights when given."""
+    flat = np.bincount(y_true.astype(np.int64) * k + y_pred, weights=weight, minlength=k * k)
     return flat.reshape(k, k).astype(np.float64)
 
 
@@ -116,11 +128,15 @@ def f1_weighted_cm(cm: np.ndarray) -> np.ndarray:
 # --- row metrics -----------------------------------------------------------------
 
 
-def log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:
-    """Mean negative log-likelihood of the true class; probabilities clipped as scikit-learn does."""
+def row_log_loss(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's negative log-likelihood of its true class; probabilities clipped as scikit-learn does."""
     eps = np.finfo(np.float64).eps
-    picked = proba[np.arange(len(y_true)), y_true]
-    return float(-np.mean(np.log(np.clip(picked, eps, 1 - eps))))
+    return -np.log(np.clip(proba[np.arange(len(y_true)), y_true], eps, 1 - eps))
+
+
+def log_loss(y_true: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Mean negative log-likelihood of the true class."""
+    return weighted_mean(row_log_loss(y_true, proba), weight)
 
 
 def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float:
@@ -132,39 +148,57 @@ def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
+def roc_auc(y_true: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = None) -> float:
     """Binary ROC AUC on the second class's probability; one-vs-rest macro for k > 2.
 
     NaN when a class needed for the average has no positive or no negative row.
     """
+    auc = _binary_auc if weight is None else (lambda pos, score: binary_auc(pos, score, weight))
     if proba.shape[1] == 2:
-        return _binary_auc(y_true == 1, proba[:, 1])
-    return float(np.mean([_binary_auc(y_true == c, proba[:, c]) for c in range(proba.shape[1])]))
+        return auc(y_true == 1, proba[:, 1])
+    return float(np.mean([auc(y_true == c, proba[:, c]) for c in range(proba.shape[1])]))
 
 
-def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(np.abs(y_true - y_pred)))
+def absolute_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return np.abs(y_true - y_pred)
 
 
-def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+def squared_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return (y_true - y_pred) ** 2
 
 
-def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+def mae(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    return weighted_mean(absolute_errors(y_true, y_pred), weight)
+
+
+def rmse(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    return float(np.sqrt(weighted_mean(squared_errors(y_true, y_pred), weight)))
+
+
+def r2(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
     """Coefficient of determination; a constant truth gives 1.0 if matched exactly, else 0.0."""
-    residual = np.sum((y_true - y_pred) ** 2)
-    total = np.sum((y_true - np.mean(y_true)) ** 2)
+    if weight is None:
+        residual, total = np.sum((y_true - y_pred) ** 2), np.sum((y_true - np.mean(y_true)) ** 2)
+    else:
+        w = np.asarray(weight, dtype=np.float64)
+        residual, total = np.dot(w, (y_true - y_pred) ** 2), np.dot(w, (y_true - np.dot(w, y_true) / w.sum()) ** 2)
     if total == 0:
         return 1.0 if residual == 0 else 0.0
     return float(1 - residual / total)
 
 
-def exact_match(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(y_true == y_pred))
+def matches(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return (y_true == y_pred).astype(np.float64)
+
+
+def exact_match(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    return weighted_mean(matches(y_true, y_pred), weight)
 
 
 CLASSIFICATION = ("classification",)
 REGRESSION = ("regression", "forecasting")
+MULTILABEL = ("multilabel",)
+RANKING = ("ranking",)
 
 _METRICS = [
     Metric("accuracy", "max", "label", CLASSIFICATION, from_confusion=accuracy_cm),
@@ -174,12 +208,28 @@ _METRICS = [
     Metric("f1_weighted", "max", "label", CLASSIFICATION, from_confusion=f1_weighted_cm),
     Metric("precision_macro", "max", "label", CLASSIFICATION, from_confusion=precision_macro_cm),
     Metric("recall_macro", "max", "label", CLASSIFICATION, from_confusion=recall_macro_cm),
-    Metric("log_loss", "min", "probabilities", CLASSIFICATION, from_rows=log_loss),
+    Metric("log_loss", "min", "probabilities", CLASSIFICATION, from_rows=log_loss, per_row=row_log_loss),
     Metric("roc_auc", "max", "probabilities", CLASSIFICATION, from_rows=roc_auc),
-    Metric("exact_match", "max", "label", CLASSIFICATION, from_rows=exact_match),
-    Metric("mae", "min", "value", REGRESSION, from_rows=mae),
-    Metric("rmse", "min", "value", REGRESSION, from_rows=rmse),
+    Metric("exact_match", "max", "label", CLASSIFICATION, from_rows=exact_match, per_row=matches),
+    Metric("mae", "min", "value", REGRESSION, from_rows=mae, per_row=absolute_errors),
+    Metric("rmse", "min", "value", REGRESSION, from_rows=rmse, per_row=squared_errors, finish=np.sqrt),
     Metric("r2", "max", "value", REGRESSION, from_rows=r2),
+    # The metrics Kaggle competitions use (arena.scoring.metrics_*), each taking row weights.
+    Metric("rmsle", "min", "value", REGRESSION, from_rows=rmsle, per_row=squared_log_errors, finish=np.sqrt),
+    Metric("mape", "min", "value", REGRESSION, from_rows=mape, per_row=percentage_errors),
+    Metric("smape", "min", "value", REGRESSION, from_rows=smape, per_row=symmetric_errors),
+    Metric("median_ae", "min", "value", REGRESSION, from_rows=median_ae),
+    Metric("pearson", "max", "value", REGRESSION, from_rows=pearson),
+    Metric("spearman", "max", "value", REGRESSION, from_rows=spearman),
+    Metric("qwk", "max", "label", CLASSIFICATION, from_confusion=qwk_cm),
+    Metric("mcc", "max", "label", CLASSIFICATION, from_confusion=mcc_cm),
+    Metric("average_precision", "max", "probabilities", CLASSIFICATION, from_rows=average_precision),
+    Metric("multilabel_log_loss", "min", "probabilities", MULTILABEL, from_rows=multilabel_log_loss,
+           per_row=row_log_losses),
+    Metric("multilabel_f1_micro", "max", "label", MULTILABEL, from_rows=multilabel_f1_micro),
+    Metric("multilabel_f1_macro", "max", "label", MULTILABEL, from_rows=multilabel_f1_macro),
+    Metric("multilabel_f1_samples", "max", "label", MULTILABEL, from_rows=multilabel_f1_samples, per_row=row_f1),
+    Metric("multilabel_roc_auc", "max", "probabilities", MULTILABEL, from_rows=multilabel_roc_auc),
 ]
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}
@@ -188,21 +238,35 @@ ALIASES = {"macro_f1": "f1_macro", "micro_f1": "f1_micro", "weighted_f1": "f1_we
 
 def unknown_metric_message(name: str) -> str:
     """The error text for a metric name that is not registered, with a suggestion."""
-    close = difflib.get_close_matches(name, list(METRICS) + list(ALIASES), n=1)
+    close = difflib.get_close_matches(name, list(METRICS) + list(ALIASES) + ["map@10", "ndcg@10"], n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    return f"unknown metric '{name}'.{hint} Known metrics: {', '.join(sorted(METRICS))}."
+    return (f"unknown metric '{name}'.{hint} Known metrics: {', '.join(sorted(METRICS))}, "
+            "and for ranking map@K and ndcg@K (K from 1 to 999, e.g. map@12).")
+
+
+def _ranking(name: str) -> Metric | None:
+    """``map@K`` / ``ndcg@K``, built for the K in the name."""
+    parsed = ranking_name(name)
+    if parsed is None:
+        return None
+    family, k = parsed
+    return Metric(name, "max", "ranking", RANKING, from_rows=ranking_metric(family, k),
+                  per_row=lambda truth, pred: per_query(family, k, truth, pred))
 
 
 def get_metric(name: str) -> Metric:
     """Look a metric up by name (or alias); unknown names raise with a suggestion."""
     name = ALIASES.get(name, name)
     if name not in METRICS:
-        raise ArenaError(unknown_metric_message(name))
+        metric = _ranking(name)
+        if metric is None:
+            raise ArenaError(unknown_metric_message(name))
+        return metric
     return METRICS[name]
 
 
 def is_known(name: str) -> bool:
-    return ALIASES.get(name, name) in METRICS
+    return ALIASES.get(name, name) in METRICS or ranking_name(name) is not None
 
 
 def needs_for_prediction(prediction: str) -> set[str]:
@@ -211,4 +275,5 @@ def needs_for_prediction(prediction: str) -> set[str]:
     Labels are derived from probabilities by arg-max, so a probabilities task may
     also use label metrics.
     """
-    return {"label": {"label"}, "probabilities": {"label", "probabilities"}, "value": {"value"}}[prediction]
+    return {"label": {"label"}, "probabilities": {"label", "probabilities"}, "value": {"value"},
+            "ranking": {"ranking"}}[prediction]

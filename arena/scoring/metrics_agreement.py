@@ -1,0 +1,72 @@
+"""Agreement metrics from a confusion matrix (qwk, mcc) and average precision (PR-AUC) from probabilities.
+
+Confusion-matrix functions take a stack ``(..., k, k)`` (rows: truth), like the
+other count metrics, so a weighted matrix (cells summing row weights) gives the
+weighted metric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arena.scoring.metrics_regression import weights_for
+
+
+def qwk_cm(cm: np.ndarray) -> np.ndarray:
+    """Cohen's kappa with quadratic weights over the task's ordered classes; NaN when chance agreement is total."""
+    cm = np.asarray(cm, dtype=np.float64)
+    k = cm.shape[-1]
+    codes = np.arange(k)
+    penalty = (codes[:, None] - codes[None, :]) ** 2.0
+    total = cm.sum(axis=(-2, -1))
+    expected = cm.sum(axis=-1)[..., :, None] * cm.sum(axis=-2)[..., None, :]
+    observed = (penalty * cm).sum(axis=(-2, -1))
+    chance = (penalty * expected).sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1 - observed * total / chance
+
+
+def mcc_cm(cm: np.ndarray) -> np.ndarray:
+    """Matthews correlation (its multi-class form, as scikit-learn computes it); 0 when undefined."""
+    cm = np.asarray(cm, dtype=np.float64)
+    s = cm.sum(axis=(-2, -1))
+    c = np.trace(cm, axis1=-2, axis2=-1)
+    t, p = cm.sum(axis=-1), cm.sum(axis=-2)
+    cov_tp = c * s - (t * p).sum(axis=-1)
+    cov_pp = s * s - (p * p).sum(axis=-1)
+    cov_tt = s * s - (t * t).sum(axis=-1)
+    denominator = cov_pp * cov_tt
+    out = np.zeros(np.shape(s))
+    np.divide(cov_tp, np.sqrt(denominator, where=denominator > 0, out=np.ones(np.shape(s))), out=out,
+              where=denominator > 0)
+    return out
+
+
+def binary_average_precision(is_positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Area under the step precision-recall curve, one step per distinct score (scikit-learn's definition).
+
+    NaN when there is no positive row.
+    """
+    w = weights_for(weight, len(score))
+    positives = float(np.dot(w, is_positive))
+    if positives <= 0:
+        return float("nan")
+    order = np.argsort(-score, kind="stable")
+    s, pos, wt = score[order], is_positive[order].astype(np.float64), w[order]
+    tp = np.cumsum(pos * wt)
+    seen = np.cumsum(wt)
+    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]  # the last row of each distinct score
+    tp, seen = tp[last], seen[last]
+    precision = np.divide(tp, seen, out=np.zeros(len(tp)), where=seen > 0)
+    recall = tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def average_precision(y_true: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Average precision of the second class for two classes; the mean over classes (one-vs-rest) for more.
+
+    NaN when a class in the average has no positive row.
+    """
+    if proba.shape[1] == 2:
+        return binary_average_precision(y_true == 1, proba[:, 1], weight)
+    return float(np.mean([binary_average_precision(y_true == c, proba[:, c], weight) for c in range(proba.shape[1])]))

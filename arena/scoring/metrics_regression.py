@@ -1,0 +1,109 @@
+"""Kaggle's regression and correlation metrics (rmsle, mape, smape, median_ae, pearson, spearman), each with weights.
+
+Every function takes ``(y_true, y_pred, weight=None)``: with a weight per row, a
+whole-number weight counts as that many copies of the row, so each weighted metric
+equals the unweighted metric on repeated rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def weights_for(weight: np.ndarray | None, n: int) -> np.ndarray:
+    """The row weights as float64, ones when there are none."""
+    return np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+
+
+def weighted_mean(values: np.ndarray, weight: np.ndarray | None) -> float:
+    """The (weighted) mean of per-row values; NaN for no rows or no weight."""
+    w = weights_for(weight, len(values))
+    total = w.sum()
+    return float(np.dot(w, values) / total) if len(values) and total > 0 else float("nan")
+
+
+def squared_log_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return (np.log1p(y_pred) - np.log1p(y_true)) ** 2
+
+
+def rmsle(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Root mean squared logarithmic error (values must be 0 or more)."""
+    return float(np.sqrt(weighted_mean(squared_log_errors(y_true, y_pred), weight)))
+
+
+EPSILON = np.finfo(np.float64).eps
+
+
+def percentage_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """|error| / |truth|, with scikit-learn's floor of machine epsilon under the truth."""
+    return np.abs(y_pred - y_true) / np.maximum(np.abs(y_true), EPSILON)
+
+
+def mape(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Mean absolute percentage error as a fraction (0.1 is 10%), as scikit-learn computes it."""
+    return weighted_mean(percentage_errors(y_true, y_pred), weight)
+
+
+def symmetric_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """200 |error| / (|truth| + |prediction|) per row; 0 where both are 0 (Kaggle's convention)."""
+    scale = np.abs(y_true) + np.abs(y_pred)
+    out = np.zeros(len(y_true))
+    np.divide(200 * np.abs(y_pred - y_true), scale, out=out, where=scale != 0)
+    return out
+
+
+def smape(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Symmetric mean absolute percentage error in percent, 0 to 200, as Kaggle computes it."""
+    return weighted_mean(symmetric_errors(y_true, y_pred), weight)
+
+
+def weighted_median(values: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """The median; with weights, the median of the rows repeated by their weights (the middle two averaged)."""
+    if len(values) == 0:
+        return float("nan")
+    if weight is None:
+        return float(np.median(values))
+    w = np.asarray(weight, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    v, cum = values[order], np.cumsum(w[order])
+    half = cum[-1] / 2
+    low = int(np.searchsorted(cum, half, side="left"))  # first row whose cumulative weight reaches half
+    if np.isclose(cum[low], half, rtol=1e-12, atol=0) and low + 1 < len(v):
+        nxt = low + 1 + int(np.searchsorted(cum[low + 1:], cum[low], side="right"))  # next row with weight
+        return float((v[low] + v[min(nxt, len(v) - 1)]) / 2)
+    return float(v[low])
+
+
+def median_ae(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Median absolute error."""
+    return weighted_median(np.abs(y_pred - y_true), weight)
+
+
+def pearson(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Pearson's correlation; 0.0 when either side is constant (scipy calls it undefined)."""
+    w = weights_for(weight, len(y_true))
+    total = w.sum()
+    if len(y_true) < 2 or total <= 0:
+        return float("nan")
+    dt = y_true - np.dot(w, y_true) / total
+    dp = y_pred - np.dot(w, y_pred) / total
+    var_t, var_p = np.dot(w, dt * dt), np.dot(w, dp * dp)
+    scale = max(np.abs(dt).max(), 1e-300), max(np.abs(dp).max(), 1e-300)
+    if var_t <= (1e-13 * scale[0]) ** 2 * total or var_p <= (1e-13 * scale[1]) ** 2 * total:
+        return 0.0
+    return float(np.clip(np.dot(w, dt * dp) / np.sqrt(var_t * var_p), -1.0, 1.0))
+
+
+def weighted_ranks(values: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Mid-ranks; with weights, each row's mid-rank among the rows repeated by their weights (up to a shift)."""
+    w = weights_for(weight, len(values))
+    _, inverse = np.unique(values, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    per_value = np.bincount(inverse, weights=w)
+    below = np.concatenate([[0.0], np.cumsum(per_value)[:-1]])
+    return (below + per_value / 2)[inverse]
+
+
+def spearman(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Spearman's rank correlation (Pearson's on mid-ranks); 0.0 when either side is constant."""
+    return pearson(weighted_ranks(y_true, weight), weighted_ranks(y_pred, weight), weight)
