@@ -14,7 +14,7 @@ from arena.server import accounts, competitions, downloads, standings, submissio
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
-from .forms import settings_from_form
+from .forms import form_bool, settings_from_form
 from .openapi import OPENAPI
 from .shared import competition_or_404, send_data_file
 
@@ -36,7 +36,7 @@ def competition_json(competition: Competition) -> dict:
     task = competitions.task_of(competition)
     return {
         "slug": competition.slug, "title": competition.title, "task": task.name,
-        "task_version": competition.task_version, "answer_key_sha256": competition.answer_sha256,
+        "task_version": competition.task_version, **commitment_json(competition),
         "kind": task.spec.kind, "metric": task.spec.primary_metric, "other_metrics": list(task.spec.other_metrics),
         "submission_columns": [task.spec.id_column, *task.prediction_columns],
         "benchmark": competitions.is_benchmark(competition), "accepting_submissions": is_open, "closed_because": why,
@@ -47,6 +47,13 @@ def competition_json(competition: Competition) -> dict:
                   ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction")},
         "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.DOWNLOADS],
     }
+
+
+def commitment_json(competition: Competition) -> dict:
+    """The salted commitment to the answer key: the hash from the launch, the salt and its check from the reveal."""
+    return {"answer_key_commitment": competition.commitment or None,
+            "commitment_salt": competition.commitment_salt if competition.revealed else None,
+            "commitment_holds": competitions.commitment_holds(competition)}
 
 
 @bp.get("/openapi.json")
@@ -215,7 +222,7 @@ def submit(slug: str):
     with transaction():
         accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
                                          note=request.form.get("note", ""),
-                                         is_baseline=request.form.get("baseline") in ("1", "true"),
+                                         is_baseline=form_bool(request.form, "baseline", False),
                                          max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
     if not accepted.duplicate:
         current_app.extensions["arena_queue"].notify(accepted.submission.id)
@@ -261,7 +268,7 @@ def select(submission_id: int):
     session = db_session()
     with transaction():
         submission, competition = _own_submission(submission_id)
-        submissions.set_selected(session, competition, submission, bool(_body().get("selected", True)))
+        submissions.set_selected(session, submission, form_bool(_body(), "selected", True))
     return jsonify(id=submission.id, selected=submission.selected)
 
 
@@ -271,8 +278,19 @@ def disqualify(submission_id: int):
     session = db_session()
     with transaction():
         submission = submissions.get(session, submission_id)
-        submissions.disqualify(submission, bool(_body().get("disqualified", True)))
+        submissions.disqualify(submission, form_bool(_body(), "disqualified", True))
     return jsonify(id=submission.id, disqualified=submission.disqualified)
+
+
+@bp.post("/competitions/<slug>/teams/<int:team_id>/disqualify")
+@organiser_required
+def disqualify_team(slug: str, team_id: int):
+    competition = competition_or_404(slug)
+    session = db_session()
+    with transaction():
+        team = submissions.team_in(session, competition, team_id)
+        submissions.disqualify_team(session, team, form_bool(_body(), "disqualified", True))
+    return jsonify(id=team.id, name=team.name, disqualified=team.disqualified)
 
 
 @bp.get("/competitions/<slug>/all-submissions")
@@ -280,4 +298,5 @@ def disqualify(submission_id: int):
 def all_submissions(slug: str):
     competition = competition_or_404(slug)
     rows = submissions.for_competition(db_session(), competition)
-    return jsonify([{**standings.submission_summary(s, show_private=True), "team": s.team.name} for s in rows])
+    return jsonify([{**standings.submission_summary(s, show_private=True), "team": s.team.name, "team_id": s.team_id,
+                     "team_disqualified": s.team.disqualified} for s in rows])

@@ -100,5 +100,8 @@ OPENAPI = {
                                                         params=["id"], body={"selected": {"type": "boolean"}})},
         "/api/v1/submissions/{id}/disqualify": {"post": _op("Disqualify (or restore) a submission", auth="organiser",
                                                             params=["id"], body={"disqualified": {"type": "boolean"}})},
+        "/api/v1/competitions/{slug}/teams/{team_id}/disqualify": {
+            "post": _op("Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
+                        auth="organiser", params=["slug", "team_id"], body={"disqualified": {"type": "boolean"}})},
     },
 }

@@ -11,7 +11,7 @@ from arena.server import competitions, stages, standings, submissions, teams, up
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
-from .forms import settings_from_form
+from .forms import form_bool, settings_from_form
 from .shared import competition_or_404, send_data_file
 
 bp = Blueprint("web", __name__)
@@ -40,8 +40,9 @@ def competition_page(slug: str):
     is_open, why = competitions.accepting_submissions(competition)
     return render_template("competition.html", c=competition, board=board, show_private=show_private,
                            task=task, is_open=is_open, why_closed=why,
-                           admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
                            can_see_private=competitions.can_see_private(competition, g.user),
+                           commitment_holds=competitions.commitment_holds(competition),
+                           admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
                            stages=stages.siblings(db_session(), competition))
 
 
@@ -120,9 +121,11 @@ def select_final(slug: str, submission_id: int):
     session = db_session()
     with transaction():
         submission = submissions.get(session, submission_id)
+        if submission.competition_id != competition.id:
+            abort(404, description=f"there is no submission #{submission_id} in '{slug}'.")
         if not submissions.belongs_to(session, submission, g.user):
             abort(403, description="you can only choose your own team's submissions.")
-        submissions.set_selected(session, competition, submission, request.form.get("selected") == "1")
+        submissions.set_selected(session, submission, form_bool(request.form, "selected", False))
     return redirect(url_for("web.my_submissions", slug=slug))
 
 
@@ -151,7 +154,8 @@ def admin(slug: str):
     session = db_session()
     rows = [(s.team.name, standings.submission_summary(s, show_private=True))
             for s in submissions.for_competition(session, competition)]
-    return render_template("admin.html", c=competition, rows=rows, join_requests=teams.join_requests(session, competition))
+    return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
+                           join_requests=teams.join_requests(session, competition))
 
 
 @bp.route("/c/<slug>/admin/<action>", methods=["POST"])
@@ -177,12 +181,25 @@ def admin_action(slug: str, action: str):
         elif action == "task":
             flash(f"New task version; {_replace_task(session, competition)} submissions queued for rescoring.")
         elif action == "disqualify":
-            submission = submissions.get(session, int(request.form.get("submission_id", "0")))
-            submissions.disqualify(submission, request.form.get("undo") != "1")
+            submission = submissions.get(session, _form_id("submission_id"))
+            if submission.competition_id != competition.id:
+                abort(404, description=f"there is no submission #{submission.id} in '{slug}'.")
+            submissions.disqualify(submission, not form_bool(request.form, "undo", False))
+        elif action == "disqualify-team":
+            team = submissions.team_in(session, competition, _form_id("team_id"))
+            submissions.disqualify_team(session, team, not form_bool(request.form, "undo", False))
+            flash(f"Team {team.name} {'is disqualified' if team.disqualified else 'is back on the board'}.")
         else:
             abort(404)
     current_app.extensions["arena_queue"].notify(None)
     return redirect(url_for("web.admin", slug=slug))
+
+
+def _form_id(field: str) -> int:
+    try:
+        return int(request.form.get(field, ""))
+    except ValueError:
+        abort(400, description=f"'{field}' must be a number.")
 
 
 def _replace_task(session, competition: Competition) -> int:
@@ -205,16 +222,22 @@ def host():
             upload = request.files.get("bundle")
             task_ref = request.form.get("task_ref", "").strip()
             slug = request.form.get("slug", "").strip() or None
+            settings = settings_from_form(request.form)
+            competition = None
             if upload is not None and upload.filename:
                 with tempfile.TemporaryDirectory() as tmp:
                     archive = Path(tmp) / "bundle.zip"
                     upload.save(archive)
-                    task_ref = str(competitions.unpack_uploaded_bundle(archive, slug or "upload"))
-            if stages.is_program_ref(task_ref) and request.form.get("confirm") != "1":  # Codabench: preview first
+                    if stages.is_program_ref(archive):  # a Codabench/CodaLab bundle: unpacked, then previewed
+                        task_ref = str(stages.unpack_for_preview(session, archive, slug))
+                    else:
+                        competition = competitions.host_uploaded_bundle(session, archive, slug, **settings)
+            if competition is None and stages.is_program_ref(task_ref) and request.form.get("confirm") != "1":
                 return render_template("host_preview.html", stages=stages.preview(task_ref), task_ref=task_ref,
                                        slug=slug or "", form=request.form)
-            competition = competitions.host(session, task_ref, slug=slug, native=request.form.get("native") == "1",
-                                            **settings_from_form(request.form))
+            if competition is None:
+                competition = competitions.host(session, task_ref, slug=slug, native=request.form.get("native") == "1",
+                                                **settings)
         return redirect(url_for("web.admin", slug=competition.slug))
     from arena.scoring.datasets import builtin_task_names
 

@@ -9,6 +9,350 @@ from __future__ import annotations
 
 # --- integrity of the final ranking -------------------------------------------------
 
+import hashlib as _hashlib  # noqa: E402
+import threading as _threading  # noqa: E402
+
+import pytest as _pytest  # noqa: E402
+
+
+def _integrity_upload(client, token, slug, content, **form):
+    from conftest import upload
+
+    return upload(client, token, slug, content, **form)
+
+
+def _integrity_race(count: int, work) -> list:
+    """Run ``work(i)`` in ``count`` threads released together; returns what each returned."""
+    barrier, results = _threading.Barrier(count), [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = work(i)
+
+    threads = [_threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_final_choice_is_locked_by_its_own_competition_whatever_the_url(client, people):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    chosen = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
+    other = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.7, 1)).get_json()["submission"]["id"]
+    people.drain()
+    assert client.post(f"/api/v1/submissions/{chosen}/select", json={"selected": True}, headers=auth(ada)).status_code == 200
+    assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org)).status_code == 200
+    people.login("ada")
+    for slug in ("digits", "mnist1d"):  # digits is not revealed: its lock must not decide for mnist1d's submission
+        for submission_id, value in ((other, "1"), (chosen, "0")):
+            response = client.post(f"/c/{slug}/submissions/{submission_id}/select",
+                                   data={"csrf_token": people.csrf(), "selected": value})
+            assert response.status_code in (400, 404)
+    mine = {s["id"]: s["selected"] for s in
+            client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(ada)).get_json()["submissions"]}
+    assert mine == {chosen: True, other: False}
+
+
+def test_only_organisers_may_mark_an_upload_as_a_baseline(client, people):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    refused = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9), baseline="1")
+    assert refused.status_code == 400 and "only organisers" in refused.get_json()["problems"][0]
+    assert client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(ada)).get_json()["submissions"] == []
+    accepted = _integrity_upload(client, org, "mnist1d", predictions_csv("mnist1d", 0.9), baseline="true")
+    assert accepted.status_code == 202 and accepted.get_json()["submission"]["is_baseline"]
+
+
+@_pytest.mark.parametrize("false", ["false", "0", "no", "off"])
+def test_a_false_form_boolean_means_false(client, people, false):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    submission_id = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
+    people.drain()
+    selected = client.post(f"/api/v1/submissions/{submission_id}/select", json={"selected": false}, headers=auth(ada))
+    assert selected.status_code == 200 and selected.get_json()["selected"] is False
+    kept = client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={"disqualified": false}, headers=auth(org))
+    assert kept.status_code == 200 and kept.get_json()["disqualified"] is False
+    plain = _integrity_upload(client, org, "mnist1d", predictions_csv("mnist1d", 0.8, 2), baseline=false)
+    assert plain.status_code == 202 and not plain.get_json()["submission"]["is_baseline"]
+    people.login("ada")
+    client.post(f"/c/mnist1d/submissions/{submission_id}/select", data={"csrf_token": people.csrf(), "selected": false})
+    mine = client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(ada)).get_json()["submissions"]
+    assert not mine[0]["selected"]
+
+
+def test_an_unclear_form_boolean_is_refused_with_the_reason(client, people):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    ada = people.token("ada")
+    submission_id = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
+    people.drain()
+    response = client.post(f"/api/v1/submissions/{submission_id}/select", json={"selected": "maybe"}, headers=auth(ada))
+    assert response.status_code == 400 and "'selected' must be true or false" in response.get_json()["problems"][0]
+
+
+def test_two_competitions_on_one_task_have_independent_splits(client, people, tmp_path, capsys):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    import json
+
+    from arena.cli import main
+    from arena.db.models import Competition, Submission
+    from arena.scoring.datasets import load_task
+    from arena.scoring.score import public_rows, score_submission
+    from arena.scoring.splits import split_scope
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    for slug in ("twin-a", "twin-b"):
+        assert client.post("/api/v1/competitions", json={"task": "digits", "slug": slug}, headers=auth(org)).status_code == 201
+    content = predictions_csv("digits", 0.6, 5)
+    ids = [_integrity_upload(client, ada, slug, content).get_json()["submission"]["id"] for slug in ("twin-a", "twin-b")]
+    people.drain()
+    task = load_task("digits")
+    db = client.application.extensions["arena_db"]
+    with db.session() as session:
+        keys = {c.slug: c.split_key for c in session.query(Competition).filter(Competition.slug.in_(["twin-a", "twin-b"]))}
+        scores = [session.get(Submission, i).score for i in ids]
+    assert all(len(key) == 32 for key in keys.values()) and keys["twin-a"] != keys["twin-b"]
+    a, b = (public_rows(task, 0.3, split_key=keys[slug]) for slug in ("twin-a", "twin-b"))
+    both = (a & b).mean()
+    assert abs(both - a.mean() * b.mean()) < 0.05 and (a != b).mean() > 0.2  # independent, not shared
+    # each worker scored on its own competition's split
+    path = tmp_path / "predictions.csv"
+    path.write_text(content)
+    for slug, recorded in zip(("twin-a", "twin-b"), scores):
+        assert recorded["public"] == score_submission(task, path, public_fraction=0.3, split_key=keys[slug]).to_dict()["public"]
+    # `arena score` on the command line keeps working: the installation secret and the task name, no competition
+    assert main(["score", "digits", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["public"] == score_submission(task, path).to_dict()["public"]
+    assert split_scope("digits") == "digits" and not (public_rows(task, 0.3) == a).all()
+
+
+def test_a_reveal_is_final(client, people):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9))
+    people.drain()
+    assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org)).status_code == 200
+    for action in ("open", "rescore"):
+        refused = client.post(f"/api/v1/competitions/mnist1d/{action}", headers=auth(org))
+        assert refused.status_code == 400 and "a reveal is final" in refused.get_json()["problems"][0], action
+    replaced = client.put("/api/v1/competitions/mnist1d/task", json={"task": "digits"}, headers=auth(org))
+    assert replaced.status_code == 400 and "a reveal is final" in replaced.get_json()["problems"][0]
+    people.login("org")
+    reopened = client.post("/c/mnist1d/admin/open", data={"csrf_token": people.csrf()})
+    assert reopened.status_code == 400 and b"a reveal is final" in reopened.data
+    competition = client.get("/api/v1/competitions/mnist1d").get_json()
+    assert competition["revealed"] and not competition["accepting_submissions"]
+    late = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 1.0))
+    assert late.status_code == 400 and "revealed" in late.get_json()["problems"][0]
+
+
+def test_the_split_is_frozen_once_a_submission_is_scored(client, people):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    assert client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.4}, headers=auth(org)).status_code == 200
+    _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9))
+    people.drain()
+    refused = client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.5}, headers=auth(org))
+    assert refused.status_code == 400 and "split is frozen at 0.4" in refused.get_json()["problems"][0]
+    people.login("org")
+    form = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "public_fraction": "0.2"})
+    assert form.status_code == 400 and b"split is frozen" in form.data
+    unchanged = client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.4, "daily_limit": 9}, headers=auth(org))
+    assert unchanged.status_code == 200 and unchanged.get_json()["rules"]["public_fraction"] == 0.4
+
+
+def test_the_answer_key_commitment_is_salted_and_checkable_after_the_reveal(client, people):
+    from conftest import auth
+
+    from arena.scoring.datasets import answer_key_csv, load_task
+
+    org = people.token("org", organiser=True)
+    task = load_task("mnist1d")
+    unsalted = task.answer_key.sha256
+    before = client.get("/api/v1/competitions/mnist1d").get_json()
+    page = client.get("/c/mnist1d").get_data(as_text=True)
+    commitment = before["answer_key_commitment"]
+    assert len(commitment) == 64 and commitment in page and before["commitment_salt"] is None
+    everything = client.get("/api/v1/competitions").get_data(as_text=True) + page
+    assert unsalted not in everything  # the brute-forceable hash is gone
+    client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org))
+    after = client.get("/api/v1/competitions/mnist1d").get_json()
+    salt = after["commitment_salt"]
+    assert after["answer_key_commitment"] == commitment and len(salt) == 32
+    assert _hashlib.sha256(f"{salt}\n".encode() + answer_key_csv(task.answers, task.spec)).hexdigest() == commitment
+    assert after["commitment_holds"] is True
+    revealed = client.get("/c/mnist1d").get_data(as_text=True)
+    assert salt in revealed and "matches the commitment" in revealed
+
+
+def test_each_competition_commits_with_its_own_salt(client, people):
+    from conftest import auth
+
+    org = people.token("org", organiser=True)
+    client.post("/api/v1/competitions", json={"task": "mnist1d", "slug": "again"}, headers=auth(org))
+    first, second = (client.get(f"/api/v1/competitions/{slug}").get_json()["answer_key_commitment"] for slug in ("mnist1d", "again"))
+    assert first != second  # same answer key, different salts
+
+
+@_pytest.mark.parametrize("slug", ["../../escape-{}", "/tmp/escape-{}"])
+def test_hosting_checks_the_short_name_before_unpacking_anything(client, people, arena_home, slug):
+    import io
+    import secrets
+    import zipfile
+    from pathlib import Path
+
+    from arena.scoring.datasets import find_bundle
+
+    people.token("org", organiser=True)
+    people.login("org")
+    slug = slug.format(secrets.token_hex(4))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in find_bundle("sunspots").iterdir():
+            if path.is_file():
+                bundle.write(path, f"sunspots/{path.name}")
+    archive.seek(0)
+    response = client.post("/host", data={"csrf_token": people.csrf(), "slug": slug, "bundle": (archive, "sunspots.zip")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and b"short name" in response.data
+    assert not (arena_home / "bundles" / slug).resolve().exists() and not Path(slug).exists()
+
+
+def test_a_disqualified_team_cannot_rank_again_with_a_re_upload(client, people):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    org, ada, bob = people.token("org", organiser=True), people.token("ada"), people.token("bob")
+    content = predictions_csv("mnist1d", 0.95)
+    _integrity_upload(client, ada, "mnist1d", content)
+    _integrity_upload(client, bob, "mnist1d", predictions_csv("mnist1d", 0.5, 3))
+    people.drain()
+    rows = client.get("/api/v1/competitions/mnist1d/all-submissions", headers=auth(org)).get_json()
+    team_id = next(r["team_id"] for r in rows if r["team"] == "ada")
+    out = client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={}, headers=auth(org))
+    assert out.status_code == 200 and out.get_json()["disqualified"]
+    again = _integrity_upload(client, ada, "mnist1d", content + "\n")
+    assert again.status_code == 400 and "disqualified" in again.get_json()["problems"][0]
+    people.drain()
+    board = lambda: [r["team"] for r in client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]]
+    assert board() == ["bob"]
+    assert client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={}, headers=auth(ada)).status_code == 403
+    people.login("org")
+    assert b"Disqualify team" in client.get("/c/mnist1d/admin").data
+    restored = client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "undo": "1"})
+    assert restored.status_code == 302 and board() == ["ada", "bob"]
+    client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id})
+    assert board() == ["bob"]
+
+
+# The races: threads released by one barrier, on SQLite and PostgreSQL, through the API and the web forms.
+
+
+def _integrity_people(people_factory, database_url):
+    from conftest import People
+
+    app, client, people = people_factory(DATABASE_URL=database_url)
+
+    def person(name: str, *, organiser: bool = False, web: bool = False):
+        token = people.token(name, organiser=organiser)
+        own = app.test_client()
+        helper = People(app, own)
+        if web:
+            helper.login(name)
+        return token, own, helper
+
+    return app, client, people, person
+
+
+@_pytest.mark.parametrize("route", ["api", "web"])
+def test_concurrent_joins_never_overfill_a_team(people_factory, database_url, route):
+    from conftest import auth
+
+    app, client, people, person = _integrity_people(people_factory, database_url)
+    org, ada = people.token("org", organiser=True), people.token("ada")
+    client.patch("/api/v1/competitions/mnist1d", json={"team_size": 2}, headers=auth(org))
+    code = client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Pair"}, headers=auth(ada)).get_json()["invite_code"]
+    joiners = [person(f"joiner{i}", web=route == "web") for i in range(8)]
+    csrfs = [helper.csrf() for _, _, helper in joiners]
+
+    def join(i: int) -> int:
+        token, own, helper = joiners[i]
+        if route == "api":
+            return own.post("/api/v1/competitions/mnist1d/teams/join", json={"invite_code": code}, headers=auth(token)).status_code
+        return own.post("/c/mnist1d/team", data={"csrf_token": csrfs[i], "action": "join", "invite_code": code}).status_code
+
+    statuses = _integrity_race(len(joiners), join)
+    assert 500 not in statuses, statuses
+    members = client.get("/api/v1/competitions/mnist1d/team", headers=auth(ada)).get_json()["team"]["members"]
+    assert len(members) == 2 and sum(status in (200, 302) for status in statuses) == 1, statuses
+
+
+@_pytest.mark.parametrize("route", ["api", "web"])
+def test_concurrent_final_choices_never_pass_the_limit(people_factory, database_url, route):
+    from conftest import auth
+    from helpers import predictions_csv
+
+    app, client, people, person = _integrity_people(people_factory, database_url)
+    token, own, helper = person("ada", web=route == "web")
+    ids = [_integrity_upload(client, token, "mnist1d", predictions_csv("mnist1d", 0.5, seed)).get_json()["submission"]["id"]
+           for seed in range(5)]
+    people.drain()
+    csrf = helper.csrf()
+
+    def choose(i: int) -> int:
+        if route == "api":
+            return own.post(f"/api/v1/submissions/{ids[i]}/select", json={"selected": True}, headers=auth(token)).status_code
+        return own.post(f"/c/mnist1d/submissions/{ids[i]}/select", data={"csrf_token": csrf, "selected": "1"}).status_code
+
+    statuses = _integrity_race(len(ids), choose)
+    assert 500 not in statuses, statuses
+    mine = client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(token)).get_json()["submissions"]
+    assert sum(s["selected"] for s in mine) == 2 and statuses.count(400) == 3, statuses  # mnist1d's final_selections
+
+
+@_pytest.mark.parametrize("route", ["api", "web"])
+def test_concurrent_first_uploads_make_one_team_and_no_error(people_factory, database_url, route):
+    import io
+
+    from conftest import auth
+    from helpers import predictions_csv
+
+    app, client, people, person = _integrity_people(people_factory, database_url)
+    token, own, helper = person("ada", web=route == "web")
+    files = [predictions_csv("mnist1d", 0.5, seed) for seed in range(6)]
+    csrf = helper.csrf()
+
+    def first_upload(i: int) -> int:
+        if route == "api":
+            return _integrity_upload(own, token, "mnist1d", files[i]).status_code
+        return own.post("/c/mnist1d/submissions", data={"csrf_token": csrf, "file": (io.BytesIO(files[i].encode()), "s.csv")},
+                        content_type="multipart/form-data").status_code
+
+    statuses = _integrity_race(len(files), first_upload)
+    assert 500 not in statuses, statuses
+    mine = client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(token)).get_json()
+    assert mine["team"] == "ada" and len(mine["submissions"]) == 5, statuses  # mnist1d's daily limit, in one team
+    assert [r["team"] for r in client.get("/api/v1/competitions/mnist1d/all-submissions",
+                                          headers=auth(people.token("org", organiser=True))).get_json()].count("ada") == 5
+
+
 # --- probing the hidden rows ---------------------------------------------------------
 
 # --- resources -----------------------------------------------------------------------

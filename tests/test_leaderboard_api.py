@@ -64,7 +64,7 @@ def test_an_identical_file_is_not_counted_twice(client, people):
 
 
 def test_best_per_team_and_baseline_marked(client, people):
-    ada, bob = people.token("ada"), people.token("bob")
+    ada, bob = people.token("ada"), people.token("bob", organiser=True)  # only organisers upload baselines
     upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.6, 1))
     upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9, 2))
     upload(client, bob, "mnist1d", predictions_csv("mnist1d", 0.8, 3), baseline="1")
@@ -167,7 +167,7 @@ def test_openapi_lists_every_api_route(app, client):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
             normalised = rule.rule.replace("<int:submission_id>", "<id>").replace("<any(open, close, reveal, rescore):action>", "open")
-            normalised = normalised.replace("<int:token_id>", "<id>")
+            normalised = normalised.replace("<int:team_id>", "<team_id>").replace("<int:token_id>", "<id>")
             assert normalised in documented, rule.rule
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -93,6 +93,12 @@ class Competition(Base):
     public_fraction: Mapped[float] = mapped_column(Float, default=0.3)
     join_needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # revision 0002
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Integrity of the final ranking (revision 0003). An empty split_key is a competition hosted before
+    # it existed: its rows stay split by task name, so no score moves.
+    split_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    commitment_salt: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    commitment: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    revealed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Team(Base):
@@ -103,6 +109,7 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(64))
     invite_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    disqualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # revision 0003
     members: Mapped[list["Membership"]] = relationship(back_populates="team")
 
 

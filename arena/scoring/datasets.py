@@ -131,12 +131,18 @@ class Task:
         return out
 
 
-def answer_sha256(answers: pd.DataFrame, spec: TaskSpec) -> str:
-    """SHA-256 of the answer key as canonical CSV: the test-set commitment an organiser can publish."""
+def answer_key_csv(answers: pd.DataFrame, spec: TaskSpec) -> bytes:
+    """The answer key as canonical CSV (id, target[, usage], sorted by id, ``\\n`` line ends): what is hashed."""
     columns = [spec.id_column, spec.target] + ([USAGE_COLUMN] if USAGE_COLUMN in answers.columns else [])
     buffer = io.StringIO()
     answers.sort_values(spec.id_column, kind="stable")[columns].to_csv(buffer, index=False, lineterminator="\n")
-    return hashlib.sha256(buffer.getvalue().encode()).hexdigest()
+    return buffer.getvalue().encode()
+
+
+def answer_sha256(answers: pd.DataFrame, spec: TaskSpec) -> str:
+    """SHA-256 of the answer key as canonical CSV: tells one answer key from another (never published:
+    unsalted, a small key could be recovered from it by brute force)."""
+    return hashlib.sha256(answer_key_csv(answers, spec)).hexdigest()
 
 
 # --- finding bundles ---------------------------------------------------------------

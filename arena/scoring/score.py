@@ -17,7 +17,7 @@ import numpy as np
 from arena.config import installation_secret
 from arena.scoring.datasets import Task
 from arena.scoring.metrics import get_metric
-from arena.scoring.splits import public_mask
+from arena.scoring.splits import public_mask, split_scope
 from arena.scoring.stats import bootstrap_confusion, bootstrap_rows
 from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission
 
@@ -49,7 +49,8 @@ _cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
 _cache_lock = threading.Lock()
 
 
-def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _row_split(task: Task, public_fraction: float | None,
+               split_key: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The public-row mask, for classification each row's base cell in the two confusion matrices,
     and the private-row mask (rows the answer file calls Ignored are in neither).
 
@@ -60,14 +61,15 @@ def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, n
     key = task.answer_key
     fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
     secret = installation_secret()
-    cache_key = (task.name, key.sha256, fraction, hashlib.sha256(secret).hexdigest())
+    scope = split_scope(task.name, split_key)
+    cache_key = (scope, key.sha256, fraction, hashlib.sha256(secret).hexdigest())
     with _cache_lock:
         if cache_key not in _cache:
             if key.usage_public is not None:
                 public = key.usage_public
             else:
                 labels = key.truth if key.classes is not None else None  # stratified by class
-                public = public_mask(key.ids, secret, task.name, fraction, labels)
+                public = public_mask(key.ids, secret, scope, fraction, labels)
             part = public.astype(np.int64)
             if key.ignored is not None:
                 part[key.ignored] = 2
@@ -83,13 +85,14 @@ def _row_split(task: Task, public_fraction: float | None) -> tuple[np.ndarray, n
         return _cache[cache_key]
 
 
-def public_rows(task: Task, public_fraction: float | None = None) -> np.ndarray:
+def public_rows(task: Task, public_fraction: float | None = None, *, split_key: str | None = None) -> np.ndarray:
     """Boolean mask over the answer key's rows: True where the row is public.
 
     A ``usage`` column in the bundle's answer file decides; otherwise the keyed hash
-    of each id with this installation's secret.
+    of each id with this installation's secret and the competition's split key
+    (the task name when there is none, as for ``arena score``).
     """
-    return _row_split(task, public_fraction)[0]
+    return _row_split(task, public_fraction, split_key)[0]
 
 
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
@@ -97,10 +100,11 @@ def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
             "value": predictions.values}[metric.needs]
 
 
-def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None) -> Score:
+def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None,
+                      split_key: str | None = None) -> Score:
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
-    public, base, private = _row_split(task, public_fraction)
+    public, base, private = _row_split(task, public_fraction, split_key)
     metrics = [get_metric(name) for name in task.spec.metric_names]
     primary = metrics[0]
     results: dict[str, dict[str, float]] = {"public": {}, "private": {}}
@@ -142,11 +146,12 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
 
 
 def score_submission(task: Task, path: str | Path, *, public_fraction: float | None = None,
-                     max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
+                     split_key: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
     """Read, validate and score a predictions file (raises SubmissionError for a bad file)."""
     if hasattr(task, "score_file"):  # a Codabench/CodaLab phase: its program (or the native metric) scores the file
         return task.score_file(path, max_bytes=max_bytes)
-    return score_predictions(task, read_submission(task, path, max_bytes=max_bytes), public_fraction=public_fraction)
+    return score_predictions(task, read_submission(task, path, max_bytes=max_bytes), public_fraction=public_fraction,
+                             split_key=split_key)
 
 
 def rounded(value: float, digits: int = 4) -> float | None:

@@ -34,14 +34,24 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-def row_hash_unit(ids: np.ndarray, secret: bytes, task_name: str) -> np.ndarray:
+def split_scope(task_name: str, split_key: str | None = None) -> str:
+    """What the public/private assignment is keyed by, besides the installation secret.
+
+    A competition's own random split key, so two competitions hosting the same task
+    get independent splits; without one (``arena score``, or a competition hosted
+    before split keys existed) the task name.
+    """
+    return f"competition:{split_key}" if split_key else task_name
+
+
+def row_hash_unit(ids: np.ndarray, secret: bytes, scope: str) -> np.ndarray:
     """A keyed pseudo-random number in [0, 1) per row id, stable across runs.
 
-    The key is derived from the installation secret and the task name with HMAC,
-    so nobody without the secret can predict it. Integer ids are mixed with a keyed
+    The key is derived from the installation secret and the scope (see :func:`split_scope`)
+    with HMAC, so nobody without the secret can predict it. Integer ids are mixed with a keyed
     SplitMix64 (vectorised: millions of rows per second); other ids with keyed BLAKE2b.
     """
-    key = hmac.new(secret, f"arena-public-rows:{task_name}".encode(), hashlib.sha256).digest()
+    key = hmac.new(secret, f"arena-public-rows:{scope}".encode(), hashlib.sha256).digest()
     if np.issubdtype(np.asarray(ids).dtype, np.integer):
         k1 = np.uint64(int.from_bytes(key[:8], "little"))
         k2 = np.uint64(int.from_bytes(key[8:16], "little"))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
 from arena.config import arena_home
-from arena.scoring.datasets import Task, builtin_task_names, load_task
+from arena.scoring.datasets import Task, answer_key_csv, builtin_task_names, load_task
 from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
 from arena.scoring.programs import ProgramTask, is_program_ref
@@ -39,9 +40,48 @@ def _stored_ref(task_ref: str, task: Task) -> str:
 
 
 def _adopt(session: Session, competition: Competition, task: Task) -> int:
-    """Take the task's version and answer key and queue every submission for rescoring."""
+    """Take the task's version and answer key (with a new salted commitment) and queue every submission for rescoring."""
     competition.task_version, competition.answer_sha256 = task.spec.version, task.answer_key.sha256
+    commit_to_answer_key(competition, task)
     return queue_rescore(session, competition)
+
+
+def commitment_of(salt: str, task: Task) -> str:
+    """SHA-256 of the salt (hex text), a newline, and the answer key as canonical CSV.
+
+    Anyone holding the answer key and, after the reveal, the salt can check it:
+    ``(echo SALT; cat answers.csv) | sha256sum``. Without the salt, guessing the
+    labels of a small test set and hashing them leads nowhere.
+    """
+    return hashlib.sha256(f"{salt}\n".encode() + answer_key_csv(task.answers, task.spec)).hexdigest()
+
+
+def commit_to_answer_key(competition: Competition, task: Task) -> None:
+    """A fresh random salt and the commitment to this answer key (published at once; the salt at the reveal)."""
+    competition.commitment_salt = secrets.token_hex(16)
+    competition.commitment = commitment_of(competition.commitment_salt, task)
+
+
+_checks: dict[tuple[str, str, str], bool] = {}
+
+
+def commitment_holds(competition: Competition) -> bool | None:
+    """After the reveal: does the published commitment match the answer key scored with? None before."""
+    if not competition.revealed or not competition.commitment:
+        return None
+    key = (competition.commitment, competition.commitment_salt, competition.answer_sha256)
+    if key not in _checks:
+        _checks[key] = commitment_of(competition.commitment_salt, task_of(competition)) == competition.commitment
+    return _checks[key]
+
+
+def check_slug(session: Session, slug: str) -> str:
+    """A short name that is well formed and free, or the reason it is not (checked before anything is unpacked)."""
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit.")
+    if session.scalar(select(Competition).where(Competition.slug == slug)):
+        raise CompetitionError(f"a competition named '{slug}' exists already; choose another short name.")
+    return slug
 
 
 def host(session: Session, task_ref: str, *, slug: str | None = None, **settings) -> Competition:
@@ -56,20 +96,20 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
 
         return host_stages(session, task_ref, slug=slug, **settings)[0]
     settings.pop("native", None)
+    if slug is not None:
+        check_slug(session, slug)
     task = load_task(task_ref)
     spec = task.spec
-    slug = slug or spec.name
-    if not SLUG.match(slug):
-        raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-'.")
-    if session.scalar(select(Competition).where(Competition.slug == slug)):
-        raise CompetitionError(f"a competition named '{slug}' exists already; choose another short name.")
+    slug = check_slug(session, slug or spec.name)
     defaults = spec.competition
     competition = Competition(
         slug=slug, title=spec.title, task_ref=_stored_ref(task_ref, task),
         task_version=spec.version, answer_sha256=task.answer_key.sha256, description=spec.description,
         daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
         final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
+        split_key=secrets.token_hex(16),
     )
+    commit_to_answer_key(competition, task)
     session.add(competition)
     update_settings(competition, **settings)
     session.flush()
@@ -90,6 +130,10 @@ def update_settings(competition: Competition, **settings) -> Competition:
             problems.append(f"'{key}' must be 1 or more.")
         elif key == "public_fraction" and not 0 < value < 1:
             problems.append("'public_fraction' must be between 0 and 1 (exclusive).")
+        elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
+            problems.append(f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
+                            f"{competition.public_fraction}, so the board never mixes two splits. "
+                            "Host the task again under a new short name for a different split.")
         else:
             setattr(competition, key, value)
     if competition.starts_at and competition.ends_at and competition.ends_at <= competition.starts_at:
@@ -99,9 +143,22 @@ def update_settings(competition: Competition, **settings) -> Competition:
     return competition
 
 
+def _split_frozen(competition: Competition) -> bool:
+    """True once the competition is revealed or any submission has been scored on its split."""
+    session = object_session(competition)
+    if competition.revealed:
+        return True
+    if session is None or competition.id is None:
+        return False
+    return bool(session.scalar(select(func.count()).select_from(Submission).where(
+        Submission.competition_id == competition.id, Submission.score.is_not(None))))
+
+
 def accepting_submissions(competition: Competition, now: datetime | None = None) -> tuple[bool, str]:
     """Whether uploads are accepted now, and if not, why (for the person who tried)."""
     now = now or utcnow()
+    if competition.revealed:
+        return False, "the private leaderboard is revealed: this competition is over and takes no more uploads."
     if not competition.is_open:
         return False, "the organisers have closed this competition."
     if competition.starts_at and now < competition.starts_at:
@@ -127,8 +184,25 @@ def list_all(session: Session) -> list[Competition]:
 
 
 def unpack_uploaded_bundle(archive: Path, slug: str) -> Path:
-    """An organiser's uploaded bundle, unpacked into its own new folder under ARENA_HOME/bundles."""
-    return unpack_bundle(archive, arena_home() / "bundles" / slug / secrets.token_hex(6))
+    """An organiser's uploaded bundle, unpacked into its own new folder under ARENA_HOME/bundles.
+
+    The slug is checked first, and the folder must lie inside ARENA_HOME/bundles,
+    so a name such as ``../../x`` or ``/tmp/x`` unpacks nothing anywhere.
+    """
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit.")
+    bundles = (arena_home() / "bundles").resolve()
+    target = (bundles / slug / secrets.token_hex(6)).resolve()
+    if not target.is_relative_to(bundles):
+        raise CompetitionError("the bundle must be unpacked inside the installation's bundles folder.")
+    return unpack_bundle(archive, target)
+
+
+def host_uploaded_bundle(session: Session, archive: Path, slug: str | None, **settings) -> Competition:
+    """Host an uploaded bundle archive: the short name is checked before a byte is unpacked."""
+    if slug is not None:
+        check_slug(session, slug)
+    return host(session, str(unpack_uploaded_bundle(archive, slug or "upload")), slug=slug, **settings)
 
 
 def replace_task(session: Session, competition: Competition, task_ref: str) -> int:
@@ -137,6 +211,9 @@ def replace_task(session: Session, competition: Competition, task_ref: str) -> i
     Old scores stay in each submission's history (ScoreRecord). Returns how many
     submissions were queued.
     """
+    if competition.revealed:
+        raise CompetitionError("the private leaderboard is revealed, and a reveal is final: the task cannot change. "
+                               "Host the new version under a new short name.")
     task = load_task(task_ref)
     if task.answer_key.sha256 == competition.answer_sha256 and task.spec.version == competition.task_version:
         raise CompetitionError("this bundle has the same version and answer key as the current task.")
@@ -152,6 +229,8 @@ def sync_task_versions(session: Session) -> list[str]:
     """
     changed = []
     for competition in list_all(session):
+        if competition.revealed:  # a reveal is final: its ranking never moves
+            continue
         try:
             task = load_task(competition.task_ref)
         except ArenaError:  # a broken bundle keeps its last good version; the admin page says so on replace
@@ -159,11 +238,18 @@ def sync_task_versions(session: Session) -> list[str]:
         if (task.spec.version, task.answer_key.sha256) != (competition.task_version, competition.answer_sha256):
             _adopt(session, competition, task)
             changed.append(competition.slug)
+        elif not competition.commitment:  # hosted before commitments were salted
+            commit_to_answer_key(competition, task)
     return changed
 
 
 def queue_rescore(session: Session, competition: Competition) -> int:
-    """Put every scored submission back in the queue (its current score stays visible meanwhile)."""
+    """Put every scored submission back in the queue (its current score stays visible meanwhile).
+
+    Refused after the reveal: a reveal is final, and the bundle on disk may have moved on.
+    """
+    if competition.revealed:
+        raise CompetitionError("the private leaderboard is revealed, and a reveal is final: its scores are not redone.")
     rows = session.scalars(select(Submission).where(Submission.competition_id == competition.id,
                                                     Submission.status.in_(("scored", "scoring"))))
     count = 0
@@ -174,11 +260,17 @@ def queue_rescore(session: Session, competition: Competition) -> int:
 
 
 def set_open(competition: Competition, is_open: bool) -> None:
+    """Open or close uploads; a revealed competition stays closed."""
+    if is_open and competition.revealed:
+        raise CompetitionError("the private leaderboard is revealed, and a reveal is final: this competition cannot "
+                               "be re-opened. Host the task again under a new short name for a new round.")
     competition.is_open = is_open
 
 
 def reveal(competition: Competition) -> None:
-    """Publish the private leaderboard (and close uploads: the competition is over)."""
+    """Publish the private leaderboard and the commitment's salt, and close uploads: final, never undone."""
+    if not competition.revealed:
+        competition.revealed_at = utcnow()
     competition.revealed = True
     competition.is_open = False
 

@@ -112,10 +112,12 @@ def score_one(db: Database, submission_id: int) -> str | None:
         submission = session.get(Submission, submission_id)
         competition = session.get(Competition, submission.competition_id)
         task_ref, fraction, file_sha = competition.task_ref, competition.public_fraction, submission.file_sha256
+        split_key = competition.split_key
     outcome: Score | list[str] | None
     with _Heartbeat(db, submission_id, worker):
         try:
-            outcome = score_submission(load_task(task_ref), path_for(file_sha), public_fraction=fraction)
+            outcome = score_submission(load_task(task_ref), path_for(file_sha), public_fraction=fraction,
+                                       split_key=split_key)
         except SubmissionError as exc:
             outcome = exc.messages()
         except Exception:  # our failure, never the participant's: retried, never charged

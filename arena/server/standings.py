@@ -32,9 +32,9 @@ class Standing:
 
 def _eligible(session: Session, competition: Competition) -> list[Submission]:
     # A submission being rescored keeps its previous score on the board until the new one lands;
-    # a failed one never shows.
-    return list(session.scalars(select(Submission).where(
-        Submission.competition_id == competition.id, Submission.disqualified.is_(False),
+    # a failed one never shows, nor anything of a disqualified team.
+    return list(session.scalars(select(Submission).join(Team, Team.id == Submission.team_id).where(
+        Submission.competition_id == competition.id, Submission.disqualified.is_(False), Team.disqualified.is_(False),
         Submission.status != "failed", Submission.score.is_not(None))))
 
 

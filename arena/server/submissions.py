@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from arena.scoring.score import Score
 from arena.server.competitions import CompetitionError, accepting_submissions
-from arena.server.teams import team_for_upload
+from arena.server.teams import lock, team_for_upload
 from arena.db.models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
 COUNTED = ("queued", "scoring", "scored")
@@ -54,11 +54,17 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
     cannot all pass the check.
     """
     now = now or utcnow()
+    if is_baseline and not user.is_organiser:
+        raise CompetitionError("only organisers may mark an upload as a baseline; upload it without the baseline flag.")
     is_open, why = accepting_submissions(competition, now)
     if not is_open:
         raise CompetitionError(why)
     team = team_for_upload(session, competition, user)
-    session.scalar(select(Team).where(Team.id == team.id).with_for_update())
+    lock(session, Team, team.id)
+    session.refresh(team, ["disqualified"])
+    if team.disqualified:
+        raise CompetitionError(f"team '{team.name}' was disqualified by the organisers of this competition "
+                               "and cannot submit; ask them if you think this is a mistake.")
     duplicate = session.scalar(select(Submission).where(
         Submission.team_id == team.id, Submission.competition_id == competition.id,
         Submission.file_sha256 == file_sha256, Submission.status.in_(COUNTED)))
@@ -112,10 +118,21 @@ def belongs_to(session: Session, submission: Submission, user: User) -> bool:
     return membership is not None and membership.team_id == submission.team_id
 
 
-def set_selected(session: Session, competition: Competition, submission: Submission, selected: bool) -> None:
-    """Choose (or un-choose) a final submission for the private leaderboard."""
+def set_selected(session: Session, submission: Submission, selected: bool) -> None:
+    """Choose (or un-choose) a final submission for the private leaderboard.
+
+    The lock is the submission's own competition's, whatever page or route asked;
+    the team row is locked, so concurrent choices cannot pass the limit together.
+    """
+    if not isinstance(selected, bool):
+        raise CompetitionError(f"'selected' must be true or false, got {selected!r}.")
+    # FOR SHARE: a reveal committing meanwhile waits for this choice, or this choice sees the reveal.
+    competition = session.scalar(select(Competition).where(Competition.id == submission.competition_id)
+                                 .with_for_update(read=True).execution_options(populate_existing=True))
     if competition.revealed:
         raise CompetitionError("the private leaderboard is revealed; final choices are locked.")
+    lock(session, Team, submission.team_id)
+    session.refresh(submission)
     if selected:
         if submission.status != "scored" or submission.disqualified:
             raise CompetitionError("only scored, non-disqualified submissions can be chosen as finals.")
@@ -220,9 +237,27 @@ def record_our_failure(submission: Submission) -> None:
 
 
 def disqualify(submission: Submission, disqualified: bool = True) -> None:
+    """Take one submission off the board (or put it back)."""
     submission.disqualified = disqualified
     if disqualified:
         submission.selected = False
+
+
+def disqualify_team(session: Session, team: Team, disqualified: bool = True) -> None:
+    """Take a whole team off the board: nothing of it ranks, and it cannot upload again (until restored)."""
+    lock(session, Team, team.id)
+    team.disqualified = disqualified
+
+
+def team_in(session: Session, competition: Competition, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None or team.competition_id != competition.id:
+        raise CompetitionError(f"there is no team #{team_id} in this competition.")
+    return team
+
+
+def teams_of(session: Session, competition: Competition) -> list[Team]:
+    return list(session.scalars(select(Team).where(Team.competition_id == competition.id).order_by(Team.name)))
 
 
 def _finite(value: float) -> float | None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import secrets
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, JoinRequest, Membership, Team, User
 from arena.server.competitions import CompetitionError
+
+
+def lock(session: Session, model: type, row_id: int) -> None:
+    """Hold a row until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+    already serialises writers). Locks are taken in one order: user, competition, team."""
+    session.execute(select(model.id).where(model.id == row_id).with_for_update())
 
 
 # Control, format (zero-width, bidirectional), private-use, unassigned and separator characters, and the
@@ -52,6 +58,8 @@ def team_of(session: Session, competition: Competition, user: User) -> Team | No
 def create_team(session: Session, competition: Competition, user: User, name: str) -> Team:
     name = normalise_team_name(name)
     require_admitted(session, competition, user)
+    lock(session, User, user.id)
+    lock(session, Competition, competition.id)  # two teams racing for one name: the second sees the first
     if team_of(session, competition, user) is not None:
         raise CompetitionError("you are already in a team for this competition.")
     if name_taken(session, competition, name):
@@ -71,9 +79,12 @@ def join_team(session: Session, competition: Competition, user: User, invite_cod
     if team is None:
         raise CompetitionError("that invite code matches no team in this competition; ask your team for it again.")
     require_admitted(session, competition, user)
+    lock(session, User, user.id)
     if team_of(session, competition, user) is not None:
         raise CompetitionError("you are already in a team for this competition.")
-    if len(team.members) >= competition.team_size:
+    lock(session, Team, team.id)  # concurrent joins count the members one after another
+    members = session.scalar(select(func.count()).select_from(Membership).where(Membership.team_id == team.id))
+    if members >= competition.team_size:
         raise CompetitionError(f"team '{team.name}' is full ({competition.team_size} members at most).")
     session.add(Membership(competition_id=competition.id, team_id=team.id, user_id=user.id))
     session.flush()
@@ -85,6 +96,11 @@ def team_for_upload(session: Session, competition: Competition, user: User) -> T
     team = team_of(session, competition, user)
     if team is not None:
         return team
+    lock(session, User, user.id)  # concurrent first uploads: one makes the team, the others find it
+    team = team_of(session, competition, user)
+    if team is not None:
+        return team
+    lock(session, Competition, competition.id)  # the free name below stays free until this team has it
     name = user.username
     while name_taken(session, competition, name):
         name = f"{user.username}-{secrets.token_hex(2)}"
