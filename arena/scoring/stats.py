@@ -1,8 +1,10 @@
-"""Bootstrap confidence intervals for a score.
+"""Confidence intervals for a score: the fast path of :mod:`arena.scoring.intervals`, and the plain
+row bootstrap kept as its reference.
 
-Count-based metrics resample the confusion matrix (a sufficient statistic: a
-multinomial draw over its cells is the row bootstrap, at a cost independent of
-the number of rows). Other metrics resample rows, in chunks to bound memory.
+The plain path resamples rows with replacement (multinomial counts), the textbook
+percentile bootstrap. It is slow (every resample touches every row) and it loses
+classes in small resamples, so scoring never uses it; tests compare the fast path
+with it in distribution.
 """
 
 from __future__ import annotations
@@ -11,41 +13,71 @@ from typing import Callable
 
 import numpy as np
 
-RESAMPLES = 1000
-CONFIDENCE = 0.95
+from arena.scoring.intervals import (CONFIDENCE, PROPORTIONS, RESAMPLES, Interval, confusion_replicates,
+                                     expansion_rows, has_fast_path, percentile_interval, replicates)
+from arena.scoring.metrics import Metric
+
 _MAX_CHUNK_CELLS = 20_000_000
 
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
+__all__ = ["CONFIDENCE", "RESAMPLES", "Interval", "metric_interval", "plain_confusion_replicates",
+           "plain_row_replicates", "bootstrap_confusion", "bootstrap_rows"]
 
 
-def bootstrap_confusion(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
-                        resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of ``metric`` over multinomial resamples of confusion matrix ``cm``."""
+def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.ndarray | None = None, *,
+                    cm: np.ndarray | None = None, resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+    """The 95% interval of one metric: count metrics from confusion matrix ``cm``, others from the rows.
+
+    A metric without a fast path (an organiser's own) falls back to the plain row bootstrap.
+    """
+    if metric.from_confusion is not None:
+        n = int(cm.sum())
+        if n == 0:
+            return Interval(float("nan"), float("nan"), resamples, resamples)
+        values = confusion_replicates(cm, metric.from_confusion, resamples=resamples, seed=seed)
+        return percentile_interval(values, None if metric.name in PROPORTIONS else n)
+    if len(truth) == 0:
+        return Interval(float("nan"), float("nan"), resamples, resamples)
+    if not has_fast_path(metric.name):
+        return percentile_interval(plain_row_replicates(truth, pred, metric.from_rows, resamples=resamples, seed=seed))
+    values = replicates(metric.name, truth, pred, resamples=resamples, seed=seed)
+    return percentile_interval(values, expansion_rows(metric.name, truth))
+
+
+def plain_confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
+                               resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """``metric`` on multinomial resamples of confusion matrix ``cm`` (the row bootstrap, by cells)."""
     n = int(cm.sum())
-    if n == 0:
-        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, cm.ravel() / n, size=resamples).astype(np.float64)
-    return _interval(metric(draws.reshape(resamples, *cm.shape)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(metric(draws.reshape(resamples, *cm.shape)), dtype=np.float64)
 
 
-def bootstrap_rows(y_true: np.ndarray, y_pred: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *,
-                   resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of ``metric`` over resamples of the rows (with replacement)."""
+def plain_row_replicates(y_true: np.ndarray, y_pred: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *,
+                         resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """``metric`` on resamples of the rows with replacement; NaN where a resample leaves it undefined."""
     n = len(y_true)
-    if n == 0:
-        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    per_chunk = max(1, _MAX_CHUNK_CELLS // n)
+    per_chunk = max(1, _MAX_CHUNK_CELLS // max(n, 1))
     values = []
     for start in range(0, resamples, per_chunk):
         rows = rng.integers(0, n, size=(min(per_chunk, resamples - start), n))
         values.extend(metric(y_true[r], y_pred[r]) for r in rows)
-    return _interval(np.asarray(values, dtype=np.float64))
+    return np.asarray(values, dtype=np.float64)
+
+
+def bootstrap_confusion(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
+                        resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Plain percentile interval over multinomial resamples of ``cm`` (reference only)."""
+    if cm.sum() == 0:
+        return float("nan"), float("nan")
+    return percentile_interval(plain_confusion_replicates(cm, metric, resamples=resamples, seed=seed)).as_tuple()
+
+
+def bootstrap_rows(y_true: np.ndarray, y_pred: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *,
+                   resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Plain percentile interval over row resamples (reference only; :func:`plain_row_replicates` shows
+    the undefined ones)."""
+    if len(y_true) == 0:
+        return float("nan"), float("nan")
+    return percentile_interval(plain_row_replicates(y_true, y_pred, metric, resamples=resamples, seed=seed)).as_tuple()

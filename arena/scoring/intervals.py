@@ -1,0 +1,367 @@
+"""95% intervals for every metric: a Bayesian bootstrap over each metric's sufficient statistic, with a weak prior.
+
+The method (Rubin 1981, the Bayesian bootstrap) gives each row a weight drawn from
+Exp(1) instead of a multinomial count. Every row keeps a positive weight, so a
+resample never loses a class and ROC AUC is defined in every resample. A weak
+prior of one pseudo-row, half at the best possible value and half at a trivial
+predictor's value, keeps a perfect submission's interval away from [1, 1]: for
+accuracy it is exactly the Jeffreys interval (Brown, Cai & DasGupta 2001).
+
+Rows never need resampling one by one:
+- count metrics draw the confusion matrix's cells (a row's weight only matters
+  through its cell, so this is exact at any size);
+- mean-type metrics (log loss, MAE, RMSE, R², exact match) sum per-row moments
+  into random blocks (each row its own block up to ``BLOCKS`` rows, so small data
+  are exact; at 10M rows each block holds a random ~2,400 rows, whose sums carry the
+  rows' mean, variance and skew);
+- binary ROC AUC draws class counts in score order (each distinct score its own
+  level up to ``BLOCKS`` levels, else quantile bins of the score, and the replicates
+  are shifted by the binning's tiny effect on the point value);
+- one-vs-rest ROC AUC weights rows up to ``BLOCKS`` rows, and above that resamples
+  each row's influence (DeLong's placement values) in random blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+from scipy.stats import norm, t as student_t
+
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+BLOCKS = 4096
+PRIOR = 0.5  # pseudo-rows at each end: half at the best value, half at a trivial predictor's
+AUC_PRIOR = PRIOR / 8  # ROC AUC: four pseudo-rows of 1/16 (a positive and a negative below and above every score)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A 95% interval, and how many resamples left the metric undefined (those are left out)."""
+
+    low: float
+    high: float
+    undefined: int = 0
+    resamples: int = RESAMPLES
+
+    def as_tuple(self) -> tuple[float, float]:
+        return self.low, self.high
+
+
+def expanded_tail(n: int) -> float:
+    """The tail probability that makes a bootstrap percentile interval as wide as a t interval.
+
+    Hesterberg's expanded percentile interval (2015): the bootstrap's spread is the
+    plug-in one (divided by n + 1 for the Bayesian bootstrap), so small samples get
+    intervals too narrow; this widens them to Student's t with the unbiased variance.
+    It fades to the plain 2.5% as n grows.
+    """
+    alpha = (1 - CONFIDENCE) / 2
+    if n < 3:
+        return alpha
+    z = np.sqrt((n + 1) / (n - 1)) * student_t.ppf(1 - alpha, n - 1)
+    return float(norm.sf(z))
+
+
+def percentile_interval(values: np.ndarray, n: int | None = None) -> Interval:
+    """The central 95% of the defined replicates (expanded for ``n`` rows); undefined ones are counted, not hidden.
+
+    When more than half of the replicates are undefined the interval itself is undefined.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    undefined = int(len(values) - len(finite))
+    if len(finite) == 0 or undefined * 2 > len(values):
+        return Interval(float("nan"), float("nan"), undefined, len(values))
+    tail = (expanded_tail(n) if n else (1 - CONFIDENCE) / 2) * 100
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return Interval(float(low), float(high), undefined, len(values))
+
+
+@lru_cache(maxsize=4)
+def row_weights(resamples: int, n: int, seed: int) -> np.ndarray:
+    """Exp(1) weights (resamples, n): the Bayesian bootstrap's row weights, shared by every submission."""
+    weights = np.random.default_rng(seed).standard_exponential((resamples, n))
+    weights.flags.writeable = False
+    return weights
+
+
+# --- confusion matrices -------------------------------------------------------------
+
+
+def confusion_prior(cm: np.ndarray) -> np.ndarray:
+    """Jeffreys-style pseudo-counts: 1/2 row over the diagonal, 1/2 row off it, among the classes present.
+
+    Classes absent from truth and predictions get nothing, so macro averages keep
+    the classes they had. Accuracy's posterior is then Beta(correct + 1/2, wrong + 1/2).
+    """
+    k = cm.shape[-1]
+    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    m = int(present.sum())
+    prior = np.zeros_like(cm, dtype=np.float64)
+    if m == 0:
+        return prior
+    idx = np.flatnonzero(present)
+    prior[idx, idx] = PRIOR / m
+    if m > 1:
+        off = np.zeros((k, k), dtype=bool)
+        off[np.ix_(idx, idx)] = True
+        off[idx, idx] = False
+        prior[off] = PRIOR / (m * (m - 1))
+    else:  # one class only: a wrong answer would name another class
+        others = np.arange(k) != idx[0]
+        prior[idx[0], others] = PRIOR / max(1, k - 1)
+    return prior
+
+
+def confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
+                         resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """``metric`` on Bayesian-bootstrap draws of the confusion matrix (Gamma(count + prior) per cell)."""
+    rng = np.random.default_rng(seed)
+    shape = cm + confusion_prior(cm)
+    draws = rng.standard_gamma(np.broadcast_to(shape, (resamples, *cm.shape)))
+    return np.asarray(metric(draws), dtype=np.float64)
+
+
+# --- mean-type metrics: per-row moments in blocks -----------------------------------
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Per-row moments of a metric, the function of their means that gives the metric, and its prior."""
+
+    values: np.ndarray  # (n, d)
+    value_of: Callable[[np.ndarray], np.ndarray]  # means (..., d) -> metric (...)
+    prior: tuple[tuple[float, tuple[float, ...]], ...] = ()
+
+
+def block_sums(values: np.ndarray, *, blocks: int = BLOCKS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``values`` (n, d) and row counts over random blocks; each row is its own block up to ``blocks`` rows."""
+    n = len(values)
+    if n <= blocks:
+        return values.astype(np.float64), np.ones(n)
+    block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
+    counts = np.bincount(block, minlength=blocks).astype(np.float64)
+    sums = np.stack([np.bincount(block, weights=values[:, j], minlength=blocks) for j in range(values.shape[1])], axis=1)
+    return sums, counts
+
+
+def moment_replicates(moments: Moments, *, resamples: int = RESAMPLES, seed: int = 0,
+                      blocks: int = BLOCKS) -> np.ndarray:
+    """The metric on Bayesian-bootstrap weightings of the blocks (Exp(1) each) plus the prior's pseudo-rows."""
+    sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
+    weights = row_weights(resamples, len(counts), seed)
+    rng = np.random.default_rng(seed + 2)
+    both = weights @ np.column_stack([sums, counts])  # one matrix product: a matrix-vector one is far slower
+    total, mass = both[:, :-1], both[:, -1]
+    for alpha, vector in moments.prior:
+        w = rng.standard_gamma(alpha, resamples)
+        total += w[:, None] * np.asarray(vector, dtype=np.float64)[None, :]
+        mass += w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(moments.value_of(total / mass[:, None]), dtype=np.float64)
+
+
+def _first(means: np.ndarray) -> np.ndarray:
+    return means[..., 0]
+
+
+def _root_first(means: np.ndarray) -> np.ndarray:
+    return np.sqrt(means[..., 0])
+
+
+def _r2_of(means: np.ndarray) -> np.ndarray:
+    spread = means[..., 2] - means[..., 1] ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(spread > 1e-300, 1 - means[..., 0] / spread, np.nan)
+
+
+def moments_for(name: str, truth: np.ndarray, pred: np.ndarray) -> Moments:
+    """The per-row moments of a mean-type metric, with its prior (best value, trivial predictor's value)."""
+    if name == "log_loss":
+        eps = np.finfo(np.float64).eps
+        picked = pred[np.arange(len(truth)), truth]
+        loss = -np.log(np.clip(picked, eps, 1 - eps))
+        return Moments(loss[:, None], _first, ((PRIOR, (0.0,)), (PRIOR, (float(np.log(pred.shape[1])),))))
+    if name == "exact_match":
+        return Moments((truth == pred).astype(np.float64)[:, None], _first, ((PRIOR, (1.0,)), (PRIOR, (0.0,))))
+    error = truth.astype(np.float64) - pred
+    if name == "mae":
+        reference = float(np.mean(np.abs(truth - np.median(truth)))) if len(truth) else 0.0
+        return Moments(np.abs(error)[:, None], _first, ((PRIOR, (0.0,)), (PRIOR, (reference,))))
+    if name == "rmse":
+        reference = float(np.var(truth)) if len(truth) else 0.0
+        return Moments((error * error)[:, None], _root_first, ((PRIOR, (0.0,)), (PRIOR, (reference,))))
+    if name == "r2":
+        centred = truth - truth.mean()
+        spread = float(np.mean(centred ** 2))
+        rows = np.stack([error * error, centred, centred * centred], axis=1)
+        return Moments(rows, _r2_of, ((PRIOR, (0.0, 0.0, spread)), (PRIOR, (spread, 0.0, spread))))
+    raise KeyError(name)
+
+
+MEAN_TYPE = ("log_loss", "exact_match", "mae", "rmse", "r2")
+
+
+# --- ROC AUC: class counts in score order -------------------------------------------
+
+
+def _levels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort order of ``score`` and each sorted row's level (rows with equal scores share one)."""
+    order = np.argsort(score, kind="stable")
+    ordered = score[order]
+    level = np.empty(len(score), dtype=np.int64)
+    if len(score):
+        level[0] = 0
+        np.cumsum(ordered[1:] != ordered[:-1], out=level[1:])
+    return order, level
+
+
+def weighted_auc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """AUC from positive and negative weight per score level (..., L), levels in increasing score order."""
+    below = np.cumsum(neg, axis=-1) - neg
+    wins = np.sum(pos * (below + 0.5 * neg), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return wins / (pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
+def auc_with_prior(pos: np.ndarray, neg: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
+    """AUC of level weights (..., L) plus the prior: a pseudo-row of each class below every score and above.
+
+    ``ends`` holds the four pseudo-weights (positive below, positive above, negative
+    below, negative above) on its last axis; each is a quarter row by default.
+    """
+    below = np.cumsum(neg, axis=-1) - neg
+    wins = np.sum(pos * (below + 0.5 * neg), axis=-1)
+    p, n = pos.sum(axis=-1), neg.sum(axis=-1)
+    pb, pt, nb, nt = np.moveaxis(np.asarray(ends if ends is not None else np.full(4, AUC_PRIOR)), -1, 0)
+    wins = wins + p * nb + pt * n + pt * nb + 0.5 * pt * nt + 0.5 * pb * nb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return wins / ((p + pb + pt) * (n + nb + nt))
+
+
+def auc_counts(is_positive: np.ndarray, score: np.ndarray, *, bins: int = BLOCKS) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """Exact AUC, positive and negative counts per level (or per quantile bin of levels) in score order,
+    and the AUC of those counts (equal to the exact AUC unless binned)."""
+    order, level = _levels(score)
+    n_levels = int(level[-1]) + 1 if len(level) else 0
+    positive = is_positive[order]
+    pos = np.bincount(level, weights=positive, minlength=n_levels)
+    neg = np.bincount(level, minlength=n_levels) - pos
+    exact = float(weighted_auc(pos, neg))
+    if n_levels <= bins:
+        return exact, pos, neg, exact
+    first = np.searchsorted(level, np.arange(n_levels))  # each level's first sorted position
+    level_bin = first * bins // len(level)
+    pos_b = np.bincount(level_bin, weights=pos, minlength=bins)
+    neg_b = np.bincount(level_bin, weights=neg, minlength=bins)
+    return exact, pos_b, neg_b, float(weighted_auc(pos_b, neg_b))
+
+
+def binary_auc_replicates(is_positive: np.ndarray, score: np.ndarray, *, resamples: int = RESAMPLES,
+                          seed: int = 0, bins: int = BLOCKS) -> np.ndarray:
+    """AUC on Bayesian-bootstrap draws of the class counts per score level or bin (plus the prior at both ends)."""
+    exact, pos, neg, binned = auc_counts(is_positive, score, bins=bins)
+    if not np.isfinite(exact):
+        return np.full(resamples, np.nan)
+    rng = np.random.default_rng(seed)
+    pos_w = rng.standard_gamma(np.broadcast_to(pos, (resamples, len(pos))))
+    neg_w = rng.standard_gamma(np.broadcast_to(neg, (resamples, len(neg))))
+    ends = rng.standard_gamma(AUC_PRIOR, (resamples, 4))
+    return auc_with_prior(pos_w, neg_w, ends) + (exact - binned)
+
+
+def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray, *,
+                      exchangeable: bool = False, seed: int = 0) -> np.ndarray:
+    """ROC AUC (binary, or one-vs-rest macro) under row weights (R, n), with the prior at both ends.
+
+    With ``exchangeable`` the weights' columns are iid and may be dealt to the rows in
+    score order, which saves a gather; paired comparisons need each row's own weight.
+    """
+    k = proba.shape[1]
+    ends = np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4))
+    values = []
+    for c in ([1] if k == 2 else range(k)):
+        order, level = _levels(proba[:, c])
+        positive = (truth[order] == c)
+        if not positive.any() or positive.all():
+            values.append(np.full(len(weights), np.nan))
+            continue
+        w = weights if exchangeable and k == 2 else weights[:, order]
+        pos, neg = w * positive, w * ~positive
+        if len(level) and level[-1] + 1 < len(level):  # ties: one level per distinct score
+            starts = np.flatnonzero(np.r_[True, level[1:] != level[:-1]])
+            pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
+        values.append(auc_with_prior(pos, neg, ends))
+    return np.mean(values, axis=0)
+
+
+def auc_influence(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's influence on the (macro one-vs-rest) AUC: DeLong's placement values, centred and scaled."""
+    k = proba.shape[1]
+    classes = [1] if k == 2 else range(k)
+    n = len(truth)
+    total = np.zeros(n)
+    for c in classes:
+        positive = truth == c
+        n_pos = int(positive.sum())
+        n_neg = n - n_pos
+        order, level = _levels(proba[:, c])
+        n_levels = int(level[-1]) + 1
+        pos = np.bincount(level, weights=positive[order], minlength=n_levels)
+        neg = np.bincount(level, minlength=n_levels) - pos
+        neg_below = np.cumsum(neg) - neg
+        pos_above = pos.sum() - np.cumsum(pos)
+        auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (n_pos * n_neg))
+        row_level = np.empty(n, dtype=np.int64)
+        row_level[order] = level
+        placement = np.where(positive, (neg_below + 0.5 * neg)[row_level] / n_neg,
+                             (pos_above + 0.5 * pos)[row_level] / n_pos)
+        total += np.where(positive, (placement - auc) * n / n_pos, (placement - auc) * n / n_neg)
+    return total / len(classes)
+
+
+def auc_replicates(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                   blocks: int = BLOCKS) -> np.ndarray:
+    """ROC AUC replicates: class counts in score order (binary), weighted rows or block-resampled influence (k > 2)."""
+    from arena.scoring.metrics import roc_auc
+
+    point = roc_auc(truth, proba)
+    if not np.isfinite(point):
+        return np.full(resamples, np.nan)
+    if len(truth) <= blocks:
+        return weighted_rows_auc(truth, proba, row_weights(resamples, len(truth), seed), exchangeable=True,
+                                 seed=seed)
+    if proba.shape[1] == 2:
+        return binary_auc_replicates(truth == 1, proba[:, 1], resamples=resamples, seed=seed, bins=blocks)
+    influence = Moments(auc_influence(truth, proba)[:, None], lambda m: point + m[..., 0])
+    return moment_replicates(influence, resamples=resamples, seed=seed, blocks=blocks)
+
+
+# --- one entry point ----------------------------------------------------------------
+
+
+def replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+               blocks: int = BLOCKS) -> np.ndarray:
+    """Bootstrap replicates of a row metric (anything but the count metrics, which use the confusion matrix)."""
+    if name == "roc_auc":
+        return auc_replicates(truth, pred, resamples=resamples, seed=seed, blocks=blocks)
+    return moment_replicates(moments_for(name, truth, pred), resamples=resamples, seed=seed, blocks=blocks)
+
+
+def has_fast_path(name: str) -> bool:
+    return name == "roc_auc" or name in MEAN_TYPE
+
+
+PROPORTIONS = ("accuracy", "f1_micro", "exact_match")
+
+
+def expansion_rows(name: str, truth: np.ndarray) -> int | None:
+    """The sample size that widens a metric's interval to Student's t, or None for a single proportion.
+
+    A proportion's spread follows from its value, and its Bayesian posterior with the
+    Jeffreys prior already covers; every other metric estimates a spread from the rows.
+    """
+    return None if name in PROPORTIONS else len(truth)

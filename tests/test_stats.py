@@ -1,0 +1,185 @@
+"""Intervals that cover, stay honest at the edges, and match the plain row bootstrap while costing far less."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp, norm
+
+from arena.scoring import intervals
+from arena.scoring.metrics import confusion_matrix, get_metric, roc_auc
+from arena.scoring.stats import metric_interval, plain_confusion_replicates, plain_row_replicates
+
+DATASETS = {30: 1000, 100: 1000, 1000: 1000}  # rows -> simulated datasets (ROC AUC: 500 at 1000 rows, for time)
+CLASS_SHARES = np.array([0.5, 0.3, 0.2])
+
+
+def three_classes(n, rng):
+    """Truth in three unequal classes; the prediction is right 80% of the time, else a random class."""
+    truth = rng.choice(3, n, p=CLASS_SHARES)
+    return truth, np.where(rng.random(n) < 0.8, truth, rng.integers(0, 3, n))
+
+
+def calibrated_binary(n, rng):
+    """Calibrated probabilities: the chance of the positive class is Beta(2, 2), the label drawn from it."""
+    q = rng.beta(2, 2, n)
+    return (rng.random(n) < q).astype(np.int64), np.stack([1 - q, q], axis=1)
+
+
+def binormal(n, rng):
+    """30% positives; scores N(1, 1) for positives, N(0, 1) for negatives: the AUC is Phi(1/sqrt 2)."""
+    truth = (rng.random(n) < 0.3).astype(np.int64)
+    score = 1 / (1 + np.exp(-rng.normal(truth * 1.0, 1)))
+    return truth, np.stack([1 - score, score], axis=1)
+
+
+def regression(n, rng):
+    truth = rng.normal(0, 2, n)
+    return truth, truth + rng.normal(0, 1, n)
+
+
+def macro_f1_of_the_population():
+    cells = CLASS_SHARES[:, None] * (0.2 / 3) + np.diag(CLASS_SHARES * 0.8)
+    return float(get_metric("f1_macro").from_confusion(cells))
+
+
+def log_loss_of_the_population():
+    q = np.linspace(0, 1, 2_000_001)[1:-1]
+    density = 6 * q * (1 - q)  # Beta(2, 2)
+    expected = -(q * np.log(q) + (1 - q) * np.log(1 - q)) * density
+    return float(np.trapezoid(expected, q))
+
+
+CASES = {
+    "accuracy": (three_classes, 0.8 + 0.2 / 3),
+    "f1_macro": (three_classes, macro_f1_of_the_population()),
+    "log_loss": (calibrated_binary, log_loss_of_the_population()),
+    "roc_auc": (binormal, float(norm.cdf(1 / np.sqrt(2)))),
+    "rmse": (regression, 1.0),
+}
+
+
+def interval_of(name, truth, pred):
+    metric = get_metric(name)
+    if metric.from_confusion is not None:
+        return metric_interval(metric, cm=confusion_matrix(truth, pred, 3), seed=11)
+    return metric_interval(metric, truth, pred, seed=11)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_95_percent_intervals_cover_the_true_value_95_percent_of_the_time(name):
+    make, true_value = CASES[name]
+    for n, datasets in DATASETS.items():
+        datasets = 500 if (name, n) == ("roc_auc", 1000) else datasets
+        rng = np.random.default_rng(n)
+        hits = undefined = 0
+        for _ in range(datasets):
+            found = interval_of(name, *make(n, rng))
+            hits += found.low <= true_value <= found.high
+            undefined += found.undefined
+        coverage = hits / datasets
+        assert 0.93 <= coverage <= 0.97, f"{name} at n={n}: coverage {coverage:.3f}"
+        assert undefined == 0
+
+
+@pytest.mark.parametrize("name", ["accuracy", "f1_macro", "exact_match", "log_loss", "roc_auc", "mae", "rmse", "r2"])
+def test_a_perfect_submission_gets_a_real_interval(name):
+    metric = get_metric(name)
+    truth = np.arange(500) % 2
+    if metric.needs == "probabilities":
+        pred = np.eye(2)[truth]
+    elif metric.needs == "value":
+        truth = np.random.default_rng(0).normal(size=500)
+        pred = truth.copy()
+    else:
+        pred = truth.copy()
+    found = metric_interval(metric, truth, pred, cm=confusion_matrix(truth, pred, 2) if metric.from_confusion else None)
+    best, worst_end, best_end = (1.0, found.low, found.high) if metric.higher_is_better else (0.0, found.high, found.low)
+    assert abs(best_end - best) < 0.002  # the interval reaches (about) the perfect score...
+    assert abs(worst_end - best) > 1e-4  # ...and honestly allows a worse one
+
+
+def test_a_perfect_accuracy_at_500_rows_is_the_jeffreys_interval():
+    found = metric_interval(get_metric("accuracy"), cm=np.diag([250.0, 250.0]))
+    assert 0.99 < found.low < 0.997 and found.high > 0.9999
+
+
+def test_undefined_resamples_are_counted_and_reported():
+    # The plain row bootstrap loses the only positive in most resamples; the Bayesian bootstrap never does.
+    truth = np.array([1] + [0] * 9)
+    proba = np.stack([1 - np.linspace(0, 1, 10), np.linspace(0, 1, 10)], axis=1)
+    plain = plain_row_replicates(truth, proba, roc_auc, resamples=500, seed=1)
+    assert 0.2 < np.mean(~np.isfinite(plain)) < 0.5
+    assert metric_interval(get_metric("roc_auc"), truth, proba).undefined == 0
+    one_class = metric_interval(get_metric("roc_auc"), np.zeros(10, dtype=np.int64), proba)
+    assert np.isnan(one_class.low) and one_class.undefined == one_class.resamples
+
+
+def test_an_interval_with_mostly_undefined_resamples_is_undefined():
+    values = np.r_[np.full(600, np.nan), np.linspace(0, 1, 400)]
+    found = intervals.percentile_interval(values)
+    assert np.isnan(found.low) and found.undefined == 600
+
+
+# --- the fast path against the plain row bootstrap ----------------------------------
+
+
+def centred(values):
+    return values - np.median(values)
+
+
+def assert_same_distribution(fast, plain):
+    """Same spread and shape: the replicates, centred, pass a two-sample KS test and agree in their tails."""
+    fast, plain = centred(fast), centred(plain)
+    assert ks_2samp(fast, plain).pvalue > 0.001
+    for q in (2.5, 97.5):
+        assert np.percentile(fast, q) == pytest.approx(np.percentile(plain, q), rel=0.2)
+
+
+@pytest.mark.parametrize("name", ["log_loss", "mae", "rmse", "r2", "exact_match", "roc_auc", "roc_auc_3"])
+def test_the_fast_path_matches_the_row_bootstrap_in_distribution(name):
+    rng = np.random.default_rng(3)
+    n = 6000  # above BLOCKS: rows are grouped into random blocks (or score bins, for AUC)
+    metric = get_metric(name.removesuffix("_3"))
+    if name == "roc_auc_3":
+        truth = rng.integers(0, 3, n)
+        logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[truth]
+        pred = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    elif metric.needs == "probabilities":
+        truth, pred = calibrated_binary(n, rng)
+    elif name == "exact_match":
+        truth, pred = three_classes(n, rng)
+    else:
+        truth = rng.gamma(2.0, 1.0, n)
+        pred = truth + rng.standard_t(4, n)
+    fast = intervals.replicates(metric.name, truth, pred, resamples=1000, seed=5, blocks=512)
+    plain = plain_row_replicates(truth, pred, metric.from_rows, resamples=1000, seed=6)
+    assert_same_distribution(fast, plain)
+
+
+def test_the_confusion_matrix_path_matches_the_row_bootstrap_in_distribution():
+    rng = np.random.default_rng(4)
+    truth, pred = three_classes(3000, rng)
+    cm = confusion_matrix(truth, pred, 3)
+    f1 = get_metric("f1_macro")
+    fast = intervals.confusion_replicates(cm, f1.from_confusion, seed=2)
+    plain = plain_confusion_replicates(cm, f1.from_confusion, seed=3)
+    assert_same_distribution(fast, plain)
+
+
+def test_binned_auc_keeps_the_exact_point_value():
+    rng = np.random.default_rng(5)
+    truth, proba = binormal(20_000, rng)
+    exact, _, _, binned = intervals.auc_counts(truth == 1, proba[:, 1], bins=256)
+    assert exact == pytest.approx(roc_auc(truth, proba), abs=1e-12)
+    assert abs(exact - binned) < 0.01
+    found = metric_interval(get_metric("roc_auc"), truth, proba)
+    assert found.low < exact < found.high
+
+
+def test_blocks_hold_every_row_once():
+    values = np.random.default_rng(6).normal(size=(10_000, 2))
+    sums, counts = intervals.block_sums(values, blocks=64)
+    assert counts.sum() == 10_000 and np.allclose(sums.sum(axis=0), values.sum(axis=0))
+    small, ones = intervals.block_sums(values[:50], blocks=64)
+    assert np.array_equal(small, values[:50]) and np.all(ones == 1)
