@@ -30,9 +30,12 @@ from typing import Callable
 import numpy as np
 from scipy.stats import norm, t as student_t
 
+from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order, roc_auc, score_levels
+
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 BLOCKS = 4096
+AUC_BINS = 2048  # quantile bins of the score for binary ROC AUC above BLOCKS distinct scores
 PRIOR = 0.5  # pseudo-rows at each end: half at the best value, half at a trivial predictor's
 AUC_PRIOR = PRIOR / 8  # ROC AUC: four pseudo-rows of 1/16 (a positive and a negative below and above every score)
 
@@ -208,25 +211,6 @@ MEAN_TYPE = ("log_loss", "exact_match", "mae", "rmse", "r2")
 # --- ROC AUC: class counts in score order -------------------------------------------
 
 
-def _levels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort order of ``score`` and each sorted row's level (rows with equal scores share one)."""
-    order = np.argsort(score, kind="stable")
-    ordered = score[order]
-    level = np.empty(len(score), dtype=np.int64)
-    if len(score):
-        level[0] = 0
-        np.cumsum(ordered[1:] != ordered[:-1], out=level[1:])
-    return order, level
-
-
-def weighted_auc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """AUC from positive and negative weight per score level (..., L), levels in increasing score order."""
-    below = np.cumsum(neg, axis=-1) - neg
-    wins = np.sum(pos * (below + 0.5 * neg), axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return wins / (pos.sum(axis=-1) * neg.sum(axis=-1))
-
-
 def auc_with_prior(pos: np.ndarray, neg: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
     """AUC of level weights (..., L) plus the prior: a pseudo-row of each class below every score and above.
 
@@ -242,33 +226,46 @@ def auc_with_prior(pos: np.ndarray, neg: np.ndarray, ends: np.ndarray | None = N
         return wins / ((p + pb + pt) * (n + nb + nt))
 
 
-def auc_counts(is_positive: np.ndarray, score: np.ndarray, *, bins: int = BLOCKS) -> tuple[float, np.ndarray, np.ndarray, float]:
+def auc_counts(is_positive: np.ndarray, score: np.ndarray, *, bins: int = AUC_BINS) -> tuple[float, np.ndarray, np.ndarray, float]:
     """Exact AUC, positive and negative counts per level (or per quantile bin of levels) in score order,
     and the AUC of those counts (equal to the exact AUC unless binned)."""
-    order, level = _levels(score)
-    n_levels = int(level[-1]) + 1 if len(level) else 0
-    positive = is_positive[order]
-    pos = np.bincount(level, weights=positive, minlength=n_levels)
-    neg = np.bincount(level, minlength=n_levels) - pos
-    exact = float(weighted_auc(pos, neg))
+    pos, neg = class_counts_in_score_order(is_positive, score)
+    exact = float(auc_of_counts(pos, neg))
+    n_levels = len(pos)
     if n_levels <= bins:
         return exact, pos, neg, exact
-    first = np.searchsorted(level, np.arange(n_levels))  # each level's first sorted position
-    level_bin = first * bins // len(level)
+    first = np.cumsum(pos + neg) - (pos + neg)  # each level's first sorted position
+    level_bin = (first * bins // len(score)).astype(np.int64)
     pos_b = np.bincount(level_bin, weights=pos, minlength=bins)
     neg_b = np.bincount(level_bin, weights=neg, minlength=bins)
-    return exact, pos_b, neg_b, float(weighted_auc(pos_b, neg_b))
+    return exact, pos_b, neg_b, float(auc_of_counts(pos_b, neg_b))
+
+
+def gamma_draws(rng: np.random.Generator, shape: np.ndarray, resamples: int) -> np.ndarray:
+    """Gamma(shape) draws (resamples, len(shape)); from shape 10 up by the Wilson-Hilferty cube of a
+    normal (its error is far below the bootstrap's own noise there, and it is several times faster)."""
+    k = np.maximum(shape, 10.0)
+    cube = rng.standard_normal((resamples, len(k)))
+    cube *= 1 / np.sqrt(9 * k)
+    cube += 1 - 1 / (9 * k)
+    np.maximum(cube, 0, out=cube)
+    out = cube * cube
+    out *= cube
+    out *= k
+    small = np.flatnonzero(shape < 10)
+    if len(small):
+        out[:, small] = rng.standard_gamma(np.broadcast_to(shape[small], (resamples, len(small))))
+    return out
 
 
 def binary_auc_replicates(is_positive: np.ndarray, score: np.ndarray, *, resamples: int = RESAMPLES,
-                          seed: int = 0, bins: int = BLOCKS) -> np.ndarray:
+                          seed: int = 0, bins: int = AUC_BINS) -> np.ndarray:
     """AUC on Bayesian-bootstrap draws of the class counts per score level or bin (plus the prior at both ends)."""
     exact, pos, neg, binned = auc_counts(is_positive, score, bins=bins)
     if not np.isfinite(exact):
         return np.full(resamples, np.nan)
     rng = np.random.default_rng(seed)
-    pos_w = rng.standard_gamma(np.broadcast_to(pos, (resamples, len(pos))))
-    neg_w = rng.standard_gamma(np.broadcast_to(neg, (resamples, len(neg))))
+    pos_w, neg_w = gamma_draws(rng, pos, resamples), gamma_draws(rng, neg, resamples)
     ends = rng.standard_gamma(AUC_PRIOR, (resamples, 4))
     return auc_with_prior(pos_w, neg_w, ends) + (exact - binned)
 
@@ -284,7 +281,7 @@ def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray,
     ends = np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4))
     values = []
     for c in ([1] if k == 2 else range(k)):
-        order, level = _levels(proba[:, c])
+        order, level = score_levels(proba[:, c])
         positive = (truth[order] == c)
         if not positive.any() or positive.all():
             values.append(np.full(len(weights), np.nan))
@@ -308,7 +305,7 @@ def auc_influence(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
         positive = truth == c
         n_pos = int(positive.sum())
         n_neg = n - n_pos
-        order, level = _levels(proba[:, c])
+        order, level = score_levels(proba[:, c])
         n_levels = int(level[-1]) + 1
         pos = np.bincount(level, weights=positive[order], minlength=n_levels)
         neg = np.bincount(level, minlength=n_levels) - pos
@@ -326,16 +323,15 @@ def auc_influence(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
 def auc_replicates(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
                    blocks: int = BLOCKS) -> np.ndarray:
     """ROC AUC replicates: class counts in score order (binary), weighted rows or block-resampled influence (k > 2)."""
-    from arena.scoring.metrics import roc_auc
-
-    point = roc_auc(truth, proba)
-    if not np.isfinite(point):
-        return np.full(resamples, np.nan)
     if len(truth) <= blocks:
         return weighted_rows_auc(truth, proba, row_weights(resamples, len(truth), seed), exchangeable=True,
                                  seed=seed)
     if proba.shape[1] == 2:
-        return binary_auc_replicates(truth == 1, proba[:, 1], resamples=resamples, seed=seed, bins=blocks)
+        return binary_auc_replicates(truth == 1, proba[:, 1], resamples=resamples, seed=seed,
+                                     bins=min(blocks, AUC_BINS))
+    point = roc_auc(truth, proba)
+    if not np.isfinite(point):
+        return np.full(resamples, np.nan)
     influence = Moments(auc_influence(truth, proba)[:, None], lambda m: point + m[..., 0])
     return moment_replicates(influence, resamples=resamples, seed=seed, blocks=blocks)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 import numpy as np
-from scipy.stats import rankdata
 
 from arena.errors import ArenaError
 from arena.scoring.metrics_agreement import average_precision, mcc_cm, qwk_cm
@@ -139,13 +138,36 @@ def log_loss(y_true: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = 
     return weighted_mean(row_log_loss(y_true, proba), weight)
 
 
+def score_levels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort order of ``score`` and each sorted row's level: rows with equal scores share one, in increasing order."""
+    order = np.argsort(score)  # ties are grouped into levels below, so the sort need not be stable
+    ordered = score[order]
+    level = np.zeros(len(score), dtype=np.int64)
+    if len(score) > 1:
+        np.cumsum(ordered[1:] != ordered[:-1], out=level[1:])
+    return order, level
+
+
+def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positives and negatives per distinct score, in increasing score order: ROC AUC's sufficient statistic."""
+    order, level = score_levels(score)
+    n_levels = int(level[-1]) + 1 if len(level) else 0
+    pos = np.bincount(level, weights=is_positive[order], minlength=n_levels)
+    return pos, np.bincount(level, minlength=n_levels) - pos
+
+
+def auc_of_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """The Mann-Whitney AUC of positive and negative weights per score level (..., L); ties count one half."""
+    below = np.cumsum(neg, axis=-1) - neg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(pos * (below + 0.5 * neg), axis=-1) / (pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
 def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float:
     n_pos = int(is_positive.sum())
-    n_neg = len(is_positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_pos == len(is_positive):
         return float("nan")
-    ranks = rankdata(score)  # ties get their average rank, as in the Mann-Whitney U statistic
-    return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(auc_of_counts(*class_counts_in_score_order(is_positive, score)))
 
 
 def roc_auc(y_true: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = None) -> float:
