@@ -1,0 +1,55 @@
+"""The Ladder: scores move only on real improvements, so adaptive attacks on the public rows learn nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arena.scoring.ladder import Ladder, on_grid, paired_noise, step
+
+spec = importlib.util.spec_from_file_location("ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py")
+attack = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(attack)
+
+
+def test_the_first_submission_sets_the_score_and_small_gains_are_not_shown():
+    ladder = Ladder()
+    rng = np.random.default_rng(0)
+    first = (rng.random(1000) < 0.3).astype(float)
+    assert ladder.submit(first) == pytest.approx(first.mean())
+    slightly_better = first.copy()
+    slightly_better[np.flatnonzero(first)[:20]] = 0  # 20 rows better, 15 worse: a net gain within noise
+    slightly_better[np.flatnonzero(first == 0)[:15]] = 1
+    assert slightly_better.mean() < first.mean()
+    assert ladder.submit(slightly_better) == pytest.approx(first.mean())
+    much_better = first.copy()
+    much_better[np.flatnonzero(first)[:100]] = 0
+    assert ladder.submit(much_better) == pytest.approx(much_better.mean())
+
+
+def test_a_worse_submission_shows_the_previous_best():
+    result = step(0.30, 0.35, 0.01, 1000)
+    assert result.released == 0.30 and not result.improved
+
+
+def test_the_noise_is_one_standard_error_of_the_paired_difference():
+    a = np.array([1.0, 0, 1, 0])
+    b = np.array([0.0, 0, 1, 1])
+    assert paired_noise(a, b) == pytest.approx(np.std(a - b, ddof=1) / 2)
+    assert on_grid(0.12345, 1000) == 0.123
+
+
+def test_the_boosting_attack_overfits_rounded_scores_but_not_the_ladder():
+    rows, submissions = 1000, 200
+    public, private = attack.boosting_attack(attack.rounded_feedback(), rows=rows, submissions=submissions, seed=1)
+    assert public < 0.45 and private > 0.45
+    public, _ = attack.boosting_attack(attack.ladder_feedback(), rows=rows, submissions=submissions, seed=1)
+    assert public > 0.5 - 2 * 0.5 / np.sqrt(rows)
+
+
+def test_a_one_row_probe_learns_every_label_from_rounded_scores_and_none_from_the_ladder():
+    assert attack.one_row_probe(attack.rounded_feedback(), rows=300, seed=2) == 1.0
+    assert attack.one_row_probe(attack.ladder_feedback(), rows=300, seed=2) == 0.0
