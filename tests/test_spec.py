@@ -41,7 +41,8 @@ def test_a_good_file_bundle_loads(write_bundle):
 
 @pytest.mark.parametrize("change, expected", [
     (('primary = "accuracy"', 'primary = "acuracy"'), "[metrics.primary]: unknown metric 'acuracy'. Did you mean 'accuracy'?"),
-    (('kind = "classification"', 'kind = "ranking"'), "[kind]: 'ranking' is not one of: classification, regression, forecasting."),
+    (('kind = "classification"', 'kind = "clustering"'),
+     "[kind]: 'clustering' is not one of: classification, regression, forecasting, multilabel, ranking."),
     (('file = "all.csv"', 'file = "missing.csv"'), "[data.file]: file 'missing.csv' does not exist"),
     (('file = "all.csv"', 'file = "all.txt"'), "[data.file]: 'all.txt' must be a CSV (.csv, .csv.gz) or Parquet (.parquet) file."),
     (('version = 1', 'version = "one"'), "[version]: must be a whole number, got 'one'."),

@@ -25,8 +25,11 @@ import pyarrow.parquet as pq
 from arena.config import cache_dir
 from arena.errors import BundleError, Problem, UnknownTaskError
 from arena.scoring.sources import SPLIT_COLUMN, load_source, read_table, same_key_type
+from arena.scoring.kinds import TEXT_TARGET_KINDS, label_matrix, relevance_column, sample_predictions, vocabulary
+from arena.scoring.kinds import check_answers as check_kind_answers
 from arena.scoring.spec import TaskSpec, inspect_spec
 from arena.scoring.splits import stratified_split
+from arena.scoring.weights import check_weights
 
 USAGE_COLUMN = "usage"
 USAGE_VALUES = ("public", "private", "ignored")
@@ -73,9 +76,11 @@ class Task:
     @cached_property
     def classes(self) -> np.ndarray | None:
         """Sorted class labels (classification only); the order of probability columns."""
+        target = self.spec.target
+        if self.spec.kind == "multilabel":  # the labels, in the order of probability columns
+            return vocabulary(self.train[target], self.answers[target])
         if not self.spec.is_classification:
             return None
-        target = self.spec.target
         return np.unique(np.concatenate([self.train[target].to_numpy(), self.answers[target].to_numpy()]))
 
     @property
@@ -93,7 +98,11 @@ class Task:
         if ids.dtype == object:
             ids = ids.astype(str)  # text ids compare with a submission's as fixed-width strings
         truth = ordered[spec.target].to_numpy()
-        if self.classes is not None:
+        if spec.kind == "multilabel":
+            truth = label_matrix(truth, self.classes)
+        elif spec.kind == "ranking":
+            truth = relevance_column(truth)
+        elif self.classes is not None:
             truth = np.searchsorted(self.classes, truth).astype(np.int64)
         else:
             truth = truth.astype(np.float64)
@@ -102,7 +111,7 @@ class Task:
             usage = (ordered[USAGE_COLUMN] == "public").to_numpy()
             ignored = (ordered[USAGE_COLUMN] == "ignored").to_numpy()
             ignored = ignored if ignored.any() else None
-        return AnswerKey(ids=ids, truth=truth, classes=self.classes, usage_public=usage,
+        return AnswerKey(ids=ids, truth=truth, classes=self.classes if spec.is_classification else None, usage_public=usage,
                          sha256=answer_sha256(ordered, spec), ignored=ignored)
 
     def sample_submission(self) -> pd.DataFrame:
@@ -118,7 +127,12 @@ class Task:
             return frame
         out = pd.DataFrame({spec.id_column: self.test[spec.id_column].to_numpy()})
         target = self.train[spec.target]
-        if spec.prediction == "label":
+        if spec.kind in TEXT_TARGET_KINDS:
+            trivial = sample_predictions(spec, self.train, self.classes)
+            if isinstance(trivial, pd.DataFrame):
+                return out.assign(**{c: trivial[c].iloc[0] for c in trivial.columns})
+            out[spec.target] = trivial
+        elif spec.prediction == "label":
             out[spec.target] = target.mode().iloc[0]
         elif spec.prediction == "probabilities":
             frequencies = target.value_counts(normalize=True)
@@ -187,10 +201,10 @@ def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_targe
     if needs_target:
         if spec.target not in frame.columns:
             problems.append(Problem(where, f"target column '{spec.target}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}."))
-        elif frame[spec.target].isna().any():
+        elif frame[spec.target].isna().any() and spec.kind not in TEXT_TARGET_KINDS:  # no labels is a label set
             rows = (np.flatnonzero(frame[spec.target].isna().to_numpy())[:5] + 2).tolist()
             problems.append(Problem(where, f"target column '{spec.target}' has empty values (file lines {rows})."))
-        elif spec.kind != "classification" and not pd.api.types.is_numeric_dtype(frame[spec.target]):
+        elif spec.kind in ("regression", "forecasting") and not pd.api.types.is_numeric_dtype(frame[spec.target]):
             problems.append(Problem(where, f"target column '{spec.target}' must be numeric for a {spec.kind} task."))
     return problems
 
@@ -230,7 +244,7 @@ def _read(path: Path, problems: list[Problem], key_columns: list[str]) -> pd.Dat
 
 def _key_columns(spec: TaskSpec) -> list[str]:
     """Columns typed by their values: the id, and a classification task's target."""
-    return [spec.id_column] + ([spec.target] if spec.is_classification else [])
+    return [spec.id_column] + ([spec.target] if spec.is_classification or spec.kind in TEXT_TARGET_KINDS else [])
 
 
 def _usage_column(answers: pd.DataFrame, spec: TaskSpec, where: str) -> tuple[pd.DataFrame, list[Problem]]:
@@ -315,6 +329,8 @@ def check_sample_submission(task: "Task") -> list[Problem]:
     except SubmissionError as exc:
         return [Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()]
     key = task.answer_key
+    if task.spec.kind in TEXT_TARGET_KINDS:
+        return []
     if predictions.labels is not None and key.classes is not None:
         matching = float(np.mean(predictions.labels == key.truth))
         leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
@@ -391,7 +407,7 @@ def load_task(name_or_path: str | Path) -> Task:
             train, test, answers = _build(spec)
             _write_cache(folder, dict(zip(_PARTS, (train, test, answers))))
         task = Task(spec=spec, train=train, test=test, answers=answers)
-        problems = check_sample_submission(task)
+        problems = check_sample_submission(task) + check_weights(task) + check_kind_answers(spec, train, answers)
         if problems:
             raise BundleError(problems)
         _memory[key] = task

@@ -16,10 +16,13 @@ import numpy as np
 
 from arena.config import installation_secret
 from arena.scoring.datasets import Task
+from arena.scoring.intervals import has_fast_path
 from arena.scoring.metrics import get_metric
+from arena.scoring.plugins import check_value, plugin_metrics
 from arena.scoring.splits import public_mask, split_scope
-from arena.scoring.stats import bootstrap_confusion, bootstrap_rows
-from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission
+from arena.scoring.stats import Interval, metric_interval
+from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission, take_rows, whole_tables
+from arena.scoring.weights import answer_weights, confusion_interval, row_interval
 
 BOOTSTRAP_SEED = 20240601
 
@@ -36,6 +39,8 @@ class Score:
     private_ci: tuple[float, float]
     n_public: int
     n_private: int
+    public_undefined: int = 0  # bootstrap resamples where the primary metric was undefined (left out of the CI)
+    private_undefined: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,7 +102,14 @@ def public_rows(task: Task, public_fraction: float | None = None, *, split_key: 
 
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
     return {"probabilities": predictions.probabilities, "label": predictions.labels,
-            "value": predictions.values}[metric.needs]
+            "value": predictions.values, "ranking": predictions.ranked}[metric.needs]
+
+
+def task_metrics(task: Task) -> list:
+    """The task's metrics, primary first: built-ins, and its plugins (whose code is imported here, only here)."""
+    spec = task.spec
+    plugins = plugin_metrics(spec.plugins, weighted=spec.weight is not None) if getattr(spec, "plugins", ()) else {}
+    return [plugins[name] if name in plugins else get_metric(name) for name in spec.metric_names]
 
 
 def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None,
@@ -105,32 +117,49 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
     public, base, private = _row_split(task, public_fraction, split_key)
-    metrics = [get_metric(name) for name in task.spec.metric_names]
+    metrics = task_metrics(task)
     primary = metrics[0]
+    weight = answer_weights(task)
     results: dict[str, dict[str, float]] = {"public": {}, "private": {}}
-    cis: dict[str, tuple[float, float]] = {}
+    cis: dict[str, Interval] = {}
 
     count_metrics = [m for m in metrics if m.from_confusion is not None]
     if count_metrics:
         k = len(key.classes)
         cell = predictions.labels.astype(base.dtype)
         np.add(cell, base, out=cell)
-        cells = np.bincount(cell, minlength=3 * k * k).astype(np.float64)
+        cells = np.bincount(cell, weights=weight, minlength=3 * k * k).astype(np.float64)
         matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k: 2 * k * k].reshape(k, k)}
         for part, cm in matrices.items():
             for metric in count_metrics:
                 results[part][metric.name] = float(metric.from_confusion(cm)) if cm.sum() else float("nan")
-            if primary.from_confusion is not None:
-                cis[part] = bootstrap_confusion(cm, primary.from_confusion, seed=BOOTSTRAP_SEED)
+            if primary.from_confusion is not None and weight is not None:
+                rows = public if part == "public" else private
+                cis[part] = confusion_interval(primary, key.truth[rows] * k + predictions.labels[rows], k,
+                                               weight[rows], seed=BOOTSTRAP_SEED)
+            elif primary.from_confusion is not None:
+                cis[part] = metric_interval(primary, cm=cm, seed=BOOTSTRAP_SEED)
 
     row_metrics = [m for m in metrics if m.from_rows is not None]
     for part, rows in (("public", public), ("private", private)) if row_metrics else ():
-        truth = key.truth[rows]
+        truth, w = key.truth[rows], (weight[rows] if weight is not None else None)
         for metric in row_metrics:
-            pred = _prediction_for(metric, predictions)[rows]
-            results[part][metric.name] = metric.from_rows(truth, pred) if len(truth) else float("nan")
-            if metric is primary:
-                cis[part] = bootstrap_rows(truth, pred, metric.from_rows, seed=BOOTSTRAP_SEED)
+            metric_truth, pred = (key.truth, _prediction_for(metric, predictions)) if metric.needs != "table" else \
+                whole_tables(task, predictions)
+            metric_truth, pred = take_rows(metric_truth, rows), take_rows(pred, rows)
+            if not len(truth):
+                results[part][metric.name] = float("nan")
+            else:
+                results[part][metric.name] = metric.from_rows(metric_truth, pred, **({"weight": w} if w is not None else {}))
+            if metric is primary and w is None and has_fast_path(metric.name):
+                cis[part] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
+            elif metric is primary:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.scoring.weights
+                cis[part] = row_interval(metric, metric_truth, pred, w, seed=BOOTSTRAP_SEED)
+
+    plugin_names = {plugin.name for plugin in getattr(task.spec, "plugins", ())}
+    for part, rows in (("public", public), ("private", private)):
+        for name in plugin_names & set(results[part]) if rows.any() else ():
+            check_value(name, results[part][name])  # an organiser's metric must give a number where there are rows
 
     names = [m.name for m in metrics]
     return Score(
@@ -138,8 +167,10 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         higher_is_better=primary.higher_is_better,
         public={name: results["public"][name] for name in names},
         private={name: results["private"][name] for name in names},
-        public_ci=cis["public"],
-        private_ci=cis["private"],
+        public_ci=cis["public"].as_tuple(),
+        private_ci=cis["private"].as_tuple(),
+        public_undefined=cis["public"].undefined,
+        private_undefined=cis["private"].undefined,
         n_public=int(public.sum()),
         n_private=int(private.sum()),
     )

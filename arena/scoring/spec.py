@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from arena.scoring import metrics as metric_registry
+from arena.scoring.plugins import PluginSpec, read_plugins
 from arena.errors import BundleError, Problem
 
-KINDS = ("classification", "regression", "forecasting")
-PREDICTIONS = ("label", "probabilities", "value")
+KINDS = ("classification", "regression", "forecasting", "multilabel", "ranking")
+PREDICTIONS = ("label", "probabilities", "value", "ranking")
+PREDICTIONS_OF_KIND = {"classification": ("label", "probabilities"), "regression": ("value",),
+                       "forecasting": ("value",), "multilabel": ("label", "probabilities"), "ranking": ("ranking",)}
 MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 SAMPLE_SUBMISSION = "sample_submission.csv"
@@ -37,6 +40,13 @@ class CompetitionDefaults:
     total_limit: int | None = None
     team_size: int = 4
     final_selections: int = 2
+    feedback: str = "rounded"
+
+
+FEEDBACK_MODES = {  # what participants see of public scores; a new mode adds a line here and its rule in the server
+    "rounded": "every submission's public score, rounded to 4 decimals",
+    "ladder": "the Ladder: a public score moves only when it beats the team's best by more than the noise",
+}
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,18 @@ class TaskSpec:
     prediction: str = "label"
     competition: CompetitionDefaults = field(default_factory=CompetitionDefaults)
     description: str = ""
+    weight: str | None = None
+    plugins: tuple[PluginSpec, ...] = ()
 
     @property
     def metric_names(self) -> tuple[str, ...]:
         return (self.primary_metric, *self.other_metrics)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """The primary metric's direction, read without importing any plugin code."""
+        plugin = next((p for p in self.plugins if p.name == self.primary_metric), None)
+        return plugin.higher_is_better if plugin else metric_registry.get_metric(self.primary_metric).higher_is_better
 
     @property
     def is_classification(self) -> bool:
@@ -253,12 +271,19 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
     prediction = r.get("submission.prediction", str, required=True, default="label")
     if prediction not in PREDICTIONS:
         r.problem("submission.prediction", f"'{prediction}' is not one of: {', '.join(PREDICTIONS)}.")
-    elif kind in KINDS and (prediction == "value") != (kind != "classification"):
-        expected = "'label' or 'probabilities'" if kind == "classification" else "'value'"
+    elif kind in KINDS and prediction not in PREDICTIONS_OF_KIND[kind]:
+        expected = " or ".join(f"'{p}'" for p in PREDICTIONS_OF_KIND[kind])
         r.problem("submission.prediction", f"a {kind} task needs prediction = {expected}.")
+    plugins = read_plugins(r.get("metrics.plugin", list), bundle, r.problem)
+    declared = {plugin.name: plugin for plugin in plugins}
     for key, metric_name in [("metrics.primary", primary)] + [("metrics.others", o) for o in others]:
         if not isinstance(metric_name, str) or not metric_name:
             r.problem(key, f"metric names must be non-empty strings, got {metric_name!r}.")
+            continue
+        if metric_name in declared:
+            needs = declared[metric_name].needs
+            if prediction in PREDICTIONS and needs != "table" and needs not in metric_registry.needs_for_prediction(prediction):
+                r.problem(key, f"plugin '{metric_name}' needs {needs} predictions, but [submission] prediction = '{prediction}'.")
             continue
         if not metric_registry.is_known(metric_name):
             r.problem(key, metric_registry.unknown_metric_message(metric_name))
@@ -278,6 +303,10 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         if value is not None and value < 1:
             r.problem(f"competition.{key}", f"must be 1 or more, got {value}.")
         limits[key] = value
+    feedback = r.get("competition.feedback", str, default="rounded")
+    if feedback not in FEEDBACK_MODES:
+        r.problem("competition.feedback", f"'{feedback}' is not a feedback mode; choose one of: "
+                  + "; ".join(f"'{mode}' ({what})" for mode, what in FEEDBACK_MODES.items()) + ".")
 
     id_column = r.get("data.id", str, default="id")
     target = r.get("data.target", str, default="label")
@@ -286,6 +315,11 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
             r.problem(key, "must name a column of the data files, e.g. \"id\".")
     if id_column == target and id_column.strip():
         r.problem("data.target", f"must differ from [data] id (both are '{id_column}').")
+    weight = r.get("data.weight", str)
+    if weight is not None and (not weight.strip() or weight in (id_column, target)):
+        r.problem("data.weight", "must name a column of the answers file that holds each row's weight (not the id or target).")
+    elif weight is not None and answers is None:
+        r.problem("data.weight", "a weight column lives in the answers file: give train, test and answers files.")
     sample = r.get("data.sample_submission", str)
     if sample is None and (bundle / SAMPLE_SUBMISSION).is_file():
         sample = SAMPLE_SUBMISSION
@@ -318,7 +352,9 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         primary_metric=metric_registry.ALIASES.get(primary, primary),
         other_metrics=tuple(metric_registry.ALIASES.get(o, o) for o in others),
         prediction=prediction,
-        competition=CompetitionDefaults(public_fraction=float(public_fraction), **limits),
+        competition=CompetitionDefaults(public_fraction=float(public_fraction), feedback=feedback, **limits),
         description=readme.read_text(encoding="utf-8") if readme.is_file() else "",
+        weight=weight,
+        plugins=plugins,
         **spec_kwargs,
     ), r.problems

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arena.scoring.datasets import AnswerKey, Task
+from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
 from arena.errors import Problem, SubmissionError
 
 DEFAULT_MAX_BYTES = int(os.environ.get("ARENA_MAX_UPLOAD_MB", "200")) * 1024 * 1024
@@ -44,6 +46,34 @@ class Predictions:
     labels: np.ndarray | None = None
     probabilities: np.ndarray | None = None
     values: np.ndarray | None = None
+    ranked: np.ndarray | None = None  # ranking: a tuple of ids per query, best first
+
+
+def take_rows(values, rows: np.ndarray):
+    """The given rows (a boolean mask) of an array or a table."""
+    if isinstance(values, pd.DataFrame):
+        return values[rows].reset_index(drop=True)
+    return values[rows]
+
+
+def whole_tables(task: Task, predictions: Predictions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a plugin that needs the whole table gets: the answer file's rows (every column but usage) and the
+    submission's prediction columns, both in the answer key's id order."""
+    spec = task.spec
+    answers = task.answers.sort_values(spec.id_column, kind="stable").reset_index(drop=True)
+    answers = answers.drop(columns=[c for c in ("usage",) if c in answers.columns])
+    if predictions.probabilities is not None:
+        pred = pd.DataFrame(predictions.probabilities, columns=task.prediction_columns)
+    elif predictions.values is not None:
+        pred = pd.DataFrame({spec.target: predictions.values})
+    elif predictions.ranked is not None:
+        pred = pd.DataFrame({spec.target: [" ".join(items) for items in predictions.ranked]})
+    elif predictions.labels is not None and predictions.labels.ndim == 2:
+        pred = pd.DataFrame({spec.target: [" ".join(task.classes[row]) for row in predictions.labels]})
+    else:
+        pred = pd.DataFrame({spec.target: task.classes[predictions.labels]})
+    pred.insert(0, spec.id_column, answers[spec.id_column].to_numpy())
+    return answers, pred
 
 
 def _examples(values: np.ndarray) -> str:
@@ -118,6 +148,8 @@ def caps_for(task: Task) -> Caps:
     """A file never needs more rows than the test set has ids, nor more text than those rows need generously."""
     rows = len(task.answer_key.ids)
     columns = 1 + len(task.prediction_columns)
+    if task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":  # a list per cell
+        columns += ranking_k(task.spec) if task.spec.kind == "ranking" else len(task.classes)
     return Caps(rows=rows, text_bytes=(rows + 1) * columns * FIELD_BYTES + SLACK_BYTES)
 
 
@@ -373,7 +405,7 @@ def _align_ids(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.n
 def _single_probability_columns(task: Task) -> list[str]:
     """For a binary probabilities task, the names a single probability column may take
     (the target, or the second class); empty for every other task."""
-    if task.spec.prediction != "probabilities" or len(task.classes) != 2:
+    if task.spec.prediction != "probabilities" or not task.spec.is_classification or len(task.classes) != 2:
         return []
     names = [task.spec.target, str(task.classes[1])]
     return [n for i, n in enumerate(names) if n not in names[:i] and n != task.spec.id_column
@@ -387,7 +419,9 @@ def _text_columns(task: Task) -> list[str]:
     """
     key = task.answer_key
     columns = [] if np.issubdtype(key.ids.dtype, np.integer) else [task.spec.id_column]
-    if task.spec.prediction == "label" and not np.issubdtype(task.classes.dtype, np.integer):
+    if task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":
+        columns.append(task.spec.target)  # label sets and ranked ids are lists of text
+    elif task.spec.prediction == "label" and not np.issubdtype(task.classes.dtype, np.integer):
         columns.append(task.spec.target)
     return columns
 
@@ -425,6 +459,18 @@ def _ids_like_key(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> n
 
 def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictions:
     spec = task.spec
+    if spec.kind in TEXT_TARGET_KINDS and spec.prediction != "probabilities":
+        cells = table.column(spec.target).cast(pa.string()).to_numpy(zero_copy_only=False)
+        if spec.kind == "ranking":
+            return Predictions(ranked=read_rankings(cells, ranking_k(spec), report))
+        return Predictions(labels=read_label_sets(cells, task.classes, report))
+    if spec.kind == "multilabel":  # one probability per label, each between 0 and 1
+        proba = np.column_stack([_finite_numbers(table.column(c), c, report) for c in task.prediction_columns])
+        outside = np.flatnonzero(((proba < 0) | (proba > 1)).any(axis=1))
+        if len(outside) and not report.problems:
+            report.add(f"{len(outside)} rows have probabilities outside 0 to 1 ({report.rows(outside)}); "
+                       "each label's column holds that label's probability.")
+        return Predictions(labels=proba >= 0.5, probabilities=proba)
     if spec.prediction == "label":
         return Predictions(labels=_label_codes(table.column(spec.target), task.classes, report))
     if spec.prediction == "value":
