@@ -102,7 +102,7 @@ def public_rows(task: Task, public_fraction: float | None = None, *, split_key: 
 
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
     return {"probabilities": predictions.probabilities, "label": predictions.labels,
-            "value": predictions.values, "ranking": predictions.ranked}[metric.needs]
+            "value": predictions.values, "ranking": predictions.ranked}.get(metric.needs)  # None: a table plugin
 
 
 def task_metrics(task: Task) -> list:
