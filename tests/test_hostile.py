@@ -46,7 +46,7 @@ def test_a_final_choice_is_locked_by_its_own_competition_whatever_the_url(client
     other = _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.7, 1)).get_json()["submission"]["id"]
     people.drain()
     assert client.post(f"/api/v1/submissions/{chosen}/select", json={"selected": True}, headers=auth(ada)).status_code == 200
-    assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org)).status_code == 200
+    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
     people.login("ada")
     for slug in ("digits", "mnist1d"):  # digits is not revealed: its lock must not decide for mnist1d's submission
         for submission_id, value in ((other, "1"), (chosen, "0")):
@@ -80,7 +80,8 @@ def test_a_false_form_boolean_means_false(client, people, false):
     people.drain()
     selected = client.post(f"/api/v1/submissions/{submission_id}/select", json={"selected": false}, headers=auth(ada))
     assert selected.status_code == 200 and selected.get_json()["selected"] is False
-    kept = client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={"disqualified": false}, headers=auth(org))
+    kept = client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={"disqualified": false, "confirm": True},
+                       headers=auth(org))
     assert kept.status_code == 200 and kept.get_json()["disqualified"] is False
     plain = _integrity_upload(client, org, "mnist1d", predictions_csv("mnist1d", 0.8, 2), baseline=false)
     assert plain.status_code == 202 and not plain.get_json()["submission"]["is_baseline"]
@@ -146,11 +147,11 @@ def test_a_reveal_is_final(client, people):
     org, ada = people.token("org", organiser=True), people.token("ada")
     _integrity_upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9))
     people.drain()
-    assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org)).status_code == 200
+    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
     for action in ("open", "rescore"):
         refused = client.post(f"/api/v1/competitions/mnist1d/{action}", headers=auth(org))
         assert refused.status_code == 400 and "a reveal is final" in refused.get_json()["problems"][0], action
-    replaced = client.put("/api/v1/competitions/mnist1d/task", json={"task": "digits"}, headers=auth(org))
+    replaced = client.put("/api/v1/competitions/mnist1d/task", json={"task": "digits", "confirm": True}, headers=auth(org))
     assert replaced.status_code == 400 and "a reveal is final" in replaced.get_json()["problems"][0]
     people.login("org")
     reopened = client.post("/c/mnist1d/admin/open", data={"csrf_token": people.csrf()})
@@ -192,7 +193,7 @@ def test_the_answer_key_commitment_is_salted_and_checkable_after_the_reveal(clie
     assert len(commitment) == 64 and commitment in page and before["commitment_salt"] is None
     everything = client.get("/api/v1/competitions").get_data(as_text=True) + page
     assert unsalted not in everything  # the brute-forceable hash is gone
-    client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org))
+    client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org))
     after = client.get("/api/v1/competitions/mnist1d").get_json()
     salt = after["commitment_salt"]
     assert after["answer_key_commitment"] == commitment and len(salt) == 32
@@ -246,19 +247,19 @@ def test_a_disqualified_team_cannot_rank_again_with_a_re_upload(client, people):
     people.drain()
     rows = client.get("/api/v1/competitions/mnist1d/all-submissions", headers=auth(org)).get_json()
     team_id = next(r["team_id"] for r in rows if r["team"] == "ada")
-    out = client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={}, headers=auth(org))
+    out = client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={"confirm": True}, headers=auth(org))
     assert out.status_code == 200 and out.get_json()["disqualified"]
     again = _integrity_upload(client, ada, "mnist1d", content + "\n")
     assert again.status_code == 400 and "disqualified" in again.get_json()["problems"][0]
     people.drain()
     board = lambda: [r["team"] for r in client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]]
     assert board() == ["bob"]
-    assert client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={}, headers=auth(ada)).status_code == 403
+    assert client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={"confirm": True}, headers=auth(ada)).status_code == 403
     people.login("org")
     assert b"Disqualify team" in client.get("/c/mnist1d/admin").data
     restored = client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "undo": "1"})
     assert restored.status_code == 302 and board() == ["ada", "bob"]
-    client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id})
+    client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "confirm": "1"})
     assert board() == ["bob"]
 
 

@@ -54,6 +54,7 @@ API = [
     ("GET", "/api/v1/submissions/{ada_sub}", 401, 200, 403, 200),
     ("POST", "/api/v1/submissions/{ada_sub}/select", 401, 200, 403, 200),
     ("POST", "/api/v1/submissions/{ada_sub}/disqualify", 401, 403, 403, 200),
+    ("POST", "/api/v1/competitions/mnist1d/teams/999999/disqualify", 401, 403, 403, 400),  # no such team
     ("GET", "/api/v1/competitions/mnist1d/all-submissions", 401, 403, 403, 200),
     ("POST", "/api/v1/competitions/mnist1d/rescore", 401, 403, 403, 200),
     ("PATCH", "/api/v1/competitions/mnist1d", 401, 403, 403, 200),
@@ -87,7 +88,8 @@ def test_api_status_by_role(world, client, method, path, anonymous, owner, other
             assert response.get_json()["problems"], "every refusal says why"
 
 
-@pytest.mark.parametrize("action", ["settings", "open", "close", "reveal", "rescore", "task", "disqualify"])
+@pytest.mark.parametrize("action", ["settings", "open", "close", "reveal", "rescore", "task", "disqualify",
+                                    "disqualify-team"])
 def test_admin_forms_are_for_organisers_only(world, client, people, action):
     assert client.post(f"/c/mnist1d/admin/{action}").status_code == 400  # no CSRF token: refused first
     assert client.post(f"/c/mnist1d/admin/{action}", data={"csrf_token": people.csrf()}).status_code == 302  # log in
