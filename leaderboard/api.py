@@ -6,6 +6,7 @@ Errors: ``{"error": headline, "problems": [what to fix, ...]}`` with a 4xx statu
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
@@ -169,11 +170,13 @@ def replace_task(slug: str):
 def leaderboard(slug: str):
     competition = competition_or_404(slug)
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
-    shown_private, board = standings.board(db_session(), competition, g.user, private=private)
+    shown_private = standings.shows_private(competition, g.user, private)
     if request.args.get("format") == "csv":
-        return Response(standings.to_csv(board), mimetype="text/csv")
-    return jsonify(board="private" if shown_private else "public",
-                   rows=[asdict(s) for s in board])
+        return Response(standings.derived(db_session(), competition, shown_private, "csv", standings.to_csv),
+                        mimetype="text/csv")
+    body = standings.derived(db_session(), competition, shown_private, "json", lambda board: json.dumps(
+        {"board": "private" if shown_private else "public", "rows": [asdict(s) for s in board]}))
+    return Response(body, mimetype="application/json")  # made once per board generation, then kept
 
 
 @bp.get("/competitions/<slug>/data/<name>")

@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from arena.db.database import Session
+from arena.db.database import Session, begin_write
 from arena.db.models import User
 from arena.server import accounts
 
@@ -56,7 +56,7 @@ def _load_session_user(remembered: str) -> SignedIn | None:
 def db_session() -> Session:
     """One SQLAlchemy session per request, closed on teardown."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["arena_db"].session()
+        g.db_session = current_app.extensions["arena_db"].read_session()  # reads never take SQLite's write lock
     return g.db_session
 
 
@@ -71,6 +71,7 @@ def transaction() -> Iterator[Session]:
     if session.in_transaction():
         session.commit()
     with session.begin():
+        begin_write(session)
         yield session
 
 

@@ -26,8 +26,7 @@ def _notify(submission_id: int) -> None:
 def index():
     rows = []
     for competition in competitions.list_all(db_session()):
-        _, board = standings.board(db_session(), competition, g.user)
-        rows.append((competition, len(board)))
+        rows.append((competition, standings.team_count(db_session(), competition)))
     return render_template("index.html", rows=rows)
 
 
@@ -54,8 +53,8 @@ def download(slug: str, name: str):
 @bp.route("/c/<slug>/leaderboard.csv")
 def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)
-    _, board = standings.board(db_session(), competition, g.user, private=request.args.get("board") == "private")
-    return Response(standings.to_csv(board), mimetype="text/csv",
+    shown_private = standings.shows_private(competition, g.user, request.args.get("board") == "private")
+    return Response(standings.derived(db_session(), competition, shown_private, "csv", standings.to_csv), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
 
 

@@ -88,9 +88,21 @@ def make_app(**config):
     return app
 
 
+def app_database(request, tmp_path) -> str:
+    """The app fixture's database: SQLite unless a test file parametrises ``app`` indirectly, e.g.
+    ``pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite:///{tmp_path / 'arena.db'}"
+    url = postgres_url()
+    if not url:
+        require_in_ci("no PostgreSQL server: set ARENA_TEST_POSTGRES_URL (.ci/services.sh starts one)")
+    empty_postgres(url)
+    return url
+
+
 @pytest.fixture
-def app(tmp_path):
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
+def app(request, tmp_path):
+    app = make_app(DATABASE_URL=app_database(request, tmp_path))
     yield app
     app.extensions["arena_db"].engine.dispose()
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import auth, upload
 from helpers import predictions_csv, sample_csv
+
+# The web and API suites run on SQLite and on PostgreSQL (which must be there under CI=true).
+pytestmark = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 
 
 def board(client, slug="mnist1d", token=None, which=None):

@@ -51,3 +51,69 @@ def test_arena_submit_uploads_to_a_running_server(tmp_path, live_server):
     assert re.search(r"submission #\d+ queued\.\nscored: public accuracy 0\.\d+ \(95% CI \[", result.stdout)
     bad = subprocess.run(command[:-3] + ["--token", "arena_wrong"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "token is not valid" in bad.stderr
+
+
+# --- boards at scale: kept per board generation, never stale; reads never take SQLite's write lock ----------------
+
+
+def _board(client, token=None, which=None):
+    query = f"?board={which}" if which else ""
+    rows = client.get(f"/api/v1/competitions/mnist1d/leaderboard{query}", headers=auth(token) if token else {}).get_json()["rows"]
+    return {row["team"]: row["score"] for row in rows}
+
+
+def _page(client, which=None):
+    return client.get("/c/mnist1d" + (f"?board={which}" if which else "")).get_data(as_text=True)
+
+
+def test_a_board_is_never_stale_in_any_web_process(database_url, people_factory):
+    """Two web processes (two apps, one database, each keeping its own boards): whatever one changes, the
+    other shows on its very next request: a new score, a better one, a disqualification, final choices, a reveal."""
+    first, reader, people = people_factory(DATABASE_URL=database_url)
+    _, writer, _ = people_factory(DATABASE_URL=database_url)
+    ada, org = people.token("ada"), people.token("org", organiser=True)
+    assert _board(reader) == {} and "No scored submissions yet" in _page(reader)  # both kept now
+    worse = upload(writer, ada, "mnist1d", predictions_csv("mnist1d", 0.6)).get_json()["submission"]["id"]
+    people.drain()
+    assert list(_board(reader)) == ["ada"] and "ada" in _page(reader)
+    low = _board(reader)["ada"]
+    better = upload(writer, ada, "mnist1d", predictions_csv("mnist1d", 0.9, seed=1)).get_json()["submission"]["id"]
+    people.drain()
+    assert _board(reader)["ada"] > low and f"{_board(reader)['ada']:.4f}" in _page(reader)
+    assert writer.post(f"/api/v1/submissions/{better}/disqualify", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert _board(reader)["ada"] == low  # the disqualified best left the board at once
+    private_before = _board(reader, org, "private")["ada"]
+    assert writer.post(f"/api/v1/submissions/{worse}/select", json={"selected": True}, headers=auth(ada)).status_code == 200
+    assert _board(reader, org, "private")["ada"] == private_before  # the chosen final is the one judged
+    assert writer.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert reader.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["board"] == "private"
+    assert "(private rows)" in _page(reader)
+
+
+def test_the_home_page_counts_teams_without_stale_counts(database_url, people_factory):
+    _, client, people = people_factory(DATABASE_URL=database_url)
+    _, other, _ = people_factory(DATABASE_URL=database_url)
+    count = lambda: re.search(r'href="/c/mnist1d".*?(\d+) teams?', client.get("/").get_data(as_text=True), re.S)  # noqa: E731
+    before = count()
+    for name in ("ada", "bob"):
+        upload(other, people.token(name), "mnist1d", predictions_csv("mnist1d", 0.7))
+    people.drain()
+    assert int(before.group(1)) == 0 and int(count().group(1)) == 2  # the count kept before the scores moved on
+
+
+def test_reads_do_not_wait_for_a_sqlite_writer(tmp_path, people_factory):
+    """A writer holding SQLite's write lock does not hold up pages and the API: reads begin a plain
+    transaction (with BEGIN IMMEDIATE they would wait for the lock and fail with 'database is locked')."""
+    from arena.db.models import InstallationSetting
+
+    app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
+    token = people.token("ada")
+    upload(client, token, "mnist1d", predictions_csv("mnist1d", 0.8))
+    people.drain()
+    db = app.extensions["arena_db"]
+    with db.session() as writer, writer.begin():
+        writer.add(InstallationSetting(key="held", value="the write lock"))
+        writer.flush()  # BEGIN IMMEDIATE: this transaction holds the write lock until the block ends
+        for path in ("/", "/c/mnist1d", "/api/v1/competitions/mnist1d/leaderboard", "/c/mnist1d/leaderboard.csv"):
+            assert client.get(path).status_code == 200, path
+        assert client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(token)).status_code == 200

@@ -8,6 +8,9 @@ import pytest
 from conftest import auth, upload
 from helpers import predictions_csv, sample_csv
 
+# The web and API suites run on SQLite and on PostgreSQL (which must be there under CI=true).
+pytestmark = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+
 
 @pytest.fixture
 def world(app, client, people):

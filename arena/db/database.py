@@ -9,6 +9,10 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.config import arena_home, private_file
+from arena.db.generations import watch
+
+WRITE_OPTION = "arena_write"
+"""The execution option that tells SQLite's BEGIN which kind of transaction starts (a writer unless False)."""
 
 
 def database_url() -> str:
@@ -18,9 +22,11 @@ def database_url() -> str:
 def make_engine(url: str | None = None) -> Engine:
     """Create the engine (the schema is made and upgraded by :mod:`arena.db.migrate`, never here).
 
-    For SQLite, WAL lets readers work while a submission is written, and every
+    For SQLite, WAL lets readers work while a submission is written. A write
     transaction starts with ``BEGIN IMMEDIATE`` so that two uploads checking the
-    daily limit at once are serialised instead of both passing the check.
+    daily limit at once are serialised instead of both passing the check; a read
+    session's transactions (:meth:`Database.read_session`) start with a plain
+    ``BEGIN`` and never wait for, or hold up, a writer.
     """
     url = url or database_url()
     if url.startswith("sqlite"):
@@ -40,18 +46,37 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            write = connection.get_execution_options().get(WRITE_OPTION, True)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
 
 
 class Database:
-    """An engine and its session factory; one per application or worker process."""
+    """An engine and its session factories; one per application or worker process."""
 
     def __init__(self, url: str | None = None) -> None:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                          execution_options={WRITE_OPTION: False})
+        watch(self.sessions)
+        watch(self.read_sessions)
 
     def session(self) -> Session:
+        """A session whose transactions write (on SQLite they take the write lock when they begin)."""
         return self.sessions()
+
+    def read_session(self) -> Session:
+        """A session whose transactions read; :func:`begin_write` makes its next transaction a writer."""
+        return self.read_sessions()
+
+
+def begin_write(session: Session) -> None:
+    """Begin the session's transaction as a writer: call it first inside ``session.begin()``.
+
+    On SQLite this is ``BEGIN IMMEDIATE``: the write lock is taken before anything is
+    read, so a check made in the transaction (a daily limit) still holds at its commit.
+    """
+    session.connection(execution_options={WRITE_OPTION: True})

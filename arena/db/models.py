@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -164,3 +164,18 @@ class ScoreRecord(Base):
     answer_sha256: Mapped[str] = mapped_column(String(64))
     score: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BoardGeneration(Base):
+    """A counter per competition, raised by every transaction that changes its board (revision 0007).
+
+    Web processes keep a computed board while the counter stays where it was; no row means 0.
+    """
+
+    __tablename__ = "board_generations"
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# Each team's submissions of one competition together: the board's per-team best reads them in order (revision 0007).
+Index("ix_submissions_competition_team", Submission.competition_id, Submission.team_id)

@@ -6,14 +6,18 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
+from typing import Callable, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arena.scoring.datasets import load_task
 from arena.scoring.metrics import get_metric
 from arena.scoring.score import rounded
 from arena.db.models import Competition, ScoreRecord, Submission, Team
+from arena.server.board_cache import cached
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,43 @@ def _eligible(session: Session, competition: Competition) -> list[Submission]:
         Submission.status != "failed", Submission.score.is_not(None))))
 
 
+def _eligible_where(competition: Competition) -> tuple:
+    return (Submission.competition_id == competition.id, Submission.disqualified.is_(False),
+            Team.disqualified.is_(False), Submission.status != "failed", Submission.score.is_not(None))
+
+
+def _chosen(session: Session, competition: Competition, *, higher: bool, private: bool) -> list[tuple[Submission, int]]:
+    """Each team's board submission and its number of entries, chosen in the database.
+
+    A window ranks every team's eligible submissions by public score (then the earliest);
+    only the chosen rows, and on the private board the few chosen finals, are loaded.
+    """
+    def order(column) -> tuple:
+        return (column.is_(None), column.desc() if higher else column.asc(), Submission.created_at, Submission.id)
+
+    ranked = (select(Submission.id, Submission.team_id,
+                     func.row_number().over(partition_by=Submission.team_id, order_by=order(Submission.public_primary))
+                     .label("place"),
+                     func.count().over(partition_by=Submission.team_id).label("entries"))
+              .join(Team, Team.id == Submission.team_id).where(*_eligible_where(competition)).subquery())
+    best = {team_id: (submission_id, entries) for submission_id, team_id, entries in session.execute(
+        select(ranked.c.id, ranked.c.team_id, ranked.c.entries).where(ranked.c.place == 1))}
+    if private:  # a team's best final on private rows; its best public submission if it chose none
+        finals = (select(Submission.id, Submission.team_id).where(*_eligible_where(competition),
+                                                                  Submission.selected.is_(True))
+                  .join(Team, Team.id == Submission.team_id).order_by(*order(Submission.private_primary)))
+        picked: dict[int, int] = {}
+        for submission_id, team_id in session.execute(finals):
+            picked.setdefault(team_id, submission_id)
+        best = {team_id: (picked.get(team_id, submission_id), entries)
+                for team_id, (submission_id, entries) in best.items()}
+    ids = [submission_id for submission_id, _ in best.values()]
+    rows: dict[int, Submission] = {}
+    for start in range(0, len(ids), 500):
+        rows.update((s.id, s) for s in session.scalars(select(Submission).where(Submission.id.in_(ids[start:start + 500]))))
+    return [(rows[submission_id], entries) for submission_id, entries in best.values()]
+
+
 def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
     """Ranked standings. Public: each team's best public score. Private: the best private score
     among the team's chosen finals, or of its best public submission if it chose none."""
@@ -45,22 +86,12 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
     # A Codabench/CodaLab stage takes its direction (and its extra columns) from the bundle's leaderboard.
     higher = spec.higher_is_better if hasattr(spec, "higher_is_better") else get_metric(spec.primary_metric).higher_is_better
     columns = [c.key for c in getattr(spec, "columns", ())] if not getattr(spec, "native", None) else []
-    by_team: dict[int, list[Submission]] = {}
-    for submission in _eligible(session, competition):
-        by_team.setdefault(submission.team_id, []).append(submission)
 
     def key(value: float | None, when) -> tuple:
         missing = value is None
         return (missing, -(value or 0.0) if higher else (value or 0.0), when)
 
-    chosen: list[tuple[Submission, int]] = []
-    for team_id, subs in by_team.items():
-        best_public = min(subs, key=lambda s: key(s.public_primary, s.created_at))
-        if private:
-            finals = [s for s in subs if s.selected] or [best_public]
-            chosen.append((min(finals, key=lambda s: key(s.private_primary, s.created_at)), len(subs)))
-        else:
-            chosen.append((best_public, len(subs)))
+    chosen = _chosen(session, competition, higher=higher, private=private)
     field = "private_primary" if private else "public_primary"
     chosen.sort(key=lambda pair: key(getattr(pair[0], field), pair[0].created_at))
     teams = {t.id: t.name for t in session.scalars(select(Team).where(Team.competition_id == competition.id))}
@@ -102,13 +133,39 @@ def to_csv(standings: list[Standing]) -> str:
 
 def board(session: Session, competition: Competition, user, *, private: bool | None = None) -> tuple[bool, list[Standing]]:
     """The board this user may see: private after reveal (or for organisers who ask), else public."""
+    show_private = shows_private(competition, user, private)
+    return show_private, list(board_for(session, competition, show_private))
+
+
+def shows_private(competition: Competition, user, private: bool | None = None) -> bool:
+    """Whether this user is shown the private board: after the reveal, or an organiser who asks for it."""
     from arena.server.competitions import can_see_private
 
     if private is None:
-        show_private = competition.revealed
-    else:
-        show_private = private and can_see_private(competition, user)
-    return show_private, best_per_team(session, competition, private=show_private)
+        return competition.revealed
+    return private and can_see_private(competition, user)
+
+
+def team_count(session: Session, competition: Competition) -> int:
+    """How many teams are on the board: one count per board generation, never a whole board."""
+    def count() -> int:
+        return session.scalar(select(func.count(func.distinct(Submission.team_id)))
+                              .join(Team, Team.id == Submission.team_id).where(*_eligible_where(competition))) or 0
+
+    return cached(session, competition, ("teams",), count)
+
+
+def derived(session: Session, competition: Competition, show_private: bool, name: str,
+            make: Callable[[list[Standing]], T]) -> T:
+    """Something made from a board (its JSON, CSV or rendered table), kept as long as the board is."""
+    return cached(session, competition, ("derived", name, show_private),
+                  lambda: make(board_for(session, competition, show_private)))
+
+
+def board_for(session: Session, competition: Competition, show_private: bool) -> list[Standing]:
+    """The public or private board, kept per board generation (the caller has checked who may see it)."""
+    return cached(session, competition, ("board", show_private),
+                  lambda: best_per_team(session, competition, private=show_private))
 
 
 def _rounded_values(values: dict[str, float]) -> dict[str, float | None]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from arena.scoring.score import Score
 from arena.server.competitions import CompetitionError, accepting_submissions
 from arena.server.teams import lock, team_for_upload
+from arena.db import generations
 from arena.db.models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
 COUNTED = ("queued", "scoring", "scored")
@@ -194,8 +195,9 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
     if dead:
         gone = gone | Submission.id.in_(list(dead))
     requeued = []
-    for submission_id, worker, attempts in session.execute(
-            select(Submission.id, Submission.worker, Submission.attempts).where(Submission.status == "scoring", gone)):
+    for submission_id, worker, attempts, competition_id in session.execute(
+            select(Submission.id, Submission.worker, Submission.attempts, Submission.competition_id)
+            .where(Submission.status == "scoring", gone)):
         values = ({"status": "queued"} if attempts < MAX_ATTEMPTS else
                   {"status": "failed", "problems": [CRASHED.format(attempts=attempts)], "score": None,
                    "public_primary": None, "private_primary": None, "selected": False})
@@ -205,6 +207,8 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
                                   .values(worker=None, **values)).rowcount
         if changed and values["status"] == "queued":
             requeued.append(submission_id)
+        elif changed:  # a failed job leaves the board it was on
+            generations.touch(session, competition_id)
     return requeued
 
 

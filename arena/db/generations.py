@@ -1,0 +1,88 @@
+"""Board generations: every transaction that changes what a board shows raises its competition's counter.
+
+A board depends on the competition (reveal, task, direction), its teams (disqualification, names) and
+its submissions' scores, statuses, selections and disqualifications. :func:`watch` hooks a session
+factory so that any flush changing one of those marks the competition, and just before the commit,
+after the last flush, the marked counters go up in the same transaction: a board kept under the old
+counter is never served again, in any process. Bulk ``UPDATE`` statements bypass the flush and call
+:func:`touch` themselves.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena.db.models import BoardGeneration, Competition, Submission, Team
+
+_KEY = "arena_changed_boards"
+SUBMISSION_FIELDS = ("status", "score", "public_primary", "private_primary", "selected", "disqualified",
+                     "is_baseline", "team_id", "created_at")
+TEAM_FIELDS = ("name", "disqualified")
+
+
+def touch(session: Session, competition_id: int) -> None:
+    """Mark a competition's board as changed by this transaction (its counter goes up at commit)."""
+    session.info.setdefault(_KEY, set()).add(competition_id)
+
+
+def generation(session: Session, competition_id: int) -> int:
+    """The competition's board generation as this transaction sees it (0 before the first change)."""
+    return session.scalar(select(BoardGeneration.generation)
+                          .where(BoardGeneration.competition_id == competition_id)) or 0
+
+
+def _changed(obj, fields) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in fields if name in state.attrs)
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Submission):
+            if obj in session.new and obj.score is None:
+                continue  # a new upload shows on no board until it is scored
+            if obj in session.new or obj in session.deleted or _changed(obj, SUBMISSION_FIELDS):
+                touch(session, obj.competition_id)
+        elif isinstance(obj, Team) and obj not in session.new:
+            if obj in session.deleted or _changed(obj, TEAM_FIELDS):
+                touch(session, obj.competition_id)
+        elif isinstance(obj, Competition) and obj not in session.new:
+            if obj in session.deleted or session.is_modified(obj, include_collections=False):
+                touch(session, obj.id)
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()  # the last flush may mark more; its rows are written (and locked) before the counter's
+    changed = sorted(session.info.pop(_KEY, set()))
+    for competition_id in changed:
+        _bump(session, competition_id)
+
+
+def _bump(session: Session, competition_id: int) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        statement = insert(BoardGeneration).values(competition_id=competition_id, generation=1)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[BoardGeneration.competition_id],
+            set_={"generation": BoardGeneration.generation + 1}))
+        return
+    raised = session.execute(update(BoardGeneration).where(BoardGeneration.competition_id == competition_id)
+                             .values(generation=BoardGeneration.generation + 1)).rowcount
+    if not raised:
+        session.add(BoardGeneration(competition_id=competition_id, generation=1))
+        session.flush()
+
+
+def _forget(session: Session, *_args) -> None:
+    session.info.pop(_KEY, None)
+
+
+def watch(sessions: sessionmaker) -> None:
+    """Raise board generations for every session this factory makes."""
+    event.listen(sessions, "before_flush", _before_flush)
+    event.listen(sessions, "before_commit", _before_commit)
+    event.listen(sessions, "after_rollback", _forget)
