@@ -1,0 +1,24 @@
+"""The log of organiser actions on a competition: who hosted, revealed, disqualified or rescored, and when."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arena.db.models import AuditEntry, Competition, User
+
+
+def record(session: Session, competition: Competition, user: User | None, action: str, detail: str = "") -> AuditEntry:
+    """Write one entry (in the caller's transaction, so it lands only if the action does)."""
+    session.flush()  # a competition hosted in this transaction needs its id
+    entry = AuditEntry(competition_id=competition.id, competition_slug=competition.slug,
+                       user_id=user.id if user else None, username=user.username if user else "(command line)",
+                       action=action, detail=detail[:500])
+    session.add(entry)
+    return entry
+
+
+def entries(session: Session, competition: Competition) -> list[AuditEntry]:
+    """Newest first."""
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.competition_id == competition.id)
+                                .order_by(AuditEntry.id.desc())))

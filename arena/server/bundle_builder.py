@@ -1,0 +1,104 @@
+"""Build a task bundle from an organiser's uploaded CSVs (train, test, answers) and the choices of a form."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena.config import arena_home
+from arena.errors import ArenaError, BundleError
+from arena.scoring.datasets import Task, load_task
+from arena.scoring.metrics import METRICS
+from arena.scoring.spec import KINDS, PREDICTIONS
+
+FILES = ("train", "test", "answers")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+class BuilderError(ArenaError):
+    headline = "The task cannot be built"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the Host page's form chose: the task's name, its columns, metric and submission format, and rules."""
+
+    name: str
+    title: str
+    kind: str = "classification"
+    id_column: str = "id"
+    target: str = "label"
+    metric: str = "accuracy"
+    others: tuple[str, ...] = ()
+    prediction: str = "label"
+    public_fraction: float = 0.3
+    daily_limit: int = 5
+    final_selections: int = 2
+    description: str = ""
+
+    def problems(self) -> list[str]:
+        found = []
+        if not NAME.match(self.name or ""):
+            found.append("the task's name must be 1-63 letters, digits, '-' or '_', starting with a letter or digit.")
+        if self.kind not in KINDS:
+            found.append(f"the kind must be one of: {', '.join(KINDS)}.")
+        if self.prediction not in PREDICTIONS:
+            found.append(f"the submission format must be one of: {', '.join(PREDICTIONS)}.")
+        for metric in (self.metric, *self.others):
+            if metric not in METRICS:
+                found.append(f"'{metric}' is not a metric; metrics are: {', '.join(METRICS)}.")
+        if not self.id_column.strip() or not self.target.strip():
+            found.append("name the id column and the target column.")
+        return found
+
+
+def toml_text(choices: Choices) -> str:
+    """task.toml for the chosen task (strings written as JSON strings, which TOML reads alike)."""
+    q = json.dumps
+    return "\n".join([
+        f"name = {q(choices.name)}", f"title = {q(choices.title or choices.name)}", "version = 1",
+        f"kind = {q(choices.kind)}", "",
+        "[data]", 'train = "train.csv"', 'test = "test.csv"', 'answers = "answers.csv"',
+        f"id = {q(choices.id_column)}", f"target = {q(choices.target)}", "",
+        "[metrics]", f"primary = {q(choices.metric)}", f"others = [{', '.join(q(o) for o in choices.others)}]", "",
+        "[submission]", f"prediction = {q(choices.prediction)}", "",
+        "[competition]", f"public_fraction = {float(choices.public_fraction)}",
+        f"daily_limit = {int(choices.daily_limit)}", f"final_selections = {int(choices.final_selections)}", "",
+    ])
+
+
+def build(files: dict[str, Path], choices: Choices) -> Path:
+    """A new bundle folder under ARENA_HOME/bundles/built/ holding task.toml, the three CSVs and a README."""
+    problems = choices.problems() + [f"upload the {part} file (CSV)." for part in FILES if files.get(part) is None]
+    if problems:
+        raise BuilderError(problems)
+    root = (arena_home() / "bundles" / "built").resolve()
+    folder = root / f"{choices.name}-{secrets.token_hex(6)}"
+    folder.mkdir(parents=True)
+    for part in FILES:
+        shutil.copyfile(files[part], folder / f"{part}.csv")
+    (folder / "task.toml").write_text(toml_text(choices), encoding="utf-8")
+    (folder / "README.md").write_text(choices.description or f"# {choices.title or choices.name}\n", encoding="utf-8")
+    return folder
+
+
+def preview(folder: Path) -> tuple[Task | None, list[str]]:
+    """The validated task, or every problem found in the bundle, said without the server's folders."""
+    try:
+        return load_task(folder), []
+    except BundleError as exc:
+        return None, [message.replace(str(folder) + "/", "").replace(str(folder), "the bundle")
+                      for message in exc.messages()]
+
+
+def built_folder(token: str) -> Path:
+    """A bundle this builder made, by its folder name (anything else is refused)."""
+    root = (arena_home() / "bundles" / "built").resolve()
+    folder = (root / token).resolve()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", token or "") or folder.parent != root or not folder.is_dir():
+        raise BuilderError("that built task is gone; build it again from the CSVs.")
+    return folder

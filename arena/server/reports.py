@@ -1,0 +1,46 @@
+"""What one submission's page shows: every metric with its interval, the score history across task versions,
+and the validation report; private values only when the viewer may see them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from arena.db.models import Competition, Submission
+from arena.scoring.score import rounded
+from arena.server.standings import submission_summary
+from arena.server.submissions import history
+
+
+def _interval(score: dict, part: str, name: str) -> list | None:
+    """The 95% interval of one metric, where the score holds one (always for the primary metric)."""
+    if name == score.get("primary"):
+        found = score.get(f"{part}_ci")
+    else:
+        found = (score.get(f"{part}_cis") or {}).get(name)
+    return [rounded(v) for v in found] if found else None
+
+
+def metric_rows(score: dict, *, show_private: bool) -> list[dict]:
+    """One row per metric, the primary first: public value and interval, and private ones when allowed."""
+    names = sorted(score.get("public") or {}, key=lambda name: name != score.get("primary"))
+    return [{"name": name, "primary": name == score.get("primary"),
+             "public": rounded(score["public"][name]), "public_ci": _interval(score, "public", name),
+             "private": rounded(score["private"].get(name)) if show_private else None,
+             "private_ci": _interval(score, "private", name) if show_private else None} for name in names]
+
+
+def submission_report(session: Session, submission: Submission, competition: Competition, *,
+                      show_private: bool) -> dict:
+    """The submission's summary with its metrics, history (one entry per scoring) and validation report."""
+    report = submission_summary(submission, show_private=show_private)
+    score = submission.score or {}
+    report.update(
+        team=submission.team.name, uploader=submission.user.username, competition=competition.slug,
+        scored_version=submission.scored_version, current_version=competition.task_version,
+        n_public=score.get("n_public"), n_private=score.get("n_private") if show_private else None,
+        metrics=metric_rows(score, show_private=show_private) if score else [],
+        history=[{"task_version": record.task_version, "scored_at": record.created_at.strftime("%Y-%m-%d %H:%M"),
+                  "metrics": metric_rows(record.score, show_private=show_private)}
+                 for record in history(session, submission)],
+    )
+    return report
