@@ -45,7 +45,7 @@ def competition_json(competition: Competition) -> dict:
         "starts_at": competition.starts_at.isoformat() if competition.starts_at else None,
         "ends_at": competition.ends_at.isoformat() if competition.ends_at else None,
         "rules": {k: getattr(competition, k) for k in
-                  ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction")},
+                  ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction", "feedback")},
         "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.DOWNLOADS],
     }
 

@@ -25,7 +25,9 @@ S = {"type": "string"}
 I = {"type": "integer"}
 SETTINGS = {"title": S, "description": S, "daily_limit": I, "total_limit": I, "team_size": I, "final_selections": I,
             "public_fraction": {"type": "number"}, "starts_at": {"type": "string", "format": "date-time"},
-            "ends_at": {"type": "string", "format": "date-time"}, "join_needs_approval": {"type": "boolean"}}
+            "ends_at": {"type": "string", "format": "date-time"}, "join_needs_approval": {"type": "boolean"},
+            "feedback": {"type": "string", "enum": ["rounded", "ladder"],
+                         "description": "what participants see of public scores: rounded, or the Ladder"}}
 
 OPENAPI = {
     "openapi": "3.1.0",

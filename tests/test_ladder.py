@@ -53,3 +53,76 @@ def test_the_boosting_attack_overfits_rounded_scores_but_not_the_ladder():
 def test_a_one_row_probe_learns_every_label_from_rounded_scores_and_none_from_the_ladder():
     assert attack.one_row_probe(attack.rounded_feedback(), rows=300, seed=2) == 1.0
     assert attack.one_row_probe(attack.ladder_feedback(), rows=300, seed=2) == 0.0
+
+
+# --- the Ladder as a competition's feedback mode, through the API -----------------------
+
+from conftest import auth, upload  # noqa: E402
+from helpers import predictions_csv  # noqa: E402
+
+BOTH = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+
+
+def host_ladder(client, people) -> str:
+    organiser = people.token("org", organiser=True)
+    response = client.post("/api/v1/competitions", json={"task": "mnist1d", "slug": "ladder-1d", "feedback": "ladder"},
+                           headers=auth(organiser))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["rules"]["feedback"] == "ladder"
+    return organiser
+
+
+def shown(client):
+    return [(row["team"], row["score"]) for row in
+            client.get("/api/v1/competitions/ladder-1d/leaderboard").get_json()["rows"]]
+
+
+@BOTH
+def test_under_the_ladder_a_score_moves_only_on_a_real_improvement(client, people):
+    host_ladder(client, people)
+    ada = people.token("ada")
+    upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.8, 1))
+    people.drain()
+    [(_, first)] = shown(client)
+    upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.8, 2))  # as good, give or take noise
+    people.drain()
+    assert shown(client) == [("ada", first)]
+    mine = client.get("/api/v1/competitions/ladder-1d/submissions", headers=auth(ada)).get_json()["submissions"]
+    assert mine[0]["public"] == {"accuracy": first} and mine[0]["public_ci"] is None
+    upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.97, 3))
+    people.drain()
+    [(_, better)] = shown(client)
+    assert better > first + 0.1
+
+
+@BOTH
+def test_the_feedback_setting_is_checked_and_can_change(client, people):
+    organiser = host_ladder(client, people)
+    bad = client.patch("/api/v1/competitions/ladder-1d", json={"feedback": "exact"}, headers=auth(organiser))
+    assert bad.status_code == 400 and "'feedback' must be one of: rounded, ladder" in bad.get_json()["problems"][0]
+    changed = client.patch("/api/v1/competitions/ladder-1d", json={"feedback": "rounded"}, headers=auth(organiser))
+    assert changed.get_json()["rules"]["feedback"] == "rounded"
+
+
+def test_task_toml_names_the_feedback_mode(write_bundle):
+    from arena.errors import BundleError
+    from arena.scoring.spec import load_spec
+
+    toml = """
+name = "fb"
+version = 1
+kind = "regression"
+[data]
+file = "all.csv"
+target = "y"
+[metrics]
+primary = "mae"
+[submission]
+prediction = "value"
+[competition]
+feedback = "{mode}"
+"""
+    data = {"all.csv": "id,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(20))}
+    assert load_spec(write_bundle(toml.format(mode="ladder"), data)).competition.feedback == "ladder"
+    with pytest.raises(BundleError, match="'exact' is not a feedback mode; choose one of: 'rounded'"):
+        load_spec(write_bundle(toml.format(mode="exact"), data, name="bad"))

@@ -183,3 +183,29 @@ def test_blocks_hold_every_row_once():
     assert counts.sum() == 10_000 and np.allclose(sums.sum(axis=0), values.sum(axis=0))
     small, ones = intervals.block_sums(values[:50], blocks=64)
     assert np.array_equal(small, values[:50]) and np.all(ones == 1)
+
+
+# --- honest ranks -------------------------------------------------------------------
+
+
+def test_equal_shown_scores_share_a_rank():
+    from arena.server.ranks import shared_ranks
+
+    assert shared_ranks([0.8, 0.8, 0.79, None, None]) == [1, 1, 3, 4, 5]
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+def test_the_board_gives_rank_intervals_and_marks_neighbours_it_cannot_tell_apart(client, people):
+    from conftest import upload
+    from helpers import predictions_csv
+
+    same = predictions_csv("mnist1d", 0.8, 1)
+    for name in ("ada", "bob"):
+        upload(client, people.token(name), "mnist1d", same)
+    upload(client, people.token("cyd"), "mnist1d", predictions_csv("mnist1d", 0.3, 2))
+    people.drain()
+    rows = client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]
+    assert [row["rank"] for row in rows] == [1, 1, 3]
+    assert rows[0]["indistinguishable_from_next"] and not rows[1]["indistinguishable_from_next"]
+    assert rows[0]["rank_interval"] == rows[1]["rank_interval"] == [1, 1]  # identical rows tie in every resample
+    assert rows[2]["rank_interval"] == [3, 3]

@@ -99,6 +99,8 @@ class Competition(Base):
     commitment_salt: Mapped[str] = mapped_column(String(64), default="", server_default="")
     commitment: Mapped[str] = mapped_column(String(64), default="", server_default="")
     revealed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Statistics (revision 0005): what participants see of public scores (arena.scoring.spec.FEEDBACK_MODES).
+    feedback: Mapped[str] = mapped_column(String(16), default="rounded", server_default="rounded")
 
 
 class Team(Base):
@@ -150,6 +152,11 @@ class Submission(Base):
     is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
     selected: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Statistics (revision 0005): the per-row results of the primary metric in the file store (by SHA-256,
+    # "" before), and under the Ladder the public score this submission shows and whether it moved the team's.
+    rows_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    ladder_public: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ladder_step: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     team: Mapped[Team] = relationship()
     user: Mapped[User] = relationship()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from arena.scoring.intervals import has_fast_path
 from arena.scoring.metrics import get_metric
 from arena.scoring.plugins import check_value, plugin_metrics
 from arena.scoring.splits import public_mask, split_scope
+from arena.scoring.rowresults import row_results
 from arena.scoring.stats import Interval, metric_interval
 from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission, take_rows, whole_tables
 from arena.scoring.weights import answer_weights, confusion_interval, row_interval
@@ -41,9 +42,12 @@ class Score:
     n_private: int
     public_undefined: int = 0  # bootstrap resamples where the primary metric was undefined (left out of the CI)
     private_undefined: int = 0
+    rows: np.ndarray | None = field(default=None, compare=False, repr=False)  # per-row results, not serialised
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(replace(self, rows=None))
+        data.pop("rows")
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Score":
@@ -98,6 +102,11 @@ def public_rows(task: Task, public_fraction: float | None = None, *, split_key: 
     (the task name when there is none, as for ``arena score``).
     """
     return _row_split(task, public_fraction, split_key)[0]
+
+
+def private_rows(task: Task, public_fraction: float | None = None, *, split_key: str | None = None) -> np.ndarray:
+    """Boolean mask over the answer key's rows: True where the row is private (neither public nor ignored)."""
+    return _row_split(task, public_fraction, split_key)[2]
 
 
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
@@ -171,6 +180,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         private_ci=cis["private"].as_tuple(),
         public_undefined=cis["public"].undefined,
         private_undefined=cis["private"].undefined,
+        rows=row_results(primary, key.truth, _prediction_for(primary, predictions)),
         n_public=int(public.sum()),
         n_private=int(private.sum()),
     )

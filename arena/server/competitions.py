@@ -17,11 +17,12 @@ from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
 from arena.scoring.programs import ProgramTask, is_program_ref
 from arena.db.models import Competition, Submission, User, utcnow
+from arena.scoring.spec import FEEDBACK_MODES
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SETTINGS = {"title": str, "description": str, "daily_limit": int, "total_limit": int, "team_size": int,
             "final_selections": int, "public_fraction": float, "starts_at": datetime, "ends_at": datetime,
-            "join_needs_approval": bool}
+            "join_needs_approval": bool, "feedback": str}
 
 
 class CompetitionError(ArenaError):
@@ -108,6 +109,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
         daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
         final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
         split_key=secrets.token_hex(16),
+        feedback=getattr(defaults, "feedback", "rounded"),
     )
     commit_to_answer_key(competition, task)
     session.add(competition)
@@ -130,6 +132,8 @@ def update_settings(competition: Competition, **settings) -> Competition:
             problems.append(f"'{key}' must be 1 or more.")
         elif key == "public_fraction" and not 0 < value < 1:
             problems.append("'public_fraction' must be between 0 and 1 (exclusive).")
+        elif key == "feedback" and value not in FEEDBACK_MODES:
+            problems.append(f"'feedback' must be one of: {', '.join(FEEDBACK_MODES)}; got {value!r}.")
         elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
             problems.append(f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
                             f"{competition.public_fraction}, so the board never mixes two splits. "

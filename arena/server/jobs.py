@@ -21,6 +21,7 @@ from arena.scoring.datasets import load_task
 from arena.errors import SubmissionError
 from arena.server.files import path_for, remove_unreferenced
 from arena.scoring.score import Score, score_submission
+from arena.server import feedback
 from arena.server import submissions as store
 from arena.db.database import Database
 from arena.db.models import Competition, Submission, utcnow
@@ -132,6 +133,7 @@ def score_one(db: Database, submission_id: int) -> str | None:
             submission.status = "queued"
         elif isinstance(outcome, Score):
             store.record_score(session, submission, competition, outcome)
+            feedback.after_scoring(session, submission, competition, outcome)
         elif isinstance(outcome, list):
             store.record_invalid(submission, outcome)
         else:

@@ -16,6 +16,7 @@ from arena.scoring.metrics import get_metric
 from arena.scoring.score import rounded
 from arena.db.models import Competition, ScoreRecord, Submission, Team
 from arena.server.board_cache import cached
+from arena.server.ranks import rank_statistics, shared_ranks
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class Standing:
     is_baseline: bool
     submitted_at: str
     values: dict = dataclass_field(default_factory=dict)  # a Codabench bundle's leaderboard columns, by key
+    rank_interval: tuple[int, int] | None = None  # 95% range of ranks over joint resamples of the rows
+    indistinguishable_from_next: bool = False  # a paired bootstrap cannot tell this team from the next one
 
 
 def _eligible(session: Session, competition: Competition) -> list[Submission]:
@@ -92,19 +95,41 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
         return (missing, -(value or 0.0) if higher else (value or 0.0), when)
 
     chosen = _chosen(session, competition, higher=higher, private=private)
-    field = "private_primary" if private else "public_primary"
+    ladder = competition.feedback == "ladder" and not private
+    if ladder:
+        chosen = ladder_choice(session, competition, chosen, higher=higher)
+    field = "private_primary" if private else ("ladder_public" if ladder else "public_primary")
     chosen.sort(key=lambda pair: key(getattr(pair[0], field), pair[0].created_at))
     teams = {t.id: t.name for t in session.scalars(select(Team).where(Team.competition_id == competition.id))}
+    shown = [rounded(getattr(submission, field)) for submission, _ in chosen]
+    places = shared_ranks(shown)
+    spans, close = rank_statistics(competition, [submission for submission, _ in chosen], private=private)
     standings = []
-    for rank, (submission, entries) in enumerate(chosen, start=1):
-        ci = submission.score["private_ci" if private else "public_ci"]
+    for index, (submission, entries) in enumerate(chosen):
+        ci = (None, None) if ladder else submission.score["private_ci" if private else "public_ci"]
         standings.append(Standing(
-            rank=rank, team=teams[submission.team_id], score=rounded(getattr(submission, field)),
+            rank=places[index], team=teams[submission.team_id], score=shown[index],
+            rank_interval=spans[index], indistinguishable_from_next=close[index],
             ci_low=rounded(ci[0]), ci_high=rounded(ci[1]), submission_id=submission.id, entries=entries,
             is_baseline=submission.is_baseline, submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
             values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
         ))
     return standings
+
+
+def ladder_choice(session: Session, competition: Competition, chosen: list[tuple[Submission, int]], *,
+                  higher: bool) -> list[tuple[Submission, int]]:
+    """Under the Ladder each team shows the submission that last moved its public score, never its hidden best."""
+    steps = session.scalars(select(Submission).join(Team, Team.id == Submission.team_id).where(
+        *_eligible_where(competition), Submission.ladder_step.is_(True), Submission.ladder_public.is_not(None)))
+    best: dict[int, Submission] = {}
+    for submission in steps:
+        held = best.get(submission.team_id)
+        better = held is None or (submission.ladder_public > held.ladder_public if higher
+                                  else submission.ladder_public < held.ladder_public)
+        if better:
+            best[submission.team_id] = submission
+    return [(best.get(submission.team_id, submission), entries) for submission, entries in chosen]
 
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
@@ -178,6 +203,14 @@ def history_summary(records: list[ScoreRecord]) -> list[dict]:
              "public": _rounded_values(r.score["public"])} for r in records]
 
 
+def _under_ladder(submission: Submission) -> bool:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(submission)
+    competition = session.get(Competition, submission.competition_id) if session is not None else None
+    return competition is not None and competition.feedback == "ladder" and submission.ladder_public is not None
+
+
 def submission_summary(submission: Submission, *, show_private: bool) -> dict:
     """What a participant sees of one submission: rounded scores, private ones only when allowed."""
     score = submission.score or {}
@@ -188,7 +221,11 @@ def submission_summary(submission: Submission, *, show_private: bool) -> dict:
         "disqualified": submission.disqualified, "problems": submission.problems or [],
         "metric": score.get("primary"), "public": None, "public_ci": None, "private": None, "private_ci": None,
     }
-    if score:
+    ladder = _under_ladder(submission)
+    if score and ladder:  # the Ladder shows the team's released score, nothing finer
+        summary["public"] = {score["primary"]: rounded(submission.ladder_public)}
+        summary["feedback"] = "ladder"
+    elif score:
         summary["public"] = _rounded_values(score["public"])
         summary["public_ci"] = [rounded(v) for v in score["public_ci"]]
         if show_private:

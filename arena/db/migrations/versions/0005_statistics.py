@@ -7,8 +7,8 @@ Create Date: 2026-11-28
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"
@@ -17,8 +17,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # What participants see of public scores: "rounded" (as before) or "ladder".
+    with op.batch_alter_table("competitions") as batch:
+        batch.add_column(sa.Column("feedback", sa.String(16), nullable=False, server_default="rounded"))
+    # The per-row results of the primary metric (file store SHA-256) and the Ladder's state per submission.
+    with op.batch_alter_table("submissions") as batch:
+        batch.add_column(sa.Column("rows_sha256", sa.String(64), nullable=False, server_default=""))
+        batch.add_column(sa.Column("ladder_public", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("ladder_step", sa.Boolean(), nullable=False, server_default="0"))  # in place on SQLite
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("submissions") as batch:
+        batch.drop_column("ladder_step")
+        batch.drop_column("ladder_public")
+        batch.drop_column("rows_sha256")
+    with op.batch_alter_table("competitions") as batch:
+        batch.drop_column("feedback")
