@@ -105,6 +105,8 @@ def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser
     page.goto(site + "/c/digits/admin")
     shot(page, "06-admin")
     page.click("#action-reveal")
+    assert "A reveal is final" in page.inner_text("#confirm-question")
+    page.click("#confirm")
     assert "The private leaderboard is now public" in page.content()
     page.goto(site + "/c/digits")
     assert "(private rows)" in page.content() and "Compilers" in page.inner_text("#leaderboard")
