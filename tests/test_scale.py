@@ -117,3 +117,22 @@ def test_reads_do_not_wait_for_a_sqlite_writer(tmp_path, people_factory):
         for path in ("/", "/c/mnist1d", "/api/v1/competitions/mnist1d/leaderboard", "/c/mnist1d/leaderboard.csv"):
             assert client.get(path).status_code == 200, path
         assert client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(token)).status_code == 200
+
+
+def test_an_answer_key_is_hashed_once_and_its_hash_stored(write_bundle, monkeypatch):
+    """A large answer key costs its hash once, when the task is first loaded (hosted): another process
+    (here: an emptied memory cache) reads the stored hash instead of hashing the key again."""
+    from arena.scoring import datasets
+
+    rows = "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(60))
+    folder = write_bundle('name = "hashed"\ntitle = "Hashed"\nversion = 1\nkind = "classification"\n[data]\nfile = "all.csv"\n'
+                          'id = "id"\ntarget = "label"\ntest_fraction = 0.5\nseed = 1\n[metrics]\nprimary = "accuracy"\n'
+                          '[submission]\nprediction = "label"\n', {"all.csv": "id,label,x\n" + rows})
+    first = datasets.load_task(folder).answer_key.sha256
+    datasets._memory.clear()
+
+    def hashing_again(*_args):
+        raise AssertionError("the answer key was hashed again")
+
+    monkeypatch.setattr(datasets, "answer_sha256", hashing_again)
+    assert datasets.load_task(folder).answer_key.sha256 == first

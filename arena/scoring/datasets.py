@@ -64,6 +64,7 @@ class Task:
     train: pd.DataFrame
     test: pd.DataFrame
     answers: pd.DataFrame = field(repr=False)
+    answer_digest: str | None = field(default=None, repr=False)  # the answer key's SHA-256, hashed once per cache
 
     @property
     def name(self) -> str:
@@ -112,7 +113,7 @@ class Task:
             ignored = (ordered[USAGE_COLUMN] == "ignored").to_numpy()
             ignored = ignored if ignored.any() else None
         return AnswerKey(ids=ids, truth=truth, classes=self.classes if spec.is_classification else None, usage_public=usage,
-                         sha256=answer_sha256(ordered, spec), ignored=ignored)
+                         sha256=self.answer_digest or answer_sha256(ordered, spec), ignored=ignored)
 
     def sample_submission(self) -> pd.DataFrame:
         """The organiser's own sample submission, if the bundle has one; else a valid, trivial one:
@@ -406,12 +407,35 @@ def load_task(name_or_path: str | Path) -> Task:
         else:
             train, test, answers = _build(spec)
             _write_cache(folder, dict(zip(_PARTS, (train, test, answers))))
-        task = Task(spec=spec, train=train, test=test, answers=answers)
+        task = Task(spec=spec, train=train, test=test, answers=answers, answer_digest=_stored_digest(folder))
+        if task.answer_digest is None:  # hashed once, when the task is first loaded (hosting it), then stored
+            _store_digest(folder, task.answer_key.sha256)
         problems = check_sample_submission(task) + check_weights(task) + check_kind_answers(spec, train, answers)
         if problems:
             raise BundleError(problems)
         _memory[key] = task
         return task
+
+
+_DIGEST_FILE = "answers.sha256"
+
+
+def _stored_digest(folder: Path) -> str | None:
+    """The answer key's SHA-256 stored beside its cached parts: a large key is never hashed twice."""
+    try:
+        text = (folder / _DIGEST_FILE).read_text().strip()
+    except OSError:
+        return None
+    return text if len(text) == 64 else None
+
+
+def _store_digest(folder: Path, digest: str) -> None:
+    staging = folder / f".{_DIGEST_FILE}.{threading.get_ident()}"
+    try:
+        staging.write_text(digest)
+        staging.replace(folder / _DIGEST_FILE)
+    except OSError:  # a read-only cache: the key is hashed again next time, nothing worse
+        pass
 
 
 def _write_cache(folder: Path, parts: dict[str, pd.DataFrame]) -> None:
