@@ -166,6 +166,13 @@ def replace_task(slug: str):
     return jsonify(competition=competition_json(competition), queued=queued)
 
 
+@bp.get("/competitions/<slug>/shakeup")
+def shakeup(slug: str):
+    from arena.server.shakeup import shakeup as report
+
+    return jsonify(report(db_session(), competition_or_404(slug)))
+
+
 @bp.get("/competitions/<slug>/leaderboard")
 def leaderboard(slug: str):
     competition = competition_or_404(slug)

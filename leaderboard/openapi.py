@@ -83,6 +83,9 @@ OPENAPI = {
                                                         auth="organiser", params=["slug"], body={"task": S})},
         "/api/v1/competitions/{slug}/leaderboard": {"get": {**_op("Best submission per team with 95% CI "
                                                                   "(?board=private for organisers or after reveal; ?format=csv)", params=["slug"])}},
+        "/api/v1/competitions/{slug}/shakeup": {"get": _op(
+            "After the reveal: each team's public and private rank, the mean absolute rank change per team, "
+            "Spearman's rho between the boards and which top-10 changes exceed the rank intervals", params=["slug"])},
         "/api/v1/competitions/{slug}/data/{name}": {"get": _op("Download train.csv, test.csv or sample_submission.csv",
                                                                params=["slug", "name"])},
         "/api/v1/competitions/{slug}/team": {"get": _op("Your team, members and invite code", auth="user", params=["slug"])},

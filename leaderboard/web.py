@@ -50,6 +50,14 @@ def download(slug: str, name: str):
     return send_data_file(slug, name)
 
 
+@bp.route("/c/<slug>/shakeup")
+def shakeup_page(slug: str):
+    from arena.server.shakeup import shakeup
+
+    competition = competition_or_404(slug)
+    return render_template("shakeup.html", c=competition, report=shakeup(db_session(), competition))
+
+
 @bp.route("/c/<slug>/leaderboard.csv")
 def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)

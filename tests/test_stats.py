@@ -209,3 +209,42 @@ def test_the_board_gives_rank_intervals_and_marks_neighbours_it_cannot_tell_apar
     assert rows[0]["indistinguishable_from_next"] and not rows[1]["indistinguishable_from_next"]
     assert rows[0]["rank_interval"] == rows[1]["rank_interval"] == [1, 1]  # identical rows tie in every resample
     assert rows[2]["rank_interval"] == [3, 3]
+
+
+# --- the shake-up at the reveal ------------------------------------------------------
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+def test_the_shakeup_is_published_at_the_reveal_with_ranks_rho_and_moves_beyond_noise(client, people):
+    from conftest import auth, upload
+    from helpers import predictions_csv
+
+    organiser = people.token("org", organiser=True)
+    for name, accuracy in (("ada", 0.9), ("bob", 0.6), ("cyd", 0.3)):
+        upload(client, people.token(name), "mnist1d", predictions_csv("mnist1d", accuracy, 7))
+    people.drain()
+    early = client.get("/api/v1/competitions/mnist1d/shakeup")
+    assert early.status_code == 400 and "published at the reveal" in early.get_json()["problems"][0]
+    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(organiser)).status_code == 200
+    report = client.get("/api/v1/competitions/mnist1d/shakeup").get_json()
+    assert [(r["team"], r["public_rank"], r["private_rank"], r["change"]) for r in report["rows"]] == [
+        ("ada", 1, 1, 0), ("bob", 2, 2, 0), ("cyd", 3, 3, 0)]
+    assert report["mean_abs_rank_change_per_team"] == 0 and report["spearman_rho"] == 1.0
+    assert report["top10_beyond_noise"] == [] and report["rows"][0]["private_rank_interval"] == [1, 1]
+    page = client.get("/c/mnist1d/shakeup")
+    assert page.status_code == 200 and b"Spearman" in page.data and b"cyd" in page.data
+
+
+def test_a_move_outside_the_rank_interval_is_beyond_noise(monkeypatch):
+    from types import SimpleNamespace
+
+    from arena.server import shakeup as module
+
+    private = [SimpleNamespace(team="a", rank=1, rank_interval=(1, 1)), SimpleNamespace(team="b", rank=2, rank_interval=(2, 3)),
+               SimpleNamespace(team="c", rank=3, rank_interval=(2, 3))]
+    public = [SimpleNamespace(team="c", rank=1), SimpleNamespace(team="a", rank=2), SimpleNamespace(team="b", rank=3)]
+    monkeypatch.setattr(module, "board_for", lambda session, competition, show_private: private if show_private else public)
+    report = module.shakeup(None, SimpleNamespace(revealed=True))
+    assert report["top10_beyond_noise"] == ["a", "c"]
+    assert report["mean_abs_rank_change_per_team"] == round((1 + 1 + 2) / 3 / 3, 4)
+    assert report["spearman_rho"] == -0.5
