@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from arena.scoring.metrics import confusion_matrix, get_metric
 
-from .data import Arrays
+from .data import PAD, Arrays
 
 
 @dataclass
@@ -40,6 +40,8 @@ class TrainConfig:
     seed: int = 0
     time_budget: float | None = None  # seconds; no epoch starts that would overrun it
     progress: bool = True
+    buckets: int = 4  # token inputs: batches of similar length, cut to it (1: every batch at full length)
+    train_rows: int | None = None  # train on the first N training rows only (quick checks)
 
 
 @dataclass
@@ -63,11 +65,51 @@ def validation_score(metric_name: str, outputs: np.ndarray, arrays: Arrays) -> f
     return metric.from_rows(arrays.y_val, outputs.argmax(1))
 
 
+def bucket_widths(arrays: Arrays, buckets: int) -> tuple[list[int], np.ndarray | None]:
+    """Batch widths for token inputs: length quantiles of the training rows, rounded up to multiples of 8.
+
+    Token rows are left-padded, so a batch cut to its last ``width`` columns keeps
+    every real token; the models ignore padding, so the cut changes no output.
+    """
+    full = arrays.x_train.shape[1] if arrays.x_train.ndim > 1 else 0
+    if arrays.spec.kind != "tokens" or buckets <= 1 or len(arrays.x_train) == 0:
+        return [full], None
+    lengths = (arrays.x_train != PAD).sum(axis=1)
+    quantiles = np.quantile(lengths, np.arange(1, buckets + 1) / buckets)
+    return sorted({min(full, int(np.ceil(q / 8) * 8)) for q in quantiles}), lengths
+
+
+def batch_plan(rng: np.random.Generator, n: int, batch_size: int, widths: list[int],
+               lengths: np.ndarray | None) -> list[tuple[np.ndarray, int]]:
+    """One epoch of full batches ``(rows, width)``: each row goes to the narrowest width that holds it.
+
+    A bucket's last partial batch moves on to the next wider bucket; fewer than
+    ``batch_size`` rows are left out of an epoch. With several widths the order of
+    the batches is shuffled too.
+    """
+    order = rng.permutation(n)
+    if n < batch_size:  # tiny data sets: sample with replacement to fill one batch
+        return [(rng.choice(n, batch_size), widths[-1])]
+    bucket = np.zeros(n, int) if lengths is None else np.searchsorted(widths, lengths[order])
+    plan, left = [], order[:0]
+    for i, width in enumerate(widths):
+        rows = np.concatenate([left, order[bucket == i]])
+        full = len(rows) // batch_size * batch_size
+        plan += [(rows[b:b + batch_size], width) for b in range(0, full, batch_size)]
+        left = rows[full:]
+    if len(widths) > 1:
+        plan = [plan[i] for i in rng.permutation(len(plan))]
+    return plan
+
+
 class Trainer:
     """Holds the split model and the compiled step and predict functions."""
 
     def __init__(self, model: nnx.Module, arrays: Arrays, config: TrainConfig) -> None:
+        if config.train_rows is not None:
+            arrays = replace(arrays, x_train=arrays.x_train[:config.train_rows], y_train=arrays.y_train[:config.train_rows])
         self.arrays, self.config = arrays, config
+        self.widths, self.lengths = bucket_widths(arrays, config.buckets)
         self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
         steps = max(2, config.epochs * max(1, len(arrays.x_train) // config.batch_size))
         warmup = min(steps - 1, max(1, int(steps * config.warmup_fraction)))
@@ -112,17 +154,14 @@ class Trainer:
         higher = get_metric(metric_name).higher_is_better
         best = (-np.inf if higher else np.inf, -1, jax.tree.map(np.array, self.params))
         curves, started, waited = [], time.perf_counter(), 0
-        n_batches = max(1, len(arrays.x_train) // config.batch_size)
         bar = tqdm(range(config.epochs), desc="training", unit="epoch", disable=not config.progress)
+        full = self.widths[-1]
         for epoch in bar:
-            order = rng.permutation(len(arrays.x_train))
             losses = []
-            for b in range(n_batches):
-                rows = order[b * config.batch_size:(b + 1) * config.batch_size]
-                if len(rows) < config.batch_size:  # tiny data sets: sample with replacement to fill a batch
-                    rows = rng.choice(len(arrays.x_train), config.batch_size)
-                self.params, self.opt_state, loss = self._step(
-                    self.params, self.opt_state, self.rest, arrays.x_train[rows], arrays.y_train[rows])
+            for rows, width in batch_plan(rng, len(arrays.x_train), config.batch_size, self.widths, self.lengths):
+                x = arrays.x_train[rows] if width == full else arrays.x_train[rows, -width:]
+                self.params, self.opt_state, loss = self._step(self.params, self.opt_state, self.rest, x,
+                                                               arrays.y_train[rows])
                 losses.append(loss)
             train_loss = float(np.mean(jax.device_get(losses)))
             score = validation_score(metric_name, self.predict(arrays.x_val), arrays)

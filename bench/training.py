@@ -1,11 +1,16 @@
 """Training throughput of each baseline against an identical PyTorch model on the CPU, in one run.
 
-Same batch size, same shapes, same optimiser (AdamW), same layers. Prints examples/s
-and the ratio JAX / PyTorch. For the CNN it also times the plain Flax NNX way
-(``nnx.jit`` + ``nnx.Optimizer``) to show what the functional step buys.
+Same batch size, same shapes, same optimiser (AdamW), same layers. The JAX and
+PyTorch steps run interleaved, in short rounds (alternating which goes first), so
+that other load on the machine hits both alike; the figures are medians over the
+rounds, and the ratio is the median of the per-round ratios. For the CNN it also
+times the plain Flax NNX way (``nnx.jit`` + ``nnx.Optimizer``), and for the GRU
+the textbook ``nnx.RNN`` over ``nnx.GRUCell`` and the fused layer with JAX's own
+backward pass, to show what each change buys.
 
-Needs PyTorch for the comparison only: pip install torch==2.13.0
-Usage: python bench/training.py [--steps N] [--batch B]
+Needs PyTorch for the comparison only (CPU wheel):
+pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+Usage: python bench/training.py [--steps N] [--rounds R] [--batch B] [--only MODEL ...]
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
@@ -22,6 +28,8 @@ from torch import nn
 
 from baselines.data import Arrays, InputSpec
 from baselines.models import build
+from baselines.models.common import SequenceInput
+from baselines.models.gru import GRU, gru_cell
 from baselines.train import TrainConfig, Trainer
 
 LENGTH, CLASSES = 40, 10
@@ -101,43 +109,84 @@ class TorchMLP(nn.Module):
 TORCH = {"cnn": TorchCNN, "gru": TorchGRU, "transformer": TorchTransformer, "mlp": TorchMLP}
 
 
-def torch_rate(name: str, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+# --- the GRU as it was, and half-way ---------------------------------------------------
+
+
+class CellGRU(nnx.Module):
+    """The baseline GRU before the fused layer: ``nnx.RNN`` over ``nnx.GRUCell``, same sizes and head."""
+
+    def __init__(self, spec: InputSpec, *, rngs: nnx.Rngs) -> None:
+        self.input = SequenceInput(spec, 64, rngs=rngs)
+        self.rnn = nnx.RNN(nnx.GRUCell(64, 128, rngs=rngs), rngs=False)
+        self.norm, self.head = nnx.LayerNorm(256, rngs=rngs), nnx.Linear(256, spec.n_outputs, rngs=rngs)
+
+    def __call__(self, x):
+        out = self.rnn(self.input(x), initial_carry=jnp.zeros((x.shape[0], 128)))
+        return self.head(self.norm(jnp.concatenate([out[:, -1], out.mean(axis=1)], axis=-1)))
+
+
+def autodiff_scan(gi, w_hh, h0):
+    """The fused layer's forward scan, differentiated by JAX (no hand-written backward pass)."""
+    def step(h, g):
+        h, _ = gru_cell(w_hh, h, g)
+        return h, h
+
+    return jax.lax.scan(step, h0, gi)[1]
+
+
+class AutodiffGRU(CellGRU):
+    """Input projections hoisted out of the scan, gates fused, but JAX's backward pass of the scan."""
+
+    def __init__(self, spec: InputSpec, *, rngs: nnx.Rngs) -> None:
+        super().__init__(spec, rngs=rngs)
+        self.rnn = GRU(64, 128, rngs=rngs)
+
+    def __call__(self, x):
+        u = jnp.swapaxes(self.input(x), 0, 1)
+        gi = u @ self.rnn.w_ih[...] + self.rnn.b_ih[...]
+        out = jnp.swapaxes(autodiff_scan(gi, self.rnn.w_hh[...], jnp.zeros((x.shape[0], 128))), 0, 1)
+        return self.head(self.norm(jnp.concatenate([out[:, -1], out.mean(axis=1)], axis=-1)))
+
+
+VARIANTS = {"gru, nnx.RNN over nnx.GRUCell": CellGRU, "gru, fused, JAX's backward": AutodiffGRU}
+
+
+# --- steppers: each runs n training steps and waits for them ----------------------------
+
+
+def torch_stepper(name: str, x: np.ndarray, y: np.ndarray):
     torch.manual_seed(0)
     model = TORCH[name]()
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     xs, ys = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     loss_fn = nn.CrossEntropyLoss()
 
-    def step():
-        optimiser.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xs), ys)
-        loss.backward()
-        optimiser.step()
+    def run(n: int) -> None:
+        for _ in range(n):
+            optimiser.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xs), ys)
+            loss.backward()
+            optimiser.step()
 
-    for _ in range(5):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * len(x) / (time.perf_counter() - start)
+    return run
 
 
-def jax_rate(name: str, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+def jax_stepper(model: nnx.Module, x: np.ndarray, y: np.ndarray):
+    """The baselines' own compiled step (baselines.train.Trainer) on ``model``."""
     spec = InputSpec("sequence", (LENGTH, 1), CLASSES)
     arrays = Arrays(spec, x, y, x[:8], y[:8], x[:0], np.arange(0))
-    trainer = Trainer(build(name, spec, 0), arrays, TrainConfig(epochs=1, batch_size=len(x), learning_rate=1e-3))
-    params, opt_state = trainer.params, trainer.opt_state
-    for _ in range(5):
-        params, opt_state, loss = trainer._step(params, opt_state, trainer.rest, x, y)
-    jax.block_until_ready(loss)
-    start = time.perf_counter()
-    for _ in range(steps):
-        params, opt_state, loss = trainer._step(params, opt_state, trainer.rest, x, y)
-    jax.block_until_ready(loss)
-    return steps * len(x) / (time.perf_counter() - start)
+    trainer = Trainer(model, arrays, TrainConfig(epochs=1, batch_size=len(x), learning_rate=1e-3))
+    state = [trainer.params, trainer.opt_state]
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            state[0], state[1], loss = trainer._step(state[0], state[1], trainer.rest, x, y)
+        jax.block_until_ready(loss)
+
+    return run
 
 
-def plain_nnx_rate(name: str, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+def plain_nnx_stepper(name: str, x: np.ndarray, y: np.ndarray):
     """The textbook NNX loop: nnx.Optimizer and an nnx.jit-ed step over the module objects."""
     model = build(name, InputSpec("sequence", (LENGTH, 1), CLASSES), 0)
     optimizer = nnx.Optimizer(model, optax.adamw(1e-3, weight_decay=1e-4), wrt=nnx.Param)
@@ -151,33 +200,57 @@ def plain_nnx_rate(name: str, x: np.ndarray, y: np.ndarray, steps: int) -> float
         optimizer.update(model, grads)
         return loss
 
-    for _ in range(5):
-        loss = step(model, optimizer, x, y)
-    jax.block_until_ready(loss)
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = step(model, optimizer, x, y)
-    jax.block_until_ready(loss)
-    return steps * len(x) / (time.perf_counter() - start)
+    def run(n: int) -> None:
+        for _ in range(n):
+            loss = step(model, optimizer, x, y)
+        jax.block_until_ready(loss)
+
+    return run
+
+
+def interleaved(runners: dict[str, object], steps: int, rounds: int, batch: int) -> dict[str, list[float]]:
+    """Examples/s of each runner in each round; runners take turns, in an order that rotates every round."""
+    for run in runners.values():
+        run(5)  # compile and warm up
+    names, per_round = list(runners), max(1, steps // rounds)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            runners[name](per_round)
+            rates[name].append(per_round * batch / (time.perf_counter() - start))
+    return rates
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=200, help="training steps per model, all rounds together")
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--only", nargs="*", default=["cnn", "gru", "transformer", "mlp"])
     args = parser.parse_args()
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, LENGTH, 1)).astype(np.float32)
     y = rng.integers(0, CLASSES, args.batch).astype(np.int32)
-    print(f"batch {args.batch}, MNIST-1D shapes ({LENGTH} steps), {args.steps} AdamW steps, "
+    spec = InputSpec("sequence", (LENGTH, 1), CLASSES)
+    print(f"batch {args.batch}, MNIST-1D shapes ({LENGTH} steps), {args.steps} AdamW steps in {args.rounds} rounds, "
           f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"{'model':<12} {'jax ex/s':>10} {'torch ex/s':>11} {'jax/torch':>10}")
-    for name in ("cnn", "gru", "transformer", "mlp"):
-        ours, theirs = jax_rate(name, x, y, args.steps), torch_rate(name, x, y, args.steps)
-        print(f"{name:<12} {ours:>10.0f} {theirs:>11.0f} {ours / theirs:>9.2f}x", flush=True)
-    plain = plain_nnx_rate("cnn", x, y, args.steps)
-    print(f"{'cnn, plain nnx.jit + nnx.Optimizer':<36} {plain:>10.0f} ex/s")
+    print(f"{'model':<36} {'jax ex/s':>10} {'torch ex/s':>11} {'jax/torch':>10} {'(range over rounds)':>20}")
+    for name in args.only:
+        runners = {"jax": jax_stepper(build(name, spec, 0), x, y), "torch": torch_stepper(name, x, y)}
+        if name == "cnn":
+            runners["cnn, plain nnx.jit + nnx.Optimizer"] = plain_nnx_stepper("cnn", x, y)
+        if name == "gru":
+            runners.update({label: jax_stepper(cls(spec, rngs=nnx.Rngs(0)), x, y) for label, cls in VARIANTS.items()})
+        rates = interleaved(runners, args.steps, args.rounds, args.batch)
+        ratios = np.asarray(rates["jax"]) / np.asarray(rates["torch"])
+        print(f"{name:<36} {np.median(rates['jax']):>10.0f} {np.median(rates['torch']):>11.0f} "
+              f"{np.median(ratios):>9.2f}x {f'{ratios.min():.2f}-{ratios.max():.2f}x':>20}", flush=True)
+        for label in list(runners)[2:]:
+            ratios = np.asarray(rates[label]) / np.asarray(rates["torch"])
+            print(f"{label:<36} {np.median(rates[label]):>10.0f} {'':>11} {np.median(ratios):>9.2f}x "
+                  f"{f'{ratios.min():.2f}-{ratios.max():.2f}x':>20}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Baselines at tiny budgets: shapes, learning, determinism, valid files, the command end to end.
 
-Full-budget scores are checked by bench/baselines.py against the table in baselines/README.md;
-here the small-budget floors from that README are checked.
+Full-budget scores are checked by bench/baseline_scores.py against the table in baselines/README.md;
+here the small-budget floors from that README are checked, and the fused GRU against nnx.GRUCell.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 jax = pytest.importorskip("jax", reason="the baselines extra is not installed (pip install -e '.[baselines]')")
@@ -61,25 +62,26 @@ def test_same_seed_same_predictions_other_seed_differs():
 
 @pytest.mark.parametrize("task", ["digits", "listops", "sunspots"])
 def test_written_predictions_pass_validation(task, tmp_path):
-    model = {"digits": "cnn", "listops": "transformer", "sunspots": "mlp"}[task]
-    run = run_baseline(task, model, config_for(task, model, epochs=1, progress=False))
+    model = {"digits": "cnn", "listops": "gru", "sunspots": "mlp"}[task]
+    rows = 512 if task == "listops" else None  # a quick fit; the file still answers every test row
+    run = run_baseline(task, model, config_for(task, model, epochs=1, train_rows=rows, progress=False))
     path = tmp_path / "p.csv"
     run.predictions.to_csv(path, index=False)
     read_submission(load_task(task), path)
 
 
-def small_budget_floors() -> dict[tuple[str, str], tuple[int, float]]:
-    """Rows of the README's small-budget table: | task | model | epochs | floor |."""
-    section = README.read_text().split("## Small-budget checks", 1)[1]
-    rows = re.findall(r"^\| (\w+) \| (\w+) \| (\d+) \| ([\d.]+) \|", section, flags=re.M)
-    return {(t, m): (int(e), float(f)) for t, m, e, f in rows}
+def small_budget_floors() -> dict[tuple[str, str], tuple[int, int | None, float]]:
+    """Rows of the README's small-budget table: | task | model | epochs | training rows | floor |."""
+    section = README.read_text().split("## Small-budget checks", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\w+) \| (\w+) \| (\d+) \| (all|[\d,]+) \| ([\d.]+) \|", section, flags=re.M)
+    return {(t, m): (int(e), None if n == "all" else int(n.replace(",", "")), float(f)) for t, m, e, n, f in rows}
 
 
 def test_small_budget_floors_from_the_readme():
     floors = small_budget_floors()
-    assert ("digits", "cnn") in floors and ("sunspots", "mlp") in floors
-    for (task, model), (epochs, floor) in floors.items():
-        run = run_baseline(task, model, config_for(task, model, epochs=epochs, progress=False))
+    assert {("digits", "cnn"), ("sunspots", "mlp"), ("listops", "gru")} <= set(floors)
+    for (task, model), (epochs, rows, floor) in floors.items():
+        run = run_baseline(task, model, config_for(task, model, epochs=epochs, train_rows=rows, progress=False))
         if task == "sunspots":  # a forecast: its validation RMSE must be under the floor
             assert run.val_score < floor, (task, model, run.val_score)
         else:
@@ -124,3 +126,83 @@ def test_transformer_takes_sinusoidal_positions():
     model = Transformer(spec, positions="sinusoidal", rngs=nnx.Rngs(0))
     assert model(x).shape == (3, 10)
     assert not isinstance(model.positions, nnx.Param)  # fixed, not trained
+
+
+# --- the fused GRU, padding and length buckets ---------------------------------------
+
+
+def _gru_pair(in_features: int = 5, hidden: int = 7):
+    """nnx.RNN over nnx.GRUCell, and our GRU layer holding the same parameters (a non-zero bias too)."""
+    from flax import nnx
+
+    from baselines.models.gru import GRU
+
+    cell = nnx.GRUCell(in_features, hidden, rngs=nnx.Rngs(0))
+    cell.dense_i.bias[...] = jax.random.normal(jax.random.key(1), (3 * hidden,))
+    ours = GRU(in_features, hidden, rngs=nnx.Rngs(2))
+    ours.w_ih[...], ours.b_ih[...], ours.w_hh[...] = cell.dense_i.kernel[...], cell.dense_i.bias[...], cell.dense_h.kernel[...]
+    return cell, ours
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_fused_gru_matches_nnx_gru_cell_outputs_and_gradients(reverse):
+    from flax import nnx
+
+    cell, ours = _gru_pair()
+    reference = nnx.RNN(cell, reverse=reverse, keep_order=True, rngs=False)
+    x = jax.random.normal(jax.random.key(3), (3, 11, 5))
+    weights = jax.random.normal(jax.random.key(4), (3, 11, 7))  # a loss that reads every step's output
+    zeros = jax.numpy.zeros((3, 7))
+    np.testing.assert_allclose(ours(x, reverse=reverse), reference(x, initial_carry=zeros), atol=1e-5)
+
+    def loss_theirs(module, x):
+        return (module(x, initial_carry=zeros) * weights).sum()
+
+    def loss_ours(module, x):
+        return (module(x, reverse=reverse) * weights).sum()
+
+    (g_theirs, dx_theirs) = nnx.grad(loss_theirs, argnums=(0, 1))(reference, x)
+    (g_ours, dx_ours) = nnx.grad(loss_ours, argnums=(0, 1))(ours, x)
+    np.testing.assert_allclose(dx_ours, dx_theirs, atol=1e-5)
+    np.testing.assert_allclose(g_ours.w_ih[...], g_theirs.cell.dense_i.kernel[...], atol=1e-5)
+    np.testing.assert_allclose(g_ours.b_ih[...], g_theirs.cell.dense_i.bias[...], atol=1e-5)
+    np.testing.assert_allclose(g_ours.w_hh[...], g_theirs.cell.dense_h.kernel[...], atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["gru", "bigru", "transformer"])
+def test_left_padding_changes_no_output(model):
+    """Token models ignore padding, so a batch cut to its longest row (a length bucket) predicts the same."""
+    spec = InputSpec("tokens", (16,), 10, vocab_size=20)
+    rows = np.zeros((2, 16), np.int32)
+    rows[0, -5:], rows[1, -9:] = [3, 4, 5, 6, 7], [8, 9, 3, 4, 5, 6, 7, 10, 11]
+    net = build(model, spec, seed=0)
+    np.testing.assert_allclose(net(rows[:, -9:]), net(rows), atol=1e-5)
+    assert not np.allclose(net(rows[:1]), net(rows[1:]))  # and the real tokens do count
+
+
+def test_length_buckets_hold_every_row_once_in_full_batches():
+    from baselines.train import batch_plan
+
+    lengths = np.random.default_rng(0).integers(1, 65, 1000)
+    widths = [16, 32, 48, 64]
+    plan = batch_plan(np.random.default_rng(1), 1000, 32, widths, lengths)
+    rows = np.concatenate([r for r, _ in plan])
+    assert all(len(r) == 32 for r, _ in plan) and len(set(rows)) == len(rows) > 1000 - 32
+    assert all(lengths[r].max() <= width for r, width in plan)
+    assert {width for _, width in plan} == set(widths)
+    assert [w for _, w in plan] != sorted(w for _, w in plan)  # the buckets' batches are interleaved
+
+
+def test_listops_version_2_adds_training_rows_and_keeps_the_test_rows():
+    import dataclasses
+
+    from arena.scoring.datasets import _split_one_table
+    from arena.scoring.sources import listops
+
+    task = load_task("listops")
+    assert task.spec.version == 2 and len(task.train) == 47_601
+    first = dataclasses.replace(task.spec, source="listops", test_fraction=0.2, version=1)
+    train, test, answers = _split_one_table(first, listops(first), "listops version 1")
+    pd.testing.assert_frame_equal(test, task.test)
+    pd.testing.assert_frame_equal(answers, task.answers[answers.columns])
+    pd.testing.assert_frame_equal(task.train.iloc[:len(train)], train)

@@ -9,29 +9,39 @@ from __future__ import annotations
 
 import numpy as np
 
+
+def _median(args: list[int]) -> int:
+    """The median rounded down (the mean of the two middle values when their number is even)."""
+    ordered = sorted(args)
+    return (ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) // 2
+
+
 OPERATORS = {
-    "[MIN": lambda args: min(args),
-    "[MAX": lambda args: max(args),
-    "[MED": lambda args: int(np.median(args)),
+    "[MIN": min,
+    "[MAX": max,
+    "[MED": _median,
     "[SM": lambda args: sum(args) % 10,
 }
 OPERATOR_NAMES = tuple(OPERATORS)
 VOCABULARY = OPERATOR_NAMES + ("]",) + tuple(str(d) for d in range(10))
+DIGITS = tuple(str(d) for d in range(10))
 
 
-def _tree(rng: np.random.Generator, depth: int, max_depth: int, max_args: int) -> list[str] | str:
-    """A random expression: a digit, or an operator applied to 2..max_args sub-expressions."""
+def _expression(rng: np.random.Generator, depth: int, max_depth: int, max_args: int, tokens: list[str]) -> int:
+    """Append a random expression's tokens to ``tokens`` and return its value.
+
+    A digit, or an operator applied to 2..max_args sub-expressions; the deeper, the
+    likelier a digit.
+    """
     if depth >= max_depth or (depth > 0 and rng.random() < 0.25 + 0.15 * depth):
-        return str(int(rng.integers(10)))
+        digit = int(rng.integers(10))
+        tokens.append(DIGITS[digit])
+        return digit
     operator = OPERATOR_NAMES[int(rng.integers(len(OPERATOR_NAMES)))]
-    args = [_tree(rng, depth + 1, max_depth, max_args) for _ in range(int(rng.integers(2, max_args + 1)))]
-    return [operator, *args]
-
-
-def _tokens(tree: list | str) -> list[str]:
-    if isinstance(tree, str):
-        return [tree]
-    return [tree[0], *(token for arg in tree[1:] for token in _tokens(arg)), "]"]
+    tokens.append(operator)
+    values = [_expression(rng, depth + 1, max_depth, max_args, tokens) for _ in range(int(rng.integers(2, max_args + 1)))]
+    tokens.append("]")
+    return OPERATORS[operator](values)
 
 
 def evaluate(tokens: list[str]) -> int:
@@ -51,15 +61,20 @@ def evaluate(tokens: list[str]) -> int:
 
 def generate(n: int, *, seed: int, max_depth: int = 4, max_args: int = 5,
              min_length: int = 8, max_length: int = 64) -> tuple[list[str], np.ndarray]:
-    """``n`` distinct expressions (space-separated tokens) and their values, reproducibly from ``seed``."""
+    """``n`` distinct expressions (space-separated tokens) and their values, reproducibly from ``seed``.
+
+    The first ``k`` expressions of ``generate(n)`` are those of ``generate(k)`` with the same arguments.
+    """
     rng = np.random.default_rng(seed)
     texts: list[str] = []
+    labels: list[int] = []
     seen: set[str] = set()
     while len(texts) < n:
-        tokens = _tokens(_tree(rng, 0, max_depth, max_args))
+        tokens: list[str] = []
+        value = _expression(rng, 0, max_depth, max_args, tokens)
         text = " ".join(tokens)
         if min_length <= len(tokens) <= max_length and text not in seen:
             seen.add(text)
             texts.append(text)
-    labels = np.array([evaluate(text.split()) for text in texts], dtype=np.int64)
-    return texts, labels
+            labels.append(value)
+    return texts, np.asarray(labels, dtype=np.int64)

@@ -62,6 +62,23 @@ def listops(spec: TaskSpec) -> pd.DataFrame:
     return pd.DataFrame({spec.id_column: np.arange(len(texts)), "tokens": texts, spec.target: labels})
 
 
+def listops_50k(spec: TaskSpec) -> pd.DataFrame:
+    """50,000 ListOps expressions: those of ``listops`` with their test rows, and 38,000 more to train on.
+
+    The first 12,000 are split as the ``listops`` source's task splits them (20%
+    test, stratified by label, seeded); the next 38,000 of the same generator are
+    all training rows, so the test rows and the answer key stay the same.
+    """
+    from arena.scoring.listops import generate
+    from arena.scoring.splits import stratified_split
+
+    texts, labels = generate(50_000, seed=spec.seed, max_depth=3, max_args=5)
+    split = np.full(len(texts), "train", dtype=object)
+    split[:12_000][stratified_split(labels[:12_000], 12_000, 0.2, spec.seed)] = "test"
+    return pd.DataFrame({spec.id_column: np.arange(len(texts)), "tokens": texts, spec.target: labels,
+                         SPLIT_COLUMN: split})
+
+
 def sunspots(spec: TaskSpec) -> pd.DataFrame:
     """Wolf's yearly sunspot numbers shipped with statsmodels, with the classic split.
 
@@ -82,6 +99,7 @@ BUILTIN_SOURCES: dict[str, Callable[["TaskSpec"], pd.DataFrame]] = {
     "sklearn:digits": sklearn_digits,
     "mnist1d": mnist1d,
     "listops": listops,
+    "listops-50k": listops_50k,
     "statsmodels:sunspots": sunspots,
 }
 

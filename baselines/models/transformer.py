@@ -73,7 +73,10 @@ class Transformer(nnx.Module):
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         mask = padding_mask(self.spec, x)
         h = self.tokenize(x)
-        h = h + self.positions[...][: h.shape[1]]
+        if mask is None:
+            h = h + self.positions[...][: h.shape[1]]
+        else:  # counted from the first real token, so the amount of left padding changes nothing
+            h = h + self.positions[...][jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0)]
         for block in self.blocks:
             h = block(h, mask)
         return self.head(masked_mean(self.norm(h), mask))
