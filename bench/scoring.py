@@ -154,7 +154,7 @@ def run_case(case: str, rows: int, repeat: int) -> None:
             task = load_task(bundle)
             public_rows(task)  # the answer key and row split are cached by the server
             runs = interleaved_medians(repeat, read=lambda: pacsv.read_csv(submission),
-                                       arena=lambda: score_submission(task, submission))
+                                       arena=lambda: score_submission(task, submission, max_bytes=2**40))
             (t_read, _), (t_arena, score) = runs["read"], runs["arena"]
             low, high = score.private_ci
             print(f"  {task.spec.primary_metric:9s} read {t_read:6.3f} s  arena {t_arena:6.3f} s  "
