@@ -89,6 +89,8 @@ def test_under_the_ladder_a_score_moves_only_on_a_real_improvement(client, peopl
     assert shown(client) == [("ada", first)]
     mine = client.get("/api/v1/competitions/ladder-1d/submissions", headers=auth(ada)).get_json()["submissions"]
     assert mine[0]["public"] == {"accuracy": first} and mine[0]["public_ci"] is None
+    detail = client.get(f"/api/v1/submissions/{mine[0]['id']}", headers=auth(ada)).get_json()
+    assert detail["public"] == {"accuracy": first} and all(h["public"] is None for h in detail["history"])
     upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.97, 3))
     people.drain()
     [(_, better)] = shown(client)

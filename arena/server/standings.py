@@ -198,9 +198,20 @@ def _rounded_values(values: dict[str, float]) -> dict[str, float | None]:
 
 
 def history_summary(records: list[ScoreRecord]) -> list[dict]:
-    """Every score a submission had, one per task version: public values only, rounded."""
+    """Every score a submission had, one per task version: public values only, rounded (none under the Ladder,
+    whose whole point is not to show them)."""
+    hidden = bool(records) and _ladder_history(records[0])
     return [{"task_version": r.task_version, "scored_at": r.created_at.isoformat(),
-             "public": _rounded_values(r.score["public"])} for r in records]
+             "public": None if hidden else _rounded_values(r.score["public"])} for r in records]
+
+
+def _ladder_history(record: ScoreRecord) -> bool:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(record)
+    submission = session.get(Submission, record.submission_id) if session is not None else None
+    competition = session.get(Competition, submission.competition_id) if submission is not None else None
+    return competition is not None and competition.feedback == "ladder"
 
 
 def _under_ladder(submission: Submission) -> bool:
