@@ -209,6 +209,8 @@ def test_the_board_gives_rank_intervals_and_marks_neighbours_it_cannot_tell_apar
     assert rows[0]["indistinguishable_from_next"] and not rows[1]["indistinguishable_from_next"]
     assert rows[0]["rank_interval"] == rows[1]["rank_interval"] == [1, 1]  # identical rows tie in every resample
     assert rows[2]["rank_interval"] == [3, 3]
+    page = client.get("/c/mnist1d").data.decode()
+    assert page.count("≈ next") == 1
 
 
 # --- the shake-up at the reveal ------------------------------------------------------
