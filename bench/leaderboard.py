@@ -1,8 +1,8 @@
 """Benchmark: boards of 1,000 teams x 100 submissions, and concurrent uploads, over a real HTTP server.
 
-The data is seeded through the store's own functions (``teams.create_team``,
-``submissions.accept``, ``claim``, ``record_score``; accounts are inserted directly,
-since hashing 1,000 passwords would only time Argon2). The server is gunicorn with
+The competition is hosted by the store's own ``competitions.host``; its teams, memberships,
+scored submissions and score records are the rows the store's functions write, inserted in
+bulk (see :func:`seed`), with a few dozen real scores shared by all submissions. The server is gunicorn with
 gthread workers, started the way ``arena serve --workers N`` starts it, and it also
 serves a hello-world Flask route (``/hello``), the anchor: every figure is printed
 beside hello-world's, measured by the same concurrent clients in the same run.
@@ -45,37 +45,112 @@ ROUTES = [("hello-world route", "/hello/"), ("home page", "/"), ("competition pa
           ("competition list", "/api/v1/competitions")]
 
 
+LEVELS = 40
+"""Distinct quality levels scored for real by the bulk seed; every submission reuses one level's Score."""
+
+
+def real_scores(competition, levels: int = LEVELS) -> list[tuple[object, str]]:
+    """(Score, per-row results digest) of ``levels`` real predictions files, 55% to 95% right.
+
+    Each file is written and scored the way a worker scores an upload (``score_submission``),
+    and its per-row results are kept in the file store, as ``feedback.after_scoring`` keeps them.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from arena.scoring.datasets import load_task
+    from arena.scoring.score import score_submission
+    from arena.server.feedback import store_rows
+
+    task = load_task(competition.task_ref)
+    key, spec = task.answer_key, task.spec
+    rng = np.random.default_rng(7)
+    made = []
+    with tempfile.TemporaryDirectory() as folder:
+        for level in range(levels):
+            right = 0.55 + 0.40 * level / max(1, levels - 1)
+            codes = np.where(rng.random(len(key.truth)) < right, key.truth,
+                             rng.integers(0, len(key.classes), len(key.truth)))
+            path = Path(folder) / f"level{level}.csv"
+            if spec.prediction == "probabilities":  # most of the mass on the predicted class
+                chosen = np.full((len(codes), len(key.classes)), 0.1 / (len(key.classes) - 1))
+                chosen[np.arange(len(codes)), codes] = 0.9
+                columns = dict(zip(task.prediction_columns, chosen.T))
+            else:
+                columns = {spec.target: key.classes[codes]}
+            pd.DataFrame({spec.id_column: key.ids, **columns}).to_csv(path, index=False)
+            score = score_submission(task, path, public_fraction=competition.public_fraction,
+                                     split_key=competition.split_key)
+            made.append((score, store_rows(score.rows) if score.rows is not None else ""))
+    return made
+
+
 def seed(url: str, teams: int, per_team: int) -> float:
-    """Host 'digits' as ``bench`` and give it ``teams`` teams of ``per_team`` scored submissions; returns seconds."""
+    """Host 'digits' as ``bench`` and give it ``teams`` teams of ``per_team`` scored submissions; returns seconds.
+
+    The competition is hosted by ``competitions.host``. The rows are the ones the store writes
+    (``teams.create_team``: a team and its membership; ``submissions.accept`` + ``record_score`` +
+    ``feedback.after_scoring``: a scored submission with its score, primaries, per-row results digest
+    and a ScoreRecord), inserted in bulk: a few dozen real scores (one per quality level, see
+    :func:`real_scores`) are shared by all submissions, since scoring 100,000 files would only time
+    the scorer. Accounts never log in (``password_hash = "!"``).
+    """
+    import secrets
+
+    from sqlalchemy import insert, select
+
+    from arena.db import generations
     from arena.db.database import Database
     from arena.db.migrate import upgrade
-    from arena.db.models import User
-    from arena.scoring.score import Score
-    from arena.server import competitions, submissions, teams as team_rules
+    from arena.db.models import Membership, ScoreRecord, Submission, Team, User
+    from arena.server import competitions
 
     started = time.perf_counter()
     db = Database(url)
     upgrade(db.engine)
     with db.session() as session, session.begin():
         competition = competitions.host(session, "digits", slug="bench", daily_limit=5)
+        session.flush()
+        competition_id, version, answer = competition.id, competition.task_version, competition.answer_sha256
+        scores = real_scores(competition)
     rng = random.Random(7)
     day0 = datetime(2026, 1, 1)
-    for t in range(teams):
+    batch = max(1, 20_000 // max(1, per_team))  # teams per transaction
+    for first in range(0, teams, batch):
+        chunk = range(first, min(teams, first + batch))
         with db.session() as session, session.begin():
-            competition = session.merge(competition)
-            user = User(username=f"bench{t}", password_hash="!")  # never logs in
-            session.add(user)
-            session.flush()
-            team_rules.create_team(session, competition, user, f"Team {t:04d}")
-            skill = rng.uniform(0.6, 0.9)
-            for s in range(per_team):
-                accepted = submissions.accept(session, competition, user, file_sha256=uuid.uuid4().hex * 2,
-                                              file_name=f"s{s}.csv", file_size=100, now=day0 + timedelta(days=s))
-                submissions.claim(session, accepted.submission.id, "bench")
-                public, private = min(1.0, skill + rng.gauss(0, 0.02)), min(1.0, skill + rng.gauss(0, 0.02))
-                score = Score("accuracy", True, {"accuracy": public}, {"accuracy": private},
-                              (public - 0.03, public + 0.03), (private - 0.02, private + 0.02), 162, 378)
-                submissions.record_score(session, accepted.submission, competition, score)
+            session.execute(insert(User), [{"username": f"bench{t}", "password_hash": "!", "created_at": day0}
+                                           for t in chunk])
+            users = dict(session.execute(select(User.username, User.id)
+                                         .where(User.username.in_([f"bench{t}" for t in chunk]))).all())
+            session.execute(insert(Team), [{"competition_id": competition_id, "name": f"Team {t:04d}",
+                                            "invite_code": secrets.token_urlsafe(9), "created_at": day0}
+                                           for t in chunk])
+            team_ids = dict(session.execute(select(Team.name, Team.id).where(
+                Team.competition_id == competition_id, Team.name.in_([f"Team {t:04d}" for t in chunk]))).all())
+            session.execute(insert(Membership), [{"competition_id": competition_id, "team_id": team_ids[f"Team {t:04d}"],
+                                                  "user_id": users[f"bench{t}"]} for t in chunk])
+            rows, levels = [], []
+            for t in chunk:
+                skill = rng.uniform(0.1, 0.9) * (len(scores) - 1)
+                for s in range(per_team):
+                    level = max(0, min(len(scores) - 1, round(skill + rng.gauss(0, 2))))
+                    score, rows_sha = scores[level]
+                    when = day0 + timedelta(days=s, seconds=t)
+                    rows.append({"competition_id": competition_id, "team_id": team_ids[f"Team {t:04d}"],
+                                 "user_id": users[f"bench{t}"], "file_sha256": uuid.uuid4().hex * 2,
+                                 "file_name": f"s{s}.csv", "file_size": 100, "note": "", "status": "scored",
+                                 "utc_day": when.strftime("%Y-%m-%d"), "created_at": when, "attempts": 1,
+                                 "score": score.to_dict(), "public_primary": score.public[score.primary],
+                                 "private_primary": score.private[score.primary], "scored_version": version,
+                                 "is_baseline": False, "selected": False, "disqualified": False,
+                                 "rows_sha256": rows_sha})
+                    levels.append(level)
+            ids = session.scalars(insert(Submission).returning(Submission.id, sort_by_parameter_order=True), rows).all()
+            session.execute(insert(ScoreRecord), [{"submission_id": i, "task_version": version, "answer_sha256": answer,
+                                                   "score": scores[level][0].to_dict(), "created_at": day0}
+                                                  for i, level in zip(ids, levels)])
+            generations.touch(session, competition_id)  # bulk inserts bypass the flush hook: raise the counter here
     db.engine.dispose()
     return time.perf_counter() - started
 
@@ -98,28 +173,60 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(url: str, web: int, threads: int, env: dict) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--web", str(web),
-                                "--threads", str(threads)], env={**env, "ARENA_DATABASE_URL": url},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
+class Server:
+    """The bench's gunicorn (and, with ``scoring``, one scoring process) in a process group of its own.
+
+    Its output goes to a log file, never to an unread pipe (a full pipe would stall every web
+    process); :meth:`stop` always ends the whole group, and :meth:`log_tail` shows why it failed.
+    """
+
+    def __init__(self, url: str, web: int, threads: int, env: dict, *, scoring: bool = False) -> None:
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="arena-bench-server-", suffix=".log", delete=False)
+        command = [sys.executable, __file__, "--serve", str(self.port), "--web", str(web), "--threads", str(threads)]
+        self.process = subprocess.Popen(command + (["--scoring"] if scoring else []),
+                                        env={**env, "ARENA_DATABASE_URL": url}, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and self.process.poll() is None:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/hello/")
+                if connection.getresponse().status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("the bench server did not start:\n" + self.log_tail())
+
+    def log_tail(self, size: int = 3000) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-size:]
+
+    def stop(self) -> None:
+        """SIGTERM to the whole group, SIGKILL to whatever is left after 15 s."""
+        import signal
+
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/hello/")
-            if connection.getresponse().status == 200:
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start: " + process.stderr.read().decode()[-2000:])
+            os.killpg(self.process.pid, signal.SIGKILL)  # the scoring process or a stuck web process, if any
+        except ProcessLookupError:
+            pass
 
 
 def load(port: int, path: str, clients: int, seconds: float) -> dict:
     """``clients`` threads with keep-alive connections GET ``path`` for ``seconds``; latencies in ms."""
     latencies: list[float] = []
-    errors = [0]
+    problems: list[str] = []
+    lock = threading.Lock()
     stop = time.perf_counter() + seconds
     barrier = threading.Barrier(clients)
 
@@ -132,16 +239,20 @@ def load(port: int, path: str, clients: int, seconds: float) -> dict:
             try:
                 connection.request("GET", path)
                 response = connection.getresponse()
-                response.read()
+                body = response.read()
                 if response.status != 200:
-                    errors[0] += 1
-            except (OSError, http.client.HTTPException):
-                errors[0] += 1
+                    with lock:
+                        problems.append(f"HTTP {response.status}: {body[:200]!r}")
+                    continue
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    problems.append(f"{type(exc).__name__}: {exc}")
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 continue
             mine.append((time.perf_counter() - began) * 1000)
-        latencies.extend(mine)
+        with lock:
+            latencies.extend(mine)
 
     began = time.perf_counter()
     workers = [threading.Thread(target=client) for _ in range(clients)]
@@ -153,35 +264,50 @@ def load(port: int, path: str, clients: int, seconds: float) -> dict:
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
     return {"n": len(latencies), "rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99),
-            "errors": errors[0]}
+            "errors": len(problems), "first_error": problems[0] if problems else ""}
 
 
-def boards(label: str, url: str, args, env: dict) -> None:
+def boards(label: str, url: str, args, env: dict) -> bool:
+    """The board figures beside hello-world's; False (with the reason printed) when a route failed."""
     print(f"\n== {label}: seeding {args.teams} teams x {args.per_team} submissions ...", flush=True)
-    print(f"   seeded in {seed(url, args.teams, args.per_team):.0f} s", flush=True)
-    server, port = start_server(url, args.web, args.threads, env)
+    print(f"   seeded in {seed(url, args.teams, args.per_team):.0f} s (bulk inserts, "
+          f"{LEVELS} real scores shared)", flush=True)
+    server = Server(url, args.web, args.threads, env)
+    ok = True
     try:
         for _, path in ROUTES:  # the first request of each process computes and keeps the board
             for _ in range(args.web * 2):
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
                 connection.request("GET", path)
-                connection.getresponse().read()
-        load(port, "/", args.clients, 1.0)
+                response = connection.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    print(f"   {path} answered HTTP {response.status}: {body[:300]!r}\n{server.log_tail()}")
+                    return False
+        load(server.port, "/", args.clients, 1.0)
         print(f"   gunicorn, {args.web} web processes x {args.threads} threads (gthread); {args.clients} concurrent "
               f"keep-alive clients, {args.seconds:.0f} s per route")
         print(f"   {'request':<20} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x hello':>8} {'errors':>7}")
         anchor = None
         for name, path in ROUTES:
-            figures = load(port, path, args.clients, args.seconds)
+            figures = load(server.port, path, args.clients, args.seconds)
+            if not figures["n"]:
+                print(f"   {name:<20} no request succeeded in {args.seconds:.0f} s ({figures['errors']} errors; first: "
+                      f"{figures['first_error']})\n   server log:\n{server.log_tail()}", flush=True)
+                ok = False
+                continue
             anchor = anchor or figures["rps"]
             print(f"   {name:<20} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['rps']:>8.0f} "
                   f"{figures['rps'] / anchor:>8.2f} {figures['errors']:>7}", flush=True)
+            if figures["errors"]:
+                print(f"   first error: {figures['first_error']}", flush=True)
+                ok = False
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
+    return ok
 
 
-def uploads(label: str, url: str, args, env: dict) -> None:
+def uploads(label: str, url: str, args, env: dict) -> bool:
     """200 concurrent uploads from 50 teams under a daily limit of 5: accepted count, accepted/s, all scored."""
     from arena.db.database import Database
     from arena.db.migrate import upgrade
@@ -214,7 +340,8 @@ def uploads(label: str, url: str, args, env: dict) -> None:
             body = "id,label\n" + "".join(f"{i},{rng.choice(classes)}\n" for i in ids)
             jobs.append((tokens[t], body.encode()))
     random.Random(1).shuffle(jobs)
-    server, port = start_server(url, args.upload_web, args.threads, env)
+    server = Server(url, args.upload_web, args.threads, env, scoring=True)
+    port = server.port
     accepted, refused, failed = [], [0], [0]
     lock = threading.Lock()
     barrier = threading.Barrier(len(jobs))
@@ -225,13 +352,19 @@ def uploads(label: str, url: str, args, env: dict) -> None:
                    f"Content-Type: text/csv\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         barrier.wait()
-        connection.request("POST", "/api/v1/competitions/uploads/submissions", body=payload,
-                           headers={"Authorization": f"Bearer {token}",
-                                    "Content-Type": f"multipart/form-data; boundary={boundary}"})
-        response = connection.getresponse()
-        answer = json.loads(response.read() or b"{}")
+        try:
+            connection.request("POST", "/api/v1/competitions/uploads/submissions", body=payload,
+                               headers={"Authorization": f"Bearer {token}",
+                                        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            response = connection.getresponse()
+            answer = json.loads(response.read() or b"{}")
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            with lock:
+                failed[0] += 1
+                print(f"   upload failed: {type(exc).__name__}: {exc}", flush=True)
+            return
         with lock:
-            if response.status == 201:
+            if response.status == 202:
                 accepted.append(answer["submission"]["id"])
             elif response.status == 400:
                 refused[0] += 1
@@ -269,9 +402,11 @@ def uploads(label: str, url: str, args, env: dict) -> None:
         print(f"   scored {scored} of {len(accepted)} after {time.perf_counter() - began:.1f} s "
               "(one scoring process)", flush=True)
         db.engine.dispose()
+        if failed[0]:
+            print("   server log:\n" + server.log_tail(), flush=True)
+        return len(accepted) == allowed and scored == len(accepted) and not failed[0]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def reset_postgres(url: str) -> None:
@@ -297,11 +432,17 @@ def main() -> None:
     parser.add_argument("--uploads", action="store_true", help="also run the concurrent-upload figures")
     parser.add_argument("--no-boards", action="store_true", help="skip the board figures")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--scoring", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        from leaderboard.commands import run_gunicorn
+        from leaderboard.commands import run_gunicorn, start_scoring_process
 
-        run_gunicorn(wsgi, host="127.0.0.1", port=args.serve, workers=args.web, threads=args.threads)
+        scorer = start_scoring_process(os.environ["ARENA_DATABASE_URL"]) if args.scoring else None
+        try:
+            run_gunicorn(wsgi, host="127.0.0.1", port=args.serve, workers=args.web, threads=args.threads)
+        finally:
+            if scorer is not None:
+                scorer.terminate()
         return
     home = tempfile.mkdtemp(prefix="arena-bench-")
     env = {**os.environ, "ARENA_HOME": home}
@@ -311,6 +452,7 @@ def main() -> None:
     installation_secret()
     print(f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    ok = True
     for kind in kinds:
         for part in ([] if args.no_boards else ["boards"]) + (["uploads"] if args.uploads else []):
             if kind == "sqlite":
@@ -321,7 +463,8 @@ def main() -> None:
                     print("\n== PostgreSQL: skipped (set ARENA_TEST_POSTGRES_URL)")
                     break
                 reset_postgres(url)
-            (boards if part == "boards" else uploads)("SQLite" if kind == "sqlite" else "PostgreSQL", url, args, env)
+            ok &= (boards if part == "boards" else uploads)("SQLite" if kind == "sqlite" else "PostgreSQL", url, args, env)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

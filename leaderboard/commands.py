@@ -87,6 +87,8 @@ def run_gunicorn(make_app, *, host: str, port: int, workers: int, threads: int =
                                "worker_class": "gthread", "accesslog": None, "keepalive": 5,
                                "graceful_timeout": 10}.items():
                 self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:  # one shared ~/.gunicorn socket would clash
+                self.cfg.set("control_socket_disable", True)   # between servers on one machine
 
         def load(self):
             return make_app()

@@ -136,3 +136,71 @@ def test_an_answer_key_is_hashed_once_and_its_hash_stored(write_bundle, monkeypa
 
     monkeypatch.setattr(datasets, "answer_sha256", hashing_again)
     assert datasets.load_task(folder).answer_key.sha256 == first
+
+
+# --- uploads at scale: 200 at once from 50 teams under a daily limit of 5 ------------------------------------------
+
+
+def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and_all_get_scored(database_url,
+                                                                                                 people_factory):
+    """Released together by one barrier, half the teams through the web form and half through the API: each
+    team gets exactly min(sent, 5) accepted, every other upload is refused with the limit's message, and every
+    accepted upload ends scored."""
+    import io
+    import threading
+
+    from sqlalchemy import func, select
+
+    from arena.db.models import Competition, Submission, User
+    from conftest import People, form_csrf
+
+    app, client, people = people_factory(DATABASE_URL=database_url)
+    db = app.extensions["arena_db"]
+    with db.session() as session, session.begin():
+        session.scalar(select(Competition).where(Competition.slug == "mnist1d")).daily_limit = 5
+    sent = [10 if t < 10 else 2 if t < 30 else 3 for t in range(50)]  # 200 uploads; the first 10 teams send 10
+    assert sum(sent) == 200
+    names = [f"team{t:02d}" for t in range(50)]
+    tokens = [people.token(name) for name in names]
+    cookies = {}
+    for t in range(0, 50, 2):  # even teams upload through the web form, with their own logged-in session
+        browser = app.test_client()
+        People(app, browser).login(names[t])
+        csrf = form_csrf(browser, "/c/mnist1d/submissions")  # the page keeps the form's secret in the session
+        cookies[t] = (browser.get_cookie("session").value, csrf)
+    jobs = [(t, n) for t in range(50) for n in range(sent[t])]
+    barrier, lock, answers = threading.Barrier(len(jobs)), threading.Lock(), []
+
+    def send(t: int, n: int) -> None:
+        body = predictions_csv("mnist1d", 0.5 + n / 40, seed=t * 100 + n)
+        mine = app.test_client()
+        if t in cookies:
+            mine.set_cookie("session", cookies[t][0])
+            barrier.wait()
+            response = mine.post("/c/mnist1d/submissions", content_type="multipart/form-data",
+                                 data={"csrf_token": cookies[t][1], "file": (io.BytesIO(body.encode()), f"{n}.csv")})
+            accepted = response.status_code == 302
+        else:
+            barrier.wait()
+            response = upload(mine, tokens[t], "mnist1d", body)
+            accepted = response.status_code == 202  # queued for scoring
+        with lock:
+            answers.append((t, accepted, response.status_code, response.get_data(as_text=True)))
+
+    threads = [threading.Thread(target=send, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 200
+    for t in range(50):
+        mine = [answer for answer in answers if answer[0] == t]
+        assert sum(accepted for _, accepted, _, _ in mine) == min(sent[t], 5), (names[t], mine)
+        assert all("has used all 5 submissions" in text for _, accepted, _, text in mine if not accepted), mine
+    people.drain()
+    with db.session() as session:
+        per_team = dict(session.execute(select(User.username, func.count(Submission.id))
+                                        .join(Submission, Submission.user_id == User.id).group_by(User.username)).all())
+        statuses = dict(session.execute(select(Submission.status, func.count()).group_by(Submission.status)).all())
+    assert per_team == {name: min(n, 5) for name, n in zip(names, sent)}
+    assert statuses == {"scored": 150}

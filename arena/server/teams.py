@@ -14,8 +14,12 @@ from arena.server.competitions import CompetitionError
 
 def lock(session: Session, model: type, row_id: int) -> None:
     """Hold a row until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
-    already serialises writers). Locks are taken in one order: user, competition, team."""
-    session.execute(select(model.id).where(model.id == row_id).with_for_update())
+    already serialises writers). Locks are taken in one order: user, competition, team.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: a row inserted elsewhere that refers to this one (a submission
+    naming its user, team and competition) takes a key-share lock on it, which ``FOR UPDATE`` would block,
+    so two uploads of one account could deadlock (one holding the user, the other the team)."""
+    session.execute(select(model.id).where(model.id == row_id).with_for_update(key_share=True))
 
 
 # Control, format (zero-width, bidirectional), private-use, unassigned and separator characters, and the
