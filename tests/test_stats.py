@@ -250,3 +250,23 @@ def test_a_move_outside_the_rank_interval_is_beyond_noise(monkeypatch):
     assert report["top10_beyond_noise"] == ["a", "c"]
     assert report["mean_abs_rank_change_per_team"] == round((1 + 1 + 2) / 3 / 3, 4)
     assert report["spearman_rho"] == -0.5
+
+
+@pytest.mark.parametrize("name", ["accuracy", "f1_macro", "log_loss", "roc_auc", "rmse", "mae", "r2", "exact_match"])
+def test_per_row_results_give_back_the_metric(name):
+    from arena.scoring import rowresults
+
+    metric = get_metric(name)
+    rng = np.random.default_rng(8)
+    if metric.needs == "value":
+        truth, pred = regression(300, rng)
+    elif metric.needs == "probabilities":
+        truth, pred = binormal(300, rng)
+    else:
+        truth, pred = three_classes(300, rng)
+    rows = rowresults.row_results(metric, truth, pred)
+    assert rows.ndim == 1 or rows.shape[1] <= 2  # compact: one value per row (two probabilities for AUC)
+    expected = float(metric.from_confusion(confusion_matrix(truth, pred, 3))) if metric.from_confusion else metric.from_rows(truth, pred)
+    assert rowresults.value(metric, truth, rows) == pytest.approx(expected, rel=1e-5)
+    again = rowresults.from_bytes(rowresults.to_bytes(rows))
+    assert np.array_equal(again, rows)

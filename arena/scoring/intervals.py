@@ -271,14 +271,16 @@ def binary_auc_replicates(is_positive: np.ndarray, score: np.ndarray, *, resampl
 
 
 def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray, *,
-                      exchangeable: bool = False, seed: int = 0) -> np.ndarray:
+                      exchangeable: bool = False, seed: int = 0, prior: bool = True) -> np.ndarray:
     """ROC AUC (binary, or one-vs-rest macro) under row weights (R, n), with the prior at both ends.
 
     With ``exchangeable`` the weights' columns are iid and may be dealt to the rows in
     score order, which saves a gather; paired comparisons need each row's own weight.
+    Without ``prior`` the values are the data's alone (per-row results, paired comparisons).
     """
     k = proba.shape[1]
-    ends = np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4))
+    ends = (np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4)) if prior
+            else np.zeros((len(weights), 4)))
     values = []
     for c in ([1] if k == 2 else range(k)):
         order, level = score_levels(proba[:, c])

@@ -23,8 +23,8 @@ def row_results(metric: Metric, truth: np.ndarray, pred: np.ndarray) -> np.ndarr
     """The compact per-row record of ``metric`` for every answer-key row (None for a metric without one)."""
     if metric.from_confusion is not None:
         return pred.astype(np.uint16)
-    if metric.name in MEAN_TYPE:
-        return moments_for(metric.name, truth, pred).values.astype(np.float32)
+    if metric.name in MEAN_TYPE:  # R² keeps only the squared errors: its other moments come from the truth
+        return moments_for(metric.name, truth, pred).values[:, :1].astype(np.float32)
     if metric.name == "roc_auc":
         return pred.astype(np.float32)
     return None
@@ -41,12 +41,15 @@ def weighted_values(metric: Metric, truth: np.ndarray, rows: np.ndarray, weights
             return np.asarray(metric.from_confusion(matrices), dtype=np.float64)
     if metric.name in MEAN_TYPE:
         moments = rows.astype(np.float64)
+        if metric.name == "r2":
+            centred = truth - truth.mean()
+            moments = np.column_stack([moments[:, 0], centred, centred * centred])
         value_of = moments_for(metric.name, truth[:1], _example(metric.name, truth)).value_of
         means = (weights @ moments) / weights.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(value_of(means), dtype=np.float64)
     if metric.name == "roc_auc":
-        return weighted_rows_auc(truth, rows.astype(np.float64), weights)
+        return weighted_rows_auc(truth, rows.astype(np.float64), weights, prior=False)
     raise ValueError(f"no per-row results for metric '{metric.name}'")
 
 
