@@ -8,6 +8,7 @@ alone, so several web processes never score side by side.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from typing import Any
@@ -91,6 +92,7 @@ MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "
                        "code": {"class"}}
 
 
+@functools.lru_cache(maxsize=256)  # a task's description is rendered once per text, not on every page view
 def render_markdown(text: str) -> Markup:
     """A task README or description as HTML, safe to show: raw HTML in the text is escaped first, and the
     result passes nh3's allow-list (no scripts, no ``javascript:`` or ``data:`` links or images)."""

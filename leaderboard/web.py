@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from arena.server import competitions, stages, standings, submissions, teams, uploads
 from arena.db.models import Competition
@@ -42,7 +43,28 @@ def competition_page(slug: str):
                            can_see_private=competitions.can_see_private(competition, g.user),
                            commitment_holds=competitions.commitment_holds(competition),
                            admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
-                           stages=stages.siblings(db_session(), competition))
+                           stages=stages.siblings(db_session(), competition),
+                           board_table=_board_table(competition, task, show_private,
+                                                    everyone=request.args.get("teams") == "all"))
+
+
+def _board_columns(task) -> list:
+    """A Codabench/CodaLab stage's own leaderboard columns (besides its primary), shown beside the score."""
+    return task.spec.columns[1:] if task.spec.kind == "program" and not task.spec.native else []
+
+
+BOARD_PAGE = 100
+"""Teams in the competition page's table unless every team is asked for (``?teams=all``); the API and CSV hold all."""
+
+
+def _board_table(competition: Competition, task, show_private: bool, *, everyone: bool = False) -> Markup:
+    """The board's table (its first BOARD_PAGE teams, or all), rendered once per board generation: it is the
+    same for every viewer."""
+    return standings.derived(db_session(), competition, show_private, "html-all" if everyone else "html",
+                             lambda rows: Markup(render_template(
+                                 "_board.html", board=rows if everyone else rows[:BOARD_PAGE], show_private=show_private,
+                                 metric=task.spec.primary_metric, columns=_board_columns(task),
+                                 hidden=0 if everyone else max(0, len(rows) - BOARD_PAGE))))
 
 
 @bp.route("/c/<slug>/data/<name>")

@@ -204,3 +204,22 @@ def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and
         statuses = dict(session.execute(select(Submission.status, func.count()).group_by(Submission.status)).all())
     assert per_team == {name: min(n, 5) for name, n in zip(names, sent)}
     assert statuses == {"scored": 150}
+
+
+def test_the_competition_page_shows_the_first_teams_and_links_to_every_team(monkeypatch, people_factory, tmp_path):
+    """The page's table (rendered once per board generation) holds the first BOARD_PAGE teams and says how many
+    there are; ?teams=all shows every team, and a new score shows on the next request in both."""
+    from leaderboard import web
+
+    monkeypatch.setattr(web, "BOARD_PAGE", 1)
+    _, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
+    for name, accuracy in (("ada", 0.9), ("bob", 0.6)):
+        upload(client, people.token(name), "mnist1d", predictions_csv("mnist1d", accuracy))
+    people.drain()
+    page, everyone = _page(client), client.get("/c/mnist1d?teams=all").get_data(as_text=True)
+    assert "<td>ada</td>" in page and "<td>bob</td>" not in page and "The first 1 of 2 teams." in page
+    assert "<td>ada</td>" in everyone and "<td>bob</td>" in everyone and 'id="more-teams"' not in everyone
+    upload(client, people.token("cyd"), "mnist1d", predictions_csv("mnist1d", 1.0))
+    people.drain()
+    assert "<td>cyd</td>" in _page(client) and "The first 1 of 3 teams." in _page(client)
+    assert "<td>cyd</td>" in client.get("/c/mnist1d?teams=all").get_data(as_text=True)
