@@ -11,7 +11,8 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-from arena.server import accounts, competitions, downloads, standings, submissions, teams, uploads
+from arena.server import (accounts, audit, competitions, downloads, lifecycle, snapshots, standings, submissions,
+                          teams, uploads)
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
@@ -33,13 +34,18 @@ def _body() -> dict:
 
 
 def competition_json(competition: Competition) -> dict:
+    """A competition as the API shows it, from what was stored at hosting: the task is never loaded here."""
     is_open, why = competitions.accepting_submissions(competition)
-    task = competitions.task_of(competition)
+    facts = snapshots.facts_of(competition)
+    organiser = bool(g.get("user") and g.user.is_organiser)
     return {
-        "slug": competition.slug, "title": competition.title, "task": task.name,
+        "slug": competition.slug, "title": competition.title, "task": facts.get("name"),
+        "state": lifecycle.state_of(competition), **({"broken": competition.broken or None} if organiser else {}),
         "task_version": competition.task_version, **commitment_json(competition),
-        "kind": task.spec.kind, "metric": task.spec.primary_metric, "other_metrics": list(task.spec.other_metrics),
-        "submission_columns": [task.spec.id_column, *task.prediction_columns],
+        "kind": facts.get("kind"), "metric": competition.metric or facts.get("metric"),
+        "higher_is_better": competition.higher_is_better, "other_metrics": facts.get("other_metrics", []),
+        "sizes": {"train_rows": competition.train_rows, "test_rows": competition.test_rows},
+        "submission_columns": [facts["id_column"], *facts["prediction_columns"]] if facts else [],
         "benchmark": competitions.is_benchmark(competition), "accepting_submissions": is_open, "closed_because": why,
         "revealed": competition.revealed,
         "starts_at": competition.starts_at.isoformat() if competition.starts_at else None,
@@ -110,7 +116,7 @@ def me():
 
 @bp.get("/competitions")
 def list_competitions():
-    return jsonify([competition_json(c) for c in competitions.list_all(db_session())])
+    return jsonify([competition_json(c) for c in lifecycle.listed(db_session(), g.user)])
 
 
 @bp.post("/competitions")
@@ -118,9 +124,11 @@ def list_competitions():
 def host():
     data = _body()
     session = db_session()
+    settings = settings_from_form({key: value for key, value in data.items() if key != "state"})
     with transaction():
         competition = competitions.host(session, str(data.get("task", "")), slug=data.get("slug") or None,
-                                        **settings_from_form(data))
+                                        state=data.get("state"), **settings)
+        audit.record(session, competition, g.user, "host", f"{data.get('task', '')} as {lifecycle.state_of(competition)}")
     return jsonify(competition_json(competition)), 201
 
 
@@ -138,21 +146,45 @@ def update_competition(slug: str):
     return jsonify(competition_json(competition))
 
 
+def require_confirm(data: dict, what: str) -> None:
+    """Reveal, disqualify, replace-and-rescore and delete cannot be undone lightly: they need ``"confirm": true``."""
+    if not lifecycle.confirmed(data.get("confirm")):
+        abort(400, description=f'{what} needs "confirm": true in the request body; send it again with it.')
+
+
 @bp.post("/competitions/<slug>/<any(open, close, reveal, rescore):action>")
+@bp.post("/competitions/<slug>/archive", defaults={"action": "archive"})
 @organiser_required
 def competition_action(slug: str, action: str):
     competition = competition_or_404(slug)
     session = db_session()
     queued = 0
+    if action == "reveal":
+        require_confirm(_body(), "revealing the private leaderboard (final: it cannot be undone)")
     with transaction():
         if action in ("open", "close"):
             competitions.set_open(competition, action == "open")
         elif action == "reveal":
             competitions.reveal(competition)
+        elif action == "archive":
+            lifecycle.archive(competition)
         else:
             queued = competitions.queue_rescore(session, competition)
+        audit.record(session, competition, g.user, action, f"{queued} submissions queued" if action == "rescore" else "")
     current_app.extensions["arena_queue"].notify(None)
     return jsonify(competition=competition_json(competition), queued=queued)
+
+
+@bp.delete("/competitions/<slug>")
+@organiser_required
+def delete_competition(slug: str):
+    competition = competition_or_404(slug)
+    require_confirm(_body(), f"deleting the draft '{slug}'")
+    session = db_session()
+    with transaction():
+        audit.record(session, competition, g.user, "delete", "draft deleted")
+        lifecycle.delete_draft(session, competition)
+    return jsonify(deleted=slug)
 
 
 @bp.put("/competitions/<slug>/task")
@@ -160,8 +192,13 @@ def competition_action(slug: str, action: str):
 def replace_task(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
+    data = _body()
+    if not competition.revealed:  # after the reveal the refusal says why; nothing to confirm
+        require_confirm(data, "replacing the task and rescoring every submission")
     with transaction():
-        queued = competitions.replace_task(session, competition, str(_body().get("task", "")))
+        queued = competitions.replace_task(session, competition, str(data.get("task", "")))
+        audit.record(session, competition, g.user, "replace", f"task version {competition.task_version}; "
+                     f"{queued} submissions queued for rescoring")
     current_app.extensions["arena_queue"].notify(None)
     return jsonify(competition=competition_json(competition), queued=queued)
 
@@ -286,9 +323,15 @@ def select(submission_id: int):
 @organiser_required
 def disqualify(submission_id: int):
     session = db_session()
+    data = _body()
+    disqualified = form_bool(data, "disqualified", True)
+    if disqualified:
+        require_confirm(data, f"disqualifying submission #{submission_id}")
     with transaction():
         submission = submissions.get(session, submission_id)
-        submissions.disqualify(submission, form_bool(_body(), "disqualified", True))
+        submissions.disqualify(submission, disqualified)
+        audit.record(session, session.get(Competition, submission.competition_id), g.user,
+                     "disqualify" if disqualified else "restore", f"submission #{submission.id}")
     return jsonify(id=submission.id, disqualified=submission.disqualified)
 
 
@@ -297,9 +340,14 @@ def disqualify(submission_id: int):
 def disqualify_team(slug: str, team_id: int):
     competition = competition_or_404(slug)
     session = db_session()
+    data = _body()
+    disqualified = form_bool(data, "disqualified", True)
+    if disqualified:
+        require_confirm(data, f"disqualifying team #{team_id}")
     with transaction():
         team = submissions.team_in(session, competition, team_id)
-        submissions.disqualify_team(session, team, form_bool(_body(), "disqualified", True))
+        submissions.disqualify_team(session, team, disqualified)
+        audit.record(session, competition, g.user, "disqualify" if disqualified else "restore", f"team {team.name}")
     return jsonify(id=team.id, name=team.name, disqualified=team.disqualified)
 
 

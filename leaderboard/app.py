@@ -25,7 +25,7 @@ from arena.server.jobs import InProcessWorker, RedisQueue
 from arena.db.database import Database
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 
-from . import api, api_accounts, auth, web  # noqa: F401  (api_accounts adds routes to the API)
+from . import api, api_accounts, auth, web, web_organiser  # noqa: F401  (api_accounts adds routes to the API)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -70,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_receive_upload_first)  # before any hook that reads the database
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(web_organiser.bp)
     app.register_blueprint(api.bp)
     auth.init_security(app)
     _register_error_handlers(app)

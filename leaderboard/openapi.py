@@ -29,6 +29,8 @@ SETTINGS = {"title": S, "description": S, "daily_limit": I, "total_limit": I, "t
             "feedback": {"type": "string", "enum": ["rounded", "ladder"],
                          "description": "what participants see of public scores: rounded, or the Ladder"}}
 
+CONFIRM = {"confirm": {"type": "boolean", "description": "must be true: the action is hard or impossible to undo"}}
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Arena API", "version": "1", "description":
@@ -70,17 +72,23 @@ OPENAPI = {
             "post": _op("Admit a participant who asked to join", auth="organiser", params=["slug", "username"])},
         "/api/v1/competitions": {
             "get": _op("List competitions and benchmarks"),
-            "post": _op("Host a task as a competition", auth="organiser", body={"task": S, "slug": S, **SETTINGS},
+            "post": _op("Host a task as a competition (\"state\": \"draft\" keeps it for organisers until opened)",
+                        auth="organiser", body={"task": S, "slug": S, "state": {"type": "string", "enum": ["draft", "open"]},
+                                                **SETTINGS},
                         responses={"201": {"description": "Created"}})},
         "/api/v1/competitions/{slug}": {
             "get": _op("A competition: task, metric, rules, data links", params=["slug"]),
-            "patch": _op("Change rules and dates", auth="organiser", params=["slug"], body=SETTINGS)},
-        "/api/v1/competitions/{slug}/open": {"post": _op("Open for uploads", auth="organiser", params=["slug"])},
+            "patch": _op("Change rules and dates", auth="organiser", params=["slug"], body=SETTINGS),
+            "delete": _op("Delete a draft (needs \"confirm\": true)", auth="organiser", params=["slug"], body=CONFIRM)},
+        "/api/v1/competitions/{slug}/archive": {"post": _op("Archive a closed or revealed competition", auth="organiser",
+                                                            params=["slug"])},
+        "/api/v1/competitions/{slug}/open": {"post": _op("Open for uploads (publishes a draft)", auth="organiser", params=["slug"])},
         "/api/v1/competitions/{slug}/close": {"post": _op("Close for uploads", auth="organiser", params=["slug"])},
-        "/api/v1/competitions/{slug}/reveal": {"post": _op("Reveal the private leaderboard", auth="organiser", params=["slug"])},
+        "/api/v1/competitions/{slug}/reveal": {"post": _op("Reveal the private leaderboard (final; needs \"confirm\": true)",
+                                                           auth="organiser", params=["slug"], body=CONFIRM)},
         "/api/v1/competitions/{slug}/rescore": {"post": _op("Queue every scored submission for rescoring", auth="organiser", params=["slug"])},
         "/api/v1/competitions/{slug}/task": {"put": _op("Switch to a new task version (rescores everything)",
-                                                        auth="organiser", params=["slug"], body={"task": S})},
+                                                        auth="organiser", params=["slug"], body={"task": S, **CONFIRM})},
         "/api/v1/competitions/{slug}/leaderboard": {"get": {**_op("Best submission per team with 95% CI "
                                                                   "(?board=private for organisers or after reveal; ?format=csv)", params=["slug"])}},
         "/api/v1/competitions/{slug}/shakeup": {"get": _op(
@@ -104,9 +112,9 @@ OPENAPI = {
         "/api/v1/submissions/{id}/select": {"post": _op("Choose or un-choose as a final submission", auth="user",
                                                         params=["id"], body={"selected": {"type": "boolean"}})},
         "/api/v1/submissions/{id}/disqualify": {"post": _op("Disqualify (or restore) a submission", auth="organiser",
-                                                            params=["id"], body={"disqualified": {"type": "boolean"}})},
+                                                            params=["id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
         "/api/v1/competitions/{slug}/teams/{team_id}/disqualify": {
             "post": _op("Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
-                        auth="organiser", params=["slug", "team_id"], body={"disqualified": {"type": "boolean"}})},
+                        auth="organiser", params=["slug", "team_id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
     },
 }

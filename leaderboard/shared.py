@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from flask import abort, send_file
+from flask import abort, g, send_file
 
 from arena.db.models import Competition
-from arena.server import competitions, downloads
+from arena.errors import ArenaError
+from arena.server import competitions, downloads, lifecycle
 
 from .auth import db_session
 
 
 def competition_or_404(slug: str) -> Competition:
+    """The competition, or a 404; a draft is a 404 to everyone but organisers."""
     try:
-        return competitions.get(db_session(), slug)
+        competition = competitions.get(db_session(), slug)
     except competitions.CompetitionError:
         abort(404, description=f"there is no competition '{slug}'.")
+    if not lifecycle.visible(competition, g.get("user")):
+        abort(404, description=f"there is no competition '{slug}'.")
+    return competition
 
 
 def send_data_file(slug: str, name: str):
@@ -24,4 +29,7 @@ def send_data_file(slug: str, name: str):
         path = downloads.download_path(competition, name)
     except FileNotFoundError:
         abort(404, description=f"there is no data file '{name}'; the files are {', '.join(downloads.DOWNLOADS)}.")
+    except ArenaError:  # a broken bundle: the organisers see why on the admin page; no server path leaves here
+        abort(503, description="this competition's data files are unavailable at the moment; the organisers can see "
+                               "why on their admin page. Try again later.")
     return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")

@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from arena.server import competitions, stages, standings, submissions, teams, uploads
+from arena.server import (announcements, audit, competitions, lifecycle, snapshots, stages, standings, submissions,
+                          teams, uploads)
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
@@ -26,7 +27,7 @@ def _notify(submission_id: int) -> None:
 @bp.route("/")
 def index():
     rows = []
-    for competition in competitions.list_all(db_session()):
+    for competition in lifecycle.listed(db_session(), g.user):
         rows.append((competition, standings.team_count(db_session(), competition)))
     return render_template("index.html", rows=rows)
 
@@ -36,16 +37,19 @@ def competition_page(slug: str):
     competition = competition_or_404(slug)
     want_private = request.args.get("board") == "private" if "board" in request.args else None
     show_private, board = standings.board(db_session(), competition, g.user, private=want_private)
-    task = competitions.task_of(competition)
+    task = snapshots.task_view(competition)  # stored at hosting: the page never loads the task
     is_open, why = competitions.accepting_submissions(competition)
+    final = _final_tables(competition, task) if competition.revealed and want_private is None else None
     return render_template("competition.html", c=competition, board=board, show_private=show_private,
+                           board_table=None if final else _board_table(competition, task, show_private,
+                                                                       everyone=request.args.get("teams") == "all"),
                            task=task, is_open=is_open, why_closed=why,
                            can_see_private=competitions.can_see_private(competition, g.user),
                            commitment_holds=competitions.commitment_holds(competition),
                            admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
-                           stages=stages.siblings(db_session(), competition),
-                           board_table=_board_table(competition, task, show_private,
-                                                    everyone=request.args.get("teams") == "all"))
+                           stages=stages.siblings(db_session(), competition), final=final,
+                           state=lifecycle.state_of(competition),
+                           announcements=announcements.of(db_session(), competition))
 
 
 def _board_columns(task) -> list:
@@ -65,6 +69,18 @@ def _board_table(competition: Competition, task, show_private: bool, *, everyone
                                  "_board.html", board=rows if everyone else rows[:BOARD_PAGE], show_private=show_private,
                                  metric=task.spec.primary_metric, columns=_board_columns(task),
                                  hidden=0 if everyone else max(0, len(rows) - BOARD_PAGE))))
+
+
+def _final_tables(competition: Competition, task) -> tuple[Markup, Markup]:
+    """After the reveal: the final private and public tables, rendered once per board generation."""
+    def render(_board) -> tuple[Markup, Markup]:
+        private, public, changes = standings.final_boards(db_session(), competition)
+        common = {"metric": task.spec.primary_metric, "columns": _board_columns(task)}
+        return (Markup(render_template("_board.html", board=private, show_private=True, changes=changes, **common)),
+                Markup(render_template("_board.html", board=public, show_private=False, changes=None,
+                                       board_id="public-leaderboard", **common)))
+
+    return standings.derived(db_session(), competition, True, "final-html", render)
 
 
 @bp.route("/c/<slug>/data/<name>")
@@ -140,7 +156,8 @@ def my_submissions(slug: str):
             for s in (submissions.for_team(session, team) if team else [])]
     return render_template("submissions.html", c=competition, team=team, rows=rows, show_private=show_private,
                            slots_left=submissions.slots_left(session, competition, team),
-                           chart=history_chart(rows), is_open=competitions.accepting_submissions(competition)[0])
+                           chart=history_chart(rows), is_open=competitions.accepting_submissions(competition)[0],
+                           why_closed=competitions.accepting_submissions(competition)[1])
 
 
 @bp.route("/c/<slug>/submissions/<int:submission_id>/select", methods=["POST"])
@@ -181,10 +198,22 @@ def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict
 def admin(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
-    rows = [(s.team.name, standings.submission_summary(s, show_private=True))
+    rows = [(s.team.name, standings.submission_summary(s, show_private=True), s.user.username)
             for s in submissions.for_competition(session, competition)]
     return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
-                           join_requests=teams.join_requests(session, competition))
+                           join_requests=teams.join_requests(session, competition),
+                           state=lifecycle.state_of(competition), log=audit.entries(session, competition),
+                           announcements=announcements.of(session, competition))
+
+
+CONFIRM = {
+    "reveal": "Reveal the private leaderboard? A reveal is final: the competition closes for good, and the ranking "
+              "on private rows becomes public.",
+    "disqualify": "Disqualify this submission? It leaves the board and cannot be chosen as a final.",
+    "disqualify-team": "Disqualify this team? All its submissions leave the board and it cannot upload again.",
+    "delete": "Delete this draft and everything made in it? This cannot be undone.",
+}
+"""Actions the web asks an organiser to confirm on a page of their own (replacing the task has a box to tick)."""
 
 
 @bp.route("/c/<slug>/admin/<action>", methods=["POST"])
@@ -192,36 +221,81 @@ def admin(slug: str):
 def admin_action(slug: str, action: str):
     competition = competition_or_404(slug)
     session = db_session()
+    undo = form_bool(request.form, "undo", False)
+    if action in CONFIRM and not undo and not lifecycle.confirmed(request.form.get("confirm")):
+        fields = {key: value for key, value in request.form.items() if key not in ("csrf_token", "confirm")}
+        return render_template("confirm.html", c=competition, action=action, question=CONFIRM[action], fields=fields)
+    if action == "task" and not lifecycle.confirmed(request.form.get("confirm")):
+        abort(400, description="tick 'every submission is rescored' to confirm replacing the task, then send it again.")
     with transaction():
+        if action in ("delete", "archive", "announce", "unannounce", "team-limit"):
+            return _organise(session, competition, action)
         if action == "settings":
             competitions.update_settings(competition, **settings_from_form(request.form))
             flash("Settings saved.")
         elif action in ("open", "close"):
             competitions.set_open(competition, action == "open")
             flash(f"Competition {'opened' if action == 'open' else 'closed'}.")
+            audit.record(session, competition, g.user, action)
         elif action == "reveal":
             competitions.reveal(competition)
             flash("The private leaderboard is now public.")
+            audit.record(session, competition, g.user, "reveal")
         elif action == "admit":
             admitted = teams.admit(session, competition, request.form.get("username", ""))
             flash(f"{admitted.user.username} is admitted.")
         elif action == "rescore":
-            flash(f"{competitions.queue_rescore(session, competition)} submissions queued for rescoring.")
+            queued = competitions.queue_rescore(session, competition)
+            flash(f"{queued} submissions queued for rescoring.")
+            audit.record(session, competition, g.user, "rescore", f"{queued} submissions queued")
         elif action == "task":
-            flash(f"New task version; {_replace_task(session, competition)} submissions queued for rescoring.")
+            queued = _replace_task(session, competition)
+            flash(f"New task version; {queued} submissions queued for rescoring.")
+            audit.record(session, competition, g.user, "replace", f"task version {competition.task_version}; "
+                         f"{queued} submissions queued for rescoring")
         elif action == "disqualify":
             submission = submissions.get(session, _form_id("submission_id"))
             if submission.competition_id != competition.id:
                 abort(404, description=f"there is no submission #{submission.id} in '{slug}'.")
             submissions.disqualify(submission, not form_bool(request.form, "undo", False))
+            audit.record(session, competition, g.user, "restore" if undo else "disqualify", f"submission #{submission.id}")
         elif action == "disqualify-team":
             team = submissions.team_in(session, competition, _form_id("team_id"))
             submissions.disqualify_team(session, team, not form_bool(request.form, "undo", False))
             flash(f"Team {team.name} {'is disqualified' if team.disqualified else 'is back on the board'}.")
+            audit.record(session, competition, g.user, "restore" if undo else "disqualify", f"team {team.name}")
         else:
             abort(404)
     current_app.extensions["arena_queue"].notify(None)
     return redirect(url_for("web.admin", slug=slug))
+
+
+def _organise(session, competition: Competition, action: str):
+    """The lifecycle, announcement and per-team limit actions of the admin page (inside its transaction)."""
+    if action == "delete":
+        audit.record(session, competition, g.user, "delete", "draft deleted")
+        lifecycle.delete_draft(session, competition)
+        flash(f"The draft '{competition.slug}' is deleted.")
+        return redirect(url_for("web.index"))
+    if action == "archive":
+        lifecycle.archive(competition)
+        flash("The competition is archived: kept for reference, read-only.")
+    elif action == "announce":
+        announcements.post(session, competition, g.user, request.form.get("body", ""))
+        flash("Announcement published on the competition's page.")
+    elif action == "unannounce":
+        announcements.remove(session, competition, _form_id("announcement_id"))
+        flash("Announcement removed.")
+    else:
+        team = submissions.team_in(session, competition, _form_id("team_id"))
+        raw = request.form.get("daily_limit", "").strip()
+        submissions.set_team_daily_limit(session, team, int(raw) if raw.isdigit() else (None if not raw else raw))
+        flash(f"Team {team.name}: {team.daily_limit_override or competition.daily_limit} submissions per day"
+              f"{'' if team.daily_limit_override else ' (the competition limit)'}.")
+    audit.record(session, competition, g.user, action, request.form.get("body", "")[:80] if action == "announce" else
+                 (f"team #{request.form.get('team_id')}: {request.form.get('daily_limit') or 'competition limit'}"
+                  if action == "team-limit" else ""))
+    return redirect(url_for("web.admin", slug=competition.slug))
 
 
 def _form_id(field: str) -> int:
@@ -266,7 +340,11 @@ def host():
                                        slug=slug or "", form=request.form)
             if competition is None:
                 competition = competitions.host(session, task_ref, slug=slug, native=request.form.get("native") == "1",
-                                                **settings)
+                                                state=request.form.get("state") or None, **settings)
+            elif request.form.get("state") == "draft":
+                competition.lifecycle = "draft"
+            audit.record(session, competition, g.user, "host", f"{task_ref or 'an uploaded bundle'} as "
+                                                                f"{lifecycle.state_of(competition)}")
         return redirect(url_for("web.admin", slug=competition.slug))
     from arena.scoring.datasets import builtin_task_names
 

@@ -1177,7 +1177,6 @@ def test_a_forged_form_with_another_sessions_token_is_refused(app, client, peopl
     assert response.status_code == 400 and b"reload the page" in response.data
 
 
-
 # --- pages, exports, names -----------------------------------------------------------
 
 
@@ -1310,7 +1309,6 @@ def test_a_team_name_is_stored_normalised(client, people):
     assert client.post("/api/v1/competitions/mnist1d/teams", json={"name": "ada-X"}, headers=auth(people.token("zed"))).status_code == 201
     assert _accounts_upload(client, other, "mnist1d", sample_csv("mnist1d")).status_code == 202
     assert client.get("/api/v1/competitions/mnist1d/team", headers=auth(other)).get_json()["team"]["name"].lower() != "ada-x"
-
 
 
 # --- workers -------------------------------------------------------------------------

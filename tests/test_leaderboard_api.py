@@ -92,7 +92,7 @@ def test_finals_reveal_and_private_visibility(client, people):
     third = client.post(f"/api/v1/submissions/{ids[1]}/select", json={"selected": True}, headers=auth(ada))
     assert third.status_code == 400 and "already chosen 2 final" in third.get_json()["problems"][0]
     assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(ada)).status_code == 403
-    assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(org)).status_code == 200
+    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
     final = board(client)
     assert final["board"] == "private"
     assert final["rows"][0]["submission_id"] == ids[2]  # the best of the chosen finals, not the best overall
@@ -108,7 +108,7 @@ def test_disqualified_submission_leaves_the_board(client, people):
     submission_id = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
     people.drain()
     assert len(board(client)["rows"]) == 1
-    assert client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={}, headers=auth(org)).status_code == 200
+    assert client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={"confirm": True}, headers=auth(org)).status_code == 200
     assert board(client)["rows"] == []
 
 
@@ -157,7 +157,7 @@ def test_new_task_version_rescores_and_keeps_history(client, people, tmp_path):
     people.drain()
     toml = (bundle / "task.toml").read_text()
     (bundle / "task.toml").write_text(toml.replace("version = 1", "version = 2").replace('primary = "accuracy"', 'primary = "balanced_accuracy"').replace('"balanced_accuracy"]', '"accuracy"]'))
-    replaced = client.put("/api/v1/competitions/m1d/task", json={"task": str(bundle)}, headers=auth(org))
+    replaced = client.put("/api/v1/competitions/m1d/task", json={"task": str(bundle), "confirm": True}, headers=auth(org))
     assert replaced.status_code == 200 and replaced.get_json()["queued"] == 1
     people.drain()
     detail = client.get(f"/api/v1/submissions/{submission_id}", headers=auth(ada)).get_json()

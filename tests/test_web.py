@@ -56,7 +56,7 @@ API = [
     ("GET", "/api/v1/competitions/mnist1d/submissions", 401, 200, 200, 200),
     ("GET", "/api/v1/submissions/{ada_sub}", 401, 200, 403, 200),
     ("POST", "/api/v1/submissions/{ada_sub}/select", 401, 200, 403, 200),
-    ("POST", "/api/v1/submissions/{ada_sub}/disqualify", 401, 403, 403, 200),
+    ("POST", "/api/v1/submissions/{ada_sub}/disqualify", 401, 403, 403, 400),  # without "confirm": true
     ("POST", "/api/v1/competitions/mnist1d/teams/999999/disqualify", 401, 403, 403, 400),  # no such team
     ("GET", "/api/v1/competitions/mnist1d/all-submissions", 401, 403, 403, 200),
     ("POST", "/api/v1/competitions/mnist1d/rescore", 401, 403, 403, 200),
@@ -76,7 +76,7 @@ API = [
     ("POST", "/api/v1/competitions/mnist1d/submissions", 401, 400, 400, 400),  # no file attached
     ("POST", "/api/v1/competitions/mnist1d/open", 401, 403, 403, 200),
     ("POST", "/api/v1/competitions/mnist1d/close", 401, 403, 403, 200),
-    ("POST", "/api/v1/competitions/mnist1d/reveal", 401, 403, 403, 200),
+    ("POST", "/api/v1/competitions/mnist1d/reveal", 401, 403, 403, 400),  # without "confirm": true
 ]
 
 
@@ -155,7 +155,7 @@ def test_organiser_admin_actions_through_forms(world, client, people):
     assert saved.status_code == 302
     bad = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "daily_limit": "lots"})
     assert bad.status_code == 400 and b"&#39;daily_limit&#39; must look like 5" in bad.data
-    client.post("/c/mnist1d/admin/reveal", data={"csrf_token": people.csrf()})
+    client.post("/c/mnist1d/admin/reveal", data={"csrf_token": people.csrf(), "confirm": "1"})
     assert b"(private rows)" in client.get("/c/mnist1d").data
     exported = client.get("/c/mnist1d/leaderboard.csv?board=private").get_data(as_text=True)
     assert exported.splitlines()[0].startswith("rank,team,score,ci_low,ci_high")

@@ -101,6 +101,18 @@ class Competition(Base):
     revealed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Statistics (revision 0005): what participants see of public scores (arena.scoring.spec.FEEDBACK_MODES).
     feedback: Mapped[str] = mapped_column(String(16), default="rounded", server_default="rounded")
+    # Organisers (revision 0006): draft | published | archived (open, closed and revealed stay in is_open and
+    # revealed); the snapshot the task is hosted from and the organiser's folder it was copied from; what pages
+    # show of the task, stored at hosting so no page materialises it; why the bundle is broken ("" when it is not).
+    lifecycle: Mapped[str] = mapped_column(String(16), default="published", server_default="published")
+    snapshot: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    source_ref: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    metric: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    higher_is_better: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    train_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    test_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    task_facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    broken: Mapped[str] = mapped_column(String(1000), default="", server_default="")
 
 
 class Team(Base):
@@ -112,6 +124,7 @@ class Team(Base):
     invite_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     disqualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # revision 0003
+    daily_limit_override: Mapped[int | None] = mapped_column(Integer, nullable=True)  # revision 0006
     members: Mapped[list["Membership"]] = relationship(back_populates="team")
 
 
@@ -171,6 +184,32 @@ class ScoreRecord(Base):
     answer_sha256: Mapped[str] = mapped_column(String(64))
     score: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One organiser action on a competition: who hosted, revealed, disqualified or rescored, and when (revision 0006)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # kept after a draft's deletion
+    competition_slug: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Announcement(Base):
+    """A message from the organisers shown on the competition's page (revision 0006)."""
+
+    __tablename__ = "announcements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    author: Mapped[User | None] = relationship()
 
 
 class BoardGeneration(Base):

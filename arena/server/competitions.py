@@ -17,6 +17,7 @@ from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
 from arena.scoring.programs import ProgramTask, is_program_ref
 from arena.db.models import Competition, Submission, User, utcnow
+from arena.server import snapshots
 from arena.scoring.spec import FEEDBACK_MODES
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -38,6 +39,18 @@ def _stored_ref(task_ref: str, task: Task) -> str:
     if isinstance(task, ProgramTask):  # a Codabench/CodaLab phase: the folder and the phase
         return task.spec.ref
     return str(task_ref) if task_ref in builtin_task_names() else str(task.spec.bundle_dir)
+
+
+def _pin(competition: Competition, task_ref: str, task: Task) -> None:
+    """Point the competition at the task's snapshot (an immutable copy under ARENA_HOME) and store what pages
+    show of the task; a built-in or a Codabench bundle is referenced as it is."""
+    ref = _stored_ref(task_ref, task)
+    if snapshots.snapshots(ref) and not snapshots.is_snapshot(ref):
+        competition.snapshot, folder = snapshots.take(ref)
+        competition.source_ref, ref = ref, str(folder)
+        task = load_task(ref)
+    competition.task_ref = ref
+    snapshots.store_facts(competition, task)
 
 
 def _adopt(session: Session, competition: Competition, task: Task) -> int:
@@ -97,6 +110,9 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
 
         return host_stages(session, task_ref, slug=slug, **settings)[0]
     settings.pop("native", None)
+    state = settings.pop("state", None)
+    if state not in (None, "draft", "open"):
+        raise CompetitionError(f"'state' must be \"draft\" (organisers only, until opened) or \"open\"; got {state!r}.")
     if slug is not None:
         check_slug(session, slug)
     task = load_task(task_ref)
@@ -108,9 +124,10 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
         task_version=spec.version, answer_sha256=task.answer_key.sha256, description=spec.description,
         daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
         final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
-        split_key=secrets.token_hex(16),
+        split_key=secrets.token_hex(16), lifecycle="draft" if state == "draft" else "published",
         feedback=getattr(defaults, "feedback", "rounded"),
     )
+    _pin(competition, task_ref, task)
     commit_to_answer_key(competition, task)
     session.add(competition)
     update_settings(competition, **settings)
@@ -161,6 +178,10 @@ def _split_frozen(competition: Competition) -> bool:
 def accepting_submissions(competition: Competition, now: datetime | None = None) -> tuple[bool, str]:
     """Whether uploads are accepted now, and if not, why (for the person who tried)."""
     now = now or utcnow()
+    if competition.lifecycle == "draft":
+        return False, "this competition is a draft: the organisers have not opened it yet."
+    if competition.lifecycle == "archived":
+        return False, "this competition is archived: it is kept for reference and takes no more uploads."
     if competition.revealed:
         return False, "the private leaderboard is revealed: this competition is over and takes no more uploads."
     if not competition.is_open:
@@ -221,7 +242,7 @@ def replace_task(session: Session, competition: Competition, task_ref: str) -> i
     task = load_task(task_ref)
     if task.answer_key.sha256 == competition.answer_sha256 and task.spec.version == competition.task_version:
         raise CompetitionError("this bundle has the same version and answer key as the current task.")
-    competition.task_ref = _stored_ref(task_ref, task)
+    _pin(competition, task_ref, task)
     return _adopt(session, competition, task)
 
 
@@ -229,20 +250,35 @@ def sync_task_versions(session: Session) -> list[str]:
     """Notice bundles changed on disk (a new version, new labels): adopt them and rescore everything.
 
     Called when the server starts, so an organiser who edits a bundle in place only
-    has to restart. Returns the competitions that changed.
+    has to restart: the new version gets its own snapshot. A moved or broken folder
+    changes nothing (the snapshot carries on); a snapshot that cannot be loaded marks
+    the competition broken, for organisers to see. Returns the competitions that changed.
     """
     changed = []
     for competition in list_all(session):
+        try:
+            current = load_task(competition.task_ref)
+        except (ArenaError, OSError) as exc:
+            snapshots.mark_broken(competition, exc)
+            continue
+        if competition.broken or not competition.task_facts:
+            snapshots.store_facts(competition, current)
         if competition.revealed:  # a reveal is final: its ranking never moves
             continue
-        try:
-            task = load_task(competition.task_ref)
-        except ArenaError:  # a broken bundle keeps its last good version; the admin page says so on replace
-            continue
+        source, task = competition.source_ref or competition.task_ref, current
+        if source != competition.task_ref:
+            try:
+                task = load_task(source)
+            except (ArenaError, OSError):  # the organiser's folder moved or broke: the snapshot carries on
+                task = current
         if (task.spec.version, task.answer_key.sha256) != (competition.task_version, competition.answer_sha256):
+            _pin(competition, source, task)
             _adopt(session, competition, task)
             changed.append(competition.slug)
-        elif not competition.commitment:  # hosted before commitments were salted
+            continue
+        if snapshots.snapshots(competition.task_ref) and not snapshots.is_snapshot(competition.task_ref):
+            _pin(competition, competition.task_ref, task)  # hosted before snapshots: it gets one now
+        if not competition.commitment:  # hosted before commitments were salted
             commit_to_answer_key(competition, task)
     return changed
 
@@ -264,15 +300,21 @@ def queue_rescore(session: Session, competition: Competition) -> int:
 
 
 def set_open(competition: Competition, is_open: bool) -> None:
-    """Open or close uploads; a revealed competition stays closed."""
+    """Open or close uploads (opening a draft publishes it); a revealed or archived competition stays closed."""
+    if is_open and competition.lifecycle == "archived":
+        raise CompetitionError("this competition is archived and cannot be re-opened; host the task again for a new round.")
     if is_open and competition.revealed:
         raise CompetitionError("the private leaderboard is revealed, and a reveal is final: this competition cannot "
                                "be re-opened. Host the task again under a new short name for a new round.")
+    if is_open and competition.lifecycle == "draft":
+        competition.lifecycle = "published"
     competition.is_open = is_open
 
 
 def reveal(competition: Competition) -> None:
     """Publish the private leaderboard and the commitment's salt, and close uploads: final, never undone."""
+    if competition.lifecycle == "draft":
+        raise CompetitionError("this competition is a draft: open it (and let teams submit) before revealing anything.")
     if not competition.revealed:
         competition.revealed_at = utcnow()
     competition.revealed = True

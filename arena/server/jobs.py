@@ -114,6 +114,7 @@ def score_one(db: Database, submission_id: int) -> str | None:
         competition = session.get(Competition, submission.competition_id)
         task_ref, fraction, file_sha = competition.task_ref, competition.public_fraction, submission.file_sha256
         split_key = competition.split_key
+        started = (task_ref, competition.task_version, competition.answer_sha256)
     outcome: Score | list[str] | None
     with _Heartbeat(db, submission_id, worker):
         try:
@@ -129,7 +130,7 @@ def score_one(db: Database, submission_id: int) -> str | None:
         if not store.holds_claim(submission, worker):
             return None
         competition = session.get(Competition, submission.competition_id)
-        if competition.task_ref != task_ref:  # the task changed meanwhile: score again
+        if (competition.task_ref, competition.task_version, competition.answer_sha256) != started:  # changed: again
             submission.status = "queued"
         elif isinstance(outcome, Score):
             store.record_score(session, submission, competition, outcome)

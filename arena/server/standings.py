@@ -11,10 +11,9 @@ from typing import Callable, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arena.scoring.datasets import load_task
-from arena.scoring.metrics import get_metric
 from arena.scoring.score import rounded
 from arena.db.models import Competition, ScoreRecord, Submission, Team
+from arena.server.snapshots import facts_of
 from arena.server.board_cache import cached
 from arena.server.ranks import rank_statistics, shared_ranks
 
@@ -33,6 +32,7 @@ class Standing:
     is_baseline: bool
     submitted_at: str
     values: dict = dataclass_field(default_factory=dict)  # a Codabench bundle's leaderboard columns, by key
+    auto_selected: bool = False  # private board: the team chose no finals, so its best public ones were judged
     rank_interval: tuple[int, int] | None = None  # 95% range of ranks over joint resamples of the rows
     indistinguishable_from_next: bool = False  # a paired bootstrap cannot tell this team from the next one
 
@@ -66,12 +66,16 @@ def _chosen(session: Session, competition: Competition, *, higher: bool, private
               .join(Team, Team.id == Submission.team_id).where(*_eligible_where(competition)).subquery())
     best = {team_id: (submission_id, entries) for submission_id, team_id, entries in session.execute(
         select(ranked.c.id, ranked.c.team_id, ranked.c.entries).where(ranked.c.place == 1))}
-    if private:  # a team's best final on private rows; its best public submission if it chose none
+    if private:  # a team's best final on private rows; among its best public ones (up to the limit) if it chose none
         finals = (select(Submission.id, Submission.team_id).where(*_eligible_where(competition),
                                                                   Submission.selected.is_(True))
                   .join(Team, Team.id == Submission.team_id).order_by(*order(Submission.private_primary)))
         picked: dict[int, int] = {}
         for submission_id, team_id in session.execute(finals):
+            picked.setdefault(team_id, submission_id)
+        auto = (select(Submission.id, Submission.team_id).join(ranked, ranked.c.id == Submission.id)
+                .where(ranked.c.place <= max(1, competition.final_selections)).order_by(*order(Submission.private_primary)))
+        for submission_id, team_id in session.execute(auto):
             picked.setdefault(team_id, submission_id)
         best = {team_id: (picked.get(team_id, submission_id), entries)
                 for team_id, (submission_id, entries) in best.items()}
@@ -84,11 +88,12 @@ def _chosen(session: Session, competition: Competition, *, higher: bool, private
 
 def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
     """Ranked standings. Public: each team's best public score. Private: the best private score
-    among the team's chosen finals, or of its best public submission if it chose none."""
-    spec = load_task(competition.task_ref).spec
+    among the team's chosen finals or, if it chose none, among its best public submissions up to the
+    selection limit (as Kaggle auto-selects). The task is never loaded: its direction and columns are stored."""
     # A Codabench/CodaLab stage takes its direction (and its extra columns) from the bundle's leaderboard.
-    higher = spec.higher_is_better if hasattr(spec, "higher_is_better") else get_metric(spec.primary_metric).higher_is_better
-    columns = [c.key for c in getattr(spec, "columns", ())] if not getattr(spec, "native", None) else []
+    facts = facts_of(competition)
+    higher = competition.higher_is_better
+    columns = [column["key"] for column in facts.get("columns", ())]
 
     def key(value: float | None, when) -> tuple:
         missing = value is None
@@ -113,6 +118,7 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
             ci_low=rounded(ci[0]), ci_high=rounded(ci[1]), submission_id=submission.id, entries=entries,
             is_baseline=submission.is_baseline, submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
             values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
+            auto_selected=private and not submission.selected,
         ))
     return standings
 
@@ -130,6 +136,17 @@ def ladder_choice(session: Session, competition: Competition, chosen: list[tuple
         if better:
             best[submission.team_id] = submission
     return [(best.get(submission.team_id, submission), entries) for submission, entries in chosen]
+
+
+def final_boards(session: Session, competition: Competition) -> tuple[list[Standing], list[Standing], dict[str, int | None]]:
+    """After the reveal: the private board, the public board, and each team's rank change (public rank minus
+    private rank: positive climbed; None for a team absent from the public board)."""
+    private = best_per_team(session, competition, private=True)
+    public = best_per_team(session, competition, private=False)
+    public_rank = {standing.team: standing.rank for standing in public}
+    changes = {standing.team: (public_rank[standing.team] - standing.rank if standing.team in public_rank else None)
+               for standing in private}
+    return private, public, changes
 
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.

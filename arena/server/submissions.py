@@ -62,7 +62,7 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
         raise CompetitionError(why)
     team = team_for_upload(session, competition, user)
     lock(session, Team, team.id)
-    session.refresh(team, ["disqualified"])
+    session.refresh(team, ["disqualified", "daily_limit_override"])
     if team.disqualified:
         raise CompetitionError(f"team '{team.name}' was disqualified by the organisers of this competition "
                                "and cannot submit; ask them if you think this is a mistake.")
@@ -72,9 +72,9 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
     if duplicate is not None:
         return Accepted(duplicate, duplicate=True)
     day = now.strftime("%Y-%m-%d")
-    if _used(session, team, competition, day) >= competition.daily_limit:
+    if _used(session, team, competition, day) >= daily_limit(competition, team):
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
-        raise LimitError(f"team '{team.name}' has used all {competition.daily_limit} submissions for {day} (UTC). "
+        raise LimitError(f"team '{team.name}' has used all {daily_limit(competition, team)} submissions for {day} (UTC). "
                          f"New slots open at {tomorrow} 00:00 UTC. Invalid files do not count.")
     if competition.total_limit is not None and _used(session, team, competition, None) >= competition.total_limit:
         raise LimitError(f"team '{team.name}' has used all {competition.total_limit} submissions allowed in this competition.")
@@ -92,7 +92,22 @@ def slots_left(session: Session, competition: Competition, team: Team | None, no
     if team is None:
         return competition.daily_limit
     day = (now or utcnow()).strftime("%Y-%m-%d")
-    return max(0, competition.daily_limit - _used(session, team, competition, day))
+    return max(0, daily_limit(competition, team) - _used(session, team, competition, day))
+
+
+def daily_limit(competition: Competition, team: Team | None) -> int:
+    """The team's daily limit: the organisers' override for this team, or the competition's."""
+    override = team.daily_limit_override if team is not None else None
+    return override if override is not None else competition.daily_limit
+
+
+def set_team_daily_limit(session: Session, team: Team, limit: int | None) -> None:
+    """Override one team's daily limit (None: back to the competition's); the team row is locked first."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise CompetitionError(f"a team's daily limit must be a whole number of 1 or more, or empty for the "
+                               f"competition's own limit; got {limit!r}.")
+    lock(session, Team, team.id)
+    team.daily_limit_override = limit
 
 
 def for_team(session: Session, team: Team) -> list[Submission]:
