@@ -128,3 +128,23 @@ feedback = "{mode}"
     assert load_spec(write_bundle(toml.format(mode="ladder"), data)).competition.feedback == "ladder"
     with pytest.raises(BundleError, match="'exact' is not a feedback mode; choose one of: 'rounded'"):
         load_spec(write_bundle(toml.format(mode="exact"), data, name="bad"))
+
+
+def test_under_the_ladder_the_submission_page_shows_no_public_value_finer_than_the_released_one(client, people):
+    host_ladder(client, people)
+    ada = people.token("ada")
+    upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.8, 1))
+    people.drain()
+    upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.8, 2))  # not a real improvement: not released
+    people.drain()
+    mine = client.get("/api/v1/competitions/ladder-1d/submissions", headers=auth(ada)).get_json()["submissions"]
+    second = max(mine, key=lambda s: s["id"])
+    with client.application.extensions["arena_db"].session() as session:
+        from arena.db.models import Submission
+
+        exact = session.get(Submission, second["id"]).score["public"]["accuracy"]
+    people.login("ada")
+    page = client.get(f"/c/ladder-1d/submissions/{second['id']}").get_data(as_text=True)
+    metrics = page.split('id="metrics"')[1].split("</table>")[0]
+    assert f"{exact:.4f}" not in metrics or f"{exact:.4f}" == f"{second['public']['accuracy']:.4f}"
+    assert "[" not in metrics  # no interval of the hidden public value either

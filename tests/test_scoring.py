@@ -119,3 +119,20 @@ def test_score_takes_a_task_name_and_a_file(tmp_path):
 
     load_task("digits").sample_submission().to_csv(tmp_path / "s.csv", index=False)
     assert score("digits", tmp_path / "s.csv") == score_submission(load_task("digits"), tmp_path / "s.csv")
+
+
+@pytest.mark.parametrize("task_name", ["digits", "sunspots"])
+def test_every_metric_gets_its_own_interval_around_its_value(task_name, tmp_path):
+    from helpers import predictions_csv, sample_csv
+
+    task = load_task(task_name)
+    path = tmp_path / "sample.csv"
+    path.write_text(sample_csv(task_name) if task_name == "sunspots" else predictions_csv(task_name, 0.8))
+    score = score_submission(task, path)
+    assert set(score.public_cis) == set(score.public) == set(task.spec.metric_names)
+    for part, values, cis in (("public", score.public, score.public_cis), ("private", score.private, score.private_cis)):
+        for name, value in values.items():
+            low, high = cis[name]
+            assert low <= value + 1e-9 and value - 1e-9 <= high and low < high, (part, name, value, cis[name])
+    assert score.public_cis[score.primary] == score.public_ci
+    assert type(score).from_dict(score.to_dict()) == score

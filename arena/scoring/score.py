@@ -30,7 +30,11 @@ BOOTSTRAP_SEED = 20240601
 
 @dataclass(frozen=True)
 class Score:
-    """Metric values of one submission on public and private rows, with a 95% CI for the primary."""
+    """Metric values of one submission on public and private rows, each with its 95% CI.
+
+    ``public_ci``/``private_ci`` are the primary metric's (the board's); ``public_cis``/``private_cis``
+    hold every metric's, the primary's included (scores recorded before them lack them).
+    """
 
     primary: str
     higher_is_better: bool
@@ -42,6 +46,8 @@ class Score:
     n_private: int
     public_undefined: int = 0  # bootstrap resamples where the primary metric was undefined (left out of the CI)
     private_undefined: int = 0
+    public_cis: dict[str, tuple[float, float]] = field(default_factory=dict)
+    private_cis: dict[str, tuple[float, float]] = field(default_factory=dict)
     rows: np.ndarray | None = field(default=None, compare=False, repr=False)  # per-row results, not serialised
 
     def to_dict(self) -> dict:
@@ -51,7 +57,8 @@ class Score:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Score":
-        return cls(**{**data, "public_ci": tuple(data["public_ci"]), "private_ci": tuple(data["private_ci"])})
+        cis = {part: {name: tuple(ci) for name, ci in (data.get(part) or {}).items()} for part in ("public_cis", "private_cis")}
+        return cls(**{**data, "public_ci": tuple(data["public_ci"]), "private_ci": tuple(data["private_ci"]), **cis})
 
 
 _cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -130,7 +137,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     primary = metrics[0]
     weight = answer_weights(task)
     results: dict[str, dict[str, float]] = {"public": {}, "private": {}}
-    cis: dict[str, Interval] = {}
+    cis: dict[str, dict[str, Interval]] = {"public": {}, "private": {}}
 
     count_metrics = [m for m in metrics if m.from_confusion is not None]
     if count_metrics:
@@ -140,14 +147,14 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         cells = np.bincount(cell, weights=weight, minlength=3 * k * k).astype(np.float64)
         matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k: 2 * k * k].reshape(k, k)}
         for part, cm in matrices.items():
+            rows = public if part == "public" else private
             for metric in count_metrics:
                 results[part][metric.name] = float(metric.from_confusion(cm)) if cm.sum() else float("nan")
-            if primary.from_confusion is not None and weight is not None:
-                rows = public if part == "public" else private
-                cis[part] = confusion_interval(primary, key.truth[rows] * k + predictions.labels[rows], k,
-                                               weight[rows], seed=BOOTSTRAP_SEED)
-            elif primary.from_confusion is not None:
-                cis[part] = metric_interval(primary, cm=cm, seed=BOOTSTRAP_SEED)
+                if weight is not None:
+                    cis[part][metric.name] = confusion_interval(metric, key.truth[rows] * k + predictions.labels[rows],
+                                                                k, weight[rows], seed=BOOTSTRAP_SEED)
+                else:
+                    cis[part][metric.name] = metric_interval(metric, cm=cm, seed=BOOTSTRAP_SEED)
 
     row_metrics = [m for m in metrics if m.from_rows is not None]
     for part, rows in (("public", public), ("private", private)) if row_metrics else ():
@@ -160,10 +167,10 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                 results[part][metric.name] = float("nan")
             else:
                 results[part][metric.name] = metric.from_rows(metric_truth, pred, **({"weight": w} if w is not None else {}))
-            if metric is primary and w is None and has_fast_path(metric.name):
-                cis[part] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
-            elif metric is primary:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.scoring.weights
-                cis[part] = row_interval(metric, metric_truth, pred, w, seed=BOOTSTRAP_SEED)
+            if w is None and has_fast_path(metric.name):
+                cis[part][metric.name] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
+            else:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.scoring.weights
+                cis[part][metric.name] = row_interval(metric, metric_truth, pred, w, seed=BOOTSTRAP_SEED)
 
     plugin_names = {plugin.name for plugin in getattr(task.spec, "plugins", ())}
     for part, rows in (("public", public), ("private", private)):
@@ -176,10 +183,12 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         higher_is_better=primary.higher_is_better,
         public={name: results["public"][name] for name in names},
         private={name: results["private"][name] for name in names},
-        public_ci=cis["public"].as_tuple(),
-        private_ci=cis["private"].as_tuple(),
-        public_undefined=cis["public"].undefined,
-        private_undefined=cis["private"].undefined,
+        public_ci=cis["public"][primary.name].as_tuple(),
+        private_ci=cis["private"][primary.name].as_tuple(),
+        public_undefined=cis["public"][primary.name].undefined,
+        private_undefined=cis["private"][primary.name].undefined,
+        public_cis={name: cis["public"][name].as_tuple() for name in names},
+        private_cis={name: cis["private"][name].as_tuple() for name in names},
         rows=row_results(primary, key.truth, _prediction_for(primary, predictions)),
         n_public=int(public.sum()),
         n_private=int(private.sum()),
