@@ -143,7 +143,7 @@ class AutodiffGRU(CellGRU):
 
     def __call__(self, x):
         u = jnp.swapaxes(self.input(x), 0, 1)
-        gi = u @ self.rnn.w_ih[...] + self.rnn.b_ih[...]
+        gi = tuple(jnp.split(u @ self.rnn.w_ih[...] + self.rnn.b_ih[...], 3, axis=-1))
         out = jnp.swapaxes(autodiff_scan(gi, self.rnn.w_hh[...], jnp.zeros((x.shape[0], 128))), 0, 1)
         return self.head(self.norm(jnp.concatenate([out[:, -1], out.mean(axis=1)], axis=-1)))
 

@@ -107,7 +107,7 @@ def test_baseline_list_shows_models_per_task():
 
 def test_baseline_submits_to_a_leaderboard_marked_as_baseline(tmp_path, live_server):
     server = live_server()
-    token = server.people.token("reference")
+    token = server.people.token("reference", organiser=True)  # only organisers may mark a baseline
     result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "digits", "mlp", "--epochs", "2",
                              "--no-curves", "--out", str(tmp_path / "p.csv"), "--submit", "--server", server.url,
                              "--token", token], capture_output=True, text=True, timeout=600)
