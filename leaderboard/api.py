@@ -265,6 +265,7 @@ def submit(slug: str):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         abort(400, description="send the predictions file as multipart form field 'file'.")
+    competition = competition_or_404(slug)  # an unknown slug, or a draft the uploader may not see: 404
     session = db_session()
     with transaction():
         accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
@@ -273,7 +274,6 @@ def submit(slug: str):
                                          max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
     if not accepted.duplicate:
         current_app.extensions["arena_queue"].notify(accepted.submission.id)
-    competition = competition_or_404(slug)
     body = standings.submission_summary(accepted.submission,
                                         show_private=competitions.can_see_private(competition, g.user))
     return jsonify(submission=body, duplicate=accepted.duplicate), (200 if accepted.duplicate else 202)

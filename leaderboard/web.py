@@ -99,7 +99,8 @@ def shakeup_page(slug: str):
 @bp.route("/c/<slug>/leaderboard.csv")
 def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)
-    shown_private = standings.shows_private(competition, g.user, request.args.get("board") == "private")
+    board = request.args.get("board")  # absent: the board the page shows by default (private after the reveal)
+    shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
     return Response(standings.derived(db_session(), competition, shown_private, "csv", standings.to_csv), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
 
@@ -198,7 +199,7 @@ def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict
 def admin(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
-    rows = [(s.team.name, standings.submission_summary(s, show_private=True), s.user.username)
+    rows = [(s.team.name, standings.submission_summary(s, show_private=True), s.user.username, s.failure_detail)
             for s in submissions.for_competition(session, competition)]
     return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
                            join_requests=teams.join_requests(session, competition),

@@ -77,6 +77,21 @@ def shown(client):
             client.get("/api/v1/competitions/ladder-1d/leaderboard").get_json()["rows"]]
 
 
+def one_more_mistake(csv_text: str) -> str:
+    """The same predictions with one more wrong label: never better than the original on any split."""
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(csv_text))
+    from arena.scoring.datasets import load_task
+
+    answers = load_task("mnist1d").answers.set_index("id")["label"]
+    right = frame.index[frame["label"].to_numpy() == answers.loc[frame["id"]].to_numpy()]
+    frame.loc[right[0], "label"] = (frame.loc[right[0], "label"] + 1) % 10
+    return frame.to_csv(index=False)
+
+
 @BOTH
 def test_under_the_ladder_a_score_moves_only_on_a_real_improvement(client, people):
     host_ladder(client, people)
@@ -84,7 +99,7 @@ def test_under_the_ladder_a_score_moves_only_on_a_real_improvement(client, peopl
     upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.8, 1))
     people.drain()
     [(_, first)] = shown(client)
-    upload(client, ada, "ladder-1d", predictions_csv("mnist1d", 0.8, 2))  # as good, give or take noise
+    upload(client, ada, "ladder-1d", one_more_mistake(predictions_csv("mnist1d", 0.8, 1)))  # no better: no move
     people.drain()
     assert shown(client) == [("ada", first)]
     mine = client.get("/api/v1/competitions/ladder-1d/submissions", headers=auth(ada)).get_json()["submissions"]

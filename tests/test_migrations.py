@@ -16,7 +16,7 @@ from helpers import predictions_csv
 from sqlalchemy import MetaData, inspect, select, text
 
 from arena.db.database import Database
-from arena.db.migrate import FIRST_REVISION, current_revision, head_revision, upgrade
+from arena.db.migrate import FIRST_REVISION, current_revision, downgrade, head_revision, upgrade
 from arena.scoring.datasets import load_task
 from arena.scoring.score import score_submission
 from arena.server import accounts, competitions, standings, submissions
@@ -140,3 +140,16 @@ def test_arena_db_upgrade_brings_an_old_database_to_head(tmp_path, capsys):
     assert main(["db", "upgrade", "--database", url]) == 0
     assert "current" in capsys.readouterr().out
     old.engine.dispose()
+
+
+def test_a_full_database_goes_down_to_the_first_revision_and_up_again(db, tmp_path):
+    """Every revision can be undone with rows in place (an upgrade that must be rolled back loses nothing old)."""
+    upgrade(db.engine, FIRST_REVISION)
+    filled = fill_first_revision(db, tmp_path)
+    before = snapshot(db)
+    upgrade(db.engine)
+    downgrade(db.engine, FIRST_REVISION)
+    assert current_revision(db.engine) == FIRST_REVISION
+    assert_nothing_lost(before, snapshot(db))
+    upgrade(db.engine)
+    assert_usable(db, filled)

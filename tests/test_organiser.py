@@ -173,7 +173,7 @@ def test_a_draft_is_for_organisers_until_opened_and_can_be_deleted(app, client, 
     assert client.get("/c/parity").status_code == 404
     assert "parity" in {c["slug"] for c in client.get("/api/v1/competitions", headers=auth(org)).get_json()}
     refused = upload(client, ada, "parity", right_on(1.0))
-    assert refused.status_code in (400, 404)
+    assert refused.status_code == 404 and "draft" not in refused.get_data(as_text=True)  # not even its existence
     assert client.post("/api/v1/competitions/parity/reveal", json={"confirm": True}, headers=auth(org)).status_code == 400
     assert client.delete("/api/v1/competitions/parity", json={}, headers=auth(org)).status_code == 400  # no confirm
     assert client.delete("/api/v1/competitions/parity", json={"confirm": True}, headers=auth(org)).status_code == 200

@@ -290,3 +290,29 @@ def test_a_failing_plugin_keeps_the_participants_slot_and_logs_the_traceback(peo
     after = client.get("/api/v1/competitions/boom/submissions", headers=auth(token)).get_json()["slots_left"]
     assert after == before
     assert "KeyError: 'no such key'" in caplog.text  # the organiser's traceback, in the server log
+    organiser = people.token("organiser", organiser=True)  # noqa: F841 (an organiser account to log in with)
+    people.login("organiser")
+    admin = client.get("/c/boom/admin").get_data(as_text=True)
+    assert "What failed on our side" in admin and "KeyError" in admin  # and on the admin page
+    people.login("ada")
+    page = client.get(f"/c/boom/submissions/{submission['id']}").get_data(as_text=True)
+    assert "KeyError" not in page and "metrics.py" not in page
+
+
+def test_a_board_ranks_teams_on_an_organisers_metric(people_factory, tmp_path):
+    """Honest ranks need per-row results of a built-in metric; an organiser's metric still gets a working board."""
+    from arena.server import competitions
+    from tests.conftest import upload
+
+    app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
+    folder = write_bundle(tmp_path / "pin", PINBALL_TOML)
+    with app.extensions["arena_db"].session() as session, session.begin():
+        competitions.host(session, str(folder), slug="pin")
+    answers = pd.read_csv(folder / "answers.csv")
+    answer = upload(client, people.token("ada"), "pin",
+                    pd.DataFrame({"id": answers["id"], "y": answers["y"]}).to_csv(index=False))
+    assert answer.status_code == 202, answer.data
+    people.drain()
+    board = client.get("/api/v1/competitions/pin/leaderboard")
+    assert board.status_code == 200 and [row["team"] for row in board.get_json()["rows"]] == ["ada"]
+    assert client.get("/c/pin").status_code == 200 and client.get("/c/pin/leaderboard.csv").status_code == 200

@@ -45,3 +45,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if not has_bookkeeping and inspect(connection).has_table("users"):
             command.stamp(config, FIRST_REVISION)  # made by create_all before migrations existed
         command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo revisions down to ``revision`` (for rolling back a release; the rows of older revisions stay)."""
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), revision)

@@ -170,6 +170,8 @@ class Submission(Base):
     rows_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
     ladder_public: Mapped[float | None] = mapped_column(Float, nullable=True)
     ladder_step: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Revision 0008: why scoring failed on our side (a traceback), for organisers only, never participants.
+    failure_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     team: Mapped[Team] = relationship()
     user: Mapped[User] = relationship()
 

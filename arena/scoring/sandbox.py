@@ -29,6 +29,7 @@ from arena.errors import ArenaError, Problem
 
 MEMORY_MB = int(os.environ.get("ARENA_PROGRAM_MEMORY_MB", "4096"))
 MAX_SCORES_BYTES = 1 << 20
+TMP_BYTES = 256 * 2**20  # the sandbox's /tmp, held in memory
 LOG_TAIL = 4000
 APP = "/app"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/alternatives", "/etc/ld.so.cache",
@@ -52,6 +53,7 @@ class Run:
 
     scores: dict[str, float]
     log: str
+
 
 
 def bwrap_path() -> str | None:
@@ -80,8 +82,9 @@ def program_command(program_dir: Path) -> str:
 
 
 def _bwrap_args(work: Path, program_dir: Path, ref_dir: Path, res_dir: Path) -> list[str]:
-    args = [bwrap_path() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/app"]
+    # No capabilities even when Arena runs as root, and a bounded /tmp (its files live in memory).
+    args = [bwrap_path() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--tmpfs", "/app"]
     python_dirs = {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix)}
     for folder in [*SYSTEM_DIRS, *sorted(python_dirs)]:
         if os.path.exists(folder) and not any(folder.startswith(d + "/") for d in SYSTEM_DIRS):

@@ -19,7 +19,9 @@ def download_path(competition: Competition, name: str) -> Path:
     """
     if name not in DOWNLOADS:
         raise FileNotFoundError(name)
-    folder = arena_home() / "downloads" / competition.slug / f"v{competition.task_version}-{competition.answer_sha256[:12]}"
+    # The competition's id is in the path: a draft deleted and hosted again under its name never gets old files.
+    folder = (arena_home() / "downloads" / competition.slug
+              / f"{competition.id}-v{competition.task_version}-{competition.answer_sha256[:12]}")
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

@@ -77,15 +77,14 @@ def apply_ladder(session: Session, submission: Submission, competition: Competit
         Submission.team_id == submission.team_id, Submission.id != submission.id, Submission.ladder_step.is_(True),
         Submission.status == "scored", Submission.disqualified.is_(False)).order_by(Submission.id.desc())).first()
     task = load_task(competition.task_ref)
-    metric = get_metric(task.spec.primary_metric)
-    sign = -1.0 if metric.higher_is_better else 1.0  # the Ladder works on losses
+    sign = -1.0 if task.spec.higher_is_better else 1.0  # the Ladder works on losses (an organiser's metric too)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
     released = None if previous is None or previous.ladder_public is None else sign * previous.ladder_public
     noise = 0.0
     best_rows = load_rows(previous.rows_sha256) if previous is not None else None
-    if released is not None and rows is not None and best_rows is not None:
+    if released is not None and rows is not None and best_rows is not None:  # per-row results: a built-in metric
         truth = task.answer_key.truth[public]
-        noise = rowresults.paired_noise(metric, truth, rows[public], best_rows[public])
+        noise = rowresults.paired_noise(get_metric(task.spec.primary_metric), truth, rows[public], best_rows[public])
     result = ladder.step(released, sign * value, noise, int(public.sum()))
     submission.ladder_public, submission.ladder_step = sign * result.released, result.improved
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import threading
+import traceback
 import time
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from arena.db.models import Competition, Submission, utcnow
 log = logging.getLogger("arena.jobs")
 SCORING_TIMEOUT = timedelta(seconds=int(os.environ.get("ARENA_SCORING_TIMEOUT", "600")))
 """The longest one scoring may take; past it the worker stops vouching for the job and it is retried."""
+MAX_FAILURE_DETAIL = 8000  # characters of a traceback kept for the organiser
 HEARTBEAT = timedelta(seconds=float(os.environ.get("ARENA_HEARTBEAT_SECONDS", "10")))
 """How often a worker says it is alive; three missed beats and its job goes back in the queue."""
 MISSED_BEATS = 3
@@ -116,6 +118,7 @@ def score_one(db: Database, submission_id: int) -> str | None:
         split_key = competition.split_key
         started = (task_ref, competition.task_version, competition.answer_sha256)
     outcome: Score | list[str] | None
+    failure = None
     with _Heartbeat(db, submission_id, worker):
         try:
             outcome = score_submission(load_task(task_ref), path_for(file_sha), public_fraction=fraction,
@@ -124,7 +127,7 @@ def score_one(db: Database, submission_id: int) -> str | None:
             outcome = exc.messages()
         except Exception:  # our failure, never the participant's: retried, never charged
             log.exception("scoring submission %s failed", submission_id)
-            outcome = None
+            outcome, failure = None, traceback.format_exc(limit=20)[-MAX_FAILURE_DETAIL:]
     with db.session() as session, session.begin():
         submission = session.get(Submission, submission_id, with_for_update=True)
         if not store.holds_claim(submission, worker):
@@ -138,7 +141,7 @@ def score_one(db: Database, submission_id: int) -> str | None:
         elif isinstance(outcome, list):
             store.record_invalid(submission, outcome)
         else:
-            store.record_our_failure(submission)
+            store.record_our_failure(submission, failure)
         submission.worker = None
         return submission.status
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from arena.db.models import Competition, Submission
+from arena.errors import ArenaError
 from arena.scoring import rowresults
 from arena.scoring.datasets import load_task
 from arena.scoring.intervals import row_weights
@@ -41,10 +42,13 @@ def rank_statistics(competition: Competition, submissions: list[Submission], *, 
     count = len(submissions)
     intervals: list[tuple[int, int] | None] = [None] * count
     close = [False] * count
-    if count == 0:
+    if not any(submission.rows_sha256 for submission in submissions[:TOP]):
         return intervals, close
-    task = load_task(competition.task_ref)
-    metric = get_metric(task.spec.primary_metric)
+    try:
+        task = load_task(competition.task_ref)
+        metric = get_metric(task.spec.primary_metric)
+    except ArenaError:  # an organiser's metric, a scoring program's column, or a broken snapshot: plain scores
+        return intervals, close
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
     part = private_rows(task, competition.public_fraction, split_key=competition.split_key) if private else public
     truth = task.answer_key.truth[part]

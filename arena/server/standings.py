@@ -250,7 +250,7 @@ def submission_summary(submission: Submission, *, show_private: bool) -> dict:
         "metric": score.get("primary"), "public": None, "public_ci": None, "private": None, "private_ci": None,
     }
     ladder = _under_ladder(submission)
-    if score and ladder:  # the Ladder shows the team's released score, nothing finer
+    if score and ladder and not show_private:  # the Ladder shows a team its released score, nothing finer
         summary["public"] = {score["primary"]: rounded(submission.ladder_public)}
         summary["feedback"] = "ladder"
     elif score:

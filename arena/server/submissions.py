@@ -229,7 +229,7 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
 
 def record_score(session: Session, submission: Submission, competition: Competition, score: Score) -> None:
     submission.status = "scored"
-    submission.problems = None
+    submission.problems = submission.failure_detail = None
     submission.score = score.to_dict()
     submission.public_primary = _finite(score.public[score.primary])
     submission.private_primary = _finite(score.private[score.primary])
@@ -247,8 +247,12 @@ def record_invalid(submission: Submission, problems: list[str]) -> None:
     submission.selected = False
 
 
-def record_our_failure(submission: Submission) -> None:
-    """Our fault: retry, or after the last attempt fail without charging the team."""
+def record_our_failure(submission: Submission, detail: str | None = None) -> None:
+    """Our fault: retry, or after the last attempt fail without charging the team.
+
+    ``detail`` (a traceback) is kept for the organisers' admin page; participants only ever see OUR_FAILURE.
+    """
+    submission.failure_detail = detail
     if submission.attempts < MAX_ATTEMPTS:
         submission.status = "queued"
     else:

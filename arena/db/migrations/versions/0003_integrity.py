@@ -33,10 +33,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("teams") as batch:
-        batch.drop_column("disqualified")
-    with op.batch_alter_table("competitions") as batch:
-        batch.drop_column("revealed_at")
-        batch.drop_column("commitment")
-        batch.drop_column("commitment_salt")
-        batch.drop_column("split_key")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy would drop and recreate tables that others reference.
+    op.drop_column("teams", "disqualified")
+    op.drop_column("competitions", "revealed_at")
+    op.drop_column("competitions", "commitment")
+    op.drop_column("competitions", "commitment_salt")
+    op.drop_column("competitions", "split_key")

@@ -24,6 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("submissions") as batch:
-        batch.drop_column("heartbeat_at")
-        batch.drop_column("worker")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy would drop and recreate tables that others reference.
+    op.drop_column("submissions", "heartbeat_at")
+    op.drop_column("submissions", "worker")

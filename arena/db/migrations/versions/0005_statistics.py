@@ -28,9 +28,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("submissions") as batch:
-        batch.drop_column("ladder_step")
-        batch.drop_column("ladder_public")
-        batch.drop_column("rows_sha256")
-    with op.batch_alter_table("competitions") as batch:
-        batch.drop_column("feedback")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy would drop and recreate tables that others reference.
+    op.drop_column("submissions", "ladder_step")
+    op.drop_column("submissions", "ladder_public")
+    op.drop_column("submissions", "rows_sha256")
+    op.drop_column("competitions", "feedback")
