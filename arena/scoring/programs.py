@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from arena.config import cache_dir
+from arena.scoring.bundles import MAX_UNPACKED_BYTES, safe_unzip
 from arena.errors import BundleError, Problem, SubmissionError
 from arena.scoring.codabench import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
 from arena.scoring.datasets import AnswerKey, Task, answer_sha256
@@ -29,8 +30,6 @@ from arena.scoring.sandbox import ProgramError, run_program
 from arena.scoring.spec import CompetitionDefaults, TaskSpec
 
 log = logging.getLogger("arena.programs")
-MAX_UNPACKED_BYTES = 2 << 30
-MAX_MEMBERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -126,23 +125,6 @@ def _place_submission(upload: Path, res: Path, file_name: str | None, max_bytes:
             raise SubmissionError(exc.messages()) from None
     else:
         shutil.copyfile(upload, res / Path(file_name or "predictions").name)
-
-
-def safe_unzip(archive: Path, target: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> None:
-    """Unpack a zip into ``target``, refusing paths that escape it, links, and archives that unpack too large."""
-    with zipfile.ZipFile(archive) as zipped:
-        members = zipped.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise BundleError([Problem(archive.name, f"holds more than {MAX_MEMBERS} files.")])
-        if sum(m.file_size for m in members) > max_bytes:
-            raise BundleError([Problem(archive.name, f"unpacks to more than {max_bytes >> 20} MB.")])
-        for member in members:
-            parts = Path(member.filename).parts
-            if member.filename.startswith("/") or ".." in parts or (member.external_attr >> 16) & 0o170000 == 0o120000:
-                raise BundleError([Problem(member.filename, "paths in the archive must stay inside it (no links).")])
-            if parts and parts[0] == "__MACOSX":
-                continue
-            zipped.extract(member, target)
 
 
 def parse_ref(ref: str | Path) -> tuple[Path, int, str | None]:

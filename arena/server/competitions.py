@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from arena.config import arena_home
+from arena.config import arena_home, private_dir
 from arena.scoring.datasets import Task, answer_key_csv, builtin_task_names, load_task
 from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
@@ -216,7 +216,7 @@ def unpack_uploaded_bundle(archive: Path, slug: str) -> Path:
     """
     if not isinstance(slug, str) or not SLUG.match(slug):
         raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit.")
-    bundles = (arena_home() / "bundles").resolve()
+    bundles = private_dir(arena_home() / "bundles").resolve()  # owner-only: uploaded bundles hold answer keys
     target = (bundles / slug / secrets.token_hex(6)).resolve()
     if not target.is_relative_to(bundles):
         raise CompetitionError("the bundle must be unpacked inside the installation's bundles folder.")

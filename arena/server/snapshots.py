@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from arena.config import arena_home
+from arena.config import arena_home, private_dir
 from arena.db.models import Competition
 from arena.errors import ArenaError
 from arena.scoring.datasets import Task, builtin_task_names, load_task
@@ -17,7 +17,8 @@ from arena.scoring.programs import ProgramTask, is_program_ref
 
 
 def snapshot_root() -> Path:
-    return arena_home() / "snapshots"
+    """Where snapshots live: owner-only, since a bundle's answer file is in each."""
+    return private_dir(arena_home() / "snapshots")
 
 
 def _files(folder: Path) -> list[Path]:
@@ -51,7 +52,6 @@ def take(folder: str | Path) -> tuple[str, Path]:
     target = snapshot_root() / sha
     if (target / "task.toml").is_file():
         return sha, target
-    snapshot_root().mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=snapshot_root(), prefix=".staging-"))
     for path in _files(folder):
         copy = staging / path.relative_to(folder)
