@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, g, jsonify
+from flask import g, jsonify
 
 from arena.db.models import ApiToken
 from arena.server import accounts, teams
@@ -105,8 +105,6 @@ def join_requests(slug: str):
 @organiser_required
 def admit(slug: str, username: str):
     competition = competition_or_404(slug)
-    if not competition.join_needs_approval:
-        abort(400, description="this competition is open to everyone; there is nothing to approve.")
     with transaction():
         request = teams.admit(db_session(), competition, username)
     return jsonify(username=username, approved=request.approved)

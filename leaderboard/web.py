@@ -157,6 +157,7 @@ def my_submissions(slug: str):
             for s in (submissions.for_team(session, team) if team else [])]
     return render_template("submissions.html", c=competition, team=team, rows=rows, show_private=show_private,
                            slots_left=submissions.slots_left(session, competition, team),
+                           daily_limit=submissions.daily_limit(competition, team),
                            chart=history_chart(rows), is_open=competitions.accepting_submissions(competition)[0],
                            why_closed=competitions.accepting_submissions(competition)[1])
 

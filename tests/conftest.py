@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -219,3 +220,34 @@ def live_server(tmp_path):
         if hasattr(queue, "stop"):
             queue.stop()
         app.extensions["arena_db"].engine.dispose()
+
+
+# --- the browser (Playwright driving Debian's Chromium) ----------------------------------
+
+SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("ARENA_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_in_ci("playwright is not installed (pip install -e '.[dev]')")
+    executable = chromium_path()
+    if not executable:
+        require_in_ci("Debian's chromium is not installed (apt-get install chromium; .ci/services.sh does it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

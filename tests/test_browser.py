@@ -7,35 +7,8 @@ Screenshots of the main pages land in ``screenshots/`` for a person to look at.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from conftest import require_in_ci
-
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-
-
-def chromium_path() -> str | None:
-    return os.environ.get("ARENA_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require_in_ci("playwright is not installed (pip install -e '.[dev]')")
-    executable = chromium_path()
-    if not executable:
-        require_in_ci("Debian's chromium is not installed (apt-get install chromium; .ci/services.sh does it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield browser
-        browser.close()
+from conftest import shot
 
 
 @pytest.fixture
@@ -47,11 +20,6 @@ def site(live_server) -> str:
     with server.app.extensions["arena_db"].session() as session, session.begin():
         register(session, "organiser", "organiser-pass-7781", organiser=True)
     return server.url
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, site, tmp_path):

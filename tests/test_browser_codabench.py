@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from conftest import require_in_ci
-from test_browser import browser, shot  # noqa: F401  (the browser fixture)
+from conftest import shot
 from test_codabench import YAML_V2, expected_accuracy, submission_zip, truth_rows, with_mistakes, write_v2, zip_folder
 
 

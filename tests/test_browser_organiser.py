@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_browser import browser, shot  # noqa: F401  (the browser fixture, and the screenshot helper)
+from conftest import shot
 
 ORGANISER = ("host", "lantern-quarry-velvet-81")
 PARTICIPANTS = {  # person: (password, team, public rows right, private rows right)

@@ -1393,7 +1393,7 @@ def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_u
     """Item 27: the heartbeat advances during a long scoring, sweeps leave the job alone, and a worker whose
     job was taken back (requeued and claimed by another) records nothing."""
     from arena.db.models import Submission
-    from arena.server import jobs, submissions
+    from arena.server import jobs
 
     db, submission_id = _workers_store(database_url)
     monkeypatch.setattr(jobs, "HEARTBEAT", jobs.timedelta(seconds=0.2))

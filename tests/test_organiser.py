@@ -9,7 +9,6 @@ import threading
 
 import pytest
 from conftest import auth, upload
-from helpers import predictions_csv
 
 from arena.db.models import AuditEntry, Competition, ScoreRecord, Submission
 

@@ -290,7 +290,7 @@ def test_a_failing_plugin_keeps_the_participants_slot_and_logs_the_traceback(peo
     after = client.get("/api/v1/competitions/boom/submissions", headers=auth(token)).get_json()["slots_left"]
     assert after == before
     assert "KeyError: 'no such key'" in caplog.text  # the organiser's traceback, in the server log
-    organiser = people.token("organiser", organiser=True)  # noqa: F841 (an organiser account to log in with)
+    people.token("organiser", organiser=True)  # an organiser account to log in with
     people.login("organiser")
     admin = client.get("/c/boom/admin").get_data(as_text=True)
     assert "What failed on our side" in admin and "KeyError" in admin  # and on the admin page

@@ -23,7 +23,7 @@ from arena.scoring.metrics_multilabel import (binary_auc, multilabel_f1_macro, m
                                               row_f1, row_log_losses)
 from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query, ranking_metric
 from arena.scoring.metrics_regression import (mape, median_ae, pearson, percentage_errors, rmsle, smape, spearman,
-                                              squared_log_errors, symmetric_errors, weighted_mean, weights_for)
+                                              squared_log_errors, symmetric_errors, weighted_mean)
 
 Direction = Literal["max", "min"]
 Needs = Literal["label", "probabilities", "value", "ranking", "table"]

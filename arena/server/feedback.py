@@ -87,10 +87,3 @@ def apply_ladder(session: Session, submission: Submission, competition: Competit
         noise = rowresults.paired_noise(get_metric(task.spec.primary_metric), truth, rows[public], best_rows[public])
     result = ladder.step(released, sign * value, noise, int(public.sum()))
     submission.ladder_public, submission.ladder_step = sign * result.released, result.improved
-
-
-def shown_public(submission: Submission, competition: Competition) -> float | None:
-    """The public primary score participants see: the Ladder's release, or the score itself."""
-    if competition.feedback == "ladder" and submission.ladder_public is not None:
-        return submission.ladder_public
-    return submission.public_primary

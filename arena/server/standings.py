@@ -37,14 +37,6 @@ class Standing:
     indistinguishable_from_next: bool = False  # a paired bootstrap cannot tell this team from the next one
 
 
-def _eligible(session: Session, competition: Competition) -> list[Submission]:
-    # A submission being rescored keeps its previous score on the board until the new one lands;
-    # a failed one never shows, nor anything of a disqualified team.
-    return list(session.scalars(select(Submission).join(Team, Team.id == Submission.team_id).where(
-        Submission.competition_id == competition.id, Submission.disqualified.is_(False), Team.disqualified.is_(False),
-        Submission.status != "failed", Submission.score.is_not(None))))
-
-
 def _eligible_where(competition: Competition) -> tuple:
     return (Submission.competition_id == competition.id, Submission.disqualified.is_(False),
             Team.disqualified.is_(False), Submission.status != "failed", Submission.score.is_not(None))

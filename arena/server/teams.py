@@ -154,7 +154,9 @@ def join_requests(session: Session, competition: Competition) -> list[JoinReques
 
 
 def admit(session: Session, competition: Competition, username: str) -> JoinRequest:
-    """An organiser approves a participant's request to join."""
+    """An organiser approves a participant's request to join (only where joining needs approval)."""
+    if not competition.join_needs_approval:
+        raise CompetitionError("this competition is open to everyone; there is nothing to approve.")
     request = session.scalar(select(JoinRequest).join(User, JoinRequest.user_id == User.id).where(
         JoinRequest.competition_id == competition.id, User.username == username))
     if request is None:
