@@ -251,3 +251,39 @@ def browser():
 def shot(page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+ORGANISER = ("organiser", "organiser-pass-7781")
+
+
+@pytest.fixture
+def site(live_server) -> str:
+    """A live server with an organiser account (``ORGANISER``); returns its URL."""
+    from arena.server.accounts import register
+
+    server = live_server()
+    with server.app.extensions["arena_db"].session() as session, session.begin():
+        register(session, *ORGANISER, organiser=True)
+    return server.url
+
+
+# --- Redis, for the scale-out workers --------------------------------------------------------
+
+
+def redis_database(number: int = 0) -> str:
+    """The URL of an empty Redis database (``number`` keeps a test's jobs apart from others'), or a skip."""
+    url = os.environ.get("ARENA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + f"/{number}"
+    try:
+        from redis import Redis
+
+        client = Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+    except Exception:
+        require_in_ci(f"no Redis server at {url} (.ci/services.sh starts one)")
+    client.flushdb()
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return redis_database()

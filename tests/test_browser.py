@@ -7,19 +7,7 @@ Screenshots of the main pages land in ``screenshots/`` for a person to look at.
 
 from __future__ import annotations
 
-import pytest
 from conftest import shot
-
-
-@pytest.fixture
-def site(live_server) -> str:
-    """A live server with an organiser account; returns its URL."""
-    from arena.server.accounts import register
-
-    server = live_server()
-    with server.app.extensions["arena_db"].session() as session, session.begin():
-        register(session, "organiser", "organiser-pass-7781", organiser=True)
-    return server.url
 
 
 def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, site, tmp_path):

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 from conftest import require_in_ci
 from conftest import shot
 from test_codabench import YAML_V2, expected_accuracy, submission_zip, truth_rows, with_mistakes, write_v2, zip_folder
-
-
-@pytest.fixture
-def site(live_server) -> str:
-    from arena.server.accounts import register
-
-    server = live_server()
-    with server.app.extensions["arena_db"].session() as session, session.begin():
-        register(session, "organiser", "organiser-pass-7781", organiser=True)
-    return server.url
 
 
 def test_an_organiser_hosts_a_codabench_bundle_and_a_submission_is_ranked_with_its_columns(browser, site, tmp_path):  # noqa: F811

@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-from conftest import shot
+from conftest import ORGANISER, shot
 
-ORGANISER = ("host", "lantern-quarry-velvet-81")
 PARTICIPANTS = {  # person: (password, team, public rows right, private rows right)
     "ada": ("copper-meadow-tundra-42", "Overfitters", 20, 24),
     "linus": ("saffron-glacier-pylon-57", "Steady Hands", 14, 36),
@@ -53,17 +51,6 @@ def write_predictions(path: Path, public_right: int, private_right: int) -> Path
         lines.append(f"{i},{truth(i) if right else other(truth(i))}")
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-@pytest.fixture
-def site(live_server) -> str:
-    """A live server with an organiser account; returns its URL."""
-    from arena.server.accounts import register
-
-    server = live_server()
-    with server.app.extensions["arena_db"].session() as session, session.begin():
-        register(session, *ORGANISER, organiser=True)
-    return server.url
 
 
 def log_in(page, site: str, username: str, password: str) -> None:

@@ -1437,27 +1437,14 @@ def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_u
     db.engine.dispose()
 
 
-def _workers_redis():
-    url = _wos.environ.get("ARENA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        from redis import Redis
-
-        client = Redis.from_url(url, socket_connect_timeout=1)
-        client.ping()
-    except Exception:
-        from conftest import require_in_ci
-
-        require_in_ci(f"no Redis server at {url} (.ci/services.sh starts one)")
-    client.flushdb()
-    return url
-
-
 def test_redis_rescores_and_retries_are_enqueued_at_once(tmp_path, monkeypatch):
     """Item 27: notify(None) (a rescore, a new task version) enqueues every queued job, and a retry after a
     failure of ours goes back into Redis from the worker itself. Before, both waited for a worker restart."""
     from arena.server import jobs
 
-    url = _workers_redis()
+    from conftest import redis_database
+
+    url = redis_database()
     db, submission_id = _workers_store(f"sqlite:///{tmp_path / 'queue.db'}")
     queue = jobs.RedisQueue(url, db)
     queue.notify(None)
@@ -1494,7 +1481,9 @@ def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(
     from arena.db.models import Submission
     from helpers import sample_csv
 
-    url = _workers_redis()
+    from conftest import redis_database
+
+    url = redis_database()
     database = f"sqlite:///{tmp_path / 'arena.db'}"
     app, client, people = people_factory(DATABASE_URL=database, REDIS_URL=url)
     submission_id = upload(client, people.token("ada"), "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 
-import pytest
-from conftest import auth, require_in_ci, upload
+from conftest import auth, upload
 from helpers import predictions_csv
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("ARENA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        from redis import Redis
-
-        client = Redis.from_url(url, socket_connect_timeout=1)
-        client.ping()
-    except Exception:
-        require_in_ci(f"no Redis server at {url} (.ci/services.sh starts one)")
-    client.flushdb()
-    return url
 
 
 def test_redis_workers_score_what_the_server_queued(tmp_path, redis_url, people_factory):
