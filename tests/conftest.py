@@ -248,6 +248,16 @@ def browser():
         browser.close()
 
 
+def wait_until_scored(page) -> None:
+    """Reload a "My submissions" page until its newest upload shows as scored (30 s at most)."""
+    for _ in range(60):
+        if "scored" in page.inner_text("#submissions"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert "scored" in page.inner_text("#submissions"), page.inner_text("#submissions")
+
+
 def shot(page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -7,7 +7,7 @@ Screenshots of the main pages land in ``screenshots/`` for a person to look at.
 
 from __future__ import annotations
 
-from conftest import shot
+from conftest import shot, wait_until_scored
 
 
 def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, site, tmp_path):
@@ -40,12 +40,7 @@ def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser
     page.fill("input[name=note]", "the sample, as the README says")
     page.click("button:has-text('Upload')")
     assert "queued for scoring" in page.content()
-    for _ in range(60):
-        if "scored" in page.inner_text("#submissions"):
-            break
-        page.wait_for_timeout(500)
-        page.reload()
-    assert "scored" in page.inner_text("#submissions")
+    wait_until_scored(page)
     shot(page, "04-my-submissions")
 
     page.goto(site + "/c/digits")

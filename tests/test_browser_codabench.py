@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import require_in_ci
-from conftest import shot
+from conftest import require_in_ci, shot, wait_until_scored
 from test_codabench import YAML_V2, expected_accuracy, submission_zip, truth_rows, with_mistakes, write_v2, zip_folder
 
 
@@ -39,12 +38,7 @@ def test_an_organiser_hosts_a_codabench_bundle_and_a_submission_is_ranked_with_i
     page.set_input_files("input[name=file]", str(submission))
     page.click("button:has-text('Upload')")
     assert "queued for scoring" in page.content()
-    for _ in range(60):
-        if "scored" in page.inner_text("#submissions"):
-            break
-        page.wait_for_timeout(500)
-        page.reload()
-    assert "scored" in page.inner_text("#submissions")
+    wait_until_scored(page)
 
     page.goto(site + "/c/tiny")
     board = page.inner_text("#leaderboard")

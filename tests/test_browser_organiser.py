@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import ORGANISER, shot
+from conftest import ORGANISER, shot, wait_until_scored
 
 PARTICIPANTS = {  # person: (password, team, public rows right, private rows right)
     "ada": ("copper-meadow-tundra-42", "Overfitters", 20, 24),
@@ -136,12 +136,7 @@ def test_organiser_builds_hosts_opens_and_reveals_a_competition(browser, site, t
         page.click("button:has-text('Upload')")
         assert "queued for scoring" in page.content()
     for page in people.values():
-        for _ in range(60):
-            if "scored" in page.inner_text("#submissions"):
-                break
-            page.wait_for_timeout(500)
-            page.reload()
-        assert "scored" in page.inner_text("#submissions"), page.inner_text("#submissions")
+        wait_until_scored(page)
     linus = people["linus"]
     linus.click("#submissions button:has-text('Choose')")  # Steady Hands picks its final; Overfitters leaves it to Arena
     assert "Chosen ✓" in linus.inner_text("#submissions")
