@@ -7,9 +7,6 @@ import hmac
 
 import numpy as np
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
 def stratified_split(labels: np.ndarray | None, n: int, test_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of test rows: ``test_fraction`` of each class (or of all rows), from ``seed``.
 
@@ -26,12 +23,21 @@ def stratified_split(labels: np.ndarray | None, n: int, test_fraction: float, se
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The SplitMix64 finaliser: a fast, well-mixed bijection on 64-bit integers."""
+    """The SplitMix64 finaliser: a fast, well-mixed bijection on 64-bit integers.
+
+    Computed in place on one copy of ``x`` (uint64 arithmetic wraps modulo 2**64), so a
+    10M-row answer key costs a few passes over memory rather than a dozen temporaries.
+    """
     with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK64
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
-        return x ^ (x >> np.uint64(31))
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        shifted = np.empty_like(x)
+        for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            np.right_shift(x, np.uint64(shift), out=shifted)
+            x ^= shifted
+            x *= np.uint64(factor)
+        np.right_shift(x, np.uint64(31), out=shifted)
+        x ^= shifted
+        return x
 
 
 def split_scope(task_name: str, split_key: str | None = None) -> str:
@@ -74,21 +80,68 @@ def public_mask(ids: np.ndarray, secret: bytes, scope: str, public_fraction: flo
     as unpredictable as the hash. With ``labels`` (classification) it is stratified:
     each class gives its share of the public rows (largest remainders settle the
     rounding), so both boards see the classes in the test set's proportions.
+
+    Within a class the rows taken are those of the smallest hashes, equal hashes in row
+    order. Each class's cut is found by a partial sort (linear time), not by sorting every
+    row: a 10M-row answer key is split in well under a second instead of about five.
     """
     n = len(ids)
     h = row_hash_unit(ids, secret, scope)
-    target = int(round(public_fraction * n))
+    groups, sizes = _class_codes(labels, n)
+    quota = _apportion(sizes, int(round(public_fraction * n)))
+    public = np.zeros(n, dtype=bool)
+    for rows, take in zip(_rows_by_class(groups, sizes), quota):
+        public[_smallest(rows, h[rows], int(take))] = True
+    return public
+
+
+def _class_codes(labels: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's class as 0..k-1 in sorted label order, and each class's size.
+
+    The codes are those of ``np.unique``; integer labels of a modest range (class codes)
+    are counted in linear time instead of being sorted.
+    """
     if labels is None:
-        groups, sizes = np.zeros(n, dtype=np.int64), np.array([n])
-    else:
-        _, groups, sizes = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
-        groups = groups.reshape(-1)
-    quota = _apportion(sizes, target)
-    order = np.lexsort((h, groups))  # by class, then by hash within each class
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.repeat(starts, sizes)
-    return rank < quota[groups]
+        return np.zeros(n, dtype=np.int64), np.array([n])
+    labels = np.asarray(labels)
+    if labels.ndim == 1 and n and np.issubdtype(labels.dtype, np.integer):
+        low, high = int(labels.min()), int(labels.max())
+        if high - low <= 2 * n + 1024 and high < 2**63:
+            offset = labels.astype(np.int64) - low
+            counts = np.bincount(offset)
+            present = counts > 0
+            return (np.cumsum(present) - 1)[offset], counts[present]
+    _, groups, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    return groups.reshape(-1), sizes
+
+
+def _rows_by_class(groups: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+    """Each class's row indices, in row order.
+
+    A few classes are picked out one comparison pass each; many are grouped by one stable
+    sort of their codes (a radix sort for small integer codes), cut at the class sizes.
+    """
+    if len(sizes) <= 16:
+        return [np.flatnonzero(groups == g) for g in range(len(sizes))]
+    code_type = np.uint16 if len(sizes) <= np.iinfo(np.uint16).max else np.int64
+    order = np.argsort(groups.astype(code_type), kind="stable")
+    return np.split(order, np.cumsum(sizes)[:-1])
+
+
+def _smallest(rows: np.ndarray, values: np.ndarray, take: int) -> np.ndarray:
+    """The ``take`` entries of ``rows`` with the smallest ``values``, equal values in ``rows``' order.
+
+    Those are exactly the first ``take`` rows of a stable sort by value, found with one
+    partition: every row below the cut value, then the first rows equal to it.
+    """
+    if take <= 0:
+        return rows[:0]
+    if take >= len(rows):
+        return rows
+    cut = np.partition(values, take - 1)[take - 1]
+    below = values < cut
+    ties = np.flatnonzero(values == cut)[: take - int(below.sum())]
+    return np.concatenate([rows[below], rows[ties]])
 
 
 def _apportion(sizes: np.ndarray, total: int) -> np.ndarray:
