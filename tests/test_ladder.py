@@ -112,6 +112,19 @@ def test_under_the_ladder_a_score_moves_only_on_a_real_improvement(client, peopl
     assert better > first + 0.1
 
 
+def test_the_ladders_public_board_carries_no_rank_intervals(client, people):
+    """Rank intervals and "cannot be told from the next" marks would be a finer signal than the released score."""
+    host_ladder(client, people)
+    for name, accuracy in (("ada", 0.9), ("bob", 0.9)):
+        upload(client, people.token(name), "ladder-1d", predictions_csv("mnist1d", accuracy, 8))
+    people.drain()
+    rows = client.get("/api/v1/competitions/ladder-1d/leaderboard").get_json()["rows"]
+    assert len(rows) == 2
+    assert all(row["rank_interval"] is None and not row["indistinguishable_from_next"]
+               and not row["rank_interval_pending"] for row in rows)
+    assert "≈ next" not in client.get("/c/ladder-1d").get_data(as_text=True)
+
+
 @BOTH
 def test_the_feedback_setting_is_checked_and_can_change(client, people):
     organiser = host_ladder(client, people)

@@ -213,6 +213,58 @@ def test_the_board_gives_rank_intervals_and_marks_neighbours_it_cannot_tell_apar
     assert page.count("≈ next") == 1
 
 
+def test_rank_intervals_are_computed_by_the_worker_never_by_a_board_request(client, people, monkeypatch):
+    from conftest import upload
+    from helpers import predictions_csv
+
+    from arena.server import jobs, ranks
+    from arena.server.rank_worker import refresh_ranks
+
+    db = people.app.extensions["arena_db"]
+    for name, accuracy in (("ada", 0.9), ("bob", 0.5)):
+        upload(client, people.token(name), "mnist1d", predictions_csv("mnist1d", accuracy, 4))
+    for submission_id in jobs.pending(db):
+        jobs.score_one(db, submission_id)  # scored, but no rank round yet
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a board request computed rank statistics")
+
+    real_compute = ranks.compute
+    monkeypatch.setattr(ranks, "compute", refuse)
+    rows = client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]
+    assert [row["rank_interval"] for row in rows] == [None, None]
+    assert all(row["rank_interval_pending"] for row in rows)
+    monkeypatch.setattr(ranks, "compute", real_compute)
+    assert refresh_ranks(db) == 1  # the public board; the private one waits for the reveal
+    monkeypatch.setattr(ranks, "compute", refuse)
+    rows = client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]  # the very next request
+    assert [row["rank_interval"] for row in rows] == [[1, 1], [2, 2]]
+    assert not any(row["rank_interval_pending"] for row in rows)
+    assert refresh_ranks(db) == 0  # nothing changed: nothing computed again
+
+
+def test_a_new_entrant_costs_one_evaluation_not_the_whole_board(client, people, monkeypatch):
+    from conftest import upload
+    from helpers import predictions_csv
+
+    from arena.scoring import rowresults
+    from arena.server import ranks
+
+    calls = []
+    real = rowresults.weighted_values
+    monkeypatch.setattr(rowresults, "weighted_values", lambda *args: calls.append(1) or real(*args))
+    for name, accuracy in (("ada", 0.9), ("bob", 0.7)):
+        upload(client, people.token(name), "mnist1d", predictions_csv("mnist1d", accuracy, 5))
+    people.drain()
+    first = len(calls)
+    upload(client, people.token("cyd"), "mnist1d", predictions_csv("mnist1d", 0.8, 6))
+    people.drain()
+    assert len(calls) - first == 1  # ada's and bob's resampled values were kept
+    rows = client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]
+    assert [row["team"] for row in rows] == ["ada", "cyd", "bob"] and all(row["rank_interval"] for row in rows)
+    assert ranks.KEPT_VALUES >= 3
+
+
 # --- the shake-up at the reveal ------------------------------------------------------
 
 
@@ -229,6 +281,10 @@ def test_the_shakeup_is_published_at_the_reveal_with_ranks_rho_and_moves_beyond_
     assert early.status_code == 400 and "published at the reveal" in early.get_json()["problems"][0]
     assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(organiser)).status_code == 200
     report = client.get("/api/v1/competitions/mnist1d/shakeup").get_json()
+    assert report["rank_intervals_pending"] and report["rows"][0]["private_rank_interval"] is None
+    people.drain()  # the worker computes the private board's rank intervals
+    report = client.get("/api/v1/competitions/mnist1d/shakeup").get_json()
+    assert not report["rank_intervals_pending"]
     assert [(r["team"], r["public_rank"], r["private_rank"], r["change"]) for r in report["rows"]] == [
         ("ada", 1, 1, 0), ("bob", 2, 2, 0), ("cyd", 3, 3, 0)]
     assert report["mean_abs_rank_change_per_team"] == 0 and report["spearman_rho"] == 1.0
@@ -242,8 +298,9 @@ def test_a_move_outside_the_rank_interval_is_beyond_noise(monkeypatch):
 
     from arena.server import shakeup as module
 
-    private = [SimpleNamespace(team="a", rank=1, rank_interval=(1, 1)), SimpleNamespace(team="b", rank=2, rank_interval=(2, 3)),
-               SimpleNamespace(team="c", rank=3, rank_interval=(2, 3))]
+    private = [SimpleNamespace(team="a", rank=1, rank_interval=(1, 1), rank_interval_pending=False),
+               SimpleNamespace(team="b", rank=2, rank_interval=(2, 3), rank_interval_pending=False),
+               SimpleNamespace(team="c", rank=3, rank_interval=(2, 3), rank_interval_pending=False)]
     public = [SimpleNamespace(team="c", rank=1), SimpleNamespace(team="a", rank=2), SimpleNamespace(team="b", rank=3)]
     monkeypatch.setattr(module, "board_for", lambda session, competition, show_private: private if show_private else public)
     report = module.shakeup(None, SimpleNamespace(revealed=True))

@@ -23,6 +23,7 @@ from arena.errors import SubmissionError
 from arena.server.files import path_for, remove_unreferenced
 from arena.scoring.score import Score, score_submission
 from arena.server import feedback
+from arena.server.rank_worker import refresh_ranks
 from arena.server import submissions as store
 from arena.db.database import Database
 from arena.db.models import Competition, Submission, utcnow
@@ -34,6 +35,7 @@ MAX_FAILURE_DETAIL = 8000  # characters of a traceback kept for the organiser
 HEARTBEAT = timedelta(seconds=float(os.environ.get("ARENA_HEARTBEAT_SECONDS", "10")))
 """How often a worker says it is alive; three missed beats and its job goes back in the queue."""
 MISSED_BEATS = 3
+RANKS_POLL_SECONDS = 2.0
 
 
 def worker_name() -> str:
@@ -190,6 +192,7 @@ class InProcessWorker:
         while ids := pending(self.db):
             for submission_id in ids:
                 score_one(self.db, submission_id)
+        refresh_ranks(self.db)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -198,6 +201,7 @@ class InProcessWorker:
                     if self._stop.is_set():
                         return
                     score_one(self.db, submission_id)
+                refresh_ranks(self.db)  # boards changed by the scores above (or by anything else) get their ranks
             except Exception:  # keep the worker alive; the job stays queued and is retried
                 log.exception("scoring loop error")
             self._wake.wait(min(self.poll_seconds, HEARTBEAT.total_seconds()))
@@ -248,7 +252,18 @@ class RedisQueue:
 
         thread = threading.Thread(target=run, name="arena-watch", daemon=True)
         thread.start()
+        threading.Thread(target=self._rank_loop, name="arena-ranks", daemon=True).start()
         return thread
+
+    def _rank_loop(self) -> None:
+        """Rank statistics for the boards that changed, a little after each change (every worker looks;
+        a lock file lets one of them compute each board)."""
+        while True:
+            time.sleep(RANKS_POLL_SECONDS)
+            try:
+                refresh_ranks(self.db)
+            except Exception:  # the database away for a moment: try again
+                log.exception("rank statistics loop failed")
 
 
 def rq_score(submission_id: int) -> str | None:
@@ -282,3 +297,5 @@ def run_redis_worker(redis_url: str, burst: bool = False) -> None:
     if not burst:
         queue.watch()
     Worker([queue.queue], connection=Redis.from_url(redis_url)).work(burst=burst)
+    if burst:
+        refresh_ranks(_worker_db())

@@ -1,11 +1,28 @@
 """Honest ranks: ranks shared on equal shown scores, the 95% range of each team's rank across joint
 resamples of the rows, and which neighbours a paired bootstrap cannot tell apart.
 
+Rank intervals are work for the scoring worker, never for a web request: a board
+names its top teams' per-row results by a key (:func:`board_key`), and shows the
+statistics stored under that key in the file store, or marks them pending. The
+worker (:mod:`arena.server.rank_worker`) computes what is pending, stores it, and
+raises the board's generation so every web process shows it on its next request.
+
 Every team's submission is evaluated on the same Bayesian-bootstrap row weights
-(joint resampling), from the per-row results kept at scoring time.
+(joint resampling), from the per-row results kept at scoring time. Each team's
+values are kept in memory by the digest of its per-row results, so a new entrant
+costs one submission's evaluation, not the whole board's.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -15,11 +32,29 @@ from arena.scoring import rowresults
 from arena.scoring.datasets import load_task
 from arena.scoring.intervals import row_weights
 from arena.scoring.metrics import get_metric
+from arena.scoring.rankstats import joint_ranks
 from arena.scoring.score import private_rows, public_rows
+from arena.server.files import files_dir
 
 RESAMPLES = 1000
 TOP = 100  # rank intervals are computed for the first TOP teams of a board
 SEED = 20240602
+FORMAT = 1  # raised when what is stored under a key changes meaning
+KEPT_VALUES = 4096  # teams' resampled values kept per process (8 KB each)
+
+
+@dataclass(frozen=True)
+class RankStatistics:
+    """For a board's rows in order: 95% rank intervals, "cannot be told from the next", and whether the
+    worker has yet to compute them."""
+
+    intervals: list[tuple[int, int] | None]
+    close: list[bool]
+    pending: bool = False
+
+    @classmethod
+    def none(cls, count: int, *, pending: bool = False) -> "RankStatistics":
+        return cls([None] * count, [False] * count, pending)
 
 
 def shared_ranks(scores: list[float | None]) -> list[int]:
@@ -30,46 +65,110 @@ def shared_ranks(scores: list[float | None]) -> list[int]:
     return ranks
 
 
-def rank_statistics(competition: Competition, submissions: list[Submission], *, private: bool,
-                    resamples: int = RESAMPLES) -> tuple[list[tuple[int, int] | None], list[bool]]:
-    """For submissions in board order: each one's 95% rank interval [best, worst] and, for each one, whether the
-    next one cannot be told apart (the 95% interval of their paired difference holds 0).
+def wanted(competition: Competition, *, private: bool, ladder: bool) -> bool:
+    """Whether a board carries rank intervals: not a Ladder's public board (its point is to release nothing
+    finer than the released score), and a private board only once revealed."""
+    return not ladder and (competition.revealed or not private)
 
-    Submissions without per-row results (or beyond TOP) get None and False.
-    """
-    from arena.server.feedback import load_rows
 
+def board_key(competition: Competition, submissions: list[Submission], *, private: bool) -> str | None:
+    """What a board's rank statistics depend on, hashed: the competition's rows and split, the board, and the
+    per-row results of its top teams in order. None when no top team has per-row results."""
+    top = submissions[:TOP]
+    if not any(submission.rows_sha256 for submission in top):
+        return None
+    parts = [FORMAT, RESAMPLES, SEED, competition.id, str(competition.created_at), competition.task_ref,
+             competition.task_version, competition.answer_sha256, competition.split_key,
+             competition.public_fraction, private, [submission.rows_sha256 or "" for submission in top]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def ranks_path(key: str) -> Path:
+    return files_dir() / "ranks" / key[:2] / f"{key}.json"
+
+
+def stored(competition: Competition, submissions: list[Submission], *, private: bool) -> RankStatistics:
+    """What the board shows: the stored statistics for its top teams, or none yet (pending)."""
     count = len(submissions)
-    intervals: list[tuple[int, int] | None] = [None] * count
-    close = [False] * count
-    if not any(submission.rows_sha256 for submission in submissions[:TOP]):
-        return intervals, close
+    key = board_key(competition, submissions, private=private)
+    if key is None:
+        return RankStatistics.none(count)
+    try:
+        kept = json.loads(ranks_path(key).read_text())
+    except (OSError, ValueError):
+        return RankStatistics.none(count, pending=True)
+    intervals = [tuple(span) if span else None for span in kept["intervals"]]
+    close = list(kept["close"])
+    return RankStatistics(intervals + [None] * (count - len(intervals)), close + [False] * (count - len(close)))
+
+
+def compute(competition: Competition, submissions: list[Submission], *, private: bool) -> RankStatistics:
+    """Rank statistics of a board's top teams from their per-row results (the worker's job).
+
+    Teams without per-row results, and boards whose metric keeps none (an organiser's
+    plugin, a scoring program's column), get none.
+    """
+    count = len(submissions)
+    top = submissions[:TOP]
     try:
         task = load_task(competition.task_ref)
         metric = get_metric(task.spec.primary_metric)
-    except ArenaError:  # an organiser's metric, a scoring program's column, or a broken snapshot: plain scores
-        return intervals, close
+    except ArenaError:
+        return RankStatistics.none(count)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
     part = private_rows(task, competition.public_fraction, split_key=competition.split_key) if private else public
     truth = task.answer_key.truth[part]
-    weights = row_weights(resamples, int(part.sum()), SEED)
-    values = np.full((min(count, TOP), resamples), np.nan)
-    for i, submission in enumerate(submissions[:TOP]):
-        rows = load_rows(submission.rows_sha256)
-        if rows is not None and len(rows) == len(part):
-            values[i] = rowresults.weighted_values(metric, truth, rows[part], weights)
-    known = np.all(np.isfinite(values), axis=1)
-    signed = values if metric.higher_is_better else -values
-    ranked = signed[known]
-    # rank in each resample: 1 + how many known teams do strictly better there
-    ranks = 1 + (ranked[None, :, :] > ranked[:, None, :]).sum(axis=1)
-    low, high = np.percentile(ranks, [2.5, 97.5], axis=1)
-    for index, lo, hi in zip(np.flatnonzero(known), low, high):
-        intervals[index] = (int(np.floor(lo)), int(np.ceil(hi)))
-    for i in range(min(count, TOP) - 1):
-        if known[i] and known[i + 1]:
-            difference = signed[i] - signed[i + 1]
-            lo, hi = np.percentile(difference, [2.5, 97.5])
-            close[i] = bool(lo <= 0 <= hi)
-    return intervals, close
+    scope = (competition.id, str(competition.created_at), competition.task_version, competition.answer_sha256,
+             competition.split_key, private)
+    values = np.full((len(top), RESAMPLES), np.nan)
+    weights = None
+    for i, submission in enumerate(top):
+        kept = _values_kept(scope, submission.rows_sha256)
+        if kept is None and submission.rows_sha256:
+            rows = _load_rows(submission.rows_sha256)
+            if rows is not None and len(rows) == len(part):
+                weights = row_weights(RESAMPLES, int(part.sum()), SEED) if weights is None else weights
+                kept = rowresults.weighted_values(metric, truth, rows[part], weights)
+                _keep_values(scope, submission.rows_sha256, kept)
+        if kept is not None:
+            values[i] = kept
+    intervals, close = joint_ranks(values, higher_is_better=metric.higher_is_better)
+    return RankStatistics(intervals + [None] * (count - len(top)), close + [False] * (count - len(top)))
 
+
+def store(key: str, statistics: RankStatistics) -> None:
+    """Keep a board's statistics under its key (written whole, then renamed: a reader never sees half a file)."""
+    target = ranks_path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"intervals": statistics.intervals[:TOP], "close": statistics.close[:TOP]})
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ranks-")
+    with os.fdopen(fd, "w") as out:
+        out.write(data)
+    os.replace(tmp, target)
+
+
+def _load_rows(sha256: str) -> np.ndarray | None:
+    from arena.server.feedback import load_rows
+
+    return load_rows(sha256)
+
+
+_values: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_values_lock = threading.Lock()
+
+
+def _values_kept(scope: tuple, rows_sha256: str | None) -> np.ndarray | None:
+    if not rows_sha256:
+        return None
+    with _values_lock:
+        found = _values.get((scope, rows_sha256))
+        if found is not None:
+            _values.move_to_end((scope, rows_sha256))
+        return found
+
+
+def _keep_values(scope: tuple, rows_sha256: str, values: np.ndarray) -> None:
+    with _values_lock:
+        _values[(scope, rows_sha256)] = values
+        while len(_values) > KEPT_VALUES:
+            _values.popitem(last=False)

@@ -54,4 +54,5 @@ def shakeup(session: Session, competition: Competition) -> dict:
         rho = None if value != value else round(float(value), 4)
     return {"teams": len(moves), "mean_abs_rank_change_per_team": None if mean_change is None else round(mean_change, 4),
             "spearman_rho": rho, "top10_beyond_noise": [m.team for m in moves if m.beyond_noise],
+            "rank_intervals_pending": any(standing.rank_interval_pending for standing in private),
             "rows": [asdict(move) for move in moves]}

@@ -15,7 +15,8 @@ from arena.scoring.score import rounded
 from arena.db.models import Competition, ScoreRecord, Submission, Team
 from arena.server.snapshots import facts_of
 from arena.server.board_cache import cached
-from arena.server.ranks import rank_statistics, shared_ranks
+from arena.server import ranks
+from arena.server.ranks import RankStatistics, shared_ranks
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ class Standing:
     auto_selected: bool = False  # private board: the team chose no finals, so its best public ones were judged
     rank_interval: tuple[int, int] | None = None  # 95% range of ranks over joint resamples of the rows
     indistinguishable_from_next: bool = False  # a paired bootstrap cannot tell this team from the next one
+    rank_interval_pending: bool = False  # the worker has yet to compute this board's rank intervals
 
 
 def _eligible_where(competition: Competition) -> tuple:
@@ -78,14 +80,10 @@ def _chosen(session: Session, competition: Competition, *, higher: bool, private
     return [(rows[submission_id], entries) for submission_id, entries in best.values()]
 
 
-def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
-    """Ranked standings. Public: each team's best public score. Private: the best private score
-    among the team's chosen finals or, if it chose none, among its best public submissions up to the
-    selection limit (as Kaggle auto-selects). The task is never loaded: its direction and columns are stored."""
-    # A Codabench/CodaLab stage takes its direction (and its extra columns) from the bundle's leaderboard.
-    facts = facts_of(competition)
+def board_order(session: Session, competition: Competition, *, private: bool) -> tuple[list[tuple[Submission, int]], str]:
+    """Each team's board submission and its number of entries, in board order, and the score field shown:
+    the private score, the Ladder's released score, or the public score."""
     higher = competition.higher_is_better
-    columns = [column["key"] for column in facts.get("columns", ())]
 
     def key(value: float | None, when) -> tuple:
         missing = value is None
@@ -97,16 +95,37 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
         chosen = ladder_choice(session, competition, chosen, higher=higher)
     field = "private_primary" if private else ("ladder_public" if ladder else "public_primary")
     chosen.sort(key=lambda pair: key(getattr(pair[0], field), pair[0].created_at))
+    return chosen, field
+
+
+def rank_statistics(competition: Competition, submissions: list[Submission], *, private: bool) -> RankStatistics:
+    """The board's stored rank statistics (computed by the worker), or none where the board carries none."""
+    ladder = competition.feedback == "ladder" and not private
+    if not ranks.wanted(competition, private=private, ladder=ladder):
+        return RankStatistics.none(len(submissions))
+    return ranks.stored(competition, submissions, private=private)
+
+
+def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
+    """Ranked standings. Public: each team's best public score. Private: the best private score
+    among the team's chosen finals or, if it chose none, among its best public submissions up to the
+    selection limit (as Kaggle auto-selects). The task is never loaded: its direction and columns are stored."""
+    # A Codabench/CodaLab stage takes its direction (and its extra columns) from the bundle's leaderboard.
+    facts = facts_of(competition)
+    columns = [column["key"] for column in facts.get("columns", ())]
+    chosen, field = board_order(session, competition, private=private)
+    ladder = field == "ladder_public"
     teams = {t.id: t.name for t in session.scalars(select(Team).where(Team.competition_id == competition.id))}
     shown = [rounded(getattr(submission, field)) for submission, _ in chosen]
     places = shared_ranks(shown)
-    spans, close = rank_statistics(competition, [submission for submission, _ in chosen], private=private)
+    statistics = rank_statistics(competition, [submission for submission, _ in chosen], private=private)
     standings = []
     for index, (submission, entries) in enumerate(chosen):
         ci = (None, None) if ladder else submission.score["private_ci" if private else "public_ci"]
         standings.append(Standing(
             rank=places[index], team=teams[submission.team_id], score=shown[index],
-            rank_interval=spans[index], indistinguishable_from_next=close[index],
+            rank_interval=statistics.intervals[index], indistinguishable_from_next=statistics.close[index],
+            rank_interval_pending=statistics.pending,
             ci_low=rounded(ci[0]), ci_high=rounded(ci[1]), submission_id=submission.id, entries=entries,
             is_baseline=submission.is_baseline, submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
             values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
