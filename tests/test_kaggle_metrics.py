@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats as ss
@@ -107,6 +107,7 @@ def label_rows(draw):
 
 @SETTINGS
 @given(rows=label_rows())
+@example(rows=(4, np.array([1, 3, 0, 0, 0, 0]), np.array([0, 0, 0, 0, 0, 0]), np.full(6, 0.1)))  # one class predicted
 def test_qwk_and_mcc_match_sklearn_weighted_and_not(rows):
     k, t, p, w = rows
     for weight in (None, w):

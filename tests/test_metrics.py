@@ -148,3 +148,24 @@ def test_unknown_metric_suggests_the_closest_name():
 
 def test_aliases_resolve_to_sklearn_names():
     assert get_metric("macro_f1").name == "f1_macro"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_class_counts_in_score_order_agree_with_a_plain_argsort_on_every_path(data):
+    """The decimal-grid count, the key sort and the argsort give the same counts per distinct score."""
+    from arena.scoring.metrics import class_counts_in_score_order, score_levels
+
+    n = data.draw(st.integers(1, 300))
+    seed = data.draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    shape = data.draw(st.sampled_from(["grid", "coarse", "fine", "wide", "signed", "zeros"]))
+    score = {"grid": np.round(rng.random(n), 6), "coarse": np.round(rng.random(n), 1), "fine": rng.random(n),
+             "wide": rng.random(n) * 50, "signed": rng.normal(size=n),
+             "zeros": np.where(rng.random(n) < 0.5, -0.0, 0.0)}[shape]
+    positive = rng.random(n) < 0.4
+    order, level = score_levels(score)
+    expected_pos = np.bincount(level, weights=positive[order])
+    pos, neg = class_counts_in_score_order(positive, score)
+    assert np.array_equal(pos, expected_pos)
+    assert np.array_equal(pos + neg, np.bincount(level))

@@ -148,12 +148,62 @@ def score_levels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, level
 
 
+DECIMAL_GRID = 10**6  # scores written with at most six decimals are counted on this grid, never sorted
+
+
 def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positives and negatives per distinct score, in increasing score order: ROC AUC's sufficient statistic."""
+    """Positives and negatives per distinct score, in increasing score order: ROC AUC's sufficient statistic.
+
+    Probabilities written with six decimals or fewer (the usual CSV) are counted on
+    that grid in one pass; other non-negative scores are sorted as 64-bit keys that
+    carry the class in their lowest bit (a plain sort, about twice as fast as an
+    argsort); anything else takes the argsort.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    is_positive = np.asarray(is_positive, dtype=bool)
+    if len(score) == 0:
+        return np.zeros(0), np.zeros(0)
+    low = float(score.min())
+    if low >= 0 and float(score.max()) <= 1:
+        counted = _grid_counts(is_positive, score)
+        if counted is not None:
+            return counted
+    if low >= 0:
+        return _key_sort_counts(is_positive, score)
     order, level = score_levels(score)
-    n_levels = int(level[-1]) + 1 if len(level) else 0
+    n_levels = int(level[-1]) + 1
     pos = np.bincount(level, weights=is_positive[order], minlength=n_levels)
     return pos, np.bincount(level, minlength=n_levels) - pos
+
+
+def _grid_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Counts per grid point when every score is the double nearest some k / 10^6 (else None).
+
+    Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
+    scores: distinct scores get distinct, increasing grid points, and the counts are exact.
+    """
+    grid = np.multiply(score, DECIMAL_GRID)
+    np.rint(grid, out=grid)
+    points = grid.astype(np.int64)
+    np.divide(grid, DECIMAL_GRID, out=grid)
+    if not np.array_equal(grid, score):
+        return None
+    total = np.bincount(points, minlength=DECIMAL_GRID + 1)
+    pos = np.bincount(points[is_positive], minlength=DECIMAL_GRID + 1)
+    present = total > 0
+    return pos[present].astype(np.float64), (total - pos)[present].astype(np.float64)
+
+
+def _key_sort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per distinct non-negative score from one sort of keys: the score's bits (which order like the
+    scores themselves when non-negative; shifting drops the sign, so -0.0 meets 0.0) and the class below them."""
+    keys = (score.view(np.uint64) << np.uint64(1)) | is_positive.astype(np.uint64)
+    keys.sort()
+    values = keys >> np.uint64(1)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    pos = np.add.reduceat((keys & np.uint64(1)).astype(np.float64), starts)
+    total = np.diff(np.r_[starts, len(keys)])
+    return pos, total - pos
 
 
 def auc_of_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:

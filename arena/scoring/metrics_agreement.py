@@ -35,6 +35,8 @@ def mcc_cm(cm: np.ndarray) -> np.ndarray:
     cov_tp = c * s - (t * p).sum(axis=-1)
     cov_pp = s * s - (p * p).sum(axis=-1)
     cov_tt = s * s - (t * t).sum(axis=-1)
+    # one class only (predicted or true): zero up to rounding, which weights like 0.1 leave behind
+    cov_pp, cov_tt = (np.where(cov > 1e-12 * s * s, cov, 0.0) for cov in (cov_pp, cov_tt))
     denominator = cov_pp * cov_tt
     out = np.zeros(np.shape(s))
     np.divide(cov_tp, np.sqrt(denominator, where=denominator > 0, out=np.ones(np.shape(s))), out=out,
