@@ -20,6 +20,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from arena.scoring.columns import describe as describe_columns
 from arena.scoring.datasets import builtin_task_names, find_bundle, load_task
 from .errors import ArenaError
 from arena.scoring.score import Score, score_submission
@@ -49,9 +50,15 @@ def cmd_tasks_show(args: argparse.Namespace) -> int:
     print(f"  id / target:    {spec.id_column} / {spec.target}")
     print(f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}")
     print(f"  submission:     {spec.id_column},{','.join(task.prediction_columns[:12])}"
-          f"{',...' if len(task.prediction_columns) > 12 else ''} ({spec.prediction})")
+          f"{',...' if len(task.prediction_columns) > 12 else ''} ({_prediction_form(spec)})")
     print(f"  answer key sha256: {task.answer_key.sha256}")
     return EXIT_OK
+
+
+def _prediction_form(spec) -> str:
+    """The submission's form, with the declared columns and their types where the organiser declared them."""
+    declared = getattr(spec, "submission_columns", ())
+    return f"{spec.prediction}: {describe_columns(declared)}" if declared else spec.prediction
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -69,7 +76,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     read_submission(task, args.file)
-    print(f"{args.file}: valid submission for {task.name} ({len(task.test)} rows).")
+    declared = getattr(task.spec, "submission_columns", ())
+    columns = f"; columns {describe_columns(declared)}" if declared else ""
+    print(f"{args.file}: valid submission for {task.name} ({len(task.test)} rows{columns}).")
     return EXIT_OK
 
 
@@ -92,7 +101,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"scoring program output:\n{exc.log}", file=sys.stderr)
         raise
     if args.json:
-        print(json.dumps({"task": task.name, "answer_key_sha256": task.answer_key.sha256, **score.to_dict()}, indent=2))
+        declared = {c.name: c.type for c in getattr(task.spec, "submission_columns", ())}
+        columns = {"submission_columns": declared} if declared else {}
+        print(json.dumps({"task": task.name, "answer_key_sha256": task.answer_key.sha256, **columns, **score.to_dict()},
+                         indent=2))
     else:
         print(f"{task.spec.title}: answer key sha256 {task.answer_key.sha256}")
         print(format_score(score))

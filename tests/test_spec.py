@@ -46,7 +46,7 @@ def test_a_good_file_bundle_loads(write_bundle):
     (('file = "all.csv"', 'file = "missing.csv"'), "[data.file]: file 'missing.csv' does not exist"),
     (('file = "all.csv"', 'file = "all.txt"'), "[data.file]: 'all.txt' must be a CSV (.csv, .csv.gz) or Parquet (.parquet) file."),
     (('version = 1', 'version = "one"'), "[version]: must be a whole number, got 'one'."),
-    (('prediction = "label"', 'prediction = "value"'), "[submission.prediction]: a classification task needs prediction = 'label' or 'probabilities'."),
+    (('prediction = "label"', 'prediction = "value"'), "[submission.prediction]: a classification task needs prediction = 'label', 'probabilities' or 'columns'."),
     (('others = ["f1_macro"]', 'others = ["log_loss"]'), "[metrics.others]: 'log_loss' needs probabilities predictions, but [submission] prediction = 'label'."),
     (('others = ["f1_macro"]', 'others = ["rmse"]'), "[metrics.others]: 'rmse' is not a classification metric."),
     (('test_fraction = 0.5', 'test_fraction = 1.5'), "[data.test_fraction]: must be between 0 and 1 (exclusive), got 1.5."),

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from arena.config import cache_dir
 from arena.errors import BundleError, Problem, UnknownTaskError
+from arena.scoring.columns import COLUMNS_PREDICTION, matching_share, sample_values
 from arena.scoring.sources import SPLIT_COLUMN, load_source, read_table, same_key_type
 from arena.scoring.kinds import TEXT_TARGET_KINDS, label_matrix, relevance_column, sample_predictions, vocabulary
 from arena.scoring.kinds import check_answers as check_kind_answers
@@ -90,6 +91,8 @@ class Task:
     @property
     def prediction_columns(self) -> list[str]:
         """Columns a submission must have besides the id column."""
+        if self.spec.prediction == COLUMNS_PREDICTION:
+            return [column.name for column in self.spec.submission_columns]
         if self.spec.prediction == "probabilities":
             return [str(c) for c in self.classes]
         return [self.spec.target]
@@ -133,6 +136,8 @@ class Task:
             return frame
         out = pd.DataFrame({spec.id_column: self.test[spec.id_column].to_numpy()})
         target = self.train[spec.target]
+        if spec.prediction == COLUMNS_PREDICTION:
+            return out.assign(**sample_values(spec.submission_columns, self.train))
         if spec.kind in TEXT_TARGET_KINDS:
             trivial = sample_predictions(spec, self.train, self.classes)
             if isinstance(trivial, pd.DataFrame):
@@ -236,8 +241,16 @@ def _split_one_table(spec: TaskSpec, full: pd.DataFrame, where: str) -> tuple[pd
         is_test = stratified_split(labels, len(full), spec.test_fraction, spec.seed)
     train = full[~is_test].reset_index(drop=True)
     test_full = full[is_test].reset_index(drop=True)
-    answers = test_full[[spec.id_column, spec.target]]
-    return train, test_full.drop(columns=[spec.target]), answers
+    labels = label_columns(spec, full.columns)
+    answers = test_full[[spec.id_column, *labels]]
+    return train, test_full.drop(columns=labels), answers
+
+
+def label_columns(spec: TaskSpec, columns) -> list[str]:
+    """The columns of a table that hold answers: the target, and the declared submission columns it holds
+    (the several targets of a task with prediction = "columns"). Never features of the test set."""
+    declared = [c.name for c in getattr(spec, "submission_columns", ())]
+    return [spec.target] + [c for c in declared if c in set(columns) and c not in (spec.id_column, spec.target)]
 
 
 def _read(path: Path, problems: list[Problem], key_columns: list[str]) -> pd.DataFrame | None:
@@ -249,8 +262,10 @@ def _read(path: Path, problems: list[Problem], key_columns: list[str]) -> pd.Dat
 
 
 def _key_columns(spec: TaskSpec) -> list[str]:
-    """Columns typed by their values: the id, and a classification task's target."""
-    return [spec.id_column] + ([spec.target] if spec.is_classification or spec.kind in TEXT_TARGET_KINDS else [])
+    """Columns typed by their values: the id, a classification task's target, and declared text columns
+    (a label ``0300`` in the answers stays ``0300``, as the submission's text does)."""
+    text = [c.name for c in getattr(spec, "submission_columns", ()) if c.type == "text" and c.name != spec.target]
+    return [spec.id_column] + ([spec.target] if spec.is_classification or spec.kind in TEXT_TARGET_KINDS else []) + text
 
 
 def _usage_column(answers: pd.DataFrame, spec: TaskSpec, where: str) -> tuple[pd.DataFrame, list[Problem]]:
@@ -314,7 +329,11 @@ def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame
     problems = []
     if spec.target in test.columns:
         problems.append(Problem(str(spec.test_file), f"holds the target column '{spec.target}': test labels must live only in the answers file."))
-    missing = set(train.columns) - {spec.target} - set(test.columns)
+    predicted = sorted(set(label_columns(spec, test.columns)) - {spec.target})
+    if predicted:
+        problems.append(Problem(str(spec.test_file), f"holds columns the submission predicts ([submission] columns): "
+                                f"{', '.join(predicted[:10])}; test labels must live only in the answers file."))
+    missing = set(train.columns) - set(label_columns(spec, train.columns)) - set(test.columns)
     if missing:
         problems.append(Problem(str(spec.test_file), f"lacks feature columns that train has: {sorted(missing)[:10]}."))
     test_ids, answer_ids = set(test[spec.id_column]), set(answers[spec.id_column])
@@ -337,7 +356,10 @@ def check_sample_submission(task: "Task") -> list[Problem]:
     key = task.answer_key
     if task.spec.kind in TEXT_TARGET_KINDS:
         return []
-    if predictions.labels is not None and key.classes is not None:
+    if predictions.columns is not None:  # declared columns: those the answers hold too must not match them
+        matching = matching_share(predictions.columns, task.answers.sort_values(task.spec.id_column, kind="stable"))
+        leaks = matching is not None and matching > 0.5
+    elif predictions.labels is not None and key.classes is not None:
         matching = float(np.mean(predictions.labels == key.truth))
         leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
     else:

@@ -9,13 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from arena.scoring import metrics as metric_registry
+from arena.scoring.columns import COLUMNS_PREDICTION, SubmissionColumn, read_columns
 from arena.scoring.plugins import PluginSpec, read_plugins
 from arena.errors import BundleError, Problem
 
 KINDS = ("classification", "regression", "forecasting", "multilabel", "ranking")
-PREDICTIONS = ("label", "probabilities", "value", "ranking")
-PREDICTIONS_OF_KIND = {"classification": ("label", "probabilities"), "regression": ("value",),
-                       "forecasting": ("value",), "multilabel": ("label", "probabilities"), "ranking": ("ranking",)}
+PREDICTIONS = ("label", "probabilities", "value", "ranking", COLUMNS_PREDICTION)
+PREDICTIONS_OF_KIND = {"classification": ("label", "probabilities", COLUMNS_PREDICTION),
+                       "regression": ("value", COLUMNS_PREDICTION), "forecasting": ("value", COLUMNS_PREDICTION),
+                       "multilabel": ("label", "probabilities"), "ranking": ("ranking",)}
+COLUMNS_HINT = (" With prediction = \"columns\" every metric is a plugin with needs = \"table\": "
+                "it receives the submission's declared columns.")
 MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 SAMPLE_SUBMISSION = "sample_submission.csv"
@@ -77,6 +81,7 @@ class TaskSpec:
     description: str = ""
     weight: str | None = None
     plugins: tuple[PluginSpec, ...] = ()
+    submission_columns: tuple[SubmissionColumn, ...] = ()  # declared with prediction = "columns"
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -176,6 +181,13 @@ def _describe(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def _feeds(prediction: str, needs: str) -> bool:
+    """Whether a submission of this form gives a metric what it needs (a table plugin takes any form)."""
+    if needs == "table":
+        return True
+    return prediction != COLUMNS_PREDICTION and needs in metric_registry.needs_for_prediction(prediction)
+
+
 def _data_file(reader: _Reader, bundle: Path, key: str, value: str | None) -> Path | None:
     if value is None:
         return None
@@ -272,7 +284,8 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
     if prediction not in PREDICTIONS:
         r.problem("submission.prediction", f"'{prediction}' is not one of: {', '.join(PREDICTIONS)}.")
     elif kind in KINDS and prediction not in PREDICTIONS_OF_KIND[kind]:
-        expected = " or ".join(f"'{p}'" for p in PREDICTIONS_OF_KIND[kind])
+        quoted = [f"'{p}'" for p in PREDICTIONS_OF_KIND[kind]]
+        expected = " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
         r.problem("submission.prediction", f"a {kind} task needs prediction = {expected}.")
     plugins = read_plugins(r.get("metrics.plugin", list), bundle, r.problem)
     declared = {plugin.name: plugin for plugin in plugins}
@@ -282,8 +295,9 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
             continue
         if metric_name in declared:
             needs = declared[metric_name].needs
-            if prediction in PREDICTIONS and needs != "table" and needs not in metric_registry.needs_for_prediction(prediction):
-                r.problem(key, f"plugin '{metric_name}' needs {needs} predictions, but [submission] prediction = '{prediction}'.")
+            if prediction in PREDICTIONS and not _feeds(prediction, needs):
+                r.problem(key, f"plugin '{metric_name}' needs {needs} predictions, but [submission] prediction = "
+                          f"'{prediction}'.{COLUMNS_HINT if prediction == COLUMNS_PREDICTION else ''}")
             continue
         if not metric_registry.is_known(metric_name):
             r.problem(key, metric_registry.unknown_metric_message(metric_name))
@@ -291,8 +305,9 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         metric = metric_registry.get_metric(metric_name)
         if kind in KINDS and kind not in metric.kinds:
             r.problem(key, f"'{metric.name}' is not a {kind} metric.")
-        elif prediction in PREDICTIONS and metric.needs not in metric_registry.needs_for_prediction(prediction):
-            r.problem(key, f"'{metric.name}' needs {metric.needs} predictions, but [submission] prediction = '{prediction}'.")
+        elif prediction in PREDICTIONS and not _feeds(prediction, metric.needs):
+            r.problem(key, f"'{metric.name}' needs {metric.needs} predictions, but [submission] prediction = "
+                      f"'{prediction}'.{COLUMNS_HINT if prediction == COLUMNS_PREDICTION else ''}")
 
     public_fraction = r.get("competition.public_fraction", (int, float), default=0.3)
     if not 0 < public_fraction < 1:
@@ -315,6 +330,7 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
             r.problem(key, "must name a column of the data files, e.g. \"id\".")
     if id_column == target and id_column.strip():
         r.problem("data.target", f"must differ from [data] id (both are '{id_column}').")
+    submission_columns = read_columns(r.get("submission.columns", dict), prediction, id_column, r.problem)
     weight = r.get("data.weight", str)
     if weight is not None and (not weight.strip() or weight in (id_column, target)):
         r.problem("data.weight", "must name a column of the answers file that holds each row's weight (not the id or target).")
@@ -356,5 +372,6 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         description=readme.read_text(encoding="utf-8") if readme.is_file() else "",
         weight=weight,
         plugins=plugins,
+        submission_columns=submission_columns,
         **spec_kwargs,
     ), r.problems

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
 from arena.errors import Problem, SubmissionError
@@ -47,6 +48,14 @@ class Predictions:
     probabilities: np.ndarray | None = None
     values: np.ndarray | None = None
     ranked: np.ndarray | None = None  # ranking: a tuple of ids per query, best first
+    columns: pd.DataFrame | None = None  # prediction = "columns": the organiser's declared columns, typed
+
+
+def _reordered(values, order: np.ndarray):
+    """Rows ``order`` (positions) of an array or a table."""
+    if isinstance(values, pd.DataFrame):
+        return values.iloc[order].reset_index(drop=True)
+    return values[order]
 
 
 def take_rows(values, rows: np.ndarray):
@@ -58,11 +67,13 @@ def take_rows(values, rows: np.ndarray):
 
 def whole_tables(task: Task, predictions: Predictions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What a plugin that needs the whole table gets: the answer file's rows (every column but usage) and the
-    submission's prediction columns, both in the answer key's id order."""
+    submission's prediction columns (the declared ones, for prediction = "columns"), both in the answer key's id order."""
     spec = task.spec
     answers = task.answers.sort_values(spec.id_column, kind="stable").reset_index(drop=True)
     answers = answers.drop(columns=[c for c in ("usage",) if c in answers.columns])
-    if predictions.probabilities is not None:
+    if predictions.columns is not None:
+        pred = predictions.columns.reset_index(drop=True)
+    elif predictions.probabilities is not None:
         pred = pd.DataFrame(predictions.probabilities, columns=task.prediction_columns)
     elif predictions.values is not None:
         pred = pd.DataFrame({spec.target: predictions.values})
@@ -345,7 +356,7 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
         raise SubmissionError(report.problems)
     if order is None:
         return predictions
-    return Predictions(**{name: (value[order] if value is not None else None)
+    return Predictions(**{name: (_reordered(value, order) if value is not None else None)
                           for name, value in vars(predictions).items()})
 
 
@@ -419,7 +430,9 @@ def _text_columns(task: Task) -> list[str]:
     """
     key = task.answer_key
     columns = [] if np.issubdtype(key.ids.dtype, np.integer) else [task.spec.id_column]
-    if task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":
+    if task.spec.prediction == COLUMNS_PREDICTION:
+        columns += text_read(task.spec.submission_columns)
+    elif task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":
         columns.append(task.spec.target)  # label sets and ranked ids are lists of text
     elif task.spec.prediction == "label" and not np.issubdtype(task.classes.dtype, np.integer):
         columns.append(task.spec.target)
@@ -459,6 +472,8 @@ def _ids_like_key(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> n
 
 def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictions:
     spec = task.spec
+    if spec.prediction == COLUMNS_PREDICTION:
+        return Predictions(columns=read_declared(table, spec.submission_columns, report))
     if spec.kind in TEXT_TARGET_KINDS and spec.prediction != "probabilities":
         cells = table.column(spec.target).cast(pa.string()).to_numpy(zero_copy_only=False)
         if spec.kind == "ranking":

@@ -84,6 +84,7 @@ def facts(task: Task) -> dict:
     return {"name": task.name, "kind": spec.kind, "metric": spec.primary_metric, "higher_is_better": higher,
             "other_metrics": list(spec.other_metrics), "id_column": spec.id_column,
             "prediction_columns": [str(c) for c in task.prediction_columns], "prediction": spec.prediction,
+            "submission_columns": [{"name": c.name, "type": c.type} for c in getattr(spec, "submission_columns", ())],
             "train_rows": len(task.train), "test_rows": len(task.test), "columns": columns,
             "native": getattr(spec, "native", None), "phase_name": getattr(spec, "phase_name", "")}
 
@@ -125,7 +126,8 @@ def task_view(competition: Competition) -> SimpleNamespace:
         higher_is_better=competition.higher_is_better, other_metrics=found.get("other_metrics", []),
         columns=[SimpleNamespace(**column) for column in found.get("columns", [])], native=found.get("native"),
         phase_name=found.get("phase_name", ""), id_column=found.get("id_column", ""),
-        prediction=found.get("prediction", ""))
+        prediction=found.get("prediction", ""),
+        submission_columns=[SimpleNamespace(**column) for column in found.get("submission_columns", [])])
     return SimpleNamespace(name=found.get("name", ""), spec=spec, train=range(competition.train_rows or 0),
                            test=range(competition.test_rows or 0),
                            prediction_columns=found.get("prediction_columns", []))
