@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 from scipy.stats import norm, t as student_t
 
-from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order, roc_auc, score_levels
+from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -337,15 +337,12 @@ def auc_influence(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
         positive = truth == c
         n_pos = int(positive.sum())
         n_neg = n - n_pos
-        order, level = score_levels(proba[:, c])
-        n_levels = int(level[-1]) + 1
-        pos = np.bincount(level, weights=positive[order], minlength=n_levels)
-        neg = np.bincount(level, minlength=n_levels) - pos
+        row_level, n_levels = row_levels(proba[:, c])
+        pos = np.bincount(row_level[positive], minlength=n_levels).astype(np.float64)
+        neg = np.bincount(row_level, minlength=n_levels) - pos
         neg_below = np.cumsum(neg) - neg
         pos_above = pos.sum() - np.cumsum(pos)
         auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (n_pos * n_neg))
-        row_level = np.empty(n, dtype=np.int64)
-        row_level[order] = level
         placement = np.where(positive, (neg_below + 0.5 * neg)[row_level] / n_neg,
                              (pos_above + 0.5 * pos)[row_level] / n_pos)
         total += np.where(positive, (placement - auc) * n / n_pos, (placement - auc) * n / n_neg)

@@ -194,6 +194,20 @@ def _grid_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray
     return pos[present].astype(np.float64), (total - pos)[present].astype(np.float64)
 
 
+def row_levels(score: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each row's level among increasing scores (equal scores share one) and the number of levels; levels
+    may be left empty. Scores on the six-decimal grid take their grid point (no sort), others an argsort."""
+    score = np.asarray(score, dtype=np.float64)
+    if len(score) and float(score.min()) >= 0 and float(score.max()) <= 1:
+        grid = np.rint(score * DECIMAL_GRID)
+        if np.array_equal(grid / DECIMAL_GRID, score):
+            return grid.astype(np.int64), DECIMAL_GRID + 1
+    order, level = score_levels(score)
+    at_row = np.empty(len(score), dtype=np.int64)
+    at_row[order] = level
+    return at_row, int(level[-1]) + 1 if len(level) else 0
+
+
 def _key_sort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Counts per distinct non-negative score from one sort of keys: the score's bits (which order like the
     scores themselves when non-negative; shifting drops the sign, so -0.0 meets 0.0) and the class below them."""
