@@ -327,3 +327,28 @@ def test_per_row_results_give_back_the_metric(name):
     assert rowresults.value(metric, truth, rows) == pytest.approx(expected, rel=1e-5)
     again = rowresults.from_bytes(rowresults.to_bytes(rows))
     assert np.array_equal(again, rows)
+
+
+@pytest.mark.parametrize("rows", [50, 20_000])
+@pytest.mark.parametrize("name", ["log_loss", "mae", "rmse", "r2"])
+def test_one_pass_over_both_parts_matches_scoring_each_part_apart(name, rows):
+    """The blocked path (one pass, both parts) gives each part the value and interval of the per-part path."""
+    from arena.scoring import blocked
+
+    rng = np.random.default_rng(rows)
+    public = rng.random(rows) < 0.3
+    ignored = rng.random(rows) < 0.05
+    public &= ~ignored
+    private = ~public & ~ignored
+    if name == "log_loss":
+        truth = rng.integers(0, 3, rows)
+        pred = rng.dirichlet(np.ones(3), rows)
+    else:
+        truth = rng.normal(size=rows)
+        pred = truth + rng.normal(size=rows)
+    found = blocked.blocked_score(name, truth, pred, {"public": public, "private": private}, ("test", rows), seed=7)
+    metric = get_metric(name)
+    for part, mask in (("public", public), ("private", private)):
+        assert found.values[part] == pytest.approx(metric.from_rows(truth[mask], pred[mask]), rel=1e-12, abs=1e-12)
+        plain = metric_interval(metric, truth[mask], pred[mask], seed=7)
+        assert found.intervals[part].as_tuple() == pytest.approx(plain.as_tuple(), rel=1e-12, abs=1e-12)

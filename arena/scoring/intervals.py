@@ -155,16 +155,62 @@ def moment_replicates(moments: Moments, *, resamples: int = RESAMPLES, seed: int
                       blocks: int = BLOCKS) -> np.ndarray:
     """The metric on Bayesian-bootstrap weightings of the blocks (Exp(1) each) plus the prior's pseudo-rows."""
     sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
+    return replicates_from_sums(sums, counts, moments.value_of, moments.prior, resamples=resamples, seed=seed)
+
+
+def replicates_from_sums(sums: np.ndarray, counts: np.ndarray, value_of: Callable[[np.ndarray], np.ndarray],
+                         prior: tuple = (), *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """The metric on Bayesian-bootstrap weightings (Exp(1) each) of blocks with these moment sums (blocks, d) and
+    row counts, plus the prior's pseudo-rows."""
     weights = row_weights(resamples, len(counts), seed)
     rng = np.random.default_rng(seed + 2)
     both = weights @ np.column_stack([sums, counts])  # one matrix product: a matrix-vector one is far slower
     total, mass = both[:, :-1], both[:, -1]
-    for alpha, vector in moments.prior:
+    for alpha, vector in prior:
         w = rng.standard_gamma(alpha, resamples)
         total += w[:, None] * np.asarray(vector, dtype=np.float64)[None, :]
         mass += w
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(moments.value_of(total / mass[:, None]), dtype=np.float64)
+        return np.asarray(value_of(total / mass[:, None]), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PartBlocks:
+    """Each row's block for the blocked bootstrap of several parts of the rows (public, private) at once.
+
+    A part's rows are each their own block up to ``BLOCKS`` rows, else spread over
+    ``BLOCKS`` random blocks; rows in no part share one last block. One ``bincount``
+    of any per-row moment then gives every part's block sums in a single pass.
+    """
+
+    block: np.ndarray  # int32, one per row
+    parts: dict[str, slice]  # each part's blocks
+    counts: np.ndarray  # rows per block
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Block sums (blocks, d) of per-row values (n, d)."""
+        return np.stack([np.bincount(self.block, weights=values[:, j], minlength=len(self.counts))
+                         for j in range(values.shape[1])], axis=1)
+
+
+def part_blocks(masks: dict[str, np.ndarray], *, blocks: int = BLOCKS, seed: int = 0) -> PartBlocks:
+    """The blocks of each part (boolean masks over the same rows, not overlapping)."""
+    n = len(next(iter(masks.values())))
+    block = np.empty(n, dtype=np.int32)
+    assigned = np.zeros(n, dtype=bool)
+    parts, start = {}, 0
+    for name, mask in masks.items():
+        rows = np.flatnonzero(mask)
+        if len(rows) <= blocks:
+            block[rows], size = start + np.arange(len(rows), dtype=np.int32), len(rows)
+        else:
+            block[rows] = start + np.random.default_rng(seed + 1).integers(0, blocks, len(rows), dtype=np.int32)
+            size = blocks
+        parts[name] = slice(start, start + size)
+        start += size
+        assigned |= mask
+    block[~assigned] = start
+    return PartBlocks(block, parts, np.bincount(block, minlength=start + 1).astype(np.float64))
 
 
 def _first(means: np.ndarray) -> np.ndarray:
@@ -183,25 +229,51 @@ def _r2_of(means: np.ndarray) -> np.ndarray:
 
 def moments_for(name: str, truth: np.ndarray, pred: np.ndarray) -> Moments:
     """The per-row moments of a mean-type metric, with its prior (best value, trivial predictor's value)."""
+    centred = truth - truth.mean() if name == "r2" else None
+    values, value_of = row_moments(name, truth, pred, centred)
+    return Moments(values, value_of, moment_prior(name, truth, pred.shape[1] if pred.ndim == 2 else 0))
+
+
+def row_moments(name: str, truth: np.ndarray, pred: np.ndarray, centred: np.ndarray | None = None
+                ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Each row's moments (n, d) of a mean-type metric and the function of their means that gives it.
+
+    R² also needs the truth ``centred`` on the mean of the rows it is scored on.
+    """
     if name == "log_loss":
         eps = np.finfo(np.float64).eps
         picked = pred[np.arange(len(truth)), truth]
-        loss = -np.log(np.clip(picked, eps, 1 - eps))
-        return Moments(loss[:, None], _first, ((PRIOR, (0.0,)), (PRIOR, (float(np.log(pred.shape[1])),))))
+        np.clip(picked, eps, 1 - eps, out=picked)
+        loss = np.log(picked)
+        np.negative(loss, out=loss)
+        return loss[:, None], _first
     if name == "exact_match":
-        return Moments((truth == pred).astype(np.float64)[:, None], _first, ((PRIOR, (1.0,)), (PRIOR, (0.0,))))
+        return (truth == pred).astype(np.float64)[:, None], _first
     error = truth.astype(np.float64) - pred
     if name == "mae":
-        reference = float(np.mean(np.abs(truth - np.median(truth)))) if len(truth) else 0.0
-        return Moments(np.abs(error)[:, None], _first, ((PRIOR, (0.0,)), (PRIOR, (reference,))))
+        return np.abs(error, out=error)[:, None], _first
     if name == "rmse":
-        reference = float(np.var(truth)) if len(truth) else 0.0
-        return Moments((error * error)[:, None], _root_first, ((PRIOR, (0.0,)), (PRIOR, (reference,))))
+        return np.multiply(error, error, out=error)[:, None], _root_first
     if name == "r2":
-        centred = truth - truth.mean()
-        spread = float(np.mean(centred ** 2))
-        rows = np.stack([error * error, centred, centred * centred], axis=1)
-        return Moments(rows, _r2_of, ((PRIOR, (0.0, 0.0, spread)), (PRIOR, (spread, 0.0, spread))))
+        return np.stack([error * error, centred, centred * centred], axis=1), _r2_of
+    raise KeyError(name)
+
+
+def moment_prior(name: str, truth: np.ndarray, classes: int = 0) -> tuple[tuple[float, tuple[float, ...]], ...]:
+    """The prior's pseudo-rows of a mean-type metric on these rows: half a row at the best value, half at a trivial
+    predictor's (the uniform guess for log loss, the median for MAE, the mean for RMSE and R²)."""
+    if name == "log_loss":
+        return (PRIOR, (0.0,)), (PRIOR, (float(np.log(classes)),))
+    if name == "exact_match":
+        return (PRIOR, (1.0,)), (PRIOR, (0.0,))
+    if name == "mae":
+        reference = float(np.mean(np.abs(truth - np.median(truth)))) if len(truth) else 0.0
+        return (PRIOR, (0.0,)), (PRIOR, (reference,))
+    spread = float(np.var(truth)) if len(truth) else 0.0
+    if name == "rmse":
+        return (PRIOR, (0.0,)), (PRIOR, (spread,))
+    if name == "r2":
+        return (PRIOR, (0.0, 0.0, spread)), (PRIOR, (spread, 0.0, spread))
     raise KeyError(name)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from arena.config import installation_secret
+from arena.scoring import blocked
 from arena.scoring.datasets import Task
 from arena.scoring.intervals import has_fast_path
 from arena.scoring.metrics import get_metric
@@ -65,6 +66,13 @@ _cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
 _cache_lock = threading.Lock()
 
 
+def _split_name(task: Task, public_fraction: float | None, split_key: str | None) -> tuple:
+    """What names a split: its scope, the answer key, the public share and the installation secret (hashed)."""
+    fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
+    return (split_scope(task.name, split_key), task.answer_key.sha256, fraction,
+            hashlib.sha256(installation_secret()).hexdigest())
+
+
 def _row_split(task: Task, public_fraction: float | None,
                split_key: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The public-row mask, for classification each row's base cell in the two confusion matrices,
@@ -78,7 +86,7 @@ def _row_split(task: Task, public_fraction: float | None,
     fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
     secret = installation_secret()
     scope = split_scope(task.name, split_key)
-    cache_key = (scope, key.sha256, fraction, hashlib.sha256(secret).hexdigest())
+    cache_key = _split_name(task, public_fraction, split_key)
     with _cache_lock:
         if cache_key not in _cache:
             if key.usage_public is not None:
@@ -157,6 +165,17 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                     cis[part][metric.name] = metric_interval(metric, cm=cm, seed=BOOTSTRAP_SEED)
 
     row_metrics = [m for m in metrics if m.from_rows is not None]
+    primary_rows = None
+    if weight is None:  # mean-type metrics: both parts from one pass over the rows
+        parts = {"public": public, "private": private}
+        for metric in [m for m in row_metrics if m.name in blocked.NAMES]:
+            found = blocked.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts,
+                                          _split_name(task, public_fraction, split_key), seed=BOOTSTRAP_SEED)
+            for part in parts:
+                results[part][metric.name], cis[part][metric.name] = found.values[part], found.intervals[part]
+            if metric is primary:
+                primary_rows = found.moments[:, :1].astype(np.float32)
+        row_metrics = [m for m in row_metrics if m.name not in blocked.NAMES]
     for part, rows in (("public", public), ("private", private)) if row_metrics else ():
         truth, w = key.truth[rows], (weight[rows] if weight is not None else None)
         for metric in row_metrics:
@@ -189,7 +208,8 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         private_undefined=cis["private"][primary.name].undefined,
         public_cis={name: cis["public"][name].as_tuple() for name in names},
         private_cis={name: cis["private"][name].as_tuple() for name in names},
-        rows=row_results(primary, key.truth, _prediction_for(primary, predictions)),
+        rows=primary_rows if primary_rows is not None else row_results(primary, key.truth,
+                                                                         _prediction_for(primary, predictions)),
         n_public=int(public.sum()),
         n_private=int(private.sum()),
     )

@@ -1,0 +1,90 @@
+"""Log loss, MAE, RMSE and R² on the public and private rows from one pass over every row.
+
+Each is a function of the means of per-row moments. Rather than cutting the
+predictions into public and private rows and summing each part into random blocks
+apart, every row's moments are computed once, and one ``bincount`` with each row's
+block (fixed for a competition's split, so kept) gives both parts' block sums. A
+part's value comes from its blocks' totals; its interval is the Bayesian bootstrap
+of its blocks (:func:`arena.scoring.intervals.replicates_from_sums`), the same
+replicates the per-part path draws.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from arena.scoring.intervals import (PartBlocks, expansion_rows, moment_prior, part_blocks, percentile_interval,
+                                     replicates_from_sums, row_moments)
+from arena.scoring.stats import RESAMPLES, Interval
+
+NAMES = ("log_loss", "mae", "rmse", "r2")
+KEPT = 16  # splits (and metrics) whose blocks and priors are kept
+
+
+@dataclass(frozen=True)
+class _SplitFacts:
+    """What a metric needs of a split's truth, the same for every upload: blocks, priors and R²'s centring."""
+
+    blocks: PartBlocks
+    priors: dict[str, tuple]
+    rows: dict[str, int]
+    centred: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class BlockedScore:
+    values: dict[str, float]  # per part
+    intervals: dict[str, Interval]  # per part
+    moments: np.ndarray  # every row's moments (n, d): the first column is the per-row result kept for ranks
+
+
+_kept: dict[tuple, _SplitFacts] = {}
+_lock = threading.Lock()
+
+
+def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
+                  seed: int) -> BlockedScore:
+    """The metric's value and 95% interval on each part (boolean masks over the rows); ``split`` names the split
+    so its blocks and priors are computed once."""
+    classes = pred.shape[1] if pred.ndim == 2 else 0
+    facts = _facts(name, truth, parts, classes, (split, name, classes, seed))
+    moments, value_of = row_moments(name, truth, pred, facts.centred)
+    sums = facts.blocks.sums(moments)
+    values, intervals = {}, {}
+    for part, span in facts.blocks.parts.items():
+        n = facts.rows[part]
+        if n == 0:
+            values[part] = float("nan")
+            intervals[part] = Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES)
+            continue
+        block_sums, counts = sums[span], facts.blocks.counts[span]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values[part] = float(value_of(block_sums.sum(axis=0) / counts.sum()))
+        replicates = replicates_from_sums(block_sums, counts, value_of, facts.priors[part], resamples=RESAMPLES,
+                                          seed=seed)
+        intervals[part] = percentile_interval(replicates, expansion_rows(name, np.empty(n)))
+    return BlockedScore(values, intervals, moments)
+
+
+def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: int, key: tuple) -> _SplitFacts:
+    with _lock:
+        found = _kept.get(key)
+    if found is not None:
+        return found
+    centred = None
+    if name == "r2":  # each row's truth less its own part's mean
+        centred = np.zeros(len(truth))
+        for mask in parts.values():
+            if mask.any():
+                centred[mask] = truth[mask] - truth[mask].mean()
+    facts = _SplitFacts(part_blocks(parts, seed=key[-1]),
+                        {part: moment_prior(name, truth[mask], classes) for part, mask in parts.items()},
+                        {part: int(mask.sum()) for part, mask in parts.items()}, centred)
+    with _lock:
+        _kept[key] = facts
+        while len(_kept) > KEPT:
+            _kept.pop(next(iter(_kept)))
+    return facts
