@@ -513,17 +513,19 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     if report.problems:
         return Predictions()
     proba = np.column_stack(columns)
-    negative = np.flatnonzero((proba < 0).any(axis=1))
-    if len(negative):
+    del columns
+    # Whole-array minimum and maximum first: the row-by-row searches run only when something is wrong.
+    if proba.min() < 0:
+        negative = np.flatnonzero((proba < 0).any(axis=1))
         report.add(f"{len(negative)} rows have negative probabilities ({report.rows(negative)}).")
     sums = proba.sum(axis=1)
-    off = np.flatnonzero(np.abs(sums - 1) > PROBABILITY_TOLERANCE)
-    if len(off):
+    if sums.min() < 1 - PROBABILITY_TOLERANCE or sums.max() > 1 + PROBABILITY_TOLERANCE:
+        off = np.flatnonzero(np.abs(sums - 1) > PROBABILITY_TOLERANCE)
         report.add(f"{len(off)} rows have probabilities that do not sum to 1 (tolerance {PROBABILITY_TOLERANCE}), "
                    f"e.g. sum {sums[off[0]]:.4f} at {report.rows(off)}.")
     if report.problems:
         return Predictions()
-    proba = proba / sums[:, None]
+    np.divide(proba, sums[:, None], out=proba)
     return Predictions(labels=proba.argmax(axis=1), probabilities=proba)
 
 
@@ -532,10 +534,11 @@ def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report) -> np.n
         raw = column.cast(pa.string()).to_numpy(zero_copy_only=False)
         report.add(f"column '{name}' must hold numbers; found text such as {_examples(raw[:EXAMPLES])}.")
         return np.zeros(len(column))
-    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        report.add(f"column '{name}' has {len(bad)} empty, NaN or infinite values ({report.rows(bad)}).")
+    values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if not np.isfinite(values.sum()):  # a NaN or an infinity makes the sum one (so may a vast total, checked below)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            report.add(f"column '{name}' has {len(bad)} empty, NaN or infinite values ({report.rows(bad)}).")
     return values
 
 
