@@ -34,6 +34,8 @@ LIMIT_DEFAULTS = {
     "LOGIN_LIMIT_PER_ADDRESS": "30 per minute;200 per hour",
     "REGISTRATION_LIMIT_PER_ADDRESS": "5 per hour;20 per day",
 }
+LIMITED_METHODS = ["POST"]
+"""The methods the limits above count (logging in and registering); requests of any other method have none."""
 CSRF_MESSAGE = "the form expired or did not come from this site; reload the page and try again."
 
 
@@ -101,11 +103,17 @@ def init_security(app: Flask) -> None:
         return "account:" + _posted("username").strip().lower()
 
     logins = [limiter.shared_limit(setting("LOGIN_LIMIT_PER_ACCOUNT"), "login-account", key_func=per_account,
-                                   deduct_when=failed, methods=["POST"]),
+                                   deduct_when=failed, methods=LIMITED_METHODS),
               limiter.shared_limit(setting("LOGIN_LIMIT_PER_ADDRESS"), "login-address", deduct_when=failed,
-                                   methods=["POST"])]
+                                   methods=LIMITED_METHODS)]
     registrations = [limiter.shared_limit(setting("REGISTRATION_LIMIT_PER_ADDRESS"), "registration",
-                                          deduct_when=created, methods=["POST"])]
+                                          deduct_when=created, methods=LIMITED_METHODS)]
+
+    @limiter.request_filter
+    def nothing_to_limit() -> bool:
+        """Every limit counts POSTs only: a page view or an API read skips the limiter's per-request work."""
+        return request.method not in LIMITED_METHODS
+
     for endpoint, limits in (("auth.login", logins), ("api.token", logins),
                              ("auth.register", registrations), ("api.register", registrations)):
         view = app.view_functions[endpoint]
@@ -160,7 +168,7 @@ def load_user() -> None:
                 abort(401, description="the API token is not valid (unknown, revoked or expired); "
                                        "create a new one on your account page.")
         return
-    if current_user.is_authenticated:
+    if request.cookies and current_user.is_authenticated:  # no cookie: no session, no remember cookie
         g.user = current_user.user
 
 

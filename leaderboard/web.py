@@ -36,11 +36,11 @@ def index():
 def competition_page(slug: str):
     competition = competition_or_404(slug)
     want_private = request.args.get("board") == "private" if "board" in request.args else None
-    show_private, board = standings.board(db_session(), competition, g.user, private=want_private)
+    show_private = standings.shows_private(competition, g.user, want_private)  # the table below is the board
     task = snapshots.task_view(competition)  # stored at hosting: the page never loads the task
     is_open, why = competitions.accepting_submissions(competition)
     final = _final_tables(competition, task) if competition.revealed and want_private is None else None
-    return render_template("competition.html", c=competition, board=board, show_private=show_private,
+    return render_template("competition.html", c=competition, show_private=show_private,
                            board_table=None if final else _board_table(competition, task, show_private,
                                                                        everyone=request.args.get("teams") == "all"),
                            task=task, is_open=is_open, why_closed=why,
@@ -49,7 +49,7 @@ def competition_page(slug: str):
                            admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
                            stages=stages.siblings(db_session(), competition), final=final,
                            state=lifecycle.state_of(competition),
-                           announcements=announcements.of(db_session(), competition))
+                           announcements=announcements.shown(db_session(), competition))
 
 
 def _board_columns(task) -> list:

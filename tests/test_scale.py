@@ -74,6 +74,80 @@ def test_a_board_is_never_stale_in_any_web_process(database_url, people_factory)
     assert "(private rows)" in _page(reader)
 
 
+def test_an_announcement_shows_on_the_next_page_view_in_every_process(database_url, people_factory):
+    """The page keeps its announcements beside its board: posting or removing one raises the board generation."""
+    from arena.db.models import Announcement
+
+    app, writer, people = people_factory(DATABASE_URL=database_url)
+    _, reader, _ = people_factory(DATABASE_URL=database_url)
+    people.token("org", organiser=True)
+    people.login("org")
+    assert 'id="announcements"' not in _page(reader)  # kept now, with no announcement
+    writer.post("/c/mnist1d/admin/announce", data={"csrf_token": people.csrf(), "body": "New **data** tomorrow."})
+    assert "<strong>data</strong>" in _page(reader)
+    with app.extensions["arena_db"].session() as session:
+        posted = session.query(Announcement).one().id
+    writer.post("/c/mnist1d/admin/unannounce", data={"csrf_token": people.csrf(), "announcement_id": posted})
+    assert 'id="announcements"' not in _page(reader)
+
+
+def test_a_transaction_reads_the_board_generation_once_and_the_next_reads_it_again(database_url, people_factory):
+    """A page checks every kept thing against the one generation its transaction read with the competition's
+    row; a later transaction reads it again, so nothing kept under an older generation is served."""
+    from sqlalchemy import event
+
+    from arena.db import generations
+    from arena.server import competitions
+
+    app, _, _ = people_factory(DATABASE_URL=database_url)
+    db = app.extensions["arena_db"]
+    statements = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with db.read_session() as session:
+        competition_id = competitions.get(session, "mnist1d").id
+        before = len(statements)
+        first = generations.generation(session, competition_id)
+        assert generations.generation(session, competition_id) == first and len(statements) == before
+        session.rollback()
+        with db.session() as writer, writer.begin():
+            generations.touch(writer, competition_id)
+        assert generations.generation(session, competition_id) == first + 1  # a new transaction reads again
+
+
+def test_a_postgresql_connection_closed_while_idle_is_replaced_before_a_request_gets_it(monkeypatch):
+    """Pooled connections are pinged only after idling (not on every checkout): one the server closed meanwhile
+    (a restart, an idle timeout) is replaced, and the request never sees it."""
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    from arena.db import database
+    from conftest import postgres_url, require_in_ci
+
+    url = postgres_url()
+    if not url:
+        require_in_ci("no PostgreSQL server: set ARENA_TEST_POSTGRES_URL (.ci/services.sh starts one)")
+    db = database.Database(url)
+
+    def backend() -> int:
+        with db.engine.connect() as connection:
+            return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    first = backend()
+    assert backend() == first  # in steady use the pooled connection is reused without a ping
+    monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0)  # every checkout now counts as after an idle spell
+    killer = create_engine(url)
+    with killer.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        for _ in range(100):  # the server ends the backend asynchronously
+            if not connection.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}).first():
+                break
+            time.sleep(0.05)
+    killer.dispose()
+    assert backend() != first
+    db.engine.dispose()
+
+
 def test_the_home_page_counts_teams_without_stale_counts(database_url, people_factory):
     _, client, people = people_factory(DATABASE_URL=database_url)
     _, other, _ = people_factory(DATABASE_URL=database_url)

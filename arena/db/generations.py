@@ -1,7 +1,8 @@
 """Board generations: every transaction that changes what a board shows raises its competition's counter.
 
 A board depends on the competition (reveal, task, direction), its teams (disqualification, names) and
-its submissions' scores, statuses, selections and disqualifications. :func:`watch` hooks a session
+its submissions' scores, statuses, selections and disqualifications; the competition's page also shows
+its announcements, which raise the counter too, so the page keeps them beside its board. :func:`watch` hooks a session
 factory so that any flush changing one of those marks the competition, and just before the commit,
 after the last flush, the marked counters go up in the same transaction: a board kept under the old
 counter is never served again, in any process. Bulk ``UPDATE`` statements bypass the flush and call
@@ -10,14 +11,15 @@ counter is never served again, in any process. Bulk ``UPDATE`` statements bypass
 
 from __future__ import annotations
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import bindparam, event, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena.db.models import BoardGeneration, Competition, Submission, Team
+from arena.db.models import Announcement, BoardGeneration, Competition, Submission, Team
 
 _KEY = "arena_changed_boards"
+_READ_KEY = "arena_generations_read"
 SUBMISSION_FIELDS = ("status", "score", "public_primary", "private_primary", "selected", "disqualified",
                      "is_baseline", "team_id", "created_at")
 TEAM_FIELDS = ("name", "disqualified")
@@ -28,10 +30,43 @@ def touch(session: Session, competition_id: int) -> None:
     session.info.setdefault(_KEY, set()).add(competition_id)
 
 
+_READ = select(BoardGeneration.generation).where(BoardGeneration.competition_id == bindparam("competition_id"))
+"""Built once: a board request reads the counter on every request, and building the statement costs more than running it."""
+
+
 def generation(session: Session, competition_id: int) -> int:
-    """The competition's board generation as this transaction sees it (0 before the first change)."""
-    return session.scalar(select(BoardGeneration.generation)
-                          .where(BoardGeneration.competition_id == competition_id)) or 0
+    """The competition's board generation as this transaction sees it (0 before the first change).
+
+    It is read once per transaction: a page that consults several kept things (its board, its
+    table, its team count) checks them all against the one value its transaction read.
+    """
+    seen = _read_in_this_transaction(session)
+    if competition_id in seen:
+        return seen[competition_id]
+    value = session.scalar(_READ, {"competition_id": competition_id}) or 0
+    remember(session, competition_id, value)
+    return value
+
+
+def remember(session: Session, competition_id: int, value: int | None) -> None:
+    """Note the counter a query of the current transaction read (beside the competition's own row, say),
+    so that :func:`generation` does not read it again in that transaction."""
+    _read_in_this_transaction(session)[competition_id] = value or 0
+
+
+def _read_in_this_transaction(session: Session) -> dict[int, int]:
+    """The counters read in the session's current transaction; a new transaction starts with none.
+
+    Keyed by the transaction object itself (held, so its identity cannot be reused): nothing
+    read in an earlier transaction is ever taken for the current one's.
+    """
+    transaction = session.get_transaction()
+    kept = session.info.get(_READ_KEY)
+    if transaction is None:
+        return {}
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_READ_KEY] = (transaction, {})
+    return kept[1]
 
 
 def _changed(obj, fields) -> bool:
@@ -49,6 +84,8 @@ def _before_flush(session: Session, _context, _instances) -> None:
         elif isinstance(obj, Team) and obj not in session.new:
             if obj in session.deleted or _changed(obj, TEAM_FIELDS):
                 touch(session, obj.competition_id)
+        elif isinstance(obj, Announcement):
+            touch(session, obj.competition_id)
         elif isinstance(obj, Competition) and obj not in session.new:
             if obj in session.deleted or session.is_modified(obj, include_collections=False):
                 touch(session, obj.id)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Announcement, Competition, User
+from arena.server.board_cache import cached
 from arena.server.competitions import CompetitionError
 
 MAX_LENGTH = 5000
@@ -31,6 +35,25 @@ def remove(session: Session, competition: Competition, announcement_id: int) -> 
     session.delete(announcement)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """An announcement as the competition's page shows it: plain values, safe to keep and share between requests."""
+
+    created_at: datetime
+    body: str
+
+
 def of(session: Session, competition: Competition) -> list[Announcement]:
+    """The competition's announcements, newest first (the organisers' page, which can remove them)."""
     return list(session.scalars(select(Announcement).where(Announcement.competition_id == competition.id)
                                 .order_by(Announcement.created_at.desc(), Announcement.id.desc())))
+
+
+def shown(session: Session, competition: Competition) -> tuple[Shown, ...]:
+    """What the competition's page shows of its announcements, read once per board generation.
+
+    Posting or removing an announcement raises the generation (:mod:`arena.db.generations`),
+    so the page never shows a stale list, and a page view costs no query for them.
+    """
+    return cached(session, competition, ("announcements",),
+                  lambda: tuple(Shown(a.created_at, a.body) for a in of(session, competition)))

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, object_session
 
 from arena.config import arena_home, private_dir
@@ -16,7 +16,8 @@ from arena.scoring.datasets import Task, answer_key_csv, builtin_task_names, loa
 from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
 from arena.scoring.programs import ProgramTask, is_program_ref
-from arena.db.models import Competition, Submission, User, utcnow
+from arena.db import generations
+from arena.db.models import BoardGeneration, Competition, Submission, User, utcnow
 from arena.server import snapshots
 from arena.scoring.spec import FEEDBACK_MODES
 
@@ -197,15 +198,38 @@ def is_benchmark(competition: Competition) -> bool:
     return competition.ends_at is None
 
 
+_BY_SLUG = (select(Competition, BoardGeneration.generation)
+            .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
+            .where(Competition.slug == bindparam("slug")))
+"""Built once (every page of a competition runs it); the board generation comes with the row."""
+
+
 def get(session: Session, slug: str) -> Competition:
-    competition = session.scalar(select(Competition).where(Competition.slug == slug))
-    if competition is None:
+    """The competition named ``slug``.
+
+    Its board generation is read in the same query and remembered for the transaction:
+    the kept board a page serves next is checked against it without another round trip.
+    """
+    found = session.execute(_BY_SLUG, {"slug": slug}).first()
+    if found is None:
         raise CompetitionError(f"there is no competition '{slug}'.")
+    competition, counter = found
+    generations.remember(session, competition.id, counter)
     return competition
 
 
+_ALL = (select(Competition, BoardGeneration.generation)
+        .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
+        .order_by(Competition.created_at, Competition.id))
+
+
 def list_all(session: Session) -> list[Competition]:
-    return list(session.scalars(select(Competition).order_by(Competition.created_at, Competition.id)))
+    """Every competition, oldest first; their board generations are read in the same query (see :func:`get`)."""
+    found = []
+    for competition, counter in session.execute(_ALL):
+        generations.remember(session, competition.id, counter)
+        found.append(competition)
+    return found
 
 
 def unpack_uploaded_bundle(archive: Path, slug: str) -> Path:
