@@ -352,3 +352,23 @@ def test_one_pass_over_both_parts_matches_scoring_each_part_apart(name, rows):
         assert found.values[part] == pytest.approx(metric.from_rows(truth[mask], pred[mask]), rel=1e-12, abs=1e-12)
         plain = metric_interval(metric, truth[mask], pred[mask], seed=7)
         assert found.intervals[part].as_tuple() == pytest.approx(plain.as_tuple(), rel=1e-12, abs=1e-12)
+
+
+def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart():
+    from arena.scoring import blocked
+
+    rng = np.random.default_rng(11)
+    rows = 30_000
+    public = rng.random(rows) < 0.3
+    truth = rng.integers(0, 2, rows)
+    p1 = np.clip(0.3 * truth + 0.7 * rng.random(rows), 0, 1)
+    proba = np.column_stack([1 - p1, p1])
+    found = blocked.binary_auc_score(truth, proba, {"public": public, "private": ~public}, seed=7)
+    metric = get_metric("roc_auc")
+    for part, mask in (("public", public), ("private", ~public)):
+        value, interval = found[part]
+        assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
+        assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
+                                                    abs=1e-12)
+    assert blocked.binary_auc_score(truth[:5000], proba[:5000], {"public": public[:5000], "private": ~public[:5000]},
+                                    seed=7) is None  # small parts weight their rows one by one instead

@@ -7,6 +7,9 @@ block (fixed for a competition's split, so kept) gives both parts' block sums. A
 part's value comes from its blocks' totals; its interval is the Bayesian bootstrap
 of its blocks (:func:`arena.scoring.intervals.replicates_from_sums`), the same
 replicates the per-part path draws.
+
+Binary ROC AUC counts each part's classes per distinct score once, for both its
+value and its interval (the per-part path counted them twice).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arena.scoring.intervals import (PartBlocks, expansion_rows, moment_prior, part_blocks, percentile_interval,
-                                     replicates_from_sums, row_moments)
+from arena.scoring.intervals import (AUC_BINS, BLOCKS, PartBlocks, counts_auc_replicates, expansion_rows,
+                                     moment_prior, part_blocks, percentile_interval, replicates_from_sums, row_moments)
+from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order
 from arena.scoring.stats import RESAMPLES, Interval
 
 NAMES = ("log_loss", "mae", "rmse", "r2")
@@ -88,3 +92,22 @@ def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: 
         while len(_kept) > KEPT:
             _kept.pop(next(iter(_kept)))
     return facts
+
+
+def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], *,
+                     seed: int) -> dict[str, tuple[float, Interval]] | None:
+    """Binary ROC AUC and its interval on each part from one count of the classes per distinct score; None
+    when a part is small enough for the per-part path to weight its rows one by one."""
+    if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
+        return None
+    out = {}
+    for part, mask in parts.items():
+        pos, neg = class_counts_in_score_order(truth[mask] == 1, proba[mask, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = float(auc_of_counts(pos, neg))
+        if not np.isfinite(value):  # one class only on these rows
+            out[part] = (float("nan"), Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES))
+            continue
+        replicates = counts_auc_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
+        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", np.empty(int(mask.sum())))))
+    return out

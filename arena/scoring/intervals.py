@@ -301,13 +301,17 @@ def auc_with_prior(pos: np.ndarray, neg: np.ndarray, ends: np.ndarray | None = N
 def auc_counts(is_positive: np.ndarray, score: np.ndarray, *, bins: int = AUC_BINS) -> tuple[float, np.ndarray, np.ndarray, float]:
     """Exact AUC, positive and negative counts per level (or per quantile bin of levels) in score order,
     and the AUC of those counts (equal to the exact AUC unless binned)."""
-    pos, neg = class_counts_in_score_order(is_positive, score)
+    return binned_counts(*class_counts_in_score_order(is_positive, score), bins=bins)
+
+
+def binned_counts(pos: np.ndarray, neg: np.ndarray, *, bins: int = AUC_BINS) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """:func:`auc_counts` from the class counts per distinct score."""
     exact = float(auc_of_counts(pos, neg))
     n_levels = len(pos)
     if n_levels <= bins:
         return exact, pos, neg, exact
     first = np.cumsum(pos + neg) - (pos + neg)  # each level's first sorted position
-    level_bin = (first * bins // len(score)).astype(np.int64)
+    level_bin = (first * bins // (first[-1] + pos[-1] + neg[-1])).astype(np.int64)
     pos_b = np.bincount(level_bin, weights=pos, minlength=bins)
     neg_b = np.bincount(level_bin, weights=neg, minlength=bins)
     return exact, pos_b, neg_b, float(auc_of_counts(pos_b, neg_b))
@@ -333,7 +337,14 @@ def gamma_draws(rng: np.random.Generator, shape: np.ndarray, resamples: int) -> 
 def binary_auc_replicates(is_positive: np.ndarray, score: np.ndarray, *, resamples: int = RESAMPLES,
                           seed: int = 0, bins: int = AUC_BINS) -> np.ndarray:
     """AUC on Bayesian-bootstrap draws of the class counts per score level or bin (plus the prior at both ends)."""
-    exact, pos, neg, binned = auc_counts(is_positive, score, bins=bins)
+    return counts_auc_replicates(*class_counts_in_score_order(is_positive, score), resamples=resamples, seed=seed,
+                                 bins=bins)
+
+
+def counts_auc_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                          bins: int = AUC_BINS) -> np.ndarray:
+    """:func:`binary_auc_replicates` from the class counts per distinct score."""
+    exact, pos, neg, binned = binned_counts(pos, neg, bins=bins)
     if not np.isfinite(exact):
         return np.full(resamples, np.nan)
     rng = np.random.default_rng(seed)

@@ -176,6 +176,12 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
             if metric is primary:
                 primary_rows = found.moments[:, :1].astype(np.float32)
         row_metrics = [m for m in row_metrics if m.name not in blocked.NAMES]
+        if any(m.name == "roc_auc" for m in row_metrics) and predictions.probabilities is not None:
+            found_auc = blocked.binary_auc_score(key.truth, predictions.probabilities, parts, seed=BOOTSTRAP_SEED)
+            for part, (value, interval) in (found_auc or {}).items():
+                results[part]["roc_auc"], cis[part]["roc_auc"] = value, interval
+            if found_auc is not None:
+                row_metrics = [m for m in row_metrics if m.name != "roc_auc"]
     for part, rows in (("public", public), ("private", private)) if row_metrics else ():
         truth, w = key.truth[rows], (weight[rows] if weight is not None else None)
         for metric in row_metrics:
