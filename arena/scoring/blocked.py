@@ -21,7 +21,8 @@ import numpy as np
 
 from arena.scoring.intervals import (AUC_BINS, BLOCKS, PartBlocks, counts_auc_replicates, expansion_rows,
                                      moment_prior, part_blocks, percentile_interval, replicates_from_sums, row_moments)
-from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order
+from arena.scoring.metrics import (auc_of_counts, class_counts_in_score_order, class_keys, counts_of_sorted_keys,
+                                   grid_counts, on_decimal_grid)
 from arena.scoring.stats import RESAMPLES, Interval
 
 NAMES = ("log_loss", "mae", "rmse", "r2")
@@ -101,8 +102,9 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
         return None
     out = {}
+    count_part = _part_counter(truth == 1, np.ascontiguousarray(proba[:, 1]))
     for part, mask in parts.items():
-        pos, neg = class_counts_in_score_order(truth[mask] == 1, proba[mask, 1])
+        pos, neg = count_part(mask)
         with np.errstate(invalid="ignore", divide="ignore"):
             value = float(auc_of_counts(pos, neg))
         if not np.isfinite(value):  # one class only on these rows
@@ -111,3 +113,14 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
         replicates = counts_auc_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
         out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", np.empty(int(mask.sum())))))
     return out
+
+
+def _part_counter(is_positive: np.ndarray, score: np.ndarray):
+    """Class counts per distinct score for any part of the rows, the per-row work done once for all rows:
+    grid points when the scores lie on the six-decimal grid, else sort keys carrying the class."""
+    if float(score.min()) >= 0 and float(score.max()) <= 1 and (points := on_decimal_grid(score)) is not None:
+        return lambda mask: grid_counts(is_positive[mask], points[mask])
+    if float(score.min()) >= 0:
+        keys = class_keys(is_positive, score)
+        return lambda mask: counts_of_sorted_keys(np.sort(keys[mask]))
+    return lambda mask: class_counts_in_score_order(is_positive[mask], score[mask])

@@ -169,29 +169,39 @@ def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> t
         if counted is not None:
             return counted
     if low >= 0:
-        return _key_sort_counts(is_positive, score)
+        return counts_of_sorted_keys(np.sort(class_keys(is_positive, score)))
     order, level = score_levels(score)
     n_levels = int(level[-1]) + 1
     pos = np.bincount(level, weights=is_positive[order], minlength=n_levels)
     return pos, np.bincount(level, minlength=n_levels) - pos
 
 
-def _grid_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Counts per grid point when every score is the double nearest some k / 10^6 (else None).
-
-    Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
-    scores: distinct scores get distinct, increasing grid points, and the counts are exact.
-    """
+def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
+    """Each score's point on the six-decimal grid when every score (in [0, 1]) is the double nearest some
+    k / 10^6, else None. Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
+    scores: distinct scores get distinct, increasing points. A sample is tried first, so scores off the
+    grid cost almost nothing."""
+    sample = score[:: max(1, len(score) // 1024)]
+    if not np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample):
+        return None
     grid = np.multiply(score, DECIMAL_GRID)
     np.rint(grid, out=grid)
     points = grid.astype(np.int64)
     np.divide(grid, DECIMAL_GRID, out=grid)
-    if not np.array_equal(grid, score):
-        return None
+    return points if np.array_equal(grid, score) else None
+
+
+def grid_counts(is_positive: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positives and negatives per occupied grid point, in increasing order."""
     total = np.bincount(points, minlength=DECIMAL_GRID + 1)
     pos = np.bincount(points[is_positive], minlength=DECIMAL_GRID + 1)
     present = total > 0
     return pos[present].astype(np.float64), (total - pos)[present].astype(np.float64)
+
+
+def _grid_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    points = on_decimal_grid(score)
+    return None if points is None else grid_counts(is_positive, points)
 
 
 def row_levels(score: np.ndarray) -> tuple[np.ndarray, int]:
@@ -199,20 +209,26 @@ def row_levels(score: np.ndarray) -> tuple[np.ndarray, int]:
     may be left empty. Scores on the six-decimal grid take their grid point (no sort), others an argsort."""
     score = np.asarray(score, dtype=np.float64)
     if len(score) and float(score.min()) >= 0 and float(score.max()) <= 1:
-        grid = np.rint(score * DECIMAL_GRID)
-        if np.array_equal(grid / DECIMAL_GRID, score):
-            return grid.astype(np.int64), DECIMAL_GRID + 1
+        points = on_decimal_grid(score)
+        if points is not None:
+            return points, DECIMAL_GRID + 1
     order, level = score_levels(score)
     at_row = np.empty(len(score), dtype=np.int64)
     at_row[order] = level
     return at_row, int(level[-1]) + 1 if len(level) else 0
 
 
-def _key_sort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts per distinct non-negative score from one sort of keys: the score's bits (which order like the
-    scores themselves when non-negative; shifting drops the sign, so -0.0 meets 0.0) and the class below them."""
-    keys = (score.view(np.uint64) << np.uint64(1)) | is_positive.astype(np.uint64)
-    keys.sort()
+def class_keys(is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """64-bit keys that sort like the (non-negative) scores and carry the class in their lowest bit: a score's
+    bits order like the score itself when it is non-negative, and the shift drops the sign (-0.0 meets 0.0)."""
+    keys = np.left_shift(score.view(np.uint64), np.uint64(1))
+    keys |= is_positive
+    return keys
+
+
+def counts_of_sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positives and negatives per distinct score from sorted :func:`class_keys` (a plain sort, about twice
+    as fast as an argsort)."""
     values = keys >> np.uint64(1)
     starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
     pos = np.add.reduceat((keys & np.uint64(1)).astype(np.float64), starts)
