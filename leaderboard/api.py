@@ -18,7 +18,7 @@ from arena.db.models import Competition
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
 from .openapi import OPENAPI
-from .shared import competition_or_404, send_data_file
+from .shared import board_csv, competition_or_404, send_data_file
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -216,11 +216,12 @@ def leaderboard(slug: str):
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
     shown_private = standings.shows_private(competition, g.user, private)
     if request.args.get("format") == "csv":
-        return Response(standings.derived(db_session(), competition, shown_private, "csv", standings.to_csv),
+        return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv),
                         mimetype="text/csv")
     body = standings.derived(db_session(), competition, shown_private, "json", lambda board: json.dumps(
-        {"board": "private" if shown_private else "public", "rows": [asdict(s) for s in board]}))
-    return Response(body, mimetype="application/json")  # made once per board generation, then kept
+        {"board": "private" if shown_private else "public", "rows": [asdict(s) for s in board]},
+        separators=(",", ":")).encode())
+    return Response(body, mimetype="application/json")  # made and encoded once per board generation, then kept
 
 
 @bp.get("/competitions/<slug>/data/<name>")

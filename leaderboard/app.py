@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import html
 import os
-from typing import Any
+from typing import Any, Callable
 
 import markdown
 import nh3
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, has_request_context, jsonify, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -67,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["arena_queue"] = RedisQueue(app.config["REDIS_URL"], db) if app.config["REDIS_URL"] else InProcessWorker(db)
 
     app.add_template_filter(render_markdown, "markdown")
+    app.jinja_env.globals["url_for"] = _links_of(app)
     app.before_request(_receive_upload_first)  # before any hook that reads the database
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
@@ -100,6 +101,28 @@ def render_markdown(text: str) -> Markup:
     rendered = markdown.markdown(html.escape(text or "", quote=False), extensions=["tables", "fenced_code"])
     return Markup(nh3.clean(rendered, tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES,
                             url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow"))
+
+
+def _links_of(app: Flask) -> Callable[..., str]:
+    """``url_for`` for templates, building each link once: a page view links the same dozen routes every time.
+
+    A link depends only on its endpoint, its values and the request's script root (a relative URL),
+    so it is kept under those; links relative to the current blueprint (``.name``), external ones and
+    any with other options (``_anchor``, ...) are built as usual on every call.
+    """
+    @functools.lru_cache(maxsize=4096)
+    def build(script_root: str, endpoint: str, values: tuple) -> str:
+        return app.url_for(endpoint, **dict(values))
+
+    def link(endpoint: str, **values: Any) -> str:
+        if endpoint.startswith(".") or not has_request_context() or any(name.startswith("_") for name in values):
+            return url_for(endpoint, **values)
+        try:
+            return build(request.script_root, endpoint, tuple(sorted(values.items())))
+        except TypeError:  # a value that cannot be a key (a list): build it as usual
+            return url_for(endpoint, **values)
+
+    return link
 
 
 def _receive_upload_first() -> None:

@@ -72,9 +72,13 @@ def transaction() -> Iterator[Session]:
     session = db_session()
     if session.in_transaction():
         session.commit()
-    with session.begin():
-        begin_write(session)
-        yield session
+    reading_autoflush = session.autoflush  # begin_write turns it on for the write; reads go back to their own
+    try:
+        with session.begin():
+            begin_write(session)
+            yield session
+    finally:
+        session.autoflush = reading_autoflush
 
 
 def init_security(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Helpers that pages and the API share: finding a competition, sending a data file."""
+"""Helpers that pages and the API share: finding a competition, a board as CSV, sending a data file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import abort, g, send_file
 
 from arena.db.models import Competition
 from arena.errors import ArenaError
-from arena.server import competitions, downloads, lifecycle
+from arena.server import competitions, downloads, lifecycle, standings
 
 from .auth import db_session
 
@@ -20,6 +20,11 @@ def competition_or_404(slug: str) -> Competition:
     if not lifecycle.visible(competition, g.get("user")):
         abort(404, description=f"there is no competition '{slug}'.")
     return competition
+
+
+def board_csv(board: list[standings.Standing]) -> bytes:
+    """The board as CSV, encoded once: it is kept per board generation and sent as is (never re-encoded)."""
+    return standings.to_csv(board).encode()
 
 
 def send_data_file(slug: str, name: str):

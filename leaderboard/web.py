@@ -14,7 +14,7 @@ from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
-from .shared import competition_or_404, send_data_file
+from .shared import board_csv, competition_or_404, send_data_file
 
 bp = Blueprint("web", __name__)
 
@@ -101,7 +101,7 @@ def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)
     board = request.args.get("board")  # absent: the board the page shows by default (private after the reveal)
     shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
-    return Response(standings.derived(db_session(), competition, shown_private, "csv", standings.to_csv), mimetype="text/csv",
+    return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
 
 

@@ -114,6 +114,20 @@ def test_a_transaction_reads_the_board_generation_once_and_the_next_reads_it_aga
         assert generations.generation(session, competition_id) == first + 1  # a new transaction reads again
 
 
+def test_a_change_made_while_reading_is_never_written(database_url, people_factory):
+    """A request's read session (autocommit on PostgreSQL, no write lock on SQLite) never writes on its own: what
+    it changed is discarded when it closes, unless a write transaction commits it."""
+    from arena.server import competitions
+
+    app, _, _ = people_factory(DATABASE_URL=database_url)
+    db = app.extensions["arena_db"]
+    with db.read_session() as session:
+        competitions.get(session, "mnist1d").title = "changed while reading"
+        assert competitions.get(session, "mnist1d").title == "changed while reading"  # another query: no flush
+    with db.read_session() as session:
+        assert competitions.get(session, "mnist1d").title != "changed while reading"
+
+
 def test_a_postgresql_connection_closed_while_idle_is_replaced_before_a_request_gets_it(monkeypatch):
     """Pooled connections are pinged only after idling (not on every checkout): one the server closed meanwhile
     (a restart, an idle timeout) is replaced, and the request never sees it."""

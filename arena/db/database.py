@@ -91,8 +91,12 @@ class Database:
     def __init__(self, url: str | None = None) -> None:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False,
-                                          execution_options={WRITE_OPTION: False})
+        if self.engine.dialect.name == "sqlite":
+            self.read_sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                              execution_options={WRITE_OPTION: False})
+        else:
+            self.read_sessions = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                              expire_on_commit=False, autoflush=False)
         watch(self.sessions)
         watch(self.read_sessions)
 
@@ -101,7 +105,15 @@ class Database:
         return self.sessions()
 
     def read_session(self) -> Session:
-        """A session whose transactions read; :func:`begin_write` makes its next transaction a writer."""
+        """A session that reads; :func:`begin_write` makes its next transaction a writer.
+
+        On SQLite its transactions begin with a plain ``BEGIN``: one snapshot, no write lock.
+        On PostgreSQL it reads in autocommit: under READ COMMITTED every statement sees the
+        latest commits anyway, so a read transaction only added its ``BEGIN`` and ``ROLLBACK``,
+        two of a board request's three round trips. It never flushes on its own (autoflush
+        off), so a change made while reading is never written unless a write transaction
+        commits it, as when a rolled-back read transaction discarded it.
+        """
         return self.read_sessions()
 
 
@@ -110,5 +122,12 @@ def begin_write(session: Session) -> None:
 
     On SQLite this is ``BEGIN IMMEDIATE``: the write lock is taken before anything is
     read, so a check made in the transaction (a daily limit) still holds at its commit.
+    Elsewhere it is a real transaction at the server's isolation level, also in a read
+    session (which reads in autocommit), and the session flushes before each query again.
     """
-    session.connection(execution_options={WRITE_OPTION: True})
+    options: dict = {WRITE_OPTION: True}
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        options["isolation_level"] = bind.dialect.default_isolation_level
+    session.connection(execution_options=options)
+    session.autoflush = True
