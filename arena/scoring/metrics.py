@@ -229,11 +229,15 @@ def class_keys(is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
 def counts_of_sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positives and negatives per distinct score from sorted :func:`class_keys` (a plain sort, about twice
     as fast as an argsort)."""
-    values = keys >> np.uint64(1)
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-    pos = np.add.reduceat((keys & np.uint64(1)).astype(np.float64), starts)
-    total = np.diff(np.r_[starts, len(keys)])
-    return pos, total - pos
+    positive = (keys & np.uint64(1)).astype(np.float64)
+    if len(keys) < 2:
+        return positive, 1 - positive
+    new_level = np.bitwise_xor(keys[1:], keys[:-1]) > 1  # the scores differ, not just the class
+    if new_level.all():  # every score distinct (the usual case for real-valued scores): one row per level
+        return positive, 1 - positive
+    starts = np.concatenate(([0], np.flatnonzero(new_level) + 1))
+    pos = np.add.reduceat(positive, starts)
+    return pos, np.diff(np.append(starts, len(keys))) - pos
 
 
 def auc_of_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
