@@ -272,7 +272,7 @@ def submit(slug: str):
         accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
                                          note=request.form.get("note", ""),
                                          is_baseline=form_bool(request.form, "baseline", False),
-                                         max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+                                         max_bytes=current_app.config["MAX_UPLOAD_BYTES"], competition=competition)
     if not accepted.duplicate:
         current_app.extensions["arena_queue"].notify(accepted.submission.id)
     body = standings.submission_summary(accepted.submission,

@@ -144,7 +144,7 @@ def my_submissions(slug: str):
         with transaction():
             accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
                                              note=request.form.get("note", ""),
-                                             max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+                                             max_bytes=current_app.config["MAX_UPLOAD_BYTES"], competition=competition)
         if accepted.duplicate:
             flash(f"This file is identical to submission #{accepted.submission.id}; it was not counted again.")
         else:

@@ -69,6 +69,32 @@ def test_limit_holds_under_concurrent_uploads(db):
         assert session.query(Submission).count() == 3
 
 
+def test_an_upload_is_checked_against_duplicates_the_total_limit_and_failures_in_one_read(db):
+    """The same file again returns the earlier submission (even at the limit) and costs nothing; the total
+    limit counts every day; a failed upload frees its slot; a disqualified team is refused."""
+    from arena.db.models import Competition, Team
+
+    competition_id, (user_id,) = setup_competition(db, daily_limit=5)
+    with db.session() as session, session.begin():
+        session.get(Competition, competition_id).total_limit = 3
+    first = accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 1))
+    with db.session() as session, session.begin():
+        earlier = session.get(Submission, accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 2)))
+        earlier.utc_day, earlier.created_at = "2020-01-01", earlier.created_at - timedelta(days=2000)  # another day
+    assert accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 1)) == first  # a duplicate
+    failed = accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 3))
+    with db.session() as session, session.begin():
+        session.get(Submission, failed).status = "failed"
+    accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 4))  # the failed one's slot
+    with pytest.raises(submissions.LimitError, match="all 3 submissions allowed in this competition"):
+        accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 5))
+    assert accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 1)) == first  # at the limit too
+    with db.session() as session, session.begin():
+        session.query(Team).one().disqualified = True
+    with pytest.raises(competitions.CompetitionError, match="disqualified"):
+        accept(db, competition_id, user_id, predictions_csv("mnist1d", 0.5, 6))
+
+
 def test_a_job_left_scoring_goes_back_in_the_queue(db):
     competition_id, (user_id,) = setup_competition(db)
     submission_id = accept(db, competition_id, user_id, sample_csv("mnist1d"))

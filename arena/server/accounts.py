@@ -290,10 +290,11 @@ def token_expired(row: ApiToken, now: datetime | None = None) -> bool:
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The user a token belongs to; None for an unknown, revoked or expired token."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token or "")))
-    if row is None or token_expired(row) or not row.user.approved:
+    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                            .where(ApiToken.token_hash == _digest(token or ""))).first()  # one round trip
+    if found is None or token_expired(found.ApiToken) or not found.User.approved:
         return None
-    return row.user
+    return found.User
 
 
 # --- organisers ------------------------------------------------------------------------

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from arena.scoring.score import Score
 from arena.server.competitions import CompetitionError, accepting_submissions
-from arena.server.teams import lock, team_for_upload
+from arena.server.teams import lock, locked, team_for_upload
 from arena.db import generations
 from arena.db.models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
@@ -46,6 +46,17 @@ def _used(session: Session, team: Team, competition: Competition, day: str | Non
     return session.scalar(query) or 0
 
 
+def _slots_and_duplicate(session: Session, team: Team, competition: Competition, day: str,
+                         file_sha256: str) -> tuple[int, int, int | None]:
+    """The team's counted submissions today and in all, and its earliest counted one of this very file
+    (None if none): what an upload is checked against, read in one query under the team's lock."""
+    return tuple(session.execute(select(
+        func.count(case((Submission.utc_day == day, 1))), func.count(),
+        func.min(case((Submission.file_sha256 == file_sha256, Submission.id)))).where(
+        Submission.team_id == team.id, Submission.competition_id == competition.id,
+        Submission.status.in_(COUNTED))).one())
+
+
 def accept(session: Session, competition: Competition, user: User, *, file_sha256: str, file_name: str,
            file_size: int, note: str = "", is_baseline: bool = False, now: datetime | None = None) -> Accepted:
     """Record an upload as ``queued``, enforcing the daily and total limits of the uploader's team.
@@ -60,23 +71,19 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
     is_open, why = accepting_submissions(competition, now)
     if not is_open:
         raise CompetitionError(why)
-    team = team_for_upload(session, competition, user)
-    lock(session, Team, team.id)
-    session.refresh(team, ["disqualified", "daily_limit_override"])
+    team = locked(session, Team, team_for_upload(session, competition, user).id)  # its limit and state, now
     if team.disqualified:
         raise CompetitionError(f"team '{team.name}' was disqualified by the organisers of this competition "
                                "and cannot submit; ask them if you think this is a mistake.")
-    duplicate = session.scalar(select(Submission).where(
-        Submission.team_id == team.id, Submission.competition_id == competition.id,
-        Submission.file_sha256 == file_sha256, Submission.status.in_(COUNTED)))
-    if duplicate is not None:
-        return Accepted(duplicate, duplicate=True)
     day = now.strftime("%Y-%m-%d")
-    if _used(session, team, competition, day) >= daily_limit(competition, team):
+    used_today, used_in_all, duplicate_id = _slots_and_duplicate(session, team, competition, day, file_sha256)
+    if duplicate_id is not None:
+        return Accepted(session.get(Submission, duplicate_id), duplicate=True)
+    if used_today >= daily_limit(competition, team):
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
         raise LimitError(f"team '{team.name}' has used all {daily_limit(competition, team)} submissions for {day} (UTC). "
                          f"New slots open at {tomorrow} 00:00 UTC. Invalid files do not count.")
-    if competition.total_limit is not None and _used(session, team, competition, None) >= competition.total_limit:
+    if competition.total_limit is not None and used_in_all >= competition.total_limit:
         raise LimitError(f"team '{team.name}' has used all {competition.total_limit} submissions allowed in this competition.")
     submission = Submission(
         competition_id=competition.id, team_id=team.id, user_id=user.id, file_sha256=file_sha256,

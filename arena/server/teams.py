@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, JoinRequest, Membership, Team, User
 from arena.server.competitions import CompetitionError
+
+T = TypeVar("T")
 
 
 def lock(session: Session, model: type, row_id: int) -> None:
@@ -20,6 +23,13 @@ def lock(session: Session, model: type, row_id: int) -> None:
     naming its user, team and competition) takes a key-share lock on it, which ``FOR UPDATE`` would block,
     so two uploads of one account could deadlock (one holding the user, the other the team)."""
     session.execute(select(model.id).where(model.id == row_id).with_for_update(key_share=True))
+
+
+def locked(session: Session, model: type[T], row_id: int) -> T:
+    """The row, read afresh under the lock that :func:`lock` takes, in one round trip: what the transaction
+    goes on to check (a team's disqualification, its limit) is what no other transaction can change meanwhile."""
+    return session.scalars(select(model).where(model.id == row_id).with_for_update(key_share=True)
+                           .execution_options(populate_existing=True)).one()
 
 
 # Control, format (zero-width, bidirectional), private-use, unassigned and separator characters, and the
@@ -54,9 +64,9 @@ def name_taken(session: Session, competition: Competition, name: str) -> bool:
 
 
 def team_of(session: Session, competition: Competition, user: User) -> Team | None:
-    membership = session.scalar(select(Membership).where(Membership.competition_id == competition.id,
-                                                         Membership.user_id == user.id))
-    return membership.team if membership else None
+    """The user's team in this competition, or None (read with its membership in one query)."""
+    return session.scalar(select(Team).join(Membership, Membership.team_id == Team.id)
+                          .where(Membership.competition_id == competition.id, Membership.user_id == user.id))
 
 
 def create_team(session: Session, competition: Competition, user: User, name: str) -> Team:

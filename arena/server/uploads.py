@@ -13,13 +13,17 @@ from sqlalchemy.orm import Session
 from arena.server import files
 from arena.server import submissions as store
 from arena.server.competitions import get
-from arena.db.models import User
+from arena.db.models import Competition, User
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 
 
 def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, file_name: str, *,
-                  note: str = "", is_baseline: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> store.Accepted:
+                  note: str = "", is_baseline: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
+                  competition: Competition | None = None) -> store.Accepted:
     """Receive the upload, then record it under the team's limits and keep its file.
+
+    ``competition`` is the one named ``slug`` when the caller has already found it in this
+    session (a route checking who may see it): it is not read again.
 
     Call it inside the caller's transaction before that transaction has touched the
     database: the bytes are copied to a private temporary file first, with no
@@ -30,7 +34,8 @@ def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, fil
     """
     received = files.receive(stream, max_bytes)
     try:
-        competition = get(session, slug)
+        if competition is None or competition.slug != slug:
+            competition = get(session, slug)
         accepted = store.accept(session, competition, user, file_sha256=received.sha256,
                                 file_name=os.path.basename(file_name or "upload"), file_size=received.size,
                                 note=note, is_baseline=is_baseline)
