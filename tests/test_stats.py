@@ -243,6 +243,98 @@ def test_rank_intervals_are_computed_by_the_worker_never_by_a_board_request(clie
     assert refresh_ranks(db) == 0  # nothing changed: nothing computed again
 
 
+def _scored_without_ranks(client, people):
+    """Two teams scored by the worker's scoring step alone: their board waits for its rank statistics."""
+    from conftest import upload
+    from helpers import predictions_csv
+
+    from arena.server import jobs
+
+    db = people.app.extensions["arena_db"]
+    for name, accuracy in (("ada", 0.9), ("bob", 0.5)):
+        upload(client, people.token(name), "mnist1d", predictions_csv("mnist1d", accuracy, 4))
+    for submission_id in jobs.pending(db):
+        jobs.score_one(db, submission_id)
+    return db
+
+
+def _ranks_shown(client) -> list:
+    return [row["rank_interval"] for row in client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]]
+
+
+def test_a_board_another_worker_was_computing_is_taken_up_again_when_its_lock_goes(client, people, monkeypatch):
+    from sqlalchemy import select
+
+    from arena.db.models import Competition
+    from arena.server import rank_worker, ranks
+    from arena.server.standings import board_order
+
+    db = _scored_without_ranks(client, people)
+    with db.read_session() as session, session.begin():
+        competition = session.scalar(select(Competition).where(Competition.slug == "mnist1d"))
+        chosen, _ = board_order(session, competition, private=False)
+        key = ranks.board_key(competition, [submission for submission, _ in chosen], private=False)
+    lock = rank_worker._lock_path(key)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("another worker")
+    monkeypatch.setattr(rank_worker, "RETRY_SECONDS", 0.0)
+    assert rank_worker.refresh_ranks(db) == 0 and _ranks_shown(client) == [None, None]
+    lock.unlink()  # that worker died (or its lock went stale)
+    assert rank_worker.refresh_ranks(db) == 1
+    assert _ranks_shown(client) == [[1, 1], [2, 2]]
+
+
+def test_a_stale_rank_lock_is_taken_over_and_only_its_holder_releases_it(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from arena.server import rank_worker
+
+    monkeypatch.setenv("ARENA_HOME", str(tmp_path))
+    key = "ab" * 32
+    first = rank_worker._lock(key)
+    assert first is not None and rank_worker._lock(key) is None  # held, and fresh
+    old = time.time() - rank_worker.STALE_LOCK_SECONDS - 1
+    os.utime(rank_worker._lock_path(key), (old, old))  # its holder died long ago
+    second = rank_worker._lock(key)
+    assert second not in (None, first)
+    rank_worker._unlock(key, first)  # the dead holder's release must not free the new holder's lock
+    assert rank_worker._lock(key) is None
+    rank_worker._unlock(key, second)
+    assert rank_worker._lock(key) is not None
+
+
+def test_a_failed_rank_computation_is_tried_again(client, people, monkeypatch):
+    from arena.server import rank_worker, ranks
+
+    db = _scored_without_ranks(client, people)
+    real, calls = ranks.compute, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("the file store was away for a moment")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ranks, "compute", flaky)
+    monkeypatch.setattr(rank_worker, "RETRY_SECONDS", 0.0)
+    assert rank_worker.refresh_ranks(db) == 0
+    assert rank_worker.refresh_ranks(db) == 1 and _ranks_shown(client) == [[1, 1], [2, 2]]
+
+
+def test_a_competition_no_change_has_touched_since_an_upgrade_still_gets_its_ranks(client, people):
+    from sqlalchemy import delete
+
+    from arena.db.models import BoardGeneration
+    from arena.server import rank_worker
+
+    db = _scored_without_ranks(client, people)
+    with db.session() as session, session.begin():
+        session.execute(delete(BoardGeneration))  # as after the upgrade that added board generations
+    rank_worker._seen.clear()  # a fresh worker process
+    assert rank_worker.refresh_ranks(db) == 1
+
+
 def test_a_new_entrant_costs_one_evaluation_not_the_whole_board(client, people, monkeypatch):
     from conftest import upload
     from helpers import predictions_csv
