@@ -169,3 +169,21 @@ def test_class_counts_in_score_order_agree_with_a_plain_argsort_on_every_path(da
     pos, neg = class_counts_in_score_order(positive, score)
     assert np.array_equal(pos, expected_pos)
     assert np.array_equal(pos + neg, np.bincount(level))
+
+
+@pytest.mark.parametrize("decimals", [6, 3, 7])
+def test_scores_on_the_decimal_grid_are_counted_exactly_like_a_sort(decimals):
+    """Large enough for the grid path; seven decimals fall off the grid and are sorted instead."""
+    from arena.scoring.metrics import GRID_MIN_ROWS, class_counts_in_score_order, on_decimal_grid, score_levels
+
+    rng = np.random.default_rng(decimals)
+    n = GRID_MIN_ROWS + 1000
+    score = np.round(rng.random(n), decimals)
+    score[:3] = [0.0, 1.0, -0.0]
+    positive = rng.random(n) < 0.3
+    assert (on_decimal_grid(score) is not None) == (decimals <= 6)
+    order, level = score_levels(score)
+    pos, neg = class_counts_in_score_order(positive, score)
+    assert np.array_equal(pos, np.bincount(level, weights=positive[order]))
+    assert np.array_equal(pos + neg, np.bincount(level))
+    assert on_decimal_grid(score[:1000]) is None  # few scores sort faster than a million counters

@@ -464,3 +464,14 @@ def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart():
                                                     abs=1e-12)
     assert blocked.binary_auc_score(truth[:5000], proba[:5000], {"public": public[:5000], "private": ~public[:5000]},
                                     seed=7) is None  # small parts weight their rows one by one instead
+
+
+def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():
+    from arena.scoring import blocked
+
+    truth = np.r_[np.full(5, 2.0), np.arange(20.0)]
+    public = np.r_[np.ones(5, bool), np.zeros(20, bool)]
+    exact = blocked.blocked_score("r2", truth, truth.copy(), {"public": public, "private": ~public}, ("r2", 1), seed=3)
+    off = blocked.blocked_score("r2", truth, truth + 1, {"public": public, "private": ~public}, ("r2", 2), seed=3)
+    assert exact.values["public"] == 1.0 and off.values["public"] == 0.0  # as metrics.r2 says, not NaN
+    assert exact.values["private"] == 1.0

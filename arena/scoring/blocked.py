@@ -22,7 +22,7 @@ import numpy as np
 from arena.scoring.intervals import (AUC_BINS, BLOCKS, PartBlocks, counts_auc_replicates, expansion_rows,
                                      moment_prior, part_blocks, percentile_interval, replicates_from_sums, row_moments)
 from arena.scoring.metrics import (auc_of_counts, class_counts_in_score_order, class_keys, counts_of_sorted_keys,
-                                   grid_counts, on_decimal_grid)
+                                   get_metric, grid_counts, on_decimal_grid)
 from arena.scoring.stats import RESAMPLES, Interval
 
 NAMES = ("log_loss", "mae", "rmse", "r2")
@@ -68,6 +68,8 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
         block_sums, counts = sums[span], facts.blocks.counts[span]
         with np.errstate(invalid="ignore", divide="ignore"):
             values[part] = float(value_of(block_sums.sum(axis=0) / counts.sum()))
+        if name == "r2" and not np.isfinite(values[part]):  # the truth is constant here: R²'s own rule decides
+            values[part] = float(get_metric("r2").from_rows(truth[parts[part]], pred[parts[part]]))
         replicates = replicates_from_sums(block_sums, counts, value_of, facts.priors[part], resamples=RESAMPLES,
                                           seed=seed)
         intervals[part] = percentile_interval(replicates, expansion_rows(name, np.empty(n)))
@@ -102,7 +104,7 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
         return None
     out = {}
-    count_part = _part_counter(truth == 1, np.ascontiguousarray(proba[:, 1]))
+    count_part = _part_counter(truth == 1, np.ascontiguousarray(proba[:, 1], dtype=np.float64))
     for part, mask in parts.items():
         pos, neg = count_part(mask)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -149,6 +149,7 @@ def score_levels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 DECIMAL_GRID = 10**6  # scores written with at most six decimals are counted on this grid, never sorted
+GRID_MIN_ROWS = DECIMAL_GRID // 16  # below this the grid's fixed cost (a million counters) outweighs a sort
 
 
 def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,9 +179,11 @@ def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> t
 
 def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
     """Each score's point on the six-decimal grid when every score (in [0, 1]) is the double nearest some
-    k / 10^6, else None. Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
+    k / 10^6, else None (and None for fewer than ``GRID_MIN_ROWS`` scores, which sort faster). Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
     scores: distinct scores get distinct, increasing points. A sample is tried first, so scores off the
     grid cost almost nothing."""
+    if len(score) < GRID_MIN_ROWS:
+        return None
     sample = score[:: max(1, len(score) // 1024)]
     if not np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample):
         return None
