@@ -1531,3 +1531,40 @@ def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(
                 _wos.kill(int(held.worker.split(":")[1]), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_plain_csv_with_more_lines_than_rows_allowed_is_never_parsed_whole(tmp_path, monkeypatch):
+    """Tiny rows within the byte cap would cost several times the file once parsed: the line count decides first,
+    and the streaming reader stops at the row cap."""
+    import pyarrow.csv as pacsv
+
+    from arena.errors import SubmissionError
+    from arena.scoring.datasets import load_task
+    from arena.scoring.validation import read_submission
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"id,label\n" + b"4000,1\n" * 5000)  # five times the 1,000 test ids, well within the text cap
+
+    def whole_read(*args, **kwargs):
+        raise AssertionError("parsed whole")
+
+    monkeypatch.setattr(pacsv, "read_csv", whole_read)
+    with _rpytest.raises(SubmissionError) as caught:
+        read_submission(load_task("mnist1d"), path)
+    assert "more than 1,000 rows" in caught.value.messages()[0]
+
+
+def test_a_ragged_row_is_named_by_its_row_number(tmp_path):
+    from arena.errors import SubmissionError
+    from arena.scoring.datasets import load_task
+    from arena.scoring.validation import read_submission
+
+    task = load_task("mnist1d")
+    frame = task.sample_submission()
+    lines = frame.to_csv(index=False).splitlines()
+    lines[500] += ",7"
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with _rpytest.raises(SubmissionError) as caught:
+        read_submission(task, path)
+    assert "Row #501" in " ".join(caught.value.messages()), caught.value.messages()  # line 501, the header first
