@@ -18,9 +18,8 @@ import time
 import numpy as np
 
 from arena.scoring import rowresults
-from arena.scoring.intervals import row_weights
 from arena.scoring.metrics import get_metric
-from arena.scoring.rankstats import joint_ranks
+from arena.scoring.rankstats import joint_ranks, joint_values
 
 BUDGET_SECONDS = 60.0
 
@@ -57,8 +56,7 @@ def rank_board(name: str, truth: np.ndarray, predictions: list[np.ndarray], resa
     rows = [rowresults.row_results(metric, truth, pred) for pred in predictions]
     kept = time.perf_counter() - started
     started = time.perf_counter()
-    weights = row_weights(resamples, len(truth), 20240602)
-    values = np.stack([rowresults.weighted_values(metric, truth, r, weights) for r in rows])
+    values = joint_values(metric, truth, rows, resamples=resamples, seed=20240602)
     intervals, _ = joint_ranks(values, higher_is_better=metric.higher_is_better)
     return kept, time.perf_counter() - started, intervals
 

@@ -475,3 +475,25 @@ def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():
     off = blocked.blocked_score("r2", truth, truth + 1, {"public": public, "private": ~public}, ("r2", 2), seed=3)
     assert exact.values["public"] == 1.0 and off.values["public"] == 0.0  # as metrics.r2 says, not NaN
     assert exact.values["private"] == 1.0
+
+
+def test_row_weights_for_many_rows_come_in_bounded_chunks_and_are_the_same_every_time(monkeypatch):
+    monkeypatch.setattr(intervals, "MAX_WEIGHT_CELLS", 1000)
+    chunks = list(intervals.weight_chunks(50, 300, seed=4))
+    assert all(chunk.size <= 1000 for chunk in chunks) and sum(len(chunk) for chunk in chunks) == 50
+    again = np.concatenate(list(intervals.weight_chunks(50, 300, seed=4)))
+    assert np.array_equal(np.concatenate(chunks), again) and np.all(again > 0)
+    assert np.array_equal(np.concatenate(list(intervals.weight_chunks(3, 300, seed=4))), intervals.row_weights(3, 300, 4))
+
+
+def test_joint_ranks_hold_when_the_weights_come_in_chunks(monkeypatch):
+    from arena.scoring import rankstats
+
+    monkeypatch.setattr(intervals, "MAX_WEIGHT_CELLS", 5000)  # 5 resamples at a time over 1,000 rows
+    rng = np.random.default_rng(9)
+    truth = rng.integers(0, 2, 1000)
+    teams = [np.where(rng.random(1000) < skill, truth, 1 - truth) for skill in (0.95, 0.7, 0.7, 0.5)]
+    values = rankstats.joint_values(get_metric("accuracy"), truth, teams, resamples=200, seed=1)
+    spans, close = rankstats.joint_ranks(values, higher_is_better=True)
+    assert spans[0] == (1, 1) and spans[3] == (4, 4) and spans[1][0] >= 2 and spans[2][1] <= 3
+    assert close[1] and not close[0] and not close[2]

@@ -91,6 +91,20 @@ def row_weights(resamples: int, n: int, seed: int) -> np.ndarray:
     return weights
 
 
+MAX_WEIGHT_CELLS = 1 << 23  # row weights drawn at once by weight_chunks: 64 MB of float64
+
+
+def weight_chunks(resamples: int, n: int, seed: int):
+    """The Bayesian bootstrap's row weights (resamples, n) a few resamples at a time, so that memory stays
+    bounded (``MAX_WEIGHT_CELLS``) however many rows there are; each chunk is drawn from its own seed."""
+    size = max(1, MAX_WEIGHT_CELLS // max(n, 1))
+    if size >= resamples:
+        yield row_weights(resamples, n, seed)
+        return
+    for start in range(0, resamples, size):
+        yield np.random.default_rng([seed, start]).standard_exponential((min(size, resamples - start), n))
+
+
 # --- confusion matrices -------------------------------------------------------------
 
 

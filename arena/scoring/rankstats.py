@@ -11,6 +11,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from arena.scoring import rowresults
+from arena.scoring.intervals import weight_chunks
+from arena.scoring.metrics import Metric
+
+
+def joint_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], *, resamples: int,
+                 seed: int) -> np.ndarray:
+    """Each team's metric (teams, resamples) from its per-row results, every team under the same row weights:
+    drawn a few resamples at a time (:func:`weight_chunks`), so memory stays bounded."""
+    values = np.empty((len(rows), resamples))
+    done = 0
+    for weights in weight_chunks(resamples, len(truth), seed):
+        for i, team_rows in enumerate(rows):
+            values[i, done:done + len(weights)] = rowresults.weighted_values(metric, truth, team_rows, weights)
+        done += len(weights)
+    return values
+
 
 def joint_ranks(values: np.ndarray, *, higher_is_better: bool) -> tuple[list[tuple[int, int] | None], list[bool]]:
     """For teams in board order with their metric under shared weightings ``values`` (teams, resamples):

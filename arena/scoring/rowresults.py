@@ -13,7 +13,7 @@ import io
 import numpy as np
 from scipy import sparse
 
-from arena.scoring.intervals import MEAN_TYPE, moments_for, row_weights, weighted_rows_auc
+from arena.scoring.intervals import MEAN_TYPE, moments_for, weight_chunks, weighted_rows_auc
 from arena.scoring.metrics import Metric
 
 NOISE_RESAMPLES = 200
@@ -67,8 +67,9 @@ def paired_noise(metric: Metric, truth: np.ndarray, new_rows: np.ndarray, best_r
                  seed: int = 0) -> float:
     """One standard error of the difference between two submissions' values, from a paired Bayesian bootstrap
     (the same row weights for both). For a mean of per-row losses it is the Ladder's std / sqrt(n)."""
-    weights = row_weights(NOISE_RESAMPLES, len(truth), seed)
-    difference = weighted_values(metric, truth, new_rows, weights) - weighted_values(metric, truth, best_rows, weights)
+    difference = np.concatenate([weighted_values(metric, truth, new_rows, weights)
+                                 - weighted_values(metric, truth, best_rows, weights)
+                                 for weights in weight_chunks(NOISE_RESAMPLES, len(truth), seed)])
     difference = difference[np.isfinite(difference)]
     return float(np.std(difference, ddof=1)) if len(difference) > 1 else float("inf")
 

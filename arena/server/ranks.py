@@ -28,11 +28,9 @@ import numpy as np
 
 from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
-from arena.scoring import rowresults
 from arena.scoring.datasets import load_task
-from arena.scoring.intervals import row_weights
 from arena.scoring.metrics import get_metric
-from arena.scoring.rankstats import joint_ranks
+from arena.scoring.rankstats import joint_ranks, joint_values
 from arena.scoring.score import private_rows, public_rows
 from arena.server.files import files_dir
 
@@ -41,6 +39,7 @@ TOP = 100  # rank intervals are computed for the first TOP teams of a board
 SEED = 20240602
 FORMAT = 1  # raised when what is stored under a key changes meaning
 KEPT_VALUES = 4096  # teams' resampled values kept per process (8 KB each)
+MAX_ROWS = 200_000  # a board over more scored rows shows no rank intervals: each team would cost seconds
 
 
 @dataclass(frozen=True)
@@ -117,21 +116,27 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
         return RankStatistics.none(count)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
     part = private_rows(task, competition.public_fraction, split_key=competition.split_key) if private else public
+    n = int(part.sum())
+    if n > MAX_ROWS:
+        return RankStatistics.none(count)
     truth = task.answer_key.truth[part]
     scope = (competition.id, str(competition.created_at), competition.task_version, competition.answer_sha256,
              competition.split_key, private)
     values = np.full((len(top), RESAMPLES), np.nan)
-    weights = None
+    missing: dict[int, np.ndarray] = {}  # teams whose values are not kept yet: their per-row results
     for i, submission in enumerate(top):
         kept = _values_kept(scope, submission.rows_sha256)
-        if kept is None and submission.rows_sha256:
-            rows = _load_rows(submission.rows_sha256)
-            if rows is not None and len(rows) == len(part):
-                weights = row_weights(RESAMPLES, int(part.sum()), SEED) if weights is None else weights
-                kept = rowresults.weighted_values(metric, truth, rows[part], weights)
-                _keep_values(scope, submission.rows_sha256, kept)
         if kept is not None:
             values[i] = kept
+        elif submission.rows_sha256:
+            rows = _load_rows(submission.rows_sha256)
+            if rows is not None and len(rows) == len(part):
+                missing[i] = rows[part]
+    if missing:
+        found = joint_values(metric, truth, list(missing.values()), resamples=RESAMPLES, seed=SEED)
+        for i, team_values in zip(missing, found):
+            values[i] = team_values
+            _keep_values(scope, top[i].rows_sha256, team_values)
     intervals, close = joint_ranks(values, higher_is_better=metric.higher_is_better)
     return RankStatistics(intervals + [None] * (count - len(top)), close + [False] * (count - len(top)))
 
