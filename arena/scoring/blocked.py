@@ -76,6 +76,22 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
     return BlockedScore(values, intervals, moments)
 
 
+_kept_blocks: dict[tuple, PartBlocks] = {}
+KEPT_BLOCKS = 4  # splits whose row blocks (4 bytes a row) are kept, shared by every metric of the split
+
+
+def _blocks(parts: dict[str, np.ndarray], split: tuple, seed: int) -> PartBlocks:
+    with _lock:
+        found = _kept_blocks.get((split, seed))
+    if found is None:
+        found = part_blocks(parts, seed=seed)
+        with _lock:
+            _kept_blocks[(split, seed)] = found
+            while len(_kept_blocks) > KEPT_BLOCKS:
+                _kept_blocks.pop(next(iter(_kept_blocks)))
+    return found
+
+
 def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: int, key: tuple) -> _SplitFacts:
     with _lock:
         found = _kept.get(key)
@@ -87,7 +103,7 @@ def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: 
         for mask in parts.values():
             if mask.any():
                 centred[mask] = truth[mask] - truth[mask].mean()
-    facts = _SplitFacts(part_blocks(parts, seed=key[-1]),
+    facts = _SplitFacts(_blocks(parts, key[0], key[-1]),
                         {part: moment_prior(name, truth[mask], classes) for part, mask in parts.items()},
                         {part: int(mask.sum()) for part, mask in parts.items()}, centred)
     with _lock:
