@@ -219,3 +219,36 @@ def test_files_within_the_caps_read_as_before(digits, tmp_path):
     assert len(read_submission(digits, tmp_path / "ok.csv.gz").probabilities) == caps.rows
     frame.to_parquet(tmp_path / "ok.parquet")
     assert len(read_submission(digits, tmp_path / "ok.parquet").labels) == caps.rows
+
+
+def test_a_compressed_value_column_whose_first_rows_are_whole_numbers_is_still_read_as_numbers(write_bundle):
+    """The streaming reader guesses types from its first block: whole numbers there, then 0.5, is a valid file."""
+    import gzip
+
+    from arena.scoring.datasets import load_task
+    from arena.scoring.score import score_submission
+
+    n = 200_000
+    ids = "\n".join(str(i) for i in range(n))
+    answers = "\n".join(f"{i},{i % 7}" for i in range(n))
+    folder = write_bundle("""
+name = "whole-then-fraction"
+version = 1
+kind = "regression"
+[data]
+train = "train.csv"
+test = "test.csv"
+answers = "answers.csv"
+target = "y"
+[metrics]
+primary = "mae"
+[submission]
+prediction = "value"
+""", {"train.csv": "id,y\n-1,1.0\n-2,2.0\n", "test.csv": "id\n" + ids + "\n", "answers.csv": "id,y\n" + answers + "\n"})
+    task = load_task(folder)
+    rows = [f"{i},{i % 7}" for i in range(n - 1)] + [f"{n - 1},{(n - 1) % 7 + 0.5}"]
+    path = folder / "sub.csv.gz"
+    path.write_bytes(gzip.compress(("id,y\n" + "\n".join(rows) + "\n").encode()))
+    score = score_submission(task, path)
+    total_error = score.public["mae"] * score.n_public + score.private["mae"] * score.n_private
+    assert total_error == pytest.approx(0.5)  # the one fraction, read as written

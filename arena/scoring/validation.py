@@ -197,13 +197,16 @@ def _too_much_text(caps: Caps) -> _TooMuch:
                     f"than {caps.rows:,} rows of predictions need. Write only the header and one short row per test id.")
 
 
-def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None = None) -> pa.Table:
+def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None = None,
+              numbers: list[str] | None = None) -> pa.Table:
     """Stream the CSV within the caps: reading stops at the first byte or row past them.
 
     ``text`` columns (ids, labels) are kept as written, so ``0300`` is not read as 300.
     A plain file within the text cap whose lines are within the row cap is parsed whole,
     with threads, as fast as a plain read; a file that fails to parse is read again by
-    the streaming reader, whose messages name the row.
+    the streaming reader, whose messages name the row. ``numbers`` (probabilities,
+    values) are read again as numbers when the streaming reader took them for integers
+    from its first block and then met a fraction.
     """
     convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.binary() for c in text or ()})
     if not compressed and path.stat().st_size <= caps.text_bytes:
@@ -220,6 +223,18 @@ def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None =
                     raise _too_many_rows(caps)
                 return table
         del data
+    try:
+        return _stream_csv(path, compressed, caps, convert)
+    except pa.ArrowInvalid:
+        if not numbers:
+            raise
+    # A number column whose first block held only whole numbers was taken for integers; read it as numbers.
+    floats = pacsv.ConvertOptions(strings_can_be_null=True, column_types={**convert.column_types,
+                                                                          **{c: pa.float64() for c in numbers}})
+    return _stream_csv(path, compressed, caps, floats)
+
+
+def _stream_csv(path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions) -> pa.Table:
     with (gzip.open(path, "rb") if compressed else open(path, "rb")) as raw:
         stream = _CappedReader(raw, caps.text_bytes)
         reader = pacsv.open_csv(io.BufferedReader(stream, BLOCK_BYTES),
@@ -339,7 +354,7 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
         if fmt == "parquet":
             table, present = _read_parquet(path, expected + single, caps)
         else:
-            table = _read_csv(path, fmt == "csv.gz", caps, text=_text_columns(task))
+            table = _read_csv(path, fmt == "csv.gz", caps, text=_text_columns(task), numbers=_number_columns(task))
             present = table.column_names
     except _TooMuch as exc:
         raise SubmissionError(str(exc)) from None
@@ -438,6 +453,15 @@ def _single_probability_columns(task: Task) -> list[str]:
     names = [task.spec.target, str(task.classes[1])]
     return [n for i, n in enumerate(names) if n not in names[:i] and n != task.spec.id_column
             and n not in task.prediction_columns[:1]]
+
+
+def _number_columns(task: Task) -> list[str]:
+    """Columns that hold numbers whatever their first rows look like: probabilities and predicted values."""
+    if task.spec.prediction == "value":
+        return [task.spec.target]
+    if task.spec.prediction == "probabilities":
+        return [*task.prediction_columns, *_single_probability_columns(task)]
+    return []
 
 
 def _text_columns(task: Task) -> list[str]:
