@@ -283,7 +283,15 @@ def _worker_db() -> Database:
     global _db
     if _db is None:
         _db = Database()
+        os.register_at_fork(after_in_child=_leave_parent_connections)
     return _db
+
+
+def _leave_parent_connections() -> None:
+    """RQ forks a process per job: the child opens its own connections and never touches the ones the parent's
+    watch and rank threads use (SQLAlchemy's advice for pools across fork: ``dispose(close=False)``)."""
+    if _db is not None:
+        _db.engine.dispose(close=False)
 
 
 def run_redis_worker(redis_url: str, burst: bool = False) -> None:
