@@ -240,6 +240,18 @@ def test_killing_web_processes_and_workers_loses_no_upload_and_scores_each_once(
             # the same machine, at the next sweep, one beat): allow one more second for this test's polling.
             assert max(silences) <= 3 * HEARTBEAT + 1, f"a job was silent for {max(silences):.1f} s"
             print(f"kills: {kills}; longest silence of a job in 'scoring': {max(silences):.1f} s")
+            # The workers' rank processes then give the board its rank intervals, without a board request computing them.
+            import json
+            import urllib.request
+
+            rows: list = []
+            for _ in range(120):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/competitions/mnist1d/leaderboard") as page:
+                    rows = json.load(page)["rows"]
+                if rows and all(row["rank_interval"] for row in rows):
+                    break
+                time.sleep(0.5)
+            assert len(rows) == 5 and all(row["rank_interval"] for row in rows), rows
         finally:
             processes.stop()
 

@@ -252,18 +252,33 @@ class RedisQueue:
 
         thread = threading.Thread(target=run, name="arena-watch", daemon=True)
         thread.start()
-        threading.Thread(target=self._rank_loop, name="arena-ranks", daemon=True).start()
         return thread
 
-    def _rank_loop(self) -> None:
-        """Rank statistics for the boards that changed, a little after each change (every worker looks;
-        a lock file lets one of them compute each board)."""
-        while True:
-            time.sleep(RANKS_POLL_SECONDS)
-            try:
-                refresh_ranks(self.db)
-            except Exception:  # the database away for a moment: try again
-                log.exception("rank statistics loop failed")
+
+def start_rank_process(database_url: str | None = None):
+    """``arena worker``'s rank process: rank statistics for the boards that changed, a little after each change.
+
+    A process of its own, spawned (a fresh interpreter, never forked): RQ forks a process
+    per job, and a fork taken while a thread of the parent held a lock (loading a task,
+    say) would leave the job waiting on that lock forever. Every worker has one; a lock
+    file lets one of them compute each board. It ends when its worker does.
+    """
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=_rank_forever, args=(database_url, os.getpid()),
+                                                           name="arena-ranks", daemon=True)
+    process.start()
+    return process
+
+
+def _rank_forever(database_url: str | None, parent: int) -> None:
+    db = Database(database_url)
+    while os.getppid() == parent:  # a worker killed outright leaves its rank process an orphan: it stops too
+        time.sleep(RANKS_POLL_SECONDS)
+        try:
+            refresh_ranks(db)
+        except Exception:  # the database away for a moment: try again
+            log.exception("rank statistics loop failed")
 
 
 def rq_score(submission_id: int) -> str | None:
@@ -303,6 +318,7 @@ def run_redis_worker(redis_url: str, burst: bool = False) -> None:
     _redis_url = redis_url
     queue = RedisQueue(redis_url, _worker_db()).start()
     if not burst:
+        start_rank_process()  # the same database as this worker, named by the environment
         queue.watch()
     Worker([queue.queue], connection=Redis.from_url(redis_url)).work(burst=burst)
     if burst:
