@@ -21,12 +21,11 @@ import numpy as np
 
 from arena.scoring.intervals import (AUC_BINS, BLOCKS, PartBlocks, counts_auc_replicates, expansion_rows,
                                      moment_prior, part_blocks, percentile_interval, replicates_from_sums, row_moments)
-from arena.scoring.metrics import (auc_of_counts, class_counts_in_score_order, class_keys, counts_of_sorted_keys,
-                                   get_metric, grid_counts, on_decimal_grid)
+from arena.scoring.metrics import auc_of_counts, class_counter, get_metric
 from arena.scoring.stats import RESAMPLES, Interval
 
 NAMES = ("log_loss", "mae", "rmse", "r2")
-KEPT = 16  # splits (and metrics) whose blocks and priors are kept
+KEPT = 16  # (split, metric) pairs whose priors (and R²'s centring) are kept
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,6 @@ class _SplitFacts:
 
     blocks: PartBlocks
     priors: dict[str, tuple]
-    rows: dict[str, int]
     centred: np.ndarray | None
 
 
@@ -60,19 +58,19 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
     sums = facts.blocks.sums(moments)
     values, intervals = {}, {}
     for part, span in facts.blocks.parts.items():
-        n = facts.rows[part]
+        block_sums, counts = sums[span], facts.blocks.counts[span]
+        n = int(counts.sum())
         if n == 0:
             values[part] = float("nan")
             intervals[part] = Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES)
             continue
-        block_sums, counts = sums[span], facts.blocks.counts[span]
         with np.errstate(invalid="ignore", divide="ignore"):
             values[part] = float(value_of(block_sums.sum(axis=0) / counts.sum()))
         if name == "r2" and not np.isfinite(values[part]):  # the truth is constant here: R²'s own rule decides
             values[part] = float(get_metric("r2").from_rows(truth[parts[part]], pred[parts[part]]))
         replicates = replicates_from_sums(block_sums, counts, value_of, facts.priors[part], resamples=RESAMPLES,
                                           seed=seed)
-        intervals[part] = percentile_interval(replicates, expansion_rows(name, np.empty(n)))
+        intervals[part] = percentile_interval(replicates, expansion_rows(name, n))
     return BlockedScore(values, intervals, moments)
 
 
@@ -80,37 +78,32 @@ _kept_blocks: dict[tuple, PartBlocks] = {}
 KEPT_BLOCKS = 4  # splits whose row blocks (4 bytes a row) are kept, shared by every metric of the split
 
 
-def _blocks(parts: dict[str, np.ndarray], split: tuple, seed: int) -> PartBlocks:
+def _kept_or_made(kept: dict, key: tuple, make, limit: int):
+    """``kept[key]``, made first if missing; the oldest entries go beyond ``limit``."""
     with _lock:
-        found = _kept_blocks.get((split, seed))
+        found = kept.get(key)
     if found is None:
-        found = part_blocks(parts, seed=seed)
+        found = make()
         with _lock:
-            _kept_blocks[(split, seed)] = found
-            while len(_kept_blocks) > KEPT_BLOCKS:
-                _kept_blocks.pop(next(iter(_kept_blocks)))
+            kept[key] = found
+            while len(kept) > limit:
+                kept.pop(next(iter(kept)))
     return found
 
 
 def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: int, key: tuple) -> _SplitFacts:
-    with _lock:
-        found = _kept.get(key)
-    if found is not None:
-        return found
-    centred = None
-    if name == "r2":  # each row's truth less its own part's mean
-        centred = np.zeros(len(truth))
-        for mask in parts.values():
-            if mask.any():
-                centred[mask] = truth[mask] - truth[mask].mean()
-    facts = _SplitFacts(_blocks(parts, key[0], key[-1]),
-                        {part: moment_prior(name, truth[mask], classes) for part, mask in parts.items()},
-                        {part: int(mask.sum()) for part, mask in parts.items()}, centred)
-    with _lock:
-        _kept[key] = facts
-        while len(_kept) > KEPT:
-            _kept.pop(next(iter(_kept)))
-    return facts
+    def make() -> _SplitFacts:
+        centred = None
+        if name == "r2":  # each row's truth less its own part's mean
+            centred = np.zeros(len(truth))
+            for mask in parts.values():
+                if mask.any():
+                    centred[mask] = truth[mask] - truth[mask].mean()
+        blocks = _kept_or_made(_kept_blocks, (key[0], key[-1]), lambda: part_blocks(parts, seed=key[-1]), KEPT_BLOCKS)
+        priors = {part: moment_prior(name, truth[mask], classes) for part, mask in parts.items()}
+        return _SplitFacts(blocks, priors, centred)
+
+    return _kept_or_made(_kept, key, make, KEPT)
 
 
 def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], *,
@@ -120,7 +113,7 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
         return None
     out = {}
-    count_part = _part_counter(truth == 1, np.ascontiguousarray(proba[:, 1], dtype=np.float64))
+    count_part = class_counter(truth == 1, np.ascontiguousarray(proba[:, 1], dtype=np.float64))
     for part, mask in parts.items():
         pos, neg = count_part(mask)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -129,16 +122,5 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
             out[part] = (float("nan"), Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES))
             continue
         replicates = counts_auc_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
-        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", np.empty(int(mask.sum())))))
+        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", int(mask.sum()))))
     return out
-
-
-def _part_counter(is_positive: np.ndarray, score: np.ndarray):
-    """Class counts per distinct score for any part of the rows, the per-row work done once for all rows:
-    grid points when the scores lie on the six-decimal grid, else sort keys carrying the class."""
-    if float(score.min()) >= 0 and float(score.max()) <= 1 and (points := on_decimal_grid(score)) is not None:
-        return lambda mask: grid_counts(is_positive[mask], points[mask])
-    if float(score.min()) >= 0:
-        keys = class_keys(is_positive, score)
-        return lambda mask: counts_of_sorted_keys(np.sort(keys[mask]))
-    return lambda mask: class_counts_in_score_order(is_positive[mask], score[mask])

@@ -480,10 +480,10 @@ def has_fast_path(name: str) -> bool:
 PROPORTIONS = ("accuracy", "f1_micro", "exact_match")
 
 
-def expansion_rows(name: str, truth: np.ndarray) -> int | None:
+def expansion_rows(name: str, n: int) -> int | None:
     """The sample size that widens a metric's interval to Student's t, or None for a single proportion.
 
     A proportion's spread follows from its value, and its Bayesian posterior with the
     Jeffreys prior already covers; every other metric estimates a spread from the rows.
     """
-    return None if name in PROPORTIONS else len(truth)
+    return None if name in PROPORTIONS else n

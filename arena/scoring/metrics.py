@@ -153,7 +153,13 @@ GRID_MIN_ROWS = DECIMAL_GRID // 16  # below this the grid's fixed cost (a millio
 
 
 def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positives and negatives per distinct score, in increasing score order: ROC AUC's sufficient statistic.
+    """Positives and negatives per distinct score, in increasing score order: ROC AUC's sufficient statistic."""
+    return class_counter(is_positive, score)(None)
+
+
+def class_counter(is_positive: np.ndarray, score: np.ndarray) -> Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray]]:
+    """Class counts per distinct score (as :func:`class_counts_in_score_order`) for any part of the rows (a
+    boolean mask; None for all), with the per-row work done once for every part.
 
     Probabilities written with six decimals or fewer (the usual CSV) are counted on
     that grid in one pass; other non-negative scores are sorted as 64-bit keys that
@@ -162,15 +168,21 @@ def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> t
     """
     score = np.asarray(score, dtype=np.float64)
     is_positive = np.asarray(is_positive, dtype=bool)
+
+    def rows(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        return values if mask is None else values[mask]
+
+    if (points := on_decimal_grid(score)) is not None:
+        return lambda mask: grid_counts(rows(is_positive, mask), rows(points, mask))
+    if len(score) and float(score.min()) >= 0:
+        keys = class_keys(is_positive, score)
+        return lambda mask: counts_of_sorted_keys(np.sort(rows(keys, mask)))
+    return lambda mask: _argsort_counts(rows(is_positive, mask), rows(score, mask))
+
+
+def _argsort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(score) == 0:
         return np.zeros(0), np.zeros(0)
-    low = float(score.min())
-    if low >= 0 and float(score.max()) <= 1:
-        counted = _grid_counts(is_positive, score)
-        if counted is not None:
-            return counted
-    if low >= 0:
-        return counts_of_sorted_keys(np.sort(class_keys(is_positive, score)))
     order, level = score_levels(score)
     n_levels = int(level[-1]) + 1
     pos = np.bincount(level, weights=is_positive[order], minlength=n_levels)
@@ -178,11 +190,14 @@ def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> t
 
 
 def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
-    """Each score's point on the six-decimal grid when every score (in [0, 1]) is the double nearest some
-    k / 10^6, else None (and None for fewer than ``GRID_MIN_ROWS`` scores, which sort faster). Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
-    scores: distinct scores get distinct, increasing points. A sample is tried first, so scores off the
-    grid cost almost nothing."""
-    if len(score) < GRID_MIN_ROWS:
+    """Each score's point on the six-decimal grid when every score lies in [0, 1] and is the double nearest
+    some k / 10^6, else None (and None for fewer than ``GRID_MIN_ROWS`` scores, which sort faster).
+
+    Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
+    scores: distinct scores get distinct, increasing points. A sample is tried first,
+    so scores off the grid cost almost nothing.
+    """
+    if len(score) < GRID_MIN_ROWS or float(score.min()) < 0 or float(score.max()) > 1:
         return None
     sample = score[:: max(1, len(score) // 1024)]
     if not np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample):
@@ -202,19 +217,12 @@ def grid_counts(is_positive: np.ndarray, points: np.ndarray) -> tuple[np.ndarray
     return pos[present].astype(np.float64), (total - pos)[present].astype(np.float64)
 
 
-def _grid_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    points = on_decimal_grid(score)
-    return None if points is None else grid_counts(is_positive, points)
-
-
 def row_levels(score: np.ndarray) -> tuple[np.ndarray, int]:
     """Each row's level among increasing scores (equal scores share one) and the number of levels; levels
     may be left empty. Scores on the six-decimal grid take their grid point (no sort), others an argsort."""
     score = np.asarray(score, dtype=np.float64)
-    if len(score) and float(score.min()) >= 0 and float(score.max()) <= 1:
-        points = on_decimal_grid(score)
-        if points is not None:
-            return points, DECIMAL_GRID + 1
+    if (points := on_decimal_grid(score)) is not None:
+        return points, DECIMAL_GRID + 1
     order, level = score_levels(score)
     at_row = np.empty(len(score), dtype=np.int64)
     at_row[order] = level

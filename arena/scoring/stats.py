@@ -40,7 +40,7 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
     if not has_fast_path(metric.name):
         return percentile_interval(plain_row_replicates(truth, pred, metric.from_rows, resamples=resamples, seed=seed))
     values = replicates(metric.name, truth, pred, resamples=resamples, seed=seed)
-    return percentile_interval(values, expansion_rows(metric.name, truth))
+    return percentile_interval(values, expansion_rows(metric.name, len(truth)))
 
 
 def plain_confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
