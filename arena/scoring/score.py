@@ -83,9 +83,6 @@ def _row_split(task: Task, public_fraction: float | None,
     adding a prediction code gives the row's cell, and one ``bincount`` builds both matrices.
     """
     key = task.answer_key
-    fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
-    secret = installation_secret()
-    scope = split_scope(task.name, split_key)
     cache_key = _split_name(task, public_fraction, split_key)
     with _cache_lock:
         if cache_key not in _cache:
@@ -93,7 +90,8 @@ def _row_split(task: Task, public_fraction: float | None,
                 public = key.usage_public
             else:
                 labels = key.truth if key.classes is not None else None  # stratified by class
-                public = public_mask(key.ids, secret, scope, fraction, labels)
+                scope, fraction = cache_key[0], cache_key[2]
+                public = public_mask(key.ids, installation_secret(), scope, fraction, labels)
             part = public.astype(np.int64)
             if key.ignored is not None:
                 part[key.ignored] = 2
@@ -168,9 +166,10 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     primary_rows = None
     if weight is None:  # mean-type metrics: both parts from one pass over the rows
         parts = {"public": public, "private": private}
+        split = _split_name(task, public_fraction, split_key)
         for metric in [m for m in row_metrics if m.name in blocked.NAMES]:
-            found = blocked.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts,
-                                          _split_name(task, public_fraction, split_key), seed=BOOTSTRAP_SEED)
+            found = blocked.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts, split,
+                                          seed=BOOTSTRAP_SEED)
             for part in parts:
                 results[part][metric.name], cis[part][metric.name] = found.values[part], found.intervals[part]
             if metric is primary:
