@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import socket
 import threading
 import time
 import weakref
@@ -114,7 +112,9 @@ def _lock(key: str) -> str | None:
     A lock older than ``STALE_LOCK_SECONDS`` was left by a worker that died, and is taken over."""
     path = _lock_path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    from arena.server.jobs import worker_name  # jobs starts this module's loop: imported when first needed
+
+    token = worker_name()  # host:pid:nonce, as a scoring claim
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
