@@ -73,8 +73,8 @@ def _split_name(task: Task, public_fraction: float | None, split_key: str | None
             hashlib.sha256(installation_secret()).hexdigest())
 
 
-def _row_split(task: Task, public_fraction: float | None,
-               split_key: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _row_split(task: Task, public_fraction: float | None, split_key: str | None = None, *,
+               split: tuple | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The public-row mask, for classification each row's base cell in the two confusion matrices,
     and the private-row mask (rows the answer file calls Ignored are in neither).
 
@@ -83,7 +83,7 @@ def _row_split(task: Task, public_fraction: float | None,
     adding a prediction code gives the row's cell, and one ``bincount`` builds both matrices.
     """
     key = task.answer_key
-    cache_key = _split_name(task, public_fraction, split_key)
+    cache_key = split or _split_name(task, public_fraction, split_key)
     with _cache_lock:
         if cache_key not in _cache:
             if key.usage_public is not None:
@@ -138,7 +138,8 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                       split_key: str | None = None) -> Score:
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
-    public, base, private = _row_split(task, public_fraction, split_key)
+    split = _split_name(task, public_fraction, split_key)
+    public, base, private = _row_split(task, public_fraction, split_key, split=split)
     metrics = task_metrics(task)
     primary = metrics[0]
     weight = answer_weights(task)
@@ -166,7 +167,6 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     primary_rows = None
     if weight is None:  # mean-type metrics: both parts from one pass over the rows
         parts = {"public": public, "private": private}
-        split = _split_name(task, public_fraction, split_key)
         for metric in [m for m in row_metrics if m.name in blocked.NAMES]:
             found = blocked.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts, split,
                                           seed=BOOTSTRAP_SEED)
