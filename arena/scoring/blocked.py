@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arena.scoring.intervals import (AUC_BINS, BLOCKS, PartBlocks, counts_auc_replicates, expansion_rows,
-                                     moment_prior, part_blocks, percentile_interval, replicates_from_sums, row_moments)
+from arena.scoring.intervals import (AUC_BINS, BLOCKS, VALUE_OF, PartBlocks, counts_auc_replicates, expansion_rows,
+                                     moment_prior, part_blocks, percentile_interval, replicates_from_sums,
+                                     row_first_moment, true_class_positions)
 from arena.scoring.metrics import auc_of_counts, class_counter, get_metric
+from arena.scoring.pooled import pooled_empty
 from arena.scoring.stats import RESAMPLES, Interval
 
 NAMES = ("log_loss", "mae", "rmse", "r2")
@@ -30,18 +32,20 @@ KEPT = 16  # (split, metric) pairs whose priors (and R²'s centring) are kept
 
 @dataclass(frozen=True)
 class _SplitFacts:
-    """What a metric needs of a split's truth, the same for every upload: blocks, priors and R²'s centring."""
+    """What a metric needs of a split's truth, the same for every upload: blocks, priors, log loss's positions of
+    the true classes, and R²'s block sums of the truth centred on each part's mean (and of its square)."""
 
     blocks: PartBlocks
     priors: dict[str, tuple]
-    centred: np.ndarray | None
+    picks: np.ndarray | None
+    truth_sums: np.ndarray | None
 
 
 @dataclass(frozen=True)
 class BlockedScore:
     values: dict[str, float]  # per part
     intervals: dict[str, Interval]  # per part
-    moments: np.ndarray  # every row's moments (n, d): the first column is the per-row result kept for ranks
+    rows: np.ndarray  # every row's result (float32), kept for ranks: its loss, or absolute or squared error
 
 
 _kept: dict[tuple, _SplitFacts] = {}
@@ -54,8 +58,11 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
     so its blocks and priors are computed once."""
     classes = pred.shape[1] if pred.ndim == 2 else 0
     facts = _facts(name, truth, parts, classes, (split, name, classes, seed))
-    moments, value_of = row_moments(name, truth, pred, facts.centred)
-    sums = facts.blocks.sums(moments)
+    first = row_first_moment(name, truth, pred, picks=facts.picks)
+    sums = facts.blocks.sums(first[:, None])
+    if facts.truth_sums is not None:
+        sums = np.hstack([sums, facts.truth_sums])
+    value_of = VALUE_OF[name]
     values, intervals = {}, {}
     for part, span in facts.blocks.parts.items():
         block_sums, counts = sums[span], facts.blocks.counts[span]
@@ -71,11 +78,13 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
         replicates = replicates_from_sums(block_sums, counts, value_of, facts.priors[part], resamples=RESAMPLES,
                                           seed=seed)
         intervals[part] = percentile_interval(replicates, expansion_rows(name, n))
-    return BlockedScore(values, intervals, moments)
+    rows = pooled_empty(len(first), np.float32)
+    np.copyto(rows, first, casting="same_kind")
+    return BlockedScore(values, intervals, rows)
 
 
 _kept_blocks: dict[tuple, PartBlocks] = {}
-KEPT_BLOCKS = 4  # splits whose row blocks (4 bytes a row) are kept, shared by every metric of the split
+KEPT_BLOCKS = 4  # splits whose row blocks (8 bytes a row) are kept, shared by every metric of the split
 
 
 def _kept_or_made(kept: dict, key: tuple, make, limit: int):
@@ -93,15 +102,17 @@ def _kept_or_made(kept: dict, key: tuple, make, limit: int):
 
 def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: int, key: tuple) -> _SplitFacts:
     def make() -> _SplitFacts:
-        centred = None
+        blocks = _kept_or_made(_kept_blocks, (key[0], key[-1]), lambda: part_blocks(parts, seed=key[-1]), KEPT_BLOCKS)
+        truth_sums = None
         if name == "r2":  # each row's truth less its own part's mean
             centred = np.zeros(len(truth))
             for mask in parts.values():
                 if mask.any():
                     centred[mask] = truth[mask] - truth[mask].mean()
-        blocks = _kept_or_made(_kept_blocks, (key[0], key[-1]), lambda: part_blocks(parts, seed=key[-1]), KEPT_BLOCKS)
+            truth_sums = blocks.sums(np.column_stack([centred, centred * centred]))
+        picks = true_class_positions(truth, classes) if name == "log_loss" else None
         priors = {part: moment_prior(name, truth[mask], classes) for part, mask in parts.items()}
-        return _SplitFacts(blocks, priors, centred)
+        return _SplitFacts(blocks, priors, picks, truth_sums)
 
     return _kept_or_made(_kept, key, make, KEPT)
 

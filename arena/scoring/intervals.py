@@ -31,6 +31,7 @@ import numpy as np
 from scipy.stats import norm, t as student_t
 
 from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
+from arena.scoring.pooled import pooled_empty
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -197,7 +198,7 @@ class PartBlocks:
     of any per-row moment then gives every part's block sums in a single pass.
     """
 
-    block: np.ndarray  # int32, one per row
+    block: np.ndarray  # one per row, of numpy's index type (bincount would convert anything else on every call)
     parts: dict[str, slice]  # each part's blocks
     counts: np.ndarray  # rows per block
 
@@ -210,13 +211,13 @@ class PartBlocks:
 def part_blocks(masks: dict[str, np.ndarray], *, blocks: int = BLOCKS, seed: int = 0) -> PartBlocks:
     """The blocks of each part (boolean masks over the same rows, not overlapping)."""
     n = len(next(iter(masks.values())))
-    block = np.empty(n, dtype=np.int32)
+    block = np.empty(n, dtype=np.intp)
     assigned = np.zeros(n, dtype=bool)
     parts, start = {}, 0
     for name, mask in masks.items():
         rows = np.flatnonzero(mask)
         if len(rows) <= blocks:
-            block[rows], size = start + np.arange(len(rows), dtype=np.int32), len(rows)
+            block[rows], size = start + np.arange(len(rows)), len(rows)
         else:
             block[rows] = start + np.random.default_rng(seed + 1).integers(0, blocks, len(rows), dtype=np.int32)
             size = blocks
@@ -254,23 +255,49 @@ def row_moments(name: str, truth: np.ndarray, pred: np.ndarray, centred: np.ndar
 
     R² also needs the truth ``centred`` on the mean of the rows it is scored on.
     """
-    if name == "log_loss":
-        eps = np.finfo(np.float64).eps
-        picked = pred[np.arange(len(truth)), truth]
-        np.clip(picked, eps, 1 - eps, out=picked)
-        loss = np.log(picked)
-        np.negative(loss, out=loss)
-        return loss[:, None], _first
-    if name == "exact_match":
-        return (truth == pred).astype(np.float64)[:, None], _first
-    error = truth.astype(np.float64) - pred
-    if name == "mae":
-        return np.abs(error, out=error)[:, None], _first
-    if name == "rmse":
-        return np.multiply(error, error, out=error)[:, None], _root_first
+    first = row_first_moment(name, truth, pred)
     if name == "r2":
-        return np.stack([error * error, centred, centred * centred], axis=1), _r2_of
+        return np.stack([first, centred, centred * centred], axis=1), _r2_of
+    return first[:, None], VALUE_OF[name]
+
+
+def row_first_moment(name: str, truth: np.ndarray, pred: np.ndarray, *, picks: np.ndarray | None = None) -> np.ndarray:
+    """Each row's first moment of a mean-type metric (float64, in a pooled array): its log loss, its match, its
+    absolute or squared error. R²'s other moments depend on the truth alone.
+
+    For log loss, ``picks`` may hold each row's flat position of its true class in ``pred`` (the same for every
+    upload to a split, so the caller may keep it).
+    """
+    out = pooled_empty(len(truth))
+    if name == "log_loss":
+        flat = np.ascontiguousarray(pred).reshape(-1)
+        if picks is None:
+            picks = true_class_positions(truth, pred.shape[1])
+        np.take(flat, picks, out=out, mode="clip")  # "clip": no bounds buffer (the positions are valid)
+        eps = np.finfo(np.float64).eps
+        np.clip(out, eps, 1 - eps, out=out)  # as scikit-learn does
+        np.log(out, out=out)
+        return np.negative(out, out=out)
+    if name == "exact_match":
+        out[:] = truth == pred
+        return out
+    np.subtract(truth, pred, out=out, dtype=np.float64)
+    if name == "mae":
+        return np.abs(out, out=out)
+    if name in ("rmse", "r2"):
+        return np.multiply(out, out, out=out)
     raise KeyError(name)
+
+
+def true_class_positions(truth: np.ndarray, classes: int) -> np.ndarray:
+    """Each row's flat position of its true class in an (n, classes) array of probabilities."""
+    positions = np.arange(len(truth), dtype=np.int64)
+    positions *= classes
+    positions += truth
+    return positions
+
+
+VALUE_OF = {"log_loss": _first, "exact_match": _first, "mae": _first, "rmse": _root_first, "r2": _r2_of}
 
 
 def moment_prior(name: str, truth: np.ndarray, classes: int = 0) -> tuple[tuple[float, tuple[float, ...]], ...]:

@@ -173,7 +173,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
             for part in parts:
                 results[part][metric.name], cis[part][metric.name] = found.values[part], found.intervals[part]
             if metric is primary:
-                primary_rows = found.moments[:, :1].astype(np.float32)
+                primary_rows = found.rows
         row_metrics = [m for m in row_metrics if m.name not in blocked.NAMES]
         if any(m.name == "roc_auc" for m in row_metrics) and predictions.probabilities is not None:
             found_auc = blocked.binary_auc_score(key.truth, predictions.probabilities, parts, seed=BOOTSTRAP_SEED)

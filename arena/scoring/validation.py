@@ -210,19 +210,20 @@ def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None =
     """
     convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.binary() for c in text or ()})
     if not compressed and path.stat().st_size <= caps.text_bytes:
-        data = path.read_bytes()
-        if data.count(b"\n") <= caps.rows + 1:  # quoted line breaks only over-count
-            try:
-                table = pacsv.read_csv(pa.BufferReader(data), convert_options=convert,
-                                       read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True))
-            except pa.ArrowInvalid:
-                table = None
-            if table is not None:
-                _names(table.schema)
-                if table.num_rows > caps.rows:
-                    raise _too_many_rows(caps)
-                return table
-        del data
+        with pa.memory_map(str(path)) as mapped:  # the page cache's own pages: no copy of the file
+            data = mapped.read_buffer()
+            if _line_breaks(data) <= caps.rows + 1:  # quoted line breaks only over-count
+                try:
+                    table = pacsv.read_csv(pa.BufferReader(data), convert_options=convert,
+                                           read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True))
+                except pa.ArrowInvalid:
+                    table = None
+                if table is not None:
+                    _names(table.schema)
+                    if table.num_rows > caps.rows:
+                        raise _too_many_rows(caps)
+                    return table
+            del data
     try:
         return _stream_csv(path, compressed, caps, convert)
     except pa.ArrowInvalid:
@@ -232,6 +233,16 @@ def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None =
     floats = pacsv.ConvertOptions(strings_can_be_null=True, column_types={**convert.column_types,
                                                                           **{c: pa.float64() for c in numbers}})
     return _stream_csv(path, compressed, caps, floats)
+
+
+COUNT_BYTES = 1 << 22  # bytes compared at once when counting line breaks: a chunk's comparison stays in cache
+
+
+def _line_breaks(data: pa.Buffer) -> int:
+    """How many line breaks ``data`` holds, counted a few MiB at a time (several times faster than bytes.count)."""
+    octets = np.frombuffer(data, dtype=np.uint8)
+    return sum(int(np.count_nonzero(octets[start:start + COUNT_BYTES] == 10))
+               for start in range(0, len(octets), COUNT_BYTES))
 
 
 def _stream_csv(path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions) -> pa.Table:
