@@ -446,23 +446,32 @@ def test_one_pass_over_both_parts_matches_scoring_each_part_apart(name, rows):
         assert found.intervals[part].as_tuple() == pytest.approx(plain.as_tuple(), rel=1e-12, abs=1e-12)
 
 
-def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart():
+@pytest.mark.parametrize("decimals", [None, 6], ids=["sorted", "six-decimal grid"])
+def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(decimals):
     from arena.scoring import blocked
+    from arena.scoring.metrics import GRID_MIN_ROWS
 
     rng = np.random.default_rng(11)
-    rows = 30_000
-    public = rng.random(rows) < 0.3
+    rows = GRID_MIN_ROWS + 20_000
+    usage = rng.random(rows)
+    public, private = usage < 0.3, usage > 0.4  # the rest are ignored rows: in neither part
     truth = rng.integers(0, 2, rows)
     p1 = np.clip(0.3 * truth + 0.7 * rng.random(rows), 0, 1)
+    if decimals is not None:
+        p1 = np.round(p1, decimals)
     proba = np.column_stack([1 - p1, p1])
-    found = blocked.binary_auc_score(truth, proba, {"public": public, "private": ~public}, seed=7)
+    parts = {"public": public, "private": private}
+    found = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)
+    again = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)  # the kept offsets serve again
     metric = get_metric("roc_auc")
-    for part, mask in (("public", public), ("private", ~public)):
+    for part, mask in parts.items():
         value, interval = found[part]
+        assert again[part] == found[part]
         assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
         assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
                                                     abs=1e-12)
-    assert blocked.binary_auc_score(truth[:5000], proba[:5000], {"public": public[:5000], "private": ~public[:5000]},
+    small = {name: mask[:5000] for name, mask in parts.items()}
+    assert blocked.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"),
                                     seed=7) is None  # small parts weight their rows one by one instead
 
 

@@ -218,7 +218,7 @@ def test_files_within_the_caps_read_as_before(digits, tmp_path):
     assert caps.rows == len(digits.answer_key.ids)
     assert len(read_submission(digits, tmp_path / "ok.csv.gz").probabilities) == caps.rows
     frame.to_parquet(tmp_path / "ok.parquet")
-    assert len(read_submission(digits, tmp_path / "ok.parquet").labels) == caps.rows
+    assert len(read_submission(digits, tmp_path / "ok.parquet").label_codes()) == caps.rows
 
 
 def test_a_compressed_value_column_whose_first_rows_are_whole_numbers_is_still_read_as_numbers(write_bundle):

@@ -22,7 +22,7 @@ import numpy as np
 from arena.scoring.intervals import (AUC_BINS, BLOCKS, VALUE_OF, PartBlocks, counts_auc_replicates, expansion_rows,
                                      moment_prior, part_blocks, percentile_interval, replicates_from_sums,
                                      row_first_moment, true_class_positions)
-from arena.scoring.metrics import auc_of_counts, class_counter, get_metric
+from arena.scoring.metrics import DECIMAL_GRID, auc_of_counts, class_counter, get_metric, on_decimal_grid
 from arena.scoring.pooled import pooled_empty
 from arena.scoring.stats import RESAMPLES, Interval
 
@@ -117,21 +117,54 @@ def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: 
     return _kept_or_made(_kept, key, make, KEPT)
 
 
-def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], *,
+def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
                      seed: int) -> dict[str, tuple[float, Interval]] | None:
     """Binary ROC AUC and its interval on each part from one count of the classes per distinct score; None
     when a part is small enough for the per-part path to weight its rows one by one."""
     if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
         return None
     out = {}
-    count_part = class_counter(truth == 1, np.ascontiguousarray(proba[:, 1], dtype=np.float64))
-    for part, mask in parts.items():
-        pos, neg = count_part(mask)
+    for part, (pos, neg) in _part_class_counts(truth == 1, proba[:, 1], parts, split).items():
         with np.errstate(invalid="ignore", divide="ignore"):
             value = float(auc_of_counts(pos, neg))
         if not np.isfinite(value):  # one class only on these rows
             out[part] = (float("nan"), Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES))
             continue
         replicates = counts_auc_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
-        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", int(mask.sum()))))
+        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", int(parts[part].sum()))))
     return out
+
+
+def _part_class_counts(is_positive: np.ndarray, score: np.ndarray, parts: dict[str, np.ndarray],
+                       split: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each part's positives and negatives per distinct score, in increasing score order.
+
+    Scores on the six-decimal grid take one ``bincount`` for every part at once: each
+    row's cell is its grid point plus an offset for its part and class, the same for
+    every upload to the split (so kept). Other scores are counted part by part.
+    """
+    points = on_decimal_grid(score)
+    if points is None:
+        count_part = class_counter(is_positive, np.ascontiguousarray(score, dtype=np.float64))
+        return {part: count_part(mask) for part, mask in parts.items()}
+    width = DECIMAL_GRID + 1
+
+    def offsets() -> np.ndarray:  # (part, class) -> a band of the counts: part j's negatives, then its positives
+        band = np.full(len(is_positive), 2 * len(parts), dtype=np.intp)  # rows in no part: a last band
+        for j, mask in enumerate(parts.values()):
+            band[mask] = 2 * j
+        band += is_positive
+        band *= width
+        return band
+
+    np.add(points, _kept_or_made(_kept_offsets, split, offsets, KEPT_BLOCKS), out=points)
+    counts = np.bincount(points, minlength=(2 * len(parts) + 1) * width)
+    out = {}
+    for j, part in enumerate(parts):
+        neg, pos = counts[2 * j * width:(2 * j + 1) * width], counts[(2 * j + 1) * width:(2 * j + 2) * width]
+        present = (neg + pos) > 0
+        out[part] = pos[present].astype(np.float64), neg[present].astype(np.float64)
+    return out
+
+
+_kept_offsets: dict[tuple, np.ndarray] = {}

@@ -359,8 +359,8 @@ def check_sample_submission(task: "Task") -> list[Problem]:
     if predictions.columns is not None:  # declared columns: those the answers hold too must not match them
         matching = matching_share(predictions.columns, task.answers.sort_values(task.spec.id_column, kind="stable"))
         leaks = matching is not None and matching > 0.5
-    elif predictions.labels is not None and key.classes is not None:
-        matching = float(np.mean(predictions.labels == key.truth))
+    elif predictions.label_codes() is not None and key.classes is not None:
+        matching = float(np.mean(predictions.label_codes() == key.truth))
         leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
     else:
         matching = float(np.mean(np.isclose(predictions.values, key.truth)))

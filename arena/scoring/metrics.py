@@ -24,6 +24,7 @@ from arena.scoring.metrics_multilabel import (binary_auc, multilabel_f1_macro, m
 from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query, ranking_metric
 from arena.scoring.metrics_regression import (mape, median_ae, pearson, percentage_errors, rmsle, smape, spearman,
                                               squared_log_errors, symmetric_errors, weighted_mean)
+from arena.scoring.pooled import pooled_empty
 
 Direction = Literal["max", "min"]
 Needs = Literal["label", "probabilities", "value", "ranking", "table"]
@@ -202,9 +203,11 @@ def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
     sample = score[:: max(1, len(score) // 1024)]
     if not np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample):
         return None
-    grid = np.multiply(score, DECIMAL_GRID)
+    grid = pooled_empty(len(score))  # per-upload arrays from the pool: see arena.scoring.pooled
+    np.multiply(score, DECIMAL_GRID, out=grid)
     np.rint(grid, out=grid)
-    points = grid.astype(np.int64)
+    points = pooled_empty(len(score), np.intp)
+    np.copyto(points, grid, casting="unsafe")
     np.divide(grid, DECIMAL_GRID, out=grid)
     return points if np.array_equal(grid, score) else None
 

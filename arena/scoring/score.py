@@ -123,8 +123,10 @@ def private_rows(task: Task, public_fraction: float | None = None, *, split_key:
 
 
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
-    return {"probabilities": predictions.probabilities, "label": predictions.labels,
-            "value": predictions.values, "ranking": predictions.ranked}.get(metric.needs)  # None: a table plugin
+    if metric.needs == "label":
+        return predictions.label_codes()
+    return {"probabilities": predictions.probabilities, "value": predictions.values,
+            "ranking": predictions.ranked}.get(metric.needs)  # None: a table plugin
 
 
 def task_metrics(task: Task) -> list:
@@ -149,7 +151,8 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     count_metrics = [m for m in metrics if m.from_confusion is not None]
     if count_metrics:
         k = len(key.classes)
-        cell = predictions.labels.astype(base.dtype)
+        labels = predictions.label_codes()
+        cell = labels.astype(base.dtype)
         np.add(cell, base, out=cell)
         cells = np.bincount(cell, weights=weight, minlength=3 * k * k).astype(np.float64)
         matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k: 2 * k * k].reshape(k, k)}
@@ -158,7 +161,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
             for metric in count_metrics:
                 results[part][metric.name] = float(metric.from_confusion(cm)) if cm.sum() else float("nan")
                 if weight is not None:
-                    cis[part][metric.name] = confusion_interval(metric, key.truth[rows] * k + predictions.labels[rows],
+                    cis[part][metric.name] = confusion_interval(metric, key.truth[rows] * k + labels[rows],
                                                                 k, weight[rows], seed=BOOTSTRAP_SEED)
                 else:
                     cis[part][metric.name] = metric_interval(metric, cm=cm, seed=BOOTSTRAP_SEED)
@@ -176,7 +179,8 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                 primary_rows = found.rows
         row_metrics = [m for m in row_metrics if m.name not in blocked.NAMES]
         if any(m.name == "roc_auc" for m in row_metrics) and predictions.probabilities is not None:
-            found_auc = blocked.binary_auc_score(key.truth, predictions.probabilities, parts, seed=BOOTSTRAP_SEED)
+            found_auc = blocked.binary_auc_score(key.truth, predictions.probabilities, parts, split,
+                                                 seed=BOOTSTRAP_SEED)
             for part, (value, interval) in (found_auc or {}).items():
                 results[part]["roc_auc"], cis[part]["roc_auc"] = value, interval
             if found_auc is not None:

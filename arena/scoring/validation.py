@@ -26,11 +26,13 @@ import pyarrow.parquet as pq
 from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
+from arena.scoring.pooled import pooled_copy, pooled_empty
 from arena.errors import Problem, SubmissionError
 
 DEFAULT_MAX_BYTES = int(os.environ.get("ARENA_MAX_UPLOAD_MB", "200")) * 1024 * 1024
 PROBABILITY_TOLERANCE = 1e-3
-"""Each row of probabilities must sum to 1 within this; rows are then renormalised to sum to exactly 1."""
+"""Each row of probabilities must sum to 1 within this. Metrics then use them as written, as scikit-learn does
+(rescaling each row would move six-decimal values off the grid ROC AUC counts on, and change nothing that matters)."""
 EXAMPLES = 5
 FIELD_BYTES = 100
 """Text allowed per expected cell when reading: a number or an id takes far less."""
@@ -49,6 +51,14 @@ class Predictions:
     values: np.ndarray | None = None
     ranked: np.ndarray | None = None  # ranking: a tuple of ids per query, best first
     columns: pd.DataFrame | None = None  # prediction = "columns": the organiser's declared columns, typed
+
+    def label_codes(self) -> np.ndarray | None:
+        """The predicted classes: as written, or for probabilities each row's most probable class (the first of
+        equals), worked out when first asked for, since ROC AUC and log loss never need it."""
+        if self.labels is None and self.probabilities is not None:
+            object.__setattr__(self, "labels", _first_largest([self.probabilities[:, c]
+                                                               for c in range(self.probabilities.shape[1])]))
+        return self.labels
 
 
 def _reordered(values, order: np.ndarray):
@@ -82,7 +92,7 @@ def whole_tables(task: Task, predictions: Predictions) -> tuple[pd.DataFrame, pd
     elif predictions.labels is not None and predictions.labels.ndim == 2:
         pred = pd.DataFrame({spec.target: [" ".join(task.classes[row]) for row in predictions.labels]})
     else:
-        pred = pd.DataFrame({spec.target: task.classes[predictions.labels]})
+        pred = pd.DataFrame({spec.target: task.classes[predictions.label_codes()]})
     pred.insert(0, spec.id_column, answers[spec.id_column].to_numpy())
     return answers, pred
 
@@ -549,33 +559,54 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
         if len(outside) and not report.problems:
             report.add(f"column '{name}' holds probabilities of class '{task.classes[1]}': they must lie between 0 and 1 "
                        f"({report.rows(outside)}).")
-        columns = [1 - positive, positive]
+        columns = [np.subtract(1, positive, out=pooled_empty(len(positive))), positive]
     else:
         columns = [_finite_numbers(table.column(c), c, report) for c in task.prediction_columns]
     if report.problems:
         return Predictions()
-    proba = np.column_stack(columns)
-    del columns
+    sums = pooled_empty(len(columns[0]))
+    np.add(columns[0], columns[1], out=sums)
+    for column in columns[2:]:
+        np.add(sums, column, out=sums)
     # Whole-array minimum and maximum first: the row-by-row searches run only when something is wrong.
-    if proba.min() < 0:
-        negative = np.flatnonzero((proba < 0).any(axis=1))
+    if min(float(column.min()) for column in columns) < 0:
+        negative = np.flatnonzero(np.logical_or.reduce([column < 0 for column in columns]))
         report.add(f"{len(negative)} rows have negative probabilities ({report.rows(negative)}).")
-    sums = proba.sum(axis=1)
     if sums.min() < 1 - PROBABILITY_TOLERANCE or sums.max() > 1 + PROBABILITY_TOLERANCE:
         off = np.flatnonzero(np.abs(sums - 1) > PROBABILITY_TOLERANCE)
         report.add(f"{len(off)} rows have probabilities that do not sum to 1 (tolerance {PROBABILITY_TOLERANCE}), "
                    f"e.g. sum {sums[off[0]]:.4f} at {report.rows(off)}.")
     if report.problems:
         return Predictions()
-    np.divide(proba, sums[:, None], out=proba)
-    return Predictions(labels=proba.argmax(axis=1), probabilities=proba)
+    proba = pooled_empty((len(sums), len(columns)))
+    for c, column in enumerate(columns):
+        proba[:, c] = column
+    return Predictions(probabilities=proba)
+
+
+def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
+    """Each row's column of its largest value, the first where several tie (``argmax`` over the columns, which
+    compares them whole rather than a few values at a time along each row, several times faster)."""
+    best = pooled_copy(columns[0])
+    labels = pooled_empty(len(best), np.int64)
+    labels.fill(0)
+    larger = np.empty(len(best), dtype=bool)
+    for c, column in enumerate(columns[1:], start=1):
+        np.greater(column, best, out=larger)
+        np.copyto(labels, c, where=larger)
+        if c < len(columns) - 1:
+            np.maximum(best, column, out=best)
+    return labels
 
 
 def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report) -> np.ndarray:
+    """A number column's values as float64 (read-only, in Arrow's pool), noting empty, NaN or infinite cells."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
         raw = column.cast(pa.string()).to_numpy(zero_copy_only=False)
         report.add(f"column '{name}' must hold numbers; found text such as {_examples(raw[:EXAMPLES])}.")
         return np.zeros(len(column))
+    if column.num_chunks > 1:
+        column = column.combine_chunks()  # in Arrow's pool: numpy's concatenation would fault in fresh pages
     values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     if not np.isfinite(values.sum()):  # a NaN or an infinity makes the sum one (so may a vast total, checked below)
         bad = np.flatnonzero(~np.isfinite(values))
