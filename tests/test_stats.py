@@ -475,6 +475,36 @@ def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(deci
                                     seed=7) is None  # small parts weight their rows one by one instead
 
 
+def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart():
+    from arena.scoring import blocked
+    from arena.scoring.metrics import GRID_MIN_ROWS
+
+    rng = np.random.default_rng(12)
+    rows, k = GRID_MIN_ROWS + 20_000, 4
+    usage = rng.random(rows)
+    public, private = usage < 0.3, usage > 0.4  # the rest are ignored rows: in neither part
+    truth = rng.integers(0, k, rows)
+    logits = rng.normal(size=(rows, k)) + np.eye(k)[truth]
+    proba = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)  # as a CSV writes them
+    parts = {"public": public, "private": private}
+    found = blocked.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)
+    again = blocked.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)  # kept offsets serve again
+    metric = get_metric("roc_auc")
+    for part, mask in parts.items():
+        value, interval = found[part]
+        assert again[part] == found[part]
+        assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
+        assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
+                                                    abs=1e-12)
+    one_class_short = truth.copy()
+    one_class_short[public & (truth == 3)] = 2  # class 3 has no positive public row: the public AUC is undefined
+    found = blocked.multiclass_auc_score(one_class_short, proba, parts, ("multiclass auc", "short"), seed=7)
+    assert np.isnan(found["public"][0]) and found["public"][1].undefined == 1000
+    assert found["private"][0] == pytest.approx(roc_auc(one_class_short[private], proba[private]), abs=1e-12)
+    off_grid = proba + rng.random(proba.shape) * 1e-9
+    assert blocked.multiclass_auc_score(truth, off_grid, parts, ("multiclass auc", "off"), seed=7) is None
+
+
 def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():
     from arena.scoring import blocked
 

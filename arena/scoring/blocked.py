@@ -8,8 +8,13 @@ part's value comes from its blocks' totals; its interval is the Bayesian bootstr
 of its blocks (:func:`arena.scoring.intervals.replicates_from_sums`), the same
 replicates the per-part path draws.
 
-Binary ROC AUC counts each part's classes per distinct score once, for both its
-value and its interval (the per-part path counted them twice).
+ROC AUC counts each part's classes per distinct score once, for both its value and
+its interval. Scores written with six decimals (most CSVs) are counted on that grid
+for every part at once: each row's cell is its grid point plus a band for its part
+and class, kept per split, so one ``bincount`` per class gives every count. For four
+or more classes each row's influence (DeLong's placement value) is then read from a
+table over those cells and summed into the kept blocks, the per-part path's interval
+without its per-part copies and second count.
 """
 
 from __future__ import annotations
@@ -110,7 +115,7 @@ def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: 
                 if mask.any():
                     centred[mask] = truth[mask] - truth[mask].mean()
             truth_sums = blocks.sums(np.column_stack([centred, centred * centred]))
-        picks = true_class_positions(truth, classes) if name == "log_loss" else None
+        picks = true_class_positions(truth) if name == "log_loss" else None
         priors = {part: moment_prior(name, truth[mask], classes) for part, mask in parts.items()}
         return _SplitFacts(blocks, priors, picks, truth_sums)
 
@@ -124,7 +129,7 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
         return None
     out = {}
-    for part, (pos, neg) in _part_class_counts(truth == 1, proba[:, 1], parts, split).items():
+    for part, (pos, neg) in _part_class_counts(truth == 1, proba[:, 1], parts, (split, 1)).items():
         with np.errstate(invalid="ignore", divide="ignore"):
             value = float(auc_of_counts(pos, neg))
         if not np.isfinite(value):  # one class only on these rows
@@ -136,35 +141,100 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
 
 
 def _part_class_counts(is_positive: np.ndarray, score: np.ndarray, parts: dict[str, np.ndarray],
-                       split: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each part's positives and negatives per distinct score, in increasing score order.
-
-    Scores on the six-decimal grid take one ``bincount`` for every part at once: each
-    row's cell is its grid point plus an offset for its part and class, the same for
-    every upload to the split (so kept). Other scores are counted part by part.
-    """
-    points = on_decimal_grid(score)
-    if points is None:
+                       name: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each part's positives and negatives per distinct score, in increasing score order; ``name`` names the
+    split and the class."""
+    grid = _grid_cells(is_positive, score, parts, name)
+    if grid is None:
         count_part = class_counter(is_positive, np.ascontiguousarray(score, dtype=np.float64))
         return {part: count_part(mask) for part, mask in parts.items()}
-    width = DECIMAL_GRID + 1
+    out = {}
+    for part, (pos, neg) in zip(parts, _grid_counts(grid, len(parts))):
+        present = (neg + pos) > 0
+        out[part] = pos[present], neg[present]
+    return out
 
-    def offsets() -> np.ndarray:  # (part, class) -> a band of the counts: part j's negatives, then its positives
-        band = np.full(len(is_positive), 2 * len(parts), dtype=np.intp)  # rows in no part: a last band
+
+GRID_WIDTH = DECIMAL_GRID + 1
+
+
+def _grid_cells(is_positive: np.ndarray, score: np.ndarray, parts: dict[str, np.ndarray], name: tuple
+                ) -> np.ndarray | None:
+    """Each row's cell among the counts of every part and class on the six-decimal grid (None for scores off it):
+    its grid point plus the offset of its band: part j's negatives then its positives, and rows in no part last.
+    The offsets are the same for every upload to the split and class named by ``name``, so they are kept."""
+    points = on_decimal_grid(score)
+    if points is None:
+        return None
+
+    def offsets() -> np.ndarray:
+        band = np.full(len(is_positive), 2 * len(parts), dtype=np.int32)
         for j, mask in enumerate(parts.values()):
             band[mask] = 2 * j
         band += is_positive
-        band *= width
+        band *= GRID_WIDTH
         return band
 
-    np.add(points, _kept_or_made(_kept_offsets, split, offsets, KEPT_BLOCKS), out=points)
-    counts = np.bincount(points, minlength=(2 * len(parts) + 1) * width)
+    return np.add(points, _kept_or_made(_kept_offsets, name, offsets, KEPT_OFFSETS), out=points)
+
+
+def _grid_counts(cells: np.ndarray, n_parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each part's positives and negatives per grid point (zeros where no row scored that), from the cells."""
+    counts = np.bincount(cells, minlength=(2 * n_parts + 2) * GRID_WIDTH).astype(np.float64)
+    bands = counts.reshape(2 * n_parts + 2, GRID_WIDTH)
+    return [(bands[2 * j + 1], bands[2 * j]) for j in range(n_parts)]
+
+
+def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
+                         seed: int) -> dict[str, tuple[float, Interval]] | None:
+    """One-vs-rest macro ROC AUC and its interval on each part, from one pass over the rows per class; None unless
+    every class's scores lie on the six-decimal grid and every part is large enough to resample in blocks.
+
+    The interval is the per-part path's (:func:`arena.scoring.intervals.auc_replicates`): each row's influence
+    (DeLong's placement values, centred and scaled, averaged over the classes) summed into the split's kept
+    blocks. Here a row's influence for a class is read from a table over the cells its scores were counted in.
+    """
+    k = proba.shape[1]
+    if k < 3 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
+        return None
+    names = list(parts)
+    sizes = [int(mask.sum()) for mask in parts.values()]
+    influence = pooled_empty(len(truth))
+    influence.fill(0)
+    looked_up = pooled_empty(len(truth))
+    aucs = np.zeros((len(parts), k))
+    for c in range(k):
+        cells = _grid_cells(truth == c, proba[:, c], parts, (split, c))
+        if cells is None:
+            return None
+        table = np.zeros((2 * len(parts) + 2, GRID_WIDTH))  # each cell's influence on the macro AUC
+        for j, (pos, neg) in enumerate(_grid_counts(cells, len(parts))):
+            n_pos, n_neg = pos.sum(), neg.sum()
+            if n_pos == 0 or n_neg == 0:
+                aucs[j, c] = np.nan
+                continue
+            neg_below = np.cumsum(neg) - neg
+            pos_above = n_pos - np.cumsum(pos)
+            aucs[j, c] = float(np.dot(pos, neg_below + 0.5 * neg) / (n_pos * n_neg))
+            n = sizes[j]
+            table[2 * j + 1] = ((neg_below + 0.5 * neg) / n_neg - aucs[j, c]) * (n / n_pos / k)
+            table[2 * j] = ((pos_above + 0.5 * pos) / n_pos - aucs[j, c]) * (n / n_neg / k)
+        np.take(table.reshape(-1), cells, out=looked_up, mode="clip")
+        influence += looked_up
+    blocks = _kept_or_made(_kept_blocks, (split, seed), lambda: part_blocks(parts, seed=seed), KEPT_BLOCKS)
+    sums = blocks.sums(influence[:, None])
     out = {}
-    for j, part in enumerate(parts):
-        neg, pos = counts[2 * j * width:(2 * j + 1) * width], counts[(2 * j + 1) * width:(2 * j + 2) * width]
-        present = (neg + pos) > 0
-        out[part] = pos[present].astype(np.float64), neg[present].astype(np.float64)
+    for j, part in enumerate(names):
+        point = float(aucs[j].mean())
+        if not np.isfinite(point):
+            out[part] = (float("nan"), Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES))
+            continue
+        span = blocks.parts[part]
+        replicates = replicates_from_sums(sums[span], blocks.counts[span], lambda m, p=point: p + m[..., 0],
+                                          resamples=RESAMPLES, seed=seed)
+        out[part] = (point, percentile_interval(replicates, expansion_rows("roc_auc", sizes[j])))
     return out
 
 
 _kept_offsets: dict[tuple, np.ndarray] = {}
+KEPT_OFFSETS = 8  # (split, class) pairs whose grid offsets (4 bytes a row) are kept

@@ -265,14 +265,14 @@ def row_first_moment(name: str, truth: np.ndarray, pred: np.ndarray, *, picks: n
     """Each row's first moment of a mean-type metric (float64, in a pooled array): its log loss, its match, its
     absolute or squared error. R²'s other moments depend on the truth alone.
 
-    For log loss, ``picks`` may hold each row's flat position of its true class in ``pred`` (the same for every
-    upload to a split, so the caller may keep it).
+    For log loss, ``picks`` may hold each row's flat position of its true class in ``pred``, read column by column
+    (the same for every upload to a split, so the caller may keep it).
     """
     out = pooled_empty(len(truth))
     if name == "log_loss":
-        flat = np.ascontiguousarray(pred).reshape(-1)
+        flat = np.asfortranarray(pred).reshape(-1, order="F")  # a view of the column-major probabilities
         if picks is None:
-            picks = true_class_positions(truth, pred.shape[1])
+            picks = true_class_positions(truth)
         np.take(flat, picks, out=out, mode="clip")  # "clip": no bounds buffer (the positions are valid)
         eps = np.finfo(np.float64).eps
         np.clip(out, eps, 1 - eps, out=out)  # as scikit-learn does
@@ -289,11 +289,10 @@ def row_first_moment(name: str, truth: np.ndarray, pred: np.ndarray, *, picks: n
     raise KeyError(name)
 
 
-def true_class_positions(truth: np.ndarray, classes: int) -> np.ndarray:
-    """Each row's flat position of its true class in an (n, classes) array of probabilities."""
-    positions = np.arange(len(truth), dtype=np.int64)
-    positions *= classes
-    positions += truth
+def true_class_positions(truth: np.ndarray) -> np.ndarray:
+    """Each row's flat position of its true class among column-major probabilities (one column per class)."""
+    positions = truth.astype(np.int64) * len(truth)
+    positions += np.arange(len(truth))
     return positions
 
 

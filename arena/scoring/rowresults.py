@@ -15,6 +15,7 @@ from scipy import sparse
 
 from arena.scoring.intervals import MEAN_TYPE, moments_for, weight_chunks, weighted_rows_auc
 from arena.scoring.metrics import Metric
+from arena.scoring.pooled import pooled_copy
 
 NOISE_RESAMPLES = 200
 
@@ -26,7 +27,7 @@ def row_results(metric: Metric, truth: np.ndarray, pred: np.ndarray) -> np.ndarr
     if metric.name in MEAN_TYPE:  # R² keeps only the squared errors: its other moments come from the truth
         return moments_for(metric.name, truth, pred).values[:, :1].astype(np.float32)
     if metric.name == "roc_auc":
-        return pred.astype(np.float32)
+        return pooled_copy(pred, np.float32)
     return None
 
 

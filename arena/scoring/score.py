@@ -179,8 +179,9 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                 primary_rows = found.rows
         row_metrics = [m for m in row_metrics if m.name not in blocked.NAMES]
         if any(m.name == "roc_auc" for m in row_metrics) and predictions.probabilities is not None:
-            found_auc = blocked.binary_auc_score(key.truth, predictions.probabilities, parts, split,
-                                                 seed=BOOTSTRAP_SEED)
+            proba = predictions.probabilities
+            auc_score = blocked.binary_auc_score if proba.shape[1] == 2 else blocked.multiclass_auc_score
+            found_auc = auc_score(key.truth, proba, parts, split, seed=BOOTSTRAP_SEED)
             for part, (value, interval) in (found_auc or {}).items():
                 results[part]["roc_auc"], cis[part]["roc_auc"] = value, interval
             if found_auc is not None:

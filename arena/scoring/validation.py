@@ -554,14 +554,17 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
         return Predictions(values=_finite_numbers(table.column(spec.target), spec.target, report))
     if task.prediction_columns[0] not in table.column_names:  # one column: the second class's probability
         name = table.column_names[1]
-        positive = _finite_numbers(table.column(name), name, report)
+        columns = pooled_empty((2, table.num_rows))  # column-major probabilities: each class's scores lie together
+        positive = _finite_numbers(table.column(name), name, report, out=columns[1])
         outside = np.flatnonzero((positive < 0) | (positive > 1))
         if len(outside) and not report.problems:
             report.add(f"column '{name}' holds probabilities of class '{task.classes[1]}': they must lie between 0 and 1 "
                        f"({report.rows(outside)}).")
-        columns = [np.subtract(1, positive, out=pooled_empty(len(positive))), positive]
+        np.subtract(1, positive, out=columns[0])
     else:
-        columns = [_finite_numbers(table.column(c), c, report) for c in task.prediction_columns]
+        columns = pooled_empty((len(task.prediction_columns), table.num_rows))
+        for c, name in enumerate(task.prediction_columns):
+            _finite_numbers(table.column(name), name, report, out=columns[c])
     if report.problems:
         return Predictions()
     sums = pooled_empty(len(columns[0]))
@@ -578,17 +581,14 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
                    f"e.g. sum {sums[off[0]]:.4f} at {report.rows(off)}.")
     if report.problems:
         return Predictions()
-    proba = pooled_empty((len(sums), len(columns)))
-    for c, column in enumerate(columns):
-        proba[:, c] = column
-    return Predictions(probabilities=proba)
+    return Predictions(probabilities=columns.T)
 
 
 def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     """Each row's column of its largest value, the first where several tie (``argmax`` over the columns, which
     compares them whole rather than a few values at a time along each row, several times faster)."""
     best = pooled_copy(columns[0])
-    labels = pooled_empty(len(best), np.int64)
+    labels = pooled_empty(len(best), np.uint8 if len(columns) <= 256 else np.int64)  # a byte a row: a quarter pass
     labels.fill(0)
     larger = np.empty(len(best), dtype=bool)
     for c, column in enumerate(columns[1:], start=1):
@@ -599,15 +599,24 @@ def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     return labels
 
 
-def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report) -> np.ndarray:
-    """A number column's values as float64 (read-only, in Arrow's pool), noting empty, NaN or infinite cells."""
+def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report, *, out: np.ndarray | None = None
+                    ) -> np.ndarray:
+    """A number column's values as float64, noting empty, NaN or infinite cells: written into ``out`` when given,
+    else a read-only array in Arrow's pool."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
         raw = column.cast(pa.string()).to_numpy(zero_copy_only=False)
         report.add(f"column '{name}' must hold numbers; found text such as {_examples(raw[:EXAMPLES])}.")
         return np.zeros(len(column))
-    if column.num_chunks > 1:
-        column = column.combine_chunks()  # in Arrow's pool: numpy's concatenation would fault in fresh pages
-    values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if out is not None:
+        start = 0
+        for chunk in column.chunks:
+            out[start:start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            start += len(chunk)
+        values = out
+    else:
+        if column.num_chunks > 1:
+            column = column.combine_chunks()  # in Arrow's pool: numpy's concatenation would fault in fresh pages
+        values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     if not np.isfinite(values.sum()):  # a NaN or an infinity makes the sum one (so may a vast total, checked below)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
