@@ -12,6 +12,7 @@ primary (so its 95% interval is computed), against the raw read of the same file
   regression  rmse, mae, r2 (values);
   binary      roc_auc, log_loss (probabilities of two classes);
   multiclass  log_loss, roc_auc, accuracy, f1_macro (probabilities of four classes).
+Probabilities are written with six decimals, as most CSVs are (pandas' float_format="%.6f").
 Target for each: end to end <= 1.5x the raw read.
 
 Usage: python bench/scoring.py [--rows N] [--repeat R] [--case labels|regression|binary|multiclass|all]
