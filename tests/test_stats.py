@@ -446,6 +446,18 @@ def test_one_pass_over_both_parts_matches_scoring_each_part_apart(name, rows):
         assert found.intervals[part].as_tuple() == pytest.approx(plain.as_tuple(), rel=1e-12, abs=1e-12)
 
 
+def _assert_each_part_scored_apart_alike(found: dict, again: dict, truth, proba, parts: dict) -> None:
+    """One-pass ROC AUC results equal scoring each part apart (value and interval), and a second upload to the same
+    split (its kept offsets) gives the same."""
+    metric = get_metric("roc_auc")
+    for part, mask in parts.items():
+        value, interval = found[part]
+        assert again[part] == found[part]
+        assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
+        assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
+                                                    abs=1e-12)
+
+
 @pytest.mark.parametrize("decimals", [None, 6], ids=["sorted", "six-decimal grid"])
 def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(decimals):
     from arena.scoring import blocked
@@ -463,13 +475,7 @@ def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(deci
     parts = {"public": public, "private": private}
     found = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)
     again = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)  # the kept offsets serve again
-    metric = get_metric("roc_auc")
-    for part, mask in parts.items():
-        value, interval = found[part]
-        assert again[part] == found[part]
-        assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
-        assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
-                                                    abs=1e-12)
+    _assert_each_part_scored_apart_alike(found, again, truth, proba, parts)
     small = {name: mask[:5000] for name, mask in parts.items()}
     assert blocked.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"),
                                     seed=7) is None  # small parts weight their rows one by one instead
@@ -489,13 +495,7 @@ def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart(
     parts = {"public": public, "private": private}
     found = blocked.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)
     again = blocked.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)  # kept offsets serve again
-    metric = get_metric("roc_auc")
-    for part, mask in parts.items():
-        value, interval = found[part]
-        assert again[part] == found[part]
-        assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
-        assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
-                                                    abs=1e-12)
+    _assert_each_part_scored_apart_alike(found, again, truth, proba, parts)
     one_class_short = truth.copy()
     one_class_short[public & (truth == 3)] = 2  # class 3 has no positive public row: the public AUC is undefined
     found = blocked.multiclass_auc_score(one_class_short, proba, parts, ("multiclass auc", "short"), seed=7)

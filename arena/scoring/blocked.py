@@ -53,6 +53,8 @@ class BlockedScore:
     rows: np.ndarray  # every row's result (float32), kept for ranks: its loss, or absolute or squared error
 
 
+UNDEFINED = Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES)  # a part without rows, or one class only
+
 _kept: dict[tuple, _SplitFacts] = {}
 _lock = threading.Lock()
 
@@ -74,7 +76,7 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
         n = int(counts.sum())
         if n == 0:
             values[part] = float("nan")
-            intervals[part] = Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES)
+            intervals[part] = UNDEFINED
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
             values[part] = float(value_of(block_sums.sum(axis=0) / counts.sum()))
@@ -133,7 +135,7 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
         with np.errstate(invalid="ignore", divide="ignore"):
             value = float(auc_of_counts(pos, neg))
         if not np.isfinite(value):  # one class only on these rows
-            out[part] = (float("nan"), Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES))
+            out[part] = (float("nan"), UNDEFINED)
             continue
         replicates = counts_auc_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
         out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", int(parts[part].sum()))))
@@ -195,10 +197,9 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     blocks. Here a row's influence for a class is read from a table over the cells its scores were counted in.
     """
     k = proba.shape[1]
-    if k < 3 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
-        return None
-    names = list(parts)
     sizes = [int(mask.sum()) for mask in parts.values()]
+    if k < 3 or min(sizes) <= BLOCKS:
+        return None
     influence = pooled_empty(len(truth))
     influence.fill(0)
     looked_up = pooled_empty(len(truth))
@@ -224,10 +225,10 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     blocks = _kept_or_made(_kept_blocks, (split, seed), lambda: part_blocks(parts, seed=seed), KEPT_BLOCKS)
     sums = blocks.sums(influence[:, None])
     out = {}
-    for j, part in enumerate(names):
+    for j, part in enumerate(parts):
         point = float(aucs[j].mean())
         if not np.isfinite(point):
-            out[part] = (float("nan"), Interval(float("nan"), float("nan"), RESAMPLES, RESAMPLES))
+            out[part] = (float("nan"), UNDEFINED)
             continue
         span = blocks.parts[part]
         replicates = replicates_from_sums(sums[span], blocks.counts[span], lambda m, p=point: p + m[..., 0],
