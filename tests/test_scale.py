@@ -114,6 +114,28 @@ def test_a_transaction_reads_the_board_generation_once_and_the_next_reads_it_aga
         assert generations.generation(session, competition_id) == first + 1  # a new transaction reads again
 
 
+def test_a_write_can_be_the_first_thing_a_new_process_does(database_url, people_factory):
+    """A web process's first request may be a login form, a write before any read. On PostgreSQL the server's
+    isolation level, which a write in a read session goes back to, is known only once a connection was made:
+    the write must not fail for want of it (it answered 500 to every login until some page had been read)."""
+    from sqlalchemy import select
+
+    from arena.db.database import Database, begin_write
+    from arena.db.models import User
+    from arena.server import accounts
+
+    people_factory(DATABASE_URL=database_url)
+    fresh = Database(database_url)  # a new process: its engine never connected
+    try:
+        with fresh.read_session() as session, session.begin():
+            begin_write(session)
+            accounts.register(session, "first-write", "a long enough password 1")
+        with fresh.read_session() as session:
+            assert session.scalar(select(User.username).where(User.username == "first-write")) == "first-write"
+    finally:
+        fresh.engine.dispose()
+
+
 def test_a_change_made_while_reading_is_never_written(database_url, people_factory):
     """A request's read session (autocommit on PostgreSQL, no write lock on SQLite) never writes on its own: what
     it changed is discarded when it closes, unless a write transaction commits it."""

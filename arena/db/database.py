@@ -128,6 +128,8 @@ def begin_write(session: Session) -> None:
     options: dict = {WRITE_OPTION: True}
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
+        if not hasattr(bind.dialect, "default_isolation_level"):  # learnt from the server on the first connection
+            bind.connect().close()  # a new process's first request may write before anything read (a login form)
         options["isolation_level"] = bind.dialect.default_isolation_level
     session.connection(execution_options=options)
     session.autoflush = True
