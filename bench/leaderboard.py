@@ -40,9 +40,15 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 
-ROUTES = [("hello-world route", "/hello/"), ("home page", "/"), ("competition page", "/c/bench"),
-          ("API leaderboard", "/api/v1/competitions/bench/leaderboard"), ("leaderboard CSV", "/c/bench/leaderboard.csv"),
-          ("competition list", "/api/v1/competitions")]
+ROUTES = [("hello-world route", "/hello/", None), ("home page", "/", None), ("competition page", "/c/bench", None),
+          ("API leaderboard", "/api/v1/competitions/bench/leaderboard", None),
+          ("leaderboard CSV", "/c/bench/leaderboard.csv", None), ("competition list", "/api/v1/competitions", None),
+          ("competition page, signed in", "/c/bench", "cookie"),
+          ("API leaderboard, token", "/api/v1/competitions/bench/leaderboard", "token")]
+"""(name, path, who asks): None is a visitor with no cookie and no token (the answer is kept whole, see
+leaderboard/kept_responses.py); "cookie" a participant signed in through the login form; "token" a script
+with an API token. Signed-in requests go through the whole application every time."""
+BENCH_PASSWORD = "bench-participant-password-1"
 
 
 LEVELS = 40
@@ -227,8 +233,8 @@ class Server:
             pass
 
 
-def load(port: int, path: str, clients: int, seconds: float) -> dict:
-    """``clients`` threads with keep-alive connections GET ``path`` for ``seconds``; latencies in ms."""
+def load(port: int, path: str, clients: int, seconds: float, headers: dict | None = None) -> dict:
+    """``clients`` threads with keep-alive connections GET ``path`` (with ``headers``) for ``seconds``; latencies in ms."""
     latencies: list[float] = []
     problems: list[str] = []
     lock = threading.Lock()
@@ -242,7 +248,7 @@ def load(port: int, path: str, clients: int, seconds: float) -> dict:
         while time.perf_counter() < stop:
             began = time.perf_counter()
             try:
-                connection.request("GET", path)
+                connection.request("GET", path, headers=headers or {})
                 response = connection.getresponse()
                 body = response.read()
                 if response.status != 200:
@@ -277,13 +283,15 @@ def boards(label: str, url: str, args, env: dict) -> bool:
     print(f"\n== {label}: seeding {args.teams} teams x {args.per_team} submissions ...", flush=True)
     print(f"   seeded in {seed(url, args.teams, args.per_team):.0f} s (bulk inserts, "
           f"{LEVELS} real scores shared)", flush=True)
+    token = signed_in_account(url)
     server = Server(url, args.web, args.threads, env)
     ok = True
     try:
-        for _, path in ROUTES:  # the first request of each process computes and keeps the board
+        asking = {None: {}, "token": {"Authorization": f"Bearer {token}"}, "cookie": {"Cookie": log_in(server)}}
+        for _, path, who in ROUTES:  # the first request of each process computes and keeps the board
             for _ in range(args.web * 2):
                 connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-                connection.request("GET", path)
+                connection.request("GET", path, headers=asking[who])
                 response = connection.getresponse()
                 body = response.read()
                 if response.status != 200:
@@ -292,17 +300,17 @@ def boards(label: str, url: str, args, env: dict) -> bool:
         load(server.port, "/", args.clients, 1.0)
         print(f"   gunicorn, {args.web} web processes x {args.threads} threads (gthread); {args.clients} concurrent "
               f"keep-alive clients, {args.seconds:.0f} s per route")
-        print(f"   {'request':<20} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x hello':>8} {'errors':>7}")
+        print(f"   {'request':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x hello':>8} {'errors':>7}")
         anchor = None
-        for name, path in ROUTES:
-            figures = load(server.port, path, args.clients, args.seconds)
+        for name, path, who in ROUTES:
+            figures = load(server.port, path, args.clients, args.seconds, asking[who])
             if not figures["n"]:
-                print(f"   {name:<20} no request succeeded in {args.seconds:.0f} s ({figures['errors']} errors; first: "
+                print(f"   {name:<28} no request succeeded in {args.seconds:.0f} s ({figures['errors']} errors; first: "
                       f"{figures['first_error']})\n   server log:\n{server.log_tail()}", flush=True)
                 ok = False
                 continue
             anchor = anchor or figures["rps"]
-            print(f"   {name:<20} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['rps']:>8.0f} "
+            print(f"   {name:<28} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['rps']:>8.0f} "
                   f"{figures['rps'] / anchor:>8.2f} {figures['errors']:>7}", flush=True)
             if figures["errors"]:
                 print(f"   first error: {figures['first_error']}", flush=True)
@@ -310,6 +318,49 @@ def boards(label: str, url: str, args, env: dict) -> bool:
     finally:
         server.stop()
     return ok
+
+
+def signed_in_account(url: str) -> str:
+    """A participant account with a password (for the login form) and an API token; returns the token."""
+    from arena.db.database import Database
+    from arena.server import accounts
+
+    db = Database(url)
+    with db.session() as session, session.begin():
+        user = accounts.register(session, "bench-signed-in", BENCH_PASSWORD)
+        token = accounts.create_token(session, user, "bench")
+    db.engine.dispose()
+    return token
+
+
+def log_in(server: "Server") -> str:
+    """Log in through the login form, as a browser does; returns the Cookie header that keeps the session."""
+    import re
+    from http.cookies import SimpleCookie
+    from urllib.parse import urlencode
+
+    def cookies_of(response) -> dict:
+        jar = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
+        return {name: morsel.value for name, morsel in jar.items()}
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    form = response.read().decode()
+    kept = cookies_of(response)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    cookie = "; ".join(f"{name}={value}" for name, value in kept.items())
+    connection.request("POST", "/login", body=urlencode({"csrf_token": csrf, "username": "bench-signed-in",
+                                                          "password": BENCH_PASSWORD}),
+                       headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 302:
+        raise SystemExit(f"the bench could not log in: HTTP {response.status}\n{server.log_tail()}")
+    kept.update(cookies_of(response))
+    return "; ".join(f"{name}={value}" for name, value in kept.items())
 
 
 def uploads(label: str, url: str, args, env: dict) -> bool:

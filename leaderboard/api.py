@@ -13,10 +13,12 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from arena.server import (accounts, audit, competitions, downloads, lifecycle, snapshots, standings, submissions,
                           teams, uploads)
+from arena.db import generations
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
+from .kept_responses import keep_competition, keep_every
 from .openapi import OPENAPI
 from .shared import board_csv, competition_or_404, send_data_file
 
@@ -116,7 +118,10 @@ def me():
 
 @bp.get("/competitions")
 def list_competitions():
-    return jsonify([competition_json(c) for c in lifecycle.listed(db_session(), g.user)])
+    version = generations.every_version(db_session())  # read first: what is kept is never newer than its version
+    shown = lifecycle.listed(db_session(), g.user)
+    keep_every(version, shown)
+    return jsonify([competition_json(c) for c in shown])
 
 
 @bp.post("/competitions")
@@ -215,6 +220,7 @@ def leaderboard(slug: str):
     competition = competition_or_404(slug)
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
     shown_private = standings.shows_private(competition, g.user, private)
+    keep_competition(db_session(), competition)
     if request.args.get("format") == "csv":
         return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv),
                         mimetype="text/csv")

@@ -26,6 +26,7 @@ from arena.db.database import Database
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 
 from . import api, api_accounts, auth, web, web_organiser  # noqa: F401  (api_accounts adds routes to the API)
+from .kept_responses import KeptResponses
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -64,6 +65,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     require_secret(create=app.config["CREATE_SECRET"], who="The web process")
     db = Database(app.config["DATABASE_URL"])
     app.extensions["arena_db"] = db
+    # Anonymous GETs of the board pages get a kept answer while its board generation holds (one query).
+    app.wsgi_app = app.extensions["arena_kept"] = KeptResponses(app.wsgi_app, db)
     app.extensions["arena_queue"] = RedisQueue(app.config["REDIS_URL"], db) if app.config["REDIS_URL"] else InProcessWorker(db)
 
     app.add_template_filter(render_markdown, "markdown")

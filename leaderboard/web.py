@@ -10,10 +10,12 @@ from markupsafe import Markup
 
 from arena.server import (announcements, audit, competitions, lifecycle, snapshots, stages, standings, submissions,
                           teams, uploads)
+from arena.db import generations
 from arena.db.models import Competition
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
+from .kept_responses import keep_competition, keep_every
 from .shared import board_csv, competition_or_404, send_data_file
 
 bp = Blueprint("web", __name__)
@@ -26,9 +28,11 @@ def _notify(submission_id: int) -> None:
 
 @bp.route("/")
 def index():
+    version = generations.every_version(db_session())  # read first: what is kept is never newer than its version
     rows = []
     for competition in lifecycle.listed(db_session(), g.user):
         rows.append((competition, standings.team_count(db_session(), competition)))
+    keep_every(version, [competition for competition, _ in rows])
     return render_template("index.html", rows=rows)
 
 
@@ -40,6 +44,9 @@ def competition_page(slug: str):
     task = snapshots.task_view(competition)  # stored at hosting: the page never loads the task
     is_open, why = competitions.accepting_submissions(competition)
     final = _final_tables(competition, task) if competition.revealed and want_private is None else None
+    siblings = stages.siblings(db_session(), competition)
+    if not siblings:  # a stage also shows its siblings, which another competition's changes move
+        keep_competition(db_session(), competition)
     return render_template("competition.html", c=competition, show_private=show_private,
                            board_table=None if final else _board_table(competition, task, show_private,
                                                                        everyone=request.args.get("teams") == "all"),
@@ -47,7 +54,7 @@ def competition_page(slug: str):
                            can_see_private=competitions.can_see_private(competition, g.user),
                            commitment_holds=competitions.commitment_holds(competition),
                            admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
-                           stages=stages.siblings(db_session(), competition), final=final,
+                           stages=siblings, final=final,
                            state=lifecycle.state_of(competition),
                            announcements=announcements.shown(db_session(), competition))
 
@@ -101,6 +108,7 @@ def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)
     board = request.args.get("board")  # absent: the board the page shows by default (private after the reveal)
     shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
+    keep_competition(db_session(), competition)
     return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
 

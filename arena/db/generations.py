@@ -11,7 +11,7 @@ counter is never served again, in any process. Bulk ``UPDATE`` statements bypass
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, event, inspect, select, update
+from sqlalchemy import bindparam, event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +67,32 @@ def _read_in_this_transaction(session: Session) -> dict[int, int]:
     if kept is None or kept[0] is not transaction:
         kept = session.info[_READ_KEY] = (transaction, {})
     return kept[1]
+
+
+_COMPETITION_VERSION = (select(Competition.id, Competition.created_at, func.coalesce(BoardGeneration.generation, 0))
+                        .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
+                        .where(Competition.slug == bindparam("slug")))
+_EVERY_VERSION = (select(func.count(Competition.id), func.max(Competition.id), func.max(Competition.created_at),
+                         func.coalesce(func.sum(BoardGeneration.generation), 0))
+                  .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id))
+
+
+def competition_version(session: Session, slug: str) -> tuple | None:
+    """What one competition's pages are made from, as one value: the competition (its id and creation, so a
+    slug hosted anew is another competition) and its board generation; None when there is no such competition."""
+    found = session.execute(_COMPETITION_VERSION, {"slug": slug}).first()
+    return tuple(found) if found is not None else None
+
+
+def version_of(session: Session, competition: Competition) -> tuple:
+    """:func:`competition_version` of a competition already read, from the generation its transaction read."""
+    return competition.id, competition.created_at, generation(session, competition.id)
+
+
+def every_version(session: Session) -> tuple:
+    """What the list of all competitions is made from, as one value: how many there are, the newest, and the sum
+    of their board generations (every change to a competition raises its generation, so the sum moves too)."""
+    return tuple(session.execute(_EVERY_VERSION).one())
 
 
 def _changed(obj, fields) -> bool:

@@ -1,0 +1,136 @@
+"""Whole answers of the board pages, kept for visitors who send no cookie and no token: never stale.
+
+Without a cookie or an ``Authorization`` header a visitor is anonymous, so the competition page,
+its leaderboard CSV, the API leaderboard, the home page and the competition list are the same bytes
+for every such visitor. A view marks its answer as one to keep (:func:`keep_competition`,
+:func:`keep_every`) with the version of the data it read (a competition's board generation, or a
+sum over every competition, see :mod:`arena.db.generations`), read before the answer was made, and
+with the next moment its competitions open or close, which changes the page without changing the
+data. :class:`KeptResponses` wraps the WSGI application: the next anonymous GET of the same URL costs
+one small query, and the kept bytes, headers included, are sent as long as the version read now is
+the one they were made under and that moment has not come. Every change to a board raises its
+generation in the transaction that makes it, so a new score shows on the very next request, in every
+process, as with the boards kept in :mod:`arena.server.board_cache`; this only skips the framework,
+the login check, the ORM and the template for the visitors who would all get the same answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from flask import request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from arena.db import generations
+from arena.db.database import Database
+from arena.db.models import Competition, utcnow
+
+MARK = "arena.keep"
+"""The WSGI environ key a view sets to have its answer kept: (scope, version, until)."""
+MAX_KEPT = 64
+"""Answers kept per process; the least recently used goes first (a stream of made-up query strings only
+pushes out other kept answers, never grows memory)."""
+MAX_BODY = 8 * 2**20
+"""Bytes an answer may have to be kept."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    scope: tuple  # ("competition", slug) or ("every",)
+    version: tuple
+    until: datetime | None  # when a competition shown opens or closes: the answer changes then
+    status: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def keep_competition(session: Session, competition: Competition) -> None:
+    """Keep this request's answer for anonymous visitors while the competition's board generation holds."""
+    request.environ[MARK] = (("competition", competition.slug), generations.version_of(session, competition),
+                             next_change([competition]))
+
+
+def keep_every(version: tuple, shown: Iterable[Competition]) -> None:
+    """Keep this request's answer for anonymous visitors while no competition changes; ``version`` is
+    :func:`arena.db.generations.every_version`, read before the competitions were."""
+    request.environ[MARK] = (("every",), version, next_change(shown))
+
+
+def next_change(competitions: Iterable[Competition], now: datetime | None = None) -> datetime | None:
+    """The next start or end of these competitions still to come: their state (open, closed) changes then."""
+    now = now or utcnow()
+    coming = [moment for c in competitions for moment in (c.starts_at, c.ends_at) if moment is not None and moment > now]
+    return min(coming, default=None)
+
+
+def _version_now(session: Session, scope: tuple) -> tuple | None:
+    if scope[0] == "competition":
+        return generations.competition_version(session, scope[1])
+    return generations.every_version(session)
+
+
+def _anonymous_get(environ: dict) -> bool:
+    return environ.get("REQUEST_METHOD") == "GET" and not environ.get("HTTP_COOKIE") and not environ.get("HTTP_AUTHORIZATION")
+
+
+class KeptResponses:
+    """WSGI middleware: sends a kept answer to an anonymous GET while it still holds, keeps marked ones."""
+
+    def __init__(self, wsgi_app: Callable, database: Database) -> None:
+        self.wsgi_app = wsgi_app
+        self.database = database
+        self.kept: OrderedDict[tuple, Kept] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not _anonymous_get(environ):
+            return self.wsgi_app(environ, start_response)
+        key = (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        kept = self.kept.get(key)
+        if kept is not None and self._holds(kept):
+            with self.lock:
+                if key in self.kept:
+                    self.kept.move_to_end(key)
+            start_response(kept.status, list(kept.headers))
+            return [kept.body]
+        return self._answer(key, environ, start_response)
+
+    def _holds(self, kept: Kept) -> bool:
+        if kept.until is not None and utcnow() >= kept.until:
+            return False
+        try:
+            with self.database.read_session() as session:
+                return _version_now(session, kept.scope) == kept.version
+        except SQLAlchemyError:  # the application answers instead, and reports the failure as it does
+            return False
+
+    def _answer(self, key: tuple, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        sent: dict[str, Any] = {}
+
+        def noting_start_response(status: str, headers: list, exc_info=None):
+            sent.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, noting_start_response)
+        mark = environ.get(MARK)
+        if (mark is None or not sent.get("status", "").startswith("200 ")
+                or any(name.lower() == "set-cookie" for name, _ in sent["headers"])):
+            return body
+        try:
+            whole = b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        if len(whole) <= MAX_BODY:
+            scope, version, until = mark
+            with self.lock:
+                self.kept[key] = Kept(scope, version, until, sent["status"], tuple(sent["headers"]), whole)
+                self.kept.move_to_end(key)
+                while len(self.kept) > MAX_KEPT:
+                    self.kept.popitem(last=False)
+        return [whole]
