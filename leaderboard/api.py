@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from arena.server import (accounts, audit, competitions, downloads, lifecycle, snapshots, standings, submissions,
                           teams, uploads)
 from arena.db import generations
-from arena.db.models import Competition
+from arena.db.models import Competition, utcnow
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
@@ -118,9 +118,9 @@ def me():
 
 @bp.get("/competitions")
 def list_competitions():
-    version = generations.every_version(db_session())  # read first: what is kept is never newer than its version
+    version, now = generations.every_version(db_session()), utcnow()  # read first: what is kept is never newer
     shown = lifecycle.listed(db_session(), g.user)
-    keep_every(version, shown)
+    keep_every(version, shown, now)  # states worked out later than ``now``: a start or end between only ends it sooner
     return jsonify([competition_json(c) for c in shown])
 
 
@@ -220,7 +220,7 @@ def leaderboard(slug: str):
     competition = competition_or_404(slug)
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
     shown_private = standings.shows_private(competition, g.user, private)
-    keep_competition(db_session(), competition)
+    keep_competition(db_session(), competition, utcnow())
     if request.args.get("format") == "csv":
         return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv),
                         mimetype="text/csv")

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable
+from urllib.parse import parse_qsl
 
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,10 +34,12 @@ from arena.db.models import Competition, utcnow
 MARK = "arena.keep"
 """The WSGI environ key a view sets to have its answer kept: (scope, version, until)."""
 MAX_KEPT = 64
-"""Answers kept per process; the least recently used goes first (a stream of made-up query strings only
-pushes out other kept answers, never grows memory)."""
-MAX_BODY = 8 * 2**20
-"""Bytes an answer may have to be kept."""
+"""Answers kept per process; the least recently used goes first."""
+MAX_KEPT_BYTES = 64 * 2**20
+"""Bytes of answers kept per process, all together; an answer larger than this is not kept."""
+KNOWN_ARGUMENTS = {"board": {"public", "private"}, "teams": {"all"}, "format": {"csv"}}
+"""The query arguments, and their values, that an answer may be kept for: an answer to made-up ones is made
+afresh every time, so they can neither fill memory nor push out the answers every visitor asks for."""
 
 
 @dataclass(frozen=True)
@@ -49,21 +52,33 @@ class Kept:
     body: bytes
 
 
-def keep_competition(session: Session, competition: Competition) -> None:
-    """Keep this request's answer for anonymous visitors while the competition's board generation holds."""
-    request.environ[MARK] = (("competition", competition.slug), generations.version_of(session, competition),
-                             next_change([competition]))
+def keep_competition(session: Session, competition: Competition, now: datetime) -> None:
+    """Keep this request's answer for anonymous visitors while the competition's board generation holds.
+
+    ``now`` is the moment the view worked out the competition's state (open, closed) from. A broken
+    competition's answer is not kept: it depends on its bundle on disk, which can be mended without any
+    row changing.
+    """
+    if _known_arguments() and not competition.broken:
+        request.environ[MARK] = (("competition", competition.slug), generations.version_of(session, competition),
+                                 next_change([competition], now))
 
 
-def keep_every(version: tuple, shown: Iterable[Competition]) -> None:
+def keep_every(version: tuple, shown: Iterable[Competition], now: datetime) -> None:
     """Keep this request's answer for anonymous visitors while no competition changes; ``version`` is
-    :func:`arena.db.generations.every_version`, read before the competitions were."""
-    request.environ[MARK] = (("every",), version, next_change(shown))
+    :func:`arena.db.generations.every_version`, read before the competitions were, and ``now`` the moment their
+    states are worked out from."""
+    if _known_arguments():
+        request.environ[MARK] = (("every",), version, next_change(shown, now))
 
 
-def next_change(competitions: Iterable[Competition], now: datetime | None = None) -> datetime | None:
-    """The next start or end of these competitions still to come: their state (open, closed) changes then."""
-    now = now or utcnow()
+def _known_arguments() -> bool:
+    return all(name in KNOWN_ARGUMENTS and len(request.args.getlist(name)) == 1
+               and request.args[name] in KNOWN_ARGUMENTS[name] for name in request.args)
+
+
+def next_change(competitions: Iterable[Competition], now: datetime) -> datetime | None:
+    """The next start or end of these competitions after ``now``: their state (open, closed) changes then."""
     coming = [moment for c in competitions for moment in (c.starts_at, c.ends_at) if moment is not None and moment > now]
     return min(coming, default=None)
 
@@ -78,6 +93,12 @@ def _anonymous_get(environ: dict) -> bool:
     return environ.get("REQUEST_METHOD") == "GET" and not environ.get("HTTP_COOKIE") and not environ.get("HTTP_AUTHORIZATION")
 
 
+def _key(environ: dict) -> tuple:
+    """The URL an answer is kept under, its query arguments parsed (``?board=public&&`` is ``?board=public``)."""
+    arguments = tuple(sorted(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)))
+    return environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), arguments
+
+
 class KeptResponses:
     """WSGI middleware: sends a kept answer to an anonymous GET while it still holds, keeps marked ones."""
 
@@ -85,12 +106,13 @@ class KeptResponses:
         self.wsgi_app = wsgi_app
         self.database = database
         self.kept: OrderedDict[tuple, Kept] = OrderedDict()
+        self.kept_bytes = 0
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not _anonymous_get(environ):
             return self.wsgi_app(environ, start_response)
-        key = (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        key = _key(environ)
         kept = self.kept.get(key)
         if kept is not None and self._holds(kept):
             with self.lock:
@@ -126,11 +148,14 @@ class KeptResponses:
         finally:
             if hasattr(body, "close"):
                 body.close()
-        if len(whole) <= MAX_BODY:
-            scope, version, until = mark
-            with self.lock:
-                self.kept[key] = Kept(scope, version, until, sent["status"], tuple(sent["headers"]), whole)
-                self.kept.move_to_end(key)
-                while len(self.kept) > MAX_KEPT:
-                    self.kept.popitem(last=False)
+        if len(whole) <= MAX_KEPT_BYTES:
+            self._keep(key, Kept(*mark, sent["status"], tuple(sent["headers"]), whole))
         return [whole]
+
+    def _keep(self, key: tuple, kept: Kept) -> None:
+        with self.lock:
+            replaced = self.kept.pop(key, None)
+            self.kept_bytes += len(kept.body) - (len(replaced.body) if replaced else 0)
+            self.kept[key] = kept
+            while len(self.kept) > MAX_KEPT or self.kept_bytes > MAX_KEPT_BYTES:
+                self.kept_bytes -= len(self.kept.popitem(last=False)[1].body)

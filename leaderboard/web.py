@@ -11,7 +11,7 @@ from markupsafe import Markup
 from arena.server import (announcements, audit, competitions, lifecycle, snapshots, stages, standings, submissions,
                           teams, uploads)
 from arena.db import generations
-from arena.db.models import Competition
+from arena.db.models import Competition, utcnow
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
@@ -28,25 +28,25 @@ def _notify(submission_id: int) -> None:
 
 @bp.route("/")
 def index():
-    version = generations.every_version(db_session())  # read first: what is kept is never newer than its version
+    version, now = generations.every_version(db_session()), utcnow()  # read first: what is kept is never newer
     rows = []
     for competition in lifecycle.listed(db_session(), g.user):
         rows.append((competition, standings.team_count(db_session(), competition)))
-    keep_every(version, [competition for competition, _ in rows])
+    keep_every(version, [competition for competition, _ in rows], now)
     return render_template("index.html", rows=rows)
 
 
 @bp.route("/c/<slug>")
 def competition_page(slug: str):
-    competition = competition_or_404(slug)
+    competition, now = competition_or_404(slug), utcnow()  # one moment for the state shown and the answer kept
     want_private = request.args.get("board") == "private" if "board" in request.args else None
     show_private = standings.shows_private(competition, g.user, want_private)  # the table below is the board
     task = snapshots.task_view(competition)  # stored at hosting: the page never loads the task
-    is_open, why = competitions.accepting_submissions(competition)
+    is_open, why = competitions.accepting_submissions(competition, now)
     final = _final_tables(competition, task) if competition.revealed and want_private is None else None
     siblings = stages.siblings(db_session(), competition)
     if not siblings:  # a stage also shows its siblings, which another competition's changes move
-        keep_competition(db_session(), competition)
+        keep_competition(db_session(), competition, now)
     return render_template("competition.html", c=competition, show_private=show_private,
                            board_table=None if final else _board_table(competition, task, show_private,
                                                                        everyone=request.args.get("teams") == "all"),
@@ -55,7 +55,7 @@ def competition_page(slug: str):
                            commitment_holds=competitions.commitment_holds(competition),
                            admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
                            stages=siblings, final=final,
-                           state=lifecycle.state_of(competition),
+                           state=lifecycle.state_of(competition, now),
                            announcements=announcements.shown(db_session(), competition))
 
 
@@ -108,7 +108,7 @@ def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)
     board = request.args.get("board")  # absent: the board the page shows by default (private after the reveal)
     shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
-    keep_competition(db_session(), competition)
+    keep_competition(db_session(), competition, utcnow())
     return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
 
@@ -212,7 +212,7 @@ def admin(slug: str):
             for s in submissions.for_competition(session, competition)]
     return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
                            join_requests=teams.join_requests(session, competition),
-                           state=lifecycle.state_of(competition), log=audit.entries(session, competition),
+                           state=lifecycle.state_of(competition, now), log=audit.entries(session, competition),
                            announcements=announcements.of(session, competition))
 
 

@@ -106,12 +106,55 @@ def test_a_kept_page_is_made_again_when_the_competition_opens(database_url, peop
     assert state() == listed() == "open"
 
 
-def test_made_up_query_strings_never_grow_what_is_kept(people_factory):
-    """Each URL is kept apart; a stream of made-up query strings only pushes out older answers."""
-    from leaderboard.kept_responses import MAX_KEPT
+def test_a_page_kept_as_a_competition_ends_never_shows_it_open_after_the_end(people_factory, monkeypatch):
+    """The page's state and the moment its answer is kept until come from one reading of the clock: an end that
+    passes while the page is made (a thread switch, a pause) cannot leave a kept page saying it is still open."""
+    from arena.db.models import utcnow
+    from leaderboard import web
+
+    app, client, people = people_factory()
+    org = people.token("org", organiser=True)
+    ends = utcnow() + timedelta(seconds=1)
+    assert client.patch("/api/v1/competitions/mnist1d", json={"ends_at": ends.isoformat()},
+                        headers=auth(org)).status_code == 200
+    siblings = web.stages.siblings
+
+    def slow_siblings(session, competition):  # the end passes while the page is being made
+        while utcnow() <= ends:
+            time.sleep(0.05)
+        return siblings(session, competition)
+
+    monkeypatch.setattr(web.stages, "siblings", slow_siblings)
+    made = client.get("/c/mnist1d").get_data(as_text=True)
+    monkeypatch.setattr(web.stages, "siblings", siblings)
+    assert re.search(r'id="state" class="tag">open<', made) and "accepting submissions" in made  # as it was then
+    page = client.get("/c/mnist1d").get_data(as_text=True)
+    assert re.search(r'id="state" class="tag">closed<', page) and "accepting submissions" not in page
+
+
+def test_made_up_query_arguments_are_never_kept_and_kept_bytes_are_capped(people_factory, monkeypatch):
+    """Only the arguments the pages know are kept (``?board=public&&`` is ``?board=public``): a stream of made-up
+    ones neither grows memory nor pushes out what every visitor asks for; all kept answers fit a byte cap."""
+    from leaderboard import kept_responses
 
     app, client, _ = people_factory()
-    for i in range(MAX_KEPT + 20):
-        assert client.get(f"/api/v1/competitions/mnist1d/leaderboard?junk={i}").status_code == 200
     kept = app.extensions["arena_kept"].kept
-    assert len(kept) == MAX_KEPT and ("", "/api/v1/competitions/mnist1d/leaderboard", "junk=0") not in kept
+    board = "/api/v1/competitions/mnist1d/leaderboard"
+    assert client.get(board + "?board=public").status_code == 200
+    for junk in ("junk=1", "board=nonsense", "board=public&board=private", "teams=every", "format=xml"):
+        for _ in range(2):
+            assert client.get(f"{board}?{junk}").status_code == 200
+    assert [key[2] for key in kept] == [(("board", "public"),)]
+    for same in ("board=public&&", "&board=public", "board=%70ublic"):
+        assert client.get(f"{board}?{same}").status_code == 200
+    assert len(kept) == 1
+
+    size = len(client.get(board).data)
+    monkeypatch.setattr(kept_responses, "MAX_KEPT_BYTES", 2 * size + 1)  # two of these answers fit, not three
+    app, client, _ = people_factory()
+    keeper = app.extensions["arena_kept"]
+    for query in ("", "?board=public", "?board=private"):
+        assert client.get(board + query).status_code == 200
+    assert len(client.get("/").data) > kept_responses.MAX_KEPT_BYTES  # too large to keep at all
+    assert keeper.kept_bytes == sum(len(answer.body) for answer in keeper.kept.values()) <= 2 * size + 1
+    assert [key[2] for key in keeper.kept] == [(("board", "public"),), (("board", "private"),)]  # the oldest went
