@@ -212,7 +212,7 @@ def admin(slug: str):
             for s in submissions.for_competition(session, competition)]
     return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
                            join_requests=teams.join_requests(session, competition),
-                           state=lifecycle.state_of(competition, now), log=audit.entries(session, competition),
+                           state=lifecycle.state_of(competition), log=audit.entries(session, competition),
                            announcements=announcements.of(session, competition))
 
 
