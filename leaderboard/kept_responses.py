@@ -24,11 +24,9 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
 from flask import request
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from arena.db import generations
-from arena.db.database import Database
+from arena.db.database import Database, Session
 from arena.db.models import Competition, utcnow
 
 MARK = "arena.keep"
@@ -83,12 +81,6 @@ def next_change(competitions: Iterable[Competition], now: datetime) -> datetime 
     return min(coming, default=None)
 
 
-def _version_now(session: Session, scope: tuple) -> tuple | None:
-    if scope[0] == "competition":
-        return generations.competition_version(session, scope[1])
-    return generations.every_version(session)
-
-
 def _anonymous_get(environ: dict) -> bool:
     return environ.get("REQUEST_METHOD") == "GET" and not environ.get("HTTP_COOKIE") and not environ.get("HTTP_AUTHORIZATION")
 
@@ -125,11 +117,7 @@ class KeptResponses:
     def _holds(self, kept: Kept) -> bool:
         if kept.until is not None and utcnow() >= kept.until:
             return False
-        try:
-            with self.database.read_session() as session:
-                return _version_now(session, kept.scope) == kept.version
-        except SQLAlchemyError:  # the application answers instead, and reports the failure as it does
-            return False
+        return generations.version_now(self.database.read_session, kept.scope) == kept.version
 
     def _answer(self, key: tuple, environ: dict, start_response: Callable) -> Iterable[bytes]:
         sent: dict[str, Any] = {}

@@ -11,7 +11,10 @@ counter is never served again, in any process. Bulk ``UPDATE`` statements bypass
 
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy import bindparam, event, func, inspect, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,6 +96,17 @@ def every_version(session: Session) -> tuple:
     """What the list of all competitions is made from, as one value: how many there are, the newest, and the sum
     of their board generations (every change to a competition raises its generation, so the sum moves too)."""
     return tuple(session.execute(_EVERY_VERSION).one())
+
+
+def version_now(sessions: Callable[[], Session], scope: tuple) -> tuple | None:
+    """The version of ``scope`` now, ``("competition", slug)`` or ``("every",)``, read in a session of its own;
+    None when there is no such competition or the database cannot be read (whoever asked then makes its answer
+    afresh, and that reports the failure as it does)."""
+    try:
+        with sessions() as session:
+            return competition_version(session, scope[1]) if scope[0] == "competition" else every_version(session)
+    except SQLAlchemyError:
+        return None
 
 
 def _changed(obj, fields) -> bool:
