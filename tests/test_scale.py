@@ -91,6 +91,55 @@ def test_an_announcement_shows_on_the_next_page_view_in_every_process(database_u
     assert 'id="announcements"' not in _page(reader)
 
 
+def test_threads_that_miss_the_same_board_compute_it_once(database_url, people_factory):
+    """A crowd's requests in one process, all missing a board whose generation just moved, compute it once: one
+    thread computes, the others wait for its value. If that computation fails, the others compute their own."""
+    import threading
+    import time
+
+    from arena.server import board_cache, competitions
+
+    app, _, _ = people_factory(DATABASE_URL=database_url)
+    db = app.extensions["arena_db"]
+    calls: list[int] = []
+
+    def crowd(compute, name: str, size: int = 6) -> list:
+        barrier, values = threading.Barrier(size), []
+
+        def visitor() -> None:
+            with db.read_session() as session:
+                competition = competitions.get(session, "mnist1d")
+                barrier.wait()
+                try:
+                    values.append(board_cache.cached(session, competition, ("crowd", name), compute))
+                except ValueError as exc:
+                    values.append(str(exc))
+
+        threads = [threading.Thread(target=visitor) for _ in range(size)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return values
+
+    def slow_board() -> str:
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every other visitor to arrive and miss
+        return f"board #{len(calls)}"
+
+    assert crowd(slow_board, "first") == ["board #1"] * 6 and len(calls) == 1
+
+    def failing_first() -> str:
+        calls.append(1)
+        time.sleep(0.3)
+        if len(calls) == 2:
+            raise ValueError("the first computation failed")
+        return "board"
+
+    values = crowd(failing_first, "second")
+    assert sorted(values) == ["board"] * 5 + ["the first computation failed"]
+
+
 def test_a_transaction_reads_the_board_generation_once_and_the_next_reads_it_again(database_url, people_factory):
     """A page checks every kept thing against the one generation its transaction read with the competition's
     row; a later transaction reads it again, so nothing kept under an older generation is served."""
