@@ -92,6 +92,8 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
 
 _kept_blocks: dict[tuple, PartBlocks] = {}
 KEPT_BLOCKS = 4  # splits whose row blocks (8 bytes a row) are kept, shared by every metric of the split
+_kept_offsets: dict[tuple, np.ndarray] = {}
+KEPT_OFFSETS = 8  # (split, class) pairs whose grid offsets (4 bytes a row) are kept
 
 
 def _kept_or_made(kept: dict, key: tuple, make, limit: int):
@@ -107,9 +109,14 @@ def _kept_or_made(kept: dict, key: tuple, make, limit: int):
     return found
 
 
+def _split_blocks(parts: dict[str, np.ndarray], split: tuple, seed: int) -> PartBlocks:
+    """The split's row blocks, shared by every metric scored on it."""
+    return _kept_or_made(_kept_blocks, (split, seed), lambda: part_blocks(parts, seed=seed), KEPT_BLOCKS)
+
+
 def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: int, key: tuple) -> _SplitFacts:
     def make() -> _SplitFacts:
-        blocks = _kept_or_made(_kept_blocks, (key[0], key[-1]), lambda: part_blocks(parts, seed=key[-1]), KEPT_BLOCKS)
+        blocks = _split_blocks(parts, key[0], key[-1])
         truth_sums = None
         if name == "r2":  # each row's truth less its own part's mean
             centred = np.zeros(len(truth))
@@ -128,7 +135,8 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
                      seed: int) -> dict[str, tuple[float, Interval]] | None:
     """Binary ROC AUC and its interval on each part from one count of the classes per distinct score; None
     when a part is small enough for the per-part path to weight its rows one by one."""
-    if proba.shape[1] != 2 or any(int(mask.sum()) <= BLOCKS for mask in parts.values()):
+    sizes = {part: int(mask.sum()) for part, mask in parts.items()}
+    if proba.shape[1] != 2 or min(sizes.values()) <= BLOCKS:
         return None
     out = {}
     for part, (pos, neg) in _part_class_counts(truth == 1, proba[:, 1], parts, (split, 1)).items():
@@ -138,7 +146,7 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
             out[part] = (float("nan"), UNDEFINED)
             continue
         replicates = counts_auc_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
-        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", int(parts[part].sum()))))
+        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", sizes[part])))
     return out
 
 
@@ -222,7 +230,7 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
             table[2 * j] = ((pos_above + 0.5 * pos) / n_pos - aucs[j, c]) * (n / n_neg / k)
         np.take(table.reshape(-1), cells, out=looked_up, mode="clip")
         influence += looked_up
-    blocks = _kept_or_made(_kept_blocks, (split, seed), lambda: part_blocks(parts, seed=seed), KEPT_BLOCKS)
+    blocks = _split_blocks(parts, split, seed)
     sums = blocks.sums(influence[:, None])
     out = {}
     for j, part in enumerate(parts):
@@ -236,6 +244,3 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
         out[part] = (point, percentile_interval(replicates, expansion_rows("roc_auc", sizes[j])))
     return out
 
-
-_kept_offsets: dict[tuple, np.ndarray] = {}
-KEPT_OFFSETS = 8  # (split, class) pairs whose grid offsets (4 bytes a row) are kept

@@ -11,6 +11,7 @@ import math
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,19 +63,28 @@ class Score:
         return cls(**{**data, "public_ci": tuple(data["public_ci"]), "private_ci": tuple(data["private_ci"]), **cis})
 
 
-_cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+class SplitName(NamedTuple):
+    """What names a split: its scope, the answer key, the public share and the installation secret (hashed).
+
+    It keys every per-split cache, here and in :mod:`arena.scoring.blocked`."""
+
+    scope: str
+    answers: str
+    fraction: float
+    secret: str
+
+
+_cache: dict[SplitName, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
 _cache_lock = threading.Lock()
 
 
-def _split_name(task: Task, public_fraction: float | None, split_key: str | None) -> tuple:
-    """What names a split: its scope, the answer key, the public share and the installation secret (hashed)."""
+def _split_name(task: Task, public_fraction: float | None, split_key: str | None) -> SplitName:
     fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
-    return (split_scope(task.name, split_key), task.answer_key.sha256, fraction,
-            hashlib.sha256(installation_secret()).hexdigest())
+    return SplitName(split_scope(task.name, split_key), task.answer_key.sha256, fraction,
+                     hashlib.sha256(installation_secret()).hexdigest())
 
 
-def _row_split(task: Task, public_fraction: float | None, split_key: str | None = None, *,
-               split: tuple | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _row_split(task: Task, split: SplitName) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The public-row mask, for classification each row's base cell in the two confusion matrices,
     and the private-row mask (rows the answer file calls Ignored are in neither).
 
@@ -83,15 +93,13 @@ def _row_split(task: Task, public_fraction: float | None, split_key: str | None 
     adding a prediction code gives the row's cell, and one ``bincount`` builds both matrices.
     """
     key = task.answer_key
-    cache_key = split or _split_name(task, public_fraction, split_key)
     with _cache_lock:
-        if cache_key not in _cache:
+        if split not in _cache:
             if key.usage_public is not None:
                 public = key.usage_public
             else:
                 labels = key.truth if key.classes is not None else None  # stratified by class
-                scope, fraction = cache_key[0], cache_key[2]
-                public = public_mask(key.ids, installation_secret(), scope, fraction, labels)
+                public = public_mask(key.ids, installation_secret(), split.scope, split.fraction, labels)
             part = public.astype(np.int64)
             if key.ignored is not None:
                 part[key.ignored] = 2
@@ -103,8 +111,8 @@ def _row_split(task: Task, public_fraction: float | None, split_key: str | None 
                 # The smallest integer type that holds every cell keeps the per-upload pass cheap.
                 dtype = np.uint16 if 3 * k * k <= np.iinfo(np.uint16).max else np.int64
                 base = (part * (k * k) + key.truth * k).astype(dtype)
-            _cache[cache_key] = (public, base, private)
-        return _cache[cache_key]
+            _cache[split] = (public, base, private)
+        return _cache[split]
 
 
 def public_rows(task: Task, public_fraction: float | None = None, *, split_key: str | None = None) -> np.ndarray:
@@ -114,12 +122,12 @@ def public_rows(task: Task, public_fraction: float | None = None, *, split_key: 
     of each id with this installation's secret and the competition's split key
     (the task name when there is none, as for ``arena score``).
     """
-    return _row_split(task, public_fraction, split_key)[0]
+    return _row_split(task, _split_name(task, public_fraction, split_key))[0]
 
 
 def private_rows(task: Task, public_fraction: float | None = None, *, split_key: str | None = None) -> np.ndarray:
     """Boolean mask over the answer key's rows: True where the row is private (neither public nor ignored)."""
-    return _row_split(task, public_fraction, split_key)[2]
+    return _row_split(task, _split_name(task, public_fraction, split_key))[2]
 
 
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
@@ -141,7 +149,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
     split = _split_name(task, public_fraction, split_key)
-    public, base, private = _row_split(task, public_fraction, split_key, split=split)
+    public, base, private = _row_split(task, split)
     metrics = task_metrics(task)
     primary = metrics[0]
     weight = answer_weights(task)
