@@ -187,3 +187,23 @@ def test_scores_on_the_decimal_grid_are_counted_exactly_like_a_sort(decimals):
     assert np.array_equal(pos, np.bincount(level, weights=positive[order]))
     assert np.array_equal(pos + neg, np.bincount(level))
     assert on_decimal_grid(score[:1000]) is None  # few scores sort faster than a million counters
+
+
+def test_the_grid_is_read_in_slices_on_several_cores_alike(monkeypatch):
+    """Each slice converts its own rows; a score off the grid or outside [0, 1] in any slice sends all to the sort."""
+    from arena.scoring import slices
+    from arena.scoring.metrics import GRID_MIN_ROWS, on_decimal_grid
+
+    rng = np.random.default_rng(3)
+    score = np.round(rng.random(GRID_MIN_ROWS + 5000), 6)
+    plus = rng.integers(0, 4, len(score)).astype(np.int32) * 1_000_001
+    whole = on_decimal_grid(score, plus=plus)
+    assert np.array_equal(whole, np.rint(score * 10**6).astype(np.int64) + plus)
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1000)
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    assert len(slices.over_slices(lambda rows: rows, len(score))) == 3  # the rows below are read in three slices
+    assert np.array_equal(on_decimal_grid(score, plus=plus), whole)
+    for position, bad in ((len(score) - 1, 0.1234567), (len(score) // 2, -0.25), (len(score) * 2 // 3, 1.5)):
+        broken = score.copy()
+        broken[position] = bad
+        assert on_decimal_grid(broken) is None

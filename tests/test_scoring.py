@@ -136,3 +136,17 @@ def test_every_metric_gets_its_own_interval_around_its_value(task_name, tmp_path
             assert low <= value + 1e-9 and value - 1e-9 <= high and low < high, (part, name, value, cis[name])
     assert score.public_cis[score.primary] == score.public_ci
     assert type(score).from_dict(score.to_dict()) == score
+
+
+def test_line_breaks_are_counted_alike_in_slices(monkeypatch):
+    """The row cap's line count, cut into slices that run at once, counts every line break once."""
+    import pyarrow as pa
+
+    from arena.scoring import slices, validation
+
+    text = b"".join(b"id,label\n" if i % 7 else b"\n\n" for i in range(5000)) + b"x"
+    expected = text.count(b"\n")
+    assert validation._line_breaks(pa.py_buffer(text)) == expected
+    monkeypatch.setattr(validation, "COUNT_BYTES", 97)  # odd chunks: slices and chunks meet anywhere
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    assert validation._line_breaks(pa.py_buffer(text)) == expected

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import ks_2samp, norm
 
 from arena.scoring import intervals
@@ -175,6 +177,32 @@ def test_binned_auc_keeps_the_exact_point_value():
     assert abs(exact - binned) < 0.01
     found = metric_interval(get_metric("roc_auc"), truth, proba)
     assert found.low < exact < found.high
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**31), levels=st.integers(1, 6000), bins=st.sampled_from([4, 64, 1024]),
+       empty_share=st.floats(0, 0.95))
+def test_score_levels_without_rows_change_no_bin(seed, levels, bins, empty_share):
+    """Counts on a whole grid (most points empty) bin like the occupied levels alone, as integers or floats."""
+    rng = np.random.default_rng(seed)
+    pos = rng.poisson(2, levels) * (rng.random(levels) > empty_share)
+    neg = rng.poisson(2, levels) * (rng.random(levels) > empty_share)
+    occupied = (pos + neg) > 0
+    if not occupied.any():
+        return
+    packed = intervals.binned_counts(pos[occupied].astype(np.float64), neg[occupied].astype(np.float64), bins=bins)
+    for whole in (intervals.binned_counts(pos, neg, bins=bins),
+                  intervals.binned_counts(pos.astype(np.float64), neg.astype(np.float64), bins=bins)):
+        assert np.array_equal(whole[1], packed[1]) and np.array_equal(whole[2], packed[2])
+        assert whole[0] == pytest.approx(packed[0], abs=1e-12, nan_ok=True)
+        assert whole[3] == pytest.approx(packed[3], abs=1e-12, nan_ok=True)
+    if np.isfinite(packed[0]):
+        assert packed[0] == pytest.approx(roc_auc(np.repeat([1, 0], [pos.sum(), neg.sum()]),
+                                                  np.column_stack([np.zeros(pos.sum() + neg.sum()),
+                                                                   np.concatenate([np.repeat(np.arange(levels), pos),
+                                                                                   np.repeat(np.arange(levels), neg)])])),
+                                          abs=1e-12)
+    assert len(packed[1]) == min(bins, occupied.sum()) if occupied.sum() > bins else len(packed[1]) == occupied.sum()
 
 
 def test_blocks_hold_every_row_once():

@@ -36,7 +36,7 @@ from arena.scoring.pooled import pooled_empty
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 BLOCKS = 4096
-AUC_BINS = 2048  # quantile bins of the score for binary ROC AUC above BLOCKS distinct scores
+AUC_BINS = 1024  # quantile bins of the score for binary ROC AUC above BLOCKS distinct scores
 PRIOR = 0.5  # pseudo-rows at each end: half at the best value, half at a trivial predictor's
 AUC_PRIOR = PRIOR / 8  # ROC AUC: four pseudo-rows of 1/16 (a positive and a negative below and above every score)
 
@@ -345,16 +345,36 @@ def auc_counts(is_positive: np.ndarray, score: np.ndarray, *, bins: int = AUC_BI
 
 
 def binned_counts(pos: np.ndarray, neg: np.ndarray, *, bins: int = AUC_BINS) -> tuple[float, np.ndarray, np.ndarray, float]:
-    """:func:`auc_counts` from the class counts per distinct score."""
-    exact = float(auc_of_counts(pos, neg))
-    n_levels = len(pos)
-    if n_levels <= bins:
-        return exact, pos, neg, exact
-    first = np.cumsum(pos + neg) - (pos + neg)  # each level's first sorted position
-    level_bin = (first * bins // (first[-1] + pos[-1] + neg[-1])).astype(np.int64)
-    pos_b = np.bincount(level_bin, weights=pos, minlength=bins)
-    neg_b = np.bincount(level_bin, weights=neg, minlength=bins)
+    """:func:`auc_counts` from the class counts per score level, in increasing score order.
+
+    Levels without rows (a grid's unused points) change nothing, so counts on a whole
+    grid need no compaction first: a level's bin is set by how many rows lie below it.
+    Everything comes from two running sums over the levels, the exact AUC included.
+    """
+    # Rows up to and including each level; whole counts are summed as integers (several times faster).
+    below_pos, below_neg = (np.cumsum(counts).astype(np.float64) if np.issubdtype(np.asarray(counts).dtype, np.integer)
+                            else np.cumsum(counts, dtype=np.float64) for counts in (pos, neg))
+    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
+    n_pos, n_neg = (float(below_pos[-1]), float(below_neg[-1])) if len(pos) else (0.0, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exact = float((np.dot(pos, below_neg) - 0.5 * np.dot(pos, neg)) / (n_pos * n_neg))
+    if np.count_nonzero(pos + neg) <= bins:
+        occupied = (pos + neg) > 0
+        return exact, pos[occupied], neg[occupied], exact
+    # Bin j holds the levels whose first sorted position f has j <= f * bins / n < j + 1.
+    rows_up_to = below_pos + below_neg
+    n = rows_up_to[-1]
+    thresholds = np.ceil(np.arange(1, bins) * n / bins)
+    edges = np.concatenate(([0], np.searchsorted(rows_up_to, thresholds, side="left") + 1, [len(pos)]))
+    edges = np.minimum(edges, len(pos))
+    pos_b = _running_at(below_pos, edges[1:]) - _running_at(below_pos, edges[:-1])
+    neg_b = _running_at(below_neg, edges[1:]) - _running_at(below_neg, edges[:-1])
     return exact, pos_b, neg_b, float(auc_of_counts(pos_b, neg_b))
+
+
+def _running_at(running: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The running sum before each level of ``edges`` (0 before the first)."""
+    return np.where(edges > 0, running[np.maximum(edges, 1) - 1], 0.0)
 
 
 def gamma_draws(rng: np.random.Generator, shape: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -392,15 +412,21 @@ def binary_auc_replicates(is_positive: np.ndarray, score: np.ndarray, *, resampl
 
 def counts_auc_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
                           bins: int = AUC_BINS) -> np.ndarray:
-    """:func:`binary_auc_replicates` from the class counts per distinct score."""
+    """:func:`binary_auc_replicates` from the class counts per score level."""
+    return auc_and_replicates(pos, neg, resamples=resamples, seed=seed, bins=bins)[1]
+
+
+def auc_and_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                       bins: int = AUC_BINS) -> tuple[float, np.ndarray]:
+    """The exact AUC of the class counts per score level and its replicates (:func:`counts_auc_replicates`)."""
     exact, pos, neg, binned = binned_counts(pos, neg, bins=bins)
     if not np.isfinite(exact):
-        return np.full(resamples, np.nan)
+        return exact, np.full(resamples, np.nan)
     rng = np.random.default_rng(seed)
     normals = standard_normals(resamples, bins, seed)
     pos_w, neg_w = gamma_draws(rng, pos, normals[0]), gamma_draws(rng, neg, normals[1])
     ends = rng.standard_gamma(AUC_PRIOR, (resamples, 4))
-    return auc_with_prior(pos_w, neg_w, ends) + (exact - binned)
+    return exact, auc_with_prior(pos_w, neg_w, ends) + (exact - binned)
 
 
 def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray, *,

@@ -25,6 +25,7 @@ from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query,
 from arena.scoring.metrics_regression import (mape, median_ae, pearson, percentage_errors, rmsle, smape, spearman,
                                               squared_log_errors, symmetric_errors, weighted_mean)
 from arena.scoring.pooled import pooled_empty
+from arena.scoring.slices import over_slices
 
 Direction = Literal["max", "min"]
 Needs = Literal["label", "probabilities", "value", "ranking", "table"]
@@ -190,26 +191,44 @@ def _argsort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndar
     return pos, np.bincount(level, minlength=n_levels) - pos
 
 
-def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
-    """Each score's point on the six-decimal grid when every score lies in [0, 1] and is the double nearest
-    some k / 10^6, else None (and None for fewer than ``GRID_MIN_ROWS`` scores, which sort faster).
+GRID_CHUNK_ROWS = 1 << 15  # rows converted at once within a slice: the float scratch stays in the core's cache
+
+
+def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.ndarray | None:
+    """Each score's point on the six-decimal grid (plus ``plus``, integers of the same length, when given) when
+    every score lies in [0, 1] and is the double nearest some k / 10^6, else None (and None for fewer than
+    ``GRID_MIN_ROWS`` scores, which sort faster).
 
     Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
     scores: distinct scores get distinct, increasing points. A sample is tried first,
-    so scores off the grid cost almost nothing.
+    so scores off the grid cost almost nothing. The rows are converted a few thousand
+    at a time, on every core (:mod:`arena.scoring.slices`).
     """
-    if len(score) < GRID_MIN_ROWS or float(score.min()) < 0 or float(score.max()) > 1:
+    if len(score) < GRID_MIN_ROWS:
         return None
     sample = score[:: max(1, len(score) // 1024)]
     if not np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample):
         return None
-    grid = pooled_empty(len(score))  # per-upload arrays from the pool: see arena.scoring.pooled
-    np.multiply(score, DECIMAL_GRID, out=grid)
-    np.rint(grid, out=grid)
-    points = pooled_empty(len(score), np.intp)
-    np.copyto(points, grid, casting="unsafe")
-    np.divide(grid, DECIMAL_GRID, out=grid)
-    return points if np.array_equal(grid, score) else None
+    points = pooled_empty(len(score), np.intp)  # per-upload arrays from the pool: see arena.scoring.pooled
+
+    def convert(rows: slice) -> bool:
+        scratch = np.empty(min(GRID_CHUNK_ROWS, rows.stop - rows.start))
+        for start in range(rows.start, rows.stop, GRID_CHUNK_ROWS):
+            part = score[start:min(start + GRID_CHUNK_ROWS, rows.stop)]
+            grid, at = scratch[:len(part)], points[start:start + len(part)]
+            if float(part.min()) < 0 or float(part.max()) > 1:
+                return False
+            np.multiply(part, DECIMAL_GRID, out=grid)
+            np.rint(grid, out=grid)
+            np.copyto(at, grid, casting="unsafe")
+            np.divide(grid, DECIMAL_GRID, out=grid)
+            if not np.array_equal(grid, part):
+                return False
+            if plus is not None:
+                np.add(at, plus[start:start + len(part)], out=at)
+        return True
+
+    return points if all(over_slices(convert, len(score))) else None
 
 
 def grid_counts(is_positive: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,8 @@ def row_results(metric: Metric, truth: np.ndarray, pred: np.ndarray) -> np.ndarr
         return pred.astype(np.uint16)
     if metric.name in MEAN_TYPE:  # R² keeps only the squared errors: its other moments come from the truth
         return moments_for(metric.name, truth, pred).values[:, :1].astype(np.float32)
-    if metric.name == "roc_auc":
-        return pooled_copy(pred, np.float32)
+    if metric.name == "roc_auc":  # column by column: the probabilities are read column-major
+        return pooled_copy(pred.T, np.float32).T if pred.ndim == 2 else pooled_copy(pred, np.float32)
     return None
 
 

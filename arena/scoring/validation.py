@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
+from arena.scoring.slices import over_slices
 from arena.scoring.pooled import pooled_copy, pooled_empty
 from arena.errors import Problem, SubmissionError
 
@@ -251,8 +252,12 @@ COUNT_BYTES = 1 << 22  # bytes compared at once when counting line breaks: a chu
 def _line_breaks(data: pa.Buffer) -> int:
     """How many line breaks ``data`` holds, counted a few MiB at a time (several times faster than bytes.count)."""
     octets = np.frombuffer(data, dtype=np.uint8)
-    return sum(int(np.count_nonzero(octets[start:start + COUNT_BYTES] == 10))
-               for start in range(0, len(octets), COUNT_BYTES))
+
+    def count(rows: slice) -> int:
+        return sum(int(np.count_nonzero(octets[start:min(start + COUNT_BYTES, rows.stop)] == 10))
+                   for start in range(rows.start, rows.stop, COUNT_BYTES))
+
+    return sum(over_slices(count, len(octets), min_rows=COUNT_BYTES))
 
 
 def _stream_csv(path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions) -> pa.Table:
