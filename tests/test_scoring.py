@@ -150,3 +150,20 @@ def test_line_breaks_are_counted_alike_in_slices(monkeypatch):
     monkeypatch.setattr(validation, "COUNT_BYTES", 97)  # odd chunks: slices and chunks meet anywhere
     monkeypatch.setattr(slices, "_WORKERS", 3)
     assert validation._line_breaks(pa.py_buffer(text)) == expected
+
+
+def test_probability_bounds_are_found_alike_in_slices_and_chunks(monkeypatch):
+    """The smallest probability and row sums, read in slices and chunks, are the whole array's, wherever they lie."""
+    from arena.scoring import slices, validation
+
+    rng = np.random.default_rng(5)
+    columns = rng.dirichlet(np.ones(3), 10_000).T.copy()
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1000)
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    monkeypatch.setattr(validation, "BOUNDS_CHUNK_ROWS", 333)
+    for row, change in ((9_999, (0.0, 0.0, 0.5)), (5_000, (-0.25, 0.0, 0.0)), (0, (0.0, -0.2, 0.0))):
+        broken = columns.copy()
+        broken[:, row] += change
+        sums = broken.sum(axis=0)
+        assert validation._probability_bounds(broken) == pytest.approx((broken.min(), sums.min(), sums.max()),
+                                                                        abs=1e-15)

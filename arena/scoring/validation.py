@@ -572,21 +572,42 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
             _finite_numbers(table.column(name), name, report, out=columns[c])
     if report.problems:
         return Predictions()
-    sums = pooled_empty(len(columns[0]))
-    np.add(columns[0], columns[1], out=sums)
-    for column in columns[2:]:
-        np.add(sums, column, out=sums)
-    # Whole-array minimum and maximum first: the row-by-row searches run only when something is wrong.
-    if min(float(column.min()) for column in columns) < 0:
+    # The smallest probability and row sums first: the row-by-row searches run only when something is wrong.
+    smallest, low_sum, high_sum = _probability_bounds(columns)
+    if smallest < 0:
         negative = np.flatnonzero(np.logical_or.reduce([column < 0 for column in columns]))
         report.add(f"{len(negative)} rows have negative probabilities ({report.rows(negative)}).")
-    if sums.min() < 1 - PROBABILITY_TOLERANCE or sums.max() > 1 + PROBABILITY_TOLERANCE:
+    if low_sum < 1 - PROBABILITY_TOLERANCE or high_sum > 1 + PROBABILITY_TOLERANCE:
+        sums = np.sum(columns, axis=0)
         off = np.flatnonzero(np.abs(sums - 1) > PROBABILITY_TOLERANCE)
         report.add(f"{len(off)} rows have probabilities that do not sum to 1 (tolerance {PROBABILITY_TOLERANCE}), "
                    f"e.g. sum {sums[off[0]]:.4f} at {report.rows(off)}.")
     if report.problems:
         return Predictions()
     return Predictions(probabilities=columns.T)
+
+
+BOUNDS_CHUNK_ROWS = 1 << 14  # rows summed at once: the row sums stay in the core's cache
+
+
+def _probability_bounds(columns: np.ndarray) -> tuple[float, float, float]:
+    """The smallest probability and the smallest and largest row sum of the (classes, rows) ``columns``,
+    a few thousand rows at a time on every core, so no sum of every row is ever written out."""
+    def bounds(rows: slice) -> tuple[float, float, float]:
+        sums = np.empty(min(BOUNDS_CHUNK_ROWS, rows.stop - rows.start))
+        smallest, low, high = np.inf, np.inf, -np.inf
+        for start in range(rows.start, rows.stop, BOUNDS_CHUNK_ROWS):
+            part = columns[:, start:min(start + BOUNDS_CHUNK_ROWS, rows.stop)]
+            total = sums[:part.shape[1]]
+            np.add(part[0], part[1], out=total)
+            for column in part[2:]:
+                total += column
+            smallest = min(smallest, float(part.min()))
+            low, high = min(low, float(total.min())), max(high, float(total.max()))
+        return smallest, low, high
+
+    found = over_slices(bounds, columns.shape[1])
+    return min(f[0] for f in found), min(f[1] for f in found), max(f[2] for f in found)
 
 
 def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
