@@ -207,3 +207,31 @@ def test_the_grid_is_read_in_slices_on_several_cores_alike(monkeypatch):
         broken = score.copy()
         broken[position] = bad
         assert on_decimal_grid(broken) is None
+
+
+def test_slices_run_in_a_forked_child_after_the_parent_used_them(monkeypatch):
+    """A queue's work horse is a fork of a process whose slice threads may have run: its slices still run."""
+    import multiprocessing
+    import time
+
+    from arena.scoring import slices
+
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
+    monkeypatch.setattr(slices, "_WORKERS", 2)
+    def slow(rows: slice) -> int:  # both slices at once: the parent starts two threads, then both go idle
+        time.sleep(0.2)
+        return rows.stop - rows.start
+
+    assert slices.over_slices(slow, 10) == [5, 5]
+    time.sleep(0.2)
+
+    def child() -> None:
+        raise SystemExit(0 if slices.over_slices(lambda rows: rows.stop - rows.start, 10) == [5, 5] else 1)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=30)
+    alive = process.is_alive()
+    if alive:
+        process.kill()
+    assert not alive and process.exitcode == 0

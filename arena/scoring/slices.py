@@ -10,6 +10,7 @@ part of an output, or returns a partial result that the caller adds up.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
 
@@ -18,8 +19,20 @@ import numpy as np
 T = TypeVar("T")
 
 MIN_SLICE_ROWS = 1 << 20  # below this a thread's start costs more than its share of the pass
-_WORKERS = max(1, os.cpu_count() or 1)
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="arena-slices")  # idle threads cost nothing
+_WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+_pools: dict[int, ThreadPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """This process's threads. A forked child (a queue's work horse) gets its own: the parent's threads are not
+    in it, yet a pool copied from the parent would count them as idle and wait for them forever."""
+    with _lock:
+        pool = _pools.get(os.getpid())
+        if pool is None:
+            _pools.clear()
+            pool = _pools[os.getpid()] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="arena-slices")
+        return pool
 
 
 def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None = None) -> list[T]:
@@ -33,4 +46,4 @@ def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None =
     slices = [slice(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
     if count == 1:
         return [work(slices[0])]
-    return list(_pool.map(work, slices))
+    return list(_pool().map(work, slices))
