@@ -167,3 +167,39 @@ def test_probability_bounds_are_found_alike_in_slices_and_chunks(monkeypatch):
         sums = broken.sum(axis=0)
         assert validation._probability_bounds(broken) == pytest.approx((broken.min(), sums.min(), sums.max()),
                                                                         abs=1e-15)
+
+
+def test_ids_in_the_answer_keys_order_are_recognised_block_by_block():
+    """The usual file (ids as in test.csv) needs no reordering; one id out of place in any block does."""
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+
+    from arena.scoring import validation
+
+    key = SimpleNamespace(ids=np.arange(10, 1010, dtype=np.int64))
+    blocks = [key.ids[:300], key.ids[300:301], key.ids[301:]]
+    assert validation._in_key_order(pa.chunked_array(blocks), key)
+    swapped = [blocks[0], blocks[1], blocks[2].copy()]
+    swapped[2][[-1, -2]] = swapped[2][[-2, -1]]
+    assert not validation._in_key_order(pa.chunked_array(swapped), key)
+    assert not validation._in_key_order(pa.chunked_array(blocks[:2]), key)  # too few
+    wide = pa.chunked_array([pa.array(b, pa.uint64()) for b in blocks])
+    assert not validation._in_key_order(wide, key)  # other integer types take the general path
+
+
+def test_a_columns_blocks_are_copied_alike_on_several_cores(monkeypatch):
+    """Blocks of uneven sizes, shared among three threads, land at their own rows (empty cells as NaN)."""
+    import pyarrow as pa
+
+    from arena.scoring import slices, validation
+
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 10)
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    rng = np.random.default_rng(9)
+    blocks = [rng.random(size) for size in (7, 1, 30, 12, 5, 19)]
+    column = pa.chunked_array([pa.array(b, mask=(np.arange(len(b)) == 3)) for b in blocks])
+    out = np.zeros(len(column))
+    validation._copy_blocks(column, out)
+    assert np.array_equal(out, column.to_numpy(zero_copy_only=False), equal_nan=True)
+    assert np.isnan(out).sum() == 5  # row 3 of every block with four rows or more

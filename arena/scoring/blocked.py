@@ -139,23 +139,27 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     sizes = {part: int(mask.sum()) for part, mask in parts.items()}
     if proba.shape[1] != 2 or min(sizes.values()) <= BLOCKS:
         return None
-    out = {}
-    for part, (pos, neg) in _part_class_counts(truth == 1, proba[:, 1], parts, (split, 1)).items():
-        value, replicates = auc_and_replicates(pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS))
-        if not np.isfinite(value):  # one class only on these rows
-            out[part] = (float("nan"), UNDEFINED)
-            continue
-        out[part] = (value, percentile_interval(replicates, expansion_rows("roc_auc", sizes[part])))
-    return out
+    counts = list(_part_class_counts(truth, 1, proba[:, 1], parts, split).items())
+
+    def interval(each: slice) -> list[tuple[float, Interval]]:  # the parts are independent: each on its own core
+        found = []
+        for part, (pos, neg) in counts[each]:
+            value, replicates = auc_and_replicates(pos, neg, resamples=RESAMPLES, seed=seed,
+                                                   bins=min(BLOCKS, AUC_BINS))
+            found.append((float("nan"), UNDEFINED) if not np.isfinite(value)  # one class only on these rows
+                         else (value, percentile_interval(replicates, expansion_rows("roc_auc", sizes[part]))))
+        return found
+
+    return dict(zip(parts, sum(over_slices(interval, len(counts), min_rows=1), [])))
 
 
-def _part_class_counts(is_positive: np.ndarray, score: np.ndarray, parts: dict[str, np.ndarray],
-                       name: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each part's positives and negatives per score level, in increasing score order (on the six-decimal grid,
-    every grid point is a level, most of them empty); ``name`` names the split and the class."""
-    grid = _grid_cells(is_positive, score, parts, name)
+def _part_class_counts(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray],
+                       split: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each part's rows of class ``positive`` and of the others per score level, in increasing score order (on the
+    six-decimal grid, every grid point is a level, most of them empty); ``split`` names the split."""
+    grid = _grid_cells(truth, positive, score, parts, split)
     if grid is None:
-        count_part = class_counter(is_positive, np.ascontiguousarray(score, dtype=np.float64))
+        count_part = class_counter(truth == positive, np.ascontiguousarray(score, dtype=np.float64))
         return {part: count_part(mask) for part, mask in parts.items()}
     return dict(zip(parts, _grid_counts(grid, len(parts))))
 
@@ -163,23 +167,23 @@ def _part_class_counts(is_positive: np.ndarray, score: np.ndarray, parts: dict[s
 GRID_WIDTH = DECIMAL_GRID + 1
 
 
-def _grid_cells(is_positive: np.ndarray, score: np.ndarray, parts: dict[str, np.ndarray], name: tuple
+def _grid_cells(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray], split: tuple
                 ) -> np.ndarray | None:
     """Each row's cell among the counts of every part and class on the six-decimal grid (None for scores off it):
-    its grid point plus the offset of its band: part j's negatives then its positives, and rows in no part last.
-    The offsets are the same for every upload to the split and class named by ``name``, so they are kept."""
+    its grid point plus the offset of its band: part j's negatives then its positives (rows of class ``positive``),
+    and rows in no part last. The offsets are the same for every upload to the split, so they are kept per class."""
     if len(score) < GRID_MIN_ROWS:
         return None
 
     def offsets() -> np.ndarray:
-        band = np.full(len(is_positive), 2 * len(parts), dtype=np.int32)
+        band = np.full(len(truth), 2 * len(parts), dtype=np.int32)
         for j, mask in enumerate(parts.values()):
             band[mask] = 2 * j
-        band += is_positive
+        band += truth == positive
         band *= GRID_WIDTH
         return band
 
-    return on_decimal_grid(score, plus=_kept_or_made(_kept_offsets, name, offsets, KEPT_OFFSETS))
+    return on_decimal_grid(score, plus=_kept_or_made(_kept_offsets, (split, positive), offsets, KEPT_OFFSETS))
 
 
 def _grid_counts(cells: np.ndarray, n_parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -210,7 +214,7 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     table.fill(0)  # rows in no part have none
     running, halves = pooled_empty(GRID_WIDTH, np.int64), pooled_empty(GRID_WIDTH)
     for c in range(k):
-        cells = _grid_cells(truth == c, proba[:, c], parts, (split, c))
+        cells = _grid_cells(truth, c, proba[:, c], parts, split)
         if cells is None:
             return None
         for j, (pos, neg) in enumerate(_grid_counts(cells, len(parts))):

@@ -349,32 +349,35 @@ def binned_counts(pos: np.ndarray, neg: np.ndarray, *, bins: int = AUC_BINS) -> 
 
     Levels without rows (a grid's unused points) change nothing, so counts on a whole
     grid need no compaction first: a level's bin is set by how many rows lie below it.
-    Everything comes from two running sums over the levels, the exact AUC included.
+    Everything comes from two running sums over the levels, the exact AUC included;
+    whole counts stay integers (exact, and several times faster to sum than floats),
+    and the running sums take pooled memory (:mod:`arena.scoring.pooled`).
     """
-    # Rows up to and including each level; whole counts are summed as integers (several times faster).
-    below_pos, below_neg = (np.cumsum(counts).astype(np.float64) if np.issubdtype(np.asarray(counts).dtype, np.integer)
-                            else np.cumsum(counts, dtype=np.float64) for counts in (pos, neg))
-    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    kind = np.int64 if np.issubdtype(pos.dtype, np.integer) and np.issubdtype(neg.dtype, np.integer) else np.float64
+    below_pos = np.cumsum(pos, dtype=kind, out=pooled_empty(len(pos), kind))  # rows up to and including each level
+    below_neg = np.cumsum(neg, dtype=kind, out=pooled_empty(len(neg), kind))
     n_pos, n_neg = (float(below_pos[-1]), float(below_neg[-1])) if len(pos) else (0.0, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        exact = float((np.dot(pos, below_neg) - 0.5 * np.dot(pos, neg)) / (n_pos * n_neg))
-    if np.count_nonzero(pos + neg) <= bins:
-        occupied = (pos + neg) > 0
-        return exact, pos[occupied], neg[occupied], exact
+    wins = float(np.dot(pos, below_neg)) - 0.5 * float(np.dot(pos, neg))
+    exact = wins / (n_pos * n_neg) if n_pos and n_neg else float("nan")  # one class only: undefined
+    rows_up_to = np.add(below_pos, below_neg, out=pooled_empty(len(pos), kind))
+    occupied = int(rows_up_to[0] > 0) + int(np.count_nonzero(rows_up_to[1:] != rows_up_to[:-1])) if len(pos) else 0
+    if occupied <= bins:
+        present = (pos + neg) > 0
+        return exact, pos[present].astype(np.float64), neg[present].astype(np.float64), exact
     # Bin j holds the levels whose first sorted position f has j <= f * bins / n < j + 1.
-    rows_up_to = below_pos + below_neg
-    n = rows_up_to[-1]
+    n = float(rows_up_to[-1])
     thresholds = np.ceil(np.arange(1, bins) * n / bins)
     edges = np.concatenate(([0], np.searchsorted(rows_up_to, thresholds, side="left") + 1, [len(pos)]))
     edges = np.minimum(edges, len(pos))
-    pos_b = _running_at(below_pos, edges[1:]) - _running_at(below_pos, edges[:-1])
-    neg_b = _running_at(below_neg, edges[1:]) - _running_at(below_neg, edges[:-1])
+    pos_b = (_running_at(below_pos, edges[1:]) - _running_at(below_pos, edges[:-1])).astype(np.float64)
+    neg_b = (_running_at(below_neg, edges[1:]) - _running_at(below_neg, edges[:-1])).astype(np.float64)
     return exact, pos_b, neg_b, float(auc_of_counts(pos_b, neg_b))
 
 
 def _running_at(running: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """The running sum before each level of ``edges`` (0 before the first)."""
-    return np.where(edges > 0, running[np.maximum(edges, 1) - 1], 0.0)
+    return np.where(edges > 0, running[np.maximum(edges, 1) - 1], 0)
 
 
 def gamma_draws(rng: np.random.Generator, shape: np.ndarray, normals: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
-from arena.scoring.slices import over_slices
+from arena.scoring.slices import MIN_SLICE_ROWS, over_slices
 from arena.scoring.pooled import pooled_copy, pooled_empty
 from arena.errors import Problem, SubmissionError
 
@@ -446,11 +446,13 @@ def _align_ids(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.n
         positions = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
         report.add(f"{column.null_count} rows have an empty id ({report.rows(positions)}).")
         return None
+    if _in_key_order(column, key):
+        return None  # the common case: ids in the order of test.csv, which is sorted
     ids = _ids_like_key(column, key, report)
     if ids is None:
         return None
     if len(ids) == len(key.ids) and np.array_equal(ids, key.ids):
-        return None  # the common case: ids in the order of test.csv, which is sorted
+        return None
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     repeated = sorted_ids[1:] == sorted_ids[:-1]
@@ -469,6 +471,20 @@ def _align_ids(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.n
         report.add(f"{len(absent)} test ids have no prediction, e.g. {_examples(absent)}. "
                    "Write one row for every id in test.csv.")
     return order
+
+
+def _in_key_order(column: pa.ChunkedArray, key: AnswerKey) -> bool:
+    """True when a column of whole numbers holds exactly the answer key's ids, in its order: compared block by
+    block as the reader left them, without first copying the column into one array."""
+    if column.type != pa.int64() or key.ids.dtype != np.int64 or len(column) != len(key.ids):
+        return False  # other types take the general path (mixed integer types would compare as floats)
+    start = 0
+    for chunk in column.chunks:
+        ids = chunk.to_numpy()  # no copy: the column has no empty cells
+        if not np.array_equal(ids, key.ids[start:start + len(ids)]):
+            return False
+        start += len(ids)
+    return True
 
 
 def _single_probability_columns(task: Task) -> list[str]:
@@ -569,11 +585,16 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     else:
         columns = pooled_empty((len(task.prediction_columns), table.num_rows))
         for c, name in enumerate(task.prediction_columns):
-            _finite_numbers(table.column(name), name, report, out=columns[c])
+            _finite_numbers(table.column(name), name, report, out=columns[c], check=False)
     if report.problems:
         return Predictions()
     # The smallest probability and row sums first: the row-by-row searches run only when something is wrong.
     smallest, low_sum, high_sum = _probability_bounds(columns)
+    if not np.isfinite([smallest, low_sum, high_sum]).all():  # an empty, NaN or infinite cell makes one so
+        for column, name in zip(columns, task.prediction_columns):  # (a single column was checked as it was read)
+            _note_non_finite(column, name, report)
+        if report.problems:
+            return Predictions()
     if smallest < 0:
         negative = np.flatnonzero(np.logical_or.reduce([column < 0 for column in columns]))
         report.add(f"{len(negative)} rows have negative probabilities ({report.rows(negative)}).")
@@ -625,29 +646,43 @@ def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     return labels
 
 
-def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report, *, out: np.ndarray | None = None
-                    ) -> np.ndarray:
-    """A number column's values as float64, noting empty, NaN or infinite cells: written into ``out`` when given,
-    else a read-only array in Arrow's pool."""
+def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report, *, out: np.ndarray | None = None,
+                    check: bool = True) -> np.ndarray:
+    """A number column's values as float64, noting empty, NaN or infinite cells (unless ``check`` is off, for a
+    caller that checks them later): written into ``out`` when given, else a read-only array in Arrow's pool."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
         raw = column.cast(pa.string()).to_numpy(zero_copy_only=False)
         report.add(f"column '{name}' must hold numbers; found text such as {_examples(raw[:EXAMPLES])}.")
         return np.zeros(len(column))
     if out is not None:
-        start = 0
-        for chunk in column.chunks:
-            out[start:start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-            start += len(chunk)
+        _copy_blocks(column, out)
         values = out
     else:
         if column.num_chunks > 1:
             column = column.combine_chunks()  # in Arrow's pool: numpy's concatenation would fault in fresh pages
         values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if check:
+        _note_non_finite(values, name, report)
+    return values
+
+
+def _note_non_finite(values: np.ndarray, name: str, report: _Report) -> None:
     if not np.isfinite(values.sum()):  # a NaN or an infinity makes the sum one (so may a vast total, checked below)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             report.add(f"column '{name}' has {len(bad)} empty, NaN or infinite values ({report.rows(bad)}).")
-    return values
+
+
+def _copy_blocks(column: pa.ChunkedArray, out: np.ndarray) -> None:
+    """The column's blocks (as the reader left them) copied into ``out``, the blocks shared among the cores."""
+    starts = np.cumsum([0] + [len(chunk) for chunk in column.chunks])
+    rows_per_block = max(1, len(column) // max(1, column.num_chunks))
+
+    def copy(blocks: slice) -> None:
+        for b in range(blocks.start, blocks.stop):
+            out[starts[b]:starts[b + 1]] = column.chunk(b).to_numpy(zero_copy_only=False)
+
+    over_slices(copy, column.num_chunks, min_rows=max(1, MIN_SLICE_ROWS // rows_per_block))
 
 
 def _label_codes(column: pa.ChunkedArray, classes: np.ndarray, report: _Report) -> np.ndarray:
