@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import arena  # noqa: F401  first: its allocator setting (see arena/__init__.py) applies to the whole process, the read too
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa

@@ -203,3 +203,39 @@ def test_a_columns_blocks_are_copied_alike_on_several_cores(monkeypatch):
     validation._copy_blocks(column, out)
     assert np.array_equal(out, column.to_numpy(zero_copy_only=False), equal_nan=True)
     assert np.isnan(out).sum() == 5  # row 3 of every block with four rows or more
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_predicted_classes_and_confusion_cells_are_found_alike_in_slices_and_chunks(monkeypatch, weighted):
+    """The first most probable class of each row and the confusion matrices' counts, read in three slices of odd
+    chunks, are numpy's argmax and one whole bincount."""
+    from arena.scoring import slices, validation
+
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 100)
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    monkeypatch.setattr(validation, "CHOICE_CHUNK_ROWS", 77)
+    monkeypatch.setattr(scoring, "CELL_CHUNK_ROWS", 77)
+    rng = np.random.default_rng(10)
+    proba = np.round(rng.dirichlet(np.ones(4), 2000), 1)  # coarse: many rows tie for the largest
+    labels = validation._first_largest([proba[:, c] for c in range(4)])
+    assert np.array_equal(labels, np.argmax(proba, axis=1))
+    base = (rng.integers(0, 3, 2000) * 16 + rng.integers(0, 4, 2000) * 4).astype(np.uint16)
+    weight = rng.random(2000) if weighted else None
+    expected = np.bincount(base.astype(np.intp) + labels, weights=weight, minlength=48)
+    assert np.allclose(scoring._cell_counts(labels, base, weight, 48), expected, rtol=0, atol=1e-9)
+
+
+def test_importing_arena_keeps_arrows_freed_pages_a_while_unless_told_otherwise():
+    """Set before pyarrow loads (which reads it once), and a value the environment already holds wins."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import arena, os, sys; assert 'pyarrow' not in sys.modules; "
+            "print(os.environ['MIMALLOC_PURGE_DELAY'])")
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "2000"
+    told = subprocess.run([sys.executable, "-c", code], env={**env, "MIMALLOC_PURGE_DELAY": "25"},
+                          capture_output=True, text=True, check=True)
+    assert told.stdout.strip() == "25"

@@ -23,6 +23,7 @@ from arena.scoring.metrics import get_metric
 from arena.scoring.plugins import check_value, plugin_metrics
 from arena.scoring.splits import public_mask, split_scope
 from arena.scoring.rowresults import row_results
+from arena.scoring.slices import over_slices
 from arena.scoring.stats import Interval, metric_interval
 from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission, take_rows, whole_tables
 from arena.scoring.weights import answer_weights, confusion_interval, row_interval
@@ -160,9 +161,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     if count_metrics:
         k = len(key.classes)
         labels = predictions.label_codes()
-        cell = labels.astype(base.dtype)
-        np.add(cell, base, out=cell)
-        cells = np.bincount(cell, weights=weight, minlength=3 * k * k).astype(np.float64)
+        cells = _cell_counts(labels, base, weight, 3 * k * k)
         matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k: 2 * k * k].reshape(k, k)}
         for part, cm in matrices.items():
             rows = public if part == "public" else private
@@ -231,6 +230,25 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         n_public=int(public.sum()),
         n_private=int(private.sum()),
     )
+
+
+CELL_CHUNK_ROWS = 1 << 15  # rows counted at once: their cells stay in the core's cache
+
+
+def _cell_counts(labels: np.ndarray, base: np.ndarray, weight: np.ndarray | None, size: int) -> np.ndarray:
+    """Rows (or their weights) per cell of the two confusion matrices, each row's cell being its base cell plus its
+    predicted class: counted a few thousand rows at a time on every core, never a cell array of every row."""
+    def count(rows: slice) -> np.ndarray:
+        total = np.zeros(size)
+        cell = np.empty(min(CELL_CHUNK_ROWS, rows.stop - rows.start), dtype=np.intp)
+        for start in range(rows.start, rows.stop, CELL_CHUNK_ROWS):
+            stop = min(start + CELL_CHUNK_ROWS, rows.stop)
+            at = cell[:stop - start]
+            np.add(base[start:stop], labels[start:stop], out=at, casting="unsafe")
+            total += np.bincount(at, weights=None if weight is None else weight[start:stop], minlength=size)
+        return total
+
+    return np.sum(over_slices(count, len(labels)), axis=0)
 
 
 def score_submission(task: Task, path: str | Path, *, public_fraction: float | None = None,
