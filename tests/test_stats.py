@@ -504,6 +504,8 @@ def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(deci
     found = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)
     again = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)  # the kept offsets serve again
     _assert_each_part_scored_apart_alike(found, again, truth, proba, parts)
+    kept = {key[0] for key in blocked._kept_offsets}
+    assert (("auc", decimals) in kept) == (decimals is not None)  # scores off the grid keep no offsets
     small = {name: mask[:5000] for name, mask in parts.items()}
     assert blocked.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"),
                                     seed=7) is None  # small parts weight their rows one by one instead

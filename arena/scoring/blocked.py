@@ -27,7 +27,8 @@ import numpy as np
 from arena.scoring.intervals import (AUC_BINS, BLOCKS, VALUE_OF, PartBlocks, auc_and_replicates, expansion_rows,
                                      moment_prior, part_blocks, percentile_interval, replicates_from_sums,
                                      row_first_moment, true_class_positions)
-from arena.scoring.metrics import DECIMAL_GRID, GRID_MIN_ROWS, class_counter, get_metric, on_decimal_grid
+from arena.scoring.metrics import (DECIMAL_GRID, class_counter, get_metric, may_lie_on_decimal_grid,
+                                   on_decimal_grid)
 from arena.scoring.pooled import pooled_empty
 from arena.scoring.slices import over_slices
 from arena.scoring.stats import RESAMPLES, Interval
@@ -172,7 +173,7 @@ def _grid_cells(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict
     """Each row's cell among the counts of every part and class on the six-decimal grid (None for scores off it):
     its grid point plus the offset of its band: part j's negatives then its positives (rows of class ``positive``),
     and rows in no part last. The offsets are the same for every upload to the split, so they are kept per class."""
-    if len(score) < GRID_MIN_ROWS:
+    if not may_lie_on_decimal_grid(score):  # before the offsets are made and kept: scores off the grid need none
         return None
 
     def offsets() -> np.ndarray:

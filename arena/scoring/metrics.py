@@ -194,6 +194,15 @@ def _argsort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndar
 GRID_CHUNK_ROWS = 1 << 15  # rows converted at once within a slice: the float scratch stays in the core's cache
 
 
+def may_lie_on_decimal_grid(score: np.ndarray) -> bool:
+    """Whether :func:`on_decimal_grid` may find a point for every score: enough scores, and a sample of them on
+    the grid (so scores off it are turned away at almost no cost)."""
+    if len(score) < GRID_MIN_ROWS:
+        return False
+    sample = score[:: max(1, len(score) // 1024)]
+    return bool(np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample))
+
+
 def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.ndarray | None:
     """Each score's point on the six-decimal grid (plus ``plus``, integers of the same length, when given) when
     every score lies in [0, 1] and is the double nearest some k / 10^6, else None (and None for fewer than
@@ -204,10 +213,7 @@ def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.nda
     so scores off the grid cost almost nothing. The rows are converted a few thousand
     at a time, on every core (:mod:`arena.scoring.slices`).
     """
-    if len(score) < GRID_MIN_ROWS:
-        return None
-    sample = score[:: max(1, len(score) // 1024)]
-    if not np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample):
+    if not may_lie_on_decimal_grid(score):
         return None
     points = pooled_empty(len(score), np.intp)  # per-upload arrays from the pool: see arena.scoring.pooled
 
