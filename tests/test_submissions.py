@@ -83,6 +83,22 @@ def test_probability_file_problems(digits, tmp_path, edit, expected):
     assert expected in text, text
 
 
+@pytest.mark.parametrize("row, value", [(301, np.nan), (-1, None), (2, np.nan)])
+def test_an_empty_or_nan_probability_in_any_chunk_is_reported(digits, tmp_path, monkeypatch, row, value):
+    """Checked a few rows at a time, on several threads: a bad cell is found whichever chunk holds it."""
+    from arena.scoring import slices, validation
+
+    monkeypatch.setattr(validation, "BOUNDS_CHUNK_ROWS", 16)
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 100)
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    rows = len(digits.sample_submission())
+    assert rows > 3 * 100  # three slices of many chunks
+    row %= rows
+    edit = lambda f: f.assign(**{"7": f["7"].astype(object).where(f.index != row, value)})  # noqa: E731
+    text = report(digits, labels_file(digits, tmp_path, edit))
+    assert f"column '7' has 1 empty, NaN or infinite values (lines {row + 2})" in text, text
+
+
 def test_every_problem_is_collected_in_one_report(mnist, tmp_path):
     def edit(f):
         f = pd.concat([f.iloc[5:], f.iloc[[5]]])

@@ -20,19 +20,27 @@ T = TypeVar("T")
 
 MIN_SLICE_ROWS = 1 << 20  # below this a thread's start costs more than its share of the pass
 _WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
-    """This process's threads. A forked child (a queue's work horse) gets its own: the parent's threads are not
-    in it, yet a pool copied from the parent would count them as idle and wait for them forever."""
+def _threads() -> ThreadPoolExecutor:
+    """This process's threads, started when first needed."""
+    global _pool
     with _lock:
-        pool = _pools.get(os.getpid())
-        if pool is None:
-            _pools.clear()
-            pool = _pools[os.getpid()] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="arena-slices")
-        return pool
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(8, _WORKERS), thread_name_prefix="arena-slices")
+        return _pool
+
+
+def _forget_the_parents_threads() -> None:
+    """In a forked child (a queue's work horse): the parent's threads are not in it, yet its pool would count
+    them as idle and wait for them forever (and its lock may have been held at the fork)."""
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_threads)
 
 
 def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None = None) -> list[T]:
@@ -46,4 +54,4 @@ def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None =
     slices = [slice(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
     if count == 1:
         return [work(slices[0])]
-    return list(_pool().map(work, slices))
+    return list(_threads().map(work, slices))

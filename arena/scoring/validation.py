@@ -613,7 +613,9 @@ BOUNDS_CHUNK_ROWS = 1 << 14  # rows summed at once: the row sums stay in the cor
 
 def _probability_bounds(columns: np.ndarray) -> tuple[float, float, float]:
     """The smallest probability and the smallest and largest row sum of the (classes, rows) ``columns``,
-    a few thousand rows at a time on every core, so no sum of every row is ever written out."""
+    a few thousand rows at a time on every core, so no sum of every row is ever written out. An empty, NaN or
+    infinite cell makes one of them NaN or infinite: they are combined with numpy's minimum and maximum, which
+    keep a NaN (Python's ``min`` and ``max`` would drop it)."""
     def bounds(rows: slice) -> tuple[float, float, float]:
         sums = np.empty(min(BOUNDS_CHUNK_ROWS, rows.stop - rows.start))
         smallest, low, high = np.inf, np.inf, -np.inf
@@ -623,12 +625,12 @@ def _probability_bounds(columns: np.ndarray) -> tuple[float, float, float]:
             np.add(part[0], part[1], out=total)
             for column in part[2:]:
                 total += column
-            smallest = min(smallest, float(part.min()))
-            low, high = min(low, float(total.min())), max(high, float(total.max()))
+            smallest = np.minimum(smallest, part.min())
+            low, high = np.minimum(low, total.min()), np.maximum(high, total.max())
         return smallest, low, high
 
-    found = over_slices(bounds, columns.shape[1])
-    return min(f[0] for f in found), min(f[1] for f in found), max(f[2] for f in found)
+    found = np.array(over_slices(bounds, columns.shape[1]), dtype=np.float64).reshape(-1, 3)
+    return float(np.min(found[:, 0])), float(np.min(found[:, 1])), float(np.max(found[:, 2]))
 
 
 CHOICE_CHUNK_ROWS = 1 << 15  # rows compared at once: the running maximum stays in the core's cache
