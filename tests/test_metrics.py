@@ -201,6 +201,7 @@ def test_the_grid_is_read_in_slices_on_several_cores_alike(monkeypatch):
     assert np.array_equal(whole, np.rint(score * 10**6).astype(np.int64) + plus)
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1000)
     monkeypatch.setattr(slices, "_WORKERS", 3)
+    monkeypatch.setattr(slices, "CHUNK_ROWS", 999)  # odd chunks: slices and chunks meet anywhere
     assert len(slices.over_slices(lambda rows: rows, len(score))) == 3  # the rows below are read in three slices
     assert np.array_equal(on_decimal_grid(score, plus=plus), whole)
     for position, bad in ((len(score) - 1, 0.1234567), (len(score) // 2, -0.25), (len(score) * 2 // 3, 1.5)):

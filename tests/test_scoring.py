@@ -160,7 +160,7 @@ def test_probability_bounds_are_found_alike_in_slices_and_chunks(monkeypatch):
     columns = rng.dirichlet(np.ones(3), 10_000).T.copy()
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1000)
     monkeypatch.setattr(slices, "_WORKERS", 3)
-    monkeypatch.setattr(validation, "BOUNDS_CHUNK_ROWS", 333)
+    monkeypatch.setattr(slices, "CHUNK_ROWS", 333)
     for row, change in ((9_999, (0.0, 0.0, 0.5)), (5_000, (-0.25, 0.0, 0.0)), (0, (0.0, -0.2, 0.0))):
         broken = columns.copy()
         broken[:, row] += change
@@ -213,8 +213,7 @@ def test_predicted_classes_and_confusion_cells_are_found_alike_in_slices_and_chu
 
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 100)
     monkeypatch.setattr(slices, "_WORKERS", 3)
-    monkeypatch.setattr(validation, "CHOICE_CHUNK_ROWS", 77)
-    monkeypatch.setattr(scoring, "CELL_CHUNK_ROWS", 77)
+    monkeypatch.setattr(slices, "CHUNK_ROWS", 77)
     rng = np.random.default_rng(10)
     proba = np.round(rng.dirichlet(np.ones(4), 2000), 1)  # coarse: many rows tie for the largest
     labels = validation._first_largest([proba[:, c] for c in range(4)])

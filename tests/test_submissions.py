@@ -86,9 +86,9 @@ def test_probability_file_problems(digits, tmp_path, edit, expected):
 @pytest.mark.parametrize("row, value", [(301, np.nan), (-1, None), (2, np.nan)])
 def test_an_empty_or_nan_probability_in_any_chunk_is_reported(digits, tmp_path, monkeypatch, row, value):
     """Checked a few rows at a time, on several threads: a bad cell is found whichever chunk holds it."""
-    from arena.scoring import slices, validation
+    from arena.scoring import slices
 
-    monkeypatch.setattr(validation, "BOUNDS_CHUNK_ROWS", 16)
+    monkeypatch.setattr(slices, "CHUNK_ROWS", 16)
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 100)
     monkeypatch.setattr(slices, "_WORKERS", 3)
     rows = len(digits.sample_submission())

@@ -25,7 +25,7 @@ from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query,
 from arena.scoring.metrics_regression import (mape, median_ae, pearson, percentage_errors, rmsle, smape, spearman,
                                               squared_log_errors, symmetric_errors, weighted_mean)
 from arena.scoring.pooled import pooled_empty
-from arena.scoring.slices import over_slices
+from arena.scoring.slices import chunks, over_slices, scratch
 
 Direction = Literal["max", "min"]
 Needs = Literal["label", "probabilities", "value", "ranking", "table"]
@@ -191,9 +191,6 @@ def _argsort_counts(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndar
     return pos, np.bincount(level, minlength=n_levels) - pos
 
 
-GRID_CHUNK_ROWS = 1 << 15  # rows converted at once within a slice: the float scratch stays in the core's cache
-
-
 def may_lie_on_decimal_grid(score: np.ndarray) -> bool:
     """Whether :func:`on_decimal_grid` may find a point for every score: enough scores, and a sample of them on
     the grid (so scores off it are turned away at almost no cost)."""
@@ -218,10 +215,10 @@ def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.nda
     points = pooled_empty(len(score), np.intp)  # per-upload arrays from the pool: see arena.scoring.pooled
 
     def convert(rows: slice) -> bool:
-        scratch = np.empty(min(GRID_CHUNK_ROWS, rows.stop - rows.start))
-        for start in range(rows.start, rows.stop, GRID_CHUNK_ROWS):
-            part = score[start:min(start + GRID_CHUNK_ROWS, rows.stop)]
-            grid, at = scratch[:len(part)], points[start:start + len(part)]
+        work = scratch(rows)
+        for chunk in chunks(rows):
+            part = score[chunk]
+            grid, at = work[:len(part)], points[chunk]
             if float(part.min()) < 0 or float(part.max()) > 1:
                 return False
             np.multiply(part, DECIMAL_GRID, out=grid)
@@ -231,7 +228,7 @@ def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.nda
             if not np.array_equal(grid, part):
                 return False
             if plus is not None:
-                np.add(at, plus[start:start + len(part)], out=at)
+                np.add(at, plus[chunk], out=at)
         return True
 
     return points if all(over_slices(convert, len(score))) else None

@@ -23,7 +23,7 @@ from arena.scoring.metrics import get_metric
 from arena.scoring.plugins import check_value, plugin_metrics
 from arena.scoring.splits import public_mask, split_scope
 from arena.scoring.rowresults import row_results
-from arena.scoring.slices import over_slices
+from arena.scoring.slices import chunks, over_slices, scratch
 from arena.scoring.stats import Interval, metric_interval
 from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission, take_rows, whole_tables
 from arena.scoring.weights import answer_weights, confusion_interval, row_interval
@@ -232,20 +232,16 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     )
 
 
-CELL_CHUNK_ROWS = 1 << 15  # rows counted at once: their cells stay in the core's cache
-
-
 def _cell_counts(labels: np.ndarray, base: np.ndarray, weight: np.ndarray | None, size: int) -> np.ndarray:
     """Rows (or their weights) per cell of the two confusion matrices, each row's cell being its base cell plus its
     predicted class: counted a few thousand rows at a time on every core, never a cell array of every row."""
     def count(rows: slice) -> np.ndarray:
         total = np.zeros(size)
-        cell = np.empty(min(CELL_CHUNK_ROWS, rows.stop - rows.start), dtype=np.intp)
-        for start in range(rows.start, rows.stop, CELL_CHUNK_ROWS):
-            stop = min(start + CELL_CHUNK_ROWS, rows.stop)
-            at = cell[:stop - start]
-            np.add(base[start:stop], labels[start:stop], out=at, casting="unsafe")
-            total += np.bincount(at, weights=None if weight is None else weight[start:stop], minlength=size)
+        cell = scratch(rows, np.intp)
+        for chunk in chunks(rows):
+            at = cell[:chunk.stop - chunk.start]
+            np.add(base[chunk], labels[chunk], out=at, casting="unsafe")
+            total += np.bincount(at, weights=None if weight is None else weight[chunk], minlength=size)
         return total
 
     return np.sum(over_slices(count, len(labels)), axis=0)

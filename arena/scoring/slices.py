@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
 
 MIN_SLICE_ROWS = 1 << 20  # below this a thread's start costs more than its share of the pass
+CHUNK_ROWS = 1 << 15  # rows a slice works on at once: the scratch of a few numpy calls stays in the core's cache
 _WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
@@ -43,15 +44,29 @@ def _forget_the_parents_threads() -> None:
 os.register_at_fork(after_in_child=_forget_the_parents_threads)
 
 
-def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None = None) -> list[T]:
+def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None = None, item_rows: int = 1
+                ) -> list[T]:
     """``work(s)`` for contiguous slices ``s`` that cover ``range(rows)``, at most one per core and none under
-    ``min_rows`` (default ``MIN_SLICE_ROWS``; small inputs run in the caller's thread); the results in row order.
+    ``min_rows`` (default ``MIN_SLICE_ROWS`` rows, of which each item of ``range(rows)`` stands for ``item_rows``,
+    as a block of a column does; small inputs run in the caller's thread); the results in row order.
 
     ``work`` must not itself call :func:`over_slices` (its slices would wait for the workers it holds).
     """
-    count = max(1, min(_WORKERS, rows // max(1, MIN_SLICE_ROWS if min_rows is None else min_rows)))
+    least = MIN_SLICE_ROWS // max(1, item_rows) if min_rows is None else min_rows
+    count = max(1, min(_WORKERS, rows // max(1, least)))
     bounds = np.linspace(0, rows, count + 1).astype(np.int64)
     slices = [slice(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
     if count == 1:
         return [work(slices[0])]
     return list(_threads().map(work, slices))
+
+
+def chunks(rows: slice, size: int | None = None) -> Iterator[slice]:
+    """``rows`` cut in order into slices of at most ``size`` rows (default ``CHUNK_ROWS``)."""
+    size = CHUNK_ROWS if size is None else size
+    return (slice(start, min(start + size, rows.stop)) for start in range(rows.start, rows.stop, size))
+
+
+def scratch(rows: slice, dtype=np.float64) -> np.ndarray:
+    """A work array for one chunk of ``rows`` (use its first ``len(chunk)`` values)."""
+    return np.empty(min(CHUNK_ROWS, rows.stop - rows.start), dtype=dtype)

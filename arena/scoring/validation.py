@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
-from arena.scoring.slices import MIN_SLICE_ROWS, over_slices
+from arena.scoring.slices import chunks, over_slices, scratch
 from arena.scoring.pooled import pooled_empty
 from arena.errors import Problem, SubmissionError
 
@@ -254,8 +254,7 @@ def _line_breaks(data: pa.Buffer) -> int:
     octets = np.frombuffer(data, dtype=np.uint8)
 
     def count(rows: slice) -> int:
-        return sum(int(np.count_nonzero(octets[start:min(start + COUNT_BYTES, rows.stop)] == 10))
-                   for start in range(rows.start, rows.stop, COUNT_BYTES))
+        return sum(int(np.count_nonzero(octets[chunk] == 10)) for chunk in chunks(rows, COUNT_BYTES))
 
     return sum(over_slices(count, len(octets), min_rows=COUNT_BYTES))
 
@@ -608,19 +607,16 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     return Predictions(probabilities=columns.T)
 
 
-BOUNDS_CHUNK_ROWS = 1 << 14  # rows summed at once: the row sums stay in the core's cache
-
-
 def _probability_bounds(columns: np.ndarray) -> tuple[float, float, float]:
     """The smallest probability and the smallest and largest row sum of the (classes, rows) ``columns``,
     a few thousand rows at a time on every core, so no sum of every row is ever written out. An empty, NaN or
     infinite cell makes one of them NaN or infinite: they are combined with numpy's minimum and maximum, which
     keep a NaN (Python's ``min`` and ``max`` would drop it)."""
     def bounds(rows: slice) -> tuple[float, float, float]:
-        sums = np.empty(min(BOUNDS_CHUNK_ROWS, rows.stop - rows.start))
+        sums = scratch(rows)
         smallest, low, high = np.inf, np.inf, -np.inf
-        for start in range(rows.start, rows.stop, BOUNDS_CHUNK_ROWS):
-            part = columns[:, start:min(start + BOUNDS_CHUNK_ROWS, rows.stop)]
+        for chunk in chunks(rows):
+            part = columns[:, chunk]
             total = sums[:part.shape[1]]
             np.add(part[0], part[1], out=total)
             for column in part[2:]:
@@ -633,9 +629,6 @@ def _probability_bounds(columns: np.ndarray) -> tuple[float, float, float]:
     return float(np.min(found[:, 0])), float(np.min(found[:, 1])), float(np.max(found[:, 2]))
 
 
-CHOICE_CHUNK_ROWS = 1 << 15  # rows compared at once: the running maximum stays in the core's cache
-
-
 def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     """Each row's column of its largest value, the first where several tie (``argmax`` over the columns, which
     compares them whole rather than a few values at a time along each row, several times faster), a few thousand
@@ -644,18 +637,16 @@ def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     labels = pooled_empty(rows, np.uint8 if len(columns) <= 256 else np.int64)  # a byte a row: a quarter pass
 
     def choose(part: slice) -> None:
-        best = np.empty(min(CHOICE_CHUNK_ROWS, part.stop - part.start))
-        larger = np.empty(len(best), dtype=bool)
-        for start in range(part.start, part.stop, CHOICE_CHUNK_ROWS):
-            stop = min(start + CHOICE_CHUNK_ROWS, part.stop)
-            top, won, chosen = best[:stop - start], larger[:stop - start], labels[start:stop]
-            np.copyto(top, columns[0][start:stop])
+        best, larger = scratch(part), scratch(part, bool)
+        for chunk in chunks(part):
+            top, won, chosen = best[:chunk.stop - chunk.start], larger[:chunk.stop - chunk.start], labels[chunk]
+            np.copyto(top, columns[0][chunk])
             chosen.fill(0)
             for c, column in enumerate(columns[1:], start=1):
-                np.greater(column[start:stop], top, out=won)
+                np.greater(column[chunk], top, out=won)
                 np.copyto(chosen, c, where=won)
                 if c < len(columns) - 1:
-                    np.maximum(top, column[start:stop], out=top)
+                    np.maximum(top, column[chunk], out=top)
 
     over_slices(choose, rows)
     return labels
@@ -697,7 +688,7 @@ def _copy_blocks(column: pa.ChunkedArray, out: np.ndarray) -> None:
         for b in range(blocks.start, blocks.stop):
             out[starts[b]:starts[b + 1]] = column.chunk(b).to_numpy(zero_copy_only=False)
 
-    over_slices(copy, column.num_chunks, min_rows=max(1, MIN_SLICE_ROWS // rows_per_block))
+    over_slices(copy, column.num_chunks, item_rows=rows_per_block)
 
 
 def _label_codes(column: pa.ChunkedArray, classes: np.ndarray, report: _Report) -> np.ndarray:
