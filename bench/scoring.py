@@ -59,13 +59,15 @@ def timed(fn) -> tuple[float, object]:
 
 
 def interleaved_medians(repeat: int, **fns) -> dict[str, tuple[float, object]]:
-    """Run the functions in turn, ``repeat`` rounds, and keep each one's median time.
+    """Run the functions in turn, ``repeat`` rounds after one untimed round, and keep each one's median time.
 
     Interleaving puts both sides under the same machine load; the median resists
-    the occasional slow round (page faults, the other core's work).
+    the occasional slow round (page faults, the other core's work). The untimed round
+    warms what a running server has warm: compiled loops, and memory its allocator
+    already holds.
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
-    results: dict[str, object] = {}
+    results: dict[str, object] = {name: fn() for name, fn in fns.items()}
     for _ in range(repeat):
         for name, fn in fns.items():
             elapsed, results[name] = timed(fn)
