@@ -196,14 +196,13 @@ def test_the_grid_is_read_in_slices_on_several_cores_alike(monkeypatch):
 
     rng = np.random.default_rng(3)
     score = np.round(rng.random(GRID_MIN_ROWS + 5000), 6)
-    plus = rng.integers(0, 4, len(score)).astype(np.int32) * 1_000_001
-    whole = on_decimal_grid(score, plus=plus)
-    assert np.array_equal(whole, np.rint(score * 10**6).astype(np.int64) + plus)
+    whole = on_decimal_grid(score)
+    assert np.array_equal(whole, np.rint(score * 10**6).astype(np.int64))
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1000)
     monkeypatch.setattr(slices, "_WORKERS", 3)
     monkeypatch.setattr(slices, "CHUNK_ROWS", 999)  # odd chunks: slices and chunks meet anywhere
     assert len(slices.over_slices(lambda rows: rows, len(score))) == 3  # the rows below are read in three slices
-    assert np.array_equal(on_decimal_grid(score, plus=plus), whole)
+    assert np.array_equal(on_decimal_grid(score), whole)
     for position, bad in ((len(score) - 1, 0.1234567), (len(score) // 2, -0.25), (len(score) * 2 // 3, 1.5)):
         broken = score.copy()
         broken[position] = bad

@@ -535,6 +535,37 @@ def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart(
     assert blocked.multiclass_auc_score(truth, off_grid, parts, ("multiclass auc", "off"), seed=7) is None
 
 
+def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(monkeypatch):
+    """Above INFLUENCE_ROWS rows a part's interval reads a random sample's influence, scaled to the part: the same
+    AUC (every row is counted), an interval of the same width about it, and a sample spread over the blocks."""
+    from arena.scoring import blocked
+    from arena.scoring.metrics import GRID_MIN_ROWS
+
+    rng = np.random.default_rng(13)
+    rows, k = GRID_MIN_ROWS + 40_000, 4
+    usage = rng.random(rows)
+    public, private = usage < 0.3, usage > 0.35  # parts of different sizes, and rows in neither
+    truth = rng.integers(0, k, rows)
+    logits = rng.normal(size=(rows, k)) + np.eye(k)[truth]
+    proba = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)
+    parts = {"public": public, "private": private}
+    every_row = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", "all"), seed=7)
+    monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 8000)
+    sampled = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", "sample"), seed=7)
+    sample = blocked._kept_samples[(("sampled auc", "sample"), 7)]
+    for j, (part, mask) in enumerate(parts.items()):
+        chosen = sample.rows[sample.part == j]
+        assert 0.8 * 8000 < len(chosen) < 1.2 * 8000 and mask[chosen].all()  # its own rows, about that many
+        assert sample.scale[j] == pytest.approx(np.sqrt(len(chosen) / mask.sum()))
+        span = blocked._split_blocks(parts, ("sampled auc", "sample"), 7).parts[part]
+        assert np.count_nonzero(sample.counts[span]) > 0.8 * (span.stop - span.start)  # nearly every block drawn
+        (value, interval), (exact, reference) = sampled[part], every_row[part]
+        assert value == exact
+        width, reference_width = interval.high - interval.low, reference.high - reference.low
+        assert width == pytest.approx(reference_width, rel=0.1)
+        assert (interval.low + interval.high) / 2 == pytest.approx(value, abs=0.05 * width)  # centred on the AUC
+
+
 def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():
     from arena.scoring import blocked
 

@@ -11,10 +11,11 @@ replicates the per-part path draws.
 ROC AUC counts each part's classes per distinct score once, for both its value and
 its interval. Scores written with six decimals (most CSVs) are counted on that grid
 for every part at once: each row's cell is its grid point plus a band for its part
-and class, kept per split, so one ``bincount`` per class gives every count. For four
-or more classes each row's influence (DeLong's placement value) is then read from a
-table over those cells and summed into the kept blocks, the per-part path's interval
-without its per-part copies and second count.
+and class, kept per split, so one compiled pass per class gives every count
+(:mod:`arena.scoring.gridcount`). For three or more classes each row's influence
+(DeLong's placement value) is then read from running sums over those counts and summed
+into the kept blocks, the per-part path's interval without its per-part copies and
+second count; above ``INFLUENCE_ROWS`` rows a part, only for a random sample of its rows.
 """
 
 from __future__ import annotations
@@ -191,12 +192,12 @@ def _grid_bands(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict
     return None if counts is None else counts.reshape(2 * len(parts), GRID_WIDTH)
 
 
-INFLUENCE_ROWS = 1 << 18  # a part's rows beyond this: its four-class ROC AUC interval reads a sample's influence
+INFLUENCE_ROWS = 1 << 18  # a part's rows beyond this: its multi-class ROC AUC interval reads a sample's influence
 
 
 @dataclass(frozen=True)
 class _InfluenceSample:
-    """The rows whose influence sets the four-class ROC AUC interval: all of a part's rows up to ``INFLUENCE_ROWS``,
+    """The rows whose influence sets the multi-class ROC AUC interval: all of a part's rows up to ``INFLUENCE_ROWS``,
     beyond that a random sample of about that many, spread over all its blocks (so the bootstrap still draws every
     block). The same for every upload to the split, so kept."""
 
@@ -218,10 +219,10 @@ def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tu
         part_of_row = np.full(len(truth), -1, dtype=np.intp)
         scale = np.ones(len(parts))
         for j, mask in enumerate(parts.values()):
-            rows = int(mask.sum())
-            share = min(1.0, INFLUENCE_ROWS / rows) if rows else 1.0
+            size = int(mask.sum())
+            share = min(1.0, INFLUENCE_ROWS / size) if size else 1.0
             part_of_row[mask & (draw < share)] = j
-            scale[j] = np.sqrt(np.count_nonzero(part_of_row == j) / rows) if rows else 1.0
+            scale[j] = np.sqrt(np.count_nonzero(part_of_row == j) / size) if size else 1.0
         rows = np.flatnonzero(part_of_row >= 0)
         block = blocks.block[rows]
         return _InfluenceSample(rows, part_of_row[rows], truth[rows], block,
@@ -266,9 +267,10 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     The interval is the per-part path's (:func:`arena.scoring.intervals.auc_replicates`): each row's influence
     (DeLong's placement values, centred and scaled, averaged over the classes) summed into the split's kept
     blocks. A row's placement is read from running sums over the grid's counts. Above ``INFLUENCE_ROWS`` rows a
-    part's influence is read for a random sample of its blocks only (:class:`_InfluenceSample`), and the spread of
-    their mean is scaled down to the part's size: the sample's own error on the spread (under 0.1% at a million
-    rows) is far below the bootstrap's (about 2% with 1,000 resamples), and the AUC itself counts every row.
+    part's influence is read for a random sample of about that many of its rows (:class:`_InfluenceSample`),
+    spread over all its blocks; their bootstrap is centred on the sample's mean and its spread scaled down to the
+    part's size. The sample's own error on the spread, about 0.2% at 2^18 rows, is far below the bootstrap's
+    (about 2% with 1,000 resamples), and the AUC itself counts every row.
     """
     k = proba.shape[1]
     sizes = [int(mask.sum()) for mask in parts.values()]

@@ -200,10 +200,9 @@ def may_lie_on_decimal_grid(score: np.ndarray) -> bool:
     return bool(np.array_equal(np.rint(sample * DECIMAL_GRID) / DECIMAL_GRID, sample))
 
 
-def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.ndarray | None:
-    """Each score's point on the six-decimal grid (plus ``plus``, integers of the same length, when given) when
-    every score lies in [0, 1] and is the double nearest some k / 10^6, else None (and None for fewer than
-    ``GRID_MIN_ROWS`` scores, which sort faster).
+def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
+    """Each score's point on the six-decimal grid when every score lies in [0, 1] and is the double nearest some
+    k / 10^6, else None (and None for fewer than ``GRID_MIN_ROWS`` scores, which sort faster).
 
     Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
     scores: distinct scores get distinct, increasing points. A sample is tried first,
@@ -219,7 +218,7 @@ def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.nda
         for chunk in chunks(rows):
             part = score[chunk]
             grid, at = work[:len(part)], points[chunk]
-            if float(part.min()) < 0 or float(part.max()) > 1:
+            if not (float(part.min()) >= 0 and float(part.max()) <= 1):  # a NaN fails here too
                 return False
             np.multiply(part, DECIMAL_GRID, out=grid)
             np.rint(grid, out=grid)
@@ -227,8 +226,6 @@ def on_decimal_grid(score: np.ndarray, plus: np.ndarray | None = None) -> np.nda
             np.divide(grid, DECIMAL_GRID, out=grid)
             if not np.array_equal(grid, part):
                 return False
-            if plus is not None:
-                np.add(at, plus[chunk], out=at)
         return True
 
     return points if all(over_slices(convert, len(score))) else None

@@ -1,0 +1,80 @@
+"""The compiled grid count (ROC AUC's class counts at scale) against numpy's two passes it replaces."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arena.scoring import slices
+from arena.scoring.gridcount import CHUNK, WRAP, count_cells
+from arena.scoring.metrics import DECIMAL_GRID, on_decimal_grid
+
+WIDTH = DECIMAL_GRID + 1
+BANDS = 6  # two parts' negatives and positives, then rows in no part: as blocked.py lays them out
+KEPT = 4
+
+
+def reference(score: np.ndarray, plus: np.ndarray) -> np.ndarray:
+    """numpy's way: every score's grid point written out, then a bincount."""
+    return np.bincount(np.rint(score * DECIMAL_GRID).astype(np.int64) + plus, minlength=BANDS * WIDTH)[:KEPT * WIDTH]
+
+
+@pytest.fixture
+def three_slices(monkeypatch):
+    """Small inputs cut into three slices, as 10M rows are on a machine with three cores."""
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1000)
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 3 * CHUNK + 17), levels=st.integers(1, 2000))
+def test_counts_equal_a_bincount_of_the_grid_points(seed, rows, levels):
+    rng = np.random.default_rng(seed)
+    points = rng.choice(np.unique(np.r_[0, DECIMAL_GRID, rng.integers(0, DECIMAL_GRID + 1, levels)]), rows)
+    score = points / DECIMAL_GRID  # correctly rounded: the doubles a CSV's six decimals are read as
+    plus = (rng.integers(0, BANDS, rows) * WIDTH).astype(np.int32)
+    assert np.array_equal(count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH), reference(score, plus))
+
+
+def test_slices_and_counters_that_wrap_add_up(three_slices):
+    """Cells past 65,535 rows wrap their 2-byte counters, in every slice; wraps beyond the kept cells are dropped."""
+    rng = np.random.default_rng(5)
+    rows = 3 * WRAP + 12_345
+    score = np.round(rng.random(rows), 6)
+    plus = (rng.integers(0, 2, rows) * WIDTH).astype(np.int32)
+    score[: 2 * WRAP + 7], plus[: 2 * WRAP + 7] = 0.5, 0  # one cell gets over twice 65,536 rows, over the slices
+    plus[-WRAP - 3:] = 5 * WIDTH  # a cell in the last band, beyond those kept, wraps too
+    score[-WRAP - 3:] = 0.25
+    assert len(slices.over_slices(lambda part: part, rows)) == 3
+    counts = count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH)
+    assert np.array_equal(counts, reference(score, plus))
+    assert counts.max() > 2 * WRAP
+
+
+@pytest.mark.parametrize("bad", [0.1234567, 1.000001, -0.25, 5e-7, 5e-324, np.nan, np.inf, -np.inf, 1e300])
+@pytest.mark.parametrize("where", ["first chunk", "a middle chunk", "last row"])
+def test_a_score_off_the_grid_anywhere_counts_nothing(three_slices, bad, where):
+    """Off the grid, outside [0, 1], NaN or infinite, in any chunk of any slice: None, as numpy's check says."""
+    rng = np.random.default_rng(7)
+    score = np.round(rng.random(4 * CHUNK + 3000), 6)
+    plus = np.zeros(len(score), np.int32)
+    score[{"first chunk": 3, "a middle chunk": 2 * CHUNK + 11, "last row": len(score) - 1}[where]] = bad
+    assert count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH) is None
+    assert on_decimal_grid(np.resize(score, 10**5)) is None  # the numpy check agrees
+
+
+def test_the_ends_of_the_grid_and_negative_zero_count():
+    score = np.array([0.0, -0.0, 1.0, 0.000001, 0.999999, 0.5])
+    plus = np.array([0, WIDTH, 0, 2 * WIDTH, 3 * WIDTH, 0], np.int32)
+    counts = count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH)
+    assert np.array_equal(counts, reference(score, plus))
+    assert counts[0] == 1 and counts[WIDTH] == 1 and counts[DECIMAL_GRID] == 1
+
+
+def test_any_layout_and_type_of_scores_is_read_as_doubles():
+    rng = np.random.default_rng(9)
+    proba = np.round(rng.random((5000, 3)), 6)  # a row-major table: each class's column is strided
+    plus = np.zeros(5000, np.int64)  # any integer type of offsets
+    assert np.array_equal(count_cells(proba[:, 1], plus, BANDS * WIDTH, KEPT * WIDTH),
+                          reference(proba[:, 1], plus.astype(np.int32)))
+    assert count_cells(proba[:, 1].astype(np.float32), plus, BANDS * WIDTH, KEPT * WIDTH) is None  # 0.1f != 0.1
