@@ -78,3 +78,39 @@ def test_any_layout_and_type_of_scores_is_read_as_doubles():
     assert np.array_equal(count_cells(proba[:, 1], plus, BANDS * WIDTH, KEPT * WIDTH),
                           reference(proba[:, 1], plus.astype(np.int32)))
     assert count_cells(proba[:, 1].astype(np.float32), plus, BANDS * WIDTH, KEPT * WIDTH) is None  # 0.1f != 0.1
+
+
+def test_offsets_that_could_reach_past_the_counters_are_refused():
+    """The compiled loops do not check their bounds: sizes the 32-bit offsets cannot address, or offsets that do
+    not match the scores, are refused before any loop runs."""
+    score = np.zeros(10)
+    with pytest.raises(ValueError):
+        count_cells(score, np.zeros(10, np.int32), 2**31, WIDTH)
+    with pytest.raises(ValueError):
+        count_cells(score, np.zeros(10, np.int32), WIDTH - 1, 0)
+    with pytest.raises(ValueError):
+        count_cells(score, np.zeros(9, np.int32), BANDS * WIDTH, KEPT * WIDTH)
+
+
+def test_a_forked_child_uses_the_loops_its_parent_loaded():
+    """The queue's worker loads the loops once (warm) and forks a child per job: the child counts without
+    compiling or loading them again, and counts right."""
+    import multiprocessing
+
+    from arena.scoring import gridcount
+
+    gridcount.warm()
+    score = np.round(np.random.default_rng(2).random(50_000), 6)
+    plus = np.zeros(len(score), np.int32)
+    expected = reference(score, plus)
+
+    def child(out):
+        inherited = len(gridcount._count.signatures) > 0  # compiled code already there: nothing to load or compile
+        out.put((inherited, bool(np.array_equal(count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH), expected))))
+
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    process = context.Process(target=child, args=(out,))
+    process.start()
+    process.join(60)
+    assert out.get(timeout=5) == (True, True)

@@ -535,9 +535,11 @@ def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart(
     assert blocked.multiclass_auc_score(truth, off_grid, parts, ("multiclass auc", "off"), seed=7) is None
 
 
-def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(monkeypatch):
-    """Above INFLUENCE_ROWS rows a part's interval reads a random sample's influence, scaled to the part: the same
-    AUC (every row is counted), an interval of the same width about it, and a sample spread over the blocks."""
+@pytest.mark.parametrize("rare", [False, True], ids=["balanced", "one class rare"])
+def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(monkeypatch, rare):
+    """Above INFLUENCE_ROWS rows a part's interval reads the influence of a sample drawn within each class, each row
+    weighed for those not drawn: the same AUC (every row is counted) and an interval of the same width about it,
+    over several bootstraps, with a class so rare that a plain sample would hold a handful of its rows."""
     from arena.scoring import blocked
     from arena.scoring.metrics import GRID_MIN_ROWS
 
@@ -546,24 +548,28 @@ def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(m
     usage = rng.random(rows)
     public, private = usage < 0.3, usage > 0.35  # parts of different sizes, and rows in neither
     truth = rng.integers(0, k, rows)
+    if rare:
+        truth[(truth == 3) & (rng.random(rows) < 0.995)] = 0  # about 70 rows of class 3 in all
     logits = rng.normal(size=(rows, k)) + np.eye(k)[truth]
     proba = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)
     parts = {"public": public, "private": private}
-    every_row = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", "all"), seed=7)
-    monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 8000)
-    sampled = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", "sample"), seed=7)
-    sample = blocked._kept_samples[(("sampled auc", "sample"), 7)]
-    for j, (part, mask) in enumerate(parts.items()):
-        chosen = sample.rows[sample.part == j]
-        assert 0.8 * 8000 < len(chosen) < 1.2 * 8000 and mask[chosen].all()  # its own rows, about that many
-        assert sample.scale[j] == pytest.approx(np.sqrt(len(chosen) / mask.sum()))
-        span = blocked._split_blocks(parts, ("sampled auc", "sample"), 7).parts[part]
-        assert np.count_nonzero(sample.counts[span]) > 0.8 * (span.stop - span.start)  # nearly every block drawn
-        (value, interval), (exact, reference) = sampled[part], every_row[part]
-        assert value == exact
-        width, reference_width = interval.high - interval.low, reference.high - reference.low
-        assert width == pytest.approx(reference_width, rel=0.1)
-        assert (interval.low + interval.high) / 2 == pytest.approx(value, abs=0.05 * width)  # centred on the AUC
+    ratios = []
+    for seed in range(5):
+        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 10**9)
+        every_row = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", rare, "all"), seed=seed)
+        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 8000)
+        sampled = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", rare), seed=seed)
+        sample = blocked._kept_samples[(("sampled auc", rare), seed, k)]
+        for j, (part, mask) in enumerate(parts.items()):
+            chosen = sample.rows[sample.part == j]
+            assert len(chosen) < 1.1 * 8000 and mask[chosen].all()  # its own rows, no more than asked
+            if rare:
+                assert set(np.flatnonzero(mask & (truth == 3))) <= set(chosen)  # the rare class keeps every row
+            (value, interval), (exact, reference) = sampled[part], every_row[part]
+            assert value == exact
+            ratios.append((interval.high - interval.low) / (reference.high - reference.low))
+            assert (interval.low + interval.high) / 2 == pytest.approx(value, abs=0.1 * (interval.high - interval.low))
+    assert np.mean(ratios) == pytest.approx(1, abs=0.05) and min(ratios) > 0.85 and max(ratios) < 1.15
 
 
 def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():

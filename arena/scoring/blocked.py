@@ -197,38 +197,39 @@ INFLUENCE_ROWS = 1 << 18  # a part's rows beyond this: its multi-class ROC AUC i
 
 @dataclass(frozen=True)
 class _InfluenceSample:
-    """The rows whose influence sets the multi-class ROC AUC interval: all of a part's rows up to ``INFLUENCE_ROWS``,
-    beyond that a random sample of about that many, spread over all its blocks (so the bootstrap still draws every
-    block). The same for every upload to the split, so kept."""
+    """The rows whose influence sets the multi-class ROC AUC interval, the same for every upload to the split, so
+    kept. A part of up to ``INFLUENCE_ROWS`` rows gives all its rows; a larger one about that many, drawn at random
+    within each of its classes, an equal share each, so a rare class (whose rows weigh the most) keeps all its rows.
+    Each sampled row stands for 1 / p rows of its class and part, p being the share drawn there: its influence is
+    weighed by 1 / sqrt(p), so the sampled rows' squared influences add up to the part's, and the bootstrap's spread
+    over the part's blocks is that of all its rows."""
 
     rows: np.ndarray  # in increasing order
     part: np.ndarray  # each sampled row's part (its position among the parts)
     truth: np.ndarray  # each sampled row's class
     block: np.ndarray  # each sampled row's block
-    counts: np.ndarray  # sampled rows per block
-    scale: np.ndarray  # per part, sqrt(sampled rows / rows): a mean over all its rows varies this much less
+    weight: np.ndarray  # each sampled row's 1 / sqrt(p): 1 where every row is read
 
 
 _kept_samples: dict[tuple, _InfluenceSample] = {}
 
 
-def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tuple, seed: int) -> _InfluenceSample:
+def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tuple, seed: int, k: int
+                      ) -> _InfluenceSample:
     def make() -> _InfluenceSample:
         blocks = _split_blocks(parts, split, seed)
         draw = np.random.default_rng([seed, 3]).random(len(truth))
         part_of_row = np.full(len(truth), -1, dtype=np.intp)
-        scale = np.ones(len(parts))
+        share = np.ones((len(parts), k))  # the share of each part's rows of each class that is read
         for j, mask in enumerate(parts.values()):
-            size = int(mask.sum())
-            share = min(1.0, INFLUENCE_ROWS / size) if size else 1.0
-            part_of_row[mask & (draw < share)] = j
-            scale[j] = np.sqrt(np.count_nonzero(part_of_row == j) / size) if size else 1.0
+            if mask.sum() > INFLUENCE_ROWS:
+                share[j] = np.minimum(1.0, INFLUENCE_ROWS / k / np.maximum(1, np.bincount(truth[mask], minlength=k)))
+            part_of_row[mask & (draw < share[j][truth])] = j
         rows = np.flatnonzero(part_of_row >= 0)
-        block = blocks.block[rows]
-        return _InfluenceSample(rows, part_of_row[rows], truth[rows], block,
-                                np.bincount(block, minlength=len(blocks.counts)).astype(np.float64), scale)
+        part, classes = part_of_row[rows], truth[rows]
+        return _InfluenceSample(rows, part, classes, blocks.block[rows], 1 / np.sqrt(share[part, classes]))
 
-    return _kept_or_made(_kept_samples, (split, seed), make, KEPT_BLOCKS)
+    return _kept_or_made(_kept_samples, (split, seed, k), make, KEPT_BLOCKS)
 
 
 def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _InfluenceSample, sizes: list[int]
@@ -267,16 +268,14 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     The interval is the per-part path's (:func:`arena.scoring.intervals.auc_replicates`): each row's influence
     (DeLong's placement values, centred and scaled, averaged over the classes) summed into the split's kept
     blocks. A row's placement is read from running sums over the grid's counts. Above ``INFLUENCE_ROWS`` rows a
-    part's influence is read for a random sample of about that many of its rows (:class:`_InfluenceSample`),
-    spread over all its blocks; their bootstrap is centred on the sample's mean and its spread scaled down to the
-    part's size. The sample's own error on the spread, about 0.2% at 2^18 rows, is far below the bootstrap's
-    (about 2% with 1,000 resamples), and the AUC itself counts every row.
+    part's influence is read for a random sample of about that many of its rows, drawn within each class and
+    weighed to stand for the rows not drawn (:class:`_InfluenceSample`); the AUC itself counts every row.
     """
     k = proba.shape[1]
     sizes = [int(mask.sum()) for mask in parts.values()]
     if k < 3 or min(sizes) <= BLOCKS:
         return None
-    sample = _influence_sample(truth, parts, split, seed)
+    sample = _influence_sample(truth, parts, split, seed, k)
     influence = np.zeros(len(sample.rows))
     aucs = np.zeros((len(parts), k))
     for c in range(k):
@@ -286,7 +285,7 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
         aucs[:, c], found = _class_auc(c, k, counts, proba[:, c], sample, sizes)
         influence += found
     blocks = _split_blocks(parts, split, seed)
-    sums = np.bincount(sample.block, weights=influence, minlength=len(sample.counts))
+    sums = np.bincount(sample.block, weights=influence * sample.weight, minlength=len(blocks.counts))
     out = {}
     for j, part in enumerate(parts):
         point = float(aucs[j].mean())
@@ -294,10 +293,9 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
             out[part] = (float("nan"), UNDEFINED)
             continue
         span = blocks.parts[part]
-        block_sums, block_counts = sums[span, None], sample.counts[span]
-        centre, scale = block_sums.sum() / block_counts.sum(), sample.scale[j]  # centre: 0 but for rounding unless sampled
-        replicates = replicates_from_sums(block_sums, block_counts,
-                                          lambda m, p=point, c=centre, s=scale: p + s * (m[..., 0] - c),
+        block_sums, block_counts = sums[span, None], blocks.counts[span]  # every row's count: see _InfluenceSample
+        centre = block_sums.sum() / block_counts.sum()  # 0 but for rounding where every row is read
+        replicates = replicates_from_sums(block_sums, block_counts, lambda m, p=point, c=centre: p + m[..., 0] - c,
                                           resamples=RESAMPLES, seed=seed)
         out[part] = (point, percentile_interval(replicates, expansion_rows("roc_auc", sizes[j])))
     return out

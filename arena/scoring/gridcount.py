@@ -6,7 +6,8 @@ grid point of every part and class, outgrow the processor's cache, so nearly eve
 row waits on memory. Here a few thousand scores at a time are turned into their
 cells in cache, then counted in 2-byte counters: a part and class's counters (2 MB)
 stay in cache. A counter that wraps past 65,535 is noted, and its notes added back at
-the end (a wrap takes 65,536 rows in one cell, so there are few). Per class this is several times faster than numpy's two passes, and the
+the end (a wrap takes 65,536 rows in one cell, so there are few). The loops are
+compiled on first use and cached on disk; :func:`warm` loads them ahead. Per class this is several times faster than numpy's two passes, and the
 classes of a multi-class task run on every core at once (the loops hold no GIL).
 
 The grid is :func:`arena.scoring.metrics.on_decimal_grid`'s: a score counts only if it
@@ -78,8 +79,12 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     grid. Slices of the rows are counted on every core at once, each into counters of its own (pooled memory,
     :mod:`arena.scoring.pooled`: numpy's fresh pages would be faulted in, and compacted into huge pages, anew for
     every upload)."""
+    if not DECIMAL_GRID < size < 2**31 or not 0 <= kept <= size:
+        raise ValueError(f"{size} cells, {kept} kept: cells are counted by 32-bit offsets from a whole grid")
     score = np.ascontiguousarray(score, dtype=np.float64)
     plus = np.ascontiguousarray(plus, dtype=np.int32)
+    if len(plus) != len(score):
+        raise ValueError(f"{len(score)} scores but {len(plus)} offsets")
 
     def count(rows: slice) -> tuple[np.ndarray, np.ndarray] | None:
         low = pooled_empty(size, np.uint16)
@@ -98,3 +103,9 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     for _, wraps in found:
         np.add.at(total, wraps[wraps < kept], WRAP)
     return total
+
+
+def warm() -> None:
+    """Load the compiled loops now (from the disk cache, else compiling them): a process that forks a child per
+    job, as the queue's worker does, then hands them to every child instead of each loading them anew."""
+    count_cells(np.zeros(1), np.zeros(1, np.int32), DECIMAL_GRID + 1, 1)
