@@ -6,9 +6,10 @@ grid point of every part and class, outgrow the processor's cache, so nearly eve
 row waits on memory. Here a few thousand scores at a time are turned into their
 cells in cache, then counted in 2-byte counters: a part and class's counters (2 MB)
 stay in cache. A counter that wraps past 65,535 is noted, and its notes added back at
-the end (a wrap takes 65,536 rows in one cell, so there are few). The loops are
-compiled on first use and cached on disk; :func:`warm` loads them ahead. Per class this is several times faster than numpy's two passes, and the
-classes of a multi-class task run on every core at once (the loops hold no GIL).
+the end (a wrap takes 65,536 rows in one cell, so there are few). Per class this is
+several times faster than numpy's two passes, and slices of the rows run on every core
+at once (the loops hold no GIL). The loops are compiled on first use and cached on
+disk; :func:`warm` loads them ahead.
 
 The grid is :func:`arena.scoring.metrics.on_decimal_grid`'s: a score counts only if it
 lies in [0, 1] and is the double nearest some k / 10^6, and then in cell k plus its row's
@@ -36,7 +37,7 @@ def _cells(score, plus, cells):  # pragma: no cover (compiled; tested through co
         s = score[i]
         point = np.floor(s * GRID + 0.5)
         off |= (point / GRID != s) | (point < 0.0) | (point > GRID)  # a NaN fails the first
-        point = min(max(point, 0.0), GRID)  # never convert an infinity (nor a NaN: max turns it into 0.0)
+        point = point if (point >= 0.0) & (point <= GRID) else 0.0  # never convert a NaN or an infinity
         cells[i] = np.int64(point) + plus[i]
     return off
 

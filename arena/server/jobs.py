@@ -21,7 +21,6 @@ from datetime import timedelta
 from arena.scoring.datasets import load_task
 from arena.errors import SubmissionError
 from arena.server.files import path_for, remove_unreferenced
-from arena.scoring.gridcount import warm
 from arena.scoring.score import Score, score_submission
 from arena.server import feedback
 from arena.server.rank_worker import refresh_ranks
@@ -318,6 +317,8 @@ def run_redis_worker(redis_url: str, burst: bool = False) -> None:
     global _redis_url
     _redis_url = redis_url
     queue = RedisQueue(redis_url, _worker_db()).start()
+    from arena.scoring.gridcount import warm  # (numba: imported by the worker, not by every web process)
+
     warm()  # each job is a forked child: it inherits the compiled loops instead of loading them (about 0.5 s)
     if not burst:
         start_rank_process()  # the same database as this worker, named by the environment
