@@ -4,9 +4,11 @@ import os
 
 # Arrow's allocator (mimalloc) hands freed pages back to the kernel 10 ms after a free, so
 # the next upload's arrays fault every page in again (and the kernel may first compact huge
-# pages): at 10M rows that cost a tenth of a second or more per upload. Kept for two seconds,
-# they serve the next arrays of the same scoring. Read when pyarrow loads, so it is set here,
-# before any arena module imports it; a value already in the environment wins.
-os.environ.setdefault("MIMALLOC_PURGE_DELAY", "2000")
+# pages): at 10M rows that cost a tenth of a second or more per upload. Kept for 30 seconds,
+# they serve the next arrays of the same scoring and the next uploads of a busy spell, and go
+# back to the kernel after it. (Two seconds still let one upload in three fault 300 MB anew.)
+# Read when pyarrow loads, so it is set here, before any arena module imports it; a value
+# already in the environment wins.
+os.environ.setdefault("MIMALLOC_PURGE_DELAY", "30000")
 
 __version__ = "0.1.0"

@@ -58,21 +58,23 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def interleaved_medians(repeat: int, **fns) -> dict[str, tuple[float, object]]:
+def interleaved_medians(repeat: int, **fns) -> dict[str, tuple[float, object | None]]:
     """Run the functions in turn, ``repeat`` rounds after one untimed round, and keep each one's median time.
 
     Interleaving puts both sides under the same machine load; the median resists
     the occasional slow round (page faults, the other core's work). The untimed round
     warms what a running server has warm: compiled loops, and memory its allocator
-    already holds.
+    already holds. Each result is let go before the next call, so neither side runs
+    beside the other's leftovers (a table of the whole file, a score's per-row results).
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
     results: dict[str, object] = {name: fn() for name, fn in fns.items()}
     for _ in range(repeat):
         for name, fn in fns.items():
+            results.clear()
             elapsed, results[name] = timed(fn)
             times[name].append(elapsed)
-    return {name: (float(np.median(times[name])), results[name]) for name in fns}
+    return {name: (float(np.median(times[name])), results.get(name)) for name in fns}  # the last call's result
 
 
 def make_bundle(folder: Path, rows: int) -> Path:

@@ -234,7 +234,7 @@ def test_importing_arena_keeps_arrows_freed_pages_a_while_unless_told_otherwise(
             "print(os.environ['MIMALLOC_PURGE_DELAY'])")
     env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
     found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert found.stdout.strip() == "2000"
+    assert found.stdout.strip() == "30000"
     told = subprocess.run([sys.executable, "-c", code], env={**env, "MIMALLOC_PURGE_DELAY": "25"},
                           capture_output=True, text=True, check=True)
     assert told.stdout.strip() == "25"

@@ -174,7 +174,7 @@ def _grid_bands(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict
     of class ``positive``, band 2j + 1); None for scores off the grid. Each row is counted in its band by an
     offset (rows in no part in two last bands, not returned); the offsets are the same for every upload to the
     split, so they are kept per class."""
-    from arena.scoring.gridcount import count_cells  # compiled on first use: only large uploads need it
+    from arena.scoring.gridcount import count_cells  # numba: imported where only large uploads need it
 
     if not may_lie_on_decimal_grid(score):  # before the offsets are made and kept: scores off the grid need none
         return None
@@ -192,7 +192,7 @@ def _grid_bands(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict
     return None if counts is None else counts.reshape(2 * len(parts), GRID_WIDTH)
 
 
-INFLUENCE_ROWS = 1 << 18  # a part's rows beyond this: its multi-class ROC AUC interval reads a sample's influence
+INFLUENCE_ROWS = 1 << 17  # a part's rows beyond this: its multi-class ROC AUC interval reads a sample's influence
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,8 @@ def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _I
                ) -> tuple[np.ndarray, np.ndarray]:
     """Class ``c``'s one-vs-rest AUC on each part, and each sampled row's influence through it on the macro AUC,
     from the class's counts per grid point and band (:func:`_grid_bands`) and its scores."""
+    from arena.scoring.gridcount import add_influence
+
     running = np.cumsum(counts, axis=1, out=pooled_empty(counts.shape, np.int64))  # rows at or below each point
     aucs = np.full(len(sizes), np.nan)
     slope, shift = np.zeros(len(counts)), np.zeros(len(counts))  # a row's influence: slope * placement + shift
@@ -252,12 +254,9 @@ def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _I
         # A negative's: the positives above it, ties counting one half, which is n_pos less the same count of the
         # positives; its influence ((n_pos - that) / n_pos - AUC) * n / n_neg / k.
         slope[2 * j], shift[2 * j] = -n / (n_pos * n_neg * k), (1 - auc) * n / (n_neg * k)
-    is_positive = sample.truth == c
-    band = 2 * sample.part + is_positive
-    point = np.rint(score[sample.rows] * DECIMAL_GRID).astype(np.int64)  # every score is on the grid: counted
-    other = (band ^ 1) * GRID_WIDTH + point  # the row's grid point in the band of its part's other class
-    placement = np.take(running.reshape(-1), other) - 0.5 * np.take(counts.reshape(-1), other)
-    return aucs, slope[band] * placement + shift[band]
+    found = np.zeros(len(sample.rows))
+    add_influence(score, sample.rows, sample.part, sample.truth, c, running, counts, slope, shift, found)
+    return aucs, found
 
 
 def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,

@@ -106,6 +106,35 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     return total
 
 
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _add_influence(score, rows, part, truth, c, running, counts, slope, shift, influence):  # pragma: no cover
+    """:func:`add_influence`'s loop (compiled; tested through multi-class ROC AUC)."""
+    width = DECIMAL_GRID + 1
+    for i in range(rows.shape[0]):
+        point = np.int64(np.floor(score[rows[i]] * GRID + 0.5))
+        band = 2 * part[i] + (truth[i] == c)
+        other = (band ^ 1) * width + point  # the same grid point in the band of the part's other class
+        influence[i] += slope[band] * (running[other] - 0.5 * counts[other]) + shift[band]
+
+
+def add_influence(score: np.ndarray, rows: np.ndarray, part: np.ndarray, truth: np.ndarray, c: int,
+                  running: np.ndarray, counts: np.ndarray, slope: np.ndarray, shift: np.ndarray,
+                  influence: np.ndarray) -> None:
+    """For ROC AUC of class ``c`` against the rest: add to ``influence`` each of ``rows``' (in part ``part``, of
+    class ``truth``) ``slope * placement + shift`` of its band (part j's negatives 2j, positives 2j + 1), its
+    placement being the rows of the part's other class below its score, ties counting one half: read from
+    ``running`` (rows at or below each grid point) and ``counts`` (rows at each), both (bands, grid points).
+
+    One compiled pass over the rows, whose scores must all lie on the grid (they were counted); numpy took one
+    pass per step, about five times as long.
+    """
+    bands = 2 * (int(part.max(initial=-1)) + 1)
+    if running.shape != counts.shape or running.shape[0] < bands or running.shape[1] != DECIMAL_GRID + 1:
+        raise ValueError(f"running sums {running.shape} and counts {counts.shape} must cover {bands} bands")
+    _add_influence(np.ascontiguousarray(score, dtype=np.float64), rows, part, truth, c, running.reshape(-1),
+                   counts.reshape(-1), slope, shift, influence)
+
+
 def warm() -> None:
     """Load the compiled loops now (from the disk cache, else compiling them): a process that forks a child per
     job, as the queue's worker does, then hands them to every child instead of each loading them anew."""
