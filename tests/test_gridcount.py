@@ -105,7 +105,7 @@ def test_a_forked_child_uses_the_loops_its_parent_loaded():
     expected = reference(score, plus)
 
     def child(out):
-        inherited = len(gridcount._count.signatures) > 0  # compiled code already there: nothing to load or compile
+        inherited = all(len(loop.signatures) > 0 for loop in (gridcount._count, gridcount._add_influence))  # loaded
         out.put((inherited, bool(np.array_equal(count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH), expected))))
 
     context = multiprocessing.get_context("fork")
@@ -114,3 +114,24 @@ def test_a_forked_child_uses_the_loops_its_parent_loaded():
     process.start()
     process.join(60)
     assert out.get(timeout=5) == (True, True)
+
+
+def test_influence_lookups_refuse_rows_and_parts_outside_the_arrays():
+    """The compiled lookup does not check its bounds either: rows past the scores, negative parts, or too few
+    slopes are refused first, and a score off the grid reads grid point 0 instead of memory past the arrays."""
+    from arena.scoring.gridcount import add_influence
+
+    grid = np.zeros((2, WIDTH), np.int64)
+    grid[0, 0] = 3
+    rows, part, truth = np.array([0]), np.array([0]), np.array([1])
+    slope, shift = np.ones(2), np.zeros(2)
+    for bad in ({"rows": np.array([5])}, {"rows": np.array([-1])}, {"part": np.array([-1])},
+                {"slope": np.ones(1)}, {"truth": np.array([1, 1])}):
+        arguments = {"rows": rows, "part": part, "truth": truth, "slope": slope} | bad
+        with pytest.raises(ValueError):
+            add_influence(np.zeros(3), arguments["rows"], arguments["part"], arguments["truth"], 1, grid, grid,
+                          arguments["slope"], shift, np.zeros(1))
+    for off_grid in (-5.0, 3.0, np.nan):
+        influence = np.zeros(1)
+        add_influence(np.array([off_grid]), rows, part, truth, 1, grid, grid, slope, shift, influence)
+        assert influence[0] == 3 - 0.5 * 3  # grid point 0 of the other band: 3 rows at or below, 3 tied

@@ -572,6 +572,34 @@ def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(m
     assert np.mean(ratios) == pytest.approx(1, abs=0.05) and min(ratios) > 0.85 and max(ratios) < 1.15
 
 
+def test_multiclass_auc_reads_every_row_where_a_few_rows_carry_the_spread(monkeypatch):
+    """A nearly perfect submission: its interval's spread sits in its few misranked rows, which a sample would hold
+    or miss by chance. The sample notices and every row is read: the interval is exactly the all-rows one, where
+    an ordinary submission keeps its sample's (close, not equal)."""
+    from arena.scoring import blocked
+    from arena.scoring.metrics import GRID_MIN_ROWS
+
+    rng = np.random.default_rng(14)
+    rows, k = GRID_MIN_ROWS + 40_000, 4
+    usage = rng.random(rows)
+    parts = {"public": usage < 0.3, "private": usage >= 0.3}
+    truth = rng.integers(0, k, rows)
+    near_perfect = np.full((rows, k), 0.01)
+    near_perfect[np.arange(rows), truth] = 0.97
+    wrong = rng.choice(rows, 12, replace=False)  # a dozen rows put their weight on the wrong class
+    near_perfect[wrong] = np.roll(near_perfect[wrong], 1, axis=1)
+    logits = rng.normal(size=(rows, k)) + np.eye(k)[truth]
+    ordinary = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)
+    for proba, spread_in_few_rows in ((near_perfect, True), (ordinary, False)):
+        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 10**9)
+        every_row = blocked.multiclass_auc_score(truth, proba, parts, ("few rows", spread_in_few_rows, "all"), seed=3)
+        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 8000)
+        found = blocked.multiclass_auc_score(truth, proba, parts, ("few rows", spread_in_few_rows), seed=3)
+        for part in parts:
+            assert found[part][0] == every_row[part][0]
+            assert (found[part][1] == every_row[part][1]) == spread_in_few_rows
+
+
 def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():
     from arena.scoring import blocked
 

@@ -214,22 +214,41 @@ class _InfluenceSample:
 _kept_samples: dict[tuple, _InfluenceSample] = {}
 
 
-def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tuple, seed: int, k: int
-                      ) -> _InfluenceSample:
+def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tuple, seed: int, k: int, *,
+                      every_row: bool = False) -> _InfluenceSample:
+    """The split's sample (kept), or with ``every_row`` all the rows of every part (made anew: it is large)."""
     def make() -> _InfluenceSample:
         blocks = _split_blocks(parts, split, seed)
         draw = np.random.default_rng([seed, 3]).random(len(truth))
         part_of_row = np.full(len(truth), -1, dtype=np.intp)
         share = np.ones((len(parts), k))  # the share of each part's rows of each class that is read
         for j, mask in enumerate(parts.values()):
-            if mask.sum() > INFLUENCE_ROWS:
+            if mask.sum() > INFLUENCE_ROWS and not every_row:
                 share[j] = np.minimum(1.0, INFLUENCE_ROWS / k / np.maximum(1, np.bincount(truth[mask], minlength=k)))
             part_of_row[mask & (draw < share[j][truth])] = j
         rows = np.flatnonzero(part_of_row >= 0)
         part, classes = part_of_row[rows], truth[rows]
         return _InfluenceSample(rows, part, classes, blocks.block[rows], 1 / np.sqrt(share[part, classes]))
 
-    return _kept_or_made(_kept_samples, (split, seed, k), make, KEPT_BLOCKS)
+    return make() if every_row else _kept_or_made(_kept_samples, (split, seed, k), make, KEPT_BLOCKS)
+
+
+SAMPLE_NOISE = 0.05  # the sampled sum of squared influences may be this uncertain (relative), else read every row
+
+
+def _too_noisy(weighted: np.ndarray, sample: _InfluenceSample, parts: int) -> bool:
+    """Whether a part's sampled influences leave the interval's spread uncertain: its sum of squares, estimated
+    from the sample, has a relative standard error above ``SAMPLE_NOISE`` (about half that on the width). It
+    happens when a few rows carry most of the spread, as the few misranked rows of a nearly perfect submission do;
+    an equal share per class cannot know which rows those are."""
+    drawn = sample.weight > 1  # rows standing for others: 1 - p of the rows like them were not read
+    for j in range(parts):
+        squares = weighted[(sample.part == j) & drawn] ** 2
+        total = float(np.sum(weighted[sample.part == j] ** 2))
+        unread = 1 - 1 / sample.weight[(sample.part == j) & drawn] ** 2
+        if total > 0 and np.sqrt(float(np.sum(squares * squares * unread))) > SAMPLE_NOISE * total:
+            return True
+    return False
 
 
 def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _InfluenceSample, sizes: list[int]
@@ -260,7 +279,7 @@ def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _I
 
 
 def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
-                         seed: int) -> dict[str, tuple[float, Interval]] | None:
+                         seed: int, every_row: bool = False) -> dict[str, tuple[float, Interval]] | None:
     """One-vs-rest macro ROC AUC and its interval on each part, from one pass over the rows per class; None unless
     every class's scores lie on the six-decimal grid and every part is large enough to resample in blocks.
 
@@ -268,13 +287,14 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     (DeLong's placement values, centred and scaled, averaged over the classes) summed into the split's kept
     blocks. A row's placement is read from running sums over the grid's counts. Above ``INFLUENCE_ROWS`` rows a
     part's influence is read for a random sample of about that many of its rows, drawn within each class and
-    weighed to stand for the rows not drawn (:class:`_InfluenceSample`); the AUC itself counts every row.
+    weighed to stand for the rows not drawn (:class:`_InfluenceSample`); the AUC itself counts every row. Where
+    the sample leaves the spread uncertain (:func:`_too_noisy`), or with ``every_row``, every row is read.
     """
     k = proba.shape[1]
     sizes = [int(mask.sum()) for mask in parts.values()]
     if k < 3 or min(sizes) <= BLOCKS:
         return None
-    sample = _influence_sample(truth, parts, split, seed, k)
+    sample = _influence_sample(truth, parts, split, seed, k, every_row=every_row)
     influence = np.zeros(len(sample.rows))
     aucs = np.zeros((len(parts), k))
     for c in range(k):
@@ -283,8 +303,11 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
             return None
         aucs[:, c], found = _class_auc(c, k, counts, proba[:, c], sample, sizes)
         influence += found
+    weighted = influence * sample.weight
+    if not every_row and _too_noisy(weighted, sample, len(parts)):
+        return multiclass_auc_score(truth, proba, parts, split, seed=seed, every_row=True)
     blocks = _split_blocks(parts, split, seed)
-    sums = np.bincount(sample.block, weights=influence * sample.weight, minlength=len(blocks.counts))
+    sums = np.bincount(sample.block, weights=weighted, minlength=len(blocks.counts))
     out = {}
     for j, part in enumerate(parts):
         point = float(aucs[j].mean())
