@@ -219,13 +219,16 @@ def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tu
     """The split's sample (kept), or with ``every_row`` all the rows of every part (made anew: it is large)."""
     def make() -> _InfluenceSample:
         blocks = _split_blocks(parts, split, seed)
-        draw = np.random.default_rng([seed, 3]).random(len(truth))
+        draw = None  # one uniform draw a row, made only if some part is sampled
         part_of_row = np.full(len(truth), -1, dtype=np.intp)
         share = np.ones((len(parts), k))  # the share of each part's rows of each class that is read
         for j, mask in enumerate(parts.values()):
+            chosen = mask
             if mask.sum() > INFLUENCE_ROWS and not every_row:
                 share[j] = np.minimum(1.0, INFLUENCE_ROWS / k / np.maximum(1, np.bincount(truth[mask], minlength=k)))
-            part_of_row[mask & (draw < share[j][truth])] = j
+                draw = np.random.default_rng([seed, 3]).random(len(truth)) if draw is None else draw
+                chosen = mask & (draw < share[j][truth])
+            part_of_row[chosen] = j
         rows = np.flatnonzero(part_of_row >= 0)
         part, classes = part_of_row[rows], truth[rows]
         return _InfluenceSample(rows, part, classes, blocks.block[rows], 1 / np.sqrt(share[part, classes]))
@@ -241,12 +244,12 @@ def _too_noisy(weighted: np.ndarray, sample: _InfluenceSample, parts: int) -> bo
     from the sample, has a relative standard error above ``SAMPLE_NOISE`` (about half that on the width). It
     happens when a few rows carry most of the spread, as the few misranked rows of a nearly perfect submission do;
     an equal share per class cannot know which rows those are."""
-    drawn = sample.weight > 1  # rows standing for others: 1 - p of the rows like them were not read
+    squares = weighted ** 2
+    unread = 1 - 1 / sample.weight ** 2  # the share of the rows each sampled row stands for that were not read
     for j in range(parts):
-        squares = weighted[(sample.part == j) & drawn] ** 2
-        total = float(np.sum(weighted[sample.part == j] ** 2))
-        unread = 1 - 1 / sample.weight[(sample.part == j) & drawn] ** 2
-        if total > 0 and np.sqrt(float(np.sum(squares * squares * unread))) > SAMPLE_NOISE * total:
+        mine = sample.part == j
+        total = float(np.sum(squares[mine]))
+        if total > 0 and np.sqrt(float(np.sum(squares[mine] ** 2 * unread[mine]))) > SAMPLE_NOISE * total:
             return True
     return False
 
