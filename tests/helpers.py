@@ -28,3 +28,21 @@ def predictions_csv(task_name: str, accuracy: float = 1.0, seed: int = 0) -> str
 
 def sample_csv(task_name: str) -> str:
     return load_task(task_name).sample_submission().to_csv(index=False)
+
+
+class InlineSlot:
+    """A scoring slot that runs the job in the calling thread: for tests of the job's states, where a
+    test replaces the scoring function (a child process would not see the replacement)."""
+
+    pid = None
+
+    def start(self):
+        return self
+
+    def run(self, function, argument, limit_seconds):
+        from arena.server.slots import Finished
+
+        return Finished(function(argument))
+
+    def close(self):
+        pass

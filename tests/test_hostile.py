@@ -757,10 +757,10 @@ def test_login_still_returns_to_a_page_on_this_site(client, people):
 
 
 @_accounts_pytest.mark.parametrize("first", ["web", "api"])
-def test_wrong_passwords_are_throttled_per_account_on_both_routes(people_factory, first):
+def test_wrong_passwords_are_throttled_per_account_and_address_on_both_routes(people_factory, first):
     from conftest import PASSWORD
 
-    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ACCOUNT="3 per minute")
+    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS="3 per minute")
     people.token("ada")
     people.token("bob")
 
@@ -772,7 +772,7 @@ def test_wrong_passwords_are_throttled_per_account_on_both_routes(people_factory
     other = "api" if first == "web" else "web"
     statuses = [attempt(route, "ada", "not-the-password").status_code for route in (first, other, first)]
     assert statuses == [401, 401, 401]
-    for route in (first, other):  # the account's bucket is shared by the page and the API; even the right password waits
+    for route in (first, other):  # the page and the API share the pair's bucket; even the right password waits
         refused = attempt(route, "ada", PASSWORD)
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
         assert "Retry-After" in (refused.get_json() or {"problems": [refused.get_data(as_text=True)]})["problems"][0]
@@ -789,7 +789,7 @@ def test_wrong_passwords_are_throttled_per_client_address(people_factory):
 def test_successful_logins_are_not_counted_against_anyone(people_factory):
     from conftest import PASSWORD
 
-    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ACCOUNT="2 per minute")
+    app, client, people = _accounts_app(people_factory, LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS="2 per minute")
     people.token("ada")
     assert {_accounts_login(client, "ada", PASSWORD).status_code for _ in range(5)} == {302}
 
@@ -804,7 +804,7 @@ def test_rate_limits_are_shared_by_processes_through_redis(people_factory):
     if not url:
         require_in_ci("no Redis server: set ARENA_TEST_REDIS_URL (.ci/services.sh starts one)")
     config = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": "arena-test-" + secrets.token_hex(4),
-              "LOGIN_LIMIT_PER_ACCOUNT": "2 per minute"}
+              "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS": "2 per minute"}
     database = _accounts_sqlite()
     (_, first, people), (_, second, _) = (people_factory(DATABASE_URL=database, **config),
                                           people_factory(DATABASE_URL=database, **config))
@@ -1395,6 +1395,8 @@ def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_u
     from arena.db.models import Submission
     from arena.server import jobs
 
+    from helpers import InlineSlot
+
     db, submission_id = _workers_store(database_url)
     monkeypatch.setattr(jobs, "HEARTBEAT", jobs.timedelta(seconds=0.2))
     real = jobs.score_submission
@@ -1407,7 +1409,7 @@ def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_u
 
     monkeypatch.setattr(jobs, "score_submission", slow)
     outcome = []
-    worker = _rthreading.Thread(target=lambda: outcome.append(jobs.score_one(db, submission_id)))
+    worker = _rthreading.Thread(target=lambda: outcome.append(jobs.score_one(db, submission_id, InlineSlot())))
     worker.start()
     assert started.wait(30)
     with db.session() as session:
@@ -1426,7 +1428,7 @@ def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_u
     # From here the other worker holds the job: a normal heartbeat, so no sweep (any process's, on a shared
     # database) judges its claim stale during the seconds this takes.
     monkeypatch.setattr(jobs, "HEARTBEAT", jobs.timedelta(seconds=10))
-    taken = _rthreading.Thread(target=lambda: outcome.append(jobs.score_one(db, submission_id)))
+    taken = _rthreading.Thread(target=lambda: outcome.append(jobs.score_one(db, submission_id, InlineSlot())))
     started.clear()
     taken.start()
     assert started.wait(30)

@@ -140,6 +140,7 @@ def test_a_score_is_not_recorded_when_the_version_changed_while_it_scored(app, c
     ada = people.token("ada")
     submission_id = upload(client, ada, "parity", right_on(1.0)).get_json()["submission"]["id"]
     from arena.server import jobs
+    from helpers import InlineSlot
 
     real = jobs.score_submission
     db = app.extensions["arena_db"]
@@ -151,7 +152,7 @@ def test_a_score_is_not_recorded_when_the_version_changed_while_it_scored(app, c
         return real(*args, **kwargs)
 
     monkeypatch.setattr(jobs, "score_submission", replaced_meanwhile)
-    assert jobs.score_one(db, submission_id) == "queued"
+    assert jobs.score_one(db, submission_id, InlineSlot()) == "queued"
     with db.session() as session:
         assert session.query(ScoreRecord).filter_by(submission_id=submission_id).count() == 0
     monkeypatch.setattr(jobs, "score_submission", real)

@@ -10,7 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from helpers import predictions_csv, sample_csv
+from helpers import InlineSlot, predictions_csv, sample_csv
 
 from arena.server import jobs
 from arena.server.files import store_stream
@@ -113,7 +113,7 @@ def test_our_failure_is_retried_then_fails_without_using_a_slot(db, monkeypatch)
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(jobs, "score_submission", broken)
-    assert [jobs.score_one(db, submission_id) for _ in range(3)] == ["queued", "queued", "failed"]
+    assert [jobs.score_one(db, submission_id, InlineSlot()) for _ in range(3)] == ["queued", "queued", "failed"]
     with db.session() as session:
         failed = session.get(Submission, submission_id)
         assert failed.problems == [submissions.OUR_FAILURE] and "disk on fire" not in str(failed.problems)

@@ -125,6 +125,8 @@ class Team(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     disqualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # revision 0003
     daily_limit_override: Mapped[int | None] = mapped_column(Integer, nullable=True)  # revision 0006
+    # Revision 0009: uncharged failures before this moment no longer count against the team's daily allowance.
+    failures_cleared_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     members: Mapped[list["Membership"]] = relationship(back_populates="team")
 
 
@@ -172,6 +174,10 @@ class Submission(Base):
     ladder_step: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Revision 0008: why scoring failed on our side (a traceback), for organisers only, never participants.
     failure_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Revision 0009: kills for time so far (bounded, across restarts), and why the file failed without costing a
+    # slot: "ours", "timeout" or "program" (None for a scored file, or one the reader refused).
+    timeouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     team: Mapped[Team] = relationship()
     user: Mapped[User] = relationship()
 

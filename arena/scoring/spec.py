@@ -24,7 +24,9 @@ MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 SAMPLE_SUBMISSION = "sample_submission.csv"
 """An organiser's own sample submission, used when the bundle holds a file of this name."""
-SECTIONS = ("data", "metrics", "submission", "competition")
+SECTIONS = ("data", "metrics", "submission", "competition", "scoring")
+MAX_SCORING_TIMEOUT = 86400
+"""The longest [scoring] timeout a task may set: one day."""
 DATES_HINT = ("dates are not part of a task: set them when hosting "
               "(arena host --starts-at/--ends-at, or the Host page).")
 KEY_HINTS = {
@@ -82,6 +84,7 @@ class TaskSpec:
     weight: str | None = None
     plugins: tuple[PluginSpec, ...] = ()
     submission_columns: tuple[SubmissionColumn, ...] = ()  # declared with prediction = "columns"
+    scoring_timeout: float | None = None  # [scoring] timeout: seconds one scoring may take (None: the installation's)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -347,6 +350,10 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         sample_file=_data_file(r, bundle, "data.sample_submission", sample),
     )
     seed = r.get("data.seed", int, default=0)
+    scoring_timeout = r.get("scoring.timeout", (int, float))
+    if scoring_timeout is not None and not 1 <= scoring_timeout <= MAX_SCORING_TIMEOUT:
+        r.problem("scoring.timeout", f"must be a number of seconds from 1 to {MAX_SCORING_TIMEOUT}, got {scoring_timeout}.")
+        scoring_timeout = None
     # Every key is read above this line: a key nobody asked for is a typo or a misplaced setting.
     r.unknown_keys()
     if any(key.partition(".")[0] in DATA_KEYS and (key in r.known or "." not in key) for key in r.bad):
@@ -373,5 +380,6 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         weight=weight,
         plugins=plugins,
         submission_columns=submission_columns,
+        scoring_timeout=float(scoring_timeout) if scoring_timeout is not None else None,
         **spec_kwargs,
     ), r.problems

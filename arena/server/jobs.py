@@ -16,21 +16,28 @@ import socket
 import threading
 import traceback
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from arena.scoring.datasets import load_task
+from arena.scoring.programs import ProgramFailed
 from arena.errors import SubmissionError
 from arena.server.files import path_for, remove_unreferenced
 from arena.scoring.score import Score, score_submission
-from arena.server import feedback
+from arena.server import feedback, slots
 from arena.server.rank_worker import refresh_ranks
 from arena.server import submissions as store
 from arena.db.database import Database
 from arena.db.models import Competition, Submission, utcnow
 
 log = logging.getLogger("arena.jobs")
-SCORING_TIMEOUT = timedelta(seconds=int(os.environ.get("ARENA_SCORING_TIMEOUT", "600")))
-"""The longest one scoring may take; past it the worker stops vouching for the job and it is retried."""
+DEFAULT_SCORING_TIMEOUT = 600.0
+"""The longest one scoring may take (a task may set its own); past it the job's process is killed."""
+SCORING_SLOTS = int(os.environ.get("ARENA_SCORING_SLOTS", "2"))
+"""Scoring processes of ``arena serve``'s own queue: jobs of other competitions flow while one runs long."""
+KILL_GRACE_SECONDS = 30
+"""How long past a job's limit its heartbeat still vouches for it (the kill and the record take a moment)."""
 MAX_FAILURE_DETAIL = 8000  # characters of a traceback kept for the organiser
 HEARTBEAT = timedelta(seconds=float(os.environ.get("ARENA_HEARTBEAT_SECONDS", "10")))
 """How often a worker says it is alive; three missed beats and its job goes back in the queue."""
@@ -78,8 +85,9 @@ def sweep(db: Database) -> list[int]:
 class _Heartbeat:
     """Beats for one claimed job in a thread while it is scored, until the scoring ends or runs past its time."""
 
-    def __init__(self, db: Database, submission_id: int, worker: str) -> None:
+    def __init__(self, db: Database, submission_id: int, worker: str, limit_seconds: float) -> None:
         self.db, self.submission_id, self.worker = db, submission_id, worker
+        self.limit_seconds = limit_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="arena-heartbeat", daemon=True)
 
@@ -92,7 +100,7 @@ class _Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        deadline = time.monotonic() + SCORING_TIMEOUT.total_seconds()
+        deadline = time.monotonic() + self.limit_seconds + KILL_GRACE_SECONDS
         while not self._stop.wait(HEARTBEAT.total_seconds()) and time.monotonic() < deadline:
             try:
                 with self.db.session() as session, session.begin():
@@ -102,34 +110,88 @@ class _Heartbeat:
                 log.exception("heartbeat for submission %s failed", self.submission_id)
 
 
-def score_one(db: Database, submission_id: int) -> str | None:
-    """Claim and score one submission; returns its new status (None if another worker had it).
+@dataclass(frozen=True)
+class Job:
+    """What a scoring slot needs to score one stored submission."""
+
+    task_ref: str
+    file_path: str
+    public_fraction: float
+    split_key: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What came of one job: ``scored`` (with its Score), ``invalid`` (the participant's file, with the
+    problems they may see) or ``ours`` (a failure of ours). ``detail`` is for organisers only."""
+
+    kind: str
+    score: Score | None = None
+    problems: tuple[str, ...] = ()
+    detail: str = ""
+    failure_kind: str | None = None  # what the organisers' count of uncharged failures calls it
+
+
+def score_job(job: Job) -> Result:
+    """Score one submission (run in a scoring slot); every exception becomes a Result."""
+    try:
+        score = score_submission(load_task(job.task_ref), Path(job.file_path), public_fraction=job.public_fraction,
+                                 split_key=job.split_key)
+    except SubmissionError as exc:
+        program = isinstance(exc, ProgramFailed)  # a scoring program refused or failed on this file
+        return Result("invalid", problems=tuple(exc.messages()), detail=str(getattr(exc, "log", "") or "")[
+            -MAX_FAILURE_DETAIL:], failure_kind="program" if program else None)
+    except Exception:  # our failure, never the participant's: retried, never charged
+        log.exception("scoring %s failed", job.file_path)
+        return Result("ours", detail=traceback.format_exc(limit=20)[-MAX_FAILURE_DETAIL:], failure_kind="ours")
+    return Result("scored", score=score)
+
+
+def _outcome_result(outcome: slots.Outcome) -> Result:
+    """A slot's outcome as a job's result: a kill for time and a dead slot are failures of ours."""
+    if isinstance(outcome, slots.Finished):
+        return outcome.value
+    if isinstance(outcome, slots.TimedOut):
+        return Result("ours", detail=f"scoring was stopped after its time limit of {outcome.seconds:g} s.",
+                      failure_kind="timeout")
+    return Result("ours", detail=f"the scoring process ended without an answer (exit code {outcome.exit_code}); "
+                                 "it may have run out of memory.", failure_kind="ours")
+
+
+def time_limit(competition: Competition) -> float:
+    """The competition's scoring time limit: its task's own (task.toml or a Codabench phase) or the installation's."""
+    own = (competition.task_facts or {}).get("scoring_timeout")
+    return float(own) if own else installation_time_limit()
+
+
+def installation_time_limit() -> float:
+    """``ARENA_SCORING_TIMEOUT`` (seconds, default 600): the limit of tasks that set none."""
+    return float(os.environ.get("ARENA_SCORING_TIMEOUT", DEFAULT_SCORING_TIMEOUT))
+
+
+def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None) -> str | None:
+    """Claim and score one submission in a scoring slot; returns its new status (None if another worker had it).
 
     The database is only touched in short transactions before and after the scoring,
     so uploads are never blocked behind a long job. A result is recorded only while
     this worker still holds the claim: a job requeued meanwhile (a rescore, or a
-    heartbeat judged lost) is scored again by whoever holds it now.
+    heartbeat judged lost) is scored again by whoever holds it now. ``slot`` is the
+    child process to score in (by default this process's first slot).
     """
+    slot = slot or default_slot()
+    slot.start()  # before the heartbeat's thread exists: a forking slot must fork a single-threaded process
     worker = worker_name()
     with db.session() as session, session.begin():
         if not store.claim(session, submission_id, worker):
             return None
         submission = session.get(Submission, submission_id)
         competition = session.get(Competition, submission.competition_id)
-        task_ref, fraction, file_sha = competition.task_ref, competition.public_fraction, submission.file_sha256
-        split_key = competition.split_key
-        started = (task_ref, competition.task_version, competition.answer_sha256)
-    outcome: Score | list[str] | None
-    failure = None
-    with _Heartbeat(db, submission_id, worker):
-        try:
-            outcome = score_submission(load_task(task_ref), path_for(file_sha), public_fraction=fraction,
-                                       split_key=split_key)
-        except SubmissionError as exc:
-            outcome = exc.messages()
-        except Exception:  # our failure, never the participant's: retried, never charged
-            log.exception("scoring submission %s failed", submission_id)
-            outcome, failure = None, traceback.format_exc(limit=20)[-MAX_FAILURE_DETAIL:]
+        job = Job(competition.task_ref, str(path_for(submission.file_sha256)), competition.public_fraction,
+                  competition.split_key)
+        limit = time_limit(competition)
+        started = (competition.task_ref, competition.task_version, competition.answer_sha256)
+    with _Heartbeat(db, submission_id, worker, limit):
+        result = _outcome_result(slot.run(score_job, job, limit))
     with db.session() as session, session.begin():
         submission = session.get(Submission, submission_id, with_for_update=True)
         if not store.holds_claim(submission, worker):
@@ -137,15 +199,35 @@ def score_one(db: Database, submission_id: int) -> str | None:
         competition = session.get(Competition, submission.competition_id)
         if (competition.task_ref, competition.task_version, competition.answer_sha256) != started:  # changed: again
             submission.status = "queued"
-        elif isinstance(outcome, Score):
-            store.record_score(session, submission, competition, outcome)
-            feedback.after_scoring(session, submission, competition, outcome)
-        elif isinstance(outcome, list):
-            store.record_invalid(submission, outcome)
+        elif result.kind == "scored":
+            store.record_score(session, submission, competition, result.score)
+            feedback.after_scoring(session, submission, competition, result.score)
+        elif result.kind == "invalid":
+            store.record_invalid(submission, list(result.problems), detail=result.detail,
+                                 failure_kind=result.failure_kind)
         else:
-            store.record_our_failure(submission, failure)
+            store.record_our_failure(submission, result.detail, failure_kind=result.failure_kind)
+        if result.failure_kind is not None:
+            store.note_uncharged_failure(session, submission, competition)
         submission.worker = None
         return submission.status
+
+
+_slots: list[slots.Slot] = []
+_slots_lock = threading.Lock()
+
+
+def default_slot() -> slots.Slot:
+    """This process's first scoring slot (the CLI, the tests' drain and the first worker thread use it)."""
+    return worker_slots(1)[0]
+
+
+def worker_slots(count: int) -> list[slots.Slot]:
+    """This process's first ``count`` scoring slots, made on first use and shared by its queues."""
+    with _slots_lock:
+        while len(_slots) < count:
+            _slots.append(slots.Slot("spawn"))
+        return _slots[:count]
 
 
 def pending(db: Database) -> list[int]:
@@ -162,21 +244,31 @@ def tidy_store(db: Database) -> int:
 
 
 class InProcessWorker:
-    """A daemon thread that scores queued submissions; woken at once by :meth:`notify`."""
+    """Scoring threads in this process, one per scoring slot; woken at once by :meth:`notify`.
 
-    def __init__(self, db: Database, poll_seconds: float = 2.0) -> None:
+    A competition holds at most all slots but one at a time (one, with the default two
+    slots), so a job that runs until its limit never keeps another competition's
+    uploads waiting: they take the free slot.
+    """
+
+    def __init__(self, db: Database, poll_seconds: float = 2.0, slot_count: int | None = None) -> None:
         self.db = db
         self.poll_seconds = poll_seconds
+        self.slots = worker_slots(max(1, slot_count or SCORING_SLOTS))
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="arena-scoring", daemon=True)
+        self._busy: dict[int, int] = {}  # slot index -> the competition it scores now
+        self._busy_lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(index,), name=f"arena-scoring-{index}", daemon=True)
+                         for index in range(len(self.slots))]
 
     def start(self) -> "InProcessWorker":
         """Start scoring. Jobs left ``scoring`` by a stopped process go back in the queue at once
         (a dead process on this host) or after its missed heartbeats (a silent one elsewhere)."""
         sweep(self.db)
         tidy_store(self.db)
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def notify(self, submission_id: int | None = None) -> None:
@@ -185,23 +277,46 @@ class InProcessWorker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=10)
 
     def drain(self) -> None:
         """Score everything queued now, in this thread (tests and the CLI use it)."""
         while ids := pending(self.db):
             for submission_id in ids:
-                score_one(self.db, submission_id)
+                score_one(self.db, submission_id, self.slots[0])
         refresh_ranks(self.db)
 
-    def _run(self) -> None:
+    def _take(self, index: int) -> int | None:
+        """The next queued job this slot may score: the oldest of a competition that holds fewer than
+        all slots but one (any competition when there is one slot)."""
+        sweep(self.db)
+        with self.db.session() as session, session.begin():
+            queued = store.queued_jobs(session)
+        most = max(1, len(self.slots) - 1)
+        with self._busy_lock:
+            held: dict[int, int] = {}
+            for competition_id in self._busy.values():
+                held[competition_id] = held.get(competition_id, 0) + 1
+            for submission_id, competition_id in queued:
+                if held.get(competition_id, 0) < most:
+                    self._busy[index] = competition_id
+                    return submission_id
+        return None
+
+    def _run(self, index: int) -> None:
         while not self._stop.is_set():
             try:
-                for submission_id in pending(self.db):
-                    if self._stop.is_set():
-                        return
-                    score_one(self.db, submission_id)
-                refresh_ranks(self.db)  # boards changed by the scores above (or by anything else) get their ranks
+                while not self._stop.is_set() and (submission_id := self._take(index)) is not None:
+                    try:
+                        score_one(self.db, submission_id, self.slots[index])
+                    finally:
+                        with self._busy_lock:
+                            self._busy.pop(index, None)
+                    self._wake.set()  # the others may now take a job this one's competition held back
+                if index == 0:
+                    refresh_ranks(self.db)  # boards changed by the scores above (or by anything else) get their ranks
             except Exception:  # keep the worker alive; the job stays queued and is retried
                 log.exception("scoring loop error")
             self._wake.wait(min(self.poll_seconds, HEARTBEAT.total_seconds()))
@@ -227,13 +342,12 @@ class RedisQueue:
 
     def notify(self, submission_id: int | None = None) -> None:
         """Enqueue one submission, or (None) every queued one: rescores, new task versions, retries."""
-        if submission_id is None:
-            with self.db.session() as session, session.begin():
-                ids = store.queued_ids(session, limit=None)
-        else:
-            ids = [submission_id]
-        for one in ids:
-            self.queue.enqueue(rq_score, one, job_timeout=int(SCORING_TIMEOUT.total_seconds()) + 60)
+        with self.db.session() as session, session.begin():
+            ids = store.queued_ids(session, limit=None) if submission_id is None else [submission_id]
+            limits = {one: time_limit(competition) for one, competition in store.competitions_of(session, ids)}
+        for one in ids:  # RQ's own kill is only a backstop: the job's slot is killed at its limit
+            self.queue.enqueue(rq_score, one, job_timeout=int(limits.get(one, installation_time_limit())
+                                                              + 2 * KILL_GRACE_SECONDS))
 
     def watch(self) -> threading.Thread:
         """Every heartbeat: requeue and enqueue the jobs of silent or dead workers, and re-announce queued
@@ -284,7 +398,11 @@ def _rank_forever(database_url: str | None, parent: int) -> None:
 def rq_score(submission_id: int) -> str | None:
     """The RQ job: scores one submission in the database named by the environment; a job that goes back
     in the queue (a failure of ours, a task changed meanwhile) is enqueued again at once."""
-    status = score_one(_worker_db(), submission_id)
+    slot = slots.Slot("fork")  # RQ's work horse is single-threaded: its slot inherits the loops it loaded
+    try:
+        status = score_one(_worker_db(), submission_id, slot)
+    finally:
+        slot.close()
     if status == "queued" and _redis_url:
         RedisQueue(_redis_url, _worker_db()).notify(submission_id)
     return status

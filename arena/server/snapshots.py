@@ -74,6 +74,10 @@ def is_snapshot(task_ref: str) -> bool:
     return Path(task_ref).parent == snapshot_root()
 
 
+PROGRAM_START_SECONDS = 60
+"""A Codabench program's scoring may take its phase's time limit plus this (unpacking, starting the sandbox)."""
+
+
 def facts(task: Task) -> dict:
     """What pages and the API show of a task, taken once at hosting so that no page materialises it."""
     spec = task.spec
@@ -86,7 +90,8 @@ def facts(task: Task) -> dict:
             "prediction_columns": [str(c) for c in task.prediction_columns], "prediction": spec.prediction,
             "submission_columns": [{"name": c.name, "type": c.type} for c in getattr(spec, "submission_columns", ())],
             "train_rows": len(task.train), "test_rows": len(task.test), "columns": columns,
-            "native": getattr(spec, "native", None), "phase_name": getattr(spec, "phase_name", "")}
+            "native": getattr(spec, "native", None), "phase_name": getattr(spec, "phase_name", ""),
+            "scoring_timeout": spec.time_limit + PROGRAM_START_SECONDS if program else spec.scoring_timeout}
 
 
 def store_facts(competition: Competition, task: Task) -> None:

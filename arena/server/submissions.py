@@ -7,6 +7,7 @@ retried, and after the last retry it fails without having cost anything.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,15 +15,21 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from arena.scoring.score import Score
+from arena.server import audit
 from arena.server.competitions import CompetitionError, accepting_submissions
 from arena.server.teams import lock, locked, team_for_upload
 from arena.db import generations
-from arena.db.models import Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
+from arena.db.models import AuditEntry, Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
 COUNTED = ("queued", "scoring", "scored")
 MAX_ATTEMPTS = 3
 OUR_FAILURE = ("Arena could not score this file because of a problem on our side. "
                "It did not use a submission slot; please upload it again later.")
+TIME_LIMIT = ("Scoring this file took longer than the competition's time limit, so Arena stopped it. It did not use "
+              "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv.")
+UNCHARGED_KINDS = ("ours", "timeout", "program")
+"""Failures that cost no slot although the file reached scoring: a failure of ours, a kill for time, a scoring
+program's refusal. Each is a free look at the scorer, so a team gets a bounded number a day (FAILURE_LIMIT)."""
 CRASHED = ("Scoring this file stopped {attempts} times before it finished, so Arena gave up on it. It did not use "
            "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv, "
            "then upload it again.")
@@ -76,6 +83,13 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
         raise CompetitionError(f"team '{team.name}' was disqualified by the organisers of this competition "
                                "and cannot submit; ask them if you think this is a mistake.")
     day = now.strftime("%Y-%m-%d")
+    failures = uncharged_failures(session, team, competition, day)
+    if failures >= failure_limit():
+        tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
+        raise LimitError(f"{failures} of team '{team.name}''s uploads on {day} (UTC) could not be scored, although "
+                         f"they cost no submission slot, so Arena takes no more uploads from the team today. Uploads "
+                         f"open again at {tomorrow} 00:00 UTC, or sooner if the organisers clear the count. Check that "
+                         "your file is an ordinary predictions file like sample_submission.csv.")
     used_today, used_in_all, duplicate_id = _slots_and_duplicate(session, team, competition, day, file_sha256)
     if duplicate_id is not None:
         return Accepted(session.get(Submission, duplicate_id), duplicate=True)
@@ -193,6 +207,20 @@ def holds_claim(submission: Submission, worker: str | None) -> bool:
     return submission.status == "scoring" and submission.worker == worker
 
 
+def queued_jobs(session: Session, limit: int | None = 500) -> list[tuple[int, int]]:
+    """(submission id, competition id) of the queued jobs, oldest first."""
+    return [tuple(row) for row in session.execute(select(Submission.id, Submission.competition_id)
+                                                  .where(Submission.status == "queued").order_by(Submission.id)
+                                                  .limit(limit))]
+
+
+def competitions_of(session: Session, ids: list[int]) -> list[tuple[int, Competition]]:
+    """Each submission id with its competition."""
+    return [(submission_id, competition) for submission_id, competition in session.execute(
+        select(Submission.id, Competition).join(Competition, Competition.id == Submission.competition_id)
+        .where(Submission.id.in_(ids)))]
+
+
 def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
     return list(session.scalars(select(Submission.id).where(Submission.status == "queued")
                                 .order_by(Submission.id).limit(limit)))
@@ -222,6 +250,7 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
             .where(Submission.status == "scoring", gone)):
         values = ({"status": "queued"} if attempts < MAX_ATTEMPTS else
                   {"status": "failed", "problems": [CRASHED.format(attempts=attempts)], "score": None,
+                   "failure_kind": "ours",
                    "public_primary": None, "private_primary": None, "selected": False})
         mine = Submission.worker.is_(None) if worker is None else Submission.worker == worker
         changed = session.execute(update(Submission).where(Submission.id == submission_id,
@@ -236,7 +265,7 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
 
 def record_score(session: Session, submission: Submission, competition: Competition, score: Score) -> None:
     submission.status = "scored"
-    submission.problems = submission.failure_detail = None
+    submission.problems = submission.failure_detail = submission.failure_kind = None
     submission.score = score.to_dict()
     submission.public_primary = _finite(score.public[score.primary])
     submission.private_primary = _finite(score.private[score.primary])
@@ -245,25 +274,94 @@ def record_score(session: Session, submission: Submission, competition: Competit
                             answer_sha256=competition.answer_sha256, score=score.to_dict()))
 
 
-def record_invalid(submission: Submission, problems: list[str]) -> None:
-    """The participant's file is invalid: it fails, with the report, and frees its slot."""
+def record_invalid(submission: Submission, problems: list[str], *, detail: str = "",
+                   failure_kind: str | None = None) -> None:
+    """The participant's file is invalid: it fails, with the report, and frees its slot.
+
+    ``detail`` (a scoring program's output) is for the organisers only; ``failure_kind`` says
+    whether the failure counts against the team's daily allowance of uncharged failures.
+    """
     submission.status = "failed"
+    submission.failure_detail = detail or submission.failure_detail
+    if failure_kind is not None:
+        submission.failure_kind = failure_kind
     submission.problems = problems
     submission.score = None
     submission.public_primary = submission.private_primary = None
     submission.selected = False
 
 
-def record_our_failure(submission: Submission, detail: str | None = None) -> None:
-    """Our fault: retry, or after the last attempt fail without charging the team.
+def record_our_failure(submission: Submission, detail: str | None = None, *, failure_kind: str = "ours") -> None:
+    """Our fault, or a kill for time: retry, or after the last attempt fail without charging the team.
 
-    ``detail`` (a traceback) is kept for the organisers' admin page; participants only ever see OUR_FAILURE.
+    ``detail`` (a traceback, the time limit) is kept for the organisers' admin page; participants only
+    ever see OUR_FAILURE or TIME_LIMIT. A job killed for time is tried again at most ``timeout_retries()``
+    times: the count is stored, so no restart runs it again.
     """
     submission.failure_detail = detail
+    submission.failure_kind = failure_kind
+    if failure_kind == "timeout":
+        submission.timeouts += 1
+        if submission.timeouts > timeout_retries():
+            record_invalid(submission, [TIME_LIMIT])
+            return
     if submission.attempts < MAX_ATTEMPTS:
         submission.status = "queued"
     else:
         record_invalid(submission, [OUR_FAILURE])
+
+
+def timeout_retries() -> int:
+    """``ARENA_TIMEOUT_RETRIES`` (default 1): how often a job killed for time is tried again before it fails."""
+    return max(0, int(os.environ.get("ARENA_TIMEOUT_RETRIES", "1")))
+
+
+def failure_limit() -> int:
+    """``ARENA_FAILURE_LIMIT`` (default 5): uncharged failures a team may have per UTC day before uploads stop."""
+    return max(1, int(os.environ.get("ARENA_FAILURE_LIMIT", "5")))
+
+
+def _uncharged(team: Team, competition: Competition):
+    conditions = [Submission.team_id == team.id, Submission.competition_id == competition.id,
+                  Submission.failure_kind.in_(UNCHARGED_KINDS), Submission.status != "scored"]
+    if team.failures_cleared_at is not None:
+        conditions.append(Submission.created_at > team.failures_cleared_at)
+    return conditions
+
+
+def uncharged_failures(session: Session, team: Team, competition: Competition, day: str) -> int:
+    """The team's uploads of ``day`` (UTC) that failed without costing a slot, since an organiser last cleared them."""
+    return session.scalar(select(func.count()).select_from(Submission).where(
+        *_uncharged(team, competition), Submission.utc_day == day)) or 0
+
+
+def uncharged_failures_by_team(session: Session, competition: Competition, day: str | None = None) -> dict[int, int]:
+    """Each team's uncharged failures of ``day`` (default today, UTC): what the admin page shows."""
+    day = day or utcnow().strftime("%Y-%m-%d")
+    return {team.id: uncharged_failures(session, team, competition, day) for team in teams_of(session, competition)}
+
+
+def note_uncharged_failure(session: Session, submission: Submission, competition: Competition) -> None:
+    """Write to the audit log when this failure brings the team to its daily limit of uncharged failures."""
+    team = session.get(Team, submission.team_id)
+    count = uncharged_failures(session, team, competition, submission.utc_day)
+    if count != failure_limit():
+        return
+    detail = f"team {team.name}: {count} uploads of {submission.utc_day} failed without costing a slot; uploads stop"
+    already = session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.competition_id == competition.id, AuditEntry.action == "failure-limit",
+        AuditEntry.detail == detail, AuditEntry.created_at > (team.failures_cleared_at or datetime.min)))
+    if not already:
+        audit.record(session, competition, None, "failure-limit", detail, by="Arena")
+
+
+def clear_failures(session: Session, competition: Competition, team: Team, user: User | None,
+                   now: datetime | None = None) -> None:
+    """An organiser lets a team upload again today: its uncharged failures so far stop counting (audited)."""
+    lock(session, Team, team.id)
+    count = uncharged_failures(session, team, competition, (now or utcnow()).strftime("%Y-%m-%d"))
+    team.failures_cleared_at = now or utcnow()
+    audit.record(session, competition, user, "clear-failures", f"team {team.name}: {count} uncharged failures cleared")
 
 
 def disqualify(submission: Submission, disqualified: bool = True) -> None:
