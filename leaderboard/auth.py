@@ -27,10 +27,12 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-# Failed logins per account and per client address, and accounts created per address. Each is a
-# Flask-Limiter limit string, overridable in the app's config (and by environment variables in create_app).
+# Failed logins per account from one client address, failed logins per client address across all accounts,
+# and accounts created per address. Each is a Flask-Limiter limit string, overridable in the app's config (and
+# by environment variables in create_app). No limit counts an account's failures across every address: it
+# would be checked before the password is, so anyone could lock the owner out by failing from elsewhere.
 LIMIT_DEFAULTS = {
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute;30 per hour",
+    "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS": "5 per minute;30 per hour",
     "LOGIN_LIMIT_PER_ADDRESS": "30 per minute;200 per hour",
     "REGISTRATION_LIMIT_PER_ADDRESS": "5 per hour;20 per day",
 }
@@ -103,11 +105,15 @@ def init_security(app: Flask) -> None:
     def created(response: Response) -> bool:
         return response.status_code in (201, 202, 302)
 
-    def per_account() -> str:
-        return "account:" + _posted("username").strip().lower()
+    def per_account_and_address() -> str:
+        """The pair a failure counts against: the account asked for (as typed; no real name is longer than
+        64 characters) and the client address (the peer, or what ARENA_PROXY_COUNT trusted proxies say)."""
+        return f"account:{_posted('username').strip().lower()[:64]}|address:{get_remote_address()}"
 
-    logins = [limiter.shared_limit(setting("LOGIN_LIMIT_PER_ACCOUNT"), "login-account", key_func=per_account,
-                                   deduct_when=failed, methods=LIMITED_METHODS),
+    # Failures only count (a right password uses none of the budget); a throttled pair is refused before the
+    # password is checked, the right one included, so a throttled address learns nothing about its guesses.
+    logins = [limiter.shared_limit(setting("LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"), "login-account-address",
+                                   key_func=per_account_and_address, deduct_when=failed, methods=LIMITED_METHODS),
               limiter.shared_limit(setting("LOGIN_LIMIT_PER_ADDRESS"), "login-address", deduct_when=failed,
                                    methods=LIMITED_METHODS)]
     registrations = [limiter.shared_limit(setting("REGISTRATION_LIMIT_PER_ADDRESS"), "registration",
@@ -193,7 +199,7 @@ def register_error_pages(app: Flask, render_error) -> None:
         wait = getattr(getattr(exc, "limit", None), "limit", None)
         window = f" (at most {wait})" if wait is not None else ""
         return render_error(429, "Too many attempts",
-                            f"too many attempts from here or for this account{window}; wait for the time in "
+                            f"too many attempts from this address{window}; wait for the time in "
                             "the Retry-After header (in seconds), then try again.")
 
 

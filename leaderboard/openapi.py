@@ -47,7 +47,8 @@ OPENAPI = {
         "/api/v1/auth/token": {"post": _op("Exchange username and password for a new named API token",
                                            body={"username": S, "password": S, "name": S, "expires_in_days": I},
                                            responses={"201": {"description": "Created"}, "401": {"description": "Wrong credentials"},
-                                                      "429": {"description": "Too many failed attempts; see Retry-After"}})},
+                                                      "429": {"description": "Too many failed attempts from this address "
+                                                                              "(for this account, or for all); see Retry-After"}})},
         "/api/v1/me": {"get": _op("Who the token belongs to", auth="user")},
         "/api/v1/me/tokens": {
             "get": _op("Your API tokens: names, creation and expiry (never the secrets)", auth="user"),
