@@ -358,10 +358,22 @@ def disqualify_team(slug: str, team_id: int):
     return jsonify(id=team.id, name=team.name, disqualified=team.disqualified)
 
 
+@bp.post("/competitions/<slug>/teams/<int:team_id>/clear-failures")
+@organiser_required
+def clear_team_failures(slug: str, team_id: int):
+    competition = competition_or_404(slug)
+    session = db_session()
+    with transaction():
+        team = submissions.team_in(session, competition, team_id)
+        submissions.clear_failures(session, competition, team, g.user)
+    return jsonify(id=team.id, name=team.name, uncharged_failures_today=0)
+
+
 @bp.get("/competitions/<slug>/all-submissions")
 @organiser_required
 def all_submissions(slug: str):
     competition = competition_or_404(slug)
     rows = submissions.for_competition(db_session(), competition)
     return jsonify([{**standings.submission_summary(s, show_private=True), "team": s.team.name, "team_id": s.team_id,
-                     "team_disqualified": s.team.disqualified} for s in rows])
+                     "team_disqualified": s.team.disqualified, "failure_kind": s.failure_kind,
+                     "failure_detail": s.failure_detail} for s in rows])

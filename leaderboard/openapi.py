@@ -117,5 +117,8 @@ OPENAPI = {
         "/api/v1/competitions/{slug}/teams/{team_id}/disqualify": {
             "post": _op("Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
                         auth="organiser", params=["slug", "team_id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
+        "/api/v1/competitions/{slug}/teams/{team_id}/clear-failures": {
+            "post": _op("Let a team upload again today after its uploads failed without costing a slot too often "
+                        "(its count so far stops counting)", auth="organiser", params=["slug", "team_id"])},
     },
 }

@@ -211,7 +211,8 @@ def admin(slug: str):
     rows = [(s.team.name, standings.submission_summary(s, show_private=True), s.user.username, s.failure_detail)
             for s in submissions.for_competition(session, competition)]
     return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
-                           join_requests=teams.join_requests(session, competition),
+                           failures=submissions.uncharged_failures_by_team(session, competition),
+                           failure_limit=submissions.failure_limit(), join_requests=teams.join_requests(session, competition),
                            state=lifecycle.state_of(competition), log=audit.entries(session, competition),
                            announcements=announcements.of(session, competition))
 
@@ -238,7 +239,11 @@ def admin_action(slug: str, action: str):
     if action == "task" and not lifecycle.confirmed(request.form.get("confirm")):
         abort(400, description="tick 'every submission is rescored' to confirm replacing the task, then send it again.")
     with transaction():
-        if action in ("delete", "archive", "announce", "unannounce", "team-limit"):
+        if action == "clear-failures":
+            team = submissions.team_in(session, competition, _form_id("team_id"))
+            submissions.clear_failures(session, competition, team, g.user)
+            flash(f"Team {team.name} may upload again today: its failed uploads so far no longer count.")
+        elif action in ("delete", "archive", "announce", "unannounce", "team-limit"):
             return _organise(session, competition, action)
         if action == "settings":
             competitions.update_settings(competition, **settings_from_form(request.form))

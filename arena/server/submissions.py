@@ -86,10 +86,10 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
     failures = uncharged_failures(session, team, competition, day)
     if failures >= failure_limit():
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
-        raise LimitError(f"{failures} of team '{team.name}''s uploads on {day} (UTC) could not be scored, although "
-                         f"they cost no submission slot, so Arena takes no more uploads from the team today. Uploads "
-                         f"open again at {tomorrow} 00:00 UTC, or sooner if the organisers clear the count. Check that "
-                         "your file is an ordinary predictions file like sample_submission.csv.")
+        raise LimitError(f"team '{team.name}' has had {failures} uploads on {day} (UTC) that could not be scored. They "
+                         f"cost no submission slot, but Arena takes no more uploads from the team today: uploads open "
+                         f"again at {tomorrow} 00:00 UTC, or sooner if the organisers clear the count. Check that your "
+                         "file is an ordinary predictions file like sample_submission.csv.")
     used_today, used_in_all, duplicate_id = _slots_and_duplicate(session, team, competition, day, file_sha256)
     if duplicate_id is not None:
         return Accepted(session.get(Submission, duplicate_id), duplicate=True)
