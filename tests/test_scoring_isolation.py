@@ -285,3 +285,16 @@ def test_only_an_organiser_may_clear_a_teams_failures(app, people, tmp_path):
     assert refused.status_code == 403
     with app.extensions["arena_db"].session() as session:
         assert session.query(AuditEntry).filter_by(action="clear-failures").count() == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "100000", '"ten"'])
+def test_a_task_timeout_out_of_range_is_refused_with_the_key(tmp_path, value):
+    from arena.errors import BundleError
+    from arena.scoring.spec import load_spec
+
+    folder = stalling_bundle(tmp_path / "stall")
+    (folder / "task.toml").write_text((folder / "task.toml").read_text().replace(f"timeout = {LIMIT}",
+                                                                                 f"timeout = {value}"))
+    with pytest.raises(BundleError) as refused:
+        load_spec(folder)
+    assert "[scoring.timeout]" in str(refused.value.report())
