@@ -52,6 +52,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PROXY_COUNT=int(os.environ.get("ARENA_PROXY_COUNT") or 0),
         **{key: os.environ[f"ARENA_{key}"] for key in auth.LIMIT_DEFAULTS if os.environ.get(f"ARENA_{key}")},
     )
+    if os.environ.get("ARENA_LOGIN_LIMIT_PER_ACCOUNT") and not os.environ.get("ARENA_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"):
+        # The earlier name of the per-account limit: an installation that set it keeps its number, now counted
+        # per account and address (a limit per account alone would let anyone lock the owner out).
+        app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = os.environ["ARENA_LOGIN_LIMIT_PER_ACCOUNT"]
     if test_config:
         app.config.from_mapping(test_config)
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]

@@ -162,3 +162,13 @@ def test_behind_a_trusted_proxy_only_the_address_it_adds_counts(throttled, route
     assert statuses == [401] * 3 + [429] * 2
     assert_throttled(attempt(attacker, route, "ada", PASSWORD, **{"X-Forwarded-For": ATTACKER}))
     assert accepted(attempt(owner, route, "ada", PASSWORD, **{"X-Forwarded-For": OWNER}))
+
+
+def test_the_earlier_setting_name_still_sets_the_limit_per_account_and_address(monkeypatch):
+    from conftest import make_app
+
+    monkeypatch.setenv("ARENA_LOGIN_LIMIT_PER_ACCOUNT", "2 per minute")
+    monkeypatch.delenv("ARENA_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS", raising=False)
+    app = make_app(DATABASE_URL="sqlite://")
+    assert app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] == "2 per minute"
+    app.extensions["arena_db"].engine.dispose()
