@@ -97,8 +97,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     try:
         score = score_submission(task, args.file, public_fraction=args.public_fraction)
-    except ProgramFailed as exc:  # the organiser runs this: show the program's own output too
-        print(f"scoring program output:\n{exc.log}", file=sys.stderr)
+    except ProgramFailed as exc:  # the organiser runs this: the exact reason and the program's own output too
+        print(f"{exc.log}\n\nwhat a participant sees:", file=sys.stderr)
         raise
     if args.json:
         declared = {c.name: c.type for c in getattr(task.spec, "submission_columns", ())}

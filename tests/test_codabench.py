@@ -296,7 +296,7 @@ json.dump({{"no_network": fails(connect), "interfaces": len(interfaces),
 
 
 def test_the_phase_time_limit_and_the_memory_limit_stop_a_program(tmp_path):
-    from arena.scoring.sandbox import ProgramError, run_program
+    from arena.scoring.sandbox import FILE, TIME, ProgramError, run_program
 
     need_bwrap()
     program = tmp_path / "program"
@@ -306,16 +306,16 @@ def test_the_phase_time_limit_and_the_memory_limit_stop_a_program(tmp_path):
     started = time.monotonic()
     with pytest.raises(ProgramError, match="time limit of 2 s") as caught:
         run_program(program, tmp_path, tmp_path, time_limit=2)
-    assert time.monotonic() - started < 15 and not caught.value.ours
+    assert time.monotonic() - started < 15 and not caught.value.ours and caught.value.verdict == TIME
 
     (program / "slow.py").write_text("block = bytearray(600 * 1024 * 1024)\nprint(len(block))\n")
     with pytest.raises(ProgramError, match="stopped with an error") as caught:
         run_program(program, tmp_path, tmp_path, time_limit=30, memory_mb=300)
-    assert "MemoryError" in caught.value.log
+    assert "MemoryError" in caught.value.log and caught.value.verdict == FILE
 
 
 def test_scores_files_are_read_safely():
-    from arena.scoring.sandbox import ProgramError, read_scores
+    from arena.scoring.sandbox import PROGRAM, ProgramError, read_scores
 
     def scores(name: str, text: str, tmp: Path) -> dict:
         for old in tmp.iterdir():
@@ -330,10 +330,14 @@ def test_scores_files_are_read_safely():
         assert scores("scores.txt", "set1_score: 0.75\nDuration: 3.2\nnot a score line\nnote: fine\n", folder) == \
             {"set1_score": 0.75, "Duration": 3.2}
         assert scores("scores.json", '{"accuracy": "0.5", "label": "x"}', folder) == {"accuracy": 0.5}
-        with pytest.raises(ProgramError, match="finite"):
+        # the exact reasons, for the organiser (a participant sees only a fixed message: see programs.py)
+        with pytest.raises(ProgramError, match="finite") as caught:
             scores("scores.json", '{"accuracy": NaN}', folder)
+        assert caught.value.verdict == PROGRAM
         with pytest.raises(ProgramError, match="object of scores"):
             scores("scores.json", "[1, 2]", folder)
+        with pytest.raises(ProgramError, match="not valid JSON"):
+            scores("scores.json", '{"accuracy": ', folder)
         with pytest.raises(ProgramError, match="wrote no output/scores.json"):
             scores("other.txt", "accuracy: 1", folder)
 
@@ -353,7 +357,8 @@ def test_a_submission_zip_that_escapes_its_folder_is_refused(tmp_path):
 
 def test_a_crashing_program_gives_the_participant_a_neutral_message_and_the_organiser_its_output(tmp_path):
     from arena.scoring.datasets import load_task
-    from arena.scoring.programs import ProgramFailed
+    from arena.scoring.programs import FILE_NOT_SCORED, PARTICIPANT_MESSAGES, ProgramFailed
+    from arena.scoring.sandbox import FILE
     from arena.scoring.score import score_submission
 
     need_bwrap()
@@ -362,9 +367,14 @@ def test_a_crashing_program_gives_the_participant_a_neutral_message_and_the_orga
     folder = write_v2(tmp_path / "b", program=program)
     with pytest.raises(ProgramFailed) as caught:
         score_submission(load_task(folder), submission_zip(truth_rows(), tmp_path / "sub.zip"))
-    assert "secret reference label" in caught.value.log  # the organiser's view
-    assert not any("secret" in message for message in caught.value.messages())
-    assert any("does not count against your limits" in message for message in caught.value.messages())
+    # the organiser's view: the exact reason first, then the program's output
+    assert caught.value.log.startswith("reason: the scoring program stopped with an error (exit status 1).")
+    assert "secret reference label" in caught.value.log
+    # the participant's: one fixed message and its fixed hint
+    assert caught.value.messages() == list(PARTICIPANT_MESSAGES[FILE])
+    assert caught.value.messages()[0] == FILE_NOT_SCORED
+    assert "does not count against your limits" in caught.value.messages()[1]
+    assert "exit status" not in str(caught.value)
 
 
 # --- beyond Codabench: the native metric ---------------------------------------------

@@ -26,7 +26,7 @@ from arena.scoring.bundles import MAX_UNPACKED_BYTES, safe_unzip
 from arena.errors import BundleError, Problem, SubmissionError
 from arena.scoring.codabench import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
 from arena.scoring.datasets import AnswerKey, Task, answer_sha256
-from arena.scoring.sandbox import ProgramError, run_program
+from arena.scoring.sandbox import FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, run_program
 from arena.scoring.spec import CompetitionDefaults, TaskSpec
 
 log = logging.getLogger("arena.programs")
@@ -51,14 +51,39 @@ class ProgramSpec(TaskSpec):
         return self.columns[0].higher_is_better
 
 
+# What a participant may learn when the program gives no score: one of these, with its hint, and
+# never anything the program wrote (its output, its scores' keys or values, its exit status).
+FILE_NOT_SCORED = "Your file could not be scored."
+FAILED_ON_OUR_SIDE = "The scoring program failed on our side."
+TIME_LIMIT = "Time limit: scoring your file took longer than this phase allows."
+PARTICIPANT_MESSAGES = {
+    FILE: (FILE_NOT_SCORED, "Check that the upload holds the files, names and format the competition's instructions "
+                            "ask for. This attempt does not count against your limits."),
+    PROGRAM: (FAILED_ON_OUR_SIDE, "This attempt does not count against your limits; the organisers can see what "
+                                  "went wrong."),
+    TIME: (TIME_LIMIT, "This attempt does not count against your limits."),
+}
+
+
 class ProgramFailed(SubmissionError):
-    """The program could not score a file. Participants see the neutral problems; ``log`` is for the organiser."""
+    """The program gave no score for a file.
+
+    ``messages()`` is one fixed message and its fixed hint (PARTICIPANT_MESSAGES), all a
+    participant sees. ``reason`` says exactly why and ``log`` holds the reason followed by
+    the program's output: both are for the organisers only.
+    """
 
     headline = "The scoring program could not score this submission"
 
-    def __init__(self, problems: list, log_text: str = "") -> None:
-        super().__init__(problems)
-        self.log = log_text
+    def __init__(self, verdict: str = FILE, reason: str = "", output: str = "") -> None:
+        verdict = verdict if verdict in PARTICIPANT_MESSAGES else FILE
+        super().__init__(list(PARTICIPANT_MESSAGES[verdict]))
+        self.verdict, self.reason, self.output = verdict, reason, output
+        self.log = f"reason: {reason}" + (f"\n\nscoring program output (its last {LOG_TAIL} characters):\n{output}"
+                                          if output else "\n\nthe scoring program wrote no output.")
+
+    def __reduce__(self):
+        return type(self), (self.verdict, self.reason, self.output)
 
 
 @dataclass
@@ -102,14 +127,13 @@ class ProgramTask(Task):
                 if exc.ours:
                     raise
                 log.warning("scoring program of %s failed: %s\n%s", spec.ref, exc.report(), exc.log)
-                raise ProgramFailed(exc.messages() + [
-                    "Check that the upload holds the files, names and format the competition's instructions ask for. "
-                    "This attempt does not count against your limits."], exc.log) from None
+                raise ProgramFailed(exc.verdict, "; ".join(exc.messages()), exc.log) from None
         primary = spec.columns[0].key
         if primary not in run.scores:
-            log.warning("scoring program of %s wrote no '%s': %s\n%s", spec.ref, primary, run.scores, run.log)
-            raise ProgramFailed([f"the scoring program gave no '{primary}' score for this upload. Check that the "
-                                 "upload holds the files the competition's instructions ask for."], run.log)
+            given = ", ".join(repr(key[:100]) for key in list(run.scores)[:20]) or "none"
+            log.warning("scoring program of %s wrote no '%s': %s\n%s", spec.ref, primary, given, run.log)
+            raise ProgramFailed(PROGRAM, f"the scoring program gave no '{primary}' score (the first leaderboard "
+                                         f"column); the scores it gave: {given}.", run.log)
         values = {c.key: run.scores.get(c.key) for c in spec.columns}
         return Score(primary=primary, higher_is_better=spec.higher_is_better, public=values, private=dict(values),
                      public_ci=(None, None), private_ci=(None, None), n_public=0, n_private=0)

@@ -225,6 +225,28 @@ def _read_int(path: Path, key: str | None = None) -> int | None:
     return None
 
 
+def _tidy(parent: Path) -> None:
+    """Remove the empty cgroups of runs whose Arena process is gone (one killed before it could clean up)."""
+    try:
+        children = [child for child in parent.iterdir() if child.name.startswith("arena-program-")]
+    except OSError:
+        return
+    for child in children:
+        try:
+            pid = int(child.name.split("-")[2])
+            if pid != os.getpid():
+                os.kill(pid, 0)
+            continue
+        except (IndexError, ValueError, PermissionError):
+            continue
+        except ProcessLookupError:
+            pass
+        try:
+            child.rmdir()
+        except OSError:
+            pass
+
+
 class Cgroup:
     """One run's cgroup (v2) or pair of cgroups (v1 memory and pids), made before the run and removed after it."""
 
@@ -261,6 +283,7 @@ class Cgroup:
     @classmethod
     def _make_v2(cls, folder: Path, memory_bytes: int, processes: int) -> "Cgroup | None":
         control = folder.parent / "cgroup.subtree_control"
+        _tidy(folder.parent)
         try:
             if not {"memory", "pids"} <= set(control.read_text().split()):
                 _write(control, "+memory +pids")
@@ -281,6 +304,8 @@ class Cgroup:
     @classmethod
     def _make_v1(cls, memory: Path, pids: Path, memory_bytes: int, processes: int) -> "Cgroup | None":
         group = cls(1, memory, pids)
+        _tidy(memory.parent)
+        _tidy(pids.parent)
         try:
             memory.mkdir()
         except OSError:
@@ -622,7 +647,8 @@ def _scores_from(files: dict, log: str) -> dict[str, float]:
         except (TypeError, ValueError, OverflowError):
             continue  # a non-numeric entry (a duration, a note) is not a score
         if not math.isfinite(number):
-            raise ProgramError([f"the scoring program gave '{key}' the value {value!r}; scores must be finite numbers."],
+            raise ProgramError([f"the scoring program gave {str(key)[:100]!r} the value {repr(value)[:100]}; scores must "
+                                f"be finite numbers."],
                                log, verdict=PROGRAM)
         scores[str(key)] = number
     return scores
