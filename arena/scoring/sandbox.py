@@ -32,12 +32,15 @@ Limits for the whole run, the program and every process it starts:
   never applies it to root: as root without a cgroup, the process count is not
   capped (a warning is logged) and only the time limit stops a fork bomb.
   Either way each process also has the memory limit as address space, the time
-  limit as CPU seconds and no core files, and cannot create user namespaces (so it
-  cannot mount a file system of its own).
+  limit as CPU seconds and no core files, and (with bubblewrap 0.8 or later) cannot
+  create user namespaces, so it cannot mount a file system of its own. The sizes
+  count bytes, not files: without a cgroup, the kernel memory of many empty files
+  is bounded only by the time limit.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -467,11 +470,23 @@ while record:
 """
 
 
+@functools.lru_cache(maxsize=None)
+def _bwrap_knows(option: str) -> bool:
+    """Whether the installed bubblewrap has this option."""
+    try:
+        done = subprocess.run([bwrap_path() or "bwrap", "--help"], capture_output=True, text=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in done.stdout + done.stderr
+
+
 def _bwrap_args(program_dir: Path, ref_dir: Path, res_dir: Path, disk_bytes: int) -> list[str]:
     # No capabilities even when Arena runs as root, no user namespaces inside, and every writable
     # place an in-memory file system of a fixed size; / and /dev read-only.
     size = str(disk_bytes)
-    args = [bwrap_path() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+    nested = ["--unshare-user", "--disable-userns"] if _bwrap_knows("--disable-userns") else []  # bubblewrap 0.8+
+    args = [bwrap_path() or "bwrap", "--unshare-all", *nested, "--die-with-parent",
             "--new-session", "--cap-drop", "ALL", "--proc", "/proc",
             "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
             "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", APP,
@@ -516,7 +531,7 @@ def run_program(program_dir: Path, ref_dir: Path, res_dir: Path, *, time_limit: 
         log.warning("scoring programs run without a cap on their number of processes: Arena runs as root and can "
                     "make no cgroup (set ARENA_PROGRAM_CGROUP, or run Arena as an ordinary user)")
     read_end, write_end = os.pipe()
-    supervisor = [sys.executable, "-I", "-S", "-c", SUPERVISOR, str(write_end), str(memory_mb * 2**20),
+    supervisor = [sys.executable or "python3", "-I", "-S", "-c", SUPERVISOR, str(write_end), str(memory_mb * 2**20),
                   str(processes + SUPERVISOR_PROCESSES), str(disk_mb * 2**20), str(time_limit + 1),
                   str(MAX_SCORES_BYTES), command]
     argv = [*(group.enter() if group else []), *_bwrap_args(program_dir, ref_dir, res_dir, disk_mb * 2**20), "--",
@@ -562,7 +577,7 @@ def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tupl
                     selector.unregister(key.fileobj)
                 elif key.data == "log":
                     tail = (tail + chunk)[-LOG_TAIL * 4:]
-                elif len(record) <= 4 * MAX_SCORES_BYTES:
+                elif len(record) <= 16 * MAX_SCORES_BYTES:  # two files of 1 MB, escaped as JSON
                     record += chunk
     finally:
         selector.close()
