@@ -530,26 +530,28 @@ def run_program(program_dir: Path, ref_dir: Path, res_dir: Path, *, time_limit: 
         _warned_uncapped = True
         log.warning("scoring programs run without a cap on their number of processes: Arena runs as root and can "
                     "make no cgroup (set ARENA_PROGRAM_CGROUP, or run Arena as an ordinary user)")
-    read_end, write_end = os.pipe()
-    supervisor = [sys.executable or "python3", "-I", "-S", "-c", SUPERVISOR, str(write_end), str(memory_mb * 2**20),
-                  str(processes + SUPERVISOR_PROCESSES), str(disk_mb * 2**20), str(time_limit + 1),
-                  str(MAX_SCORES_BYTES), command]
-    argv = [*(group.enter() if group else []), *_bwrap_args(program_dir, ref_dir, res_dir, disk_mb * 2**20), "--",
-            *supervisor]
     try:
+        read_end, write_end = os.pipe()
+        supervisor = [sys.executable or "python3", "-I", "-S", "-c", SUPERVISOR, str(write_end),
+                      str(memory_mb * 2**20), str(processes + SUPERVISOR_PROCESSES), str(disk_mb * 2**20),
+                      str(time_limit + 1), str(MAX_SCORES_BYTES), command]
+        argv = [*(group.enter() if group else []), *_bwrap_args(program_dir, ref_dir, res_dir, disk_mb * 2**20),
+                "--", *supervisor]
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, pass_fds=(write_end,))
+            try:
+                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, pass_fds=(write_end,))
+            finally:
+                os.close(write_end)
+            output, record, timed_out = _collect(process, read_end, time_limit)
         finally:
-            os.close(write_end)
-        output, record, timed_out = _collect(process, read_end, time_limit)
-    finally:
-        os.close(read_end)
+            os.close(read_end)
         if group is not None:
             group.kill()
-    usage = group.usage() if group else Usage("rlimits")
-    if group is not None:
-        group.remove()
+        usage = group.usage() if group else Usage("rlimits")
+    finally:
+        if group is not None:
+            group.remove()
     return _outcome(output, record, timed_out, process.returncode, time_limit, memory_mb, processes, usage)
 
 
