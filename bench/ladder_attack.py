@@ -1,25 +1,45 @@
-"""Benchmark: the boosting attack of Blum & Hardt (2015) against rounded scores and against the Ladder.
+"""Benchmark: what probing learns from rounded public scores and from the Ladder.
 
-A random binary task: n public and n private rows with random labels. The attacker
-makes k random submissions, keeps those whose shown public loss (0-1 loss) is below
-0.5, and combines them by majority vote. Rounded scores leak enough for the vote to
-overfit the public rows (public loss well below 0.5, private loss 0.5); under the
-Ladder the shown loss rarely moves, and the vote stays within noise of 0.5.
+Two attacks, each against two feedback modes:
 
-Usage: python bench/ladder_attack.py [--rows 4000] [--submissions 400] [--seed 0]
+- the one-row probe: upload a file, then the same file with one row's prediction
+  flipped, and watch the public score. If it moves, the row is public and the
+  direction tells its label. The attacker does not know which rows are public.
+- the boosting attack of Blum & Hardt (2015): make k random submissions, keep
+  those whose shown public score beats chance, and combine them by majority vote.
+  Rounded scores leak enough for the vote to overfit the public rows (public
+  accuracy well above 0.5, private 0.5).
+
+``--server`` (the default when run as a script) attacks a competition as the
+server computes it: a binary task bundle with random labels, hosted with the
+server's keyed public/private split, each upload scored by the server's scoring
+path (``score_submission``), the public score shown as participants see it
+(``rounded``, 4 decimals) or released by the server's Ladder step
+(``arena.server.feedback.ladder_release``, with its bootstrap noise of the paired
+per-row difference) and then rounded. The plain functions below
+(``rounded_feedback``, ``ladder_feedback``) are the textbook model on per-row
+0-1 losses, with the exact Ladder of ``arena.scoring.ladder``.
+
+Usage: python bench/ladder_attack.py [--public-rows 4000] [--submissions 400] [--probes 200] [--seed 0] [--seeds 1]
+       python bench/ladder_attack.py --model      (the textbook model only, no server code)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from arena.scoring.ladder import Ladder
 
+# --- the textbook model: per-row 0-1 losses in, a shown loss out --------------------------------------------------
+
 
 def rounded_feedback(digits: int = 4):
-    """Today's feedback: every submission's public loss, rounded."""
+    """Every submission's public loss, rounded."""
     return lambda rows: round(float(np.mean(rows)), digits)
 
 
@@ -57,20 +77,189 @@ def one_row_probe(feedback, *, rows: int, seed: int) -> float:
     return learned / rows
 
 
+# --- the server: a hosted task, the server's split, scoring path and feedback ------------------------------------
+
+TOML = """name = "probe"
+title = "Probing target"
+version = 1
+kind = "classification"
+
+[data]
+train = "train.csv"
+test = "test.csv"
+answers = "answers.csv"
+id = "id"
+target = "label"
+
+[metrics]
+primary = "accuracy"
+
+[submission]
+prediction = "label"
+"""
+
+
+class ServerCompetition:
+    """A binary task with random labels, split and scored exactly as a hosted competition's uploads are."""
+
+    def __init__(self, public_rows: int, public_fraction: float, seed: int, folder: Path) -> None:
+        from arena.scoring.datasets import load_task
+        from arena.scoring.score import public_rows as public_mask, private_rows
+
+        rng = np.random.default_rng(seed)
+        test_rows = int(round(public_rows / public_fraction))
+        ids = np.arange(100, 100 + test_rows)
+        labels = rng.integers(0, 2, test_rows)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "task.toml").write_text(TOML)
+        (folder / "train.csv").write_text("id,x,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(100)))
+        (folder / "test.csv").write_text("id,x\n" + "".join(f"{i},{i}\n" for i in ids))
+        (folder / "answers.csv").write_text("id,label\n" + "".join(f"{i},{y}\n" for i, y in zip(ids, labels)))
+        self.task = load_task(str(folder))
+        self.fraction, self.split_key = public_fraction, f"bench-{seed}"
+        self.public = public_mask(self.task, public_fraction, split_key=self.split_key)
+        self.private = private_rows(self.task, public_fraction, split_key=self.split_key)
+        key = self.task.answer_key
+        self.ids, self.truth = key.ids, np.asarray(self.task.classes)[key.truth]
+        self.file = folder / "upload.csv"
+
+    def score(self, labels: np.ndarray):
+        """Upload predictions (one label per answer-key row) and score them as the server's worker does."""
+        from arena.scoring.score import score_submission
+
+        self.file.write_text("id,label\n" + "".join(f"{i},{y}\n" for i, y in zip(self.ids, labels)))
+        return score_submission(self.task, self.file, public_fraction=self.fraction, split_key=self.split_key)
+
+    def rounded_view(self):
+        """The rounded mode: what a participant sees of each submission (its public score, 4 decimals)."""
+        from arena.scoring.score import rounded
+
+        return lambda score: rounded(score.public[score.primary])
+
+    def ladder_view(self):
+        """The Ladder: the server's step for one team, the release shown rounded as a participant sees it."""
+        from arena.scoring.score import rounded
+        from arena.server.feedback import ladder_release
+
+        team = {"released": None, "best_rows": None}
+
+        def show(score):
+            released, improved = ladder_release(self.task, self.public, team["released"], score.public[score.primary],
+                                                score.rows, team["best_rows"])
+            if improved:
+                team["best_rows"] = score.rows
+            team["released"] = released
+            return rounded(released)
+
+        return show
+
+
+def server_probe(competition: ServerCompetition, show, *, probes: int, seed: int) -> dict:
+    """The one-row probe against a hosted competition: ``probes`` uploads, each flipping one row of the team's best
+    file. Returns how many probed rows were public, how many labels the attacker read off correctly (and wrongly)."""
+    rng = np.random.default_rng(seed + 1)
+    base = rng.integers(0, 2, len(competition.ids))
+    shown = show(competition.score(base))
+    rows = rng.choice(len(base), size=probes, replace=False)
+    learned = wrong = 0
+    for row in rows:
+        probe = base.copy()
+        probe[row] = 1 - probe[row]
+        now = show(competition.score(probe))
+        if now == shown or now is None or shown is None:
+            continue
+        guess = probe[row] if now > shown else base[row]  # accuracy: higher is better
+        learned += int(guess == competition.truth[row])
+        wrong += int(guess != competition.truth[row])
+        if now > shown:  # keep the better file: the next probe starts from the team's best
+            base, shown = probe, now
+    return {"probes": probes, "public": int(competition.public[rows].sum()), "learned": learned, "wrong": wrong}
+
+
+def server_boosting(competition: ServerCompetition, views: dict, *, submissions: int, seed: int) -> dict:
+    """The boosting attack against each feedback mode, on the same random uploads (each scored once).
+
+    The attacker keeps the uploads whose shown public accuracy beats 0.5 (Blum & Hardt's rule); under the Ladder,
+    which shows a team's best, it also tries keeping only the uploads that moved the shown score. Returns per mode
+    and rule the vote's public and private accuracy, as the server scores the vote's file, and how many were kept."""
+    rng = np.random.default_rng(seed + 2)
+    guesses = rng.integers(0, 2, (submissions, len(competition.ids)))
+    scores = [competition.score(g) for g in guesses]
+    results = {}
+    for name, make in views.items():
+        show = make()
+        shown = [show(s) for s in scores]
+        rules = {"beats 0.5": [v is not None and v > 0.5 for v in shown]}
+        if name == "ladder":
+            rules["moved"] = [v is not None and v > 0.5 and (i == 0 or v != shown[i - 1]) for i, v in enumerate(shown)]
+        for rule, keep in rules.items():
+            kept = guesses[np.asarray(keep, dtype=bool)]
+            vote = (kept.mean(axis=0) > 0.5).astype(np.int64) if len(kept) else rng.integers(0, 2, guesses.shape[1])
+            score = competition.score(vote)
+            results[(name, rule)] = {"kept": len(kept), "public": score.public[score.primary],
+                                     "private": score.private[score.primary]}
+    return results
+
+
+def run_server(args) -> None:
+    """Both attacks against both modes, once per seed; a line per seed, then the totals and mean gaps."""
+    probes: dict[str, list[dict]] = {}
+    boosts: dict[tuple[str, str], list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("ARENA_HOME", str(Path(tmp) / "home"))  # the split's installation secret lives there
+        Path(os.environ["ARENA_HOME"]).mkdir(parents=True, exist_ok=True)
+        for seed in range(args.seed, args.seed + args.seeds):
+            competition = ServerCompetition(args.public_rows, args.public_fraction, seed, Path(tmp) / f"task-{seed}")
+            views = {"rounded": competition.rounded_view, "ladder": competition.ladder_view}
+            print(f"seed {seed}: accuracy on a random binary task, {len(competition.ids):,} test rows, "
+                  f"{int(competition.public.sum()):,} public; the server's split, scoring and feedback")
+            for name, make in views.items():
+                found = server_probe(competition, make(), probes=args.probes, seed=seed)
+                probes.setdefault(name, []).append(found)
+                print(f"  probe    {name:8s} learned {found['learned']:4d} of {found['probes']} probed labels, "
+                      f"{found['public']} probed rows public, wrong {found['wrong']}")
+            for key, found in server_boosting(competition, views, submissions=args.submissions, seed=seed).items():
+                boosts.setdefault(key, []).append(found)
+                print(f"  boosting {key[0]:8s} keep if {key[1]:9s} kept {found['kept']:4d}  public {found['public']:.4f}"
+                      f"  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}")
+    print(f"summary over {args.seeds} seed(s), {args.public_rows:,} public rows, public fraction {args.public_fraction}")
+    print(f"one-row probe ({args.probes} uploads per seed, each flipping one row of the team's best file):")
+    for name, runs in probes.items():
+        learned, probed, public = (sum(r[k] for r in runs) for k in ("learned", "probes", "public"))
+        print(f"  {name:8s} labels learned {learned} of {probed} probed rows ({learned / probed:.1%}); "
+              f"of the {public} public ones {learned / max(public, 1):.1%}; wrong guesses {sum(r['wrong'] for r in runs)}")
+    print(f"boosting attack ({args.submissions} random uploads per seed, majority vote of those kept):")
+    for (name, rule), runs in boosts.items():
+        gaps = np.array([r["public"] - r["private"] for r in runs])
+        print(f"  {name:8s} keep if {rule:9s} public-minus-private accuracy: mean {gaps.mean():+.4f}, "
+              f"range {gaps.min():+.4f} to {gaps.max():+.4f}")
+
+
+def run_model(args) -> None:
+    rows = args.public_rows
+    print(f"model: boosting attack, {rows:,} public rows, {args.submissions} random submissions, majority vote")
+    for name, make in (("rounded to 4 decimals", rounded_feedback), ("the Ladder (exact)", ladder_feedback)):
+        public, private = boosting_attack(make(), rows=rows, submissions=args.submissions, seed=args.seed)
+        print(f"  {name:22s} public loss {public:.4f}   private loss {private:.4f}   gap {private - public:+.4f}")
+    print("model: one-row probe, one submission per public row:")
+    for name, make in (("rounded to 4 decimals", rounded_feedback), ("the Ladder (exact)", ladder_feedback)):
+        share = one_row_probe(make(), rows=min(rows, 2000), seed=args.seed)
+        print(f"  {name:22s} labels revealed: {share:.1%} of the public rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=4000)
+    parser.add_argument("--public-rows", "--rows", type=int, default=4000)
+    parser.add_argument("--public-fraction", type=float, default=0.3)
     parser.add_argument("--submissions", type=int, default=400)
+    parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="run the server's attacks on this many seeds")
+    parser.add_argument("--model", action="store_true", help="the textbook model only")
     args = parser.parse_args()
-    print(f"boosting attack: {args.rows:,} public rows, {args.submissions} random submissions, majority vote")
-    for name, make in (("rounded to 4 decimals", rounded_feedback), ("the Ladder", ladder_feedback)):
-        public, private = boosting_attack(make(), rows=args.rows, submissions=args.submissions, seed=args.seed)
-        print(f"  {name:22s} public loss {public:.4f}   private loss {private:.4f}")
-    print("one-row probe, one submission per row:")
-    for name, make in (("rounded to 4 decimals", rounded_feedback), ("the Ladder", ladder_feedback)):
-        share = one_row_probe(make(), rows=min(args.rows, 2000), seed=args.seed)
-        print(f"  {name:22s} labels revealed: {share:.1%} of the public rows")
+    if not args.model:
+        run_server(args)
+    run_model(args)
 
 
 if __name__ == "__main__":

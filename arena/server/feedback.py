@@ -1,5 +1,5 @@
-"""Feedback modes: what participants see of public scores ("rounded", or the Ladder), and the per-row results
-every scored submission keeps for them and for honest ranks.
+"""Feedback modes: what participants see of public scores ("rounded", or the Ladder), the per-row results
+every scored submission keeps for them and for honest ranks, and how exposed a rounded competition is to probing.
 
 Per-row results live in the file store under ``rows/`` by their SHA-256, so a board
 never re-reads a participant's file.
@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arena.db.models import Competition, Submission
+from arena.db.models import Competition, Submission, utcnow
 from arena.scoring import ladder, rowresults
-from arena.scoring.datasets import load_task
+from arena.scoring.datasets import builtin_task_names, load_task
 from arena.scoring.metrics import get_metric
 from arena.scoring.score import Score, public_rows
 from arena.server.files import files_dir
@@ -77,13 +80,96 @@ def apply_ladder(session: Session, submission: Submission, competition: Competit
         Submission.team_id == submission.team_id, Submission.id != submission.id, Submission.ladder_step.is_(True),
         Submission.status == "scored", Submission.disqualified.is_(False)).order_by(Submission.id.desc())).first()
     task = load_task(competition.task_ref)
-    sign = -1.0 if task.spec.higher_is_better else 1.0  # the Ladder works on losses (an organiser's metric too)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
-    released = None if previous is None or previous.ladder_public is None else sign * previous.ladder_public
-    noise = 0.0
+    released = None if previous is None else previous.ladder_public
     best_rows = load_rows(previous.rows_sha256) if previous is not None else None
+    submission.ladder_public, submission.ladder_step = ladder_release(task, public, released, value, rows, best_rows)
+
+
+def ladder_release(task, public: np.ndarray, released: float | None, value: float, rows: np.ndarray | None,
+                   best_rows: np.ndarray | None) -> tuple[float, bool]:
+    """One Ladder step on the public rows, without the database: the public score it releases (in the metric's own
+    direction) and whether the submission became the team's new best.
+
+    ``released`` is the team's last release (None before its first), ``value`` this submission's public score,
+    ``rows`` and ``best_rows`` the per-row results of this submission and of the team's best (None: no noise known).
+    """
+    sign = -1.0 if task.spec.higher_is_better else 1.0  # the Ladder works on losses (an organiser's metric too)
+    released = None if released is None else sign * released
+    noise = 0.0
     if released is not None and rows is not None and best_rows is not None:  # per-row results: a built-in metric
         truth = task.answer_key.truth[public]
         noise = rowresults.paired_noise(get_metric(task.spec.primary_metric), truth, rows[public], best_rows[public])
     result = ladder.step(released, sign * value, noise, int(public.sum()))
-    submission.ladder_public, submission.ladder_step = sign * result.released, result.improved
+    return sign * result.released, result.improved
+
+
+# --- probing: how many public labels a competition's limits let one-row probes read off rounded scores ----------
+
+PROBE_HORIZON_DAYS = 30
+"""The days counted for a competition without an end date (a benchmark): its uploads never stop, so any horizon
+understates them; 30 days is what a month of its limits allows."""
+
+PROBE_WARN_SHARE = 0.01
+"""Warn once one-row probes could read the labels of this share of the public rows. Each label a team had wrong
+and then fixes lifts its public score by one public row's worth, so 1% of them can lift a public accuracy by up to
+a full point, a lead the public board would show as real."""
+
+
+@dataclass(frozen=True)
+class ProbeExposure:
+    """What a competition's limits let uploads learn of its public rows under rounded feedback.
+
+    The one-row probe (bench/ladder_attack.py) flips one row per upload and reads the rounded public score: every
+    upload whose row is public reveals that row's label, so ``submissions`` uploads reveal about
+    ``submissions * public_fraction`` labels."""
+
+    submissions: int  # the most uploads all teams together may make over ``days``
+    teams: int  # teams counted (at least one: a single team can probe)
+    days: int  # UTC days of uploads: from the dates, or PROBE_HORIZON_DAYS without an end date
+    horizon: bool  # True when ``days`` is PROBE_HORIZON_DAYS (a benchmark)
+    public_rows: int  # about: test rows times the public fraction
+    labels: int  # public labels one-row probes could reveal
+
+    @property
+    def share(self) -> float:
+        return self.labels / self.public_rows
+
+
+def upload_days(competition: Competition, now: datetime | None = None) -> tuple[int, bool]:
+    """The UTC days on which the competition takes uploads (daily limits count per UTC day), and whether that is
+    the stated horizon because it has no end date."""
+    if competition.ends_at is None:
+        return PROBE_HORIZON_DAYS, True
+    start = competition.starts_at or competition.created_at or now or utcnow()
+    last = competition.ends_at - timedelta(microseconds=1)  # the end itself takes no upload
+    return max(1, (last.date() - start.date()).days + 1), False
+
+
+def probe_exposure(competition: Competition, teams: list, now: datetime | None = None) -> ProbeExposure | None:
+    """How many public labels one-row probes could read off the competition's rounded public scores within its
+    limits: daily limit (a team's own where set) times days, at most the total limit, summed over its teams that
+    are not disqualified (at least one). None where the test size is unknown (nothing stored, or a scoring program's
+    phase without rows)."""
+    public_rows = round((competition.test_rows or 0) * competition.public_fraction)
+    if public_rows < 1:
+        return None
+    days, horizon = upload_days(competition, now)
+    active = [team for team in teams if not getattr(team, "disqualified", False)]
+    limits = [getattr(team, "daily_limit_override", None) or competition.daily_limit for team in active]
+    per_team = [daily * days if competition.total_limit is None else min(daily * days, competition.total_limit)
+                for daily in limits or [competition.daily_limit]]
+    submissions = sum(per_team)
+    labels = min(public_rows, math.floor(submissions * competition.public_fraction))
+    return ProbeExposure(submissions=submissions, teams=max(1, len(active)), days=days, horizon=horizon,
+                         public_rows=public_rows, labels=labels)
+
+
+def probing_warning(competition: Competition, teams: list, now: datetime | None = None) -> ProbeExposure | None:
+    """The exposure to show organisers as a warning, or None: only under rounded feedback (the Ladder shows a
+    one-row change only when it beats the noise), never for a built-in task (its labels are public data), and only
+    from PROBE_WARN_SHARE of the public rows."""
+    if competition.feedback != "rounded" or competition.task_ref in builtin_task_names():
+        return None
+    exposure = probe_exposure(competition, teams, now)
+    return exposure if exposure is not None and exposure.share >= PROBE_WARN_SHARE else None
