@@ -67,11 +67,14 @@ def start_scoring_process(database_url: str | None):
 
 def _score_forever(database_url: str | None) -> None:
     """The scoring process: the in-process worker, polling the database each second (web processes cannot wake it)."""
+    import multiprocessing
     import threading
 
     from arena.db.database import Database
     from arena.server.jobs import InProcessWorker
 
+    # Daemonic to the server (it ends with it), but a parent of its own scoring slots, which leave with it.
+    multiprocessing.current_process().daemon = False
     InProcessWorker(Database(database_url), poll_seconds=1.0).start()
     threading.Event().wait()
 

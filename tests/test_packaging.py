@@ -77,7 +77,7 @@ def test_create_app_does_no_heavy_work(tmp_path):
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "SECRET_KEY": "test"})
     engine = app.extensions["arena_db"].engine
     assert inspect(engine).get_table_names() == []
-    assert not app.extensions["arena_queue"]._thread.is_alive()
+    assert not any(thread.is_alive() for thread in app.extensions["arena_queue"]._threads)
     engine.dispose()
 
 

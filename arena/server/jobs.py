@@ -205,7 +205,8 @@ def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None
         elif result.kind == "invalid":
             store.record_invalid(submission, list(result.problems), detail=result.detail,
                                  failure_kind=result.failure_kind)
-        else:
+        else:  # the organisers' reason goes to the server's log too
+            log.error("scoring submission %s failed on our side:\n%s", submission_id, result.detail)
             store.record_our_failure(submission, result.detail, failure_kind=result.failure_kind)
         if result.failure_kind is not None:
             store.note_uncharged_failure(session, submission, competition)
