@@ -206,8 +206,11 @@ def run_server(args) -> None:
     probes: dict[str, list[dict]] = {}
     boosts: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("ARENA_HOME", str(Path(tmp) / "home"))  # the split's installation secret lives there
-        Path(os.environ["ARENA_HOME"]).mkdir(parents=True, exist_ok=True)
+        from arena.config import secret_path
+
+        os.environ["ARENA_HOME"] = str(Path(tmp) / "home")  # a throwaway installation, never a real one's secret
+        Path(os.environ["ARENA_HOME"]).mkdir()
+        secret_path().write_text("ab" * 32)  # a fixed secret: the same public rows, so the same figures, every run
         for seed in range(args.seed, args.seed + args.seeds):
             competition = ServerCompetition(args.public_rows, args.public_fraction, seed, Path(tmp) / f"task-{seed}")
             views = {"rounded": competition.rounded_view, "ladder": competition.ladder_view}
