@@ -412,6 +412,7 @@ def load_task(name_or_path: str | Path) -> Task:
     A Codabench or CodaLab bundle (``competition.yaml``) loads as one of its phases.
     """
     from arena.scoring.programs import is_program_ref, load_program_task
+    from arena.scoring.validation import check_answer_values  # validation reads tasks: imported when needed
 
     if is_program_ref(name_or_path):
         return load_program_task(name_or_path)
@@ -437,7 +438,8 @@ def load_task(name_or_path: str | Path) -> Task:
         task = Task(spec=spec, train=train, test=test, answers=answers, answer_digest=_stored_digest(folder))
         if task.answer_digest is None:  # hashed once, when the task is first loaded (hosting it), then stored
             _store_digest(folder, task.answer_key.sha256)
-        problems = check_sample_submission(task) + check_weights(task) + check_kind_answers(spec, train, answers)
+        problems = (check_sample_submission(task) + check_weights(task) + check_kind_answers(spec, train, answers)
+                    + check_answer_values(task))
         if problems:
             raise BundleError(problems)
         _memory[key] = task

@@ -11,13 +11,13 @@ returns NaN rather than raising.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal
 
 import numpy as np
 
 from arena.errors import ArenaError
-from arena.scoring.metrics_agreement import average_precision, mcc_cm, qwk_cm
+from arena.scoring.metrics_agreement import average_precision, mcc_cm, qwk_cm, value_weighted_qwk
 from arena.scoring.metrics_multilabel import (binary_auc, multilabel_f1_macro, multilabel_f1_micro,
                                               multilabel_f1_samples, multilabel_log_loss, multilabel_roc_auc,
                                               row_f1, row_log_losses)
@@ -42,6 +42,9 @@ class Metric:
     accepts row weights (see :mod:`arena.scoring.weights`).
     ``per_row`` is set for metrics that are a (weighted) mean of per-row values, passed
     through ``finish`` (a square root for rmsle): their intervals resample those values.
+    ``by_class_value`` is set for a metric that weighs the task's classes by their values
+    (qwk_kaggle): it maps the sorted classes to ``from_confusion``, which :meth:`for_classes`
+    binds. Unbound, such a metric weighs classes by their positions, as ``qwk`` does.
     """
 
     name: str
@@ -52,10 +55,18 @@ class Metric:
     from_confusion: Callable[[np.ndarray], np.ndarray] | None = None
     per_row: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     finish: Callable[[float], float] | None = None
+    by_class_value: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "max"
+
+    def for_classes(self, classes: np.ndarray | None) -> "Metric":
+        """This metric for a task with these sorted classes: itself, except for a metric that weighs classes by
+        their values, which then uses them (they must be numbers: see :func:`class_value_problem`)."""
+        if self.by_class_value is None or classes is None:
+            return self
+        return replace(self, from_confusion=self.by_class_value(np.asarray(classes)))
 
 
 # --- confusion-matrix metrics ----------------------------------------------------
@@ -361,6 +372,7 @@ _METRICS = [
     Metric("pearson", "max", "value", REGRESSION, from_rows=pearson),
     Metric("spearman", "max", "value", REGRESSION, from_rows=spearman),
     Metric("qwk", "max", "label", CLASSIFICATION, from_confusion=qwk_cm),
+    Metric("qwk_kaggle", "max", "label", CLASSIFICATION, from_confusion=qwk_cm, by_class_value=value_weighted_qwk),
     Metric("mcc", "max", "label", CLASSIFICATION, from_confusion=mcc_cm),
     Metric("average_precision", "max", "probabilities", CLASSIFICATION, from_rows=average_precision),
     Metric("multilabel_log_loss", "min", "probabilities", MULTILABEL, from_rows=multilabel_log_loss,
@@ -393,15 +405,33 @@ def _ranking(name: str) -> Metric | None:
                   per_row=lambda truth, pred: per_query(family, k, truth, pred))
 
 
-def get_metric(name: str) -> Metric:
-    """Look a metric up by name (or alias); unknown names raise with a suggestion."""
+def get_metric(name: str, classes: np.ndarray | None = None) -> Metric:
+    """Look a metric up by name (or alias); unknown names raise with a suggestion. With the task's sorted
+    ``classes``, a metric that weighs classes by their values (qwk_kaggle) uses them (:meth:`Metric.for_classes`)."""
     name = ALIASES.get(name, name)
     if name not in METRICS:
         metric = _ranking(name)
         if metric is None:
             raise ArenaError(unknown_metric_message(name))
         return metric
-    return METRICS[name]
+    return METRICS[name].for_classes(classes)
+
+
+def class_value_problem(name: str, classes: np.ndarray | None) -> str | None:
+    """Why metric ``name`` cannot score a task with these classes, or None: a metric that weighs classes by their
+    values needs classes that are numbers."""
+    metric = METRICS.get(ALIASES.get(name, name))
+    if metric is None or metric.by_class_value is None or classes is None:
+        return None
+    try:
+        values = np.asarray(classes, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or not np.all(np.isfinite(values)):
+        shown = ", ".join(map(str, list(classes)[:5])) + (", ..." if len(classes) > 5 else "")
+        return (f"'{metric.name}' weighs disagreements by the difference between ratings, so the classes must be "
+                f"numbers; they are {shown}. Use 'qwk', which weighs by the classes' order.")
+    return None
 
 
 def is_known(name: str) -> bool:

@@ -12,11 +12,20 @@ import numpy as np
 from arena.scoring.metrics_regression import weights_for
 
 
-def qwk_cm(cm: np.ndarray) -> np.ndarray:
-    """Cohen's kappa with quadratic weights over the task's ordered classes; NaN when chance agreement is total."""
+def qwk_cm(cm: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """Cohen's kappa with quadratic weights; NaN when chance agreement is total.
+
+    The weight of a disagreement between classes i and j is ``(i - j)**2`` over the
+    classes' positions in sorted order (scikit-learn's ``cohen_kappa_score``), or
+    ``(values[i] - values[j])**2`` with the classes' own ``values`` (Kaggle's
+    ``quadratic_weighted_kappa``, which weighs by rating: with ratings 1, 2 and 5, a
+    2 read as 5 costs nine times a 1 read as 2, not once). A stack of ``k`` classes
+    uses the first ``k`` values.
+    """
     cm = np.asarray(cm, dtype=np.float64)
     k = cm.shape[-1]
-    codes = np.arange(k)
+    codes = np.arange(k, dtype=np.float64) if values is None else np.asarray(values, dtype=np.float64)[:k]
+    codes = codes - codes[0] if k else codes  # weights depend on differences only; small numbers keep them exact
     penalty = (codes[:, None] - codes[None, :]) ** 2.0
     total = cm.sum(axis=(-2, -1))
     expected = cm.sum(axis=-1)[..., :, None] * cm.sum(axis=-2)[..., None, :]
@@ -24,6 +33,19 @@ def qwk_cm(cm: np.ndarray) -> np.ndarray:
     chance = (penalty * expected).sum(axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return 1 - observed * total / chance
+
+
+def value_weighted_qwk(values: np.ndarray):
+    """qwk_kaggle's ``from_confusion`` for a task whose sorted classes are these numbers (ratings)."""
+    ratings = np.asarray(values, dtype=np.float64)
+    spread = float(np.max(np.abs(ratings - ratings[0]))) if len(ratings) else 0.0
+    if spread > 0:
+        ratings = (ratings - ratings[0]) / spread  # the kappa is the same for ratings shifted or scaled
+
+    def qwk_by_value(cm: np.ndarray) -> np.ndarray:
+        return qwk_cm(cm, ratings)
+
+    return qwk_by_value
 
 
 def mcc_cm(cm: np.ndarray) -> np.ndarray:

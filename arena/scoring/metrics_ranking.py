@@ -41,12 +41,15 @@ _DISCOUNT = 1 / np.log2(np.arange(2, 1002))
 
 
 def ndcg_at(relevant: dict, predicted: tuple, k: int) -> float:
-    """NDCG@K of one query with linear gains (the relevance itself), as scikit-learn's ndcg_score; 0 with none relevant."""
+    """NDCG@K of one query with linear gains (the relevance itself), as scikit-learn's ndcg_score; 0 with none relevant.
+
+    Gains are divided by the largest relevance first, so relevances of any size give the same finite result."""
     ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
     if not ideal:
         return 0.0
-    best = float(np.dot(ideal, _DISCOUNT[:len(ideal)]))
-    gains = [relevant.get(item, 0.0) for item in predicted[:k]]
+    top = ideal[0]
+    best = float(np.dot(np.divide(ideal, top), _DISCOUNT[:len(ideal)]))
+    gains = np.divide([relevant.get(item, 0.0) for item in predicted[:k]], top)
     return float(np.dot(gains, _DISCOUNT[:len(gains)])) / best
 
 

@@ -79,19 +79,46 @@ def median_ae(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None 
     return weighted_median(np.abs(y_pred - y_true), weight)
 
 
+def _unit_deviations(values: np.ndarray, w: np.ndarray, total: float) -> np.ndarray | None:
+    """The values less their weighted mean, divided by the largest such deviation (so within [-1, 1], one of them
+    ±1); None when every value is the same. Values so large that the mean or a deviation overflows, or so small that
+    the deviations near underflow, are first divided by their largest magnitude: the result is the same at any
+    scale (1e-300 or 1e300)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviations = values - np.dot(w, values) / total
+        low, high = float(np.min(deviations)), float(np.max(deviations))
+    if not (np.isfinite(low) and np.isfinite(high) and max(-low, high) > 1e-280):
+        top = max(abs(float(np.min(values))), abs(float(np.max(values))))
+        if top == 0:
+            return None
+        scaled = values / top
+        deviations = scaled - np.dot(w, scaled) / total
+        low, high = float(np.min(deviations)), float(np.max(deviations))
+    if low == high:  # every value the same (each then lies equally far from the mean)
+        return None
+    return deviations / max(-low, high)
+
+
 def pearson(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """Pearson's correlation; 0.0 when either side is constant (scipy calls it undefined)."""
+    """Pearson's correlation, computed as scipy does (centred, then scaled, so values at any scale give the same
+    result); 0.0 when either side is constant on the rows that carry weight (scipy calls it undefined)."""
     w = weights_for(weight, len(y_true))
-    total = w.sum()
-    if len(y_true) < 2 or total <= 0:
+    if len(y_true) < 2 or not np.sum(w) > 0:
         return float("nan")
-    dt = y_true - np.dot(w, y_true) / total
-    dp = y_pred - np.dot(w, y_pred) / total
-    var_t, var_p = np.dot(w, dt * dt), np.dot(w, dp * dp)
-    scale = max(np.abs(dt).max(), 1e-300), max(np.abs(dp).max(), 1e-300)
-    if var_t <= (1e-13 * scale[0]) ** 2 * total or var_p <= (1e-13 * scale[1]) ** 2 * total:
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if not float(np.min(w)) > 0:  # rows without weight count for nothing, not even as constants
+        keep = w > 0
+        w, y_true, y_pred = w[keep], y_true[keep], y_pred[keep]
+    heaviest = float(np.max(w))
+    if not 1e-100 <= heaviest <= 1e100:
+        w = w / heaviest  # weights of any scale: their sums and products stay finite and non-zero
+    total = float(np.sum(w))
+    t = _unit_deviations(y_true, w, total)
+    p = _unit_deviations(y_pred, w, total) if t is not None else None
+    if t is None or p is None:
         return 0.0
-    return float(np.clip(np.dot(w, dt * dp) / np.sqrt(var_t * var_p), -1.0, 1.0))
+    spread = np.sqrt(np.dot(w, t * t)) * np.sqrt(np.dot(w, p * p))
+    return float(np.clip(np.dot(w, t * p) / spread, -1.0, 1.0))
 
 
 def weighted_ranks(values: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:

@@ -139,10 +139,12 @@ def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
 
 
 def task_metrics(task: Task) -> list:
-    """The task's metrics, primary first: built-ins, and its plugins (whose code is imported here, only here)."""
+    """The task's metrics, primary first: built-ins (bound to the task's classes, which qwk_kaggle weighs by value),
+    and its plugins (whose code is imported here, only here)."""
     spec = task.spec
     plugins = plugin_metrics(spec.plugins, weighted=spec.weight is not None) if getattr(spec, "plugins", ()) else {}
-    return [plugins[name] if name in plugins else get_metric(name) for name in spec.metric_names]
+    classes = task.classes if spec.is_classification else None
+    return [plugins[name] if name in plugins else get_metric(name, classes) for name in spec.metric_names]
 
 
 def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None,

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
+from arena.scoring.metrics import class_value_problem
 from arena.scoring.slices import chunks, over_slices, scratch
 from arena.scoring.pooled import pooled_empty
 from arena.errors import Problem, SubmissionError
@@ -40,6 +41,15 @@ FIELD_BYTES = 100
 SLACK_BYTES = 1 << 20
 BLOCK_BYTES = 1 << 20  # the CSV reader's block; less than any cap, so rows are counted before text runs out
 BATCH_ROWS = 1 << 16
+LARGEST_VALUE = 1e18
+"""The largest magnitude of a predicted value, an answer or a row weight. A squared error of values this large
+(4e36) still fits the float32 of per-row results, and sums over any test set stay far from float64's 1.8e308; a
+file with a larger value is refused, naming its lines, rather than scored inf."""
+SMALLEST_ANSWER = 1e-100
+"""Answers and row weights other than 0 must be at least this in magnitude: the squares and products the metrics
+form of smaller ones vanish (underflow) and would leave R², ROC AUC or their intervals undefined."""
+NON_NEGATIVE = {"rmsle": "rmsle takes the logarithm of 1 + each value"}
+"""Metrics that need every predicted value (and answer) to be 0 or more, and why."""
 FOOTER_BYTES, FOOTER_ITEMS = 16 << 20, 1_000_000  # a Parquet footer's thrift limits
 
 
@@ -571,7 +581,9 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     if spec.prediction == "label":
         return Predictions(labels=_label_codes(table.column(spec.target), task.classes, report))
     if spec.prediction == "value":
-        return Predictions(values=_finite_numbers(table.column(spec.target), spec.target, report))
+        values = _finite_numbers(table.column(spec.target), spec.target, report)
+        _note_out_of_range(values, spec.target, report, _non_negative_metrics(spec))
+        return Predictions(values=values)
     if task.prediction_columns[0] not in table.column_names:  # one column: the second class's probability
         name = table.column_names[1]
         columns = pooled_empty((2, table.num_rows))  # column-major probabilities: each class's scores lie together
@@ -677,6 +689,74 @@ def _note_non_finite(values: np.ndarray, name: str, report: _Report) -> None:
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             report.add(f"column '{name}' has {len(bad)} empty, NaN or infinite values ({report.rows(bad)}).")
+
+
+def _non_negative_metrics(spec) -> list[str]:
+    """The task's built-in metrics that need values of 0 or more (a plugin of the same name decides for itself)."""
+    plugins = {plugin.name for plugin in getattr(spec, "plugins", ())}
+    return [name for name in spec.metric_names if name in NON_NEGATIVE and name not in plugins]
+
+
+def _note_out_of_range(values: np.ndarray, name: str, report: _Report, non_negative: list[str]) -> None:
+    """Note predicted values beyond ±``LARGEST_VALUE``, and negative ones when a metric needs 0 or more. The
+    smallest and largest value are found first (every row's own check runs only when one is out of range); a NaN
+    or infinite cell was noted as the column was read."""
+    if not len(values):
+        return
+    low, high = float(np.min(values)), float(np.max(values))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return
+    if high > LARGEST_VALUE or low < -LARGEST_VALUE:
+        far = np.flatnonzero(np.abs(values) > LARGEST_VALUE)
+        report.add(f"column '{name}' has {len(far)} values larger in magnitude than {LARGEST_VALUE:.0e}, the largest "
+                   f"Arena accepts, e.g. {_examples(values[far])} at {report.rows(far)}. Write every value between "
+                   f"-{LARGEST_VALUE:.0e} and {LARGEST_VALUE:.0e}.")
+    if non_negative and low < 0:
+        negative = np.flatnonzero(values < 0)
+        report.add(f"column '{name}' has {len(negative)} negative values, e.g. {_examples(values[negative])} at "
+                   f"{report.rows(negative)}: {NON_NEGATIVE[non_negative[0]]}, so every prediction must be 0 or "
+                   "more. Clip negative predictions at 0.")
+
+
+def check_answer_values(task: Task) -> list[Problem]:
+    """An answer key Arena can score: answers (of a value task) and row weights of 0 or between ``SMALLEST_ANSWER``
+    and ``LARGEST_VALUE`` in magnitude, answers of 0 or more for rmsle, and numbers as classes for a metric that
+    weighs classes by value (qwk_kaggle)."""
+    spec = task.spec
+    problems = []
+    classes = task.classes if spec.is_classification else None
+    for name in dict.fromkeys(spec.metric_names):
+        if (why := class_value_problem(name, classes)) is not None:
+            problems.append(Problem(f"{Path(spec.bundle_dir) / 'task.toml'} [metrics]", why))
+    where = str(spec.answers_file or spec.data_file or "answers")
+    ids = task.answers[spec.id_column].to_numpy()
+
+    def named(rows: np.ndarray) -> str:
+        return f"{len(rows)} rows, e.g. ids {ids[rows[:EXAMPLES]].tolist()}"
+
+    columns = []
+    if spec.prediction == "value" and spec.target in task.answers.columns:
+        columns.append(("target", spec.target, _non_negative_metrics(spec)))
+    if getattr(spec, "weight", None) is not None and spec.weight in task.answers.columns:
+        columns.append(("weight", spec.weight, []))
+    for role, column, non_negative in columns:
+        values = pd.to_numeric(task.answers[column], errors="coerce").to_numpy(dtype=np.float64)
+        finite = np.isfinite(values)  # empty and non-numeric cells are reported by the checks of the column itself
+        size = np.where(finite, np.abs(values), 0.0)
+        large, small = np.flatnonzero(size > LARGEST_VALUE), np.flatnonzero((size > 0) & (size < SMALLEST_ANSWER))
+        if len(large):
+            problems.append(Problem(where, f"{role} column '{column}' has values larger in magnitude than "
+                                    f"{LARGEST_VALUE:.0e}, the largest Arena scores ({named(large)}): squares and sums "
+                                    "of them overflow. Rescale the column (in thousands or millions, say)."))
+        if len(small):
+            problems.append(Problem(where, f"{role} column '{column}' has values other than 0 closer to 0 than "
+                                    f"{SMALLEST_ANSWER:.0e} ({named(small)}): their squares vanish. Rescale the "
+                                    "column, or write such values as 0."))
+        negative = np.flatnonzero(finite & (values < 0))
+        if non_negative and len(negative):
+            problems.append(Problem(where, f"{role} column '{column}' has negative answers ({named(negative)}), but "
+                                    f"{NON_NEGATIVE[non_negative[0]]}: the answers must be 0 or more."))
+    return problems
 
 
 def _copy_blocks(column: pa.ChunkedArray, out: np.ndarray) -> None:
