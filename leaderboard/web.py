@@ -11,6 +11,7 @@ from markupsafe import Markup
 from arena.server import (announcements, audit, competitions, lifecycle, snapshots, stages, standings, submissions,
                           teams, uploads)
 from arena.db import generations
+from arena.server.feedback import probing_warning
 from arena.db.models import Competition, utcnow
 
 from .auth import db_session, login_required, organiser_required, transaction
@@ -214,7 +215,8 @@ def admin(slug: str):
                            failures=submissions.uncharged_failures_by_team(session, competition),
                            failure_limit=submissions.failure_limit(), join_requests=teams.join_requests(session, competition),
                            state=lifecycle.state_of(competition), log=audit.entries(session, competition),
-                           announcements=announcements.of(session, competition))
+                           announcements=announcements.of(session, competition),
+                           probing=probing_warning(competition, submissions.teams_of(session, competition)))
 
 
 CONFIRM = {

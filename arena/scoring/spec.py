@@ -46,12 +46,14 @@ class CompetitionDefaults:
     total_limit: int | None = None
     team_size: int = 4
     final_selections: int = 2
-    feedback: str = "rounded"
+    feedback: str | None = None  # None: the bundle names no mode, and hosting chooses (the Ladder for a bundle)
 
 
 FEEDBACK_MODES = {  # what participants see of public scores; a new mode adds a line here and its rule in the server
-    "rounded": "every submission's public score, rounded to 4 decimals",
-    "ladder": "the Ladder: a public score moves only when it beats the team's best by more than the noise",
+    "rounded": "every submission's public score, rounded to 4 decimals; a one-row change shows, so uploads can "
+               "probe the public rows",
+    "ladder": "the Ladder: a public score moves only when it beats the team's best by more than the noise; the "
+              "default for a bundle that names no mode",
 }
 
 
@@ -321,8 +323,8 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         if value is not None and value < 1:
             r.problem(f"competition.{key}", f"must be 1 or more, got {value}.")
         limits[key] = value
-    feedback = r.get("competition.feedback", str, default="rounded")
-    if feedback not in FEEDBACK_MODES:
+    feedback = r.get("competition.feedback", str)  # absent: hosting chooses (see FEEDBACK_MODES)
+    if feedback is not None and feedback not in FEEDBACK_MODES:
         r.problem("competition.feedback", f"'{feedback}' is not a feedback mode; choose one of: "
                   + "; ".join(f"'{mode}' ({what})" for mode, what in FEEDBACK_MODES.items()) + ".")
 

@@ -126,7 +126,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
         daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
         final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
         split_key=secrets.token_hex(16), lifecycle="draft" if state == "draft" else "published",
-        feedback=getattr(defaults, "feedback", "rounded"),
+        feedback=default_feedback(task_ref, task),
     )
     _pin(competition, task_ref, task)
     commit_to_answer_key(competition, task)
@@ -134,6 +134,22 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     update_settings(competition, **settings)
     session.flush()
     return competition
+
+
+def default_feedback(task_ref: str, task: Task) -> str:
+    """A new competition's feedback mode when the organiser names none: the bundle's ``[competition] feedback``;
+    otherwise the Ladder, which keeps one-row probes and boosting off the public board (bench/RESULTS.md).
+
+    Two kinds keep rounded scores: a built-in task (its labels come from a public data set, so there is nothing
+    for probing to find, and its board shows every interval) and a Codabench/CodaLab phase (its program gives one
+    number per file and no per-row results, which the Ladder's noise needs). A competition keeps its stored mode.
+    """
+    named = getattr(task.spec.competition, "feedback", None)
+    if named:
+        return named
+    if isinstance(task, ProgramTask) or str(task_ref) in builtin_task_names():
+        return "rounded"
+    return "ladder"
 
 
 def update_settings(competition: Competition, **settings) -> Competition:
