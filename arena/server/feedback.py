@@ -99,7 +99,7 @@ def ladder_release(task, public: np.ndarray, released: float | None, value: floa
     noise = 0.0
     if released is not None and rows is not None and best_rows is not None:  # per-row results: a built-in metric
         truth = task.answer_key.truth[public]
-        noise = rowresults.paired_noise(get_metric(task.spec.primary_metric), truth, rows[public], best_rows[public])
+        noise = rowresults.paired_noise(get_metric(task.spec.primary_metric, task.classes), truth, rows[public], best_rows[public])
     result = ladder.step(released, sign * value, noise, int(public.sum()))
     return sign * result.released, result.improved
 

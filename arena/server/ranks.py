@@ -111,7 +111,7 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
     top = submissions[:TOP]
     try:
         task = load_task(competition.task_ref)
-        metric = get_metric(task.spec.primary_metric)
+        metric = get_metric(task.spec.primary_metric, task.classes)
     except ArenaError:
         return RankStatistics.none(count)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
