@@ -39,7 +39,7 @@ class InlineSlot:
     def start(self):
         return self
 
-    def run(self, function, argument, limit_seconds):
+    def run(self, function, argument, limit_seconds, prepare=None):
         from arena.server.slots import Finished
 
         return Finished(function(argument))

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from arena.db.models import AuditEntry, Competition, Membership, Submission, User
 from arena.server import jobs, slots, submissions
-from helpers import sample_csv
+from helpers import predictions_csv, sample_csv
 
 LIMIT = 3  # seconds: the stalling task's own [scoring] timeout
 
@@ -173,6 +175,97 @@ def test_a_slot_child_leaves_when_its_parent_is_killed(tmp_path):
              30)
 
 
+def in_a_process_of_its_own(_):
+    """A job's ``prepare`` that says the job runs code that is not Arena's."""
+    return True
+
+
+def process_state(_):
+    return np.geterr()["divide"], warnings.filters[:1], os.getcwd(), hasattr(np, "ARENA_TEST_LEFT"), \
+        threading.active_count()
+
+
+def change_the_process(_):
+    """What a careless plugin may do to the process it runs in."""
+    np.seterr(all="raise")
+    warnings.simplefilter("error")
+    os.chdir("/")
+    np.ARENA_TEST_LEFT = True
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    return "changed"
+
+
+def leave_a_daemon(marker: str) -> int:
+    """Start a process that leaves the job's session and process group, and lives on."""
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            Path(marker).write_text(str(os.getpid()))
+            while True:
+                time.sleep(0.5)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    while not (Path(marker).is_file() and Path(marker).read_text()):
+        time.sleep(0.01)
+    return int(Path(marker).read_text())
+
+
+def leave_a_daemon_and_hang(marker: str) -> None:
+    leave_a_daemon(marker)
+    while True:
+        time.sleep(1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_job_of_organisers_code_leaves_nothing_in_the_slot_for_the_next_job(tmp_path):
+    slot = slots.Slot()
+    try:
+        clean = slot.run(process_state, None, 60, prepare=in_a_process_of_its_own)
+        assert slot.run(change_the_process, None, 60, prepare=in_a_process_of_its_own) == slots.Finished("changed")
+        assert slot.run(process_state, None, 60, prepare=in_a_process_of_its_own) == clean
+        assert slot.run(process_state, None, 60).value[:4] == clean.value[:4]  # nor in the slot's own process
+
+        daemon = slot.run(leave_a_daemon, str(tmp_path / "returned"), 60, prepare=in_a_process_of_its_own).value
+        wait_for(lambda: not alive(daemon), 10)  # killed when the job ended, though it left the job's session
+        pid = slot.pid
+        outcome = slot.run(leave_a_daemon_and_hang, str(tmp_path / "hung"), 2, prepare=in_a_process_of_its_own)
+        assert outcome == slots.TimedOut(2)
+        wait_for(lambda: not alive(int((tmp_path / "hung").read_text())), 10)
+        assert slot.run(abs, -6, 60, prepare=in_a_process_of_its_own) == slots.Finished(6)
+        assert slot.pid == pid  # the slot ended the job itself and kept what it had loaded
+    finally:
+        slot.close()
+
+
+def _unreadable():
+    raise RuntimeError("this answer cannot be read back")
+
+
+class Unreadable:
+    def __reduce__(self):
+        return _unreadable, ()
+
+
+def answer_unreadable(_):
+    return Unreadable()
+
+
+def test_an_answer_that_cannot_be_read_is_a_dead_job_and_the_slot_scores_on():
+    slot = slots.Slot()
+    try:
+        assert slot.run(answer_unreadable, None, 60) == slots.Died(None)
+        assert slot.run(abs, -7, 60) == slots.Finished(7)
+    finally:
+        slot.close()
+
+
 class TimingOut:
     """A slot whose every job runs past its limit."""
 
@@ -181,7 +274,7 @@ class TimingOut:
     def start(self):
         return self
 
-    def run(self, function, argument, limit_seconds):
+    def run(self, function, argument, limit_seconds, prepare=None):
         return slots.TimedOut(limit_seconds)
 
 
@@ -238,6 +331,47 @@ def test_a_stalling_plugin_on_a_redis_worker_is_killed_and_the_queue_moves_on(tm
     finally:
         worker.kill()
         worker.wait()
+
+
+CARELESS = """
+import warnings
+
+import numpy as np
+
+import arena.scoring.metrics as metrics
+
+np.seterr(all="raise")
+warnings.simplefilter("error")
+
+
+def always_right(cm):
+    return np.ones(cm.shape[:-2])
+
+
+def careless(y_true, y_pred):
+    metrics.accuracy_cm.__code__ = always_right.__code__  # every accuracy, in every competition, is 1
+    return float(np.mean(np.abs(y_true - y_pred)))
+"""
+
+
+def test_a_plugin_that_changes_its_scoring_process_changes_no_other_competitions_scores(app, people, tmp_path):
+    folder = stalling_bundle(tmp_path / "careless", timeout=60)
+    (folder / "metrics.py").write_text(CARELESS)
+    (folder / "task.toml").write_text((folder / "task.toml").read_text().replace('"stall"', '"careless"'))
+    client = people.client
+    hosted = client.post("/api/v1/competitions", headers=auth(people.token("org", organiser=True)),
+                         json={"task": str(folder), "slug": "careless"})
+    assert hosted.status_code == 201, hosted.get_json()
+    ada, bob = people.token("ada"), people.token("bob")
+    before = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.5)).get_json()["submission"]["id"]
+    people.drain()
+    plugin = upload(client, ada, "careless", values_csv(0.5)).get_json()["submission"]["id"]
+    people.drain()
+    after = upload(client, bob, "mnist1d", predictions_csv("mnist1d", 0.5)).get_json()["submission"]["id"]
+    people.drain()
+    assert row(app, plugin).status == "scored"
+    assert row(app, before).public_primary < 0.9
+    assert (row(app, after).status, row(app, after).score) == (row(app, before).status, row(app, before).score)
 
 
 # --- failures that cost no slot are bounded ---------------------------------------------------

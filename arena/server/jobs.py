@@ -24,7 +24,7 @@ from arena.scoring.datasets import load_task
 from arena.scoring.programs import ProgramFailed
 from arena.errors import SubmissionError
 from arena.server.files import path_for, remove_unreferenced
-from arena.scoring.score import Score, score_submission
+from arena.scoring.score import Score, public_rows, score_submission
 from arena.server import feedback, slots
 from arena.server.rank_worker import refresh_ranks
 from arena.server import submissions as store
@@ -147,6 +147,17 @@ def score_job(job: Job) -> Result:
     return Result("scored", score=score)
 
 
+def prepare_job(job: Job) -> bool:
+    """Run in the scoring slot before the job: load its task (Arena's code only, no organiser's) and its split,
+    which later jobs of the same competition then find loaded; True when scoring runs an organiser's Python code
+    (a metric plugin), which the slot then runs in a process of its own that ends with the job, so that nothing
+    the code changes in the process reaches another job."""
+    task = load_task(job.task_ref)
+    if task.spec.kind != "program":
+        public_rows(task, job.public_fraction, split_key=job.split_key)
+    return bool(getattr(task.spec, "plugins", ()))
+
+
 def _outcome_result(outcome: slots.Outcome) -> Result:
     """A slot's outcome as a job's result: a kill for time and a dead slot are failures of ours."""
     if isinstance(outcome, slots.Finished):
@@ -191,7 +202,7 @@ def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None
         limit = time_limit(competition)
         started = (competition.task_ref, competition.task_version, competition.answer_sha256)
     with _Heartbeat(db, submission_id, worker, limit):
-        result = _outcome_result(slot.run(score_job, job, limit))
+        result = _outcome_result(slot.run(score_job, job, limit, prepare=prepare_job))
     with db.session() as session, session.begin():
         submission = session.get(Submission, submission_id, with_for_update=True)
         if not store.holds_claim(submission, worker):
