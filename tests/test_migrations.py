@@ -97,6 +97,8 @@ def assert_usable(db: Database, filled: dict) -> None:
         submission = submissions.get(session, filled["submission"])
         assert submission.score == filled["score"] and submission.selected
         assert len(submissions.history(session, submission)) == 2
+        assert submission.timeouts == 0 and submission.failure_kind is None  # kept rows count no failure
+        assert submissions.uncharged_failures(session, submission.team, competition, submission.utc_day) == 0
 
 
 def test_a_database_full_of_rows_upgrades_to_the_newest_revision(db, tmp_path):
