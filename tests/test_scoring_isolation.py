@@ -311,6 +311,22 @@ def test_a_stalling_plugin_holds_up_no_other_competition_and_ends_failed(live_se
     assert "time limit" in str(answer) and "Traceback" not in str(answer)
 
 
+def test_two_queues_in_one_process_share_its_slots_and_keep_one_free_for_other_competitions(app, people, tmp_path):
+    host_stall(people.client, people.token("org", organiser=True), tmp_path)
+    stalled = [upload(people.client, people.token(name), "stall", values_csv(0.1)).get_json()["submission"]["id"]
+               for name in ("ada", "bob")]
+    other = upload(people.client, people.token("cyd"), "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
+    db = app.extensions["arena_db"]
+    first, second = jobs.InProcessWorker(db), jobs.InProcessWorker(db)  # two apps of one process: the same slots
+    try:
+        assert first._take(0) == stalled[0]
+        assert second._take(0) is None  # slot 0 is scoring for the first queue
+        assert second._take(1) == other  # the stalling competition already holds all slots but one
+    finally:
+        for index in (0, 1):
+            jobs._busy.pop(index, None)
+
+
 def test_a_stalling_plugin_on_a_redis_worker_is_killed_and_the_queue_moves_on(tmp_path, people_factory):
     from conftest import redis_database
 

@@ -227,6 +227,9 @@ def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None
 
 _slots: list[slots.Slot] = []
 _slots_lock = threading.Lock()
+_busy: dict[int, tuple[str, int]] = {}
+"""Slot index -> (database, competition) it scores now, for every queue of this process: they share its slots."""
+_busy_lock = threading.Lock()
 
 
 def default_slot() -> slots.Slot:
@@ -269,8 +272,7 @@ class InProcessWorker:
         self.slots = worker_slots(max(1, slot_count or SCORING_SLOTS))
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._busy: dict[int, int] = {}  # slot index -> the competition it scores now
-        self._busy_lock = threading.Lock()
+        self._database = str(getattr(getattr(db, "engine", None), "url", id(db)))  # whose competition ids these are
         self._threads = [threading.Thread(target=self._run, args=(index,), name=f"arena-scoring-{index}", daemon=True)
                          for index in range(len(self.slots))]
 
@@ -307,13 +309,15 @@ class InProcessWorker:
         with self.db.session() as session, session.begin():
             queued = store.queued_jobs(session)
         most = max(1, len(self.slots) - 1)
-        with self._busy_lock:
-            held: dict[int, int] = {}
-            for competition_id in self._busy.values():
-                held[competition_id] = held.get(competition_id, 0) + 1
+        with _busy_lock:  # another queue of this process (another app, the same database or not) may use the slot
+            if index in _busy:
+                return None
+            held: dict[tuple[str, int], int] = {}
+            for competition in _busy.values():
+                held[competition] = held.get(competition, 0) + 1
             for submission_id, competition_id in queued:
-                if held.get(competition_id, 0) < most:
-                    self._busy[index] = competition_id
+                if held.get((self._database, competition_id), 0) < most:
+                    _busy[index] = (self._database, competition_id)
                     return submission_id
         return None
 
@@ -324,8 +328,8 @@ class InProcessWorker:
                     try:
                         score_one(self.db, submission_id, self.slots[index])
                     finally:
-                        with self._busy_lock:
-                            self._busy.pop(index, None)
+                        with _busy_lock:
+                            _busy.pop(index, None)
                     self._wake.set()  # the others may now take a job this one's competition held back
                 if index == 0:
                     refresh_ranks(self.db)  # boards changed by the scores above (or by anything else) get their ranks
