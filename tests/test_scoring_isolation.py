@@ -154,25 +154,37 @@ def test_a_job_past_its_limit_is_killed_with_everything_it_started_and_the_slot_
         slot.close()
 
 
-def test_a_slot_child_leaves_when_its_parent_is_killed(tmp_path):
+def hang_and_say_who(marker: str) -> None:
+    """A job that never returns: it writes its own process id and its grandchild's to ``marker``."""
+    grandchild = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"])
+    Path(marker).write_text(f"{os.getpid()} {grandchild.pid}")
+    while True:
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["in-the-slot", "forked"])
+def test_a_slot_child_leaves_when_its_parent_is_killed_and_its_job_goes_too(tmp_path, forked):
     script = textwrap.dedent("""
         import sys, threading, time
         from arena.server import slots
         sys.path.insert(0, sys.argv[1])
-        from test_scoring_isolation import sleep_forever
+        from test_scoring_isolation import hang_and_say_who, in_a_process_of_its_own
         slot = slots.Slot().start()
         print(slot.pid, flush=True)
-        threading.Thread(target=slot.run, args=(sleep_forever, None, 600), daemon=True).start()
+        prepare = in_a_process_of_its_own if sys.argv[3] == "True" else None
+        threading.Thread(target=slot.run, args=(hang_and_say_who, sys.argv[2], 600), kwargs={"prepare": prepare},
+                         daemon=True).start()
         time.sleep(600)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parent)], stdout=subprocess.PIPE,
-                              text=True)
+    marker = tmp_path / "job"
+    parent = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parent), str(marker), str(forked)],
+                              stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
-    time.sleep(1)
+    wait_for(lambda: marker.is_file() and len(marker.read_text().split()) == 2, 30)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
-             30)
+    for pid in [child, *map(int, marker.read_text().split())]:
+        wait_for(lambda: not alive(pid), 30)
 
 
 def in_a_process_of_its_own(_):

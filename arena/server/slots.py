@@ -277,7 +277,8 @@ def _leave_with_parent(parent: int) -> None:
         time.sleep(PARENT_WATCH_SECONDS)
         if os.getppid() != parent:
             try:
-                os.killpg(0, signal.SIGKILL)  # the job and what it started go with the slot
+                if os.getpgid(0) == os.getpid():  # the slot leads its group: the job and what it started go too
+                    os.killpg(0, signal.SIGKILL)
             finally:
                 os._exit(0)
 
