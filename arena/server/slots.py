@@ -105,14 +105,12 @@ def _serve(connection, environ: dict[str, str]) -> None:
             return
         deadline = time.monotonic() + limit_seconds
         _apply(environ)
-        forked = True
+        forked = False
         if prepare is not None:
             try:
                 forked = bool(prepare(argument))
             except Exception:  # the job reports what failed; whatever it runs, it runs apart
                 forked = True
-        else:
-            forked = False
         connection.send(("forked" if forked else "here", None))
         if not forked:
             answer = ForkingPickler.dumps(function(argument))  # Arena's code: an exception ends the child (Died)
@@ -141,10 +139,10 @@ def _run_forked(connection, function: Callable[[Any], Any], argument: Any, deadl
             if os.getppid() != slot:  # the slot died before the line above
                 os._exit(1)
             data = ForkingPickler.dumps(function(argument))
-            data = len(data).to_bytes(_HEADER, "big") + bytes(data)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(writer, view):]
+            for part in (len(data).to_bytes(_HEADER, "big"), data):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(writer, view):]
             code = 0
         except BaseException:
             traceback.print_exc()
