@@ -361,6 +361,31 @@ def test_a_stalling_plugin_on_a_redis_worker_is_killed_and_the_queue_moves_on(tm
         worker.wait()
 
 
+def test_two_redis_workers_score_another_competition_while_one_competition_stalls_them(tmp_path, people_factory):
+    """Redis workers take a free competition's job before a second job of a competition already scoring:
+    two stalling uploads never hold both workers while another competition's upload waits."""
+    from conftest import redis_database
+
+    url = redis_database()
+    database = f"sqlite:///{tmp_path / 'arena.db'}"
+    app, client, people = people_factory(DATABASE_URL=database, REDIS_URL=url)
+    host_stall(client, people.token("org", organiser=True), tmp_path, timeout=8)
+    ada = people.token("ada")
+    stalled = [upload(client, ada, "stall", values_csv(offset)).get_json()["submission"]["id"] for offset in (0.5, 0.6)]
+    workers = [subprocess.Popen([sys.executable, "-m", "arena.cli", "worker", "--redis", url, "--database", database],
+                                env={**os.environ, "ARENA_HEARTBEAT_SECONDS": "1"}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        wait_for(lambda: row(app, stalled[0]).status == "scoring" or row(app, stalled[1]).status == "scoring", 120)
+        other = upload(client, ada, "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
+        wait_for(lambda: row(app, other).status == "scored", 120)
+        assert [row(app, one).timeouts for one in stalled] == [0, 0]  # no stalled job had to be killed first
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+
+
 CARELESS = """
 import warnings
 

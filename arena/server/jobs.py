@@ -414,6 +414,10 @@ def _rank_forever(database_url: str | None, parent: int) -> None:
 def rq_score(submission_id: int) -> str | None:
     """The RQ job: scores one submission in the database named by the environment; a job that goes back
     in the queue (a failure of ours, a task changed meanwhile) is enqueued again at once."""
+    if _redis_url and _held_back(_worker_db(), submission_id):
+        time.sleep(HELD_BACK_SECONDS)  # the jobs of free competitions go first; this one goes to the back
+        RedisQueue(_redis_url, _worker_db()).notify(submission_id)
+        return "held back"
     slot = slots.Slot("fork")  # RQ's work horse is single-threaded: its slot inherits the loops it loaded
     try:
         status = score_one(_worker_db(), submission_id, slot)
@@ -422,6 +426,17 @@ def rq_score(submission_id: int) -> str | None:
     if status == "queued" and _redis_url:
         RedisQueue(_redis_url, _worker_db()).notify(submission_id)
     return status
+
+
+HELD_BACK_SECONDS = 0.2
+
+
+def _held_back(db: Database, submission_id: int) -> bool:
+    """True when this job's competition already has a job scoring while another competition, with none
+    scoring, has jobs waiting: Redis workers then take those first, so one competition's long jobs never
+    hold every worker while others wait."""
+    with db.session() as session, session.begin():
+        return store.waits_for_free_competitions(session, submission_id)
 
 
 _db: Database | None = None

@@ -221,6 +221,20 @@ def competitions_of(session: Session, ids: list[int]) -> list[tuple[int, Competi
         .where(Submission.id.in_(ids)))]
 
 
+def waits_for_free_competitions(session: Session, submission_id: int) -> bool:
+    """True when the queued submission's competition has a job scoring now and some other competition
+    with no job scoring has one queued (the Redis workers' rule: free competitions go first)."""
+    competition_id = session.scalar(select(Submission.competition_id).where(Submission.id == submission_id,
+                                                                            Submission.status == "queued"))
+    if competition_id is None:
+        return False
+    busy = set(session.scalars(select(Submission.competition_id).where(Submission.status == "scoring")))
+    if competition_id not in busy:
+        return False
+    return session.scalar(select(Submission.id).where(Submission.status == "queued",
+                                                      Submission.competition_id.not_in(busy)).limit(1)) is not None
+
+
 def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
     return list(session.scalars(select(Submission.id).where(Submission.status == "queued")
                                 .order_by(Submission.id).limit(limit)))
