@@ -15,7 +15,18 @@ primary (so its 95% interval is computed), against the raw read of the same file
 Probabilities are written with six decimals, as most CSVs are (pandas' float_format="%.6f").
 Target for each: end to end <= 1.5x the raw read.
 
-Usage: python bench/scoring.py [--rows N] [--repeat R] [--case labels|regression|binary|multiclass|all]
+The newer metrics' cases also time the 95% interval alone, on every row of the file already read
+and aligned (the Bayesian bootstrap of arena.scoring.kaggle_intervals), against the raw read;
+target <= 3x. Run them at 1M rows (``--rows 1000000``): the ranking case's reading of id lists
+and its per-query metric are Python loops.
+  kaggle-regression  rmsle, mape, smape, median_ae, pearson, spearman (positive values);
+  average-precision  average_precision (probabilities of two classes, then of four);
+  multilabel         multilabel_log_loss, multilabel_roc_auc, multilabel_f1_micro, _macro, _samples
+                     (probabilities of ten labels);
+  ranking            map@10, ndcg@10 (ten ids per query, graded relevances).
+
+Usage: python bench/scoring.py [--rows N] [--repeat R]
+                              [--case labels|regression|binary|multiclass|<a newer metrics' case>|all]
 """
 
 from __future__ import annotations
@@ -94,7 +105,24 @@ CASES = {
     "regression": ("regression", "value", ["rmse", "mae", "r2"]),
     "binary": ("classification", "probabilities", ["roc_auc", "log_loss"]),
     "multiclass": ("classification", "probabilities", ["log_loss", "roc_auc", "accuracy", "f1_macro"]),
+    "kaggle-regression": ("regression", "value", ["rmsle", "mape", "smape", "median_ae", "pearson", "spearman"]),
+    "average-precision": ("classification", "probabilities", ["average_precision"]),
+    "average-precision-4": ("classification", "probabilities", ["average_precision"]),
+    "multilabel": ("multilabel", "probabilities", ["multilabel_log_loss", "multilabel_roc_auc", "multilabel_f1_micro",
+                                                   "multilabel_f1_macro", "multilabel_f1_samples"]),
+    "ranking": ("ranking", "ranking", ["map@10", "ndcg@10"]),
 }
+NEWER = ("kaggle-regression", "average-precision", "average-precision-4", "multilabel", "ranking")
+"""The cases of the newer metrics, whose interval is also timed alone."""
+
+
+def _joined(names: np.ndarray, cells: np.ndarray, *, ordered: bool = False) -> np.ndarray:
+    """Space-separated names per row: of the True cells of a boolean matrix, or (``ordered``) of the columns
+    each row lists."""
+    if ordered:
+        chosen = names[cells]
+        return np.array([" ".join(row) for row in chosen.tolist()], dtype=object)
+    return np.array([" ".join(names[row]) for row in cells], dtype=object)
 
 
 def make_case(folder: Path, case: str, rows: int) -> tuple[Path, list[Path]]:
@@ -109,8 +137,30 @@ def make_case(folder: Path, case: str, rows: int) -> tuple[Path, list[Path]]:
         answers = pa.table({"id": ids, "y": truth})
         columns = {"y": truth + rng.standard_t(5, rows)}
         train = pd.DataFrame({"id": np.arange(-20, 0), "y": rng.normal(size=20)})
+    elif case == "kaggle-regression":  # positive values, as rmsle and mape need
+        truth = rng.gamma(4.0, 10.0, rows)
+        answers = pa.table({"id": ids, "y": truth})
+        columns = {"y": truth * np.exp(rng.normal(0, 0.3, rows))}
+        train = pd.DataFrame({"id": np.arange(-20, 0), "y": rng.gamma(4.0, 10.0, 20)})
+    elif case == "multilabel":
+        labels = np.array([f"l{j}" for j in range(10)])
+        present = rng.random((rows, 10)) < 0.2
+        answers = pa.table({"id": ids, "y": _joined(labels, present)})
+        proba = 1 / (1 + np.exp(-rng.normal(np.where(present, 1.0, -1.0), 1.0)))
+        columns = {label: np.round(proba[:, j], 6) for j, label in enumerate(labels)}
+        train = pd.DataFrame({"id": np.arange(-20, 0), "y": " ".join(labels)})
+    elif case == "ranking":  # ten of twenty candidates listed per query; three relevant, one of them graded 3
+        items = np.array([f"d{j}" for j in range(20)])
+        relevant = np.argsort(rng.random((rows, 20)), axis=1)[:, :3]
+        graded = np.char.add(items[relevant[:, 0]], ":3")
+        answers = pa.table({"id": ids, "y": np.char.add(np.char.add(np.char.add(graded, " "), np.char.add(
+            items[relevant[:, 1]], " ")), items[relevant[:, 2]])})
+        score = rng.normal(size=(rows, 20))
+        np.put_along_axis(score, relevant, np.take_along_axis(score, relevant, axis=1) + 1.5, axis=1)
+        columns = {"y": _joined(items, np.argsort(-score, axis=1)[:, :10], ordered=True)}
+        train = pd.DataFrame({"id": np.arange(-20, 0), "y": "d0 d1"})
     else:
-        k = 2 if case == "binary" else 4
+        k = 4 if case in ("multiclass", "average-precision-4") else 2
         truth = rng.integers(0, k, rows)
         logits = rng.normal(size=(rows, k)) + 1.2 * np.eye(k)[truth]
         proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -129,7 +179,7 @@ def make_case(folder: Path, case: str, rows: int) -> tuple[Path, list[Path]]:
         for name in ("train.csv", "test.parquet", "answers.parquet"):
             os.link(data / name, bundle / name)
         (bundle / "task.toml").write_text(f"""
-name = "bench-{case}-{metric.replace('_', '-')}"
+name = "bench-{case}-{metric.replace('_', '-').replace('@', '-at-')}"
 version = 1
 kind = "{kind}"
 [data]
@@ -158,6 +208,9 @@ def run_case(case: str, rows: int, repeat: int) -> None:
         for bundle in bundles:
             task = load_task(bundle)
             public_rows(task)  # the answer key and row split are cached by the server
+            if case in NEWER:
+                interval_case(task, submission, repeat)
+                continue
             runs = interleaved_medians(repeat, read=lambda: pacsv.read_csv(submission),
                                        arena=lambda: score_submission(task, submission, max_bytes=2**40))
             (t_read, _), (t_arena, score) = runs["read"], runs["arena"]
@@ -165,6 +218,26 @@ def run_case(case: str, rows: int, repeat: int) -> None:
             print(f"  {task.spec.primary_metric:9s} read {t_read:6.3f} s  arena {t_arena:6.3f} s  "
                   f"ratio {t_arena / t_read:5.2f}x (target <= 1.5x)  private {score.private[score.primary]:.4f} "
                   f"[{low:.4f}, {high:.4f}]")
+
+
+def interval_case(task, submission: Path, repeat: int) -> None:
+    """One newer metric: the raw read, its interval alone on every row (read and aligned once), and end to end."""
+    from arena.scoring.metrics import get_metric
+    from arena.scoring.score import BOOTSTRAP_SEED, _prediction_for, score_submission
+    from arena.scoring.stats import metric_interval
+    from arena.scoring.validation import read_submission
+
+    metric = get_metric(task.spec.primary_metric)
+    pred = _prediction_for(metric, read_submission(task, submission, max_bytes=2**40))
+    truth = task.answer_key.truth
+    runs = interleaved_medians(repeat, read=lambda: pacsv.read_csv(submission),
+                               interval=lambda: metric_interval(metric, truth, pred, seed=BOOTSTRAP_SEED),
+                               arena=lambda: score_submission(task, submission, max_bytes=2**40))
+    (t_read, _), (t_interval, _), (t_arena, _) = runs["read"], runs["interval"], runs["arena"]
+    found = metric_interval(metric, truth, pred, seed=BOOTSTRAP_SEED)  # each timed result was let go
+    print(f"  {metric.name:22s} read {t_read:6.3f} s  interval {t_interval:6.3f} s  ratio {t_interval / t_read:5.2f}x "
+          f"(target <= 3x)  end to end {t_arena:6.3f} s ({t_arena / t_read:5.2f}x)  "
+          f"all rows {metric.from_rows(truth, pred):.4f} [{found.low:.4f}, {found.high:.4f}]")
 
 
 def main() -> None:

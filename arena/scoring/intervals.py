@@ -31,6 +31,7 @@ import numpy as np
 from scipy.stats import norm, t as student_t
 
 from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
+from arena.scoring.metrics_ranking import parse_name as ranking_name
 from arena.scoring.pooled import pooled_empty
 
 RESAMPLES = 1000
@@ -538,8 +539,15 @@ def replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int
     return moment_replicates(moments_for(name, truth, pred), resamples=resamples, seed=seed, blocks=blocks)
 
 
+SUMMARISED = ("rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision",
+              "multilabel_log_loss", "multilabel_f1_micro", "multilabel_f1_macro", "multilabel_f1_samples",
+              "multilabel_roc_auc")
+"""Metrics whose intervals :mod:`arena.scoring.kaggle_intervals` draws from their sufficient statistics (and
+``map@K``, ``ndcg@K``)."""
+
+
 def has_fast_path(name: str) -> bool:
-    return name == "roc_auc" or name in MEAN_TYPE
+    return name == "roc_auc" or name in MEAN_TYPE or name in SUMMARISED or ranking_name(name) is not None
 
 
 PROPORTIONS = ("accuracy", "f1_micro", "exact_match")

@@ -123,12 +123,31 @@ def pearson(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = 
 
 def weighted_ranks(values: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Mid-ranks; with weights, each row's mid-rank among the rows repeated by their weights (up to a shift)."""
+    if weight is None:
+        return mid_ranks(*tie_groups(values))
     w = weights_for(weight, len(values))
     _, inverse = np.unique(values, return_inverse=True)
     inverse = inverse.reshape(-1)
     per_value = np.bincount(inverse, weights=w)
     below = np.concatenate([[0.0], np.cumsum(per_value)[:-1]])
     return (below + per_value / 2)[inverse]
+
+
+def tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in increasing order of ``values`` and where each run of equal values starts in that order."""
+    values = np.asarray(values).reshape(-1)
+    order = np.argsort(values)  # equal values form one run whatever their order: no stable sort needed
+    ordered = values[order]
+    return order, np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+
+
+def mid_ranks(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each row's mid-rank from :func:`tie_groups`: the rows below its run plus half its run (as
+    :func:`weighted_ranks` without weights, value for value)."""
+    sizes = np.diff(np.append(starts, len(order)))
+    ranks = np.empty(len(order))
+    ranks[order] = np.repeat(starts + sizes / 2, sizes)
+    return ranks
 
 
 def spearman(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:

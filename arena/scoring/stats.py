@@ -15,6 +15,7 @@ import numpy as np
 
 from arena.scoring.intervals import (CONFIDENCE, PROPORTIONS, RESAMPLES, Interval, confusion_replicates,
                                      expansion_rows, has_fast_path, percentile_interval, replicates)
+from arena.scoring import kaggle_intervals
 from arena.scoring.metrics import Metric
 
 _MAX_CHUNK_CELLS = 20_000_000
@@ -37,6 +38,8 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
         return percentile_interval(values, None if metric.name in PROPORTIONS else n)
     if len(truth) == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
+    if kaggle_intervals.handles(metric.name):
+        return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     if not has_fast_path(metric.name):
         return percentile_interval(plain_row_replicates(truth, pred, metric.from_rows, resamples=resamples, seed=seed))
     values = replicates(metric.name, truth, pred, resamples=resamples, seed=seed)
