@@ -10,17 +10,26 @@ Two attacks, each against two feedback modes:
   Rounded scores leak enough for the vote to overfit the public rows (public
   accuracy well above 0.5, private 0.5).
 
-``--server`` (the default when run as a script) attacks a competition as the
-server computes it: a binary task bundle with random labels, hosted with the
-server's keyed public/private split, each upload scored by the server's scoring
-path (``score_submission``), the public score shown as participants see it
-(``rounded``, 4 decimals) or released by the server's Ladder step
-(``arena.server.feedback.ladder_release``, with its bootstrap noise of the paired
-per-row difference) and then rounded. The plain functions below
-(``rounded_feedback``, ``ladder_feedback``) are the textbook model on per-row
-0-1 losses, with the exact Ladder of ``arena.scoring.ladder``.
+The script attacks a competition as the server computes it: a binary task bundle
+with random labels, hosted with the server's keyed public/private split, each
+upload scored by the server's scoring path (``score_submission``), the public
+score shown as participants see it (``rounded``, 4 decimals) or released by the
+server's Ladder step (``arena.server.feedback.ladder_release``, whose test is
+``arena.scoring.rowresults.paired_comparison``: the jackknife standard error of
+the paired per-row difference, never below one row's effect) and then rounded.
+
+Throw-away accounts: the Ladder keeps its state per team, so a team's first upload
+always shows its own public score. ``--sybils`` spreads the boosting attack's
+uploads over that many throw-away teams (one account each) and prints the
+public-minus-private gap of the vote for each count; the probe from a new team per
+upload is printed too.
+
+The plain functions below (``rounded_feedback``, ``ladder_feedback``) are the
+textbook model on per-row 0-1 losses, with the exact Ladder of
+``arena.scoring.ladder``.
 
 Usage: python bench/ladder_attack.py [--public-rows 4000] [--submissions 400] [--probes 200] [--seed 0] [--seeds 1]
+                                    [--sybils 1,5,20,100,400]
        python bench/ladder_attack.py --model      (the textbook model only, no server code)
 """
 
@@ -141,13 +150,16 @@ class ServerCompetition:
         from arena.scoring.score import rounded
         from arena.server.feedback import ladder_release
 
-        team = {"released": None, "best_rows": None}
+        team = {"released": None, "best": None}
 
         def show(score):
-            released, improved = ladder_release(self.task, self.public, team["released"], score.public[score.primary],
-                                                score.rows, team["best_rows"])
+            best = team["best"]
+            released, improved = ladder_release(
+                self.task, self.public, team["released"], score.public[score.primary], score.rows,
+                None if best is None else best.rows, best_value=None if best is None else best.public[best.primary],
+                interval=score.public_ci, best_interval=None if best is None else best.public_ci)
             if improved:
-                team["best_rows"] = score.rows
+                team["best"] = score
             team["released"] = released
             return rounded(released)
 
@@ -176,15 +188,31 @@ def server_probe(competition: ServerCompetition, show, *, probes: int, seed: int
     return {"probes": probes, "public": int(competition.public[rows].sum()), "learned": learned, "wrong": wrong}
 
 
-def server_boosting(competition: ServerCompetition, views: dict, *, submissions: int, seed: int) -> dict:
-    """The boosting attack against each feedback mode, on the same random uploads (each scored once).
+def random_uploads(competition: ServerCompetition, *, submissions: int, seed: int):
+    """The boosting attack's random label vectors and their scores (each scored once, as the server's worker does)."""
+    rng = np.random.default_rng(seed + 2)
+    guesses = rng.integers(0, 2, (submissions, len(competition.ids)))
+    return guesses, [competition.score(g) for g in guesses]
+
+
+def vote(competition: ServerCompetition, guesses: np.ndarray, keep, seed: int) -> dict:
+    """The majority vote of the kept uploads, scored as the server scores a file: public and private accuracy."""
+    kept = guesses[np.asarray(keep, dtype=bool)]
+    rng = np.random.default_rng(seed + 3)
+    labels = (kept.mean(axis=0) > 0.5).astype(np.int64) if len(kept) else rng.integers(0, 2, guesses.shape[1])
+    score = competition.score(labels)
+    return {"kept": len(kept), "public": score.public[score.primary], "private": score.private[score.primary]}
+
+
+def server_boosting(competition: ServerCompetition, views: dict, uploads=None, *, seed: int,
+                    submissions: int | None = None) -> dict:
+    """The boosting attack against each feedback mode, on the same random uploads (``uploads`` from
+    random_uploads, or that many ``submissions`` made here).
 
     The attacker keeps the uploads whose shown public accuracy beats 0.5 (Blum & Hardt's rule); under the Ladder,
     which shows a team's best, it also tries keeping only the uploads that moved the shown score. Returns per mode
     and rule the vote's public and private accuracy, as the server scores the vote's file, and how many were kept."""
-    rng = np.random.default_rng(seed + 2)
-    guesses = rng.integers(0, 2, (submissions, len(competition.ids)))
-    scores = [competition.score(g) for g in guesses]
+    guesses, scores = uploads or random_uploads(competition, submissions=submissions, seed=seed)
     results = {}
     for name, make in views.items():
         show = make()
@@ -193,18 +221,52 @@ def server_boosting(competition: ServerCompetition, views: dict, *, submissions:
         if name == "ladder":
             rules["moved"] = [v is not None and v > 0.5 and (i == 0 or v != shown[i - 1]) for i, v in enumerate(shown)]
         for rule, keep in rules.items():
-            kept = guesses[np.asarray(keep, dtype=bool)]
-            vote = (kept.mean(axis=0) > 0.5).astype(np.int64) if len(kept) else rng.integers(0, 2, guesses.shape[1])
-            score = competition.score(vote)
-            results[(name, rule)] = {"kept": len(kept), "public": score.public[score.primary],
-                                     "private": score.private[score.primary]}
+            results[(name, rule)] = vote(competition, guesses, keep, seed)
     return results
 
 
+def server_sybil(competition: ServerCompetition, uploads, *, teams: int, seed: int) -> dict:
+    """The boosting attack under the Ladder from ``teams`` throw-away teams (one account each): the uploads are dealt
+    to the teams in turn, each team has its own Ladder, so its first upload always shows its own public score. The
+    attacker keeps each upload that moved its team's shown score above 0.5."""
+    guesses, scores = uploads
+    ladders = [competition.ladder_view() for _ in range(teams)]
+    last: list = [None] * teams
+    keep = []
+    for i, score in enumerate(scores):
+        team = i % teams
+        now = ladders[team](score)
+        keep.append(now is not None and now > 0.5 and now != last[team])
+        last[team] = now
+    return vote(competition, guesses, keep, seed)
+
+
+def sybil_probe(competition: ServerCompetition, *, probes: int, seed: int) -> dict:
+    """The one-row probe from throw-away teams: the base file from one team, each flipped file from a new team, whose
+    first upload shows its own public score. Returns what server_probe does."""
+    rng = np.random.default_rng(seed + 1)
+    base = rng.integers(0, 2, len(competition.ids))
+    shown = competition.ladder_view()(competition.score(base))
+    rows = rng.choice(len(base), size=probes, replace=False)
+    learned = wrong = 0
+    for row in rows:
+        probe = base.copy()
+        probe[row] = 1 - probe[row]
+        now = competition.ladder_view()(competition.score(probe))  # a new team: a Ladder of its own
+        if now == shown or now is None or shown is None:
+            continue
+        guess = probe[row] if now > shown else base[row]
+        learned += int(guess == competition.truth[row])
+        wrong += int(guess != competition.truth[row])
+    return {"probes": probes, "public": int(competition.public[rows].sum()), "learned": learned, "wrong": wrong}
+
+
 def run_server(args) -> None:
-    """Both attacks against both modes, once per seed; a line per seed, then the totals and mean gaps."""
+    """Both attacks against both modes, and the boosting attack from throw-away teams, once per seed; a line per
+    seed, then the totals and mean gaps."""
     probes: dict[str, list[dict]] = {}
     boosts: dict[tuple[str, str], list[dict]] = {}
+    sybils: dict[int, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         from arena.config import secret_path
 
@@ -216,15 +278,24 @@ def run_server(args) -> None:
             views = {"rounded": competition.rounded_view, "ladder": competition.ladder_view}
             print(f"seed {seed}: accuracy on a random binary task, {len(competition.ids):,} test rows, "
                   f"{int(competition.public.sum()):,} public; the server's split, scoring and feedback")
-            for name, make in views.items():
-                found = server_probe(competition, make(), probes=args.probes, seed=seed)
+            runs = [(name, lambda make=make: server_probe(competition, make(), probes=args.probes, seed=seed))
+                    for name, make in views.items()]
+            runs.append(("ladder, a new team per upload", lambda: sybil_probe(competition, probes=args.probes, seed=seed)))
+            for name, run in runs:
+                found = run()
                 probes.setdefault(name, []).append(found)
                 print(f"  probe    {name:8s} learned {found['learned']:4d} of {found['probes']} probed labels, "
                       f"{found['public']} probed rows public, wrong {found['wrong']}")
-            for key, found in server_boosting(competition, views, submissions=args.submissions, seed=seed).items():
+            uploads = random_uploads(competition, submissions=args.submissions, seed=seed)
+            for key, found in server_boosting(competition, views, uploads, seed=seed).items():
                 boosts.setdefault(key, []).append(found)
                 print(f"  boosting {key[0]:8s} keep if {key[1]:9s} kept {found['kept']:4d}  public {found['public']:.4f}"
                       f"  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}")
+            for teams in args.sybils:
+                found = server_sybil(competition, uploads, teams=min(teams, args.submissions), seed=seed)
+                sybils.setdefault(teams, []).append(found)
+                print(f"  boosting ladder from {teams:4d} throw-away teams: kept {found['kept']:4d}  public "
+                      f"{found['public']:.4f}  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}")
     print(f"summary over {args.seeds} seed(s), {args.public_rows:,} public rows, public fraction {args.public_fraction}")
     print(f"one-row probe ({args.probes} uploads per seed, each flipping one row of the team's best file):")
     for name, runs in probes.items():
@@ -236,6 +307,10 @@ def run_server(args) -> None:
         gaps = np.array([r["public"] - r["private"] for r in runs])
         print(f"  {name:8s} keep if {rule:9s} public-minus-private accuracy: mean {gaps.mean():+.4f}, "
               f"range {gaps.min():+.4f} to {gaps.max():+.4f}")
+    for teams, runs in sybils.items():
+        gaps = np.array([r["public"] - r["private"] for r in runs])
+        print(f"  ladder from {teams:4d} throw-away teams (keep the uploads that moved their team's score above 0.5): "
+              f"mean {gaps.mean():+.4f}, range {gaps.min():+.4f} to {gaps.max():+.4f}")
 
 
 def run_model(args) -> None:
@@ -258,6 +333,8 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="run the server's attacks on this many seeds")
+    parser.add_argument("--sybils", type=lambda text: [int(x) for x in text.split(",")], default=[1, 5, 20, 100, 400],
+                        help="throw-away team counts for the boosting attack under the Ladder (comma-separated)")
     parser.add_argument("--model", action="store_true", help="the textbook model only")
     args = parser.parse_args()
     if not args.model:

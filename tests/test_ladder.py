@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arena.scoring.ladder import Ladder, on_grid, paired_noise, step
+from arena.scoring.ladder import Ladder, beats, on_grid, paired_noise, step
 
 spec = importlib.util.spec_from_file_location("ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py")
 attack = importlib.util.module_from_spec(spec)
@@ -31,14 +31,32 @@ def test_the_first_submission_sets_the_score_and_small_gains_are_not_shown():
 
 
 def test_a_worse_submission_shows_the_previous_best():
-    result = step(0.30, 0.35, 0.01, 1000)
+    assert not beats(0.30 - 0.35, 0.01)
+    result = step(0.30, 0.35, False, 1000)
     assert result.released == 0.30 and not result.improved
+    with pytest.raises(TypeError):
+        step(0.30, 0.35, 0.01, 1000)  # the decision, not a noise: a number here would always count as improved
+
+
+@pytest.mark.parametrize("n", [7, 100, 500, 1000, 4000])
+def test_the_textbook_ladder_never_releases_a_one_row_change(n):
+    """A flip moves the mean 0-1 loss by exactly 1/n, and the exact noise of that paired difference is 1/n too:
+    a tie, which floating-point rounding must never turn into a release, at any n and any row."""
+    rng = np.random.default_rng(n)
+    base = (rng.random(n) < 0.5).astype(float)
+    ladder = Ladder()
+    shown = ladder.submit(base)
+    for i in range(n):
+        probe = base.copy()
+        probe[i] = 1 - probe[i]
+        assert ladder.submit(probe) == shown
 
 
 def test_the_noise_is_one_standard_error_of_the_paired_difference():
     a = np.array([1.0, 0, 1, 0])
     b = np.array([0.0, 0, 1, 1])
     assert paired_noise(a, b) == pytest.approx(np.std(a - b, ddof=1) / 2)
+    assert paired_noise(np.r_[5.0, np.zeros(9)], np.zeros(10)) == pytest.approx(0.5)  # one row: |d| / n exactly
     assert on_grid(0.12345, 1000) == 0.123
 
 

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from arena.db.models import Competition, Submission, utcnow
 from arena.scoring import ladder, rowresults
 from arena.scoring.datasets import builtin_task_names, load_task
-from arena.scoring.metrics import get_metric
+from arena.scoring.metrics import get_metric, is_known
 from arena.scoring.score import Score, public_rows
+from arena.scoring.weights import answer_weights
 from arena.server.files import files_dir
 
 log = logging.getLogger("arena.feedback")
@@ -81,27 +82,74 @@ def apply_ladder(session: Session, submission: Submission, competition: Competit
         Submission.status == "scored", Submission.disqualified.is_(False)).order_by(Submission.id.desc())).first()
     task = load_task(competition.task_ref)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
-    released = None if previous is None else previous.ladder_public
-    best_rows = load_rows(previous.rows_sha256) if previous is not None else None
-    submission.ladder_public, submission.ladder_step = ladder_release(task, public, released, value, rows, best_rows)
+    best = None if previous is None else LadderBest(
+        released=previous.ladder_public, value=previous.public_primary, score=previous.score,
+        rows=load_rows(previous.rows_sha256))
+    submission.ladder_public, submission.ladder_step = ladder_update(task, public, value, submission.score, rows, best)
+
+
+@dataclass(frozen=True)
+class LadderBest:
+    """What the Ladder needs of a team's best submission: the score it released, its exact public score, its stored
+    score (for the public interval) and its per-row results (None where there are none)."""
+
+    released: float | None
+    value: float | None
+    score: dict | None
+    rows: np.ndarray | None
+
+
+def ladder_update(task, public: np.ndarray, value: float, score: dict | None, rows: np.ndarray | None,
+                  best: LadderBest | None) -> tuple[float, bool]:
+    """One Ladder step of a scored submission (its public primary ``value``, stored ``score`` and per-row ``rows``)
+    against the team's ``best`` (None before its first): the public score it shows, and whether it is the new best."""
+    if best is None:
+        return ladder_release(task, public, None, value, rows, None)
+    return ladder_release(task, public, best.released, value, rows, best.rows,
+                          best_value=best.value if best.value is not None else best.released,
+                          interval=_public_interval(score), best_interval=_public_interval(best.score))
+
+
+def _public_interval(score: dict | None) -> tuple[float, float] | None:
+    """The primary metric's public 95% interval of a stored score, or None."""
+    found = (score or {}).get("public_ci")
+    return (float(found[0]), float(found[1])) if found and len(found) == 2 and None not in found else None
 
 
 def ladder_release(task, public: np.ndarray, released: float | None, value: float, rows: np.ndarray | None,
-                   best_rows: np.ndarray | None) -> tuple[float, bool]:
+                   best_rows: np.ndarray | None, *, best_value: float | None = None,
+                   interval: tuple[float, float] | None = None,
+                   best_interval: tuple[float, float] | None = None) -> tuple[float, bool]:
     """One Ladder step on the public rows, without the database: the public score it releases (in the metric's own
     direction) and whether the submission became the team's new best.
 
     ``released`` is the team's last release (None before its first), ``value`` this submission's public score,
-    ``rows`` and ``best_rows`` the per-row results of this submission and of the team's best (None: no noise known).
+    ``rows`` and ``best_rows`` the per-row results of this submission and of the team's best (None where there are
+    none), ``best_value`` the best's public score, ``interval`` and ``best_interval`` the two public 95% intervals
+    (the noise's bound where there are no per-row results). The test is
+    :func:`arena.scoring.rowresults.paired_comparison`.
     """
     sign = -1.0 if task.spec.higher_is_better else 1.0  # the Ladder works on losses (an organiser's metric too)
-    released = None if released is None else sign * released
-    noise = 0.0
-    if released is not None and rows is not None and best_rows is not None:  # per-row results: a built-in metric
-        truth = task.answer_key.truth[public]
-        noise = rowresults.paired_noise(get_metric(task.spec.primary_metric, task.classes), truth, rows[public], best_rows[public])
-    result = ladder.step(released, sign * value, noise, int(public.sum()))
+    n = int(public.sum())
+    if released is None:
+        return sign * ladder.step(None, sign * value, True, n).released, True
+    comparison = ladder_comparison(task, public, value, rows, best_value, best_rows, interval, best_interval)
+    result = ladder.step(sign * released, sign * value, comparison.beats, n)
     return sign * result.released, result.improved
+
+
+def ladder_comparison(task, public: np.ndarray, value: float, rows: np.ndarray | None, best_value: float | None,
+                      best_rows: np.ndarray | None, interval=None, best_interval=None) -> rowresults.Comparison:
+    """The Ladder's test of a submission against the team's best on the competition's public rows (see
+    :func:`arena.scoring.rowresults.paired_comparison`): a built-in metric by name, never an organiser's code."""
+    name = task.spec.primary_metric
+    metric = get_metric(name, task.classes) if is_known(name) else None
+    weights = answer_weights(task)
+    return rowresults.paired_comparison(
+        metric, task.answer_key.truth[public], None if rows is None else rows[public],
+        None if best_rows is None else best_rows[public], None if weights is None else weights[public],
+        value=value, best_value=best_value, interval=interval, best_interval=best_interval,
+        higher_is_better=task.spec.higher_is_better)
 
 
 # --- probing: how many public labels a competition's limits let one-row probes read off rounded scores ----------
