@@ -2,7 +2,9 @@
 
 The method is :mod:`arena.scoring.intervals`' Bayesian bootstrap (an Exp(1) weight per
 row, or per random block of rows above ``BLOCKS`` rows, and Hesterberg's expansion to
-Student's t), drawn from each metric's sufficient statistics:
+Student's t), drawn from each metric's sufficient statistics. Up to ``BLOCKS`` rows every
+row keeps its own weight, so the replicates are the plain Bayesian bootstrap's, exactly;
+above that:
 
 - means of per-row values (rmsle, mape, smape, multilabel_log_loss,
   multilabel_f1_samples, map@K, ndcg@K) sum those values into the blocks, as
@@ -10,35 +12,36 @@ Student's t), drawn from each metric's sufficient statistics:
 - pearson sums the per-row first and second moments and the cross moment of the two
   sides, each centred on its mean and scaled first, so no sum loses digits;
 - spearman ranks each side once. Up to ``BLOCKS`` rows each resample re-ranks the rows
-  under its weights (a running sum of the weights in each side's order: the plain
-  Bayesian bootstrap, exactly). Above that the weighted statistic is its first-order
-  expansion: each row's influence on Spearman's rho, counting how the row moves every
-  other row's rank (the terms that pearson of fixed ranks leaves out; without them the
-  spread is off by up to a fifth), summed into the blocks. At that size the expansion's
-  error is far below the interval's width;
-- average_precision draws class weights per distinct score (one Gamma draw per score
-  and class, exact) when there are up to ``BLOCKS`` distinct scores and two classes;
-  one-vs-rest averages over more classes weight rows up to ``BLOCKS`` rows; above both,
-  each row's influence on the average precision, read from running sums over the
-  class counts in score order, is summed into the blocks;
-- median_ae needs no resampling: under the Bayesian bootstrap the weighted median is
-  order statistic k with a probability known in closed form (a Beta tail, the same
-  Binomial(n, 1/2) tail as the distribution-free order-statistic interval), so the
-  replicates are draws of k from it;
-- multilabel_f1_micro and multilabel_f1_macro sum each row's true positives, false
-  positives and false negatives (over all labels, or per label); multilabel_roc_auc
-  weights rows up to ``BLOCKS`` rows, above that sums each row's influence (DeLong's
-  placement values, per label).
+  under its weights (a running sum of the weights in each side's order). Above that the
+  weighted statistic is its first-order expansion: each row's influence on Spearman's
+  rho, which counts how the row moves every other row's rank, summed into the blocks.
+  Pearson's r of ranks fixed once, the usual shortcut, leaves those terms out: its
+  spread comes out 2% to 8% too narrow for rank correlations of 0.6 to 0.97 (bivariate
+  normal, 2,000 rows), while the influence's matches re-ranking (tests/test_fast_intervals.py);
+- average_precision, for two classes and at most ``BLOCKS`` distinct scores, draws one
+  Gamma(count) weight per score and class (exact: a class's rows at one score weigh
+  their sum of Exp(1) weights); otherwise each row's influence on the average precision
+  (read from running sums over the class counts in score order, averaged over the
+  classes one-vs-rest) is summed into the blocks;
+- median_ae needs no resampling at any size: under the Bayesian bootstrap the weighted
+  median is the k-th smallest error with a probability known in closed form (a Beta tail,
+  the same Binomial(n, 1/2) tail as the distribution-free order-statistic interval), so
+  the replicates are draws of k from it, read off two partial sorts;
+- multilabel_f1_micro sums each row's true positives, false positives and false
+  negatives over the labels; multilabel_f1_macro keeps them per label (block sums
+  that count only the non-zero cells); multilabel_roc_auc sums each row's influence
+  (DeLong's placement values, per label, averaged over the labels that have both classes).
 
 The prior keeps a perfect submission's interval off a single point, as the classic
 metrics' does. For means it is half a pseudo-row at the best value and half at a
 trivial predictor's (intervals.py's rule, ``PRIOR``). Elsewhere the pseudo-rows enter
 on the metric's own scale, weighed against the rows' total weight: half a row each for
 the F1 scores and median_ae, and a sixteenth of a row each (``AUC_PRIOR``, as ROC AUC's
-prior) for the ranking-type metrics whose spread shrinks near their best value:
-pearson and spearman (one pseudo-row at +1, one at -1), average precision and
-multi-label ROC AUC (one at 1, one at the trivial value). Every interval holds its own
-point estimate: an end that the prior's pull leaves short of it is moved to it.
+prior) for the ranking-type metrics whose spread shrinks near their best value, where
+half a row would drag the interval: pearson and spearman (one pseudo-row at +1, one at
+-1), average precision and multi-label ROC AUC (one at 1, one at the trivial value).
+Every interval holds its own point estimate: an end that the prior's pull leaves short
+of it is moved to it, so a perfect submission's interval reaches the perfect value.
 """
 
 from __future__ import annotations
@@ -49,10 +52,9 @@ import numpy as np
 from scipy.special import betainc
 
 from arena.scoring.intervals import (AUC_BINS, AUC_PRIOR, BLOCKS, PRIOR, RESAMPLES, SUMMARISED, Interval, Moments,
-                                     auc_influence, block_sums, gamma_draws, moment_replicates, percentile_interval,
+                                     block_sums, gamma_draws, moment_replicates, percentile_interval,
                                      row_weights, standard_normals, weighted_rows_auc)
-from arena.scoring.metrics import class_counts_in_score_order, row_levels
-from arena.scoring.metrics_agreement import average_precision
+from arena.scoring.metrics import row_levels
 from arena.scoring.metrics_multilabel import (_f1, multilabel_f1_macro, multilabel_f1_micro, multilabel_roc_auc,
                                               row_f1, row_log_losses)
 from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query
@@ -150,16 +152,18 @@ def _weighted_sums(values: np.ndarray, *, resamples: int, seed: int, blocks: int
     return both[:, :-1], both[:, -1]
 
 
-def _with_prior(values: np.ndarray, mass: np.ndarray, prior: Prior, seed: int) -> np.ndarray:
+def _with_prior(values: np.ndarray, mass: np.ndarray, prior: Prior, seed: int,
+                bounds: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Replicates with the prior's pseudo-rows on the metric's own scale: each is the weighted mean of the rows'
-    value (weight ``mass``, the rows' total) and the pseudo-rows' values (Gamma(pseudo-rows) weights)."""
+    value (weight ``mass``, the rows' total) and the pseudo-rows' values (Gamma(pseudo-rows) weights), kept
+    within the metric's ``bounds`` (a last-digit rounding may step past them)."""
     rng = np.random.default_rng([seed, 7])
     total, weight = values * mass, mass.astype(np.float64, copy=True)
     for shape, value in prior:
         draw = rng.standard_gamma(shape, len(values))
         total += draw * value
         weight += draw
-    return total / weight
+    return np.clip(total / weight, *bounds)
 
 
 def _linear(point: float, influence: np.ndarray, *, resamples: int, seed: int, blocks: int
@@ -194,10 +198,10 @@ def _pearson(truth, pred, *, resamples, seed, blocks):
     p = _unit_deviations(np.asarray(pred, dtype=np.float64), ones, float(len(truth))) if t is not None else None
     if t is None or p is None:  # a constant side: 0 however the rows are weighted
         _, mass = _weighted_sums(ones[:, None], resamples=resamples, seed=seed, blocks=blocks)
-        return point, _with_prior(np.zeros(resamples), mass, CORRELATION_PRIOR, seed)
+        return point, _with_prior(np.zeros(resamples), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
     sums, mass = _weighted_sums(np.stack([t, p, t * t, p * p, t * p], axis=1), resamples=resamples, seed=seed,
                                 blocks=blocks)
-    return point, _with_prior(_correlation_of(sums / mass[:, None]), mass, CORRELATION_PRIOR, seed)
+    return point, _with_prior(_correlation_of(sums / mass[:, None]), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
 
 
 RERANK_CHUNK = 16  # resamples re-ranked at a time: their weights stay in cache
@@ -241,37 +245,55 @@ def _reranked_spearman(weights: np.ndarray, sides: list[tuple[np.ndarray, np.nda
 
 
 def _above_and_tied(order: np.ndarray, starts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each row, the sum of ``values`` over the rows ranked above it plus half over its run of ties."""
+    """For each row, the sum of ``values`` over the rows ranked above it plus half over its run of ties (itself
+    included), the rows in ``order`` with runs of ties starting at ``starts`` (:func:`tie_groups`)."""
     n = len(order)
-    runs = np.add.reduceat(values[order], starts)
-    above = runs.sum() - np.cumsum(runs)
     out = np.empty(n)
+    ordered = values[order]
+    if len(starts) == n:  # no ties
+        running = np.cumsum(ordered)
+        np.subtract(running[-1], running, out=running)
+        running += ordered / 2
+        out[order] = running
+        return out
+    runs = np.add.reduceat(ordered, starts)
+    above = runs.sum() - np.cumsum(runs)
     out[order] = np.repeat(above + runs / 2, np.diff(np.append(starts, n)))
     return out
 
 
-def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], point: float) -> np.ndarray:
-    """Each row's influence on Spearman's rho (Pearson's r of the mid-rank distribution functions F and G).
+def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[np.ndarray], point: float
+                       ) -> np.ndarray:
+    """Each row's influence on Spearman's rho (Pearson's r of the mid-rank distribution functions F and G), from
+    each side's :func:`tie_groups` and mid-ranks.
 
     rho = (E[FG] - 1/4) / sqrt((E[F²] - 1/4)(E[G²] - 1/4)); a row moves each mean directly and through every
     other row's F and G: E[FG] by F_i G_i + E[G 1{X > x_i}] + E[F 1{Y > y_i}] - 3 E[FG] (ties count one half),
-    E[F²] by F_i² + 2 E[F 1{X > x_i}] - 3 E[F²] (zero but for ties).
+    E[F²] by F_i² + 2 E[F 1{X > x_i}] - 3 E[F²], which is zero without ties (E[F²] is then fixed).
     """
     (order_t, starts_t), (order_p, starts_p) = sides
     n = len(order_t)
-    f, g = mid_ranks(order_t, starts_t) / n, mid_ranks(order_p, starts_p) / n
-    m1, m2, m3 = float(np.mean(f * g)), float(np.mean(f * f)), float(np.mean(g * g))
+    f, g = ranks[0] / n, ranks[1] / n
+    product = f * g
+    m1, m2, m3 = float(np.mean(product)), float(np.dot(f, f)) / n, float(np.dot(g, g)) / n
     vf, vg = m2 - 0.25, m3 - 0.25
-    d1 = f * g + (_above_and_tied(order_t, starts_t, g) + _above_and_tied(order_p, starts_p, f)) / n - 3 * m1
-    d2 = f * f + 2 * _above_and_tied(order_t, starts_t, f) / n - 3 * m2
-    d3 = g * g + 2 * _above_and_tied(order_p, starts_p, g) / n - 3 * m3
-    return d1 / np.sqrt(vf * vg) - point / 2 * (d2 / vf + d3 / vg)
+    out = _above_and_tied(order_t, starts_t, g)
+    out += _above_and_tied(order_p, starts_p, f)
+    out /= n
+    out += product
+    out -= 3 * m1
+    out /= np.sqrt(vf * vg)
+    for (order, starts), h, v in ((sides[0], f, vf), (sides[1], g, vg)):
+        if len(starts) < n:  # ties: E[F²] moves too
+            out -= point / 2 * (h * h + 2 * _above_and_tied(order, starts, h) / n - 3 * float(np.dot(h, h)) / n) / v
+    return out
 
 
 def _spearman(truth, pred, *, resamples, seed, blocks):
     sides = [tie_groups(truth), tie_groups(pred)]
+    ranks = [mid_ranks(*side) for side in sides]
     n = len(truth)
-    point = pearson(mid_ranks(*sides[0]), mid_ranks(*sides[1]))  # spearman's own computation
+    point = pearson(*ranks)  # spearman's own computation
     if not np.isfinite(point):
         return point, np.full(resamples, np.nan)
     if len(sides[0][1]) < 2 or len(sides[1][1]) < 2:  # a constant side: 0 however the rows are weighted
@@ -281,10 +303,10 @@ def _spearman(truth, pred, *, resamples, seed, blocks):
         weights = row_weights(resamples, n, seed)
         values, mass = _reranked_spearman(weights, sides), weights.sum(axis=1)
     else:
-        values, mass = _linear(point, spearman_influence(sides, point), resamples=resamples, seed=seed,
+        values, mass = _linear(point, spearman_influence(sides, ranks, point), resamples=resamples, seed=seed,
                                blocks=blocks)
         values = np.clip(values, -1.0, 1.0)
-    return point, _with_prior(values, mass, CORRELATION_PRIOR, seed)
+    return point, _with_prior(values, mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
 
 
 # --- median absolute error ----------------------------------------------------------
@@ -307,7 +329,7 @@ def _median_ae(truth, pred, *, resamples, seed, blocks):
     values = ordered[k - 1 - lo]
     mass = rng.standard_gamma(float(n), resamples)  # S_n: independent of where the median falls
     reference = float(np.median(np.abs(truth - np.median(truth))))  # predicting the truth's median
-    return point, _with_prior(values, mass, ((PRIOR, 0.0), (PRIOR, reference)), seed)
+    return point, _with_prior(values, mass, ((PRIOR, 0.0), (PRIOR, reference)), seed, (0.0, np.inf))
 
 
 # --- average precision --------------------------------------------------------------
@@ -334,39 +356,54 @@ def _ap_of_counts(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, hits / positives]) * precision))
 
 
-def ap_influence(is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Each row's influence on the average precision (n times its derivative by the row's weight).
-
-    AP = (1/P) sum over levels l of pos_l TP_l / N_l, levels in decreasing score order, TP_l and N_l the positives
-    and rows at or above l. A row at level m is in N_l for every l at or below m, a positive also in TP_l and P.
-    """
+def _score_levels(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's level among increasing scores (:func:`arena.scoring.metrics.row_levels`: on the six-decimal grid,
+    a grid point), and the positives and rows per level (some levels may be empty)."""
     level, levels = row_levels(score)
-    pos = np.bincount(level[is_positive], minlength=levels)[::-1].astype(np.float64)
-    total = np.bincount(level, minlength=levels)[::-1].astype(np.float64)
-    hits, seen = np.cumsum(pos), np.cumsum(total)
-    positives = hits[-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(seen > 0, hits / seen, 0.0)
-        gain = np.where(pos > 0, pos / seen, 0.0)
-        loss = np.where(pos > 0, gain * precision, 0.0)
-    ap = float(np.dot(pos, precision) / positives)
-    at_or_below = lambda v: np.cumsum(v[::-1])[::-1]  # noqa: E731  the sum over l at or below each level
-    through_seen = -at_or_below(loss)
-    through_hits = at_or_below(gain)
-    m = levels - 1 - level  # each row's level in decreasing order
-    out = through_seen[m]
-    out += np.where(is_positive, precision[m] + through_hits[m] - ap, 0.0)
-    return out * (len(score) / positives)
+    return level, np.bincount(level[is_positive], minlength=levels), np.bincount(level, minlength=levels)
+
+
+def ap_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Each row's influence on the average precision (n times its derivative by the row's weight), from
+    :func:`_score_levels`; added to ``out`` when given.
+
+    AP = (1/P) sum over levels l of pos_l TP_l / N_l, TP_l and N_l the positives and rows at or above l. A row at
+    level m is in N_l for every l at or below m, a positive also in TP_l and in P; so a negative's influence is
+    -(n/P) sum_{l <= m} pos_l TP_l / N_l², a positive's (n/P) (TP_m / N_m + sum_{l <= m} pos_l / N_l - AP) more.
+    """
+    hits, seen = np.cumsum(pos[::-1])[::-1], np.cumsum(total[::-1])[::-1]  # at or above each level
+    positives = float(hits[0])
+    precision, gain = np.zeros(len(pos)), np.zeros(len(pos))
+    np.divide(hits, seen, out=precision, where=seen > 0)
+    np.divide(pos, seen, out=gain, where=pos > 0)
+    ap = float(np.dot(pos, precision)) / positives
+    scale = len(is_positive) / positives
+    negative = np.cumsum(gain * precision)  # at or below each level
+    negative *= -scale
+    positive = np.cumsum(gain)
+    positive += precision
+    positive -= ap
+    positive *= scale
+    out = np.zeros(len(level)) if out is None else out
+    out += negative[level]
+    rows = np.flatnonzero(is_positive)
+    out[rows] += positive[level[rows]]
+    return out
 
 
 def _average_precision(truth, proba, *, resamples, seed, blocks):
     k = proba.shape[1]
     classes = [1] if k == 2 else list(range(k))
-    counts = [class_counts_in_score_order(truth == c, proba[:, c]) for c in classes]
+    n = len(truth)
+    levels = [_score_levels(truth == c, proba[:, c]) for c in classes]
+    counts = []
+    for _, pos, total in levels:
+        occupied = total > 0
+        counts.append((pos[occupied], (total - pos)[occupied]))
     point = float(np.mean([_ap_of_counts(pos, neg) for pos, neg in counts])) if k > 2 else _ap_of_counts(*counts[0])
     if not np.isfinite(point):
         return point, np.full(resamples, np.nan)
-    n = len(truth)
     trivial = float(np.mean([np.mean(truth == c) for c in classes]))  # a random order: about the share of positives
     prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, trivial))
     if k == 2 and n > blocks and len(counts[0][0]) <= blocks:  # Gamma(count) weights per score and class: exact
@@ -380,9 +417,12 @@ def _average_precision(truth, proba, *, resamples, seed, blocks):
         weights = row_weights(resamples, n, seed)
         values = np.mean([_weighted_rows_ap(weights, truth == c, proba[:, c]) for c in classes], axis=0)
         return point, _with_prior(values, weights.sum(axis=1), prior, seed)
-    influence = np.mean([ap_influence(truth == c, proba[:, c]) for c in classes], axis=0)
+    influence = np.zeros(n)
+    for c, (level, pos, total) in zip(classes, levels):
+        ap_influence(truth == c, level, pos, total, influence)
+    influence /= len(classes)
     values, mass = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
-    return point, _with_prior(np.clip(values, 0.0, 1.0), mass, prior, seed)
+    return point, _with_prior(values, mass, prior, seed)
 
 
 def _weighted_rows_ap(weights: np.ndarray, is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -435,22 +475,67 @@ def _multilabel_f1(average: str):
     return replicates
 
 
+def _label_auc(pos: np.ndarray, total: np.ndarray) -> float:
+    """A label's ROC AUC from its positives and rows per score level, by the very operations of the multi-label
+    metric's per-label AUC (so to the last bit); NaN without both classes."""
+    occupied = total > 0
+    pos, neg = pos[occupied].astype(np.float64), (total - pos)[occupied].astype(np.float64)
+    pos_total, neg_total = float(pos.sum()), float(neg.sum())
+    if pos_total <= 0 or neg_total <= 0:
+        return float("nan")
+    below = np.cumsum(neg) - neg
+    return float(np.dot(pos, below + neg / 2) / (pos_total * neg_total))
+
+
+def label_auc_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, auc: float,
+                        out: np.ndarray) -> None:
+    """Add each row's influence on a label's ROC AUC (DeLong's placement value less the AUC, times n over its class's
+    rows, as :func:`arena.scoring.intervals.auc_influence`) to ``out``, from :func:`_score_levels`."""
+    n = len(level)
+    neg = total - pos
+    n_pos, n_neg = float(pos.sum()), float(neg.sum())
+    below = np.cumsum(neg) - neg / 2  # a positive's placement: the negatives below it, ties counting one half
+    above = n_pos - np.cumsum(pos) + pos / 2  # a negative's: the positives above it, ties one half
+    negative = above / n_pos
+    negative -= auc
+    negative *= n / n_neg
+    positive = below / n_neg
+    positive -= auc
+    positive *= n / n_pos
+    positive -= negative
+    out += negative[level]
+    rows = np.flatnonzero(is_positive)
+    out[rows] += positive[level[rows]]
+
+
 def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks):
-    point = multilabel_roc_auc(truth, proba)
-    if not np.isfinite(point):
-        return point, np.full(resamples, np.nan)
-    n = len(truth)
-    defined = [j for j in range(truth.shape[1]) if 0 < int((truth[:, j] > 0).sum()) < n]
-    columns = [((truth[:, j] > 0).astype(np.int64), np.stack([1 - proba[:, j], proba[:, j]], axis=1))
-               for j in defined]
-    prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, 0.5))
+    n, labels = truth.shape
+    columns = [truth[:, j] > 0 for j in range(labels)]
     if n <= blocks:
+        point = multilabel_roc_auc(truth, proba)
+        if not np.isfinite(point):
+            return point, np.full(resamples, np.nan)
         weights = row_weights(resamples, n, seed)
-        values = np.mean([weighted_rows_auc(t, s, weights, prior=False) for t, s in columns], axis=0)
-        return point, _with_prior(values, weights.sum(axis=1), prior, seed)
-    influence = np.mean([auc_influence(t, s) for t, s in columns], axis=0)
+        values = np.mean([weighted_rows_auc(t.astype(np.int64), np.stack([1 - proba[:, j], proba[:, j]], axis=1),
+                                            weights, prior=False)
+                          for j, t in enumerate(columns) if 0 < int(t.sum()) < n], axis=0)
+        return point, _with_prior(values, weights.sum(axis=1), AUC_LABEL_PRIOR, seed)
+    found = [(t, _score_levels(t, np.ascontiguousarray(proba[:, j]))) for j, t in enumerate(columns)]
+    aucs = np.array([_label_auc(pos, total) for _, (_, pos, total) in found])
+    defined = np.isfinite(aucs)
+    if not defined.any():
+        return float("nan"), np.full(resamples, np.nan)
+    point = float(aucs[defined].mean())
+    influence = np.zeros(n)
+    for (t, (level, pos, total)), auc in zip(found, aucs):
+        if np.isfinite(auc):
+            label_auc_influence(t, level, pos, total, auc, influence)
+    influence /= int(defined.sum())
     values, mass = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
-    return point, _with_prior(np.clip(values, 0.0, 1.0), mass, prior, seed)
+    return point, _with_prior(values, mass, AUC_LABEL_PRIOR, seed)
+
+
+AUC_LABEL_PRIOR: Prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, 0.5))
 
 
 OTHERS = {"pearson": _pearson, "spearman": _spearman, "median_ae": _median_ae,

@@ -144,8 +144,11 @@ def tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def mid_ranks(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Each row's mid-rank from :func:`tie_groups`: the rows below its run plus half its run (as
     :func:`weighted_ranks` without weights, value for value)."""
-    sizes = np.diff(np.append(starts, len(order)))
     ranks = np.empty(len(order))
+    if len(starts) == len(order):  # no ties: each row's run is itself, its mid-rank its position plus 1/2
+        ranks[order] = np.arange(len(order)) + 0.5
+        return ranks
+    sizes = np.diff(np.append(starts, len(order)))
     ranks[order] = np.repeat(starts + sizes / 2, sizes)
     return ranks
 
