@@ -158,7 +158,12 @@ attack = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(attack)
 
 
-def test_the_server_attacks_read_rounded_scores_and_far_less_of_the_ladder(tmp_path):
+def test_the_server_attacks_read_rounded_scores_and_far_less_of_the_ladder(tmp_path, monkeypatch):
+    from arena.config import secret_path
+
+    monkeypatch.setenv("ARENA_HOME", str(tmp_path / "home"))  # a fixed secret: the same public rows every run,
+    (tmp_path / "home").mkdir()                               # so the thresholds below never meet chance
+    secret_path().write_text("ab" * 32)
     competition = attack.ServerCompetition(public_rows=2000, public_fraction=0.3, seed=3, folder=tmp_path / "task")
     rounded = attack.server_probe(competition, competition.rounded_view(), probes=60, seed=3)
     ladder = attack.server_probe(competition, competition.ladder_view(), probes=60, seed=3)
