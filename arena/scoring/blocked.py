@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arena.scoring.intervals import (AUC_BINS, BLOCKS, VALUE_OF, PartBlocks, auc_and_replicates, expansion_rows,
-                                     moment_prior, part_blocks, percentile_interval, replicates_from_sums,
-                                     row_first_moment, true_class_positions)
+from arena.scoring.intervals import (AUC_BINS, BLOCKS, VALUE_OF, PartBlocks, auc_counts_replicates, effective_rows,
+                                     influence_interval, moment_prior, moments_interval, part_blocks,
+                                     percentile_interval, row_first_moment, true_class_positions,
+                                     uniform_probabilities)
 from arena.scoring.metrics import DECIMAL_GRID, class_counter, get_metric, may_lie_on_decimal_grid
 from arena.scoring.pooled import pooled_empty
 from arena.scoring.slices import over_slices
@@ -84,9 +85,9 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
             values[part] = float(value_of(block_sums.sum(axis=0) / counts.sum()))
         if name == "r2" and not np.isfinite(values[part]):  # the truth is constant here: R²'s own rule decides
             values[part] = float(get_metric("r2").from_rows(truth[parts[part]], pred[parts[part]]))
-        replicates = replicates_from_sums(block_sums, counts, value_of, facts.priors[part], resamples=RESAMPLES,
-                                          seed=seed)
-        intervals[part] = percentile_interval(replicates, expansion_rows(name, n))
+        intervals[part] = moments_interval(name, block_sums, counts, facts.priors[part], resamples=RESAMPLES,
+                                           seed=seed, says_nothing=lambda mask=parts[part]: name == "log_loss"
+                                           and uniform_probabilities(pred[mask]))
     rows = pooled_empty(len(first), np.float32)
     np.copyto(rows, first, casting="same_kind")
     return BlockedScore(values, intervals, rows)
@@ -145,10 +146,10 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     def interval(each: slice) -> list[tuple[float, Interval]]:  # the parts are independent: each on its own core
         found = []
         for part, (pos, neg) in counts[each]:
-            value, replicates = auc_and_replicates(pos, neg, resamples=RESAMPLES, seed=seed,
-                                                   bins=min(BLOCKS, AUC_BINS))
+            value, replicates, excess = auc_counts_replicates(pos, neg, resamples=RESAMPLES, seed=seed,
+                                                              bins=min(BLOCKS, AUC_BINS))
             found.append((float("nan"), UNDEFINED) if not np.isfinite(value)  # one class only on these rows
-                         else (value, percentile_interval(replicates, expansion_rows("roc_auc", sizes[part]))))
+                         else (value, percentile_interval(replicates, effective_rows(sizes[part], excess), value)))
         return found
 
     return dict(zip(parts, sum(over_slices(interval, len(counts), min_rows=1), [])))
@@ -319,8 +320,11 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
             continue
         span = blocks.parts[part]
         block_sums, block_counts = sums[span, None], blocks.counts[span]  # every row's count: see _InfluenceSample
-        centre = block_sums.sum() / block_counts.sum()  # 0 but for rounding where every row is read
-        replicates = replicates_from_sums(block_sums, block_counts, lambda m, p=point, c=centre: p + m[..., 0] - c,
-                                          resamples=RESAMPLES, seed=seed)
-        out[part] = (point, percentile_interval(replicates, expansion_rows("roc_auc", sizes[j])))
+        perfect = []  # classes ranked perfectly on this part get the prior (intervals.auc_interval)
+        if np.any((aucs[j] == 0) | (aucs[j] == 1)):
+            positives = np.bincount(truth[parts[part]], minlength=k)
+            perfect = [(float(aucs[j, c]), float(positives[c]), float(sizes[j] - positives[c])) for c in range(k)
+                       if aucs[j, c] in (0.0, 1.0)]
+        out[part] = (point, influence_interval(point, block_sums, block_counts, perfect, k=k, resamples=RESAMPLES,
+                                               seed=seed))
     return out

@@ -70,10 +70,12 @@ def expanded_tail(n: int) -> float:
     return float(norm.sf(z))
 
 
-def percentile_interval(values: np.ndarray, n: int | None = None) -> Interval:
+def percentile_interval(values: np.ndarray, n: float | None = None, point: float | None = None) -> Interval:
     """The central 95% of the defined replicates (expanded for ``n`` rows); undefined ones are counted, not hidden.
 
     When more than half of the replicates are undefined the interval itself is undefined.
+    Given the metric's ``point`` value, an end that falls short of it is moved to it, so
+    the interval always holds its own score (see :func:`holding`).
     """
     values = np.asarray(values, dtype=np.float64)
     finite = values[np.isfinite(values)]
@@ -82,7 +84,59 @@ def percentile_interval(values: np.ndarray, n: int | None = None) -> Interval:
         return Interval(float("nan"), float("nan"), undefined, len(values))
     tail = (expanded_tail(n) if n else (1 - CONFIDENCE) / 2) * 100
     low, high = np.percentile(finite, [tail, 100 - tail])
-    return Interval(float(low), float(high), undefined, len(values))
+    return holding(Interval(float(low), float(high), undefined, len(values)), point)
+
+
+def holding(interval: Interval, point: float | None) -> Interval:
+    """The interval, its ends moved out to ``point`` where they fall short of it.
+
+    A percentile interval can miss its own score where the score sits at the edge of
+    the replicates: a perfect accuracy's replicates all lie below 1 (Brown, Cai &
+    DasGupta's modified Jeffreys interval sets the upper end to 1 there, as this does),
+    and a perfect ROC AUC's below 1. Moving an end to the score only widens the
+    interval, and only in those cases; the coverage tests run with it.
+    """
+    if point is None or not np.isfinite(point) or not np.isfinite(interval.low):
+        return interval
+    return Interval(min(interval.low, point), max(interval.high, point), interval.undefined, interval.resamples)
+
+
+def effective_rows(n: float, excess: float) -> float:
+    """The rows an interval is expanded for (:func:`expanded_tail`): as many normal rows as would estimate the
+    metric's spread as precisely as these rows do.
+
+    Student's t counts n - 1 degrees of freedom for the spread, which holds for normal
+    rows. Rows whose influence on the metric has excess kurtosis ``excess`` (squared
+    errors: 12; a rare class's ROC AUC placements, or log losses of rare confident
+    mistakes: far more) estimate it less precisely: the relative variance of the
+    variance estimate is about excess / n + 2 / (n - 1), against 2 / (n - 1) for normal
+    rows, so they count as 1 + 2 / (excess / n + 2 / (n - 1)) rows (the Welch-Satterthwaite
+    degrees of freedom, plus one). Never more than ``n``, never fewer than 3.
+    """
+    if n < 3 or not np.isfinite(excess) or excess <= 0:
+        return n
+    return float(min(n, max(3.0, 1 + 2 / (excess / n + 2 / (n - 1)))))
+
+
+def excess_kurtosis(deviations: np.ndarray, rows: np.ndarray) -> float:
+    """The excess kurtosis of the rows' influence, from its sums over blocks (``deviations``, centred: the rows'
+    influences sum to 0) holding ``rows`` rows each.
+
+    A block of c rows has c times a row's fourth cumulant and variance, so its sum scaled by
+    1/sqrt(c) has excess kurtosis excess / c: the blocks' is scaled back by the mean of 1/c.
+    With each row its own block this is the rows' plug-in excess kurtosis.
+    """
+    keep = rows > 0
+    if not keep.any():
+        return 0.0
+    scale = float(np.max(np.abs(deviations[keep])))
+    if not np.isfinite(scale) or scale <= 0:
+        return 0.0
+    squares = (deviations[keep] / scale) ** 2 / rows[keep]  # scaled first: huge values never overflow
+    second = float(np.mean(squares))
+    if second <= 0:
+        return 0.0
+    return float((np.mean(squares * squares) / second ** 2 - 3) / np.mean(1 / rows[keep]))
 
 
 @lru_cache(maxsize=4)
@@ -144,6 +198,68 @@ def confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarr
     return np.asarray(metric(draws), dtype=np.float64)
 
 
+def count_interval(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *, proportion: bool = False,
+                   resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+    """The 95% interval of a count metric from confusion matrix ``cm``: percentiles of
+    :func:`confusion_replicates`, expanded to Student's t for :func:`effective_rows` unless the metric is a
+    single ``proportion`` (its Jeffreys posterior already covers), and holding the metric's own value.
+
+    A prediction of one class for every row that scores the same whatever the labels (kappa and MCC are 0,
+    balanced accuracy 1/k) gets exactly that score: no resample can change it.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = float(metric(cm))
+    if says_nothing(cm, metric, point):
+        return Interval(point, point, 0, resamples)
+    values = confusion_replicates(cm, metric, resamples=resamples, seed=seed)
+    return percentile_interval(values, None if proportion else float(cm.sum()), point)
+
+
+def says_nothing(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], point: float) -> bool:
+    """Whether the predictions name one class for every row and the metric gives ``point`` whatever the labels
+    are (tried on confusion matrices with every class in the truth, in several proportions)."""
+    k = cm.shape[-1]
+    predicted = np.flatnonzero(cm.sum(axis=0) > 0)
+    if k < 2 or len(predicted) != 1 or not np.isfinite(point):
+        return False
+    trials = np.zeros((k, k, k))
+    trials[:, :, predicted[0]] = 1 + (np.arange(k)[:, None] * np.arange(1, k + 1)[None, :]) % (k + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.asarray(metric(trials), dtype=np.float64)
+    return bool(np.all(np.abs(values - point) <= 1e-9 * max(1.0, abs(point))))
+
+
+def cells_excess(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], squares: np.ndarray,
+                 fourths: np.ndarray | None = None, rows: float | None = None) -> float:
+    """The excess kurtosis of the rows' influence on a count metric (:func:`excess_kurtosis` of rows).
+
+    A row's influence is the metric's derivative in its cell (the metrics are ratios of
+    cell sums, so the value-weighted derivatives sum to 0), times its weight relative to the
+    mean weight. ``squares`` and ``fourths`` hold each cell's sum of squared and fourth
+    powers of the rows' relative weights (both the counts for rows without weights), ``rows``
+    the number of rows (the matrix's total for rows without weights).
+    """
+    total = float(cm.sum())
+    if total <= 0:
+        return 0.0
+    share = cm / total
+    k = cm.shape[-1]
+    step = 1e-6
+    bumped = np.broadcast_to(share, (k * k, k, k)).copy()
+    bumped.reshape(k * k, k * k)[np.arange(k * k), np.arange(k * k)] += step
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = ((np.asarray(metric(bumped), dtype=np.float64) - float(metric(share))) / step).reshape(k, k)
+    if not np.all(np.isfinite(slope)):
+        return 0.0
+    slope = slope - float(np.sum(share * slope))
+    fourths = squares if fourths is None else fourths
+    rows = total if rows is None else rows
+    second = float(np.sum(squares * slope ** 2)) / rows
+    if second <= 0:
+        return 0.0
+    return float(np.sum(fourths * slope ** 4) / rows / second ** 2 - 3)
+
+
 # --- mean-type metrics: per-row moments in blocks -----------------------------------
 
 
@@ -175,15 +291,16 @@ def moment_replicates(moments: Moments, *, resamples: int = RESAMPLES, seed: int
 
 
 def replicates_from_sums(sums: np.ndarray, counts: np.ndarray, value_of: Callable[[np.ndarray], np.ndarray],
-                         prior: tuple = (), *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+                         prior: tuple = (), *, resamples: int = RESAMPLES, seed: int = 0, unit: float = 1.0
+                         ) -> np.ndarray:
     """The metric on Bayesian-bootstrap weightings (Exp(1) each) of blocks with these moment sums (blocks, d) and
-    row counts, plus the prior's pseudo-rows."""
+    row counts (or row weights), plus the prior's pseudo-rows, each weighing ``unit`` (a row's mean weight)."""
     weights = row_weights(resamples, len(counts), seed)
     rng = np.random.default_rng(seed + 2)
     both = weights @ np.column_stack([sums, counts])  # one matrix product: a matrix-vector one is far slower
     total, mass = both[:, :-1], both[:, -1]
     for alpha, vector in prior:
-        w = rng.standard_gamma(alpha, resamples)
+        w = rng.standard_gamma(alpha, resamples) * unit
         total += w[:, None] * np.asarray(vector, dtype=np.float64)[None, :]
         mass += w
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -320,6 +437,89 @@ def moment_prior(name: str, truth: np.ndarray, classes: int = 0) -> tuple[tuple[
 
 MEAN_TYPE = ("log_loss", "exact_match", "mae", "rmse", "r2")
 
+RANGE_PRIOR = ("log_loss", "mae", "rmse")  # losses: the prior spans the rows' own range (see moments_interval)
+
+
+def moments_interval(name: str, sums: np.ndarray, mass: np.ndarray, fallback: tuple, *, rows: np.ndarray | None = None,
+                     says_nothing: Callable[[], bool] = lambda: False, resamples: int = RESAMPLES, seed: int = 0
+                     ) -> Interval:
+    """The 95% interval of a mean-type metric from its per-row moments summed over blocks (``sums``, (blocks, d)),
+    the blocks' ``mass`` (their rows, or their rows' weights) and ``rows`` (their rows; ``mass`` by default).
+
+    The prior is chosen from the rows themselves, so that it has their scale:
+
+    - a loss (log loss, MAE, RMSE) gets half a pseudo-row at the lowest and half at the
+      highest row value (block value above ``BLOCKS`` rows): the rows' own range, so a
+      submission with errors of 0.01 gets pseudo-rows of that size, not of the truth's
+      spread. The pseudo-row at the top lifts the upper end where a skewed loss leaves the
+      bootstrap short (measured: RMSE at 30 rows covers 0.947 against 0.926 without it);
+    - R² gets none: its bias already pulls it low, and a pseudo-row with the largest
+      error pulled it further (coverage 0.913 against 0.945 at 30 rows);
+    - exact match, a proportion, keeps the Jeffreys pseudo-rows at 1 and 0 (``fallback``);
+    - where every row has the same value the rows give no range: then ``fallback``, half
+      a pseudo-row at the best value and half at a trivial predictor's (:func:`moment_prior`),
+      keeps a perfect submission's interval off a single point; unless the predictions
+      say nothing of the labels (``says_nothing``: uniform probabilities score log k
+      whatever the labels), where the interval is the score itself.
+
+    The percentiles are expanded to Student's t for :func:`effective_rows` (the rows'
+    influence on the metric, for its kurtosis) and the interval holds the metric's value.
+    Pseudo-rows weigh as much as an average row.
+    """
+    rows = mass if rows is None else rows
+    n = float(rows.sum())
+    total, weight = sums.sum(axis=0), float(mass.sum())
+    if n <= 0 or weight <= 0:
+        return Interval(float("nan"), float("nan"), resamples, resamples)
+    value_of = VALUE_OF[name]
+    means = total / weight
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = float(value_of(means))
+    occupied = mass > 0
+    first = sums[occupied, 0] / mass[occupied]
+    low, high = float(first.min()), float(first.max())
+    if name == "exact_match":
+        prior = fallback
+    elif high - low <= 1e-9 * max(abs(low), abs(high)):  # every row alike
+        if says_nothing():
+            return Interval(point, point, 0, resamples)
+        prior = fallback
+    elif name in RANGE_PRIOR:
+        prior = ((PRIOR, (low,)), (PRIOR, (high,)))
+    else:
+        prior = ()
+    values = replicates_from_sums(sums, mass, value_of, prior, resamples=resamples, seed=seed, unit=weight / n)
+    if name in PROPORTIONS:
+        return percentile_interval(values, None, point)
+    slope = _gradient(value_of, means)
+    excess = excess_kurtosis((sums - np.outer(mass, means)) @ slope, rows) if np.all(np.isfinite(slope)) else 0.0
+    return percentile_interval(values, effective_rows(n, excess), point)
+
+
+def _gradient(value_of: Callable[[np.ndarray], np.ndarray], means: np.ndarray) -> np.ndarray:
+    """The metric's derivatives in each of its moments' means (central differences)."""
+    steps = 1e-6 * np.maximum(np.abs(means), 1e-12)
+    bumped = means[None, :] + np.diag(steps)
+    lowered = means[None, :] - np.diag(steps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.asarray(value_of(bumped)) - np.asarray(value_of(lowered))) / (2 * steps)
+
+
+def uniform_probabilities(pred: np.ndarray) -> bool:
+    """Whether every row's probabilities are equal: log loss is then log k whatever the labels."""
+    return bool(pred.ndim == 2 and pred.shape[1] > 0 and np.all(pred == pred[:, :1]))
+
+
+def row_metric_interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                        blocks: int = BLOCKS) -> Interval:
+    """The 95% interval of ROC AUC or a mean-type metric on these rows (no row weights)."""
+    if name == "roc_auc":
+        return auc_interval(truth, pred, resamples=resamples, seed=seed, blocks=blocks)
+    moments = moments_for(name, truth, pred)
+    sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
+    return moments_interval(name, sums, counts, moments.prior, resamples=resamples, seed=seed,
+                            says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred))
+
 
 # --- ROC AUC: class counts in score order -------------------------------------------
 
@@ -423,26 +623,54 @@ def counts_auc_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = 
 def auc_and_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
                        bins: int = AUC_BINS) -> tuple[float, np.ndarray]:
     """The exact AUC of the class counts per score level and its replicates (:func:`counts_auc_replicates`)."""
+    return auc_counts_replicates(pos, neg, resamples=resamples, seed=seed, bins=bins)[:2]
+
+
+def auc_counts_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                          bins: int = AUC_BINS) -> tuple[float, np.ndarray, float]:
+    """:func:`auc_and_replicates`, and the excess kurtosis of the rows' influence (DeLong's placement values, read
+    per level or bin). Only perfectly ranked classes (AUC 1, or 0) get the prior (:func:`auc_interval`)."""
     exact, pos, neg, binned = binned_counts(pos, neg, bins=bins)
     if not np.isfinite(exact):
-        return exact, np.full(resamples, np.nan)
+        return exact, np.full(resamples, np.nan), 0.0
     rng = np.random.default_rng(seed)
     normals = standard_normals(resamples, bins, seed)
     pos_w, neg_w = gamma_draws(rng, pos, normals[0]), gamma_draws(rng, neg, normals[1])
     ends = rng.standard_gamma(AUC_PRIOR, (resamples, 4))
-    return exact, auc_with_prior(pos_w, neg_w, ends) + (exact - binned)
+    if exact not in (0.0, 1.0):
+        ends[:] = 0
+    if len(pos) == 1:  # one score for every row: 1/2 whatever the labels
+        return exact, np.full(resamples, exact), 0.0
+    return exact, auc_with_prior(pos_w, neg_w, ends) + (exact - binned), _levels_excess(pos, neg, binned)
+
+
+def _levels_excess(pos: np.ndarray, neg: np.ndarray, auc: float) -> float:
+    """The excess kurtosis of the rows' influence on ROC AUC from the class counts per score level (or bin)."""
+    n_pos, n_neg = float(pos.sum()), float(neg.sum())
+    below = np.cumsum(neg) - neg
+    above = n_pos - np.cumsum(pos)
+    n = n_pos + n_neg
+    u_pos = ((below + 0.5 * neg) / n_neg - auc) * n / n_pos
+    u_neg = ((above + 0.5 * pos) / n_pos - auc) * n / n_neg
+    second = float(np.dot(pos, u_pos ** 2) + np.dot(neg, u_neg ** 2)) / n
+    if second <= 0:
+        return 0.0
+    return float((np.dot(pos, u_pos ** 4) + np.dot(neg, u_neg ** 4)) / n / second ** 2 - 3)
 
 
 def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray, *,
-                      exchangeable: bool = False, seed: int = 0, prior: bool = True) -> np.ndarray:
+                      exchangeable: bool = False, seed: int = 0, prior: bool | str = True,
+                      unit: float = 1.0) -> np.ndarray:
     """ROC AUC (binary, or one-vs-rest macro) under row weights (R, n), with the prior at both ends.
 
     With ``exchangeable`` the weights' columns are iid and may be dealt to the rows in
     score order, which saves a gather; paired comparisons need each row's own weight.
-    Without ``prior`` the values are the data's alone (per-row results, paired comparisons).
+    Without ``prior`` the values are the data's alone (per-row results, paired comparisons);
+    with ``prior="perfect"`` only a class whose rows are perfectly ranked (AUC 1, or 0) gets
+    the pseudo-rows, each weighing ``unit`` (a row's mean weight): see :func:`auc_interval`.
     """
     k = proba.shape[1]
-    ends = (np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4)) if prior
+    ends = (np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4)) * unit if prior
             else np.zeros((len(weights), 4)))
     values = []
     for c in ([1] if k == 2 else range(k)):
@@ -451,9 +679,13 @@ def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray,
         if not positive.any() or positive.all():
             values.append(np.full(len(weights), np.nan))
             continue
+        if level[0] == level[-1]:  # one score for every row: 1/2 whatever the labels and weights
+            values.append(np.full(len(weights), 0.5))
+            continue
         columns = np.arange(len(order)) if exchangeable and k == 2 else order
-        values.append(_auc_by_placement(weights, columns[positive], columns[~positive],
-                                        level[positive], level[~positive], ends))
+        separated = level[positive].min() > level[~positive].max() or level[positive].max() < level[~positive].min()
+        values.append(_auc_by_placement(weights, columns[positive], columns[~positive], level[positive],
+                                        level[~positive], ends if prior != "perfect" or separated else ends * 0))
     return np.mean(values, axis=0)
 
 
@@ -490,8 +722,12 @@ def _auc_by_placement(weights: np.ndarray, positives: np.ndarray, negatives: np.
     return out
 
 
-def auc_influence(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """Each row's influence on the (macro one-vs-rest) AUC: DeLong's placement values, centred and scaled."""
+def auc_influence(truth: np.ndarray, proba: np.ndarray, perfect: list | None = None) -> np.ndarray:
+    """Each row's influence on the (macro one-vs-rest) AUC: DeLong's placement values, centred and scaled.
+
+    Each class ranked perfectly (AUC 1, or 0) is added to ``perfect``, when given, as
+    (AUC, positives, negatives).
+    """
     k = proba.shape[1]
     classes = [1] if k == 2 else range(k)
     n = len(truth)
@@ -506,6 +742,8 @@ def auc_influence(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
         neg_below = np.cumsum(neg) - neg
         pos_above = pos.sum() - np.cumsum(pos)
         auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (n_pos * n_neg))
+        if perfect is not None and auc in (0.0, 1.0):
+            perfect.append((auc, float(n_pos), float(n_neg)))
         placement = np.where(positive, (neg_below + 0.5 * neg)[row_level] / n_neg,
                              (pos_above + 0.5 * pos)[row_level] / n_pos)
         total += np.where(positive, (placement - auc) * n / n_pos, (placement - auc) * n / n_neg)
@@ -517,7 +755,7 @@ def auc_replicates(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RES
     """ROC AUC replicates: class counts in score order (binary), weighted rows or block-resampled influence (k > 2)."""
     if len(truth) <= blocks:
         return weighted_rows_auc(truth, proba, row_weights(resamples, len(truth), seed), exchangeable=True,
-                                 seed=seed)
+                                 seed=seed, prior="perfect")
     if proba.shape[1] == 2:
         return binary_auc_replicates(truth == 1, proba[:, 1], resamples=resamples, seed=seed,
                                      bins=min(blocks, AUC_BINS))
@@ -526,6 +764,72 @@ def auc_replicates(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RES
         return np.full(resamples, np.nan)
     influence = Moments(auc_influence(truth, proba)[:, None], lambda m: point + m[..., 0])
     return moment_replicates(influence, resamples=resamples, seed=seed, blocks=blocks)
+
+
+def auc_interval(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                 blocks: int = BLOCKS) -> Interval:
+    """The 95% interval of ROC AUC (binary, or one-vs-rest macro) on these rows.
+
+    The replicates are the data's own Bayesian bootstrap (:func:`auc_replicates`'s three
+    ways). The prior, a sixteenth of a row of each class below and above every score
+    (``AUC_PRIOR``), joins only a class whose rows are perfectly ranked (AUC 1, or 0):
+    there every resample would agree and the interval would be a single point. Elsewhere
+    it only pulled a near-perfect AUC towards 1/2 (coverage 0.980 at 1,000 rows for an AUC
+    of 0.998, against 0.943 without it). One score for every row (a class's scores all
+    tied) gives 1/2 whatever the labels, so such a class's AUC is exactly 1/2 in every
+    resample. The percentiles are expanded to Student's t for :func:`effective_rows` of
+    DeLong's placement values (a rare class's are far from normal), and the interval holds
+    the AUC itself.
+    """
+    n = len(truth)
+    if n > blocks and proba.shape[1] == 2:
+        exact, values, excess = auc_counts_replicates(*class_counts_in_score_order(truth == 1, proba[:, 1]),
+                                                      resamples=resamples, seed=seed, bins=min(blocks, AUC_BINS))
+        if not np.isfinite(exact):
+            return Interval(float("nan"), float("nan"), resamples, resamples)
+        return percentile_interval(values, effective_rows(n, excess), exact)
+    point = roc_auc(truth, proba)
+    if not np.isfinite(point):
+        return Interval(float("nan"), float("nan"), resamples, resamples)
+    perfect: list = []
+    influence = auc_influence(truth, proba, perfect)
+    if n <= blocks:
+        values = weighted_rows_auc(truth, proba, row_weights(resamples, n, seed), exchangeable=True, seed=seed,
+                                   prior="perfect")
+        return percentile_interval(values, effective_rows(n, excess_kurtosis(influence, np.ones(n))), point)
+    sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
+    return influence_interval(point, sums, counts, perfect, k=proba.shape[1], resamples=resamples, seed=seed)
+
+
+def perfect_class_shift(classes: list[tuple[float, float, float]], k: int, *, resamples: int = RESAMPLES,
+                        seed: int = 0) -> np.ndarray:
+    """How the prior moves the macro AUC's replicates where some classes are perfectly ranked (whose resampled
+    influences are all 0): each such class's AUC on Gamma(positives) and Gamma(negatives) weights plus the
+    prior's pseudo-rows, less its own, over the ``k`` classes averaged (one class where binary)."""
+    rng = np.random.default_rng([seed, 5])
+    shift = np.zeros(resamples)
+    for auc, n_pos, n_neg in classes:
+        zero = np.zeros(resamples)
+        p, q = rng.standard_gamma(n_pos, resamples), rng.standard_gamma(n_neg, resamples)
+        pos, neg = (np.stack([zero, p], -1), np.stack([q, zero], -1)) if auc == 1 else \
+            (np.stack([p, zero], -1), np.stack([zero, q], -1))
+        shift += (auc_with_prior(pos, neg, rng.standard_gamma(AUC_PRIOR, (resamples, 4))) - auc) / k
+    return shift
+
+
+def influence_interval(point: float, sums: np.ndarray, counts: np.ndarray, perfect: list, *, k: int,
+                       resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+    """The multi-class ROC AUC's interval from its rows' influence summed over blocks (``sums`` (blocks, 1), rows
+    per block ``counts``): the point plus the replicates' weighted mean influence (centred: rounding, or a sample
+    of rows, leaves the sum a little off 0), moved by the prior of each ``perfect`` class
+    (:func:`perfect_class_shift`, of ``k`` classes)."""
+    n = float(counts.sum())
+    centre = float(sums.sum()) / n
+    values = replicates_from_sums(sums, counts, lambda m: point + m[..., 0] - centre, resamples=resamples, seed=seed)
+    if perfect:
+        values = values + perfect_class_shift(perfect, k, resamples=resamples, seed=seed)
+    return percentile_interval(values, effective_rows(n, excess_kurtosis(sums[:, 0] - counts * centre, counts)),
+                               point)
 
 
 # --- one entry point ----------------------------------------------------------------

@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from arena.scoring.intervals import (CONFIDENCE, PROPORTIONS, RESAMPLES, Interval, confusion_replicates,
-                                     expansion_rows, has_fast_path, percentile_interval, replicates)
+from arena.scoring.intervals import (CONFIDENCE, MEAN_TYPE, PROPORTIONS, RESAMPLES, Interval, count_interval,
+                                     has_fast_path, holding, percentile_interval, row_metric_interval)
 from arena.scoring import kaggle_intervals
 from arena.scoring.metrics import Metric
 
@@ -28,22 +28,25 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
                     cm: np.ndarray | None = None, resamples: int = RESAMPLES, seed: int = 0) -> Interval:
     """The 95% interval of one metric: count metrics from confusion matrix ``cm``, others from the rows.
 
-    A metric without a fast path (an organiser's own) falls back to the plain row bootstrap.
+    A metric without a fast path (an organiser's own) falls back to the plain row bootstrap. Every interval
+    holds the metric's own value (:func:`arena.scoring.intervals.holding`).
     """
     if metric.from_confusion is not None:
         n = int(cm.sum())
         if n == 0:
             return Interval(float("nan"), float("nan"), resamples, resamples)
-        values = confusion_replicates(cm, metric.from_confusion, resamples=resamples, seed=seed)
-        return percentile_interval(values, None if metric.name in PROPORTIONS else n)
+        return count_interval(cm, metric.from_confusion, proportion=metric.name in PROPORTIONS, resamples=resamples,
+                              seed=seed)
     if len(truth) == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
     if kaggle_intervals.handles(metric.name):
         return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     if not has_fast_path(metric.name):
-        return percentile_interval(plain_row_replicates(truth, pred, metric.from_rows, resamples=resamples, seed=seed))
-    values = replicates(metric.name, truth, pred, resamples=resamples, seed=seed)
-    return percentile_interval(values, expansion_rows(metric.name, len(truth)))
+        return percentile_interval(plain_row_replicates(truth, pred, metric.from_rows, resamples=resamples, seed=seed),
+                                   point=float(metric.from_rows(truth, pred)))
+    found = row_metric_interval(metric.name, truth, pred, resamples=resamples, seed=seed)
+    # The interval's own value comes from block sums: it holds the metric's too, whatever the rounding.
+    return holding(found, float(metric.from_rows(truth, pred))) if metric.name in MEAN_TYPE else found
 
 
 def plain_confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,

@@ -4,6 +4,23 @@
 each row by it; a whole-number weight counts as that many copies of the row. The
 interval is a Bayesian bootstrap (each row's weight times an Exp(1) draw, as in
 :mod:`arena.scoring.intervals`); a plugin that takes no weights resamples rows instead.
+
+The classic metrics keep their unweighted method, with weights:
+
+- count metrics draw weighted confusion matrices (each row's weight times an Exp(1)
+  draw, summed per cell) plus the Jeffreys-style pseudo-counts of
+  :func:`arena.scoring.intervals.confusion_prior`, each pseudo-row weighing as much as an
+  average row, so a perfect submission's interval is not [1, 1];
+- log loss, MAE, RMSE and R² sum each row's weighted moments (and its weight) into
+  blocks, with the prior chosen from the rows' own range
+  (:func:`arena.scoring.intervals.moments_interval`);
+- ROC AUC weights the rows by their weight times Exp(1) draws, the prior joining only a
+  perfectly ranked class (:func:`arena.scoring.intervals.auc_interval`).
+
+Unequal weights make the rows' influence heavy-tailed, so the expansion to Student's t
+counts fewer effective rows (:func:`arena.scoring.intervals.effective_rows`); this
+applies to weighted accuracy too, whose posterior is no longer a Beta. Every interval
+holds the metric's own value.
 """
 
 from __future__ import annotations
@@ -12,7 +29,11 @@ import numpy as np
 import pandas as pd
 
 from arena.errors import Problem
-from arena.scoring.intervals import RESAMPLES, Interval, percentile_interval
+from arena.scoring.intervals import (PROPORTIONS, RESAMPLES, Interval, auc_influence,
+                                     block_sums, cells_excess, confusion_prior, effective_rows, excess_kurtosis,
+                                     holding, moment_prior, moments_interval, percentile_interval, row_moments, says_nothing,
+                                     uniform_probabilities, weight_chunks, weighted_rows_auc)
+from arena.scoring.metrics import roc_auc
 
 MAX_CELLS = 20_000_000
 """Replicate weights drawn at once (resamples x rows): bounds the memory of an interval."""
@@ -61,6 +82,10 @@ def row_interval(metric, truth, pred, weight: np.ndarray | None, *, resamples: i
     n = len(truth)
     if n == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
+    if weight is not None and metric.name in WEIGHTED_FAST and getattr(metric, "needs", None) in ("value", "probabilities"):
+        found = weighted_interval(metric.name, truth, pred, np.asarray(weight, dtype=np.float64), resamples=resamples,
+                                  seed=seed)
+        return holding(found, _point(metric.from_rows(truth, pred, weight=weight)))  # its value, whatever the rounding
     rng = np.random.default_rng(seed)
     base = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
     values: list[float] = []
@@ -68,7 +93,7 @@ def row_interval(metric, truth, pred, weight: np.ndarray | None, *, resamples: i
         for size in _chunks(n, resamples):
             for rows in rng.integers(0, n, size=(size, n)):
                 values.append(metric.from_rows(_take(truth, rows), _take(pred, rows)))
-        return percentile_interval(np.asarray(values, dtype=np.float64), n)
+        return percentile_interval(np.asarray(values, dtype=np.float64), n, _point(metric.from_rows(truth, pred)))
     per_row = metric.per_row(truth, pred) if metric.per_row is not None else None
     for size in _chunks(n, resamples):
         draws = rng.standard_exponential((size, n)) * base
@@ -79,7 +104,48 @@ def row_interval(metric, truth, pred, weight: np.ndarray | None, *, resamples: i
             values.extend(metric.finish(means) if metric.finish is not None else means)
         else:
             values.extend(metric.from_rows(truth, pred, w) for w in draws)
-    return percentile_interval(np.asarray(values, dtype=np.float64), n)
+    point = metric.from_rows(truth, pred, **({"weight": weight} if weight is not None else {}))
+    return percentile_interval(np.asarray(values, dtype=np.float64), n, _point(point))
+
+
+def _point(value) -> float | None:
+    """A metric's value as a number the interval must hold, or None where it is not one."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+WEIGHTED_FAST = ("log_loss", "mae", "rmse", "r2", "roc_auc")  # drawn from sufficient statistics, with row weights
+
+
+def weighted_interval(name: str, truth: np.ndarray, pred: np.ndarray, weight: np.ndarray, *,
+                      resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+    """The 95% interval of log loss, MAE, RMSE, R² or ROC AUC with row weights (see the module's docstring)."""
+    counted = weight > 0
+    rows = float(counted.sum())
+    if rows == 0:
+        return Interval(float("nan"), float("nan"), resamples, resamples)
+    relative = weight * (rows / float(weight.sum()))  # each row's weight over the mean weight
+    if name == "roc_auc":
+        point = roc_auc(truth, pred, weight)
+        if not np.isfinite(point):
+            return Interval(float("nan"), float("nan"), resamples, resamples)
+        values = np.concatenate([
+            weighted_rows_auc(truth, pred, chunk * weight, seed=seed + j, prior="perfect",
+                              unit=float(weight.sum()) / rows)
+            for j, chunk in enumerate(weight_chunks(resamples, len(truth), seed))])
+        influence = auc_influence(truth, pred) * relative
+        return percentile_interval(values, effective_rows(rows, excess_kurtosis(influence[counted], np.ones(int(rows)))),
+                                   point)
+    centred = truth - np.average(truth, weights=weight) if name == "r2" else None
+    values, _ = row_moments(name, truth, pred, centred)
+    columns = np.column_stack([values * weight[:, None], weight, counted])
+    sums, _ = block_sums(columns, seed=seed)
+    d = values.shape[1]
+    fallback = moment_prior(name, truth, pred.shape[1] if pred.ndim == 2 else 0)
+    return moments_interval(name, sums[:, :d], sums[:, d], fallback, rows=sums[:, d + 1], resamples=resamples,
+                            seed=seed, says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred[counted]))
 
 
 def confusion_interval(metric, cells: np.ndarray, k: int, weight: np.ndarray, *, resamples: int = RESAMPLES,
@@ -89,14 +155,31 @@ def confusion_interval(metric, cells: np.ndarray, k: int, weight: np.ndarray, *,
     ``cells`` holds each scored row's cell ``truth * k + prediction``.
     """
     n = len(cells)
-    if n == 0:
+    weight = np.asarray(weight, dtype=np.float64)
+    rows = float(np.count_nonzero(weight > 0))
+    if n == 0 or rows == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
+    cm = np.bincount(cells, weights=weight, minlength=k * k).reshape(k, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = float(metric.from_confusion(cm))
+    if says_nothing(cm, metric.from_confusion, point):
+        return Interval(point, point, 0, resamples)
+    unit = float(weight.sum()) / rows  # a pseudo-row weighs as much as an average row
+    prior = confusion_prior(cm)
     rng = np.random.default_rng(seed)
     values: list[float] = []
     for size in _chunks(n, resamples):
         draws = rng.standard_exponential((size, n)) * weight
         offsets = (np.arange(size)[:, None] * (k * k) + cells[None, :]).ravel()
         stack = np.bincount(offsets, weights=draws.ravel(), minlength=size * k * k).reshape(size, k, k)
+        stack += unit * rng.standard_gamma(np.broadcast_to(prior, (size, k, k)))
         with np.errstate(invalid="ignore", divide="ignore"):
             values.extend(np.asarray(metric.from_confusion(stack), dtype=np.float64).reshape(-1))
-    return percentile_interval(np.asarray(values, dtype=np.float64), n)
+    relative = weight / unit
+    squares = np.bincount(cells, weights=relative ** 2, minlength=k * k).reshape(k, k)
+    fourths = np.bincount(cells, weights=relative ** 4, minlength=k * k).reshape(k, k)
+    if np.all(relative[weight > 0] == 1):  # equal weights: the unweighted method (stats.metric_interval)
+        spread_rows = None if metric.name in PROPORTIONS else rows
+    else:
+        spread_rows = effective_rows(rows, cells_excess(cm, metric.from_confusion, squares, fourths, rows))
+    return percentile_interval(np.asarray(values, dtype=np.float64), spread_rows, point)
