@@ -33,37 +33,61 @@ above that:
   (DeLong's placement values, per label, averaged over the labels that have both classes).
 
 The prior keeps a perfect submission's interval off a single point, as the classic
-metrics' does. For means it is half a pseudo-row at the best value and half at a
-trivial predictor's (intervals.py's rule, ``PRIOR``). Elsewhere the pseudo-rows enter
-on the metric's own scale, weighed against the rows' total weight: half a row each for
-the F1 scores and median_ae, and a sixteenth of a row each (``AUC_PRIOR``, as ROC AUC's
-prior) for the ranking-type metrics whose spread shrinks near their best value, where
-half a row would drag the interval: pearson and spearman (one pseudo-row at +1, one at
--1), average precision and multi-label ROC AUC (one at 1, one at the trivial value).
-Every interval holds its own point estimate: an end that the prior's pull leaves short
-of it is moved to it, so a perfect submission's interval reaches the perfect value.
+metrics' does (:func:`arena.scoring.intervals.moments_interval`). A loss that is a mean
+(rmsle, mape, smape, multilabel_log_loss) gets half a pseudo-row at its lowest and half
+at its highest row (block) value, the rows' own scale; where every row is alike (a
+perfect submission), and for scores in [0, 1] that are means (per-row F1, AP@K,
+NDCG@K), half a pseudo-row at the best value and half at a trivial predictor's
+(``PRIOR``). Elsewhere the pseudo-rows enter on the metric's own scale, weighed against
+the rows' total weight: half a row each for the F1 scores and median_ae, and a sixteenth
+of a row each (``AUC_PRIOR``, as ROC AUC's prior) for the ranking-type metrics whose
+spread shrinks near their best value, where half a row would drag the interval: pearson
+and spearman (one pseudo-row at +1, one at -1), average precision and multi-label ROC
+AUC (one at 1, one at the trivial value). A prediction that says nothing of the truth (a
+constant one: a correlation of 0, a ROC AUC of 1/2 however the rows are weighted) gets
+its value as its interval.
+
+The percentiles are expanded to Student's t for
+:func:`arena.scoring.intervals.effective_rows`: fewer rows where each row's influence on
+the metric (the per-row values of a mean, the influence functions above, the F1's
+derivatives times each row's counts) is heavy-tailed. Every interval holds its own
+value: an end that falls short of it is moved to it, so a perfect submission's interval
+reaches the perfect value.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from scipy.special import betainc
 
-from arena.scoring.intervals import (AUC_BINS, AUC_PRIOR, BLOCKS, PRIOR, RESAMPLES, SUMMARISED, Interval, Moments,
-                                     block_sums, gamma_draws, moment_replicates, percentile_interval,
-                                     row_weights, standard_normals, weighted_rows_auc)
+from arena.scoring.intervals import (AUC_BINS, AUC_PRIOR, BLOCKS, PRIOR, RESAMPLES, SUMMARISED, Interval,
+                                     block_sums, effective_rows, excess_kurtosis, gamma_draws, percentile_interval,
+                                     replicates_from_sums, row_weights, standard_normals, weighted_rows_auc)
 from arena.scoring.metrics import row_levels
-from arena.scoring.metrics_multilabel import (_f1, multilabel_f1_macro, multilabel_f1_micro, multilabel_roc_auc,
-                                              row_f1, row_log_losses)
+from arena.scoring.metrics_multilabel import _f1, multilabel_f1_macro, multilabel_f1_micro, row_f1, row_log_losses
 from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query
 from arena.scoring.metrics_regression import (_unit_deviations, mid_ranks, pearson, percentage_errors,
                                               squared_log_errors, symmetric_errors, tie_groups, weighted_mean)
 
 Prior = tuple[tuple[float, float], ...]  # (pseudo-rows, the metric's value there)
 
-__all__ = ["handles", "interval", "point_and_replicates"]
+__all__ = ["Draws", "draws", "handles", "interval", "point_and_replicates"]
+
+
+@dataclass(frozen=True)
+class Draws:
+    """A metric's value on the rows, its Bayesian-bootstrap replicates, and the rows its percentiles are expanded for
+    (:func:`arena.scoring.intervals.effective_rows`: fewer than the rows where the rows' influence on the metric is
+    heavy-tailed). ``exact``: the predictions say nothing of the truth (a constant prediction's correlation is 0
+    however the rows are weighted), so the interval is the value itself."""
+
+    point: float
+    values: np.ndarray
+    rows: float
+    exact: bool = False
 
 
 def handles(name: str) -> bool:
@@ -73,29 +97,35 @@ def handles(name: str) -> bool:
 
 def interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
              blocks: int = BLOCKS) -> Interval:
-    """The metric's 95% interval (the Bayesian bootstrap's expanded percentile interval), holding its value."""
-    point, values = point_and_replicates(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks)
-    found = percentile_interval(values, len(truth))
-    if not (np.isfinite(point) and np.isfinite(found.low)):
-        return found
-    return Interval(min(found.low, point), max(found.high, point), found.undefined, found.resamples)
+    """The metric's 95% interval: the replicates' expanded percentile interval, holding the metric's value."""
+    found = draws(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks)
+    if found.exact:
+        return Interval(found.point, found.point, 0, resamples)
+    return percentile_interval(found.values, found.rows, found.point)
 
 
 def point_and_replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES,
                          seed: int = 0, blocks: int = BLOCKS) -> tuple[float, np.ndarray]:
     """The metric's value (exactly what its ``from_rows`` gives) and its Bayesian-bootstrap replicates."""
+    found = draws(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks)
+    return found.point, found.values
+
+
+def draws(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+          blocks: int = BLOCKS) -> Draws:
+    """The metric's :class:`Draws` on these rows (no row weights)."""
     options = {"resamples": resamples, "seed": seed, "blocks": blocks}
     if name in MEANS:
-        values, finish, prior = MEANS[name](truth, pred)
-        point = weighted_mean(values, None)
-        moments = Moments(values[:, None], finish, tuple((PRIOR, (v,)) for v in prior))
-        return float(finish(np.array([point]))), moment_replicates(moments, **options)
+        values, finish, loss, fallback = MEANS[name](truth, pred)
+        return _mean_draws(values, finish, loss, fallback, **options)
     parsed = ranking_name(name)
     if parsed is not None:
-        values = per_query(*parsed, truth, pred)
-        moments = Moments(values[:, None], _first, ((PRIOR, (1.0,)), (PRIOR, (0.0,))))
-        return weighted_mean(values, None), moment_replicates(moments, **options)
+        return _mean_draws(per_query(*parsed, truth, pred), _first, False, (1.0, 0.0), **options)
     return OTHERS[name](truth, pred, **options)
+
+
+def _undefined(point: float, resamples: int) -> Draws:
+    return Draws(point, np.full(resamples, np.nan), 0.0)
 
 
 # --- means of per-row values --------------------------------------------------------
@@ -114,31 +144,50 @@ def _median_guess(truth: np.ndarray, errors: Callable[[np.ndarray, np.ndarray], 
     return float(np.mean(errors(truth, np.full(len(truth), np.median(truth))))) if len(truth) else 0.0
 
 
-def _rmsle(truth, pred):
-    logs = np.log1p(truth)
-    return squared_log_errors(truth, pred), _root, (0.0, float(np.var(logs)))  # a guess of exp(mean log1p) - 1
+def _rmsle(truth, pred):  # the trivial guess: exp(mean log1p) - 1
+    return squared_log_errors(truth, pred), _root, True, (0.0, float(np.var(np.log1p(truth))))
 
 
 def _mape(truth, pred):  # the better of two trivial guesses: the median, or 0 (a MAPE of exactly 1)
-    return percentage_errors(truth, pred), _first, (0.0, min(1.0, _median_guess(truth, percentage_errors)))
+    return percentage_errors(truth, pred), _first, True, (0.0, min(1.0, _median_guess(truth, percentage_errors)))
 
 
 def _smape(truth, pred):
-    return symmetric_errors(truth, pred), _first, (0.0, _median_guess(truth, symmetric_errors))
+    return symmetric_errors(truth, pred), _first, True, (0.0, _median_guess(truth, symmetric_errors))
 
 
 def _multilabel_log_loss(truth, proba):  # the trivial guess: 1/2 for every label
-    return row_log_losses(truth, proba), _first, (0.0, float(np.log(2)))
+    return row_log_losses(truth, proba), _first, True, (0.0, float(np.log(2)))
 
 
 def _f1_samples(truth, pred):  # the trivial guess: no label
-    return row_f1(truth, pred), _first, (1.0, 0.0)
+    return row_f1(truth, pred), _first, False, (1.0, 0.0)
 
 
 MEANS = {"rmsle": _rmsle, "mape": _mape, "smape": _smape, "multilabel_log_loss": _multilabel_log_loss,
          "multilabel_f1_samples": _f1_samples}
-"""Means of per-row values: (per-row values, the function of their mean that gives the metric, the values of the
-prior's two pseudo-rows in the same units as the per-row values)."""
+"""Means of per-row values: (per-row values, the function of their mean that gives the metric, whether it is a loss,
+and the best and a trivial predictor's per-row value)."""
+
+
+def _mean_draws(values: np.ndarray, finish: Callable[[np.ndarray], np.ndarray], loss: bool,
+                fallback: tuple[float, float], *, resamples: int, seed: int, blocks: int) -> Draws:
+    """A function of the mean of per-row values, with :func:`arena.scoring.intervals.moments_interval`'s prior: a
+    loss gets half a pseudo-row at its lowest and half at its highest row (block) value, the rows' own scale; a
+    score in [0, 1] (per-row F1, AP@K, NDCG@K), or a loss whose rows are all alike, half at the best value and half
+    at a trivial predictor's (``fallback``)."""
+    point = float(finish(np.array([weighted_mean(values, None)])))
+    sums, counts = block_sums(values[:, None], blocks=blocks, seed=seed)
+    occupied = counts > 0
+    first = sums[occupied, 0] / counts[occupied]
+    low, high = float(first.min()), float(first.max())
+    if loss and high - low > 1e-9 * max(abs(low), abs(high)):
+        prior = ((PRIOR, (low,)), (PRIOR, (high,)))
+    else:
+        prior = tuple((PRIOR, (v,)) for v in fallback)
+    replicates = replicates_from_sums(sums, counts, finish, prior, resamples=resamples, seed=seed)
+    mean = float(sums.sum() / counts.sum())
+    return Draws(point, replicates, effective_rows(len(values), excess_kurtosis(sums[:, 0] - counts * mean, counts)))
 
 
 # --- shared machinery ---------------------------------------------------------------
@@ -166,11 +215,23 @@ def _with_prior(values: np.ndarray, mass: np.ndarray, prior: Prior, seed: int,
     return np.clip(total / weight, *bounds)
 
 
+def _influence_rows(influence: np.ndarray, *, blocks: int, seed: int) -> float:
+    """The rows the percentiles are expanded for, from each row's influence on the metric (its kurtosis, read off
+    the same blocks the bootstrap weighs)."""
+    sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
+    mean = float(sums.sum() / counts.sum())
+    return effective_rows(len(influence), excess_kurtosis(sums[:, 0] - counts * mean, counts))
+
+
 def _linear(point: float, influence: np.ndarray, *, resamples: int, seed: int, blocks: int
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """First-order replicates: the value plus the weighted mean of the rows' influences, and the total weights."""
-    sums, mass = _weighted_sums(influence[:, None], resamples=resamples, seed=seed, blocks=blocks)
-    return point + sums[:, 0] / mass, mass
+            ) -> tuple[np.ndarray, np.ndarray, float]:
+    """First-order replicates (the value plus the weighted mean of the rows' influences), the total weights, and
+    the rows the percentiles are expanded for."""
+    sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
+    mean = float(sums.sum() / counts.sum())
+    rows = effective_rows(len(influence), excess_kurtosis(sums[:, 0] - counts * mean, counts))
+    return point + both[:, 0] / both[:, 1], both[:, 1], rows
 
 
 CORRELATION_PRIOR: Prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, -1.0))
@@ -192,16 +253,19 @@ def _correlation_of(means: np.ndarray) -> np.ndarray:
 def _pearson(truth, pred, *, resamples, seed, blocks):
     point = pearson(truth, pred)
     if not np.isfinite(point):
-        return point, np.full(resamples, np.nan)
-    ones = np.ones(len(truth))
-    t = _unit_deviations(np.asarray(truth, dtype=np.float64), ones, float(len(truth)))
-    p = _unit_deviations(np.asarray(pred, dtype=np.float64), ones, float(len(truth))) if t is not None else None
+        return _undefined(point, resamples)
+    n = len(truth)
+    ones = np.ones(n)
+    t = _unit_deviations(np.asarray(truth, dtype=np.float64), ones, float(n))
+    p = _unit_deviations(np.asarray(pred, dtype=np.float64), ones, float(n)) if t is not None else None
     if t is None or p is None:  # a constant side: 0 however the rows are weighted
-        _, mass = _weighted_sums(ones[:, None], resamples=resamples, seed=seed, blocks=blocks)
-        return point, _with_prior(np.zeros(resamples), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
+        return Draws(point, np.full(resamples, point), n, exact=True)
     sums, mass = _weighted_sums(np.stack([t, p, t * t, p * p, t * p], axis=1), resamples=resamples, seed=seed,
                                 blocks=blocks)
-    return point, _with_prior(_correlation_of(sums / mass[:, None]), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
+    values = _with_prior(_correlation_of(sums / mass[:, None]), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
+    zt, zp = t / np.sqrt(np.dot(t, t) / n), p / np.sqrt(np.dot(p, p) / n)
+    influence = zt * zp - point / 2 * (zt * zt + zp * zp)  # r's influence function, for the expansion
+    return Draws(point, values, _influence_rows(influence, blocks=blocks, seed=seed))
 
 
 RERANK_CHUNK = 16  # resamples re-ranked at a time: their weights stay in cache
@@ -295,18 +359,17 @@ def _spearman(truth, pred, *, resamples, seed, blocks):
     n = len(truth)
     point = pearson(*ranks)  # spearman's own computation
     if not np.isfinite(point):
-        return point, np.full(resamples, np.nan)
+        return _undefined(point, resamples)
     if len(sides[0][1]) < 2 or len(sides[1][1]) < 2:  # a constant side: 0 however the rows are weighted
-        values, mass = np.zeros(resamples), _weighted_sums(np.ones((n, 1)), resamples=resamples, seed=seed,
-                                                           blocks=blocks)[1]
-    elif n <= blocks:
+        return Draws(point, np.full(resamples, point), n, exact=True)
+    influence = spearman_influence(sides, ranks, point)
+    if n <= blocks:
         weights = row_weights(resamples, n, seed)
         values, mass = _reranked_spearman(weights, sides), weights.sum(axis=1)
+        rows = _influence_rows(influence, blocks=blocks, seed=seed)
     else:
-        values, mass = _linear(point, spearman_influence(sides, ranks, point), resamples=resamples, seed=seed,
-                               blocks=blocks)
-        values = np.clip(values, -1.0, 1.0)
-    return point, _with_prior(values, mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
+        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
+    return Draws(point, _with_prior(values, mass, CORRELATION_PRIOR, seed, (-1.0, 1.0)), rows)
 
 
 # --- median absolute error ----------------------------------------------------------
@@ -329,7 +392,8 @@ def _median_ae(truth, pred, *, resamples, seed, blocks):
     values = ordered[k - 1 - lo]
     mass = rng.standard_gamma(float(n), resamples)  # S_n: independent of where the median falls
     reference = float(np.median(np.abs(truth - np.median(truth))))  # predicting the truth's median
-    return point, _with_prior(values, mass, ((PRIOR, 0.0), (PRIOR, reference)), seed, (0.0, np.inf))
+    values = _with_prior(values, mass, ((PRIOR, 0.0), (PRIOR, reference)), seed, (0.0, np.inf))
+    return Draws(point, values, n)  # a row's influence on a median is its side of it: never heavy-tailed
 
 
 # --- average precision --------------------------------------------------------------
@@ -403,26 +467,27 @@ def _average_precision(truth, proba, *, resamples, seed, blocks):
         counts.append((pos[occupied], (total - pos)[occupied]))
     point = float(np.mean([_ap_of_counts(pos, neg) for pos, neg in counts])) if k > 2 else _ap_of_counts(*counts[0])
     if not np.isfinite(point):
-        return point, np.full(resamples, np.nan)
+        return _undefined(point, resamples)
     trivial = float(np.mean([np.mean(truth == c) for c in classes]))  # a random order: about the share of positives
     prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, trivial))
-    if k == 2 and n > blocks and len(counts[0][0]) <= blocks:  # Gamma(count) weights per score and class: exact
-        pos, neg = counts[0]
-        rng = np.random.default_rng(seed)
-        normals = standard_normals(resamples, AUC_BINS if len(pos) <= AUC_BINS else blocks, seed)
-        pos_w, neg_w = gamma_draws(rng, pos, normals[0]), gamma_draws(rng, neg, normals[1])
-        return point, _with_prior(_ap_of_level_weights(pos_w, neg_w), pos_w.sum(axis=1) + neg_w.sum(axis=1), prior,
-                                  seed)
-    if n <= blocks:  # row weights shared by every class
-        weights = row_weights(resamples, n, seed)
-        values = np.mean([_weighted_rows_ap(weights, truth == c, proba[:, c]) for c in classes], axis=0)
-        return point, _with_prior(values, weights.sum(axis=1), prior, seed)
     influence = np.zeros(n)
     for c, (level, pos, total) in zip(classes, levels):
         ap_influence(truth == c, level, pos, total, influence)
     influence /= len(classes)
-    values, mass = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
-    return point, _with_prior(values, mass, prior, seed)
+    if n > blocks and not (k == 2 and len(counts[0][0]) <= blocks):
+        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
+        return Draws(point, _with_prior(values, mass, prior, seed), rows)
+    if n > blocks:  # two classes, few distinct scores: Gamma(count) weights per score and class, exact
+        pos, neg = counts[0]
+        rng = np.random.default_rng(seed)
+        normals = standard_normals(resamples, AUC_BINS if len(pos) <= AUC_BINS else blocks, seed)
+        pos_w, neg_w = gamma_draws(rng, pos, normals[0]), gamma_draws(rng, neg, normals[1])
+        values, mass = _ap_of_level_weights(pos_w, neg_w), pos_w.sum(axis=1) + neg_w.sum(axis=1)
+    else:  # row weights shared by every class
+        weights = row_weights(resamples, n, seed)
+        values = np.mean([_weighted_rows_ap(weights, truth == c, proba[:, c]) for c in classes], axis=0)
+        mass = weights.sum(axis=1)
+    return Draws(point, _with_prior(values, mass, prior, seed), _influence_rows(influence, blocks=blocks, seed=seed))
 
 
 def _weighted_rows_ap(weights: np.ndarray, is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -450,7 +515,7 @@ def _sparse_block_sums(cells: np.ndarray, *, blocks: int, seed: int) -> tuple[np
 
 
 def _multilabel_f1(average: str):
-    def replicates(truth, pred, *, resamples, seed, blocks):
+    def f1_draws(truth, pred, *, resamples, seed, blocks):
         metric = multilabel_f1_micro if average == "micro" else multilabel_f1_macro
         point = metric(truth, pred)
         n, labels = truth.shape
@@ -459,20 +524,33 @@ def _multilabel_f1(average: str):
         if average == "micro":
             counts = np.stack([c.sum(axis=1) for c in cells], axis=1).astype(np.float64)
             sums, mass = _weighted_sums(counts, resamples=resamples, seed=seed, blocks=blocks)
+            rows_counts = counts
         elif n <= blocks:
-            counts = np.concatenate(cells, axis=1).astype(np.float64)
+            rows_counts = np.concatenate(cells, axis=1).astype(np.float64)
             weights = row_weights(resamples, n, seed)
-            sums, mass = weights @ counts, weights.sum(axis=1)
+            sums, mass = weights @ rows_counts, weights.sum(axis=1)
         else:
-            block_counts, rows = _sparse_block_sums(np.concatenate(cells, axis=1), blocks=blocks, seed=seed)
+            block_counts, block_rows = _sparse_block_sums(np.concatenate(cells, axis=1), blocks=blocks, seed=seed)
             weights = row_weights(resamples, blocks, seed)
-            sums, mass = weights @ block_counts, weights @ rows
+            sums, mass = weights @ block_counts, weights @ block_rows
+            rows_counts = None
         tp, fp, fn = np.split(sums, 3, axis=1)
         values = _f1(tp, fp, fn)
         values = values[:, 0] if average == "micro" else values.mean(axis=1)
-        return point, _with_prior(values, mass, ((PRIOR, 1.0), (PRIOR, 0.0)), seed)
+        # Each row's influence, for the expansion: the F1's derivatives in the summed counts, times the row's counts.
+        totals = [c.sum(axis=0).astype(np.float64) for c in cells] if average == "macro" else \
+            [np.array([float(c.sum())]) for c in cells]
+        scale = (2 * totals[0] + totals[1] + totals[2]) ** 2
+        by_tp = np.divide(2 * (totals[1] + totals[2]), scale, out=np.zeros(len(scale)), where=scale > 0)
+        by_error = np.divide(-2 * totals[0], scale, out=np.zeros(len(scale)), where=scale > 0)
+        if average == "micro":
+            influence = rows_counts @ np.concatenate([by_tp, by_error, by_error])
+        else:
+            influence = cells[0] @ by_tp + (cells[1] | cells[2]) @ by_error
+        rows = _influence_rows(np.asarray(influence, dtype=np.float64), blocks=blocks, seed=seed)
+        return Draws(point, _with_prior(values, mass, ((PRIOR, 1.0), (PRIOR, 0.0)), seed), rows)
 
-    return replicates
+    return f1_draws
 
 
 def _label_auc(pos: np.ndarray, total: np.ndarray) -> float:
@@ -510,29 +588,29 @@ def label_auc_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndar
 
 def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks):
     n, labels = truth.shape
-    columns = [truth[:, j] > 0 for j in range(labels)]
-    if n <= blocks:
-        point = multilabel_roc_auc(truth, proba)
-        if not np.isfinite(point):
-            return point, np.full(resamples, np.nan)
-        weights = row_weights(resamples, n, seed)
-        values = np.mean([weighted_rows_auc(t.astype(np.int64), np.stack([1 - proba[:, j], proba[:, j]], axis=1),
-                                            weights, prior=False)
-                          for j, t in enumerate(columns) if 0 < int(t.sum()) < n], axis=0)
-        return point, _with_prior(values, weights.sum(axis=1), AUC_LABEL_PRIOR, seed)
-    found = [(t, _score_levels(t, np.ascontiguousarray(proba[:, j]))) for j, t in enumerate(columns)]
+    found = [(truth[:, j] > 0, _score_levels(truth[:, j] > 0, np.ascontiguousarray(proba[:, j])))
+             for j in range(labels)]
     aucs = np.array([_label_auc(pos, total) for _, (_, pos, total) in found])
-    defined = np.isfinite(aucs)
-    if not defined.any():
-        return float("nan"), np.full(resamples, np.nan)
-    point = float(aucs[defined].mean())
+    defined = np.flatnonzero(np.isfinite(aucs))
+    if not len(defined):
+        return _undefined(float("nan"), resamples)
+    point = float(aucs[defined].mean())  # the metric's own computation
+    if all(np.count_nonzero(found[j][1][2]) == 1 for j in defined):  # one score per label: 1/2 however weighted
+        return Draws(point, np.full(resamples, point), n, exact=True)
     influence = np.zeros(n)
-    for (t, (level, pos, total)), auc in zip(found, aucs):
-        if np.isfinite(auc):
-            label_auc_influence(t, level, pos, total, auc, influence)
-    influence /= int(defined.sum())
-    values, mass = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
-    return point, _with_prior(values, mass, AUC_LABEL_PRIOR, seed)
+    for j in defined:
+        t, (level, pos, total) = found[j]
+        label_auc_influence(t, level, pos, total, float(aucs[j]), influence)
+    influence /= len(defined)
+    if n > blocks:
+        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
+        return Draws(point, _with_prior(values, mass, AUC_LABEL_PRIOR, seed), rows)
+    weights = row_weights(resamples, n, seed)
+    values = np.mean([weighted_rows_auc(found[j][0].astype(np.int64),
+                                        np.stack([1 - proba[:, j], proba[:, j]], axis=1), weights, prior=False)
+                      for j in defined], axis=0)
+    return Draws(point, _with_prior(values, weights.sum(axis=1), AUC_LABEL_PRIOR, seed),
+                 _influence_rows(influence, blocks=blocks, seed=seed))
 
 
 AUC_LABEL_PRIOR: Prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, 0.5))
