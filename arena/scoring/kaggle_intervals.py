@@ -260,12 +260,17 @@ def _pearson(truth, pred, *, resamples, seed, blocks):
     p = _unit_deviations(np.asarray(pred, dtype=np.float64), ones, float(n)) if t is not None else None
     if t is None or p is None:  # a constant side: 0 however the rows are weighted
         return Draws(point, np.full(resamples, point), n, exact=True)
-    sums, mass = _weighted_sums(np.stack([t, p, t * t, p * p, t * p], axis=1), resamples=resamples, seed=seed,
-                                blocks=blocks)
-    values = _with_prior(_correlation_of(sums / mass[:, None]), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
-    zt, zp = t / np.sqrt(np.dot(t, t) / n), p / np.sqrt(np.dot(p, p) / n)
-    influence = zt * zp - point / 2 * (zt * zt + zp * zp)  # r's influence function, for the expansion
-    return Draws(point, values, _influence_rows(influence, blocks=blocks, seed=seed))
+    sums, counts = block_sums(np.stack([t, p, t * t, p * p, t * p], axis=1), blocks=blocks, seed=seed)
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
+    mass = both[:, -1]
+    values = _with_prior(_correlation_of(both[:, :-1] / mass[:, None]), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
+    # Each block's influence on r, for the expansion: r's derivatives in the five means times the block's moments.
+    mt, mp, mtt, mpp, mtp = sums.sum(axis=0) / n
+    vt, vp = mtt - mt * mt, mpp - mp * mp
+    r, spread = (mtp - mt * mp) / np.sqrt(vt * vp), np.sqrt(vt * vp)
+    slope = np.array([r * mt / vt - mp / spread, r * mp / vp - mt / spread, -r / (2 * vt), -r / (2 * vp), 1 / spread])
+    deviations = (sums - np.outer(counts, [mt, mp, mtt, mpp, mtp])) @ slope
+    return Draws(point, values, effective_rows(n, excess_kurtosis(deviations, counts)))
 
 
 RERANK_CHUNK = 16  # resamples re-ranked at a time: their weights stay in cache
