@@ -71,6 +71,7 @@ from arena.scoring.metrics_multilabel import _f1, multilabel_f1_macro, multilabe
 from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query
 from arena.scoring.metrics_regression import (_unit_deviations, mid_ranks, pearson, percentage_errors,
                                               squared_log_errors, symmetric_errors, tie_groups, weighted_mean)
+from arena.scoring.slices import over_slices
 
 Prior = tuple[tuple[float, float], ...]  # (pseudo-rows, the metric's value there)
 
@@ -331,10 +332,10 @@ def _above_and_tied(order: np.ndarray, starts: np.ndarray, values: np.ndarray) -
     return out
 
 
-def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[np.ndarray], point: float
-                       ) -> np.ndarray:
+def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[np.ndarray]
+                       ) -> Callable[[float], np.ndarray]:
     """Each row's influence on Spearman's rho (Pearson's r of the mid-rank distribution functions F and G), from
-    each side's :func:`tie_groups` and mid-ranks.
+    each side's :func:`tie_groups` and mid-ranks, as a function of rho (the rank sums are done first).
 
     rho = (E[FG] - 1/4) / sqrt((E[F²] - 1/4)(E[G²] - 1/4)); a row moves each mean directly and through every
     other row's F and G: E[FG] by F_i G_i + E[G 1{X > x_i}] + E[F 1{Y > y_i}] - 3 E[FG] (ties count one half),
@@ -352,22 +353,44 @@ def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[n
     out += product
     out -= 3 * m1
     out /= np.sqrt(vf * vg)
-    for (order, starts), h, v in ((sides[0], f, vf), (sides[1], g, vg)):
-        if len(starts) < n:  # ties: E[F²] moves too
-            out -= point / 2 * (h * h + 2 * _above_and_tied(order, starts, h) / n - 3 * float(np.dot(h, h)) / n) / v
-    return out
+    tied = [(h * h + 2 * _above_and_tied(order, starts, h) / n - 3 * float(np.dot(h, h)) / n) / v
+            for (order, starts), h, v in ((sides[0], f, vf), (sides[1], g, vg)) if len(starts) < n]
+
+    def at(point: float) -> np.ndarray:  # with ties E[F²] moves too
+        return out - point / 2 * sum(tied) if tied else out
+
+    return at
+
+
+PARALLEL_ROWS = 1 << 16  # rows from which spearman's two sides are ranked on two cores at once
+
+
+def _both(tasks: list[Callable[[], object]], rows: int) -> list:
+    """The tasks' results, in order: on every core at once (:func:`arena.scoring.slices.over_slices`) from
+    ``PARALLEL_ROWS`` rows. None of them may itself use the slices' threads."""
+    if rows < PARALLEL_ROWS:
+        return [task() for task in tasks]
+    return [found for part in over_slices(lambda each: [task() for task in tasks[each]], len(tasks), min_rows=1)
+            for found in part]
+
+
+def _ranked(values: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    side = tie_groups(values)
+    return side, mid_ranks(*side)
 
 
 def _spearman(truth, pred, *, resamples, seed, blocks):
-    sides = [tie_groups(truth), tie_groups(pred)]
-    ranks = [mid_ranks(*side) for side in sides]
     n = len(truth)
-    point = pearson(*ranks)  # spearman's own computation
+    (side_t, ranks_t), (side_p, ranks_p) = _both([lambda: _ranked(truth), lambda: _ranked(pred)], n)
+    sides, ranks = [side_t, side_p], [ranks_t, ranks_p]
+    if len(side_t[1]) < 2 or len(side_p[1]) < 2:  # a constant side: 0 however the rows are weighted
+        point = pearson(*ranks)  # spearman's own computation
+        return Draws(point, np.full(resamples, point), n, exact=True) if np.isfinite(point) else \
+            _undefined(point, resamples)
+    point, influence = _both([lambda: pearson(*ranks), lambda: spearman_influence(sides, ranks)], n)
     if not np.isfinite(point):
         return _undefined(point, resamples)
-    if len(sides[0][1]) < 2 or len(sides[1][1]) < 2:  # a constant side: 0 however the rows are weighted
-        return Draws(point, np.full(resamples, point), n, exact=True)
-    influence = spearman_influence(sides, ranks, point)
+    influence = influence(point)
     if n <= blocks:
         weights = row_weights(resamples, n, seed)
         values, mass = _reranked_spearman(weights, sides), weights.sum(axis=1)
