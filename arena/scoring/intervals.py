@@ -2,10 +2,39 @@
 
 The method (Rubin 1981, the Bayesian bootstrap) gives each row a weight drawn from
 Exp(1) instead of a multinomial count. Every row keeps a positive weight, so a
-resample never loses a class and ROC AUC is defined in every resample. A weak
-prior of one pseudo-row, half at the best possible value and half at a trivial
-predictor's value, keeps a perfect submission's interval away from [1, 1]: for
-accuracy it is exactly the Jeffreys interval (Brown, Cai & DasGupta 2001).
+resample never loses a class and ROC AUC is defined in every resample.
+
+The prior, per family; it never brings in a scale the submission's rows do not have:
+
+- count metrics (accuracy, F1, QWK, ...): one pseudo-row, half spread over the
+  diagonal and half off it among the classes present (:func:`confusion_prior`). For
+  accuracy this is exactly the Jeffreys interval (Brown, Cai & DasGupta 2001); its
+  pseudo-rows lie within the rows' own range (right or wrong), so they bias nothing;
+- losses (log loss, MAE, RMSE): half a pseudo-row at the lowest and half at the
+  highest row value, the rows' own range (:func:`moments_interval`). The prior used to
+  put half a row at a trivial predictor's value (the truth's variance for RMSE): a
+  submission with errors of 0.01 on a truth of spread 1 then got an interval about
+  thirty times too wide, above its own score, covering 0.40-0.67;
+- R² takes none, and ROC AUC joins its pseudo-rows (a sixteenth of a row of each
+  class below and above every score) only to a class ranked perfectly: elsewhere they
+  only pulled a good score towards a trivial one, lowering coverage (measured);
+- where every row has the same value (a perfect submission: no errors, or AUC 1) the
+  rows give no range, and the old pseudo-rows, half at the best value and half at a
+  trivial predictor's, keep the interval off a single point;
+- a prediction that says nothing of the labels (uniform probabilities, one score or
+  one class for every row) scores the same whatever the labels are (log loss log k,
+  ROC AUC 1/2, kappa 0): its interval is that score, exactly.
+
+The interval is the replicates' percentile interval, expanded to Student's t for
+small samples (Hesterberg 2015, :func:`expanded_tail`; single proportions keep their
+Jeffreys posterior unexpanded). For every metric but the count metrics the expansion
+counts effective rows (:func:`effective_rows`): rows whose influence on the metric is
+heavy-tailed (squared errors, a rare class's AUC placements, rare confident mistakes
+in log loss) estimate its spread less precisely than normal rows would. Measured over
+1,000 simulated test sets a case (``tests/test_coverage.py``): coverage 0.93-0.97 at
+30, 100 and 1,000 rows for accuracy, macro-F1, QWK, log loss, ROC AUC, RMSE and MAE at
+truth spreads 0.1, 1 and 10 and for near-perfect submissions, and for weighted tasks.
+Every interval holds its own score (:func:`holding`).
 
 Rows never need resampling one by one:
 - count metrics draw the confusion matrix's cells (a row's weight only matters
@@ -419,16 +448,22 @@ VALUE_OF = {"log_loss": _first, "exact_match": _first, "mae": _first, "rmse": _r
 
 def moment_prior(name: str, truth: np.ndarray, classes: int = 0) -> tuple[tuple[float, tuple[float, ...]], ...]:
     """The prior's pseudo-rows of a mean-type metric on these rows: half a row at the best value, half at a trivial
-    predictor's (the uniform guess for log loss, the median for MAE, the mean for RMSE and R²)."""
+    predictor's (the uniform guess for log loss, the median for MAE, the mean for RMSE and R²; where the truth is
+    the same on every row, predicting 0 for MAE and RMSE). :func:`moments_interval` uses them where every row
+    has the same value, a perfect submission's above all."""
     if name == "log_loss":
         return (PRIOR, (0.0,)), (PRIOR, (float(np.log(classes)),))
     if name == "exact_match":
         return (PRIOR, (1.0,)), (PRIOR, (0.0,))
     if name == "mae":
         reference = float(np.mean(np.abs(truth - np.median(truth)))) if len(truth) else 0.0
+        if reference == 0 and len(truth):
+            reference = float(np.mean(np.abs(truth)))
         return (PRIOR, (0.0,)), (PRIOR, (reference,))
     spread = float(np.var(truth)) if len(truth) else 0.0
     if name == "rmse":
+        if spread == 0 and len(truth):
+            spread = float(np.mean(np.square(truth, dtype=np.float64)))
         return (PRIOR, (0.0,)), (PRIOR, (spread,))
     if name == "r2":
         return (PRIOR, (0.0, 0.0, spread)), (PRIOR, (spread, 0.0, spread))
@@ -475,25 +510,30 @@ def moments_interval(name: str, sums: np.ndarray, mass: np.ndarray, fallback: tu
     means = total / weight
     with np.errstate(invalid="ignore", divide="ignore"):
         point = float(value_of(means))
-    occupied = mass > 0
-    first = sums[occupied, 0] / mass[occupied]
-    low, high = float(first.min()), float(first.max())
-    if name == "exact_match":
-        prior = fallback
-    elif high - low <= 1e-9 * max(abs(low), abs(high)):  # every row alike
+    prior = moments_prior(name, sums, mass, fallback)
+    if prior is None:
         if says_nothing():
             return Interval(point, point, 0, resamples)
         prior = fallback
-    elif name in RANGE_PRIOR:
-        prior = ((PRIOR, (low,)), (PRIOR, (high,)))
-    else:
-        prior = ()
     values = replicates_from_sums(sums, mass, value_of, prior, resamples=resamples, seed=seed, unit=weight / n)
     if name in PROPORTIONS:
         return percentile_interval(values, None, point)
     slope = _gradient(value_of, means)
     excess = excess_kurtosis((sums - np.outer(mass, means)) @ slope, rows) if np.all(np.isfinite(slope)) else 0.0
     return percentile_interval(values, effective_rows(n, excess), point)
+
+
+def moments_prior(name: str, sums: np.ndarray, mass: np.ndarray, fallback: tuple) -> tuple | None:
+    """The prior :func:`moments_interval` gives these block sums: the rows' range for a loss, none for R², the
+    ``fallback`` for exact match; None where every row has the same value (then the caller decides)."""
+    occupied = mass > 0
+    first = sums[occupied, 0] / mass[occupied]
+    low, high = float(first.min()), float(first.max())
+    if name == "exact_match":
+        return fallback
+    if high - low <= 1e-9 * max(abs(low), abs(high)):  # every row alike
+        return None
+    return ((PRIOR, (low,)), (PRIOR, (high,))) if name in RANGE_PRIOR else ()
 
 
 def _gradient(value_of: Callable[[np.ndarray], np.ndarray], means: np.ndarray) -> np.ndarray:
@@ -837,10 +877,15 @@ def influence_interval(point: float, sums: np.ndarray, counts: np.ndarray, perfe
 
 def replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
                blocks: int = BLOCKS) -> np.ndarray:
-    """Bootstrap replicates of a row metric (anything but the count metrics, which use the confusion matrix)."""
+    """Bootstrap replicates of a row metric (anything but the count metrics, which use the confusion matrix), with
+    the prior its interval takes (:func:`moments_interval`, :func:`auc_interval`)."""
     if name == "roc_auc":
         return auc_replicates(truth, pred, resamples=resamples, seed=seed, blocks=blocks)
-    return moment_replicates(moments_for(name, truth, pred), resamples=resamples, seed=seed, blocks=blocks)
+    moments = moments_for(name, truth, pred)
+    sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
+    prior = moments_prior(name, sums, counts, moments.prior)
+    return replicates_from_sums(sums, counts, moments.value_of, moments.prior if prior is None else prior,
+                                resamples=resamples, seed=seed)
 
 
 SUMMARISED = ("rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision",
@@ -855,12 +900,3 @@ def has_fast_path(name: str) -> bool:
 
 
 PROPORTIONS = ("accuracy", "f1_micro", "exact_match")
-
-
-def expansion_rows(name: str, n: int) -> int | None:
-    """The sample size that widens a metric's interval to Student's t, or None for a single proportion.
-
-    A proportion's spread follows from its value, and its Bayesian posterior with the
-    Jeffreys prior already covers; every other metric estimates a spread from the rows.
-    """
-    return None if name in PROPORTIONS else n

@@ -135,8 +135,13 @@ def weighted_interval(name: str, truth: np.ndarray, pred: np.ndarray, weight: np
             weighted_rows_auc(truth, pred, chunk * weight, seed=seed + j, prior="perfect",
                               unit=float(weight.sum()) / rows)
             for j, chunk in enumerate(weight_chunks(resamples, len(truth), seed))])
-        influence = auc_influence(truth, pred) * relative
-        return percentile_interval(values, effective_rows(rows, excess_kurtosis(influence[counted], np.ones(int(rows)))),
+        if np.all(relative[counted] == 1):  # equal weights: the unweighted method
+            influence = auc_influence(truth, pred)[counted]
+            return percentile_interval(values, effective_rows(rows, excess_kurtosis(influence, np.ones(int(rows)))),
+                                       point)
+        influence = weighted_auc_influence(truth[counted], pred[counted], weight[counted])
+        spread_rows = min(rows, class_rows(influence, truth[counted], weight[counted]))
+        return percentile_interval(values, effective_rows(spread_rows, excess_kurtosis(influence, np.ones(int(rows)))),
                                    point)
     centred = truth - np.average(truth, weights=weight) if name == "r2" else None
     values, _ = row_moments(name, truth, pred, centred)
@@ -146,6 +151,46 @@ def weighted_interval(name: str, truth: np.ndarray, pred: np.ndarray, weight: np
     fallback = moment_prior(name, truth, pred.shape[1] if pred.ndim == 2 else 0)
     return moments_interval(name, sums[:, :d], sums[:, d], fallback, rows=sums[:, d + 1], resamples=resamples,
                             seed=seed, says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred[counted]))
+
+
+def weighted_auc_influence(truth: np.ndarray, proba: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Each row's influence on the weighted (macro one-vs-rest) ROC AUC: its weight times its weighted placement
+    (the weight of the other class's rows it outranks, ties counting one half) less the AUC, scaled as
+    :func:`arena.scoring.intervals.auc_influence` scales it."""
+    k = proba.shape[1]
+    n = len(truth)
+    total = np.zeros(n)
+    for c in ([1] if k == 2 else range(k)):
+        positive = truth == c
+        score = proba[:, c]
+        order = np.argsort(score, kind="stable")
+        ordered = score[order]
+        low, high = np.searchsorted(ordered, score, "left"), np.searchsorted(ordered, score, "right")
+        w_pos, w_neg = weight * positive, weight * ~positive
+        run_pos = np.concatenate([[0.0], np.cumsum(w_pos[order])])
+        run_neg = np.concatenate([[0.0], np.cumsum(w_neg[order])])
+        p, q = run_pos[-1], run_neg[-1]
+        if p <= 0 or q <= 0:
+            continue
+        neg_below = run_neg[low] + 0.5 * (run_neg[high] - run_neg[low])
+        pos_above = p - run_pos[high] + 0.5 * (run_pos[high] - run_pos[low])
+        auc = float(np.dot(w_pos, neg_below)) / (p * q)
+        total += np.where(positive, weight * (neg_below / q - auc) * n / p, weight * (pos_above / p - auc) * n / q)
+    return total / (1 if k == 2 else k)
+
+
+def class_rows(influence: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
+    """The rows ROC AUC's spread is estimated from, for Student's t: the Welch-Satterthwaite degrees of freedom
+    (plus one) of its variance, a sum over the true classes, each class counting its rows' effective number
+    under their weights (Kish: (sum w)² / sum w²). A rare class, or a few heavy rows, leave few."""
+    share, count = [], []
+    for c in np.unique(truth):
+        mine = truth == c
+        share.append(float(np.sum(influence[mine] ** 2)))
+        count.append(float(weight[mine].sum() ** 2 / np.sum(weight[mine] ** 2)))
+    share, count = np.array(share), np.array(count)
+    spread = np.sum(share[count > 1] ** 2 / (count[count > 1] - 1))
+    return float(1 + share.sum() ** 2 / spread) if spread > 0 else float(len(truth))
 
 
 def confusion_interval(metric, cells: np.ndarray, k: int, weight: np.ndarray, *, resamples: int = RESAMPLES,
