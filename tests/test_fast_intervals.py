@@ -3,12 +3,9 @@ than a metric call per resample, agreeing with the generic Bayesian bootstrap, c
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -88,30 +85,6 @@ def test_every_newer_metric_takes_the_fast_path_and_never_calls_the_metric_per_r
     found = metric_interval(replace(metric, from_rows=counted), truth, pred)
     assert np.isfinite(found.low) and found.low < found.high
     assert len(calls) <= 1  # the generic bootstrap called it 1,000 times
-
-
-def read_seconds(rows: int, tmp_path) -> float:
-    path = tmp_path / "rows.csv"
-    rng = np.random.default_rng(0)
-    pacsv.write_csv(pa.table({"id": np.arange(rows), "a": rng.random(rows), "b": rng.random(rows)}), path)
-    return min(timed(lambda: pacsv.read_csv(path)) for _ in range(5))
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def test_an_interval_costs_a_few_reads_of_its_rows_not_a_thousand_metric_calls(tmp_path):
-    rows = 50_000  # the generic bootstrap took 40 s to 80 s for one of these intervals
-    budget = 30 * read_seconds(rows, tmp_path) + 0.1  # scored within 3x a read at 1M rows (bench/scoring.py)
-    rng = np.random.default_rng(2)
-    for name in ["spearman", "pearson", "median_ae", "mape", "average_precision", "average_precision_3",
-                 "multilabel_roc_auc", "multilabel_f1_macro"]:
-        truth, pred = sample(name, rows, rng)
-        interval(name, truth, pred)  # warm: the shared weights are drawn once per process
-        assert min(timed(lambda: interval(name, truth, pred)) for _ in range(3)) < budget, name
 
 
 # --- perfect submissions and the point estimate -------------------------------------
