@@ -272,7 +272,7 @@ class InProcessWorker:
         self.slots = worker_slots(max(1, slot_count or SCORING_SLOTS))
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._database = str(getattr(getattr(db, "engine", None), "url", id(db)))  # whose competition ids these are
+        self._database = str(db.engine.url)  # whose competition ids these are
         self._threads = [threading.Thread(target=self._run, args=(index,), name=f"arena-scoring-{index}", daemon=True)
                          for index in range(len(self.slots))]
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from arena.scoring.score import Score
@@ -236,8 +236,7 @@ def waits_for_free_competitions(session: Session, submission_id: int) -> bool:
 
 
 def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
-    return list(session.scalars(select(Submission.id).where(Submission.status == "queued")
-                                .order_by(Submission.id).limit(limit)))
+    return [submission_id for submission_id, _ in queued_jobs(session, limit)]
 
 
 def scoring_workers(session: Session) -> list[tuple[int, str | None]]:
@@ -335,24 +334,25 @@ def failure_limit() -> int:
     return max(1, int(os.environ.get("ARENA_FAILURE_LIMIT", "5")))
 
 
-def _uncharged(team: Team, competition: Competition):
-    conditions = [Submission.team_id == team.id, Submission.competition_id == competition.id,
-                  Submission.failure_kind.in_(UNCHARGED_KINDS), Submission.status != "scored"]
-    if team.failures_cleared_at is not None:
-        conditions.append(Submission.created_at > team.failures_cleared_at)
-    return conditions
+def _uncharged(competition: Competition, day: str):
+    """A query of the competition's uploads of ``day`` (UTC) that failed without costing a slot, each team's
+    counted only since an organiser last cleared them, with the team joined."""
+    return (select(func.count()).select_from(Submission).join(Team, Team.id == Submission.team_id).where(
+        Submission.competition_id == competition.id, Submission.utc_day == day,
+        Submission.failure_kind.in_(UNCHARGED_KINDS), Submission.status != "scored",
+        or_(Team.failures_cleared_at.is_(None), Submission.created_at > Team.failures_cleared_at)))
 
 
 def uncharged_failures(session: Session, team: Team, competition: Competition, day: str) -> int:
     """The team's uploads of ``day`` (UTC) that failed without costing a slot, since an organiser last cleared them."""
-    return session.scalar(select(func.count()).select_from(Submission).where(
-        *_uncharged(team, competition), Submission.utc_day == day)) or 0
+    return session.scalar(_uncharged(competition, day).where(Submission.team_id == team.id)) or 0
 
 
 def uncharged_failures_by_team(session: Session, competition: Competition, day: str | None = None) -> dict[int, int]:
-    """Each team's uncharged failures of ``day`` (default today, UTC): what the admin page shows."""
-    day = day or utcnow().strftime("%Y-%m-%d")
-    return {team.id: uncharged_failures(session, team, competition, day) for team in teams_of(session, competition)}
+    """Each team's uncharged failures of ``day`` (default today, UTC), teams without any left out: what the
+    admin page shows, in one query."""
+    query = _uncharged(competition, day or utcnow().strftime("%Y-%m-%d")).add_columns(Submission.team_id)
+    return {team_id: count for count, team_id in session.execute(query.group_by(Submission.team_id))}
 
 
 def note_uncharged_failure(session: Session, submission: Submission, competition: Competition) -> None:
@@ -372,9 +372,10 @@ def note_uncharged_failure(session: Session, submission: Submission, competition
 def clear_failures(session: Session, competition: Competition, team: Team, user: User | None,
                    now: datetime | None = None) -> None:
     """An organiser lets a team upload again today: its uncharged failures so far stop counting (audited)."""
+    now = now or utcnow()
     lock(session, Team, team.id)
-    count = uncharged_failures(session, team, competition, (now or utcnow()).strftime("%Y-%m-%d"))
-    team.failures_cleared_at = now or utcnow()
+    count = uncharged_failures(session, team, competition, now.strftime("%Y-%m-%d"))
+    team.failures_cleared_at = now
     audit.record(session, competition, user, "clear-failures", f"team {team.name}: {count} uncharged failures cleared")
 
 
