@@ -17,12 +17,12 @@ the login check, the ORM and the template for the visitors who would all get the
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
+from cachetools import LRUCache
 from flask import request
 
 from arena.db import generations
@@ -97,19 +97,22 @@ class KeptResponses:
     def __init__(self, wsgi_app: Callable, database: Database) -> None:
         self.wsgi_app = wsgi_app
         self.database = database
-        self.kept: OrderedDict[tuple, Kept] = OrderedDict()
-        self.kept_bytes = 0
-        self.lock = threading.Lock()
+        # Weighed by their bytes, and at most MAX_KEPT of them: the least recently used goes first.
+        self.kept: LRUCache[tuple, Kept] = LRUCache(maxsize=MAX_KEPT_BYTES, getsizeof=_size)
+        self.lock = threading.Lock()  # the server's threads share the cache; cachetools' caches are not thread-safe
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of the answers kept now, all together."""
+        return self.kept.currsize
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not _anonymous_get(environ):
             return self.wsgi_app(environ, start_response)
         key = _key(environ)
-        kept = self.kept.get(key)
+        with self.lock:
+            kept = self.kept.get(key)  # and it becomes the most recently used
         if kept is not None and self._holds(kept):
-            with self.lock:
-                if key in self.kept:
-                    self.kept.move_to_end(key)
             start_response(kept.status, list(kept.headers))
             return [kept.body]
         return self._answer(key, environ, start_response)
@@ -136,14 +139,16 @@ class KeptResponses:
         finally:
             if hasattr(body, "close"):
                 body.close()
-        if len(whole) <= MAX_KEPT_BYTES:
+        if len(whole) <= self.kept.maxsize:
             self._keep(key, Kept(*mark, sent["status"], tuple(sent["headers"]), whole))
         return [whole]
 
     def _keep(self, key: tuple, kept: Kept) -> None:
         with self.lock:
-            replaced = self.kept.pop(key, None)
-            self.kept_bytes += len(kept.body) - (len(replaced.body) if replaced else 0)
-            self.kept[key] = kept
-            while len(self.kept) > MAX_KEPT or self.kept_bytes > MAX_KEPT_BYTES:
-                self.kept_bytes -= len(self.kept.popitem(last=False)[1].body)
+            self.kept[key] = kept  # answers past the byte cap go first
+            while len(self.kept) > MAX_KEPT:
+                self.kept.popitem()
+
+
+def _size(kept: Kept) -> int:
+    return len(kept.body)

@@ -20,11 +20,11 @@ import json
 import os
 import tempfile
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from cachetools import LRUCache
 
 from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
@@ -158,22 +158,17 @@ def _load_rows(sha256: str) -> np.ndarray | None:
     return load_rows(sha256)
 
 
-_values: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
-_values_lock = threading.Lock()
+_values: "LRUCache[tuple, np.ndarray]" = LRUCache(maxsize=KEPT_VALUES)  # the least recently used goes first
+_values_lock = threading.Lock()  # the worker's threads share it; cachetools' caches are not thread-safe
 
 
 def _values_kept(scope: tuple, rows_sha256: str | None) -> np.ndarray | None:
     if not rows_sha256:
         return None
     with _values_lock:
-        found = _values.get((scope, rows_sha256))
-        if found is not None:
-            _values.move_to_end((scope, rows_sha256))
-        return found
+        return _values.get((scope, rows_sha256))
 
 
 def _keep_values(scope: tuple, rows_sha256: str, values: np.ndarray) -> None:
     with _values_lock:
         _values[(scope, rows_sha256)] = values
-        while len(_values) > KEPT_VALUES:
-            _values.popitem(last=False)
