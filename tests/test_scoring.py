@@ -224,17 +224,86 @@ def test_predicted_classes_and_confusion_cells_are_found_alike_in_slices_and_chu
     assert np.allclose(scoring._cell_counts(labels, base, weight, 48), expected, rtol=0, atol=1e-9)
 
 
-def test_importing_arena_keeps_arrows_freed_pages_a_while_unless_told_otherwise():
-    """Set before pyarrow loads (which reads it once), and a value the environment already holds wins."""
+def test_importing_arenas_libraries_changes_no_environment_variable():
+    """A library leaves the importing process as it found it (and sandboxed programs inherit nothing from it)."""
     import os
     import subprocess
     import sys
 
-    code = ("import arena, os, sys; assert 'pyarrow' not in sys.modules; "
-            "print(os.environ['MIMALLOC_PURGE_DELAY'])")
+    code = ("import json, os; before = dict(os.environ); "
+            "import arena, arena.scoring, arena.scoring.score, arena.scoring.validation, arena.server.jobs; "
+            "print(json.dumps([k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)]))")
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    changed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert changed.stdout.strip() == "[]"
+
+
+# A child interpreter that makes the arena program's start-up setting (or not), then loads pyarrow and
+# allocates, touches and frees the same 132 MB of Arrow buffers five times, 0.3 s apart. It prints the
+# pool's backend, whether the setting applied, and the page faults of each round after the first: where
+# the allocator kept the freed pages, a round finds them mapped and faults (almost) none.
+_ROUNDS = """
+import ctypes, json, os, resource, sys, time
+from arena.startup import keep_freed_memory_a_while
+applied = keep_freed_memory_a_while() if sys.argv[1] == "start" else None
+import pyarrow as pa
+pool = pa.default_memory_pool()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+def one_round():
+    before = faults()
+    buffers = [pa.allocate_buffer(size << 20, memory_pool=pool) for size in (3, 8, 40, 1, 64, 16)]
+    for buffer in buffers:
+        ctypes.memset(buffer.address, 1, buffer.size)
+    return faults() - before
+rounds = []
+for _ in range(5):
+    rounds.append(one_round())
+    time.sleep(0.3)
+print(json.dumps({"backend": pool.backend_name, "applied": applied, "faults": rounds[1:]}))
+"""
+
+
+def _allocation_rounds(how: str, env: dict) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _ROUNDS, how], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_the_arena_programs_start_keeps_arrows_freed_pages_for_the_next_upload():
+    """The setting reaches the real pool: mimalloc, and freed pages reused without faulting them in again.
+
+    The control run, told to purge at once, faults each round's pages anew: the measure can see the difference."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    kept = _allocation_rounds("start", env)
+    assert kept["backend"] == "mimalloc" and kept["applied"] is True
+    purged = _allocation_rounds("plain", {**env, "MIMALLOC_PURGE_DELAY": "0"})
+    assert min(purged["faults"]) > 200, purged  # 132 MB purged: hundreds of huge pages, or tens of thousands of small
+    assert max(kept["faults"]) < 50, kept
+
+
+def test_a_purge_delay_the_environment_holds_wins_and_a_late_start_says_so():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from arena.startup import keep_freed_memory_a_while as keep; "
+            "first = keep(); import pyarrow; print(first, keep(), os.environ['MIMALLOC_PURGE_DELAY'])")
     env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
     found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert found.stdout.strip() == "30000"
+    assert found.stdout.split() == ["True", "False", "30000"]
     told = subprocess.run([sys.executable, "-c", code], env={**env, "MIMALLOC_PURGE_DELAY": "25"},
                           capture_output=True, text=True, check=True)
-    assert told.stdout.strip() == "25"
+    assert told.stdout.split() == ["True", "False", "25"]
+
+
+def test_the_arena_console_script_enters_through_the_start_up_settings():
+    from importlib import metadata
+
+    (script,) = [entry for entry in metadata.entry_points(group="console_scripts") if entry.name == "arena"]
+    assert script.value == "arena.startup:main"
