@@ -1,6 +1,10 @@
-"""Prediction files for tests: the sample submission, or one that is right on a given share of rows."""
+"""Prediction files for tests (the sample submission, or one right on a given share of rows), and small helpers
+the test files share: requests released together, an app of its own."""
 
 from __future__ import annotations
+
+import tempfile
+import threading
 
 import numpy as np
 import pandas as pd
@@ -46,3 +50,29 @@ class InlineSlot:
 
     def close(self):
         pass
+
+
+def race(count: int, work) -> list:
+    """Run ``work(i)`` in ``count`` threads released together by a barrier; returns what each returned."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def sqlite_url() -> str:
+    """The URL of a new SQLite database in a temporary folder of its own."""
+    return f"sqlite:///{tempfile.mkdtemp(prefix='arena-test-db-')}/arena.db"
+
+
+def app_of_its_own(people_factory, **config):
+    """An app with its own database and rate-limit counters: ``(app, client, people)`` from ``people_factory``."""
+    return people_factory(DATABASE_URL=config.pop("DATABASE_URL", None) or sqlite_url(), **config)
