@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import functools
 import html
-import os
 from typing import Any, Callable
 
 import markdown
 import nh3
-from flask import Flask, g, has_request_context, jsonify, render_template, request, url_for
+from flask import Config, Flask, g, has_request_context, jsonify, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,25 +36,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("ARENA_SECRET_KEY") or installation_secret("flask-secret").hex(),
-        DATABASE_URL=os.environ.get("ARENA_DATABASE_URL"),
-        REDIS_URL=os.environ.get("ARENA_REDIS_URL"),
+        DATABASE_URL=None,
+        REDIS_URL=None,
         MAX_UPLOAD_BYTES=DEFAULT_MAX_BYTES,
-        CREATE_SECRET=os.environ.get("ARENA_CREATE_SECRET", "") in ("1", "true", "yes"),
+        CREATE_SECRET=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # Behind TLS, ARENA_SECURE_COOKIES=1 keeps the session cookie off plain HTTP.
-        SESSION_COOKIE_SECURE=os.environ.get("ARENA_SECURE_COOKIES", "") in ("1", "true", "yes"),
         # Rate-limit counters live in memory (one process); several processes share them in Redis.
-        RATELIMIT_STORAGE_URI=os.environ.get("ARENA_RATELIMIT_STORAGE_URI") or "memory://",
+        RATELIMIT_STORAGE_URI="memory://",
         # How many proxies in front set X-Forwarded-For/-Proto: the client address that limits count by.
-        PROXY_COUNT=int(os.environ.get("ARENA_PROXY_COUNT") or 0),
-        **{key: os.environ[f"ARENA_{key}"] for key in auth.LIMIT_DEFAULTS if os.environ.get(f"ARENA_{key}")},
+        PROXY_COUNT=0,
     )
-    if os.environ.get("ARENA_LOGIN_LIMIT_PER_ACCOUNT") and not os.environ.get("ARENA_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"):
-        # The earlier name of the per-account limit: an installation that set it keeps its number, now counted
-        # per account and address (a limit per account alone would let anyone lock the owner out).
-        app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = os.environ["ARENA_LOGIN_LIMIT_PER_ACCOUNT"]
+    _settings_from_environment(app)
     if test_config:
         app.config.from_mapping(test_config)
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
@@ -91,6 +83,31 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             session.close()
 
     return app
+
+
+YES = ("1", "true", "yes")
+"""What turns a yes/no setting on (ARENA_CREATE_SECRET, ARENA_SECURE_COOKIES); anything else leaves it off."""
+
+
+def _settings_from_environment(app: Flask) -> None:
+    """``ARENA_X`` in the environment sets the setting ``X``: ARENA_SECRET_KEY, ARENA_DATABASE_URL, ARENA_REDIS_URL,
+    ARENA_RATELIMIT_STORAGE_URI, ARENA_PROXY_COUNT, the throttling limits (``auth.LIMIT_DEFAULTS``), ...
+
+    Values are taken as text, never parsed (a secret key of digits stays text), and a blank one counts as unset.
+    """
+    environment = Config(app.root_path)
+    environment.from_prefixed_env("ARENA", loads=str)
+    app.config.update({key: value for key, value in environment.items() if value != ""})
+    config = app.config
+    config["SECRET_KEY"] = config["SECRET_KEY"] or installation_secret("flask-secret").hex()
+    config["CREATE_SECRET"] = config["CREATE_SECRET"] is True or config["CREATE_SECRET"] in YES
+    # Behind TLS, ARENA_SECURE_COOKIES=1 keeps the session cookie off plain HTTP.
+    config["SESSION_COOKIE_SECURE"] = config.get("SECURE_COOKIES") in YES
+    config["PROXY_COUNT"] = int(config["PROXY_COUNT"])
+    if "LOGIN_LIMIT_PER_ACCOUNT" in config and "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS" not in config:
+        # The earlier name of the per-account limit: an installation that set it keeps its number, now counted
+        # per account and address (a limit per account alone would let anyone lock the owner out).
+        config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = config["LOGIN_LIMIT_PER_ACCOUNT"]
 
 
 # What rendered Markdown may hold: its own structure, links and images over http(s) or on this site.
