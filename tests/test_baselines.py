@@ -67,7 +67,10 @@ def test_written_predictions_pass_validation(task, tmp_path):
     run = run_baseline(task, model, config_for(task, model, epochs=1, train_rows=rows, progress=False))
     path = tmp_path / "p.csv"
     run.predictions.to_csv(path, index=False)
-    read_submission(load_task(task), path)
+    loaded = load_task(task)
+    predictions = read_submission(loaded, path)
+    answered = next(a for a in (predictions.labels, predictions.probabilities, predictions.values) if a is not None)
+    assert len(answered) == len(loaded.answer_key.ids)  # every test row answered
 
 
 def small_budget_floors() -> dict[tuple[str, str], tuple[int, int | None, float]]:

@@ -42,7 +42,9 @@ def report(task, path, **kwargs) -> str:
 
 def test_the_sample_submission_is_valid(mnist, digits, tmp_path):
     for task in (mnist, digits, load_task("sunspots"), load_task("listops")):
-        read_submission(task, labels_file(task, tmp_path))
+        predictions = read_submission(task, labels_file(task, tmp_path))
+        answered = next(a for a in (predictions.labels, predictions.probabilities, predictions.values) if a is not None)
+        assert len(answered) == len(task.answer_key.ids), task.spec.name  # one prediction for every hidden row
 
 
 def test_rows_in_any_order_are_aligned_to_the_answer_key(mnist, tmp_path):
