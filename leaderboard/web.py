@@ -349,7 +349,7 @@ def host():
                     archive = Path(tmp) / "bundle.zip"
                     upload.save(archive)
                     if stages.is_program_ref(archive):  # a Codabench/CodaLab bundle: unpacked, then previewed
-                        task_ref = str(stages.unpack_for_preview(session, archive, slug))
+                        task_ref = str(competitions.unpack_for_preview(session, archive, slug))
                     else:
                         competition = competitions.host_uploaded_bundle(session, archive, slug, **settings)
             if competition is None and stages.is_program_ref(task_ref) and request.form.get("confirm") != "1":

@@ -290,11 +290,11 @@ def _ranks_shown(client) -> list:
     return [row["rank_interval"] for row in client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]]
 
 
-def test_a_board_another_worker_was_computing_is_taken_up_again_when_its_lock_goes(client, people, monkeypatch):
+def test_a_board_another_worker_was_computing_is_taken_up_again_when_its_claim_goes(client, people, monkeypatch):
     from sqlalchemy import select
 
     from arena.db.models import Competition
-    from arena.server import rank_worker, ranks
+    from arena.server import claims, rank_worker, ranks
     from arena.server.standings import board_order
 
     db = _scored_without_ranks(client, people)
@@ -302,34 +302,34 @@ def test_a_board_another_worker_was_computing_is_taken_up_again_when_its_lock_go
         competition = session.scalar(select(Competition).where(Competition.slug == "mnist1d"))
         chosen, _ = board_order(session, competition, private=False)
         key = ranks.board_key(competition, [submission for submission, _ in chosen], private=False)
-    lock = rank_worker._lock_path(key)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text("another worker")
+    with db.session() as session, session.begin():
+        assert claims.claim_board(session, key, "another worker")
     monkeypatch.setattr(rank_worker, "RETRY_SECONDS", 0.0)
     assert rank_worker.refresh_ranks(db) == 0 and _ranks_shown(client) == [None, None]
-    lock.unlink()  # that worker died (or its lock went stale)
+    with db.session() as session, session.begin():
+        claims.release_board(session, key, "another worker")  # that worker gave up (or its claim went stale)
     assert rank_worker.refresh_ranks(db) == 1
     assert _ranks_shown(client) == [[1, 1], [2, 2]]
 
 
-def test_a_stale_rank_lock_is_taken_over_and_only_its_holder_releases_it(tmp_path, monkeypatch):
-    import os
-    import time
+def test_a_stale_rank_claim_is_taken_over_and_only_its_holder_releases_it(client, people):
+    from datetime import timedelta
 
-    from arena.server import rank_worker
+    from arena.db.models import utcnow
+    from arena.server import claims, rank_worker
 
-    monkeypatch.setenv("ARENA_HOME", str(tmp_path))
+    db = people.app.extensions["arena_db"]
     key = "ab" * 32
-    first = rank_worker._lock(key)
-    assert first is not None and rank_worker._lock(key) is None  # held, and fresh
-    old = time.time() - rank_worker.STALE_LOCK_SECONDS - 1
-    os.utime(rank_worker._lock_path(key), (old, old))  # its holder died long ago
-    second = rank_worker._lock(key)
-    assert second not in (None, first)
-    rank_worker._unlock(key, first)  # the dead holder's release must not free the new holder's lock
-    assert rank_worker._lock(key) is None
-    rank_worker._unlock(key, second)
-    assert rank_worker._lock(key) is not None
+    first = rank_worker._claim(db, key)
+    assert first is not None and rank_worker._claim(db, key) is None  # held, and fresh
+    later = utcnow() + claims.STALE_CLAIM + timedelta(seconds=1)  # its holder died long ago
+    with db.session() as session, session.begin():
+        assert claims.claim_board(session, key, "second", now=later)
+    rank_worker._release(db, key, first)  # the dead holder's release must not free the new holder's claim
+    with db.session() as session, session.begin():
+        assert not claims.claim_board(session, key, "third", now=later)
+    rank_worker._release(db, key, "second")
+    assert rank_worker._claim(db, key) is not None
 
 
 def test_a_failed_rank_computation_is_tried_again(client, people, monkeypatch):

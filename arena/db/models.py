@@ -231,5 +231,15 @@ class BoardGeneration(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+
+class RankClaim(Base):
+    """A worker computing one board's rank statistics (revision 0010): the row is the claim, taken atomically,
+    so two workers never compute the same board at once; a claim older than its stale age is taken over."""
+
+    __tablename__ = "rank_claims"
+    board_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(100))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+
 # Each team's submissions of one competition together: the board's per-team best reads them in order (revision 0007).
 Index("ix_submissions_competition_team", Submission.competition_id, Submission.team_id)

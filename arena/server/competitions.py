@@ -15,13 +15,16 @@ from arena.config import arena_home, private_dir
 from arena.scoring.datasets import Task, answer_key_csv, builtin_task_names, load_task
 from arena.errors import ArenaError
 from arena.scoring.bundles import unpack_bundle
+from arena.scoring.codabench import slug_of
 from arena.scoring.programs import ProgramTask, is_program_ref
 from arena.db import generations
 from arena.db.models import BoardGeneration, Competition, Submission, User, utcnow
 from arena.server import snapshots
+from arena.server.stages import preview
 from arena.scoring.spec import FEEDBACK_MODES
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+PHASE_DATES = ("starts_at", "ends_at")  # a Codabench/CodaLab phase sets each stage's own
 SETTINGS = {"title": str, "description": str, "daily_limit": int, "total_limit": int, "team_size": int,
             "final_selections": int, "public_fraction": float, "starts_at": datetime, "ends_at": datetime,
             "join_needs_approval": bool, "feedback": str}
@@ -107,8 +110,6 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     scored by Arena's metric where it matches the program's).
     """
     if "#phase=" not in str(task_ref) and is_program_ref(task_ref):
-        from arena.server.stages import host_stages
-
         return host_stages(session, task_ref, slug=slug, **settings)[0]
     settings.pop("native", None)
     state = settings.pop("state", None)
@@ -268,6 +269,37 @@ def host_uploaded_bundle(session: Session, archive: Path, slug: str | None, **se
     if slug is not None:
         check_slug(session, slug)
     return host(session, str(unpack_uploaded_bundle(archive, slug or "upload")), slug=slug, **settings)
+
+
+def unpack_for_preview(session: Session, archive: Path, slug: str | None) -> Path:
+    """An uploaded Codabench/CodaLab archive, unpacked into its own folder (the short name checked first)."""
+    if slug is not None:
+        check_slug(session, slug)
+    return unpack_uploaded_bundle(archive, slug or "upload")
+
+
+def host_stages(session: Session, ref: str | Path, *, slug: str | None = None, native: bool = False,
+                **settings) -> list[Competition]:
+    """Host every phase of a bundle as linked competitions (``native``: score where Arena's metric matches).
+
+    Dates come from the phases; other settings given here apply to every stage.
+    """
+    settings = {key: value for key, value in settings.items() if not (key in PHASE_DATES and value is None)}
+    stages = preview(ref, detect_native=native)
+    base = slug or slug_of(stages[0].task.bundle.title)
+    if len(stages) > 1 and any(settings.get(key) is not None for key in PHASE_DATES):
+        raise CompetitionError("the bundle's phases set each stage's dates; change them on each stage's admin page "
+                               "after hosting.")
+    slugs = [base] + [f"{base}-{stage.number}" for stage in stages[1:]]
+    for stage_slug in slugs:
+        check_slug(session, stage_slug)
+    hosted = []
+    for stage, stage_slug in zip(stages, slugs):
+        phase = stage.task.phase
+        stage_ref = stage.task.spec.ref + (f"&native={stage.detection.metric}" if native and stage.detection.metric else "")
+        dates = {"starts_at": phase.starts_at, "ends_at": phase.ends_at}
+        hosted.append(host(session, stage_ref, slug=stage_slug, **{**dates, **settings}))
+    return hosted
 
 
 def replace_task(session: Session, competition: Competition, task_ref: str) -> int:

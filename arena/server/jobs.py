@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import threading
 import traceback
@@ -26,6 +25,7 @@ from arena.errors import SubmissionError
 from arena.server.files import path_for, remove_unreferenced
 from arena.scoring.score import Score, public_rows, score_submission
 from arena.server import feedback, slots
+from arena.server.claims import worker_name
 from arena.server.rank_worker import refresh_ranks
 from arena.server import submissions as store
 from arena.db.database import Database
@@ -43,11 +43,6 @@ HEARTBEAT = timedelta(seconds=float(os.environ.get("ARENA_HEARTBEAT_SECONDS", "1
 """How often a worker says it is alive; three missed beats and its job goes back in the queue."""
 MISSED_BEATS = 3
 RANKS_POLL_SECONDS = 2.0
-
-
-def worker_name() -> str:
-    """A fresh claim token: ``host:pid:nonce``, so a job's holder can be told dead or alive on its own host."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _dead_here(workers: list[tuple[int, str | None]]) -> list[int]:

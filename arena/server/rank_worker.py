@@ -3,19 +3,17 @@
 A board whose rank statistics are not stored shows them as pending. After each
 round of scoring, every worker looks at the competitions whose board generation
 moved since it last looked, works out each board's key (:func:`ranks.board_key`)
-and computes what is missing. A lock file beside the result keeps two workers
-from computing the same board; raising the board's generation afterwards makes
-every web process show the result on its next request.
+and computes what is missing. A claim in the database (:mod:`arena.server.claims`),
+taken as a scoring job's is, keeps two workers from computing the same board; raising
+the board's generation afterwards makes every web process show the result on its next request.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import weakref
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -23,12 +21,11 @@ from arena.db.database import Database
 from arena.db.generations import touch
 from arena.db.models import BoardGeneration, Competition
 from arena.server import ranks
+from arena.server.claims import claim_board, release_board, worker_name
 from arena.server.standings import board_order
 
 log = logging.getLogger("arena.ranks")
-STALE_LOCK_SECONDS = 300  # a lock older than this was left by a worker that died while computing
-
-RETRY_SECONDS = 30.0  # a board left undone (another worker's lock, a failure) is looked at again after this
+RETRY_SECONDS = 30.0  # a board left undone (another worker's claim, a failure) is looked at again after this
 
 _seen: "weakref.WeakKeyDictionary[Database, dict[int, tuple[int, bool, float]]]" = weakref.WeakKeyDictionary()
 """Per database and competition: the board generation last looked at, whether its boards were all done
@@ -40,7 +37,7 @@ def refresh_ranks(db: Database) -> int:
     """Compute and store the rank statistics of every board that changed and lacks them; returns how many.
 
     A competition is looked at again when its board generation moves, or, while one of
-    its boards is still undone (another worker holds its lock, or computing it failed),
+    its boards is still undone (another worker holds its claim, or computing it failed),
     every ``RETRY_SECONDS``. A competition no change has touched yet counts as generation 0.
     """
     with db.read_session() as session, session.begin():
@@ -68,7 +65,7 @@ def refresh_ranks(db: Database) -> int:
 
 def _refresh_competition(db: Database, competition_id: int, *, retrying: bool = False) -> tuple[int, bool]:
     """Compute the competition's missing board statistics; returns how many were computed and whether every
-    board it shows now has its statistics. Whatever was computed (here, or by another worker whose lock held
+    board it shows now has its statistics. Whatever was computed (here, or by another worker whose claim held
     this one back, or before a failure) is announced by raising the board's generation."""
     computed, done = 0, True
     for private in (False, True):
@@ -84,63 +81,33 @@ def _refresh_competition(db: Database, competition_id: int, *, retrying: bool = 
             if key is None or ranks.ranks_path(key).exists():
                 continue
             session.expunge_all()  # the rows are read outside the transaction: nothing is held while computing
-        token = _lock(key)
+        token = _claim(db, key)
         if token is None:  # another worker is computing it
             done = False
             continue
         try:
-            if not ranks.ranks_path(key).exists():  # it may have finished just before the lock was ours
+            if not ranks.ranks_path(key).exists():  # it may have finished just before the claim was ours
                 started = time.monotonic()
                 ranks.store(key, ranks.compute(competition, submissions, private=private))
                 log.info("rank statistics of competition %s (%s board) in %.1f s", competition_id,
                          "private" if private else "public", time.monotonic() - started)
                 computed += 1
         finally:
-            _unlock(key, token)
+            _release(db, key, token)
     if computed or retrying:
         with db.session() as session, session.begin():
             touch(session, competition_id)  # every web process drops its kept board and shows the ranks
     return computed, done
 
 
-def _lock_path(key: str) -> Path:
-    return ranks.ranks_path(key).with_suffix(".lock")
+def _claim(db: Database, key: str) -> str | None:
+    """Claim the board's rank statistics for this worker (its token, host:pid:nonce as a scoring claim's);
+    None while another worker's claim holds it. A claim left by a worker that died is taken over once stale."""
+    token = worker_name()
+    with db.session() as session, session.begin():
+        return token if claim_board(session, key, token) else None
 
 
-def _lock(key: str) -> str | None:
-    """Take the board's lock file (holding this worker's token); None when another live worker holds it.
-    A lock older than ``STALE_LOCK_SECONDS`` was left by a worker that died, and is taken over."""
-    path = _lock_path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from arena.server.jobs import worker_name  # jobs starts this module's loop: imported when first needed
-
-    token = worker_name()  # host:pid:nonce, as a scoring claim
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        try:
-            if time.time() - path.stat().st_mtime <= STALE_LOCK_SECONDS:
-                return None
-        except FileNotFoundError:
-            return None  # released meanwhile: the next look will find its result
-        claim = path.with_name(f".{path.name}.{token}")
-        claim.write_text(token)
-        os.replace(claim, path)  # atomic: of several takers, the last rename holds the lock
-        return token if _holder(path) == token else None
-    with os.fdopen(fd, "w") as out:
-        out.write(token)
-    return token
-
-
-def _holder(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except OSError:
-        return None
-
-
-def _unlock(key: str, token: str) -> None:
-    """Release the lock if this worker still holds it (a taken-over lock is someone else's now)."""
-    path = _lock_path(key)
-    if _holder(path) == token:
-        path.unlink(missing_ok=True)
+def _release(db: Database, key: str, token: str) -> None:
+    with db.session() as session, session.begin():
+        release_board(session, key, token)
