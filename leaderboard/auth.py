@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, Flask, Request, Response, abort, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -53,8 +53,36 @@ class SignedIn(UserMixin):
 
 @login_manager.user_loader
 def _load_session_user(remembered: str) -> SignedIn | None:
+    """A page's account, from its session; the API takes bearer tokens only, never a cookie (it is CSRF-exempt)."""
+    if _is_api(request):
+        return None
     user = accounts.user_for_session(db_session(), remembered)
     return SignedIn(user) if user is not None else None
+
+
+@login_manager.request_loader
+def _load_token_user(asking: Request) -> SignedIn | None:
+    """An API request's account, from its ``Authorization: Bearer`` token; a token that is not valid is refused."""
+    token = _bearer_token(asking)
+    if token is None:
+        return None
+    user = accounts.user_for_token(db_session(), token)
+    if user is None:
+        abort(401, description="the API token is not valid (unknown, revoked or expired); "
+                               "create a new one on your account page.")
+    return SignedIn(user)
+
+
+def _is_api(asking: Request) -> bool:
+    return asking.path.startswith("/api/")
+
+
+def _bearer_token(asking: Request) -> str | None:
+    """The token an API request carries, or None (pages never log in by token)."""
+    header = asking.headers.get("Authorization", "")
+    if not _is_api(asking) or not header.startswith("Bearer "):
+        return None
+    return header.removeprefix("Bearer ").strip()
 
 
 def db_session() -> Session:
@@ -169,16 +197,11 @@ def safe_next(target: str | None) -> str:
 
 @bp.before_app_request
 def load_user() -> None:
+    """Who is asking, through Flask-Login: a page by its session, an API request by its bearer token.
+    A page without a cookie, or an API request without a token, is anonymous without opening the session."""
     g.user = None
-    if request.path.startswith("/api/"):
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            g.user = accounts.user_for_token(db_session(), header.removeprefix("Bearer ").strip())
-            if g.user is None:
-                abort(401, description="the API token is not valid (unknown, revoked or expired); "
-                                       "create a new one on your account page.")
-        return
-    if request.cookies and current_user.is_authenticated:  # no cookie: no session, no remember cookie
+    asks_as_someone = _bearer_token(request) is not None if _is_api(request) else bool(request.cookies)
+    if asks_as_someone and current_user.is_authenticated:
         g.user = current_user.user
 
 
