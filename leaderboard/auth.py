@@ -1,8 +1,8 @@
 """Who is asking: Flask-Login sessions for pages (Flask-WTF CSRF on every form), bearer tokens for the API.
 
-Login and registration are throttled with Flask-Limiter. The account page lists,
-creates and revokes API tokens, changes the password and, for organisers, sets the
-registration policy.
+Login and registration are throttled with Flask-Limiter; their forms, and the account
+page's, are WTForms (:mod:`leaderboard.forms`). The account page lists, creates and
+revokes API tokens, changes the password and, for organisers, sets the registration policy.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from arena.db.database import Session, begin_write
 from arena.db.models import User
 from arena.server import accounts
+
+from .forms import LoginForm, PasswordChangeForm, RegisterForm, TokenForm
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -258,35 +260,38 @@ def _start_session(user: User) -> None:
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     policy = accounts.registration_policy(db_session())
-    if request.method == "POST":
-        try:
-            with transaction():
-                user = accounts.self_register(db_session(), request.form.get("username", ""),
-                                              request.form.get("password", ""), request.form.get("invite_code", ""))
-        except accounts.AccountError as exc:
-            return render_template("auth.html", mode="register", policy=policy, problems=exc.messages()), 400
-        if not user.approved:
-            flash(f"Thank you, {user.username}: an organiser approves new accounts here. "
-                  "You can log in once your account is approved.")
-            return redirect(url_for("auth.login"))
-        _start_session(user)
-        flash(f"Welcome, {user.username}.")
-        return redirect(url_for("web.index"))
-    return render_template("auth.html", mode="register", policy=policy)
+    form = RegisterForm(policy=policy)
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("auth.html", mode="register", policy=policy, form=form), status
+    try:
+        with transaction():
+            user = accounts.self_register(db_session(), form.username.data, form.password.data,
+                                          form.invite_code.data or "")
+    except accounts.AccountError as exc:
+        return render_template("auth.html", mode="register", policy=policy, form=form, problems=exc.messages()), 400
+    if not user.approved:
+        flash(f"Thank you, {user.username}: an organiser approves new accounts here. "
+              "You can log in once your account is approved.")
+        return redirect(url_for("auth.login"))
+    _start_session(user)
+    flash(f"Welcome, {user.username}.")
+    return redirect(url_for("web.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "POST":
-        try:
-            with transaction():
-                user = accounts.authenticate(db_session(), request.form.get("username", ""),
-                                             request.form.get("password", ""))
-        except accounts.AccountError as exc:
-            return render_template("auth.html", mode="login", problems=exc.messages()), 401
-        _start_session(user)
-        return redirect(safe_next(request.args.get("next")))
-    return render_template("auth.html", mode="login")
+    form = LoginForm()
+    if not form.validate_on_submit():
+        status = 401 if form.is_submitted() else 200  # a failure: it counts against the login limits
+        return render_template("auth.html", mode="login", form=form), status
+    try:
+        with transaction():
+            user = accounts.authenticate(db_session(), form.username.data, form.password.data)
+    except accounts.AccountError as exc:
+        return render_template("auth.html", mode="login", form=form, problems=exc.messages()), 401
+    _start_session(user)
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -300,30 +305,32 @@ def logout():
     return redirect(url_for("web.index"))
 
 
-def _account_page(status: int = 200, **extra):
+def _account_page(status: int = 200, *, token_form: TokenForm | None = None,
+                  password_form: PasswordChangeForm | None = None, **extra):
     session_ = db_session()
     organiser = g.user.is_organiser
     return render_template(
         "account.html", tokens=accounts.tokens_of(session_, g.user), expired=accounts.token_expired,
         policy=accounts.registration_policy(session_) if organiser else None, policies=accounts.REGISTRATION_POLICIES,
-        pending=accounts.pending_users(session_) if organiser else [], **extra), status
+        pending=accounts.pending_users(session_) if organiser else [],
+        token_form=token_form or TokenForm(formdata=None),
+        password_form=password_form or PasswordChangeForm(formdata=None, owner=g.user.username), **extra), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    if request.method == "POST":
-        try:
-            days = request.form.get("expires_in_days", "").strip()
-            if days and not days.isdigit():
-                raise accounts.AccountError("a token's lifetime is a whole number of days, or empty for no expiry.")
-            with transaction():
-                token = accounts.create_token(db_session(), g.user, request.form.get("name", request.form.get("label", "")),
-                                              int(days) if days else None)
-        except accounts.AccountError as exc:
-            return _account_page(400, problems=exc.messages())
-        return _account_page(token=token)
-    return _account_page()
+    if request.method != "POST":
+        return _account_page()
+    form = TokenForm()
+    if not form.validate():
+        return _account_page(400, token_form=form)
+    try:
+        with transaction():
+            token = accounts.create_token(db_session(), g.user, form.token_name(request.form), form.days())
+    except accounts.AccountError as exc:
+        return _account_page(400, token_form=form, problems=exc.messages())
+    return _account_page(token=token)
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -338,12 +345,14 @@ def revoke_token(token_id: int):
 @bp.route("/account/password", methods=["POST"])
 @login_required
 def change_password():
+    form = PasswordChangeForm(owner=g.user.username)
+    if not form.validate():
+        return _account_page(400, password_form=form)
     try:
         with transaction():
-            user = accounts.change_password(db_session(), g.user, request.form.get("current_password", ""),
-                                            request.form.get("new_password", ""))
+            user = accounts.change_password(db_session(), g.user, form.current_password.data, form.new_password.data)
     except accounts.AccountError as exc:
-        return _account_page(400, problems=exc.messages())
+        return _account_page(400, password_form=form, problems=exc.messages())
     _start_session(user)  # this session continues under the new generation; every other one has ended
     flash("Password changed. Your other sessions and all your API tokens have ended.")
     return redirect(url_for("auth.account"))

@@ -1,10 +1,16 @@
-"""Turn form fields or JSON values into typed competition settings, with messages a person can act on."""
+"""The forms of the pages: the account forms (WTForms), and competition settings from form fields or JSON
+values; every message is one a person can act on."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Mapping
 
+from flask_wtf import FlaskForm
+from wtforms import Field, Form, PasswordField, StringField
+from wtforms.validators import InputRequired, Regexp, ValidationError
+
+from arena.server import accounts
 from arena.server.competitions import SETTINGS, CompetitionError
 
 
@@ -66,3 +72,88 @@ def form_bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
     if text in FALSE:
         return False
     raise CompetitionError(f"'{key}' must be true or false (or 1 or 0); got {raw!r}.")
+
+
+# --- the account forms ----------------------------------------------------------------------
+# The forms check what a person typed; the rules (a name taken, a wrong password, a token's lifetime) are
+# arena.server.accounts', which the API shares, so a rule's message is the same on either route.
+
+
+class AccountForm(FlaskForm):
+    """An account form. Flask-WTF's CSRFProtect checks every POST's token before any view runs (and answers
+    a refused one like every other error), so the form does not check it a second time."""
+
+    class Meta:
+        csrf = False
+
+
+class NewPassword:
+    """A new password passes the server's rules (:func:`accounts.password_problems`: its length, then how
+    easy it is to guess, also from the account's name)."""
+
+    field_flags = {"required": True, "minlength": accounts.MIN_PASSWORD, "maxlength": accounts.MAX_PASSWORD}
+
+    def __call__(self, form: Form, field: Field) -> None:
+        problems = accounts.password_problems(field.data or "", form.account_name())
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+USERNAME_RULE = "username must be 3-32 letters, digits, '.', '_' or '-'."
+
+
+class LoginForm(AccountForm):
+    username = StringField("Username", [InputRequired("enter your username.")])
+    password = PasswordField("Password", [InputRequired("enter your password.")])
+
+
+class RegisterForm(AccountForm):
+    """A new account; an invite code is needed where registration is by invitation (``policy="invite"``)."""
+
+    username = StringField("Username", [InputRequired(USERNAME_RULE), Regexp(accounts.USERNAME, message=USERNAME_RULE)])
+    password = PasswordField("Password", [NewPassword()])
+    invite_code = StringField("Invite code")
+
+    def __init__(self, *args: Any, policy: str = "open", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+    def account_name(self) -> str:
+        return self.username.data or ""
+
+    def validate_invite_code(self, field: Field) -> None:
+        if self.policy == "invite" and not (field.data or "").strip():
+            raise ValidationError("registration here is by invitation: enter the invite code an organiser gave "
+                                  "you (each code works once).")
+
+
+class PasswordChangeForm(AccountForm):
+    """One's own password; the current one is checked by the server."""
+
+    current_password = PasswordField("Current password", [InputRequired("enter your current password.")])
+    new_password = PasswordField("New password", [NewPassword()])
+
+    def __init__(self, *args: Any, owner: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner  # the account's name: a new password must not be guessable from it
+
+    def account_name(self) -> str:
+        return self.owner
+
+
+class TokenForm(AccountForm):
+    """A new API token: a name, and a lifetime in days (empty: until revoked)."""
+
+    name = StringField("Name")
+    expires_in_days = StringField("Expires after (days; empty = until revoked)", filters=[lambda text: (text or "").strip()])
+
+    def validate_expires_in_days(self, field: Field) -> None:
+        if field.data and not (field.data.isascii() and field.data.isdigit()):
+            raise ValidationError("a token's lifetime is a whole number of days, or empty for no expiry.")
+
+    def token_name(self, posted: Mapping[str, str]) -> str:
+        """The token's name (``label`` is the field's earlier name)."""
+        return self.name.data if "name" in posted else posted.get("label", "")
+
+    def days(self) -> int | None:
+        return int(self.expires_in_days.data) if self.expires_in_days.data else None
