@@ -11,8 +11,8 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-from arena.server import (accounts, audit, competitions, downloads, lifecycle, snapshots, standings, submissions,
-                          teams, uploads)
+from arena.server import (accounts, competitions, downloads, lifecycle, organiser_actions, snapshots, standings,
+                          submissions, teams, uploads)
 from arena.db import generations
 from arena.db.models import Competition, utcnow
 
@@ -131,9 +131,8 @@ def host():
     session = db_session()
     settings = settings_from_form({key: value for key, value in data.items() if key != "state"})
     with transaction():
-        competition = competitions.host(session, str(data.get("task", "")), slug=data.get("slug") or None,
-                                        state=data.get("state"), **settings)
-        audit.record(session, competition, g.user, "host", f"{data.get('task', '')} as {lifecycle.state_of(competition)}")
+        competition = organiser_actions.host(session, g.user, str(data.get("task", "")), slug=data.get("slug") or None,
+                                             state=data.get("state"), **settings)
     return jsonify(competition_json(competition)), 201
 
 
@@ -168,14 +167,13 @@ def competition_action(slug: str, action: str):
         require_confirm(_body(), "revealing the private leaderboard (final: it cannot be undone)")
     with transaction():
         if action in ("open", "close"):
-            competitions.set_open(competition, action == "open")
+            organiser_actions.set_open(session, competition, g.user, action == "open")
         elif action == "reveal":
-            competitions.reveal(competition)
+            organiser_actions.reveal(session, competition, g.user)
         elif action == "archive":
-            lifecycle.archive(competition)
+            organiser_actions.archive(session, competition, g.user)
         else:
-            queued = competitions.queue_rescore(session, competition)
-        audit.record(session, competition, g.user, action, f"{queued} submissions queued" if action == "rescore" else "")
+            queued = organiser_actions.rescore(session, competition, g.user)
     current_app.extensions["arena_queue"].notify(None)
     return jsonify(competition=competition_json(competition), queued=queued)
 
@@ -187,8 +185,7 @@ def delete_competition(slug: str):
     require_confirm(_body(), f"deleting the draft '{slug}'")
     session = db_session()
     with transaction():
-        audit.record(session, competition, g.user, "delete", "draft deleted")
-        lifecycle.delete_draft(session, competition)
+        organiser_actions.delete_draft(session, competition, g.user)
     return jsonify(deleted=slug)
 
 
@@ -201,9 +198,7 @@ def replace_task(slug: str):
     if not competition.revealed:  # after the reveal the refusal says why; nothing to confirm
         require_confirm(data, "replacing the task and rescoring every submission")
     with transaction():
-        queued = competitions.replace_task(session, competition, str(data.get("task", "")))
-        audit.record(session, competition, g.user, "replace", f"task version {competition.task_version}; "
-                     f"{queued} submissions queued for rescoring")
+        queued = organiser_actions.replace_task(session, competition, g.user, str(data.get("task", "")))
     current_app.extensions["arena_queue"].notify(None)
     return jsonify(competition=competition_json(competition), queued=queued)
 
@@ -336,9 +331,7 @@ def disqualify(submission_id: int):
         require_confirm(data, f"disqualifying submission #{submission_id}")
     with transaction():
         submission = submissions.get(session, submission_id)
-        submissions.disqualify(submission, disqualified)
-        audit.record(session, session.get(Competition, submission.competition_id), g.user,
-                     "disqualify" if disqualified else "restore", f"submission #{submission.id}")
+        organiser_actions.disqualify_submission(session, submission, g.user, disqualified)
     return jsonify(id=submission.id, disqualified=submission.disqualified)
 
 
@@ -352,9 +345,7 @@ def disqualify_team(slug: str, team_id: int):
     if disqualified:
         require_confirm(data, f"disqualifying team #{team_id}")
     with transaction():
-        team = submissions.team_in(session, competition, team_id)
-        submissions.disqualify_team(session, team, disqualified)
-        audit.record(session, competition, g.user, "disqualify" if disqualified else "restore", f"team {team.name}")
+        team = organiser_actions.disqualify_team(session, competition, g.user, team_id, disqualified)
     return jsonify(id=team.id, name=team.name, disqualified=team.disqualified)
 
 
@@ -364,8 +355,7 @@ def clear_team_failures(slug: str, team_id: int):
     competition = competition_or_404(slug)
     session = db_session()
     with transaction():
-        team = submissions.team_in(session, competition, team_id)
-        submissions.clear_failures(session, competition, team, g.user)
+        team = organiser_actions.clear_failures(session, competition, g.user, team_id)
     return jsonify(id=team.id, name=team.name, uncharged_failures_today=0)
 
 

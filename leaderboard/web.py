@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from arena.server import (announcements, audit, competitions, lifecycle, snapshots, stages, standings, submissions,
-                          teams, uploads)
+from arena.server import (announcements, audit, competitions, lifecycle, organiser_actions, snapshots, stages,
+                          standings, submissions, teams, uploads)
 from arena.db import generations
 from arena.server.feedback import probing_warning
 from arena.db.models import Competition, utcnow
@@ -17,6 +17,7 @@ from arena.db.models import Competition, utcnow
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
 from .kept_responses import keep_competition, keep_every
+from .organiser_forms import HostForm, ReplaceTaskForm, TeamLimitForm
 from .shared import board_csv, competition_or_404, send_data_file
 
 bp = Blueprint("web", __name__)
@@ -238,49 +239,36 @@ def admin_action(slug: str, action: str):
     if action in CONFIRM and not undo and not lifecycle.confirmed(request.form.get("confirm")):
         fields = {key: value for key, value in request.form.items() if key not in ("csrf_token", "confirm")}
         return render_template("confirm.html", c=competition, action=action, question=CONFIRM[action], fields=fields)
-    if action == "task" and not lifecycle.confirmed(request.form.get("confirm")):
-        abort(400, description="tick 'every submission is rescored' to confirm replacing the task, then send it again.")
+    replacing = ReplaceTaskForm().checked() if action == "task" else None
     with transaction():
-        if action == "clear-failures":
-            team = submissions.team_in(session, competition, _form_id("team_id"))
-            submissions.clear_failures(session, competition, team, g.user)
-            flash(f"Team {team.name} may upload again today: its failed uploads so far no longer count.")
-        elif action in ("delete", "archive", "announce", "unannounce", "team-limit"):
+        if action in ("delete", "archive", "announce", "unannounce", "team-limit", "clear-failures"):
             return _organise(session, competition, action)
         if action == "settings":
             competitions.update_settings(competition, **settings_from_form(request.form))
             flash("Settings saved.")
         elif action in ("open", "close"):
-            competitions.set_open(competition, action == "open")
+            organiser_actions.set_open(session, competition, g.user, action == "open")
             flash(f"Competition {'opened' if action == 'open' else 'closed'}.")
-            audit.record(session, competition, g.user, action)
         elif action == "reveal":
-            competitions.reveal(competition)
+            organiser_actions.reveal(session, competition, g.user)
             flash("The private leaderboard is now public.")
-            audit.record(session, competition, g.user, "reveal")
         elif action == "admit":
             admitted = teams.admit(session, competition, request.form.get("username", ""))
             flash(f"{admitted.user.username} is admitted.")
         elif action == "rescore":
-            queued = competitions.queue_rescore(session, competition)
+            queued = organiser_actions.rescore(session, competition, g.user)
             flash(f"{queued} submissions queued for rescoring.")
-            audit.record(session, competition, g.user, "rescore", f"{queued} submissions queued")
         elif action == "task":
-            queued = _replace_task(session, competition)
+            queued = _replace_task(session, competition, replacing)
             flash(f"New task version; {queued} submissions queued for rescoring.")
-            audit.record(session, competition, g.user, "replace", f"task version {competition.task_version}; "
-                         f"{queued} submissions queued for rescoring")
         elif action == "disqualify":
             submission = submissions.get(session, _form_id("submission_id"))
             if submission.competition_id != competition.id:
                 abort(404, description=f"there is no submission #{submission.id} in '{slug}'.")
-            submissions.disqualify(submission, not form_bool(request.form, "undo", False))
-            audit.record(session, competition, g.user, "restore" if undo else "disqualify", f"submission #{submission.id}")
+            organiser_actions.disqualify_submission(session, submission, g.user, not undo)
         elif action == "disqualify-team":
-            team = submissions.team_in(session, competition, _form_id("team_id"))
-            submissions.disqualify_team(session, team, not form_bool(request.form, "undo", False))
+            team = organiser_actions.disqualify_team(session, competition, g.user, _form_id("team_id"), not undo)
             flash(f"Team {team.name} {'is disqualified' if team.disqualified else 'is back on the board'}.")
-            audit.record(session, competition, g.user, "restore" if undo else "disqualify", f"team {team.name}")
         else:
             abort(404)
     current_app.extensions["arena_queue"].notify(None)
@@ -290,28 +278,26 @@ def admin_action(slug: str, action: str):
 def _organise(session, competition: Competition, action: str):
     """The lifecycle, announcement and per-team limit actions of the admin page (inside its transaction)."""
     if action == "delete":
-        audit.record(session, competition, g.user, "delete", "draft deleted")
-        lifecycle.delete_draft(session, competition)
+        organiser_actions.delete_draft(session, competition, g.user)
         flash(f"The draft '{competition.slug}' is deleted.")
         return redirect(url_for("web.index"))
-    if action == "archive":
-        lifecycle.archive(competition)
+    if action == "clear-failures":
+        team = organiser_actions.clear_failures(session, competition, g.user, _form_id("team_id"))
+        flash(f"Team {team.name} may upload again today: its failed uploads so far no longer count.")
+    elif action == "archive":
+        organiser_actions.archive(session, competition, g.user)
         flash("The competition is archived: kept for reference, read-only.")
     elif action == "announce":
-        announcements.post(session, competition, g.user, request.form.get("body", ""))
+        organiser_actions.announce(session, competition, g.user, request.form.get("body", ""))
         flash("Announcement published on the competition's page.")
     elif action == "unannounce":
-        announcements.remove(session, competition, _form_id("announcement_id"))
+        organiser_actions.unannounce(session, competition, g.user, _form_id("announcement_id"))
         flash("Announcement removed.")
     else:
-        team = submissions.team_in(session, competition, _form_id("team_id"))
-        raw = request.form.get("daily_limit", "").strip()
-        submissions.set_team_daily_limit(session, team, int(raw) if raw.isdigit() else (None if not raw else raw))
+        form = TeamLimitForm().checked()
+        team = organiser_actions.set_team_limit(session, competition, g.user, form.team_id.data, form.limit())
         flash(f"Team {team.name}: {team.daily_limit_override or competition.daily_limit} submissions per day"
               f"{'' if team.daily_limit_override else ' (the competition limit)'}.")
-    audit.record(session, competition, g.user, action, request.form.get("body", "")[:80] if action == "announce" else
-                 (f"team #{request.form.get('team_id')}: {request.form.get('daily_limit') or 'competition limit'}"
-                  if action == "team-limit" else ""))
     return redirect(url_for("web.admin", slug=competition.slug))
 
 
@@ -322,15 +308,14 @@ def _form_id(field: str) -> int:
         abort(400, description=f"'{field}' must be a number.")
 
 
-def _replace_task(session, competition: Competition) -> int:
-    upload = request.files.get("bundle")
-    if upload is not None and upload.filename:
+def _replace_task(session, competition: Competition, form: ReplaceTaskForm) -> int:
+    upload = form.upload()
+    if upload is not None:
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "bundle.zip"
             upload.save(archive)
-            folder = competitions.unpack_uploaded_bundle(archive, competition.slug)
-        return competitions.replace_task(session, competition, str(folder))
-    return competitions.replace_task(session, competition, request.form.get("task_ref", "").strip())
+            return organiser_actions.replace_task_with_upload(session, competition, g.user, archive)
+    return organiser_actions.replace_task(session, competition, g.user, form.task_ref.data or "")
 
 
 @bp.route("/host", methods=["GET", "POST"])
@@ -338,30 +323,29 @@ def _replace_task(session, competition: Competition) -> int:
 def host():
     if request.method == "POST":
         session = db_session()
+        form = HostForm().checked()
         with transaction():
-            upload = request.files.get("bundle")
-            task_ref = request.form.get("task_ref", "").strip()
-            slug = request.form.get("slug", "").strip() or None
+            upload, task_ref, slug = form.upload(), form.task_ref.data or "", form.short_name()
             settings = settings_from_form(request.form)
             competition = None
-            if upload is not None and upload.filename:
+            if upload is not None:
                 with tempfile.TemporaryDirectory() as tmp:
                     archive = Path(tmp) / "bundle.zip"
                     upload.save(archive)
                     if stages.is_program_ref(archive):  # a Codabench/CodaLab bundle: unpacked, then previewed
                         task_ref = str(competitions.unpack_for_preview(session, archive, slug))
                     else:
-                        competition = competitions.host_uploaded_bundle(session, archive, slug, **settings)
-            if competition is None and stages.is_program_ref(task_ref) and request.form.get("confirm") != "1":
+                        competition = organiser_actions.host_uploaded_bundle(
+                            session, g.user, archive, slug, state=form.chosen_state(),
+                            described=task_ref or "an uploaded bundle", **settings)
+            if competition is None and stages.is_program_ref(task_ref) and form.confirm.data != "1":
                 return render_template("host_preview.html", stages=stages.preview(task_ref), task_ref=task_ref,
                                        slug=slug or "", form=request.form)
             if competition is None:
-                competition = competitions.host(session, task_ref, slug=slug, native=request.form.get("native") == "1",
-                                                state=request.form.get("state") or None, **settings)
-            elif request.form.get("state") == "draft":
-                competition.lifecycle = "draft"
-            audit.record(session, competition, g.user, "host", f"{task_ref or 'an uploaded bundle'} as "
-                                                                f"{lifecycle.state_of(competition)}")
+                competition = organiser_actions.host(session, g.user, task_ref, slug=slug,
+                                                     described=task_ref or "an uploaded bundle",
+                                                     native=form.native.data == "1", state=form.chosen_state(),
+                                                     **settings)
         return redirect(url_for("web.admin", slug=competition.slug))
     from arena.scoring.datasets import builtin_task_names
 

@@ -9,11 +9,12 @@ from flask import Blueprint, abort, g, redirect, render_template, request, send_
 
 from arena.db.models import Submission
 from arena.scoring.metrics import METRICS
-from arena.server import audit, bundle_builder, competitions, lifecycle, reports, submissions
+from arena.server import bundle_builder, competitions, organiser_actions, reports, submissions
 from arena.server.files import path_for
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import settings_from_form
+from .organiser_forms import BuildForm, HostBuiltForm
 from .shared import competition_or_404
 
 bp = Blueprint("organiser", __name__)
@@ -52,28 +53,13 @@ def submitted_file(slug: str, submission_id: int):
                      mimetype="application/octet-stream")
 
 
-def _choices(form) -> bundle_builder.Choices:
-    def number(key: str, kind, default):
-        try:
-            return kind(form.get(key, "").strip() or default)
-        except ValueError:
-            abort(400, description=f"'{key}' must be a number; got {form.get(key)!r}.")
-
-    return bundle_builder.Choices(
-        name=form.get("name", "").strip(), title=form.get("title", "").strip(), kind=form.get("kind", "classification"),
-        id_column=form.get("id_column", "id").strip(), target=form.get("target", "label").strip(),
-        metric=form.get("metric", "accuracy"), others=tuple(o for o in form.getlist("others") if o),
-        prediction=form.get("prediction", "label"), public_fraction=number("public_fraction", float, 0.3),
-        daily_limit=number("daily_limit", int, 5), final_selections=number("final_selections", int, 2),
-        description=form.get("description", ""))
-
-
 @bp.route("/host/build", methods=["GET", "POST"])
 @organiser_required
 def build():
     """Build a bundle from uploaded CSVs (train, test, answers) and the form's choices; preview it, validated."""
     if request.method == "GET":
         return render_template("host_build.html", metrics=list(METRICS), form={})
+    choices = BuildForm().checked().choices()
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for part in bundle_builder.FILES:
@@ -81,7 +67,7 @@ def build():
             if upload is not None and upload.filename:
                 files[part] = Path(tmp) / f"{part}.csv"
                 upload.save(files[part])
-        folder = bundle_builder.build(files, _choices(request.form))
+        folder = bundle_builder.build(files, choices)
     task, problems = bundle_builder.preview(folder)
     return render_template("host_build_preview.html", task=task, problems=problems, token=folder.name,
                            form=request.form, sample=task.sample_submission().head(5) if task else None)
@@ -91,10 +77,11 @@ def build():
 @organiser_required
 def host_built():
     """Host the previewed bundle, as a draft or open at once, with the rules of the form."""
-    folder = bundle_builder.built_folder(request.form.get("token", ""))
+    form = HostBuiltForm().checked()
+    folder = bundle_builder.built_folder(form.token.data or "")
     session = db_session()
     with transaction():
-        competition = competitions.host(session, str(folder), slug=request.form.get("slug", "").strip() or None,
-                                        state=request.form.get("state") or None, **settings_from_form(request.form))
-        audit.record(session, competition, g.user, "host", f"built from CSVs as {lifecycle.state_of(competition)}")
+        competition = organiser_actions.host(session, g.user, str(folder), described="built from CSVs",
+                                             slug=form.slug.data or None, state=form.state.data or None,
+                                             **settings_from_form(request.form))
     return redirect(url_for("web.admin", slug=competition.slug))

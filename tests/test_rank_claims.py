@@ -1,4 +1,4 @@
-"""Rank statistics are claimed in the database, as scoring jobs are: of two workers racing for a board, one computes it."""
+"""Rank statistics are claimed in the database, as scoring jobs are: of two workers racing, one computes a board."""
 
 from __future__ import annotations
 

@@ -369,14 +369,14 @@ def note_uncharged_failure(session: Session, submission: Submission, competition
         audit.record(session, competition, None, "failure-limit", detail, by="Arena")
 
 
-def clear_failures(session: Session, competition: Competition, team: Team, user: User | None,
-                   now: datetime | None = None) -> None:
-    """An organiser lets a team upload again today: its uncharged failures so far stop counting (audited)."""
+def clear_failures(session: Session, competition: Competition, team: Team, now: datetime | None = None) -> int:
+    """A team may upload again today: its uncharged failures so far stop counting; returns how many did
+    (:func:`arena.server.organiser_actions.clear_failures` is the organiser's action, logged)."""
     now = now or utcnow()
     lock(session, Team, team.id)
     count = uncharged_failures(session, team, competition, now.strftime("%Y-%m-%d"))
     team.failures_cleared_at = now
-    audit.record(session, competition, user, "clear-failures", f"team {team.name}: {count} uncharged failures cleared")
+    return count
 
 
 def disqualify(submission: Submission, disqualified: bool = True) -> None:
