@@ -9,8 +9,9 @@ def _op(summary: str, *, auth: str = "none", body: dict | None = None, params: l
     if auth != "none":
         operation["security"] = [{"bearer": []}]
         operation["description"] = "Requires a token" + (" of an organiser." if auth == "organiser" else ".")
-    if params:
-        operation["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    if params:  # a row's number (``..._id``) is an integer; every other path parameter is text
+        operation["parameters"] = [{"name": p, "in": "path", "required": True,
+                                    "schema": {"type": "integer" if p.endswith("_id") else "string"}} for p in params]
     if body is not None:
         operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}}
     if multipart:
@@ -54,7 +55,7 @@ OPENAPI = {
             "get": _op("Your API tokens: names, creation and expiry (never the secrets)", auth="user"),
             "post": _op("Create a named token, optionally expiring", auth="user", body={"name": S, "expires_in_days": I},
                         responses={"201": {"description": "Created"}})},
-        "/api/v1/me/tokens/{id}": {"delete": _op("Revoke one of your tokens", auth="user", params=["id"])},
+        "/api/v1/me/tokens/{token_id}": {"delete": _op("Revoke one of your tokens", auth="user", params=["token_id"])},
         "/api/v1/me/password": {"post": _op("Change your password: every session and token ends; returns a new token",
                                             auth="user", body={"current_password": S, "new_password": S})},
         "/api/v1/installation/registration": {
@@ -109,11 +110,11 @@ OPENAPI = {
                                    "413": {"description": "Too large"}}),
             "get": _op("Your team's submissions with status, scores and validation reports", auth="user", params=["slug"])},
         "/api/v1/competitions/{slug}/all-submissions": {"get": _op("Every submission (organisers)", auth="organiser", params=["slug"])},
-        "/api/v1/submissions/{id}": {"get": _op("One submission with its score history", auth="user", params=["id"])},
-        "/api/v1/submissions/{id}/select": {"post": _op("Choose or un-choose as a final submission", auth="user",
-                                                        params=["id"], body={"selected": {"type": "boolean"}})},
-        "/api/v1/submissions/{id}/disqualify": {"post": _op("Disqualify (or restore) a submission", auth="organiser",
-                                                            params=["id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
+        "/api/v1/submissions/{submission_id}": {"get": _op("One submission with its score history", auth="user", params=["submission_id"])},
+        "/api/v1/submissions/{submission_id}/select": {"post": _op("Choose or un-choose as a final submission", auth="user",
+                                                        params=["submission_id"], body={"selected": {"type": "boolean"}})},
+        "/api/v1/submissions/{submission_id}/disqualify": {"post": _op("Disqualify (or restore) a submission", auth="organiser",
+                                                            params=["submission_id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
         "/api/v1/competitions/{slug}/teams/{team_id}/disqualify": {
             "post": _op("Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
                         auth="organiser", params=["slug", "team_id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
