@@ -129,7 +129,7 @@ def begin_write(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         if not hasattr(bind.dialect, "default_isolation_level"):  # learnt from the server on the first connection
-            bind.connect().close()  # a new process's first request may write before anything read (a login form)
+            bind.engine.connect().close()  # a new process's first request may write before anything read (a login form)
         options["isolation_level"] = bind.dialect.default_isolation_level
     session.connection(execution_options=options)
     session.autoflush = True

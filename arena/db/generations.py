@@ -11,9 +11,9 @@ counter is never served again, in any process. Bulk ``UPDATE`` statements bypass
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, cast
 
-from sqlalchemy import bindparam, event, func, inspect, select, update
+from sqlalchemy import CursorResult, bindparam, event, func, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -147,8 +147,10 @@ def _bump(session: Session, competition_id: int) -> None:
             index_elements=[BoardGeneration.competition_id],
             set_={"generation": BoardGeneration.generation + 1}))
         return
-    raised = session.execute(update(BoardGeneration).where(BoardGeneration.competition_id == competition_id)
-                             .values(generation=BoardGeneration.generation + 1)).rowcount
+    # An UPDATE's result is a CursorResult, which counts the rows it changed.
+    raised = cast(CursorResult, session.execute(update(BoardGeneration)
+                                                .where(BoardGeneration.competition_id == competition_id)
+                                                .values(generation=BoardGeneration.generation + 1))).rowcount
     if not raised:
         session.add(BoardGeneration(competition_id=competition_id, generation=1))
         session.flush()

@@ -34,7 +34,10 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str:
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration found in {MIGRATIONS}")
+    return head
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -84,10 +84,13 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
         with np.errstate(invalid="ignore", divide="ignore"):
             values[part] = float(value_of(block_sums.sum(axis=0) / counts.sum()))
         if name == "r2" and not np.isfinite(values[part]):  # the truth is constant here: R²'s own rule decides
-            values[part] = float(get_metric("r2").from_rows(truth[parts[part]], pred[parts[part]]))
+            values[part] = float(get_metric("r2").rows_function()(truth[parts[part]], pred[parts[part]]))
+
+        def says_nothing(mask: np.ndarray = parts[part]) -> bool:
+            return name == "log_loss" and uniform_probabilities(pred[mask])
+
         intervals[part] = moments_interval(name, block_sums, counts, facts.priors[part], resamples=RESAMPLES,
-                                           seed=seed, says_nothing=lambda mask=parts[part]: name == "log_loss"
-                                           and uniform_probabilities(pred[mask]))
+                                           seed=seed, says_nothing=says_nothing)
     rows = pooled_empty(len(first), np.float32)
     np.copyto(rows, first, casting="same_kind")
     return BlockedScore(values, intervals, rows)

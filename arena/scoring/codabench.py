@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import yaml
 
@@ -93,7 +93,16 @@ class _Problems:
         self.items.append(Problem(f"{self.where} [{key}]", message))
 
 
+@overload
+def _number(raw: Any, key: str, problems: _Problems, *, default: int, positive: bool = True) -> int: ...
+
+
+@overload
+def _number(raw: Any, key: str, problems: _Problems, *, default: None, positive: bool = True) -> int | None: ...
+
+
 def _number(raw: Any, key: str, problems: _Problems, *, default: int | None, positive: bool = True) -> int | None:
+    """``raw`` as a whole number; ``default`` (a problem noted) when it is not one, or below 1 where ``positive``."""
     if raw is None or raw == "":
         return default
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):

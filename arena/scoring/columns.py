@@ -44,7 +44,7 @@ class SubmissionColumn:
     type: str
 
 
-def read_columns(raw: object, prediction: str, id_column: str,
+def read_columns(raw: dict[str, object] | None, prediction: str, id_column: str,
                  problem: Callable[[str, str], None]) -> tuple[SubmissionColumn, ...]:
     """Validate ``[submission] columns``, calling ``problem(key, message)`` for every fault.
 

@@ -88,13 +88,20 @@ class Task:
             return np.sort(pd.unique(values))
         return np.unique(values)
 
+    def _known_classes(self) -> np.ndarray:
+        """:attr:`classes`, where only a classification task can reach: an error naming the task otherwise."""
+        classes = self.classes
+        if classes is None:
+            raise ValueError(f"task {self.spec.name!r} ({self.spec.kind}) has no classes")
+        return classes
+
     @property
     def prediction_columns(self) -> list[str]:
         """Columns a submission must have besides the id column."""
         if self.spec.prediction == COLUMNS_PREDICTION:
             return [column.name for column in self.spec.submission_columns]
         if self.spec.prediction == "probabilities":
-            return [str(c) for c in self.classes]
+            return [str(c) for c in self._known_classes()]
         return [self.spec.target]
 
     @cached_property
@@ -108,7 +115,7 @@ class Task:
             ids = ids.astype(str)  # text ids compare with a submission's as fixed-width strings
         truth = ordered[spec.target].to_numpy()
         if spec.kind == "multilabel":
-            truth = label_matrix(truth, self.classes)
+            truth = label_matrix(truth, self._known_classes())
         elif spec.kind == "ranking":
             truth = relevance_column(truth)
         elif self.classes is not None:
@@ -147,9 +154,10 @@ class Task:
             out[spec.target] = target.mode().iloc[0]
         elif spec.prediction == "probabilities":
             frequencies = target.value_counts(normalize=True)
-            for cls in self.classes:
+            classes = self._known_classes()
+            for cls in classes:
                 out[str(cls)] = round(float(frequencies.get(cls, 0.0)), 6)
-            columns = [str(c) for c in self.classes]
+            columns = [str(c) for c in classes]
             out[columns[-1]] = 1.0 - out[columns[:-1]].sum(axis=1)
         else:
             out[spec.target] = float(target.mean())
@@ -291,6 +299,8 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     problems: list[Problem] = []
     keys = _key_columns(spec)
     if spec.train_file is not None:
+        if spec.test_file is None or spec.answers_file is None:  # the spec's checks give all three or none
+            raise ValueError(f"task {spec.name!r} has a train file but not its test and answers files")
         train = _read(spec.train_file, problems, keys)
         test = _read(spec.test_file, problems, [spec.id_column])
         answers = _read(spec.answers_file, problems, keys)
@@ -302,7 +312,7 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             problems += _check_table(test, str(spec.test_file), spec, needs_target=False)
         if answers is not None:
             problems += _check_table(answers, str(spec.answers_file), spec, needs_target=True)
-        if problems:
+        if problems or train is None or test is None or answers is None:  # a file not read is one of the problems
             raise BundleError(problems)
         answers, problems = _usage_column(answers, spec, str(spec.answers_file))
         problems += _check_answers_match(spec, train, test, answers)
@@ -363,6 +373,8 @@ def check_sample_submission(task: "Task") -> list[Problem]:
         matching = float(np.mean(predictions.label_codes() == key.truth))
         leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
     else:
+        if predictions.values is None:
+            raise ValueError(f"the sample submission of task {task.name!r} holds neither classes nor values")
         matching = float(np.mean(np.isclose(predictions.values, key.truth)))
         leaks = matching > 0.5 and len(np.unique(key.truth)) > 1
     if leaks:
@@ -425,6 +437,8 @@ def load_task(name_or_path: str | Path) -> Task:
             except BundleError as exc:
                 problems = problems + exc.problems
         raise BundleError(problems)
+    if spec is None:  # inspect_spec gives a spec whenever it finds no problem
+        raise ValueError(f"{bundle}: task.toml gave neither a spec nor a problem")
     key = (str(spec.bundle_dir), _fingerprint(spec))
     with _lock:
         if key in _memory:

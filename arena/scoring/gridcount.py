@@ -94,8 +94,9 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
         wrapped = _count(score[rows], plus[rows], low, wraps)
         return None if wrapped < 0 else (low, wraps[:wrapped])
 
-    found = over_slices(count, len(score))
-    if any(counted is None for counted in found):
+    results = over_slices(count, len(score))
+    found = [counted for counted in results if counted is not None]
+    if len(found) < len(results):  # a slice found a score off the grid
         return None
     total = pooled_empty(kept, np.int64)
     np.copyto(total, found[0][0][:kept])

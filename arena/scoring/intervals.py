@@ -84,7 +84,7 @@ class Interval:
         return self.low, self.high
 
 
-def expanded_tail(n: int) -> float:
+def expanded_tail(n: float) -> float:
     """The tail probability that makes a bootstrap percentile interval as wide as a t interval.
 
     Hesterberg's expanded percentile interval (2015): the bootstrap's spread is the
@@ -404,6 +404,8 @@ def row_moments(name: str, truth: np.ndarray, pred: np.ndarray, centred: np.ndar
     """
     first = row_first_moment(name, truth, pred)
     if name == "r2":
+        if centred is None:
+            raise ValueError("R²'s row moments need the truth centred on the mean of the rows scored")
         return np.stack([first, centred, centred * centred], axis=1), _r2_of
     return first[:, None], VALUE_OF[name]
 

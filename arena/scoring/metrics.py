@@ -68,6 +68,18 @@ class Metric:
             return self
         return replace(self, from_confusion=self.by_class_value(np.asarray(classes)))
 
+    def rows_function(self) -> Callable[[np.ndarray, np.ndarray], float]:
+        """``from_rows``, for a caller that needs it: an error naming the metric if it has none (a count metric)."""
+        if self.from_rows is None:
+            raise ValueError(f"metric {self.name!r} has no row function: it is computed from confusion matrices")
+        return self.from_rows
+
+    def confusion_function(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``from_confusion``, for a caller that needs it: an error naming the metric if it has none."""
+        if self.from_confusion is None:
+            raise ValueError(f"metric {self.name!r} has no confusion-matrix function: it is computed from rows")
+        return self.from_confusion
+
 
 # --- confusion-matrix metrics ----------------------------------------------------
 

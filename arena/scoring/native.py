@@ -125,9 +125,11 @@ def native_value(metric_name: str, truth: np.ndarray, pred: np.ndarray) -> tuple
         classes = np.unique(np.concatenate([truth.astype(str), pred.astype(str)]))
         cm = confusion_matrix(np.searchsorted(classes, truth.astype(str)), np.searchsorted(classes, pred.astype(str)),
                               len(classes))
-        return float(metric.from_confusion(cm)), bootstrap_confusion(cm, metric.from_confusion, seed=SEED)
+        from_confusion = metric.confusion_function()
+        return float(from_confusion(cm)), bootstrap_confusion(cm, from_confusion, seed=SEED)
     truth, pred = truth.astype(float), pred.astype(float)
-    return float(metric.from_rows(truth, pred)), bootstrap_rows(truth, pred, metric.from_rows, seed=SEED)
+    from_rows = metric.rows_function()
+    return float(from_rows(truth, pred)), bootstrap_rows(truth, pred, from_rows, seed=SEED)
 
 
 def detect(task) -> Detection:

@@ -16,7 +16,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, cast
 
 import numpy as np
 
@@ -99,6 +99,8 @@ def _module(path: Path):
     name = f"arena_plugin_{hashlib.sha256(data + str(path).encode()).hexdigest()[:16]}"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise PluginError([Problem(path.name, "could not be imported: Python finds no loader for it.")])
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
@@ -126,7 +128,7 @@ def _guarded(plugin: PluginSpec, function: Callable, weighted: bool) -> Callable
         if not _numeric(value) or np.ndim(value) != 0:
             raise PluginError([Problem(_where(plugin, function), f"returned {value!r:.200}; a metric returns one number.")])
         return float(value)
-    call.takes_weight = weighted
+    call.takes_weight = weighted  # type: ignore[attr-defined]  # read through getattr by arena.scoring.weights
     return call
 
 
@@ -160,23 +162,27 @@ def plugin_metrics(plugins: tuple[PluginSpec, ...], *, weighted: bool = False) -
 
     With ``weighted`` (the task has a weight column) each row function must take ``weight=``.
     """
-    from arena.scoring.metrics import Metric
+    from arena.scoring.metrics import Direction, Metric, Needs
 
     out = {}
     for plugin in plugins:
+        # read_plugins reports any other direction or needs as a problem, and a task with problems never scores
+        direction, needs = cast(Direction, plugin.direction), cast(Needs, plugin.needs)
         module = _module(plugin.file)
         missing = [f for f in (plugin.function, plugin.confusion) if f and not callable(getattr(module, f, None))]
         if missing:
             raise PluginError([Problem(plugin.file.name, f"has no function '{missing[0]}' (plugin '{plugin.name}').")])
         if plugin.confusion:
             kwargs = {"from_confusion": _per_matrix(_guarded(plugin, getattr(module, plugin.confusion), False))}
-            out[plugin.name] = Metric(plugin.name, plugin.direction, plugin.needs, ("*",), **kwargs)
+            out[plugin.name] = Metric(plugin.name, direction, needs, ("*",), **kwargs)
             continue
+        if plugin.function is None:  # read_plugins names the plugin itself when no confusion form is given
+            raise PluginError([Problem(plugin.file.name, f"plugin '{plugin.name}' names no function.")])
         rows = getattr(module, plugin.function)
         if weighted and not _takes_weight(rows):
             raise PluginError([Problem(_where(plugin, rows), "the task has a weight column, so the function must "
                                        "accept weight=None (an array with each row's weight).")])
-        out[plugin.name] = Metric(plugin.name, plugin.direction, plugin.needs, ("*",),
+        out[plugin.name] = Metric(plugin.name, direction, needs, ("*",),
                                   from_rows=_guarded(plugin, rows, _takes_weight(rows)))
     return out
 

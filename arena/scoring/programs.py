@@ -90,10 +90,12 @@ class ProgramFailed(SubmissionError):
 class ProgramTask(Task):
     """One phase of a bundle: its reference data, its scoring program and the leaderboard columns."""
 
-    bundle: CompetitionBundle | None = None
-    phase: Phase | None = None
-    program_dir: Path | None = None
-    reference_dir: Path | None = None
+    spec: ProgramSpec
+    # Keyword-only and required: they follow Task's fields with defaults, and every program task has them all.
+    bundle: CompetitionBundle = field(kw_only=True)
+    phase: Phase = field(kw_only=True)
+    program_dir: Path = field(kw_only=True)
+    reference_dir: Path = field(kw_only=True)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -113,7 +115,7 @@ class ProgramTask(Task):
         """Score an upload (the zip or file a participant would give Codabench): returns a Score."""
         from arena.scoring.score import Score
 
-        spec: ProgramSpec = self.spec
+        spec = self.spec
         with tempfile.TemporaryDirectory(prefix="arena-res-") as tmp:
             res = Path(tmp) / "res"
             _place_submission(Path(path), res, file_name, max_bytes)

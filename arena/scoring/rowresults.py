@@ -150,8 +150,7 @@ def interval_bound(value: float | None, interval, best_value: float | None, best
     (the wider side, so that a skewed interval is not read as narrower than it is). Infinite when one is unknown."""
     sides = []
     for point, (low, high) in ((value, interval or (None, None)), (best_value, best_interval or (None, None))):
-        numbers = [point, low, high]
-        if any(x is None for x in numbers) or not all(np.isfinite(float(x)) for x in numbers):
+        if point is None or low is None or high is None or not all(np.isfinite(float(x)) for x in (point, low, high)):
             return float("inf")
         sides.append(max(float(high) - float(point), float(point) - float(low), 0.0))
     return sum(sides) / INTERVAL_Z
@@ -223,6 +222,7 @@ def _row_kinds(keys: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.n
 def _moved(metric: Metric, base: np.ndarray, minus: np.ndarray, plus: np.ndarray | None, amount: np.ndarray) -> np.ndarray:
     """The metric on copies of the confusion matrix ``base`` (k, k), the i-th with ``amount[i]`` taken from cell
     ``minus[i]`` (and given to cell ``plus[i]``), a few thousand copies at a time."""
+    from_confusion = metric.confusion_function()
     k2 = base.size
     out = np.empty(len(minus))
     step = max(1, CHUNK_CELLS // k2)
@@ -236,7 +236,7 @@ def _moved(metric: Metric, base: np.ndarray, minus: np.ndarray, plus: np.ndarray
         if plus is not None:
             matrices[at, plus[part]] += amount[part]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[part] = metric.from_confusion(matrices.reshape(count, *base.shape))
+            out[part] = from_confusion(matrices.reshape(count, *base.shape))
     return out
 
 
@@ -254,7 +254,7 @@ def _confusion_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarra
     new_cm = np.bincount(t * k + a, weights=w, minlength=k * k).reshape(k, k)
     best_cm = np.bincount(t * k + b, weights=w, minlength=k * k).reshape(k, k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        new_value, best_value = (float(metric.from_confusion(cm)) for cm in (new_cm, best_cm))
+        new_value, best_value = (float(metric.confusion_function()(cm)) for cm in (new_cm, best_cm))
     gain = sign * (new_value - best_value)
     scale = abs(new_value) + abs(best_value)
     kinds, kind_w, count = _row_kinds((t * k + a) * k + b, None if weights is None else w)

@@ -169,7 +169,7 @@ def program_command(program_dir: Path) -> str:
 
 def _mounts() -> list[tuple[str, str, str, set[str]]]:
     """(mount point, root inside the hierarchy, file system type, super options) of every cgroup mount."""
-    found = []
+    found: list[tuple[str, str, str, set[str]]] = []
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
@@ -188,7 +188,7 @@ def _mounts() -> list[tuple[str, str, str, set[str]]]:
 
 def _own_cgroups() -> dict[str, str]:
     """This process's cgroup path per hierarchy: '' for cgroup v2, else each v1 controller's name."""
-    own = {}
+    own: dict[str, str] = {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
@@ -274,14 +274,15 @@ class Cgroup:
                 return made
         if setting:
             return None
-        v1 = {}
+        v1: dict[str, Path | None] = {}
         for point, root, fstype, options in mounts:
             for controller in ("memory", "pids"):
                 if fstype == "cgroup" and controller in options and controller in own and controller not in v1:
                     v1[controller] = _inside(point, root, own[controller])
-        if v1.get("memory") is None or v1.get("pids") is None:
+        memory, pids = v1.get("memory"), v1.get("pids")
+        if memory is None or pids is None:
             return None
-        return cls._make_v1(v1["memory"] / name, v1["pids"] / name, memory_bytes, processes)
+        return cls._make_v1(memory / name, pids / name, memory_bytes, processes)
 
     @classmethod
     def _make_v2(cls, folder: Path, memory_bytes: int, processes: int) -> "Cgroup | None":
@@ -557,10 +558,13 @@ def run_program(program_dir: Path, ref_dir: Path, res_dir: Path, *, time_limit: 
 
 def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tuple[str, bytes, bool]:
     """The tail of the program's output and the supervisor's record, read until the sandbox ends or time runs out."""
+    stdout = process.stdout
+    if stdout is None:
+        raise ValueError("the sandbox was started without a pipe for its output")
     deadline = time.monotonic() + time_limit
     tail, record = bytearray(), bytearray()
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ, "log")
+    selector.register(stdout, selectors.EVENT_READ, "log")
     selector.register(record_fd, selectors.EVENT_READ, "record")
     timed_out, ended_at = False, None
     try:
@@ -586,7 +590,7 @@ def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tupl
         if process.poll() is None:
             process.kill()  # bubblewrap takes the whole sandbox down with it
         process.wait()
-        process.stdout.close()
+        stdout.close()
     return tail.decode("utf-8", "replace")[-LOG_TAIL:], bytes(record), timed_out
 
 

@@ -172,4 +172,6 @@ def same_key_type(frames: Sequence[pd.DataFrame | None], column: str) -> None:
 
 def load_source(spec: TaskSpec) -> pd.DataFrame:
     """The full table of a task whose data come from a built-in source."""
+    if spec.source is None:
+        raise ValueError(f"task {spec.name!r} has no built-in source: its data are files")
     return BUILTIN_SOURCES[spec.source](spec)

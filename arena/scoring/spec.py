@@ -215,6 +215,8 @@ def load_spec(bundle_dir: str | Path) -> TaskSpec:
     spec, problems = inspect_spec(bundle_dir)
     if problems:
         raise BundleError(problems)
+    if spec is None:  # inspect_spec gives a spec whenever it finds no problem
+        raise ValueError(f"{bundle_dir}: task.toml gave neither a spec nor a problem")
     return spec
 
 

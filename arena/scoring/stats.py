@@ -32,21 +32,26 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
     holds the metric's own value (:func:`arena.scoring.intervals.holding`).
     """
     if metric.from_confusion is not None:
+        if cm is None:
+            raise ValueError(f"the interval of count metric {metric.name!r} needs its confusion matrix cm")
         n = int(cm.sum())
         if n == 0:
             return Interval(float("nan"), float("nan"), resamples, resamples)
         return count_interval(cm, metric.from_confusion, proportion=metric.name in PROPORTIONS, resamples=resamples,
                               seed=seed)
+    if truth is None or pred is None:
+        raise ValueError(f"the interval of row metric {metric.name!r} needs truth and pred")
     if len(truth) == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
     if kaggle_intervals.handles(metric.name):
         return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     if not has_fast_path(metric.name):
-        return percentile_interval(plain_row_replicates(truth, pred, metric.from_rows, resamples=resamples, seed=seed),
-                                   point=float(metric.from_rows(truth, pred)))
+        from_rows = metric.rows_function()
+        return percentile_interval(plain_row_replicates(truth, pred, from_rows, resamples=resamples, seed=seed),
+                                   point=float(from_rows(truth, pred)))
     found = row_metric_interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     # The interval's own value comes from block sums: it holds the metric's too, whatever the rounding.
-    return holding(found, float(metric.from_rows(truth, pred))) if metric.name in MEAN_TYPE else found
+    return holding(found, float(metric.rows_function()(truth, pred))) if metric.name in MEAN_TYPE else found
 
 
 def plain_confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
@@ -65,7 +70,7 @@ def plain_row_replicates(y_true: np.ndarray, y_pred: np.ndarray, metric: Callabl
     n = len(y_true)
     rng = np.random.default_rng(seed)
     per_chunk = max(1, _MAX_CHUNK_CELLS // max(n, 1))
-    values = []
+    values: list[float] = []
     for start in range(0, resamples, per_chunk):
         rows = rng.integers(0, n, size=(min(per_chunk, resamples - start), n))
         values.extend(metric(y_true[r], y_pred[r]) for r in rows)
