@@ -165,16 +165,6 @@ def test_new_task_version_rescores_and_keeps_history(client, people, tmp_path):
     assert detail["metric"] == "balanced_accuracy"
 
 
-def test_openapi_lists_every_api_route(app, client):
-    spec = client.get("/api/v1/openapi.json").get_json()
-    documented = {path.replace("{", "<").replace("}", ">") for path in spec["paths"]}
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1"):
-            normalised = rule.rule.replace("<int:submission_id>", "<id>").replace("<any(open, close, reveal, rescore):action>", "open")
-            normalised = normalised.replace("<int:team_id>", "<team_id>").replace("<int:token_id>", "<id>")
-            assert normalised in documented, rule.rule
-
-
 def test_a_bundle_edited_on_disk_is_adopted_and_rescored_at_restart(client, people, tmp_path, people_factory):
     import shutil
 
