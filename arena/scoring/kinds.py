@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from arena.errors import Problem
-from arena.scoring.metrics_ranking import parse_name, parse_relevance
+from arena.scoring.metrics_ranking import ItemLists, padded, parse_name, parse_relevance
 
 TEXT_TARGET_KINDS = ("multilabel", "ranking")
 
@@ -40,12 +42,10 @@ def label_matrix(cells, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def relevance_column(cells) -> np.ndarray:
-    """Object array of ``{id: relevance}`` per query."""
-    out = np.empty(len(cells), dtype=object)
-    for i, cell in enumerate(cells):
-        out[i] = parse_relevance(None if not tokens(cell) else " ".join(tokens(cell)))
-    return out
+def relevance_column(cells) -> ItemLists:
+    """Each query's ``{id: relevance}``, integer-coded (:class:`arena.scoring.metrics_ranking.ItemLists`)."""
+    return ItemLists.of_relevances(parse_relevance(None if not tokens(cell) else " ".join(tokens(cell)))
+                                   for cell in cells)
 
 
 def check_answers(spec, train: pd.DataFrame, answers: pd.DataFrame) -> list[Problem]:
@@ -55,7 +55,7 @@ def check_answers(spec, train: pd.DataFrame, answers: pd.DataFrame) -> list[Prob
     for frame, where in ((answers, str(spec.answers_file or "answers")), (train, str(spec.train_file or "train"))):
         for line, cell in enumerate(frame[spec.target], start=2):
             try:
-                relevance_column([cell])
+                parse_relevance(" ".join(tokens(cell)))
             except ValueError as exc:
                 return [Problem(where, f"target column '{spec.target}' has '{exc}' on line {line}: write relevant ids "
                                 "separated by spaces, each optionally as id:relevance with a number of 0 or more.")]
@@ -90,20 +90,66 @@ def read_label_sets(cells: np.ndarray, labels: np.ndarray, report) -> np.ndarray
     return label_matrix(cells, labels) > 0
 
 
-def read_rankings(cells: np.ndarray, k: int, report) -> np.ndarray:
-    """A ranking submission's id lists (tuples, best first), noting lists longer than K or with repeats."""
-    out = np.empty(len(cells), dtype=object)
-    long, repeated = [], []
-    for i, cell in enumerate(cells):
-        items = tuple(tokens(cell))
-        if len(items) > k:
-            long.append(i)
-        if len(set(items)) != len(items):
-            repeated.append(i)
-        out[i] = items
-    if long:
-        report.add(f"{len(long)} rows list more than {k} ids ({report.rows(np.array(long))}). List at most {k} ids "
+def read_rankings(cells, k: int, report, key_items: np.ndarray | None = None) -> ItemLists:
+    """A ranking submission's id lists (best first), coded against the answer key's items (``key_items``), noting
+    lists longer than K or with repeats.
+
+    The column is split and its ids looked up in the key by Arrow's kernels, with no Python per query; ids the key
+    never names are told apart by a dictionary of their own."""
+    if isinstance(cells, (pa.Array, pa.ChunkedArray)):
+        column = cells.cast(pa.string())
+    else:
+        column = pa.array([" ".join(tokens(cell)) for cell in cells], type=pa.string())
+    # Trimmed first: after a run of spaces, Arrow's split can leave a trailing space on a list's last id.
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(column))
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    query = pc.list_parent_indices(lists).to_numpy()
+    encoded = pc.dictionary_encode(lists.flatten())  # each distinct id once: only those are looked up
+    names = encoded.dictionary.to_numpy(zero_copy_only=False)
+    key_items = np.empty(0, dtype=object) if key_items is None else key_items
+    found = pc.index_in(encoded.dictionary, value_set=pa.array(key_items.tolist(), type=pa.string()))
+    code_of = found.fill_null(-1).to_numpy().astype(np.int32)
+    empty = names == ""  # split off spaces before, after or around ids
+    unknown = np.flatnonzero((code_of < 0) & ~empty)
+    code_of[unknown] = len(key_items) + np.arange(len(unknown))  # ids the key never names: codes after the key's
+    items = np.concatenate([key_items, names[unknown].astype(object)]) if len(unknown) else key_items
+    codes = code_of[encoded.indices.to_numpy()]
+    if empty.any():
+        kept = ~empty[encoded.indices.to_numpy()]
+        codes, query = codes[kept], query[kept]
+    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(query, minlength=len(lists)), out=offsets[1:])
+    out = ItemLists(offsets, codes, items, key_items)
+    lengths = out.lengths
+    long = np.flatnonzero(lengths > k)
+    repeated = _repeats(out)
+    if len(long):
+        report.add(f"{len(long)} rows list more than {k} ids ({report.rows(long)}). List at most {k} ids "
                    "per query, best first, separated by spaces.")
-    if repeated:
-        report.add(f"{len(repeated)} rows list an id twice ({report.rows(np.array(repeated))}). List each id once.")
+    if len(repeated):
+        report.add(f"{len(repeated)} rows list an id twice ({report.rows(repeated)}). List each id once.")
     return out
+
+
+def _repeats(lists: ItemLists) -> np.ndarray:
+    """The queries that list some id twice: each position compared with those before it, in groups of queries of
+    like lengths (a sort of each query's ids where they are long)."""
+    lengths = lists.lengths
+    found = []
+    for low, high in ((2, 16), (17, 64), (65, None)):
+        queries = np.flatnonzero((lengths >= low) & (lengths <= (high or lengths.max(initial=0))))
+        if not len(queries):
+            continue
+        width = int(lengths[queries].max())
+        codes = padded(lists, None if len(queries) == len(lengths) else queries, width, lists.codes, -1)
+        codes[codes < 0] = -1 - np.nonzero(codes < 0)[0]  # unequal fillers: -1 - position
+        if width <= 16:
+            twice = np.zeros(len(queries), dtype=bool)
+            for j in range(1, width):
+                for i in range(j):
+                    twice |= codes[i] == codes[j]
+        else:
+            ordered = np.sort(codes, axis=0)
+            twice = (ordered[1:] == ordered[:-1]).any(axis=0)
+        found.append(queries[twice])
+    return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)

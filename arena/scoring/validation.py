@@ -27,6 +27,7 @@ from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
 from arena.scoring.datasets import AnswerKey, Task
 from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
 from arena.scoring.metrics import class_value_problem
+from arena.scoring.metrics_ranking import ItemLists
 from arena.scoring.slices import chunks, over_slices, scratch
 from arena.scoring.pooled import pooled_empty
 from arena.errors import Problem, SubmissionError
@@ -60,7 +61,7 @@ class Predictions:
     labels: np.ndarray | None = None
     probabilities: np.ndarray | None = None
     values: np.ndarray | None = None
-    ranked: np.ndarray | None = None  # ranking: a tuple of ids per query, best first
+    ranked: ItemLists | None = None  # ranking: each query's ids, best first, coded against the answer key's
     columns: pd.DataFrame | None = None  # prediction = "columns": the organiser's declared columns, typed
 
     def label_codes(self) -> np.ndarray | None:
@@ -567,9 +568,10 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     if spec.prediction == COLUMNS_PREDICTION:
         return Predictions(columns=read_declared(table, spec.submission_columns, report))
     if spec.kind in TEXT_TARGET_KINDS and spec.prediction != "probabilities":
+        if spec.kind == "ranking":  # coded against the answer key's ids, never turned into Python strings
+            return Predictions(ranked=read_rankings(table.column(spec.target), ranking_k(spec), report,
+                                                    task.answer_key.truth.items))
         cells = table.column(spec.target).cast(pa.string()).to_numpy(zero_copy_only=False)
-        if spec.kind == "ranking":
-            return Predictions(ranked=read_rankings(cells, ranking_k(spec), report))
         return Predictions(labels=read_label_sets(cells, task.classes, report))
     if spec.kind == "multilabel":  # one probability per label, each between 0 and 1
         proba = np.column_stack([_finite_numbers(table.column(c), c, report) for c in task.prediction_columns])
