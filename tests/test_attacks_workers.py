@@ -216,6 +216,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(tmp_path, people_factory):
     """With real ``arena worker`` processes: while worker A scores (slowly) and beats, worker B
     never takes the job; after kill -9 of A, B scores it within seconds, not after an 11-minute timeout."""

@@ -24,6 +24,8 @@ from baselines.models import BUILDERS, build  # noqa: E402
 from baselines.run import config_for, run_baseline  # noqa: E402
 from baselines.train import TrainConfig, Trainer  # noqa: E402
 
+pytestmark = pytest.mark.slow  # JAX: models trained and compiled, the command run end to end
+
 README = Path(__file__).resolve().parent.parent / "baselines" / "README.md"
 SPECS = {
     "image": (InputSpec("image", (8, 8, 1), 10), np.zeros((3, 8, 8, 1), np.float32)),

@@ -7,7 +7,10 @@ Screenshots of the main pages land in ``screenshots/`` for a person to look at.
 
 from __future__ import annotations
 
+import pytest
 from conftest import shot, wait_until_scored
+
+pytestmark = pytest.mark.slow  # a real browser against a live server: about 15-20 s
 
 
 def test_new_user_registers_uploads_and_is_ranked_then_organiser_reveals(browser, site, tmp_path):

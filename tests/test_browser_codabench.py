@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from conftest import require_in_ci, shot, wait_until_scored
 from test_codabench import YAML_V2, expected_accuracy, submission_zip, truth_rows, with_mistakes, write_v2, zip_folder
+
+pytestmark = pytest.mark.slow  # a real browser against a live server: about 15-20 s
 
 
 def test_an_organiser_hosts_a_codabench_bundle_and_a_submission_is_ranked_with_its_columns(browser, site, tmp_path):  # noqa: F811

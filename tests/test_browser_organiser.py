@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from conftest import ORGANISER, shot, wait_until_scored
+
+pytestmark = pytest.mark.slow  # a real browser against a live server: about 15-20 s
 
 PARTICIPANTS = {  # person: (password, team, public rows right, private rows right)
     "ada": ("copper-meadow-tundra-42", "Overfitters", 20, 24),

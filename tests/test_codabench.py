@@ -414,6 +414,7 @@ def test_a_program_that_computes_no_arena_metric_is_not_offered_native_scoring(t
 # --- hosted on the server ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_phase_is_hosted_as_a_linked_stage_and_scored_by_the_program(people_factory, database_url, tmp_path):
     from arena.server import competitions, stages
 

@@ -20,6 +20,8 @@ from conftest import People, auth, require_in_ci, upload
 
 from arena.scoring.programs import FAILED_ON_OUR_SIDE, FILE_NOT_SCORED, TIME_LIMIT
 
+pytestmark = pytest.mark.slow  # a Codabench program run in the sandbox: about 20 s
+
 YAML = """\
 version: 2
 title: Secret Keeper {slug}

@@ -6,10 +6,12 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import auth, upload
 from helpers import predictions_csv
 
 
+@pytest.mark.slow
 def test_redis_workers_score_what_the_server_queued(tmp_path, redis_url, people_factory):
     database = f"sqlite:///{tmp_path / 'arena.db'}"
     app, client, people = people_factory(DATABASE_URL=database, REDIS_URL=redis_url)
@@ -23,6 +25,7 @@ def test_redis_workers_score_what_the_server_queued(tmp_path, redis_url, people_
     assert status() == "scored"
 
 
+@pytest.mark.slow
 def test_arena_submit_uploads_to_a_running_server(tmp_path, live_server):
     server = live_server()
     token = server.people.token("ada")
@@ -284,6 +287,7 @@ def test_an_answer_key_is_hashed_once_and_its_hash_stored(write_bundle, monkeypa
 # --- uploads at scale: 200 at once from 50 teams under a daily limit of 5 ------------------------------------------
 
 
+@pytest.mark.slow
 def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and_all_get_scored(database_url,
                                                                                                  people_factory):
     """Released together by one barrier, half the teams through the web form and half through the API: each

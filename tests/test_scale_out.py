@@ -21,6 +21,8 @@ import pytest
 from conftest import PASSWORD, postgres_url, redis_database, require_in_ci
 from helpers import predictions_csv
 
+pytestmark = pytest.mark.slow  # real web and worker processes: about 100 s
+
 HEARTBEAT = 1.0  # ARENA_HEARTBEAT_SECONDS of the workers here: a silent job goes back after 3 missed beats
 
 

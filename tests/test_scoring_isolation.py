@@ -290,6 +290,7 @@ class TimingOut:
         return slots.TimedOut(limit_seconds)
 
 
+@pytest.mark.slow
 def test_a_job_killed_for_time_is_retried_once_then_fails_neutrally_and_no_restart_runs_it_again(app, people):
     submission_id = upload(people.client, people.token("ada"), "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
     db = app.extensions["arena_db"]
@@ -304,6 +305,7 @@ def test_a_job_killed_for_time_is_retried_once_then_fails_neutrally_and_no_resta
 # --- through a running server ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stalling_plugin_holds_up_no_other_competition_and_ends_failed(live_server, tmp_path):
     server = live_server()
     client, people = server.client, server.people
@@ -339,6 +341,7 @@ def test_two_queues_in_one_process_share_its_slots_and_keep_one_free_for_other_c
             jobs._busy.pop(index, None)
 
 
+@pytest.mark.slow
 def test_a_stalling_plugin_on_a_redis_worker_is_killed_and_the_queue_moves_on(tmp_path, people_factory):
     from conftest import redis_database
 
@@ -361,6 +364,7 @@ def test_a_stalling_plugin_on_a_redis_worker_is_killed_and_the_queue_moves_on(tm
         worker.wait()
 
 
+@pytest.mark.slow
 def test_two_redis_workers_score_another_competition_while_one_competition_stalls_them(tmp_path, people_factory):
     """Redis workers take a free competition's job before a second job of a competition already scoring:
     two stalling uploads never hold both workers while another competition's upload waits."""
