@@ -185,17 +185,17 @@ def _bools(column: pa.ChunkedArray, name: str, report) -> np.ndarray:
 # --- samples ------------------------------------------------------------------------------
 
 
-def sample_values(columns: tuple[SubmissionColumn, ...], train: pd.DataFrame) -> dict[str, object]:
+def sample_values(columns: tuple[SubmissionColumn, ...], train: pd.DataFrame) -> dict[str, float | int | bool | str]:
     """One trivial, valid value per declared column: train's mean (float) or most frequent value where train
     has the column, else 0, false or a dash."""
-    out: dict[str, object] = {}
+    out: dict[str, float | int | bool | str] = {}
     for column in columns:
         known = train[column.name].dropna() if column.name in train.columns else pd.Series([], dtype=object)
         out[column.name] = _typical(column.type, known)
     return out
 
 
-def _typical(kind: str, known: pd.Series) -> object:
+def _typical(kind: str, known: pd.Series) -> float | int | bool | str:
     if kind in ("float", "int"):
         numbers = pd.to_numeric(known, errors="coerce").to_numpy(dtype=np.float64)
         numbers = numbers[np.isfinite(numbers)]

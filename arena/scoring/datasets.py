@@ -249,9 +249,9 @@ def _split_one_table(spec: TaskSpec, full: pd.DataFrame, where: str) -> tuple[pd
         is_test = stratified_split(labels, len(full), spec.test_fraction, spec.seed)
     train = full[~is_test].reset_index(drop=True)
     test_full = full[is_test].reset_index(drop=True)
-    labels = label_columns(spec, full.columns)
-    answers = test_full[[spec.id_column, *labels]]
-    return train, test_full.drop(columns=labels), answers
+    answer_columns = label_columns(spec, full.columns)
+    answers = test_full[[spec.id_column, *answer_columns]]
+    return train, test_full.drop(columns=answer_columns), answers
 
 
 def label_columns(spec: TaskSpec, columns) -> list[str]:
@@ -319,7 +319,7 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     else:
         where = str(spec.data_file) if spec.data_file else f"source '{spec.source}'"
         full = _read(spec.data_file, problems, keys) if spec.data_file else load_source(spec)
-        if problems:
+        if problems or full is None:  # a file not read is one of the problems
             raise BundleError(problems)
         train, test, answers = _split_one_table(spec, full, where)
     if spec.is_classification:
