@@ -17,6 +17,7 @@ from arena.scoring.metrics import get_metric
 from arena.scoring.metrics_ranking import per_query
 from arena.scoring.metrics_regression import weighted_median
 from arena.scoring.stats import metric_interval
+from arena.scoring.weights import row_interval
 
 NEWER = ["rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision", "average_precision_3",
          "multilabel_log_loss", "multilabel_f1_micro", "multilabel_f1_macro", "multilabel_f1_samples",
@@ -85,6 +86,45 @@ def test_every_newer_metric_takes_the_fast_path_and_never_calls_the_metric_per_r
     found = metric_interval(replace(metric, from_rows=counted), truth, pred)
     assert np.isfinite(found.low) and found.low < found.high
     assert len(calls) <= 1  # the generic bootstrap called it 1,000 times
+
+
+WEIGHTED = ["rmsle", "mape", "smape", "median_ae", "multilabel_log_loss", "multilabel_f1_samples", "map@3", "ndcg@3"]
+
+
+@pytest.mark.parametrize("name", WEIGHTED)
+def test_weighted_intervals_take_the_fast_path_too(name):
+    metric = metric_of(name)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return metric.from_rows(*args, **kwargs)
+
+    rng = np.random.default_rng(2)
+    truth, pred = sample(name, 200, rng)
+    weight = rng.integers(0, 4, 200).astype(np.float64)
+    found = row_interval(replace(metric, from_rows=counted), truth, pred, weight, seed=7)
+    assert np.isfinite(found.low) and found.low < found.high
+    assert not calls  # row weights times Exp(1) draws, from weighted sums: never the metric per resample
+    point = metric.from_rows(truth, pred, weight)
+    assert found.low <= point <= found.high
+    # As the generic Bayesian bootstrap: the metric under each row's weight times an Exp(1) draw.
+    generic = np.array([metric.from_rows(truth, pred, weight * w) for w in row_weights(400, 200, 9)])
+    width = np.percentile(generic, 97.5) - np.percentile(generic, 2.5)
+    assert abs((found.high - found.low) - width) < 0.35 * width
+
+
+@pytest.mark.parametrize("name", ["rmsle", "mape", "smape", "median_ae"])
+def test_a_perfect_weighted_submission_gets_a_real_interval_that_holds_its_value(name):
+    metric = metric_of(name)
+    rng = np.random.default_rng(3)
+    truth, pred = sample(name, 500, rng, perfect=True)
+    weight = rng.gamma(2.0, 1.0, 500)
+    point = metric.from_rows(truth, pred, weight)
+    found = row_interval(metric, truth, pred, weight, seed=7)
+    assert found.low <= point <= found.high
+    assert found.high - found.low > 1e-6  # not [0, 0]
+    assert found.low == point and found.high < 0.05 * (200 if name == "smape" else 1)
 
 
 # --- perfect submissions and the point estimate -------------------------------------
@@ -237,3 +277,24 @@ def MAP_AT_5() -> float:  # noqa: N802  computed once, for the map@5 cases only
     if not _population:
         _population.append(map_at_5_of_the_population())
     return _population[0]
+
+
+def weighted_percentage_errors(n, rng):
+    """Positive truth, a prediction off by a log-normal factor, weights of 1 to 4 independent of both: the
+    population's weighted MAPE is its plain one, E|exp(Z) - 1|, Z normal with sd 0.4."""
+    truth = rng.gamma(2.0, 1.0, n) + 0.1
+    return truth, truth * np.exp(rng.normal(0, 0.4, n)), rng.integers(1, 5, n).astype(np.float64)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [50, 500])
+def test_weighted_mape_intervals_cover_95_percent_of_the_time(rows):
+    true_value = float(np.mean(np.abs(np.expm1(np.random.default_rng(99).normal(0, 0.4, 4_000_000)))))
+    rng = np.random.default_rng(rows)
+    datasets = 1000
+    hits = 0
+    for _ in range(datasets):
+        truth, pred, weight = weighted_percentage_errors(rows, rng)
+        low, high = row_interval(get_metric("mape"), truth, pred, weight, seed=11).as_tuple()
+        hits += low <= true_value <= high
+    assert 0.93 <= hits / datasets <= 0.97, f"weighted mape at n={rows}: coverage {hits / datasets:.3f}"

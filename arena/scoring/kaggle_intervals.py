@@ -70,12 +70,13 @@ from arena.scoring.metrics import row_levels
 from arena.scoring.metrics_multilabel import _f1, multilabel_f1_macro, multilabel_f1_micro, row_f1, row_log_losses
 from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query
 from arena.scoring.metrics_regression import (_unit_deviations, mid_ranks, pearson, percentage_errors,
-                                              squared_log_errors, symmetric_errors, tie_groups, weighted_mean)
+                                              squared_log_errors, symmetric_errors, tie_groups, weighted_mean,
+                                              weighted_median)
 from arena.scoring.slices import over_slices
 
 Prior = tuple[tuple[float, float], ...]  # (pseudo-rows, the metric's value there)
 
-__all__ = ["Draws", "draws", "handles", "interval", "point_and_replicates"]
+__all__ = ["Draws", "draws", "handles", "handles_weighted", "interval", "point_and_replicates", "value_and_interval"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,28 @@ def handles(name: str) -> bool:
 
 
 def interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-             blocks: int = BLOCKS) -> Interval:
+             blocks: int = BLOCKS, weight: np.ndarray | None = None) -> Interval:
     """The metric's 95% interval: the replicates' expanded percentile interval, holding the metric's value."""
-    found = draws(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks)
+    return value_and_interval(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks, weight=weight)[1]
+
+
+def value_and_interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                       blocks: int = BLOCKS, weight: np.ndarray | None = None) -> tuple[float, Interval]:
+    """The metric's value (what its ``from_rows`` gives) and its 95% interval, from one pass: scoring needs both."""
+    found = draws(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks, weight=weight)
     if found.exact:
-        return Interval(found.point, found.point, 0, resamples)
-    return percentile_interval(found.values, found.rows, found.point)
+        return found.point, Interval(found.point, found.point, 0, resamples)
+    return found.point, percentile_interval(found.values, found.rows, found.point)
+
+
+WEIGHTED = ("rmsle", "mape", "smape", "multilabel_log_loss", "multilabel_f1_samples", "median_ae")
+"""The metrics drawn here with row weights too (and map@K, ndcg@K); the others' weighted intervals are
+:func:`arena.scoring.weights.row_interval`'s."""
+
+
+def handles_weighted(name: str) -> bool:
+    """Whether this module draws the metric's interval with row weights."""
+    return name in WEIGHTED or ranking_name(name) is not None
 
 
 def point_and_replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES,
@@ -113,15 +130,19 @@ def point_and_replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resa
 
 
 def draws(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-          blocks: int = BLOCKS) -> Draws:
-    """The metric's :class:`Draws` on these rows (no row weights)."""
+          blocks: int = BLOCKS, weight: np.ndarray | None = None) -> Draws:
+    """The metric's :class:`Draws` on these rows, with row ``weight`` (:func:`handles_weighted` metrics) or none."""
     options = {"resamples": resamples, "seed": seed, "blocks": blocks}
     if name in MEANS:
         values, finish, loss, fallback = MEANS[name](truth, pred)
-        return _mean_draws(values, finish, loss, fallback, **options)
+        return _mean_draws(values, finish, loss, fallback, weight=weight, **options)
     parsed = ranking_name(name)
     if parsed is not None:
-        return _mean_draws(per_query(*parsed, truth, pred), _first, False, (1.0, 0.0), **options)
+        return _mean_draws(per_query(*parsed, truth, pred), _first, False, (1.0, 0.0), weight=weight, **options)
+    if weight is not None:
+        if name != "median_ae":
+            raise ValueError(f"no weighted draws for metric '{name}'")
+        return _weighted_median_ae(truth, pred, np.asarray(weight, dtype=np.float64), **options)
     return OTHERS[name](truth, pred, **options)
 
 
@@ -172,23 +193,38 @@ and the best and a trivial predictor's per-row value)."""
 
 
 def _mean_draws(values: np.ndarray, finish: Callable[[np.ndarray], np.ndarray], loss: bool,
-                fallback: tuple[float, float], *, resamples: int, seed: int, blocks: int) -> Draws:
-    """A function of the mean of per-row values, with :func:`arena.scoring.intervals.moments_interval`'s prior: a
-    loss gets half a pseudo-row at its lowest and half at its highest row (block) value, the rows' own scale; a
-    score in [0, 1] (per-row F1, AP@K, NDCG@K), or a loss whose rows are all alike, half at the best value and half
-    at a trivial predictor's (``fallback``)."""
-    point = float(finish(np.array([weighted_mean(values, None)])))
-    sums, counts = block_sums(values[:, None], blocks=blocks, seed=seed)
-    occupied = counts > 0
-    first = sums[occupied, 0] / counts[occupied]
+                fallback: tuple[float, float], *, resamples: int, seed: int, blocks: int,
+                weight: np.ndarray | None = None) -> Draws:
+    """A function of the (weighted) mean of per-row values, with :func:`arena.scoring.intervals.moments_interval`'s
+    prior: a loss gets half a pseudo-row at its lowest and half at its highest row (block) value, the rows' own
+    scale; a score in [0, 1] (per-row F1, AP@K, NDCG@K), or a loss whose rows are all alike, half at the best value
+    and half at a trivial predictor's (``fallback``). With row weights each row's Exp(1) draw is times its weight, and
+    a pseudo-row weighs as much as an average row (as :mod:`arena.scoring.weights` does for the classic metrics)."""
+    point = float(finish(np.array([weighted_mean(values, weight)])))
+    unit = 1.0
+    if weight is not None:
+        counted = weight > 0
+        values, weight = values[counted], weight[counted]
+        unit = float(weight.sum()) / max(len(weight), 1)
+        if not len(values) or unit <= 0:
+            return _undefined(point, resamples)
+        sums, counts = block_sums(np.column_stack([values * weight, weight]), blocks=blocks, seed=seed)
+        sums, mass = sums[:, :1], sums[:, 1]
+    else:
+        sums, counts = block_sums(values[:, None], blocks=blocks, seed=seed)
+        mass = counts
+    occupied = mass > 0
+    first = sums[occupied, 0] / mass[occupied]
     low, high = float(first.min()), float(first.max())
     if loss and high - low > 1e-9 * max(abs(low), abs(high)):
         prior = ((PRIOR, (low,)), (PRIOR, (high,)))
     else:
         prior = tuple((PRIOR, (v,)) for v in fallback)
-    replicates = replicates_from_sums(sums, counts, finish, prior, resamples=resamples, seed=seed)
-    mean = float(sums.sum() / counts.sum())
-    return Draws(point, replicates, effective_rows(len(values), excess_kurtosis(sums[:, 0] - counts * mean, counts)))
+    replicates = replicates_from_sums(sums, mass, finish, prior, resamples=resamples, seed=seed, unit=unit)
+    mean = float(sums.sum() / mass.sum())
+    # Each block's influence: its rows' (weighted) deviations from the mean, in units of an average row's weight.
+    influence = (sums[:, 0] - mass * mean) / unit
+    return Draws(point, replicates, effective_rows(len(values), excess_kurtosis(influence, counts)))
 
 
 # --- shared machinery ---------------------------------------------------------------
@@ -422,6 +458,43 @@ def _median_ae(truth, pred, *, resamples, seed, blocks):
     reference = float(np.median(np.abs(truth - np.median(truth))))  # predicting the truth's median
     values = _with_prior(values, mass, ((PRIOR, 0.0), (PRIOR, reference)), seed, (0.0, np.inf))
     return Draws(point, values, n)  # a row's influence on a median is its side of it: never heavy-tailed
+
+
+def _weighted_median_ae(truth, pred, weight, *, resamples, seed, blocks):
+    """median_ae with row weights: under the Bayesian bootstrap (row i weighing w_i E_i) only the rows whose share
+    of the weight below them lies near 1/2 can be the median, so only those get their own draws; the weight below
+    and above them is drawn as a whole (a Gamma with the mean and variance of its sum of w_i E_i). The prior is the
+    unweighted one's, each pseudo-row weighing an average row."""
+    point = weighted_median(np.abs(pred - truth), weight)  # the metric's own computation, on every row
+    counted = weight > 0
+    errors, weight = np.abs(pred - truth)[counted], weight[counted]
+    n = len(errors)
+    if not n:
+        return _undefined(point, resamples)
+    order = np.argsort(errors, kind="stable")
+    errors, w = errors[order], weight[order]
+    total, squares = float(w.sum()), float(np.dot(w, w))
+    share = (np.cumsum(w) - w / 2) / total
+    spread = 8 * np.sqrt(squares) / total + float(w.max()) / total
+    lo = int(np.searchsorted(share, 0.5 - spread, "left"))
+    hi = max(lo + 1, int(np.searchsorted(share, 0.5 + spread, "right")))
+    rng = np.random.default_rng([seed, 5])
+
+    def whole(part: np.ndarray) -> np.ndarray:  # Gamma matching the mean and variance of sum(w E)
+        mean, var = float(part.sum()), float(np.dot(part, part))
+        return rng.standard_gamma(mean * mean / var, resamples) * (var / mean) if mean > 0 else np.zeros(resamples)
+
+    below, above = whole(w[:lo]), whole(w[hi:])
+    inside = rng.standard_exponential((resamples, hi - lo)) * w[lo:hi]
+    running = below[:, None] + np.cumsum(inside, axis=1)
+    mass = running[:, -1] + above
+    k = np.minimum((running < (mass / 2)[:, None]).sum(axis=1), hi - lo - 1)
+    values = errors[lo:hi][k]
+    unit = total / n
+    reference = float(np.median(np.abs(truth - np.median(truth))))  # predicting the truth's median
+    values = _with_prior(values, mass / unit, ((PRIOR, 0.0), (PRIOR, reference)), seed, (0.0, np.inf))
+    kish = total * total / squares  # unequal weights: fewer rows' worth of information
+    return Draws(point, values, kish)
 
 
 # --- average precision --------------------------------------------------------------

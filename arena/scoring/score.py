@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from arena.config import installation_secret
-from arena.scoring import blocked
+from arena.scoring import blocked, kaggle_intervals
 from arena.scoring.datasets import Task
 from arena.scoring.intervals import has_fast_path
 from arena.scoring.metrics import get_metric
@@ -201,6 +201,11 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
             metric_truth, pred = (key.truth, _prediction_for(metric, predictions)) if metric.needs != "table" else \
                 whole_tables(task, predictions)
             metric_truth, pred = take_rows(metric_truth, rows), take_rows(pred, rows)
+            if len(truth) and kaggle_intervals.handles(metric.name) and (
+                    w is None or kaggle_intervals.handles_weighted(metric.name)):  # value and interval in one pass
+                results[part][metric.name], cis[part][metric.name] = kaggle_intervals.value_and_interval(
+                    metric.name, metric_truth, pred, seed=BOOTSTRAP_SEED, weight=w)
+                continue
             if not len(truth):
                 results[part][metric.name] = float("nan")
             else:

@@ -33,6 +33,7 @@ from arena.scoring.intervals import (PROPORTIONS, RESAMPLES, Interval, auc_influ
                                      block_sums, cells_excess, confusion_prior, effective_rows, excess_kurtosis,
                                      holding, moment_prior, moments_interval, percentile_interval, row_moments, says_nothing,
                                      uniform_probabilities, weight_chunks, weighted_rows_auc)
+from arena.scoring import kaggle_intervals
 from arena.scoring.metrics import roc_auc
 
 MAX_CELLS = 20_000_000
@@ -86,6 +87,9 @@ def row_interval(metric, truth, pred, weight: np.ndarray | None, *, resamples: i
         found = weighted_interval(metric.name, truth, pred, np.asarray(weight, dtype=np.float64), resamples=resamples,
                                   seed=seed)
         return holding(found, _point(metric.from_rows(truth, pred, weight=weight)))  # its value, whatever the rounding
+    if weight is not None and kaggle_intervals.handles_weighted(metric.name):  # weighted sufficient statistics
+        return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed,
+                                         weight=np.asarray(weight, dtype=np.float64))
     rng = np.random.default_rng(seed)
     base = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
     values: list[float] = []
