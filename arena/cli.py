@@ -20,13 +20,15 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from arena.scoring.columns import describe as describe_columns
-from arena.scoring.datasets import builtin_task_names, find_bundle, load_task
-from .errors import ArenaError
+from arena.bundles.columns import describe as describe_columns
+from arena.bundles.loading import builtin_task_names, find_bundle
+from arena.bundles.spec import load_spec
+from arena.codabench.programs import ProgramFailed
 from arena.scoring.score import Score, score_submission
-from arena.scoring.programs import ProgramFailed, ProgramTask, describe
-from arena.scoring.spec import load_spec
 from arena.scoring.validation import read_submission
+from arena.tasks import load_task
+
+from .errors import ArenaError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
@@ -39,26 +41,8 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_show(args: argparse.Namespace) -> int:
-    task = load_task(args.task)
-    spec = task.spec
-    if isinstance(task, ProgramTask):  # a Codabench/CodaLab bundle: its phases, columns and the native-metric check
-        print("\n".join(describe(task)))
-        return EXIT_OK
-    print(f"{spec.title} ({spec.name}, version {spec.version})")
-    print(f"  kind:           {spec.kind} ({spec.modality})")
-    print(f"  rows:           {len(task.train)} train, {len(task.test)} test")
-    print(f"  id / target:    {spec.id_column} / {spec.target}")
-    print(f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}")
-    print(f"  submission:     {spec.id_column},{','.join(task.prediction_columns[:12])}"
-          f"{',...' if len(task.prediction_columns) > 12 else ''} ({_prediction_form(spec)})")
-    print(f"  answer key sha256: {task.answer_key.sha256}")
+    print("\n".join(load_task(args.task).describe()))  # a Codabench bundle: its phases, columns and native check
     return EXIT_OK
-
-
-def _prediction_form(spec) -> str:
-    """The submission's form, with the declared columns and their types where the organiser declared them."""
-    declared = getattr(spec, "submission_columns", ())
-    return f"{spec.prediction}: {describe_columns(declared)}" if declared else spec.prediction
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from arena.scoring.datasets import Task
-from arena.scoring.splits import stratified_split
+from arena.bundles.loading import Task
+from arena.bundles.splits import stratified_split
 
 PAD = 0
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.scoring.datasets import Task, builtin_task_names, find_bundle, load_task
-from arena.scoring.spec import load_spec
+from arena.bundles.loading import Task, builtin_task_names, find_bundle
+from arena.bundles.spec import load_spec
 from arena.scoring.validation import read_submission
+from arena.tasks import load_task
 
 from .data import Arrays, prepare
 from .models import BUILDERS, build, count_parameters

@@ -22,7 +22,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from arena.scoring.metrics import confusion_matrix, get_metric
+from arena.metrics.registry import confusion_matrix, get_metric
 
 from .data import PAD, Arrays
 

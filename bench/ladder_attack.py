@@ -15,7 +15,7 @@ with random labels, hosted with the server's keyed public/private split, each
 upload scored by the server's scoring path (``score_submission``), the public
 score shown as participants see it (``rounded``, 4 decimals) or released by the
 server's Ladder step (``arena.server.feedback.ladder_release``, whose test is
-``arena.scoring.rowresults.paired_comparison``: the jackknife standard error of
+``arena.intervals.row_results.paired_comparison``: the jackknife standard error of
 the paired per-row difference, never below one row's effect) and then rounded.
 
 Throw-away accounts: the Ladder keeps its state per team, so a team's first upload
@@ -26,7 +26,7 @@ upload is printed too.
 
 The plain functions below (``rounded_feedback``, ``ladder_feedback``) are the
 textbook model on per-row 0-1 losses, with the exact Ladder of
-``arena.scoring.ladder``.
+``arena.intervals.ladder``.
 
 Usage: python bench/ladder_attack.py [--public-rows 4000] [--submissions 400] [--probes 200] [--seed 0] [--seeds 1]
                                     [--sybils 1,5,20,100,400]
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arena.scoring.ladder import Ladder
+from arena.intervals.ladder import Ladder
 
 # --- the textbook model: per-row 0-1 losses in, a shown loss out --------------------------------------------------
 
@@ -112,8 +112,9 @@ class ServerCompetition:
     """A binary task with random labels, split and scored exactly as a hosted competition's uploads are."""
 
     def __init__(self, public_rows: int, public_fraction: float, seed: int, folder: Path) -> None:
-        from arena.scoring.datasets import load_task
-        from arena.scoring.score import public_rows as public_mask, private_rows
+        from arena.scoring.score import private_rows
+        from arena.scoring.score import public_rows as public_mask
+        from arena.tasks import load_task
 
         rng = np.random.default_rng(seed)
         test_rows = int(round(public_rows / public_fraction))

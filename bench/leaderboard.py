@@ -79,9 +79,9 @@ def real_scores(competition, levels: int = LEVELS) -> list[tuple[object, str]]:
     """
     import numpy as np
 
-    from arena.scoring.datasets import load_task
     from arena.scoring.score import score_submission
     from arena.server.feedback import store_rows
+    from arena.tasks import load_task
 
     task = load_task(competition.task_ref)
     rng = np.random.default_rng(7)
@@ -383,9 +383,9 @@ def uploads(label: str, url: str, args, env: dict) -> bool:
             session.flush()
             tokens.append(accounts.create_token(session, user, "bench"))
     db.engine.dispose()
-    from arena.scoring.datasets import load_task
-
     import numpy as np
+
+    from arena.tasks import load_task
 
     task = load_task("digits")
     rng = np.random.default_rng(3)
@@ -479,7 +479,7 @@ prediction = "label"
 LATER_LOAD = """
 import sys, time
 began = time.perf_counter()
-from arena.scoring.datasets import load_task
+from arena.tasks import load_task
 from arena.scoring.score import public_rows
 task = load_task(sys.argv[1])
 public_rows(task)  # what a worker needs before its first score: the answer key and the row split
@@ -494,7 +494,7 @@ def answer_key(rows: int, env: dict) -> bool:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from arena.scoring.datasets import load_task
+    from arena.tasks import load_task
 
     folder = Path(tempfile.mkdtemp(prefix="arena-bench-key-"))
     ids = np.arange(rows, dtype=np.int64)

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from arena.scoring import rowresults
-from arena.scoring.metrics import get_metric
-from arena.scoring.rankstats import joint_ranks, joint_values
+from arena.intervals import row_results as rowresults
+from arena.intervals.ranks import joint_ranks, joint_values
+from arena.metrics.registry import get_metric
 
 BUDGET_SECONDS = 60.0
 

@@ -11,10 +11,20 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-from arena.server import (accounts, competitions, downloads, lifecycle, organiser_actions, snapshots, standings,
-                          submissions, teams, uploads)
 from arena.db import generations
 from arena.db.models import Competition, utcnow
+from arena.server import (
+    accounts,
+    competitions,
+    downloads,
+    lifecycle,
+    organiser_actions,
+    snapshots,
+    standings,
+    submissions,
+    teams,
+    uploads,
+)
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form

@@ -19,10 +19,10 @@ from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from arena.config import installation_secret, require_secret
-from arena.errors import ArenaError
-from arena.server.jobs import InProcessWorker, RedisQueue
 from arena.db.database import Database
+from arena.errors import ArenaError
 from arena.scoring.validation import DEFAULT_MAX_BYTES
+from arena.server.jobs import InProcessWorker, RedisQueue
 
 from . import api, api_accounts, auth, web, web_organiser  # noqa: F401  (api_accounts adds routes to the API)
 from .kept_responses import KeptResponses

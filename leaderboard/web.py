@@ -8,11 +8,22 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from arena.server import (announcements, audit, competitions, lifecycle, organiser_actions, snapshots, stages,
-                          standings, submissions, teams, uploads)
 from arena.db import generations
-from arena.server.feedback import probing_warning
 from arena.db.models import Competition, utcnow
+from arena.server import (
+    announcements,
+    audit,
+    competitions,
+    lifecycle,
+    organiser_actions,
+    snapshots,
+    stages,
+    standings,
+    submissions,
+    teams,
+    uploads,
+)
+from arena.server.feedback import probing_warning
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
@@ -332,13 +343,13 @@ def host():
                 with tempfile.TemporaryDirectory() as tmp:
                     archive = Path(tmp) / "bundle.zip"
                     upload.save(archive)
-                    if stages.is_program_ref(archive):  # a Codabench/CodaLab bundle: unpacked, then previewed
+                    if stages.names_stages(archive):  # a Codabench/CodaLab bundle: unpacked, then previewed
                         task_ref = str(competitions.unpack_for_preview(session, archive, slug))
                     else:
                         competition = organiser_actions.host_uploaded_bundle(
                             session, g.user, archive, slug, state=form.chosen_state(),
                             described=task_ref or "an uploaded bundle", **settings)
-            if competition is None and stages.is_program_ref(task_ref) and form.confirm.data != "1":
+            if competition is None and stages.names_stages(task_ref) and form.confirm.data != "1":
                 return render_template("host_preview.html", stages=stages.preview(task_ref), task_ref=task_ref,
                                        slug=slug or "", form=request.form)
             if competition is None:
@@ -347,6 +358,6 @@ def host():
                                                      native=form.native.data == "1", state=form.chosen_state(),
                                                      **settings)
         return redirect(url_for("web.admin", slug=competition.slug))
-    from arena.scoring.datasets import builtin_task_names
+    from arena.bundles.loading import builtin_task_names
 
     return render_template("host.html", builtins=builtin_task_names())

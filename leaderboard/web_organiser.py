@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
 from arena.db.models import Submission
-from arena.scoring.metrics import METRICS
+from arena.metrics.registry import METRICS
 from arena.server import bundle_builder, competitions, organiser_actions, reports, submissions
 from arena.server.files import path_for
 

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pandas as pd
 
-from arena.scoring.datasets import load_task
+from arena.tasks import load_task
 
 
 def predictions_csv(task_name: str, accuracy: float = 1.0, seed: int = 0) -> str:

@@ -17,14 +17,13 @@ from conftest import auth
 
 from arena.db.models import Submission
 from arena.errors import SubmissionError
-from arena.scoring.datasets import load_task
 from arena.scoring.validation import read_submission
-
+from arena.tasks import load_task
 
 _RSS_SCRIPT = """
 import json, resource, sys, tempfile, os
 from arena.errors import SubmissionError
-from arena.scoring.datasets import load_task
+from arena.tasks import load_task
 from arena.scoring.score import score_submission
 task = load_task("mnist1d")
 key = task.answer_key

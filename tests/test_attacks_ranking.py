@@ -9,11 +9,12 @@ import pytest
 from conftest import auth, upload
 from helpers import predictions_csv
 
+from arena.bundles.loading import answer_key_csv
+from arena.bundles.splits import split_scope
 from arena.cli import main
 from arena.db.models import Competition, Submission
-from arena.scoring.datasets import answer_key_csv, load_task
 from arena.scoring.score import public_rows, score_submission
-from arena.scoring.splits import split_scope
+from arena.tasks import load_task
 
 
 def test_a_final_choice_is_locked_by_its_own_competition_whatever_the_url(client, people):

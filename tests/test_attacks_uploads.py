@@ -19,8 +19,8 @@ import requests
 from conftest import PASSWORD, auth
 from helpers import predictions_csv
 
+from arena.bundles.loading import find_bundle
 from arena.db.models import Competition, User, utcnow
-from arena.scoring.datasets import find_bundle
 from arena.server import accounts, files
 from arena.server.files import files_dir, incoming_dir
 from arena.server.jobs import tidy_store

@@ -17,8 +17,8 @@ import pytest
 
 jax = pytest.importorskip("jax", reason="the baselines extra is not installed (pip install -e '.[baselines]')")
 
-from arena.scoring.datasets import load_task  # noqa: E402
 from arena.scoring.validation import read_submission  # noqa: E402
+from arena.tasks import load_task  # noqa: E402
 from baselines.data import InputSpec, prepare  # noqa: E402
 from baselines.models import BUILDERS, build  # noqa: E402
 from baselines.run import config_for, run_baseline  # noqa: E402
@@ -201,8 +201,8 @@ def test_length_buckets_hold_every_row_once_in_full_batches():
 def test_listops_version_2_adds_training_rows_and_keeps_the_test_rows():
     import dataclasses
 
-    from arena.scoring.datasets import _split_one_table
-    from arena.scoring.sources import listops
+    from arena.bundles.loading import _split_one_table
+    from arena.bundles.sources import listops
 
     task = load_task("listops")
     assert task.spec.version == 2 and len(task.train) == 47_601

@@ -66,8 +66,8 @@ def test_help_everywhere(argv):
 
 
 def test_host_a_competition_from_the_command_line(capsys, tmp_path):
-    from arena.server import competitions
     from arena.db.database import Database
+    from arena.server import competitions
 
     url = f"sqlite:///{tmp_path / 'arena.db'}"
     code, out, _ = run(capsys, "host", "sunspots", "--slug", "sun-cli", "--database", url, "--ends-at", "2099-01-01T00:00",

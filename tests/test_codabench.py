@@ -126,7 +126,7 @@ def need_bwrap() -> None:
 
 
 def test_version_2_phases_dates_limits_and_columns(tmp_path):
-    from arena.scoring.codabench import load_competition
+    from arena.codabench.bundle import load_competition
 
     bundle = load_competition(write_v2(tmp_path / "b", time_limit=45))
     assert bundle.yaml_version == 2 and bundle.title == "Tiny Labels"
@@ -140,8 +140,8 @@ def test_version_2_phases_dates_limits_and_columns(tmp_path):
 
 
 def test_version_1_codalab_bundle_with_zipped_program_and_reference(tmp_path):
-    from arena.scoring.codabench import load_competition
-    from arena.scoring.datasets import load_task
+    from arena.codabench.bundle import load_competition
+    from arena.tasks import load_task
 
     source = write_v2(tmp_path / "src")
     folder = tmp_path / "v1"
@@ -185,7 +185,7 @@ leaderboard:
 
 
 def test_every_problem_in_competition_yaml_is_reported_at_once(tmp_path):
-    from arena.scoring.codabench import load_competition
+    from arena.codabench.bundle import load_competition
 
     folder = write_v2(tmp_path / "b", yaml_text="""\
 version: 2
@@ -213,7 +213,7 @@ leaderboards:
 
 
 def test_a_zipped_bundle_loads_as_the_same_task_as_its_folder(tmp_path):
-    from arena.scoring.datasets import load_task
+    from arena.tasks import load_task
 
     folder = write_v2(tmp_path / "b")
     archive = zip_folder(folder, tmp_path / "bundle.zip")
@@ -244,8 +244,8 @@ def test_arena_score_runs_the_program_like_codabench(tmp_path, capsys):
 
 
 def test_programs_reading_app_input_and_writing_scores_txt_work(tmp_path):
-    from arena.scoring.datasets import load_task
     from arena.scoring.score import score_submission
+    from arena.tasks import load_task
 
     need_bwrap()
     program = ACCURACY_PROGRAM.replace('inp, out = sys.argv[1], sys.argv[2]', 'inp, out = "/app/input", "/app/output"')
@@ -261,7 +261,7 @@ def test_programs_reading_app_input_and_writing_scores_txt_work(tmp_path):
 
 
 def test_the_sandbox_has_no_network_no_arena_home_and_a_read_only_reference(tmp_path, arena_home):
-    from arena.scoring.sandbox import run_program
+    from arena.codabench.sandbox import run_program
 
     need_bwrap()
     secret = arena_home / "secret"
@@ -296,7 +296,7 @@ json.dump({{"no_network": fails(connect), "interfaces": len(interfaces),
 
 
 def test_the_phase_time_limit_and_the_memory_limit_stop_a_program(tmp_path):
-    from arena.scoring.sandbox import FILE, TIME, ProgramError, run_program
+    from arena.codabench.sandbox import FILE, TIME, ProgramError, run_program
 
     need_bwrap()
     program = tmp_path / "program"
@@ -315,7 +315,7 @@ def test_the_phase_time_limit_and_the_memory_limit_stop_a_program(tmp_path):
 
 
 def test_scores_files_are_read_safely():
-    from arena.scoring.sandbox import PROGRAM, ProgramError, read_scores
+    from arena.codabench.sandbox import PROGRAM, ProgramError, read_scores
 
     def scores(name: str, text: str, tmp: Path) -> dict:
         for old in tmp.iterdir():
@@ -343,8 +343,8 @@ def test_scores_files_are_read_safely():
 
 
 def test_a_submission_zip_that_escapes_its_folder_is_refused(tmp_path):
-    from arena.scoring.datasets import load_task
     from arena.scoring.score import score_submission
+    from arena.tasks import load_task
 
     folder = write_v2(tmp_path / "b")
     archive = tmp_path / "evil.zip"
@@ -356,10 +356,10 @@ def test_a_submission_zip_that_escapes_its_folder_is_refused(tmp_path):
 
 
 def test_a_crashing_program_gives_the_participant_a_neutral_message_and_the_organiser_its_output(tmp_path):
-    from arena.scoring.datasets import load_task
-    from arena.scoring.programs import FILE_NOT_SCORED, PARTICIPANT_MESSAGES, ProgramFailed
-    from arena.scoring.sandbox import FILE
+    from arena.codabench.programs import FILE_NOT_SCORED, PARTICIPANT_MESSAGES, ProgramFailed
+    from arena.codabench.sandbox import FILE
     from arena.scoring.score import score_submission
+    from arena.tasks import load_task
 
     need_bwrap()
     program = ACCURACY_PROGRAM.replace("print(\"scored\", right)", "") + \
@@ -381,9 +381,9 @@ def test_a_crashing_program_gives_the_participant_a_neutral_message_and_the_orga
 
 
 def test_the_preview_notices_a_program_that_computes_accuracy_and_scores_it_natively_with_intervals(tmp_path):
-    from arena.scoring.datasets import load_task
-    from arena.scoring.native import detect
+    from arena.codabench.native import detect
     from arena.scoring.score import score_submission
+    from arena.tasks import load_task
 
     need_bwrap()
     folder = write_v2(tmp_path / "b")
@@ -402,8 +402,8 @@ def test_the_preview_notices_a_program_that_computes_accuracy_and_scores_it_nati
 
 
 def test_a_program_that_computes_no_arena_metric_is_not_offered_native_scoring(tmp_path):
-    from arena.scoring.datasets import load_task
-    from arena.scoring.native import detect
+    from arena.codabench.native import detect
+    from arena.tasks import load_task
 
     need_bwrap()
     program = ACCURACY_PROGRAM.replace('"accuracy": right / len(ref)', '"accuracy": (right / len(ref)) ** 2')

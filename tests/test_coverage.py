@@ -26,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arena.scoring import weights
-from arena.scoring.datasets import load_task
-from arena.scoring.metrics import METRICS, confusion_matrix, get_metric
+from arena.intervals import weighted as weights
+from arena.intervals.confidence import metric_interval
+from arena.metrics.registry import METRICS, confusion_matrix, get_metric
 from arena.scoring.score import score_submission
-from arena.scoring.stats import metric_interval
+from arena.tasks import load_task
 
 DATASETS = {30: 2000, 100: 1000, 1000: 1000}  # test sets per row count
 BAND = (0.93, 0.97)

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.scoring import datasets
-from arena.scoring.datasets import builtin_task_names, load_task
+from arena.bundles import loading as datasets
+from arena.bundles.listops import evaluate, generate
+from arena.bundles.loading import builtin_task_names
+from arena.bundles.spec import load_spec
 from arena.errors import BundleError, UnknownTaskError
-from arena.scoring.listops import evaluate, generate
-from arena.scoring.spec import load_spec
+from arena.tasks import load_task
 
 BUILTINS = ["digits", "listops", "mnist1d", "sunspots"]
 

@@ -1,4 +1,4 @@
-"""The newer metrics' intervals (arena.scoring.kaggle_intervals): drawn from sufficient statistics in far less time
+"""The newer metrics' intervals (arena.intervals.kaggle_metrics): drawn from sufficient statistics in far less time
 than a metric call per resample, agreeing with the generic Bayesian bootstrap, covering, never a single point."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 
-from arena.scoring import kaggle_intervals
-from arena.scoring.intervals import expanded_tail, has_fast_path, percentile_interval, row_weights
-from arena.scoring.metrics import get_metric
-from arena.scoring.metrics_ranking import per_query
-from arena.scoring.metrics_regression import weighted_median
-from arena.scoring.stats import metric_interval
-from arena.scoring.weights import row_interval
+from arena.intervals import kaggle_metrics as kaggle_intervals
+from arena.intervals.bootstrap import expanded_tail, has_fast_path, percentile_interval, row_weights
+from arena.intervals.confidence import metric_interval
+from arena.intervals.weighted import row_interval
+from arena.metrics.ranking import per_query
+from arena.metrics.registry import get_metric
+from arena.metrics.regression import weighted_median
 
 NEWER = ["rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision", "average_precision_3",
          "multilabel_log_loss", "multilabel_f1_micro", "multilabel_f1_macro", "multilabel_f1_samples",

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arena.scoring import slices
-from arena.scoring.gridcount import CHUNK, WRAP, count_cells
-from arena.scoring.metrics import DECIMAL_GRID, on_decimal_grid
+from arena._fast import parallel as slices
+from arena._fast.gridcount import CHUNK, WRAP, count_cells
+from arena.metrics.registry import DECIMAL_GRID, on_decimal_grid
 
 WIDTH = DECIMAL_GRID + 1
 BANDS = 6  # two parts' negatives and positives, then rows in no part: as blocked.py lays them out
@@ -97,7 +97,7 @@ def test_a_forked_child_uses_the_loops_its_parent_loaded():
     compiling or loading them again, and counts right."""
     import multiprocessing
 
-    from arena.scoring import gridcount
+    from arena._fast import gridcount
 
     gridcount.warm()
     score = np.round(np.random.default_rng(2).random(50_000), 6)
@@ -119,7 +119,7 @@ def test_a_forked_child_uses_the_loops_its_parent_loaded():
 def test_influence_lookups_refuse_rows_and_parts_outside_the_arrays():
     """The compiled lookup does not check its bounds either: rows past the scores, negative parts, or too few
     slopes are refused first, and a score off the grid reads grid point 0 instead of memory past the arrays."""
-    from arena.scoring.gridcount import add_influence
+    from arena._fast.gridcount import add_influence
 
     grid = np.zeros((2, WIDTH), np.int64)
     grid[0, 0] = 3

@@ -23,11 +23,11 @@ from scipy import stats as ss
 from sklearn import metrics as skm
 
 from arena.errors import BundleError, SubmissionError
-from arena.scoring.datasets import load_task
-from arena.scoring.metrics import confusion_matrix, get_metric
+from arena.intervals.weighted import row_interval
+from arena.metrics.registry import confusion_matrix, get_metric
 from arena.scoring.score import score_predictions, score_submission
 from arena.scoring.validation import LARGEST_VALUE, Predictions, check_answer_values, read_submission
-from arena.scoring.weights import row_interval
+from arena.tasks import load_task
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VALUE_METRICS = ["mae", "r2", "mape", "smape", "median_ae", "pearson", "spearman"]

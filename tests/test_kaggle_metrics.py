@@ -15,7 +15,7 @@ from scipy import stats as ss
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-from arena.scoring.metrics import confusion_matrix, get_metric, is_known
+from arena.metrics.registry import confusion_matrix, get_metric, is_known
 
 SETTINGS = settings(max_examples=60, deadline=None)
 whole_weights = st.integers(0, 4)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arena.scoring.ladder import Ladder, beats, on_grid, paired_noise, step
+from arena.intervals.ladder import Ladder, beats, on_grid, paired_noise, step
 
 spec = importlib.util.spec_from_file_location("ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py")
 attack = importlib.util.module_from_spec(spec)
@@ -102,7 +102,7 @@ def one_more_mistake(csv_text: str) -> str:
     import pandas as pd
 
     frame = pd.read_csv(io.StringIO(csv_text))
-    from arena.scoring.datasets import load_task
+    from arena.tasks import load_task
 
     answers = load_task("mnist1d").answers.set_index("id")["label"]
     right = frame.index[frame["label"].to_numpy() == answers.loc[frame["id"]].to_numpy()]
@@ -153,8 +153,8 @@ def test_the_feedback_setting_is_checked_and_can_change(client, people):
 
 
 def test_task_toml_names_the_feedback_mode(write_bundle):
+    from arena.bundles.spec import load_spec
     from arena.errors import BundleError
-    from arena.scoring.spec import load_spec
 
     toml = """
 name = "fb"

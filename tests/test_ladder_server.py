@@ -4,7 +4,6 @@ and the boosting attack through the upload path stays at chance on the public ro
 
 from __future__ import annotations
 
-import io
 import textwrap
 from pathlib import Path
 
@@ -13,12 +12,12 @@ import pandas as pd
 import pytest
 from conftest import auth, upload
 
-from arena.scoring import rowresults
-from arena.scoring.datasets import load_task
-from arena.scoring.ladder import beats
-from arena.scoring.metrics import get_metric
+from arena.intervals import row_results as rowresults
+from arena.intervals.ladder import beats
+from arena.metrics.registry import get_metric
 from arena.scoring.score import private_rows, public_rows, rounded, score_submission
 from arena.server.feedback import LadderBest, ladder_release, ladder_update
+from arena.tasks import load_task
 
 PLUGIN = """
 import numpy as np

@@ -146,7 +146,7 @@ def test_closed_and_future_competitions_refuse_uploads_with_the_reason(client, p
 def test_new_task_version_rescores_and_keeps_history(client, people, tmp_path):
     import shutil
 
-    from arena.scoring.datasets import find_bundle
+    from arena.bundles.loading import find_bundle
 
     org, ada = people.token("org", organiser=True), people.token("ada")
     bundle = tmp_path / "mnist1d"
@@ -168,7 +168,7 @@ def test_new_task_version_rescores_and_keeps_history(client, people, tmp_path):
 def test_a_bundle_edited_on_disk_is_adopted_and_rescored_at_restart(client, people, tmp_path, people_factory):
     import shutil
 
-    from arena.scoring.datasets import find_bundle
+    from arena.bundles.loading import find_bundle
 
     org, ada = people.token("org", organiser=True), people.token("ada")
     bundle = tmp_path / "digits"

@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
 
 from arena.errors import ArenaError
-from arena.scoring.metrics import METRICS, confusion_matrix, get_metric
+from arena.metrics.registry import METRICS, confusion_matrix, get_metric
 
 
 @st.composite
@@ -154,7 +154,7 @@ def test_aliases_resolve_to_sklearn_names():
 @given(data=st.data())
 def test_class_counts_in_score_order_agree_with_a_plain_argsort_on_every_path(data):
     """The decimal-grid count, the key sort and the argsort give the same counts per distinct score."""
-    from arena.scoring.metrics import class_counts_in_score_order, score_levels
+    from arena.metrics.registry import class_counts_in_score_order, score_levels
 
     n = data.draw(st.integers(1, 300))
     seed = data.draw(st.integers(0, 2**31))
@@ -174,7 +174,7 @@ def test_class_counts_in_score_order_agree_with_a_plain_argsort_on_every_path(da
 @pytest.mark.parametrize("decimals", [6, 3, 7])
 def test_scores_on_the_decimal_grid_are_counted_exactly_like_a_sort(decimals):
     """Large enough for the grid path; seven decimals fall off the grid and are sorted instead."""
-    from arena.scoring.metrics import GRID_MIN_ROWS, class_counts_in_score_order, on_decimal_grid, score_levels
+    from arena.metrics.registry import GRID_MIN_ROWS, class_counts_in_score_order, on_decimal_grid, score_levels
 
     rng = np.random.default_rng(decimals)
     n = GRID_MIN_ROWS + 1000
@@ -191,8 +191,8 @@ def test_scores_on_the_decimal_grid_are_counted_exactly_like_a_sort(decimals):
 
 def test_the_grid_is_read_in_slices_on_several_cores_alike(monkeypatch):
     """Each slice converts its own rows; a score off the grid or outside [0, 1] in any slice sends all to the sort."""
-    from arena.scoring import slices
-    from arena.scoring.metrics import GRID_MIN_ROWS, on_decimal_grid
+    from arena._fast import parallel as slices
+    from arena.metrics.registry import GRID_MIN_ROWS, on_decimal_grid
 
     rng = np.random.default_rng(3)
     score = np.round(rng.random(GRID_MIN_ROWS + 5000), 6)
@@ -214,7 +214,7 @@ def test_slices_run_in_a_forked_child_after_the_parent_used_them(monkeypatch):
     import multiprocessing
     import time
 
-    from arena.scoring import slices
+    from arena._fast import parallel as slices
 
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
     monkeypatch.setattr(slices, "_WORKERS", 2)

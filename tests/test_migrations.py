@@ -17,9 +17,9 @@ from sqlalchemy import MetaData, inspect, select, text
 
 from arena.db.database import Database
 from arena.db.migrate import FIRST_REVISION, current_revision, downgrade, head_revision, upgrade
-from arena.scoring.datasets import load_task
 from arena.scoring.score import score_submission
 from arena.server import accounts, competitions, standings, submissions
+from arena.tasks import load_task
 
 
 @pytest.fixture

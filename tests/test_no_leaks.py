@@ -11,9 +11,9 @@ from conftest import auth, upload
 from helpers import predictions_csv, sample_csv
 
 from arena.config import arena_home, installation_secret
-from arena.scoring.datasets import load_task
 from arena.scoring.score import public_rows
 from arena.server.downloads import DOWNLOADS
+from arena.tasks import load_task
 
 SLUGS = ["digits", "listops", "mnist1d", "sunspots"]
 

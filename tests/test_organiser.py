@@ -139,8 +139,9 @@ def test_a_score_is_not_recorded_when_the_version_changed_while_it_scored(app, c
     host(client, org, write(tmp_path / "parity", task_files()))
     ada = people.token("ada")
     submission_id = upload(client, ada, "parity", right_on(1.0)).get_json()["submission"]["id"]
-    from arena.server import jobs
     from helpers import InlineSlot
+
+    from arena.server import jobs
 
     real = jobs.score_submission
     db = app.extensions["arena_db"]

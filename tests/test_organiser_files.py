@@ -19,12 +19,12 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
+from arena.bundles.splits import public_mask
 from arena.cli import main as arena_main
 from arena.errors import BundleError, SubmissionError
-from arena.scoring.datasets import load_task
 from arena.scoring.score import public_rows, score_submission
-from arena.scoring.splits import public_mask
 from arena.scoring.validation import read_submission
+from arena.tasks import load_task
 
 FORMATS = ("csv", "csv.gz", "parquet")
 KINDS = ("integers", "zero-padded", "uuid-like", "floats")

@@ -1,4 +1,4 @@
-"""What each install gives: `pip install .` scores files without Flask, SQLAlchemy or JAX; the
+"""What each install gives: `pip install .` scores files without Flask, SQLAlchemy, JAX or numba; the
 commands of a missing extra still show in `arena --help` and say which extra to install;
 `create_app` does no heavy work."""
 
@@ -16,7 +16,7 @@ import sys
 from importlib.abc import MetaPathFinder
 
 class Absent(MetaPathFinder):
-    BLOCKED = {"flask", "werkzeug", "markdown", "sqlalchemy", "alembic", "jax", "flax", "optax", "redis", "rq"}
+    BLOCKED = {"flask", "werkzeug", "markdown", "sqlalchemy", "alembic", "jax", "flax", "optax", "redis", "rq", "numba"}
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in self.BLOCKED:
@@ -43,7 +43,7 @@ def test_help_lists_every_command_even_without_the_extras():
         assert f"    {command}" in result.stdout
 
 
-def test_scoring_works_without_flask_sqlalchemy_or_jax(tmp_path):
+def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
     assert arena_without_extras("tasks", "list").returncode == 0
     result = arena_without_extras("data", "sunspots", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -82,9 +82,9 @@ def test_create_app_does_no_heavy_work(tmp_path):
 
 
 def test_arena_setup_prepares_a_fresh_installation_once(tmp_path, capsys):
+    from arena.bundles.loading import builtin_task_names
     from arena.cli import main
     from arena.db.database import Database
-    from arena.scoring.datasets import builtin_task_names
     from arena.server import competitions
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"

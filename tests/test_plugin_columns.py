@@ -11,9 +11,9 @@ import pytest
 
 from arena.cli import main
 from arena.errors import BundleError, SubmissionError
-from arena.scoring.datasets import load_task
 from arena.scoring.score import private_rows, public_rows, score_submission
 from arena.scoring.validation import read_submission
+from arena.tasks import load_task
 
 N = 60
 BOX = ("x", "y", "width", "height")
@@ -234,10 +234,10 @@ def test_an_organisers_sample_that_copies_the_answers_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("submission, metrics, message", [
-    (f'prediction = "columns"\ncolumns = {{ x = "flaot" }}', METRICS, "unknown type 'flaot'. Did you mean 'float'?"),
-    (f'prediction = "columns"\ncolumns = {{ x = "string" }}', METRICS, "unknown type 'string'. Did you mean 'text'?"),
-    (f'prediction = "columns"\ncolumns = {{ x = 1 }}', METRICS, "[submission.columns.x]: the type must be a string"),
-    (f'prediction = "columns"\ncolumns = {{ id = "int" }}', METRICS, "'id' is the id column"),
+    ('prediction = "columns"\ncolumns = { x = "flaot" }', METRICS, "unknown type 'flaot'. Did you mean 'float'?"),
+    ('prediction = "columns"\ncolumns = { x = "string" }', METRICS, "unknown type 'string'. Did you mean 'text'?"),
+    ('prediction = "columns"\ncolumns = { x = 1 }', METRICS, "[submission.columns.x]: the type must be a string"),
+    ('prediction = "columns"\ncolumns = { id = "int" }', METRICS, "'id' is the id column"),
     ('prediction = "columns"', METRICS, "[submission.columns]: is required with prediction = \"columns\""),
     (f'prediction = "value"\ncolumns = {COLUMNS}', METRICS, "which needs prediction = \"columns\""),
     (f'prediction = "columns"\ncolumns = {COLUMNS}', METRICS.replace('"label_hits"]', '"label_hits", "mae"]'),
@@ -261,8 +261,9 @@ def test_every_problem_of_the_declaration_is_reported_at_once(tmp_path):
 
 
 def test_a_hosted_columns_competition_scores_an_upload(people_factory, tmp_path):
-    from arena.server import competitions
     from conftest import auth, upload
+
+    from arena.server import competitions
 
     app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
     folder = write_boxes(tmp_path / "hosted")

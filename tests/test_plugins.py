@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from arena.errors import BundleError, SubmissionError
-from arena.scoring.datasets import load_task
-from arena.scoring.plugins import PluginError
+from arena.metrics.plugins import PluginError
 from arena.scoring.score import public_rows, score_submission
+from arena.tasks import load_task
 
 N = 80
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import People, auth, require_in_ci, upload
 
-from arena.scoring.programs import FAILED_ON_OUR_SIDE, FILE_NOT_SCORED, TIME_LIMIT
+from arena.codabench.programs import FAILED_ON_OUR_SIDE, FILE_NOT_SCORED, TIME_LIMIT
 
 pytestmark = pytest.mark.slow  # a Codabench program run in the sandbox: about 20 s
 

@@ -1,4 +1,4 @@
-"""Integer-coded rankings (arena.scoring.metrics_ranking.ItemLists): the vectorised map@K and ndcg@K agree with the
+"""Integer-coded rankings (arena.metrics.ranking.ItemLists): the vectorised map@K and ndcg@K agree with the
 plain one-query-at-a-time definitions, and a submission read by Arrow's kernels holds what a Python split would."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arena.scoring.kinds import read_rankings, relevance_column, tokens
-from arena.scoring.metrics_ranking import ItemLists, average_precision_at, ndcg_at, per_query
+from arena.bundles.kinds import read_rankings, relevance_column, tokens
+from arena.metrics.ranking import ItemLists, average_precision_at, ndcg_at, per_query
 
 ITEMS = [f"i{j}" for j in range(12)] + ["x", "y"]  # x and y: ids the answer key never names
 

@@ -40,7 +40,7 @@ def program(tmp_path: Path, source: str) -> tuple[Path, Path, Path]:
 
 
 def fails(folder: Path, ref: Path, res: Path, **limits):
-    from arena.scoring.sandbox import FILE, ProgramError, run_program
+    from arena.codabench.sandbox import FILE, ProgramError, run_program
 
     started = time.monotonic()
     with pytest.raises(ProgramError) as caught:
@@ -51,7 +51,7 @@ def fails(folder: Path, ref: Path, res: Path, **limits):
 
 
 def no_cgroup_left() -> bool:
-    from arena.scoring.sandbox import _inside, _mounts, _own_cgroups
+    from arena.codabench.sandbox import _inside, _mounts, _own_cgroups
 
     own = _own_cgroups()
     for point, root, _, _ in _mounts():
@@ -64,7 +64,7 @@ def no_cgroup_left() -> bool:
 
 def capped() -> str:
     """The limits in force; skips where nothing caps the number of processes (root without a cgroup)."""
-    from arena.scoring.sandbox import limits_in_force
+    from arena.codabench.sandbox import limits_in_force
 
     limits = limits_in_force()
     if limits == "rlimits" and os.geteuid() == 0:
@@ -175,7 +175,7 @@ def test_every_writable_place_stops_at_its_size(tmp_path):
 
 
 def test_a_flood_of_output_and_a_process_left_behind_cost_nothing(tmp_path):
-    from arena.scoring.sandbox import run_program
+    from arena.codabench.sandbox import run_program
 
     source = """\
 import json, os, subprocess, sys, time
@@ -196,7 +196,7 @@ print("the end")
 
 
 def test_scores_that_point_elsewhere_are_refused(tmp_path):
-    from arena.scoring.sandbox import PROGRAM, ProgramError, run_program
+    from arena.codabench.sandbox import PROGRAM, ProgramError, run_program
 
     source = """\
 import os
@@ -211,7 +211,7 @@ os.symlink("/app/input/ref/truth.csv", "/app/output/scores.json")
 
 
 def test_without_a_cgroup_each_process_keeps_its_own_limits(tmp_path, monkeypatch):
-    from arena.scoring.sandbox import run_program
+    from arena.codabench.sandbox import run_program
 
     monkeypatch.setenv("ARENA_PROGRAM_CGROUP", "off")
     source = """\
@@ -229,7 +229,7 @@ json.dump({"refused": result}, open("/app/output/scores.json", "w"))
 
 
 def test_a_program_cannot_make_a_user_namespace_to_mount_a_file_system_of_its_own(tmp_path):
-    from arena.scoring.sandbox import _bwrap_knows, run_program
+    from arena.codabench.sandbox import _bwrap_knows, run_program
 
     if not _bwrap_knows("--disable-userns"):
         pytest.skip("needs bubblewrap 0.8 or later")

@@ -207,10 +207,10 @@ def test_a_postgresql_connection_closed_while_idle_is_replaced_before_a_request_
     (a restart, an idle timeout) is replaced, and the request never sees it."""
     import time
 
+    from conftest import postgres_url, require_in_ci
     from sqlalchemy import create_engine, text
 
     from arena.db import database
-    from conftest import postgres_url, require_in_ci
 
     url = postgres_url()
     if not url:
@@ -268,20 +268,21 @@ def test_reads_do_not_wait_for_a_sqlite_writer(tmp_path, people_factory):
 def test_an_answer_key_is_hashed_once_and_its_hash_stored(write_bundle, monkeypatch):
     """A large answer key costs its hash once, when the task is first loaded (hosted): another process
     (here: an emptied memory cache) reads the stored hash instead of hashing the key again."""
-    from arena.scoring import datasets
+    from arena.bundles import loading as datasets
+    from arena.tasks import load_task
 
     rows = "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(60))
     folder = write_bundle('name = "hashed"\ntitle = "Hashed"\nversion = 1\nkind = "classification"\n[data]\nfile = "all.csv"\n'
                           'id = "id"\ntarget = "label"\ntest_fraction = 0.5\nseed = 1\n[metrics]\nprimary = "accuracy"\n'
                           '[submission]\nprediction = "label"\n', {"all.csv": "id,label,x\n" + rows})
-    first = datasets.load_task(folder).answer_key.sha256
+    first = load_task(folder).answer_key.sha256
     datasets._memory.clear()
 
     def hashing_again(*_args):
         raise AssertionError("the answer key was hashed again")
 
     monkeypatch.setattr(datasets, "answer_sha256", hashing_again)
-    assert datasets.load_task(folder).answer_key.sha256 == first
+    assert load_task(folder).answer_key.sha256 == first
 
 
 # --- uploads at scale: 200 at once from 50 teams under a daily limit of 5 ------------------------------------------
@@ -296,10 +297,10 @@ def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and
     import io
     import threading
 
+    from conftest import People, form_csrf
     from sqlalchemy import func, select
 
     from arena.db.models import Competition, Submission, User
-    from conftest import People, form_csrf
 
     app, client, people = people_factory(DATABASE_URL=database_url)
     db = app.extensions["arena_db"]

@@ -8,12 +8,12 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from arena import config
+from arena.bundles.splits import public_mask
+from arena.intervals.confidence import bootstrap_confusion, bootstrap_rows
+from arena.metrics.registry import accuracy_cm, confusion_matrix
 from arena.scoring import score as scoring
-from arena.scoring.datasets import load_task
-from arena.scoring.metrics import accuracy_cm, confusion_matrix
 from arena.scoring.score import public_rows, score_submission
-from arena.scoring.splits import public_mask
-from arena.scoring.stats import bootstrap_confusion, bootstrap_rows
+from arena.tasks import load_task
 
 
 def noisy_labels(task, accuracy, seed=0):
@@ -115,7 +115,7 @@ def test_rounded_scores_hide_extra_precision():
 
 
 def test_score_takes_a_task_name_and_a_file(tmp_path):
-    from arena.scoring.score import score
+    from arena.tasks import score
 
     load_task("digits").sample_submission().to_csv(tmp_path / "s.csv", index=False)
     assert score("digits", tmp_path / "s.csv") == score_submission(load_task("digits"), tmp_path / "s.csv")
@@ -142,7 +142,8 @@ def test_line_breaks_are_counted_alike_in_slices(monkeypatch):
     """The row cap's line count, cut into slices that run at once, counts every line break once."""
     import pyarrow as pa
 
-    from arena.scoring import slices, validation
+    from arena._fast import parallel as slices
+    from arena.scoring import validation
 
     text = b"".join(b"id,label\n" if i % 7 else b"\n\n" for i in range(5000)) + b"x"
     expected = text.count(b"\n")
@@ -154,7 +155,8 @@ def test_line_breaks_are_counted_alike_in_slices(monkeypatch):
 
 def test_probability_bounds_are_found_alike_in_slices_and_chunks(monkeypatch):
     """The smallest probability and row sums, read in slices and chunks, are the whole array's, wherever they lie."""
-    from arena.scoring import slices, validation
+    from arena._fast import parallel as slices
+    from arena.scoring import validation
 
     rng = np.random.default_rng(5)
     columns = rng.dirichlet(np.ones(3), 10_000).T.copy()
@@ -192,7 +194,8 @@ def test_a_columns_blocks_are_copied_alike_on_several_cores(monkeypatch):
     """Blocks of uneven sizes, shared among three threads, land at their own rows (empty cells as NaN)."""
     import pyarrow as pa
 
-    from arena.scoring import slices, validation
+    from arena._fast import parallel as slices
+    from arena.scoring import validation
 
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 10)
     monkeypatch.setattr(slices, "_WORKERS", 3)
@@ -209,7 +212,8 @@ def test_a_columns_blocks_are_copied_alike_on_several_cores(monkeypatch):
 def test_predicted_classes_and_confusion_cells_are_found_alike_in_slices_and_chunks(monkeypatch, weighted):
     """The first most probable class of each row and the confusion matrices' counts, read in three slices of odd
     chunks, are numpy's argmax and one whole bincount."""
-    from arena.scoring import slices, validation
+    from arena._fast import parallel as slices
+    from arena.scoring import validation
 
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 100)
     monkeypatch.setattr(slices, "_WORKERS", 3)

@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import auth, upload
-
+from helpers import predictions_csv, sample_csv
 from sqlalchemy import select
 
 from arena.db.models import AuditEntry, Competition, Membership, Submission, User
 from arena.server import jobs, slots, submissions
-from helpers import predictions_csv, sample_csv
 
 LIMIT = 3  # seconds: the stalling task's own [scoring] timeout
 
@@ -400,7 +399,7 @@ import warnings
 
 import numpy as np
 
-import arena.scoring.metrics as metrics
+import arena.metrics.registry as metrics
 
 np.seterr(all="raise")
 warnings.simplefilter("error")
@@ -485,8 +484,8 @@ def test_only_an_organiser_may_clear_a_teams_failures(app, people, tmp_path):
 
 @pytest.mark.parametrize("value", ["0", "-5", "100000", '"ten"'])
 def test_a_task_timeout_out_of_range_is_refused_with_the_key(tmp_path, value):
+    from arena.bundles.spec import load_spec
     from arena.errors import BundleError
-    from arena.scoring.spec import load_spec
 
     folder = stalling_bundle(tmp_path / "stall")
     (folder / "task.toml").write_text((folder / "task.toml").read_text().replace(f"timeout = {LIMIT}",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from arena.scoring.datasets import load_task
+from arena.bundles.spec import load_spec
 from arena.errors import BundleError
-from arena.scoring.spec import load_spec
+from arena.tasks import load_task
 
 GOOD = """
 name = "toy"
@@ -134,7 +134,7 @@ def test_data_are_not_read_while_the_keys_that_locate_them_are_wrong(write_bundl
 
 
 def test_the_builtin_bundles_use_only_known_keys():
-    from arena.scoring.datasets import builtin_task_names, find_bundle
+    from arena.bundles.loading import builtin_task_names, find_bundle
 
     for name in builtin_task_names():
         assert load_spec(find_bundle(name)).name == name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arena.scoring import splits
-from arena.scoring.splits import _apportion, public_mask, row_hash_unit
+from arena.bundles import splits
+from arena.bundles.splits import _apportion, public_mask, row_hash_unit
 
 
 def sorted_selection(h: np.ndarray, labels: np.ndarray | None, public_fraction: float) -> np.ndarray:

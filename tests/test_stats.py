@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ks_2samp, norm
 
-from arena.scoring import intervals
-from arena.scoring.metrics import confusion_matrix, get_metric, roc_auc
-from arena.scoring.stats import metric_interval, plain_confusion_replicates, plain_row_replicates
+from arena.intervals import bootstrap as intervals
+from arena.intervals.confidence import metric_interval, plain_confusion_replicates, plain_row_replicates
+from arena.metrics.registry import confusion_matrix, get_metric, roc_auc
 
 DATASETS = {30: 1000, 100: 1000, 1000: 1000}  # rows -> simulated datasets (ROC AUC: 500 at 1000 rows, for time)
 CLASS_SHARES = np.array([0.5, 0.3, 0.2])
@@ -367,7 +367,7 @@ def test_a_new_entrant_costs_one_evaluation_not_the_whole_board(client, people, 
     from conftest import upload
     from helpers import predictions_csv
 
-    from arena.scoring import rowresults
+    from arena.intervals import row_results as rowresults
     from arena.server import ranks
 
     calls = []
@@ -431,7 +431,7 @@ def test_a_move_outside_the_rank_interval_is_beyond_noise(monkeypatch):
 
 @pytest.mark.parametrize("name", ["accuracy", "f1_macro", "log_loss", "roc_auc", "rmse", "mae", "r2", "exact_match"])
 def test_per_row_results_give_back_the_metric(name):
-    from arena.scoring import rowresults
+    from arena.intervals import row_results as rowresults
 
     metric = get_metric(name)
     rng = np.random.default_rng(8)
@@ -453,7 +453,7 @@ def test_per_row_results_give_back_the_metric(name):
 @pytest.mark.parametrize("name", ["log_loss", "mae", "rmse", "r2"])
 def test_one_pass_over_both_parts_matches_scoring_each_part_apart(name, rows):
     """The blocked path (one pass, both parts) gives each part the value and interval of the per-part path."""
-    from arena.scoring import blocked
+    from arena.scoring import one_pass
 
     rng = np.random.default_rng(rows)
     public = rng.random(rows) < 0.3
@@ -466,7 +466,7 @@ def test_one_pass_over_both_parts_matches_scoring_each_part_apart(name, rows):
     else:
         truth = rng.normal(size=rows)
         pred = truth + rng.normal(size=rows)
-    found = blocked.blocked_score(name, truth, pred, {"public": public, "private": private}, ("test", rows), seed=7)
+    found = one_pass.blocked_score(name, truth, pred, {"public": public, "private": private}, ("test", rows), seed=7)
     metric = get_metric(name)
     for part, mask in (("public", public), ("private", private)):
         assert found.values[part] == pytest.approx(metric.from_rows(truth[mask], pred[mask]), rel=1e-12, abs=1e-12)
@@ -488,8 +488,8 @@ def _assert_each_part_scored_apart_alike(found: dict, again: dict, truth, proba,
 
 @pytest.mark.parametrize("decimals", [None, 6], ids=["sorted", "six-decimal grid"])
 def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(decimals):
-    from arena.scoring import blocked
-    from arena.scoring.metrics import GRID_MIN_ROWS
+    from arena.metrics.registry import GRID_MIN_ROWS
+    from arena.scoring import one_pass
 
     rng = np.random.default_rng(11)
     rows = GRID_MIN_ROWS + 20_000
@@ -501,19 +501,52 @@ def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(deci
         p1 = np.round(p1, decimals)
     proba = np.column_stack([1 - p1, p1])
     parts = {"public": public, "private": private}
-    found = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)
-    again = blocked.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)  # the kept offsets serve again
+    found = one_pass.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)
+    again = one_pass.binary_auc_score(truth, proba, parts, ("auc", decimals), seed=7)  # the kept offsets serve again
     _assert_each_part_scored_apart_alike(found, again, truth, proba, parts)
-    kept = {key[0] for key in blocked._kept_offsets}
+    kept = {key[0] for key in one_pass._kept_offsets}
     assert (("auc", decimals) in kept) == (decimals is not None)  # scores off the grid keep no offsets
     small = {name: mask[:5000] for name, mask in parts.items()}
-    assert blocked.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"),
+    assert one_pass.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"),
                                     seed=7) is None  # small parts weight their rows one by one instead
 
 
+
+def test_without_numba_roc_auc_takes_the_numpy_path_with_the_same_results(monkeypatch):
+    """numba is optional (the ``fast`` extra): where it cannot be imported, the one pass counts a binary ROC AUC's
+    classes by sorting instead of on the compiled grid, with the same values and intervals, and multi-class ROC AUC
+    leaves the one pass to the per-part path."""
+    import sys
+
+    from arena import _fast
+    from arena.metrics.registry import GRID_MIN_ROWS
+    from arena.scoring import one_pass
+
+    rng = np.random.default_rng(15)
+    rows = GRID_MIN_ROWS + 20_000
+    usage = rng.random(rows)
+    parts = {"public": usage < 0.3, "private": usage > 0.4}
+    truth = rng.integers(0, 2, rows)
+    p1 = np.round(np.clip(0.3 * truth + 0.7 * rng.random(rows), 0, 1), 6)
+    proba = np.column_stack([1 - p1, p1])
+    compiled = one_pass.binary_auc_score(truth, proba, parts, ("no numba", "compiled"), seed=7)
+    assert _fast.has_compiled()
+    monkeypatch.setitem(sys.modules, "numba", None)  # importing numba now fails, as where it is not installed
+    monkeypatch.delitem(sys.modules, "arena._fast.gridcount")
+    assert not _fast.has_compiled()
+    plain = one_pass.binary_auc_score(truth, proba, parts, ("no numba", "numpy"), seed=7)
+    for part in parts:
+        assert plain[part][0] == pytest.approx(compiled[part][0], abs=1e-12)
+        assert plain[part][1].as_tuple() == pytest.approx(compiled[part][1].as_tuple(), abs=1e-12)
+    assert ("no numba", "numpy") not in {key[0] for key in one_pass._kept_offsets}  # no grid offsets were made
+    k = 3
+    labels = rng.integers(0, k, rows)
+    three = np.round(rng.dirichlet(np.ones(k), rows), 6)
+    assert one_pass.multiclass_auc_score(labels, three, parts, ("no numba", "multiclass"), seed=7) is None
+
 def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart():
-    from arena.scoring import blocked
-    from arena.scoring.metrics import GRID_MIN_ROWS
+    from arena.metrics.registry import GRID_MIN_ROWS
+    from arena.scoring import one_pass
 
     rng = np.random.default_rng(12)
     rows, k = GRID_MIN_ROWS + 20_000, 4
@@ -523,16 +556,16 @@ def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart(
     logits = rng.normal(size=(rows, k)) + np.eye(k)[truth]
     proba = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)  # as a CSV writes them
     parts = {"public": public, "private": private}
-    found = blocked.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)
-    again = blocked.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)  # kept offsets serve again
+    found = one_pass.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)
+    again = one_pass.multiclass_auc_score(truth, proba, parts, ("multiclass auc",), seed=7)  # kept offsets serve again
     _assert_each_part_scored_apart_alike(found, again, truth, proba, parts)
     one_class_short = truth.copy()
     one_class_short[public & (truth == 3)] = 2  # class 3 has no positive public row: the public AUC is undefined
-    found = blocked.multiclass_auc_score(one_class_short, proba, parts, ("multiclass auc", "short"), seed=7)
+    found = one_pass.multiclass_auc_score(one_class_short, proba, parts, ("multiclass auc", "short"), seed=7)
     assert np.isnan(found["public"][0]) and found["public"][1].undefined == 1000
     assert found["private"][0] == pytest.approx(roc_auc(one_class_short[private], proba[private]), abs=1e-12)
     off_grid = proba + rng.random(proba.shape) * 1e-9
-    assert blocked.multiclass_auc_score(truth, off_grid, parts, ("multiclass auc", "off"), seed=7) is None
+    assert one_pass.multiclass_auc_score(truth, off_grid, parts, ("multiclass auc", "off"), seed=7) is None
 
 
 @pytest.mark.parametrize("rare", [False, True], ids=["balanced", "one class rare"])
@@ -540,8 +573,8 @@ def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(m
     """Above INFLUENCE_ROWS rows a part's interval reads the influence of a sample drawn within each class, each row
     weighed for those not drawn: the same AUC (every row is counted) and an interval of the same width about it,
     over several bootstraps, with a class so rare that a plain sample would hold a handful of its rows."""
-    from arena.scoring import blocked
-    from arena.scoring.metrics import GRID_MIN_ROWS
+    from arena.metrics.registry import GRID_MIN_ROWS
+    from arena.scoring import one_pass
 
     rng = np.random.default_rng(13)
     rows, k = GRID_MIN_ROWS + 40_000, 4
@@ -555,11 +588,11 @@ def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(m
     parts = {"public": public, "private": private}
     ratios = []
     for seed in range(5):
-        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 10**9)
-        every_row = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", rare, "all"), seed=seed)
-        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 8000)
-        sampled = blocked.multiclass_auc_score(truth, proba, parts, ("sampled auc", rare), seed=seed)
-        sample = blocked._kept_samples[(("sampled auc", rare), seed, k)]
+        monkeypatch.setattr(one_pass, "INFLUENCE_ROWS", 10**9)
+        every_row = one_pass.multiclass_auc_score(truth, proba, parts, ("sampled auc", rare, "all"), seed=seed)
+        monkeypatch.setattr(one_pass, "INFLUENCE_ROWS", 8000)
+        sampled = one_pass.multiclass_auc_score(truth, proba, parts, ("sampled auc", rare), seed=seed)
+        sample = one_pass._kept_samples[(("sampled auc", rare), seed, k)]
         for j, (part, mask) in enumerate(parts.items()):
             chosen = sample.rows[sample.part == j]
             assert len(chosen) < 1.1 * 8000 and mask[chosen].all()  # its own rows, no more than asked
@@ -576,8 +609,8 @@ def test_multiclass_auc_reads_every_row_where_a_few_rows_carry_the_spread(monkey
     """A nearly perfect submission: its interval's spread sits in its few misranked rows, which a sample would hold
     or miss by chance. The sample notices and every row is read: the interval is exactly the all-rows one, where
     an ordinary submission keeps its sample's (close, not equal)."""
-    from arena.scoring import blocked
-    from arena.scoring.metrics import GRID_MIN_ROWS
+    from arena.metrics.registry import GRID_MIN_ROWS
+    from arena.scoring import one_pass
 
     rng = np.random.default_rng(14)
     rows, k = GRID_MIN_ROWS + 40_000, 4
@@ -591,22 +624,22 @@ def test_multiclass_auc_reads_every_row_where_a_few_rows_carry_the_spread(monkey
     logits = rng.normal(size=(rows, k)) + np.eye(k)[truth]
     ordinary = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)
     for proba, spread_in_few_rows in ((near_perfect, True), (ordinary, False)):
-        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 10**9)
-        every_row = blocked.multiclass_auc_score(truth, proba, parts, ("few rows", spread_in_few_rows, "all"), seed=3)
-        monkeypatch.setattr(blocked, "INFLUENCE_ROWS", 8000)
-        found = blocked.multiclass_auc_score(truth, proba, parts, ("few rows", spread_in_few_rows), seed=3)
+        monkeypatch.setattr(one_pass, "INFLUENCE_ROWS", 10**9)
+        every_row = one_pass.multiclass_auc_score(truth, proba, parts, ("few rows", spread_in_few_rows, "all"), seed=3)
+        monkeypatch.setattr(one_pass, "INFLUENCE_ROWS", 8000)
+        found = one_pass.multiclass_auc_score(truth, proba, parts, ("few rows", spread_in_few_rows), seed=3)
         for part in parts:
             assert found[part][0] == every_row[part][0]
             assert (found[part][1] == every_row[part][1]) == spread_in_few_rows
 
 
 def test_r2_on_a_part_whose_truth_is_constant_follows_r2s_own_rule():
-    from arena.scoring import blocked
+    from arena.scoring import one_pass
 
     truth = np.r_[np.full(5, 2.0), np.arange(20.0)]
     public = np.r_[np.ones(5, bool), np.zeros(20, bool)]
-    exact = blocked.blocked_score("r2", truth, truth.copy(), {"public": public, "private": ~public}, ("r2", 1), seed=3)
-    off = blocked.blocked_score("r2", truth, truth + 1, {"public": public, "private": ~public}, ("r2", 2), seed=3)
+    exact = one_pass.blocked_score("r2", truth, truth.copy(), {"public": public, "private": ~public}, ("r2", 1), seed=3)
+    off = one_pass.blocked_score("r2", truth, truth + 1, {"public": public, "private": ~public}, ("r2", 2), seed=3)
     assert exact.values["public"] == 1.0 and off.values["public"] == 0.0  # as metrics.r2 says, not NaN
     assert exact.values["private"] == 1.0
 
@@ -621,7 +654,7 @@ def test_row_weights_for_many_rows_come_in_bounded_chunks_and_are_the_same_every
 
 
 def test_joint_ranks_hold_when_the_weights_come_in_chunks(monkeypatch):
-    from arena.scoring import rankstats
+    from arena.intervals import ranks as rankstats
 
     monkeypatch.setattr(intervals, "MAX_WEIGHT_CELLS", 5000)  # 5 resamples at a time over 1,000 rows
     rng = np.random.default_rng(9)

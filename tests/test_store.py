@@ -12,12 +12,11 @@ from datetime import timedelta
 import pytest
 from helpers import InlineSlot, predictions_csv, sample_csv
 
-from arena.server import jobs
-from arena.server.files import store_stream
-from arena.server import accounts, competitions, submissions
 from arena.db.database import Database
 from arena.db.migrate import upgrade
 from arena.db.models import Submission, utcnow
+from arena.server import accounts, competitions, jobs, submissions
+from arena.server.files import store_stream
 
 
 @pytest.fixture

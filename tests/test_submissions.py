@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from arena.scoring.datasets import load_task
 from arena.errors import SubmissionError
 from arena.scoring.validation import caps_for, read_submission
+from arena.tasks import load_task
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_probability_file_problems(digits, tmp_path, edit, expected):
 @pytest.mark.parametrize("row, value", [(301, np.nan), (-1, None), (2, np.nan)])
 def test_an_empty_or_nan_probability_in_any_chunk_is_reported(digits, tmp_path, monkeypatch, row, value):
     """Checked a few rows at a time, on several threads: a bad cell is found whichever chunk holds it."""
-    from arena.scoring import slices
+    from arena._fast import parallel as slices
 
     monkeypatch.setattr(slices, "CHUNK_ROWS", 16)
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 100)
@@ -243,8 +243,8 @@ def test_a_compressed_value_column_whose_first_rows_are_whole_numbers_is_still_r
     """The streaming reader guesses types from its first block: whole numbers there, then 0.5, is a valid file."""
     import gzip
 
-    from arena.scoring.datasets import load_task
     from arena.scoring.score import score_submission
+    from arena.tasks import load_task
 
     n = 200_000
     ids = "\n".join(str(i) for i in range(n))

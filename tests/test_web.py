@@ -166,7 +166,7 @@ def test_organiser_admin_actions_through_forms(world, client, people):
 def test_host_a_competition_from_an_uploaded_bundle(client, people, tmp_path):
     import zipfile
 
-    from arena.scoring.datasets import find_bundle
+    from arena.bundles.loading import find_bundle
 
     people.token("org", organiser=True)
     people.login("org")

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Callable, cast
 
 from sqlalchemy import CursorResult, bindparam, event, func, inspect, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.db.models import Announcement, BoardGeneration, Competition, Submission, Team

@@ -99,7 +99,7 @@ class Competition(Base):
     commitment_salt: Mapped[str] = mapped_column(String(64), default="", server_default="")
     commitment: Mapped[str] = mapped_column(String(64), default="", server_default="")
     revealed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    # Statistics (revision 0005): what participants see of public scores (arena.scoring.spec.FEEDBACK_MODES).
+    # Statistics (revision 0005): what participants see of public scores (arena.bundles.spec.FEEDBACK_MODES).
     feedback: Mapped[str] = mapped_column(String(16), default="rounded", server_default="rounded")
     # Organisers (revision 0006): draft | published | archived (open, closed and revealed stay in is_open and
     # revealed); the snapshot the task is hosted from and the organiser's folder it was copied from; what pages

@@ -1,4 +1,4 @@
-"""The scoring library: task bundles, data sources, splits, metrics, reading predictions, scoring, statistics.
+"""Reading predictions and scoring them: validating a file against the answer key, score(), the Score result, and one-pass sums for large uploads.
 
 numpy, pandas, pyarrow, scipy and scikit-learn only: no web, no database, no JAX.
 """

@@ -1,7 +1,8 @@
 """Score a submission: every declared metric on public and private rows, with bootstrap CIs.
 
 This is the one scoring path; the CLI, the API, the web form and the workers all call
-:func:`score_submission` (or :func:`score_predictions` on an already-read file).
+:func:`score_submission` (or :func:`score_predictions` on an already-read file); :func:`arena.tasks.score`
+takes a task's name or folder.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from typing import NamedTuple
 
 import numpy as np
 
+from arena._fast import chunks, over_slices, scratch
+from arena.bundles.loading import Task
+from arena.bundles.splits import public_mask, split_scope
 from arena.config import installation_secret
-from arena.scoring import blocked, kaggle_intervals
-from arena.scoring.datasets import Task
-from arena.scoring.intervals import has_fast_path
-from arena.scoring.metrics import get_metric
-from arena.scoring.plugins import check_value, plugin_metrics
-from arena.scoring.splits import public_mask, split_scope
-from arena.scoring.rowresults import row_results
-from arena.scoring.slices import chunks, over_slices, scratch
-from arena.scoring.stats import Interval, metric_interval
-from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, read_submission, take_rows, whole_tables
-from arena.scoring.weights import answer_weights, confusion_interval, row_interval
+from arena.intervals import kaggle_metrics as kaggle_intervals
+from arena.intervals.bootstrap import has_fast_path
+from arena.intervals.confidence import Interval, metric_interval
+from arena.intervals.row_results import row_results
+from arena.intervals.weighted import answer_weights, confusion_interval, row_interval
+from arena.metrics.plugins import check_value, plugin_metrics
+from arena.metrics.registry import get_metric
+from arena.scoring import one_pass
+from arena.scoring.interface import TaskInterface
+from arena.scoring.validation import DEFAULT_MAX_BYTES, Predictions, take_rows, whole_tables
 
 BOOTSTRAP_SEED = 20240601
 
@@ -67,7 +70,7 @@ class Score:
 class SplitName(NamedTuple):
     """What names a split: its scope, the answer key, the public share and the installation secret (hashed).
 
-    It keys every per-split cache, here and in :mod:`arena.scoring.blocked`."""
+    It keys every per-split cache, here and in :mod:`arena.scoring.one_pass`."""
 
     scope: str
     answers: str
@@ -179,17 +182,17 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     primary_rows = None
     if weight is None:  # mean-type metrics: both parts from one pass over the rows
         parts = {"public": public, "private": private}
-        for metric in [m for m in row_metrics if m.name in blocked.NAMES]:
-            found = blocked.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts, split,
+        for metric in [m for m in row_metrics if m.name in one_pass.NAMES]:
+            found = one_pass.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts, split,
                                           seed=BOOTSTRAP_SEED)
             for part in parts:
                 results[part][metric.name], cis[part][metric.name] = found.values[part], found.intervals[part]
             if metric is primary:
                 primary_rows = found.rows
-        row_metrics = [m for m in row_metrics if m.name not in blocked.NAMES]
+        row_metrics = [m for m in row_metrics if m.name not in one_pass.NAMES]
         if any(m.name == "roc_auc" for m in row_metrics) and predictions.probabilities is not None:
             proba = predictions.probabilities
-            auc_score = blocked.binary_auc_score if proba.shape[1] == 2 else blocked.multiclass_auc_score
+            auc_score = one_pass.binary_auc_score if proba.shape[1] == 2 else one_pass.multiclass_auc_score
             found_auc = auc_score(key.truth, proba, parts, split, seed=BOOTSTRAP_SEED)
             for part, (value, interval) in (found_auc or {}).items():
                 results[part]["roc_auc"], cis[part]["roc_auc"] = value, interval
@@ -212,7 +215,7 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
                 results[part][metric.name] = metric.from_rows(metric_truth, pred, **({"weight": w} if w is not None else {}))
             if w is None and has_fast_path(metric.name):
                 cis[part][metric.name] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
-            else:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.scoring.weights
+            else:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.intervals.weighted
                 cis[part][metric.name] = row_interval(metric, metric_truth, pred, w, seed=BOOTSTRAP_SEED)
 
     plugin_names = {plugin.name for plugin in getattr(task.spec, "plugins", ())}
@@ -254,13 +257,11 @@ def _cell_counts(labels: np.ndarray, base: np.ndarray, weight: np.ndarray | None
     return np.sum(over_slices(count, len(labels)), axis=0)
 
 
-def score_submission(task: Task, path: str | Path, *, public_fraction: float | None = None,
+def score_submission(task: TaskInterface, path: str | Path, *, public_fraction: float | None = None,
                      split_key: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
-    """Read, validate and score a predictions file (raises SubmissionError for a bad file)."""
-    if hasattr(task, "score_file"):  # a Codabench/CodaLab phase: its program (or the native metric) scores the file
-        return task.score_file(path, max_bytes=max_bytes)
-    return score_predictions(task, read_submission(task, path, max_bytes=max_bytes), public_fraction=public_fraction,
-                             split_key=split_key)
+    """Score an uploaded file (raises SubmissionError for a bad file): a bundle's task reads and validates it and
+    computes its metrics, a Codabench phase runs its program (or Arena's metric in its place)."""
+    return task.score_file(path, public_fraction=public_fraction, split_key=split_key, max_bytes=max_bytes)
 
 
 def rounded(value: float, digits: int = 4) -> float | None:
@@ -272,9 +273,3 @@ def rounded(value: float, digits: int = 4) -> float | None:
         return None
     return round(float(value), digits)
 
-
-def score(task: Task | str, file: str | Path, *, public_fraction: float | None = None) -> Score:
-    """``score(task, file)``: a task (or its name or bundle folder) and a predictions file -> Score."""
-    from arena.scoring.datasets import load_task
-
-    return score_submission(load_task(task) if not isinstance(task, Task) else task, file, public_fraction=public_fraction)

@@ -23,14 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from arena.scoring.columns import COLUMNS_PREDICTION, read_declared, text_read
-from arena.scoring.datasets import AnswerKey, Task
-from arena.scoring.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
-from arena.scoring.metrics import class_value_problem
-from arena.scoring.metrics_ranking import ItemLists
-from arena.scoring.slices import chunks, over_slices, scratch
-from arena.scoring.pooled import pooled_empty
+from arena._fast import chunks, over_slices, pooled_empty, scratch
+from arena.bundles.columns import COLUMNS_PREDICTION, matching_share, read_declared, text_read
+from arena.bundles.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
+from arena.bundles.loading import AnswerKey, Task
 from arena.errors import Problem, SubmissionError
+from arena.metrics.ranking import ItemLists
+from arena.metrics.registry import class_value_problem
 
 DEFAULT_MAX_BYTES = int(os.environ.get("ARENA_MAX_UPLOAD_MB", "200")) * 1024 * 1024
 PROBABILITY_TOLERANCE = 1e-3
@@ -759,6 +758,32 @@ def check_answer_values(task: Task) -> list[Problem]:
             problems.append(Problem(where, f"{role} column '{column}' has negative answers ({named(negative)}), but "
                                     f"{NON_NEGATIVE[non_negative[0]]}: the answers must be 0 or more."))
     return problems
+
+
+def check_sample_submission(task: Task) -> list[Problem]:
+    """The organiser's own sample submission must be a valid submission of the task."""
+    if task.spec.sample_file is None:
+        return []
+    try:
+        predictions = read_submission(task, task.spec.sample_file)
+    except SubmissionError as exc:
+        return [Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()]
+    key = task.answer_key
+    if task.spec.kind in TEXT_TARGET_KINDS:
+        return []
+    if predictions.columns is not None:  # declared columns: those the answers hold too must not match them
+        matching = matching_share(predictions.columns, task.answers.sort_values(task.spec.id_column, kind="stable"))
+        leaks = matching is not None and matching > 0.5
+    elif predictions.label_codes() is not None and key.classes is not None:
+        matching = float(np.mean(predictions.label_codes() == key.truth))
+        leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
+    else:
+        matching = float(np.mean(np.isclose(predictions.values, key.truth)))
+        leaks = matching > 0.5 and len(np.unique(key.truth)) > 1
+    if leaks:
+        return [Problem(str(task.spec.sample_file), f"matches the hidden answers on {matching:.0%} of the rows: it would "
+                        "give the answer key away. Ship a trivial one (one class for every row, or the training mean).")]
+    return []
 
 
 def _copy_blocks(column: pa.ChunkedArray, out: np.ndarray) -> None:

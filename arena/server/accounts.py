@@ -14,8 +14,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
-from arena.errors import ArenaError
 from arena.db.models import ApiToken, InstallationSetting, Invite, User, utcnow
+from arena.errors import ArenaError
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8

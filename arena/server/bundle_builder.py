@@ -9,11 +9,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from arena.bundles.loading import Task
+from arena.bundles.spec import KINDS, PREDICTIONS
 from arena.config import arena_home
 from arena.errors import ArenaError, BundleError
-from arena.scoring.datasets import Task, load_task
-from arena.scoring.metrics import METRICS
-from arena.scoring.spec import KINDS, PREDICTIONS
+from arena.metrics.registry import METRICS
+from arena.tasks import load_task
 
 FILES = ("train", "test", "answers")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")

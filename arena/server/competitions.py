@@ -11,17 +11,18 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, object_session
 
+from arena.bundles.archives import unpack_bundle
+from arena.bundles.loading import answer_key_csv, builtin_task_names
+from arena.bundles.spec import FEEDBACK_MODES
+from arena.codabench.bundle import slug_of
 from arena.config import arena_home, private_dir
-from arena.scoring.datasets import Task, answer_key_csv, builtin_task_names, load_task
-from arena.errors import ArenaError
-from arena.scoring.bundles import unpack_bundle
-from arena.scoring.codabench import slug_of
-from arena.scoring.programs import ProgramTask, is_program_ref
 from arena.db import generations
 from arena.db.models import BoardGeneration, Competition, Submission, User, utcnow
+from arena.errors import ArenaError
+from arena.scoring.interface import TaskInterface
 from arena.server import snapshots
 from arena.server.stages import preview
-from arena.scoring.spec import FEEDBACK_MODES
+from arena.tasks import load_task, phase_refs
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PHASE_DATES = ("starts_at", "ends_at")  # a Codabench/CodaLab phase sets each stage's own
@@ -34,37 +35,30 @@ class CompetitionError(ArenaError):
     headline = "The request cannot be done"
 
 
-def task_of(competition: Competition) -> Task:
+def task_of(competition: Competition) -> TaskInterface:
     return load_task(competition.task_ref)
 
 
-def _stored_ref(task_ref: str, task: Task) -> str:
-    """What a competition remembers of its task: a built-in's name, or the bundle's absolute folder."""
-    if isinstance(task, ProgramTask):  # a Codabench/CodaLab phase: the folder and the phase
-        return task.spec.ref
-    return str(task_ref) if task_ref in builtin_task_names() else str(task.spec.bundle_dir)
-
-
-def _pin(competition: Competition, task_ref: str, task: Task) -> None:
+def _pin(competition: Competition, task_ref: str, task: TaskInterface) -> None:
     """Point the competition at the task's snapshot (an immutable copy under ARENA_HOME) and store what pages
     show of the task; a built-in or a Codabench bundle is referenced as it is."""
-    ref = _stored_ref(task_ref, task)
-    if snapshots.snapshots(ref) and not snapshots.is_snapshot(ref):
-        competition.snapshot, folder = snapshots.take(ref)
+    ref, source = task.stored_ref(task_ref), task.snapshot_folder(task_ref)
+    if source is not None and not snapshots.is_snapshot(ref):
+        competition.snapshot, folder = snapshots.take(source)
         competition.source_ref, ref = ref, str(folder)
         task = load_task(ref)
     competition.task_ref = ref
     snapshots.store_facts(competition, task)
 
 
-def _adopt(session: Session, competition: Competition, task: Task) -> int:
+def _adopt(session: Session, competition: Competition, task: TaskInterface) -> int:
     """Take the task's version and answer key (with a new salted commitment) and queue every submission for rescoring."""
     competition.task_version, competition.answer_sha256 = task.spec.version, task.answer_key.sha256
     commit_to_answer_key(competition, task)
     return queue_rescore(session, competition)
 
 
-def commitment_of(salt: str, task: Task) -> str:
+def commitment_of(salt: str, task: TaskInterface) -> str:
     """SHA-256 of the salt (hex text), a newline, and the answer key as canonical CSV.
 
     Anyone holding the answer key and, after the reveal, the salt can check it:
@@ -74,7 +68,7 @@ def commitment_of(salt: str, task: Task) -> str:
     return hashlib.sha256(f"{salt}\n".encode() + answer_key_csv(task.answers, task.spec)).hexdigest()
 
 
-def commit_to_answer_key(competition: Competition, task: Task) -> None:
+def commit_to_answer_key(competition: Competition, task: TaskInterface) -> None:
     """A fresh random salt and the commitment to this answer key (published at once; the salt at the reveal)."""
     competition.commitment_salt = secrets.token_hex(16)
     competition.commitment = commitment_of(competition.commitment_salt, task)
@@ -109,7 +103,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     ``[competition]`` table. A Codabench/CodaLab bundle hosts each phase as a stage (``native=True``:
     scored by Arena's metric where it matches the program's).
     """
-    if "#phase=" not in str(task_ref) and is_program_ref(task_ref):
+    if "#phase=" not in str(task_ref) and phase_refs(task_ref):  # a bundle of phases: each one a stage
         return host_stages(session, task_ref, slug=slug, **settings)[0]
     settings.pop("native", None)
     state = settings.pop("state", None)
@@ -122,7 +116,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     slug = check_slug(session, slug or spec.name)
     defaults = spec.competition
     competition = Competition(
-        slug=slug, title=spec.title, task_ref=_stored_ref(task_ref, task),
+        slug=slug, title=spec.title, task_ref=task.stored_ref(task_ref),
         task_version=spec.version, answer_sha256=task.answer_key.sha256, description=spec.description,
         daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
         final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
@@ -137,7 +131,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     return competition
 
 
-def default_feedback(task_ref: str, task: Task) -> str:
+def default_feedback(task_ref: str, task: TaskInterface) -> str:
     """A new competition's feedback mode when the organiser names none: the bundle's ``[competition] feedback``;
     otherwise the Ladder, which keeps one-row probes and boosting off the public board (bench/RESULTS.md).
 
@@ -148,7 +142,7 @@ def default_feedback(task_ref: str, task: Task) -> str:
     named = getattr(task.spec.competition, "feedback", None)
     if named:
         return named
-    if isinstance(task, ProgramTask) or str(task_ref) in builtin_task_names():
+    if not task.per_row_results or str(task_ref) in builtin_task_names():
         return "rounded"
     return "ladder"
 
@@ -286,7 +280,7 @@ def host_stages(session: Session, ref: str | Path, *, slug: str | None = None, n
     """
     settings = {key: value for key, value in settings.items() if not (key in PHASE_DATES and value is None)}
     stages = preview(ref, detect_native=native)
-    base = slug or slug_of(stages[0].task.bundle.title)
+    base = slug or slug_of(stages[0].title)
     if len(stages) > 1 and any(settings.get(key) is not None for key in PHASE_DATES):
         raise CompetitionError("the bundle's phases set each stage's dates; change them on each stage's admin page "
                                "after hosting.")
@@ -295,7 +289,7 @@ def host_stages(session: Session, ref: str | Path, *, slug: str | None = None, n
         check_slug(session, stage_slug)
     hosted = []
     for stage, stage_slug in zip(stages, slugs):
-        phase = stage.task.phase
+        phase = stage.phase
         stage_ref = stage.task.spec.ref + (f"&native={stage.detection.metric}" if native and stage.detection.metric else "")
         dates = {"starts_at": phase.starts_at, "ends_at": phase.ends_at}
         hosted.append(host(session, stage_ref, slug=stage_slug, **{**dates, **settings}))
@@ -348,7 +342,8 @@ def sync_task_versions(session: Session) -> list[str]:
             _adopt(session, competition, task)
             changed.append(competition.slug)
             continue
-        if snapshots.snapshots(competition.task_ref) and not snapshots.is_snapshot(competition.task_ref):
+        if (current.snapshot_folder(competition.task_ref) is not None
+                and not snapshots.is_snapshot(competition.task_ref)):
             _pin(competition, competition.task_ref, task)  # hosted before snapshots: it gets one now
         if not competition.commitment:  # hosted before commitments were salted
             commit_to_answer_key(competition, task)

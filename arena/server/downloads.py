@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from arena.bundles.loading import Task
 from arena.config import arena_home
 from arena.db.models import Competition
-from arena.scoring.datasets import Task
 from arena.server.competitions import task_of
 
 DOWNLOADS = ("train.csv", "test.csv", "sample_submission.csv")

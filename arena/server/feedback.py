@@ -20,13 +20,15 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arena.bundles.loading import builtin_task_names
 from arena.db.models import Competition, Submission, utcnow
-from arena.scoring import ladder, rowresults
-from arena.scoring.datasets import builtin_task_names, load_task
-from arena.scoring.metrics import get_metric, is_known
+from arena.intervals import ladder
+from arena.intervals import row_results as rowresults
+from arena.intervals.weighted import answer_weights
+from arena.metrics.registry import get_metric, is_known
 from arena.scoring.score import Score, public_rows
-from arena.scoring.weights import answer_weights
 from arena.server.files import files_dir
+from arena.tasks import load_task
 
 log = logging.getLogger("arena.feedback")
 
@@ -127,7 +129,7 @@ def ladder_release(task, public: np.ndarray, released: float | None, value: floa
     ``rows`` and ``best_rows`` the per-row results of this submission and of the team's best (None where there are
     none), ``best_value`` the best's public score, ``interval`` and ``best_interval`` the two public 95% intervals
     (the noise's bound where there are no per-row results). The test is
-    :func:`arena.scoring.rowresults.paired_comparison`.
+    :func:`arena.intervals.row_results.paired_comparison`.
     """
     sign = -1.0 if task.spec.higher_is_better else 1.0  # the Ladder works on losses (an organiser's metric too)
     n = int(public.sum())
@@ -141,7 +143,7 @@ def ladder_release(task, public: np.ndarray, released: float | None, value: floa
 def ladder_comparison(task, public: np.ndarray, value: float, rows: np.ndarray | None, best_value: float | None,
                       best_rows: np.ndarray | None, interval=None, best_interval=None) -> rowresults.Comparison:
     """The Ladder's test of a submission against the team's best on the competition's public rows (see
-    :func:`arena.scoring.rowresults.paired_comparison`): a built-in metric by name, never an organiser's code."""
+    :func:`arena.intervals.row_results.paired_comparison`): a built-in metric by name, never an organiser's code."""
     name = task.spec.primary_metric
     metric = get_metric(name, task.classes) if is_known(name) else None
     weights = answer_weights(task)

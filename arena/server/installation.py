@@ -7,9 +7,9 @@ deployment runs ``arena setup`` once instead. Web processes never do this work:
 
 from __future__ import annotations
 
+from arena.bundles.loading import builtin_task_names
 from arena.db.database import Database
 from arena.db.migrate import upgrade
-from arena.scoring.datasets import builtin_task_names
 from arena.server import competitions
 
 

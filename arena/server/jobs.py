@@ -13,23 +13,24 @@ import logging
 import os
 import socket
 import threading
-import traceback
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from arena.scoring.datasets import load_task
-from arena.scoring.programs import ProgramFailed
-from arena.errors import SubmissionError
-from arena.server.files import path_for, remove_unreferenced
-from arena.scoring.score import Score, public_rows, score_submission
-from arena.server import feedback, slots
-from arena.server.claims import worker_name
-from arena.server.rank_worker import refresh_ranks
-from arena.server import submissions as store
+from arena.codabench.programs import ProgramFailed
 from arena.db.database import Database
 from arena.db.models import Competition, Submission, utcnow
+from arena.errors import SubmissionError
+from arena.scoring import one_pass
+from arena.scoring.score import Score, public_rows, score_submission
+from arena.server import feedback, slots
+from arena.server import submissions as store
+from arena.server.claims import worker_name
+from arena.server.files import path_for, remove_unreferenced
+from arena.server.rank_worker import refresh_ranks
+from arena.tasks import load_task
 
 log = logging.getLogger("arena.jobs")
 DEFAULT_SCORING_TIMEOUT = 600.0
@@ -461,9 +462,7 @@ def run_redis_worker(redis_url: str, burst: bool = False) -> None:
     global _redis_url
     _redis_url = redis_url
     queue = RedisQueue(redis_url, _worker_db()).start()
-    from arena.scoring.gridcount import warm  # (numba: imported by the worker, not by every web process)
-
-    warm()  # each job is a forked child: it inherits the compiled loops instead of loading them (about 0.5 s)
+    one_pass.warm()  # each job is a forked child: it inherits the compiled loops instead of loading them (about 0.5 s)
     if not burst:
         start_rank_process()  # the same database as this worker, named by the environment
         queue.watch()

@@ -12,8 +12,17 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from arena.db.models import (Announcement, Competition, JoinRequest, Membership, ScoreRecord, Submission, Team, User,
-                             utcnow)
+from arena.db.models import (
+    Announcement,
+    Competition,
+    JoinRequest,
+    Membership,
+    ScoreRecord,
+    Submission,
+    Team,
+    User,
+    utcnow,
+)
 from arena.server.competitions import CompetitionError, list_all
 
 STATES = ("draft", "scheduled", "open", "closed", "revealed", "archived")

@@ -28,11 +28,11 @@ from cachetools import LRUCache
 
 from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
-from arena.scoring.datasets import load_task
-from arena.scoring.metrics import get_metric
-from arena.scoring.rankstats import joint_ranks, joint_values
+from arena.intervals.ranks import joint_ranks, joint_values
+from arena.metrics.registry import get_metric
 from arena.scoring.score import private_rows, public_rows
 from arena.server.files import files_dir
+from arena.tasks import load_task
 
 RESAMPLES = 1000
 TOP = 100  # rank intervals are computed for the first TOP teams of a board

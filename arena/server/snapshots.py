@@ -12,8 +12,8 @@ from types import SimpleNamespace
 from arena.config import arena_home, private_dir
 from arena.db.models import Competition
 from arena.errors import ArenaError
-from arena.scoring.datasets import Task, builtin_task_names, load_task
-from arena.scoring.programs import ProgramTask, is_program_ref
+from arena.scoring.interface import TaskInterface
+from arena.tasks import load_task
 
 
 def snapshot_root() -> Path:
@@ -65,36 +65,25 @@ def take(folder: str | Path) -> tuple[str, Path]:
     return sha, target
 
 
-def snapshots(task_ref: str) -> bool:
-    """True for a task.toml bundle folder: built-ins ship with Arena and Codabench bundles keep their own folder."""
-    return task_ref not in builtin_task_names() and not is_program_ref(task_ref)
-
-
 def is_snapshot(task_ref: str) -> bool:
     return Path(task_ref).parent == snapshot_root()
 
 
-PROGRAM_START_SECONDS = 60
-"""A Codabench program's scoring may take its phase's time limit plus this (unpacking, starting the sandbox)."""
-
-
-def facts(task: Task) -> dict:
+def facts(task: TaskInterface) -> dict:
     """What pages and the API show of a task, taken once at hosting so that no page materialises it."""
     spec = task.spec
-    program = isinstance(task, ProgramTask)
     higher = spec.higher_is_better  # a plugin's direction comes from task.toml: its code is not imported here
-    columns = ([{"key": c.key, "title": c.title, "precision": c.precision} for c in spec.columns]
-               if program and not spec.native else [])
+    columns = [{"key": c.key, "title": c.title, "precision": c.precision} for c in task.leaderboard_columns]
     return {"name": task.name, "kind": spec.kind, "metric": spec.primary_metric, "higher_is_better": higher,
             "other_metrics": list(spec.other_metrics), "id_column": spec.id_column,
             "prediction_columns": [str(c) for c in task.prediction_columns], "prediction": spec.prediction,
             "submission_columns": [{"name": c.name, "type": c.type} for c in getattr(spec, "submission_columns", ())],
             "train_rows": len(task.train), "test_rows": len(task.test), "columns": columns,
             "native": getattr(spec, "native", None), "phase_name": getattr(spec, "phase_name", ""),
-            "scoring_timeout": spec.time_limit + PROGRAM_START_SECONDS if program else spec.scoring_timeout}
+            "scoring_timeout": task.scoring_timeout}
 
 
-def store_facts(competition: Competition, task: Task) -> None:
+def store_facts(competition: Competition, task: TaskInterface) -> None:
     """Remember the task's metric, direction, sizes and submission format on the competition; it is not broken."""
     found = facts(task)
     competition.metric, competition.higher_is_better = found["metric"], found["higher_is_better"]

@@ -14,10 +14,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arena.codabench.bundle import Phase, load_competition
+from arena.codabench.native import Detection, detect
+from arena.codabench.programs import bundle_folder, parse_ref
 from arena.db.models import Competition
-from arena.scoring.datasets import load_task
-from arena.scoring.native import Detection, detect
-from arena.scoring.programs import ProgramTask, bundle_folder, is_program_ref, load_program_task, parse_ref
+from arena.scoring.interface import TaskInterface
+from arena.tasks import load_task, phase_refs
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,18 @@ class StagePreview:
     """What the host preview shows of one phase before anything is hosted."""
 
     number: int
-    task: ProgramTask
+    task: TaskInterface
     detection: Detection
+    phase: Phase
+    title: str  # the bundle's
 
 
-__all__ = ["StagePreview", "is_program_ref", "is_stage", "preview", "siblings"]
+__all__ = ["StagePreview", "is_stage", "names_stages", "preview", "siblings"]
+
+
+def names_stages(ref: str | Path) -> bool:
+    """True when a reference (or an uploaded archive) names a bundle of phases, each hosted as a stage."""
+    return bool(phase_refs(ref))
 
 
 def is_stage(competition: Competition) -> bool:
@@ -38,13 +47,15 @@ def is_stage(competition: Competition) -> bool:
 
 def preview(ref: str | Path, *, detect_native: bool = True) -> list[StagePreview]:
     """Every phase of a bundle, loaded and checked, with what the native-metric detection found."""
-    folder = bundle_folder(parse_ref(ref)[0])
-    first = load_program_task(f"{folder}#phase=1")
+    refs = phase_refs(ref)
+    if not refs:
+        return []
+    bundle = load_competition(bundle_folder(parse_ref(refs[0])[0]))
     stages = []
-    for number in range(1, len(first.bundle.phases) + 1):
-        task = load_program_task(f"{folder}#phase={number}")
+    for number, stage in enumerate(refs, start=1):
+        task = load_task(stage)
         found = detect(task) if detect_native else Detection(task.spec.columns[0].key, None, "", "", 0, "not checked.")
-        stages.append(StagePreview(number, task, found))
+        stages.append(StagePreview(number, task, found, bundle.phase(number), bundle.title))
     return stages
 
 
@@ -57,5 +68,5 @@ def siblings(session: Session, competition: Competition) -> list[tuple[Competiti
     stages = []
     for other in found:
         task = load_task(other.task_ref)
-        stages.append((task.phase.number, other, task.spec.phase_name))
+        stages.append((parse_ref(other.task_ref)[1], other, task.spec.phase_name))
     return [(other, name) for _, other, name in sorted(stages, key=lambda item: (item[0], item[1].id))]

@@ -11,12 +11,12 @@ from typing import Callable, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arena.scoring.score import rounded
 from arena.db.models import Competition, ScoreRecord, Submission, Team
-from arena.server.snapshots import facts_of
-from arena.server.board_cache import cached
+from arena.scoring.score import rounded
 from arena.server import ranks
+from arena.server.board_cache import cached
 from arena.server.ranks import RankStatistics, shared_ranks
+from arena.server.snapshots import facts_of
 
 T = TypeVar("T")
 

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from arena.db import generations
+from arena.db.models import AuditEntry, Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 from arena.scoring.score import Score
 from arena.server import audit
 from arena.server.competitions import CompetitionError, accepting_submissions
 from arena.server.teams import lock, locked, team_for_upload
-from arena.db import generations
-from arena.db.models import AuditEntry, Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
 
 COUNTED = ("queued", "scoring", "scored")
 MAX_ATTEMPTS = 3

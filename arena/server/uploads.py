@@ -10,11 +10,11 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
+from arena.db.models import Competition, User
+from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server import files
 from arena.server import submissions as store
 from arena.server.competitions import get
-from arena.db.models import Competition, User
-from arena.scoring.validation import DEFAULT_MAX_BYTES
 
 
 def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, file_name: str, *,

@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
-    from arena.scoring.spec import TaskSpec
+    from arena.bundles.spec import TaskSpec
 
 SPLIT_COLUMN = "split"
 
@@ -56,7 +56,7 @@ def mnist1d(spec: TaskSpec) -> pd.DataFrame:
 
 def listops(spec: TaskSpec) -> pd.DataFrame:
     """12,000 ListOps expressions (depth <= 3, <= 64 tokens) from the seeded generator."""
-    from arena.scoring.listops import generate
+    from arena.bundles.listops import generate
 
     texts, labels = generate(12_000, seed=spec.seed, max_depth=3, max_args=5)
     return pd.DataFrame({spec.id_column: np.arange(len(texts)), "tokens": texts, spec.target: labels})
@@ -69,8 +69,8 @@ def listops_50k(spec: TaskSpec) -> pd.DataFrame:
     test, stratified by label, seeded); the next 38,000 of the same generator are
     all training rows, so the test rows and the answer key stay the same.
     """
-    from arena.scoring.listops import generate
-    from arena.scoring.splits import stratified_split
+    from arena.bundles.listops import generate
+    from arena.bundles.splits import stratified_split
 
     texts, labels = generate(50_000, seed=spec.seed, max_depth=3, max_args=5)
     split = np.full(len(texts), "train", dtype=object)

@@ -3,22 +3,22 @@
 ``[data] weight = "w"`` names a column of the answers file. Every metric then weighs
 each row by it; a whole-number weight counts as that many copies of the row. The
 interval is a Bayesian bootstrap (each row's weight times an Exp(1) draw, as in
-:mod:`arena.scoring.intervals`); a plugin that takes no weights resamples rows instead.
+:mod:`arena.intervals.bootstrap`); a plugin that takes no weights resamples rows instead.
 
 The classic metrics keep their unweighted method, with weights:
 
 - count metrics draw weighted confusion matrices (each row's weight times an Exp(1)
   draw, summed per cell) plus the Jeffreys-style pseudo-counts of
-  :func:`arena.scoring.intervals.confusion_prior`, each pseudo-row weighing as much as an
+  :func:`arena.intervals.bootstrap.confusion_prior`, each pseudo-row weighing as much as an
   average row, so a perfect submission's interval is not [1, 1];
 - log loss, MAE, RMSE and R² sum each row's weighted moments (and its weight) into
   blocks, with the prior chosen from the rows' own range
-  (:func:`arena.scoring.intervals.moments_interval`);
+  (:func:`arena.intervals.bootstrap.moments_interval`);
 - ROC AUC weights the rows by their weight times Exp(1) draws, the prior joining only a
-  perfectly ranked class (:func:`arena.scoring.intervals.auc_interval`).
+  perfectly ranked class (:func:`arena.intervals.bootstrap.auc_interval`).
 
 Unequal weights make the rows' influence heavy-tailed, so the expansion to Student's t
-counts fewer effective rows (:func:`arena.scoring.intervals.effective_rows`); this
+counts fewer effective rows (:func:`arena.intervals.bootstrap.effective_rows`); this
 applies to weighted accuracy too, whose posterior is no longer a Beta. Every interval
 holds the metric's own value.
 """
@@ -29,12 +29,28 @@ import numpy as np
 import pandas as pd
 
 from arena.errors import Problem
-from arena.scoring.intervals import (PROPORTIONS, RESAMPLES, Interval, auc_influence,
-                                     block_sums, cells_excess, confusion_prior, effective_rows, excess_kurtosis,
-                                     holding, moment_prior, moments_interval, percentile_interval, row_moments, says_nothing,
-                                     uniform_probabilities, weight_chunks, weighted_rows_auc)
-from arena.scoring import kaggle_intervals
-from arena.scoring.metrics import roc_auc
+from arena.intervals import kaggle_metrics as kaggle_intervals
+from arena.intervals.bootstrap import (
+    PROPORTIONS,
+    RESAMPLES,
+    Interval,
+    auc_influence,
+    block_sums,
+    cells_excess,
+    confusion_prior,
+    effective_rows,
+    excess_kurtosis,
+    holding,
+    moment_prior,
+    moments_interval,
+    percentile_interval,
+    row_moments,
+    says_nothing,
+    uniform_probabilities,
+    weight_chunks,
+    weighted_rows_auc,
+)
+from arena.metrics.registry import roc_auc
 
 MAX_CELLS = 20_000_000
 """Replicate weights drawn at once (resamples x rows): bounds the memory of an interval."""
@@ -79,7 +95,7 @@ def _chunks(n: int, resamples: int) -> list[int]:
 
 def row_interval(metric, truth, pred, weight: np.ndarray | None, *, resamples: int = RESAMPLES,
                  seed: int = 0) -> Interval:
-    """The 95% interval of a row metric with row weights (or of one :mod:`arena.scoring.intervals` has no fast path for)."""
+    """The 95% interval of a row metric with row weights (or of one :mod:`arena.intervals.bootstrap` has no fast path for)."""
     n = len(truth)
     if n == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
@@ -160,7 +176,7 @@ def weighted_interval(name: str, truth: np.ndarray, pred: np.ndarray, weight: np
 def weighted_auc_influence(truth: np.ndarray, proba: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Each row's influence on the weighted (macro one-vs-rest) ROC AUC: its weight times its weighted placement
     (the weight of the other class's rows it outranks, ties counting one half) less the AUC, scaled as
-    :func:`arena.scoring.intervals.auc_influence` scales it."""
+    :func:`arena.intervals.bootstrap.auc_influence` scales it."""
     k = proba.shape[1]
     n = len(truth)
     total = np.zeros(n)

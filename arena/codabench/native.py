@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arena.codabench.sandbox import ProgramError, run_program
 from arena.errors import SubmissionError
-from arena.scoring.metrics import confusion_matrix, get_metric
-from arena.scoring.sandbox import ProgramError, run_program
-from arena.scoring.stats import bootstrap_confusion, bootstrap_rows
+from arena.intervals.confidence import bootstrap_confusion, bootstrap_rows
+from arena.metrics.registry import confusion_matrix, get_metric
 
 LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro",
                  "recall_macro")

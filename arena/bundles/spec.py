@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arena.scoring import metrics as metric_registry
-from arena.scoring.columns import COLUMNS_PREDICTION, SubmissionColumn, read_columns
-from arena.scoring.plugins import PluginSpec, read_plugins
+from arena.bundles.columns import COLUMNS_PREDICTION, SubmissionColumn, read_columns
 from arena.errors import BundleError, Problem
+from arena.metrics import registry as metric_registry
+from arena.metrics.plugins import PluginSpec, read_plugins
 
 KINDS = ("classification", "regression", "forecasting", "multilabel", "ranking")
 PREDICTIONS = ("label", "probabilities", "value", "ranking", COLUMNS_PREDICTION)
@@ -261,7 +261,7 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
     answers = r.get("data.answers", str)
     single = r.get("data.file", str)
     if source is not None:
-        from arena.scoring.sources import BUILTIN_SOURCES
+        from arena.bundles.sources import BUILTIN_SOURCES
 
         if source not in BUILTIN_SOURCES:
             r.problem("data.source", f"unknown source '{source}'. Built-in sources: {', '.join(sorted(BUILTIN_SOURCES))}.")

@@ -1,6 +1,6 @@
 """95% intervals for the metrics Kaggle competitions use, without calling the metric once per resample.
 
-The method is :mod:`arena.scoring.intervals`' Bayesian bootstrap (an Exp(1) weight per
+The method is :mod:`arena.intervals.bootstrap`' Bayesian bootstrap (an Exp(1) weight per
 row, or per random block of rows above ``BLOCKS`` rows, and Hesterberg's expansion to
 Student's t), drawn from each metric's sufficient statistics. Up to ``BLOCKS`` rows every
 row keeps its own weight, so the replicates are the plain Bayesian bootstrap's, exactly;
@@ -33,7 +33,7 @@ above that:
   (DeLong's placement values, per label, averaged over the labels that have both classes).
 
 The prior keeps a perfect submission's interval off a single point, as the classic
-metrics' does (:func:`arena.scoring.intervals.moments_interval`). A loss that is a mean
+metrics' does (:func:`arena.intervals.bootstrap.moments_interval`). A loss that is a mean
 (rmsle, mape, smape, multilabel_log_loss) gets half a pseudo-row at its lowest and half
 at its highest row (block) value, the rows' own scale; where every row is alike (a
 perfect submission), and for scores in [0, 1] that are means (per-row F1, AP@K,
@@ -48,7 +48,7 @@ constant one: a correlation of 0, a ROC AUC of 1/2 however the rows are weighted
 its value as its interval.
 
 The percentiles are expanded to Student's t for
-:func:`arena.scoring.intervals.effective_rows`: fewer rows where each row's influence on
+:func:`arena.intervals.bootstrap.effective_rows`: fewer rows where each row's influence on
 the metric (the per-row values of a mean, the influence functions above, the F1's
 derivatives times each row's counts) is heavy-tailed. Every interval holds its own
 value: an end that falls short of it is moved to it, so a perfect submission's interval
@@ -63,16 +63,40 @@ from typing import Callable
 import numpy as np
 from scipy.special import betainc
 
-from arena.scoring.intervals import (AUC_BINS, AUC_PRIOR, BLOCKS, PRIOR, RESAMPLES, SUMMARISED, Interval,
-                                     block_sums, effective_rows, excess_kurtosis, gamma_draws, percentile_interval,
-                                     replicates_from_sums, row_weights, standard_normals, weighted_rows_auc)
-from arena.scoring.metrics import row_levels
-from arena.scoring.metrics_multilabel import _f1, multilabel_f1_macro, multilabel_f1_micro, row_f1, row_log_losses
-from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query
-from arena.scoring.metrics_regression import (_unit_deviations, mid_ranks, pearson, percentage_errors,
-                                              squared_log_errors, symmetric_errors, tie_groups, weighted_mean,
-                                              weighted_median)
-from arena.scoring.slices import over_slices
+from arena._fast import over_slices
+from arena.intervals.bootstrap import (
+    AUC_BINS,
+    AUC_PRIOR,
+    BLOCKS,
+    PRIOR,
+    RESAMPLES,
+    SUMMARISED,
+    Interval,
+    block_sums,
+    effective_rows,
+    excess_kurtosis,
+    gamma_draws,
+    percentile_interval,
+    replicates_from_sums,
+    row_weights,
+    standard_normals,
+    weighted_rows_auc,
+)
+from arena.metrics.multilabel import _f1, multilabel_f1_macro, multilabel_f1_micro, row_f1, row_log_losses
+from arena.metrics.ranking import parse_name as ranking_name
+from arena.metrics.ranking import per_query
+from arena.metrics.registry import row_levels
+from arena.metrics.regression import (
+    _unit_deviations,
+    mid_ranks,
+    pearson,
+    percentage_errors,
+    squared_log_errors,
+    symmetric_errors,
+    tie_groups,
+    weighted_mean,
+    weighted_median,
+)
 
 Prior = tuple[tuple[float, float], ...]  # (pseudo-rows, the metric's value there)
 
@@ -82,7 +106,7 @@ __all__ = ["Draws", "draws", "handles", "handles_weighted", "interval", "point_a
 @dataclass(frozen=True)
 class Draws:
     """A metric's value on the rows, its Bayesian-bootstrap replicates, and the rows its percentiles are expanded for
-    (:func:`arena.scoring.intervals.effective_rows`: fewer than the rows where the rows' influence on the metric is
+    (:func:`arena.intervals.bootstrap.effective_rows`: fewer than the rows where the rows' influence on the metric is
     heavy-tailed). ``exact``: the predictions say nothing of the truth (a constant prediction's correlation is 0
     however the rows are weighted), so the interval is the value itself."""
 
@@ -114,7 +138,7 @@ def value_and_interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamp
 
 WEIGHTED = ("rmsle", "mape", "smape", "multilabel_log_loss", "multilabel_f1_samples", "median_ae")
 """The metrics drawn here with row weights too (and map@K, ndcg@K); the others' weighted intervals are
-:func:`arena.scoring.weights.row_interval`'s."""
+:func:`arena.intervals.weighted.row_interval`'s."""
 
 
 def handles_weighted(name: str) -> bool:
@@ -195,11 +219,11 @@ and the best and a trivial predictor's per-row value)."""
 def _mean_draws(values: np.ndarray, finish: Callable[[np.ndarray], np.ndarray], loss: bool,
                 fallback: tuple[float, float], *, resamples: int, seed: int, blocks: int,
                 weight: np.ndarray | None = None) -> Draws:
-    """A function of the (weighted) mean of per-row values, with :func:`arena.scoring.intervals.moments_interval`'s
+    """A function of the (weighted) mean of per-row values, with :func:`arena.intervals.bootstrap.moments_interval`'s
     prior: a loss gets half a pseudo-row at its lowest and half at its highest row (block) value, the rows' own
     scale; a score in [0, 1] (per-row F1, AP@K, NDCG@K), or a loss whose rows are all alike, half at the best value
     and half at a trivial predictor's (``fallback``). With row weights each row's Exp(1) draw is times its weight, and
-    a pseudo-row weighs as much as an average row (as :mod:`arena.scoring.weights` does for the classic metrics)."""
+    a pseudo-row weighs as much as an average row (as :mod:`arena.intervals.weighted` does for the classic metrics)."""
     point = float(finish(np.array([weighted_mean(values, weight)])))
     unit = 1.0
     if weight is not None:
@@ -232,7 +256,7 @@ def _mean_draws(values: np.ndarray, finish: Callable[[np.ndarray], np.ndarray], 
 
 def _weighted_sums(values: np.ndarray, *, resamples: int, seed: int, blocks: int) -> tuple[np.ndarray, np.ndarray]:
     """Each resample's weighted sums (R, d) of per-row ``values`` (n, d), and its total weight (R,): Exp(1) weights
-    per row up to ``blocks`` rows, else per random block (:func:`arena.scoring.intervals.block_sums`)."""
+    per row up to ``blocks`` rows, else per random block (:func:`arena.intervals.bootstrap.block_sums`)."""
     sums, counts = block_sums(values, blocks=blocks, seed=seed)
     both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
     return both[:, :-1], both[:, -1]
@@ -402,7 +426,7 @@ PARALLEL_ROWS = 1 << 16  # rows from which spearman's two sides are ranked on tw
 
 
 def _both(tasks: list[Callable[[], object]], rows: int) -> list:
-    """The tasks' results, in order: on every core at once (:func:`arena.scoring.slices.over_slices`) from
+    """The tasks' results, in order: on every core at once (:func:`arena._fast.parallel.over_slices`) from
     ``PARALLEL_ROWS`` rows. None of them may itself use the slices' threads."""
     if rows < PARALLEL_ROWS:
         return [task() for task in tasks]
@@ -522,7 +546,7 @@ def _ap_of_counts(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def _score_levels(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's level among increasing scores (:func:`arena.scoring.metrics.row_levels`: on the six-decimal grid,
+    """Each row's level among increasing scores (:func:`arena.metrics.registry.row_levels`: on the six-decimal grid,
     a grid point), and the positives and rows per level (some levels may be empty)."""
     level, levels = row_levels(score)
     return level, np.bincount(level[is_positive], minlength=levels), np.bincount(level, minlength=levels)
@@ -607,7 +631,7 @@ def _weighted_rows_ap(weights: np.ndarray, is_positive: np.ndarray, score: np.nd
 
 
 def _sparse_block_sums(cells: np.ndarray, *, blocks: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`arena.scoring.intervals.block_sums` of a 0/1 matrix (n, d), counting only its ones."""
+    """:func:`arena.intervals.bootstrap.block_sums` of a 0/1 matrix (n, d), counting only its ones."""
     n, d = cells.shape
     block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)  # block_sums' blocks
     rows, columns = np.nonzero(cells)
@@ -669,7 +693,7 @@ def _label_auc(pos: np.ndarray, total: np.ndarray) -> float:
 def label_auc_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, auc: float,
                         out: np.ndarray) -> None:
     """Add each row's influence on a label's ROC AUC (DeLong's placement value less the AUC, times n over its class's
-    rows, as :func:`arena.scoring.intervals.auc_influence`) to ``out``, from :func:`_score_levels`."""
+    rows, as :func:`arena.intervals.bootstrap.auc_influence`) to ``out``, from :func:`_score_levels`."""
     n = len(level)
     neg = total - pos
     n_pos, n_neg = float(pos.sum()), float(neg.sum())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arena.scoring.metrics_regression import weighted_mean, weights_for
+from arena.metrics.regression import weighted_mean, weights_for
 
 THRESHOLD = 0.5
 """A label is predicted when its probability is at least this."""

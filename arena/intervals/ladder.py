@@ -18,7 +18,7 @@ relative margin (``TIE``), so no rounding error turns that tie into a release.
 Everything here is in loss terms (lower is better); a higher-is-better metric's
 per-row values are negated by the caller. The server's test for every metric
 (count metrics, ROC AUC, weights, metrics without per-row results) is
-:func:`arena.scoring.rowresults.paired_comparison`.
+:func:`arena.intervals.row_results.paired_comparison`.
 """
 
 from __future__ import annotations

@@ -21,15 +21,19 @@ from urllib.parse import parse_qs
 import numpy as np
 import pandas as pd
 
+from arena.bundles.archives import MAX_UNPACKED_BYTES, safe_unzip
+from arena.bundles.loading import AnswerKey, Task, answer_sha256
+from arena.bundles.spec import CompetitionDefaults, TaskSpec
+from arena.codabench.bundle import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
+from arena.codabench.sandbox import FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, run_program
 from arena.config import cache_dir
-from arena.scoring.bundles import MAX_UNPACKED_BYTES, safe_unzip
 from arena.errors import BundleError, Problem, SubmissionError
-from arena.scoring.codabench import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
-from arena.scoring.datasets import AnswerKey, Task, answer_sha256
-from arena.scoring.sandbox import FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, run_program
-from arena.scoring.spec import CompetitionDefaults, TaskSpec
+from arena.scoring.score import Score
 
 log = logging.getLogger("arena.programs")
+
+PROGRAM_START_SECONDS = 60
+"""A program's scoring may take its phase's time limit plus this (unpacking, starting the sandbox)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class ProgramSpec(TaskSpec):
     @property
     def higher_is_better(self) -> bool:
         if self.native:
-            from arena.scoring.metrics import get_metric
+            from arena.metrics.registry import get_metric
 
             return get_metric(self.native).higher_is_better
         return self.columns[0].higher_is_better
@@ -111,16 +115,41 @@ class ProgramTask(Task):
     def sample_submission(self) -> pd.DataFrame:
         return pd.DataFrame()
 
-    def score_file(self, path: str | Path, *, file_name: str | None = None, max_bytes: int = MAX_UNPACKED_BYTES):
-        """Score an upload (the zip or file a participant would give Codabench): returns a Score."""
-        from arena.scoring.score import Score
+    # --- what every task offers (arena.scoring.interface.TaskInterface) -------------------------------------
 
-        spec = self.spec
+    per_row_results = False
+    """The program gives one number per file, no per-row results."""
+
+    @property
+    def leaderboard_columns(self) -> tuple[Column, ...]:
+        """The program's columns, shown on the board in place of metrics (none when Arena's metric replaces it)."""
+        return () if self.spec.native else self.spec.columns
+
+    @property
+    def scoring_timeout(self) -> float:
+        return self.spec.time_limit + PROGRAM_START_SECONDS
+
+    def stored_ref(self, given: str | Path) -> str:
+        """The bundle's folder and the phase (and the native metric)."""
+        return self.spec.ref
+
+    def snapshot_folder(self, given: str | Path) -> Path | None:
+        """None: a Codabench bundle keeps its own folder."""
+        return None
+
+    def describe(self) -> list[str]:
+        return describe(self)
+
+    def score_file(self, path: str | Path, *, public_fraction: float | None = None, split_key: str | None = None,
+                   max_bytes: int = MAX_UNPACKED_BYTES, file_name: str | None = None) -> Score:
+        """Score an upload (the zip or file a participant would give Codabench); a phase has no public and private
+        rows, so ``public_fraction`` and ``split_key`` change nothing."""
+        spec: ProgramSpec = self.spec
         with tempfile.TemporaryDirectory(prefix="arena-res-") as tmp:
             res = Path(tmp) / "res"
             _place_submission(Path(path), res, file_name, max_bytes)
             if spec.native:
-                from arena.scoring.native import score_natively
+                from arena.codabench.native import score_natively
 
                 return score_natively(self, res)
             try:
@@ -232,6 +261,11 @@ def _listing(folder: Path, prefix: str) -> list[tuple[str, str]]:
             for p in sorted(folder.rglob("*")) if p.is_file() and "__MACOSX" not in p.parts]
 
 
+def phase_count(folder: Path) -> int:
+    """How many phases a bundle folder's competition.yaml declares (it is checked as it is read)."""
+    return len(load_competition(folder).phases)
+
+
 _memory: dict[tuple[str, str], ProgramTask] = {}
 _lock = threading.Lock()
 
@@ -249,7 +283,7 @@ def load_program_task(ref: str | Path) -> ProgramTask:
     program = _program_root(_folder(bundle_task.scoring_program))
     reference = _folder(bundle_task.reference_data)
     if native is not None:
-        from arena.scoring.native import NATIVE_METRICS
+        from arena.codabench.native import NATIVE_METRICS
 
         if native not in NATIVE_METRICS:
             raise BundleError([Problem(str(ref), f"'{native}' is not a metric Arena scores natively; choose one of: "
@@ -283,7 +317,7 @@ def load_program_task(ref: str | Path) -> ProgramTask:
 
 def describe(task: ProgramTask) -> list[str]:
     """The host preview as text: every phase with its dates and limits, the columns, and the native-metric check."""
-    from arena.scoring.native import detect
+    from arena.codabench.native import detect
 
     bundle = task.bundle
     lines = [f"{bundle.title} (Codabench/CodaLab bundle, competition.yaml version {bundle.yaml_version})"]

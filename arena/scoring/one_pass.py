@@ -5,14 +5,14 @@ predictions into public and private rows and summing each part into random block
 apart, every row's moments are computed once, and one ``bincount`` with each row's
 block (fixed for a competition's split, so kept) gives both parts' block sums. A
 part's value comes from its blocks' totals; its interval is the Bayesian bootstrap
-of its blocks (:func:`arena.scoring.intervals.replicates_from_sums`), the same
+of its blocks (:func:`arena.intervals.bootstrap.replicates_from_sums`), the same
 replicates the per-part path draws.
 
 ROC AUC counts each part's classes per distinct score once, for both its value and
 its interval. Scores written with six decimals (most CSVs) are counted on that grid
 for every part at once: each row's cell is its grid point plus a band for its part
 and class, kept per split, so one compiled pass per class gives every count
-(:mod:`arena.scoring.gridcount`). For three or more classes each row's influence
+(:mod:`arena._fast.gridcount`). For three or more classes each row's influence
 (DeLong's placement value) is then read from running sums over those counts and summed
 into the kept blocks, the per-part path's interval without its per-part copies and
 second count; above ``INFLUENCE_ROWS`` rows a part, only for a random sample of its rows.
@@ -25,14 +25,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arena.scoring.intervals import (AUC_BINS, BLOCKS, VALUE_OF, PartBlocks, auc_counts_replicates, effective_rows,
-                                     influence_interval, moment_prior, moments_interval, part_blocks,
-                                     percentile_interval, row_first_moment, true_class_positions,
-                                     uniform_probabilities)
-from arena.scoring.metrics import DECIMAL_GRID, class_counter, get_metric, may_lie_on_decimal_grid
-from arena.scoring.pooled import pooled_empty
-from arena.scoring.slices import over_slices
-from arena.scoring.stats import RESAMPLES, Interval
+from arena._fast import DECIMAL_GRID, add_influence, count_cells, has_compiled, over_slices, pooled_empty
+from arena._fast import warm as warm_compiled
+from arena.intervals.bootstrap import (
+    AUC_BINS,
+    BLOCKS,
+    VALUE_OF,
+    PartBlocks,
+    auc_counts_replicates,
+    effective_rows,
+    influence_interval,
+    moment_prior,
+    moments_interval,
+    part_blocks,
+    percentile_interval,
+    row_first_moment,
+    true_class_positions,
+    uniform_probabilities,
+)
+from arena.intervals.confidence import RESAMPLES, Interval
+from arena.metrics.registry import class_counter, get_metric, may_lie_on_decimal_grid
 
 NAMES = ("log_loss", "mae", "rmse", "r2")
 KEPT = 16  # (split, metric) pairs whose priors (and R²'s centring) are kept
@@ -169,18 +181,23 @@ def _part_class_counts(truth: np.ndarray, positive: int, score: np.ndarray, part
     return {part: (bands[2 * j + 1], bands[2 * j]) for j, part in enumerate(parts)}
 
 
+def warm() -> None:
+    """Load the compiled grid count now, where numba is installed: a worker that forks a child per job hands it to
+    every child instead of each loading it anew."""
+    warm_compiled()
+
+
 GRID_WIDTH = DECIMAL_GRID + 1
 
 
 def _grid_bands(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray], split: tuple
                 ) -> np.ndarray | None:
     """Rows per point of the six-decimal grid in each band, part j's negatives (band 2j) then its positives (rows
-    of class ``positive``, band 2j + 1); None for scores off the grid. Each row is counted in its band by an
+    of class ``positive``, band 2j + 1); None for scores off the grid, or without numba. Each row is counted in its band by an
     offset (rows in no part in two last bands, not returned); the offsets are the same for every upload to the
     split, so they are kept per class."""
-    from arena.scoring.gridcount import count_cells  # numba: imported where only large uploads need it
-
-    if not may_lie_on_decimal_grid(score):  # before the offsets are made and kept: scores off the grid need none
+    if not has_compiled() or not may_lie_on_decimal_grid(score):  # before the offsets are made and kept: scores
+        # off the grid (or no numba to count them) take the numpy path and need none
         return None
 
     def offsets() -> np.ndarray:
@@ -262,8 +279,6 @@ def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _I
                ) -> tuple[np.ndarray, np.ndarray]:
     """Class ``c``'s one-vs-rest AUC on each part, and each sampled row's influence through it on the macro AUC,
     from the class's counts per grid point and band (:func:`_grid_bands`) and its scores."""
-    from arena.scoring.gridcount import add_influence
-
     running = np.cumsum(counts, axis=1, out=pooled_empty(counts.shape, np.int64))  # rows at or below each point
     aucs = np.full(len(sizes), np.nan)
     slope, shift = np.zeros(len(counts)), np.zeros(len(counts))  # a row's influence: slope * placement + shift
@@ -290,7 +305,7 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
     """One-vs-rest macro ROC AUC and its interval on each part, from one pass over the rows per class; None unless
     every class's scores lie on the six-decimal grid and every part is large enough to resample in blocks.
 
-    The interval is the per-part path's (:func:`arena.scoring.intervals.auc_replicates`): each row's influence
+    The interval is the per-part path's (:func:`arena.intervals.bootstrap.auc_replicates`): each row's influence
     (DeLong's placement values, centred and scaled, averaged over the classes) summed into the split's kept
     blocks. A row's placement is read from running sums over the grid's counts. Above ``INFLUENCE_ROWS`` rows a
     part's influence is read for a random sample of about that many of its rows, drawn within each class and

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from arena.errors import BundleError, Problem
 
-
 MAX_UNPACKED_BYTES = 2 << 30
 MAX_MEMBERS = 10_000
 

@@ -67,7 +67,7 @@ def read_plugins(raw: object, bundle: Path, problem: Callable[[str, str], None])
         if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-@" for c in name):
             problem(key, "needs name = \"...\" (letters, digits, '_', '-', '@'): the name [metrics] uses.")
             continue
-        from arena.scoring.metrics import is_known
+        from arena.metrics.registry import is_known
 
         if is_known(name):
             problem(key, f"'{name}' is a built-in metric; give the plugin another name.")
@@ -128,7 +128,7 @@ def _guarded(plugin: PluginSpec, function: Callable, weighted: bool) -> Callable
         if not _numeric(value) or np.ndim(value) != 0:
             raise PluginError([Problem(_where(plugin, function), f"returned {value!r:.200}; a metric returns one number.")])
         return float(value)
-    call.takes_weight = weighted  # type: ignore[attr-defined]  # read through getattr by arena.scoring.weights
+    call.takes_weight = weighted  # type: ignore[attr-defined]  # read through getattr by arena.intervals.weighted
     return call
 
 
@@ -158,11 +158,11 @@ def _numeric(value: object) -> bool:
 
 
 def plugin_metrics(plugins: tuple[PluginSpec, ...], *, weighted: bool = False) -> dict:
-    """Import the plugins' code and wrap each as a :class:`~arena.scoring.metrics.Metric` (scoring only).
+    """Import the plugins' code and wrap each as a :class:`~arena.metrics.registry.Metric` (scoring only).
 
     With ``weighted`` (the task has a weight column) each row function must take ``weight=``.
     """
-    from arena.scoring.metrics import Direction, Metric, Needs
+    from arena.metrics.registry import Direction, Metric, Needs
 
     out = {}
     for plugin in plugins:

@@ -57,11 +57,12 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-from scipy.stats import norm, t as student_t
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
-from arena.scoring.metrics import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
-from arena.scoring.metrics_ranking import parse_name as ranking_name
-from arena.scoring.pooled import pooled_empty
+from arena._fast import pooled_empty
+from arena.metrics.ranking import parse_name as ranking_name
+from arena.metrics.registry import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -594,7 +595,7 @@ def binned_counts(pos: np.ndarray, neg: np.ndarray, *, bins: int = AUC_BINS) -> 
     grid need no compaction first: a level's bin is set by how many rows lie below it.
     Everything comes from two running sums over the levels, the exact AUC included;
     whole counts stay integers (exact, and several times faster to sum than floats),
-    and the running sums take pooled memory (:mod:`arena.scoring.pooled`).
+    and the running sums take pooled memory (:mod:`arena._fast.memory`).
     """
     pos, neg = np.asarray(pos), np.asarray(neg)
     kind = np.int64 if np.issubdtype(pos.dtype, np.integer) and np.issubdtype(neg.dtype, np.integer) else np.float64
@@ -893,7 +894,7 @@ def replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int
 SUMMARISED = ("rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision",
               "multilabel_log_loss", "multilabel_f1_micro", "multilabel_f1_macro", "multilabel_f1_samples",
               "multilabel_roc_auc")
-"""Metrics whose intervals :mod:`arena.scoring.kaggle_intervals` draws from their sufficient statistics (and
+"""Metrics whose intervals :mod:`arena.intervals.kaggle_metrics` draws from their sufficient statistics (and
 ``map@K``, ``ndcg@K``)."""
 
 

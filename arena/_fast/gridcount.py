@@ -11,7 +11,7 @@ several times faster than numpy's two passes, and slices of the rows run on ever
 at once (the loops hold no GIL). The loops are compiled on first use and cached on
 disk; :func:`warm` loads them ahead.
 
-The grid is :func:`arena.scoring.metrics.on_decimal_grid`'s: a score counts only if it
+The grid is :func:`arena.metrics.registry.on_decimal_grid`'s: a score counts only if it
 lies in [0, 1] and is the double nearest some k / 10^6, and then in cell k plus its row's
 offset; otherwise nothing is counted and the caller sorts instead.
 """
@@ -21,9 +21,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from arena.scoring.metrics import DECIMAL_GRID
-from arena.scoring.pooled import pooled_empty
-from arena.scoring.slices import over_slices
+from arena._fast.grid import DECIMAL_GRID
+from arena._fast.memory import pooled_empty
+from arena._fast.parallel import over_slices
 
 GRID = float(DECIMAL_GRID)
 CHUNK = 4096  # scores turned into cells at once: the cells stay in the core's cache until counted
@@ -78,7 +78,7 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     """Rows per cell, for the first ``kept`` of ``size`` cells, each row's cell being its score's point on the
     six-decimal grid plus ``plus`` (int32, each at most ``size - DECIMAL_GRID - 1``); None when a score is off the
     grid. Slices of the rows are counted on every core at once, each into counters of its own (pooled memory,
-    :mod:`arena.scoring.pooled`: numpy's fresh pages would be faulted in, and compacted into huge pages, anew for
+    :mod:`arena._fast.memory`: numpy's fresh pages would be faulted in, and compacted into huge pages, anew for
     every upload)."""
     if not DECIMAL_GRID < size < 2**31 or not 0 <= kept <= size:
         raise ValueError(f"{size} cells, {kept} kept: cells are counted by 32-bit offsets from a whole grid")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from arena.scoring import rowresults
-from arena.scoring.intervals import weight_chunks
-from arena.scoring.metrics import Metric
+from arena.intervals import row_results as rowresults
+from arena.intervals.bootstrap import weight_chunks
+from arena.metrics.registry import Metric
 
 
 def joint_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], *, resamples: int,

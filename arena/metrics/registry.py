@@ -16,16 +16,33 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from arena._fast import DECIMAL_GRID, chunks, over_slices, pooled_empty, scratch
 from arena.errors import ArenaError
-from arena.scoring.metrics_agreement import average_precision, mcc_cm, qwk_cm, value_weighted_qwk
-from arena.scoring.metrics_multilabel import (binary_auc, multilabel_f1_macro, multilabel_f1_micro,
-                                              multilabel_f1_samples, multilabel_log_loss, multilabel_roc_auc,
-                                              row_f1, row_log_losses)
-from arena.scoring.metrics_ranking import parse_name as ranking_name, per_query, ranking_metric
-from arena.scoring.metrics_regression import (mape, median_ae, pearson, percentage_errors, rmsle, smape, spearman,
-                                              squared_log_errors, symmetric_errors, weighted_mean)
-from arena.scoring.pooled import pooled_empty
-from arena.scoring.slices import chunks, over_slices, scratch
+from arena.metrics.agreement import average_precision, mcc_cm, qwk_cm, value_weighted_qwk
+from arena.metrics.multilabel import (
+    binary_auc,
+    multilabel_f1_macro,
+    multilabel_f1_micro,
+    multilabel_f1_samples,
+    multilabel_log_loss,
+    multilabel_roc_auc,
+    row_f1,
+    row_log_losses,
+)
+from arena.metrics.ranking import parse_name as ranking_name
+from arena.metrics.ranking import per_query, ranking_metric
+from arena.metrics.regression import (
+    mape,
+    median_ae,
+    pearson,
+    percentage_errors,
+    rmsle,
+    smape,
+    spearman,
+    squared_log_errors,
+    symmetric_errors,
+    weighted_mean,
+)
 
 Direction = Literal["max", "min"]
 Needs = Literal["label", "probabilities", "value", "ranking", "table"]
@@ -39,7 +56,7 @@ class Metric:
     ``(..., k, k)`` (rows: truth, columns: prediction) to values ``(...)``.
     ``from_rows`` maps ``(y_true, y_pred[, weight])`` arrays to one value; for ``probabilities``
     metrics ``y_true`` holds class codes and ``y_pred`` an ``(n, k)`` matrix. Every built-in
-    accepts row weights (see :mod:`arena.scoring.weights`).
+    accepts row weights (see :mod:`arena.intervals.weighted`).
     ``per_row`` is set for metrics that are a (weighted) mean of per-row values, passed
     through ``finish`` (a square root for rmsle): their intervals resample those values.
     ``by_class_value`` is set for a metric that weighs the task's classes by their values
@@ -173,7 +190,6 @@ def score_levels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, level
 
 
-DECIMAL_GRID = 10**6  # scores written with at most six decimals are counted on this grid, never sorted
 GRID_MIN_ROWS = DECIMAL_GRID // 16  # below this the grid's fixed cost (a million counters) outweighs a sort
 
 
@@ -230,11 +246,11 @@ def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
     Division is correctly rounded, so ``k / 10^6 == score`` holds exactly for such
     scores: distinct scores get distinct, increasing points. A sample is tried first,
     so scores off the grid cost almost nothing. The rows are converted a few thousand
-    at a time, on every core (:mod:`arena.scoring.slices`).
+    at a time, on every core (:mod:`arena._fast.parallel`).
     """
     if not may_lie_on_decimal_grid(score):
         return None
-    points = pooled_empty(len(score), np.intp)  # per-upload arrays from the pool: see arena.scoring.pooled
+    points = pooled_empty(len(score), np.intp)  # per-upload arrays from the pool: see arena._fast.memory
 
     def convert(rows: slice) -> bool:
         work = scratch(rows)
@@ -376,7 +392,7 @@ _METRICS = [
     Metric("mae", "min", "value", REGRESSION, from_rows=mae, per_row=absolute_errors),
     Metric("rmse", "min", "value", REGRESSION, from_rows=rmse, per_row=squared_errors, finish=np.sqrt),
     Metric("r2", "max", "value", REGRESSION, from_rows=r2),
-    # The metrics Kaggle competitions use (arena.scoring.metrics_*), each taking row weights.
+    # The metrics Kaggle competitions use (arena.metrics: regression, agreement, multilabel, ranking), each taking row weights.
     Metric("rmsle", "min", "value", REGRESSION, from_rows=rmsle, per_row=squared_log_errors, finish=np.sqrt),
     Metric("mape", "min", "value", REGRESSION, from_rows=mape, per_row=percentage_errors),
     Metric("smape", "min", "value", REGRESSION, from_rows=smape, per_row=symmetric_errors),

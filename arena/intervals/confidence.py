@@ -1,4 +1,4 @@
-"""Confidence intervals for a score: the fast path of :mod:`arena.scoring.intervals`, and the plain
+"""Confidence intervals for a score: the fast path of :mod:`arena.intervals.bootstrap`, and the plain
 row bootstrap kept as its reference.
 
 The plain path resamples rows with replacement (multinomial counts), the textbook
@@ -13,10 +13,20 @@ from typing import Callable
 
 import numpy as np
 
-from arena.scoring.intervals import (CONFIDENCE, MEAN_TYPE, PROPORTIONS, RESAMPLES, Interval, count_interval,
-                                     has_fast_path, holding, percentile_interval, row_metric_interval)
-from arena.scoring import kaggle_intervals
-from arena.scoring.metrics import Metric
+from arena.intervals import kaggle_metrics as kaggle_intervals
+from arena.intervals.bootstrap import (
+    CONFIDENCE,
+    MEAN_TYPE,
+    PROPORTIONS,
+    RESAMPLES,
+    Interval,
+    count_interval,
+    has_fast_path,
+    holding,
+    percentile_interval,
+    row_metric_interval,
+)
+from arena.metrics.registry import Metric
 
 _MAX_CHUNK_CELLS = 20_000_000
 
@@ -29,7 +39,7 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
     """The 95% interval of one metric: count metrics from confusion matrix ``cm``, others from the rows.
 
     A metric without a fast path (an organiser's own) falls back to the plain row bootstrap. Every interval
-    holds the metric's own value (:func:`arena.scoring.intervals.holding`).
+    holds the metric's own value (:func:`arena.intervals.bootstrap.holding`).
     """
     if metric.from_confusion is not None:
         if cm is None:

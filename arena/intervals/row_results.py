@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from arena.scoring.intervals import MEAN_TYPE, moments_for, weighted_rows_auc
-from arena.scoring.ladder import beats
-from arena.scoring.metrics import Metric
-from arena.scoring.pooled import pooled_copy
+from arena._fast import pooled_copy
+from arena.intervals.bootstrap import MEAN_TYPE, moments_for, weighted_rows_auc
+from arena.intervals.ladder import beats
+from arena.metrics.registry import Metric
 
 
 def row_results(metric: Metric, truth: np.ndarray, pred: np.ndarray) -> np.ndarray | None:

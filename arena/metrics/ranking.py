@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arena.scoring.metrics_regression import weighted_mean
-from arena.scoring.slices import chunks, over_slices
+from arena._fast import chunks, over_slices
+from arena.metrics.regression import weighted_mean
 
 PATTERN = re.compile(r"^(map|ndcg)@([1-9][0-9]{0,2})$")
 """Ranking metric names: ``map@K`` or ``ndcg@K`` with K from 1 to 999."""
@@ -226,7 +226,7 @@ CHUNK_QUERIES = 1 << 13
 
 def per_query(name: str, k: int, truth, predicted) -> np.ndarray:
     """The metric of each query (row): AP@K exactly as :func:`average_precision_at`, NDCG@K as :func:`ndcg_at` up
-    to the order of a sum's last digits. Large inputs run on every core (:func:`arena.scoring.slices.over_slices`)."""
+    to the order of a sum's last digits. Large inputs run on every core (:func:`arena._fast.parallel.over_slices`)."""
     truth, predicted = coded(truth, predicted)
     out = np.empty(len(truth))
     listed = np.minimum(predicted.lengths, k)

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arena.errors import Problem
-from arena.scoring.metrics_ranking import ItemLists, padded, parse_name, parse_relevance
+from arena.metrics.ranking import ItemLists, padded, parse_name, parse_relevance
 
 TEXT_TARGET_KINDS = ("multilabel", "ranking")
 
@@ -43,7 +43,7 @@ def label_matrix(cells, labels: np.ndarray) -> np.ndarray:
 
 
 def relevance_column(cells) -> ItemLists:
-    """Each query's ``{id: relevance}``, integer-coded (:class:`arena.scoring.metrics_ranking.ItemLists`)."""
+    """Each query's ``{id: relevance}``, integer-coded (:class:`arena.metrics.ranking.ItemLists`)."""
     return ItemLists.of_relevances(parse_relevance(None if not tokens(cell) else " ".join(tokens(cell)))
                                    for cell in cells)
 

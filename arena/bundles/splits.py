@@ -7,6 +7,7 @@ import hmac
 
 import numpy as np
 
+
 def stratified_split(labels: np.ndarray | None, n: int, test_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of test rows: ``test_fraction`` of each class (or of all rows), from ``seed``.
 

@@ -1,6 +1,7 @@
 """Materialise a task: train, test features, answer key, their checksum, and a cache.
 
-``load_task`` is the one way to go from a name or a bundle folder to a :class:`Task`.
+:func:`load_bundle` goes from a name or a bundle folder to a :class:`Task`; every task
+reference, a Codabench phase's too, is opened by :func:`arena.tasks.load_task`.
 Data problems (missing id column, duplicated ids, a class with one member, ...)
 are collected with the spec's and reported together.
 """
@@ -12,9 +13,9 @@ import io
 import shutil
 import tempfile
 import threading
-from importlib import resources
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +23,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from arena.bundles.columns import COLUMNS_PREDICTION, sample_values
+from arena.bundles.columns import describe as describe_columns
+from arena.bundles.kinds import TEXT_TARGET_KINDS, label_matrix, relevance_column, sample_predictions, vocabulary
+from arena.bundles.kinds import check_answers as check_kind_answers
+from arena.bundles.sources import SPLIT_COLUMN, load_source, read_table, same_key_type
+from arena.bundles.spec import TaskSpec, inspect_spec
+from arena.bundles.splits import stratified_split
 from arena.config import cache_dir
 from arena.errors import BundleError, Problem, UnknownTaskError
-from arena.scoring.columns import COLUMNS_PREDICTION, matching_share, sample_values
-from arena.scoring.sources import SPLIT_COLUMN, load_source, read_table, same_key_type
-from arena.scoring.kinds import TEXT_TARGET_KINDS, label_matrix, relevance_column, sample_predictions, vocabulary
-from arena.scoring.kinds import check_answers as check_kind_answers
-from arena.scoring.spec import TaskSpec, inspect_spec
-from arena.scoring.splits import stratified_split
-from arena.scoring.weights import check_weights
 
 USAGE_COLUMN = "usage"
 USAGE_VALUES = ("public", "private", "ignored")
@@ -129,6 +130,48 @@ class Task:
             ignored = ignored if ignored.any() else None
         return AnswerKey(ids=ids, truth=truth, classes=self.classes if spec.is_classification else None, usage_public=usage,
                          sha256=self.answer_digest or answer_sha256(ordered, spec), ignored=ignored)
+
+    # --- what every task offers (arena.scoring.interface.TaskInterface), but scoring a file ----------------
+
+    per_row_results = True
+    """Scoring keeps each row's result, which the Ladder and rank intervals read."""
+
+    @property
+    def leaderboard_columns(self) -> tuple:
+        """None: the board shows the task's metrics, not columns a scoring program reports."""
+        return ()
+
+    @property
+    def scoring_timeout(self) -> float | None:
+        """Seconds one scoring may take (None: the installation's)."""
+        return self.spec.scoring_timeout
+
+    def stored_ref(self, given: str | Path) -> str:
+        """What a competition remembers of the task: a built-in's name, or the bundle's absolute folder."""
+        return str(given) if str(given) in builtin_task_names() else str(self.spec.bundle_dir)
+
+    def snapshot_folder(self, given: str | Path) -> Path | None:
+        """The folder a hosted snapshot copies: the bundle's, unless the reference names a built-in (it ships with
+        Arena)."""
+        return None if str(given) in builtin_task_names() else Path(self.spec.bundle_dir)
+
+    def describe(self) -> list[str]:
+        """What ``arena tasks show`` prints."""
+        spec = self.spec
+        declared = getattr(spec, "submission_columns", ())
+        form = f"{spec.prediction}: {describe_columns(declared)}" if declared else spec.prediction
+        return [f"{spec.title} ({spec.name}, version {spec.version})",
+                f"  kind:           {spec.kind} ({spec.modality})",
+                f"  rows:           {len(self.train)} train, {len(self.test)} test",
+                f"  id / target:    {spec.id_column} / {spec.target}",
+                f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}",
+                f"  submission:     {spec.id_column},{','.join(self.prediction_columns[:12])}"
+                f"{',...' if len(self.prediction_columns) > 12 else ''} ({form})",
+                f"  answer key sha256: {self.answer_key.sha256}"]
+
+    def problems(self) -> list[Problem]:
+        """What makes the loaded data unusable, beyond the spec's own checks; a subclass adds its layer's checks."""
+        return check_kind_answers(self.spec, self.train, self.answers)
 
     def sample_submission(self) -> pd.DataFrame:
         """The organiser's own sample submission, if the bundle has one; else a valid, trivial one:
@@ -352,37 +395,6 @@ def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame
     return problems
 
 
-def check_sample_submission(task: "Task") -> list[Problem]:
-    """The organiser's own sample submission must be a valid submission of the task."""
-    from arena.scoring.validation import read_submission  # validation reads tasks: imported when needed
-    from arena.errors import SubmissionError
-
-    if task.spec.sample_file is None:
-        return []
-    try:
-        predictions = read_submission(task, task.spec.sample_file)
-    except SubmissionError as exc:
-        return [Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()]
-    key = task.answer_key
-    if task.spec.kind in TEXT_TARGET_KINDS:
-        return []
-    if predictions.columns is not None:  # declared columns: those the answers hold too must not match them
-        matching = matching_share(predictions.columns, task.answers.sort_values(task.spec.id_column, kind="stable"))
-        leaks = matching is not None and matching > 0.5
-    elif predictions.label_codes() is not None and key.classes is not None:
-        matching = float(np.mean(predictions.label_codes() == key.truth))
-        leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
-    else:
-        if predictions.values is None:
-            raise ValueError(f"the sample submission of task {task.name!r} holds neither classes nor values")
-        matching = float(np.mean(np.isclose(predictions.values, key.truth)))
-        leaks = matching > 0.5 and len(np.unique(key.truth)) > 1
-    if leaks:
-        return [Problem(str(task.spec.sample_file), f"matches the hidden answers on {matching:.0%} of the rows: it would "
-                        "give the answer key away. Ship a trivial one (one class for every row, or the training mean).")]
-    return []
-
-
 # --- cache ---------------------------------------------------------------------------
 
 
@@ -413,21 +425,18 @@ def _fingerprint(spec: TaskSpec) -> str:
 
 
 _PARTS = ("train", "test", "answers")
-_memory: dict[tuple[str, str], Task] = {}
+_memory: dict[tuple[str, str, type], Task] = {}
 _lock = threading.Lock()
 
 
-def load_task(name_or_path: str | Path) -> Task:
-    """Load and validate a task by built-in name or bundle folder, using the on-disk cache.
+def load_bundle(name_or_path: str | Path, task_type: type[Task] = Task) -> Task:
+    """Load and validate a task.toml bundle by built-in name or folder, using the on-disk cache.
 
-    Raises :class:`BundleError` (every problem at once) or :class:`UnknownTaskError`.
-    A Codabench or CodaLab bundle (``competition.yaml``) loads as one of its phases.
+    ``task_type`` is the class the task is made as (:class:`Task`, or a subclass whose :meth:`Task.problems`
+    adds its layer's checks); every reference, a Codabench phase's too, is opened by
+    :func:`arena.tasks.load_task`. Raises :class:`BundleError` (every problem at once) or
+    :class:`UnknownTaskError`.
     """
-    from arena.scoring.programs import is_program_ref, load_program_task
-    from arena.scoring.validation import check_answer_values  # validation reads tasks: imported when needed
-
-    if is_program_ref(name_or_path):
-        return load_program_task(name_or_path)
     bundle = find_bundle(name_or_path)
     spec, problems = inspect_spec(bundle)
     if problems:
@@ -439,7 +448,7 @@ def load_task(name_or_path: str | Path) -> Task:
         raise BundleError(problems)
     if spec is None:  # inspect_spec gives a spec whenever it finds no problem
         raise ValueError(f"{bundle}: task.toml gave neither a spec nor a problem")
-    key = (str(spec.bundle_dir), _fingerprint(spec))
+    key = (str(spec.bundle_dir), _fingerprint(spec), task_type)
     with _lock:
         if key in _memory:
             return _memory[key]
@@ -449,11 +458,10 @@ def load_task(name_or_path: str | Path) -> Task:
         else:
             train, test, answers = _build(spec)
             _write_cache(folder, dict(zip(_PARTS, (train, test, answers))))
-        task = Task(spec=spec, train=train, test=test, answers=answers, answer_digest=_stored_digest(folder))
+        task = task_type(spec=spec, train=train, test=test, answers=answers, answer_digest=_stored_digest(folder))
         if task.answer_digest is None:  # hashed once, when the task is first loaded (hosting it), then stored
             _store_digest(folder, task.answer_key.sha256)
-        problems = (check_sample_submission(task) + check_weights(task) + check_kind_answers(spec, train, answers)
-                    + check_answer_values(task))
+        problems = task.problems()
         if problems:
             raise BundleError(problems)
         _memory[key] = task

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arena.scoring.metrics_regression import weights_for
+from arena.metrics.regression import weights_for
 
 
 def qwk_cm(cm: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Uncertainty: bootstrap intervals for every metric, weighted rows, per-row results, rank intervals, and the Ladder."""

@@ -1,0 +1,1 @@
+"""Metrics: the registry (scikit-learn's names, each with its direction and input) and its families (classification in the registry, regression, agreement, multi-label, ranking), and organisers' plugins."""

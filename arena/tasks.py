@@ -1,0 +1,47 @@
+"""The one place that opens a task reference: a built-in's name, a task.toml bundle folder, or a Codabench or
+CodaLab bundle (a folder or .zip with ``competition.yaml``, optionally ``#phase=N&native=metric``).
+
+Every task it gives implements :class:`arena.scoring.interface.TaskInterface`, so nothing
+else asks which kind of task it holds; this module asks which kind a reference names, once
+(:func:`_names_codabench`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arena.bundles.loading import load_bundle
+from arena.codabench.programs import bundle_folder, is_program_ref, load_program_task, parse_ref, phase_count
+from arena.scoring.interface import TaskInterface
+from arena.scoring.metric_task import MetricTask
+from arena.scoring.score import Score
+
+
+def _names_codabench(ref: str | Path) -> bool:
+    return is_program_ref(ref)
+
+
+def load_task(ref: str | Path) -> TaskInterface:
+    """Load and validate the task a reference names, using the on-disk caches.
+
+    Raises :class:`arena.errors.BundleError` (every problem at once) or :class:`arena.errors.UnknownTaskError`.
+    A Codabench or CodaLab bundle loads as one of its phases (the first without ``#phase=``).
+    """
+    if _names_codabench(ref):
+        return load_program_task(ref)
+    return load_bundle(ref, MetricTask)  # type: ignore[return-value]
+
+
+def phase_refs(ref: str | Path) -> list[str]:
+    """One reference per phase of the Codabench/CodaLab bundle a reference names (with or without ``#phase=``), each
+    hosted as a stage; none for a reference to anything else (one task)."""
+    if not _names_codabench(ref):
+        return []
+    folder = bundle_folder(parse_ref(ref)[0])
+    return [f"{folder}#phase={number}" for number in range(1, phase_count(folder) + 1)]
+
+
+def score(task: TaskInterface | str | Path, file: str | Path, *, public_fraction: float | None = None) -> Score:
+    """``score(task, file)``: a task (or its name or bundle folder) and a predictions file -> Score."""
+    opened = load_task(task) if isinstance(task, (str, Path)) else task
+    return opened.score_file(file, public_fraction=public_fraction)
