@@ -52,8 +52,9 @@ def cmd_data(args: argparse.Namespace) -> int:
     task.train.to_csv(out / "train.csv", index=False)
     task.test.to_csv(out / "test.csv", index=False)
     task.sample_submission().to_csv(out / "sample_submission.csv", index=False)
-    print(f"wrote train.csv ({len(task.train)} rows), test.csv ({len(task.test)} rows) and "
-          f"sample_submission.csv to {out}")
+    print(
+        f"wrote train.csv ({len(task.train)} rows), test.csv ({len(task.test)} rows) and sample_submission.csv to {out}"
+    )
     return EXIT_OK
 
 
@@ -69,10 +70,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def format_score(score: Score) -> str:
     """Human-readable public and private scores, primary metric first, with its 95% CI."""
     lines = []
-    for part, values, ci, n in (("public", score.public, score.public_ci, score.n_public),
-                                ("private", score.private, score.private_ci, score.n_private)):
-        metrics = ", ".join(f"{name} {value:.4f}" if value is not None else f"{name} -" for name, value in values.items())
-        interval = f"95% CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci[0] is not None else "no interval (the program gives one number)"
+    for part, values, ci, n in (
+        ("public", score.public, score.public_ci, score.n_public),
+        ("private", score.private, score.private_ci, score.n_private),
+    ):
+        metrics = ", ".join(
+            f"{name} {value:.4f}" if value is not None else f"{name} -" for name, value in values.items()
+        )
+        interval = (
+            f"95% CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci[0] is not None else "no interval (the program gives one number)"
+        )
         lines.append(f"{part:<8} ({n} rows): {metrics}; {score.primary} {interval}")
     return "\n".join(lines)
 
@@ -87,8 +94,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.json:
         declared = {c.name: c.type for c in getattr(task.spec, "submission_columns", ())}
         columns = {"submission_columns": declared} if declared else {}
-        print(json.dumps({"task": task.name, "answer_key_sha256": task.answer_key.sha256, **columns, **score.to_dict()},
-                         indent=2))
+        print(
+            json.dumps(
+                {"task": task.name, "answer_key_sha256": task.answer_key.sha256, **columns, **score.to_dict()}, indent=2
+            )
+        )
     else:
         print(f"{task.spec.title}: answer key sha256 {task.answer_key.sha256}")
         print(format_score(score))
@@ -167,11 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description="Arena: machine-learning competitions and benchmarks.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    tasks = commands.add_parser("tasks", help="list or describe tasks").add_subparsers(dest="tasks_command", required=True)
+    tasks = commands.add_parser("tasks", help="list or describe tasks").add_subparsers(
+        dest="tasks_command", required=True
+    )
     tasks.add_parser("list", help="list the built-in tasks").set_defaults(func=cmd_tasks_list)
     show = tasks.add_parser("show", help="describe a task and print its answer-key SHA-256")
-    show.add_argument("task", help="a built-in task name, a bundle folder, or a Codabench/CodaLab bundle "
-                                   "(folder or .zip; add #phase=N for a later phase)")
+    show.add_argument(
+        "task",
+        help="a built-in task name, a bundle folder, or a Codabench/CodaLab bundle "
+        "(folder or .zip; add #phase=N for a later phase)",
+    )
     show.set_defaults(func=cmd_tasks_show)
 
     data = commands.add_parser("data", help="write train.csv, test.csv and sample_submission.csv")
@@ -195,8 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("task", help="the competition's short name, e.g. digits")
     submit.add_argument("file")
     submit.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
-    submit.add_argument("--token", help="an API token from your account page (default: the ARENA_TOKEN "
-                                        "environment variable, which keeps it out of shell history)")
+    submit.add_argument(
+        "--token",
+        help="an API token from your account page (default: the ARENA_TOKEN "
+        "environment variable, which keeps it out of shell history)",
+    )
     submit.add_argument("--note", default="")
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline")
     submit.add_argument("--wait", action="store_true", help="wait for the score and print it")

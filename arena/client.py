@@ -34,16 +34,21 @@ def _request(method: str, url: str, token: str, body: bytes | None = None, conte
         raise ServerError(f"cannot reach {url}: {exc.reason}. Check --server and that the server is running.") from None
 
 
-def submit_file(server: str, token: str, competition: str, path: str | Path, *, note: str = "",
-                baseline: bool = False) -> dict:
+def submit_file(
+    server: str, token: str, competition: str, path: str | Path, *, note: str = "", baseline: bool = False
+) -> dict:
     """Upload a predictions file as multipart/form-data; returns the API's JSON answer."""
     path = Path(path)
     boundary = "arena-" + secrets.token_hex(12)
     parts = []
     for name, value in (("note", note), ("baseline", "1" if baseline else "0")):
-        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode())
-    parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
-                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        + path.read_bytes()
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     url = f"{server.rstrip('/')}/api/v1/competitions/{competition}/submissions"
     return _request("POST", url, token, b"".join(parts), f"multipart/form-data; boundary={boundary}")

@@ -74,7 +74,8 @@ def require_secret(*, create: bool, who: str) -> None:
         raise MissingSecret(
             f"{who} found no file 'secret' in ARENA_HOME ({arena_home()}). It decides which test rows are public, "
             "so every process of one installation must share it: copy it from the machine where the installation "
-            "was set up. For a new installation, run 'arena setup' (or 'arena serve') once first, which creates it.")
+            "was set up. For a new installation, run 'arena setup' (or 'arena serve') once first, which creates it."
+        )
 
 
 def cache_dir() -> Path:

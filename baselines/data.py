@@ -47,7 +47,7 @@ def _tokens(texts: pd.Series, vocab: dict[str, int], length: int) -> np.ndarray:
     out = np.full((len(texts), length), PAD, dtype=np.int32)
     for row, text in enumerate(texts):
         ids = [vocab.get(token, 1) for token in text.split()][-length:]
-        out[row, length - len(ids):] = ids  # left-padded: recurrent models end on the last real token
+        out[row, length - len(ids) :] = ids  # left-padded: recurrent models end on the last real token
     return out
 
 
@@ -83,8 +83,9 @@ def prepare(task: Task, *, val_fraction: float = 0.1, seed: int = 0, window: int
             shape = (x.shape[1], 1)
             input_spec = InputSpec("sequence", shape, len(classes))
         x, x_test = x.reshape(-1, *shape), x_test.reshape(-1, *shape)
-    return Arrays(input_spec, x[~is_val], y[~is_val], x[is_val], y[is_val], x_test,
-                  task.test[spec.id_column].to_numpy())
+    return Arrays(
+        input_spec, x[~is_val], y[~is_val], x[is_val], y[is_val], x_test, task.test[spec.id_column].to_numpy()
+    )
 
 
 def _prepare_series(task: Task, window: int, val_fraction: float) -> Arrays:
@@ -97,9 +98,18 @@ def _prepare_series(task: Task, window: int, val_fraction: float) -> Arrays:
     series = task.train.sort_values(spec.id_column)[spec.target].to_numpy(dtype=np.float32)
     mean, std = float(series.mean()), float(series.std())
     z = (series - mean) / std
-    x = np.stack([z[i:i + window] for i in range(len(z) - window)])[..., None]
+    x = np.stack([z[i : i + window] for i in range(len(z) - window)])[..., None]
     y = z[window:].astype(np.float32)
     n_val = max(1, int(round(len(y) * val_fraction)))
     test_ids = task.test.sort_values(spec.id_column)[spec.id_column].to_numpy()
-    return Arrays(InputSpec("sequence", (window, 1), 1, regression=True), x[:-n_val], y[:-n_val], x[-n_val:],
-                  y[-n_val:], np.zeros((0, window, 1), np.float32), test_ids, (mean, std), history=z)
+    return Arrays(
+        InputSpec("sequence", (window, 1), 1, regression=True),
+        x[:-n_val],
+        y[:-n_val],
+        x[-n_val:],
+        y[-n_val:],
+        np.zeros((0, window, 1), np.float32),
+        test_ids,
+        (mean, std),
+        history=z,
+    )

@@ -91,8 +91,13 @@ def run_baseline(task_name: str, model_name: str, config: TrainConfig, *, run_di
     result = trainer.fit(task.spec.primary_metric)
     frame = predictions_frame(task, trainer, arrays)
     if run_dir is not None:
-        save_run(trainer, result, config, run_dir, {"task": task.name, "model": model_name,
-                                                    "metric": task.spec.primary_metric})
+        save_run(
+            trainer,
+            result,
+            config,
+            run_dir,
+            {"task": task.name, "model": model_name, "metric": task.spec.primary_metric},
+        )
     return BaselineRun(task, model_name, frame, result.best_val_score, count_parameters(model), result.seconds)
 
 
@@ -100,8 +105,11 @@ TIME_BUDGET = 170.0  # seconds: every reference run fits in 3 minutes on 2 CPU c
 
 
 def config_for(task: str, model: str, **overrides) -> TrainConfig:
-    settings = {"time_budget": TIME_BUDGET, **DEFAULTS.get((task, model), {}),
-                **{k: v for k, v in overrides.items() if v is not None}}
+    settings = {
+        "time_budget": TIME_BUDGET,
+        **DEFAULTS.get((task, model), {}),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
     return TrainConfig(**settings)
 
 
@@ -127,14 +135,19 @@ def main(args: argparse.Namespace) -> int:
     run.predictions.to_csv(out, index=False)
     read_submission(run.task, out)  # the file must pass the server's own validation
     metric = run.task.spec.primary_metric
-    print(f"{run.task.name} / {run.model}: validation {metric} {run.val_score:.4f}; "
-          f"{run.parameters:,} parameters; {time.perf_counter() - started:.0f} s; wrote {out}")
+    print(
+        f"{run.task.name} / {run.model}: validation {metric} {run.val_score:.4f}; "
+        f"{run.parameters:,} parameters; {time.perf_counter() - started:.0f} s; wrote {out}"
+    )
     if args.submit:
         from arena.client import submit_file, wait_for_score
 
-        answer = submit_file(args.server, args.token, run.task.name, out, note=f"baseline {run.model}, seed {config.seed}",
-                             baseline=True)
+        answer = submit_file(
+            args.server, args.token, run.task.name, out, note=f"baseline {run.model}, seed {config.seed}", baseline=True
+        )
         result = wait_for_score(args.server, args.token, answer["submission"]["id"])
-        print(f"submitted as #{result['id']} (baseline): {result['status']}"
-              + (f", public {metric} {result['public'][metric]}" if result["public"] else ""))
+        print(
+            f"submitted as #{result['id']} (baseline): {result['status']}"
+            + (f", public {metric} {result['public'][metric]}" if result["public"] else "")
+        )
     return 0

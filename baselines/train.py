@@ -79,8 +79,9 @@ def bucket_widths(arrays: Arrays, buckets: int) -> tuple[list[int], np.ndarray |
     return sorted({min(full, int(np.ceil(q / 8) * 8)) for q in quantiles}), lengths
 
 
-def batch_plan(rng: np.random.Generator, n: int, batch_size: int, widths: list[int],
-               lengths: np.ndarray | None) -> list[tuple[np.ndarray, int]]:
+def batch_plan(
+    rng: np.random.Generator, n: int, batch_size: int, widths: list[int], lengths: np.ndarray | None
+) -> list[tuple[np.ndarray, int]]:
     """One epoch of full batches ``(rows, width)``: each row goes to the narrowest width that holds it.
 
     A bucket's last partial batch moves on to the next wider bucket; fewer than
@@ -95,7 +96,7 @@ def batch_plan(rng: np.random.Generator, n: int, batch_size: int, widths: list[i
     for i, width in enumerate(widths):
         rows = np.concatenate([left, order[bucket == i]])
         full = len(rows) // batch_size * batch_size
-        plan += [(rows[b:b + batch_size], width) for b in range(0, full, batch_size)]
+        plan += [(rows[b : b + batch_size], width) for b in range(0, full, batch_size)]
         left = rows[full:]
     if len(widths) > 1:
         plan = [plan[i] for i in rng.permutation(len(plan))]
@@ -107,13 +108,17 @@ class Trainer:
 
     def __init__(self, model: nnx.Module, arrays: Arrays, config: TrainConfig) -> None:
         if config.train_rows is not None:
-            arrays = replace(arrays, x_train=arrays.x_train[:config.train_rows], y_train=arrays.y_train[:config.train_rows])
+            arrays = replace(
+                arrays, x_train=arrays.x_train[: config.train_rows], y_train=arrays.y_train[: config.train_rows]
+            )
         self.arrays, self.config = arrays, config
         self.widths, self.lengths = bucket_widths(arrays, config.buckets)
         self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
         steps = max(2, config.epochs * max(1, len(arrays.x_train) // config.batch_size))
         warmup = min(steps - 1, max(1, int(steps * config.warmup_fraction)))
-        schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup, steps, config.learning_rate * 0.01)
+        schedule = optax.warmup_cosine_decay_schedule(
+            0.0, config.learning_rate, warmup, steps, config.learning_rate * 0.01
+        )
         self.tx = optax.adamw(schedule, weight_decay=config.weight_decay)
         self.opt_state = self.tx.init(self.params)
         regression = arrays.spec.regression
@@ -143,8 +148,12 @@ class Trainer:
             return np.zeros((0, self.arrays.spec.n_outputs), np.float32)
         outputs = []
         for start in range(0, len(x), batch):
-            chunk = x[start:start + batch]
-            padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), axis=0)]) if len(chunk) < batch else chunk
+            chunk = x[start : start + batch]
+            padded = (
+                np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), axis=0)])
+                if len(chunk) < batch
+                else chunk
+            )
             outputs.append(np.asarray(self._forward(params, self.rest, padded))[: len(chunk)])
         return np.concatenate(outputs)
 
@@ -160,8 +169,9 @@ class Trainer:
             losses = []
             for rows, width in batch_plan(rng, len(arrays.x_train), config.batch_size, self.widths, self.lengths):
                 x = arrays.x_train[rows] if width == full else arrays.x_train[rows, -width:]
-                self.params, self.opt_state, loss = self._step(self.params, self.opt_state, self.rest, x,
-                                                               arrays.y_train[rows])
+                self.params, self.opt_state, loss = self._step(
+                    self.params, self.opt_state, self.rest, x, arrays.y_train[rows]
+                )
                 losses.append(loss)
             train_loss = float(np.mean(jax.device_get(losses)))
             score = validation_score(metric_name, self.predict(arrays.x_val), arrays)
@@ -177,8 +187,9 @@ class Trainer:
                 break  # patience spent, or another epoch would overrun the time budget
         bar.close()
         self.params = jax.tree.map(jnp.asarray, best[2])
-        return TrainResult(best_epoch=best[1], best_val_score=float(best[0]), curves=curves,
-                           seconds=time.perf_counter() - started)
+        return TrainResult(
+            best_epoch=best[1], best_val_score=float(best[0]), curves=curves, seconds=time.perf_counter() - started
+        )
 
 
 def save_run(trainer: Trainer, result: TrainResult, config: TrainConfig, folder: Path, meta: dict) -> None:
@@ -189,11 +200,22 @@ def save_run(trainer: Trainer, result: TrainResult, config: TrainConfig, folder:
         writer = csv.DictWriter(handle, fieldnames=["epoch", "train_loss", "val_score", "seconds"])
         writer.writeheader()
         writer.writerows(result.curves)
-    (folder / "run.json").write_text(json.dumps({**meta, "config": asdict(config), "best_epoch": result.best_epoch,
-                                                 "best_val_score": result.best_val_score,
-                                                 "seconds": result.seconds}, indent=1))
-    flat = {jax.tree_util.keystr(path): np.asarray(leaf)
-            for path, leaf in jax.tree_util.tree_leaves_with_path(trainer.params)}
+    (folder / "run.json").write_text(
+        json.dumps(
+            {
+                **meta,
+                "config": asdict(config),
+                "best_epoch": result.best_epoch,
+                "best_val_score": result.best_val_score,
+                "seconds": result.seconds,
+            },
+            indent=1,
+        )
+    )
+    flat = {
+        jax.tree_util.keystr(path): np.asarray(leaf)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(trainer.params)
+    }
     np.savez(folder / "best_params.npz", **flat)
     plot_curves(result.curves, folder / "curves.png", meta.get("metric", "score"))
 

@@ -11,8 +11,15 @@ import tempfile
 import time
 from pathlib import Path
 
-REFERENCES = [("digits", "cnn"), ("mnist1d", "cnn"), ("mnist1d", "gru"), ("mnist1d", "transformer"),
-              ("listops", "gru"), ("listops", "transformer"), ("sunspots", "mlp")]
+REFERENCES = [
+    ("digits", "cnn"),
+    ("mnist1d", "cnn"),
+    ("mnist1d", "gru"),
+    ("mnist1d", "transformer"),
+    ("listops", "gru"),
+    ("listops", "transformer"),
+    ("sunspots", "mlp"),
+]
 
 
 def trivial_scores(task, folder: Path, score_submission) -> str:
@@ -39,7 +46,9 @@ def bag_of_words(task):
 
     column = task.feature_columns[0]
     vectorizer = CountVectorizer(token_pattern=r"\S+", lowercase=False)
-    model = LogisticRegression(max_iter=3000).fit(vectorizer.fit_transform(task.train[column]), task.train[task.spec.target])
+    model = LogisticRegression(max_iter=3000).fit(
+        vectorizer.fit_transform(task.train[column]), task.train[task.spec.target]
+    )
     frame = task.sample_submission()
     frame[task.spec.target] = model.predict(vectorizer.transform(task.test[column]))
     return frame
@@ -54,7 +63,9 @@ def main() -> None:
     from baselines.run import config_for, run_baseline
 
     chosen = [tuple(x.split("/")) for x in args.only] if args.only else REFERENCES
-    print("| task | model | private score (95% CI) | trivial on the same rows | validation | train time | parameters | seed |")
+    print(
+        "| task | model | private score (95% CI) | trivial on the same rows | validation | train time | parameters | seed |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for task_name, model in chosen:
         started = time.perf_counter()
@@ -66,9 +77,11 @@ def main() -> None:
             trivial = trivial_scores(run.task, Path(tmp), score_submission)
         metric = score.primary
         low, high = score.private_ci
-        print(f"| {task_name} | {model} | {metric} {score.private[metric]:.4f} ({low:.4f}-{high:.4f}) "
-              f"| {trivial} | {run.val_score:.4f} | {time.perf_counter() - started:.0f} s | {run.parameters:,} | {args.seed} |",
-              flush=True)
+        print(
+            f"| {task_name} | {model} | {metric} {score.private[metric]:.4f} ({low:.4f}-{high:.4f}) "
+            f"| {trivial} | {run.val_score:.4f} | {time.perf_counter() - started:.0f} s | {run.parameters:,} | {args.seed} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -156,9 +156,16 @@ class ServerCompetition:
         def show(score):
             best = team["best"]
             released, improved = ladder_release(
-                self.task, self.public, team["released"], score.public[score.primary], score.rows,
-                None if best is None else best.rows, best_value=None if best is None else best.public[best.primary],
-                interval=score.public_ci, best_interval=None if best is None else best.public_ci)
+                self.task,
+                self.public,
+                team["released"],
+                score.public[score.primary],
+                score.rows,
+                None if best is None else best.rows,
+                best_value=None if best is None else best.public[best.primary],
+                interval=score.public_ci,
+                best_interval=None if best is None else best.public_ci,
+            )
             if improved:
                 team["best"] = score
             team["released"] = released
@@ -205,8 +212,9 @@ def vote(competition: ServerCompetition, guesses: np.ndarray, keep, seed: int) -
     return {"kept": len(kept), "public": score.public[score.primary], "private": score.private[score.primary]}
 
 
-def server_boosting(competition: ServerCompetition, views: dict, uploads=None, *, seed: int,
-                    submissions: int | None = None) -> dict:
+def server_boosting(
+    competition: ServerCompetition, views: dict, uploads=None, *, seed: int, submissions: int | None = None
+) -> dict:
     """The boosting attack against each feedback mode, on the same random uploads (``uploads`` from
     random_uploads, or that many ``submissions`` made here).
 
@@ -277,41 +285,69 @@ def run_server(args) -> None:
         for seed in range(args.seed, args.seed + args.seeds):
             competition = ServerCompetition(args.public_rows, args.public_fraction, seed, Path(tmp) / f"task-{seed}")
             views = {"rounded": competition.rounded_view, "ladder": competition.ladder_view}
-            print(f"seed {seed}: accuracy on a random binary task, {len(competition.ids):,} test rows, "
-                  f"{int(competition.public.sum()):,} public; the server's split, scoring and feedback")
-            runs = [(name, lambda make=make: server_probe(competition, make(), probes=args.probes, seed=seed))
-                    for name, make in views.items()]
-            runs.append(("ladder, a new team per upload", lambda: sybil_probe(competition, probes=args.probes, seed=seed)))
+            print(
+                f"seed {seed}: accuracy on a random binary task, {len(competition.ids):,} test rows, "
+                f"{int(competition.public.sum()):,} public; the server's split, scoring and feedback"
+            )
+            runs = [
+                (
+                    name,
+                    lambda make=make, competition=competition, seed=seed: server_probe(
+                        competition, make(), probes=args.probes, seed=seed
+                    ),
+                )
+                for name, make in views.items()
+            ]
+            runs.append(
+                (
+                    "ladder, a new team per upload",
+                    lambda competition=competition, seed=seed: sybil_probe(competition, probes=args.probes, seed=seed),
+                )
+            )
             for name, run in runs:
                 found = run()
                 probes.setdefault(name, []).append(found)
-                print(f"  probe    {name:8s} learned {found['learned']:4d} of {found['probes']} probed labels, "
-                      f"{found['public']} probed rows public, wrong {found['wrong']}")
+                print(
+                    f"  probe    {name:8s} learned {found['learned']:4d} of {found['probes']} probed labels, "
+                    f"{found['public']} probed rows public, wrong {found['wrong']}"
+                )
             uploads = random_uploads(competition, submissions=args.submissions, seed=seed)
             for key, found in server_boosting(competition, views, uploads, seed=seed).items():
                 boosts.setdefault(key, []).append(found)
-                print(f"  boosting {key[0]:8s} keep if {key[1]:9s} kept {found['kept']:4d}  public {found['public']:.4f}"
-                      f"  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}")
+                print(
+                    f"  boosting {key[0]:8s} keep if {key[1]:9s} kept {found['kept']:4d}  public {found['public']:.4f}"
+                    f"  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}"
+                )
             for teams in args.sybils:
                 found = server_sybil(competition, uploads, teams=min(teams, args.submissions), seed=seed)
                 sybils.setdefault(teams, []).append(found)
-                print(f"  boosting ladder from {teams:4d} throw-away teams: kept {found['kept']:4d}  public "
-                      f"{found['public']:.4f}  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}")
-    print(f"summary over {args.seeds} seed(s), {args.public_rows:,} public rows, public fraction {args.public_fraction}")
+                print(
+                    f"  boosting ladder from {teams:4d} throw-away teams: kept {found['kept']:4d}  public "
+                    f"{found['public']:.4f}  private {found['private']:.4f}  gap {found['public'] - found['private']:+.4f}"
+                )
+    print(
+        f"summary over {args.seeds} seed(s), {args.public_rows:,} public rows, public fraction {args.public_fraction}"
+    )
     print(f"one-row probe ({args.probes} uploads per seed, each flipping one row of the team's best file):")
     for name, runs in probes.items():
         learned, probed, public = (sum(r[k] for r in runs) for k in ("learned", "probes", "public"))
-        print(f"  {name:8s} labels learned {learned} of {probed} probed rows ({learned / probed:.1%}); "
-              f"of the {public} public ones {learned / max(public, 1):.1%}; wrong guesses {sum(r['wrong'] for r in runs)}")
+        print(
+            f"  {name:8s} labels learned {learned} of {probed} probed rows ({learned / probed:.1%}); "
+            f"of the {public} public ones {learned / max(public, 1):.1%}; wrong guesses {sum(r['wrong'] for r in runs)}"
+        )
     print(f"boosting attack ({args.submissions} random uploads per seed, majority vote of those kept):")
     for (name, rule), runs in boosts.items():
         gaps = np.array([r["public"] - r["private"] for r in runs])
-        print(f"  {name:8s} keep if {rule:9s} public-minus-private accuracy: mean {gaps.mean():+.4f}, "
-              f"range {gaps.min():+.4f} to {gaps.max():+.4f}")
+        print(
+            f"  {name:8s} keep if {rule:9s} public-minus-private accuracy: mean {gaps.mean():+.4f}, "
+            f"range {gaps.min():+.4f} to {gaps.max():+.4f}"
+        )
     for teams, runs in sybils.items():
         gaps = np.array([r["public"] - r["private"] for r in runs])
-        print(f"  ladder from {teams:4d} throw-away teams (keep the uploads that moved their team's score above 0.5): "
-              f"mean {gaps.mean():+.4f}, range {gaps.min():+.4f} to {gaps.max():+.4f}")
+        print(
+            f"  ladder from {teams:4d} throw-away teams (keep the uploads that moved their team's score above 0.5): "
+            f"mean {gaps.mean():+.4f}, range {gaps.min():+.4f} to {gaps.max():+.4f}"
+        )
 
 
 def run_model(args) -> None:
@@ -334,8 +370,12 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="run the server's attacks on this many seeds")
-    parser.add_argument("--sybils", type=lambda text: [int(x) for x in text.split(",")], default=[1, 5, 20, 100, 400],
-                        help="throw-away team counts for the boosting attack under the Ladder (comma-separated)")
+    parser.add_argument(
+        "--sybils",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[1, 5, 20, 100, 400],
+        help="throw-away team counts for the boosting attack under the Ladder (comma-separated)",
+    )
     parser.add_argument("--model", action="store_true", help="the textbook model only")
     args = parser.parse_args()
     if not args.model:

@@ -40,11 +40,16 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
 
-ROUTES = [("hello-world route", "/hello/", None), ("home page", "/", None), ("competition page", "/c/bench", None),
-          ("API leaderboard", "/api/v1/competitions/bench/leaderboard", None),
-          ("leaderboard CSV", "/c/bench/leaderboard.csv", None), ("competition list", "/api/v1/competitions", None),
-          ("competition page, signed in", "/c/bench", "cookie"),
-          ("API leaderboard, token", "/api/v1/competitions/bench/leaderboard", "token")]
+ROUTES = [
+    ("hello-world route", "/hello/", None),
+    ("home page", "/", None),
+    ("competition page", "/c/bench", None),
+    ("API leaderboard", "/api/v1/competitions/bench/leaderboard", None),
+    ("leaderboard CSV", "/c/bench/leaderboard.csv", None),
+    ("competition list", "/api/v1/competitions", None),
+    ("competition page, signed in", "/c/bench", "cookie"),
+    ("API leaderboard, token", "/api/v1/competitions/bench/leaderboard", "token"),
+]
 """(name, path, who asks): None is a visitor with no cookie and no token (the answer is kept whole, see
 leaderboard/kept_responses.py); "cookie" a participant signed in through the login form; "token" a script
 with an API token. Signed-in requests go through the whole application every time."""
@@ -90,8 +95,9 @@ def real_scores(competition, levels: int = LEVELS) -> list[tuple[object, str]]:
         for level in range(levels):
             path = Path(folder) / f"level{level}.csv"
             path.write_bytes(predictions(task, 0.55 + 0.40 * level / max(1, levels - 1), rng))
-            score = score_submission(task, path, public_fraction=competition.public_fraction,
-                                     split_key=competition.split_key)
+            score = score_submission(
+                task, path, public_fraction=competition.public_fraction, split_key=competition.split_key
+            )
             made.append((score, store_rows(score.rows) if score.rows is not None else ""))
     return made
 
@@ -130,17 +136,44 @@ def seed(url: str, teams: int, per_team: int) -> float:
     for first in range(0, teams, batch):
         chunk = range(first, min(teams, first + batch))
         with db.session() as session, session.begin():
-            session.execute(insert(User), [{"username": f"bench{t}", "password_hash": "!", "created_at": day0}
-                                           for t in chunk])
-            users = dict(session.execute(select(User.username, User.id)
-                                         .where(User.username.in_([f"bench{t}" for t in chunk]))).all())
-            session.execute(insert(Team), [{"competition_id": competition_id, "name": f"Team {t:04d}",
-                                            "invite_code": secrets.token_urlsafe(9), "created_at": day0}
-                                           for t in chunk])
-            team_ids = dict(session.execute(select(Team.name, Team.id).where(
-                Team.competition_id == competition_id, Team.name.in_([f"Team {t:04d}" for t in chunk]))).all())
-            session.execute(insert(Membership), [{"competition_id": competition_id, "team_id": team_ids[f"Team {t:04d}"],
-                                                  "user_id": users[f"bench{t}"]} for t in chunk])
+            session.execute(
+                insert(User), [{"username": f"bench{t}", "password_hash": "!", "created_at": day0} for t in chunk]
+            )
+            users = dict(
+                session.execute(
+                    select(User.username, User.id).where(User.username.in_([f"bench{t}" for t in chunk]))
+                ).all()
+            )
+            session.execute(
+                insert(Team),
+                [
+                    {
+                        "competition_id": competition_id,
+                        "name": f"Team {t:04d}",
+                        "invite_code": secrets.token_urlsafe(9),
+                        "created_at": day0,
+                    }
+                    for t in chunk
+                ],
+            )
+            team_ids = dict(
+                session.execute(
+                    select(Team.name, Team.id).where(
+                        Team.competition_id == competition_id, Team.name.in_([f"Team {t:04d}" for t in chunk])
+                    )
+                ).all()
+            )
+            session.execute(
+                insert(Membership),
+                [
+                    {
+                        "competition_id": competition_id,
+                        "team_id": team_ids[f"Team {t:04d}"],
+                        "user_id": users[f"bench{t}"],
+                    }
+                    for t in chunk
+                ],
+            )
             rows, levels = [], []
             for t in chunk:
                 skill = rng.uniform(0.1, 0.9) * (len(scores) - 1)
@@ -148,19 +181,44 @@ def seed(url: str, teams: int, per_team: int) -> float:
                     level = max(0, min(len(scores) - 1, round(skill + rng.gauss(0, 2))))
                     score, rows_sha = scores[level]
                     when = day0 + timedelta(days=s, seconds=t)
-                    rows.append({"competition_id": competition_id, "team_id": team_ids[f"Team {t:04d}"],
-                                 "user_id": users[f"bench{t}"], "file_sha256": uuid.uuid4().hex * 2,
-                                 "file_name": f"s{s}.csv", "file_size": 100, "note": "", "status": "scored",
-                                 "utc_day": when.strftime("%Y-%m-%d"), "created_at": when, "attempts": 1,
-                                 "score": score.to_dict(), "public_primary": score.public[score.primary],
-                                 "private_primary": score.private[score.primary], "scored_version": version,
-                                 "is_baseline": False, "selected": False, "disqualified": False,
-                                 "rows_sha256": rows_sha})
+                    rows.append(
+                        {
+                            "competition_id": competition_id,
+                            "team_id": team_ids[f"Team {t:04d}"],
+                            "user_id": users[f"bench{t}"],
+                            "file_sha256": uuid.uuid4().hex * 2,
+                            "file_name": f"s{s}.csv",
+                            "file_size": 100,
+                            "note": "",
+                            "status": "scored",
+                            "utc_day": when.strftime("%Y-%m-%d"),
+                            "created_at": when,
+                            "attempts": 1,
+                            "score": score.to_dict(),
+                            "public_primary": score.public[score.primary],
+                            "private_primary": score.private[score.primary],
+                            "scored_version": version,
+                            "is_baseline": False,
+                            "selected": False,
+                            "disqualified": False,
+                            "rows_sha256": rows_sha,
+                        }
+                    )
                     levels.append(level)
             ids = session.scalars(insert(Submission).returning(Submission.id, sort_by_parameter_order=True), rows).all()
-            session.execute(insert(ScoreRecord), [{"submission_id": i, "task_version": version, "answer_sha256": answer,
-                                                   "score": scores[level][0].to_dict(), "created_at": day0}
-                                                  for i, level in zip(ids, levels)])
+            session.execute(
+                insert(ScoreRecord),
+                [
+                    {
+                        "submission_id": i,
+                        "task_version": version,
+                        "answer_sha256": answer,
+                        "score": scores[level][0].to_dict(),
+                        "created_at": day0,
+                    }
+                    for i, level in zip(ids, levels)
+                ],
+            )
             generations.touch(session, competition_id)  # bulk inserts bypass the flush hook: raise the counter here
     db.engine.dispose()
     return time.perf_counter() - started
@@ -195,9 +253,13 @@ class Server:
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="arena-bench-server-", suffix=".log", delete=False)
         command = [sys.executable, __file__, "--serve", str(self.port), "--web", str(web), "--threads", str(threads)]
-        self.process = subprocess.Popen(command + (["--scoring"] if scoring else []),
-                                        env={**env, "ARENA_DATABASE_URL": url}, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            command + (["--scoring"] if scoring else []),
+            env={**env, "ARENA_DATABASE_URL": url},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.time() + 120
         while time.time() < deadline and self.process.poll() is None:
             try:
@@ -273,16 +335,24 @@ def load(port: int, path: str, clients: int, seconds: float, headers: dict | Non
         worker.join()
     elapsed = time.perf_counter() - began
     latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
-    return {"n": len(latencies), "rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99),
-            "errors": len(problems), "first_error": problems[0] if problems else ""}
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+    return {
+        "n": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": pick(0.5),
+        "p99": pick(0.99),
+        "errors": len(problems),
+        "first_error": problems[0] if problems else "",
+    }
 
 
 def boards(label: str, url: str, args, env: dict) -> bool:
     """The board figures beside hello-world's; False (with the reason printed) when a route failed."""
     print(f"\n== {label}: seeding {args.teams} teams x {args.per_team} submissions ...", flush=True)
-    print(f"   seeded in {seed(url, args.teams, args.per_team):.0f} s (bulk inserts, "
-          f"{LEVELS} real scores shared)", flush=True)
+    print(
+        f"   seeded in {seed(url, args.teams, args.per_team):.0f} s (bulk inserts, {LEVELS} real scores shared)",
+        flush=True,
+    )
     token = signed_in_account(url)
     server = Server(url, args.web, args.threads, env)
     ok = True
@@ -298,20 +368,28 @@ def boards(label: str, url: str, args, env: dict) -> bool:
                     print(f"   {path} answered HTTP {response.status}: {body[:300]!r}\n{server.log_tail()}")
                     return False
         load(server.port, "/", args.clients, 1.0)
-        print(f"   gunicorn, {args.web} web processes x {args.threads} threads (gthread); {args.clients} concurrent "
-              f"keep-alive clients, {args.seconds:.0f} s per route")
+        print(
+            f"   gunicorn, {args.web} web processes x {args.threads} threads (gthread); {args.clients} concurrent "
+            f"keep-alive clients, {args.seconds:.0f} s per route"
+        )
         print(f"   {'request':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x hello':>8} {'errors':>7}")
         anchor = None
         for name, path, who in ROUTES:
             figures = load(server.port, path, args.clients, args.seconds, asking[who])
             if not figures["n"]:
-                print(f"   {name:<28} no request succeeded in {args.seconds:.0f} s ({figures['errors']} errors; first: "
-                      f"{figures['first_error']})\n   server log:\n{server.log_tail()}", flush=True)
+                print(
+                    f"   {name:<28} no request succeeded in {args.seconds:.0f} s ({figures['errors']} errors; first: "
+                    f"{figures['first_error']})\n   server log:\n{server.log_tail()}",
+                    flush=True,
+                )
                 ok = False
                 continue
             anchor = anchor or figures["rps"]
-            print(f"   {name:<28} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['rps']:>8.0f} "
-                  f"{figures['rps'] / anchor:>8.2f} {figures['errors']:>7}", flush=True)
+            print(
+                f"   {name:<28} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['rps']:>8.0f} "
+                f"{figures['rps'] / anchor:>8.2f} {figures['errors']:>7}",
+                flush=True,
+            )
             if figures["errors"]:
                 print(f"   first error: {figures['first_error']}", flush=True)
                 ok = False
@@ -333,7 +411,7 @@ def signed_in_account(url: str) -> str:
     return token
 
 
-def log_in(server: "Server") -> str:
+def log_in(server: Server) -> str:
     """Log in through the login form, as a browser does; returns the Cookie header that keeps the session."""
     import re
     from http.cookies import SimpleCookie
@@ -352,9 +430,12 @@ def log_in(server: "Server") -> str:
     kept = cookies_of(response)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     cookie = "; ".join(f"{name}={value}" for name, value in kept.items())
-    connection.request("POST", "/login", body=urlencode({"csrf_token": csrf, "username": "bench-signed-in",
-                                                          "password": BENCH_PASSWORD}),
-                       headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    connection.request(
+        "POST",
+        "/login",
+        body=urlencode({"csrf_token": csrf, "username": "bench-signed-in", "password": BENCH_PASSWORD}),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
     response = connection.getresponse()
     response.read()
     if response.status != 302:
@@ -389,7 +470,9 @@ def uploads(label: str, url: str, args, env: dict) -> bool:
 
     task = load_task("digits")
     rng = np.random.default_rng(3)
-    jobs = [(tokens[t], predictions(task, rng.uniform(0.5, 0.95), rng)) for t in range(teams) for _ in range(per_team[t])]
+    jobs = [
+        (tokens[t], predictions(task, rng.uniform(0.5, 0.95), rng)) for t in range(teams) for _ in range(per_team[t])
+    ]
     random.Random(1).shuffle(jobs)
     server = Server(url, args.upload_web, args.threads, env, scoring=True)
     port = server.port
@@ -399,14 +482,26 @@ def uploads(label: str, url: str, args, env: dict) -> bool:
 
     def send(token: str, body: bytes) -> None:
         boundary = uuid.uuid4().hex
-        payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\n"
-                   f"Content-Type: text/csv\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+        payload = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
+                f"Content-Type: text/csv\r\n\r\n"
+            ).encode()
+            + body
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         barrier.wait()
         try:
-            connection.request("POST", "/api/v1/competitions/uploads/submissions", body=payload,
-                               headers={"Authorization": f"Bearer {token}",
-                                        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            connection.request(
+                "POST",
+                "/api/v1/competitions/uploads/submissions",
+                body=payload,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                },
+            )
             response = connection.getresponse()
             answer = json.loads(response.read() or b"{}")
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -431,10 +526,15 @@ def uploads(label: str, url: str, args, env: dict) -> bool:
             thread.join()
         elapsed = time.perf_counter() - began
         allowed = sum(min(n, limit) for n in per_team)
-        print(f"\n== {label}: {len(jobs)} concurrent uploads from {teams} teams, daily limit {limit}, "
-              f"{args.upload_web} web processes")
-        print(f"   accepted {len(accepted)} (allowed {allowed}), refused {refused[0]}, errors {failed[0]}; "
-              f"{len(accepted) / elapsed:.0f} accepted uploads/s ({elapsed:.2f} s)", flush=True)
+        print(
+            f"\n== {label}: {len(jobs)} concurrent uploads from {teams} teams, daily limit {limit}, "
+            f"{args.upload_web} web processes"
+        )
+        print(
+            f"   accepted {len(accepted)} (allowed {allowed}), refused {refused[0]}, errors {failed[0]}; "
+            f"{len(accepted) / elapsed:.0f} accepted uploads/s ({elapsed:.2f} s)",
+            flush=True,
+        )
         db = Database(url)
         deadline = time.time() + 600
         from sqlalchemy import func, select
@@ -443,16 +543,20 @@ def uploads(label: str, url: str, args, env: dict) -> bool:
 
         while time.time() < deadline:
             with db.session() as session:
-                left = session.scalar(select(func.count()).select_from(Submission)
-                                      .where(Submission.status.in_(("queued", "scoring"))))
+                left = session.scalar(
+                    select(func.count()).select_from(Submission).where(Submission.status.in_(("queued", "scoring")))
+                )
             if not left:
                 break
             time.sleep(0.5)
         with db.session() as session:
             statuses = dict(session.execute(select(Submission.status, func.count()).group_by(Submission.status)).all())
         scored = statuses.get("scored", 0)
-        print(f"   scored {scored} of {len(accepted)} after {time.perf_counter() - began:.1f} s "
-              f"(one scoring process); by status: {statuses}", flush=True)
+        print(
+            f"   scored {scored} of {len(accepted)} after {time.perf_counter() - began:.1f} s "
+            f"(one scoring process); by status: {statuses}",
+            flush=True,
+        )
         db.engine.dispose()
         if failed[0]:
             print("   server log:\n" + server.log_tail(), flush=True)
@@ -501,22 +605,30 @@ def answer_key(rows: int, env: dict) -> bool:
     (folder / "task.toml").write_text(ANSWER_KEY_BUNDLE)
     (folder / "train.csv").write_text("id,label\n" + "".join(f"{-1 - i},{i % 10}\n" for i in range(20)))
     pq.write_table(pa.table({"id": ids}), folder / "test.parquet")
-    pq.write_table(pa.table({"id": ids, "label": np.random.default_rng(0).integers(0, 10, rows)}),
-                   folder / "answers.parquet")
+    pq.write_table(
+        pa.table({"id": ids, "label": np.random.default_rng(0).integers(0, 10, rows)}), folder / "answers.parquet"
+    )
     print(f"\n== answer key of {rows:,} rows (10 classes, Parquet)", flush=True)
     began = time.perf_counter()
     load_task(folder).answer_key  # noqa: B018 -- hosting: the first load
-    print(f"   first load, when hosted (cache written, key hashed once): {time.perf_counter() - began:.2f} s", flush=True)
+    print(
+        f"   first load, when hosted (cache written, key hashed once): {time.perf_counter() - began:.2f} s", flush=True
+    )
 
     def later() -> float:
-        result = subprocess.run([sys.executable, "-c", LATER_LOAD, str(folder)], env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", LATER_LOAD, str(folder)], env=env, capture_output=True, text=True
+        )
         if result.returncode:
             raise SystemExit("loading the answer key failed:\n" + result.stderr[-2000:])
         return float(result.stdout.strip().splitlines()[-1])
 
     stored = min(later() for _ in range(3))
-    print(f"   later load in a new process (stored hash), incl. imports and the row split: {stored:.2f} s "
-          f"(target <= 3 s)", flush=True)
+    print(
+        f"   later load in a new process (stored hash), incl. imports and the row split: {stored:.2f} s "
+        f"(target <= 3 s)",
+        flush=True,
+    )
     digests = list(Path(env["ARENA_HOME"]).rglob("answers.sha256"))
     for digest in digests:
         digest.unlink()
@@ -581,7 +693,9 @@ def main() -> None:
                     print("\n== PostgreSQL: skipped (set ARENA_TEST_POSTGRES_URL)")
                     break
                 reset_postgres(url)
-            ok &= (boards if part == "boards" else uploads)("SQLite" if kind == "sqlite" else "PostgreSQL", url, args, env)
+            ok &= (boards if part == "boards" else uploads)(
+                "SQLite" if kind == "sqlite" else "PostgreSQL", url, args, env
+            )
     sys.exit(0 if ok else 1)
 
 

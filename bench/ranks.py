@@ -49,7 +49,9 @@ def truth_for(name: str, rows: int, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 2, rows)
 
 
-def rank_board(name: str, truth: np.ndarray, predictions: list[np.ndarray], resamples: int) -> tuple[float, float, list]:
+def rank_board(
+    name: str, truth: np.ndarray, predictions: list[np.ndarray], resamples: int
+) -> tuple[float, float, list]:
     """Per-row results (done at scoring time, timed apart), then the worker's joint evaluation and ranks."""
     metric = get_metric(name)
     started = time.perf_counter()

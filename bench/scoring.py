@@ -112,8 +112,17 @@ CASES = {
     "kaggle-regression": ("regression", "value", ["rmsle", "mape", "smape", "median_ae", "pearson", "spearman"]),
     "average-precision": ("classification", "probabilities", ["average_precision"]),
     "average-precision-4": ("classification", "probabilities", ["average_precision"]),
-    "multilabel": ("multilabel", "probabilities", ["multilabel_log_loss", "multilabel_roc_auc", "multilabel_f1_micro",
-                                                   "multilabel_f1_macro", "multilabel_f1_samples"]),
+    "multilabel": (
+        "multilabel",
+        "probabilities",
+        [
+            "multilabel_log_loss",
+            "multilabel_roc_auc",
+            "multilabel_f1_micro",
+            "multilabel_f1_macro",
+            "multilabel_f1_samples",
+        ],
+    ),
     "ranking": ("ranking", "ranking", ["map@10", "ndcg@10"]),
 }
 NEWER = ("kaggle-regression", "average-precision", "average-precision-4", "multilabel", "ranking")
@@ -157,8 +166,15 @@ def make_case(folder: Path, case: str, rows: int) -> tuple[Path, list[Path]]:
         items = np.array([f"d{j}" for j in range(20)])
         relevant = np.argsort(rng.random((rows, 20)), axis=1)[:, :3]
         graded = np.char.add(items[relevant[:, 0]], ":3")
-        answers = pa.table({"id": ids, "y": np.char.add(np.char.add(np.char.add(graded, " "), np.char.add(
-            items[relevant[:, 1]], " ")), items[relevant[:, 2]])})
+        answers = pa.table(
+            {
+                "id": ids,
+                "y": np.char.add(
+                    np.char.add(np.char.add(graded, " "), np.char.add(items[relevant[:, 1]], " ")),
+                    items[relevant[:, 2]],
+                ),
+            }
+        )
         score = rng.normal(size=(rows, 20))
         np.put_along_axis(score, relevant, np.take_along_axis(score, relevant, axis=1) + 1.5, axis=1)
         columns = {"y": _joined(items, np.argsort(-score, axis=1)[:, :10], ordered=True)}
@@ -183,7 +199,7 @@ def make_case(folder: Path, case: str, rows: int) -> tuple[Path, list[Path]]:
         for name in ("train.csv", "test.parquet", "answers.parquet"):
             os.link(data / name, bundle / name)
         (bundle / "task.toml").write_text(f"""
-name = "bench-{case}-{metric.replace('_', '-').replace('@', '-at-')}"
+name = "bench-{case}-{metric.replace("_", "-").replace("@", "-at-")}"
 version = 1
 kind = "{kind}"
 [data]
@@ -215,13 +231,18 @@ def run_case(case: str, rows: int, repeat: int) -> None:
             if case in NEWER:
                 interval_case(task, submission, repeat)
                 continue
-            runs = interleaved_medians(repeat, read=lambda: pacsv.read_csv(submission),
-                                       arena=lambda: score_submission(task, submission, max_bytes=2**40))
+            runs = interleaved_medians(
+                repeat,
+                read=lambda: pacsv.read_csv(submission),
+                arena=lambda task=task: score_submission(task, submission, max_bytes=2**40),
+            )
             (t_read, _), (t_arena, score) = runs["read"], runs["arena"]
             low, high = score.private_ci
-            print(f"  {task.spec.primary_metric:9s} read {t_read:6.3f} s  arena {t_arena:6.3f} s  "
-                  f"ratio {t_arena / t_read:5.2f}x (target <= 1.5x)  private {score.private[score.primary]:.4f} "
-                  f"[{low:.4f}, {high:.4f}]")
+            print(
+                f"  {task.spec.primary_metric:9s} read {t_read:6.3f} s  arena {t_arena:6.3f} s  "
+                f"ratio {t_arena / t_read:5.2f}x (target <= 1.5x)  private {score.private[score.primary]:.4f} "
+                f"[{low:.4f}, {high:.4f}]"
+            )
 
 
 def interval_case(task, submission: Path, repeat: int) -> None:
@@ -234,14 +255,19 @@ def interval_case(task, submission: Path, repeat: int) -> None:
     metric = get_metric(task.spec.primary_metric)
     pred = _prediction_for(metric, read_submission(task, submission, max_bytes=2**40))
     truth = task.answer_key.truth
-    runs = interleaved_medians(repeat, read=lambda: pacsv.read_csv(submission),
-                               interval=lambda: metric_interval(metric, truth, pred, seed=BOOTSTRAP_SEED),
-                               arena=lambda: score_submission(task, submission, max_bytes=2**40))
+    runs = interleaved_medians(
+        repeat,
+        read=lambda: pacsv.read_csv(submission),
+        interval=lambda: metric_interval(metric, truth, pred, seed=BOOTSTRAP_SEED),
+        arena=lambda: score_submission(task, submission, max_bytes=2**40),
+    )
     (t_read, _), (t_interval, _), (t_arena, _) = runs["read"], runs["interval"], runs["arena"]
     found = metric_interval(metric, truth, pred, seed=BOOTSTRAP_SEED)  # each timed result was let go
-    print(f"  {metric.name:22s} read {t_read:6.3f} s  interval {t_interval:6.3f} s  ratio {t_interval / t_read:5.2f}x "
-          f"(target <= 3x)  end to end {t_arena:6.3f} s ({t_arena / t_read:5.2f}x)  "
-          f"all rows {metric.from_rows(truth, pred):.4f} [{found.low:.4f}, {found.high:.4f}]")
+    print(
+        f"  {metric.name:22s} read {t_read:6.3f} s  interval {t_interval:6.3f} s  ratio {t_interval / t_read:5.2f}x "
+        f"(target <= 3x)  end to end {t_arena:6.3f} s ({t_arena / t_read:5.2f}x)  "
+        f"all rows {metric.from_rows(truth, pred):.4f} [{found.low:.4f}, {found.high:.4f}]"
+    )
 
 
 def main() -> None:
@@ -273,11 +299,14 @@ def main() -> None:
         task = load_task(folder)
         public = public_rows(task)  # the answer key and row split are cached by the server
         setup = time.perf_counter() - start
-        print(f"{args.rows:,} rows, 10 classes, submission CSV {size_mb:.0f} MiB; "
-              f"task load + answer key cache (once per task) {setup:.2f} s")
+        print(
+            f"{args.rows:,} rows, 10 classes, submission CSV {size_mb:.0f} MiB; "
+            f"task load + answer key cache (once per task) {setup:.2f} s"
+        )
 
-        runs = interleaved_medians(args.repeat, read=lambda: pacsv.read_csv(submission),
-                                   arena=lambda: score_submission(task, submission))
+        runs = interleaved_medians(
+            args.repeat, read=lambda: pacsv.read_csv(submission), arena=lambda: score_submission(task, submission)
+        )
         (t_read, _), (t_arena, score) = runs["read"], runs["arena"]
 
         def sklearn_way():
@@ -301,13 +330,17 @@ def main() -> None:
         t_metrics = interleaved_medians(args.repeat, metrics=arena_metrics)["metrics"][0]
 
         print(f"(a) raw pyarrow read (median)            {t_read:7.3f} s")
-        print(f"(b) pandas read + scikit-learn metrics   {t_sklearn:7.3f} s   (metrics alone {sklearn_metric_time:.3f} s)")
+        print(
+            f"(b) pandas read + scikit-learn metrics   {t_sklearn:7.3f} s   (metrics alone {sklearn_metric_time:.3f} s)"
+        )
         print(f"(c) arena score_submission (median)      {t_arena:7.3f} s   (metrics + CIs alone {t_metrics:.3f} s)")
         print(f"end to end / raw read:                   {t_arena / t_read:7.2f}x   (target <= 1.5x)")
         print(f"metric compute, scikit-learn / arena:    {sklearn_metric_time / t_metrics:7.1f}x  (target >= 10x)")
         print(f"end to end, pandas+sklearn / arena:      {t_sklearn / t_arena:7.1f}x")
-        print(f"private accuracy {score.private['accuracy']:.4f}, 95% CI "
-              f"[{score.private_ci[0]:.4f}, {score.private_ci[1]:.4f}]")
+        print(
+            f"private accuracy {score.private['accuracy']:.4f}, 95% CI "
+            f"[{score.private_ci[0]:.4f}, {score.private_ci[1]:.4f}]"
+        )
 
 
 if __name__ == "__main__":

@@ -99,8 +99,9 @@ class TorchTransformer(nn.Module):
 class TorchMLP(nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(LENGTH, 256), nn.GELU(), nn.Linear(256, 128), nn.GELU(),
-                                 nn.Linear(128, CLASSES))
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(LENGTH, 256), nn.GELU(), nn.Linear(256, 128), nn.GELU(), nn.Linear(128, CLASSES)
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -127,6 +128,7 @@ class CellGRU(nnx.Module):
 
 def autodiff_scan(gi, w_hh, h0):
     """The fused layer's forward scan, differentiated by JAX (no hand-written backward pass)."""
+
     def step(h, g):
         h, _ = gru_cell(w_hh, h, g)
         return h, h
@@ -215,7 +217,7 @@ def interleaved(runners: dict[str, object], steps: int, rounds: int, batch: int)
     names, per_round = list(runners), max(1, steps // rounds)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
             runners[name](per_round)
             rates[name].append(per_round * batch / (time.perf_counter() - start))
@@ -234,8 +236,10 @@ def main() -> None:
     x = rng.normal(size=(args.batch, LENGTH, 1)).astype(np.float32)
     y = rng.integers(0, CLASSES, args.batch).astype(np.int32)
     spec = InputSpec("sequence", (LENGTH, 1), CLASSES)
-    print(f"batch {args.batch}, MNIST-1D shapes ({LENGTH} steps), {args.steps} AdamW steps in {args.rounds} rounds, "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(
+        f"batch {args.batch}, MNIST-1D shapes ({LENGTH} steps), {args.steps} AdamW steps in {args.rounds} rounds, "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
     print(f"{'model':<36} {'jax ex/s':>10} {'torch ex/s':>11} {'jax/torch':>10} {'(range over rounds)':>20}")
     for name in args.only:
         runners = {"jax": jax_stepper(build(name, spec, 0), x, y), "torch": torch_stepper(name, x, y)}
@@ -245,12 +249,18 @@ def main() -> None:
             runners.update({label: jax_stepper(cls(spec, rngs=nnx.Rngs(0)), x, y) for label, cls in VARIANTS.items()})
         rates = interleaved(runners, args.steps, args.rounds, args.batch)
         ratios = np.asarray(rates["jax"]) / np.asarray(rates["torch"])
-        print(f"{name:<36} {np.median(rates['jax']):>10.0f} {np.median(rates['torch']):>11.0f} "
-              f"{np.median(ratios):>9.2f}x {f'{ratios.min():.2f}-{ratios.max():.2f}x':>20}", flush=True)
+        print(
+            f"{name:<36} {np.median(rates['jax']):>10.0f} {np.median(rates['torch']):>11.0f} "
+            f"{np.median(ratios):>9.2f}x {f'{ratios.min():.2f}-{ratios.max():.2f}x':>20}",
+            flush=True,
+        )
         for label in list(runners)[2:]:
             ratios = np.asarray(rates[label]) / np.asarray(rates["torch"])
-            print(f"{label:<36} {np.median(rates[label]):>10.0f} {'':>11} {np.median(ratios):>9.2f}x "
-                  f"{f'{ratios.min():.2f}-{ratios.max():.2f}x':>20}", flush=True)
+            print(
+                f"{label:<36} {np.median(rates[label]):>10.0f} {'':>11} {np.median(ratios):>9.2f}x "
+                f"{f'{ratios.min():.2f}-{ratios.max():.2f}x':>20}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ from .shared import board_csv, competition_or_404, send_data_file
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-
 def _body() -> dict:
     data = request.get_json(silent=True)
     if data is None:
@@ -51,28 +50,40 @@ def competition_json(competition: Competition) -> dict:
     facts = snapshots.facts_of(competition)
     organiser = bool(g.get("user") and g.user.is_organiser)
     return {
-        "slug": competition.slug, "title": competition.title, "task": facts.get("name"),
-        "state": lifecycle.state_of(competition), **({"broken": competition.broken or None} if organiser else {}),
-        "task_version": competition.task_version, **commitment_json(competition),
-        "kind": facts.get("kind"), "metric": competition.metric or facts.get("metric"),
-        "higher_is_better": competition.higher_is_better, "other_metrics": facts.get("other_metrics", []),
+        "slug": competition.slug,
+        "title": competition.title,
+        "task": facts.get("name"),
+        "state": lifecycle.state_of(competition),
+        **({"broken": competition.broken or None} if organiser else {}),
+        "task_version": competition.task_version,
+        **commitment_json(competition),
+        "kind": facts.get("kind"),
+        "metric": competition.metric or facts.get("metric"),
+        "higher_is_better": competition.higher_is_better,
+        "other_metrics": facts.get("other_metrics", []),
         "sizes": {"train_rows": competition.train_rows, "test_rows": competition.test_rows},
         "submission_columns": [facts["id_column"], *facts["prediction_columns"]] if facts else [],
-        "benchmark": competitions.is_benchmark(competition), "accepting_submissions": is_open, "closed_because": why,
+        "benchmark": competitions.is_benchmark(competition),
+        "accepting_submissions": is_open,
+        "closed_because": why,
         "revealed": competition.revealed,
         "starts_at": competition.starts_at.isoformat() if competition.starts_at else None,
         "ends_at": competition.ends_at.isoformat() if competition.ends_at else None,
-        "rules": {k: getattr(competition, k) for k in
-                  ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction", "feedback")},
+        "rules": {
+            k: getattr(competition, k)
+            for k in ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction", "feedback")
+        },
         "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.DOWNLOADS],
     }
 
 
 def commitment_json(competition: Competition) -> dict:
     """The salted commitment to the answer key: the hash from the launch, the salt and its check from the reveal."""
-    return {"answer_key_commitment": competition.commitment or None,
-            "commitment_salt": competition.commitment_salt if competition.revealed else None,
-            "commitment_holds": competitions.commitment_holds(competition)}
+    return {
+        "answer_key_commitment": competition.commitment or None,
+        "commitment_salt": competition.commitment_salt if competition.revealed else None,
+        "commitment_holds": competitions.commitment_holds(competition),
+    }
 
 
 @bp.get("/openapi.json")
@@ -85,11 +96,16 @@ def register():
     data = _body()
     session = db_session()
     with transaction():
-        user = accounts.self_register(session, str(data.get("username", "")), str(data.get("password", "")),
-                                      str(data.get("invite_code", "")))
+        user = accounts.self_register(
+            session, str(data.get("username", "")), str(data.get("password", "")), str(data.get("invite_code", ""))
+        )
         if not user.approved:
-            return jsonify(username=user.username, approved=False, token=None,
-                           message="an organiser approves new accounts here; ask for a token once approved."), 202
+            return jsonify(
+                username=user.username,
+                approved=False,
+                token=None,
+                message="an organiser approves new accounts here; ask for a token once approved.",
+            ), 202
         token = accounts.create_token(session, user, "registration")
     return jsonify(username=user.username, approved=True, token=token), 201
 
@@ -103,8 +119,9 @@ def token():
     except accounts.AccountError as exc:
         return jsonify(error=exc.headline, problems=exc.messages()), 401
     with transaction():
-        new_token = accounts.create_token(session, user, str(data.get("name", data.get("label", "api"))),
-                                          token_days(data))
+        new_token = accounts.create_token(
+            session, user, str(data.get("name", data.get("label", "api"))), token_days(data)
+        )
     return jsonify(username=user.username, token=new_token), 201
 
 
@@ -141,8 +158,14 @@ def host():
     session = db_session()
     settings = settings_from_form({key: value for key, value in data.items() if key != "state"})
     with transaction():
-        competition = organiser_actions.host(session, g.user, str(data.get("task", "")), slug=data.get("slug") or None,
-                                             state=data.get("state"), **settings)
+        competition = organiser_actions.host(
+            session,
+            g.user,
+            str(data.get("task", "")),
+            slug=data.get("slug") or None,
+            state=data.get("state"),
+            **settings,
+        )
     return jsonify(competition_json(competition)), 201
 
 
@@ -227,11 +250,19 @@ def leaderboard(slug: str):
     shown_private = standings.shows_private(competition, g.user, private)
     keep_competition(db_session(), competition, utcnow())
     if request.args.get("format") == "csv":
-        return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv),
-                        mimetype="text/csv")
-    body = standings.derived(db_session(), competition, shown_private, "json", lambda board: json.dumps(
-        {"board": "private" if shown_private else "public", "rows": [asdict(s) for s in board]},
-        separators=(",", ":")).encode())
+        return Response(
+            standings.derived(db_session(), competition, shown_private, "csv", board_csv), mimetype="text/csv"
+        )
+    body = standings.derived(
+        db_session(),
+        competition,
+        shown_private,
+        "json",
+        lambda board: json.dumps(
+            {"board": "private" if shown_private else "public", "rows": [asdict(s) for s in board]},
+            separators=(",", ":"),
+        ).encode(),
+    )
     return Response(body, mimetype="application/json")  # made and encoded once per board generation, then kept
 
 
@@ -247,8 +278,9 @@ def my_team(slug: str):
     team = teams.team_of(db_session(), competition, g.user)
     if team is None:
         return jsonify(team=None)
-    return jsonify(team={"name": team.name, "invite_code": team.invite_code,
-                         "members": [m.user.username for m in team.members]})
+    return jsonify(
+        team={"name": team.name, "invite_code": team.invite_code, "members": [m.user.username for m in team.members]}
+    )
 
 
 @bp.post("/competitions/<slug>/teams")
@@ -280,14 +312,22 @@ def submit(slug: str):
     competition = competition_or_404(slug)  # an unknown slug, or a draft the uploader may not see: 404
     session = db_session()
     with transaction():
-        accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
-                                         note=request.form.get("note", ""),
-                                         is_baseline=form_bool(request.form, "baseline", False),
-                                         max_bytes=current_app.config["MAX_UPLOAD_BYTES"], competition=competition)
+        accepted = uploads.submit_stream(
+            session,
+            slug,
+            g.user,
+            upload.stream,
+            upload.filename,
+            note=request.form.get("note", ""),
+            is_baseline=form_bool(request.form, "baseline", False),
+            max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
+            competition=competition,
+        )
     if not accepted.duplicate:
         current_app.extensions["arena_queue"].notify(accepted.submission.id)
-    body = standings.submission_summary(accepted.submission,
-                                        show_private=competitions.can_see_private(competition, g.user))
+    body = standings.submission_summary(
+        accepted.submission, show_private=competitions.can_see_private(competition, g.user)
+    )
     return jsonify(submission=body, duplicate=accepted.duplicate), (200 if accepted.duplicate else 202)
 
 
@@ -299,8 +339,11 @@ def list_submissions(slug: str):
     team = teams.team_of(session, competition, g.user)
     show_private = competitions.can_see_private(competition, g.user)
     rows = submissions.for_team(session, team) if team else []
-    return jsonify(team=team.name if team else None, slots_left=submissions.slots_left(session, competition, team),
-                   submissions=[standings.submission_summary(s, show_private=show_private) for s in rows])
+    return jsonify(
+        team=team.name if team else None,
+        slots_left=submissions.slots_left(session, competition, team),
+        submissions=[standings.submission_summary(s, show_private=show_private) for s in rows],
+    )
 
 
 def _own_submission(submission_id: int):
@@ -374,6 +417,16 @@ def clear_team_failures(slug: str, team_id: int):
 def all_submissions(slug: str):
     competition = competition_or_404(slug)
     rows = submissions.for_competition(db_session(), competition)
-    return jsonify([{**standings.submission_summary(s, show_private=True), "team": s.team.name, "team_id": s.team_id,
-                     "team_disqualified": s.team.disqualified, "failure_kind": s.failure_kind,
-                     "failure_detail": s.failure_detail} for s in rows])
+    return jsonify(
+        [
+            {
+                **standings.submission_summary(s, show_private=True),
+                "team": s.team.name,
+                "team_id": s.team_id,
+                "team_disqualified": s.team.disqualified,
+                "failure_kind": s.failure_kind,
+                "failure_detail": s.failure_detail,
+            }
+            for s in rows
+        ]
+    )

@@ -13,8 +13,13 @@ from .shared import competition_or_404
 
 
 def token_json(row: ApiToken) -> dict:
-    return {"id": row.id, "name": row.label, "created_at": row.created_at.isoformat(),
-            "expires_at": row.expires_at.isoformat() if row.expires_at else None, "expired": accounts.token_expired(row)}
+    return {
+        "id": row.id,
+        "name": row.label,
+        "created_at": row.created_at.isoformat(),
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        "expired": accounts.token_expired(row),
+    }
 
 
 @bp.get("/me/tokens")
@@ -46,8 +51,9 @@ def change_password():
     """Change the password: every session and token ends, the one used here included; a new token is returned."""
     data = _body()
     with transaction():
-        user = accounts.change_password(db_session(), g.user, str(data.get("current_password", "")),
-                                        str(data.get("new_password", "")))
+        user = accounts.change_password(
+            db_session(), g.user, str(data.get("current_password", "")), str(data.get("new_password", ""))
+        )
         token = accounts.create_token(db_session(), user, "after password change")
     return jsonify(username=user.username, token=token)
 
@@ -56,8 +62,11 @@ def change_password():
 @organiser_required
 def registration_policy():
     session = db_session()
-    return jsonify(policy=accounts.registration_policy(session), policies=accounts.REGISTRATION_POLICIES,
-                   pending=[u.username for u in accounts.pending_users(session)])
+    return jsonify(
+        policy=accounts.registration_policy(session),
+        policies=accounts.REGISTRATION_POLICIES,
+        pending=[u.username for u in accounts.pending_users(session)],
+    )
 
 
 @bp.put("/installation/registration")
@@ -97,8 +106,12 @@ def request_to_join(slug: str):
 @organiser_required
 def join_requests(slug: str):
     competition = competition_or_404(slug)
-    return jsonify([{"username": r.user.username, "approved": r.approved, "asked_at": r.created_at.isoformat()}
-                    for r in teams.join_requests(db_session(), competition)])
+    return jsonify(
+        [
+            {"username": r.user.username, "approved": r.approved, "asked_at": r.created_at.isoformat()}
+            for r in teams.join_requests(db_session(), competition)
+        ]
+    )
 
 
 @bp.post("/competitions/<slug>/join-requests/<username>/approve")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import markdown
 import nh3
@@ -63,7 +64,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["arena_db"] = db
     # Anonymous GETs of the board pages get a kept answer while its board generation holds (one query).
     app.wsgi_app = app.extensions["arena_kept"] = KeptResponses(app.wsgi_app, db)
-    app.extensions["arena_queue"] = RedisQueue(app.config["REDIS_URL"], db) if app.config["REDIS_URL"] else InProcessWorker(db)
+    app.extensions["arena_queue"] = (
+        RedisQueue(app.config["REDIS_URL"], db) if app.config["REDIS_URL"] else InProcessWorker(db)
+    )
 
     app.add_template_filter(render_markdown, "markdown")
     app.jinja_env.globals["url_for"] = _links_of(app)
@@ -111,11 +114,46 @@ def _settings_from_environment(app: Flask) -> None:
 
 
 # What rendered Markdown may hold: its own structure, links and images over http(s) or on this site.
-MARKDOWN_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-                 "i", "img", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
-                 "tr", "ul"}
-MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"},
-                       "code": {"class"}}
+MARKDOWN_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
+MARKDOWN_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "th": {"align"},
+    "td": {"align"},
+    "code": {"class"},
+}
 
 
 @functools.lru_cache(maxsize=256)  # a task's description is rendered once per text, not on every page view
@@ -123,8 +161,15 @@ def render_markdown(text: str) -> Markup:
     """A task README or description as HTML, safe to show: raw HTML in the text is escaped first, and the
     result passes nh3's allow-list (no scripts, no ``javascript:`` or ``data:`` links or images)."""
     rendered = markdown.markdown(html.escape(text or "", quote=False), extensions=["tables", "fenced_code"])
-    return Markup(nh3.clean(rendered, tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES,
-                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow"))
+    return Markup(
+        nh3.clean(
+            rendered,
+            tags=MARKDOWN_TAGS,
+            attributes=MARKDOWN_ATTRIBUTES,
+            url_schemes={"http", "https", "mailto"},
+            link_rel="noopener noreferrer nofollow",
+        )
+    )
 
 
 def _links_of(app: Flask) -> Callable[..., str]:
@@ -134,6 +179,7 @@ def _links_of(app: Flask) -> Callable[..., str]:
     so it is kept under those; links relative to the current blueprint (``.name``), external ones and
     any with other options (``_anchor``, ...) are built as usual on every call.
     """
+
     @functools.lru_cache(maxsize=4096)
     def build(script_root: str, endpoint: str, values: tuple) -> str:
         return app.url_for(endpoint, **dict(values))
@@ -178,13 +224,21 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(_exc):
         limit = app.config["MAX_UPLOAD_BYTES"] / 2**20
-        message = (f"the upload is larger than the limit of {limit:.0f} MiB. "
-                   "Compress it (.csv.gz) or write Parquet, which are much smaller.")
+        message = (
+            f"the upload is larger than the limit of {limit:.0f} MiB. "
+            "Compress it (.csv.gz) or write Parquet, which are much smaller."
+        )
         if _wants_json():
             return jsonify(error="Upload too large", problems=[message]), 413
         return render_template("error.html", title="Upload too large", problems=[message]), 413
 
-    for status, title in ((400, "Bad request"), (401, "Log in first"), (403, "Not allowed"), (404, "Not found"), (405, "Method not allowed")):
+    for status, title in (
+        (400, "Bad request"),
+        (401, "Log in first"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (405, "Method not allowed"),
+    ):
         app.register_error_handler(status, _simple_handler(status, title))
 
     @app.errorhandler(500)

@@ -8,8 +8,8 @@ revokes API tokens, changes the password and, for organisers, sets the registrat
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import urlsplit
 
 from flask import (
@@ -83,8 +83,11 @@ def _load_token_user(asking: Request) -> SignedIn | None:
         return None
     user = accounts.user_for_token(db_session(), token)
     if user is None:
-        abort(401, description="the API token is not valid (unknown, revoked or expired); "
-                               "create a new one on your account page.")
+        abort(
+            401,
+            description="the API token is not valid (unknown, revoked or expired); "
+            "create a new one on your account page.",
+        )
     return SignedIn(user)
 
 
@@ -155,20 +158,35 @@ def init_security(app: Flask) -> None:
 
     # Failures only count (a right password uses none of the budget); a throttled pair is refused before the
     # password is checked, the right one included, so a throttled address learns nothing about its guesses.
-    logins = [limiter.shared_limit(setting("LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"), "login-account-address",
-                                   key_func=per_account_and_address, deduct_when=failed, methods=LIMITED_METHODS),
-              limiter.shared_limit(setting("LOGIN_LIMIT_PER_ADDRESS"), "login-address", deduct_when=failed,
-                                   methods=LIMITED_METHODS)]
-    registrations = [limiter.shared_limit(setting("REGISTRATION_LIMIT_PER_ADDRESS"), "registration",
-                                          deduct_when=created, methods=LIMITED_METHODS)]
+    logins = [
+        limiter.shared_limit(
+            setting("LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"),
+            "login-account-address",
+            key_func=per_account_and_address,
+            deduct_when=failed,
+            methods=LIMITED_METHODS,
+        ),
+        limiter.shared_limit(
+            setting("LOGIN_LIMIT_PER_ADDRESS"), "login-address", deduct_when=failed, methods=LIMITED_METHODS
+        ),
+    ]
+    registrations = [
+        limiter.shared_limit(
+            setting("REGISTRATION_LIMIT_PER_ADDRESS"), "registration", deduct_when=created, methods=LIMITED_METHODS
+        )
+    ]
 
     @limiter.request_filter
     def nothing_to_limit() -> bool:
         """Every limit counts POSTs only: a page view or an API read skips the limiter's per-request work."""
         return request.method not in LIMITED_METHODS
 
-    for endpoint, limits in (("auth.login", logins), ("api.token", logins),
-                             ("auth.register", registrations), ("api.register", registrations)):
+    for endpoint, limits in (
+        ("auth.login", logins),
+        ("api.token", logins),
+        ("auth.register", registrations),
+        ("api.register", registrations),
+    ):
         view = app.view_functions[endpoint]
         for limit in limits:
             view = limit(view)
@@ -184,8 +202,10 @@ def init_security(app: Flask) -> None:
 
 
 # Pages need nothing but their own stylesheet and inline SVG; no script, frame, plugin or foreign form target.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
-                           "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 def _posted(field: str) -> str:
@@ -204,8 +224,14 @@ def safe_next(target: str | None) -> str:
     """
     target = target or ""
     parts = urlsplit(target)
-    if (not target.startswith("/") or target.startswith("//") or "\\" in target
-            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target) or parts.scheme or parts.netloc):
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)
+        or parts.scheme
+        or parts.netloc
+    ):
         return url_for("web.index")
     return target
 
@@ -236,9 +262,12 @@ def register_error_pages(app: Flask, render_error) -> None:
     def throttled(exc):
         wait = getattr(getattr(exc, "limit", None), "limit", None)
         window = f" (at most {wait})" if wait is not None else ""
-        return render_error(429, "Too many attempts",
-                            f"too many attempts from this address{window}; wait for the time in "
-                            "the Retry-After header (in seconds), then try again.")
+        return render_error(
+            429,
+            "Too many attempts",
+            f"too many attempts from this address{window}; wait for the time in "
+            "the Retry-After header (in seconds), then try again.",
+        )
 
 
 def login_required(view):
@@ -246,7 +275,10 @@ def login_required(view):
     def wrapped(*args, **kwargs):
         if g.user is None:
             if request.path.startswith("/api/"):
-                abort(401, description="log in: send 'Authorization: Bearer <token>' (create a token on your account page).")
+                abort(
+                    401,
+                    description="log in: send 'Authorization: Bearer <token>' (create a token on your account page).",
+                )
             return redirect(url_for("auth.login", next=request.path))
         return view(*args, **kwargs)
 
@@ -279,13 +311,16 @@ def register():
         return render_template("auth.html", mode="register", policy=policy, form=form), status
     try:
         with transaction():
-            user = accounts.self_register(db_session(), form.username.data, form.password.data,
-                                          form.invite_code.data or "")
+            user = accounts.self_register(
+                db_session(), form.username.data, form.password.data, form.invite_code.data or ""
+            )
     except accounts.AccountError as exc:
         return render_template("auth.html", mode="register", policy=policy, form=form, problems=exc.messages()), 400
     if not user.approved:
-        flash(f"Thank you, {user.username}: an organiser approves new accounts here. "
-              "You can log in once your account is approved.")
+        flash(
+            f"Thank you, {user.username}: an organiser approves new accounts here. "
+            "You can log in once your account is approved."
+        )
         return redirect(url_for("auth.login"))
     _start_session(user)
     flash(f"Welcome, {user.username}.")
@@ -318,16 +353,22 @@ def logout():
     return redirect(url_for("web.index"))
 
 
-def _account_page(status: int = 200, *, token_form: TokenForm | None = None,
-                  password_form: PasswordChangeForm | None = None, **extra):
+def _account_page(
+    status: int = 200, *, token_form: TokenForm | None = None, password_form: PasswordChangeForm | None = None, **extra
+):
     session_ = db_session()
     organiser = g.user.is_organiser
     return render_template(
-        "account.html", tokens=accounts.tokens_of(session_, g.user), expired=accounts.token_expired,
-        policy=accounts.registration_policy(session_) if organiser else None, policies=accounts.REGISTRATION_POLICIES,
+        "account.html",
+        tokens=accounts.tokens_of(session_, g.user),
+        expired=accounts.token_expired,
+        policy=accounts.registration_policy(session_) if organiser else None,
+        policies=accounts.REGISTRATION_POLICIES,
         pending=accounts.pending_users(session_) if organiser else [],
         token_form=token_form or TokenForm(formdata=None),
-        password_form=password_form or PasswordChangeForm(formdata=None, owner=g.user.username), **extra), status
+        password_form=password_form or PasswordChangeForm(formdata=None, owner=g.user.username),
+        **extra,
+    ), status
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -30,12 +30,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with db.session() as session, session.begin():
         organiser, password = ensure_organiser(session, password=os.environ.get("ARENA_ADMIN_PASSWORD"))
     url = f"http://{args.host}:{args.port}/"
-    print(f"Arena is serving at {url}  (data in {arena_home()}, database {db.engine.url.render_as_string(hide_password=True)})")
+    print(
+        f"Arena is serving at {url}  (data in {arena_home()}, database {db.engine.url.render_as_string(hide_password=True)})"
+    )
     if password:
         print(f"First organiser created: log in as '{organiser.username}' with password: {password}")
         print("  (shown once; change it with: arena organiser admin --password)")
     else:
-        print(f"Organisers log in as '{organiser.username}' (reset with: arena organiser {organiser.username} --password)")
+        print(
+            f"Organisers log in as '{organiser.username}' (reset with: arena organiser {organiser.username} --password)"
+        )
     print("Participants register at " + url + "register")
     sys.stdout.flush()
     if not args.workers:
@@ -44,8 +48,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     db.engine.dispose()  # the web processes open their own connections
     scorer = None if app.config["REDIS_URL"] else start_scoring_process(app.config["DATABASE_URL"])
-    print(f"{args.workers} web processes (gunicorn, {args.threads} threads each); scoring in "
-          + ("'arena worker' processes (Redis)" if scorer is None else "one scoring process"))
+    print(
+        f"{args.workers} web processes (gunicorn, {args.threads} threads each); scoring in "
+        + ("'arena worker' processes (Redis)" if scorer is None else "one scoring process")
+    )
     sys.stdout.flush()
     try:
         run_gunicorn(create_app, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
@@ -59,8 +65,9 @@ def start_scoring_process(database_url: str | None):
     """The one in-process worker of a gunicorn installation without Redis: its own process, never one per web process."""
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(target=_score_forever, args=(database_url,),
-                                                           name="arena-scoring", daemon=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_score_forever, args=(database_url,), name="arena-scoring", daemon=True
+    )
     process.start()
     return process
 
@@ -86,12 +93,18 @@ def run_gunicorn(make_app, *, host: str, port: int, workers: int, threads: int =
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                               "worker_class": "gthread", "accesslog": None, "keepalive": 5,
-                               "graceful_timeout": 10}.items():
+            for key, value in {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": None,
+                "keepalive": 5,
+                "graceful_timeout": 10,
+            }.items():
                 self.cfg.set(key, value)
             if "control_socket_disable" in self.cfg.settings:  # one shared ~/.gunicorn socket would clash
-                self.cfg.set("control_socket_disable", True)   # between servers on one machine
+                self.cfg.set("control_socket_disable", True)  # between servers on one machine
 
         def load(self):
             return make_app()
@@ -105,9 +118,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=5000)
     serve.add_argument("--database", help="SQLAlchemy URL (default: SQLite under ARENA_HOME)")
     serve.add_argument("--redis", help="Redis URL: score in 'arena worker' processes instead of in-process")
-    serve.add_argument("--workers", type=int, default=0,
-                       help="serve with gunicorn in this many web processes (production); scoring stays in one "
-                            "process of its own, or in 'arena worker' processes with --redis")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve with gunicorn in this many web processes (production); scoring stays in one "
+        "process of its own, or in 'arena worker' processes with --redis",
+    )
     serve.add_argument("--threads", type=int, default=4, help="threads per web process (with --workers)")
     serve.set_defaults(func=cmd_serve)
 

@@ -3,8 +3,9 @@ values; every message is one a person can act on."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, PasswordField, StringField
@@ -30,7 +31,9 @@ def settings_from_form(data: Mapping[str, Any]) -> dict[str, Any]:
                 continue
         try:
             if kind is datetime:
-                settings[key] = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw)).replace(tzinfo=None)
+                settings[key] = (
+                    raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw)).replace(tzinfo=None)
+                )
             elif kind is int:
                 settings[key] = int(raw) if not isinstance(raw, bool) else _bad()
             elif kind is float:
@@ -123,8 +126,10 @@ class RegisterForm(AccountForm):
 
     def validate_invite_code(self, field: Field) -> None:
         if self.policy == "invite" and not (field.data or "").strip():
-            raise ValidationError("registration here is by invitation: enter the invite code an organiser gave "
-                                  "you (each code works once).")
+            raise ValidationError(
+                "registration here is by invitation: enter the invite code an organiser gave "
+                "you (each code works once)."
+            )
 
 
 class PasswordChangeForm(AccountForm):
@@ -145,7 +150,9 @@ class TokenForm(AccountForm):
     """A new API token: a name, and a lifetime in days (empty: until revoked)."""
 
     name = StringField("Name")
-    expires_in_days = StringField("Expires after (days; empty = until revoked)", filters=[lambda text: (text or "").strip()])
+    expires_in_days = StringField(
+        "Expires after (days; empty = until revoked)", filters=[lambda text: (text or "").strip()]
+    )
 
     def validate_expires_in_days(self, field: Field) -> None:
         if field.data and not (field.data.isascii() and field.data.isdigit()):

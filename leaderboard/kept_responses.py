@@ -17,9 +17,10 @@ the login check, the ORM and the template for the visitors who would all get the
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from cachetools import LRUCache
@@ -58,8 +59,11 @@ def keep_competition(session: Session, competition: Competition, now: datetime) 
     row changing.
     """
     if _known_arguments() and not competition.broken:
-        request.environ[MARK] = (("competition", competition.slug), generations.version_of(session, competition),
-                                 next_change([competition], now))
+        request.environ[MARK] = (
+            ("competition", competition.slug),
+            generations.version_of(session, competition),
+            next_change([competition], now),
+        )
 
 
 def keep_every(version: tuple, shown: Iterable[Competition], now: datetime) -> None:
@@ -71,18 +75,26 @@ def keep_every(version: tuple, shown: Iterable[Competition], now: datetime) -> N
 
 
 def _known_arguments() -> bool:
-    return all(name in KNOWN_ARGUMENTS and len(request.args.getlist(name)) == 1
-               and request.args[name] in KNOWN_ARGUMENTS[name] for name in request.args)
+    return all(
+        name in KNOWN_ARGUMENTS and len(request.args.getlist(name)) == 1 and request.args[name] in KNOWN_ARGUMENTS[name]
+        for name in request.args
+    )
 
 
 def next_change(competitions: Iterable[Competition], now: datetime) -> datetime | None:
     """The next start or end of these competitions after ``now``: their state (open, closed) changes then."""
-    coming = [moment for c in competitions for moment in (c.starts_at, c.ends_at) if moment is not None and moment > now]
+    coming = [
+        moment for c in competitions for moment in (c.starts_at, c.ends_at) if moment is not None and moment > now
+    ]
     return min(coming, default=None)
 
 
 def _anonymous_get(environ: dict) -> bool:
-    return environ.get("REQUEST_METHOD") == "GET" and not environ.get("HTTP_COOKIE") and not environ.get("HTTP_AUTHORIZATION")
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and not environ.get("HTTP_COOKIE")
+        and not environ.get("HTTP_AUTHORIZATION")
+    )
 
 
 def _key(environ: dict) -> tuple:
@@ -131,8 +143,11 @@ class KeptResponses:
 
         body = self.wsgi_app(environ, noting_start_response)
         mark = environ.get(MARK)
-        if (mark is None or not sent.get("status", "").startswith("200 ")
-                or any(name.lower() == "set-cookie" for name, _ in sent["headers"])):
+        if (
+            mark is None
+            or not sent.get("status", "").startswith("200 ")
+            or any(name.lower() == "set-cookie" for name, _ in sent["headers"])
+        ):
             return body
         try:
             whole = b"".join(body)

@@ -3,123 +3,278 @@
 from __future__ import annotations
 
 
-def _op(summary: str, *, auth: str = "none", body: dict | None = None, params: list[str] = (), multipart: bool = False,
-        responses: dict | None = None) -> dict:
+def _op(
+    summary: str,
+    *,
+    auth: str = "none",
+    body: dict | None = None,
+    params: list[str] = (),
+    multipart: bool = False,
+    responses: dict | None = None,
+) -> dict:
     operation: dict = {"summary": summary, "responses": responses or {"200": {"description": "OK"}}}
     if auth != "none":
         operation["security"] = [{"bearer": []}]
         operation["description"] = "Requires a token" + (" of an organiser." if auth == "organiser" else ".")
     if params:  # a row's number (``..._id``) is an integer; every other path parameter is text
-        operation["parameters"] = [{"name": p, "in": "path", "required": True,
-                                    "schema": {"type": "integer" if p.endswith("_id") else "string"}} for p in params]
+        operation["parameters"] = [
+            {
+                "name": p,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer" if p.endswith("_id") else "string"},
+            }
+            for p in params
+        ]
     if body is not None:
         operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}}
     if multipart:
-        operation["requestBody"] = {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
-            "file": {"type": "string", "format": "binary"}, "note": {"type": "string"},
-            "baseline": {"type": "boolean"}}, "required": ["file"]}}}}
+        operation["requestBody"] = {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "note": {"type": "string"},
+                            "baseline": {"type": "boolean"},
+                        },
+                        "required": ["file"],
+                    }
+                }
+            }
+        }
     operation["responses"].setdefault("400", {"description": "Refused: {error, problems[]} says what to fix"})
     return operation
 
 
 S = {"type": "string"}
 I = {"type": "integer"}
-SETTINGS = {"title": S, "description": S, "daily_limit": I, "total_limit": I, "team_size": I, "final_selections": I,
-            "public_fraction": {"type": "number"}, "starts_at": {"type": "string", "format": "date-time"},
-            "ends_at": {"type": "string", "format": "date-time"}, "join_needs_approval": {"type": "boolean"},
-            "feedback": {"type": "string", "enum": ["rounded", "ladder"],
-                         "description": "what participants see of public scores: rounded, or the Ladder"}}
+SETTINGS = {
+    "title": S,
+    "description": S,
+    "daily_limit": I,
+    "total_limit": I,
+    "team_size": I,
+    "final_selections": I,
+    "public_fraction": {"type": "number"},
+    "starts_at": {"type": "string", "format": "date-time"},
+    "ends_at": {"type": "string", "format": "date-time"},
+    "join_needs_approval": {"type": "boolean"},
+    "feedback": {
+        "type": "string",
+        "enum": ["rounded", "ladder"],
+        "description": "what participants see of public scores: rounded, or the Ladder",
+    },
+}
 
 CONFIRM = {"confirm": {"type": "boolean", "description": "must be true: the action is hard or impossible to undo"}}
 
 OPENAPI = {
     "openapi": "3.1.0",
-    "info": {"title": "Arena API", "version": "1", "description":
-             "Machine-learning competitions and benchmarks. Scores are rounded to 4 decimals; private scores "
-             "are visible to organisers only until the private leaderboard is revealed."},
+    "info": {
+        "title": "Arena API",
+        "version": "1",
+        "description": "Machine-learning competitions and benchmarks. Scores are rounded to 4 decimals; private scores "
+        "are visible to organisers only until the private leaderboard is revealed.",
+    },
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "paths": {
         "/api/v1/openapi.json": {"get": _op("This description")},
-        "/api/v1/auth/register": {"post": _op("Create an account under the registration policy; returns an API token "
-                                              "(or 202 without one while the account waits for approval)",
-                                              body={"username": S, "password": S, "invite_code": S},
-                                              responses={"201": {"description": "Created"}, "202": {"description": "Waits for approval"},
-                                                         "429": {"description": "Too many accounts from this address; see Retry-After"}})},
-        "/api/v1/auth/token": {"post": _op("Exchange username and password for a new named API token",
-                                           body={"username": S, "password": S, "name": S, "expires_in_days": I},
-                                           responses={"201": {"description": "Created"}, "401": {"description": "Wrong credentials"},
-                                                      "429": {"description": "Too many failed attempts from this address "
-                                                                              "(for this account, or for all); see Retry-After"}})},
+        "/api/v1/auth/register": {
+            "post": _op(
+                "Create an account under the registration policy; returns an API token "
+                "(or 202 without one while the account waits for approval)",
+                body={"username": S, "password": S, "invite_code": S},
+                responses={
+                    "201": {"description": "Created"},
+                    "202": {"description": "Waits for approval"},
+                    "429": {"description": "Too many accounts from this address; see Retry-After"},
+                },
+            )
+        },
+        "/api/v1/auth/token": {
+            "post": _op(
+                "Exchange username and password for a new named API token",
+                body={"username": S, "password": S, "name": S, "expires_in_days": I},
+                responses={
+                    "201": {"description": "Created"},
+                    "401": {"description": "Wrong credentials"},
+                    "429": {
+                        "description": "Too many failed attempts from this address "
+                        "(for this account, or for all); see Retry-After"
+                    },
+                },
+            )
+        },
         "/api/v1/me": {"get": _op("Who the token belongs to", auth="user")},
         "/api/v1/me/tokens": {
             "get": _op("Your API tokens: names, creation and expiry (never the secrets)", auth="user"),
-            "post": _op("Create a named token, optionally expiring", auth="user", body={"name": S, "expires_in_days": I},
-                        responses={"201": {"description": "Created"}})},
+            "post": _op(
+                "Create a named token, optionally expiring",
+                auth="user",
+                body={"name": S, "expires_in_days": I},
+                responses={"201": {"description": "Created"}},
+            ),
+        },
         "/api/v1/me/tokens/{token_id}": {"delete": _op("Revoke one of your tokens", auth="user", params=["token_id"])},
-        "/api/v1/me/password": {"post": _op("Change your password: every session and token ends; returns a new token",
-                                            auth="user", body={"current_password": S, "new_password": S})},
+        "/api/v1/me/password": {
+            "post": _op(
+                "Change your password: every session and token ends; returns a new token",
+                auth="user",
+                body={"current_password": S, "new_password": S},
+            )
+        },
         "/api/v1/installation/registration": {
             "get": _op("The registration policy and the accounts waiting for approval", auth="organiser"),
-            "put": _op("Set the registration policy: open, approval or invite", auth="organiser", body={"policy": S})},
-        "/api/v1/installation/invites": {"post": _op("A new single-use invite code", auth="organiser",
-                                                     responses={"201": {"description": "Created"}})},
-        "/api/v1/users/{username}/approve": {"post": _op("Approve an account that waits for approval", auth="organiser",
-                                                         params=["username"])},
-        "/api/v1/competitions/{slug}/join-request": {"post": _op("Ask to join a competition that needs approval",
-                                                                 auth="user", params=["slug"],
-                                                                 responses={"202": {"description": "Waits for approval"}})},
-        "/api/v1/competitions/{slug}/join-requests": {"get": _op("Requests to join (organisers)", auth="organiser",
-                                                                 params=["slug"])},
+            "put": _op("Set the registration policy: open, approval or invite", auth="organiser", body={"policy": S}),
+        },
+        "/api/v1/installation/invites": {
+            "post": _op("A new single-use invite code", auth="organiser", responses={"201": {"description": "Created"}})
+        },
+        "/api/v1/users/{username}/approve": {
+            "post": _op("Approve an account that waits for approval", auth="organiser", params=["username"])
+        },
+        "/api/v1/competitions/{slug}/join-request": {
+            "post": _op(
+                "Ask to join a competition that needs approval",
+                auth="user",
+                params=["slug"],
+                responses={"202": {"description": "Waits for approval"}},
+            )
+        },
+        "/api/v1/competitions/{slug}/join-requests": {
+            "get": _op("Requests to join (organisers)", auth="organiser", params=["slug"])
+        },
         "/api/v1/competitions/{slug}/join-requests/{username}/approve": {
-            "post": _op("Admit a participant who asked to join", auth="organiser", params=["slug", "username"])},
+            "post": _op("Admit a participant who asked to join", auth="organiser", params=["slug", "username"])
+        },
         "/api/v1/competitions": {
             "get": _op("List competitions and benchmarks"),
-            "post": _op("Host a task as a competition (\"state\": \"draft\" keeps it for organisers until opened)",
-                        auth="organiser", body={"task": S, "slug": S, "state": {"type": "string", "enum": ["draft", "open"]},
-                                                **SETTINGS},
-                        responses={"201": {"description": "Created"}})},
+            "post": _op(
+                'Host a task as a competition ("state": "draft" keeps it for organisers until opened)',
+                auth="organiser",
+                body={"task": S, "slug": S, "state": {"type": "string", "enum": ["draft", "open"]}, **SETTINGS},
+                responses={"201": {"description": "Created"}},
+            ),
+        },
         "/api/v1/competitions/{slug}": {
             "get": _op("A competition: task, metric, rules, data links", params=["slug"]),
             "patch": _op("Change rules and dates", auth="organiser", params=["slug"], body=SETTINGS),
-            "delete": _op("Delete a draft (needs \"confirm\": true)", auth="organiser", params=["slug"], body=CONFIRM)},
-        "/api/v1/competitions/{slug}/archive": {"post": _op("Archive a closed or revealed competition", auth="organiser",
-                                                            params=["slug"])},
-        "/api/v1/competitions/{slug}/open": {"post": _op("Open for uploads (publishes a draft)", auth="organiser", params=["slug"])},
+            "delete": _op('Delete a draft (needs "confirm": true)', auth="organiser", params=["slug"], body=CONFIRM),
+        },
+        "/api/v1/competitions/{slug}/archive": {
+            "post": _op("Archive a closed or revealed competition", auth="organiser", params=["slug"])
+        },
+        "/api/v1/competitions/{slug}/open": {
+            "post": _op("Open for uploads (publishes a draft)", auth="organiser", params=["slug"])
+        },
         "/api/v1/competitions/{slug}/close": {"post": _op("Close for uploads", auth="organiser", params=["slug"])},
-        "/api/v1/competitions/{slug}/reveal": {"post": _op("Reveal the private leaderboard (final; needs \"confirm\": true)",
-                                                           auth="organiser", params=["slug"], body=CONFIRM)},
-        "/api/v1/competitions/{slug}/rescore": {"post": _op("Queue every scored submission for rescoring", auth="organiser", params=["slug"])},
-        "/api/v1/competitions/{slug}/task": {"put": _op("Switch to a new task version (rescores everything)",
-                                                        auth="organiser", params=["slug"], body={"task": S, **CONFIRM})},
-        "/api/v1/competitions/{slug}/leaderboard": {"get": {**_op("Best submission per team with 95% CI "
-                                                                  "(?board=private for organisers or after reveal; ?format=csv)", params=["slug"])}},
-        "/api/v1/competitions/{slug}/shakeup": {"get": _op(
-            "After the reveal: each team's public and private rank, the mean absolute rank change per team, "
-            "Spearman's rho between the boards and which top-10 changes exceed the rank intervals", params=["slug"])},
-        "/api/v1/competitions/{slug}/data/{name}": {"get": _op("Download train.csv, test.csv or sample_submission.csv",
-                                                               params=["slug", "name"])},
-        "/api/v1/competitions/{slug}/team": {"get": _op("Your team, members and invite code", auth="user", params=["slug"])},
-        "/api/v1/competitions/{slug}/teams": {"post": _op("Create a team", auth="user", params=["slug"], body={"name": S},
-                                                          responses={"201": {"description": "Created"}})},
-        "/api/v1/competitions/{slug}/teams/join": {"post": _op("Join a team with its invite code", auth="user",
-                                                               params=["slug"], body={"invite_code": S})},
+        "/api/v1/competitions/{slug}/reveal": {
+            "post": _op(
+                'Reveal the private leaderboard (final; needs "confirm": true)',
+                auth="organiser",
+                params=["slug"],
+                body=CONFIRM,
+            )
+        },
+        "/api/v1/competitions/{slug}/rescore": {
+            "post": _op("Queue every scored submission for rescoring", auth="organiser", params=["slug"])
+        },
+        "/api/v1/competitions/{slug}/task": {
+            "put": _op(
+                "Switch to a new task version (rescores everything)",
+                auth="organiser",
+                params=["slug"],
+                body={"task": S, **CONFIRM},
+            )
+        },
+        "/api/v1/competitions/{slug}/leaderboard": {
+            "get": {
+                **_op(
+                    "Best submission per team with 95% CI (?board=private for organisers or after reveal; ?format=csv)",
+                    params=["slug"],
+                )
+            }
+        },
+        "/api/v1/competitions/{slug}/shakeup": {
+            "get": _op(
+                "After the reveal: each team's public and private rank, the mean absolute rank change per team, "
+                "Spearman's rho between the boards and which top-10 changes exceed the rank intervals",
+                params=["slug"],
+            )
+        },
+        "/api/v1/competitions/{slug}/data/{name}": {
+            "get": _op("Download train.csv, test.csv or sample_submission.csv", params=["slug", "name"])
+        },
+        "/api/v1/competitions/{slug}/team": {
+            "get": _op("Your team, members and invite code", auth="user", params=["slug"])
+        },
+        "/api/v1/competitions/{slug}/teams": {
+            "post": _op(
+                "Create a team",
+                auth="user",
+                params=["slug"],
+                body={"name": S},
+                responses={"201": {"description": "Created"}},
+            )
+        },
+        "/api/v1/competitions/{slug}/teams/join": {
+            "post": _op("Join a team with its invite code", auth="user", params=["slug"], body={"invite_code": S})
+        },
         "/api/v1/competitions/{slug}/submissions": {
-            "post": _op("Upload a predictions file (CSV, CSV.gz or Parquet); it is queued for scoring", auth="user",
-                        params=["slug"], multipart=True,
-                        responses={"202": {"description": "Queued"}, "200": {"description": "Identical to an earlier file; not counted"},
-                                   "413": {"description": "Too large"}}),
-            "get": _op("Your team's submissions with status, scores and validation reports", auth="user", params=["slug"])},
-        "/api/v1/competitions/{slug}/all-submissions": {"get": _op("Every submission (organisers)", auth="organiser", params=["slug"])},
-        "/api/v1/submissions/{submission_id}": {"get": _op("One submission with its score history", auth="user", params=["submission_id"])},
-        "/api/v1/submissions/{submission_id}/select": {"post": _op("Choose or un-choose as a final submission", auth="user",
-                                                        params=["submission_id"], body={"selected": {"type": "boolean"}})},
-        "/api/v1/submissions/{submission_id}/disqualify": {"post": _op("Disqualify (or restore) a submission", auth="organiser",
-                                                            params=["submission_id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
+            "post": _op(
+                "Upload a predictions file (CSV, CSV.gz or Parquet); it is queued for scoring",
+                auth="user",
+                params=["slug"],
+                multipart=True,
+                responses={
+                    "202": {"description": "Queued"},
+                    "200": {"description": "Identical to an earlier file; not counted"},
+                    "413": {"description": "Too large"},
+                },
+            ),
+            "get": _op(
+                "Your team's submissions with status, scores and validation reports", auth="user", params=["slug"]
+            ),
+        },
+        "/api/v1/competitions/{slug}/all-submissions": {
+            "get": _op("Every submission (organisers)", auth="organiser", params=["slug"])
+        },
+        "/api/v1/submissions/{submission_id}": {
+            "get": _op("One submission with its score history", auth="user", params=["submission_id"])
+        },
+        "/api/v1/submissions/{submission_id}/select": {
+            "post": _op(
+                "Choose or un-choose as a final submission",
+                auth="user",
+                params=["submission_id"],
+                body={"selected": {"type": "boolean"}},
+            )
+        },
+        "/api/v1/submissions/{submission_id}/disqualify": {
+            "post": _op(
+                "Disqualify (or restore) a submission",
+                auth="organiser",
+                params=["submission_id"],
+                body={"disqualified": {"type": "boolean"}, **CONFIRM},
+            )
+        },
         "/api/v1/competitions/{slug}/teams/{team_id}/disqualify": {
-            "post": _op("Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
-                        auth="organiser", params=["slug", "team_id"], body={"disqualified": {"type": "boolean"}, **CONFIRM})},
+            "post": _op(
+                "Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
+                auth="organiser",
+                params=["slug", "team_id"],
+                body={"disqualified": {"type": "boolean"}, **CONFIRM},
+            )
+        },
         "/api/v1/competitions/{slug}/teams/{team_id}/clear-failures": {
-            "post": _op("Let a team upload again today after its uploads failed without costing a slot too often "
-                        "(its count so far stops counting)", auth="organiser", params=["slug", "team_id"])},
+            "post": _op(
+                "Let a team upload again today after its uploads failed without costing a slot too often "
+                "(its count so far stops counting)",
+                auth="organiser",
+                params=["slug", "team_id"],
+            )
+        },
     },
 }

@@ -24,7 +24,7 @@ class OrganiserForm(FlaskForm):
     class Meta:
         csrf = False  # CSRFProtect has checked the token before the view runs
 
-    def checked(self) -> "OrganiserForm":
+    def checked(self) -> OrganiserForm:
         """This form, once every field is read; otherwise a 400 that names the first field to fix."""
         if not self.validate():
             abort(400, description=next(iter(self.errors.values()))[0])
@@ -49,7 +49,9 @@ class NumberField(Field):
             self.data = self.kind(text)
         except ValueError:
             self.data = None
-            raise ValueError(f"'{self.name}' must be a number" + (f"; got {raw!r}." if self.with_value else "."))
+            raise ValueError(
+                f"'{self.name}' must be a number" + (f"; got {raw!r}." if self.with_value else ".")
+            ) from None
 
 
 class TeamLimitForm(OrganiserForm):
@@ -73,7 +75,9 @@ class ReplaceTaskForm(OrganiserForm):
 
     def validate_confirm(self, field) -> None:
         if not confirmed(field.data):
-            raise ValidationError("tick 'every submission is rescored' to confirm replacing the task, then send it again.")
+            raise ValidationError(
+                "tick 'every submission is rescored' to confirm replacing the task, then send it again."
+            )
 
     def upload(self):
         """The uploaded bundle, or None when none was chosen."""
@@ -129,8 +133,16 @@ class BuildForm(OrganiserForm):
 
     def choices(self) -> bundle_builder.Choices:
         return bundle_builder.Choices(
-            name=self.name.data or "", title=self.title.data or "", kind=self.kind.data,
-            id_column=self.id_column.data, target=self.target.data, metric=self.metric.data,
-            others=tuple(o for o in self.others.data or () if o), prediction=self.prediction.data,
-            public_fraction=self.public_fraction.data, daily_limit=self.daily_limit.data,
-            final_selections=self.final_selections.data, description=self.description.data or "")
+            name=self.name.data or "",
+            title=self.title.data or "",
+            kind=self.kind.data,
+            id_column=self.id_column.data,
+            target=self.target.data,
+            metric=self.metric.data,
+            others=tuple(o for o in self.others.data or () if o),
+            prediction=self.prediction.data,
+            public_fraction=self.public_fraction.data,
+            daily_limit=self.daily_limit.data,
+            final_selections=self.final_selections.data,
+            description=self.description.data or "",
+        )

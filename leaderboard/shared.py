@@ -35,6 +35,9 @@ def send_data_file(slug: str, name: str):
     except FileNotFoundError:
         abort(404, description=f"there is no data file '{name}'; the files are {', '.join(downloads.DOWNLOADS)}.")
     except ArenaError:  # a broken bundle: the organisers see why on the admin page; no server path leaves here
-        abort(503, description="this competition's data files are unavailable at the moment; the organisers can see "
-                               "why on their admin page. Try again later.")
+        abort(
+            503,
+            description="this competition's data files are unavailable at the moment; the organisers can see "
+            "why on their admin page. Try again later.",
+        )
     return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")

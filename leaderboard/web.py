@@ -34,7 +34,6 @@ from .shared import board_csv, competition_or_404, send_data_file
 bp = Blueprint("web", __name__)
 
 
-
 def _notify(submission_id: int) -> None:
     current_app.extensions["arena_queue"].notify(submission_id)
 
@@ -60,16 +59,24 @@ def competition_page(slug: str):
     siblings = stages.siblings(db_session(), competition)
     if not siblings:  # a stage also shows its siblings, which another competition's changes move
         keep_competition(db_session(), competition, now)
-    return render_template("competition.html", c=competition, show_private=show_private,
-                           board_table=None if final else _board_table(competition, task, show_private,
-                                                                       everyone=request.args.get("teams") == "all"),
-                           task=task, is_open=is_open, why_closed=why,
-                           can_see_private=competitions.can_see_private(competition, g.user),
-                           commitment_holds=competitions.commitment_holds(competition),
-                           admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
-                           stages=siblings, final=final,
-                           state=lifecycle.state_of(competition, now),
-                           announcements=announcements.shown(db_session(), competition))
+    return render_template(
+        "competition.html",
+        c=competition,
+        show_private=show_private,
+        board_table=None
+        if final
+        else _board_table(competition, task, show_private, everyone=request.args.get("teams") == "all"),
+        task=task,
+        is_open=is_open,
+        why_closed=why,
+        can_see_private=competitions.can_see_private(competition, g.user),
+        commitment_holds=competitions.commitment_holds(competition),
+        admitted=teams.is_admitted(db_session(), competition, g.user) if g.user else None,
+        stages=siblings,
+        final=final,
+        state=lifecycle.state_of(competition, now),
+        announcements=announcements.shown(db_session(), competition),
+    )
 
 
 def _board_columns(task) -> list:
@@ -84,21 +91,43 @@ BOARD_PAGE = 100
 def _board_table(competition: Competition, task, show_private: bool, *, everyone: bool = False) -> Markup:
     """The board's table (its first BOARD_PAGE teams, or all), rendered once per board generation: it is the
     same for every viewer."""
-    return standings.derived(db_session(), competition, show_private, "html-all" if everyone else "html",
-                             lambda rows: Markup(render_template(
-                                 "_board.html", board=rows if everyone else rows[:BOARD_PAGE], show_private=show_private,
-                                 metric=task.spec.primary_metric, columns=_board_columns(task),
-                                 hidden=0 if everyone else max(0, len(rows) - BOARD_PAGE))))
+    return standings.derived(
+        db_session(),
+        competition,
+        show_private,
+        "html-all" if everyone else "html",
+        lambda rows: Markup(
+            render_template(
+                "_board.html",
+                board=rows if everyone else rows[:BOARD_PAGE],
+                show_private=show_private,
+                metric=task.spec.primary_metric,
+                columns=_board_columns(task),
+                hidden=0 if everyone else max(0, len(rows) - BOARD_PAGE),
+            )
+        ),
+    )
 
 
 def _final_tables(competition: Competition, task) -> tuple[Markup, Markup]:
     """After the reveal: the final private and public tables, rendered once per board generation."""
+
     def render(_board) -> tuple[Markup, Markup]:
         private, public, changes = standings.final_boards(db_session(), competition)
         common = {"metric": task.spec.primary_metric, "columns": _board_columns(task)}
-        return (Markup(render_template("_board.html", board=private, show_private=True, changes=changes, **common)),
-                Markup(render_template("_board.html", board=public, show_private=False, changes=None,
-                                       board_id="public-leaderboard", **common)))
+        return (
+            Markup(render_template("_board.html", board=private, show_private=True, changes=changes, **common)),
+            Markup(
+                render_template(
+                    "_board.html",
+                    board=public,
+                    show_private=False,
+                    changes=None,
+                    board_id="public-leaderboard",
+                    **common,
+                )
+            ),
+        )
 
     return standings.derived(db_session(), competition, True, "final-html", render)
 
@@ -122,8 +151,11 @@ def leaderboard_csv(slug: str):
     board = request.args.get("board")  # absent: the board the page shows by default (private after the reveal)
     shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
     keep_competition(db_session(), competition, utcnow())
-    return Response(standings.derived(db_session(), competition, shown_private, "csv", board_csv), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"})
+    return Response(
+        standings.derived(db_session(), competition, shown_private, "csv", board_csv),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"},
+    )
 
 
 @bp.route("/c/<slug>/join-request", methods=["POST"])
@@ -163,9 +195,16 @@ def my_submissions(slug: str):
         if upload is None or not upload.filename:
             abort(400, description="choose a predictions file to upload.")
         with transaction():
-            accepted = uploads.submit_stream(session, slug, g.user, upload.stream, upload.filename,
-                                             note=request.form.get("note", ""),
-                                             max_bytes=current_app.config["MAX_UPLOAD_BYTES"], competition=competition)
+            accepted = uploads.submit_stream(
+                session,
+                slug,
+                g.user,
+                upload.stream,
+                upload.filename,
+                note=request.form.get("note", ""),
+                max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
+                competition=competition,
+            )
         if accepted.duplicate:
             flash(f"This file is identical to submission #{accepted.submission.id}; it was not counted again.")
         else:
@@ -174,13 +213,22 @@ def my_submissions(slug: str):
         return redirect(url_for("web.my_submissions", slug=slug))
     team = teams.team_of(session, competition, g.user)
     show_private = competitions.can_see_private(competition, g.user)
-    rows = [standings.submission_summary(s, show_private=show_private)
-            for s in (submissions.for_team(session, team) if team else [])]
-    return render_template("submissions.html", c=competition, team=team, rows=rows, show_private=show_private,
-                           slots_left=submissions.slots_left(session, competition, team),
-                           daily_limit=submissions.daily_limit(competition, team),
-                           chart=history_chart(rows), is_open=competitions.accepting_submissions(competition)[0],
-                           why_closed=competitions.accepting_submissions(competition)[1])
+    rows = [
+        standings.submission_summary(s, show_private=show_private)
+        for s in (submissions.for_team(session, team) if team else [])
+    ]
+    return render_template(
+        "submissions.html",
+        c=competition,
+        team=team,
+        rows=rows,
+        show_private=show_private,
+        slots_left=submissions.slots_left(session, competition, team),
+        daily_limit=submissions.daily_limit(competition, team),
+        chart=history_chart(rows),
+        is_open=competitions.accepting_submissions(competition)[0],
+        why_closed=competitions.accepting_submissions(competition)[1],
+    )
 
 
 @bp.route("/c/<slug>/submissions/<int:submission_id>/select", methods=["POST"])
@@ -208,9 +256,15 @@ def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict
     span = (high - low) or 1.0
     step = (width - 40) / (len(values) - 1)
     points = [(20 + i * step, height - 20 - (v - low) / span * (height - 40)) for i, v in enumerate(values)]
-    return {"width": width, "height": height, "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
-            "dots": [(x, y, r["id"], v) for (x, y), r, v in zip(points, scored, values)],
-            "low": low, "high": high, "metric": scored[0]["metric"]}
+    return {
+        "width": width,
+        "height": height,
+        "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+        "dots": [(x, y, r["id"], v) for (x, y), r, v in zip(points, scored, values)],
+        "low": low,
+        "high": high,
+        "metric": scored[0]["metric"],
+    }
 
 
 # --- organisers ------------------------------------------------------------------------
@@ -221,19 +275,28 @@ def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict
 def admin(slug: str):
     competition = competition_or_404(slug)
     session = db_session()
-    rows = [(s.team.name, standings.submission_summary(s, show_private=True), s.user.username, s.failure_detail)
-            for s in submissions.for_competition(session, competition)]
-    return render_template("admin.html", c=competition, rows=rows, teams=submissions.teams_of(session, competition),
-                           failures=submissions.uncharged_failures_by_team(session, competition),
-                           failure_limit=submissions.failure_limit(), join_requests=teams.join_requests(session, competition),
-                           state=lifecycle.state_of(competition), log=audit.entries(session, competition),
-                           announcements=announcements.of(session, competition),
-                           probing=probing_warning(competition, submissions.teams_of(session, competition)))
+    rows = [
+        (s.team.name, standings.submission_summary(s, show_private=True), s.user.username, s.failure_detail)
+        for s in submissions.for_competition(session, competition)
+    ]
+    return render_template(
+        "admin.html",
+        c=competition,
+        rows=rows,
+        teams=submissions.teams_of(session, competition),
+        failures=submissions.uncharged_failures_by_team(session, competition),
+        failure_limit=submissions.failure_limit(),
+        join_requests=teams.join_requests(session, competition),
+        state=lifecycle.state_of(competition),
+        log=audit.entries(session, competition),
+        announcements=announcements.of(session, competition),
+        probing=probing_warning(competition, submissions.teams_of(session, competition)),
+    )
 
 
 CONFIRM = {
     "reveal": "Reveal the private leaderboard? A reveal is final: the competition closes for good, and the ranking "
-              "on private rows becomes public.",
+    "on private rows becomes public.",
     "disqualify": "Disqualify this submission? It leaves the board and cannot be chosen as a final.",
     "disqualify-team": "Disqualify this team? All its submissions leave the board and it cannot upload again.",
     "delete": "Delete this draft and everything made in it? This cannot be undone.",
@@ -307,8 +370,10 @@ def _organise(session, competition: Competition, action: str):
     else:
         form = TeamLimitForm().checked()
         team = organiser_actions.set_team_limit(session, competition, g.user, form.team_id.data, form.limit())
-        flash(f"Team {team.name}: {team.daily_limit_override or competition.daily_limit} submissions per day"
-              f"{'' if team.daily_limit_override else ' (the competition limit)'}.")
+        flash(
+            f"Team {team.name}: {team.daily_limit_override or competition.daily_limit} submissions per day"
+            f"{'' if team.daily_limit_override else ' (the competition limit)'}."
+        )
     return redirect(url_for("web.admin", slug=competition.slug))
 
 
@@ -347,16 +412,33 @@ def host():
                         task_ref = str(competitions.unpack_for_preview(session, archive, slug))
                     else:
                         competition = organiser_actions.host_uploaded_bundle(
-                            session, g.user, archive, slug, state=form.chosen_state(),
-                            described=task_ref or "an uploaded bundle", **settings)
+                            session,
+                            g.user,
+                            archive,
+                            slug,
+                            state=form.chosen_state(),
+                            described=task_ref or "an uploaded bundle",
+                            **settings,
+                        )
             if competition is None and stages.names_stages(task_ref) and form.confirm.data != "1":
-                return render_template("host_preview.html", stages=stages.preview(task_ref), task_ref=task_ref,
-                                       slug=slug or "", form=request.form)
+                return render_template(
+                    "host_preview.html",
+                    stages=stages.preview(task_ref),
+                    task_ref=task_ref,
+                    slug=slug or "",
+                    form=request.form,
+                )
             if competition is None:
-                competition = organiser_actions.host(session, g.user, task_ref, slug=slug,
-                                                     described=task_ref or "an uploaded bundle",
-                                                     native=form.native.data == "1", state=form.chosen_state(),
-                                                     **settings)
+                competition = organiser_actions.host(
+                    session,
+                    g.user,
+                    task_ref,
+                    slug=slug,
+                    described=task_ref or "an uploaded bundle",
+                    native=form.native.data == "1",
+                    state=form.chosen_state(),
+                    **settings,
+                )
         return redirect(url_for("web.admin", slug=competition.slug))
     from arena.bundles.loading import builtin_task_names
 

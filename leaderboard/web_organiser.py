@@ -49,8 +49,9 @@ def submitted_file(slug: str, submission_id: int):
     if not path.is_file():
         abort(404, description=f"the file of submission #{submission_id} is no longer stored.")
     name = Path(submission.file_name or f"submission-{submission_id}").name or f"submission-{submission_id}"
-    return send_file(path, as_attachment=True, download_name=f"{submission_id}-{name}",
-                     mimetype="application/octet-stream")
+    return send_file(
+        path, as_attachment=True, download_name=f"{submission_id}-{name}", mimetype="application/octet-stream"
+    )
 
 
 @bp.route("/host/build", methods=["GET", "POST"])
@@ -69,8 +70,14 @@ def build():
                 upload.save(files[part])
         folder = bundle_builder.build(files, choices)
     task, problems = bundle_builder.preview(folder)
-    return render_template("host_build_preview.html", task=task, problems=problems, token=folder.name,
-                           form=request.form, sample=task.sample_submission().head(5) if task else None)
+    return render_template(
+        "host_build_preview.html",
+        task=task,
+        problems=problems,
+        token=folder.name,
+        form=request.form,
+        sample=task.sample_submission().head(5) if task else None,
+    )
 
 
 @bp.route("/host/build/host", methods=["POST"])
@@ -81,7 +88,13 @@ def host_built():
     folder = bundle_builder.built_folder(form.token.data or "")
     session = db_session()
     with transaction():
-        competition = organiser_actions.host(session, g.user, str(folder), described="built from CSVs",
-                                             slug=form.slug.data or None, state=form.state.data or None,
-                                             **settings_from_form(request.form))
+        competition = organiser_actions.host(
+            session,
+            g.user,
+            str(folder),
+            described="built from CSVs",
+            slug=form.slug.data or None,
+            state=form.state.data or None,
+            **settings_from_form(request.form),
+        )
     return redirect(url_for("web.admin", slug=competition.slug))

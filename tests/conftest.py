@@ -142,8 +142,9 @@ class People:
             return accounts.create_token(session, user)
 
     def login(self, username: str, password: str = PASSWORD) -> None:
-        response = self.client.post("/login", data={"username": username, "password": password,
-                                                    "csrf_token": form_csrf(self.client)})
+        response = self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": form_csrf(self.client)}
+        )
         assert response.status_code == 302, response.data
 
     def csrf(self) -> str:
@@ -165,8 +166,9 @@ def auth(token: str) -> dict:
 
 def upload(client, token: str, slug: str, content: bytes | str, name: str = "sub.csv", **form):
     data = {"file": (io.BytesIO(content.encode() if isinstance(content, str) else content), name), **form}
-    return client.post(f"/api/v1/competitions/{slug}/submissions", data=data, headers=auth(token),
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/competitions/{slug}/submissions", data=data, headers=auth(token), content_type="multipart/form-data"
+    )
 
 
 @pytest.fixture
@@ -241,9 +243,19 @@ def browser():
     if not executable:
         require_in_ci("Debian's chromium is not installed (apt-get install chromium; .ci/services.sh does it)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         yield browser
         browser.close()
 

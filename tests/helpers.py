@@ -23,7 +23,7 @@ def predictions_csv(task_name: str, accuracy: float = 1.0, seed: int = 0) -> str
     labels[wrong] = (labels[wrong] + 1) % len(task.classes)
     frame = pd.DataFrame({spec.id_column: answers[spec.id_column].to_numpy()})
     if spec.prediction == "probabilities":
-        for code, cls in enumerate(task.classes):
+        for cls in task.classes:
             frame[str(cls)] = (labels == cls).astype(float)
     else:
         frame[spec.target] = labels

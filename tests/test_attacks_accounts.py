@@ -30,8 +30,19 @@ def _login(client, username: str, password: str, next_: str | None = None):
     return client.post(path, data={"username": username, "password": password, "csrf_token": form_csrf(client)})
 
 
-@pytest.mark.parametrize("target", ["/%09/evil.example", "/%5Cevil.com", "//evil.com", "https://evil.com/",
-                                     "/%0a/evil.example", "/%5C%5Cevil.com", "javascript:alert(1)", "%2F%2Fevil.com"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example",
+        "/%5Cevil.com",
+        "//evil.com",
+        "https://evil.com/",
+        "/%0a/evil.example",
+        "/%5C%5Cevil.com",
+        "javascript:alert(1)",
+        "%2F%2Fevil.com",
+    ],
+)
 def test_login_never_sends_the_browser_off_site(client, people, target):
     people.token("ada")
     response = _login(client, "ada", PASSWORD, next_=target)
@@ -42,7 +53,9 @@ def test_login_never_sends_the_browser_off_site(client, people, target):
 
 def test_login_still_returns_to_a_page_on_this_site(client, people):
     people.token("ada")
-    assert _login(client, "ada", PASSWORD, next_="/c/mnist1d/submissions").headers["Location"] == "/c/mnist1d/submissions"
+    assert (
+        _login(client, "ada", PASSWORD, next_="/c/mnist1d/submissions").headers["Location"] == "/c/mnist1d/submissions"
+    )
 
 
 @pytest.mark.parametrize("first", ["web", "api"])
@@ -68,8 +81,10 @@ def test_wrong_passwords_are_throttled_per_account_and_address_on_both_routes(pe
 
 def test_wrong_passwords_are_throttled_per_client_address(people_factory):
     app, client, people = app_of_its_own(people_factory, LOGIN_LIMIT_PER_ADDRESS="4 per minute")
-    statuses = [client.post("/api/v1/auth/token", json={"username": f"guess{i}", "password": "nope-nope-nope"}).status_code
-                for i in range(6)]
+    statuses = [
+        client.post("/api/v1/auth/token", json={"username": f"guess{i}", "password": "nope-nope-nope"}).status_code
+        for i in range(6)
+    ]
     assert statuses == [401] * 4 + [429] * 2
 
 
@@ -83,11 +98,16 @@ def test_rate_limits_are_shared_by_processes_through_redis(people_factory):
     url = os.environ.get("ARENA_TEST_REDIS_URL")
     if not url:
         require_in_ci("no Redis server: set ARENA_TEST_REDIS_URL (.ci/services.sh starts one)")
-    config = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": "arena-test-" + secrets.token_hex(4),
-              "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS": "2 per minute"}
+    config = {
+        "RATELIMIT_STORAGE_URI": url,
+        "RATELIMIT_KEY_PREFIX": "arena-test-" + secrets.token_hex(4),
+        "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS": "2 per minute",
+    }
     database = sqlite_url()
-    (_, first, people), (_, second, _) = (people_factory(DATABASE_URL=database, **config),
-                                          people_factory(DATABASE_URL=database, **config))
+    (_, first, people), (_, second, _) = (
+        people_factory(DATABASE_URL=database, **config),
+        people_factory(DATABASE_URL=database, **config),
+    )
     people.token("ada")
     guess = {"username": "ada", "password": "not-the-password"}
     assert [client.post("/api/v1/auth/token", json=guess).status_code for client in (first, second)] == [401, 401]
@@ -97,13 +117,19 @@ def test_rate_limits_are_shared_by_processes_through_redis(people_factory):
 
 def test_account_creation_is_rate_limited_per_address_on_both_routes(people_factory):
     app, client, people = app_of_its_own(people_factory, REGISTRATION_LIMIT_PER_ADDRESS="2 per hour")
-    web = client.post("/register", data={"username": "throwaway1", "password": PASSWORD, "csrf_token": form_csrf(client, "/register")})
+    web = client.post(
+        "/register", data={"username": "throwaway1", "password": PASSWORD, "csrf_token": form_csrf(client, "/register")}
+    )
     api = client.post("/api/v1/auth/register", json={"username": "throwaway2", "password": PASSWORD})
     assert (web.status_code, api.status_code) == (302, 201)
     client.post("/logout", data={"csrf_token": form_csrf(client)})
-    for response in (client.post("/api/v1/auth/register", json={"username": "throwaway3", "password": PASSWORD}),
-                     client.post("/register", data={"username": "throwaway4", "password": PASSWORD,
-                                                    "csrf_token": form_csrf(client, "/register")})):
+    for response in (
+        client.post("/api/v1/auth/register", json={"username": "throwaway3", "password": PASSWORD}),
+        client.post(
+            "/register",
+            data={"username": "throwaway4", "password": PASSWORD, "csrf_token": form_csrf(client, "/register")},
+        ),
+    ):
         assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
     assert client.post("/api/v1/auth/token", json={"username": "throwaway3", "password": PASSWORD}).status_code == 401
 
@@ -134,18 +160,21 @@ def _weak_passwords():
 @pytest.mark.parametrize("password", _weak_passwords())
 def test_guessable_passwords_are_refused_on_every_route(client, people, password):
     username = "ada-lovelace"
-    web = client.post("/register", data={"username": username, "password": password,
-                                         "csrf_token": form_csrf(client, "/register")})
+    web = client.post(
+        "/register", data={"username": username, "password": password, "csrf_token": form_csrf(client, "/register")}
+    )
     assert web.status_code == 400 and "too easy to guess" in web.get_data(as_text=True)
     api = client.post("/api/v1/auth/register", json={"username": username, "password": password})
     assert api.status_code == 400 and any("password" in p for p in api.get_json()["problems"])
     token = people.token("grace")
-    change = client.post("/api/v1/me/password", json={"current_password": PASSWORD,
-                                                      "new_password": password}, headers=auth(token))
+    change = client.post(
+        "/api/v1/me/password", json={"current_password": PASSWORD, "new_password": password}, headers=auth(token)
+    )
     assert change.status_code == 400
     people.login("grace")
-    page = client.post("/account/password", data={"current_password": PASSWORD,
-                                                   "new_password": password, "csrf_token": people.csrf()})
+    page = client.post(
+        "/account/password", data={"current_password": PASSWORD, "new_password": password, "csrf_token": people.csrf()}
+    )
     assert page.status_code == 400
     people.login("grace")  # the old password still works: nothing was changed
 
@@ -175,16 +204,23 @@ def test_api_tokens_have_names_expiry_a_list_and_a_revoke(app, client, people):
     laptop = made.get_json()["token"]
     listed = {t["name"]: t for t in client.get("/api/v1/me/tokens", headers=auth(laptop)).get_json()["tokens"]}
     assert listed["laptop"]["expires_at"] and not listed["laptop"]["expired"] and "token" not in listed["laptop"]
-    assert client.post("/api/v1/me/tokens", json={"name": "x", "expires_in_days": "soon"}, headers=auth(first)).status_code == 400
-    assert client.post("/api/v1/me/tokens", json={"name": "x", "expires_in_days": 0}, headers=auth(first)).status_code == 400
+    assert (
+        client.post("/api/v1/me/tokens", json={"name": "x", "expires_in_days": "soon"}, headers=auth(first)).status_code
+        == 400
+    )
+    assert (
+        client.post("/api/v1/me/tokens", json={"name": "x", "expires_in_days": 0}, headers=auth(first)).status_code
+        == 400
+    )
 
     other = people.token("bob")
     assert client.delete(f"/api/v1/me/tokens/{listed['laptop']['id']}", headers=auth(other)).status_code == 400
     assert client.delete(f"/api/v1/me/tokens/{listed['laptop']['id']}", headers=auth(first)).status_code == 200
     assert client.get("/api/v1/me", headers=auth(laptop)).status_code == 401
 
-    short = client.post("/api/v1/auth/token", json={"username": "ada", "password": PASSWORD,
-                                                     "name": "ci", "expires_in_days": 1}).get_json()["token"]
+    short = client.post(
+        "/api/v1/auth/token", json={"username": "ada", "password": PASSWORD, "name": "ci", "expires_in_days": 1}
+    ).get_json()["token"]
     assert client.get("/api/v1/me", headers=auth(short)).status_code == 200
     with app.extensions["arena_db"].session() as session, session.begin():
         for row in session.query(ApiToken).filter(ApiToken.label == "ci"):
@@ -204,7 +240,10 @@ def test_tokens_are_named_listed_and_revoked_on_the_account_page(client, people)
     token_id = re.search(r'action="/account/tokens/(\d+)/revoke"', listing).group(1)
     assert client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": people.csrf()}).status_code == 302
     assert client.get("/api/v1/me", headers=auth(token)).status_code == 401
-    assert client.post("/account", data={"csrf_token": people.csrf(), "name": "x", "expires_in_days": "-3"}).status_code == 400
+    assert (
+        client.post("/account", data={"csrf_token": people.csrf(), "name": "x", "expires_in_days": "-3"}).status_code
+        == 400
+    )
 
 
 def test_a_session_cookie_stops_working_after_logout_everywhere(app, people):
@@ -228,12 +267,17 @@ def test_a_password_change_ends_other_sessions_and_every_token(app, client, peop
     People(app, elsewhere).login("ada")
     new_password = "velvet-quasar-harbour-88"
     if route == "web":
-        response = client.post("/account/password", data={"csrf_token": people.csrf(), "current_password": PASSWORD,
-                                                          "new_password": new_password})
+        response = client.post(
+            "/account/password",
+            data={"csrf_token": people.csrf(), "current_password": PASSWORD, "new_password": new_password},
+        )
         assert response.status_code == 302 and client.get("/account").status_code == 200  # this session goes on
     else:
-        response = client.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": new_password},
-                               headers=auth(token))
+        response = client.post(
+            "/api/v1/me/password",
+            json={"current_password": PASSWORD, "new_password": new_password},
+            headers=auth(token),
+        )
         assert response.status_code == 200
         assert client.get("/api/v1/me", headers=auth(response.get_json()["token"])).status_code == 200
     assert elsewhere.get("/account").status_code == 302
@@ -244,8 +288,11 @@ def test_a_password_change_ends_other_sessions_and_every_token(app, client, peop
 
 def test_a_password_change_needs_the_current_password(client, people):
     token = people.token("ada")
-    refused = client.post("/api/v1/me/password", json={"current_password": "guess-guess-guess",
-                                                       "new_password": "velvet-quasar-harbour-88"}, headers=auth(token))
+    refused = client.post(
+        "/api/v1/me/password",
+        json={"current_password": "guess-guess-guess", "new_password": "velvet-quasar-harbour-88"},
+        headers=auth(token),
+    )
     assert refused.status_code == 400 and "current password is wrong" in refused.get_json()["problems"][0]
     assert client.get("/api/v1/me", headers=auth(token)).status_code == 200
 
@@ -295,10 +342,14 @@ def test_a_weak_password_is_refused_by_the_organiser_command(monkeypatch, capsys
 @pytest.mark.parametrize("route", ["web", "api"])
 def test_registration_approved_by_an_organiser(client, people, route):
     org = people.token("org", organiser=True)
-    assert client.put("/api/v1/installation/registration", json={"policy": "approval"}, headers=auth(org)).status_code == 200
+    assert (
+        client.put("/api/v1/installation/registration", json={"policy": "approval"}, headers=auth(org)).status_code
+        == 200
+    )
     if route == "web":
-        response = client.post("/register", data={"username": "newbie", "password": PASSWORD,
-                                                   "csrf_token": form_csrf(client, "/register")})
+        response = client.post(
+            "/register", data={"username": "newbie", "password": PASSWORD, "csrf_token": form_csrf(client, "/register")}
+        )
         assert response.status_code == 302 and client.get("/account").status_code == 302  # not logged in
     else:
         response = client.post("/api/v1/auth/register", json={"username": "newbie", "password": PASSWORD})
@@ -309,7 +360,12 @@ def test_registration_approved_by_an_organiser(client, people, route):
     assert client.get("/api/v1/installation/registration", headers=auth(org)).get_json()["pending"] == ["newbie"]
     if route == "web":
         people.login("org")
-        assert client.post("/account/registration/approve", data={"csrf_token": people.csrf(), "username": "newbie"}).status_code == 302
+        assert (
+            client.post(
+                "/account/registration/approve", data={"csrf_token": people.csrf(), "username": "newbie"}
+            ).status_code
+            == 302
+        )
         client.post("/logout", data={"csrf_token": people.csrf()})
     else:
         assert client.post("/api/v1/users/newbie/approve", headers=auth(people.token("bob"))).status_code == 403
@@ -327,15 +383,27 @@ def test_invite_only_registration(client, people, route):
         code = re.search(r'id="new-invite">([^<]+)<', page).group(1)
         client.post("/logout", data={"csrf_token": people.csrf()})
     else:
-        assert client.put("/api/v1/installation/registration", json={"policy": "closed"}, headers=auth(org)).status_code == 400
+        assert (
+            client.put("/api/v1/installation/registration", json={"policy": "closed"}, headers=auth(org)).status_code
+            == 400
+        )
         client.put("/api/v1/installation/registration", json={"policy": "invite"}, headers=auth(org))
         code = client.post("/api/v1/installation/invites", headers=auth(org)).get_json()["invite_code"]
 
     def register(username: str, invite: str | None):
         if route == "web":
-            return client.post("/register", data={"username": username, "password": PASSWORD, "invite_code": invite or "",
-                                                  "csrf_token": form_csrf(client, "/register")})
-        return client.post("/api/v1/auth/register", json={"username": username, "password": PASSWORD, "invite_code": invite})
+            return client.post(
+                "/register",
+                data={
+                    "username": username,
+                    "password": PASSWORD,
+                    "invite_code": invite or "",
+                    "csrf_token": form_csrf(client, "/register"),
+                },
+            )
+        return client.post(
+            "/api/v1/auth/register", json={"username": username, "password": PASSWORD, "invite_code": invite}
+        )
 
     for invite in (None, "invite_made-up"):
         refused = register("sneaky", invite)
@@ -351,14 +419,23 @@ def test_joining_a_competition_can_need_an_organisers_approval(client, people, r
     org, ada = people.token("org", organiser=True), people.token("ada")
     if route == "web":
         people.login("org")
-        saved = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "join_needs_approval": "true"})
+        saved = client.post(
+            "/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "join_needs_approval": "true"}
+        )
         assert saved.status_code == 302
         client.post("/logout", data={"csrf_token": people.csrf()})
     else:
-        assert client.patch("/api/v1/competitions/mnist1d", json={"join_needs_approval": True}, headers=auth(org)).status_code == 200
+        assert (
+            client.patch(
+                "/api/v1/competitions/mnist1d", json={"join_needs_approval": True}, headers=auth(org)
+            ).status_code
+            == 200
+        )
     refused = upload(client, ada, "mnist1d", sample_csv("mnist1d"))
     assert refused.status_code == 400 and "approval" in refused.get_json()["problems"][0]
-    assert client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Early"}, headers=auth(ada)).status_code == 400
+    assert (
+        client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Early"}, headers=auth(ada)).status_code == 400
+    )
     if route == "web":
         people.login("ada")
         assert b"Ask to join" in client.get("/c/mnist1d").data
@@ -366,11 +443,18 @@ def test_joining_a_competition_can_need_an_organisers_approval(client, people, r
         client.post("/logout", data={"csrf_token": people.csrf()})
         people.login("org")
         assert b"Requests to join" in client.get("/c/mnist1d/admin").data
-        assert client.post("/c/mnist1d/admin/admit", data={"csrf_token": people.csrf(), "username": "ada"}).status_code == 302
+        assert (
+            client.post("/c/mnist1d/admin/admit", data={"csrf_token": people.csrf(), "username": "ada"}).status_code
+            == 302
+        )
     else:
         assert client.post("/api/v1/competitions/mnist1d/join-request", headers=auth(ada)).status_code == 202
-        assert client.post("/api/v1/competitions/mnist1d/join-requests/ada/approve", headers=auth(ada)).status_code == 403
-        assert client.post("/api/v1/competitions/mnist1d/join-requests/ada/approve", headers=auth(org)).status_code == 200
+        assert (
+            client.post("/api/v1/competitions/mnist1d/join-requests/ada/approve", headers=auth(ada)).status_code == 403
+        )
+        assert (
+            client.post("/api/v1/competitions/mnist1d/join-requests/ada/approve", headers=auth(org)).status_code == 200
+        )
     assert upload(client, ada, "mnist1d", sample_csv("mnist1d")).status_code == 202
     assert upload(client, people.token("bob"), "digits", sample_csv("digits")).status_code == 202  # others stay open
 

@@ -70,21 +70,27 @@ def test_hostile_files_cost_bounded_memory_when_scored(tmp_path):
     """Scoring bombs grows a fresh process by at most 4x the answer key plus 200 MB (peak RSS)."""
     bombs = _bombs(tmp_path)
     assert all(path.stat().st_size < 1 << 20 for path in bombs)
-    result = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, *map(str, bombs)], capture_output=True, text=True,
-                             timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT, *map(str, bombs)], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     for path in map(str, bombs):
         answer = measured["answers"][path]
-        assert answer != "scored" and ("more than 1,000 rows" in answer[0] or "of text once decompressed" in answer[0]), answer
+        assert answer != "scored" and (
+            "more than 1,000 rows" in answer[0] or "of text once decompressed" in answer[0]
+        ), answer
     assert measured["growth"] <= 4 * measured["key_bytes"] + 200 * 2**20, measured
 
 
 def test_a_non_utf8_header_fails_as_the_participants_error_with_no_retry(client, people):
     """Reported as the participant's to fix, once; not retried as a failure of ours."""
     token = people.token("ada")
-    sent = client.post("/api/v1/competitions/mnist1d/submissions", headers=auth(token),
-                       data={"file": (io.BytesIO(b"id,lab\xe9l\n4000,1\n"), "latin1.csv")})
+    sent = client.post(
+        "/api/v1/competitions/mnist1d/submissions",
+        headers=auth(token),
+        data={"file": (io.BytesIO(b"id,lab\xe9l\n4000,1\n"), "latin1.csv")},
+    )
     people.drain()
     answer = client.get(f"/api/v1/submissions/{sent.get_json()['submission']['id']}", headers=auth(token)).get_json()
     assert answer["status"] == "failed"
@@ -97,8 +103,11 @@ def test_a_non_utf8_header_fails_as_the_participants_error_with_no_retry(client,
 def test_a_corrupt_parquet_error_shows_no_server_path(client, people, arena_home):
     """The stored file's path (ARENA_HOME/files/ab/abab...) never reaches the participant."""
     token = people.token("ada")
-    sent = client.post("/api/v1/competitions/mnist1d/submissions", headers=auth(token),
-                       data={"file": (io.BytesIO(b"PAR1" + bytes(range(256)) * 8 + b"PAR1"), "broken.parquet")})
+    sent = client.post(
+        "/api/v1/competitions/mnist1d/submissions",
+        headers=auth(token),
+        data={"file": (io.BytesIO(b"PAR1" + bytes(range(256)) * 8 + b"PAR1"), "broken.parquet")},
+    )
     people.drain()
     answer = client.get(f"/api/v1/submissions/{sent.get_json()['submission']['id']}", headers=auth(token)).get_json()
     text = str(answer["problems"])

@@ -22,16 +22,24 @@ def test_a_final_choice_is_locked_by_its_own_competition_whatever_the_url(client
     chosen = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
     other = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.7, 1)).get_json()["submission"]["id"]
     people.drain()
-    assert client.post(f"/api/v1/submissions/{chosen}/select", json={"selected": True}, headers=auth(ada)).status_code == 200
-    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert (
+        client.post(f"/api/v1/submissions/{chosen}/select", json={"selected": True}, headers=auth(ada)).status_code
+        == 200
+    )
+    assert (
+        client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    )
     people.login("ada")
     for slug in ("digits", "mnist1d"):  # digits is not revealed: its lock must not decide for mnist1d's submission
         for submission_id, value in ((other, "1"), (chosen, "0")):
-            response = client.post(f"/c/{slug}/submissions/{submission_id}/select",
-                                   data={"csrf_token": people.csrf(), "selected": value})
+            response = client.post(
+                f"/c/{slug}/submissions/{submission_id}/select", data={"csrf_token": people.csrf(), "selected": value}
+            )
             assert response.status_code in (400, 404)
-    mine = {s["id"]: s["selected"] for s in
-            client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(ada)).get_json()["submissions"]}
+    mine = {
+        s["id"]: s["selected"]
+        for s in client.get("/api/v1/competitions/mnist1d/submissions", headers=auth(ada)).get_json()["submissions"]
+    }
     assert mine == {chosen: True, other: False}
 
 
@@ -51,8 +59,11 @@ def test_a_false_form_boolean_means_false(client, people, false):
     people.drain()
     selected = client.post(f"/api/v1/submissions/{submission_id}/select", json={"selected": false}, headers=auth(ada))
     assert selected.status_code == 200 and selected.get_json()["selected"] is False
-    kept = client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={"disqualified": false, "confirm": True},
-                       headers=auth(org))
+    kept = client.post(
+        f"/api/v1/submissions/{submission_id}/disqualify",
+        json={"disqualified": false, "confirm": True},
+        headers=auth(org),
+    )
     assert kept.status_code == 200 and kept.get_json()["disqualified"] is False
     plain = upload(client, org, "mnist1d", predictions_csv("mnist1d", 0.8, 2), baseline=false)
     assert plain.status_code == 202 and not plain.get_json()["submission"]["is_baseline"]
@@ -73,14 +84,19 @@ def test_an_unclear_form_boolean_is_refused_with_the_reason(client, people):
 def test_two_competitions_on_one_task_have_independent_splits(client, people, tmp_path, capsys):
     org, ada = people.token("org", organiser=True), people.token("ada")
     for slug in ("twin-a", "twin-b"):
-        assert client.post("/api/v1/competitions", json={"task": "digits", "slug": slug}, headers=auth(org)).status_code == 201
+        assert (
+            client.post("/api/v1/competitions", json={"task": "digits", "slug": slug}, headers=auth(org)).status_code
+            == 201
+        )
     content = predictions_csv("digits", 0.6, 5)
     ids = [upload(client, ada, slug, content).get_json()["submission"]["id"] for slug in ("twin-a", "twin-b")]
     people.drain()
     task = load_task("digits")
     db = client.application.extensions["arena_db"]
     with db.session() as session:
-        keys = {c.slug: c.split_key for c in session.query(Competition).filter(Competition.slug.in_(["twin-a", "twin-b"]))}
+        keys = {
+            c.slug: c.split_key for c in session.query(Competition).filter(Competition.slug.in_(["twin-a", "twin-b"]))
+        }
         scores = [session.get(Submission, i).score for i in ids]
     assert all(len(key) == 32 for key in keys.values()) and keys["twin-a"] != keys["twin-b"]
     a, b = (public_rows(task, 0.3, split_key=keys[slug]) for slug in ("twin-a", "twin-b"))
@@ -90,7 +106,10 @@ def test_two_competitions_on_one_task_have_independent_splits(client, people, tm
     path = tmp_path / "predictions.csv"
     path.write_text(content)
     for slug, recorded in zip(("twin-a", "twin-b"), scores):
-        assert recorded["public"] == score_submission(task, path, public_fraction=0.3, split_key=keys[slug]).to_dict()["public"]
+        assert (
+            recorded["public"]
+            == score_submission(task, path, public_fraction=0.3, split_key=keys[slug]).to_dict()["public"]
+        )
     # `arena score` on the command line keeps working: the installation secret and the task name, no competition
     assert main(["score", "digits", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["public"] == score_submission(task, path).to_dict()["public"]
@@ -101,11 +120,15 @@ def test_a_reveal_is_final(client, people):
     org, ada = people.token("org", organiser=True), people.token("ada")
     upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9))
     people.drain()
-    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert (
+        client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    )
     for action in ("open", "rescore"):
         refused = client.post(f"/api/v1/competitions/mnist1d/{action}", headers=auth(org))
         assert refused.status_code == 400 and "a reveal is final" in refused.get_json()["problems"][0], action
-    replaced = client.put("/api/v1/competitions/mnist1d/task", json={"task": "digits", "confirm": True}, headers=auth(org))
+    replaced = client.put(
+        "/api/v1/competitions/mnist1d/task", json={"task": "digits", "confirm": True}, headers=auth(org)
+    )
     assert replaced.status_code == 400 and "a reveal is final" in replaced.get_json()["problems"][0]
     people.login("org")
     reopened = client.post("/c/mnist1d/admin/open", data={"csrf_token": people.csrf()})
@@ -118,7 +141,10 @@ def test_a_reveal_is_final(client, people):
 
 def test_the_split_is_frozen_once_a_submission_is_scored(client, people):
     org, ada = people.token("org", organiser=True), people.token("ada")
-    assert client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.4}, headers=auth(org)).status_code == 200
+    assert (
+        client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.4}, headers=auth(org)).status_code
+        == 200
+    )
     upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9))
     people.drain()
     refused = client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.5}, headers=auth(org))
@@ -126,7 +152,9 @@ def test_the_split_is_frozen_once_a_submission_is_scored(client, people):
     people.login("org")
     form = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "public_fraction": "0.2"})
     assert form.status_code == 400 and b"split is frozen" in form.data
-    unchanged = client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.4, "daily_limit": 9}, headers=auth(org))
+    unchanged = client.patch(
+        "/api/v1/competitions/mnist1d", json={"public_fraction": 0.4, "daily_limit": 9}, headers=auth(org)
+    )
     assert unchanged.status_code == 200 and unchanged.get_json()["rules"]["public_fraction"] == 0.4
 
 
@@ -153,7 +181,9 @@ def test_the_answer_key_commitment_is_salted_and_checkable_after_the_reveal(clie
 def test_each_competition_commits_with_its_own_salt(client, people):
     org = people.token("org", organiser=True)
     client.post("/api/v1/competitions", json={"task": "mnist1d", "slug": "again"}, headers=auth(org))
-    first, second = (client.get(f"/api/v1/competitions/{slug}").get_json()["answer_key_commitment"] for slug in ("mnist1d", "again"))
+    first, second = (
+        client.get(f"/api/v1/competitions/{slug}").get_json()["answer_key_commitment"] for slug in ("mnist1d", "again")
+    )
     assert first != second  # same answer key, different salts
 
 
@@ -165,17 +195,28 @@ def test_a_disqualified_team_cannot_rank_again_with_a_re_upload(client, people):
     people.drain()
     rows = client.get("/api/v1/competitions/mnist1d/all-submissions", headers=auth(org)).get_json()
     team_id = next(r["team_id"] for r in rows if r["team"] == "ada")
-    out = client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={"confirm": True}, headers=auth(org))
+    out = client.post(
+        f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={"confirm": True}, headers=auth(org)
+    )
     assert out.status_code == 200 and out.get_json()["disqualified"]
     again = upload(client, ada, "mnist1d", content + "\n")
     assert again.status_code == 400 and "disqualified" in again.get_json()["problems"][0]
     people.drain()
     board = lambda: [r["team"] for r in client.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["rows"]]
     assert board() == ["bob"]
-    assert client.post(f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={"confirm": True}, headers=auth(ada)).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/competitions/mnist1d/teams/{team_id}/disqualify", json={"confirm": True}, headers=auth(ada)
+        ).status_code
+        == 403
+    )
     people.login("org")
     assert b"Disqualify team" in client.get("/c/mnist1d/admin").data
-    restored = client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "undo": "1"})
+    restored = client.post(
+        "/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "undo": "1"}
+    )
     assert restored.status_code == 302 and board() == ["ada", "bob"]
-    client.post("/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "confirm": "1"})
+    client.post(
+        "/c/mnist1d/admin/disqualify-team", data={"csrf_token": people.csrf(), "team_id": team_id, "confirm": "1"}
+    )
     assert board() == ["bob"]

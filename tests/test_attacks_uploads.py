@@ -37,8 +37,11 @@ def test_hosting_checks_the_short_name_before_unpacking_anything(client, people,
             if path.is_file():
                 bundle.write(path, f"sunspots/{path.name}")
     archive.seek(0)
-    response = client.post("/host", data={"csrf_token": people.csrf(), "slug": slug, "bundle": (archive, "sunspots.zip")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/host",
+        data={"csrf_token": people.csrf(), "slug": slug, "bundle": (archive, "sunspots.zip")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400 and b"short name" in response.data
     assert not (arena_home / "bundles" / slug).resolve().exists() and not Path(slug).exists()
 
@@ -53,8 +56,11 @@ def test_a_refused_upload_leaves_nothing_in_the_store(app, client, people, route
     """The store holds accepted submissions' files only; a refused upload's bytes are gone."""
     token = people.token("ada")
     db = app.extensions["arena_db"]
-    first = client.post("/api/v1/competitions/mnist1d/submissions", headers=auth(token),
-                        data={"file": (io.BytesIO(predictions_csv("mnist1d", 0.5).encode()), "first.csv")})
+    first = client.post(
+        "/api/v1/competitions/mnist1d/submissions",
+        headers=auth(token),
+        data={"file": (io.BytesIO(predictions_csv("mnist1d", 0.5).encode()), "first.csv")},
+    )
     assert first.status_code == 202
     with db.session() as session, session.begin():
         competition = session.query(Competition).filter_by(slug="mnist1d").one()
@@ -70,16 +76,20 @@ def test_a_refused_upload_leaves_nothing_in_the_store(app, client, people, route
     before = _stored_files()
     content = io.BytesIO(predictions_csv("mnist1d", 0.7, seed=3).encode())
     if route == "api":
-
         with db.session() as session, session.begin():
-
-            bearer = token if uploader == "ada" else accounts.create_token(
-                session, session.query(User).filter_by(username="bob").one())
-        refused = client.post("/api/v1/competitions/mnist1d/submissions", headers=auth(bearer),
-                              data={"file": (content, "second.csv")})
+            bearer = (
+                token
+                if uploader == "ada"
+                else accounts.create_token(session, session.query(User).filter_by(username="bob").one())
+            )
+        refused = client.post(
+            "/api/v1/competitions/mnist1d/submissions", headers=auth(bearer), data={"file": (content, "second.csv")}
+        )
     else:
         people.login(uploader)
-        refused = client.post("/c/mnist1d/submissions", data={"csrf_token": people.csrf(), "file": (content, "second.csv")})
+        refused = client.post(
+            "/c/mnist1d/submissions", data={"csrf_token": people.csrf(), "file": (content, "second.csv")}
+        )
     assert refused.status_code == 400, refused.data
     assert _stored_files() == before
 
@@ -101,19 +111,35 @@ def test_the_store_tidies_files_no_submission_references(app, people):
 def _slow_post(url: str, path: str, headers: dict, fields: dict, content: bytes, pause: float, sent):
     """POST multipart form data over a raw socket, pausing mid-file for ``pause`` seconds; returns the status."""
     boundary = "arena-slow-upload"
-    body = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
-                    for k, v in fields.items())
-    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.csv\"\r\n"
-             "Content-Type: text/csv\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    )
+    body += (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     parts = urlsplit(url)
-    head = {"Host": parts.netloc, "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Length": str(len(body)), "Connection": "close", **headers}
+    head = {
+        "Host": parts.netloc,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(body)),
+        "Connection": "close",
+        **headers,
+    }
     with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in head.items()).encode()
-                     + b"\r\n" + body[: len(body) // 2])
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\n".encode()
+            + "".join(f"{k}: {v}\r\n" for k, v in head.items()).encode()
+            + b"\r\n"
+            + body[: len(body) // 2]
+        )
         sent.set()
         time.sleep(pause)
-        sock.sendall(body[len(body) // 2:])
+        sock.sendall(body[len(body) // 2 :])
         return int(sock.makefile("rb").readline().split()[1])
 
 
@@ -131,22 +157,34 @@ def test_a_slow_upload_does_not_block_another_requests_write(live_server, route)
         page = browser.get(f"{server.url}/login").text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
-        logged = browser.post(f"{server.url}/login", data={"username": "ada", "password": PASSWORD,
-                                                            "csrf_token": csrf}, allow_redirects=False)
+        logged = browser.post(
+            f"{server.url}/login",
+            data={"username": "ada", "password": PASSWORD, "csrf_token": csrf},
+            allow_redirects=False,
+        )
         assert logged.status_code == 302
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{server.url}/c/mnist1d/submissions").text).group(1)
+        csrf = re.search(
+            r'name="csrf_token" value="([^"]+)"', browser.get(f"{server.url}/c/mnist1d/submissions").text
+        ).group(1)
         headers = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.cookies), "Referer": server.url + "/"}
         fields, path = {"csrf_token": csrf}, "/c/mnist1d/submissions"
     bob = server.people.token("bob")
     sent, status = threading.Event(), []
-    upload = threading.Thread(target=lambda: status.append(_slow_post(
-        server.url, path, headers, fields, predictions_csv("mnist1d", 0.8).encode() * 3, 4.0, sent)))
+    upload = threading.Thread(
+        target=lambda: status.append(
+            _slow_post(server.url, path, headers, fields, predictions_csv("mnist1d", 0.8).encode() * 3, 4.0, sent)
+        )
+    )
     upload.start()
     assert sent.wait(10)
     time.sleep(0.5)  # the server is now inside the upload request, waiting for the rest of the bytes
     started = time.monotonic()
-    made = requests.post(f"{server.url}/api/v1/competitions/digits/teams", json={"name": "Quick"},
-                         headers={"Authorization": f"Bearer {bob}"}, timeout=30)
+    made = requests.post(
+        f"{server.url}/api/v1/competitions/digits/teams",
+        json={"name": "Quick"},
+        headers={"Authorization": f"Bearer {bob}"},
+        timeout=30,
+    )
     took = time.monotonic() - started
     upload.join(30)
     assert made.status_code == 201 and took < 2.0, (made.status_code, took)

@@ -45,9 +45,9 @@ def test_a_file_that_kills_its_scorer_stops_at_the_attempt_limit_across_restarts
     says why, and costs no slot. Before, every restart requeued it: the server crash-looped."""
     db, competition_id, user_id = _store_with(database_url)
     with db.session() as session, session.begin():
-
-        submission_id = uploads.submit_stream(session, "mnist1d", session.get(User, user_id),
-                                              io.BytesIO(sample_csv("mnist1d").encode()), "bomb.csv").submission.id
+        submission_id = uploads.submit_stream(
+            session, "mnist1d", session.get(User, user_id), io.BytesIO(sample_csv("mnist1d").encode()), "bomb.csv"
+        ).submission.id
     for attempt in range(1, submissions.MAX_ATTEMPTS + 1):
         with db.session() as session, session.begin():
             assert submissions.claim(session, submission_id, _dead_worker())  # ... and the scorer dies
@@ -58,7 +58,9 @@ def test_a_file_that_kills_its_scorer_stops_at_the_attempt_limit_across_restarts
             if attempt < submissions.MAX_ATTEMPTS:
                 assert requeued == [submission_id] and row.status == "queued"
     assert requeued == [] and row.status == "failed"
-    assert "stopped 3 times before it finished" in row.problems[0] and "did not use a submission slot" in row.problems[0]
+    assert (
+        "stopped 3 times before it finished" in row.problems[0] and "did not use a submission slot" in row.problems[0]
+    )
     assert jobs.sweep(db) == [] and jobs.pending(db) == []
     db.engine.dispose()
 
@@ -76,7 +78,7 @@ def test_arena_home_private_parts_are_owner_only(tmp_path, monkeypatch):
     upgrade(db.engine)
     db.engine.dispose()
     files.store_stream(io.BytesIO(b"id,label\n"), 100)
-    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)
     assert mode(config.cache_dir()) == 0o700
     assert mode(home / "secret") == 0o600 and mode(home / "arena.db") == 0o600
     assert all(mode(p) == 0o700 for p in [files.files_dir(), files.incoming_dir(), *files.files_dir().glob("*")])
@@ -89,8 +91,13 @@ def test_a_worker_refuses_to_start_without_the_installation_secret(tmp_path):
     """A worker where ARENA_HOME has no secret would score on another split; it refuses instead."""
     env = {**os.environ, "ARENA_HOME": str(tmp_path / "elsewhere")}
     env.pop("ARENA_CREATE_SECRET", None)
-    result = subprocess.run([sys.executable, "-m", "arena.cli", "worker", "--redis", "redis://127.0.0.1:1/0",
-                               "--burst"], capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "arena.cli", "worker", "--redis", "redis://127.0.0.1:1/0", "--burst"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 1
     assert "found no file 'secret'" in result.stderr and "copy it from the machine" in result.stderr
     assert not (tmp_path / "elsewhere" / "secret").exists()
@@ -232,8 +239,13 @@ def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(
 
     env = {**os.environ, "ARENA_HEARTBEAT_SECONDS": "1", "SLOW_SCORING_SECONDS": "120"}
     command = ["worker", "--redis", url, "--database", database]
-    a = subprocess.Popen([sys.executable, "-c", _SLOW_WORKER, *command], env=env, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    a = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WORKER, *command],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     b = held = None
     try:
         deadline = time.monotonic() + 120
@@ -241,8 +253,13 @@ def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(
             time.sleep(0.2)
         held = row()
         assert held.status == "scoring", held.status
-        b = subprocess.Popen([sys.executable, "-m", "arena.cli", *command], env={**env, "SLOW_SCORING_SECONDS": "0"},
-                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        b = subprocess.Popen(
+            [sys.executable, "-m", "arena.cli", *command],
+            env={**env, "SLOW_SCORING_SECONDS": "0"},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(8)  # B is up and sweeping every second; A beats every second
         still = row()
         assert (still.status, still.worker, still.attempts) == ("scoring", held.worker, 1)

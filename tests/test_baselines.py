@@ -95,13 +95,19 @@ def test_small_budget_floors_from_the_readme():
 
 def test_arena_baseline_command_end_to_end(tmp_path):
     out = tmp_path / "digits-cnn.csv"
-    result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "digits", "cnn", "--epochs", "1",
-                             "--out", str(out)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "arena.cli", "baseline", "digits", "cnn", "--epochs", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "validation accuracy" in result.stdout and out.exists()
     assert (tmp_path / "digits-cnn" / "curves.png").exists() and (tmp_path / "digits-cnn" / "best_params.npz").exists()
     assert "training" in result.stderr  # the progress bar
-    check = subprocess.run([sys.executable, "-m", "arena.cli", "validate", "digits", str(out)], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "arena.cli", "validate", "digits", str(out)], capture_output=True, text=True
+    )
     assert check.returncode == 0
 
 
@@ -113,9 +119,29 @@ def test_baseline_list_shows_models_per_task():
 def test_baseline_submits_to_a_leaderboard_marked_as_baseline(tmp_path, live_server):
     server = live_server()
     token = server.people.token("reference", organiser=True)  # only organisers may mark a baseline
-    result = subprocess.run([sys.executable, "-m", "arena.cli", "baseline", "digits", "mlp", "--epochs", "2",
-                             "--no-curves", "--out", str(tmp_path / "p.csv"), "--submit", "--server", server.url,
-                             "--token", token], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "arena.cli",
+            "baseline",
+            "digits",
+            "mlp",
+            "--epochs",
+            "2",
+            "--no-curves",
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--submit",
+            "--server",
+            server.url,
+            "--token",
+            token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "(baseline): scored" in result.stdout
     rows = server.client.get("/api/v1/competitions/digits/leaderboard").get_json()["rows"]
@@ -145,7 +171,11 @@ def _gru_pair(in_features: int = 5, hidden: int = 7):
     cell = nnx.GRUCell(in_features, hidden, rngs=nnx.Rngs(0))
     cell.dense_i.bias[...] = jax.random.normal(jax.random.key(1), (3 * hidden,))
     ours = GRU(in_features, hidden, rngs=nnx.Rngs(2))
-    ours.w_ih[...], ours.b_ih[...], ours.w_hh[...] = cell.dense_i.kernel[...], cell.dense_i.bias[...], cell.dense_h.kernel[...]
+    ours.w_ih[...], ours.b_ih[...], ours.w_hh[...] = (
+        cell.dense_i.kernel[...],
+        cell.dense_i.bias[...],
+        cell.dense_h.kernel[...],
+    )
     return cell, ours
 
 
@@ -210,4 +240,4 @@ def test_listops_version_2_adds_training_rows_and_keeps_the_test_rows():
     train, test, answers = _split_one_table(first, listops(first), "listops version 1")
     pd.testing.assert_frame_equal(test, task.test)
     pd.testing.assert_frame_equal(answers, task.answers[answers.columns])
-    pd.testing.assert_frame_equal(task.train.iloc[:len(train)], train)
+    pd.testing.assert_frame_equal(task.train.iloc[: len(train)], train)

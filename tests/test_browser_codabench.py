@@ -11,11 +11,14 @@ from test_codabench import YAML_V2, expected_accuracy, submission_zip, truth_row
 pytestmark = pytest.mark.slow  # a real browser against a live server: about 15-20 s
 
 
-def test_an_organiser_hosts_a_codabench_bundle_and_a_submission_is_ranked_with_its_columns(browser, site, tmp_path):  # noqa: F811
+def test_an_organiser_hosts_a_codabench_bundle_and_a_submission_is_ranked_with_its_columns(browser, site, tmp_path):
     if shutil.which("bwrap") is None:
         require_in_ci("bubblewrap is not installed (apt-get install bubblewrap; .ci/services.sh does it)")
-    yaml_text = YAML_V2.format(time_limit=60).replace("start: 1-1-2026", "start: 1-1-2020").replace(
-        "start: 2027-01-01\n    end: 2027-02-01", "start: 2099-01-01\n    end: 2099-02-01")
+    yaml_text = (
+        YAML_V2.format(time_limit=60)
+        .replace("start: 1-1-2026", "start: 1-1-2020")
+        .replace("start: 2027-01-01\n    end: 2027-02-01", "start: 2099-01-01\n    end: 2099-02-01")
+    )
     archive = zip_folder(write_v2(tmp_path / "bundle", yaml_text=yaml_text), tmp_path / "tiny-labels.zip")
     rows = truth_rows()
     predicted = with_mistakes(rows, 3)
@@ -33,7 +36,7 @@ def test_an_organiser_hosts_a_codabench_bundle_and_a_submission_is_ranked_with_i
     preview = page.inner_text("#stages")
     assert "Development" in preview and "Final" in preview and "Arena can score it natively" in preview
     shot(page, "codabench-01-preview")
-    page.click("button:has-text(\"Host with the bundle's scoring program\")")
+    page.click('button:has-text("Host with the bundle\'s scoring program")')
 
     page.goto(site + "/c/tiny")
     assert "Final" in page.inner_text("#stages")

@@ -37,8 +37,9 @@ def write_task_csvs(folder: Path) -> dict[str, Path]:
     train = ["id,x1,x2,label"] + [f"{i},{i % 7},{i % 5},{truth(i)}" for i in range(1, 81)]
     test_ids = range(101, 101 + PUBLIC_ROWS + PRIVATE_ROWS)
     test = ["id,x1,x2"] + [f"{i},{i % 7},{i % 5}" for i in test_ids]
-    answers = ["id,label,Usage"] + [f"{i},{truth(i)},{'Public' if n < PUBLIC_ROWS else 'Private'}"
-                                    for n, i in enumerate(test_ids)]
+    answers = ["id,label,Usage"] + [
+        f"{i},{truth(i)},{'Public' if n < PUBLIC_ROWS else 'Private'}" for n, i in enumerate(test_ids)
+    ]
     paths = {}
     for name, lines in (("train", train), ("test", test), ("answers", answers)):
         paths[name] = folder / f"{name}.csv"
@@ -66,10 +67,13 @@ def log_in(page, site: str, username: str, password: str) -> None:
 
 
 def board_rows(page, selector: str) -> list[list[str]]:
-    return [[cell.strip() for cell in row.inner_text().split("\t")] for row in page.query_selector_all(f"{selector} tbody tr")]
+    return [
+        [cell.strip() for cell in row.inner_text().split("\t")]
+        for row in page.query_selector_all(f"{selector} tbody tr")
+    ]
 
 
-def test_organiser_builds_hosts_opens_and_reveals_a_competition(browser, site, tmp_path):  # noqa: F811
+def test_organiser_builds_hosts_opens_and_reveals_a_competition(browser, site, tmp_path):
     csvs = write_task_csvs(tmp_path)
     host = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
     log_in(host, site, *ORGANISER)
@@ -122,7 +126,7 @@ def test_organiser_builds_hosts_opens_and_reveals_a_competition(browser, site, t
     # The organiser opens it; now it is listed for everyone.
     host.click("#action-open")
     assert host.inner_text("#admin-state") == "open"
-    for username, (password, team, public_right, private_right) in PARTICIPANTS.items():
+    for username, (_password, team, public_right, private_right) in PARTICIPANTS.items():
         page = people[username]
         page.goto(site + "/")
         page.click("text=Cats or dogs")
@@ -141,7 +145,9 @@ def test_organiser_builds_hosts_opens_and_reveals_a_competition(browser, site, t
     for page in people.values():
         wait_until_scored(page)
     linus = people["linus"]
-    linus.click("#submissions button:has-text('Choose')")  # Steady Hands picks its final; Overfitters leaves it to Arena
+    linus.click(
+        "#submissions button:has-text('Choose')"
+    )  # Steady Hands picks its final; Overfitters leaves it to Arena
     assert "Chosen ✓" in linus.inner_text("#submissions")
     shot(linus, "organiser-06-my-submissions")
 

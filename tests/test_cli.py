@@ -70,8 +70,19 @@ def test_host_a_competition_from_the_command_line(capsys, tmp_path):
     from arena.server import competitions
 
     url = f"sqlite:///{tmp_path / 'arena.db'}"
-    code, out, _ = run(capsys, "host", "sunspots", "--slug", "sun-cli", "--database", url, "--ends-at", "2099-01-01T00:00",
-                       "--daily-limit", "3")
+    code, out, _ = run(
+        capsys,
+        "host",
+        "sunspots",
+        "--slug",
+        "sun-cli",
+        "--database",
+        url,
+        "--ends-at",
+        "2099-01-01T00:00",
+        "--daily-limit",
+        "3",
+    )
     assert code == 0 and "hosted 'sun-cli'" in out and "a competition" in out
     db = Database(url)
     with db.session() as session:

@@ -82,8 +82,14 @@ def table(rows) -> str:
     return "id,label\n" + "".join(f"{i},{label}\n" for i, label in rows)
 
 
-def write_v2(folder: Path, *, program: str = ACCURACY_PROGRAM, time_limit: int = 60,
-             metadata: str = "command: python3 $program/score.py $input $output\n", yaml_text: str | None = None) -> Path:
+def write_v2(
+    folder: Path,
+    *,
+    program: str = ACCURACY_PROGRAM,
+    time_limit: int = 60,
+    metadata: str = "command: python3 $program/score.py $input $output\n",
+    yaml_text: str | None = None,
+) -> Path:
     (folder / "scoring_program").mkdir(parents=True)
     (folder / "scoring_program" / "score.py").write_text(program)
     (folder / "scoring_program" / "metadata").write_text(metadata)
@@ -109,8 +115,10 @@ def submission_zip(rows, path: Path, name: str = "truth.csv") -> Path:
 
 
 def with_mistakes(rows, every: int):
-    return [(i, "a" if n % every == 0 and label != "a" else ("b" if n % every == 0 else label))
-            for n, (i, label) in enumerate(rows)]
+    return [
+        (i, "a" if n % every == 0 and label != "a" else ("b" if n % every == 0 else label))
+        for n, (i, label) in enumerate(rows)
+    ]
 
 
 def expected_accuracy(rows, predicted) -> float:
@@ -131,8 +139,13 @@ def test_version_2_phases_dates_limits_and_columns(tmp_path):
     bundle = load_competition(write_v2(tmp_path / "b", time_limit=45))
     assert bundle.yaml_version == 2 and bundle.title == "Tiny Labels"
     dev, final = bundle.phases
-    assert (dev.name, dev.starts_at.isoformat(), dev.daily_limit, dev.total_limit, dev.time_limit) == \
-        ("Development", "2026-01-01T00:00:00", 3, None, 45)
+    assert (dev.name, dev.starts_at.isoformat(), dev.daily_limit, dev.total_limit, dev.time_limit) == (
+        "Development",
+        "2026-01-01T00:00:00",
+        3,
+        None,
+        45,
+    )
     assert dev.ends_at == final.starts_at  # a phase without an end runs until the next begins
     assert (final.total_limit, final.ends_at.isoformat(), final.tasks) == (2, "2027-02-01T00:00:00", (1,))
     assert [(c.key, c.higher_is_better) for c in bundle.columns] == [("accuracy", True), ("errors", False)]
@@ -187,7 +200,9 @@ leaderboard:
 def test_every_problem_in_competition_yaml_is_reported_at_once(tmp_path):
     from arena.codabench.bundle import load_competition
 
-    folder = write_v2(tmp_path / "b", yaml_text="""\
+    folder = write_v2(
+        tmp_path / "b",
+        yaml_text="""\
 version: 2
 tasks:
   - index: 0
@@ -202,13 +217,19 @@ leaderboards:
   - columns:
       - key: accuracy
         sorting: sideways
-""")
+""",
+    )
     with pytest.raises(BundleError) as caught:
         load_competition(folder)
     report = caught.value.report()
-    for expected in ("[title]: is required", "must lie inside the bundle folder", "code submissions are not hosted",
-                     "'the first of May' is not a date", "tasks that are not in the bundle's tasks list: [7]",
-                     "must be 'asc' (lower is better) or 'desc'"):
+    for expected in (
+        "[title]: is required",
+        "must lie inside the bundle folder",
+        "code submissions are not hosted",
+        "'the first of May' is not a date",
+        "tasks that are not in the bundle's tasks list: [7]",
+        "must be 'asc' (lower is better) or 'desc'",
+    ):
         assert expected in report, report
 
 
@@ -248,10 +269,11 @@ def test_programs_reading_app_input_and_writing_scores_txt_work(tmp_path):
     from arena.tasks import load_task
 
     need_bwrap()
-    program = ACCURACY_PROGRAM.replace('inp, out = sys.argv[1], sys.argv[2]', 'inp, out = "/app/input", "/app/output"')
+    program = ACCURACY_PROGRAM.replace("inp, out = sys.argv[1], sys.argv[2]", 'inp, out = "/app/input", "/app/output"')
     program = program.replace(
         'json.dump({"accuracy": right / len(ref), "errors": len(ref) - right}, open(os.path.join(out, "scores.json"), "w"))',
-        'open(os.path.join(out, "scores.txt"), "w").write(f"accuracy: {right / len(ref)}\\nerrors: {len(ref) - right}\\nDuration: fast\\n")')
+        'open(os.path.join(out, "scores.txt"), "w").write(f"accuracy: {right / len(ref)}\\nerrors: {len(ref) - right}\\nDuration: fast\\n")',
+    )
     folder = write_v2(tmp_path / "b", program=program, metadata="")
     (folder / "scoring_program" / "metadata").unlink()
     (folder / "scoring_program" / "metadata.yaml").write_text("command: python3 /app/program/score.py\n")
@@ -327,8 +349,10 @@ def test_scores_files_are_read_safely():
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        assert scores("scores.txt", "set1_score: 0.75\nDuration: 3.2\nnot a score line\nnote: fine\n", folder) == \
-            {"set1_score": 0.75, "Duration": 3.2}
+        assert scores("scores.txt", "set1_score: 0.75\nDuration: 3.2\nnot a score line\nnote: fine\n", folder) == {
+            "set1_score": 0.75,
+            "Duration": 3.2,
+        }
         assert scores("scores.json", '{"accuracy": "0.5", "label": "x"}', folder) == {"accuracy": 0.5}
         # the exact reasons, for the organiser (a participant sees only a fixed message: see programs.py)
         with pytest.raises(ProgramError, match="finite") as caught:
@@ -362,8 +386,10 @@ def test_a_crashing_program_gives_the_participant_a_neutral_message_and_the_orga
     from arena.tasks import load_task
 
     need_bwrap()
-    program = ACCURACY_PROGRAM.replace("print(\"scored\", right)", "") + \
-        "raise RuntimeError('secret reference label r0=' + ref['r0'])\n"
+    program = (
+        ACCURACY_PROGRAM.replace('print("scored", right)', "")
+        + "raise RuntimeError('secret reference label r0=' + ref['r0'])\n"
+    )
     folder = write_v2(tmp_path / "b", program=program)
     with pytest.raises(ProgramFailed) as caught:
         score_submission(load_task(folder), submission_zip(truth_rows(), tmp_path / "sub.zip"))
@@ -453,15 +479,21 @@ def test_a_failed_program_run_keeps_the_participants_slot(people_factory, tmp_pa
 
     need_bwrap()
     app, client, people = people_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'arena.db'}")
-    program = ACCURACY_PROGRAM.replace('rows(os.path.join(inp, "res", "truth.csv"))', 'rows(os.path.join(inp, "res", "missing.csv"))')
+    program = ACCURACY_PROGRAM.replace(
+        'rows(os.path.join(inp, "res", "truth.csv"))', 'rows(os.path.join(inp, "res", "missing.csv"))'
+    )
     folder = write_v2(tmp_path / "b", program=program)
     with app.extensions["arena_db"].session() as session, session.begin():
         competitions.host(session, str(folder), slug="tiny")
     token = people.token("ada")
     before = client.get("/api/v1/competitions/tiny/submissions", headers=auth(token)).get_json()
-    answer = upload(client, token, "tiny", submission_zip(truth_rows(), tmp_path / "sub.zip").read_bytes(), name="sub.zip")
+    answer = upload(
+        client, token, "tiny", submission_zip(truth_rows(), tmp_path / "sub.zip").read_bytes(), name="sub.zip"
+    )
     people.drain()
-    submission = client.get(f"/api/v1/submissions/{answer.get_json()['submission']['id']}", headers=auth(token)).get_json()
+    submission = client.get(
+        f"/api/v1/submissions/{answer.get_json()['submission']['id']}", headers=auth(token)
+    ).get_json()
     assert submission["status"] == "failed"
     assert any("does not count against your limits" in p for p in submission["problems"])
     assert not any("Traceback" in p or "missing.csv" in p for p in submission["problems"])
@@ -474,9 +506,11 @@ def test_the_host_page_previews_a_codabench_zip_and_hosts_it_natively(people, cl
     people.token("org", organiser=True)
     people.login("org")
     archive = zip_folder(write_v2(tmp_path / "b"), tmp_path / "bundle.zip")
-    page = client.post("/host", data={"csrf_token": people.csrf(), "slug": "tiny",
-                                      "bundle": (io.BytesIO(archive.read_bytes()), "bundle.zip")},
-                       content_type="multipart/form-data")
+    page = client.post(
+        "/host",
+        data={"csrf_token": people.csrf(), "slug": "tiny", "bundle": (io.BytesIO(archive.read_bytes()), "bundle.zip")},
+        content_type="multipart/form-data",
+    )
     text = page.get_data(as_text=True)
     assert page.status_code == 200, text
     assert "Development" in text and "Final" in text and "Arena can score it natively" in text
@@ -484,8 +518,9 @@ def test_the_host_page_previews_a_codabench_zip_and_hosts_it_natively(people, cl
     import re
 
     task_ref = re.search(r'name="task_ref" value="([^"]+)"', text).group(1)
-    done = client.post("/host", data={"csrf_token": people.csrf(), "slug": "tiny", "task_ref": task_ref,
-                                      "confirm": "1", "native": "1"})
+    done = client.post(
+        "/host", data={"csrf_token": people.csrf(), "slug": "tiny", "task_ref": task_ref, "confirm": "1", "native": "1"}
+    )
     assert done.status_code == 302, done.get_data(as_text=True)
     info = client.get("/api/v1/competitions/tiny").get_json()
     assert info["metric"] == "accuracy" and info["kind"] == "program"

@@ -16,9 +16,9 @@ time in 50 (one in 12). The seeds are fixed, so the test is deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -44,26 +44,32 @@ CLASS_SHARES = np.array([0.5, 0.3, 0.2])
 
 def three_classes(right: float):
     """Truth in three unequal classes; the prediction is right with chance ``right``, else a random class."""
+
     def make(n, rng):
         truth = rng.choice(3, n, p=CLASS_SHARES)
         return truth, np.where(rng.random(n) < right, truth, rng.integers(0, 3, n))
+
     return make
 
 
 def ordinal(noise: float):
     """Five ordered grades: a latent score rounded; the prediction rounds it with N(0, noise) added."""
+
     def make(n, rng):
         latent = rng.normal(2, 1.2, n)
         truth = np.clip(np.rint(latent), 0, 4).astype(np.int64)
         return truth, np.clip(np.rint(latent + rng.normal(0, noise, n)), 0, 4).astype(np.int64)
+
     return make
 
 
 def calibrated(a: float):
     """Calibrated probabilities: the positive class's chance is Beta(a, a), the label drawn from it."""
+
     def make(n, rng):
         q = rng.beta(a, a, n)
         return (rng.random(n) < q).astype(np.int64), np.stack([1 - q, q], axis=1)
+
     return make
 
 
@@ -77,37 +83,45 @@ def confident(n, rng):
 
 def softmax_three(separation: float):
     """Three classes; logits N(0, 1) plus ``separation`` on the true class, probabilities by softmax."""
+
     def make(n, rng):
         truth = rng.choice(3, n, p=CLASS_SHARES)
         logits = rng.normal(size=(n, 3)) + separation * np.eye(3)[truth]
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return truth, e / e.sum(axis=1, keepdims=True)
+
     return make
 
 
 def binormal(separation: float):
     """30% positives; the score is the logistic of N(separation, 1) for positives and N(0, 1) for negatives."""
+
     def make(n, rng):
         truth = (rng.random(n) < 0.3).astype(np.int64)
         score = 1 / (1 + np.exp(-rng.normal(truth * separation, 1)))
         return truth, np.stack([1 - score, score], axis=1)
+
     return make
 
 
 def regression(truth_sd: float, error_sd: float):
     """Truth N(0, truth_sd), prediction the truth plus N(0, error_sd)."""
+
     def make(n, rng):
         truth = rng.normal(0, truth_sd, n)
         return truth, truth + rng.normal(0, error_sd, n)
+
     return make
 
 
 def weighted(make, kind: str):
     """The rows of ``make`` with row weights: 1, 2 or 5 (shares 0.6, 0.3, 0.1), or Exp(1)."""
+
     def draw(n, rng):
         truth, pred = make(n, rng)
         w = rng.choice([1.0, 2.0, 5.0], n, p=[0.6, 0.3, 0.1]) if kind == "whole" else rng.exponential(1.0, n)
         return truth, pred, w
+
     return draw
 
 
@@ -229,8 +243,9 @@ def test_one_score_for_every_row_gets_exactly_an_auc_of_one_half(k, n):
     truth = np.random.default_rng(n).integers(0, k, n)
     found = metric_interval(get_metric("roc_auc"), truth, np.full((n, k), 1 / k), seed=SEED)
     assert found.as_tuple() == (0.5, 0.5)
-    weighted_found = weights.row_interval(get_metric("roc_auc"), truth, np.full((n, k), 1 / k),
-                                          1.0 + np.arange(n) % 3, seed=SEED)
+    weighted_found = weights.row_interval(
+        get_metric("roc_auc"), truth, np.full((n, k), 1 / k), 1.0 + np.arange(n) % 3, seed=SEED
+    )
     assert weighted_found.as_tuple() == (0.5, 0.5)
 
 
@@ -241,8 +256,10 @@ def test_one_class_for_every_row_gets_exactly_its_score_where_the_labels_cannot_
     metric = get_metric(name)
     score = float(metric.from_confusion(cm))
     assert metric_interval(metric, cm=cm, seed=SEED).as_tuple() == (score, score)
-    assert weights.confusion_interval(metric, truth * 3, 3, 1.0 + np.arange(200) % 2, seed=SEED).as_tuple() == \
-        (score, score)
+    assert weights.confusion_interval(metric, truth * 3, 3, 1.0 + np.arange(200) % 2, seed=SEED).as_tuple() == (
+        score,
+        score,
+    )
 
 
 def test_a_weighted_task_gives_a_perfect_submission_a_real_interval(tmp_path):
@@ -271,7 +288,8 @@ prediction = "probabilities"
     (folder / "train.csv").write_text("id,x,y\n" + "".join(f"{-i},{i % 7},{i % 3}\n" for i in range(1, 40)))
     (folder / "test.csv").write_text("id,x\n" + "".join(f"{i},{i % 7}\n" for i in range(1, n + 1)))
     pd.DataFrame({"id": np.arange(1, n + 1), "y": truth, "w": rng.choice([1, 2, 5], n)}).to_csv(
-        folder / "answers.csv", index=False)
+        folder / "answers.csv", index=False
+    )
     submission = pd.DataFrame({"id": np.arange(1, n + 1)})
     for c in range(3):
         submission[str(c)] = (truth == c).astype(float)
@@ -294,10 +312,18 @@ def predictions(name: str, truth: np.ndarray, k: int, style: str, rng) -> np.nda
     metric = get_metric(name)
     n = len(truth)
     if metric.needs == "value":
-        return {"perfect": truth.copy(), "near": truth * (1 + 1e-3 * rng.standard_normal(n)),
-                "constant": np.full(n, float(np.median(truth))), "random": rng.uniform(0.5, 10, n)}[style]
-    labels = {"perfect": truth.copy(), "near": np.where(rng.random(n) < 0.97, truth, (truth + 1) % k),
-              "constant": np.zeros(n, dtype=np.int64), "random": rng.integers(0, k, n)}[style]
+        return {
+            "perfect": truth.copy(),
+            "near": truth * (1 + 1e-3 * rng.standard_normal(n)),
+            "constant": np.full(n, float(np.median(truth))),
+            "random": rng.uniform(0.5, 10, n),
+        }[style]
+    labels = {
+        "perfect": truth.copy(),
+        "near": np.where(rng.random(n) < 0.97, truth, (truth + 1) % k),
+        "constant": np.zeros(n, dtype=np.int64),
+        "random": rng.integers(0, k, n),
+    }[style]
     if metric.needs == "label":
         return labels
     if style == "constant":
@@ -308,9 +334,14 @@ def predictions(name: str, truth: np.ndarray, k: int, style: str, rng) -> np.nda
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(SINGLE_LABEL), n=st.integers(1, 80), k=st.sampled_from([2, 3]),
-       style=st.sampled_from(["perfect", "near", "constant", "random"]), weighted_rows=st.booleans(),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    name=st.sampled_from(SINGLE_LABEL),
+    n=st.integers(1, 80),
+    k=st.sampled_from([2, 3]),
+    style=st.sampled_from(["perfect", "near", "constant", "random"]),
+    weighted_rows=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_every_interval_holds_its_own_score(name, n, k, style, weighted_rows, seed):
     metric = get_metric(name)
     rng = np.random.default_rng(seed)
@@ -319,13 +350,18 @@ def test_every_interval_holds_its_own_score(name, n, k, style, weighted_rows, se
     weight = rng.choice([0.5, 1.0, 3.0], n) if weighted_rows else None
     if metric.from_confusion is not None:
         score = float(metric.from_confusion(confusion_matrix(truth, pred, k, weight)))
-        found = (weights.confusion_interval(metric, truth * k + pred, k, weight, resamples=200, seed=seed)
-                 if weighted_rows else metric_interval(metric, cm=confusion_matrix(truth, pred, k), resamples=200,
-                                                       seed=seed))
+        found = (
+            weights.confusion_interval(metric, truth * k + pred, k, weight, resamples=200, seed=seed)
+            if weighted_rows
+            else metric_interval(metric, cm=confusion_matrix(truth, pred, k), resamples=200, seed=seed)
+        )
     else:
         score = float(metric.from_rows(truth, pred, **({"weight": weight} if weighted_rows else {})))
-        found = (weights.row_interval(metric, truth, pred, weight, resamples=200, seed=seed) if weighted_rows
-                 else metric_interval(metric, truth, pred, resamples=200, seed=seed))
+        found = (
+            weights.row_interval(metric, truth, pred, weight, resamples=200, seed=seed)
+            if weighted_rows
+            else metric_interval(metric, truth, pred, resamples=200, seed=seed)
+        )
     if np.isfinite(score) and np.isfinite(found.low):
         assert found.low <= score <= found.high, (found, score)
 
@@ -345,12 +381,18 @@ def test_a_perfect_submission_gets_a_real_interval_that_holds_its_score(name, n,
     weight = rng.choice([1.0, 2.0, 5.0], n) if weighted_rows else None
     if metric.from_confusion is not None:
         score = float(metric.from_confusion(confusion_matrix(truth, pred, k, weight)))
-        found = (weights.confusion_interval(metric, truth * k + pred, k, weight, seed=SEED) if weighted_rows
-                 else metric_interval(metric, cm=confusion_matrix(truth, pred, k), seed=SEED))
+        found = (
+            weights.confusion_interval(metric, truth * k + pred, k, weight, seed=SEED)
+            if weighted_rows
+            else metric_interval(metric, cm=confusion_matrix(truth, pred, k), seed=SEED)
+        )
     else:
         score = float(metric.from_rows(truth, pred, **({"weight": weight} if weighted_rows else {})))
-        found = (weights.row_interval(metric, truth, pred, weight, seed=SEED) if weighted_rows
-                 else metric_interval(metric, truth, pred, seed=SEED))
+        found = (
+            weights.row_interval(metric, truth, pred, weight, seed=SEED)
+            if weighted_rows
+            else metric_interval(metric, truth, pred, seed=SEED)
+        )
     if n == 1 and name in ("roc_auc", "r2", "qwk"):  # undefined on one row (R² scores a constant truth by its rule)
         return
     assert found.low <= score <= found.high
@@ -369,7 +411,9 @@ def test_a_loss_interval_scales_with_the_errors_not_the_truth(name):
     for spread in (0.1, 10):
         truth = rng.normal(0, spread, 50)
         base = metric_interval(metric, truth, truth + errors, seed=SEED)
-        assert metric_interval(metric, 3 * truth, 3 * truth + errors, seed=SEED).as_tuple() == \
-            pytest.approx(base.as_tuple(), rel=1e-9)
-        assert metric_interval(metric, truth, truth + 10 * errors, seed=SEED).as_tuple() == \
-            pytest.approx((10 * base.low, 10 * base.high), rel=1e-9)
+        assert metric_interval(metric, 3 * truth, 3 * truth + errors, seed=SEED).as_tuple() == pytest.approx(
+            base.as_tuple(), rel=1e-9
+        )
+        assert metric_interval(metric, truth, truth + 10 * errors, seed=SEED).as_tuple() == pytest.approx(
+            (10 * base.low, 10 * base.high), rel=1e-9
+        )

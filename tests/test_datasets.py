@@ -91,19 +91,23 @@ prediction = "value"
 def test_a_bundle_of_files_needs_no_code_and_may_carry_usage(write_bundle, tmp_path):
     folder = write_bundle(SEPARATE, {"train.csv": "key,x,y\na,1,2.0\nb,2,4.0\nc,3,6.0\n"})
     pd.DataFrame({"key": ["d", "e", "f"], "x": [4, 5, 6]}).to_csv(folder / "test.csv.gz", index=False)
-    pd.DataFrame({"key": ["d", "e", "f"], "y": [8.0, 10.0, 12.0], "usage": ["public", "private", "private"]}
-                 ).to_parquet(folder / "answers.parquet")
+    pd.DataFrame(
+        {"key": ["d", "e", "f"], "y": [8.0, 10.0, 12.0], "usage": ["public", "private", "private"]}
+    ).to_parquet(folder / "answers.parquet")
     task = load_task(folder)
     assert task.answer_key.usage_public.tolist() == [True, False, False]
     assert task.answer_key.truth.tolist() == [8.0, 10.0, 12.0]
 
 
 def test_separate_files_are_cross_checked(write_bundle):
-    folder = write_bundle(SEPARATE.replace("test.csv.gz", "test.csv").replace("answers.parquet", "answers.csv"), {
-        "train.csv": "key,x,y\na,1,2.0\nb,2,4.0\n",
-        "test.csv": "key,x,y\nd,4,1.0\ne,5,1.0\n",
-        "answers.csv": "key,y,usage\nd,8.0,public\nz,10.0,secret\n",
-    })
+    folder = write_bundle(
+        SEPARATE.replace("test.csv.gz", "test.csv").replace("answers.parquet", "answers.csv"),
+        {
+            "train.csv": "key,x,y\na,1,2.0\nb,2,4.0\n",
+            "test.csv": "key,x,y\nd,4,1.0\ne,5,1.0\n",
+            "answers.csv": "key,y,usage\nd,8.0,public\nz,10.0,secret\n",
+        },
+    )
     with pytest.raises(BundleError) as info:
         load_task(folder)
     text = info.value.report()
@@ -121,9 +125,16 @@ def test_listops_generator_is_seeded_and_labels_are_the_expression_values():
     assert len(set(texts)) == 200
 
 
-@pytest.mark.parametrize("text, value", [
-    ("[MAX 2 9 [MIN 4 7 ] 0 ]", 9), ("[SM 5 6 7 ]", 8), ("[MED 1 5 9 2 ]", 3), ("[MIN [MAX 1 2 ] 3 ]", 2), ("7", 7),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("[MAX 2 9 [MIN 4 7 ] 0 ]", 9),
+        ("[SM 5 6 7 ]", 8),
+        ("[MED 1 5 9 2 ]", 3),
+        ("[MIN [MAX 1 2 ] 3 ]", 2),
+        ("7", 7),
+    ],
+)
 def test_listops_evaluator(text, value):
     assert evaluate(text.split()) == value
 

@@ -19,9 +19,23 @@ from arena.metrics.ranking import per_query
 from arena.metrics.registry import get_metric
 from arena.metrics.regression import weighted_median
 
-NEWER = ["rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision", "average_precision_3",
-         "multilabel_log_loss", "multilabel_f1_micro", "multilabel_f1_macro", "multilabel_f1_samples",
-         "multilabel_roc_auc", "map@3", "ndcg@3"]
+NEWER = [
+    "rmsle",
+    "mape",
+    "smape",
+    "median_ae",
+    "pearson",
+    "spearman",
+    "average_precision",
+    "average_precision_3",
+    "multilabel_log_loss",
+    "multilabel_f1_micro",
+    "multilabel_f1_macro",
+    "multilabel_f1_samples",
+    "multilabel_roc_auc",
+    "map@3",
+    "ndcg@3",
+]
 ITEMS = np.array([f"d{j}" for j in range(8)])
 
 
@@ -49,7 +63,9 @@ def sample(name, n, rng, *, perfect=False):
         if perfect:  # and no row without labels, whose F1 is 0 however it is predicted
             empty = np.flatnonzero(truth.sum(axis=1) == 0)
             truth[empty, rng.integers(0, 4, len(empty))] = 1
-        proba = truth.astype(np.float64) if perfect else np.round(np.clip(truth * 0.4 + rng.random((n, 4)) * 0.6, 0, 1), 3)
+        proba = (
+            truth.astype(np.float64) if perfect else np.round(np.clip(truth * 0.4 + rng.random((n, 4)) * 0.6, 0, 1), 3)
+        )
         return truth, proba if metric.needs == "probabilities" else proba >= 0.5
     truth, pred = np.empty(n, dtype=object), np.empty(n, dtype=object)
     for i in range(n):
@@ -196,8 +212,9 @@ def assert_same_distribution(large, exact):
         assert abs(np.percentile(large, q) - np.percentile(exact, q)) < 0.2 * width
 
 
-@pytest.mark.parametrize("name", ["spearman", "average_precision", "average_precision_3", "multilabel_roc_auc",
-                                  "multilabel_f1_macro"])
+@pytest.mark.parametrize(
+    "name", ["spearman", "average_precision", "average_precision_3", "multilabel_roc_auc", "multilabel_f1_macro"]
+)
 def test_blocks_and_influences_above_4096_rows_match_weighting_every_row(name):
     # Each row weighted (exact) against random blocks: spearman's and AP's rows by their influence, multi-label
     # counts by their block sums.
@@ -257,23 +274,36 @@ def map_at_5_of_the_population() -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, rows, blocks", [
-    ("spearman", 30, 4096), ("spearman", 100, 4096), ("spearman", 1000, 4096),
-    ("spearman", 1000, 256),  # the influence path: each row's influence summed into 256 random blocks
-    ("map@5", 30, 4096), ("map@5", 100, 4096), ("map@5", 1000, 4096)])
+@pytest.mark.parametrize(
+    "name, rows, blocks",
+    [
+        ("spearman", 30, 4096),
+        ("spearman", 100, 4096),
+        ("spearman", 1000, 4096),
+        ("spearman", 1000, 256),  # the influence path: each row's influence summed into 256 random blocks
+        ("map@5", 30, 4096),
+        ("map@5", 100, 4096),
+        ("map@5", 1000, 4096),
+    ],
+)
 def test_95_percent_intervals_cover_95_percent_of_the_time(name, rows, blocks):
     make, true_value = (rank_correlated, SPEARMAN_RHO) if name == "spearman" else (rankings, MAP_AT_5())
     rng = np.random.default_rng(rows)
     datasets = 2000 if rows <= 100 else 1000  # small datasets cost little: more of them, a steadier figure
-    hits = sum(low <= true_value <= high for low, high in (
-        kaggle_intervals.interval(name, *make(rows, rng), seed=11, blocks=blocks).as_tuple() for _ in range(datasets)))
+    hits = sum(
+        low <= true_value <= high
+        for low, high in (
+            kaggle_intervals.interval(name, *make(rows, rng), seed=11, blocks=blocks).as_tuple()
+            for _ in range(datasets)
+        )
+    )
     assert 0.93 <= hits / datasets <= 0.97, f"{name} at n={rows}: coverage {hits / datasets:.3f}"
 
 
 _population: list[float] = []
 
 
-def MAP_AT_5() -> float:  # noqa: N802  computed once, for the map@5 cases only
+def MAP_AT_5() -> float:
     if not _population:
         _population.append(map_at_5_of_the_population())
     return _population[0]

@@ -16,7 +16,7 @@ KEPT = 4
 
 def reference(score: np.ndarray, plus: np.ndarray) -> np.ndarray:
     """numpy's way: every score's grid point written out, then a bincount."""
-    return np.bincount(np.rint(score * DECIMAL_GRID).astype(np.int64) + plus, minlength=BANDS * WIDTH)[:KEPT * WIDTH]
+    return np.bincount(np.rint(score * DECIMAL_GRID).astype(np.int64) + plus, minlength=BANDS * WIDTH)[: KEPT * WIDTH]
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ def test_slices_and_counters_that_wrap_add_up(three_slices):
     score = np.round(rng.random(rows), 6)
     plus = (rng.integers(0, 2, rows) * WIDTH).astype(np.int32)
     score[: 2 * WRAP + 7], plus[: 2 * WRAP + 7] = 0.5, 0  # one cell gets over twice 65,536 rows, over the slices
-    plus[-WRAP - 3:] = 5 * WIDTH  # a cell in the last band, beyond those kept, wraps too
-    score[-WRAP - 3:] = 0.25
+    plus[-WRAP - 3 :] = 5 * WIDTH  # a cell in the last band, beyond those kept, wraps too
+    score[-WRAP - 3 :] = 0.25
     assert len(slices.over_slices(lambda part: part, rows)) == 3
     counts = count_cells(score, plus, BANDS * WIDTH, KEPT * WIDTH)
     assert np.array_equal(counts, reference(score, plus))
@@ -75,8 +75,9 @@ def test_any_layout_and_type_of_scores_is_read_as_doubles():
     rng = np.random.default_rng(9)
     proba = np.round(rng.random((5000, 3)), 6)  # a row-major table: each class's column is strided
     plus = np.zeros(5000, np.int64)  # any integer type of offsets
-    assert np.array_equal(count_cells(proba[:, 1], plus, BANDS * WIDTH, KEPT * WIDTH),
-                          reference(proba[:, 1], plus.astype(np.int32)))
+    assert np.array_equal(
+        count_cells(proba[:, 1], plus, BANDS * WIDTH, KEPT * WIDTH), reference(proba[:, 1], plus.astype(np.int32))
+    )
     assert count_cells(proba[:, 1].astype(np.float32), plus, BANDS * WIDTH, KEPT * WIDTH) is None  # 0.1f != 0.1
 
 
@@ -125,12 +126,27 @@ def test_influence_lookups_refuse_rows_and_parts_outside_the_arrays():
     grid[0, 0] = 3
     rows, part, truth = np.array([0]), np.array([0]), np.array([1])
     slope, shift = np.ones(2), np.zeros(2)
-    for bad in ({"rows": np.array([5])}, {"rows": np.array([-1])}, {"part": np.array([-1])},
-                {"slope": np.ones(1)}, {"truth": np.array([1, 1])}):
+    for bad in (
+        {"rows": np.array([5])},
+        {"rows": np.array([-1])},
+        {"part": np.array([-1])},
+        {"slope": np.ones(1)},
+        {"truth": np.array([1, 1])},
+    ):
         arguments = {"rows": rows, "part": part, "truth": truth, "slope": slope} | bad
         with pytest.raises(ValueError):
-            add_influence(np.zeros(3), arguments["rows"], arguments["part"], arguments["truth"], 1, grid, grid,
-                          arguments["slope"], shift, np.zeros(1))
+            add_influence(
+                np.zeros(3),
+                arguments["rows"],
+                arguments["part"],
+                arguments["truth"],
+                1,
+                grid,
+                grid,
+                arguments["slope"],
+                shift,
+                np.zeros(1),
+            )
     for off_grid in (-5.0, 3.0, np.nan):
         influence = np.zeros(1)
         add_influence(np.array([off_grid]), rows, part, truth, 1, grid, grid, slope, shift, influence)

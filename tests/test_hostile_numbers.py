@@ -43,7 +43,7 @@ train = "train.csv"
 test = "test.csv"
 answers = "answers.csv"
 target = "y"
-{f'weight = "{weight}"' if weight else ''}
+{f'weight = "{weight}"' if weight else ""}
 [metrics]
 primary = "{primary}"
 others = {others!r}
@@ -132,8 +132,11 @@ def small_rmsle_task(tmp_path_factory):
 
 
 @SETTINGS
-@given(negative=st.sets(st.integers(0, 39), min_size=1, max_size=40), fmt=st.sampled_from(["csv", "csv.gz", "parquet"]),
-       low=st.floats(-1e18, -1e-300))
+@given(
+    negative=st.sets(st.integers(0, 39), min_size=1, max_size=40),
+    fmt=st.sampled_from(["csv", "csv.gz", "parquet"]),
+    low=st.floats(-1e18, -1e-300),
+)
 def test_rmsle_names_every_negative_row_wherever_it_is(small_rmsle_task, tmp_path, negative, fmt, low):
     values = np.full(40, 1.25)
     rows = np.array(sorted(negative))
@@ -180,9 +183,13 @@ def test_pearson_is_scipys_for_huge_and_tiny_values(scale):
 
 
 @settings(max_examples=200, deadline=None)
-@given(t=arrays(np.float64, st.integers(3, 30), elements=st.floats(-1e3, 1e3).map(lambda v: round(v, 2))),
-       noise=st.integers(0, 2**32 - 1), k_true=st.integers(-200, 150), k_pred=st.integers(-200, 150),
-       weight_scale=st.sampled_from([1e-200, 1.0, 1e18]))
+@given(
+    t=arrays(np.float64, st.integers(3, 30), elements=st.floats(-1e3, 1e3).map(lambda v: round(v, 2))),
+    noise=st.integers(0, 2**32 - 1),
+    k_true=st.integers(-200, 150),
+    k_pred=st.integers(-200, 150),
+    weight_scale=st.sampled_from([1e-200, 1.0, 1e18]),
+)
 @example(t=np.array([1.0, 2.0, 3.0]), noise=0, k_true=150, k_pred=150, weight_scale=1.0)
 @example(t=np.array([1.0, 2.0, 3.0]), noise=0, k_true=-200, k_pred=-200, weight_scale=1.0)
 def test_correlations_match_scipy_at_every_scale(t, noise, k_true, k_pred, weight_scale):
@@ -190,7 +197,7 @@ def test_correlations_match_scipy_at_every_scale(t, noise, k_true, k_pred, weigh
     p = np.round(t + rng.normal(0, 300, len(t)), 1)
     w = rng.integers(0, 4, len(t))
     assume(w.sum() > 0)
-    st_, sp_ = t * 10.0 ** k_true, p * 10.0 ** k_pred
+    st_, sp_ = t * 10.0**k_true, p * 10.0**k_pred
     for name, reference in (("pearson", ss.pearsonr), ("spearman", ss.spearmanr)):
         ours = get_metric(name).from_rows(st_, sp_)
         assert ours == pytest.approx(scipy_or_zero(reference, t, p), abs=1e-9)
@@ -270,10 +277,14 @@ def test_values_at_the_bound_are_scored_finite(signed_task, tmp_path):
     assert score.rows is not None and np.isfinite(score.rows).all()  # the float32 per-row results too
 
 
-@pytest.mark.parametrize("bad, problem", [
-    (1e19, "larger in magnitude than 1e+18"), (-1e300, "larger in magnitude than 1e+18"),
-    (1e-150, "closer to 0 than 1e-100"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        (1e19, "larger in magnitude than 1e+18"),
+        (-1e300, "larger in magnitude than 1e+18"),
+        (1e-150, "closer to 0 than 1e-100"),
+    ],
+)
 def test_an_answer_key_arena_cannot_score_is_refused_when_it_loads(tmp_path, bad, problem):
     truth = np.linspace(1, 40, 40)
     truth[5] = bad
@@ -290,9 +301,15 @@ def test_row_weights_arena_cannot_score_are_refused_when_the_bundle_loads(tmp_pa
 
 def magnitudes(smallest: int, largest: int):
     """0, or a number of either sign whose magnitude is anywhere from 10^smallest to 10^(largest + 1)."""
-    return st.one_of(st.just(0.0), st.builds(lambda sign, mantissa, k: sign * mantissa * 10.0 ** k,
-                                             st.sampled_from([-1.0, 1.0]), st.floats(1.0, 9.999),
-                                             st.integers(smallest, largest)))
+    return st.one_of(
+        st.just(0.0),
+        st.builds(
+            lambda sign, mantissa, k: sign * mantissa * 10.0**k,
+            st.sampled_from([-1.0, 1.0]),
+            st.floats(1.0, 9.999),
+            st.integers(smallest, largest),
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -301,17 +318,23 @@ def templates(tmp_path_factory):
     base = tmp_path_factory.mktemp("templates")
     truth = np.linspace(1, 40, 40)
     return {
-        "signed": load_task(write_regression(base / "signed", truth, primary="rmse", others=VALUE_METRICS,
-                                             name="signed")),
-        "rmsle": load_task(write_regression(base / "rmsle", truth, primary="rmsle", others=["rmse", "r2", "mape"],
-                                            name="rmsle")),
-        "weighted": load_task(write_regression(base / "weighted", truth, primary="rmse", others=VALUE_METRICS,
-                                               weight=np.ones(40), name="weighted")),
+        "signed": load_task(
+            write_regression(base / "signed", truth, primary="rmse", others=VALUE_METRICS, name="signed")
+        ),
+        "rmsle": load_task(
+            write_regression(base / "rmsle", truth, primary="rmsle", others=["rmse", "r2", "mape"], name="rmsle")
+        ),
+        "weighted": load_task(
+            write_regression(
+                base / "weighted", truth, primary="rmse", others=VALUE_METRICS, weight=np.ones(40), name="weighted"
+            )
+        ),
     }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(kind=st.sampled_from(["signed", "rmsle", "weighted"]), data=st.data())
 def test_any_accepted_file_gets_finite_scores_and_intervals(templates, tmp_path, kind, data):
     """Answers and weights of mixed scales within the accepted range (and at times beyond it), predictions from
@@ -477,7 +500,7 @@ train = "train.csv"
 test = "test.csv"
 answers = "answers.csv"
 target = "y"
-{'weight = "w"' if weight else ''}
+{'weight = "w"' if weight else ""}
 [metrics]
 {metrics}
 [submission]

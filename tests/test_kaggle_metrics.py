@@ -46,8 +46,9 @@ def call(name, *args):
 def test_rmsle_matches_sklearn_weighted_and_not(rows):
     t, p, w = rows
     assert call("rmsle", t, p) == pytest.approx(skm.root_mean_squared_log_error(t, p), rel=1e-9, abs=1e-12)
-    assert call("rmsle", t, p, w) == pytest.approx(skm.root_mean_squared_log_error(t, p, sample_weight=w),
-                                                   rel=1e-9, abs=1e-12)
+    assert call("rmsle", t, p, w) == pytest.approx(
+        skm.root_mean_squared_log_error(t, p, sample_weight=w), rel=1e-9, abs=1e-12
+    )
 
 
 @SETTINGS
@@ -75,7 +76,8 @@ def test_median_ae_matches_sklearn_and_weights_repeat_rows(rows):
     assert call("median_ae", t, p, w) == pytest.approx(call("median_ae", *repeat(w, t, p)), rel=1e-12, abs=1e-12)
     weights = w.astype(float) + 0.5  # no whole-number ties: then it is scikit-learn's weighted median
     assert call("median_ae", t, p, weights) == pytest.approx(
-        skm.median_absolute_error(t, p, sample_weight=weights), rel=1e-12, abs=1e-12)
+        skm.median_absolute_error(t, p, sample_weight=weights), rel=1e-12, abs=1e-12
+    )
 
 
 @SETTINGS
@@ -115,8 +117,9 @@ def test_qwk_and_mcc_match_sklearn_weighted_and_not(rows):
         kappa = skm.cohen_kappa_score(t, p, weights="quadratic", labels=np.arange(k), sample_weight=weight)
         ours = get_metric("qwk").from_confusion(cm)
         assert (np.isnan(ours) and np.isnan(kappa)) or ours == pytest.approx(kappa, abs=1e-9)
-        assert get_metric("mcc").from_confusion(cm) == pytest.approx(skm.matthews_corrcoef(t, p, sample_weight=weight),
-                                                                     abs=1e-9)
+        assert get_metric("mcc").from_confusion(cm) == pytest.approx(
+            skm.matthews_corrcoef(t, p, sample_weight=weight), abs=1e-9
+        )
 
 
 def test_qwk_weighs_by_distance_between_ordered_classes():
@@ -157,12 +160,16 @@ def test_weighted_built_ins_match_sklearn(rows):
     assume(all((t == c).any() for c in range(k)))
     labels = proba.argmax(axis=1)
     assert call("log_loss", t, proba, w) == pytest.approx(skm.log_loss(t, proba, sample_weight=w, labels=np.arange(k)))
-    expected_auc = (skm.roc_auc_score(t, proba[:, 1], sample_weight=w) if k == 2 else
-                    skm.roc_auc_score(t, proba, multi_class="ovr", average="macro", sample_weight=w))
+    expected_auc = (
+        skm.roc_auc_score(t, proba[:, 1], sample_weight=w)
+        if k == 2
+        else skm.roc_auc_score(t, proba, multi_class="ovr", average="macro", sample_weight=w)
+    )
     if k == 2:
         assert call("roc_auc", t, proba, w) == pytest.approx(expected_auc, abs=1e-9)
     assert get_metric("f1_macro").from_confusion(confusion_matrix(t, labels, k, w)) == pytest.approx(
-        skm.f1_score(t, labels, average="macro", sample_weight=w, zero_division=0), abs=1e-9)
+        skm.f1_score(t, labels, average="macro", sample_weight=w, zero_division=0), abs=1e-9
+    )
     assert call("exact_match", t, labels, w) == pytest.approx(skm.accuracy_score(t, labels, sample_weight=w))
     y = proba[:, 0] * 10
     assert call("mae", y, t.astype(float), w) == pytest.approx(skm.mean_absolute_error(y, t, sample_weight=w))
@@ -193,11 +200,15 @@ def test_multilabel_metrics_match_sklearn(rows):
         for average in ("micro", "macro", "samples"):
             expected = skm.f1_score(truth, predicted, average=average, sample_weight=weight, zero_division=0)
             assert call(f"multilabel_f1_{average}", truth, predicted, weight) == pytest.approx(expected, abs=1e-9)
-        columns = [skm.log_loss(truth[:, j], proba[:, j], sample_weight=weight, labels=[0, 1])
-                   for j in range(truth.shape[1])]
+        columns = [
+            skm.log_loss(truth[:, j], proba[:, j], sample_weight=weight, labels=[0, 1]) for j in range(truth.shape[1])
+        ]
         assert call("multilabel_log_loss", truth, proba, weight) == pytest.approx(np.mean(columns), rel=1e-9)
-        aucs = [skm.roc_auc_score(truth[:, j], proba[:, j], sample_weight=weight)
-                for j in range(truth.shape[1]) if 0 < truth[:, j].sum() < len(truth)]
+        aucs = [
+            skm.roc_auc_score(truth[:, j], proba[:, j], sample_weight=weight)
+            for j in range(truth.shape[1])
+            if 0 < truth[:, j].sum() < len(truth)
+        ]
         ours = call("multilabel_roc_auc", truth, proba, weight)
         assert (np.isnan(ours) and not aucs) or ours == pytest.approx(np.mean(aucs), abs=1e-9)
 
@@ -245,8 +256,9 @@ def test_map_at_k_matches_kaggles_apk(rows):
 def test_ndcg_at_k_matches_sklearn(rows):
     items, k, truth, predicted, weight = rows
     relevance = np.array([[t.get(item, 0.0) for item in items] for t in truth])
-    score = np.array([[k - p.index(item) if item in p else -1.0 - j / 100 for j, item in enumerate(items)]
-                      for p in predicted])  # listed ids first, in order; the rest below, without ties
+    score = np.array(
+        [[k - p.index(item) if item in p else -1.0 - j / 100 for j, item in enumerate(items)] for p in predicted]
+    )  # listed ids first, in order; the rest below, without ties
     for w in (None, weight):
         if len(items) < 2:
             continue

@@ -11,8 +11,14 @@ from datetime import timedelta
 from conftest import auth, upload
 from helpers import predictions_csv
 
-ANONYMOUS_ROUTES = ["/", "/c/mnist1d", "/c/mnist1d/leaderboard.csv", "/api/v1/competitions/mnist1d/leaderboard",
-                    "/api/v1/competitions/mnist1d/leaderboard?format=csv", "/api/v1/competitions"]
+ANONYMOUS_ROUTES = [
+    "/",
+    "/c/mnist1d",
+    "/c/mnist1d/leaderboard.csv",
+    "/api/v1/competitions/mnist1d/leaderboard",
+    "/api/v1/competitions/mnist1d/leaderboard?format=csv",
+    "/api/v1/competitions",
+]
 
 
 def _selects(app) -> list[str]:
@@ -20,9 +26,13 @@ def _selects(app) -> list[str]:
     from sqlalchemy import event
 
     seen: list[str] = []
-    event.listen(app.extensions["arena_db"].engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_rest: seen.append(statement)
-                 if statement.lstrip().upper().startswith("SELECT") else None)
+    event.listen(
+        app.extensions["arena_db"].engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_rest: (
+            seen.append(statement) if statement.lstrip().upper().startswith("SELECT") else None
+        ),
+    )
     return seen
 
 
@@ -65,7 +75,9 @@ def test_a_kept_answer_is_never_made_from_nor_sent_to_a_signed_in_person(databas
     assert "(private rows)" in organiser.get("/c/mnist1d?board=private").get_data(as_text=True)
     for _ in range(2):  # the organiser's page was not kept: the anonymous one, made and then kept
         page = anonymous.get("/c/mnist1d?board=private").get_data(as_text=True)
-        assert "(public rows)" in page and "Log out" not in page and ">Admin</a>" not in page and "csrf_token" not in page
+        assert (
+            "(public rows)" in page and "Log out" not in page and ">Admin</a>" not in page and "csrf_token" not in page
+        )
         page = anonymous.get("/c/mnist1d").get_data(as_text=True)
         assert "Log out" not in page and "csrf_token" not in page
 
@@ -78,7 +90,10 @@ def test_a_kept_answer_is_never_made_from_nor_sent_to_a_signed_in_person(databas
 
 def test_a_kept_answer_keeps_its_headers_and_failures_are_never_kept(people_factory):
     app, client, _ = people_factory()
-    made, kept = client.get("/api/v1/competitions/mnist1d/leaderboard"), client.get("/api/v1/competitions/mnist1d/leaderboard")
+    made, kept = (
+        client.get("/api/v1/competitions/mnist1d/leaderboard"),
+        client.get("/api/v1/competitions/mnist1d/leaderboard"),
+    )
     assert kept.data == made.data and kept.headers["Content-Type"] == "application/json"
     for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
         assert kept.headers[header] == made.headers[header]
@@ -95,10 +110,16 @@ def test_a_kept_page_is_made_again_when_the_competition_opens(database_url, peop
     app, client, people = people_factory(DATABASE_URL=database_url)
     org = people.token("org", organiser=True)
     opens = utcnow() + timedelta(seconds=1.5)
-    assert client.patch("/api/v1/competitions/mnist1d", json={"starts_at": opens.isoformat()},
-                        headers=auth(org)).status_code == 200
-    state = lambda: re.search(r'id="state" class="tag">(\w+)<', client.get("/c/mnist1d").get_data(as_text=True)).group(1)  # noqa: E731
-    listed = lambda: {c["slug"]: c["state"] for c in client.get("/api/v1/competitions").get_json()}["mnist1d"]  # noqa: E731
+    assert (
+        client.patch(
+            "/api/v1/competitions/mnist1d", json={"starts_at": opens.isoformat()}, headers=auth(org)
+        ).status_code
+        == 200
+    )
+    state = lambda: re.search(r'id="state" class="tag">(\w+)<', client.get("/c/mnist1d").get_data(as_text=True)).group(
+        1
+    )
+    listed = lambda: {c["slug"]: c["state"] for c in client.get("/api/v1/competitions").get_json()}["mnist1d"]
     assert state() == listed() == "scheduled"
     assert state() == listed() == "scheduled"  # kept
     while utcnow() <= opens:
@@ -115,8 +136,10 @@ def test_a_page_kept_as_a_competition_ends_never_shows_it_open_after_the_end(peo
     app, client, people = people_factory()
     org = people.token("org", organiser=True)
     ends = utcnow() + timedelta(seconds=1)
-    assert client.patch("/api/v1/competitions/mnist1d", json={"ends_at": ends.isoformat()},
-                        headers=auth(org)).status_code == 200
+    assert (
+        client.patch("/api/v1/competitions/mnist1d", json={"ends_at": ends.isoformat()}, headers=auth(org)).status_code
+        == 200
+    )
     siblings = web.stages.siblings
 
     def slow_siblings(session, competition):  # the end passes while the page is being made

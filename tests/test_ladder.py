@@ -10,7 +10,9 @@ import pytest
 
 from arena.intervals.ladder import Ladder, beats, on_grid, paired_noise, step
 
-spec = importlib.util.spec_from_file_location("ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py")
+spec = importlib.util.spec_from_file_location(
+    "ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py"
+)
 attack = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(attack)
 
@@ -83,16 +85,21 @@ BOTH = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 
 def host_ladder(client, people) -> str:
     organiser = people.token("org", organiser=True)
-    response = client.post("/api/v1/competitions", json={"task": "mnist1d", "slug": "ladder-1d", "feedback": "ladder"},
-                           headers=auth(organiser))
+    response = client.post(
+        "/api/v1/competitions",
+        json={"task": "mnist1d", "slug": "ladder-1d", "feedback": "ladder"},
+        headers=auth(organiser),
+    )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["rules"]["feedback"] == "ladder"
     return organiser
 
 
 def shown(client):
-    return [(row["team"], row["score"]) for row in
-            client.get("/api/v1/competitions/ladder-1d/leaderboard").get_json()["rows"]]
+    return [
+        (row["team"], row["score"])
+        for row in client.get("/api/v1/competitions/ladder-1d/leaderboard").get_json()["rows"]
+    ]
 
 
 def one_more_mistake(csv_text: str) -> str:
@@ -138,8 +145,10 @@ def test_the_ladders_public_board_carries_no_rank_intervals(client, people):
     people.drain()
     rows = client.get("/api/v1/competitions/ladder-1d/leaderboard").get_json()["rows"]
     assert len(rows) == 2
-    assert all(row["rank_interval"] is None and not row["indistinguishable_from_next"]
-               and not row["rank_interval_pending"] for row in rows)
+    assert all(
+        row["rank_interval"] is None and not row["indistinguishable_from_next"] and not row["rank_interval_pending"]
+        for row in rows
+    )
     assert "≈ next" not in client.get("/c/ladder-1d").get_data(as_text=True)
 
 

@@ -28,15 +28,27 @@ def pinball(y_true, y_pred):
 """
 
 
-def write_task(folder: Path, *, rows: int, metric: str, kind: str = "classification", prediction: str = "label",
-               classes: int = 2, weights: np.ndarray | None = None, plugin: str = "", seed: int = 0) -> Path:
+def write_task(
+    folder: Path,
+    *,
+    rows: int,
+    metric: str,
+    kind: str = "classification",
+    prediction: str = "label",
+    classes: int = 2,
+    weights: np.ndarray | None = None,
+    plugin: str = "",
+    seed: int = 0,
+) -> Path:
     """A bundle with random answers: ``classes`` labels, or values for regression; ``weights`` per answer row."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     ids = np.arange(rows)
     y = np.round(rng.normal(10, 3, rows), 3) if kind == "regression" else rng.integers(0, classes, rows)
     train_y = np.round(rng.normal(10, 3, 20), 3) if kind == "regression" else np.arange(20) % classes
-    pd.DataFrame({"id": np.arange(20) + 10_000, "x": np.arange(20), "y": train_y}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"id": np.arange(20) + 10_000, "x": np.arange(20), "y": train_y}).to_csv(
+        folder / "train.csv", index=False
+    )
     pd.DataFrame({"id": ids, "x": ids}).to_csv(folder / "test.csv", index=False)
     answers = pd.DataFrame({"id": ids, "y": y})
     if weights is not None:
@@ -48,8 +60,10 @@ def write_task(folder: Path, *, rows: int, metric: str, kind: str = "classificat
         metrics += f'\n[[metrics.plugin]]\nname = "{metric}"\ndirection = "min"\nneeds = "value"\n'
     (folder / "task.toml").write_text(
         f'name = "{folder.name}"\nversion = 1\nkind = "{kind}"\n\n[data]\ntrain = "train.csv"\ntest = "test.csv"\n'
-        f'answers = "answers.csv"\nid = "id"\ntarget = "y"\n' + ('weight = "w"\n' if weights is not None else "")
-        + f'\n[submission]\nprediction = "{prediction}"\n\n[metrics]\n{metrics}')
+        f'answers = "answers.csv"\nid = "id"\ntarget = "y"\n'
+        + ('weight = "w"\n' if weights is not None else "")
+        + f'\n[submission]\nprediction = "{prediction}"\n\n[metrics]\n{metrics}'
+    )
     return folder
 
 
@@ -89,8 +103,9 @@ class Team:
     def show(self, score) -> float | None:
         """The public score the team sees after this scored upload."""
         value = score.public[score.primary]
-        released, improved = ladder_update(self.hosted.task, self.hosted.public, value, score.to_dict(), score.rows,
-                                           self.best)
+        released, improved = ladder_update(
+            self.hosted.task, self.hosted.public, value, score.to_dict(), score.rows, self.best
+        )
         if improved:
             self.best = LadderBest(released=released, value=value, score=score.to_dict(), rows=score.rows)
         elif self.best is not None:
@@ -144,6 +159,7 @@ def labels(hosted, k):
     def change(prediction, row):
         prediction[row] = hosted.truth[row] if prediction[row] != hosted.truth[row] else (prediction[row] + 1) % k
         return prediction
+
     return change
 
 
@@ -152,6 +168,7 @@ def confident(hosted):
         prediction[row] = 0.02 / (prediction.shape[1] - 1)
         prediction[row, hosted.truth[row]] = 0.98
         return prediction
+
     return change
 
 
@@ -159,30 +176,46 @@ def exact_value(hosted):
     def change(prediction, row):
         prediction[row] = hosted.truth[row]
         return prediction
+
     return change
 
 
 ROW_METRICS = ("f1_macro", "qwk", "mcc", "balanced_accuracy", "roc_auc", "log_loss", "exact_match", "mae", "rmse", "r2")
 
 
-@pytest.mark.parametrize("metric,kind,prediction,classes", [
-    ("f1_macro", "classification", "label", 3), ("qwk", "classification", "label", 4),
-    ("mcc", "classification", "label", 2), ("balanced_accuracy", "classification", "label", 3),
-    ("roc_auc", "classification", "probabilities", 2), ("roc_auc", "classification", "probabilities", 3),
-    ("log_loss", "classification", "probabilities", 3), ("exact_match", "classification", "label", 2),
-    ("mae", "regression", "value", 0), ("rmse", "regression", "value", 0), ("r2", "regression", "value", 0),
-    # no per-row results: the interval bound
-    ("mape", "regression", "value", 0), ("median_ae", "regression", "value", 0), ("pearson", "regression", "value", 0),
-    ("spearman", "regression", "value", 0), ("rmsle", "regression", "value", 0),
-    ("average_precision", "classification", "probabilities", 2),
-])
+@pytest.mark.parametrize(
+    "metric,kind,prediction,classes",
+    [
+        ("f1_macro", "classification", "label", 3),
+        ("qwk", "classification", "label", 4),
+        ("mcc", "classification", "label", 2),
+        ("balanced_accuracy", "classification", "label", 3),
+        ("roc_auc", "classification", "probabilities", 2),
+        ("roc_auc", "classification", "probabilities", 3),
+        ("log_loss", "classification", "probabilities", 3),
+        ("exact_match", "classification", "label", 2),
+        ("mae", "regression", "value", 0),
+        ("rmse", "regression", "value", 0),
+        ("r2", "regression", "value", 0),
+        # no per-row results: the interval bound
+        ("mape", "regression", "value", 0),
+        ("median_ae", "regression", "value", 0),
+        ("pearson", "regression", "value", 0),
+        ("spearman", "regression", "value", 0),
+        ("rmsle", "regression", "value", 0),
+        ("average_precision", "classification", "probabilities", 2),
+    ],
+)
 def test_no_metric_lets_a_one_row_change_move_the_shown_score(tmp_path, metric, kind, prediction, classes):
     """Each probe makes one row right (or, where it already was, wrong): an improvement on about half the public
     rows it touches, and the shown score must not move for any of them. (Metrics without per-row results take
     fewer rows: their intervals are a bootstrap of the metric itself, slower to compute.)"""
     rows = 240 if metric in ROW_METRICS else 120
-    hosted = Hosted(write_task(tmp_path / metric, rows=rows, metric=metric, kind=kind, prediction=prediction,
-                               classes=max(classes, 2)))
+    hosted = Hosted(
+        write_task(
+            tmp_path / metric, rows=rows, metric=metric, kind=kind, prediction=prediction, classes=max(classes, 2)
+        )
+    )
     rng = np.random.default_rng(2)
     if prediction == "label":
         base, change = rng.integers(0, classes, rows), labels(hosted, classes)
@@ -210,19 +243,30 @@ def test_a_heavy_row_of_a_weighted_task_does_not_move_the_shown_score(tmp_path):
     moved, public = one_row_probes(hosted, rng.integers(0, 2, 200), labels(hosted, 2), range(200))
     assert public == 100 and moved == 0
     for metric in ("mae", "log_loss"):
-        weighted = Hosted(write_task(tmp_path / metric, rows=200, metric=metric, weights=weights,
-                                     kind="regression" if metric == "mae" else "classification",
-                                     prediction="value" if metric == "mae" else "probabilities"))
-        base = (np.round(weighted.truth + rng.normal(0, 3, 200), 3) if metric == "mae"
-                else rng.dirichlet(np.ones(2), 200))
+        weighted = Hosted(
+            write_task(
+                tmp_path / metric,
+                rows=200,
+                metric=metric,
+                weights=weights,
+                kind="regression" if metric == "mae" else "classification",
+                prediction="value" if metric == "mae" else "probabilities",
+            )
+        )
+        base = (
+            np.round(weighted.truth + rng.normal(0, 3, 200), 3) if metric == "mae" else rng.dirichlet(np.ones(2), 200)
+        )
         change = exact_value(weighted) if metric == "mae" else confident(weighted)
         assert one_row_probes(weighted, base, change, range(200))[0] == 0
 
 
 def test_an_organisers_metric_gets_the_interval_bound(tmp_path):
     """A plugin keeps no per-row results: its noise comes from the two public intervals, and one row never moves."""
-    hosted = Hosted(write_task(tmp_path / "pinball", rows=120, metric="pinball", kind="regression",
-                               prediction="value", plugin=PLUGIN))
+    hosted = Hosted(
+        write_task(
+            tmp_path / "pinball", rows=120, metric="pinball", kind="regression", prediction="value", plugin=PLUGIN
+        )
+    )
     rng = np.random.default_rng(4)
     base = np.round(hosted.truth + rng.normal(0, 3, 120), 3)
     assert hosted.score(base).rows is None
@@ -244,23 +288,40 @@ def test_the_released_score_does_not_enter_the_test(tmp_path):
     a, b = hosted.score(best), hosted.score(better)
     assert b.public["mae"] < a.public["mae"]
     for released in (a.public["mae"], a.public["mae"] + 0.5 / hosted.public.sum(), a.public["mae"] + 1):
-        shown, improved = ladder_release(hosted.task, hosted.public, released, b.public["mae"], b.rows, a.rows,
-                                         best_value=a.public["mae"], interval=b.public_ci, best_interval=a.public_ci)
+        shown, improved = ladder_release(
+            hosted.task,
+            hosted.public,
+            released,
+            b.public["mae"],
+            b.rows,
+            a.rows,
+            best_value=a.public["mae"],
+            interval=b.public_ci,
+            best_interval=a.public_ci,
+        )
         assert (shown, improved) == (released, False)
 
 
 def test_a_real_improvement_still_moves_for_every_family(tmp_path):
-    for metric, kind, prediction in (("f1_macro", "classification", "label"), ("roc_auc", "classification", "probabilities"),
-                                     ("rmse", "regression", "value"), ("mape", "regression", "value")):
+    for metric, kind, prediction in (
+        ("f1_macro", "classification", "label"),
+        ("roc_auc", "classification", "probabilities"),
+        ("rmse", "regression", "value"),
+        ("mape", "regression", "value"),
+    ):
         hosted = Hosted(write_task(tmp_path / metric, rows=400, metric=metric, kind=kind, prediction=prediction))
         rng = np.random.default_rng(6)
         team = Team(hosted)
         if prediction == "label":
             weak, strong = [np.where(rng.random(400) < p, hosted.truth, 1 - hosted.truth) for p in (0.6, 0.9)]
         elif prediction == "probabilities":
-            weak, strong = [np.column_stack([1 - q, q]) for q in
-                            (np.clip(0.5 + 0.1 * (2 * hosted.truth - 1) + rng.normal(0, 0.2, 400), 0, 1),
-                             np.clip(0.5 + 0.3 * (2 * hosted.truth - 1) + rng.normal(0, 0.2, 400), 0, 1))]
+            weak, strong = [
+                np.column_stack([1 - q, q])
+                for q in (
+                    np.clip(0.5 + 0.1 * (2 * hosted.truth - 1) + rng.normal(0, 0.2, 400), 0, 1),
+                    np.clip(0.5 + 0.3 * (2 * hosted.truth - 1) + rng.normal(0, 0.2, 400), 0, 1),
+                )
+            ]
         else:
             weak, strong = (np.round(hosted.truth + rng.normal(0, s, 400), 3) for s in (3, 0.5))
         first = team.upload(weak)
@@ -286,20 +347,46 @@ def test_the_noise_of_a_mean_is_the_exact_standard_error_of_the_mean_paired_diff
 
 def test_the_interval_bound_is_never_zero():
     mape = get_metric("mape")
-    found = rowresults.paired_comparison(mape, np.zeros(300), None, None, value=0.10, best_value=0.12,
-                                         interval=(0.09, 0.12), best_interval=(0.11, 0.135))
+    found = rowresults.paired_comparison(
+        mape, np.zeros(300), None, None, value=0.10, best_value=0.12, interval=(0.09, 0.12), best_interval=(0.11, 0.135)
+    )
     assert found.how == "intervals" and found.noise == pytest.approx((0.02 + 0.015) / 1.959963984540054)
     degenerate = dict(value=0.10, best_value=0.12, interval=(0.10, 0.10), best_interval=(0.12, 0.12))
     assert not rowresults.paired_comparison(mape, np.zeros(300), None, None, **degenerate).beats  # no bound: no move
-    bounded = rowresults.paired_comparison(get_metric("pearson"), np.zeros(300), None, None, value=0.5,
-                                           best_value=0.4, interval=(0.5, 0.5), best_interval=(0.4, 0.4))
+    bounded = rowresults.paired_comparison(
+        get_metric("pearson"),
+        np.zeros(300),
+        None,
+        None,
+        value=0.5,
+        best_value=0.4,
+        interval=(0.5, 0.5),
+        best_interval=(0.4, 0.4),
+    )
     assert bounded.noise == pytest.approx(2 / 300) and bounded.beats  # a bounded metric: one row's worth of range
     for missing in ((None, None), (float("nan"), float("nan")), None):
-        assert not rowresults.paired_comparison(None, np.zeros(300), None, None, value=0.5, best_value=0.9,
-                                                interval=missing, best_interval=(0.8, 1.0),
-                                                higher_is_better=False).beats
-    plugin = rowresults.paired_comparison(None, np.zeros(300), None, None, value=0.5, best_value=0.9,
-                                          interval=(0.45, 0.55), best_interval=(0.85, 0.95), higher_is_better=False)
+        assert not rowresults.paired_comparison(
+            None,
+            np.zeros(300),
+            None,
+            None,
+            value=0.5,
+            best_value=0.9,
+            interval=missing,
+            best_interval=(0.8, 1.0),
+            higher_is_better=False,
+        ).beats
+    plugin = rowresults.paired_comparison(
+        None,
+        np.zeros(300),
+        None,
+        None,
+        value=0.5,
+        best_value=0.9,
+        interval=(0.45, 0.55),
+        best_interval=(0.85, 0.95),
+        higher_is_better=False,
+    )
     assert plugin.gain == pytest.approx(0.4) and plugin.beats
 
 
@@ -328,8 +415,11 @@ def test_the_boosting_attack_through_the_upload_path_stays_at_chance(app, client
     scores would have lifted it far above."""
     organiser = people.token("org", organiser=True)
     folder = random_bundle(tmp_path / "boost")
-    hosted = client.post("/api/v1/competitions", json={"task": str(folder), "slug": "boost", "public_fraction": 0.5,
-                                                       "daily_limit": UPLOADS + 10}, headers=auth(organiser))
+    hosted = client.post(
+        "/api/v1/competitions",
+        json={"task": str(folder), "slug": "boost", "public_fraction": 0.5, "daily_limit": UPLOADS + 10},
+        headers=auth(organiser),
+    )
     assert hosted.status_code == 201, hosted.get_json()
     assert hosted.get_json()["rules"]["feedback"] == "ladder"
     attacker = people.token("mallory")

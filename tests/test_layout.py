@@ -25,7 +25,14 @@ FACES = ["leaderboard", "baselines"]
 DATABASE = ["sqlalchemy", "alembic"]
 
 LIBRARY = ["arena.server", "arena.db", "arena.cli", "arena.client", *DATABASE, *WEB, *JAX, *FACES, "redis", "rq"]
-LIBRARY_FOLDERS = ["arena.bundles", "arena.scoring", "arena.metrics", "arena.intervals", "arena._fast", "arena.codabench"]
+LIBRARY_FOLDERS = [
+    "arena.bundles",
+    "arena.scoring",
+    "arena.metrics",
+    "arena.intervals",
+    "arena._fast",
+    "arena.codabench",
+]
 
 # package prefix -> modules it must never import (a prefix matches the module and everything under it)
 FORBIDDEN = {
@@ -87,8 +94,11 @@ def source_files() -> list[Path]:
 def test_every_module_imports_only_what_its_layer_may(path):
     module = module_name(path)
     forbidden = rules_for(module)
-    broken = [f"{path.relative_to(ROOT)}:{line} imports {name}" for line, name in imports_of(path)
-              if any(matches(name, prefix) for prefix in forbidden)]
+    broken = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for line, name in imports_of(path)
+        if any(matches(name, prefix) for prefix in forbidden)
+    ]
     assert not broken, "\n".join(broken)
 
 
@@ -109,8 +119,12 @@ def runtime_imports_of(path: Path) -> list[tuple[int, str]]:
     hidden = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            hidden |= {child.lineno for statement in node.body for child in ast.walk(statement)
-                       if isinstance(child, (ast.Import, ast.ImportFrom))}
+            hidden |= {
+                child.lineno
+                for statement in node.body
+                for child in ast.walk(statement)
+                if isinstance(child, (ast.Import, ast.ImportFrom))
+            }
     return [(line, name) for line, name in imports_of(path) if line not in hidden]
 
 
@@ -121,8 +135,10 @@ def arena_files() -> list[Path]:
 def module_graph(files: list[Path]) -> dict[str, set[str]]:
     """Module -> the arena modules it imports (``from package import module`` names the module)."""
     modules = {module_name(path): path for path in files}
-    return {module: {name for _, name in runtime_imports_of(path) if name in modules and name != module}
-            for module, path in modules.items()}
+    return {
+        module: {name for _, name in runtime_imports_of(path) if name in modules and name != module}
+        for module, path in modules.items()
+    }
 
 
 def folder_of(module: str) -> str:
@@ -179,6 +195,7 @@ def test_no_arena_folders_import_each_other_in_a_circle():
 
 def probing(files: dict[str, str]):
     """Write probe modules into the tree for a test of the checks themselves; they are removed after."""
+
     class Probes:
         def __enter__(self):
             self.paths = [ROOT / name for name in files]
@@ -194,12 +211,14 @@ def probing(files: dict[str, str]):
 
 
 def test_the_circle_checks_see_imports_inside_functions_and_ignore_type_checking_ones():
-    probes = {"arena/bundles/_probe_a.py": "def f():\n    from arena.bundles import _probe_b\n",
-              "arena/bundles/_probe_b.py": "from arena.bundles._probe_a import f\n",
-              "arena/bundles/_probe_c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                           "    from arena.bundles._probe_d import g\n",
-              "arena/bundles/_probe_d.py": "from arena.bundles import _probe_c\n",
-              "arena/metrics/_probe_e.py": "def f():\n    import arena.bundles.spec\n"}
+    probes = {
+        "arena/bundles/_probe_a.py": "def f():\n    from arena.bundles import _probe_b\n",
+        "arena/bundles/_probe_b.py": "from arena.bundles._probe_a import f\n",
+        "arena/bundles/_probe_c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from arena.bundles._probe_d import g\n",
+        "arena/bundles/_probe_d.py": "from arena.bundles import _probe_c\n",
+        "arena/metrics/_probe_e.py": "def f():\n    import arena.bundles.spec\n",
+    }
     with probing(probes) as paths:
         modules = module_graph(arena_files())
     found = circles(modules)
@@ -223,8 +242,11 @@ def fast_import_problems(files: list[Path]) -> list[str]:
             where = f"{path.relative_to(ROOT)}:{line} imports {name}"
             if matches(module, "arena._fast"):
                 top = name.split(".")[0]
-                if not (matches(name, "arena._fast") or top in ("numpy", "pyarrow", "numba", "__future__")
-                        or top in sys.stdlib_module_names):
+                if not (
+                    matches(name, "arena._fast")
+                    or top in ("numpy", "pyarrow", "numba", "__future__")
+                    or top in sys.stdlib_module_names
+                ):
                     problems.append(where)
             elif matches(name, "arena._fast"):
                 if not any(matches(module, user) for user in FAST_USERS):
@@ -239,9 +261,11 @@ def test_only_metrics_intervals_and_scoring_use_the_speed_internals_and_only_thr
 
 
 def test_the_speed_internals_check_sees_a_module_import_and_a_user_outside_the_three():
-    probes = {"arena/scoring/_probe_fast.py": "def f():\n    from arena._fast import memory\n",
-              "arena/bundles/_probe_fast.py": "import arena._fast\n",
-              "arena/_fast/_probe.py": "import pandas\n"}
+    probes = {
+        "arena/scoring/_probe_fast.py": "def f():\n    from arena._fast import memory\n",
+        "arena/bundles/_probe_fast.py": "import arena._fast\n",
+        "arena/_fast/_probe.py": "import pandas\n",
+    }
     with probing(probes) as paths:
         found = fast_import_problems(paths)
     assert len(found) == 3, found
@@ -251,9 +275,13 @@ def program_task_imports(files: list[Path]) -> list[str]:
     """Imports of ProgramTask outside arena/codabench and arena/tasks.py: everything else holds a task through the
     task interface (arena.scoring.interface) and never asks which kind it is."""
     allowed = ("arena.codabench", "arena.tasks")
-    return [f"{path.relative_to(ROOT)}:{line} imports {name}" for path in files for line, name in imports_of(path)
-            if name == "arena.codabench.programs.ProgramTask"
-            and not any(matches(module_name(path), prefix) for prefix in allowed)]
+    return [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in files
+        for line, name in imports_of(path)
+        if name == "arena.codabench.programs.ProgramTask"
+        and not any(matches(module_name(path), prefix) for prefix in allowed)
+    ]
 
 
 def test_nothing_outside_codabench_holds_a_program_task_by_name():
@@ -262,8 +290,10 @@ def test_nothing_outside_codabench_holds_a_program_task_by_name():
 
 
 def test_the_program_task_check_sees_an_import_inside_a_function():
-    probes = {"arena/server/_probe_program.py": "def f():\n    from arena.codabench.programs import ProgramTask\n",
-              "arena/codabench/_probe_program.py": "from arena.codabench.programs import ProgramTask\n"}
+    probes = {
+        "arena/server/_probe_program.py": "def f():\n    from arena.codabench.programs import ProgramTask\n",
+        "arena/codabench/_probe_program.py": "from arena.codabench.programs import ProgramTask\n",
+    }
     with probing(probes) as paths:
         found = program_task_imports(paths)
     assert found == ["arena/server/_probe_program.py:2 imports arena.codabench.programs.ProgramTask"]
@@ -277,7 +307,9 @@ print(sorted(name for name in ("flask", "jax", "flax", "sqlalchemy", "leaderboar
 
 
 def loaded_after_import(modules: str) -> list[str]:
-    result = subprocess.run([sys.executable, "-c", CHECK.format(modules=modules)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK.format(modules=modules)], capture_output=True, text=True, check=True
+    )
     return ast.literal_eval(result.stdout)
 
 

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=T
 
 def board(client, slug="mnist1d", token=None, which=None):
     query = f"?board={which}" if which else ""
-    return client.get(f"/api/v1/competitions/{slug}/leaderboard{query}", headers=auth(token) if token else {}).get_json()
+    return client.get(
+        f"/api/v1/competitions/{slug}/leaderboard{query}", headers=auth(token) if token else {}
+    ).get_json()
 
 
 def test_builtin_tasks_are_hosted_as_benchmarks(client):
@@ -83,16 +85,27 @@ def test_finals_reveal_and_private_visibility(client, people):
     org, ada = people.token("org", organiser=True), people.token("ada")
     ids = []
     for accuracy in (0.6, 0.9, 0.7):
-        ids.append(upload(client, ada, "mnist1d", predictions_csv("mnist1d", accuracy, int(accuracy * 10))).get_json()["submission"]["id"])
+        ids.append(
+            upload(client, ada, "mnist1d", predictions_csv("mnist1d", accuracy, int(accuracy * 10))).get_json()[
+                "submission"
+            ]["id"]
+        )
     people.drain()
     assert board(client, token=ada, which="private")["board"] == "public"  # participants can't ask for private
     assert board(client, token=org, which="private")["board"] == "private"
     for submission_id in (ids[0], ids[2]):
-        assert client.post(f"/api/v1/submissions/{submission_id}/select", json={"selected": True}, headers=auth(ada)).status_code == 200
+        assert (
+            client.post(
+                f"/api/v1/submissions/{submission_id}/select", json={"selected": True}, headers=auth(ada)
+            ).status_code
+            == 200
+        )
     third = client.post(f"/api/v1/submissions/{ids[1]}/select", json={"selected": True}, headers=auth(ada))
     assert third.status_code == 400 and "already chosen 2 final" in third.get_json()["problems"][0]
     assert client.post("/api/v1/competitions/mnist1d/reveal", headers=auth(ada)).status_code == 403
-    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert (
+        client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    )
     final = board(client)
     assert final["board"] == "private"
     assert final["rows"][0]["submission_id"] == ids[2]  # the best of the chosen finals, not the best overall
@@ -108,15 +121,27 @@ def test_disqualified_submission_leaves_the_board(client, people):
     submission_id = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
     people.drain()
     assert len(board(client)["rows"]) == 1
-    assert client.post(f"/api/v1/submissions/{submission_id}/disqualify", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/submissions/{submission_id}/disqualify", json={"confirm": True}, headers=auth(org)
+        ).status_code
+        == 200
+    )
     assert board(client)["rows"] == []
 
 
 def test_teams_invite_and_size_limit(client, people):
     org, ada, bob, cy = (people.token(n, organiser=(n == "org")) for n in ("org", "ada", "bob", "cyd"))
     client.patch("/api/v1/competitions/mnist1d", json={"team_size": 2}, headers=auth(org))
-    code = client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Lovelace"}, headers=auth(ada)).get_json()["invite_code"]
-    assert client.post("/api/v1/competitions/mnist1d/teams/join", json={"invite_code": code}, headers=auth(bob)).status_code == 200
+    code = client.post("/api/v1/competitions/mnist1d/teams", json={"name": "Lovelace"}, headers=auth(ada)).get_json()[
+        "invite_code"
+    ]
+    assert (
+        client.post(
+            "/api/v1/competitions/mnist1d/teams/join", json={"invite_code": code}, headers=auth(bob)
+        ).status_code
+        == 200
+    )
     full = client.post("/api/v1/competitions/mnist1d/teams/join", json={"invite_code": code}, headers=auth(cy))
     assert full.status_code == 400 and "is full (2 members at most)" in full.get_json()["problems"][0]
     team = client.get("/api/v1/competitions/mnist1d/team", headers=auth(bob)).get_json()["team"]
@@ -128,7 +153,9 @@ def test_teams_invite_and_size_limit(client, people):
 
 def test_settings_are_validated_with_every_problem(client, people):
     org = people.token("org", organiser=True)
-    response = client.patch("/api/v1/competitions/mnist1d", json={"daily_limit": 0, "public_fraction": 2}, headers=auth(org))
+    response = client.patch(
+        "/api/v1/competitions/mnist1d", json={"daily_limit": 0, "public_fraction": 2}, headers=auth(org)
+    )
     problems = response.get_json()["problems"]
     assert response.status_code == 400 and len(problems) == 2
 
@@ -156,8 +183,14 @@ def test_new_task_version_rescores_and_keeps_history(client, people, tmp_path):
     submission_id = upload(client, ada, "m1d", predictions_csv("mnist1d", 0.8)).get_json()["submission"]["id"]
     people.drain()
     toml = (bundle / "task.toml").read_text()
-    (bundle / "task.toml").write_text(toml.replace("version = 1", "version = 2").replace('primary = "accuracy"', 'primary = "balanced_accuracy"').replace('"balanced_accuracy"]', '"accuracy"]'))
-    replaced = client.put("/api/v1/competitions/m1d/task", json={"task": str(bundle), "confirm": True}, headers=auth(org))
+    (bundle / "task.toml").write_text(
+        toml.replace("version = 1", "version = 2")
+        .replace('primary = "accuracy"', 'primary = "balanced_accuracy"')
+        .replace('"balanced_accuracy"]', '"accuracy"]')
+    )
+    replaced = client.put(
+        "/api/v1/competitions/m1d/task", json={"task": str(bundle), "confirm": True}, headers=auth(org)
+    )
     assert replaced.status_code == 200 and replaced.get_json()["queued"] == 1
     people.drain()
     detail = client.get(f"/api/v1/submissions/{submission_id}", headers=auth(ada)).get_json()

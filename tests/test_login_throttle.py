@@ -40,8 +40,11 @@ def client_at(app, address: str, **headers):
 
 def attempt(client, route: str, username: str, password: str, **headers):
     if route == "web":
-        return client.post("/login", data={"username": username, "password": password, "csrf_token": form_csrf(client)},
-                           headers=headers)
+        return client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": form_csrf(client)},
+            headers=headers,
+        )
     return client.post("/api/v1/auth/token", json={"username": username, "password": password}, headers=headers)
 
 
@@ -106,8 +109,9 @@ def test_spraying_many_accounts_from_one_address_hits_the_address_ceiling(thrott
     for username in ("ada", "bob", "someone-new"):  # every account, the right password included, waits there
         assert_throttled(attempt(attacker, route, username, PASSWORD if username != "someone-new" else "x"))
     assert accepted(attempt(owner, route, "ada", PASSWORD))
-    assert accepted(client_at(app, "198.51.100.8").post("/api/v1/auth/token",
-                                                        json={"username": "bob", "password": PASSWORD}))
+    assert accepted(
+        client_at(app, "198.51.100.8").post("/api/v1/auth/token", json={"username": "bob", "password": PASSWORD})
+    )
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -139,12 +143,17 @@ def test_a_throttled_address_learns_nothing_until_the_window_passes(throttled, r
 def test_a_spoofed_forwarded_for_gives_no_fresh_budget_without_a_trusted_proxy(throttled, route):
     app = throttled(LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS="3 per minute", LOGIN_LIMIT_PER_ADDRESS="5 per minute")
     attacker = client_at(app, ATTACKER)
-    statuses = [attempt(attacker, route, "ada", "not-the-password", **{"X-Forwarded-For": f"192.0.2.{i}"}).status_code
-                for i in range(5)]
+    statuses = [
+        attempt(attacker, route, "ada", "not-the-password", **{"X-Forwarded-For": f"192.0.2.{i}"}).status_code
+        for i in range(5)
+    ]
     assert statuses == [401] * 3 + [429] * 2
-    sprayed = [attempt(attacker, route, f"guess{i}", "nope", **{"X-Forwarded-For": f"192.0.2.{i}",
-                                                               "X-Real-IP": f"192.0.2.{i}"}).status_code
-               for i in range(4)]
+    sprayed = [
+        attempt(
+            attacker, route, f"guess{i}", "nope", **{"X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}"}
+        ).status_code
+        for i in range(4)
+    ]
     assert sprayed == [401, 401, 429, 429]
     # Naming the owner's address spends nothing of the owner's budget either.
     assert accepted(attempt(client_at(app, OWNER), route, "ada", PASSWORD))
@@ -156,8 +165,12 @@ def test_behind_a_trusted_proxy_only_the_address_it_adds_counts(throttled, route
     before it is not believed, so neither a fresh budget nor the owner's address can be claimed."""
     app = throttled(PROXY_COUNT=1, LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS="3 per minute")
     attacker, owner = client_at(app, PROXY), client_at(app, PROXY)
-    statuses = [attempt(attacker, route, "ada", "not-the-password",
-                        **{"X-Forwarded-For": f"192.0.2.{i}, {OWNER}, {ATTACKER}"}).status_code for i in range(5)]
+    statuses = [
+        attempt(
+            attacker, route, "ada", "not-the-password", **{"X-Forwarded-For": f"192.0.2.{i}, {OWNER}, {ATTACKER}"}
+        ).status_code
+        for i in range(5)
+    ]
     assert statuses == [401] * 3 + [429] * 2
     assert_throttled(attempt(attacker, route, "ada", PASSWORD, **{"X-Forwarded-For": ATTACKER}))
     assert accepted(attempt(owner, route, "ada", PASSWORD, **{"X-Forwarded-For": OWNER}))

@@ -47,10 +47,16 @@ def test_confusion_metrics_match_sklearn(name, data):
 @pytest.mark.parametrize("name", sorted(SKLEARN_LABEL_METRICS))
 @pytest.mark.parametrize("case", ["one class present", "constant prediction", "all wrong"])
 def test_confusion_metric_edge_cases(name, case):
-    y_true = {"one class present": np.full(9, 2), "constant prediction": np.arange(9) % 3,
-              "all wrong": np.arange(9) % 3}[case]
-    y_pred = {"one class present": np.arange(9) % 3, "constant prediction": np.zeros(9, dtype=int),
-              "all wrong": (np.arange(9) + 1) % 3}[case]
+    y_true = {
+        "one class present": np.full(9, 2),
+        "constant prediction": np.arange(9) % 3,
+        "all wrong": np.arange(9) % 3,
+    }[case]
+    y_pred = {
+        "one class present": np.arange(9) % 3,
+        "constant prediction": np.zeros(9, dtype=int),
+        "all wrong": (np.arange(9) + 1) % 3,
+    }[case]
     ours = get_metric(name).from_confusion(confusion_matrix(y_true, y_pred, 4))
     assert ours == pytest.approx(SKLEARN_LABEL_METRICS[name](y_true, y_pred), abs=1e-12)
 
@@ -112,10 +118,16 @@ values = arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, al
 @given(y_true=values, data=st.data())
 def test_regression_metrics_match_sklearn(y_true, data):
     y_pred = data.draw(arrays(np.float64, len(y_true), elements=st.floats(-1e3, 1e3, allow_nan=False)))
-    assert get_metric("mae").from_rows(y_true, y_pred) == pytest.approx(skm.mean_absolute_error(y_true, y_pred), rel=1e-9, abs=1e-9)
-    assert get_metric("rmse").from_rows(y_true, y_pred) == pytest.approx(skm.root_mean_squared_error(y_true, y_pred), rel=1e-9, abs=1e-9)
+    assert get_metric("mae").from_rows(y_true, y_pred) == pytest.approx(
+        skm.mean_absolute_error(y_true, y_pred), rel=1e-9, abs=1e-9
+    )
+    assert get_metric("rmse").from_rows(y_true, y_pred) == pytest.approx(
+        skm.root_mean_squared_error(y_true, y_pred), rel=1e-9, abs=1e-9
+    )
     if len(y_true) >= 2:
-        assert get_metric("r2").from_rows(y_true, y_pred) == pytest.approx(skm.r2_score(y_true, y_pred), rel=1e-7, abs=1e-7)
+        assert get_metric("r2").from_rows(y_true, y_pred) == pytest.approx(
+            skm.r2_score(y_true, y_pred), rel=1e-7, abs=1e-7
+        )
 
 
 @pytest.mark.parametrize("y_pred", [np.full(5, 3.0), np.arange(5.0)])
@@ -160,9 +172,14 @@ def test_class_counts_in_score_order_agree_with_a_plain_argsort_on_every_path(da
     seed = data.draw(st.integers(0, 2**31))
     rng = np.random.default_rng(seed)
     shape = data.draw(st.sampled_from(["grid", "coarse", "fine", "wide", "signed", "zeros"]))
-    score = {"grid": np.round(rng.random(n), 6), "coarse": np.round(rng.random(n), 1), "fine": rng.random(n),
-             "wide": rng.random(n) * 50, "signed": rng.normal(size=n),
-             "zeros": np.where(rng.random(n) < 0.5, -0.0, 0.0)}[shape]
+    score = {
+        "grid": np.round(rng.random(n), 6),
+        "coarse": np.round(rng.random(n), 1),
+        "fine": rng.random(n),
+        "wide": rng.random(n) * 50,
+        "signed": rng.normal(size=n),
+        "zeros": np.where(rng.random(n) < 0.5, -0.0, 0.0),
+    }[shape]
     positive = rng.random(n) < 0.4
     order, level = score_levels(score)
     expected_pos = np.bincount(level, weights=positive[order])
@@ -218,6 +235,7 @@ def test_slices_run_in_a_forked_child_after_the_parent_used_them(monkeypatch):
 
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1)
     monkeypatch.setattr(slices, "_WORKERS", 2)
+
     def slow(rows: slice) -> int:  # both slices at once: the parent starts two threads, then both go idle
         time.sleep(0.2)
         return rows.stop - rows.start

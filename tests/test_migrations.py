@@ -43,30 +43,90 @@ def fill_first_revision(db: Database, tmp_path) -> dict:
     t = tables.tables
     with db.engine.begin() as connection:
         insert = lambda table, **row: connection.execute(t[table].insert().values(**row)).inserted_primary_key[0]
-        ada = insert("users", username="ada", password_hash=accounts.hash_password("lovelace-1815"),
-                     is_organiser=False, created_at=when)
-        bob = insert("users", username="bob", password_hash=accounts.hash_password("babbage-1791"),
-                     is_organiser=False, created_at=when)
-        org = insert("users", username="admin", password_hash=accounts.hash_password("organiser-pass"),
-                     is_organiser=True, created_at=when)
-        insert("api_tokens", user_id=org, token_hash=hashlib.sha256(token.encode()).hexdigest(), label="cli",
-               created_at=when)
-        competition = insert("competitions", slug="digits", title=task.spec.title, task_ref="digits",
-                             task_version=task.spec.version, answer_sha256=task.answer_key.sha256, description="",
-                             starts_at=None, ends_at=None, is_open=True, revealed=False, daily_limit=5,
-                             total_limit=None, team_size=4, final_selections=2, public_fraction=0.3, created_at=when)
-        team = insert("teams", competition_id=competition, name="Analysts", invite_code="invite-code-1", created_at=when)
+        ada = insert(
+            "users",
+            username="ada",
+            password_hash=accounts.hash_password("lovelace-1815"),
+            is_organiser=False,
+            created_at=when,
+        )
+        bob = insert(
+            "users",
+            username="bob",
+            password_hash=accounts.hash_password("babbage-1791"),
+            is_organiser=False,
+            created_at=when,
+        )
+        org = insert(
+            "users",
+            username="admin",
+            password_hash=accounts.hash_password("organiser-pass"),
+            is_organiser=True,
+            created_at=when,
+        )
+        insert(
+            "api_tokens",
+            user_id=org,
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            label="cli",
+            created_at=when,
+        )
+        competition = insert(
+            "competitions",
+            slug="digits",
+            title=task.spec.title,
+            task_ref="digits",
+            task_version=task.spec.version,
+            answer_sha256=task.answer_key.sha256,
+            description="",
+            starts_at=None,
+            ends_at=None,
+            is_open=True,
+            revealed=False,
+            daily_limit=5,
+            total_limit=None,
+            team_size=4,
+            final_selections=2,
+            public_fraction=0.3,
+            created_at=when,
+        )
+        team = insert(
+            "teams", competition_id=competition, name="Analysts", invite_code="invite-code-1", created_at=when
+        )
         for user in (ada, bob):
             insert("memberships", competition_id=competition, team_id=team, user_id=user)
-        submission = insert("submissions", competition_id=competition, team_id=team, user_id=ada,
-                            file_sha256="ab" * 32, file_name="predictions.csv", file_size=1234, note="first try",
-                            status="scored", utc_day="2026-01-02", created_at=when, scoring_started_at=when,
-                            attempts=1, problems=None, score=score, public_primary=score["public"][score["primary"]],
-                            private_primary=score["private"][score["primary"]], scored_version=task.spec.version,
-                            is_baseline=False, selected=True, disqualified=False)
+        submission = insert(
+            "submissions",
+            competition_id=competition,
+            team_id=team,
+            user_id=ada,
+            file_sha256="ab" * 32,
+            file_name="predictions.csv",
+            file_size=1234,
+            note="first try",
+            status="scored",
+            utc_day="2026-01-02",
+            created_at=when,
+            scoring_started_at=when,
+            attempts=1,
+            problems=None,
+            score=score,
+            public_primary=score["public"][score["primary"]],
+            private_primary=score["private"][score["primary"]],
+            scored_version=task.spec.version,
+            is_baseline=False,
+            selected=True,
+            disqualified=False,
+        )
         for version, recorded in ((0, old_score), (task.spec.version, score)):
-            insert("score_records", submission_id=submission, task_version=version,
-                   answer_sha256=task.answer_key.sha256, score=recorded, created_at=when)
+            insert(
+                "score_records",
+                submission_id=submission,
+                task_version=version,
+                answer_sha256=task.answer_key.sha256,
+                score=recorded,
+                created_at=when,
+            )
     return {"token": token, "submission": submission, "score": score}
 
 
@@ -75,8 +135,11 @@ def snapshot(db: Database) -> dict[str, list[dict]]:
     tables = MetaData()
     tables.reflect(db.engine)
     with db.engine.connect() as connection:
-        return {name: [dict(row._mapping) for row in connection.execute(select(table).order_by(*table.primary_key))]
-                for name, table in tables.tables.items() if name != "alembic_version"}
+        return {
+            name: [dict(row._mapping) for row in connection.execute(select(table).order_by(*table.primary_key))]
+            for name, table in tables.tables.items()
+            if name != "alembic_version"
+        }
 
 
 def assert_nothing_lost(before: dict, after: dict) -> None:

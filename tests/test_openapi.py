@@ -16,19 +16,23 @@ VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<arguments>[^)]*)\))?:)?(?
 
 def variables(rule: Rule) -> dict[str, tuple[str, str]]:
     """Each variable of a route: its converter (``default`` when none is named) and the converter's arguments."""
-    return {found["name"]: (found["converter"] or "default", found["arguments"] or "")
-            for found in VARIABLE.finditer(rule.rule)}
+    return {
+        found["name"]: (found["converter"] or "default", found["arguments"] or "")
+        for found in VARIABLE.finditer(rule.rule)
+    }
 
 
 def documented_paths(rule: Rule) -> list[str]:
     """The paths under which the document describes a route: ``<name>`` is ``{name}``, and a variable that
     takes one of a few words (``<any(open, close):action>``) is a path of its own for each word."""
-    choices = [[word.strip(" '\"") for word in arguments.split(",")] if converter == "any" else [f"{{{name}}}"]
-               for name, (converter, arguments) in variables(rule).items()]
+    choices = [
+        [word.strip(" '\"") for word in arguments.split(",")] if converter == "any" else [f"{{{name}}}"]
+        for name, (converter, arguments) in variables(rule).items()
+    ]
     paths = []
     for chosen in itertools.product(*choices):
         values = iter(chosen)
-        paths.append(VARIABLE.sub(lambda _: next(values), rule.rule))
+        paths.append(VARIABLE.sub(lambda _, values=values: next(values), rule.rule))
     return paths
 
 
@@ -75,8 +79,9 @@ def test_documented_path_parameters_are_the_routes_own(app, document):
             continue  # the test above reports it
         declared = {p["name"]: p["schema"]["type"] for p in operation.get("parameters", []) if p["in"] == "path"}
         converters = variables(rule)
-        expected = {name: "integer" if converters[name][0] == "int" else "string"
-                    for name in re.findall(r"{([^{}]+)}", path)}
+        expected = {
+            name: "integer" if converters[name][0] == "int" else "string" for name in re.findall(r"{([^{}]+)}", path)
+        }
         if declared != expected:
             wrong.append((path, method, declared, expected))
     assert not wrong, f"path parameters that differ from the route's (path, method, documented, route): {wrong}"

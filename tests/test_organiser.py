@@ -17,13 +17,15 @@ N = 60  # rows of the small organiser's task: 40 train, 20 test
 
 def task_files(version: int = 1, flip: bool = False) -> dict[str, str]:
     """A Kaggle-style bundle: train, test and answers CSVs for a two-class task (labels from x's parity)."""
-    label = lambda i: (i % 2) ^ int(flip)  # noqa: E731
+    label = lambda i: (i % 2) ^ int(flip)
     train = "id,x,label\n" + "".join(f"{i},{i * 1.5},{label(i)}\n" for i in range(40))
     test = "id,x\n" + "".join(f"{i},{i * 1.5}\n" for i in range(40, N))
     answers = "id,label\n" + "".join(f"{i},{label(i)}\n" for i in range(40, N))
-    toml = (f'name = "parity"\ntitle = "Parity"\nversion = {version}\nkind = "classification"\n\n'
-            '[data]\ntrain = "train.csv"\ntest = "test.csv"\nanswers = "answers.csv"\nid = "id"\ntarget = "label"\n\n'
-            '[metrics]\nprimary = "accuracy"\n\n[submission]\nprediction = "label"\n')
+    toml = (
+        f'name = "parity"\ntitle = "Parity"\nversion = {version}\nkind = "classification"\n\n'
+        '[data]\ntrain = "train.csv"\ntest = "test.csv"\nanswers = "answers.csv"\nid = "id"\ntarget = "label"\n\n'
+        '[metrics]\nprimary = "accuracy"\n\n[submission]\nprediction = "label"\n'
+    )
     return {"task.toml": toml, "train.csv": train, "test.csv": test, "answers.csv": answers}
 
 
@@ -46,7 +48,9 @@ def org(people):
 
 
 def host(client, token, folder, slug="parity", **body):
-    response = client.post("/api/v1/competitions", json={"task": str(folder), "slug": slug, **body}, headers=auth(token))
+    response = client.post(
+        "/api/v1/competitions", json={"task": str(folder), "slug": slug, **body}, headers=auth(token)
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -64,7 +68,11 @@ def competition(app, slug="parity") -> Competition:
 def test_hosting_copies_the_bundle_so_moving_the_folder_changes_nothing(app, client, people, org, tmp_path, arena_home):
     folder = write(tmp_path / "organiser" / "parity", task_files())
     hosted = host(client, org, folder)
-    assert hosted["metric"] == "accuracy" and hosted["higher_is_better"] and hosted["sizes"] == {"train_rows": 40, "test_rows": 20}
+    assert (
+        hosted["metric"] == "accuracy"
+        and hosted["higher_is_better"]
+        and hosted["sizes"] == {"train_rows": 40, "test_rows": 20}
+    )
     stored = competition(app)
     assert stored.task_ref.startswith(str(arena_home / "snapshots")) and stored.snapshot in stored.task_ref
     assert stored.source_ref == str(folder.resolve())
@@ -92,7 +100,7 @@ def test_a_new_version_in_the_organisers_folder_gets_its_own_snapshot(app, clien
     assert prepare(app.extensions["arena_db"], host_builtins=False) == ["parity"]
     second = competition(app)
     assert second.task_version == 2 and second.snapshot != first.snapshot and second.task_ref != first.task_ref
-    assert (first.task_ref and __import__("pathlib").Path(first.task_ref, "task.toml").is_file())  # the old one stays
+    assert first.task_ref and __import__("pathlib").Path(first.task_ref, "task.toml").is_file()  # the old one stays
 
 
 def test_pages_never_load_the_task(app, client, people, org, tmp_path, monkeypatch):
@@ -135,7 +143,9 @@ def test_a_broken_bundle_shows_to_organisers_and_leaves_participants_lists(app, 
 # --- item 6: a job records only the version it started with ------------------------------
 
 
-def test_a_score_is_not_recorded_when_the_version_changed_while_it_scored(app, client, people, org, tmp_path, monkeypatch):
+def test_a_score_is_not_recorded_when_the_version_changed_while_it_scored(
+    app, client, people, org, tmp_path, monkeypatch
+):
     host(client, org, write(tmp_path / "parity", task_files()))
     ada = people.token("ada")
     submission_id = upload(client, ada, "parity", right_on(1.0)).get_json()["submission"]["id"]
@@ -175,7 +185,9 @@ def test_a_draft_is_for_organisers_until_opened_and_can_be_deleted(app, client, 
     assert "parity" in {c["slug"] for c in client.get("/api/v1/competitions", headers=auth(org)).get_json()}
     refused = upload(client, ada, "parity", right_on(1.0))
     assert refused.status_code == 404 and "draft" not in refused.get_data(as_text=True)  # not even its existence
-    assert client.post("/api/v1/competitions/parity/reveal", json={"confirm": True}, headers=auth(org)).status_code == 400
+    assert (
+        client.post("/api/v1/competitions/parity/reveal", json={"confirm": True}, headers=auth(org)).status_code == 400
+    )
     assert client.delete("/api/v1/competitions/parity", json={}, headers=auth(org)).status_code == 400  # no confirm
     assert client.delete("/api/v1/competitions/parity", json={"confirm": True}, headers=auth(org)).status_code == 200
     assert client.get("/api/v1/competitions/parity", headers=auth(org)).status_code == 404
@@ -197,11 +209,14 @@ def test_opening_a_draft_publishes_it_and_a_published_competition_cannot_be_dele
     assert client.post("/api/v1/competitions/parity/open", headers=auth(org)).status_code == 400
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/competitions/parity/reveal", {}),
-    ("/api/v1/submissions/{sub}/disqualify", {}),
-    ("/api/v1/competitions/parity/teams/{team}/disqualify", {}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/competitions/parity/reveal", {}),
+        ("/api/v1/submissions/{sub}/disqualify", {}),
+        ("/api/v1/competitions/parity/teams/{team}/disqualify", {}),
+    ],
+)
 def test_the_api_asks_for_confirm_true(app, client, people, org, tmp_path, path, body):
     host(client, org, write(tmp_path / "parity", task_files()))
     sub = upload(client, people.token("ada"), "parity", right_on(1.0)).get_json()["submission"]["id"]
@@ -241,7 +256,9 @@ def _set_scores(app, values: dict[int, tuple[float, float]]) -> None:
             row.public_primary, row.private_primary = public, private
 
 
-def test_a_team_that_chose_no_finals_is_judged_on_its_best_public_ones_up_to_the_limit(app, client, people, org, tmp_path):
+def test_a_team_that_chose_no_finals_is_judged_on_its_best_public_ones_up_to_the_limit(
+    app, client, people, org, tmp_path
+):
     host(client, org, write(tmp_path / "parity", task_files()), final_selections=2)
     ada = people.token("ada")
     subs = [upload(client, ada, "parity", right_on(share)).get_json()["submission"]["id"] for share in (0.9, 0.8, 0.7)]
@@ -284,7 +301,9 @@ def test_a_teams_own_daily_limit_and_the_audit_log(app, client, people, org, tmp
     with app.extensions["arena_db"].session() as session:
         team = session.query(Submission).first().team_id
     people.login("org")
-    bad = client.post("/c/parity/admin/team-limit", data={"csrf_token": people.csrf(), "team_id": team, "daily_limit": "0"})
+    bad = client.post(
+        "/c/parity/admin/team-limit", data={"csrf_token": people.csrf(), "team_id": team, "daily_limit": "0"}
+    )
     assert bad.status_code == 400
     client.post("/c/parity/admin/team-limit", data={"csrf_token": people.csrf(), "team_id": team, "daily_limit": "3"})
     assert client.get("/api/v1/competitions/parity/submissions", headers=auth(ada)).get_json()["slots_left"] == 2
@@ -310,8 +329,9 @@ def test_a_teams_own_limit_holds_under_concurrent_uploads(people_factory, databa
     from arena.server import submissions
 
     with app.extensions["arena_db"].session() as session, session.begin():
-        submissions.set_team_daily_limit(session, submissions.team_in(session, session.query(Competition).filter_by(
-            slug="parity").one(), team_id), 3)
+        submissions.set_team_daily_limit(
+            session, submissions.team_in(session, session.query(Competition).filter_by(slug="parity").one(), team_id), 3
+        )
     barrier, codes = threading.Barrier(6), []
 
     def send(k: int) -> None:
@@ -334,16 +354,34 @@ def _csvs(files: dict[str, str]) -> dict:
 
 def test_host_a_task_built_from_uploaded_csvs_after_a_preview(app, client, people, org, tmp_path, arena_home):
     people.login("org")
-    form = {"csrf_token": people.csrf(), "name": "parity", "title": "Parity", "kind": "classification",
-            "id_column": "id", "target": "label", "metric": "accuracy", "prediction": "label",
-            "public_fraction": "0.5", "daily_limit": "4", "final_selections": "1"}
+    form = {
+        "csrf_token": people.csrf(),
+        "name": "parity",
+        "title": "Parity",
+        "kind": "classification",
+        "id_column": "id",
+        "target": "label",
+        "metric": "accuracy",
+        "prediction": "label",
+        "public_fraction": "0.5",
+        "daily_limit": "4",
+        "final_selections": "1",
+    }
     preview = client.post("/host/build", data={**form, **_csvs(task_files())}, content_type="multipart/form-data")
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and 'id="task-preview"' in text and "40 train · 20 test" in text
     assert str(arena_home) not in text
     token = text.split('name="token" value="')[1].split('"')[0]
-    hosted = client.post("/host/build/host", data={"csrf_token": people.csrf(), "token": token, "slug": "parity",
-                                                   "state": "draft", "public_fraction": "0.5"})
+    hosted = client.post(
+        "/host/build/host",
+        data={
+            "csrf_token": people.csrf(),
+            "token": token,
+            "slug": "parity",
+            "state": "draft",
+            "public_fraction": "0.5",
+        },
+    )
     assert hosted.status_code == 302
     made = competition(app)
     assert made.lifecycle == "draft" and made.daily_limit == 4 and made.public_fraction == 0.5 and made.snapshot
@@ -353,14 +391,22 @@ def test_building_from_csvs_reports_every_problem_without_server_paths(client, p
     people.login("org")
     files = task_files()
     files["answers.csv"] = "id,label\n40,0\n"  # most test ids have no answer
-    form = {"csrf_token": people.csrf(), "name": "parity", "id_column": "id", "target": "label",
-            "metric": "accuracy", "prediction": "label", "kind": "classification"}
+    form = {
+        "csrf_token": people.csrf(),
+        "name": "parity",
+        "id_column": "id",
+        "target": "label",
+        "metric": "accuracy",
+        "prediction": "label",
+        "kind": "classification",
+    }
     preview = client.post("/host/build", data={**form, **_csvs(files)}, content_type="multipart/form-data")
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and 'id="build-problems"' in text and "test ids have no answer" in text
     assert str(arena_home) not in text
-    bad = client.post("/host/build", data={**form, "metric": "nonsense", **_csvs(task_files())},
-                      content_type="multipart/form-data")
+    bad = client.post(
+        "/host/build", data={**form, "metric": "nonsense", **_csvs(task_files())}, content_type="multipart/form-data"
+    )
     assert bad.status_code == 400 and b"not a metric" in bad.data
 
 
@@ -376,8 +422,9 @@ def test_a_submission_page_shows_metrics_history_and_the_validation_report(app, 
     upload(client, bob, "parity", right_on(0.8))
     people.drain()
     write(tmp_path / "parity", task_files(version=2))
-    client.put("/api/v1/competitions/parity/task", json={"task": str(tmp_path / "parity"), "confirm": True},
-               headers=auth(org))
+    client.put(
+        "/api/v1/competitions/parity/task", json={"task": str(tmp_path / "parity"), "confirm": True}, headers=auth(org)
+    )
     people.drain()
     people.login("ada")
     page = client.get(f"/c/parity/submissions/{good}").get_data(as_text=True)

@@ -16,8 +16,12 @@ LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
 
 
 def test_no_view_writes_the_audit_log_itself():
-    writers = [f"{path.name}:{number}" for path in sorted(LEADERBOARD.rglob("*.py"))
-               for number, line in enumerate(path.read_text().splitlines(), start=1) if re.search(r"audit\.record\b", line)]
+    writers = [
+        f"{path.name}:{number}"
+        for path in sorted(LEADERBOARD.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"audit\.record\b", line)
+    ]
     assert writers == []
 
 
@@ -27,8 +31,10 @@ def db(app):
 
 
 def log_of(session, slug: str) -> list[tuple[str, str, str]]:
-    return [(entry.username, entry.action, entry.detail) for entry in
-            session.query(AuditEntry).filter_by(competition_slug=slug).order_by(AuditEntry.id)]
+    return [
+        (entry.username, entry.action, entry.detail)
+        for entry in session.query(AuditEntry).filter_by(competition_slug=slug).order_by(AuditEntry.id)
+    ]
 
 
 def test_hosting_closing_rescoring_and_revealing_each_write_their_entry(db):
@@ -39,9 +45,13 @@ def test_hosting_closing_rescoring_and_revealing_each_write_their_entry(db):
         organiser_actions.set_open(session, competition, org, False)
         queued = organiser_actions.rescore(session, competition, org)
         organiser_actions.reveal(session, competition, org)
-        assert log_of(session, "round-1") == [("org", "host", "digits as draft"), ("org", "open", ""),
-                                              ("org", "close", ""), ("org", "rescore", f"{queued} submissions queued"),
-                                              ("org", "reveal", "")]
+        assert log_of(session, "round-1") == [
+            ("org", "host", "digits as draft"),
+            ("org", "open", ""),
+            ("org", "close", ""),
+            ("org", "rescore", f"{queued} submissions queued"),
+            ("org", "reveal", ""),
+        ]
 
 
 def test_a_refused_action_writes_no_entry(db):
@@ -64,8 +74,10 @@ def test_disqualifying_and_restoring_a_team_are_logged_by_name(app, client, peop
         team = organiser_actions.disqualify_team(session, competition, org, team_id)
         assert team.disqualified
         organiser_actions.disqualify_team(session, competition, org, team_id, False)
-        assert log_of(session, "digits")[-2:] == [("org", "disqualify", f"team {team.name}"),
-                                                  ("org", "restore", f"team {team.name}")]
+        assert log_of(session, "digits")[-2:] == [
+            ("org", "disqualify", f"team {team.name}"),
+            ("org", "restore", f"team {team.name}"),
+        ]
 
 
 def test_the_admin_pages_clear_button_lets_a_team_upload_again_and_is_logged(app, client, people, db):
@@ -80,12 +92,18 @@ def test_the_admin_pages_clear_button_lets_a_team_upload_again_and_is_logged(app
         assert [action for _, action, _ in log_of(session, "digits")] == ["clear-failures"]
 
 
-@pytest.mark.parametrize(("path", "form", "message"), [
-    ("/c/digits/admin/team-limit", {"team_id": "x", "daily_limit": "3"}, "&#39;team_id&#39; must be a number."),
-    ("/c/digits/admin/task", {"task_ref": "digits"}, "tick &#39;every submission is rescored&#39; to confirm"),
-    ("/host/build", {"name": "t", "public_fraction": "a third"},
-     "&#39;public_fraction&#39; must be a number; got &#39;a third&#39;."),
-])
+@pytest.mark.parametrize(
+    ("path", "form", "message"),
+    [
+        ("/c/digits/admin/team-limit", {"team_id": "x", "daily_limit": "3"}, "&#39;team_id&#39; must be a number."),
+        ("/c/digits/admin/task", {"task_ref": "digits"}, "tick &#39;every submission is rescored&#39; to confirm"),
+        (
+            "/host/build",
+            {"name": "t", "public_fraction": "a third"},
+            "&#39;public_fraction&#39; must be a number; got &#39;a third&#39;.",
+        ),
+    ],
+)
 def test_a_bad_organiser_form_says_which_field_to_fix(client, people, path, form, message):
     people.token("org", organiser=True)
     people.login("org")

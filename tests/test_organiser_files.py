@@ -57,11 +57,22 @@ def write(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(path, index=False)
 
 
-def bundle(folder: Path, fmt: str, train: pd.DataFrame, test: pd.DataFrame, answers: pd.DataFrame, *,
-           name: str = "own", primary: str = "accuracy", others: str = '"f1_macro"', prediction: str = "label") -> Path:
+def bundle(
+    folder: Path,
+    fmt: str,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    answers: pd.DataFrame,
+    *,
+    name: str = "own",
+    primary: str = "accuracy",
+    others: str = '"f1_macro"',
+    prediction: str = "label",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "task.toml").write_text(SEPARATE.format(name=name, fmt=fmt, primary=primary, others=others,
-                                                      prediction=prediction))
+    (folder / "task.toml").write_text(
+        SEPARATE.format(name=name, fmt=fmt, primary=primary, others=others, prediction=prediction)
+    )
     for part, frame in (("train", train), ("test", test), ("answers", answers)):
         write(frame, folder / f"{part}.{fmt}")
     return folder
@@ -69,15 +80,21 @@ def bundle(folder: Path, fmt: str, train: pd.DataFrame, test: pd.DataFrame, answ
 
 def ids_of(kind: str, n: int) -> list:
     rng = np.random.default_rng(7)
-    return {"integers": [1000 + 3 * i for i in range(n)],
-            "zero-padded": [f"{i * 7:04d}" for i in range(n)],  # 0000, 0007, ..., below 1000: padded
-            "uuid-like": [str(uuid.UUID(int=int(rng.integers(1, 2**62)) << 64 | i)) for i in range(n)],
-            "floats": [1000.0 + 3 * i for i in range(n)]}[kind]
+    return {
+        "integers": [1000 + 3 * i for i in range(n)],
+        "zero-padded": [f"{i * 7:04d}" for i in range(n)],  # 0000, 0007, ..., below 1000: padded
+        "uuid-like": [str(uuid.UUID(int=int(rng.integers(1, 2**62)) << 64 | i)) for i in range(n)],
+        "floats": [1000.0 + 3 * i for i in range(n)],
+    }[kind]
 
 
 def classes_of(kind: str) -> list:
-    return {"integers": [0, 1, 2], "zero-padded": ["01", "02", "10"],
-            "uuid-like": [str(uuid.UUID(int=c + 1)) for c in range(3)], "floats": [0.0, 1.0, 2.0]}[kind]
+    return {
+        "integers": [0, 1, 2],
+        "zero-padded": ["01", "02", "10"],
+        "uuid-like": [str(uuid.UUID(int=c + 1)) for c in range(3)],
+        "floats": [0.0, 1.0, 2.0],
+    }[kind]
 
 
 def frames(id_kind: str, label_kind: str, n_train: int = 60, n_test: int = 45):
@@ -140,7 +157,9 @@ def test_every_id_and_label_type_round_trips(tmp_path, fmt, id_kind, label_kind)
     truth, pred = answers["label"].astype(str).to_numpy(), noisy["label"].astype(str).to_numpy()
     for part, rows in (("public", public), ("private", ~public)):
         assert scores[0][part]["accuracy"] == pytest.approx(accuracy_score(truth[rows], pred[rows]), abs=1e-9)
-        assert scores[0][part]["f1_macro"] == pytest.approx(f1_score(truth[rows], pred[rows], average="macro"), abs=1e-9)
+        assert scores[0][part]["f1_macro"] == pytest.approx(
+            f1_score(truth[rows], pred[rows], average="macro"), abs=1e-9
+        )
 
 
 def test_integer_labels_stored_as_floats_in_the_answers_accept_integer_and_float_predictions(tmp_path):
@@ -166,8 +185,14 @@ def test_zero_padded_ids_are_refused_when_written_as_numbers(tmp_path):
 # --- Kaggle's solution files -----------------------------------------------------------
 
 
-def kaggle_bundle(folder: Path, fmt: str = "csv", usage: str = "Usage", prediction: str = "label",
-                  metrics: tuple[str, str] = ("accuracy", '"f1_macro"'), data=load_wine):
+def kaggle_bundle(
+    folder: Path,
+    fmt: str = "csv",
+    usage: str = "Usage",
+    prediction: str = "label",
+    metrics: tuple[str, str] = ("accuracy", '"f1_macro"'),
+    data=load_wine,
+):
     """A scikit-learn data set as train, test and a Kaggle solution file with Public/Private/Ignored rows."""
     x, y = data(return_X_y=True, as_frame=True)
     frame = x.round(6).assign(id=np.arange(len(x)) + 1, label=y.to_numpy())
@@ -176,8 +201,16 @@ def kaggle_bundle(folder: Path, fmt: str = "csv", usage: str = "Usage", predicti
     train, test = frame.iloc[n_test:], frame.iloc[:n_test]
     kinds = np.array(["Public", "PRIVATE", "private", "Ignored", "public", "Private"])[np.arange(n_test) % 6]
     solution = pd.DataFrame({"id": test["id"], "label": test["label"].astype(float), usage: kinds})
-    bundle(folder, fmt, train, test.drop(columns="label"), solution, primary=metrics[0], others=metrics[1],
-           prediction=prediction)
+    bundle(
+        folder,
+        fmt,
+        train,
+        test.drop(columns="label"),
+        solution,
+        primary=metrics[0],
+        others=metrics[1],
+        prediction=prediction,
+    )
     return solution
 
 
@@ -185,8 +218,11 @@ def test_usage_is_read_in_any_case_and_ignored_rows_count_on_neither_board(tmp_p
     solution = kaggle_bundle(tmp_path / "b", usage="Usage")
     task = load_task(tmp_path / "b")
     rng = np.random.default_rng(2)
-    submission = solution[["id", "label"]].assign(label=np.where(rng.random(len(solution)) < 0.7, solution["label"],
-                                                                 rng.integers(0, 3, len(solution))).astype(int))
+    submission = solution[["id", "label"]].assign(
+        label=np.where(rng.random(len(solution)) < 0.7, solution["label"], rng.integers(0, 3, len(solution))).astype(
+            int
+        )
+    )
     path = tmp_path / "sub.csv"
     submission.to_csv(path, index=False)
     score = score_submission(task, path)
@@ -214,8 +250,10 @@ def test_every_spelling_of_usage_gives_the_same_split(tmp_path, column):
     assert task.answer_key.usage_public is not None and task.answer_key.ignored is not None
     n = len(task.answer_key.ids)  # the rows cycle through Public, PRIVATE, private, Ignored, public, Private
     cycle = np.arange(n) % 6
-    assert (task.answer_key.usage_public.sum(), task.answer_key.ignored.sum()) == (np.isin(cycle, [0, 4]).sum(),
-                                                                                   (cycle == 3).sum())
+    assert (task.answer_key.usage_public.sum(), task.answer_key.ignored.sum()) == (
+        np.isin(cycle, [0, 4]).sum(),
+        (cycle == 3).sum(),
+    )
 
 
 def test_an_unknown_usage_value_is_a_bundle_problem(tmp_path):
@@ -245,7 +283,9 @@ def test_a_sample_submission_that_holds_the_answers_is_refused(tmp_path):
     train, test, answers = frames("integers", "integers")
     folder = bundle(tmp_path / "b", "csv", train, test, answers)
     answers.to_csv(folder / "sample_submission.csv", index=False)
-    with pytest.raises(BundleError, match="matches the hidden answers on 100% of the rows: it would give the answer key away"):
+    with pytest.raises(
+        BundleError, match="matches the hidden answers on 100% of the rows: it would give the answer key away"
+    ):
         load_task(folder)
 
 
@@ -253,15 +293,24 @@ def test_a_sample_submission_may_be_named_in_task_toml(tmp_path):
     train, test, answers = frames("integers", "integers")
     folder = bundle(tmp_path / "b", "csv", train, test, answers)
     (folder / "my_sample.csv").write_text("id,label\n" + "".join(f"{i},2\n" for i in test["id"]))
-    text = (folder / "task.toml").read_text().replace('label"\n[metrics]', 'label"\nsample_submission = "my_sample.csv"\n[metrics]')
+    text = (
+        (folder / "task.toml")
+        .read_text()
+        .replace('label"\n[metrics]', 'label"\nsample_submission = "my_sample.csv"\n[metrics]')
+    )
     (folder / "task.toml").write_text(text)
     assert set(load_task(folder).sample_submission()["label"]) == {2}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_binary_probability_task_takes_one_probability_column(tmp_path, fmt):
-    solution = kaggle_bundle(tmp_path / "b", fmt=fmt, prediction="probabilities",
-                             metrics=("roc_auc", '"log_loss", "accuracy"'), data=load_breast_cancer)
+    solution = kaggle_bundle(
+        tmp_path / "b",
+        fmt=fmt,
+        prediction="probabilities",
+        metrics=("roc_auc", '"log_loss", "accuracy"'),
+        data=load_breast_cancer,
+    )
     task = load_task(tmp_path / "b")
     rng = np.random.default_rng(4)
     positive = np.clip(solution["label"].to_numpy() * 0.6 + rng.random(len(solution)) * 0.4, 0, 1).round(6)
@@ -368,13 +417,21 @@ def test_arena_score_json_reports_the_exact_public_share(tmp_path, capsys):
 
 # --- files uploaded by mistake, and a command whose reader leaves -------------------------
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa" + bytes(range(256)) * 4
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa"
+    + bytes(range(256)) * 4
+)
 
 
-@pytest.mark.parametrize("content, kind", [
-    (PNG, "a PNG image"), (b"PK\x03\x04" + bytes(range(256)), "a ZIP archive"), (gzip.compress(PNG), "a PNG image"),
-    (bytes(range(256)) * 8, None),
-])
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (PNG, "a PNG image"),
+        (b"PK\x03\x04" + bytes(range(256)), "a ZIP archive"),
+        (gzip.compress(PNG), "a PNG image"),
+        (bytes(range(256)) * 8, None),
+    ],
+)
 def test_a_binary_file_gets_one_plain_line(tmp_path, content, kind):
     path = tmp_path / "predictions.csv"
     path.write_bytes(content)
@@ -394,14 +451,23 @@ def test_a_binary_upload_fails_with_one_line(client, people):
     people.drain()
     [entry] = client.get("/api/v1/competitions/digits/submissions", headers=auth(token)).get_json()["submissions"]
     assert entry["status"] == "failed"
-    assert entry["problems"] == ["this is not a CSV or Parquet file (it looks like a PNG image). Upload your "
-                                 "predictions as CSV, gzip-compressed CSV or Parquet, with the header of "
-                                 "sample_submission.csv."]
+    assert entry["problems"] == [
+        "this is not a CSV or Parquet file (it looks like a PNG image). Upload your "
+        "predictions as CSV, gzip-compressed CSV or Parquet, with the header of "
+        "sample_submission.csv."
+    ]
 
 
 def test_a_command_whose_reader_stops_reading_exits_quietly():
     load_task("digits")  # materialised in the cache first, so the command is quick
-    command = [sys.executable, "-c", "import sys; from arena.cli import main; sys.exit(main())", "tasks", "show", "digits"]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from arena.cli import main; sys.exit(main())",
+        "tasks",
+        "show",
+        "digits",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()  # like `| head` that has read what it wanted
     error = process.stderr.read().decode()

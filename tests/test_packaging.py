@@ -55,12 +55,15 @@ def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
     assert '"primary": "rmse"' in scored.stdout and "LOADED []" in scored.stderr
 
 
-@pytest.mark.parametrize(("argv", "extra"), [
-    (["serve"], "server"),
-    (["baseline", "digits", "cnn"], "baselines"),
-    (["host", "digits"], "server"),
-    (["db", "upgrade"], "server"),
-])
+@pytest.mark.parametrize(
+    ("argv", "extra"),
+    [
+        (["serve"], "server"),
+        (["baseline", "digits", "cnn"], "baselines"),
+        (["host", "digits"], "server"),
+        (["db", "upgrade"], "server"),
+    ],
+)
 def test_a_command_whose_extra_is_missing_names_the_extra(argv, extra):
     result = arena_without_extras(*argv)
     assert result.returncode == 1

@@ -17,7 +17,9 @@ from arena.tasks import load_task
 
 N = 60
 BOX = ("x", "y", "width", "height")
-COLUMNS = '{ x = "float", y = "float", width = "float", height = "float", label = "text", objects = "int", seen = "bool" }'
+COLUMNS = (
+    '{ x = "float", y = "float", width = "float", height = "float", label = "text", objects = "int", seen = "bool" }'
+)
 
 BOXES = """
 import numpy as np
@@ -66,14 +68,25 @@ needs = "table"
 
 
 def boxes(rng: np.random.Generator, ids: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"id": ids, "x": np.round(rng.uniform(0, 50, len(ids)), 2),
-                         "y": np.round(rng.uniform(0, 50, len(ids)), 2), "width": np.round(rng.uniform(5, 20, len(ids)), 2),
-                         "height": np.round(rng.uniform(5, 20, len(ids)), 2),
-                         "label": rng.choice(["cat", "dog", "0300"], len(ids))})
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "x": np.round(rng.uniform(0, 50, len(ids)), 2),
+            "y": np.round(rng.uniform(0, 50, len(ids)), 2),
+            "width": np.round(rng.uniform(5, 20, len(ids)), 2),
+            "height": np.round(rng.uniform(5, 20, len(ids)), 2),
+            "label": rng.choice(["cat", "dog", "0300"], len(ids)),
+        }
+    )
 
 
-def write_boxes(folder, *, submission: str = f"prediction = \"columns\"\ncolumns = {COLUMNS}", metrics: str = METRICS,
-                weight: str = ""):
+def write_boxes(
+    folder,
+    *,
+    submission: str = f'prediction = "columns"\ncolumns = {COLUMNS}',
+    metrics: str = METRICS,
+    weight: str = "",
+):
     """A bounding-box bundle: answers hold each image's box and label; the submission declares its own columns."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(3)
@@ -82,7 +95,8 @@ def write_boxes(folder, *, submission: str = f"prediction = \"columns\"\ncolumns
     pd.DataFrame({"id": np.arange(N), "pixels": rng.random(N)}).to_csv(folder / "test.csv", index=False)
     boxes(rng, np.arange(N)).assign(w=rng.integers(1, 4, N)).to_csv(folder / "answers.csv", index=False)
     (folder / "metrics.py").write_text(textwrap.dedent(BOXES))
-    (folder / "task.toml").write_text(textwrap.dedent(f"""
+    (folder / "task.toml").write_text(
+        textwrap.dedent(f"""
         name = "{folder.name}"
         version = 1
         kind = "regression"
@@ -95,7 +109,11 @@ def write_boxes(folder, *, submission: str = f"prediction = \"columns\"\ncolumns
         {weight}
 
         [submission]
-        """) + submission + "\n" + metrics)
+        """)
+        + submission
+        + "\n"
+        + metrics
+    )
     return folder
 
 
@@ -141,8 +159,12 @@ def test_a_table_plugin_scores_the_declared_columns_on_public_and_private_rows(t
 
 
 def test_a_weight_column_reaches_a_table_plugin(tmp_path):
-    only_iou = METRICS.replace('others = ["centre_rmse", "label_hits"]', "").split("[[metrics.plugin]]\nname = \"centre")[0]
-    task = load_task(write_boxes(tmp_path / "weighted", weight='weight = "w"', metrics=only_iou))  # every plugin takes weight=
+    only_iou = METRICS.replace('others = ["centre_rmse", "label_hits"]', "").split(
+        '[[metrics.plugin]]\nname = "centre'
+    )[0]
+    task = load_task(
+        write_boxes(tmp_path / "weighted", weight='weight = "w"', metrics=only_iou)
+    )  # every plugin takes weight=
     guess = shifted(task, 8.0)
     score = score_submission(task, submit(tmp_path, guess))
     answers = task.answers.sort_values("id").reset_index(drop=True)
@@ -183,14 +205,17 @@ def broken(task, change: str) -> pd.DataFrame:
     return guess
 
 
-@pytest.mark.parametrize("change, message", [
-    ("missing", "missing columns: height. The header must be: id,x,y,width,height,label,objects,seen"),
-    ("text", "column 'x' must hold numbers; 2 cells hold text, e.g. 'left', '10 px' (lines 4, 7)"),
-    ("nan", "column 'x' has 2 empty, NaN or infinite values (lines 5, 6)"),
-    ("empty", "column 'label' has 2 empty cells (lines 3, 8)"),
-    ("fraction", "column 'objects' must hold whole numbers; 1 cells do not, e.g. 2.5 (lines 9)"),
-    ("bool", "column 'seen' must hold true or false (or 1 or 0); found 'maybe' (lines 10)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("missing", "missing columns: height. The header must be: id,x,y,width,height,label,objects,seen"),
+        ("text", "column 'x' must hold numbers; 2 cells hold text, e.g. 'left', '10 px' (lines 4, 7)"),
+        ("nan", "column 'x' has 2 empty, NaN or infinite values (lines 5, 6)"),
+        ("empty", "column 'label' has 2 empty cells (lines 3, 8)"),
+        ("fraction", "column 'objects' must hold whole numbers; 1 cells do not, e.g. 2.5 (lines 9)"),
+        ("bool", "column 'seen' must hold true or false (or 1 or 0); found 'maybe' (lines 10)"),
+    ],
+)
 def test_a_bad_cell_in_a_declared_column_is_reported_with_its_line(tmp_path, change, message):
     task = load_task(write_boxes(tmp_path / "bad"))
     with pytest.raises(SubmissionError) as caught:
@@ -219,8 +244,11 @@ def test_the_sample_submission_and_the_command_line_show_the_declared_columns(tm
     assert "x (float), y (float), width (float), height (float), label (text)" in capsys.readouterr().out
     assert main(["score", str(folder), str(out / "sample_submission.csv"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["submission_columns"]["label"] == "text" and set(data["public"]) == {"mean_iou", "centre_rmse",
-                                                                                      "label_hits"}
+    assert data["submission_columns"]["label"] == "text" and set(data["public"]) == {
+        "mean_iou",
+        "centre_rmse",
+        "label_hits",
+    }
     assert main(["tasks", "show", str(folder)]) == 0
     assert "id,x,y,width,height,label,objects,seen (columns: x (float)" in capsys.readouterr().out
 
@@ -228,24 +256,34 @@ def test_the_sample_submission_and_the_command_line_show_the_declared_columns(tm
 def test_an_organisers_sample_that_copies_the_answers_is_refused(tmp_path):
     folder = write_boxes(tmp_path / "leak")
     pd.read_csv(folder / "answers.csv").drop(columns=["w"]).assign(objects=1, seen=True).to_csv(
-        folder / "sample_submission.csv", index=False)
+        folder / "sample_submission.csv", index=False
+    )
     with pytest.raises(BundleError, match="would give the answer key away"):
         load_task(folder)
 
 
-@pytest.mark.parametrize("submission, metrics, message", [
-    ('prediction = "columns"\ncolumns = { x = "flaot" }', METRICS, "unknown type 'flaot'. Did you mean 'float'?"),
-    ('prediction = "columns"\ncolumns = { x = "string" }', METRICS, "unknown type 'string'. Did you mean 'text'?"),
-    ('prediction = "columns"\ncolumns = { x = 1 }', METRICS, "[submission.columns.x]: the type must be a string"),
-    ('prediction = "columns"\ncolumns = { id = "int" }', METRICS, "'id' is the id column"),
-    ('prediction = "columns"', METRICS, "[submission.columns]: is required with prediction = \"columns\""),
-    (f'prediction = "value"\ncolumns = {COLUMNS}', METRICS, "which needs prediction = \"columns\""),
-    (f'prediction = "columns"\ncolumns = {COLUMNS}', METRICS.replace('"label_hits"]', '"label_hits", "mae"]'),
-     "'mae' needs value predictions, but [submission] prediction = 'columns'. With prediction = \"columns\" every "
-     "metric is a plugin with needs = \"table\""),
-    (f'prediction = "columns"\ncolumns = {COLUMNS}', METRICS.replace('needs = "table"', 'needs = "value"', 1),
-     "plugin 'mean_iou' needs value predictions, but [submission] prediction = 'columns'"),
-])
+@pytest.mark.parametrize(
+    "submission, metrics, message",
+    [
+        ('prediction = "columns"\ncolumns = { x = "flaot" }', METRICS, "unknown type 'flaot'. Did you mean 'float'?"),
+        ('prediction = "columns"\ncolumns = { x = "string" }', METRICS, "unknown type 'string'. Did you mean 'text'?"),
+        ('prediction = "columns"\ncolumns = { x = 1 }', METRICS, "[submission.columns.x]: the type must be a string"),
+        ('prediction = "columns"\ncolumns = { id = "int" }', METRICS, "'id' is the id column"),
+        ('prediction = "columns"', METRICS, '[submission.columns]: is required with prediction = "columns"'),
+        (f'prediction = "value"\ncolumns = {COLUMNS}', METRICS, 'which needs prediction = "columns"'),
+        (
+            f'prediction = "columns"\ncolumns = {COLUMNS}',
+            METRICS.replace('"label_hits"]', '"label_hits", "mae"]'),
+            "'mae' needs value predictions, but [submission] prediction = 'columns'. With prediction = \"columns\" every "
+            'metric is a plugin with needs = "table"',
+        ),
+        (
+            f'prediction = "columns"\ncolumns = {COLUMNS}',
+            METRICS.replace('needs = "table"', 'needs = "value"', 1),
+            "plugin 'mean_iou' needs value predictions, but [submission] prediction = 'columns'",
+        ),
+    ],
+)
 def test_declared_columns_are_checked_in_task_toml(tmp_path, submission, metrics, message):
     with pytest.raises(BundleError) as caught:
         load_task(write_boxes(tmp_path / "spec", submission=submission, metrics=metrics))
@@ -253,7 +291,9 @@ def test_declared_columns_are_checked_in_task_toml(tmp_path, submission, metrics
 
 
 def test_every_problem_of_the_declaration_is_reported_at_once(tmp_path):
-    submission = f'prediction = "columns"\ncolumns = {COLUMNS.replace("float", "flaot", 1)[:-1]}, id = "int", tag = "boolean" }}'
+    submission = (
+        f'prediction = "columns"\ncolumns = {COLUMNS.replace("float", "flaot", 1)[:-1]}, id = "int", tag = "boolean" }}'
+    )
     with pytest.raises(BundleError) as caught:
         load_task(write_boxes(tmp_path / "many", submission=submission))
     keys = [p.split("]")[0].rpartition("[")[2] for p in caught.value.messages()]
@@ -276,7 +316,9 @@ def test_a_hosted_columns_competition_scores_an_upload(people_factory, tmp_path)
     answer = upload(client, token, "boxes", guess.to_csv(index=False))
     assert answer.status_code == 202, answer.data
     people.drain()
-    submission = client.get(f"/api/v1/submissions/{answer.get_json()['submission']['id']}", headers=auth(token)).get_json()
+    submission = client.get(
+        f"/api/v1/submissions/{answer.get_json()['submission']['id']}", headers=auth(token)
+    ).get_json()
     assert submission["status"] == "scored", submission
     assert submission["metric"] == "mean_iou" and 0 < submission["public"]["mean_iou"] < 1
     bad = upload(client, token, "boxes", guess.drop(columns=["label"]).to_csv(index=False))
@@ -288,8 +330,9 @@ def test_a_hosted_columns_competition_scores_an_upload(people_factory, tmp_path)
 
 def test_declared_columns_of_a_single_table_go_to_the_answers_never_to_the_test_set(tmp_path):
     folder = write_boxes(tmp_path / "one")
-    whole = pd.concat([pd.read_csv(folder / "train.csv"), pd.read_csv(folder / "answers.csv").drop(columns=["w"]).assign(
-        pixels=0.5)])
+    whole = pd.concat(
+        [pd.read_csv(folder / "train.csv"), pd.read_csv(folder / "answers.csv").drop(columns=["w"]).assign(pixels=0.5)]
+    )
     whole.to_csv(folder / "all.csv", index=False)
     toml = (folder / "task.toml").read_text()
     toml = toml.replace('train = "train.csv"\ntest = "test.csv"\nanswers = "answers.csv"', 'file = "all.csv"')

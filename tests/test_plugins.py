@@ -37,8 +37,17 @@ def spread(answers, predictions):
 """
 
 
-def write_bundle(folder, metrics: str, *, code: str = PINBALL, kind: str = "regression", prediction: str = "value",
-                 weight: str = "", target=None, train_target=None):
+def write_bundle(
+    folder,
+    metrics: str,
+    *,
+    code: str = PINBALL,
+    kind: str = "regression",
+    prediction: str = "value",
+    weight: str = "",
+    target=None,
+    train_target=None,
+):
     """A small file-based bundle; ``target`` replaces the answers' target values."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -47,9 +56,12 @@ def write_bundle(folder, metrics: str, *, code: str = PINBALL, kind: str = "regr
     train_y = train_target if train_target is not None else y
     pd.DataFrame({"id": ids + 1000, "x": rng.random(N), "y": train_y}).to_csv(folder / "train.csv", index=False)
     pd.DataFrame({"id": ids, "x": rng.random(N)}).to_csv(folder / "test.csv", index=False)
-    pd.DataFrame({"id": ids, "y": y, "w": rng.integers(1, 4, N), "group": ids % 3}).to_csv(folder / "answers.csv", index=False)
+    pd.DataFrame({"id": ids, "y": y, "w": rng.integers(1, 4, N), "group": ids % 3}).to_csv(
+        folder / "answers.csv", index=False
+    )
     (folder / "metrics.py").write_text(textwrap.dedent(code))
-    (folder / "task.toml").write_text(textwrap.dedent(f"""
+    (folder / "task.toml").write_text(
+        textwrap.dedent(f"""
         name = "{folder.name}"
         version = 1
         kind = "{kind}"
@@ -65,7 +77,9 @@ def write_bundle(folder, metrics: str, *, code: str = PINBALL, kind: str = "regr
         prediction = "{prediction}"
 
         [metrics]
-    """) + textwrap.dedent(metrics))
+    """)
+        + textwrap.dedent(metrics)
+    )
     return folder
 
 
@@ -171,13 +185,16 @@ def test_a_plugin_is_not_imported_when_the_task_is_loaded(tmp_path):
     sys.modules.pop("arena_plugin_was_imported", None)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ('name = "mae"\n    direction = "min"\n    needs = "value"', "is a built-in metric"),
-    ('name = "pinball"\n    direction = "up"\n    needs = "value"', 'direction = "max"'),
-    ('name = "pinball"\n    direction = "min"\n    needs = "rows"', "needs = one of"),
-    ('name = "pinball"\n    direction = "min"\n    needs = "value"\n    file = "../x.py"', "inside the bundle"),
-    ('name = "pinball"\n    direction = "min"\n    needs = "label"', "needs label predictions"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ('name = "mae"\n    direction = "min"\n    needs = "value"', "is a built-in metric"),
+        ('name = "pinball"\n    direction = "up"\n    needs = "value"', 'direction = "max"'),
+        ('name = "pinball"\n    direction = "min"\n    needs = "rows"', "needs = one of"),
+        ('name = "pinball"\n    direction = "min"\n    needs = "value"\n    file = "../x.py"', "inside the bundle"),
+        ('name = "pinball"\n    direction = "min"\n    needs = "label"', "needs label predictions"),
+    ],
+)
 def test_plugin_declarations_are_checked(tmp_path, entry, message):
     toml = f"""
         primary = "pinball"
@@ -193,8 +210,9 @@ def test_plugin_declarations_are_checked(tmp_path, entry, message):
 
 
 def test_a_weight_column_weighs_every_metric(tmp_path):
-    task = load_task(write_bundle(tmp_path / "w", '    primary = "mae"\n    others = ["rmse", "median_ae"]\n',
-                                  weight='weight = "w"'))
+    task = load_task(
+        write_bundle(tmp_path / "w", '    primary = "mae"\n    others = ["rmse", "median_ae"]\n', weight='weight = "w"')
+    )
     answers = task.answers.sort_values("id")
     errors = np.where(answers["w"].to_numpy() == 3, 5.0, 1.0)
     score = score_submission(task, submit(tmp_path, pd.DataFrame({"id": answers["id"], "y": answers["y"] + errors})))
@@ -238,8 +256,9 @@ def test_a_multilabel_task_scores_label_sets_and_probabilities(tmp_path):
         score_submission(task, wrong)
 
     proba_toml = '    primary = "multilabel_roc_auc"\n    others = ["multilabel_log_loss"]\n'
-    task = load_task(write_bundle(tmp_path / "mlp", proba_toml, kind="multilabel", prediction="probabilities",
-                                  target=LABEL_SETS))
+    task = load_task(
+        write_bundle(tmp_path / "mlp", proba_toml, kind="multilabel", prediction="probabilities", target=LABEL_SETS)
+    )
     frame = task.sample_submission()
     assert list(frame.columns) == ["id", "bird", "cat", "dog"]
     score = score_submission(task, submit(tmp_path, frame))
@@ -253,8 +272,12 @@ def test_a_ranking_task_scores_map_and_ndcg_at_k(tmp_path):
     toml = '    primary = "map@3"\n    others = ["ndcg@3"]\n'
     task = load_task(write_bundle(tmp_path / "rk", toml, kind="ranking", prediction="ranking", target=RELEVANT))
     answers = task.answers.sort_values("id")
-    perfect = [" ".join(item.partition(":")[0] for item in sorted(cell.split(), key=lambda t: -float(
-        (t.partition(":")[2] or 1)))) for cell in answers["y"]]
+    perfect = [
+        " ".join(
+            item.partition(":")[0] for item in sorted(cell.split(), key=lambda t: -float(t.partition(":")[2] or 1))
+        )
+        for cell in answers["y"]
+    ]
     score = score_submission(task, submit(tmp_path, pd.DataFrame({"id": answers["id"], "y": perfect})))
     assert score.public["map@3"] == 1.0 and score.public["ndcg@3"] == pytest.approx(1.0)
     sample = task.sample_submission()
@@ -284,7 +307,9 @@ def test_a_failing_plugin_keeps_the_participants_slot_and_logs_the_traceback(peo
     assert answer.status_code == 202, answer.data
     with caplog.at_level("ERROR"):
         people.drain()
-    submission = client.get(f"/api/v1/submissions/{answer.get_json()['submission']['id']}", headers=auth(token)).get_json()
+    submission = client.get(
+        f"/api/v1/submissions/{answer.get_json()['submission']['id']}", headers=auth(token)
+    ).get_json()
     assert submission["status"] in ("queued", "failed")  # retried, then failed as ours
     assert not any("KeyError" in p or "metrics.py" in p for p in submission.get("problems") or [])
     after = client.get("/api/v1/competitions/boom/submissions", headers=auth(token)).get_json()["slots_left"]
@@ -309,8 +334,9 @@ def test_a_board_ranks_teams_on_an_organisers_metric(people_factory, tmp_path):
     with app.extensions["arena_db"].session() as session, session.begin():
         competitions.host(session, str(folder), slug="pin")
     answers = pd.read_csv(folder / "answers.csv")
-    answer = upload(client, people.token("ada"), "pin",
-                    pd.DataFrame({"id": answers["id"], "y": answers["y"]}).to_csv(index=False))
+    answer = upload(
+        client, people.token("ada"), "pin", pd.DataFrame({"id": answers["id"], "y": answers["y"]}).to_csv(index=False)
+    )
     assert answer.status_code == 202, answer.data
     people.drain()
     board = client.get("/api/v1/competitions/pin/leaderboard")

@@ -21,14 +21,18 @@ def parity_files(test_rows: int = N - 40, feedback_line: str = "", version: int 
     """A two-class bundle (labels from the id's parity) with ``test_rows`` test rows; ``feedback_line`` goes into
     its [competition] table."""
     ids = range(40, 40 + test_rows)
-    toml = (f'name = "parity"\ntitle = "Parity"\nversion = {version}\nkind = "classification"\n\n'
-            '[data]\ntrain = "train.csv"\ntest = "test.csv"\nanswers = "answers.csv"\nid = "id"\ntarget = "label"\n\n'
-            '[metrics]\nprimary = "accuracy"\n\n[submission]\nprediction = "label"\n'
-            + (f"\n[competition]\n{feedback_line}\n" if feedback_line else ""))
-    return {"task.toml": toml,
-            "train.csv": "id,x,label\n" + "".join(f"{i},{i * 1.5},{i % 2}\n" for i in range(40)),
-            "test.csv": "id,x\n" + "".join(f"{i},{i * 1.5}\n" for i in ids),
-            "answers.csv": "id,label\n" + "".join(f"{i},{i % 2}\n" for i in ids)}
+    toml = (
+        f'name = "parity"\ntitle = "Parity"\nversion = {version}\nkind = "classification"\n\n'
+        '[data]\ntrain = "train.csv"\ntest = "test.csv"\nanswers = "answers.csv"\nid = "id"\ntarget = "label"\n\n'
+        '[metrics]\nprimary = "accuracy"\n\n[submission]\nprediction = "label"\n'
+        + (f"\n[competition]\n{feedback_line}\n" if feedback_line else "")
+    )
+    return {
+        "task.toml": toml,
+        "train.csv": "id,x,label\n" + "".join(f"{i},{i * 1.5},{i % 2}\n" for i in range(40)),
+        "test.csv": "id,x\n" + "".join(f"{i},{i * 1.5}\n" for i in ids),
+        "answers.csv": "id,label\n" + "".join(f"{i},{i % 2}\n" for i in ids),
+    }
 
 
 def bundle(folder: Path, files: dict[str, str]) -> Path:
@@ -39,7 +43,9 @@ def bundle(folder: Path, files: dict[str, str]) -> Path:
 
 
 def host(client, token, folder, slug, **body) -> dict:
-    response = client.post("/api/v1/competitions", json={"task": str(folder), "slug": slug, **body}, headers=auth(token))
+    response = client.post(
+        "/api/v1/competitions", json={"task": str(folder), "slug": slug, **body}, headers=auth(token)
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -80,8 +86,12 @@ def test_a_competition_keeps_its_stored_mode_through_a_new_version_and_a_restart
     host(client, org, folder, "kept")
     client.patch("/api/v1/competitions/kept", json={"feedback": "rounded"}, headers=auth(org))
     bundle(folder, parity_files(version=2))  # the new version names no mode: the stored one stays
-    assert client.put("/api/v1/competitions/kept/task", json={"task": str(folder), "confirm": True},
-                      headers=auth(org)).status_code == 200
+    assert (
+        client.put(
+            "/api/v1/competitions/kept/task", json={"task": str(folder), "confirm": True}, headers=auth(org)
+        ).status_code
+        == 200
+    )
     prepare(app.extensions["arena_db"])  # as `arena serve` does at every start
     assert stored_feedback(app, "kept") == "rounded"
     assert stored_feedback(app, "digits") == "rounded"
@@ -105,8 +115,16 @@ def test_the_admin_page_warns_when_the_limits_allow_many_probes_against_few_publ
 def test_no_warning_for_modest_limits_or_under_the_ladder(app, client, people, tmp_path):
     org = people.token("org", organiser=True)
     big = bundle(tmp_path / "big", parity_files(test_rows=2000))
-    host(client, org, big, "modest", feedback="rounded", daily_limit=1,
-         starts_at="2030-01-01T00:00", ends_at="2030-01-04T00:00")  # 3 uploads against 600 public rows
+    host(
+        client,
+        org,
+        big,
+        "modest",
+        feedback="rounded",
+        daily_limit=1,
+        starts_at="2030-01-01T00:00",
+        ends_at="2030-01-04T00:00",
+    )  # 3 uploads against 600 public rows
     host(client, org, bundle(tmp_path / "small", parity_files()), "laddered", daily_limit=5)  # the default: Ladder
     people.login("org")
     assert 'id="probing-warning"' not in admin_page(client, "modest")
@@ -125,17 +143,28 @@ def test_participants_never_see_the_warning(app, client, people, tmp_path):
     assert client.get("/c/small/admin").status_code in (302, 403)
     for path in ("/c/small", "/", "/c/small/submissions"):
         response = client.get(path)
-        assert "probing-warning" not in response.get_data(as_text=True) and "can be probed" not in response.get_data(as_text=True)
+        assert "probing-warning" not in response.get_data(as_text=True) and "can be probed" not in response.get_data(
+            as_text=True
+        )
     assert "probing" not in str(client.get("/api/v1/competitions/small", headers=auth(ada)).get_json())
 
 
 def test_the_exposure_counts_utc_days_team_limits_and_the_total_limit():
     def competition(**rules):
-        base = dict(test_rows=1000, public_fraction=0.3, daily_limit=5, total_limit=None, starts_at=None,
-                    ends_at=None, created_at=datetime(2030, 1, 1), feedback="rounded", task_ref="/srv/tasks/x")
+        base = dict(
+            test_rows=1000,
+            public_fraction=0.3,
+            daily_limit=5,
+            total_limit=None,
+            starts_at=None,
+            ends_at=None,
+            created_at=datetime(2030, 1, 1),
+            feedback="rounded",
+            task_ref="/srv/tasks/x",
+        )
         return SimpleNamespace(**{**base, **rules})
 
-    team = lambda limit=None, out=False: SimpleNamespace(daily_limit_override=limit, disqualified=out)  # noqa: E731
+    team = lambda limit=None, out=False: SimpleNamespace(daily_limit_override=limit, disqualified=out)
     ten_days = competition(starts_at=datetime(2030, 1, 1, 12), ends_at=datetime(2030, 1, 11))  # 1 Jan to 10 Jan
     found = feedback.probe_exposure(ten_days, [team(), team(limit=20), team(out=True)])
     assert (found.days, found.horizon, found.teams, found.submissions) == (10, False, 2, 50 + 200)
@@ -153,7 +182,9 @@ def test_the_exposure_counts_utc_days_team_limits_and_the_total_limit():
 
 # --- the attacks, against the server's own scoring and feedback --------------------------------------------------
 
-_spec = importlib.util.spec_from_file_location("ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py")
+_spec = importlib.util.spec_from_file_location(
+    "ladder_attack", Path(__file__).parent.parent / "bench" / "ladder_attack.py"
+)
 attack = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(attack)
 
@@ -162,15 +193,16 @@ def test_the_server_attacks_read_rounded_scores_and_far_less_of_the_ladder(tmp_p
     from arena.config import secret_path
 
     monkeypatch.setenv("ARENA_HOME", str(tmp_path / "home"))  # a fixed secret: the same public rows every run,
-    (tmp_path / "home").mkdir()                               # so the thresholds below never meet chance
+    (tmp_path / "home").mkdir()  # so the thresholds below never meet chance
     secret_path().write_text("ab" * 32)
     competition = attack.ServerCompetition(public_rows=2000, public_fraction=0.3, seed=3, folder=tmp_path / "task")
     rounded = attack.server_probe(competition, competition.rounded_view(), probes=60, seed=3)
     ladder = attack.server_probe(competition, competition.ladder_view(), probes=60, seed=3)
     assert rounded["public"] > 0 and rounded["learned"] == rounded["public"] and rounded["wrong"] == 0
     assert ladder["wrong"] == 0 and ladder["learned"] < rounded["learned"] / 2
-    boosted = attack.server_boosting(competition, {"rounded": competition.rounded_view,
-                                                   "ladder": competition.ladder_view}, submissions=200, seed=3)
+    boosted = attack.server_boosting(
+        competition, {"rounded": competition.rounded_view, "ladder": competition.ladder_view}, submissions=200, seed=3
+    )
     gap = {key: found["public"] - found["private"] for key, found in boosted.items()}
     assert gap[("rounded", "beats 0.5")] > 0.06  # the vote overfits the public rows
     assert abs(gap[("ladder", "beats 0.5")]) < 0.02  # within the noise of 2,000 public rows

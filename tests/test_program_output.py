@@ -57,13 +57,15 @@ out = open("/app/output/scores.json", "w")
 
 # name -> (the program after PRELUDE, the one message a participant sees)
 VARIANTS = {
-    "exit": ('json.dump({"accuracy": 0.5, SECRET: 1, "note": SECRET}, out); out.close()\nsys.exit(77)\n',
-             FILE_NOT_SCORED),
+    "exit": (
+        'json.dump({"accuracy": 0.5, SECRET: 1, "note": SECRET}, out); out.close()\nsys.exit(77)\n',
+        FILE_NOT_SCORED,
+    ),
     "nan": ('json.dump({"accuracy": 0.5, SECRET: float("nan")}, out); out.close()\n', FAILED_ON_OUR_SIDE),
     "malformed": ('out.write("{\\"accuracy\\": " + SECRET); out.close()\n', FAILED_ON_OUR_SIDE),
     "no-primary": ('json.dump({SECRET: 0.5, "note": SECRET}, out); out.close()\n', FAILED_ON_OUR_SIDE),
     "traceback": ('out.close()\nraise RuntimeError("reference row 7 is " + SECRET)\n', FILE_NOT_SCORED),
-    "time": ('out.close()\nimport time\ntime.sleep(30)\n', TIME_LIMIT),
+    "time": ("out.close()\nimport time\ntime.sleep(30)\n", TIME_LIMIT),
 }
 
 
@@ -124,8 +126,9 @@ def test_no_program_output_reaches_a_participant_and_the_organiser_sees_it_all(p
             assert len(submission["problems"]) <= 2
         seen = {
             "submission API": client.get(f"/api/v1/submissions/{sid}", headers=auth(token)).get_data(as_text=True),
-            "submissions API": client.get(f"/api/v1/competitions/{name}/submissions",
-                                          headers=auth(token)).get_data(as_text=True),
+            "submissions API": client.get(f"/api/v1/competitions/{name}/submissions", headers=auth(token)).get_data(
+                as_text=True
+            ),
             "board API": client.get(f"/api/v1/competitions/{name}/leaderboard").get_data(as_text=True),
             "competition API": client.get(f"/api/v1/competitions/{name}").get_data(as_text=True),
             "competition page": client.get(f"/c/{name}").get_data(as_text=True),

@@ -37,7 +37,9 @@ def test_of_two_claimers_racing_for_a_board_exactly_one_wins(database_url):
     try:
         for round_ in range(10):
             key = f"{round_:02d}" * 32
-            tokens = race(lambda: rank_worker._claim(first, key), lambda: rank_worker._claim(second, key))
+            tokens = race(
+                lambda key=key: rank_worker._claim(first, key), lambda key=key: rank_worker._claim(second, key)
+            )
             assert sum(token is not None for token in tokens) == 1, tokens
     finally:
         first.engine.dispose()

@@ -25,8 +25,11 @@ def queries(draw):
     answers, submitted = [], []
     for _ in range(n):
         relevant = draw(st.lists(st.sampled_from(ITEMS[:12]), unique=True, max_size=8))
-        grades = draw(st.lists(st.sampled_from(["", ":0", ":1", ":2.5", ":3", ":1e6"]), min_size=len(relevant),
-                               max_size=len(relevant)))
+        grades = draw(
+            st.lists(
+                st.sampled_from(["", ":0", ":1", ":2.5", ":3", ":1e6"]), min_size=len(relevant), max_size=len(relevant)
+            )
+        )
         answers.append(" ".join(item + grade for item, grade in zip(relevant, grades)))
         size = listed if same else draw(st.integers(0, 9))
         ids = draw(st.lists(st.sampled_from(ITEMS), min_size=size, max_size=size))
@@ -51,9 +54,12 @@ def test_coded_map_and_ndcg_equal_the_plain_definitions(case):
     answers, submitted, k = case
     truth = relevance_column(answers)
     report = Report()
-    predicted = read_rankings(pa.chunked_array([pa.array(submitted[:3], pa.string()), pa.array(submitted[3:], pa.string())]),
-                              999, report,
-                              truth.items)
+    predicted = read_rankings(
+        pa.chunked_array([pa.array(submitted[:3], pa.string()), pa.array(submitted[3:], pa.string())]),
+        999,
+        report,
+        truth.items,
+    )
     assert [predicted[i] for i in range(len(submitted))] == [tuple(tokens(cell)) for cell in submitted]
     twice = [i for i, cell in enumerate(submitted) if len(set(tokens(cell))) < len(tokens(cell))]
     assert bool(twice) == any("twice" in m for m in report.messages)
@@ -82,5 +88,6 @@ def test_answer_key_lists_give_back_their_relevances():
 def test_long_lists_are_reported():
     report = Report()
     read_rankings(np.array(["a b c", "a"], dtype=object), 2, report, np.array(["a"], dtype=object))
-    assert report.messages == ["1 rows list more than 2 ids (0). List at most 2 ids per query, best first, "
-                               "separated by spaces."]
+    assert report.messages == [
+        "1 rows list more than 2 ids (0). List at most 2 ids per query, best first, separated by spaces."
+    ]

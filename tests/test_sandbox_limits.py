@@ -57,7 +57,11 @@ def no_cgroup_left() -> bool:
     for point, root, _, _ in _mounts():
         for path in own.values():
             folder = _inside(point, root, path)
-            if folder is not None and folder.is_dir() and any(p.name.startswith("arena-program-") for p in folder.iterdir()):
+            if (
+                folder is not None
+                and folder.is_dir()
+                and any(p.name.startswith("arena-program-") for p in folder.iterdir())
+            ):
                 return False
     return True
 

@@ -19,8 +19,12 @@ def test_redis_workers_score_what_the_server_queued(tmp_path, redis_url, people_
     submission_id = upload(client, token, "mnist1d", predictions_csv("mnist1d", 0.75)).get_json()["submission"]["id"]
     status = lambda: client.get(f"/api/v1/submissions/{submission_id}", headers=auth(token)).get_json()["status"]
     assert status() == "queued"  # no in-process worker: the job waits in Redis
-    result = subprocess.run([sys.executable, "-m", "arena.cli", "worker", "--redis", redis_url, "--database", database,
-                             "--burst"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "arena.cli", "worker", "--redis", redis_url, "--database", database, "--burst"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert status() == "scored"
 
@@ -31,8 +35,19 @@ def test_arena_submit_uploads_to_a_running_server(tmp_path, live_server):
     token = server.people.token("ada")
     path = tmp_path / "predictions.csv"
     path.write_text(predictions_csv("mnist1d", 0.9))
-    command = [sys.executable, "-m", "arena.cli", "submit", "mnist1d", str(path), "--server", server.url,
-               "--token", token, "--wait"]
+    command = [
+        sys.executable,
+        "-m",
+        "arena.cli",
+        "submit",
+        "mnist1d",
+        str(path),
+        "--server",
+        server.url,
+        "--token",
+        token,
+        "--wait",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert re.search(r"submission #\d+ queued\.\nscored: public accuracy 0\.\d+ \(95% CI \[", result.stdout)
@@ -45,7 +60,9 @@ def test_arena_submit_uploads_to_a_running_server(tmp_path, live_server):
 
 def _board(client, token=None, which=None):
     query = f"?board={which}" if which else ""
-    rows = client.get(f"/api/v1/competitions/mnist1d/leaderboard{query}", headers=auth(token) if token else {}).get_json()["rows"]
+    rows = client.get(
+        f"/api/v1/competitions/mnist1d/leaderboard{query}", headers=auth(token) if token else {}
+    ).get_json()["rows"]
     return {row["team"]: row["score"] for row in rows}
 
 
@@ -67,12 +84,20 @@ def test_a_board_is_never_stale_in_any_web_process(database_url, people_factory)
     better = upload(writer, ada, "mnist1d", predictions_csv("mnist1d", 0.9, seed=1)).get_json()["submission"]["id"]
     people.drain()
     assert _board(reader)["ada"] > low and f"{_board(reader)['ada']:.4f}" in _page(reader)
-    assert writer.post(f"/api/v1/submissions/{better}/disqualify", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert (
+        writer.post(f"/api/v1/submissions/{better}/disqualify", json={"confirm": True}, headers=auth(org)).status_code
+        == 200
+    )
     assert _board(reader)["ada"] == low  # the disqualified best left the board at once
     private_before = _board(reader, org, "private")["ada"]
-    assert writer.post(f"/api/v1/submissions/{worse}/select", json={"selected": True}, headers=auth(ada)).status_code == 200
+    assert (
+        writer.post(f"/api/v1/submissions/{worse}/select", json={"selected": True}, headers=auth(ada)).status_code
+        == 200
+    )
     assert _board(reader, org, "private")["ada"] == private_before  # the chosen final is the one judged
-    assert writer.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    assert (
+        writer.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(org)).status_code == 200
+    )
     assert reader.get("/api/v1/competitions/mnist1d/leaderboard").get_json()["board"] == "private"
     assert "(private rows)" in _page(reader)
 
@@ -239,7 +264,7 @@ def test_a_postgresql_connection_closed_while_idle_is_replaced_before_a_request_
 def test_the_home_page_counts_teams_without_stale_counts(database_url, people_factory):
     _, client, people = people_factory(DATABASE_URL=database_url)
     _, other, _ = people_factory(DATABASE_URL=database_url)
-    count = lambda: re.search(r'href="/c/mnist1d".*?(\d+) teams?', client.get("/").get_data(as_text=True), re.S)  # noqa: E731
+    count = lambda: re.search(r'href="/c/mnist1d".*?(\d+) teams?', client.get("/").get_data(as_text=True), re.S)
     before = count()
     for name in ("ada", "bob"):
         upload(other, people.token(name), "mnist1d", predictions_csv("mnist1d", 0.7))
@@ -272,9 +297,12 @@ def test_an_answer_key_is_hashed_once_and_its_hash_stored(write_bundle, monkeypa
     from arena.tasks import load_task
 
     rows = "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(60))
-    folder = write_bundle('name = "hashed"\ntitle = "Hashed"\nversion = 1\nkind = "classification"\n[data]\nfile = "all.csv"\n'
-                          'id = "id"\ntarget = "label"\ntest_fraction = 0.5\nseed = 1\n[metrics]\nprimary = "accuracy"\n'
-                          '[submission]\nprediction = "label"\n', {"all.csv": "id,label,x\n" + rows})
+    folder = write_bundle(
+        'name = "hashed"\ntitle = "Hashed"\nversion = 1\nkind = "classification"\n[data]\nfile = "all.csv"\n'
+        'id = "id"\ntarget = "label"\ntest_fraction = 0.5\nseed = 1\n[metrics]\nprimary = "accuracy"\n'
+        '[submission]\nprediction = "label"\n',
+        {"all.csv": "id,label,x\n" + rows},
+    )
     first = load_task(folder).answer_key.sha256
     datasets._memory.clear()
 
@@ -289,8 +317,9 @@ def test_an_answer_key_is_hashed_once_and_its_hash_stored(write_bundle, monkeypa
 
 
 @pytest.mark.slow
-def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and_all_get_scored(database_url,
-                                                                                                 people_factory):
+def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and_all_get_scored(
+    database_url, people_factory
+):
     """Released together by one barrier, half the teams through the web form and half through the API: each
     team gets exactly min(sent, 5) accepted, every other upload is refused with the limit's message, and every
     accepted upload ends scored."""
@@ -325,8 +354,11 @@ def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and
         if t in cookies:
             mine.set_cookie("session", cookies[t][0])
             barrier.wait()
-            response = mine.post("/c/mnist1d/submissions", content_type="multipart/form-data",
-                                 data={"csrf_token": cookies[t][1], "file": (io.BytesIO(body.encode()), f"{n}.csv")})
+            response = mine.post(
+                "/c/mnist1d/submissions",
+                content_type="multipart/form-data",
+                data={"csrf_token": cookies[t][1], "file": (io.BytesIO(body.encode()), f"{n}.csv")},
+            )
             accepted = response.status_code == 302
         else:
             barrier.wait()
@@ -347,8 +379,13 @@ def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and
         assert all("has used all 5 submissions" in text for _, accepted, _, text in mine if not accepted), mine
     people.drain()
     with db.session() as session:
-        per_team = dict(session.execute(select(User.username, func.count(Submission.id))
-                                        .join(Submission, Submission.user_id == User.id).group_by(User.username)).all())
+        per_team = dict(
+            session.execute(
+                select(User.username, func.count(Submission.id))
+                .join(Submission, Submission.user_id == User.id)
+                .group_by(User.username)
+            ).all()
+        )
         statuses = dict(session.execute(select(Submission.status, func.count()).group_by(Submission.status)).all())
     assert per_team == {name: min(n, 5) for name, n in zip(names, sent)}
     assert statuses == {"scored": 150}

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -60,14 +60,21 @@ class Processes:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.folder / f"{name}-{len(self.started)}.log", "wb")
-        process = subprocess.Popen([sys.executable, "-m", "arena.cli", *args], env=self.env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "arena.cli", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         process.log_path = log.name
         self.started.append(process)
         return process
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.log_path}\n" + Path(p.log_path).read_text(errors="replace")[-1500:] for p in self.started)
+        return "\n".join(
+            f"--- {p.log_path}\n" + Path(p.log_path).read_text(errors="replace")[-1500:] for p in self.started
+        )
 
     def stop(self) -> None:
         for process in self.started:
@@ -112,10 +119,17 @@ def _wait_until_serving(port: int, server: subprocess.Popen, processes: Processe
 
 def _upload(port: int, token: str, body: str) -> tuple[int, dict]:
     boundary = uuid.uuid4().hex
-    payload = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
-               f"Content-Type: text/csv\r\n\r\n{body}\r\n--{boundary}--\r\n").encode()
-    status, answer = _request(port, "POST", "/api/v1/competitions/mnist1d/submissions", payload,
-                              {"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    payload = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
+        f"Content-Type: text/csv\r\n\r\n{body}\r\n--{boundary}--\r\n"
+    ).encode()
+    status, answer = _request(
+        port,
+        "POST",
+        "/api/v1/competitions/mnist1d/submissions",
+        payload,
+        {"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     return status, json.loads(answer or b"{}")
 
 
@@ -136,8 +150,15 @@ def _people(url: str, names: list[str], daily_limit: int) -> list[str]:
 
 
 def _environment(home: Path, database: str) -> dict:
-    return {**os.environ, "ARENA_HOME": str(home), "ARENA_DATABASE_URL": database, "ARENA_SECRET_KEY": "test-scale-out",
-            "ARENA_HEARTBEAT_SECONDS": str(HEARTBEAT), "ARENA_ADMIN_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "ARENA_HOME": str(home),
+        "ARENA_DATABASE_URL": database,
+        "ARENA_SECRET_KEY": "test-scale-out",
+        "ARENA_HEARTBEAT_SECONDS": str(HEARTBEAT),
+        "ARENA_ADMIN_PASSWORD": PASSWORD,
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def test_killing_web_processes_and_workers_loses_no_upload_and_scores_each_once(tmp_path):
@@ -154,8 +175,9 @@ def test_killing_web_processes_and_workers_loses_no_upload_and_scores_each_once(
         processes = Processes(tmp_path, _environment(tmp_path / "home", database))
         try:
             port = _free_port()
-            server = processes.start("serve", "serve", "--workers", "4", "--threads", "4", "--port", str(port),
-                                     "--redis", redis)
+            server = processes.start(
+                "serve", "serve", "--workers", "4", "--threads", "4", "--port", str(port), "--redis", redis
+            )
             _wait_until_serving(port, server, processes)
             tokens = _people(database, [f"runner{i}" for i in range(5)], daily_limit=100)
             workers = [processes.start("worker", "worker", "--redis", redis) for _ in range(2)]
@@ -199,9 +221,12 @@ def test_killing_web_processes_and_workers_loses_no_upload_and_scores_each_once(
             def watch_heartbeats() -> None:  # how long any job stays in 'scoring' without a sign of life
                 while not watching_done.is_set():
                     with engine.connect() as connection:
-                        now = datetime.now(timezone.utc).replace(tzinfo=None)
-                        for beat, started in connection.execute(select(Submission.heartbeat_at, Submission.scoring_started_at)
-                                                                .where(Submission.status == "scoring")):
+                        now = datetime.now(UTC).replace(tzinfo=None)
+                        for beat, started in connection.execute(
+                            select(Submission.heartbeat_at, Submission.scoring_started_at).where(
+                                Submission.status == "scoring"
+                            )
+                        ):
                             silences.append((now - (beat or started)).total_seconds())
                     time.sleep(0.2)
 
@@ -220,24 +245,34 @@ def test_killing_web_processes_and_workers_loses_no_upload_and_scores_each_once(
             deadline = time.time() + 240  # generous: a loaded CI machine scores slowly
             while time.time() < deadline:
                 with engine.connect() as connection:
-                    left = connection.scalar(select(func.count()).select_from(Submission)
-                                             .where(Submission.status.in_(("queued", "scoring"))))
+                    left = connection.scalar(
+                        select(func.count()).select_from(Submission).where(Submission.status.in_(("queued", "scoring")))
+                    )
                 if not left:
                     break
                 time.sleep(0.5)
             watching_done.set()
             watcher.join()
             with engine.connect() as connection:
-                statuses = dict(connection.execute(select(Submission.status, func.count()).group_by(Submission.status)).all())
-                records = dict(connection.execute(select(ScoreRecord.submission_id, func.count())
-                                                  .group_by(ScoreRecord.submission_id)).all())
+                statuses = dict(
+                    connection.execute(select(Submission.status, func.count()).group_by(Submission.status)).all()
+                )
+                records = dict(
+                    connection.execute(
+                        select(ScoreRecord.submission_id, func.count()).group_by(ScoreRecord.submission_id)
+                    ).all()
+                )
                 recorded = set(connection.scalars(select(Submission.id)))
             engine.dispose()
             assert kills["web"] >= 2 and kills["worker"] >= 2, kills
-            assert len(acknowledged) == 100, f"uploads never acknowledged: {sorted(set(range(100)) - set(acknowledged))}"
+            assert len(acknowledged) == 100, (
+                f"uploads never acknowledged: {sorted(set(range(100)) - set(acknowledged))}"
+            )
             assert set(acknowledged.values()) == recorded and len(recorded) == 100  # nothing lost, nothing doubled
             assert statuses == {"scored": 100}, statuses and processes.logs()
-            assert all(records.get(i) == 1 for i in recorded), {i: records.get(i) for i in recorded if records.get(i) != 1}
+            assert all(records.get(i) == 1 for i in recorded), {
+                i: records.get(i) for i in recorded if records.get(i) != 1
+            }
             # A job whose worker stopped beating goes back after 3 missed beats at the latest (a dead worker on
             # the same machine, at the next sweep, one beat): allow one more second for this test's polling.
             assert max(silences) <= 3 * HEARTBEAT + 1, f"a job was silent for {max(silences):.1f} s"
@@ -269,7 +304,7 @@ def test_arena_serve_with_workers_serves_pages_and_scores_in_one_scoring_process
         _wait_until_serving(port, server, processes)
         status, page = _request(port, "GET", "/c/mnist1d")
         assert status == 200 and b'id="leaderboard"' in page
-        web = lambda: [pid for pid in _children(server.pid) if "arena.cli serve" in _cmdline(pid)]  # noqa: E731
+        web = lambda: [pid for pid in _children(server.pid) if "arena.cli serve" in _cmdline(pid)]
         deadline = time.time() + 30
         while len(web()) < 2 and time.time() < deadline:
             time.sleep(0.2)
@@ -281,7 +316,9 @@ def test_arena_serve_with_workers_serves_pages_and_scores_in_one_scoring_process
         submission = answer["submission"]["id"]
         deadline = time.time() + 60
         while time.time() < deadline:
-            status, body = _request(port, "GET", f"/api/v1/submissions/{submission}", headers={"Authorization": f"Bearer {token}"})
+            status, body = _request(
+                port, "GET", f"/api/v1/submissions/{submission}", headers={"Authorization": f"Bearer {token}"}
+            )
             if json.loads(body)["status"] == "scored":
                 break
             time.sleep(0.3)

@@ -87,7 +87,8 @@ def test_bootstrap_is_seeded():
 
 
 def test_a_usage_column_decides_public_rows(write_bundle):
-    folder = write_bundle("""
+    folder = write_bundle(
+        """
 name = "usage"
 version = 1
 kind = "regression"
@@ -100,8 +101,13 @@ target = "y"
 primary = "mae"
 [submission]
 prediction = "value"
-""", {"train.csv": "id,y\n1,1.0\n2,2.0\n", "test.csv": "id\n3\n4\n5\n",
-      "answers.csv": "id,y,usage\n3,3.0,public\n4,4.0,private\n5,5.0,private\n"})
+""",
+        {
+            "train.csv": "id,y\n1,1.0\n2,2.0\n",
+            "test.csv": "id\n3\n4\n5\n",
+            "answers.csv": "id,y,usage\n3,3.0,public\n4,4.0,private\n5,5.0,private\n",
+        },
+    )
     task = load_task(folder)
     path = folder / "sub.csv"
     path.write_text("id,y\n3,3.0\n4,5.0\n5,7.0\n")
@@ -130,7 +136,10 @@ def test_every_metric_gets_its_own_interval_around_its_value(task_name, tmp_path
     path.write_text(sample_csv(task_name) if task_name == "sunspots" else predictions_csv(task_name, 0.8))
     score = score_submission(task, path)
     assert set(score.public_cis) == set(score.public) == set(task.spec.metric_names)
-    for part, values, cis in (("public", score.public, score.public_cis), ("private", score.private, score.private_cis)):
+    for part, values, cis in (
+        ("public", score.public, score.public_cis),
+        ("private", score.private, score.private_cis),
+    ):
         for name, value in values.items():
             low, high = cis[name]
             assert low <= value + 1e-9 and value - 1e-9 <= high and low < high, (part, name, value, cis[name])
@@ -167,8 +176,9 @@ def test_probability_bounds_are_found_alike_in_slices_and_chunks(monkeypatch):
         broken = columns.copy()
         broken[:, row] += change
         sums = broken.sum(axis=0)
-        assert validation._probability_bounds(broken) == pytest.approx((broken.min(), sums.min(), sums.max()),
-                                                                        abs=1e-15)
+        assert validation._probability_bounds(broken) == pytest.approx(
+            (broken.min(), sums.min(), sums.max()), abs=1e-15
+        )
 
 
 def test_ids_in_the_answer_keys_order_are_recognised_block_by_block():
@@ -234,9 +244,11 @@ def test_importing_arenas_libraries_changes_no_environment_variable():
     import subprocess
     import sys
 
-    code = ("import json, os; before = dict(os.environ); "
-            "import arena, arena.scoring, arena.scoring.score, arena.scoring.validation, arena.server.jobs; "
-            "print(json.dumps([k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)]))")
+    code = (
+        "import json, os; before = dict(os.environ); "
+        "import arena, arena.scoring, arena.scoring.score, arena.scoring.validation, arena.server.jobs; "
+        "print(json.dumps([k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)]))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
     changed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert changed.stdout.strip() == "[]"
@@ -296,13 +308,20 @@ def test_a_purge_delay_the_environment_holds_wins_and_a_late_start_says_so():
     import subprocess
     import sys
 
-    code = ("import os, sys; from arena.startup import keep_freed_memory_a_while as keep; "
-            "first = keep(); import pyarrow; print(first, keep(), os.environ['MIMALLOC_PURGE_DELAY'])")
+    code = (
+        "import os, sys; from arena.startup import keep_freed_memory_a_while as keep; "
+        "first = keep(); import pyarrow; print(first, keep(), os.environ['MIMALLOC_PURGE_DELAY'])"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
     found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert found.stdout.split() == ["True", "False", "30000"]
-    told = subprocess.run([sys.executable, "-c", code], env={**env, "MIMALLOC_PURGE_DELAY": "25"},
-                          capture_output=True, text=True, check=True)
+    told = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "MIMALLOC_PURGE_DELAY": "25"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert told.stdout.split() == ["True", "False", "25"]
 
 

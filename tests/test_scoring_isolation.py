@@ -49,7 +49,8 @@ def stalling_bundle(folder: Path, timeout: int = LIMIT) -> Path:
     pd.DataFrame({"id": ids, "x": rng.random(60)}).to_csv(folder / "test.csv", index=False)
     pd.DataFrame({"id": ids, "y": rng.random(60)}).to_csv(folder / "answers.csv", index=False)
     (folder / "metrics.py").write_text(STALL)
-    (folder / "task.toml").write_text(textwrap.dedent(f"""
+    (folder / "task.toml").write_text(
+        textwrap.dedent(f"""
         name = "stall"
         version = 1
         kind = "regression"
@@ -73,7 +74,8 @@ def stalling_bundle(folder: Path, timeout: int = LIMIT) -> Path:
 
         [scoring]
         timeout = {timeout}
-    """))
+    """)
+    )
     return folder
 
 
@@ -82,8 +84,11 @@ def values_csv(offset: float) -> str:
 
 
 def host_stall(client, organiser_token: str, tmp_path: Path, slug: str = "stall", timeout: int = LIMIT) -> None:
-    response = client.post("/api/v1/competitions", headers=auth(organiser_token),
-                           json={"task": str(stalling_bundle(tmp_path / slug, timeout)), "slug": slug})
+    response = client.post(
+        "/api/v1/competitions",
+        headers=auth(organiser_token),
+        json={"task": str(stalling_bundle(tmp_path / slug, timeout)), "slug": slug},
+    )
     assert response.status_code == 201, response.get_json()
 
 
@@ -96,15 +101,18 @@ def row(app, submission_id: int) -> Submission:
 
 def team_of(app, username: str, slug: str) -> int:
     with app.extensions["arena_db"].session() as session:
-        return session.scalar(select(Membership.team_id).join(User, User.id == Membership.user_id)
-                              .join(Competition, Competition.id == Membership.competition_id)
-                              .where(User.username == username, Competition.slug == slug))
+        return session.scalar(
+            select(Membership.team_id)
+            .join(User, User.id == Membership.user_id)
+            .join(Competition, Competition.id == Membership.competition_id)
+            .where(User.username == username, Competition.slug == slug)
+        )
 
 
 def wait_for(condition, seconds: float = 120):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        if (found := condition()):
+        if found := condition():
             return found
         time.sleep(0.1)
     raise AssertionError("the condition did not hold in time")
@@ -176,14 +184,17 @@ def test_a_slot_child_leaves_when_its_parent_is_killed_and_its_job_goes_too(tmp_
         time.sleep(600)
     """)
     marker = tmp_path / "job"
-    parent = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parent), str(marker), str(forked)],
-                              stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(Path(__file__).parent), str(marker), str(forked)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     child = int(parent.stdout.readline())
     wait_for(lambda: marker.is_file() and len(marker.read_text().split()) == 2, 30)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     for pid in [child, *map(int, marker.read_text().split())]:
-        wait_for(lambda: not alive(pid), 30)
+        wait_for(lambda pid=pid: not alive(pid), 30)
 
 
 def in_a_process_of_its_own(_):
@@ -192,8 +203,13 @@ def in_a_process_of_its_own(_):
 
 
 def process_state(_):
-    return np.geterr()["divide"], warnings.filters[:1], os.getcwd(), hasattr(np, "ARENA_TEST_LEFT"), \
-        threading.active_count()
+    return (
+        np.geterr()["divide"],
+        warnings.filters[:1],
+        os.getcwd(),
+        hasattr(np, "ARENA_TEST_LEFT"),
+        threading.active_count(),
+    )
 
 
 def change_the_process(_):
@@ -291,7 +307,9 @@ class TimingOut:
 
 @pytest.mark.slow
 def test_a_job_killed_for_time_is_retried_once_then_fails_neutrally_and_no_restart_runs_it_again(app, people):
-    submission_id = upload(people.client, people.token("ada"), "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
+    submission_id = upload(people.client, people.token("ada"), "mnist1d", sample_csv("mnist1d")).get_json()[
+        "submission"
+    ]["id"]
     db = app.extensions["arena_db"]
     assert jobs.score_one(db, submission_id, TimingOut()) == "queued"
     assert jobs.score_one(db, submission_id, TimingOut()) == "failed"
@@ -326,8 +344,10 @@ def test_a_stalling_plugin_holds_up_no_other_competition_and_ends_failed(live_se
 
 def test_two_queues_in_one_process_share_its_slots_and_keep_one_free_for_other_competitions(app, people, tmp_path):
     host_stall(people.client, people.token("org", organiser=True), tmp_path)
-    stalled = [upload(people.client, people.token(name), "stall", values_csv(0.1)).get_json()["submission"]["id"]
-               for name in ("ada", "bob")]
+    stalled = [
+        upload(people.client, people.token(name), "stall", values_csv(0.1)).get_json()["submission"]["id"]
+        for name in ("ada", "bob")
+    ]
     other = upload(people.client, people.token("cyd"), "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
     db = app.extensions["arena_db"]
     first, second = jobs.InProcessWorker(db), jobs.InProcessWorker(db)  # two apps of one process: the same slots
@@ -351,9 +371,12 @@ def test_a_stalling_plugin_on_a_redis_worker_is_killed_and_the_queue_moves_on(tm
     ada = people.token("ada")
     stalled = upload(client, ada, "stall", values_csv(0.5)).get_json()["submission"]["id"]
     other = upload(client, ada, "mnist1d", sample_csv("mnist1d")).get_json()["submission"]["id"]
-    worker = subprocess.Popen([sys.executable, "-m", "arena.cli", "worker", "--redis", url, "--database", database],
-                              env={**os.environ, "ARENA_HEARTBEAT_SECONDS": "1"}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "arena.cli", "worker", "--redis", url, "--database", database],
+        env={**os.environ, "ARENA_HEARTBEAT_SECONDS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         failed = wait_for(lambda: (found := row(app, stalled)).status == "failed" and found, 180)
         assert failed.problems == [submissions.TIME_LIMIT] and failed.timeouts == 2
@@ -377,9 +400,12 @@ def test_two_redis_workers_score_another_competition_while_one_competition_stall
     stalled = [upload(client, ada, "stall", values_csv(offset)).get_json()["submission"]["id"] for offset in (0.5, 0.6)]
 
     def worker():
-        return subprocess.Popen([sys.executable, "-m", "arena.cli", "worker", "--redis", url, "--database", database],
-                                env={**os.environ, "ARENA_HEARTBEAT_SECONDS": "1"}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "arena.cli", "worker", "--redis", url, "--database", database],
+            env={**os.environ, "ARENA_HEARTBEAT_SECONDS": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     workers = [worker()]
     try:
@@ -420,8 +446,11 @@ def test_a_plugin_that_changes_its_scoring_process_changes_no_other_competitions
     (folder / "metrics.py").write_text(CARELESS)
     (folder / "task.toml").write_text((folder / "task.toml").read_text().replace('"stall"', '"careless"'))
     client = people.client
-    hosted = client.post("/api/v1/competitions", headers=auth(people.token("org", organiser=True)),
-                         json={"task": str(folder), "slug": "careless"})
+    hosted = client.post(
+        "/api/v1/competitions",
+        headers=auth(people.token("org", organiser=True)),
+        json={"task": str(folder), "slug": "careless"},
+    )
     assert hosted.status_code == 201, hosted.get_json()
     ada, bob = people.token("ada"), people.token("bob")
     before = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.5)).get_json()["submission"]["id"]
@@ -439,8 +468,9 @@ def test_a_plugin_that_changes_its_scoring_process_changes_no_other_competitions
 
 
 @pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
-def test_a_team_whose_uploads_keep_failing_for_free_is_stopped_until_an_organiser_clears_it(app, people, tmp_path,
-                                                                                             monkeypatch):
+def test_a_team_whose_uploads_keep_failing_for_free_is_stopped_until_an_organiser_clears_it(
+    app, people, tmp_path, monkeypatch
+):
     monkeypatch.setenv("ARENA_FAILURE_LIMIT", "2")
     monkeypatch.setenv("ARENA_TIMEOUT_RETRIES", "0")
     client = people.client
@@ -475,8 +505,9 @@ def test_only_an_organiser_may_clear_a_teams_failures(app, people, tmp_path):
     host_stall(people.client, people.token("org", organiser=True), tmp_path)
     ada = people.token("ada")
     upload(people.client, ada, "stall", values_csv(0.1))
-    refused = people.client.post(f"/api/v1/competitions/stall/teams/{team_of(app, 'ada', 'stall')}/clear-failures",
-                                 headers=auth(ada))
+    refused = people.client.post(
+        f"/api/v1/competitions/stall/teams/{team_of(app, 'ada', 'stall')}/clear-failures", headers=auth(ada)
+    )
     assert refused.status_code == 403
     with app.extensions["arena_db"].session() as session:
         assert session.query(AuditEntry).filter_by(action="clear-failures").count() == 0
@@ -488,8 +519,9 @@ def test_a_task_timeout_out_of_range_is_refused_with_the_key(tmp_path, value):
     from arena.errors import BundleError
 
     folder = stalling_bundle(tmp_path / "stall")
-    (folder / "task.toml").write_text((folder / "task.toml").read_text().replace(f"timeout = {LIMIT}",
-                                                                                 f"timeout = {value}"))
+    (folder / "task.toml").write_text(
+        (folder / "task.toml").read_text().replace(f"timeout = {LIMIT}", f"timeout = {value}")
+    )
     with pytest.raises(BundleError) as refused:
         load_spec(folder)
     assert "[scoring.timeout]" in str(refused.value.report())

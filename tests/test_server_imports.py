@@ -32,7 +32,7 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     def walk(name: str, path: list[str]) -> None:
         for target in sorted(graph[name]):
             if target in path:
-                found.append(path[path.index(target):] + [target])
+                found.append(path[path.index(target) :] + [target])
             elif target not in done:
                 walk(target, path + [target])
         done.add(name)

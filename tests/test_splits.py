@@ -64,8 +64,9 @@ def test_equal_hashes_are_taken_in_row_order_as_the_stable_sort_took_them(monkey
     tied = rng.integers(0, int(rng.integers(1, 6)), n) / 8
     monkeypatch.setattr(splits, "row_hash_unit", lambda ids, secret, scope: tied)
     for fraction in (0.1, 0.3, 0.5, 0.9):
-        assert np.array_equal(public_mask(np.arange(n), b"s" * 32, "scope", fraction, labels),
-                              sorted_selection(tied, labels, fraction))
+        assert np.array_equal(
+            public_mask(np.arange(n), b"s" * 32, "scope", fraction, labels), sorted_selection(tied, labels, fraction)
+        )
 
 
 def test_duplicate_ids_select_as_the_stable_sort_did():
@@ -74,17 +75,27 @@ def test_duplicate_ids_select_as_the_stable_sort_did():
     labels = rng.integers(0, 3, 1000)
     h = row_hash_unit(ids, b"d" * 32, "scope")
     for fraction in (0.05, 0.3, 0.62):
-        assert np.array_equal(public_mask(ids, b"d" * 32, "scope", fraction, labels), sorted_selection(h, labels, fraction))
+        assert np.array_equal(
+            public_mask(ids, b"d" * 32, "scope", fraction, labels), sorted_selection(h, labels, fraction)
+        )
         assert np.array_equal(public_mask(ids, b"d" * 32, "scope", fraction), sorted_selection(h, None, fraction))
 
 
 def test_an_empty_key_has_no_public_rows():
     assert public_mask(np.array([], dtype=np.int64), b"s" * 32, "scope", 0.3).shape == (0,)
-    assert public_mask(np.array([], dtype=np.int64), b"s" * 32, "scope", 0.3, np.array([], dtype=np.int64)).shape == (0,)
+    assert public_mask(np.array([], dtype=np.int64), b"s" * 32, "scope", 0.3, np.array([], dtype=np.int64)).shape == (
+        0,
+    )
 
 
 def test_the_keyed_hash_of_integer_ids_is_unchanged():
     """The split of every hosted competition depends on these values: they must never move."""
-    h = row_hash_unit(np.array([-5, -1, 0, 1, 2**62, -2**63]), b"k" * 32, "y")
-    assert h.tolist() == [0.9161397069827829, 0.44772422266345746, 0.46223352665593276, 0.793328040264918,
-                          0.8557861205140047, 0.9318102323968834]
+    h = row_hash_unit(np.array([-5, -1, 0, 1, 2**62, -(2**63)]), b"k" * 32, "y")
+    assert h.tolist() == [
+        0.9161397069827829,
+        0.44772422266345746,
+        0.46223352665593276,
+        0.793328040264918,
+        0.8557861205140047,
+        0.9318102323968834,
+    ]

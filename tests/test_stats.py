@@ -96,7 +96,9 @@ def test_a_perfect_submission_gets_a_real_interval(name):
     else:
         pred = truth.copy()
     found = metric_interval(metric, truth, pred, cm=confusion_matrix(truth, pred, 2) if metric.from_confusion else None)
-    best, worst_end, best_end = (1.0, found.low, found.high) if metric.higher_is_better else (0.0, found.high, found.low)
+    best, worst_end, best_end = (
+        (1.0, found.low, found.high) if metric.higher_is_better else (0.0, found.high, found.low)
+    )
     assert abs(best_end - best) < 0.002  # the interval reaches (about) the perfect score...
     assert abs(worst_end - best) > 1e-4  # ...and honestly allows a worse one
 
@@ -180,8 +182,12 @@ def test_binned_auc_keeps_the_exact_point_value():
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 2**31), levels=st.integers(1, 6000), bins=st.sampled_from([4, 64, 1024]),
-       empty_share=st.floats(0, 0.95))
+@given(
+    seed=st.integers(0, 2**31),
+    levels=st.integers(1, 6000),
+    bins=st.sampled_from([4, 64, 1024]),
+    empty_share=st.floats(0, 0.95),
+)
 def test_score_levels_without_rows_change_no_bin(seed, levels, bins, empty_share):
     """Counts on a whole grid (most points empty) bin like the occupied levels alone, as integers or floats."""
     rng = np.random.default_rng(seed)
@@ -191,17 +197,26 @@ def test_score_levels_without_rows_change_no_bin(seed, levels, bins, empty_share
     if not occupied.any():
         return
     packed = intervals.binned_counts(pos[occupied].astype(np.float64), neg[occupied].astype(np.float64), bins=bins)
-    for whole in (intervals.binned_counts(pos, neg, bins=bins),
-                  intervals.binned_counts(pos.astype(np.float64), neg.astype(np.float64), bins=bins)):
+    for whole in (
+        intervals.binned_counts(pos, neg, bins=bins),
+        intervals.binned_counts(pos.astype(np.float64), neg.astype(np.float64), bins=bins),
+    ):
         assert np.array_equal(whole[1], packed[1]) and np.array_equal(whole[2], packed[2])
         assert whole[0] == pytest.approx(packed[0], abs=1e-12, nan_ok=True)
         assert whole[3] == pytest.approx(packed[3], abs=1e-12, nan_ok=True)
     if np.isfinite(packed[0]):
-        assert packed[0] == pytest.approx(roc_auc(np.repeat([1, 0], [pos.sum(), neg.sum()]),
-                                                  np.column_stack([np.zeros(pos.sum() + neg.sum()),
-                                                                   np.concatenate([np.repeat(np.arange(levels), pos),
-                                                                                   np.repeat(np.arange(levels), neg)])])),
-                                          abs=1e-12)
+        assert packed[0] == pytest.approx(
+            roc_auc(
+                np.repeat([1, 0], [pos.sum(), neg.sum()]),
+                np.column_stack(
+                    [
+                        np.zeros(pos.sum() + neg.sum()),
+                        np.concatenate([np.repeat(np.arange(levels), pos), np.repeat(np.arange(levels), neg)]),
+                    ]
+                ),
+            ),
+            abs=1e-12,
+        )
     assert len(packed[1]) == min(bins, occupied.sum()) if occupied.sum() > bins else len(packed[1]) == occupied.sum()
 
 
@@ -399,14 +414,20 @@ def test_the_shakeup_is_published_at_the_reveal_with_ranks_rho_and_moves_beyond_
     people.drain()
     early = client.get("/api/v1/competitions/mnist1d/shakeup")
     assert early.status_code == 400 and "published at the reveal" in early.get_json()["problems"][0]
-    assert client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(organiser)).status_code == 200
+    assert (
+        client.post("/api/v1/competitions/mnist1d/reveal", json={"confirm": True}, headers=auth(organiser)).status_code
+        == 200
+    )
     report = client.get("/api/v1/competitions/mnist1d/shakeup").get_json()
     assert report["rank_intervals_pending"] and report["rows"][0]["private_rank_interval"] is None
     people.drain()  # the worker computes the private board's rank intervals
     report = client.get("/api/v1/competitions/mnist1d/shakeup").get_json()
     assert not report["rank_intervals_pending"]
     assert [(r["team"], r["public_rank"], r["private_rank"], r["change"]) for r in report["rows"]] == [
-        ("ada", 1, 1, 0), ("bob", 2, 2, 0), ("cyd", 3, 3, 0)]
+        ("ada", 1, 1, 0),
+        ("bob", 2, 2, 0),
+        ("cyd", 3, 3, 0),
+    ]
     assert report["mean_abs_rank_change_per_team"] == 0 and report["spearman_rho"] == 1.0
     assert report["top10_beyond_noise"] == [] and report["rows"][0]["private_rank_interval"] == [1, 1]
     page = client.get("/c/mnist1d/shakeup")
@@ -418,11 +439,15 @@ def test_a_move_outside_the_rank_interval_is_beyond_noise(monkeypatch):
 
     from arena.server import shakeup as module
 
-    private = [SimpleNamespace(team="a", rank=1, rank_interval=(1, 1), rank_interval_pending=False),
-               SimpleNamespace(team="b", rank=2, rank_interval=(2, 3), rank_interval_pending=False),
-               SimpleNamespace(team="c", rank=3, rank_interval=(2, 3), rank_interval_pending=False)]
+    private = [
+        SimpleNamespace(team="a", rank=1, rank_interval=(1, 1), rank_interval_pending=False),
+        SimpleNamespace(team="b", rank=2, rank_interval=(2, 3), rank_interval_pending=False),
+        SimpleNamespace(team="c", rank=3, rank_interval=(2, 3), rank_interval_pending=False),
+    ]
     public = [SimpleNamespace(team="c", rank=1), SimpleNamespace(team="a", rank=2), SimpleNamespace(team="b", rank=3)]
-    monkeypatch.setattr(module, "board_for", lambda session, competition, show_private: private if show_private else public)
+    monkeypatch.setattr(
+        module, "board_for", lambda session, competition, show_private: private if show_private else public
+    )
     report = module.shakeup(None, SimpleNamespace(revealed=True))
     assert report["top10_beyond_noise"] == ["a", "c"]
     assert report["mean_abs_rank_change_per_team"] == round((1 + 1 + 2) / 3 / 3, 4)
@@ -443,7 +468,11 @@ def test_per_row_results_give_back_the_metric(name):
         truth, pred = three_classes(300, rng)
     rows = rowresults.row_results(metric, truth, pred)
     assert rows.ndim == 1 or rows.shape[1] <= 2  # compact: one value per row (two probabilities for AUC)
-    expected = float(metric.from_confusion(confusion_matrix(truth, pred, 3))) if metric.from_confusion else metric.from_rows(truth, pred)
+    expected = (
+        float(metric.from_confusion(confusion_matrix(truth, pred, 3)))
+        if metric.from_confusion
+        else metric.from_rows(truth, pred)
+    )
     assert rowresults.value(metric, truth, rows) == pytest.approx(expected, rel=1e-5)
     again = rowresults.from_bytes(rowresults.to_bytes(rows))
     assert np.array_equal(again, rows)
@@ -482,8 +511,9 @@ def _assert_each_part_scored_apart_alike(found: dict, again: dict, truth, proba,
         value, interval = found[part]
         assert again[part] == found[part]
         assert value == pytest.approx(roc_auc(truth[mask], proba[mask]), abs=1e-12)
-        assert interval.as_tuple() == pytest.approx(metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(),
-                                                    abs=1e-12)
+        assert interval.as_tuple() == pytest.approx(
+            metric_interval(metric, truth[mask], proba[mask], seed=7).as_tuple(), abs=1e-12
+        )
 
 
 @pytest.mark.parametrize("decimals", [None, 6], ids=["sorted", "six-decimal grid"])
@@ -507,9 +537,9 @@ def test_binary_auc_from_one_count_per_part_matches_scoring_each_part_apart(deci
     kept = {key[0] for key in one_pass._kept_offsets}
     assert (("auc", decimals) in kept) == (decimals is not None)  # scores off the grid keep no offsets
     small = {name: mask[:5000] for name, mask in parts.items()}
-    assert one_pass.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"),
-                                    seed=7) is None  # small parts weight their rows one by one instead
-
+    assert (
+        one_pass.binary_auc_score(truth[:5000], proba[:5000], small, ("auc", "small"), seed=7) is None
+    )  # small parts weight their rows one by one instead
 
 
 def test_without_numba_roc_auc_takes_the_numpy_path_with_the_same_results(monkeypatch):
@@ -543,6 +573,7 @@ def test_without_numba_roc_auc_takes_the_numpy_path_with_the_same_results(monkey
     labels = rng.integers(0, k, rows)
     three = np.round(rng.dirichlet(np.ones(k), rows), 6)
     assert one_pass.multiclass_auc_score(labels, three, parts, ("no numba", "multiclass"), seed=7) is None
+
 
 def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart():
     from arena.metrics.registry import GRID_MIN_ROWS
@@ -650,7 +681,9 @@ def test_row_weights_for_many_rows_come_in_bounded_chunks_and_are_the_same_every
     assert all(chunk.size <= 1000 for chunk in chunks) and sum(len(chunk) for chunk in chunks) == 50
     again = np.concatenate(list(intervals.weight_chunks(50, 300, seed=4)))
     assert np.array_equal(np.concatenate(chunks), again) and np.all(again > 0)
-    assert np.array_equal(np.concatenate(list(intervals.weight_chunks(3, 300, seed=4))), intervals.row_weights(3, 300, 4))
+    assert np.array_equal(
+        np.concatenate(list(intervals.weight_chunks(3, 300, seed=4))), intervals.row_weights(3, 300, 4)
+    )
 
 
 def test_joint_ranks_hold_when_the_weights_come_in_chunks(monkeypatch):

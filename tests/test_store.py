@@ -39,8 +39,14 @@ def accept(db, competition_id, user_id, content: str):
 
     sha, size = store_stream(io.BytesIO(content.encode()), 10**8)
     with db.session() as session, session.begin():
-        return submissions.accept(session, session.get(Competition, competition_id), session.get(User, user_id),
-                                  file_sha256=sha, file_name="s.csv", file_size=size).submission.id
+        return submissions.accept(
+            session,
+            session.get(Competition, competition_id),
+            session.get(User, user_id),
+            file_sha256=sha,
+            file_name="s.csv",
+            file_size=size,
+        ).submission.id
 
 
 def test_limit_holds_under_concurrent_uploads(db):

@@ -55,31 +55,58 @@ def test_rows_in_any_order_are_aligned_to_the_answer_key(mnist, tmp_path):
     np.testing.assert_array_equal(predictions.labels, mnist.answer_key.truth)
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda f: f.drop(columns="label"), "missing columns: label. The header must be: id,label"),
-    (lambda f: f.assign(extra=1), "unexpected columns: extra. The header must be: id,label"),
-    (lambda f: f.iloc[:0], "the file has a header but no rows"),
-    (lambda f: pd.concat([f.iloc[:-2], f.iloc[[0, 1]]]), "2 ids appear more than once, e.g. 4000, 4001 (repeats at lines 1000, 1001)"),
-    (lambda f: pd.concat([f, f.iloc[[0]]]), "the file has more than 1,000 rows, but the test set has 1,000 ids"),
-    (lambda f: f.iloc[3:], "3 test ids have no prediction, e.g. 4000, 4001, 4002"),
-    (lambda f: f.assign(id=f["id"].where(f.index != 0, 99999)), "1 ids are not in the test set, e.g. 99999"),
-    (lambda f: f.assign(label=f["label"].astype(object).where(f.index != 2, "cat")), "labels are not among the task's classes"),
-    (lambda f: f.assign(label=f["label"].where(f.index != 4, 12)), "1 labels are not among the task's classes ('0', '1', '2', '3', '4', ...), e.g. 12 at lines 6"),
-    (lambda f: f.assign(label=f["label"].astype(object).where(f.index != 5, None)), "1 rows have an empty label (lines 7)"),
-    (lambda f: f.assign(id=f["id"].astype(str).where(f.index != 0, "abc")), "ids must be whole numbers, as in test.csv"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda f: f.drop(columns="label"), "missing columns: label. The header must be: id,label"),
+        (lambda f: f.assign(extra=1), "unexpected columns: extra. The header must be: id,label"),
+        (lambda f: f.iloc[:0], "the file has a header but no rows"),
+        (
+            lambda f: pd.concat([f.iloc[:-2], f.iloc[[0, 1]]]),
+            "2 ids appear more than once, e.g. 4000, 4001 (repeats at lines 1000, 1001)",
+        ),
+        (lambda f: pd.concat([f, f.iloc[[0]]]), "the file has more than 1,000 rows, but the test set has 1,000 ids"),
+        (lambda f: f.iloc[3:], "3 test ids have no prediction, e.g. 4000, 4001, 4002"),
+        (lambda f: f.assign(id=f["id"].where(f.index != 0, 99999)), "1 ids are not in the test set, e.g. 99999"),
+        (
+            lambda f: f.assign(label=f["label"].astype(object).where(f.index != 2, "cat")),
+            "labels are not among the task's classes",
+        ),
+        (
+            lambda f: f.assign(label=f["label"].where(f.index != 4, 12)),
+            "1 labels are not among the task's classes ('0', '1', '2', '3', '4', ...), e.g. 12 at lines 6",
+        ),
+        (
+            lambda f: f.assign(label=f["label"].astype(object).where(f.index != 5, None)),
+            "1 rows have an empty label (lines 7)",
+        ),
+        (
+            lambda f: f.assign(id=f["id"].astype(str).where(f.index != 0, "abc")),
+            "ids must be whole numbers, as in test.csv",
+        ),
+    ],
+)
 def test_label_file_problems(mnist, tmp_path, edit, expected):
     text = report(mnist, labels_file(mnist, tmp_path, edit))
     assert expected in text, text
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda f: f.assign(**{"3": -0.1}), "rows have negative probabilities (lines 2, 3, 4, 5, 6 and"),
-    (lambda f: f.assign(**{"3": 0.5}), "rows have probabilities that do not sum to 1 (tolerance 0.001)"),
-    (lambda f: f.assign(**{"7": f["7"].where(f.index != 1, np.nan)}), "column '7' has 1 empty, NaN or infinite values (lines 3)"),
-    (lambda f: f.assign(**{"7": f["7"].where(f.index != 2, np.inf)}), "column '7' has 1 empty, NaN or infinite values (lines 4)"),
-    (lambda f: f.assign(**{"2": "high"}), "column '2' must hold numbers; found text such as 'high'"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda f: f.assign(**{"3": -0.1}), "rows have negative probabilities (lines 2, 3, 4, 5, 6 and"),
+        (lambda f: f.assign(**{"3": 0.5}), "rows have probabilities that do not sum to 1 (tolerance 0.001)"),
+        (
+            lambda f: f.assign(**{"7": f["7"].where(f.index != 1, np.nan)}),
+            "column '7' has 1 empty, NaN or infinite values (lines 3)",
+        ),
+        (
+            lambda f: f.assign(**{"7": f["7"].where(f.index != 2, np.inf)}),
+            "column '7' has 1 empty, NaN or infinite values (lines 4)",
+        ),
+        (lambda f: f.assign(**{"2": "high"}), "column '2' must hold numbers; found text such as 'high'"),
+    ],
+)
 def test_probability_file_problems(digits, tmp_path, edit, expected):
     text = report(digits, labels_file(digits, tmp_path, edit))
     assert expected in text, text
@@ -96,7 +123,7 @@ def test_an_empty_or_nan_probability_in_any_chunk_is_reported(digits, tmp_path, 
     rows = len(digits.sample_submission())
     assert rows > 3 * 100  # three slices of many chunks
     row %= rows
-    edit = lambda f: f.assign(**{"7": f["7"].astype(object).where(f.index != row, value)})  # noqa: E731
+    edit = lambda f: f.assign(**{"7": f["7"].astype(object).where(f.index != row, value)})
     text = report(digits, labels_file(digits, tmp_path, edit))
     assert f"column '7' has 1 empty, NaN or infinite values (lines {row + 2})" in text, text
 
@@ -105,6 +132,7 @@ def test_every_problem_is_collected_in_one_report(mnist, tmp_path):
     def edit(f):
         f = pd.concat([f.iloc[5:], f.iloc[[5]]])
         return f.assign(label=f["label"].where(f["id"] != 4010, 42))
+
     text = report(mnist, labels_file(mnist, tmp_path, edit))
     assert "(3 problems)" in text
     assert "appear more than once" in text and "have no prediction" in text and "not among the task's classes" in text
@@ -146,7 +174,10 @@ def test_gzip_and_parquet_are_read_by_content_not_name(mnist, tmp_path):
 
 def test_regression_values_must_be_finite_numbers(tmp_path):
     sunspots = load_task("sunspots")
-    text = report(sunspots, labels_file(sunspots, tmp_path, lambda f: f.assign(sunspots=f["sunspots"].where(f.index != 3, np.nan))))
+    text = report(
+        sunspots,
+        labels_file(sunspots, tmp_path, lambda f: f.assign(sunspots=f["sunspots"].where(f.index != 3, np.nan))),
+    )
     assert "column 'sunspots' has 1 empty, NaN or infinite values (lines 5)" in text
 
 
@@ -194,15 +225,18 @@ def test_a_parquet_claiming_too_many_rows_is_refused_from_its_footer(mnist, tmp_
 def test_a_parquet_dictionary_bomb_is_refused_before_it_is_decoded(mnist, tmp_path):
     """One 2 MB string, referenced by every row: tiny on disk, 2 GB once decoded."""
     label = pa.DictionaryArray.from_arrays(pa.array(np.zeros(1000, dtype=np.int32)), pa.array(["1" * (2 << 20)]))
-    pq.write_table(pa.table({"id": np.arange(4000, 5000), "label": label}), tmp_path / "dict.parquet",
-                   compression="zstd")
+    pq.write_table(
+        pa.table({"id": np.arange(4000, 5000), "label": label}), tmp_path / "dict.parquet", compression="zstd"
+    )
     assert "of text once decompressed" in report(mnist, tmp_path / "dict.parquet")
 
 
 def test_parquet_extra_and_nested_columns(mnist, tmp_path):
     frame = mnist.sample_submission()
-    pq.write_table(pa.table({"id": frame["id"], "label": frame["label"], "junk": [[1, 2]] * len(frame)}),
-                   tmp_path / "extra.parquet")
+    pq.write_table(
+        pa.table({"id": frame["id"], "label": frame["label"], "junk": [[1, 2]] * len(frame)}),
+        tmp_path / "extra.parquet",
+    )
     assert "unexpected columns: junk. The header must be: id,label" in report(mnist, tmp_path / "extra.parquet")
     pq.write_table(pa.table({"id": frame["id"], "label": [[1]] * len(frame)}), tmp_path / "nested.parquet")
     text = report(mnist, tmp_path / "nested.parquet")
@@ -219,10 +253,13 @@ def test_a_corrupt_parquet_error_does_not_show_the_server_path(mnist, tmp_path):
     assert str(tmp_path) not in text and "ab" * 32 not in text and "srv-files" not in text
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"id,lab\xe9l\n4000,1\n", "the header is not UTF-8 text. Save the file as UTF-8"),
-    (b"id,label\n4000,caf\xe9\n", "column 'label' holds text that is not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"id,lab\xe9l\n4000,1\n", "the header is not UTF-8 text. Save the file as UTF-8"),
+        (b"id,label\n4000,caf\xe9\n", "column 'label' holds text that is not UTF-8"),
+    ],
+)
 def test_text_that_is_not_utf8_is_the_participants_to_fix(mnist, tmp_path, content, expected):
     (tmp_path / "latin1.csv").write_bytes(content)
     assert expected in report(mnist, tmp_path / "latin1.csv")
@@ -249,7 +286,8 @@ def test_a_compressed_value_column_whose_first_rows_are_whole_numbers_is_still_r
     n = 200_000
     ids = "\n".join(str(i) for i in range(n))
     answers = "\n".join(f"{i},{i % 7}" for i in range(n))
-    folder = write_bundle("""
+    folder = write_bundle(
+        """
 name = "whole-then-fraction"
 version = 1
 kind = "regression"
@@ -262,7 +300,13 @@ target = "y"
 primary = "mae"
 [submission]
 prediction = "value"
-""", {"train.csv": "id,y\n-1,1.0\n-2,2.0\n", "test.csv": "id\n" + ids + "\n", "answers.csv": "id,y\n" + answers + "\n"})
+""",
+        {
+            "train.csv": "id,y\n-1,1.0\n-2,2.0\n",
+            "test.csv": "id\n" + ids + "\n",
+            "answers.csv": "id,y\n" + answers + "\n",
+        },
+    )
     task = load_task(folder)
     rows = [f"{i},{i % 7}" for i in range(n - 1)] + [f"{n - 1},{(n - 1) % 7 + 0.5}"]
     path = folder / "sub.csv.gz"

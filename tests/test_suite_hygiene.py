@@ -41,19 +41,29 @@ def checking_helpers(modules: dict[Path, ast.Module]) -> set[str]:
     (``wait_for``, ``People.login``, ``report``) that assert themselves. Nested functions do not count: their
     short names (``attempt``, ``send``) would vouch for unrelated calls elsewhere."""
     functions = [node for module in modules.values() for node in module.body if isinstance(node, ast.FunctionDef)]
-    functions += [node for module in modules.values() for cls in module.body if isinstance(cls, ast.ClassDef)
-                  for node in cls.body if isinstance(node, ast.FunctionDef)]
+    functions += [
+        node
+        for module in modules.values()
+        for cls in module.body
+        if isinstance(cls, ast.ClassDef)
+        for node in cls.body
+        if isinstance(node, ast.FunctionDef)
+    ]
     return {f.name for f in functions if not f.name.startswith("test") and checks_directly(f, set())}
 
 
 def unchecked_tests() -> list[str]:
     modules = parsed_test_files()
     helpers = checking_helpers(modules)
-    return [f"{path.name}:{node.lineno} {node.name}"
-            for path, module in modules.items() if path.name.startswith("test_")
-            for node in ast.walk(module)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")
-            and not checks_directly(node, helpers)]
+    return [
+        f"{path.name}:{node.lineno} {node.name}"
+        for path, module in modules.items()
+        if path.name.startswith("test_")
+        for node in ast.walk(module)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.name.startswith("test")
+        and not checks_directly(node, helpers)
+    ]
 
 
 def test_every_test_checks_something():
@@ -61,10 +71,12 @@ def test_every_test_checks_something():
 
 
 def test_the_scan_tells_a_test_that_checks_from_one_that_does_not():
-    module = ast.parse("def test_quiet(x):\n    x.run()\n\n"
-                       "def test_loud(x):\n    assert x.run()\n\n"
-                       "def test_raising(x):\n    with pytest.raises(ValueError):\n        x.run()\n\n"
-                       "def test_by_helper(x):\n    wait_for(x.ready)\n")
+    module = ast.parse(
+        "def test_quiet(x):\n    x.run()\n\n"
+        "def test_loud(x):\n    assert x.run()\n\n"
+        "def test_raising(x):\n    with pytest.raises(ValueError):\n        x.run()\n\n"
+        "def test_by_helper(x):\n    wait_for(x.ready)\n"
+    )
     verdicts = {node.name: checks_directly(node, {"wait_for"}) for node in module.body}
     assert verdicts == {"test_quiet": False, "test_loud": True, "test_raising": True, "test_by_helper": True}
 

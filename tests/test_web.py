@@ -84,15 +84,21 @@ API = [
 def test_api_status_by_role(world, client, method, path, anonymous, owner, other, organiser):
     path = path.format(ada_sub=world["ada_sub"])
     tokens = world["tokens"]
-    for token, expected in ((None, anonymous), (tokens["ada"], owner), (tokens["bob"], other), (tokens["org"], organiser)):
+    for token, expected in (
+        (None, anonymous),
+        (tokens["ada"], owner),
+        (tokens["bob"], other),
+        (tokens["org"], organiser),
+    ):
         response = client.open(path, method=method, json={}, headers=auth(token) if token else {})
         assert response.status_code == expected, (token, response.get_json())
         if expected >= 400:
             assert response.get_json()["problems"], "every refusal says why"
 
 
-@pytest.mark.parametrize("action", ["settings", "open", "close", "reveal", "rescore", "task", "disqualify",
-                                    "disqualify-team"])
+@pytest.mark.parametrize(
+    "action", ["settings", "open", "close", "reveal", "rescore", "task", "disqualify", "disqualify-team"]
+)
 def test_admin_forms_are_for_organisers_only(world, client, people, action):
     assert client.post(f"/c/mnist1d/admin/{action}").status_code == 400  # no CSRF token: refused first
     assert client.post(f"/c/mnist1d/admin/{action}", data={"csrf_token": people.csrf()}).status_code == 302  # log in
@@ -117,7 +123,12 @@ def test_register_login_and_wrong_password(client, people):
     assert bad.status_code == 400 and b"password must have at least 8 characters" in bad.data
     weak = client.post("/register", data={"username": "newbie", "password": "password123", "csrf_token": people.csrf()})
     assert weak.status_code == 400 and b"too easy to guess" in weak.data
-    assert client.post("/register", data={"username": "newbie", "password": "plum-orbit-canyon-42", "csrf_token": people.csrf()}).status_code == 302
+    assert (
+        client.post(
+            "/register", data={"username": "newbie", "password": "plum-orbit-canyon-42", "csrf_token": people.csrf()}
+        ).status_code
+        == 302
+    )
     client.post("/logout", data={"csrf_token": people.csrf()})
     client.get("/login")
     wrong = client.post("/login", data={"username": "newbie", "password": "not it!!", "csrf_token": people.csrf()})
@@ -130,14 +141,22 @@ def test_web_upload_team_and_final_choice(world, client, people):
     scored = client.get(f"/api/v1/submissions/{world['ada_sub']}", headers=auth(world["tokens"]["ada"])).get_json()
     shown = f"{scored['public']['accuracy']:.4f}"  # the split is the competition's own, so the value varies by run
     assert shown.encode() in page.data and b"Choose" in page.data
-    response = client.post("/c/mnist1d/submissions", data={"csrf_token": people.csrf(), "note": "second try",
-                                                            "file": (io.BytesIO(predictions_csv("mnist1d", 0.85, 5).encode()), "p.csv")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/c/mnist1d/submissions",
+        data={
+            "csrf_token": people.csrf(),
+            "note": "second try",
+            "file": (io.BytesIO(predictions_csv("mnist1d", 0.85, 5).encode()), "p.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     people.drain()
     page = client.get("/c/mnist1d/submissions")
     assert b"second try" in page.data and b"<svg" in page.data  # the score-history chart
-    chosen = client.post(f"/c/mnist1d/submissions/{world['ada_sub']}/select", data={"csrf_token": people.csrf(), "selected": "1"})
+    chosen = client.post(
+        f"/c/mnist1d/submissions/{world['ada_sub']}/select", data={"csrf_token": people.csrf(), "selected": "1"}
+    )
     assert chosen.status_code == 302 and "Chosen" in client.get("/c/mnist1d/submissions").get_data(as_text=True)
 
 
@@ -153,7 +172,9 @@ def test_organiser_admin_actions_through_forms(world, client, people):
     people.login("org")
     page = client.get("/c/mnist1d/admin")
     assert b"Reveal private leaderboard" in page.data
-    saved = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "daily_limit": "7", "ends_at": ""})
+    saved = client.post(
+        "/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "daily_limit": "7", "ends_at": ""}
+    )
     assert saved.status_code == 302
     bad = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "daily_limit": "lots"})
     assert bad.status_code == 400 and b"&#39;daily_limit&#39; must look like 5" in bad.data
@@ -176,8 +197,16 @@ def test_host_a_competition_from_an_uploaded_bundle(client, people, tmp_path):
             if path.is_file():
                 bundle.write(path, f"sunspots/{path.name}")
     archive.seek(0)
-    response = client.post("/host", data={"csrf_token": people.csrf(), "slug": "sun-2026", "ends_at": "2099-01-01T00:00",
-                                          "bundle": (archive, "sunspots.zip")}, content_type="multipart/form-data")
+    response = client.post(
+        "/host",
+        data={
+            "csrf_token": people.csrf(),
+            "slug": "sun-2026",
+            "ends_at": "2099-01-01T00:00",
+            "bundle": (archive, "sunspots.zip"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     page = client.get("/c/sun-2026").get_data(as_text=True)
     assert "Ends 2099-01-01" in page and "rmse" in page
@@ -186,6 +215,8 @@ def test_host_a_competition_from_an_uploaded_bundle(client, people, tmp_path):
 def test_task_readme_is_rendered_and_html_in_it_is_escaped(app):
     from leaderboard.app import render_markdown
 
-    rendered = str(render_markdown("# Title\n\n**bold** <script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"))
+    rendered = str(
+        render_markdown("# Title\n\n**bold** <script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    )
     assert "<h1>Title</h1>" in rendered and "<strong>bold</strong>" in rendered and "<table>" in rendered
     assert "<script>" not in rendered and "&lt;script&gt;" in rendered

@@ -18,8 +18,18 @@ from arena._fast.grid import DECIMAL_GRID
 from arena._fast.memory import pooled_copy, pooled_empty
 from arena._fast.parallel import chunks, over_slices, scratch
 
-__all__ = ["DECIMAL_GRID", "add_influence", "chunks", "count_cells", "has_compiled", "over_slices", "pooled_copy",
-           "pooled_empty", "scratch", "warm"]
+__all__ = [
+    "DECIMAL_GRID",
+    "add_influence",
+    "chunks",
+    "count_cells",
+    "has_compiled",
+    "over_slices",
+    "pooled_copy",
+    "pooled_empty",
+    "scratch",
+    "warm",
+]
 
 
 def _compiled() -> ModuleType | None:
@@ -42,9 +52,18 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     return None if compiled is None else compiled.count_cells(score, plus, size, kept)
 
 
-def add_influence(score: np.ndarray, rows: np.ndarray, part: np.ndarray, truth: np.ndarray, c: int,
-                  running: np.ndarray, counts: np.ndarray, slope: np.ndarray, shift: np.ndarray,
-                  influence: np.ndarray) -> None:
+def add_influence(
+    score: np.ndarray,
+    rows: np.ndarray,
+    part: np.ndarray,
+    truth: np.ndarray,
+    c: int,
+    running: np.ndarray,
+    counts: np.ndarray,
+    slope: np.ndarray,
+    shift: np.ndarray,
+    influence: np.ndarray,
+) -> None:
     """Each sampled row's influence on a class's ROC AUC (:func:`arena._fast.gridcount.add_influence`); only called
     with counts that :func:`count_cells` gave, so numba is installed."""
     compiled = _compiled()

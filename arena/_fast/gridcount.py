@@ -65,9 +65,9 @@ def _count(score, plus, low, wraps):  # pragma: no cover (compiled; tested throu
     wrapped = 0
     for start in range(0, score.shape[0], CHUNK):
         stop = min(start + CHUNK, score.shape[0])
-        if _cells(score[start:stop], plus[start:stop], cells[:stop - start]):
+        if _cells(score[start:stop], plus[start:stop], cells[: stop - start]):
             return -1
-        wrapped = _tally(cells[:stop - start], low, wraps, wrapped)
+        wrapped = _tally(cells[: stop - start], low, wraps, wrapped)
     return wrapped
 
 
@@ -119,9 +119,18 @@ def _add_influence(score, rows, part, truth, c, running, counts, slope, shift, i
         influence[i] += slope[band] * (running[other] - 0.5 * counts[other]) + shift[band]
 
 
-def add_influence(score: np.ndarray, rows: np.ndarray, part: np.ndarray, truth: np.ndarray, c: int,
-                  running: np.ndarray, counts: np.ndarray, slope: np.ndarray, shift: np.ndarray,
-                  influence: np.ndarray) -> None:
+def add_influence(
+    score: np.ndarray,
+    rows: np.ndarray,
+    part: np.ndarray,
+    truth: np.ndarray,
+    c: int,
+    running: np.ndarray,
+    counts: np.ndarray,
+    slope: np.ndarray,
+    shift: np.ndarray,
+    influence: np.ndarray,
+) -> None:
     """For ROC AUC of class ``c`` against the rest: add to ``influence`` each of ``rows``' (in part ``part``, of
     class ``truth``) ``slope * placement + shift`` of its band (part j's negatives 2j, positives 2j + 1), its
     placement being the rows of the part's other class below its score, ties counting one half: read from
@@ -137,8 +146,18 @@ def add_influence(score: np.ndarray, rows: np.ndarray, part: np.ndarray, truth: 
         raise ValueError("one part, class and influence per row, and a slope and shift per band")
     if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(score) or int(part.min()) < 0):
         raise ValueError("rows must be rows of the scores, and parts numbered from 0")
-    _add_influence(np.ascontiguousarray(score, dtype=np.float64), rows, part, truth, c, running.reshape(-1),
-                   counts.reshape(-1), slope, shift, influence)
+    _add_influence(
+        np.ascontiguousarray(score, dtype=np.float64),
+        rows,
+        part,
+        truth,
+        c,
+        running.reshape(-1),
+        counts.reshape(-1),
+        slope,
+        shift,
+        influence,
+    )
 
 
 def warm() -> None:

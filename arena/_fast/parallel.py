@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -44,8 +45,7 @@ def _forget_the_parents_threads() -> None:
 os.register_at_fork(after_in_child=_forget_the_parents_threads)
 
 
-def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None = None, item_rows: int = 1
-                ) -> list[T]:
+def over_slices(work: Callable[[slice], T], rows: int, *, min_rows: int | None = None, item_rows: int = 1) -> list[T]:
     """``work(s)`` for contiguous slices ``s`` that cover ``range(rows)``, at most one per core and none under
     ``min_rows`` (default ``MIN_SLICE_ROWS`` rows, of which each item of ``range(rows)`` stands for ``item_rows``,
     as a block of a column does; small inputs run in the caller's thread); the results in row order.

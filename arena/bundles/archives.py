@@ -44,8 +44,12 @@ def unpack_bundle(archive: Path, target: Path) -> Path:
     except BundleError:
         shutil.rmtree(target)
         raise
-    tomls = list(target.rglob("task.toml")) or [p for p in target.rglob("competition.yaml") if "__MACOSX" not in p.parts]
+    tomls = list(target.rglob("task.toml")) or [
+        p for p in target.rglob("competition.yaml") if "__MACOSX" not in p.parts
+    ]
     if len(tomls) != 1:
         shutil.rmtree(target)
-        raise BundleError([Problem("upload", "the archive must hold exactly one task.toml (or one Codabench competition.yaml).")])
+        raise BundleError(
+            [Problem("upload", "the archive must hold exactly one task.toml (or one Codabench competition.yaml).")]
+        )
     return tomls[0].parent

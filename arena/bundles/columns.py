@@ -16,19 +16,30 @@ no built-in metric knows what the columns mean.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 COLUMNS_PREDICTION = "columns"
-COLUMN_TYPES = {"float": "a finite number", "int": "a whole number", "text": "text, not empty",
-                "bool": "true or false (also 1 or 0)"}
+COLUMN_TYPES = {
+    "float": "a finite number",
+    "int": "a whole number",
+    "text": "text, not empty",
+    "bool": "true or false (also 1 or 0)",
+}
 """Each type a declared column may have, with what its cells must hold (as the messages say it)."""
-TYPE_HINTS = {"str": "text", "string": "text", "number": "float", "double": "float", "real": "float",
-              "integer": "int", "boolean": "bool"}
+TYPE_HINTS = {
+    "str": "text",
+    "string": "text",
+    "number": "float",
+    "double": "float",
+    "real": "float",
+    "integer": "int",
+    "boolean": "bool",
+}
 """Type names organisers write by habit, with the type they mean (a hint, never accepted silently)."""
 TRUE_WORDS, FALSE_WORDS = ("true", "1"), ("false", "0")
 TEXT_DEFAULT = "-"
@@ -44,8 +55,9 @@ class SubmissionColumn:
     type: str
 
 
-def read_columns(raw: dict[str, object] | None, prediction: str, id_column: str,
-                 problem: Callable[[str, str], None]) -> tuple[SubmissionColumn, ...]:
+def read_columns(
+    raw: dict[str, object] | None, prediction: str, id_column: str, problem: Callable[[str, str], None]
+) -> tuple[SubmissionColumn, ...]:
     """Validate ``[submission] columns``, calling ``problem(key, message)`` for every fault.
 
     Columns go with ``prediction = "columns"`` and it with them: either alone would leave
@@ -56,15 +68,21 @@ def read_columns(raw: dict[str, object] | None, prediction: str, id_column: str,
     key = "submission.columns"
     if raw is None:
         if prediction == COLUMNS_PREDICTION:
-            problem(key, "is required with prediction = \"columns\": declare each column of the submission and its "
-                         "type, e.g. columns = { x = \"float\", y = \"float\", tag = \"text\" }.")
+            problem(
+                key,
+                'is required with prediction = "columns": declare each column of the submission and its '
+                'type, e.g. columns = { x = "float", y = "float", tag = "text" }.',
+            )
         return ()
     if prediction != COLUMNS_PREDICTION:
-        problem(key, f"declares the submission's own columns, which needs prediction = \"columns\" (scored by plugins "
-                     f"with needs = \"table\"); with prediction = '{prediction}' the task's kind fixes the columns.")
+        problem(
+            key,
+            f'declares the submission\'s own columns, which needs prediction = "columns" (scored by plugins '
+            f"with needs = \"table\"); with prediction = '{prediction}' the task's kind fixes the columns.",
+        )
         return ()
     if not raw:
-        problem(key, "declares no column: give at least one, e.g. columns = { x = \"float\" }.")
+        problem(key, 'declares no column: give at least one, e.g. columns = { x = "float" }.')
     out = []
     for name, kind in raw.items():
         where = f"{key}.{name}"
@@ -88,8 +106,9 @@ def _types() -> str:
 
 
 def _did_you_mean(kind: str) -> str:
-    close = TYPE_HINTS.get(kind.lower()) or next(iter(difflib.get_close_matches(kind.lower(), list(COLUMN_TYPES), n=1)),
-                                                 None)
+    close = TYPE_HINTS.get(kind.lower()) or next(
+        iter(difflib.get_close_matches(kind.lower(), list(COLUMN_TYPES), n=1)), None
+    )
     return f" Did you mean '{close}'?" if close else ""
 
 
@@ -109,8 +128,9 @@ def text_read(columns: tuple[SubmissionColumn, ...]) -> list[str]:
 def read_declared(table: pa.Table, columns: tuple[SubmissionColumn, ...], report) -> pd.DataFrame:
     """The declared columns of a submission (in file order), noting every bad cell with its line in ``report``."""
     readers = {"float": _floats, "int": _whole_numbers, "text": _text, "bool": _bools}
-    return pd.DataFrame({column.name: readers[column.type](table.column(column.name), column.name, report)
-                         for column in columns})
+    return pd.DataFrame(
+        {column.name: readers[column.type](table.column(column.name), column.name, report) for column in columns}
+    )
 
 
 def _cells(column: pa.ChunkedArray) -> np.ndarray:
@@ -132,8 +152,10 @@ def _numbers(column: pa.ChunkedArray, name: str, report) -> np.ndarray:
     blank = cells.isna().to_numpy() | cells.astype(str).str.strip().str.lower().isin(["", "nan", "-nan"]).to_numpy()
     text = np.flatnonzero(np.isnan(values) & ~blank)
     if len(text):
-        report.add(f"column '{name}' must hold numbers; {len(text)} cells hold text, e.g. "
-                   f"{_examples(cells.iloc[text].unique())} ({report.rows(text)}).")
+        report.add(
+            f"column '{name}' must hold numbers; {len(text)} cells hold text, e.g. "
+            f"{_examples(cells.iloc[text].unique())} ({report.rows(text)})."
+        )
         values[text] = 0.0
     return values
 
@@ -142,8 +164,10 @@ def _floats(column: pa.ChunkedArray, name: str, report) -> np.ndarray:
     values = _numbers(column, name, report)
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
-        report.add(f"column '{name}' has {len(bad)} empty, NaN or infinite values ({report.rows(bad)}); "
-                   "write a number in every cell.")
+        report.add(
+            f"column '{name}' has {len(bad)} empty, NaN or infinite values ({report.rows(bad)}); "
+            "write a number in every cell."
+        )
     return values
 
 
@@ -154,8 +178,10 @@ def _whole_numbers(column: pa.ChunkedArray, name: str, report) -> np.ndarray:
     finite = np.isfinite(values)
     fractional = np.flatnonzero(finite & ((values != np.round(values)) | (np.abs(values) >= 2**53)))
     if len(fractional):
-        report.add(f"column '{name}' must hold whole numbers; {len(fractional)} cells do not, e.g. "
-                   f"{_examples(np.unique(values[fractional]).tolist())} ({report.rows(fractional)}).")
+        report.add(
+            f"column '{name}' must hold whole numbers; {len(fractional)} cells do not, e.g. "
+            f"{_examples(np.unique(values[fractional]).tolist())} ({report.rows(fractional)})."
+        )
     return np.where(finite, values, 0).astype(np.int64)
 
 
@@ -178,7 +204,9 @@ def _bools(column: pa.ChunkedArray, name: str, report) -> np.ndarray:
     other = np.flatnonzero(~words.isin(TRUE_WORDS + FALSE_WORDS).to_numpy() & ~np.isin(np.arange(len(words)), empty))
     if len(other):
         found = pd.Series(_cells(column), dtype=object).iloc[other].unique()
-        report.add(f"column '{name}' must hold true or false (or 1 or 0); found {_examples(found)} ({report.rows(other)}).")
+        report.add(
+            f"column '{name}' must hold true or false (or 1 or 0); found {_examples(found)} ({report.rows(other)})."
+        )
     return values
 
 

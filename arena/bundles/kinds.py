@@ -44,8 +44,9 @@ def label_matrix(cells, labels: np.ndarray) -> np.ndarray:
 
 def relevance_column(cells) -> ItemLists:
     """Each query's ``{id: relevance}``, integer-coded (:class:`arena.metrics.ranking.ItemLists`)."""
-    return ItemLists.of_relevances(parse_relevance(None if not tokens(cell) else " ".join(tokens(cell)))
-                                   for cell in cells)
+    return ItemLists.of_relevances(
+        parse_relevance(None if not tokens(cell) else " ".join(tokens(cell))) for cell in cells
+    )
 
 
 def check_answers(spec, train: pd.DataFrame, answers: pd.DataFrame) -> list[Problem]:
@@ -57,8 +58,13 @@ def check_answers(spec, train: pd.DataFrame, answers: pd.DataFrame) -> list[Prob
             try:
                 parse_relevance(" ".join(tokens(cell)))
             except ValueError as exc:
-                return [Problem(where, f"target column '{spec.target}' has '{exc}' on line {line}: write relevant ids "
-                                "separated by spaces, each optionally as id:relevance with a number of 0 or more.")]
+                return [
+                    Problem(
+                        where,
+                        f"target column '{spec.target}' has '{exc}' on line {line}: write relevant ids "
+                        "separated by spaces, each optionally as id:relevance with a number of 0 or more.",
+                    )
+                ]
     return []
 
 
@@ -73,7 +79,7 @@ def sample_predictions(spec, train: pd.DataFrame, labels: np.ndarray | None) -> 
     counts = pd.Series([item for cell in train[spec.target] for item in tokens(cell)], dtype=object)
     if spec.kind == "ranking":
         counts = pd.Series([item.partition(":")[0] for item in counts], dtype=object)
-        return " ".join(counts.value_counts().index[:ranking_k(spec)].tolist())
+        return " ".join(counts.value_counts().index[: ranking_k(spec)].tolist())
     frequency = counts.value_counts() / max(len(train), 1)
     if spec.prediction == "probabilities":
         return pd.DataFrame({str(label): [round(float(frequency.get(label, 0.0)), 6)] for label in labels})
@@ -85,8 +91,10 @@ def read_label_sets(cells: np.ndarray, labels: np.ndarray, report) -> np.ndarray
     known = set(labels)
     unknown = sorted({label for cell in cells for label in tokens(cell)} - known)
     if unknown:
-        report.add(f"labels not among the task's labels ({', '.join(map(str, labels[:5]))}"
-                   f"{', ...' if len(labels) > 5 else ''}): {', '.join(unknown[:5])}. Separate labels with spaces.")
+        report.add(
+            f"labels not among the task's labels ({', '.join(map(str, labels[:5]))}"
+            f"{', ...' if len(labels) > 5 else ''}): {', '.join(unknown[:5])}. Separate labels with spaces."
+        )
     return label_matrix(cells, labels) > 0
 
 
@@ -124,8 +132,10 @@ def read_rankings(cells, k: int, report, key_items: np.ndarray | None = None) ->
     long = np.flatnonzero(lengths > k)
     repeated = _repeats(out)
     if len(long):
-        report.add(f"{len(long)} rows list more than {k} ids ({report.rows(long)}). List at most {k} ids "
-                   "per query, best first, separated by spaces.")
+        report.add(
+            f"{len(long)} rows list more than {k} ids ({report.rows(long)}). List at most {k} ids "
+            "per query, best first, separated by spaces."
+        )
     if len(repeated):
         report.add(f"{len(repeated)} rows list an id twice ({report.rows(repeated)}). List each id once.")
     return out

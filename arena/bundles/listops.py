@@ -39,7 +39,9 @@ def _expression(rng: np.random.Generator, depth: int, max_depth: int, max_args: 
         return digit
     operator = OPERATOR_NAMES[int(rng.integers(len(OPERATOR_NAMES)))]
     tokens.append(operator)
-    values = [_expression(rng, depth + 1, max_depth, max_args, tokens) for _ in range(int(rng.integers(2, max_args + 1)))]
+    values = [
+        _expression(rng, depth + 1, max_depth, max_args, tokens) for _ in range(int(rng.integers(2, max_args + 1)))
+    ]
     tokens.append("]")
     return OPERATORS[operator](values)
 
@@ -59,8 +61,9 @@ def evaluate(tokens: list[str]) -> int:
     return int(value)
 
 
-def generate(n: int, *, seed: int, max_depth: int = 4, max_args: int = 5,
-             min_length: int = 8, max_length: int = 64) -> tuple[list[str], np.ndarray]:
+def generate(
+    n: int, *, seed: int, max_depth: int = 4, max_args: int = 5, min_length: int = 8, max_length: int = 64
+) -> tuple[list[str], np.ndarray]:
     """``n`` distinct expressions (space-separated tokens) and their values, reproducibly from ``seed``.
 
     The first ``k`` expressions of ``generate(n)`` are those of ``generate(k)`` with the same arguments.

@@ -85,7 +85,9 @@ class Task:
         if not self.spec.is_classification:
             return None
         values = np.concatenate([self.train[target].to_numpy(), self.answers[target].to_numpy()])
-        if values.dtype.kind in "iub":  # whole-number labels: a hashed unique, then sort the few classes (10M: 4x faster)
+        if (
+            values.dtype.kind in "iub"
+        ):  # whole-number labels: a hashed unique, then sort the few classes (10M: 4x faster)
             return np.sort(pd.unique(values))
         return np.unique(values)
 
@@ -128,8 +130,14 @@ class Task:
             usage = (ordered[USAGE_COLUMN] == "public").to_numpy()
             ignored = (ordered[USAGE_COLUMN] == "ignored").to_numpy()
             ignored = ignored if ignored.any() else None
-        return AnswerKey(ids=ids, truth=truth, classes=self.classes if spec.is_classification else None, usage_public=usage,
-                         sha256=self.answer_digest or answer_sha256(ordered, spec), ignored=ignored)
+        return AnswerKey(
+            ids=ids,
+            truth=truth,
+            classes=self.classes if spec.is_classification else None,
+            usage_public=usage,
+            sha256=self.answer_digest or answer_sha256(ordered, spec),
+            ignored=ignored,
+        )
 
     # --- what every task offers (arena.scoring.interface.TaskInterface), but scoring a file ----------------
 
@@ -160,14 +168,16 @@ class Task:
         spec = self.spec
         declared = getattr(spec, "submission_columns", ())
         form = f"{spec.prediction}: {describe_columns(declared)}" if declared else spec.prediction
-        return [f"{spec.title} ({spec.name}, version {spec.version})",
-                f"  kind:           {spec.kind} ({spec.modality})",
-                f"  rows:           {len(self.train)} train, {len(self.test)} test",
-                f"  id / target:    {spec.id_column} / {spec.target}",
-                f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}",
-                f"  submission:     {spec.id_column},{','.join(self.prediction_columns[:12])}"
-                f"{',...' if len(self.prediction_columns) > 12 else ''} ({form})",
-                f"  answer key sha256: {self.answer_key.sha256}"]
+        return [
+            f"{spec.title} ({spec.name}, version {spec.version})",
+            f"  kind:           {spec.kind} ({spec.modality})",
+            f"  rows:           {len(self.train)} train, {len(self.test)} test",
+            f"  id / target:    {spec.id_column} / {spec.target}",
+            f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}",
+            f"  submission:     {spec.id_column},{','.join(self.prediction_columns[:12])}"
+            f"{',...' if len(self.prediction_columns) > 12 else ''} ({form})",
+            f"  answer key sha256: {self.answer_key.sha256}",
+        ]
 
     def problems(self) -> list[Problem]:
         """What makes the loaded data unusable, beyond the spec's own checks; a subclass adds its layer's checks."""
@@ -251,7 +261,12 @@ def find_bundle(name_or_path: str | Path) -> Path:
 def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_target: bool) -> list[Problem]:
     problems = []
     if spec.id_column not in frame.columns:
-        problems.append(Problem(where, f"id column '{spec.id_column}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}."))
+        problems.append(
+            Problem(
+                where,
+                f"id column '{spec.id_column}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}.",
+            )
+        )
     else:
         ids = frame[spec.id_column]
         if ids.isna().any():
@@ -259,10 +274,20 @@ def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_targe
             problems.append(Problem(where, f"id column '{spec.id_column}' has empty values (file lines {rows})."))
         duplicated = ids[ids.duplicated()].unique()
         if len(duplicated):
-            problems.append(Problem(where, f"id column '{spec.id_column}' has {len(duplicated)} duplicated ids, e.g. {duplicated[:5].tolist()}; ids must be unique."))
+            problems.append(
+                Problem(
+                    where,
+                    f"id column '{spec.id_column}' has {len(duplicated)} duplicated ids, e.g. {duplicated[:5].tolist()}; ids must be unique.",
+                )
+            )
     if needs_target:
         if spec.target not in frame.columns:
-            problems.append(Problem(where, f"target column '{spec.target}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}."))
+            problems.append(
+                Problem(
+                    where,
+                    f"target column '{spec.target}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}.",
+                )
+            )
         elif frame[spec.target].isna().any() and spec.kind not in TEXT_TARGET_KINDS:  # no labels is a label set
             rows = (np.flatnonzero(frame[spec.target].isna().to_numpy())[:5] + 2).tolist()
             problems.append(Problem(where, f"target column '{spec.target}' has empty values (file lines {rows})."))
@@ -288,7 +313,14 @@ def _split_one_table(spec: TaskSpec, full: pd.DataFrame, where: str) -> tuple[pd
             values, counts = np.unique(labels, return_counts=True)
             lonely = values[counts < 2]
             if len(lonely):
-                raise BundleError([Problem(where, f"classes with a single member cannot be split into train and test: {lonely[:10].tolist()}. Add rows or drop those classes.")])
+                raise BundleError(
+                    [
+                        Problem(
+                            where,
+                            f"classes with a single member cannot be split into train and test: {lonely[:10].tolist()}. Add rows or drop those classes.",
+                        )
+                    ]
+                )
         is_test = stratified_split(labels, len(full), spec.test_fraction, spec.seed)
     train = full[~is_test].reset_index(drop=True)
     test_full = full[is_test].reset_index(drop=True)
@@ -308,7 +340,9 @@ def _read(path: Path, problems: list[Problem], key_columns: list[str]) -> pd.Dat
     try:
         return read_table(path, key_columns)
     except Exception as exc:  # any reader failure is a bundle problem to report, not a crash
-        problems.append(Problem(str(path), f"cannot be read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {exc}"))
+        problems.append(
+            Problem(str(path), f"cannot be read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {exc}")
+        )
         return None
 
 
@@ -369,8 +403,13 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         train_classes = set(train[spec.target].unique().tolist())
         unseen = sorted(set(answers[spec.target].unique().tolist()) - train_classes, key=str)
         if unseen:
-            problems.append(Problem("answers", f"{len(unseen)} classes appear in the answer key but never in train "
-                                    f"(e.g. {unseen[:5]}); every class needs training rows."))
+            problems.append(
+                Problem(
+                    "answers",
+                    f"{len(unseen)} classes appear in the answer key but never in train "
+                    f"(e.g. {unseen[:5]}); every class needs training rows.",
+                )
+            )
         if len(train_classes) < 2:
             problems.append(Problem("train", "a classification task needs at least two classes."))
     if problems:
@@ -378,20 +417,37 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return train, test, answers
 
 
-def _check_answers_match(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, answers: pd.DataFrame) -> list[Problem]:
+def _check_answers_match(
+    spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, answers: pd.DataFrame
+) -> list[Problem]:
     problems = []
     if spec.target in test.columns:
-        problems.append(Problem(str(spec.test_file), f"holds the target column '{spec.target}': test labels must live only in the answers file."))
+        problems.append(
+            Problem(
+                str(spec.test_file),
+                f"holds the target column '{spec.target}': test labels must live only in the answers file.",
+            )
+        )
     predicted = sorted(set(label_columns(spec, test.columns)) - {spec.target})
     if predicted:
-        problems.append(Problem(str(spec.test_file), f"holds columns the submission predicts ([submission] columns): "
-                                f"{', '.join(predicted[:10])}; test labels must live only in the answers file."))
+        problems.append(
+            Problem(
+                str(spec.test_file),
+                f"holds columns the submission predicts ([submission] columns): "
+                f"{', '.join(predicted[:10])}; test labels must live only in the answers file.",
+            )
+        )
     missing = set(train.columns) - set(label_columns(spec, train.columns)) - set(test.columns)
     if missing:
         problems.append(Problem(str(spec.test_file), f"lacks feature columns that train has: {sorted(missing)[:10]}."))
     test_ids, answer_ids = set(test[spec.id_column]), set(answers[spec.id_column])
     if test_ids != answer_ids:
-        problems.append(Problem(str(spec.answers_file), f"ids differ from the test file's: {len(test_ids - answer_ids)} test ids have no answer, {len(answer_ids - test_ids)} answers have no test row."))
+        problems.append(
+            Problem(
+                str(spec.answers_file),
+                f"ids differ from the test file's: {len(test_ids - answer_ids)} test ids have no answer, {len(answer_ids - test_ids)} answers have no test row.",
+            )
+        )
     return problems
 
 

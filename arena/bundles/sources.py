@@ -9,8 +9,9 @@ a canonical split, which the task uses when its ``test_fraction`` is 0.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -75,8 +76,9 @@ def listops_50k(spec: TaskSpec) -> pd.DataFrame:
     texts, labels = generate(50_000, seed=spec.seed, max_depth=3, max_args=5)
     split = np.full(len(texts), "train", dtype=object)
     split[:12_000][stratified_split(labels[:12_000], 12_000, 0.2, spec.seed)] = "test"
-    return pd.DataFrame({spec.id_column: np.arange(len(texts)), "tokens": texts, spec.target: labels,
-                         SPLIT_COLUMN: split})
+    return pd.DataFrame(
+        {spec.id_column: np.arange(len(texts)), "tokens": texts, spec.target: labels, SPLIT_COLUMN: split}
+    )
 
 
 def sunspots(spec: TaskSpec) -> pd.DataFrame:
@@ -95,7 +97,7 @@ def sunspots(spec: TaskSpec) -> pd.DataFrame:
     return frame
 
 
-BUILTIN_SOURCES: dict[str, Callable[["TaskSpec"], pd.DataFrame]] = {
+BUILTIN_SOURCES: dict[str, Callable[[TaskSpec], pd.DataFrame]] = {
     "sklearn:digits": sklearn_digits,
     "mnist1d": mnist1d,
     "listops": listops,

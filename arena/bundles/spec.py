@@ -15,11 +15,17 @@ from arena.metrics.plugins import PluginSpec, read_plugins
 
 KINDS = ("classification", "regression", "forecasting", "multilabel", "ranking")
 PREDICTIONS = ("label", "probabilities", "value", "ranking", COLUMNS_PREDICTION)
-PREDICTIONS_OF_KIND = {"classification": ("label", "probabilities", COLUMNS_PREDICTION),
-                       "regression": ("value", COLUMNS_PREDICTION), "forecasting": ("value", COLUMNS_PREDICTION),
-                       "multilabel": ("label", "probabilities"), "ranking": ("ranking",)}
-COLUMNS_HINT = (" With prediction = \"columns\" every metric is a plugin with needs = \"table\": "
-                "it receives the submission's declared columns.")
+PREDICTIONS_OF_KIND = {
+    "classification": ("label", "probabilities", COLUMNS_PREDICTION),
+    "regression": ("value", COLUMNS_PREDICTION),
+    "forecasting": ("value", COLUMNS_PREDICTION),
+    "multilabel": ("label", "probabilities"),
+    "ranking": ("ranking",),
+}
+COLUMNS_HINT = (
+    ' With prediction = "columns" every metric is a plugin with needs = "table": '
+    "it receives the submission's declared columns."
+)
 MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 SAMPLE_SUBMISSION = "sample_submission.csv"
@@ -27,12 +33,16 @@ SAMPLE_SUBMISSION = "sample_submission.csv"
 SECTIONS = ("data", "metrics", "submission", "competition", "scoring")
 MAX_SCORING_TIMEOUT = 86400
 """The longest [scoring] timeout a task may set: one day."""
-DATES_HINT = ("dates are not part of a task: set them when hosting "
-              "(arena host --starts-at/--ends-at, or the Host page).")
+DATES_HINT = "dates are not part of a task: set them when hosting (arena host --starts-at/--ends-at, or the Host page)."
 KEY_HINTS = {
-    "metric": "the metric is set in [metrics] as primary = \"...\" (and others = [...] for more).",
-    "deadline": DATES_HINT, "end_date": DATES_HINT, "ends_at": DATES_HINT, "start_date": DATES_HINT,
-    "starts_at": DATES_HINT, "end": DATES_HINT, "start": DATES_HINT,
+    "metric": 'the metric is set in [metrics] as primary = "..." (and others = [...] for more).',
+    "deadline": DATES_HINT,
+    "end_date": DATES_HINT,
+    "ends_at": DATES_HINT,
+    "start_date": DATES_HINT,
+    "starts_at": DATES_HINT,
+    "end": DATES_HINT,
+    "start": DATES_HINT,
 }
 """Keys organisers write by habit that are not task keys, with where the setting really lives."""
 
@@ -51,9 +61,9 @@ class CompetitionDefaults:
 
 FEEDBACK_MODES = {  # what participants see of public scores; a new mode adds a line here and its rule in the server
     "rounded": "every submission's public score, rounded to 4 decimals; a one-row change shows, so uploads can "
-               "probe the public rows",
+    "probe the public rows",
     "ladder": "the Ladder: a public score moves only when it beats the team's best by more than the noise; the "
-              "default for a bundle that names no mode",
+    "default for a bundle that names no mode",
 }
 
 
@@ -264,14 +274,20 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         from arena.bundles.sources import BUILTIN_SOURCES
 
         if source not in BUILTIN_SOURCES:
-            r.problem("data.source", f"unknown source '{source}'. Built-in sources: {', '.join(sorted(BUILTIN_SOURCES))}.")
+            r.problem(
+                "data.source", f"unknown source '{source}'. Built-in sources: {', '.join(sorted(BUILTIN_SOURCES))}."
+            )
     given_files = [k for k, v in (("train", train), ("test", test), ("answers", answers)) if v is not None]
     if sum([source is not None, single is not None, bool(given_files)]) != 1:
-        r.problem("data", "give exactly one of: source = \"...\"; file = \"all.csv\" (split by Arena); "
-                  "or train, test and answers files.")
+        r.problem(
+            "data",
+            'give exactly one of: source = "..."; file = "all.csv" (split by Arena); or train, test and answers files.',
+        )
     elif given_files and len(given_files) != 3:
         missing = sorted({"train", "test", "answers"} - set(given_files))
-        r.problem("data", f"with separate files, train, test and answers are all needed; missing: {', '.join(missing)}.")
+        r.problem(
+            "data", f"with separate files, train, test and answers are all needed; missing: {', '.join(missing)}."
+        )
 
     test_fraction = r.get("data.test_fraction", (int, float), default=0.3 if single else 0.0)
     if single is not None and not 0 < test_fraction < 1:
@@ -303,8 +319,11 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         if metric_name in declared:
             needs = declared[metric_name].needs
             if prediction in PREDICTIONS and not _feeds(prediction, needs):
-                r.problem(key, f"plugin '{metric_name}' needs {needs} predictions, but [submission] prediction = "
-                          f"'{prediction}'.{COLUMNS_HINT if prediction == COLUMNS_PREDICTION else ''}")
+                r.problem(
+                    key,
+                    f"plugin '{metric_name}' needs {needs} predictions, but [submission] prediction = "
+                    f"'{prediction}'.{COLUMNS_HINT if prediction == COLUMNS_PREDICTION else ''}",
+                )
             continue
         if not metric_registry.is_known(metric_name):
             r.problem(key, metric_registry.unknown_metric_message(metric_name))
@@ -313,8 +332,11 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         if kind in KINDS and kind not in metric.kinds:
             r.problem(key, f"'{metric.name}' is not a {kind} metric.")
         elif prediction in PREDICTIONS and not _feeds(prediction, metric.needs):
-            r.problem(key, f"'{metric.name}' needs {metric.needs} predictions, but [submission] prediction = "
-                      f"'{prediction}'.{COLUMNS_HINT if prediction == COLUMNS_PREDICTION else ''}")
+            r.problem(
+                key,
+                f"'{metric.name}' needs {metric.needs} predictions, but [submission] prediction = "
+                f"'{prediction}'.{COLUMNS_HINT if prediction == COLUMNS_PREDICTION else ''}",
+            )
 
     public_fraction = r.get("competition.public_fraction", (int, float), default=0.3)
     if not 0 < public_fraction < 1:
@@ -327,20 +349,26 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         limits[key] = value
     feedback = r.get("competition.feedback", str)  # absent: hosting chooses (see FEEDBACK_MODES)
     if feedback is not None and feedback not in FEEDBACK_MODES:
-        r.problem("competition.feedback", f"'{feedback}' is not a feedback mode; choose one of: "
-                  + "; ".join(f"'{mode}' ({what})" for mode, what in FEEDBACK_MODES.items()) + ".")
+        r.problem(
+            "competition.feedback",
+            f"'{feedback}' is not a feedback mode; choose one of: "
+            + "; ".join(f"'{mode}' ({what})" for mode, what in FEEDBACK_MODES.items())
+            + ".",
+        )
 
     id_column = r.get("data.id", str, default="id")
     target = r.get("data.target", str, default="label")
     for key, column in (("data.id", id_column), ("data.target", target)):
         if not column.strip():
-            r.problem(key, "must name a column of the data files, e.g. \"id\".")
+            r.problem(key, 'must name a column of the data files, e.g. "id".')
     if id_column == target and id_column.strip():
         r.problem("data.target", f"must differ from [data] id (both are '{id_column}').")
     submission_columns = read_columns(r.get("submission.columns", dict), prediction, id_column, r.problem)
     weight = r.get("data.weight", str)
     if weight is not None and (not weight.strip() or weight in (id_column, target)):
-        r.problem("data.weight", "must name a column of the answers file that holds each row's weight (not the id or target).")
+        r.problem(
+            "data.weight", "must name a column of the answers file that holds each row's weight (not the id or target)."
+        )
     elif weight is not None and answers is None:
         r.problem("data.weight", "a weight column lives in the answers file: give train, test and answers files.")
     sample = r.get("data.sample_submission", str)
@@ -356,7 +384,9 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
     seed = r.get("data.seed", int, default=0)
     scoring_timeout = r.get("scoring.timeout", (int, float))
     if scoring_timeout is not None and not 1 <= scoring_timeout <= MAX_SCORING_TIMEOUT:
-        r.problem("scoring.timeout", f"must be a number of seconds from 1 to {MAX_SCORING_TIMEOUT}, got {scoring_timeout}.")
+        r.problem(
+            "scoring.timeout", f"must be a number of seconds from 1 to {MAX_SCORING_TIMEOUT}, got {scoring_timeout}."
+        )
         scoring_timeout = None
     # Every key is read above this line: a key nobody asked for is a typo or a misplaced setting.
     r.unknown_keys()

@@ -65,15 +65,19 @@ def row_hash_unit(ids: np.ndarray, secret: bytes, scope: str) -> np.ndarray:
         mixed = _splitmix64(_splitmix64(np.asarray(ids).astype(np.int64).view(np.uint64) ^ k1) ^ k2)
     else:
         mixed = np.fromiter(
-            (int.from_bytes(hashlib.blake2b(str(i).encode(), key=key[:32], digest_size=8).digest(), "little")
-             for i in ids),
-            dtype=np.uint64, count=len(ids),
+            (
+                int.from_bytes(hashlib.blake2b(str(i).encode(), key=key[:32], digest_size=8).digest(), "little")
+                for i in ids
+            ),
+            dtype=np.uint64,
+            count=len(ids),
         )
     return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def public_mask(ids: np.ndarray, secret: bytes, scope: str, public_fraction: float,
-                labels: np.ndarray | None = None) -> np.ndarray:
+def public_mask(
+    ids: np.ndarray, secret: bytes, scope: str, public_fraction: float, labels: np.ndarray | None = None
+) -> np.ndarray:
     """True for rows scored live (public), False for rows kept for the final (private) board.
 
     Exactly ``round(public_fraction * n)`` rows are public: the rows are ranked by their

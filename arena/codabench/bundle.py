@@ -192,18 +192,26 @@ def _columns_v2(raw: Any, problems: _Problems) -> list[Column]:
                 continue
             sorting = str(column.get("sorting", "desc")).lower()
             if sorting not in ("asc", "desc"):
-                problems.add(f"{key}.sorting", f"must be 'asc' (lower is better) or 'desc' (higher is better), got {sorting!r}.")
+                problems.add(
+                    f"{key}.sorting", f"must be 'asc' (lower is better) or 'desc' (higher is better), got {sorting!r}."
+                )
             position = _number(column.get("index"), f"{key}.index", problems, default=len(columns), positive=False)
             precision = _number(column.get("precision"), f"{key}.precision", problems, default=4, positive=False)
-            columns.append((position, Column(column["key"], str(column.get("title") or column["key"]),
-                                             sorting != "asc", precision)))
+            columns.append(
+                (
+                    position,
+                    Column(column["key"], str(column.get("title") or column["key"]), sorting != "asc", precision),
+                )
+            )
     return [column for _, column in sorted(columns, key=lambda pair: pair[0])]
 
 
 def _columns_v1(raw: Any, problems: _Problems) -> list[Column]:
     entries = raw.get("columns") if isinstance(raw, dict) else None
     if not isinstance(entries, dict) or not entries:
-        problems.add("leaderboard.columns", "is required: the score keys the scoring program writes, with label and sort.")
+        problems.add(
+            "leaderboard.columns", "is required: the score keys the scoring program writes, with label and sort."
+        )
         return []
     columns: list[tuple[int, Column]] = []
     for name, column in entries.items():
@@ -211,18 +219,30 @@ def _columns_v1(raw: Any, problems: _Problems) -> list[Column]:
         sort = str(column.get("sort", "desc")).lower()
         if sort not in ("asc", "desc"):
             problems.add(f"leaderboard.columns.{name}.sort", f"must be 'asc' or 'desc', got {sort!r}.")
-        rank = _number(column.get("rank"), f"leaderboard.columns.{name}.rank", problems, default=len(columns), positive=False)
-        precision = _number(column.get("numeric_format"), f"leaderboard.columns.{name}.numeric_format", problems,
-                            default=4, positive=False)
+        rank = _number(
+            column.get("rank"), f"leaderboard.columns.{name}.rank", problems, default=len(columns), positive=False
+        )
+        precision = _number(
+            column.get("numeric_format"),
+            f"leaderboard.columns.{name}.numeric_format",
+            problems,
+            default=4,
+            positive=False,
+        )
         columns.append((rank, Column(str(name), str(column.get("label") or name), sort != "asc", precision)))
     return [column for _, column in sorted(columns, key=lambda pair: pair[0])]
 
 
-def _phases(folder: Path, raw: Any, version: int, tasks: dict[int, BundleTask],
-            problems: _Problems) -> tuple[list[dict], dict[int, BundleTask]]:
+def _phases(
+    folder: Path, raw: Any, version: int, tasks: dict[int, BundleTask], problems: _Problems
+) -> tuple[list[dict], dict[int, BundleTask]]:
     """Phases as plain dicts (ends filled in later); version 1 phases carry their own task."""
     if version == 1:
-        entries = [raw[k] for k in sorted(raw, key=lambda k: int(k) if str(k).isdigit() else 0)] if isinstance(raw, dict) else []
+        entries = (
+            [raw[k] for k in sorted(raw, key=lambda k: int(k) if str(k).isdigit() else 0)]
+            if isinstance(raw, dict)
+            else []
+        )
     else:
         entries = raw if isinstance(raw, list) else []
     if not entries:
@@ -241,7 +261,9 @@ def _phases(folder: Path, raw: Any, version: int, tasks: dict[int, BundleTask],
                 tasks[index] = BundleTask(index, str(entry.get("label") or f"Phase {n}"), reference, program)
             task_indexes: tuple[int, ...] = (index,)
             if entry.get("ingestion_program"):
-                problems.add(f"{key}.ingestion_program", "code submissions are not hosted; only results submissions are.")
+                problems.add(
+                    f"{key}.ingestion_program", "code submissions are not hosted; only results submissions are."
+                )
         else:
             listed = entry.get("tasks")
             if not isinstance(listed, list) or not listed:
@@ -253,18 +275,31 @@ def _phases(folder: Path, raw: Any, version: int, tasks: dict[int, BundleTask],
             elif len(listed) > 1:
                 problems.add(f"{key}.tasks", "Arena scores one task per phase; split the tasks into phases.")
             task_indexes = tuple(t for t in listed if t in tasks)
-        found.append({
-            "number": n, "name": _text(entry.get("name") or entry.get("label")) or f"Phase {n}",
-            "description": _text(entry.get("description")),
-            "starts_at": _date(entry.get("start") if version == 2 else entry.get("start_date"), f"{key}.start", problems),
-            "ends_at": _date(entry.get("end") if version == 2 else entry.get("end_date"), f"{key}.end", problems),
-            "daily_limit": _number(entry.get("max_submissions_per_day"), f"{key}.max_submissions_per_day", problems,
-                                   default=DEFAULT_DAILY_LIMIT),
-            "total_limit": _number(entry.get("max_submissions"), f"{key}.max_submissions", problems, default=None),
-            "time_limit": _number(entry.get("execution_time_limit"), f"{key}.execution_time_limit", problems,
-                                  default=DEFAULT_TIME_LIMIT),
-            "tasks": task_indexes,
-        })
+        found.append(
+            {
+                "number": n,
+                "name": _text(entry.get("name") or entry.get("label")) or f"Phase {n}",
+                "description": _text(entry.get("description")),
+                "starts_at": _date(
+                    entry.get("start") if version == 2 else entry.get("start_date"), f"{key}.start", problems
+                ),
+                "ends_at": _date(entry.get("end") if version == 2 else entry.get("end_date"), f"{key}.end", problems),
+                "daily_limit": _number(
+                    entry.get("max_submissions_per_day"),
+                    f"{key}.max_submissions_per_day",
+                    problems,
+                    default=DEFAULT_DAILY_LIMIT,
+                ),
+                "total_limit": _number(entry.get("max_submissions"), f"{key}.max_submissions", problems, default=None),
+                "time_limit": _number(
+                    entry.get("execution_time_limit"),
+                    f"{key}.execution_time_limit",
+                    problems,
+                    default=DEFAULT_TIME_LIMIT,
+                ),
+                "tasks": task_indexes,
+            }
+        )
     return found, tasks
 
 
@@ -280,13 +315,17 @@ def _tasks_v2(folder: Path, raw: Any, problems: _Problems) -> dict[int, BundleTa
             continue
         index = _number(entry.get("index"), f"{key}.index", problems, default=position, positive=False)
         if entry.get("ingestion_program"):
-            problems.add(f"{key}.ingestion_program", "code submissions are not hosted; only results submissions are "
-                         "(predictions scored by a scoring program against reference data).")
+            problems.add(
+                f"{key}.ingestion_program",
+                "code submissions are not hosted; only results submissions are "
+                "(predictions scored by a scoring program against reference data).",
+            )
         reference = _inside(folder, entry.get("reference_data"), f"{key}.reference_data", problems)
         program = _inside(folder, entry.get("scoring_program"), f"{key}.scoring_program", problems)
         if reference and program:
-            tasks[index] = BundleTask(index, _text(entry.get("name")) or f"Task {index}", reference, program,
-                                      _text(entry.get("description")))
+            tasks[index] = BundleTask(
+                index, _text(entry.get("name")) or f"Task {index}", reference, program, _text(entry.get("description"))
+            )
     return tasks
 
 
@@ -337,8 +376,15 @@ def load_competition(folder: str | Path) -> CompetitionBundle:
         phases.append(Phase(**phase))
     if problems.items:
         raise BundleError(problems.items)
-    return CompetitionBundle(folder=folder, yaml_version=version, title=title, description=description,
-                             tasks=tasks, phases=tuple(phases), columns=tuple(columns))
+    return CompetitionBundle(
+        folder=folder,
+        yaml_version=version,
+        title=title,
+        description=description,
+        tasks=tasks,
+        phases=tuple(phases),
+        columns=tuple(columns),
+    )
 
 
 def slug_of(title: str) -> str:

@@ -21,8 +21,15 @@ from arena.errors import SubmissionError
 from arena.intervals.confidence import bootstrap_confusion, bootstrap_rows
 from arena.metrics.registry import confusion_matrix, get_metric
 
-LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro",
-                 "recall_macro")
+LABEL_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_micro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+)
 VALUE_METRICS = ("mae", "rmse", "r2")
 NATIVE_METRICS = LABEL_METRICS + VALUE_METRICS
 TRIAL_ERRORS = (0.15, 0.35, 0.6)
@@ -74,7 +81,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def reference_table(reference_dir: Path) -> ReferenceTable | None:
     """The reference data as one table of (id, target) or (target), or None when it is anything else."""
-    files = [p for p in reference_dir.rglob("*") if p.is_file() and not p.name.startswith(".") and "__MACOSX" not in p.parts]
+    files = [
+        p for p in reference_dir.rglob("*") if p.is_file() and not p.name.startswith(".") and "__MACOSX" not in p.parts
+    ]
     if len(files) != 1 or files[0].stat().st_size > 200 << 20:
         return None
     path = files[0]
@@ -123,8 +132,9 @@ def native_value(metric_name: str, truth: np.ndarray, pred: np.ndarray) -> tuple
     metric = get_metric(metric_name)
     if metric.needs == "label":
         classes = np.unique(np.concatenate([truth.astype(str), pred.astype(str)]))
-        cm = confusion_matrix(np.searchsorted(classes, truth.astype(str)), np.searchsorted(classes, pred.astype(str)),
-                              len(classes))
+        cm = confusion_matrix(
+            np.searchsorted(classes, truth.astype(str)), np.searchsorted(classes, pred.astype(str)), len(classes)
+        )
         from_confusion = metric.confusion_function()
         return float(from_confusion(cm)), bootstrap_confusion(cm, from_confusion, seed=SEED)
     truth, pred = truth.astype(float), pred.astype(float)
@@ -137,8 +147,15 @@ def detect(task) -> Detection:
     column = task.spec.columns[0].key
     table = reference_table(task.reference_dir)
     if table is None:
-        return Detection(column, None, "", "", 0, "the reference data is not one table of ids and targets, "
-                                                  "so Arena cannot compare the program with its own metrics.")
+        return Detection(
+            column,
+            None,
+            "",
+            "",
+            0,
+            "the reference data is not one table of ids and targets, "
+            "so Arena cannot compare the program with its own metrics.",
+        )
     truth = table.frame[table.target].to_numpy()
     candidates = list(LABEL_METRICS if table.is_labels else VALUE_METRICS)
     rng = np.random.default_rng(SEED)
@@ -150,17 +167,38 @@ def detect(task) -> Detection:
             try:
                 run = run_program(task.program_dir, task.reference_dir, res, time_limit=task.spec.time_limit)
             except ProgramError as exc:
-                return Detection(column, None, table.path.name, str(table.target), 0,
-                                 f"the program could not score a trial submission: {'; '.join(exc.messages())}")
+                return Detection(
+                    column,
+                    None,
+                    table.path.name,
+                    str(table.target),
+                    0,
+                    f"the program could not score a trial submission: {'; '.join(exc.messages())}",
+                )
         value = run.scores.get(column)
-        candidates = [m for m in candidates if value is not None
-                      and abs(native_value(m, truth, pred)[0] - value) <= 1e-6 * max(1.0, abs(value))]
+        candidates = [
+            m
+            for m in candidates
+            if value is not None and abs(native_value(m, truth, pred)[0] - value) <= 1e-6 * max(1.0, abs(value))
+        ]
         if not candidates:
-            return Detection(column, None, table.path.name, str(table.target), 0,
-                             f"'{column}' matches none of Arena's metrics on trial submissions.")
-    return Detection(column, candidates[0], table.path.name, str(table.target), len(TRIAL_ERRORS),
-                     f"'{column}' equals Arena's {candidates[0]} on column '{table.target}' of {table.path.name} "
-                     f"for {len(TRIAL_ERRORS)} trial submissions: Arena can score it natively, with 95% intervals.")
+            return Detection(
+                column,
+                None,
+                table.path.name,
+                str(table.target),
+                0,
+                f"'{column}' matches none of Arena's metrics on trial submissions.",
+            )
+    return Detection(
+        column,
+        candidates[0],
+        table.path.name,
+        str(table.target),
+        len(TRIAL_ERRORS),
+        f"'{column}' equals Arena's {candidates[0]} on column '{table.target}' of {table.path.name} "
+        f"for {len(TRIAL_ERRORS)} trial submissions: Arena can score it natively, with 95% intervals.",
+    )
 
 
 def score_natively(task, res: Path):
@@ -179,26 +217,42 @@ def score_natively(task, res: Path):
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SubmissionError([f"{table.path.name} cannot be read as a table like the reference data: {exc}"]) from None
     if frame.shape[1] != table.frame.shape[1]:
-        raise SubmissionError([f"{table.path.name} needs {table.frame.shape[1]} column(s), as the reference data has; "
-                               f"it has {frame.shape[1]}."])
+        raise SubmissionError(
+            [
+                f"{table.path.name} needs {table.frame.shape[1]} column(s), as the reference data has; "
+                f"it has {frame.shape[1]}."
+            ]
+        )
     frame.columns = table.frame.columns
     if table.id_column is None:
         if len(frame) != len(table.frame):
-            raise SubmissionError([f"{table.path.name} needs {len(table.frame)} lines, one per reference row; "
-                                   f"it has {len(frame)}."])
+            raise SubmissionError(
+                [f"{table.path.name} needs {len(table.frame)} lines, one per reference row; it has {len(frame)}."]
+            )
         pred = frame[table.target].to_numpy()
     else:
         merged = table.frame[[table.id_column]].merge(frame, on=table.id_column, how="left", indicator=True)
         missing = merged[table.id_column][merged["_merge"] != "both"]
         if len(missing) or len(frame) != len(table.frame):
-            raise SubmissionError([f"{table.path.name} must have one row for each of the {len(table.frame)} ids; "
-                                   f"{len(missing)} ids are missing, e.g. {missing.head(5).tolist()}."])
+            raise SubmissionError(
+                [
+                    f"{table.path.name} must have one row for each of the {len(table.frame)} ids; "
+                    f"{len(missing)} ids are missing, e.g. {missing.head(5).tolist()}."
+                ]
+            )
         pred = merged[table.target].to_numpy()
     truth = table.frame[table.target].to_numpy()
     if get_metric(task.spec.native).needs == "value" and not pd.api.types.is_numeric_dtype(pd.Series(pred)):
         raise SubmissionError([f"column {table.target} of {table.path.name} must hold numbers."])
     value, ci = native_value(task.spec.native, truth, pred)
     n = len(truth)
-    return Score(primary=task.spec.native, higher_is_better=get_metric(task.spec.native).higher_is_better,
-                 public={task.spec.native: value}, private={task.spec.native: value}, public_ci=ci, private_ci=ci,
-                 n_public=n, n_private=n)
+    return Score(
+        primary=task.spec.native,
+        higher_is_better=get_metric(task.spec.native).higher_is_better,
+        public={task.spec.native: value},
+        private={task.spec.native: value},
+        public_ci=ci,
+        private_ci=ci,
+        n_public=n,
+        n_private=n,
+    )

@@ -61,10 +61,15 @@ FILE_NOT_SCORED = "Your file could not be scored."
 FAILED_ON_OUR_SIDE = "The scoring program failed on our side."
 TIME_LIMIT = "Time limit: scoring your file took longer than this phase allows."
 PARTICIPANT_MESSAGES = {
-    FILE: (FILE_NOT_SCORED, "Check that the upload holds the files, names and format the competition's instructions "
-                            "ask for. This attempt does not count against your limits."),
-    PROGRAM: (FAILED_ON_OUR_SIDE, "This attempt does not count against your limits; the organisers can see what "
-                                  "went wrong."),
+    FILE: (
+        FILE_NOT_SCORED,
+        "Check that the upload holds the files, names and format the competition's instructions "
+        "ask for. This attempt does not count against your limits.",
+    ),
+    PROGRAM: (
+        FAILED_ON_OUR_SIDE,
+        "This attempt does not count against your limits; the organisers can see what went wrong.",
+    ),
     TIME: (TIME_LIMIT, "This attempt does not count against your limits."),
 }
 
@@ -83,8 +88,11 @@ class ProgramFailed(SubmissionError):
         verdict = verdict if verdict in PARTICIPANT_MESSAGES else FILE
         super().__init__(list(PARTICIPANT_MESSAGES[verdict]))
         self.verdict, self.reason, self.output = verdict, reason, output
-        self.log = f"reason: {reason}" + (f"\n\nscoring program output (its last {LOG_TAIL} characters):\n{output}"
-                                          if output else "\n\nthe scoring program wrote no output.")
+        self.log = f"reason: {reason}" + (
+            f"\n\nscoring program output (its last {LOG_TAIL} characters):\n{output}"
+            if output
+            else "\n\nthe scoring program wrote no output."
+        )
 
     def __reduce__(self):
         return type(self), (self.verdict, self.reason, self.output)
@@ -105,8 +113,13 @@ class ProgramTask(Task):
     @property
     def answer_key(self) -> AnswerKey:
         """The files that decide a score (reference data and program), by SHA-256: what a new version changes."""
-        return AnswerKey(ids=np.array([]), truth=np.array([]), classes=None, usage_public=None,
-                         sha256=answer_sha256(self.answers, self.spec))
+        return AnswerKey(
+            ids=np.array([]),
+            truth=np.array([]),
+            classes=None,
+            usage_public=None,
+            sha256=answer_sha256(self.answers, self.spec),
+        )
 
     @property
     def prediction_columns(self) -> list[str]:
@@ -140,8 +153,15 @@ class ProgramTask(Task):
     def describe(self) -> list[str]:
         return describe(self)
 
-    def score_file(self, path: str | Path, *, public_fraction: float | None = None, split_key: str | None = None,
-                   max_bytes: int = MAX_UNPACKED_BYTES, file_name: str | None = None) -> Score:
+    def score_file(
+        self,
+        path: str | Path,
+        *,
+        public_fraction: float | None = None,
+        split_key: str | None = None,
+        max_bytes: int = MAX_UNPACKED_BYTES,
+        file_name: str | None = None,
+    ) -> Score:
         """Score an upload (the zip or file a participant would give Codabench); a phase has no public and private
         rows, so ``public_fraction`` and ``split_key`` change nothing."""
         spec: ProgramSpec = self.spec
@@ -163,11 +183,23 @@ class ProgramTask(Task):
         if primary not in run.scores:
             given = ", ".join(repr(key[:100]) for key in list(run.scores)[:20]) or "none"
             log.warning("scoring program of %s wrote no '%s': %s\n%s", spec.ref, primary, given, run.log)
-            raise ProgramFailed(PROGRAM, f"the scoring program gave no '{primary}' score (the first leaderboard "
-                                         f"column); the scores it gave: {given}.", run.log)
+            raise ProgramFailed(
+                PROGRAM,
+                f"the scoring program gave no '{primary}' score (the first leaderboard "
+                f"column); the scores it gave: {given}.",
+                run.log,
+            )
         values = {c.key: run.scores.get(c.key) for c in spec.columns}
-        return Score(primary=primary, higher_is_better=spec.higher_is_better, public=values, private=dict(values),
-                     public_ci=(None, None), private_ci=(None, None), n_public=0, n_private=0)
+        return Score(
+            primary=primary,
+            higher_is_better=spec.higher_is_better,
+            public=values,
+            private=dict(values),
+            public_ci=(None, None),
+            private_ci=(None, None),
+            n_public=0,
+            n_private=0,
+        )
 
 
 def _place_submission(upload: Path, res: Path, file_name: str | None, max_bytes: int) -> None:
@@ -190,7 +222,9 @@ def parse_ref(ref: str | Path) -> tuple[Path, int, str | None]:
     try:
         phase = int(query.get("phase", ["1"])[0])
     except ValueError:
-        raise BundleError([Problem(text, "the phase after '#phase=' must be a number, e.g. bundle.zip#phase=2.")]) from None
+        raise BundleError(
+            [Problem(text, "the phase after '#phase=' must be a number, e.g. bundle.zip#phase=2.")]
+        ) from None
     return Path(path), phase, query.get("native", [None])[0]
 
 
@@ -257,8 +291,11 @@ def bundle_folder(path: Path) -> Path:
 
 
 def _listing(folder: Path, prefix: str) -> list[tuple[str, str]]:
-    return [(f"{prefix}/{p.relative_to(folder).as_posix()}", _digest(p))
-            for p in sorted(folder.rglob("*")) if p.is_file() and "__MACOSX" not in p.parts]
+    return [
+        (f"{prefix}/{p.relative_to(folder).as_posix()}", _digest(p))
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__MACOSX" not in p.parts
+    ]
 
 
 def phase_count(folder: Path) -> int:
@@ -276,8 +313,14 @@ def load_program_task(ref: str | Path) -> ProgramTask:
     folder = bundle_folder(path)
     bundle = load_competition(folder)
     if not 1 <= number <= len(bundle.phases):
-        raise BundleError([Problem(str(ref), f"the bundle has {len(bundle.phases)} phases; choose #phase=1 to "
-                                             f"#phase={len(bundle.phases)}.")])
+        raise BundleError(
+            [
+                Problem(
+                    str(ref),
+                    f"the bundle has {len(bundle.phases)} phases; choose #phase=1 to #phase={len(bundle.phases)}.",
+                )
+            ]
+        )
     phase = bundle.phase(number)
     bundle_task = bundle.tasks[phase.tasks[0]]
     program = _program_root(_folder(bundle_task.scoring_program))
@@ -286,8 +329,15 @@ def load_program_task(ref: str | Path) -> ProgramTask:
         from arena.codabench.native import NATIVE_METRICS
 
         if native not in NATIVE_METRICS:
-            raise BundleError([Problem(str(ref), f"'{native}' is not a metric Arena scores natively; choose one of: "
-                                                 f"{', '.join(NATIVE_METRICS)}.")])
+            raise BundleError(
+                [
+                    Problem(
+                        str(ref),
+                        f"'{native}' is not a metric Arena scores natively; choose one of: "
+                        f"{', '.join(NATIVE_METRICS)}.",
+                    )
+                ]
+            )
     files = [("competition.yaml", _digest(folder / "competition.yaml"))]
     files += _listing(reference, "ref") + _listing(program, "program")
     answers = pd.DataFrame(files, columns=["file", "sha256"])
@@ -299,18 +349,36 @@ def load_program_task(ref: str | Path) -> ProgramTask:
             return _memory[key]
         multi = len(bundle.phases) > 1
         spec = ProgramSpec(
-            name=slug_of(bundle.title), title=f"{bundle.title} — {phase.name}" if multi else bundle.title,
-            version=1, kind="program", bundle_dir=folder, id_column="file", target="sha256",
+            name=slug_of(bundle.title),
+            title=f"{bundle.title} — {phase.name}" if multi else bundle.title,
+            version=1,
+            kind="program",
+            bundle_dir=folder,
+            id_column="file",
+            target="sha256",
             primary_metric=native or bundle.primary.key,
             other_metrics=() if native else tuple(c.key for c in bundle.columns[1:]),
-            prediction="file", modality="files",
+            prediction="file",
+            modality="files",
             competition=CompetitionDefaults(daily_limit=phase.daily_limit, total_limit=phase.total_limit),
             description="\n\n".join(filter(None, [bundle.description, phase.description])),
-            ref=stored, columns=bundle.columns, phase_name=phase.name, time_limit=phase.time_limit, native=native,
+            ref=stored,
+            columns=bundle.columns,
+            phase_name=phase.name,
+            time_limit=phase.time_limit,
+            native=native,
         )
         empty = pd.DataFrame({"file": pd.Series([], dtype=str)})
-        task = ProgramTask(spec=spec, train=empty, test=empty, answers=answers, bundle=bundle, phase=phase,
-                           program_dir=program, reference_dir=reference)
+        task = ProgramTask(
+            spec=spec,
+            train=empty,
+            test=empty,
+            answers=answers,
+            bundle=bundle,
+            phase=phase,
+            program_dir=program,
+            reference_dir=reference,
+        )
         _memory[key] = task
         return task
 
@@ -325,12 +393,20 @@ def describe(task: ProgramTask) -> list[str]:
         dates = f"{phase.starts_at or 'now'} to {phase.ends_at or 'no end'}"
         total = f", {phase.total_limit} in all" if phase.total_limit else ""
         marker = "*" if phase is task.phase else " "
-        lines.append(f" {marker}phase {phase.number}: {phase.name}: {dates}; {phase.daily_limit} per day{total}; "
-                     f"time limit {phase.time_limit} s; task '{bundle.tasks[phase.tasks[0]].name}'")
-    lines.append("  columns:        " + ", ".join(f"{c.title} ({c.key}, {'higher' if c.higher_is_better else 'lower'} "
-                                               f"is better)" for c in bundle.columns))
-    lines.append(f"  scoring:        {'Arena metric ' + task.spec.native if task.spec.native else 'the bundle scoring program'}"
-                 f" (phase {task.phase.number}: {task.spec.phase_name})")
+        lines.append(
+            f" {marker}phase {phase.number}: {phase.name}: {dates}; {phase.daily_limit} per day{total}; "
+            f"time limit {phase.time_limit} s; task '{bundle.tasks[phase.tasks[0]].name}'"
+        )
+    lines.append(
+        "  columns:        "
+        + ", ".join(
+            f"{c.title} ({c.key}, {'higher' if c.higher_is_better else 'lower'} is better)" for c in bundle.columns
+        )
+    )
+    lines.append(
+        f"  scoring:        {'Arena metric ' + task.spec.native if task.spec.native else 'the bundle scoring program'}"
+        f" (phase {task.phase.number}: {task.spec.phase_name})"
+    )
     lines.append(f"  native check:   {detect(task).note}")
     lines.append(f"  answer key sha256: {task.answer_key.sha256}")
     return lines

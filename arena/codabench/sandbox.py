@@ -68,8 +68,18 @@ DISK_MB = 512  # ARENA_PROGRAM_DISK_MB
 MAX_SCORES_BYTES = 1 << 20
 LOG_TAIL = 4000
 APP = "/app"
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/alternatives", "/etc/ld.so.cache",
-               "/etc/ssl", "/etc/localtime")
+SYSTEM_DIRS = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ssl",
+    "/etc/localtime",
+)
 SUPERVISOR_PROCESSES = 2  # the sandbox's init and its supervisor, on top of the program's processes
 GRACE_S = 2.0  # how long the pipes may stay open after the sandbox has ended
 
@@ -89,8 +99,15 @@ class ProgramError(ArenaError):
 
     headline = "The scoring program could not score this submission"
 
-    def __init__(self, problems: list[Problem] | list[str] | str, log: str = "", *, ours: bool = False,
-                 verdict: str = FILE, usage: "Usage | None" = None) -> None:
+    def __init__(
+        self,
+        problems: list[Problem] | list[str] | str,
+        log: str = "",
+        *,
+        ours: bool = False,
+        verdict: str = FILE,
+        usage: Usage | None = None,
+    ) -> None:
         super().__init__(problems)
         self.log = log
         self.ours = ours  # True when the sandbox itself is missing or broken: never the participant's doing
@@ -112,8 +129,10 @@ class Usage:
         """Which limit the run reached, for the organiser."""
         notes = []
         if self.memory_kills:
-            notes.append(f"it reached the memory limit of {memory_mb} MB (the kernel stopped {self.memory_kills} "
-                         f"process{'es' if self.memory_kills != 1 else ''})")
+            notes.append(
+                f"it reached the memory limit of {memory_mb} MB (the kernel stopped {self.memory_kills} "
+                f"process{'es' if self.memory_kills != 1 else ''})"
+            )
         if self.process_refusals:
             notes.append(f"it reached the limit of {processes} processes ({self.process_refusals} refused)")
         return notes
@@ -152,16 +171,31 @@ def program_command(program_dir: Path) -> str:
             try:
                 meta = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (yaml.YAMLError, UnicodeDecodeError) as exc:
-                raise ProgramError([Problem(f"scoring program {name}", f"is not valid YAML: {exc}")], ours=True) from None
+                raise ProgramError(
+                    [Problem(f"scoring program {name}", f"is not valid YAML: {exc}")], ours=True
+                ) from None
             command = meta.get("command") if isinstance(meta, dict) else None
             if not isinstance(command, str) or not command.strip():
-                raise ProgramError([Problem(f"scoring program {name}", "needs a 'command', e.g. "
-                                            "command: python3 $program/score.py $input $output")], ours=True)
-            for variable, path_in_sandbox in (("$program", f"{APP}/program"), ("$input", f"{APP}/input"),
-                                              ("$output", f"{APP}/output"), ("$shared", f"{APP}/shared")):
+                raise ProgramError(
+                    [
+                        Problem(
+                            f"scoring program {name}",
+                            "needs a 'command', e.g. command: python3 $program/score.py $input $output",
+                        )
+                    ],
+                    ours=True,
+                )
+            for variable, path_in_sandbox in (
+                ("$program", f"{APP}/program"),
+                ("$input", f"{APP}/input"),
+                ("$output", f"{APP}/output"),
+                ("$shared", f"{APP}/shared"),
+            ):
                 command = command.replace(variable, path_in_sandbox)
             return command.strip()
-    raise ProgramError([Problem("scoring program", "has no metadata or metadata.yaml file with its command.")], ours=True)
+    raise ProgramError(
+        [Problem("scoring program", "has no metadata or metadata.yaml file with its command.")], ours=True
+    )
 
 
 # --- cgroups --------------------------------------------------------------------------
@@ -205,7 +239,7 @@ def _inside(mount_point: str, mount_root: str, path: str) -> Path | None:
     root = mount_root.rstrip("/")
     if path != root and not path.startswith(root + "/"):
         return None
-    return Path(mount_point) / path[len(root):].lstrip("/")
+    return Path(mount_point) / path[len(root) :].lstrip("/")
 
 
 def _write(path: Path, text: str) -> None:
@@ -258,16 +292,24 @@ class Cgroup:
         self.folders = [memory] if memory == pids else [memory, pids]
 
     @classmethod
-    def make(cls, memory_bytes: int, processes: int) -> "Cgroup | None":
+    def make(cls, memory_bytes: int, processes: int) -> Cgroup | None:
         """A cgroup holding these limits, or None where this machine lets Arena make none."""
         setting = os.environ.get("ARENA_PROGRAM_CGROUP", "").strip()
         if setting.lower() in ("off", "no", "none", "0"):
             return None
         name = f"arena-program-{os.getpid()}-{secrets.token_hex(4)}"
         mounts, own = _mounts(), _own_cgroups()
-        bases = [Path(setting)] if setting else [
-            folder for point, root, fstype, _ in mounts if fstype == "cgroup2" and "" in own
-            for folder in [_inside(point, root, own[""])] if folder is not None]
+        bases = (
+            [Path(setting)]
+            if setting
+            else [
+                folder
+                for point, root, fstype, _ in mounts
+                if fstype == "cgroup2" and "" in own
+                for folder in [_inside(point, root, own[""])]
+                if folder is not None
+            ]
+        )
         for base in bases:
             made = cls._make_v2(base / name, memory_bytes, processes)
             if made is not None:
@@ -285,7 +327,7 @@ class Cgroup:
         return cls._make_v1(memory / name, pids / name, memory_bytes, processes)
 
     @classmethod
-    def _make_v2(cls, folder: Path, memory_bytes: int, processes: int) -> "Cgroup | None":
+    def _make_v2(cls, folder: Path, memory_bytes: int, processes: int) -> Cgroup | None:
         control = folder.parent / "cgroup.subtree_control"
         _tidy(folder.parent)
         try:
@@ -306,7 +348,7 @@ class Cgroup:
         return group
 
     @classmethod
-    def _make_v1(cls, memory: Path, pids: Path, memory_bytes: int, processes: int) -> "Cgroup | None":
+    def _make_v1(cls, memory: Path, pids: Path, memory_bytes: int, processes: int) -> Cgroup | None:
         group = cls(1, memory, pids)
         _tidy(memory.parent)
         _tidy(pids.parent)
@@ -337,19 +379,35 @@ class Cgroup:
 
     def enter(self) -> list[str]:
         """A command prefix that moves itself into the cgroup, then runs the rest of the command line."""
-        script = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "arena-sandbox: could not enter '
-                  'the cgroup $1" >&2; exit 125; }; shift; n=$((n - 1)); done; exec "$@"')
-        return ["/bin/sh", "-c", script, "arena-cgroup", str(len(self.folders)),
-                *(str(folder / "cgroup.procs") for folder in self.folders)]
+        script = (
+            'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "arena-sandbox: could not enter '
+            'the cgroup $1" >&2; exit 125; }; shift; n=$((n - 1)); done; exec "$@"'
+        )
+        return [
+            "/bin/sh",
+            "-c",
+            script,
+            "arena-cgroup",
+            str(len(self.folders)),
+            *(str(folder / "cgroup.procs") for folder in self.folders),
+        ]
 
     def usage(self) -> Usage:
         if self.version == 2:
-            return Usage(self.limits, _read_int(self.memory / "memory.peak"),
-                         _read_int(self.memory / "memory.events", "oom_kill"),
-                         _read_int(self.pids / "pids.peak"), _read_int(self.pids / "pids.events", "max"))
-        return Usage(self.limits, _read_int(self.memory / "memory.max_usage_in_bytes"),
-                     _read_int(self.memory / "memory.oom_control", "oom_kill"),
-                     _read_int(self.pids / "pids.peak"), _read_int(self.pids / "pids.events", "max"))
+            return Usage(
+                self.limits,
+                _read_int(self.memory / "memory.peak"),
+                _read_int(self.memory / "memory.events", "oom_kill"),
+                _read_int(self.pids / "pids.peak"),
+                _read_int(self.pids / "pids.events", "max"),
+            )
+        return Usage(
+            self.limits,
+            _read_int(self.memory / "memory.max_usage_in_bytes"),
+            _read_int(self.memory / "memory.oom_control", "oom_kill"),
+            _read_int(self.pids / "pids.peak"),
+            _read_int(self.pids / "pids.events", "max"),
+        )
 
     def kill(self) -> None:
         """Stop every process still in the cgroup."""
@@ -471,12 +529,13 @@ while record:
 """
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bwrap_knows(option: str) -> bool:
     """Whether the installed bubblewrap has this option."""
     try:
-        done = subprocess.run([bwrap_path() or "bwrap", "--help"], capture_output=True, text=True, timeout=10,
-                              check=False)
+        done = subprocess.run(
+            [bwrap_path() or "bwrap", "--help"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return option in done.stdout + done.stderr
@@ -487,30 +546,91 @@ def _bwrap_args(program_dir: Path, ref_dir: Path, res_dir: Path, disk_bytes: int
     # place an in-memory file system of a fixed size; / and /dev read-only.
     size = str(disk_bytes)
     nested = ["--unshare-user", "--disable-userns"] if _bwrap_knows("--disable-userns") else []  # bubblewrap 0.8+
-    args = [bwrap_path() or "bwrap", "--unshare-all", *nested, "--die-with-parent",
-            "--new-session", "--cap-drop", "ALL", "--proc", "/proc",
-            "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-            "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", APP,
-            "--dir", f"{APP}/output", "--dir", f"{APP}/shared"]
+    args = [
+        bwrap_path() or "bwrap",
+        "--unshare-all",
+        *nested,
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        size,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--size",
+        size,
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        size,
+        "--tmpfs",
+        APP,
+        "--dir",
+        f"{APP}/output",
+        "--dir",
+        f"{APP}/shared",
+    ]
     python_dirs = {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix)}
     for folder in [*SYSTEM_DIRS, *sorted(python_dirs)]:
         if os.path.exists(folder) and not any(folder.startswith(d + "/") for d in SYSTEM_DIRS):
             args += ["--ro-bind", folder, folder]
-    args += ["--ro-bind", str(program_dir), f"{APP}/program",
-             "--ro-bind", str(ref_dir), f"{APP}/input/ref",
-             "--ro-bind", str(res_dir), f"{APP}/input/res",
-             "--remount-ro", "/",
-             "--chdir", f"{APP}/program",
-             "--clearenv",
-             "--setenv", "PATH", f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
-             "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
-             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "OPENBLAS_NUM_THREADS", "1",
-             "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+    args += [
+        "--ro-bind",
+        str(program_dir),
+        f"{APP}/program",
+        "--ro-bind",
+        str(ref_dir),
+        f"{APP}/input/ref",
+        "--ro-bind",
+        str(res_dir),
+        f"{APP}/input/res",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        f"{APP}/program",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MKL_NUM_THREADS",
+        "1",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+    ]
     return args
 
 
-def run_program(program_dir: Path, ref_dir: Path, res_dir: Path, *, time_limit: int,
-                memory_mb: int | None = None, processes: int | None = None, disk_mb: int | None = None) -> Run:
+def run_program(
+    program_dir: Path,
+    ref_dir: Path,
+    res_dir: Path,
+    *,
+    time_limit: int,
+    memory_mb: int | None = None,
+    processes: int | None = None,
+    disk_mb: int | None = None,
+) -> Run:
     """Run the scoring program on one submission and return its scores (raises ProgramError).
 
     The limits default to ``ARENA_PROGRAM_MEMORY_MB``, ``ARENA_PROGRAM_PROCESSES`` and
@@ -522,26 +642,55 @@ def run_program(program_dir: Path, ref_dir: Path, res_dir: Path, *, time_limit: 
     processes = processes or _setting("ARENA_PROGRAM_PROCESSES", PROCESSES)
     disk_mb = disk_mb or _setting("ARENA_PROGRAM_DISK_MB", DISK_MB)
     if bwrap_path() is None:
-        raise ProgramError([Problem("sandbox", "bubblewrap (bwrap) is not installed, and scoring programs never run "
-                                    "outside the sandbox: install it (Debian/Ubuntu: apt-get install bubblewrap).")],
-                           ours=True)
+        raise ProgramError(
+            [
+                Problem(
+                    "sandbox",
+                    "bubblewrap (bwrap) is not installed, and scoring programs never run "
+                    "outside the sandbox: install it (Debian/Ubuntu: apt-get install bubblewrap).",
+                )
+            ],
+            ours=True,
+        )
     # The program's processes, plus the sandbox's init and supervisor, plus bubblewrap's own process outside it.
     group = Cgroup.make(memory_mb * 2**20, processes + SUPERVISOR_PROCESSES + 1)
     if group is None and os.geteuid() == 0 and not _warned_uncapped:
         _warned_uncapped = True
-        log.warning("scoring programs run without a cap on their number of processes: Arena runs as root and can "
-                    "make no cgroup (set ARENA_PROGRAM_CGROUP, or run Arena as an ordinary user)")
+        log.warning(
+            "scoring programs run without a cap on their number of processes: Arena runs as root and can "
+            "make no cgroup (set ARENA_PROGRAM_CGROUP, or run Arena as an ordinary user)"
+        )
     try:
         read_end, write_end = os.pipe()
-        supervisor = [sys.executable or "python3", "-I", "-S", "-c", SUPERVISOR, str(write_end),
-                      str(memory_mb * 2**20), str(processes + SUPERVISOR_PROCESSES), str(disk_mb * 2**20),
-                      str(time_limit + 1), str(MAX_SCORES_BYTES), command]
-        argv = [*(group.enter() if group else []), *_bwrap_args(program_dir, ref_dir, res_dir, disk_mb * 2**20),
-                "--", *supervisor]
+        supervisor = [
+            sys.executable or "python3",
+            "-I",
+            "-S",
+            "-c",
+            SUPERVISOR,
+            str(write_end),
+            str(memory_mb * 2**20),
+            str(processes + SUPERVISOR_PROCESSES),
+            str(disk_mb * 2**20),
+            str(time_limit + 1),
+            str(MAX_SCORES_BYTES),
+            command,
+        ]
+        argv = [
+            *(group.enter() if group else []),
+            *_bwrap_args(program_dir, ref_dir, res_dir, disk_mb * 2**20),
+            "--",
+            *supervisor,
+        ]
         try:
             try:
-                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                           stderr=subprocess.STDOUT, pass_fds=(write_end,))
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(write_end,),
+                )
             finally:
                 os.close(write_end)
             output, record, timed_out = _collect(process, read_end, time_limit)
@@ -582,7 +731,7 @@ def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tupl
                 if not chunk:
                     selector.unregister(key.fileobj)
                 elif key.data == "log":
-                    tail = (tail + chunk)[-LOG_TAIL * 4:]
+                    tail = (tail + chunk)[-LOG_TAIL * 4 :]
                 elif len(record) <= 16 * MAX_SCORES_BYTES:  # two files of 1 MB, escaped as JSON
                     record += chunk
     finally:
@@ -594,28 +743,50 @@ def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tupl
     return tail.decode("utf-8", "replace")[-LOG_TAIL:], bytes(record), timed_out
 
 
-def _outcome(output: str, record: bytes, timed_out: bool, returncode: int, time_limit: int, memory_mb: int,
-             processes: int, usage: Usage) -> Run:
+def _outcome(
+    output: str,
+    record: bytes,
+    timed_out: bool,
+    returncode: int,
+    time_limit: int,
+    memory_mb: int,
+    processes: int,
+    usage: Usage,
+) -> Run:
     """Scores from the supervisor's record, or the ProgramError that says why there are none."""
     notes = usage.notes(memory_mb, processes)
     limits = f"; {'; '.join(notes)}" if notes else ""
     if timed_out:
-        raise ProgramError([f"the scoring program took longer than the phase's time limit of {time_limit} s{limits}."],
-                           output, verdict=TIME, usage=usage)
+        raise ProgramError(
+            [f"the scoring program took longer than the phase's time limit of {time_limit} s{limits}."],
+            output,
+            verdict=TIME,
+            usage=usage,
+        )
     if not record.startswith(b"S"):  # the supervisor never started: the sandbox is broken
-        raise ProgramError([Problem("sandbox", f"the sandbox could not start (status {returncode}): "
-                                    f"{output.strip()[:300]}")], output, ours=True, usage=usage)
+        raise ProgramError(
+            [Problem("sandbox", f"the sandbox could not start (status {returncode}): {output.strip()[:300]}")],
+            output,
+            ours=True,
+            usage=usage,
+        )
     try:
         result = json.loads(record[1:])
     except ValueError:
         result = None
     if not isinstance(result, dict):
-        raise ProgramError([f"the sandbox stopped before the scoring program ended (status {returncode}){limits}."],
-                           output, usage=usage)
+        raise ProgramError(
+            [f"the sandbox stopped before the scoring program ended (status {returncode}){limits}."],
+            output,
+            usage=usage,
+        )
     status = result.get("status")
     if status != 0:
-        how = f"was stopped by signal {-status}" if isinstance(status, int) and status < 0 else \
-            f"stopped with an error (exit status {status})"
+        how = (
+            f"was stopped by signal {-status}"
+            if isinstance(status, int) and status < 0
+            else f"stopped with an error (exit status {status})"
+        )
         raise ProgramError([f"the scoring program {how}{limits}."], output, usage=usage)
     return Run(scores=_scores_from(result.get("files") or {}, output), log=output, usage=usage)
 
@@ -653,14 +824,16 @@ def _scores_from(files: dict, log: str) -> dict[str, float]:
             except json.JSONDecodeError as exc:
                 raise ProgramError([f"output/scores.json is not valid JSON: {exc}."], log, verdict=PROGRAM) from None
             if not isinstance(raw, dict):
-                raise ProgramError(["output/scores.json must be an object of scores, e.g. {\"accuracy\": 0.93}."], log,
-                                   verdict=PROGRAM)
+                raise ProgramError(
+                    ['output/scores.json must be an object of scores, e.g. {"accuracy": 0.93}.'], log, verdict=PROGRAM
+                )
         else:
             raw = {m.group(1): m.group(2) for m in map(_LINE.match, text.splitlines()) if m}
         break
     else:
-        raise ProgramError(["the scoring program wrote no output/scores.json or output/scores.txt."], log,
-                           verdict=PROGRAM)
+        raise ProgramError(
+            ["the scoring program wrote no output/scores.json or output/scores.txt."], log, verdict=PROGRAM
+        )
     scores = {}
     for key, value in raw.items():
         try:
@@ -668,8 +841,13 @@ def _scores_from(files: dict, log: str) -> dict[str, float]:
         except (TypeError, ValueError, OverflowError):
             continue  # a non-numeric entry (a duration, a note) is not a score
         if not math.isfinite(number):
-            raise ProgramError([f"the scoring program gave {str(key)[:100]!r} the value {repr(value)[:100]}; scores must "
-                                f"be finite numbers."],
-                               log, verdict=PROGRAM)
+            raise ProgramError(
+                [
+                    f"the scoring program gave {str(key)[:100]!r} the value {repr(value)[:100]}; scores must "
+                    f"be finite numbers."
+                ],
+                log,
+                verdict=PROGRAM,
+            )
         scores[str(key)] = number
     return scores

@@ -70,6 +70,7 @@ def _ping_when_idle(engine: Engine) -> None:
     dies while in steady use fails its request; SQLAlchemy then notices the disconnect
     and replaces every connection of the pool, as it does without any ping.
     """
+
     @event.listens_for(engine, "checkin")
     def _idle_from(_dbapi_connection, record) -> None:
         record.info["arena_idle_since"] = time.monotonic()
@@ -92,11 +93,13 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         if self.engine.dialect.name == "sqlite":
-            self.read_sessions = sessionmaker(self.engine, expire_on_commit=False,
-                                              execution_options={WRITE_OPTION: False})
+            self.read_sessions = sessionmaker(
+                self.engine, expire_on_commit=False, execution_options={WRITE_OPTION: False}
+            )
         else:
-            self.read_sessions = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                                              expire_on_commit=False, autoflush=False)
+            self.read_sessions = sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
+            )
         watch(self.sessions)
         watch(self.read_sessions)
 

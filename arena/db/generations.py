@@ -11,7 +11,8 @@ counter is never served again, in any process. Bulk ``UPDATE`` statements bypass
 
 from __future__ import annotations
 
-from typing import Callable, cast
+from collections.abc import Callable
+from typing import cast
 
 from sqlalchemy import CursorResult, bindparam, event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -23,8 +24,17 @@ from arena.db.models import Announcement, BoardGeneration, Competition, Submissi
 
 _KEY = "arena_changed_boards"
 _READ_KEY = "arena_generations_read"
-SUBMISSION_FIELDS = ("status", "score", "public_primary", "private_primary", "selected", "disqualified",
-                     "is_baseline", "team_id", "created_at")
+SUBMISSION_FIELDS = (
+    "status",
+    "score",
+    "public_primary",
+    "private_primary",
+    "selected",
+    "disqualified",
+    "is_baseline",
+    "team_id",
+    "created_at",
+)
 TEAM_FIELDS = ("name", "disqualified")
 
 
@@ -72,12 +82,17 @@ def _read_in_this_transaction(session: Session) -> dict[int, int]:
     return kept[1]
 
 
-_COMPETITION_VERSION = (select(Competition.id, Competition.created_at, func.coalesce(BoardGeneration.generation, 0))
-                        .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
-                        .where(Competition.slug == bindparam("slug")))
-_EVERY_VERSION = (select(func.count(Competition.id), func.max(Competition.id), func.max(Competition.created_at),
-                         func.coalesce(func.sum(BoardGeneration.generation), 0))
-                  .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id))
+_COMPETITION_VERSION = (
+    select(Competition.id, Competition.created_at, func.coalesce(BoardGeneration.generation, 0))
+    .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
+    .where(Competition.slug == bindparam("slug"))
+)
+_EVERY_VERSION = select(
+    func.count(Competition.id),
+    func.max(Competition.id),
+    func.max(Competition.created_at),
+    func.coalesce(func.sum(BoardGeneration.generation), 0),
+).outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
 
 
 def competition_version(session: Session, slug: str) -> tuple | None:
@@ -143,14 +158,21 @@ def _bump(session: Session, competition_id: int) -> None:
     if dialect in ("sqlite", "postgresql"):
         insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
         statement = insert(BoardGeneration).values(competition_id=competition_id, generation=1)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[BoardGeneration.competition_id],
-            set_={"generation": BoardGeneration.generation + 1}))
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[BoardGeneration.competition_id], set_={"generation": BoardGeneration.generation + 1}
+            )
+        )
         return
     # An UPDATE's result is a CursorResult, which counts the rows it changed.
-    raised = cast(CursorResult, session.execute(update(BoardGeneration)
-                                                .where(BoardGeneration.competition_id == competition_id)
-                                                .values(generation=BoardGeneration.generation + 1))).rowcount
+    raised = cast(
+        CursorResult,
+        session.execute(
+            update(BoardGeneration)
+            .where(BoardGeneration.competition_id == competition_id)
+            .values(generation=BoardGeneration.generation + 1)
+        ),
+    ).rowcount
     if not raised:
         session.add(BoardGeneration(competition_id=competition_id, generation=1))
         session.flush()

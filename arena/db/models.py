@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)  # stored naive, always UTC
+    return datetime.now(UTC).replace(tzinfo=None)  # stored naive, always UTC
 
 
 class Base(DeclarativeBase):
@@ -127,7 +127,7 @@ class Team(Base):
     daily_limit_override: Mapped[int | None] = mapped_column(Integer, nullable=True)  # revision 0006
     # Revision 0009: uncharged failures before this moment no longer count against the team's daily allowance.
     failures_cleared_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    members: Mapped[list["Membership"]] = relationship(back_populates="team")
+    members: Mapped[list[Membership]] = relationship(back_populates="team")
 
 
 class Membership(Base):
@@ -199,7 +199,9 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    competition_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # kept after a draft's deletion
+    competition_id: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, index=True
+    )  # kept after a draft's deletion
     competition_slug: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     username: Mapped[str] = mapped_column(String(64))
@@ -231,7 +233,6 @@ class BoardGeneration(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-
 class RankClaim(Base):
     """A worker computing one board's rank statistics (revision 0010): the row is the claim, taken atomically,
     so two workers never compute the same board at once; a claim older than its stale age is taken over."""
@@ -240,6 +241,7 @@ class RankClaim(Base):
     board_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     worker: Mapped[str] = mapped_column(String(100))
     claimed_at: Mapped[datetime] = mapped_column(DateTime)
+
 
 # Each team's submissions of one competition together: the board's per-team best reads them in order (revision 0007).
 Index("ix_submissions_competition_team", Submission.competition_id, Submission.team_id)

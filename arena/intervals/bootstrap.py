@@ -52,9 +52,9 @@ Rows never need resampling one by one:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 from scipy.stats import norm
@@ -166,7 +166,7 @@ def excess_kurtosis(deviations: np.ndarray, rows: np.ndarray) -> float:
     second = float(np.mean(squares))
     if second <= 0:
         return 0.0
-    return float((np.mean(squares * squares) / second ** 2 - 3) / np.mean(1 / rows[keep]))
+    return float((np.mean(squares * squares) / second**2 - 3) / np.mean(1 / rows[keep]))
 
 
 @lru_cache(maxsize=4)
@@ -219,8 +219,9 @@ def confusion_prior(cm: np.ndarray) -> np.ndarray:
     return prior
 
 
-def confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
-                         resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+def confusion_replicates(
+    cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *, resamples: int = RESAMPLES, seed: int = 0
+) -> np.ndarray:
     """``metric`` on Bayesian-bootstrap draws of the confusion matrix (Gamma(count + prior) per cell)."""
     rng = np.random.default_rng(seed)
     shape = cm + confusion_prior(cm)
@@ -228,8 +229,14 @@ def confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarr
     return np.asarray(metric(draws), dtype=np.float64)
 
 
-def count_interval(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *, proportion: bool = False,
-                   resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+def count_interval(
+    cm: np.ndarray,
+    metric: Callable[[np.ndarray], np.ndarray],
+    *,
+    proportion: bool = False,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Interval:
     """The 95% interval of a count metric from confusion matrix ``cm``: percentiles of
     :func:`confusion_replicates`, expanded to Student's t for :func:`effective_rows` unless the metric is a
     single ``proportion`` (its Jeffreys posterior already covers), and holding the metric's own value.
@@ -259,8 +266,13 @@ def says_nothing(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], poi
     return bool(np.all(np.abs(values - point) <= 1e-9 * max(1.0, abs(point))))
 
 
-def cells_excess(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], squares: np.ndarray,
-                 fourths: np.ndarray | None = None, rows: float | None = None) -> float:
+def cells_excess(
+    cm: np.ndarray,
+    metric: Callable[[np.ndarray], np.ndarray],
+    squares: np.ndarray,
+    fourths: np.ndarray | None = None,
+    rows: float | None = None,
+) -> float:
     """The excess kurtosis of the rows' influence on a count metric (:func:`excess_kurtosis` of rows).
 
     A row's influence is the metric's derivative in its cell (the metrics are ratios of
@@ -284,10 +296,10 @@ def cells_excess(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], squ
     slope = slope - float(np.sum(share * slope))
     fourths = squares if fourths is None else fourths
     rows = total if rows is None else rows
-    second = float(np.sum(squares * slope ** 2)) / rows
+    second = float(np.sum(squares * slope**2)) / rows
     if second <= 0:
         return 0.0
-    return float(np.sum(fourths * slope ** 4) / rows / second ** 2 - 3)
+    return float(np.sum(fourths * slope**4) / rows / second**2 - 3)
 
 
 # --- mean-type metrics: per-row moments in blocks -----------------------------------
@@ -309,20 +321,30 @@ def block_sums(values: np.ndarray, *, blocks: int = BLOCKS, seed: int = 0) -> tu
         return values.astype(np.float64), np.ones(n)
     block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
     counts = np.bincount(block, minlength=blocks).astype(np.float64)
-    sums = np.stack([np.bincount(block, weights=values[:, j], minlength=blocks) for j in range(values.shape[1])], axis=1)
+    sums = np.stack(
+        [np.bincount(block, weights=values[:, j], minlength=blocks) for j in range(values.shape[1])], axis=1
+    )
     return sums, counts
 
 
-def moment_replicates(moments: Moments, *, resamples: int = RESAMPLES, seed: int = 0,
-                      blocks: int = BLOCKS) -> np.ndarray:
+def moment_replicates(
+    moments: Moments, *, resamples: int = RESAMPLES, seed: int = 0, blocks: int = BLOCKS
+) -> np.ndarray:
     """The metric on Bayesian-bootstrap weightings of the blocks (Exp(1) each) plus the prior's pseudo-rows."""
     sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
     return replicates_from_sums(sums, counts, moments.value_of, moments.prior, resamples=resamples, seed=seed)
 
 
-def replicates_from_sums(sums: np.ndarray, counts: np.ndarray, value_of: Callable[[np.ndarray], np.ndarray],
-                         prior: tuple = (), *, resamples: int = RESAMPLES, seed: int = 0, unit: float = 1.0
-                         ) -> np.ndarray:
+def replicates_from_sums(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    value_of: Callable[[np.ndarray], np.ndarray],
+    prior: tuple = (),
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    unit: float = 1.0,
+) -> np.ndarray:
     """The metric on Bayesian-bootstrap weightings (Exp(1) each) of blocks with these moment sums (blocks, d) and
     row counts (or row weights), plus the prior's pseudo-rows, each weighing ``unit`` (a row's mean weight)."""
     weights = row_weights(resamples, len(counts), seed)
@@ -352,8 +374,10 @@ class PartBlocks:
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Block sums (blocks, d) of per-row values (n, d)."""
-        return np.stack([np.bincount(self.block, weights=values[:, j], minlength=len(self.counts))
-                         for j in range(values.shape[1])], axis=1)
+        return np.stack(
+            [np.bincount(self.block, weights=values[:, j], minlength=len(self.counts)) for j in range(values.shape[1])],
+            axis=1,
+        )
 
 
 def part_blocks(masks: dict[str, np.ndarray], *, blocks: int = BLOCKS, seed: int = 0) -> PartBlocks:
@@ -397,8 +421,9 @@ def moments_for(name: str, truth: np.ndarray, pred: np.ndarray) -> Moments:
     return Moments(values, value_of, moment_prior(name, truth, pred.shape[1] if pred.ndim == 2 else 0))
 
 
-def row_moments(name: str, truth: np.ndarray, pred: np.ndarray, centred: np.ndarray | None = None
-                ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def row_moments(
+    name: str, truth: np.ndarray, pred: np.ndarray, centred: np.ndarray | None = None
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """Each row's moments (n, d) of a mean-type metric and the function of their means that gives it.
 
     R² also needs the truth ``centred`` on the mean of the rows it is scored on.
@@ -478,9 +503,17 @@ MEAN_TYPE = ("log_loss", "exact_match", "mae", "rmse", "r2")
 RANGE_PRIOR = ("log_loss", "mae", "rmse")  # losses: the prior spans the rows' own range (see moments_interval)
 
 
-def moments_interval(name: str, sums: np.ndarray, mass: np.ndarray, fallback: tuple, *, rows: np.ndarray | None = None,
-                     says_nothing: Callable[[], bool] = lambda: False, resamples: int = RESAMPLES, seed: int = 0
-                     ) -> Interval:
+def moments_interval(
+    name: str,
+    sums: np.ndarray,
+    mass: np.ndarray,
+    fallback: tuple,
+    *,
+    rows: np.ndarray | None = None,
+    says_nothing: Callable[[], bool] = lambda: False,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Interval:
     """The 95% interval of a mean-type metric from its per-row moments summed over blocks (``sums``, (blocks, d)),
     the blocks' ``mass`` (their rows, or their rows' weights) and ``rows`` (their rows; ``mass`` by default).
 
@@ -553,15 +586,23 @@ def uniform_probabilities(pred: np.ndarray) -> bool:
     return bool(pred.ndim == 2 and pred.shape[1] > 0 and np.all(pred == pred[:, :1]))
 
 
-def row_metric_interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                        blocks: int = BLOCKS) -> Interval:
+def row_metric_interval(
+    name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, blocks: int = BLOCKS
+) -> Interval:
     """The 95% interval of ROC AUC or a mean-type metric on these rows (no row weights)."""
     if name == "roc_auc":
         return auc_interval(truth, pred, resamples=resamples, seed=seed, blocks=blocks)
     moments = moments_for(name, truth, pred)
     sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
-    return moments_interval(name, sums, counts, moments.prior, resamples=resamples, seed=seed,
-                            says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred))
+    return moments_interval(
+        name,
+        sums,
+        counts,
+        moments.prior,
+        resamples=resamples,
+        seed=seed,
+        says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred),
+    )
 
 
 # --- ROC AUC: class counts in score order -------------------------------------------
@@ -582,13 +623,17 @@ def auc_with_prior(pos: np.ndarray, neg: np.ndarray, ends: np.ndarray | None = N
         return wins / ((p + pb + pt) * (n + nb + nt))
 
 
-def auc_counts(is_positive: np.ndarray, score: np.ndarray, *, bins: int = AUC_BINS) -> tuple[float, np.ndarray, np.ndarray, float]:
+def auc_counts(
+    is_positive: np.ndarray, score: np.ndarray, *, bins: int = AUC_BINS
+) -> tuple[float, np.ndarray, np.ndarray, float]:
     """Exact AUC, positive and negative counts per level (or per quantile bin of levels) in score order,
     and the AUC of those counts (equal to the exact AUC unless binned)."""
     return binned_counts(*class_counts_in_score_order(is_positive, score), bins=bins)
 
 
-def binned_counts(pos: np.ndarray, neg: np.ndarray, *, bins: int = AUC_BINS) -> tuple[float, np.ndarray, np.ndarray, float]:
+def binned_counts(
+    pos: np.ndarray, neg: np.ndarray, *, bins: int = AUC_BINS
+) -> tuple[float, np.ndarray, np.ndarray, float]:
     """:func:`auc_counts` from the class counts per score level, in increasing score order.
 
     Levels without rows (a grid's unused points) change nothing, so counts on a whole
@@ -629,7 +674,7 @@ def gamma_draws(rng: np.random.Generator, shape: np.ndarray, normals: np.ndarray
     standard ``normals`` (its error is far below the bootstrap's own noise there, and it is several times faster),
     below that from ``rng``."""
     k = np.maximum(shape, 10.0)
-    out = normals[:, :len(k)] * (1 / np.sqrt(9 * k))
+    out = normals[:, : len(k)] * (1 / np.sqrt(9 * k))
     out += 1 - 1 / (9 * k)
     np.maximum(out, 0, out=out)
     cube = out * out
@@ -650,27 +695,32 @@ def standard_normals(resamples: int, width: int, seed: int) -> np.ndarray:
     return normals
 
 
-def binary_auc_replicates(is_positive: np.ndarray, score: np.ndarray, *, resamples: int = RESAMPLES,
-                          seed: int = 0, bins: int = AUC_BINS) -> np.ndarray:
+def binary_auc_replicates(
+    is_positive: np.ndarray, score: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, bins: int = AUC_BINS
+) -> np.ndarray:
     """AUC on Bayesian-bootstrap draws of the class counts per score level or bin (plus the prior at both ends)."""
-    return counts_auc_replicates(*class_counts_in_score_order(is_positive, score), resamples=resamples, seed=seed,
-                                 bins=bins)
+    return counts_auc_replicates(
+        *class_counts_in_score_order(is_positive, score), resamples=resamples, seed=seed, bins=bins
+    )
 
 
-def counts_auc_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                          bins: int = AUC_BINS) -> np.ndarray:
+def counts_auc_replicates(
+    pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, bins: int = AUC_BINS
+) -> np.ndarray:
     """:func:`binary_auc_replicates` from the class counts per score level."""
     return auc_and_replicates(pos, neg, resamples=resamples, seed=seed, bins=bins)[1]
 
 
-def auc_and_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                       bins: int = AUC_BINS) -> tuple[float, np.ndarray]:
+def auc_and_replicates(
+    pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, bins: int = AUC_BINS
+) -> tuple[float, np.ndarray]:
     """The exact AUC of the class counts per score level and its replicates (:func:`counts_auc_replicates`)."""
     return auc_counts_replicates(pos, neg, resamples=resamples, seed=seed, bins=bins)[:2]
 
 
-def auc_counts_replicates(pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                          bins: int = AUC_BINS) -> tuple[float, np.ndarray, float]:
+def auc_counts_replicates(
+    pos: np.ndarray, neg: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, bins: int = AUC_BINS
+) -> tuple[float, np.ndarray, float]:
     """:func:`auc_and_replicates`, and the excess kurtosis of the rows' influence (DeLong's placement values, read
     per level or bin). Only perfectly ranked classes (AUC 1, or 0) get the prior (:func:`auc_interval`)."""
     exact, pos, neg, binned = binned_counts(pos, neg, bins=bins)
@@ -695,15 +745,22 @@ def _levels_excess(pos: np.ndarray, neg: np.ndarray, auc: float) -> float:
     n = n_pos + n_neg
     u_pos = ((below + 0.5 * neg) / n_neg - auc) * n / n_pos
     u_neg = ((above + 0.5 * pos) / n_pos - auc) * n / n_neg
-    second = float(np.dot(pos, u_pos ** 2) + np.dot(neg, u_neg ** 2)) / n
+    second = float(np.dot(pos, u_pos**2) + np.dot(neg, u_neg**2)) / n
     if second <= 0:
         return 0.0
-    return float((np.dot(pos, u_pos ** 4) + np.dot(neg, u_neg ** 4)) / n / second ** 2 - 3)
+    return float((np.dot(pos, u_pos**4) + np.dot(neg, u_neg**4)) / n / second**2 - 3)
 
 
-def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray, *,
-                      exchangeable: bool = False, seed: int = 0, prior: bool | str = True,
-                      unit: float = 1.0) -> np.ndarray:
+def weighted_rows_auc(
+    truth: np.ndarray,
+    proba: np.ndarray,
+    weights: np.ndarray,
+    *,
+    exchangeable: bool = False,
+    seed: int = 0,
+    prior: bool | str = True,
+    unit: float = 1.0,
+) -> np.ndarray:
     """ROC AUC (binary, or one-vs-rest macro) under row weights (R, n), with the prior at both ends.
 
     With ``exchangeable`` the weights' columns are iid and may be dealt to the rows in
@@ -713,10 +770,13 @@ def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray,
     the pseudo-rows, each weighing ``unit`` (a row's mean weight): see :func:`auc_interval`.
     """
     k = proba.shape[1]
-    ends = (np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4)) * unit if prior
-            else np.zeros((len(weights), 4)))
+    ends = (
+        np.random.default_rng(seed + 3).standard_gamma(AUC_PRIOR, (len(weights), 4)) * unit
+        if prior
+        else np.zeros((len(weights), 4))
+    )
     values = []
-    for c in ([1] if k == 2 else range(k)):
+    for c in [1] if k == 2 else range(k):
         order, level = score_levels(proba[:, c])
         positive = truth[order] == c
         if not positive.any() or positive.all():
@@ -727,16 +787,30 @@ def weighted_rows_auc(truth: np.ndarray, proba: np.ndarray, weights: np.ndarray,
             continue
         columns = np.arange(len(order)) if exchangeable and k == 2 else order
         separated = level[positive].min() > level[~positive].max() or level[positive].max() < level[~positive].min()
-        values.append(_auc_by_placement(weights, columns[positive], columns[~positive], level[positive],
-                                        level[~positive], ends if prior != "perfect" or separated else ends * 0))
+        values.append(
+            _auc_by_placement(
+                weights,
+                columns[positive],
+                columns[~positive],
+                level[positive],
+                level[~positive],
+                ends if prior != "perfect" or separated else ends * 0,
+            )
+        )
     return np.mean(values, axis=0)
 
 
 AUC_CHUNK = 32  # resamples at a time: a chunk's weights stay in the processor's cache across the passes below
 
 
-def _auc_by_placement(weights: np.ndarray, positives: np.ndarray, negatives: np.ndarray,
-                      positive_level: np.ndarray, negative_level: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _auc_by_placement(
+    weights: np.ndarray,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    positive_level: np.ndarray,
+    negative_level: np.ndarray,
+    ends: np.ndarray,
+) -> np.ndarray:
     """Weighted Mann-Whitney AUC per weighting: each positive's weight times the negative weight below its score
     (half of the negatives tied with it), read off a running sum of the negatives' weights in score order.
 
@@ -749,7 +823,7 @@ def _auc_by_placement(weights: np.ndarray, positives: np.ndarray, negatives: np.
     out = np.empty(len(weights))
     running = np.zeros((min(AUC_CHUNK, len(weights)), len(negatives) + 1))
     for start in range(0, len(weights), AUC_CHUNK):
-        chunk = weights[start:start + AUC_CHUNK]
+        chunk = weights[start : start + AUC_CHUNK]
         r = len(chunk)
         np.cumsum(chunk[:, negatives], axis=1, out=running[:r, 1:])
         lower = running[:r, below]
@@ -758,10 +832,10 @@ def _auc_by_placement(weights: np.ndarray, positives: np.ndarray, negatives: np.
         positive_weights = chunk[:, positives]
         wins = np.einsum("ij,ij->i", positive_weights, lower)
         p, n = positive_weights.sum(axis=1), running[:r, -1]
-        pb, pt, nb, nt = ends[start:start + r].T
+        pb, pt, nb, nt = ends[start : start + r].T
         wins = wins + p * nb + pt * n + pt * nb + 0.5 * pt * nt + 0.5 * pb * nb
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + r] = wins / ((p + pb + pt) * (n + nb + nt))
+            out[start : start + r] = wins / ((p + pb + pt) * (n + nb + nt))
     return out
 
 
@@ -787,21 +861,25 @@ def auc_influence(truth: np.ndarray, proba: np.ndarray, perfect: list | None = N
         auc = float(np.sum(pos * (neg_below + 0.5 * neg)) / (n_pos * n_neg))
         if perfect is not None and auc in (0.0, 1.0):
             perfect.append((auc, float(n_pos), float(n_neg)))
-        placement = np.where(positive, (neg_below + 0.5 * neg)[row_level] / n_neg,
-                             (pos_above + 0.5 * pos)[row_level] / n_pos)
+        placement = np.where(
+            positive, (neg_below + 0.5 * neg)[row_level] / n_neg, (pos_above + 0.5 * pos)[row_level] / n_pos
+        )
         total += np.where(positive, (placement - auc) * n / n_pos, (placement - auc) * n / n_neg)
     return total / len(classes)
 
 
-def auc_replicates(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                   blocks: int = BLOCKS) -> np.ndarray:
+def auc_replicates(
+    truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, blocks: int = BLOCKS
+) -> np.ndarray:
     """ROC AUC replicates: class counts in score order (binary), weighted rows or block-resampled influence (k > 2)."""
     if len(truth) <= blocks:
-        return weighted_rows_auc(truth, proba, row_weights(resamples, len(truth), seed), exchangeable=True,
-                                 seed=seed, prior="perfect")
+        return weighted_rows_auc(
+            truth, proba, row_weights(resamples, len(truth), seed), exchangeable=True, seed=seed, prior="perfect"
+        )
     if proba.shape[1] == 2:
-        return binary_auc_replicates(truth == 1, proba[:, 1], resamples=resamples, seed=seed,
-                                     bins=min(blocks, AUC_BINS))
+        return binary_auc_replicates(
+            truth == 1, proba[:, 1], resamples=resamples, seed=seed, bins=min(blocks, AUC_BINS)
+        )
     point = roc_auc(truth, proba)
     if not np.isfinite(point):
         return np.full(resamples, np.nan)
@@ -809,8 +887,9 @@ def auc_replicates(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RES
     return moment_replicates(influence, resamples=resamples, seed=seed, blocks=blocks)
 
 
-def auc_interval(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                 blocks: int = BLOCKS) -> Interval:
+def auc_interval(
+    truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, blocks: int = BLOCKS
+) -> Interval:
     """The 95% interval of ROC AUC (binary, or one-vs-rest macro) on these rows.
 
     The replicates are the data's own Bayesian bootstrap (:func:`auc_replicates`'s three
@@ -826,8 +905,12 @@ def auc_interval(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAM
     """
     n = len(truth)
     if n > blocks and proba.shape[1] == 2:
-        exact, values, excess = auc_counts_replicates(*class_counts_in_score_order(truth == 1, proba[:, 1]),
-                                                      resamples=resamples, seed=seed, bins=min(blocks, AUC_BINS))
+        exact, values, excess = auc_counts_replicates(
+            *class_counts_in_score_order(truth == 1, proba[:, 1]),
+            resamples=resamples,
+            seed=seed,
+            bins=min(blocks, AUC_BINS),
+        )
         if not np.isfinite(exact):
             return Interval(float("nan"), float("nan"), resamples, resamples)
         return percentile_interval(values, effective_rows(n, excess), exact)
@@ -837,15 +920,17 @@ def auc_interval(truth: np.ndarray, proba: np.ndarray, *, resamples: int = RESAM
     perfect: list = []
     influence = auc_influence(truth, proba, perfect)
     if n <= blocks:
-        values = weighted_rows_auc(truth, proba, row_weights(resamples, n, seed), exchangeable=True, seed=seed,
-                                   prior="perfect")
+        values = weighted_rows_auc(
+            truth, proba, row_weights(resamples, n, seed), exchangeable=True, seed=seed, prior="perfect"
+        )
         return percentile_interval(values, effective_rows(n, excess_kurtosis(influence, np.ones(n))), point)
     sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
     return influence_interval(point, sums, counts, perfect, k=proba.shape[1], resamples=resamples, seed=seed)
 
 
-def perfect_class_shift(classes: list[tuple[float, float, float]], k: int, *, resamples: int = RESAMPLES,
-                        seed: int = 0) -> np.ndarray:
+def perfect_class_shift(
+    classes: list[tuple[float, float, float]], k: int, *, resamples: int = RESAMPLES, seed: int = 0
+) -> np.ndarray:
     """How the prior moves the macro AUC's replicates where some classes are perfectly ranked (whose resampled
     influences are all 0): each such class's AUC on Gamma(positives) and Gamma(negatives) weights plus the
     prior's pseudo-rows, less its own, over the ``k`` classes averaged (one class where binary)."""
@@ -854,14 +939,25 @@ def perfect_class_shift(classes: list[tuple[float, float, float]], k: int, *, re
     for auc, n_pos, n_neg in classes:
         zero = np.zeros(resamples)
         p, q = rng.standard_gamma(n_pos, resamples), rng.standard_gamma(n_neg, resamples)
-        pos, neg = (np.stack([zero, p], -1), np.stack([q, zero], -1)) if auc == 1 else \
-            (np.stack([p, zero], -1), np.stack([zero, q], -1))
+        pos, neg = (
+            (np.stack([zero, p], -1), np.stack([q, zero], -1))
+            if auc == 1
+            else (np.stack([p, zero], -1), np.stack([zero, q], -1))
+        )
         shift += (auc_with_prior(pos, neg, rng.standard_gamma(AUC_PRIOR, (resamples, 4))) - auc) / k
     return shift
 
 
-def influence_interval(point: float, sums: np.ndarray, counts: np.ndarray, perfect: list, *, k: int,
-                       resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+def influence_interval(
+    point: float,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    perfect: list,
+    *,
+    k: int,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Interval:
     """The multi-class ROC AUC's interval from its rows' influence summed over blocks (``sums`` (blocks, 1), rows
     per block ``counts``): the point plus the replicates' weighted mean influence (centred: rounding, or a sample
     of rows, leaves the sum a little off 0), moved by the prior of each ``perfect`` class
@@ -871,15 +967,15 @@ def influence_interval(point: float, sums: np.ndarray, counts: np.ndarray, perfe
     values = replicates_from_sums(sums, counts, lambda m: point + m[..., 0] - centre, resamples=resamples, seed=seed)
     if perfect:
         values = values + perfect_class_shift(perfect, k, resamples=resamples, seed=seed)
-    return percentile_interval(values, effective_rows(n, excess_kurtosis(sums[:, 0] - counts * centre, counts)),
-                               point)
+    return percentile_interval(values, effective_rows(n, excess_kurtosis(sums[:, 0] - counts * centre, counts)), point)
 
 
 # --- one entry point ----------------------------------------------------------------
 
 
-def replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-               blocks: int = BLOCKS) -> np.ndarray:
+def replicates(
+    name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, blocks: int = BLOCKS
+) -> np.ndarray:
     """Bootstrap replicates of a row metric (anything but the count metrics, which use the confusion matrix), with
     the prior its interval takes (:func:`moments_interval`, :func:`auc_interval`)."""
     if name == "roc_auc":
@@ -887,13 +983,25 @@ def replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int
     moments = moments_for(name, truth, pred)
     sums, counts = block_sums(moments.values, blocks=blocks, seed=seed)
     prior = moments_prior(name, sums, counts, moments.prior)
-    return replicates_from_sums(sums, counts, moments.value_of, moments.prior if prior is None else prior,
-                                resamples=resamples, seed=seed)
+    return replicates_from_sums(
+        sums, counts, moments.value_of, moments.prior if prior is None else prior, resamples=resamples, seed=seed
+    )
 
 
-SUMMARISED = ("rmsle", "mape", "smape", "median_ae", "pearson", "spearman", "average_precision",
-              "multilabel_log_loss", "multilabel_f1_micro", "multilabel_f1_macro", "multilabel_f1_samples",
-              "multilabel_roc_auc")
+SUMMARISED = (
+    "rmsle",
+    "mape",
+    "smape",
+    "median_ae",
+    "pearson",
+    "spearman",
+    "average_precision",
+    "multilabel_log_loss",
+    "multilabel_f1_micro",
+    "multilabel_f1_macro",
+    "multilabel_f1_samples",
+    "multilabel_roc_auc",
+)
 """Metrics whose intervals :mod:`arena.intervals.kaggle_metrics` draws from their sufficient statistics (and
 ``map@K``, ``ndcg@K``)."""
 

@@ -9,7 +9,7 @@ with it in distribution.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,12 +30,27 @@ from arena.metrics.registry import Metric
 
 _MAX_CHUNK_CELLS = 20_000_000
 
-__all__ = ["CONFIDENCE", "RESAMPLES", "Interval", "metric_interval", "plain_confusion_replicates",
-           "plain_row_replicates", "bootstrap_confusion", "bootstrap_rows"]
+__all__ = [
+    "CONFIDENCE",
+    "RESAMPLES",
+    "Interval",
+    "metric_interval",
+    "plain_confusion_replicates",
+    "plain_row_replicates",
+    "bootstrap_confusion",
+    "bootstrap_rows",
+]
 
 
-def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.ndarray | None = None, *,
-                    cm: np.ndarray | None = None, resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+def metric_interval(
+    metric: Metric,
+    truth: np.ndarray | None = None,
+    pred: np.ndarray | None = None,
+    *,
+    cm: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Interval:
     """The 95% interval of one metric: count metrics from confusion matrix ``cm``, others from the rows.
 
     A metric without a fast path (an organiser's own) falls back to the plain row bootstrap. Every interval
@@ -47,8 +62,9 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
         n = int(cm.sum())
         if n == 0:
             return Interval(float("nan"), float("nan"), resamples, resamples)
-        return count_interval(cm, metric.from_confusion, proportion=metric.name in PROPORTIONS, resamples=resamples,
-                              seed=seed)
+        return count_interval(
+            cm, metric.from_confusion, proportion=metric.name in PROPORTIONS, resamples=resamples, seed=seed
+        )
     if truth is None or pred is None:
         raise ValueError(f"the interval of row metric {metric.name!r} needs truth and pred")
     if len(truth) == 0:
@@ -57,15 +73,18 @@ def metric_interval(metric: Metric, truth: np.ndarray | None = None, pred: np.nd
         return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     if not has_fast_path(metric.name):
         from_rows = metric.rows_function()
-        return percentile_interval(plain_row_replicates(truth, pred, from_rows, resamples=resamples, seed=seed),
-                                   point=float(from_rows(truth, pred)))
+        return percentile_interval(
+            plain_row_replicates(truth, pred, from_rows, resamples=resamples, seed=seed),
+            point=float(from_rows(truth, pred)),
+        )
     found = row_metric_interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     # The interval's own value comes from block sums: it holds the metric's too, whatever the rounding.
     return holding(found, float(metric.rows_function()(truth, pred))) if metric.name in MEAN_TYPE else found
 
 
-def plain_confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
-                               resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+def plain_confusion_replicates(
+    cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *, resamples: int = RESAMPLES, seed: int = 0
+) -> np.ndarray:
     """``metric`` on multinomial resamples of confusion matrix ``cm`` (the row bootstrap, by cells)."""
     n = int(cm.sum())
     rng = np.random.default_rng(seed)
@@ -74,8 +93,14 @@ def plain_confusion_replicates(cm: np.ndarray, metric: Callable[[np.ndarray], np
         return np.asarray(metric(draws.reshape(resamples, *cm.shape)), dtype=np.float64)
 
 
-def plain_row_replicates(y_true: np.ndarray, y_pred: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *,
-                         resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+def plain_row_replicates(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> np.ndarray:
     """``metric`` on resamples of the rows with replacement; NaN where a resample leaves it undefined."""
     n = len(y_true)
     rng = np.random.default_rng(seed)
@@ -87,16 +112,23 @@ def plain_row_replicates(y_true: np.ndarray, y_pred: np.ndarray, metric: Callabl
     return np.asarray(values, dtype=np.float64)
 
 
-def bootstrap_confusion(cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *,
-                        resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+def bootstrap_confusion(
+    cm: np.ndarray, metric: Callable[[np.ndarray], np.ndarray], *, resamples: int = RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
     """Plain percentile interval over multinomial resamples of ``cm`` (reference only)."""
     if cm.sum() == 0:
         return float("nan"), float("nan")
     return percentile_interval(plain_confusion_replicates(cm, metric, resamples=resamples, seed=seed)).as_tuple()
 
 
-def bootstrap_rows(y_true: np.ndarray, y_pred: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *,
-                   resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+def bootstrap_rows(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Plain percentile interval over row resamples (reference only; :func:`plain_row_replicates` shows
     the undefined ones)."""
     if len(y_true) == 0:

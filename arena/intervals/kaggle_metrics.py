@@ -57,8 +57,8 @@ reaches the perfect value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import betainc
@@ -121,14 +121,30 @@ def handles(name: str) -> bool:
     return name in SUMMARISED or ranking_name(name) is not None
 
 
-def interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-             blocks: int = BLOCKS, weight: np.ndarray | None = None) -> Interval:
+def interval(
+    name: str,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    blocks: int = BLOCKS,
+    weight: np.ndarray | None = None,
+) -> Interval:
     """The metric's 95% interval: the replicates' expanded percentile interval, holding the metric's value."""
     return value_and_interval(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks, weight=weight)[1]
 
 
-def value_and_interval(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-                       blocks: int = BLOCKS, weight: np.ndarray | None = None) -> tuple[float, Interval]:
+def value_and_interval(
+    name: str,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    blocks: int = BLOCKS,
+    weight: np.ndarray | None = None,
+) -> tuple[float, Interval]:
     """The metric's value (what its ``from_rows`` gives) and its 95% interval, from one pass: scoring needs both."""
     found = draws(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks, weight=weight)
     if found.exact:
@@ -146,15 +162,24 @@ def handles_weighted(name: str) -> bool:
     return name in WEIGHTED or ranking_name(name) is not None
 
 
-def point_and_replicates(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES,
-                         seed: int = 0, blocks: int = BLOCKS) -> tuple[float, np.ndarray]:
+def point_and_replicates(
+    name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0, blocks: int = BLOCKS
+) -> tuple[float, np.ndarray]:
     """The metric's value (exactly what its ``from_rows`` gives) and its Bayesian-bootstrap replicates."""
     found = draws(name, truth, pred, resamples=resamples, seed=seed, blocks=blocks)
     return found.point, found.values
 
 
-def draws(name: str, truth: np.ndarray, pred: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
-          blocks: int = BLOCKS, weight: np.ndarray | None = None) -> Draws:
+def draws(
+    name: str,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    blocks: int = BLOCKS,
+    weight: np.ndarray | None = None,
+) -> Draws:
     """The metric's :class:`Draws` on these rows, with row ``weight`` (:func:`handles_weighted` metrics) or none."""
     options = {"resamples": resamples, "seed": seed, "blocks": blocks}
     if name in MEANS:
@@ -210,15 +235,28 @@ def _f1_samples(truth, pred):  # the trivial guess: no label
     return row_f1(truth, pred), _first, False, (1.0, 0.0)
 
 
-MEANS = {"rmsle": _rmsle, "mape": _mape, "smape": _smape, "multilabel_log_loss": _multilabel_log_loss,
-         "multilabel_f1_samples": _f1_samples}
+MEANS = {
+    "rmsle": _rmsle,
+    "mape": _mape,
+    "smape": _smape,
+    "multilabel_log_loss": _multilabel_log_loss,
+    "multilabel_f1_samples": _f1_samples,
+}
 """Means of per-row values: (per-row values, the function of their mean that gives the metric, whether it is a loss,
 and the best and a trivial predictor's per-row value)."""
 
 
-def _mean_draws(values: np.ndarray, finish: Callable[[np.ndarray], np.ndarray], loss: bool,
-                fallback: tuple[float, float], *, resamples: int, seed: int, blocks: int,
-                weight: np.ndarray | None = None) -> Draws:
+def _mean_draws(
+    values: np.ndarray,
+    finish: Callable[[np.ndarray], np.ndarray],
+    loss: bool,
+    fallback: tuple[float, float],
+    *,
+    resamples: int,
+    seed: int,
+    blocks: int,
+    weight: np.ndarray | None = None,
+) -> Draws:
     """A function of the (weighted) mean of per-row values, with :func:`arena.intervals.bootstrap.moments_interval`'s
     prior: a loss gets half a pseudo-row at its lowest and half at its highest row (block) value, the rows' own
     scale; a score in [0, 1] (per-row F1, AP@K, NDCG@K), or a loss whose rows are all alike, half at the best value
@@ -262,8 +300,9 @@ def _weighted_sums(values: np.ndarray, *, resamples: int, seed: int, blocks: int
     return both[:, :-1], both[:, -1]
 
 
-def _with_prior(values: np.ndarray, mass: np.ndarray, prior: Prior, seed: int,
-                bounds: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def _with_prior(
+    values: np.ndarray, mass: np.ndarray, prior: Prior, seed: int, bounds: tuple[float, float] = (0.0, 1.0)
+) -> np.ndarray:
     """Replicates with the prior's pseudo-rows on the metric's own scale: each is the weighted mean of the rows'
     value (weight ``mass``, the rows' total) and the pseudo-rows' values (Gamma(pseudo-rows) weights), kept
     within the metric's ``bounds`` (a last-digit rounding may step past them)."""
@@ -284,8 +323,9 @@ def _influence_rows(influence: np.ndarray, *, blocks: int, seed: int) -> float:
     return effective_rows(len(influence), excess_kurtosis(sums[:, 0] - counts * mean, counts))
 
 
-def _linear(point: float, influence: np.ndarray, *, resamples: int, seed: int, blocks: int
-            ) -> tuple[np.ndarray, np.ndarray, float]:
+def _linear(
+    point: float, influence: np.ndarray, *, resamples: int, seed: int, blocks: int
+) -> tuple[np.ndarray, np.ndarray, float]:
     """First-order replicates (the value plus the weighted mean of the rows' influences), the total weights, and
     the rows the percentiles are expanded for."""
     sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
@@ -347,7 +387,7 @@ def _reranked_spearman(weights: np.ndarray, sides: list[tuple[np.ndarray, np.nda
     r, n = weights.shape
     out = np.empty(r)
     for start in range(0, r, RERANK_CHUNK):
-        w = weights[start:start + RERANK_CHUNK]
+        w = weights[start : start + RERANK_CHUNK]
         quarter = w.sum(axis=1) ** 3 / 4
         ranks = []
         for order, starts in sides:
@@ -370,7 +410,7 @@ def _reranked_spearman(weights: np.ndarray, sides: list[tuple[np.ndarray, np.nda
         spread *= np.einsum("ij,ij,ij->i", w, p, p) - quarter
         found = np.zeros(len(w))
         np.divide(cov, np.sqrt(np.maximum(spread, 0)), out=found, where=spread > 0)
-        out[start:start + len(w)] = np.clip(found, -1.0, 1.0)
+        out[start : start + len(w)] = np.clip(found, -1.0, 1.0)
     return out
 
 
@@ -392,8 +432,9 @@ def _above_and_tied(order: np.ndarray, starts: np.ndarray, values: np.ndarray) -
     return out
 
 
-def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[np.ndarray]
-                       ) -> Callable[[float], np.ndarray]:
+def spearman_influence(
+    sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[np.ndarray]
+) -> Callable[[float], np.ndarray]:
     """Each row's influence on Spearman's rho (Pearson's r of the mid-rank distribution functions F and G), from
     each side's :func:`tie_groups` and mid-ranks, as a function of rho (the rank sums are done first).
 
@@ -413,8 +454,11 @@ def spearman_influence(sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[n
     out += product
     out -= 3 * m1
     out /= np.sqrt(vf * vg)
-    tied = [(h * h + 2 * _above_and_tied(order, starts, h) / n - 3 * float(np.dot(h, h)) / n) / v
-            for (order, starts), h, v in ((sides[0], f, vf), (sides[1], g, vg)) if len(starts) < n]
+    tied = [
+        (h * h + 2 * _above_and_tied(order, starts, h) / n - 3 * float(np.dot(h, h)) / n) / v
+        for (order, starts), h, v in ((sides[0], f, vf), (sides[1], g, vg))
+        if len(starts) < n
+    ]
 
     def at(point: float) -> np.ndarray:  # with ties E[F²] moves too
         return out - point / 2 * sum(tied) if tied else out
@@ -430,8 +474,11 @@ def _both(tasks: list[Callable[[], object]], rows: int) -> list:
     ``PARALLEL_ROWS`` rows. None of them may itself use the slices' threads."""
     if rows < PARALLEL_ROWS:
         return [task() for task in tasks]
-    return [found for part in over_slices(lambda each: [task() for task in tasks[each]], len(tasks), min_rows=1)
-            for found in part]
+    return [
+        found
+        for part in over_slices(lambda each: [task() for task in tasks[each]], len(tasks), min_rows=1)
+        for found in part
+    ]
 
 
 def _ranked(values: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
@@ -445,8 +492,11 @@ def _spearman(truth, pred, *, resamples, seed, blocks):
     sides, ranks = [side_t, side_p], [ranks_t, ranks_p]
     if len(side_t[1]) < 2 or len(side_p[1]) < 2:  # a constant side: 0 however the rows are weighted
         point = pearson(*ranks)  # spearman's own computation
-        return Draws(point, np.full(resamples, point), n, exact=True) if np.isfinite(point) else \
-            _undefined(point, resamples)
+        return (
+            Draws(point, np.full(resamples, point), n, exact=True)
+            if np.isfinite(point)
+            else _undefined(point, resamples)
+        )
     point, influence = _both([lambda: pearson(*ranks), lambda: spearman_influence(sides, ranks)], n)
     if not np.isfinite(point):
         return _undefined(point, resamples)
@@ -476,7 +526,7 @@ def _median_ae(truth, pred, *, resamples, seed, blocks):
     k = ks[np.minimum(np.searchsorted(below, rng.random(resamples)), len(ks) - 1)]
     lo, hi = int(k.min()) - 1, int(k.max()) - 1
     window = np.partition(errors, [lo, hi]) if hi > lo else np.partition(errors, lo)
-    ordered = np.sort(window[lo:hi + 1])
+    ordered = np.sort(window[lo : hi + 1])
     values = ordered[k - 1 - lo]
     mass = rng.standard_gamma(float(n), resamples)  # S_n: independent of where the median falls
     reference = float(np.median(np.abs(truth - np.median(truth))))  # predicting the truth's median
@@ -552,8 +602,9 @@ def _score_levels(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarra
     return level, np.bincount(level[is_positive], minlength=levels), np.bincount(level, minlength=levels)
 
 
-def ap_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray,
-                 out: np.ndarray | None = None) -> np.ndarray:
+def ap_influence(
+    is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """Each row's influence on the average precision (n times its derivative by the row's weight), from
     :func:`_score_levels`; added to ``out`` when given.
 
@@ -621,9 +672,9 @@ def _weighted_rows_ap(weights: np.ndarray, is_positive: np.ndarray, score: np.nd
     out = np.empty(len(weights))
     positive = is_positive[order]
     for start in range(0, len(weights), RERANK_CHUNK):
-        w = weights[start:start + RERANK_CHUNK][:, order]
+        w = weights[start : start + RERANK_CHUNK][:, order]
         pos = np.add.reduceat(w * positive, starts, axis=1)
-        out[start:start + len(w)] = _ap_of_level_weights(pos, np.add.reduceat(w, starts, axis=1) - pos)
+        out[start : start + len(w)] = _ap_of_level_weights(pos, np.add.reduceat(w, starts, axis=1) - pos)
     return out
 
 
@@ -663,8 +714,11 @@ def _multilabel_f1(average: str):
         values = _f1(tp, fp, fn)
         values = values[:, 0] if average == "micro" else values.mean(axis=1)
         # Each row's influence, for the expansion: the F1's derivatives in the summed counts, times the row's counts.
-        totals = [c.sum(axis=0).astype(np.float64) for c in cells] if average == "macro" else \
-            [np.array([float(c.sum())]) for c in cells]
+        totals = (
+            [c.sum(axis=0).astype(np.float64) for c in cells]
+            if average == "macro"
+            else [np.array([float(c.sum())]) for c in cells]
+        )
         scale = (2 * totals[0] + totals[1] + totals[2]) ** 2
         by_tp = np.divide(2 * (totals[1] + totals[2]), scale, out=np.zeros(len(scale)), where=scale > 0)
         by_error = np.divide(-2 * totals[0], scale, out=np.zeros(len(scale)), where=scale > 0)
@@ -690,8 +744,9 @@ def _label_auc(pos: np.ndarray, total: np.ndarray) -> float:
     return float(np.dot(pos, below + neg / 2) / (pos_total * neg_total))
 
 
-def label_auc_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, auc: float,
-                        out: np.ndarray) -> None:
+def label_auc_influence(
+    is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, auc: float, out: np.ndarray
+) -> None:
     """Add each row's influence on a label's ROC AUC (DeLong's placement value less the AUC, times n over its class's
     rows, as :func:`arena.intervals.bootstrap.auc_influence`) to ``out``, from :func:`_score_levels`."""
     n = len(level)
@@ -713,8 +768,9 @@ def label_auc_influence(is_positive: np.ndarray, level: np.ndarray, pos: np.ndar
 
 def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks):
     n, labels = truth.shape
-    found = [(truth[:, j] > 0, _score_levels(truth[:, j] > 0, np.ascontiguousarray(proba[:, j])))
-             for j in range(labels)]
+    found = [
+        (truth[:, j] > 0, _score_levels(truth[:, j] > 0, np.ascontiguousarray(proba[:, j]))) for j in range(labels)
+    ]
     aucs = np.array([_label_auc(pos, total) for _, (_, pos, total) in found])
     defined = np.flatnonzero(np.isfinite(aucs))
     if not len(defined):
@@ -731,16 +787,31 @@ def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks):
         values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
         return Draws(point, _with_prior(values, mass, AUC_LABEL_PRIOR, seed), rows)
     weights = row_weights(resamples, n, seed)
-    values = np.mean([weighted_rows_auc(found[j][0].astype(np.int64),
-                                        np.stack([1 - proba[:, j], proba[:, j]], axis=1), weights, prior=False)
-                      for j in defined], axis=0)
-    return Draws(point, _with_prior(values, weights.sum(axis=1), AUC_LABEL_PRIOR, seed),
-                 _influence_rows(influence, blocks=blocks, seed=seed))
+    values = np.mean(
+        [
+            weighted_rows_auc(
+                found[j][0].astype(np.int64), np.stack([1 - proba[:, j], proba[:, j]], axis=1), weights, prior=False
+            )
+            for j in defined
+        ],
+        axis=0,
+    )
+    return Draws(
+        point,
+        _with_prior(values, weights.sum(axis=1), AUC_LABEL_PRIOR, seed),
+        _influence_rows(influence, blocks=blocks, seed=seed),
+    )
 
 
 AUC_LABEL_PRIOR: Prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, 0.5))
 
 
-OTHERS = {"pearson": _pearson, "spearman": _spearman, "median_ae": _median_ae,
-          "average_precision": _average_precision, "multilabel_f1_micro": _multilabel_f1("micro"),
-          "multilabel_f1_macro": _multilabel_f1("macro"), "multilabel_roc_auc": _multilabel_roc_auc}
+OTHERS = {
+    "pearson": _pearson,
+    "spearman": _spearman,
+    "median_ae": _median_ae,
+    "average_precision": _average_precision,
+    "multilabel_f1_micro": _multilabel_f1("micro"),
+    "multilabel_f1_macro": _multilabel_f1("macro"),
+    "multilabel_roc_auc": _multilabel_roc_auc,
+}

@@ -16,15 +16,14 @@ from arena.intervals.bootstrap import weight_chunks
 from arena.metrics.registry import Metric
 
 
-def joint_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], *, resamples: int,
-                 seed: int) -> np.ndarray:
+def joint_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], *, resamples: int, seed: int) -> np.ndarray:
     """Each team's metric (teams, resamples) from its per-row results, every team under the same row weights:
     drawn a few resamples at a time (:func:`weight_chunks`), so memory stays bounded."""
     values = np.empty((len(rows), resamples))
     done = 0
     for weights in weight_chunks(resamples, len(truth), seed):
         for i, team_rows in enumerate(rows):
-            values[i, done:done + len(weights)] = rowresults.weighted_values(metric, truth, team_rows, weights)
+            values[i, done : done + len(weights)] = rowresults.weighted_values(metric, truth, team_rows, weights)
         done += len(weights)
     return values
 

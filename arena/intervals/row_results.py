@@ -98,10 +98,19 @@ class Comparison:
         return beats(self.gain, self.noise, self.scale)
 
 
-def paired_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarray | None, best_rows: np.ndarray | None,
-                      weights: np.ndarray | None = None, *, value: float | None = None, best_value: float | None = None,
-                      interval: tuple[float, float] | None = None, best_interval: tuple[float, float] | None = None,
-                      higher_is_better: bool | None = None) -> Comparison:
+def paired_comparison(
+    metric: Metric,
+    truth: np.ndarray,
+    new_rows: np.ndarray | None,
+    best_rows: np.ndarray | None,
+    weights: np.ndarray | None = None,
+    *,
+    value: float | None = None,
+    best_value: float | None = None,
+    interval: tuple[float, float] | None = None,
+    best_interval: tuple[float, float] | None = None,
+    higher_is_better: bool | None = None,
+) -> Comparison:
     """The Ladder's test of a submission against the team's best, on the same (public) rows.
 
     With the per-row results of both (a built-in metric that keeps them), the noise is the jackknife standard error
@@ -115,7 +124,12 @@ def paired_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarray | 
     whose direction ``higher_is_better`` then gives."""
     higher = metric.higher_is_better if higher_is_better is None else higher_is_better
     sign = 1.0 if higher else -1.0
-    if metric is not None and new_rows is not None and best_rows is not None and len(new_rows) == len(best_rows) == len(truth):
+    if (
+        metric is not None
+        and new_rows is not None
+        and best_rows is not None
+        and len(new_rows) == len(best_rows) == len(truth)
+    ):
         found = _rows_comparison(metric, truth, new_rows, best_rows, weights)
         if found is not None:
             if np.isfinite(found.noise):
@@ -132,9 +146,17 @@ def paired_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarray | 
     return Comparison(gain, bound, float("nan"), "intervals", abs(value) + abs(best_value))
 
 
-METRIC_RANGES = {"pearson": 2.0, "spearman": 2.0, "average_precision": 1.0, "multilabel_f1_micro": 1.0,
-                 "multilabel_f1_macro": 1.0, "multilabel_f1_samples": 1.0, "multilabel_roc_auc": 1.0,
-                 "map@": 1.0, "ndcg@": 1.0}
+METRIC_RANGES = {
+    "pearson": 2.0,
+    "spearman": 2.0,
+    "average_precision": 1.0,
+    "multilabel_f1_micro": 1.0,
+    "multilabel_f1_macro": 1.0,
+    "multilabel_f1_samples": 1.0,
+    "multilabel_roc_auc": 1.0,
+    "map@": 1.0,
+    "ndcg@": 1.0,
+}
 """The width of a metric's possible values, where it is bounded and keeps no per-row results: one row's worth of
 it (width / rows) is the least noise the interval bound gives."""
 
@@ -156,8 +178,9 @@ def interval_bound(value: float | None, interval, best_value: float | None, best
     return sum(sides) / INTERVAL_Z
 
 
-def _rows_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray,
-                     weights: np.ndarray | None) -> Comparison | None:
+def _rows_comparison(
+    metric: Metric, truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray, weights: np.ndarray | None
+) -> Comparison | None:
     if metric.from_confusion is not None:
         return _confusion_comparison(metric, truth, new_rows, best_rows, weights)
     if metric.name in MEAN_TYPE:
@@ -219,7 +242,9 @@ def _row_kinds(keys: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.n
     return keys[start], w[start], np.diff(np.r_[start, len(keys)]).astype(np.float64)
 
 
-def _moved(metric: Metric, base: np.ndarray, minus: np.ndarray, plus: np.ndarray | None, amount: np.ndarray) -> np.ndarray:
+def _moved(
+    metric: Metric, base: np.ndarray, minus: np.ndarray, plus: np.ndarray | None, amount: np.ndarray
+) -> np.ndarray:
     """The metric on copies of the confusion matrix ``base`` (k, k), the i-th with ``amount[i]`` taken from cell
     ``minus[i]`` (and given to cell ``plus[i]``), a few thousand copies at a time."""
     from_confusion = metric.confusion_function()
@@ -240,8 +265,9 @@ def _moved(metric: Metric, base: np.ndarray, minus: np.ndarray, plus: np.ndarray
     return out
 
 
-def _confusion_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray,
-                          weights: np.ndarray | None) -> Comparison:
+def _confusion_comparison(
+    metric: Metric, truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray, weights: np.ndarray | None
+) -> Comparison:
     """A count metric (accuracy, F1, QWK, MCC, ...): the jackknife of the difference, each row left out of both
     confusion matrices, computed once per kind of row (its true, new and best class, and weight); one row's effect is
     the change of the new matrix's value when that row alone goes back to the best's class."""
@@ -270,7 +296,7 @@ def _confusion_comparison(metric: Metric, truth: np.ndarray, new_rows: np.ndarra
         return Comparison(gain, float("inf"), float("inf"), "none", scale)
     if 2 * len(kinds) * k * k > CONFUSION_BUDGET:
         return Comparison(gain, float("inf"), effect, "none", scale)
-    loo = (_moved(metric, new_cm, new_cell, None, kind_w) - _moved(metric, best_cm, best_cell, None, kind_w))
+    loo = _moved(metric, new_cm, new_cell, None, kind_w) - _moved(metric, best_cm, best_cell, None, kind_w)
     return Comparison(gain, max(_jackknife(loo, count), effect), effect, "jackknife", scale)
 
 
@@ -296,8 +322,9 @@ def _placements(positive: np.ndarray, score: np.ndarray, w: np.ndarray):
     return place, pos_total, float(neg.sum())
 
 
-def _auc_comparison(truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray,
-                    weights: np.ndarray | None) -> Comparison:
+def _auc_comparison(
+    truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray, weights: np.ndarray | None
+) -> Comparison:
     """ROC AUC (binary, or one-vs-rest macro): each row's leave-one-out AUC from its placement among the other class
     (DeLong's placement values), for the jackknife of the difference; one row's effect is the change of the new AUC
     when that row alone goes back to the best's scores."""
@@ -328,8 +355,9 @@ def _auc_comparison(truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarr
                 effect[changed] += w[changed] * (back - mine[changed]) / (p * q) / len(classes)
     gain = values[0] - values[1]
     row_effect = float(np.max(np.abs(effect))) if n else 0.0
-    return Comparison(gain, max(_jackknife(loo, np.ones(n)), row_effect), row_effect, "jackknife",
-                      abs(values[0]) + abs(values[1]))
+    return Comparison(
+        gain, max(_jackknife(loo, np.ones(n)), row_effect), row_effect, "jackknife", abs(values[0]) + abs(values[1])
+    )
 
 
 def to_bytes(rows: np.ndarray) -> bytes:

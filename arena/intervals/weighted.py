@@ -72,13 +72,23 @@ def check_weights(task) -> list[Problem]:
         return []
     where = str(spec.answers_file)
     if spec.weight not in task.answers.columns:
-        return [Problem(where, f"has no weight column '{spec.weight}' ([data] weight); columns are: "
-                        f"{', '.join(map(str, task.answers.columns[:12]))}.")]
+        return [
+            Problem(
+                where,
+                f"has no weight column '{spec.weight}' ([data] weight); columns are: "
+                f"{', '.join(map(str, task.answers.columns[:12]))}.",
+            )
+        ]
     weights = answer_weights(task)
     bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
     if len(bad):
-        return [Problem(where, f"weight column '{spec.weight}' must hold numbers of 0 or more; "
-                        f"{len(bad)} rows do not (e.g. ids {task.answers.sort_values(spec.id_column)[spec.id_column].iloc[bad[:5]].tolist()}).")]
+        return [
+            Problem(
+                where,
+                f"weight column '{spec.weight}' must hold numbers of 0 or more; "
+                f"{len(bad)} rows do not (e.g. ids {task.answers.sort_values(spec.id_column)[spec.id_column].iloc[bad[:5]].tolist()}).",
+            )
+        ]
     if weights.sum() <= 0:
         return [Problem(where, f"weight column '{spec.weight}' is 0 on every row: give some rows a positive weight.")]
     return []
@@ -93,19 +103,26 @@ def _chunks(n: int, resamples: int) -> list[int]:
     return [min(per, resamples - start) for start in range(0, resamples, per)]
 
 
-def row_interval(metric, truth, pred, weight: np.ndarray | None, *, resamples: int = RESAMPLES,
-                 seed: int = 0) -> Interval:
+def row_interval(
+    metric, truth, pred, weight: np.ndarray | None, *, resamples: int = RESAMPLES, seed: int = 0
+) -> Interval:
     """The 95% interval of a row metric with row weights (or of one :mod:`arena.intervals.bootstrap` has no fast path for)."""
     n = len(truth)
     if n == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
-    if weight is not None and metric.name in WEIGHTED_FAST and getattr(metric, "needs", None) in ("value", "probabilities"):
-        found = weighted_interval(metric.name, truth, pred, np.asarray(weight, dtype=np.float64), resamples=resamples,
-                                  seed=seed)
+    if (
+        weight is not None
+        and metric.name in WEIGHTED_FAST
+        and getattr(metric, "needs", None) in ("value", "probabilities")
+    ):
+        found = weighted_interval(
+            metric.name, truth, pred, np.asarray(weight, dtype=np.float64), resamples=resamples, seed=seed
+        )
         return holding(found, _point(metric.from_rows(truth, pred, weight=weight)))  # its value, whatever the rounding
     if weight is not None and kaggle_intervals.handles_weighted(metric.name):  # weighted sufficient statistics
-        return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed,
-                                         weight=np.asarray(weight, dtype=np.float64))
+        return kaggle_intervals.interval(
+            metric.name, truth, pred, resamples=resamples, seed=seed, weight=np.asarray(weight, dtype=np.float64)
+        )
     rng = np.random.default_rng(seed)
     base = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
     values: list[float] = []
@@ -139,8 +156,9 @@ def _point(value) -> float | None:
 WEIGHTED_FAST = ("log_loss", "mae", "rmse", "r2", "roc_auc")  # drawn from sufficient statistics, with row weights
 
 
-def weighted_interval(name: str, truth: np.ndarray, pred: np.ndarray, weight: np.ndarray, *,
-                      resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+def weighted_interval(
+    name: str, truth: np.ndarray, pred: np.ndarray, weight: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0
+) -> Interval:
     """The 95% interval of log loss, MAE, RMSE, R² or ROC AUC with row weights (see the module's docstring)."""
     counted = weight > 0
     rows = float(counted.sum())
@@ -151,26 +169,40 @@ def weighted_interval(name: str, truth: np.ndarray, pred: np.ndarray, weight: np
         point = roc_auc(truth, pred, weight)
         if not np.isfinite(point):
             return Interval(float("nan"), float("nan"), resamples, resamples)
-        values = np.concatenate([
-            weighted_rows_auc(truth, pred, chunk * weight, seed=seed + j, prior="perfect",
-                              unit=float(weight.sum()) / rows)
-            for j, chunk in enumerate(weight_chunks(resamples, len(truth), seed))])
+        values = np.concatenate(
+            [
+                weighted_rows_auc(
+                    truth, pred, chunk * weight, seed=seed + j, prior="perfect", unit=float(weight.sum()) / rows
+                )
+                for j, chunk in enumerate(weight_chunks(resamples, len(truth), seed))
+            ]
+        )
         if np.all(relative[counted] == 1):  # equal weights: the unweighted method
             influence = auc_influence(truth, pred)[counted]
-            return percentile_interval(values, effective_rows(rows, excess_kurtosis(influence, np.ones(int(rows)))),
-                                       point)
+            return percentile_interval(
+                values, effective_rows(rows, excess_kurtosis(influence, np.ones(int(rows)))), point
+            )
         influence = weighted_auc_influence(truth[counted], pred[counted], weight[counted])
         spread_rows = min(rows, class_rows(influence, truth[counted], weight[counted]))
-        return percentile_interval(values, effective_rows(spread_rows, excess_kurtosis(influence, np.ones(int(rows)))),
-                                   point)
+        return percentile_interval(
+            values, effective_rows(spread_rows, excess_kurtosis(influence, np.ones(int(rows)))), point
+        )
     centred = truth - np.average(truth, weights=weight) if name == "r2" else None
     values, _ = row_moments(name, truth, pred, centred)
     columns = np.column_stack([values * weight[:, None], weight, counted])
     sums, _ = block_sums(columns, seed=seed)
     d = values.shape[1]
     fallback = moment_prior(name, truth, pred.shape[1] if pred.ndim == 2 else 0)
-    return moments_interval(name, sums[:, :d], sums[:, d], fallback, rows=sums[:, d + 1], resamples=resamples,
-                            seed=seed, says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred[counted]))
+    return moments_interval(
+        name,
+        sums[:, :d],
+        sums[:, d],
+        fallback,
+        rows=sums[:, d + 1],
+        resamples=resamples,
+        seed=seed,
+        says_nothing=lambda: name == "log_loss" and uniform_probabilities(pred[counted]),
+    )
 
 
 def weighted_auc_influence(truth: np.ndarray, proba: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -180,7 +212,7 @@ def weighted_auc_influence(truth: np.ndarray, proba: np.ndarray, weight: np.ndar
     k = proba.shape[1]
     n = len(truth)
     total = np.zeros(n)
-    for c in ([1] if k == 2 else range(k)):
+    for c in [1] if k == 2 else range(k):
         positive = truth == c
         score = proba[:, c]
         order = np.argsort(score, kind="stable")
@@ -213,8 +245,9 @@ def class_rows(influence: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> 
     return float(1 + share.sum() ** 2 / spread) if spread > 0 else float(len(truth))
 
 
-def confusion_interval(metric, cells: np.ndarray, k: int, weight: np.ndarray, *, resamples: int = RESAMPLES,
-                       seed: int = 0) -> Interval:
+def confusion_interval(
+    metric, cells: np.ndarray, k: int, weight: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0
+) -> Interval:
     """The 95% interval of a count metric with row weights: weighted confusion matrices of reweighted rows.
 
     ``cells`` holds each scored row's cell ``truth * k + prediction``.
@@ -241,8 +274,8 @@ def confusion_interval(metric, cells: np.ndarray, k: int, weight: np.ndarray, *,
         with np.errstate(invalid="ignore", divide="ignore"):
             values.extend(np.asarray(metric.from_confusion(stack), dtype=np.float64).reshape(-1))
     relative = weight / unit
-    squares = np.bincount(cells, weights=relative ** 2, minlength=k * k).reshape(k, k)
-    fourths = np.bincount(cells, weights=relative ** 4, minlength=k * k).reshape(k, k)
+    squares = np.bincount(cells, weights=relative**2, minlength=k * k).reshape(k, k)
+    fourths = np.bincount(cells, weights=relative**4, minlength=k * k).reshape(k, k)
     if np.all(relative[weight > 0] == 1):  # equal weights: the unweighted method (stats.metric_interval)
         spread_rows = None if metric.name in PROPORTIONS else rows
     else:

@@ -61,8 +61,9 @@ def mcc_cm(cm: np.ndarray) -> np.ndarray:
     cov_pp, cov_tt = (np.where(cov > 1e-12 * s * s, cov, 0.0) for cov in (cov_pp, cov_tt))
     denominator = cov_pp * cov_tt
     out = np.zeros(np.shape(s))
-    np.divide(cov_tp, np.sqrt(denominator, where=denominator > 0, out=np.ones(np.shape(s))), out=out,
-              where=denominator > 0)
+    np.divide(
+        cov_tp, np.sqrt(denominator, where=denominator > 0, out=np.ones(np.shape(s))), out=out, where=denominator > 0
+    )
     return out
 
 

@@ -14,9 +14,10 @@ import importlib.util
 import math
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, cast
+from typing import cast
 
 import numpy as np
 
@@ -75,9 +76,11 @@ def read_plugins(raw: object, bundle: Path, problem: Callable[[str, str], None])
             problem(key, f"'{name}' is declared twice.")
         seen.add(name)
         if direction not in ("max", "min"):
-            problem(key, f"plugin '{name}' needs direction = \"max\" (higher is better) or \"min\" (lower is better).")
+            problem(key, f'plugin \'{name}\' needs direction = "max" (higher is better) or "min" (lower is better).')
         if needs not in PLUGIN_NEEDS:
-            problem(key, f"plugin '{name}' needs needs = one of: {', '.join(PLUGIN_NEEDS)} (what its function receives).")
+            problem(
+                key, f"plugin '{name}' needs needs = one of: {', '.join(PLUGIN_NEEDS)} (what its function receives)."
+            )
         for label, value in (("function", function), ("confusion", confusion)):
             if value is not None and (not isinstance(value, str) or not value.isidentifier()):
                 problem(key, f"{label} must be the name of a Python function in {file}, got {value!r}.")
@@ -88,8 +91,16 @@ def read_plugins(raw: object, bundle: Path, problem: Callable[[str, str], None])
             problem(key, f"file '{file}' must be a .py file inside the bundle folder.")
         elif not path.is_file():
             problem(key, f"file '{file}' does not exist in {bundle}.")
-        out.append(PluginSpec(name, str(direction), str(needs), path, function if isinstance(function, str) else None,
-                              confusion if isinstance(confusion, str) else None))
+        out.append(
+            PluginSpec(
+                name,
+                str(direction),
+                str(needs),
+                path,
+                function if isinstance(function, str) else None,
+                confusion if isinstance(confusion, str) else None,
+            )
+        )
     return tuple(out)
 
 
@@ -120,33 +131,44 @@ def _guarded(plugin: PluginSpec, function: Callable, weighted: bool) -> Callable
     A NaN is passed on: in a bootstrap resample it counts as undefined; scoring refuses
     a point value that is not finite (:func:`check_value`).
     """
+
     def call(*args, weight=None):
         try:
             value = function(*args, weight=weight) if weighted and weight is not None else function(*args)
         except Exception as exc:
             raise PluginError([Problem(_where(plugin, function), f"raised:\n{traceback.format_exc()}")]) from exc
         if not _numeric(value) or np.ndim(value) != 0:
-            raise PluginError([Problem(_where(plugin, function), f"returned {value!r:.200}; a metric returns one number.")])
+            raise PluginError(
+                [Problem(_where(plugin, function), f"returned {value!r:.200}; a metric returns one number.")]
+            )
         return float(value)
+
     call.takes_weight = weighted  # type: ignore[attr-defined]  # read through getattr by arena.intervals.weighted
     return call
 
 
 def _per_matrix(confusion: Callable) -> Callable:
     """A ``(k, k)`` -> number function applied to a stack of matrices ``(..., k, k)``, as the bootstrap needs."""
+
     def call(cm: np.ndarray):
         if cm.ndim == 2:
             return confusion(cm)
         flat = cm.reshape(-1, *cm.shape[-2:])
         return np.array([confusion(m) for m in flat]).reshape(cm.shape[:-2])
+
     return call
 
 
 def check_value(name: str, value: float) -> None:
     """Raise :class:`PluginError` for a plugin's point value that is not a finite number."""
     if not (isinstance(value, float) and math.isfinite(value)):
-        raise PluginError([Problem(f"plugin '{name}'", f"returned {value!r}; a metric must return a finite number "
-                                   "on the scored rows.")])
+        raise PluginError(
+            [
+                Problem(
+                    f"plugin '{name}'", f"returned {value!r}; a metric must return a finite number on the scored rows."
+                )
+            ]
+        )
 
 
 def _numeric(value: object) -> bool:
@@ -180,10 +202,18 @@ def plugin_metrics(plugins: tuple[PluginSpec, ...], *, weighted: bool = False) -
             raise PluginError([Problem(plugin.file.name, f"plugin '{plugin.name}' names no function.")])
         rows = getattr(module, plugin.function)
         if weighted and not _takes_weight(rows):
-            raise PluginError([Problem(_where(plugin, rows), "the task has a weight column, so the function must "
-                                       "accept weight=None (an array with each row's weight).")])
-        out[plugin.name] = Metric(plugin.name, direction, needs, ("*",),
-                                  from_rows=_guarded(plugin, rows, _takes_weight(rows)))
+            raise PluginError(
+                [
+                    Problem(
+                        _where(plugin, rows),
+                        "the task has a weight column, so the function must "
+                        "accept weight=None (an array with each row's weight).",
+                    )
+                ]
+            )
+        out[plugin.name] = Metric(
+            plugin.name, direction, needs, ("*",), from_rows=_guarded(plugin, rows, _takes_weight(rows))
+        )
     return out
 
 
@@ -194,4 +224,3 @@ def _takes_weight(function: Callable) -> bool:
         return "weight" in inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
-

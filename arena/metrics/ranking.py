@@ -74,8 +74,9 @@ class ItemLists:
             taken = np.repeat(index, self.lengths)  # the items of the chosen queries, in order
         else:
             taken = np.repeat(self.offsets[queries] - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return ItemLists(offsets, self.codes[taken], self.items, self.key_items,
-                         None if self.grades is None else self.grades[taken])
+        return ItemLists(
+            offsets, self.codes[taken], self.items, self.key_items, None if self.grades is None else self.grades[taken]
+        )
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -84,7 +85,7 @@ class ItemLists:
         return list(self)
 
     @classmethod
-    def of_relevances(cls, relevances) -> "ItemLists":
+    def of_relevances(cls, relevances) -> ItemLists:
         """An answer key's lists from ``{id: relevance}`` dicts, each query's items by decreasing relevance."""
         names: dict = {}
         codes, grades, lengths = [], [], []
@@ -103,7 +104,7 @@ class ItemLists:
         return cls(offsets, codes_array[order], items, items, grades_array[order])
 
     @classmethod
-    def of_rankings(cls, rankings, key_items: np.ndarray) -> "ItemLists":
+    def of_rankings(cls, rankings, key_items: np.ndarray) -> ItemLists:
         """A submission's lists from tuples of ids (best first), coded against an answer key's ``items``."""
         names = {item: code for code, item in enumerate(key_items.tolist())}
         codes, lengths = [], []
@@ -151,9 +152,9 @@ def ndcg_at(relevant: dict, predicted: tuple, k: int) -> float:
     if not ideal:
         return 0.0
     top = ideal[0]
-    best = float(np.dot(np.divide(ideal, top), _DISCOUNT[:len(ideal)]))
+    best = float(np.dot(np.divide(ideal, top), _DISCOUNT[: len(ideal)]))
     gains = np.divide([relevant.get(item, 0.0) for item in predicted[:k]], top)
-    return float(np.dot(gains, _DISCOUNT[:len(gains)])) / best
+    return float(np.dot(gains, _DISCOUNT[: len(gains)])) / best
 
 
 MAX_CELLS = 1 << 22
@@ -163,6 +164,7 @@ MAX_CELLS = 1 << 22
 def _groups(truth_lengths: np.ndarray, listed: np.ndarray) -> list[np.ndarray | None]:
     """The queries in groups of like list lengths (each side's within a factor of four), so padding every group's
     lists to its longest wastes little; None for all queries where one group holds them all."""
+
     def bucket(lengths):
         return np.ceil(np.log2(np.maximum(lengths, 1)) / 2).astype(np.int64)
 
@@ -180,7 +182,7 @@ def padded(lists: ItemLists, queries: np.ndarray | slice | None, width: int, val
     lengths, starts = lists.lengths[queries], lists.offsets[:-1][queries]
     count = len(lengths)
     if isinstance(queries, slice) and count and int(lengths.min()) == int(lengths.max()) >= width:
-        every = values[int(starts[0]):int(starts[0]) + count * int(lengths[0])]  # every query lists as many
+        every = values[int(starts[0]) : int(starts[0]) + count * int(lengths[0])]  # every query lists as many
         return np.ascontiguousarray(every.reshape(count, -1)[:, :width].T)
     out = np.full((width, count), fill, dtype=values.dtype)
     for j in range(width):
@@ -189,8 +191,7 @@ def padded(lists: ItemLists, queries: np.ndarray | slice | None, width: int, val
     return out
 
 
-def _per_query(name: str, k: int, truth: ItemLists, predicted: ItemLists, queries: np.ndarray | slice
-               ) -> np.ndarray:
+def _per_query(name: str, k: int, truth: ItemLists, predicted: ItemLists, queries: np.ndarray | slice) -> np.ndarray:
     """The metric of each of the ``queries`` (positions or a slice), a few thousand at a time: their padded lists
     and scratch stay in the core's cache."""
     listed = predicted.lengths[queries]
@@ -232,6 +233,7 @@ def per_query(name: str, k: int, truth, predicted) -> np.ndarray:
     listed = np.minimum(predicted.lengths, k)
     for queries in _groups(truth.lengths, listed):
         if queries is None:
+
             def work(rows: slice) -> None:
                 for chunk in chunks(rows, CHUNK_QUERIES):
                     out[chunk] = _per_query(name, k, truth, predicted, chunk)
@@ -241,15 +243,17 @@ def per_query(name: str, k: int, truth, predicted) -> np.ndarray:
         width = max(1, min(k, int(listed[queries].max())) + int(truth.lengths[queries].max()))
         step = max(1, MAX_CELLS // width)
         for start in range(0, len(queries), step):
-            part = queries[start:start + step]
+            part = queries[start : start + step]
             out[part] = _per_query(name, k, truth, predicted, part)
     return out
 
 
 def ranking_metric(name: str, k: int):
     """``from_rows`` for ``map@K`` or ``ndcg@K``: the weighted mean over queries."""
+
     def compute(truth, predicted, weight: np.ndarray | None = None) -> float:
         return weighted_mean(per_query(name, k, truth, predicted), weight)
+
     compute.__name__ = f"{name}_at_{k}"
     return compute
 

@@ -11,8 +11,9 @@ returns NaN rather than raising.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class Metric:
     def higher_is_better(self) -> bool:
         return self.direction == "max"
 
-    def for_classes(self, classes: np.ndarray | None) -> "Metric":
+    def for_classes(self, classes: np.ndarray | None) -> Metric:
         """This metric for a task with these sorted classes: itself, except for a metric that weighs classes by
         their values, which then uses them (they must be numbers: see :func:`class_value_problem`)."""
         if self.by_class_value is None or classes is None:
@@ -198,7 +199,9 @@ def class_counts_in_score_order(is_positive: np.ndarray, score: np.ndarray) -> t
     return class_counter(is_positive, score)(None)
 
 
-def class_counter(is_positive: np.ndarray, score: np.ndarray) -> Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray]]:
+def class_counter(
+    is_positive: np.ndarray, score: np.ndarray
+) -> Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray]]:
     """Class counts per distinct score (as :func:`class_counts_in_score_order`) for any part of the rows (a
     boolean mask; None for all), with the per-row work done once for every part.
 
@@ -256,7 +259,7 @@ def on_decimal_grid(score: np.ndarray) -> np.ndarray | None:
         work = scratch(rows)
         for chunk in chunks(rows):
             part = score[chunk]
-            grid, at = work[:len(part)], points[chunk]
+            grid, at = work[: len(part)], points[chunk]
             if not (float(part.min()) >= 0 and float(part.max()) <= 1):  # a NaN fails here too
                 return False
             np.multiply(part, DECIMAL_GRID, out=grid)
@@ -403,8 +406,9 @@ _METRICS = [
     Metric("qwk_kaggle", "max", "label", CLASSIFICATION, from_confusion=qwk_cm, by_class_value=value_weighted_qwk),
     Metric("mcc", "max", "label", CLASSIFICATION, from_confusion=mcc_cm),
     Metric("average_precision", "max", "probabilities", CLASSIFICATION, from_rows=average_precision),
-    Metric("multilabel_log_loss", "min", "probabilities", MULTILABEL, from_rows=multilabel_log_loss,
-           per_row=row_log_losses),
+    Metric(
+        "multilabel_log_loss", "min", "probabilities", MULTILABEL, from_rows=multilabel_log_loss, per_row=row_log_losses
+    ),
     Metric("multilabel_f1_micro", "max", "label", MULTILABEL, from_rows=multilabel_f1_micro),
     Metric("multilabel_f1_macro", "max", "label", MULTILABEL, from_rows=multilabel_f1_macro),
     Metric("multilabel_f1_samples", "max", "label", MULTILABEL, from_rows=multilabel_f1_samples, per_row=row_f1),
@@ -419,8 +423,10 @@ def unknown_metric_message(name: str) -> str:
     """The error text for a metric name that is not registered, with a suggestion."""
     close = difflib.get_close_matches(name, list(METRICS) + list(ALIASES) + ["map@10", "ndcg@10"], n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    return (f"unknown metric '{name}'.{hint} Known metrics: {', '.join(sorted(METRICS))}, "
-            "and for ranking map@K and ndcg@K (K from 1 to 999, e.g. map@12).")
+    return (
+        f"unknown metric '{name}'.{hint} Known metrics: {', '.join(sorted(METRICS))}, "
+        "and for ranking map@K and ndcg@K (K from 1 to 999, e.g. map@12)."
+    )
 
 
 def _ranking(name: str) -> Metric | None:
@@ -429,8 +435,14 @@ def _ranking(name: str) -> Metric | None:
     if parsed is None:
         return None
     family, k = parsed
-    return Metric(name, "max", "ranking", RANKING, from_rows=ranking_metric(family, k),
-                  per_row=lambda truth, pred: per_query(family, k, truth, pred))
+    return Metric(
+        name,
+        "max",
+        "ranking",
+        RANKING,
+        from_rows=ranking_metric(family, k),
+        per_row=lambda truth, pred: per_query(family, k, truth, pred),
+    )
 
 
 def get_metric(name: str, classes: np.ndarray | None = None) -> Metric:
@@ -457,8 +469,10 @@ def class_value_problem(name: str, classes: np.ndarray | None) -> str | None:
         values = None
     if values is None or not np.all(np.isfinite(values)):
         shown = ", ".join(map(str, list(classes)[:5])) + (", ..." if len(classes) > 5 else "")
-        return (f"'{metric.name}' weighs disagreements by the difference between ratings, so the classes must be "
-                f"numbers; they are {shown}. Use 'qwk', which weighs by the classes' order.")
+        return (
+            f"'{metric.name}' weighs disagreements by the difference between ratings, so the classes must be "
+            f"numbers; they are {shown}. Use 'qwk', which weighs by the classes' order."
+        )
     return None
 
 
@@ -472,5 +486,9 @@ def needs_for_prediction(prediction: str) -> set[str]:
     Labels are derived from probabilities by arg-max, so a probabilities task may
     also use label metrics.
     """
-    return {"label": {"label"}, "probabilities": {"label", "probabilities"}, "value": {"value"},
-            "ranking": {"ranking"}}[prediction]
+    return {
+        "label": {"label"},
+        "probabilities": {"label", "probabilities"},
+        "value": {"value"},
+        "ranking": {"ranking"},
+    }[prediction]

@@ -69,7 +69,7 @@ def weighted_median(values: np.ndarray, weight: np.ndarray | None = None) -> flo
     half = cum[-1] / 2
     low = int(np.searchsorted(cum, half, side="left"))  # first row whose cumulative weight reaches half
     if np.isclose(cum[low], half, rtol=1e-12, atol=0) and low + 1 < len(v):
-        nxt = low + 1 + int(np.searchsorted(cum[low + 1:], cum[low], side="right"))  # next row with weight
+        nxt = low + 1 + int(np.searchsorted(cum[low + 1 :], cum[low], side="right"))  # next row with weight
         return float((v[low] + v[min(nxt, len(v) - 1)]) / 2)
     return float(v[low])
 

@@ -47,8 +47,14 @@ class TaskInterface(Protocol):
     @property
     def scoring_timeout(self) -> float | None: ...  # seconds one scoring may take (None: the installation's)
 
-    def score_file(self, path: str | Path, *, public_fraction: float | None = None, split_key: str | None = None,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
+    def score_file(
+        self,
+        path: str | Path,
+        *,
+        public_fraction: float | None = None,
+        split_key: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Score:
         """Score one uploaded file (raises SubmissionError for a file that cannot be scored)."""
         ...
 

@@ -15,10 +15,17 @@ class MetricTask(Task):
     """A loaded bundle (:class:`arena.bundles.loading.Task`) that scores files: one implementation of
     :class:`arena.scoring.interface.TaskInterface`."""
 
-    def score_file(self, path: str | Path, *, public_fraction: float | None = None, split_key: str | None = None,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
-        return score_predictions(self, read_submission(self, path, max_bytes=max_bytes),
-                                 public_fraction=public_fraction, split_key=split_key)
+    def score_file(
+        self,
+        path: str | Path,
+        *,
+        public_fraction: float | None = None,
+        split_key: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Score:
+        return score_predictions(
+            self, read_submission(self, path, max_bytes=max_bytes), public_fraction=public_fraction, split_key=split_key
+        )
 
     def problems(self) -> list[Problem]:
         """The bundle's own checks and those that need the reader: the sample submission must be a valid one, the

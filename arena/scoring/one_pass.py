@@ -74,8 +74,9 @@ _kept: dict[tuple, _SplitFacts] = {}
 _lock = threading.Lock()
 
 
-def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
-                  seed: int) -> BlockedScore:
+def blocked_score(
+    name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *, seed: int
+) -> BlockedScore:
     """The metric's value and 95% interval on each part (boolean masks over the rows); ``split`` names the split
     so its blocks and priors are computed once."""
     classes = pred.shape[1] if pred.ndim == 2 else 0
@@ -101,8 +102,9 @@ def blocked_score(name: str, truth: np.ndarray, pred: np.ndarray, parts: dict[st
         def says_nothing(mask: np.ndarray = parts[part]) -> bool:
             return name == "log_loss" and uniform_probabilities(pred[mask])
 
-        intervals[part] = moments_interval(name, block_sums, counts, facts.priors[part], resamples=RESAMPLES,
-                                           seed=seed, says_nothing=says_nothing)
+        intervals[part] = moments_interval(
+            name, block_sums, counts, facts.priors[part], resamples=RESAMPLES, seed=seed, says_nothing=says_nothing
+        )
     rows = pooled_empty(len(first), np.float32)
     np.copyto(rows, first, casting="same_kind")
     return BlockedScore(values, intervals, rows)
@@ -149,8 +151,9 @@ def _facts(name: str, truth: np.ndarray, parts: dict[str, np.ndarray], classes: 
     return _kept_or_made(_kept, key, make, KEPT)
 
 
-def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
-                     seed: int) -> dict[str, tuple[float, Interval]] | None:
+def binary_auc_score(
+    truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *, seed: int
+) -> dict[str, tuple[float, Interval]] | None:
     """Binary ROC AUC and its interval on each part from one count of the classes per distinct score; None
     when a part is small enough for the per-part path to weight its rows one by one."""
     sizes = {part: int(mask.sum()) for part, mask in parts.items()}
@@ -161,17 +164,22 @@ def binary_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.n
     def interval(each: slice) -> list[tuple[float, Interval]]:  # the parts are independent: each on its own core
         found = []
         for part, (pos, neg) in counts[each]:
-            value, replicates, excess = auc_counts_replicates(pos, neg, resamples=RESAMPLES, seed=seed,
-                                                              bins=min(BLOCKS, AUC_BINS))
-            found.append((float("nan"), UNDEFINED) if not np.isfinite(value)  # one class only on these rows
-                         else (value, percentile_interval(replicates, effective_rows(sizes[part], excess), value)))
+            value, replicates, excess = auc_counts_replicates(
+                pos, neg, resamples=RESAMPLES, seed=seed, bins=min(BLOCKS, AUC_BINS)
+            )
+            found.append(
+                (float("nan"), UNDEFINED)
+                if not np.isfinite(value)  # one class only on these rows
+                else (value, percentile_interval(replicates, effective_rows(sizes[part], excess), value))
+            )
         return found
 
     return dict(zip(parts, sum(over_slices(interval, len(counts), min_rows=1), [])))
 
 
-def _part_class_counts(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray],
-                       split: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _part_class_counts(
+    truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray], split: tuple
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each part's rows of class ``positive`` and of the others per score level, in increasing score order (on the
     six-decimal grid, every grid point is a level, most of them empty); ``split`` names the split."""
     bands = _grid_bands(truth, positive, score, parts, split)
@@ -190,8 +198,9 @@ def warm() -> None:
 GRID_WIDTH = DECIMAL_GRID + 1
 
 
-def _grid_bands(truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray], split: tuple
-                ) -> np.ndarray | None:
+def _grid_bands(
+    truth: np.ndarray, positive: int, score: np.ndarray, parts: dict[str, np.ndarray], split: tuple
+) -> np.ndarray | None:
     """Rows per point of the six-decimal grid in each band, part j's negatives (band 2j) then its positives (rows
     of class ``positive``, band 2j + 1); None for scores off the grid, or without numba. Each row is counted in its band by an
     offset (rows in no part in two last bands, not returned); the offsets are the same for every upload to the
@@ -235,9 +244,11 @@ class _InfluenceSample:
 _kept_samples: dict[tuple, _InfluenceSample] = {}
 
 
-def _influence_sample(truth: np.ndarray, parts: dict[str, np.ndarray], split: tuple, seed: int, k: int, *,
-                      every_row: bool = False) -> _InfluenceSample:
+def _influence_sample(
+    truth: np.ndarray, parts: dict[str, np.ndarray], split: tuple, seed: int, k: int, *, every_row: bool = False
+) -> _InfluenceSample:
     """The split's sample (kept), or with ``every_row`` all the rows of every part (made anew: it is large)."""
+
     def make() -> _InfluenceSample:
         blocks = _split_blocks(parts, split, seed)
         draw = None  # one uniform draw a row, made only if some part is sampled
@@ -265,8 +276,8 @@ def _too_noisy(weighted: np.ndarray, sample: _InfluenceSample, parts: int) -> bo
     from the sample, has a relative standard error above ``SAMPLE_NOISE`` (about half that on the width). It
     happens when a few rows carry most of the spread, as the few misranked rows of a nearly perfect submission do;
     an equal share per class cannot know which rows those are."""
-    squares = weighted ** 2
-    unread = 1 - 1 / sample.weight ** 2  # the share of the rows each sampled row stands for that were not read
+    squares = weighted**2
+    unread = 1 - 1 / sample.weight**2  # the share of the rows each sampled row stands for that were not read
     for j in range(parts):
         mine = sample.part == j
         total = float(np.sum(squares[mine]))
@@ -275,8 +286,9 @@ def _too_noisy(weighted: np.ndarray, sample: _InfluenceSample, parts: int) -> bo
     return False
 
 
-def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _InfluenceSample, sizes: list[int]
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _class_auc(
+    c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _InfluenceSample, sizes: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Class ``c``'s one-vs-rest AUC on each part, and each sampled row's influence through it on the macro AUC,
     from the class's counts per grid point and band (:func:`_grid_bands`) and its scores."""
     running = np.cumsum(counts, axis=1, out=pooled_empty(counts.shape, np.int64))  # rows at or below each point
@@ -300,8 +312,15 @@ def _class_auc(c: int, k: int, counts: np.ndarray, score: np.ndarray, sample: _I
     return aucs, found
 
 
-def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, np.ndarray], split: tuple, *,
-                         seed: int, every_row: bool = False) -> dict[str, tuple[float, Interval]] | None:
+def multiclass_auc_score(
+    truth: np.ndarray,
+    proba: np.ndarray,
+    parts: dict[str, np.ndarray],
+    split: tuple,
+    *,
+    seed: int,
+    every_row: bool = False,
+) -> dict[str, tuple[float, Interval]] | None:
     """One-vs-rest macro ROC AUC and its interval on each part, from one pass over the rows per class; None unless
     every class's scores lie on the six-decimal grid and every part is large enough to resample in blocks.
 
@@ -341,8 +360,13 @@ def multiclass_auc_score(truth: np.ndarray, proba: np.ndarray, parts: dict[str, 
         perfect = []  # classes ranked perfectly on this part get the prior (intervals.auc_interval)
         if np.any((aucs[j] == 0) | (aucs[j] == 1)):
             positives = np.bincount(truth[parts[part]], minlength=k)
-            perfect = [(float(aucs[j, c]), float(positives[c]), float(sizes[j] - positives[c])) for c in range(k)
-                       if aucs[j, c] in (0.0, 1.0)]
-        out[part] = (point, influence_interval(point, block_sums, block_counts, perfect, k=k, resamples=RESAMPLES,
-                                               seed=seed))
+            perfect = [
+                (float(aucs[j, c]), float(positives[c]), float(sizes[j] - positives[c]))
+                for c in range(k)
+                if aucs[j, c] in (0.0, 1.0)
+            ]
+        out[part] = (
+            point,
+            influence_interval(point, block_sums, block_counts, perfect, k=k, resamples=RESAMPLES, seed=seed),
+        )
     return out

@@ -62,8 +62,11 @@ class Score:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Score":
-        cis = {part: {name: tuple(ci) for name, ci in (data.get(part) or {}).items()} for part in ("public_cis", "private_cis")}
+    def from_dict(cls, data: dict) -> Score:
+        cis = {
+            part: {name: tuple(ci) for name, ci in (data.get(part) or {}).items()}
+            for part in ("public_cis", "private_cis")
+        }
         return cls(**{**data, "public_ci": tuple(data["public_ci"]), "private_ci": tuple(data["private_ci"]), **cis})
 
 
@@ -84,8 +87,12 @@ _cache_lock = threading.Lock()
 
 def _split_name(task: Task, public_fraction: float | None, split_key: str | None) -> SplitName:
     fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
-    return SplitName(split_scope(task.name, split_key), task.answer_key.sha256, fraction,
-                     hashlib.sha256(installation_secret()).hexdigest())
+    return SplitName(
+        split_scope(task.name, split_key),
+        task.answer_key.sha256,
+        fraction,
+        hashlib.sha256(installation_secret()).hexdigest(),
+    )
 
 
 def _row_split(task: Task, split: SplitName) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -137,8 +144,9 @@ def private_rows(task: Task, public_fraction: float | None = None, *, split_key:
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
     if metric.needs == "label":
         return predictions.label_codes()
-    return {"probabilities": predictions.probabilities, "value": predictions.values,
-            "ranking": predictions.ranked}.get(metric.needs)  # None: a table plugin
+    return {"probabilities": predictions.probabilities, "value": predictions.values, "ranking": predictions.ranked}.get(
+        metric.needs
+    )  # None: a table plugin
 
 
 def task_metrics(task: Task) -> list:
@@ -150,8 +158,9 @@ def task_metrics(task: Task) -> list:
     return [plugins[name] if name in plugins else get_metric(name, classes) for name in spec.metric_names]
 
 
-def score_predictions(task: Task, predictions: Predictions, *, public_fraction: float | None = None,
-                      split_key: str | None = None) -> Score:
+def score_predictions(
+    task: Task, predictions: Predictions, *, public_fraction: float | None = None, split_key: str | None = None
+) -> Score:
     """Score predictions already aligned with the answer key."""
     key = task.answer_key
     split = _split_name(task, public_fraction, split_key)
@@ -167,14 +176,15 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         k = len(key.classes)
         labels = predictions.label_codes()
         cells = _cell_counts(labels, base, weight, 3 * k * k)
-        matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k: 2 * k * k].reshape(k, k)}
+        matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k : 2 * k * k].reshape(k, k)}
         for part, cm in matrices.items():
             rows = public if part == "public" else private
             for metric in count_metrics:
                 results[part][metric.name] = float(metric.from_confusion(cm)) if cm.sum() else float("nan")
                 if weight is not None:
-                    cis[part][metric.name] = confusion_interval(metric, key.truth[rows] * k + labels[rows],
-                                                                k, weight[rows], seed=BOOTSTRAP_SEED)
+                    cis[part][metric.name] = confusion_interval(
+                        metric, key.truth[rows] * k + labels[rows], k, weight[rows], seed=BOOTSTRAP_SEED
+                    )
                 else:
                     cis[part][metric.name] = metric_interval(metric, cm=cm, seed=BOOTSTRAP_SEED)
 
@@ -183,8 +193,9 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     if weight is None:  # mean-type metrics: both parts from one pass over the rows
         parts = {"public": public, "private": private}
         for metric in [m for m in row_metrics if m.name in one_pass.NAMES]:
-            found = one_pass.blocked_score(metric.name, key.truth, _prediction_for(metric, predictions), parts, split,
-                                          seed=BOOTSTRAP_SEED)
+            found = one_pass.blocked_score(
+                metric.name, key.truth, _prediction_for(metric, predictions), parts, split, seed=BOOTSTRAP_SEED
+            )
             for part in parts:
                 results[part][metric.name], cis[part][metric.name] = found.values[part], found.intervals[part]
             if metric is primary:
@@ -201,18 +212,27 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
     for part, rows in (("public", public), ("private", private)) if row_metrics else ():
         truth, w = key.truth[rows], (weight[rows] if weight is not None else None)
         for metric in row_metrics:
-            metric_truth, pred = (key.truth, _prediction_for(metric, predictions)) if metric.needs != "table" else \
-                whole_tables(task, predictions)
+            metric_truth, pred = (
+                (key.truth, _prediction_for(metric, predictions))
+                if metric.needs != "table"
+                else whole_tables(task, predictions)
+            )
             metric_truth, pred = take_rows(metric_truth, rows), take_rows(pred, rows)
-            if len(truth) and kaggle_intervals.handles(metric.name) and (
-                    w is None or kaggle_intervals.handles_weighted(metric.name)):  # value and interval in one pass
+            if (
+                len(truth)
+                and kaggle_intervals.handles(metric.name)
+                and (w is None or kaggle_intervals.handles_weighted(metric.name))
+            ):  # value and interval in one pass
                 results[part][metric.name], cis[part][metric.name] = kaggle_intervals.value_and_interval(
-                    metric.name, metric_truth, pred, seed=BOOTSTRAP_SEED, weight=w)
+                    metric.name, metric_truth, pred, seed=BOOTSTRAP_SEED, weight=w
+                )
                 continue
             if not len(truth):
                 results[part][metric.name] = float("nan")
             else:
-                results[part][metric.name] = metric.from_rows(metric_truth, pred, **({"weight": w} if w is not None else {}))
+                results[part][metric.name] = metric.from_rows(
+                    metric_truth, pred, **({"weight": w} if w is not None else {})
+                )
             if w is None and has_fast_path(metric.name):
                 cis[part][metric.name] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
             else:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.intervals.weighted
@@ -235,8 +255,9 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
         private_undefined=cis["private"][primary.name].undefined,
         public_cis={name: cis["public"][name].as_tuple() for name in names},
         private_cis={name: cis["private"][name].as_tuple() for name in names},
-        rows=primary_rows if primary_rows is not None else row_results(primary, key.truth,
-                                                                         _prediction_for(primary, predictions)),
+        rows=primary_rows
+        if primary_rows is not None
+        else row_results(primary, key.truth, _prediction_for(primary, predictions)),
         n_public=int(public.sum()),
         n_private=int(private.sum()),
     )
@@ -245,11 +266,12 @@ def score_predictions(task: Task, predictions: Predictions, *, public_fraction: 
 def _cell_counts(labels: np.ndarray, base: np.ndarray, weight: np.ndarray | None, size: int) -> np.ndarray:
     """Rows (or their weights) per cell of the two confusion matrices, each row's cell being its base cell plus its
     predicted class: counted a few thousand rows at a time on every core, never a cell array of every row."""
+
     def count(rows: slice) -> np.ndarray:
         total = np.zeros(size)
         cell = scratch(rows, np.intp)
         for chunk in chunks(rows):
-            at = cell[:chunk.stop - chunk.start]
+            at = cell[: chunk.stop - chunk.start]
             np.add(base[chunk], labels[chunk], out=at, casting="unsafe")
             total += np.bincount(at, weights=None if weight is None else weight[chunk], minlength=size)
         return total
@@ -257,8 +279,14 @@ def _cell_counts(labels: np.ndarray, base: np.ndarray, weight: np.ndarray | None
     return np.sum(over_slices(count, len(labels)), axis=0)
 
 
-def score_submission(task: TaskInterface, path: str | Path, *, public_fraction: float | None = None,
-                     split_key: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Score:
+def score_submission(
+    task: TaskInterface,
+    path: str | Path,
+    *,
+    public_fraction: float | None = None,
+    split_key: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Score:
     """Score an uploaded file (raises SubmissionError for a bad file): a bundle's task reads and validates it and
     computes its metrics, a Codabench phase runs its program (or Arena's metric in its place)."""
     return task.score_file(path, public_fraction=public_fraction, split_key=split_key, max_bytes=max_bytes)
@@ -272,4 +300,3 @@ def rounded(value: float, digits: int = 4) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return round(float(value), digits)
-

@@ -67,8 +67,9 @@ class Predictions:
         """The predicted classes: as written, or for probabilities each row's most probable class (the first of
         equals), worked out when first asked for, since ROC AUC and log loss never need it."""
         if self.labels is None and self.probabilities is not None:
-            object.__setattr__(self, "labels", _first_largest([self.probabilities[:, c]
-                                                               for c in range(self.probabilities.shape[1])]))
+            object.__setattr__(
+                self, "labels", _first_largest([self.probabilities[:, c] for c in range(self.probabilities.shape[1])])
+            )
         return self.labels
 
 
@@ -141,12 +142,22 @@ def _sniff(path: Path) -> str:
     return "csv"
 
 
-BINARY_KINDS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
-                b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file is one)",
-                b"\xd0\xcf\x11\xe0": "an old Excel or Word file", b"BZh": "a bzip2 archive",
-                b"\x28\xb5\x2f\xfd": "a Zstandard archive", b"\xfd7zXZ": "an xz archive", b"7z\xbc\xaf": "a 7-Zip archive",
-                b"\x93NUMPY": "a NumPy array", b"\x80": "a Python pickle",
-                b"\xff\xfe": "UTF-16 text; save it as UTF-8", b"\xfe\xff": "UTF-16 text; save it as UTF-8"}
+BINARY_KINDS = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file is one)",
+    b"\xd0\xcf\x11\xe0": "an old Excel or Word file",
+    b"BZh": "a bzip2 archive",
+    b"\x28\xb5\x2f\xfd": "a Zstandard archive",
+    b"\xfd7zXZ": "an xz archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"\x93NUMPY": "a NumPy array",
+    b"\x80": "a Python pickle",
+    b"\xff\xfe": "UTF-16 text; save it as UTF-8",
+    b"\xfe\xff": "UTF-16 text; save it as UTF-8",
+}
 SNIFF_BYTES = 8192
 
 
@@ -156,7 +167,7 @@ def _not_a_table(path: Path, fmt: str) -> str | None:
     The reader's own error on such bytes would quote them back at the participant.
     """
     try:
-        with (gzip.open(path, "rb") if fmt == "csv.gz" else open(path, "rb")) as handle:
+        with gzip.open(path, "rb") if fmt == "csv.gz" else open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
     except (OSError, EOFError, zlib.error):
         return None  # a broken gzip stream: the reader says so
@@ -164,8 +175,10 @@ def _not_a_table(path: Path, fmt: str) -> str | None:
     control = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
     if kind is None and b"\x00" not in head and control <= len(head) // 10:
         return None
-    return (f"this is not a CSV or Parquet file{f' (it looks like {kind})' if kind else ''}. Upload your "
-            "predictions as CSV, gzip-compressed CSV or Parquet, with the header of sample_submission.csv.")
+    return (
+        f"this is not a CSV or Parquet file{f' (it looks like {kind})' if kind else ''}. Upload your "
+        "predictions as CSV, gzip-compressed CSV or Parquet, with the header of sample_submission.csv."
+    )
 
 
 @dataclass(frozen=True)
@@ -204,22 +217,27 @@ class _CappedReader(io.RawIOBase):
         if len(data) > room:
             self.cut, data = True, data[:room]
         self.total += len(data)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
 
 def _too_many_rows(caps: Caps) -> _TooMuch:
-    return _TooMuch(f"the file has more than {caps.rows:,} rows, but the test set has {caps.rows:,} ids. "
-                    "Write exactly one row per id of test.csv.")
+    return _TooMuch(
+        f"the file has more than {caps.rows:,} rows, but the test set has {caps.rows:,} ids. "
+        "Write exactly one row per id of test.csv."
+    )
 
 
 def _too_much_text(caps: Caps) -> _TooMuch:
-    return _TooMuch(f"the file holds more than {caps.text_bytes / 2**20:.1f} MiB of text once decompressed, far more "
-                    f"than {caps.rows:,} rows of predictions need. Write only the header and one short row per test id.")
+    return _TooMuch(
+        f"the file holds more than {caps.text_bytes / 2**20:.1f} MiB of text once decompressed, far more "
+        f"than {caps.rows:,} rows of predictions need. Write only the header and one short row per test id."
+    )
 
 
-def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None = None,
-              numbers: list[str] | None = None) -> pa.Table:
+def _read_csv(
+    path: Path, compressed: bool, caps: Caps, text: list[str] | None = None, numbers: list[str] | None = None
+) -> pa.Table:
     """Stream the CSV within the caps: reading stops at the first byte or row past them.
 
     ``text`` columns (ids, labels) are kept as written, so ``0300`` is not read as 300.
@@ -235,8 +253,11 @@ def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None =
             data = mapped.read_buffer()
             if _line_breaks(data) <= caps.rows + 1:  # quoted line breaks only over-count
                 try:
-                    table = pacsv.read_csv(pa.BufferReader(data), convert_options=convert,
-                                           read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True))
+                    table = pacsv.read_csv(
+                        pa.BufferReader(data),
+                        convert_options=convert,
+                        read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
+                    )
                 except pa.ArrowInvalid:
                     table = None
                 if table is not None:
@@ -251,8 +272,9 @@ def _read_csv(path: Path, compressed: bool, caps: Caps, text: list[str] | None =
         if not numbers:
             raise
     # A number column whose first block held only whole numbers was taken for integers; read it as numbers.
-    floats = pacsv.ConvertOptions(strings_can_be_null=True, column_types={**convert.column_types,
-                                                                          **{c: pa.float64() for c in numbers}})
+    floats = pacsv.ConvertOptions(
+        strings_can_be_null=True, column_types={**convert.column_types, **{c: pa.float64() for c in numbers}}
+    )
     return _stream_csv(path, compressed, caps, floats)
 
 
@@ -270,11 +292,13 @@ def _line_breaks(data: pa.Buffer) -> int:
 
 
 def _stream_csv(path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions) -> pa.Table:
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as raw:
+    with gzip.open(path, "rb") if compressed else open(path, "rb") as raw:
         stream = _CappedReader(raw, caps.text_bytes)
-        reader = pacsv.open_csv(io.BufferedReader(stream, BLOCK_BYTES),
-                                read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
-                                convert_options=convert)
+        reader = pacsv.open_csv(
+            io.BufferedReader(stream, BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+            convert_options=convert,
+        )
         _names(reader.schema)
         batches, rows = [], 0
         try:
@@ -296,25 +320,36 @@ def _read_parquet(path: Path, columns: list[str], caps: Caps) -> tuple[pa.Table,
     """Read only the expected columns, once the footer shows they fit the caps; text stays dictionary-encoded
     (compact) until its decoded size is known to fit too. Returns the table and every column name in the file."""
     with open(path, "rb") as handle:  # an open handle: the server's path never appears in an error
-        parquet = pq.ParquetFile(handle, pre_buffer=False, thrift_string_size_limit=FOOTER_BYTES,
-                                 thrift_container_size_limit=FOOTER_ITEMS)
+        parquet = pq.ParquetFile(
+            handle, pre_buffer=False, thrift_string_size_limit=FOOTER_BYTES, thrift_container_size_limit=FOOTER_ITEMS
+        )
         schema, meta = parquet.schema_arrow, parquet.metadata
         names = _names(schema)
         wanted = [c for c in columns if c in names]
         for name in wanted:
             if pa.types.is_nested(schema.field(name).type):
-                raise _TooMuch(f"column '{name}' holds {schema.field(name).type}; write one plain number or text per cell.")
+                raise _TooMuch(
+                    f"column '{name}' holds {schema.field(name).type}; write one plain number or text per cell."
+                )
         if meta.num_rows > caps.rows:
             raise _too_many_rows(caps)
-        stored = sum(meta.row_group(g).column(i).total_uncompressed_size
-                     for g in range(meta.num_row_groups) for i in range(meta.num_columns)
-                     if meta.schema.column(i).path.split(".")[0] in wanted)
+        stored = sum(
+            meta.row_group(g).column(i).total_uncompressed_size
+            for g in range(meta.num_row_groups)
+            for i in range(meta.num_columns)
+            if meta.schema.column(i).path.split(".")[0] in wanted
+        )
         if stored > caps.text_bytes:
             raise _too_much_text(caps)
         text = [c for c in wanted if _is_text(schema.field(c).type)]
         handle.seek(0)
-        parquet = pq.ParquetFile(handle, read_dictionary=text, pre_buffer=False, thrift_string_size_limit=FOOTER_BYTES,
-                                 thrift_container_size_limit=FOOTER_ITEMS)
+        parquet = pq.ParquetFile(
+            handle,
+            read_dictionary=text,
+            pre_buffer=False,
+            thrift_string_size_limit=FOOTER_BYTES,
+            thrift_container_size_limit=FOOTER_ITEMS,
+        )
         batches, rows, size = [], 0, 0
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted, use_threads=False):
             rows += batch.num_rows
@@ -332,8 +367,12 @@ def _read_parquet(path: Path, columns: list[str], caps: Caps) -> tuple[pa.Table,
 
 
 def _is_text(kind: pa.DataType) -> bool:
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
-            or pa.types.is_large_binary(kind))
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 def _decoded_bytes(column: pa.Array) -> int:
@@ -349,8 +388,10 @@ def _names(schema: pa.Schema) -> list[str]:
     try:
         return schema.names
     except UnicodeDecodeError:
-        raise _TooMuch("the header is not UTF-8 text. Save the file as UTF-8 (plain ASCII is fine), "
-                       "with the header line like sample_submission.csv.") from None
+        raise _TooMuch(
+            "the header is not UTF-8 text. Save the file as UTF-8 (plain ASCII is fine), "
+            "with the header line like sample_submission.csv."
+        ) from None
 
 
 def _scrub(message: str, path: Path) -> str:
@@ -360,8 +401,9 @@ def _scrub(message: str, path: Path) -> str:
     return message
 
 
-def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                    caps: Caps | None = None) -> Predictions:
+def read_submission(
+    task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, caps: Caps | None = None
+) -> Predictions:
     """Read and validate a predictions file for ``task``.
 
     Raises :class:`SubmissionError` with every problem found: unreadable or empty
@@ -374,8 +416,10 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise SubmissionError(f"the file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB. "
-                              "Compress it (.csv.gz) or write Parquet, which are much smaller.")
+        raise SubmissionError(
+            f"the file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB. "
+            "Compress it (.csv.gz) or write Parquet, which are much smaller."
+        )
     if size == 0:
         raise SubmissionError("the file is empty. Upload a CSV with a header line, like sample_submission.csv.")
     fmt = _sniff(path)
@@ -423,17 +467,22 @@ def read_submission(task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MA
         raise SubmissionError(report.problems)
     if order is None:
         return predictions
-    return Predictions(**{name: (_reordered(value, order) if value is not None else None)
-                          for name, value in vars(predictions).items()})
+    return Predictions(
+        **{name: (_reordered(value, order) if value is not None else None) for name, value in vars(predictions).items()}
+    )
 
 
 def _unreadable(fmt: str, detail: str) -> str:
     if fmt == "parquet":
-        return (f"the file cannot be read as a Parquet file: {detail}. Write it again with pandas' to_parquet "
-                "(or pyarrow), or upload a CSV like sample_submission.csv.")
+        return (
+            f"the file cannot be read as a Parquet file: {detail}. Write it again with pandas' to_parquet "
+            "(or pyarrow), or upload a CSV like sample_submission.csv."
+        )
     kind = "a gzip-compressed CSV file" if fmt == "csv.gz" else "a CSV file"
-    return (f"the file cannot be read as {kind}: {detail}. "
-            "Check that every line has the same number of comma-separated fields as the header.")
+    return (
+        f"the file cannot be read as {kind}: {detail}. "
+        "Check that every line has the same number of comma-separated fields as the header."
+    )
 
 
 def _as_text(table: pa.Table, report: _Report) -> pa.Table:
@@ -444,7 +493,9 @@ def _as_text(table: pa.Table, report: _Report) -> pa.Table:
             try:
                 column = column.cast(pa.string())
             except pa.ArrowInvalid:
-                report.add(f"column '{name}' holds text that is not UTF-8. Save the file as UTF-8 (plain ASCII is fine).")
+                report.add(
+                    f"column '{name}' holds text that is not UTF-8. Save the file as UTF-8 (plain ASCII is fine)."
+                )
         columns.append(column)
     return pa.table(dict(zip(table.column_names, columns)))
 
@@ -468,17 +519,22 @@ def _align_ids(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> np.n
     if repeated.any():
         duplicated = np.unique(sorted_ids[1:][repeated])
         positions = np.sort(order[1:][repeated])
-        report.add(f"{len(duplicated)} ids appear more than once, e.g. {_examples(duplicated)} "
-                   f"(repeats at {report.rows(positions)}). Keep one row per id.")
+        report.add(
+            f"{len(duplicated)} ids appear more than once, e.g. {_examples(duplicated)} "
+            f"(repeats at {report.rows(positions)}). Keep one row per id."
+        )
     unique_ids = np.unique(sorted_ids)
     unknown = np.setdiff1d(unique_ids, key.ids, assume_unique=True)
     if len(unknown):
-        report.add(f"{len(unknown)} ids are not in the test set, e.g. {_examples(unknown)}. "
-                   "Use the ids of test.csv only.")
+        report.add(
+            f"{len(unknown)} ids are not in the test set, e.g. {_examples(unknown)}. Use the ids of test.csv only."
+        )
     absent = np.setdiff1d(key.ids, unique_ids, assume_unique=True)
     if len(absent):
-        report.add(f"{len(absent)} test ids have no prediction, e.g. {_examples(absent)}. "
-                   "Write one row for every id in test.csv.")
+        report.add(
+            f"{len(absent)} test ids have no prediction, e.g. {_examples(absent)}. "
+            "Write one row for every id in test.csv."
+        )
     return order
 
 
@@ -490,7 +546,7 @@ def _in_key_order(column: pa.ChunkedArray, key: AnswerKey) -> bool:
     start = 0
     for chunk in column.chunks:
         ids = chunk.to_numpy()  # no copy: the column has no empty cells
-        if not np.array_equal(ids, key.ids[start:start + len(ids)]):
+        if not np.array_equal(ids, key.ids[start : start + len(ids)]):
             return False
         start += len(ids)
     return True
@@ -502,8 +558,11 @@ def _single_probability_columns(task: Task) -> list[str]:
     if task.spec.prediction != "probabilities" or not task.spec.is_classification or len(task.classes) != 2:
         return []
     names = [task.spec.target, str(task.classes[1])]
-    return [n for i, n in enumerate(names) if n not in names[:i] and n != task.spec.id_column
-            and n not in task.prediction_columns[:1]]
+    return [
+        n
+        for i, n in enumerate(names)
+        if n not in names[:i] and n != task.spec.id_column and n not in task.prediction_columns[:1]
+    ]
 
 
 def _number_columns(task: Task) -> list[str]:
@@ -557,7 +616,9 @@ def _ids_like_key(column: pa.ChunkedArray, key: AnswerKey, report: _Report) -> n
         whole = _whole_numbers(column)
         if whole is not None:
             return whole
-        report.add(f"ids must be whole numbers, as in test.csv; found values such as {_examples(column.to_numpy(zero_copy_only=False)[:EXAMPLES])}.")
+        report.add(
+            f"ids must be whole numbers, as in test.csv; found values such as {_examples(column.to_numpy(zero_copy_only=False)[:EXAMPLES])}."
+        )
         return None
     return column.cast(pa.string()).to_numpy(zero_copy_only=False).astype(str)
 
@@ -568,16 +629,19 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
         return Predictions(columns=read_declared(table, spec.submission_columns, report))
     if spec.kind in TEXT_TARGET_KINDS and spec.prediction != "probabilities":
         if spec.kind == "ranking":  # coded against the answer key's ids, never turned into Python strings
-            return Predictions(ranked=read_rankings(table.column(spec.target), ranking_k(spec), report,
-                                                    task.answer_key.truth.items))
+            return Predictions(
+                ranked=read_rankings(table.column(spec.target), ranking_k(spec), report, task.answer_key.truth.items)
+            )
         cells = table.column(spec.target).cast(pa.string()).to_numpy(zero_copy_only=False)
         return Predictions(labels=read_label_sets(cells, task.classes, report))
     if spec.kind == "multilabel":  # one probability per label, each between 0 and 1
         proba = np.column_stack([_finite_numbers(table.column(c), c, report) for c in task.prediction_columns])
         outside = np.flatnonzero(((proba < 0) | (proba > 1)).any(axis=1))
         if len(outside) and not report.problems:
-            report.add(f"{len(outside)} rows have probabilities outside 0 to 1 ({report.rows(outside)}); "
-                       "each label's column holds that label's probability.")
+            report.add(
+                f"{len(outside)} rows have probabilities outside 0 to 1 ({report.rows(outside)}); "
+                "each label's column holds that label's probability."
+            )
         return Predictions(labels=proba >= 0.5, probabilities=proba)
     if spec.prediction == "label":
         return Predictions(labels=_label_codes(table.column(spec.target), task.classes, report))
@@ -591,8 +655,10 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
         positive = _finite_numbers(table.column(name), name, report, out=columns[1])
         outside = np.flatnonzero((positive < 0) | (positive > 1))
         if len(outside) and not report.problems:
-            report.add(f"column '{name}' holds probabilities of class '{task.classes[1]}': they must lie between 0 and 1 "
-                       f"({report.rows(outside)}).")
+            report.add(
+                f"column '{name}' holds probabilities of class '{task.classes[1]}': they must lie between 0 and 1 "
+                f"({report.rows(outside)})."
+            )
         np.subtract(1, positive, out=columns[0])
     else:
         columns = pooled_empty((len(task.prediction_columns), table.num_rows))
@@ -613,8 +679,10 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     if low_sum < 1 - PROBABILITY_TOLERANCE or high_sum > 1 + PROBABILITY_TOLERANCE:
         sums = np.sum(columns, axis=0)
         off = np.flatnonzero(np.abs(sums - 1) > PROBABILITY_TOLERANCE)
-        report.add(f"{len(off)} rows have probabilities that do not sum to 1 (tolerance {PROBABILITY_TOLERANCE}), "
-                   f"e.g. sum {sums[off[0]]:.4f} at {report.rows(off)}.")
+        report.add(
+            f"{len(off)} rows have probabilities that do not sum to 1 (tolerance {PROBABILITY_TOLERANCE}), "
+            f"e.g. sum {sums[off[0]]:.4f} at {report.rows(off)}."
+        )
     if report.problems:
         return Predictions()
     return Predictions(probabilities=columns.T)
@@ -625,12 +693,13 @@ def _probability_bounds(columns: np.ndarray) -> tuple[float, float, float]:
     a few thousand rows at a time on every core, so no sum of every row is ever written out. An empty, NaN or
     infinite cell makes one of them NaN or infinite: they are combined with numpy's minimum and maximum, which
     keep a NaN (Python's ``min`` and ``max`` would drop it)."""
+
     def bounds(rows: slice) -> tuple[float, float, float]:
         sums = scratch(rows)
         smallest, low, high = np.inf, np.inf, -np.inf
         for chunk in chunks(rows):
             part = columns[:, chunk]
-            total = sums[:part.shape[1]]
+            total = sums[: part.shape[1]]
             np.add(part[0], part[1], out=total)
             for column in part[2:]:
                 total += column
@@ -652,7 +721,7 @@ def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     def choose(part: slice) -> None:
         best, larger = scratch(part), scratch(part, bool)
         for chunk in chunks(part):
-            top, won, chosen = best[:chunk.stop - chunk.start], larger[:chunk.stop - chunk.start], labels[chunk]
+            top, won, chosen = best[: chunk.stop - chunk.start], larger[: chunk.stop - chunk.start], labels[chunk]
             np.copyto(top, columns[0][chunk])
             chosen.fill(0)
             for c, column in enumerate(columns[1:], start=1):
@@ -665,8 +734,9 @@ def _first_largest(columns: list[np.ndarray]) -> np.ndarray:
     return labels
 
 
-def _finite_numbers(column: pa.ChunkedArray, name: str, report: _Report, *, out: np.ndarray | None = None,
-                    check: bool = True) -> np.ndarray:
+def _finite_numbers(
+    column: pa.ChunkedArray, name: str, report: _Report, *, out: np.ndarray | None = None, check: bool = True
+) -> np.ndarray:
     """A number column's values as float64, noting empty, NaN or infinite cells (unless ``check`` is off, for a
     caller that checks them later): written into ``out`` when given, else a read-only array in Arrow's pool."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
@@ -709,14 +779,18 @@ def _note_out_of_range(values: np.ndarray, name: str, report: _Report, non_negat
         return
     if high > LARGEST_VALUE or low < -LARGEST_VALUE:
         far = np.flatnonzero(np.abs(values) > LARGEST_VALUE)
-        report.add(f"column '{name}' has {len(far)} values larger in magnitude than {LARGEST_VALUE:.0e}, the largest "
-                   f"Arena accepts, e.g. {_examples(values[far])} at {report.rows(far)}. Write every value between "
-                   f"-{LARGEST_VALUE:.0e} and {LARGEST_VALUE:.0e}.")
+        report.add(
+            f"column '{name}' has {len(far)} values larger in magnitude than {LARGEST_VALUE:.0e}, the largest "
+            f"Arena accepts, e.g. {_examples(values[far])} at {report.rows(far)}. Write every value between "
+            f"-{LARGEST_VALUE:.0e} and {LARGEST_VALUE:.0e}."
+        )
     if non_negative and low < 0:
         negative = np.flatnonzero(values < 0)
-        report.add(f"column '{name}' has {len(negative)} negative values, e.g. {_examples(values[negative])} at "
-                   f"{report.rows(negative)}: {NON_NEGATIVE[non_negative[0]]}, so every prediction must be 0 or "
-                   "more. Clip negative predictions at 0.")
+        report.add(
+            f"column '{name}' has {len(negative)} negative values, e.g. {_examples(values[negative])} at "
+            f"{report.rows(negative)}: {NON_NEGATIVE[non_negative[0]]}, so every prediction must be 0 or "
+            "more. Clip negative predictions at 0."
+        )
 
 
 def check_answer_values(task: Task) -> list[Problem]:
@@ -746,17 +820,32 @@ def check_answer_values(task: Task) -> list[Problem]:
         size = np.where(finite, np.abs(values), 0.0)
         large, small = np.flatnonzero(size > LARGEST_VALUE), np.flatnonzero((size > 0) & (size < SMALLEST_ANSWER))
         if len(large):
-            problems.append(Problem(where, f"{role} column '{column}' has values larger in magnitude than "
-                                    f"{LARGEST_VALUE:.0e}, the largest Arena scores ({named(large)}): squares and sums "
-                                    "of them overflow. Rescale the column (in thousands or millions, say)."))
+            problems.append(
+                Problem(
+                    where,
+                    f"{role} column '{column}' has values larger in magnitude than "
+                    f"{LARGEST_VALUE:.0e}, the largest Arena scores ({named(large)}): squares and sums "
+                    "of them overflow. Rescale the column (in thousands or millions, say).",
+                )
+            )
         if len(small):
-            problems.append(Problem(where, f"{role} column '{column}' has values other than 0 closer to 0 than "
-                                    f"{SMALLEST_ANSWER:.0e} ({named(small)}): their squares vanish. Rescale the "
-                                    "column, or write such values as 0."))
+            problems.append(
+                Problem(
+                    where,
+                    f"{role} column '{column}' has values other than 0 closer to 0 than "
+                    f"{SMALLEST_ANSWER:.0e} ({named(small)}): their squares vanish. Rescale the "
+                    "column, or write such values as 0.",
+                )
+            )
         negative = np.flatnonzero(finite & (values < 0))
         if non_negative and len(negative):
-            problems.append(Problem(where, f"{role} column '{column}' has negative answers ({named(negative)}), but "
-                                    f"{NON_NEGATIVE[non_negative[0]]}: the answers must be 0 or more."))
+            problems.append(
+                Problem(
+                    where,
+                    f"{role} column '{column}' has negative answers ({named(negative)}), but "
+                    f"{NON_NEGATIVE[non_negative[0]]}: the answers must be 0 or more.",
+                )
+            )
     return problems
 
 
@@ -767,7 +856,9 @@ def check_sample_submission(task: Task) -> list[Problem]:
     try:
         predictions = read_submission(task, task.spec.sample_file)
     except SubmissionError as exc:
-        return [Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()]
+        return [
+            Problem(str(task.spec.sample_file), f"is not a valid submission for this task: {p}") for p in exc.messages()
+        ]
     key = task.answer_key
     if task.spec.kind in TEXT_TARGET_KINDS:
         return []
@@ -781,8 +872,13 @@ def check_sample_submission(task: Task) -> list[Problem]:
         matching = float(np.mean(np.isclose(predictions.values, key.truth)))
         leaks = matching > 0.5 and len(np.unique(key.truth)) > 1
     if leaks:
-        return [Problem(str(task.spec.sample_file), f"matches the hidden answers on {matching:.0%} of the rows: it would "
-                        "give the answer key away. Ship a trivial one (one class for every row, or the training mean).")]
+        return [
+            Problem(
+                str(task.spec.sample_file),
+                f"matches the hidden answers on {matching:.0%} of the rows: it would "
+                "give the answer key away. Ship a trivial one (one class for every row, or the training mean).",
+            )
+        ]
     return []
 
 
@@ -793,7 +889,7 @@ def _copy_blocks(column: pa.ChunkedArray, out: np.ndarray) -> None:
 
     def copy(blocks: slice) -> None:
         for b in range(blocks.start, blocks.stop):
-            out[starts[b]:starts[b + 1]] = column.chunk(b).to_numpy(zero_copy_only=False)
+            out[starts[b] : starts[b + 1]] = column.chunk(b).to_numpy(zero_copy_only=False)
 
     over_slices(copy, column.num_chunks, item_rows=rows_per_block)
 
@@ -822,6 +918,8 @@ def _label_codes(column: pa.ChunkedArray, classes: np.ndarray, report: _Report) 
         outside = np.flatnonzero(names[codes] != values)
     if len(outside):
         unknown = np.unique(np.asarray(values)[outside])
-        report.add(f"{len(outside)} labels are not among the task's classes ({_examples(np.array([str(c) for c in classes]))}), "
-                   f"e.g. {_examples(unknown)} at {report.rows(outside)}.")
+        report.add(
+            f"{len(outside)} labels are not among the task's classes ({_examples(np.array([str(c) for c in classes]))}), "
+            f"e.g. {_examples(unknown)} at {report.rows(outside)}."
+        )
     return codes.astype(np.int64, copy=False)

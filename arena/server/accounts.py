@@ -88,8 +88,11 @@ def password_problems(password: str, username: str = "") -> list[str]:
         return []
     feedback = verdict["feedback"]
     hints = " ".join(filter(None, [feedback.get("warning"), *feedback.get("suggestions", [])]))
-    return ["password is too easy to guess" + (f": {hints}" if hints else ".")
-            + " A few uncommon words together make a strong password that is easy to remember."]
+    return [
+        "password is too easy to guess"
+        + (f": {hints}" if hints else ".")
+        + " A few uncommon words together make a strong password that is easy to remember."
+    ]
 
 
 # --- registration and its policy ---------------------------------------------------------
@@ -104,7 +107,9 @@ def registration_policy(session: Session) -> str:
 def set_registration_policy(session: Session, policy: str) -> str:
     policy = (policy or "").strip()
     if policy not in REGISTRATION_POLICIES:
-        raise AccountError(f"the registration policy must be one of: {', '.join(REGISTRATION_POLICIES)}; got {policy!r}.")
+        raise AccountError(
+            f"the registration policy must be one of: {', '.join(REGISTRATION_POLICIES)}; got {policy!r}."
+        )
     row = session.get(InstallationSetting, _POLICY_KEY)
     if row is None:
         session.add(InstallationSetting(key=_POLICY_KEY, value=policy))
@@ -114,8 +119,7 @@ def set_registration_policy(session: Session, policy: str) -> str:
     return policy
 
 
-def register(session: Session, username: str, password: str, *, organiser: bool = False,
-             approved: bool = True) -> User:
+def register(session: Session, username: str, password: str, *, organiser: bool = False, approved: bool = True) -> User:
     """Create an account; raises AccountError saying what to change."""
     problems = []
     if not USERNAME.match(username or ""):
@@ -140,11 +144,16 @@ def self_register(session: Session, username: str, password: str, invite_code: s
     policy = registration_policy(session)
     invite = None
     if policy == "invite":
-        invite = session.scalar(select(Invite).where(Invite.code_hash == _digest(invite_code.strip()),
-                                                     Invite.used_by.is_(None)).with_for_update())
+        invite = session.scalar(
+            select(Invite)
+            .where(Invite.code_hash == _digest(invite_code.strip()), Invite.used_by.is_(None))
+            .with_for_update()
+        )
         if not invite_code.strip() or invite is None:
-            raise AccountError("registration here is by invitation: enter the invite code an organiser gave you "
-                               "(each code works once).")
+            raise AccountError(
+                "registration here is by invitation: enter the invite code an organiser gave you "
+                "(each code works once)."
+            )
     user = register(session, username, password, approved=policy != "approval")
     if invite is not None:
         invite.used_by, invite.used_at = user.id, utcnow()
@@ -259,9 +268,15 @@ def create_token(session: Session, user: User, label: str = "", expires_in_days:
         raise AccountError(f"a token name has at most {TOKEN_NAME_LENGTH} characters.")
     expires_at = None
     if expires_in_days is not None:
-        if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) or not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
-            raise AccountError(f"a token's lifetime must be a whole number of days from 1 to {MAX_TOKEN_DAYS}, "
-                               "or left empty for a token that lasts until revoked.")
+        if (
+            isinstance(expires_in_days, bool)
+            or not isinstance(expires_in_days, int)
+            or not 1 <= expires_in_days <= MAX_TOKEN_DAYS
+        ):
+            raise AccountError(
+                f"a token's lifetime must be a whole number of days from 1 to {MAX_TOKEN_DAYS}, "
+                "or left empty for a token that lasts until revoked."
+            )
         expires_at = utcnow() + timedelta(days=expires_in_days)
     token = "arena_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=_digest(token), label=name, expires_at=expires_at))
@@ -290,8 +305,11 @@ def token_expired(row: ApiToken, now: datetime | None = None) -> bool:
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The user a token belongs to; None for an unknown, revoked or expired token."""
-    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                            .where(ApiToken.token_hash == _digest(token or ""))).first()  # one round trip
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _digest(token or ""))
+    ).first()  # one round trip
     if found is None or token_expired(found.ApiToken) or not found.User.approved:
         return None
     return found.User
@@ -318,10 +336,15 @@ def make_organiser(session: Session, username: str, password: str, *, promote: b
     if user is None:
         return register(session, username, password, organiser=True), f"created the organiser '{username}'."
     if not user.is_organiser and not promote:
-        raise AccountError(f"'{username}' is a participant, not an organiser; nothing was changed. "
-                           "Add --promote to make them an organiser (and set this password).")
+        raise AccountError(
+            f"'{username}' is a participant, not an organiser; nothing was changed. "
+            "Add --promote to make them an organiser (and set this password)."
+        )
     _replace_password(session, user, password)
     if not user.is_organiser:
         user.is_organiser = True
-        return user, f"promoted the participant '{username}' to organiser and set the password; their other sessions and API tokens ended."
+        return (
+            user,
+            f"promoted the participant '{username}' to organiser and set the password; their other sessions and API tokens ended.",
+        )
     return user, f"set a new password for the organiser '{username}'; their other sessions and API tokens ended."

@@ -45,8 +45,13 @@ class Shown:
 
 def of(session: Session, competition: Competition) -> list[Announcement]:
     """The competition's announcements, newest first (the organisers' page, which can remove them)."""
-    return list(session.scalars(select(Announcement).where(Announcement.competition_id == competition.id)
-                                .order_by(Announcement.created_at.desc(), Announcement.id.desc())))
+    return list(
+        session.scalars(
+            select(Announcement)
+            .where(Announcement.competition_id == competition.id)
+            .order_by(Announcement.created_at.desc(), Announcement.id.desc())
+        )
+    )
 
 
 def shown(session: Session, competition: Competition) -> tuple[Shown, ...]:
@@ -55,5 +60,9 @@ def shown(session: Session, competition: Competition) -> tuple[Shown, ...]:
     Posting or removing an announcement raises the generation (:mod:`arena.db.generations`),
     so the page never shows a stale list, and a page view costs no query for them.
     """
-    return cached(session, competition, ("announcements",),
-                  lambda: tuple(Shown(a.created_at, a.body) for a in of(session, competition)))
+    return cached(
+        session,
+        competition,
+        ("announcements",),
+        lambda: tuple(Shown(a.created_at, a.body) for a in of(session, competition)),
+    )

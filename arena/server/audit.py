@@ -8,19 +8,34 @@ from sqlalchemy.orm import Session
 from arena.db.models import AuditEntry, Competition, User
 
 
-def record(session: Session, competition: Competition, user: User | None, action: str, detail: str = "", *,
-           by: str = "(command line)") -> AuditEntry:
+def record(
+    session: Session,
+    competition: Competition,
+    user: User | None,
+    action: str,
+    detail: str = "",
+    *,
+    by: str = "(command line)",
+) -> AuditEntry:
     """Write one entry (in the caller's transaction, so it lands only if the action does); ``by`` names
     who acted when no user did (the command line, or Arena itself)."""
     session.flush()  # a competition hosted in this transaction needs its id
-    entry = AuditEntry(competition_id=competition.id, competition_slug=competition.slug,
-                       user_id=user.id if user else None, username=user.username if user else by,
-                       action=action, detail=detail[:500])
+    entry = AuditEntry(
+        competition_id=competition.id,
+        competition_slug=competition.slug,
+        user_id=user.id if user else None,
+        username=user.username if user else by,
+        action=action,
+        detail=detail[:500],
+    )
     session.add(entry)
     return entry
 
 
 def entries(session: Session, competition: Competition) -> list[AuditEntry]:
     """Newest first."""
-    return list(session.scalars(select(AuditEntry).where(AuditEntry.competition_id == competition.id)
-                                .order_by(AuditEntry.id.desc())))
+    return list(
+        session.scalars(
+            select(AuditEntry).where(AuditEntry.competition_id == competition.id).order_by(AuditEntry.id.desc())
+        )
+    )

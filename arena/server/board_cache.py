@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -27,8 +28,8 @@ T = TypeVar("T")
 MAX_ENTRIES = 512
 """Boards and derived views kept per database; the oldest go first."""
 
-_kept: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()  # engine -> {key: (generation, value)}
-_computing: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()  # engine -> {key: lock}
+_kept: weakref.WeakKeyDictionary[object, dict] = weakref.WeakKeyDictionary()  # engine -> {key: (generation, value)}
+_computing: weakref.WeakKeyDictionary[object, dict] = weakref.WeakKeyDictionary()  # engine -> {key: lock}
 _lock = threading.Lock()
 
 

@@ -60,16 +60,34 @@ class Choices:
 def toml_text(choices: Choices) -> str:
     """task.toml for the chosen task (strings written as JSON strings, which TOML reads alike)."""
     q = json.dumps
-    return "\n".join([
-        f"name = {q(choices.name)}", f"title = {q(choices.title or choices.name)}", "version = 1",
-        f"kind = {q(choices.kind)}", "",
-        "[data]", 'train = "train.csv"', 'test = "test.csv"', 'answers = "answers.csv"',
-        f"id = {q(choices.id_column)}", f"target = {q(choices.target)}", "",
-        "[metrics]", f"primary = {q(choices.metric)}", f"others = [{', '.join(q(o) for o in choices.others)}]", "",
-        "[submission]", f"prediction = {q(choices.prediction)}", "",
-        "[competition]", f"public_fraction = {float(choices.public_fraction)}",
-        f"daily_limit = {int(choices.daily_limit)}", f"final_selections = {int(choices.final_selections)}", "",
-    ])
+    return "\n".join(
+        [
+            f"name = {q(choices.name)}",
+            f"title = {q(choices.title or choices.name)}",
+            "version = 1",
+            f"kind = {q(choices.kind)}",
+            "",
+            "[data]",
+            'train = "train.csv"',
+            'test = "test.csv"',
+            'answers = "answers.csv"',
+            f"id = {q(choices.id_column)}",
+            f"target = {q(choices.target)}",
+            "",
+            "[metrics]",
+            f"primary = {q(choices.metric)}",
+            f"others = [{', '.join(q(o) for o in choices.others)}]",
+            "",
+            "[submission]",
+            f"prediction = {q(choices.prediction)}",
+            "",
+            "[competition]",
+            f"public_fraction = {float(choices.public_fraction)}",
+            f"daily_limit = {int(choices.daily_limit)}",
+            f"final_selections = {int(choices.final_selections)}",
+            "",
+        ]
+    )
 
 
 def build(files: dict[str, Path], choices: Choices) -> Path:
@@ -92,8 +110,9 @@ def preview(folder: Path) -> tuple[Task | None, list[str]]:
     try:
         return load_task(folder), []
     except BundleError as exc:
-        return None, [message.replace(str(folder) + "/", "").replace(str(folder), "the bundle")
-                      for message in exc.messages()]
+        return None, [
+            message.replace(str(folder) + "/", "").replace(str(folder), "the bundle") for message in exc.messages()
+        ]
 
 
 def built_folder(token: str) -> Path:

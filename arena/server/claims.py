@@ -41,12 +41,26 @@ def claim_board(session: Session, key: str, worker: str, now: datetime | None = 
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         upsert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(RankClaim).values(
-            board_key=key, worker=worker, claimed_at=now)
-        return session.execute(upsert.on_conflict_do_update(
-            index_elements=[RankClaim.board_key], set_={"worker": worker, "claimed_at": now},
-            where=RankClaim.claimed_at < stale_before).returning(RankClaim.board_key)).first() is not None
-    if session.execute(update(RankClaim).where(RankClaim.board_key == key, RankClaim.claimed_at < stale_before)
-                       .values(worker=worker, claimed_at=now)).rowcount == 1:
+            board_key=key, worker=worker, claimed_at=now
+        )
+        return (
+            session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[RankClaim.board_key],
+                    set_={"worker": worker, "claimed_at": now},
+                    where=RankClaim.claimed_at < stale_before,
+                ).returning(RankClaim.board_key)
+            ).first()
+            is not None
+        )
+    if (
+        session.execute(
+            update(RankClaim)
+            .where(RankClaim.board_key == key, RankClaim.claimed_at < stale_before)
+            .values(worker=worker, claimed_at=now)
+        ).rowcount
+        == 1
+    ):
         return True
     try:
         with session.begin_nested():
@@ -58,5 +72,6 @@ def claim_board(session: Session, key: str, worker: str, now: datetime | None = 
 
 def release_board(session: Session, key: str, worker: str) -> bool:
     """Release the claim if ``worker`` still holds it (a claim taken over is someone else's now)."""
-    return session.execute(delete(RankClaim).where(RankClaim.board_key == key,
-                                                   RankClaim.worker == worker)).rowcount == 1
+    return (
+        session.execute(delete(RankClaim).where(RankClaim.board_key == key, RankClaim.worker == worker)).rowcount == 1
+    )

@@ -38,9 +38,20 @@ def cmd_host(args: argparse.Namespace) -> int:
     """Host a bundle on this server's database (run it on the server machine)."""
     from arena.server.competitions import host
 
-    settings = {key: getattr(args, key) for key in ("title", "starts_at", "ends_at", "daily_limit", "total_limit",
-                                                    "team_size", "final_selections", "public_fraction")
-                if getattr(args, key) is not None}
+    settings = {
+        key: getattr(args, key)
+        for key in (
+            "title",
+            "starts_at",
+            "ends_at",
+            "daily_limit",
+            "total_limit",
+            "team_size",
+            "final_selections",
+            "public_fraction",
+        )
+        if getattr(args, key) is not None
+    }
     db = _database(args.database)
     with db.session() as session, session.begin():
         competition = host(session, args.task, slug=args.slug, **settings)
@@ -75,8 +86,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
     installation_secret()  # the one-time set-up creates the installation secret (if this is a new installation)
     db = _database(args.database)
     rescored = prepare(db, host_builtins=not args.no_builtins)
-    print(f"the database is at the newest schema; {'built-in tasks hosted; ' if not args.no_builtins else ''}"
-          + (f"new task versions adopted and rescoring: {', '.join(rescored)}." if rescored else "every task is current."))
+    print(
+        f"the database is at the newest schema; {'built-in tasks hosted; ' if not args.no_builtins else ''}"
+        + (f"new task versions adopted and rescoring: {', '.join(rescored)}." if rescored else "every task is current.")
+    )
     return 0
 
 
@@ -88,17 +101,25 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     before = current_revision(db.engine)
     upgrade(db.engine)
     after = current_revision(db.engine)
-    print(f"database schema: {before or 'none'} -> {after}" if before != after else f"database schema is current ({after}).")
+    print(
+        f"database schema: {before or 'none'} -> {after}"
+        if before != after
+        else f"database schema is current ({after})."
+    )
     return 0 if after == head_revision() else 1
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    setup = commands.add_parser("setup", help="prepare the installation once: schema, built-in benchmarks, task versions")
+    setup = commands.add_parser(
+        "setup", help="prepare the installation once: schema, built-in benchmarks, task versions"
+    )
     setup.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
     setup.add_argument("--no-builtins", action="store_true", help="do not host the built-in tasks")
     setup.set_defaults(func=cmd_setup)
 
-    database = commands.add_parser("db", help="database schema migrations").add_subparsers(dest="db_command", required=True)
+    database = commands.add_parser("db", help="database schema migrations").add_subparsers(
+        dest="db_command", required=True
+    )
     upgrade = database.add_parser("upgrade", help="bring the database to the newest schema revision")
     upgrade.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
     upgrade.set_defaults(func=cmd_db_upgrade)
@@ -107,9 +128,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--redis", required=True, help="e.g. redis://127.0.0.1:6379/0")
     worker.add_argument("--database", help="the server's SQLAlchemy URL")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    worker.add_argument("--create-secret", action="store_true",
-                        help="create the installation secret if ARENA_HOME has none (only for a brand-new "
-                             "installation: otherwise copy the file 'secret' from the server)")
+    worker.add_argument(
+        "--create-secret",
+        action="store_true",
+        help="create the installation secret if ARENA_HOME has none (only for a brand-new "
+        "installation: otherwise copy the file 'secret' from the server)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     hosting = commands.add_parser("host", help="host a task bundle as a competition on this server's database")
@@ -119,16 +143,30 @@ def register(commands: argparse._SubParsersAction) -> None:
     hosting.add_argument("--title")
     hosting.add_argument("--starts-at", type=_utc, help="UTC, e.g. 2026-12-01T00:00")
     hosting.add_argument("--ends-at", type=_utc, help="UTC; without it the competition is a standing benchmark")
-    for flag, kind in (("--daily-limit", int), ("--total-limit", int), ("--team-size", int),
-                       ("--final-selections", int), ("--public-fraction", float)):
+    for flag, kind in (
+        ("--daily-limit", int),
+        ("--total-limit", int),
+        ("--team-size", int),
+        ("--final-selections", int),
+        ("--public-fraction", float),
+    ):
         hosting.add_argument(flag, type=kind)
     hosting.set_defaults(func=cmd_host)
 
-    organiser = commands.add_parser("organiser", help="create an organiser, reset an organiser's password, "
-                                                     "or (with --promote) make a participant an organiser")
+    organiser = commands.add_parser(
+        "organiser",
+        help="create an organiser, reset an organiser's password, or (with --promote) make a participant an organiser",
+    )
     organiser.add_argument("username")
-    organiser.add_argument("--password", dest="password_value", nargs="?", const="", default="",
-                           help="the new password (prompted for when omitted)")
-    organiser.add_argument("--promote", action="store_true",
-                           help="allow making an existing participant an organiser (refused without it)")
+    organiser.add_argument(
+        "--password",
+        dest="password_value",
+        nargs="?",
+        const="",
+        default="",
+        help="the new password (prompted for when omitted)",
+    )
+    organiser.add_argument(
+        "--promote", action="store_true", help="allow making an existing participant an organiser (refused without it)"
+    )
     organiser.set_defaults(func=cmd_organiser)

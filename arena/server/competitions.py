@@ -26,9 +26,19 @@ from arena.tasks import load_task, phase_refs
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PHASE_DATES = ("starts_at", "ends_at")  # a Codabench/CodaLab phase sets each stage's own
-SETTINGS = {"title": str, "description": str, "daily_limit": int, "total_limit": int, "team_size": int,
-            "final_selections": int, "public_fraction": float, "starts_at": datetime, "ends_at": datetime,
-            "join_needs_approval": bool, "feedback": str}
+SETTINGS = {
+    "title": str,
+    "description": str,
+    "daily_limit": int,
+    "total_limit": int,
+    "team_size": int,
+    "final_selections": int,
+    "public_fraction": float,
+    "starts_at": datetime,
+    "ends_at": datetime,
+    "join_needs_approval": bool,
+    "feedback": str,
+}
 
 
 class CompetitionError(ArenaError):
@@ -90,7 +100,9 @@ def commitment_holds(competition: Competition) -> bool | None:
 def check_slug(session: Session, slug: str) -> str:
     """A short name that is well formed and free, or the reason it is not (checked before anything is unpacked)."""
     if not isinstance(slug, str) or not SLUG.match(slug):
-        raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit.")
+        raise CompetitionError(
+            "the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit."
+        )
     if session.scalar(select(Competition).where(Competition.slug == slug)):
         raise CompetitionError(f"a competition named '{slug}' exists already; choose another short name.")
     return slug
@@ -108,7 +120,7 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     settings.pop("native", None)
     state = settings.pop("state", None)
     if state not in (None, "draft", "open"):
-        raise CompetitionError(f"'state' must be \"draft\" (organisers only, until opened) or \"open\"; got {state!r}.")
+        raise CompetitionError(f'\'state\' must be "draft" (organisers only, until opened) or "open"; got {state!r}.')
     if slug is not None:
         check_slug(session, slug)
     task = load_task(task_ref)
@@ -116,11 +128,19 @@ def host(session: Session, task_ref: str, *, slug: str | None = None, **settings
     slug = check_slug(session, slug or spec.name)
     defaults = spec.competition
     competition = Competition(
-        slug=slug, title=spec.title, task_ref=task.stored_ref(task_ref),
-        task_version=spec.version, answer_sha256=task.answer_key.sha256, description=spec.description,
-        daily_limit=defaults.daily_limit, total_limit=defaults.total_limit, team_size=defaults.team_size,
-        final_selections=defaults.final_selections, public_fraction=defaults.public_fraction,
-        split_key=secrets.token_hex(16), lifecycle="draft" if state == "draft" else "published",
+        slug=slug,
+        title=spec.title,
+        task_ref=task.stored_ref(task_ref),
+        task_version=spec.version,
+        answer_sha256=task.answer_key.sha256,
+        description=spec.description,
+        daily_limit=defaults.daily_limit,
+        total_limit=defaults.total_limit,
+        team_size=defaults.team_size,
+        final_selections=defaults.final_selections,
+        public_fraction=defaults.public_fraction,
+        split_key=secrets.token_hex(16),
+        lifecycle="draft" if state == "draft" else "published",
         feedback=default_feedback(task_ref, task),
     )
     _pin(competition, task_ref, task)
@@ -164,9 +184,11 @@ def update_settings(competition: Competition, **settings) -> Competition:
         elif key == "feedback" and value not in FEEDBACK_MODES:
             problems.append(f"'feedback' must be one of: {', '.join(FEEDBACK_MODES)}; got {value!r}.")
         elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
-            problems.append(f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
-                            f"{competition.public_fraction}, so the board never mixes two splits. "
-                            "Host the task again under a new short name for a different split.")
+            problems.append(
+                f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
+                f"{competition.public_fraction}, so the board never mixes two splits. "
+                "Host the task again under a new short name for a different split."
+            )
         else:
             setattr(competition, key, value)
     if competition.starts_at and competition.ends_at and competition.ends_at <= competition.starts_at:
@@ -183,8 +205,13 @@ def _split_frozen(competition: Competition) -> bool:
         return True
     if session is None or competition.id is None:
         return False
-    return bool(session.scalar(select(func.count()).select_from(Submission).where(
-        Submission.competition_id == competition.id, Submission.score.is_not(None))))
+    return bool(
+        session.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.competition_id == competition.id, Submission.score.is_not(None))
+        )
+    )
 
 
 def accepting_submissions(competition: Competition, now: datetime | None = None) -> tuple[bool, str]:
@@ -209,9 +236,11 @@ def is_benchmark(competition: Competition) -> bool:
     return competition.ends_at is None
 
 
-_BY_SLUG = (select(Competition, BoardGeneration.generation)
-            .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
-            .where(Competition.slug == bindparam("slug")))
+_BY_SLUG = (
+    select(Competition, BoardGeneration.generation)
+    .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
+    .where(Competition.slug == bindparam("slug"))
+)
 """Built once (every page of a competition runs it); the board generation comes with the row."""
 
 
@@ -229,9 +258,11 @@ def get(session: Session, slug: str) -> Competition:
     return competition
 
 
-_ALL = (select(Competition, BoardGeneration.generation)
-        .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
-        .order_by(Competition.created_at, Competition.id))
+_ALL = (
+    select(Competition, BoardGeneration.generation)
+    .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)
+    .order_by(Competition.created_at, Competition.id)
+)
 
 
 def list_all(session: Session) -> list[Competition]:
@@ -250,7 +281,9 @@ def unpack_uploaded_bundle(archive: Path, slug: str) -> Path:
     so a name such as ``../../x`` or ``/tmp/x`` unpacks nothing anywhere.
     """
     if not isinstance(slug, str) or not SLUG.match(slug):
-        raise CompetitionError("the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit.")
+        raise CompetitionError(
+            "the short name must be 2-63 lowercase letters, digits or '-', starting with a letter or digit."
+        )
     bundles = private_dir(arena_home() / "bundles").resolve()  # owner-only: uploaded bundles hold answer keys
     target = (bundles / slug / secrets.token_hex(6)).resolve()
     if not target.is_relative_to(bundles):
@@ -272,8 +305,9 @@ def unpack_for_preview(session: Session, archive: Path, slug: str | None) -> Pat
     return unpack_uploaded_bundle(archive, slug or "upload")
 
 
-def host_stages(session: Session, ref: str | Path, *, slug: str | None = None, native: bool = False,
-                **settings) -> list[Competition]:
+def host_stages(
+    session: Session, ref: str | Path, *, slug: str | None = None, native: bool = False, **settings
+) -> list[Competition]:
     """Host every phase of a bundle as linked competitions (``native``: score where Arena's metric matches).
 
     Dates come from the phases; other settings given here apply to every stage.
@@ -282,15 +316,18 @@ def host_stages(session: Session, ref: str | Path, *, slug: str | None = None, n
     stages = preview(ref, detect_native=native)
     base = slug or slug_of(stages[0].title)
     if len(stages) > 1 and any(settings.get(key) is not None for key in PHASE_DATES):
-        raise CompetitionError("the bundle's phases set each stage's dates; change them on each stage's admin page "
-                               "after hosting.")
+        raise CompetitionError(
+            "the bundle's phases set each stage's dates; change them on each stage's admin page after hosting."
+        )
     slugs = [base] + [f"{base}-{stage.number}" for stage in stages[1:]]
     for stage_slug in slugs:
         check_slug(session, stage_slug)
     hosted = []
     for stage, stage_slug in zip(stages, slugs):
         phase = stage.phase
-        stage_ref = stage.task.spec.ref + (f"&native={stage.detection.metric}" if native and stage.detection.metric else "")
+        stage_ref = stage.task.spec.ref + (
+            f"&native={stage.detection.metric}" if native and stage.detection.metric else ""
+        )
         dates = {"starts_at": phase.starts_at, "ends_at": phase.ends_at}
         hosted.append(host(session, stage_ref, slug=stage_slug, **{**dates, **settings}))
     return hosted
@@ -303,8 +340,10 @@ def replace_task(session: Session, competition: Competition, task_ref: str) -> i
     submissions were queued.
     """
     if competition.revealed:
-        raise CompetitionError("the private leaderboard is revealed, and a reveal is final: the task cannot change. "
-                               "Host the new version under a new short name.")
+        raise CompetitionError(
+            "the private leaderboard is revealed, and a reveal is final: the task cannot change. "
+            "Host the new version under a new short name."
+        )
     task = load_task(task_ref)
     if task.answer_key.sha256 == competition.answer_sha256 and task.spec.version == competition.task_version:
         raise CompetitionError("this bundle has the same version and answer key as the current task.")
@@ -342,8 +381,9 @@ def sync_task_versions(session: Session) -> list[str]:
             _adopt(session, competition, task)
             changed.append(competition.slug)
             continue
-        if (current.snapshot_folder(competition.task_ref) is not None
-                and not snapshots.is_snapshot(competition.task_ref)):
+        if current.snapshot_folder(competition.task_ref) is not None and not snapshots.is_snapshot(
+            competition.task_ref
+        ):
             _pin(competition, competition.task_ref, task)  # hosted before snapshots: it gets one now
         if not competition.commitment:  # hosted before commitments were salted
             commit_to_answer_key(competition, task)
@@ -357,8 +397,11 @@ def queue_rescore(session: Session, competition: Competition) -> int:
     """
     if competition.revealed:
         raise CompetitionError("the private leaderboard is revealed, and a reveal is final: its scores are not redone.")
-    rows = session.scalars(select(Submission).where(Submission.competition_id == competition.id,
-                                                    Submission.status.in_(("scored", "scoring"))))
+    rows = session.scalars(
+        select(Submission).where(
+            Submission.competition_id == competition.id, Submission.status.in_(("scored", "scoring"))
+        )
+    )
     count = 0
     for submission in rows:
         submission.status, submission.attempts = "queued", 0
@@ -369,10 +412,14 @@ def queue_rescore(session: Session, competition: Competition) -> int:
 def set_open(competition: Competition, is_open: bool) -> None:
     """Open or close uploads (opening a draft publishes it); a revealed or archived competition stays closed."""
     if is_open and competition.lifecycle == "archived":
-        raise CompetitionError("this competition is archived and cannot be re-opened; host the task again for a new round.")
+        raise CompetitionError(
+            "this competition is archived and cannot be re-opened; host the task again for a new round."
+        )
     if is_open and competition.revealed:
-        raise CompetitionError("the private leaderboard is revealed, and a reveal is final: this competition cannot "
-                               "be re-opened. Host the task again under a new short name for a new round.")
+        raise CompetitionError(
+            "the private leaderboard is revealed, and a reveal is final: this competition cannot "
+            "be re-opened. Host the task again under a new short name for a new round."
+        )
     if is_open and competition.lifecycle == "draft":
         competition.lifecycle = "published"
     competition.is_open = is_open

@@ -20,14 +20,19 @@ def download_path(competition: Competition, name: str) -> Path:
     if name not in DOWNLOADS:
         raise FileNotFoundError(name)
     # The competition's id is in the path: a draft deleted and hosted again under its name never gets old files.
-    folder = (arena_home() / "downloads" / competition.slug
-              / f"{competition.id}-v{competition.task_version}-{competition.answer_sha256[:12]}")
+    folder = (
+        arena_home()
+        / "downloads"
+        / competition.slug
+        / f"{competition.id}-v{competition.task_version}-{competition.answer_sha256[:12]}"
+    )
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         task: Task = task_of(competition)
-        frame = {"train.csv": task.train, "test.csv": task.test,
-                 "sample_submission.csv": task.sample_submission()}[name]
+        frame = {"train.csv": task.train, "test.csv": task.test, "sample_submission.csv": task.sample_submission()}[
+            name
+        ]
         tmp = path.with_suffix(".tmp")
         frame.to_csv(tmp, index=False)
         tmp.replace(path)

@@ -79,14 +79,29 @@ def apply_ladder(session: Session, submission: Submission, competition: Competit
     if value is None:
         submission.ladder_public, submission.ladder_step = None, False
         return
-    previous = session.scalars(select(Submission).where(
-        Submission.team_id == submission.team_id, Submission.id != submission.id, Submission.ladder_step.is_(True),
-        Submission.status == "scored", Submission.disqualified.is_(False)).order_by(Submission.id.desc())).first()
+    previous = session.scalars(
+        select(Submission)
+        .where(
+            Submission.team_id == submission.team_id,
+            Submission.id != submission.id,
+            Submission.ladder_step.is_(True),
+            Submission.status == "scored",
+            Submission.disqualified.is_(False),
+        )
+        .order_by(Submission.id.desc())
+    ).first()
     task = load_task(competition.task_ref)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
-    best = None if previous is None else LadderBest(
-        released=previous.ladder_public, value=previous.public_primary, score=previous.score,
-        rows=load_rows(previous.rows_sha256))
+    best = (
+        None
+        if previous is None
+        else LadderBest(
+            released=previous.ladder_public,
+            value=previous.public_primary,
+            score=previous.score,
+            rows=load_rows(previous.rows_sha256),
+        )
+    )
     submission.ladder_public, submission.ladder_step = ladder_update(task, public, value, submission.score, rows, best)
 
 
@@ -101,15 +116,24 @@ class LadderBest:
     rows: np.ndarray | None
 
 
-def ladder_update(task, public: np.ndarray, value: float, score: dict | None, rows: np.ndarray | None,
-                  best: LadderBest | None) -> tuple[float, bool]:
+def ladder_update(
+    task, public: np.ndarray, value: float, score: dict | None, rows: np.ndarray | None, best: LadderBest | None
+) -> tuple[float, bool]:
     """One Ladder step of a scored submission (its public primary ``value``, stored ``score`` and per-row ``rows``)
     against the team's ``best`` (None before its first): the public score it shows, and whether it is the new best."""
     if best is None:
         return ladder_release(task, public, None, value, rows, None)
-    return ladder_release(task, public, best.released, value, rows, best.rows,
-                          best_value=best.value if best.value is not None else best.released,
-                          interval=_public_interval(score), best_interval=_public_interval(best.score))
+    return ladder_release(
+        task,
+        public,
+        best.released,
+        value,
+        rows,
+        best.rows,
+        best_value=best.value if best.value is not None else best.released,
+        interval=_public_interval(score),
+        best_interval=_public_interval(best.score),
+    )
 
 
 def _public_interval(score: dict | None) -> tuple[float, float] | None:
@@ -118,10 +142,18 @@ def _public_interval(score: dict | None) -> tuple[float, float] | None:
     return (float(found[0]), float(found[1])) if found and len(found) == 2 and None not in found else None
 
 
-def ladder_release(task, public: np.ndarray, released: float | None, value: float, rows: np.ndarray | None,
-                   best_rows: np.ndarray | None, *, best_value: float | None = None,
-                   interval: tuple[float, float] | None = None,
-                   best_interval: tuple[float, float] | None = None) -> tuple[float, bool]:
+def ladder_release(
+    task,
+    public: np.ndarray,
+    released: float | None,
+    value: float,
+    rows: np.ndarray | None,
+    best_rows: np.ndarray | None,
+    *,
+    best_value: float | None = None,
+    interval: tuple[float, float] | None = None,
+    best_interval: tuple[float, float] | None = None,
+) -> tuple[float, bool]:
     """One Ladder step on the public rows, without the database: the public score it releases (in the metric's own
     direction) and whether the submission became the team's new best.
 
@@ -140,18 +172,33 @@ def ladder_release(task, public: np.ndarray, released: float | None, value: floa
     return sign * result.released, result.improved
 
 
-def ladder_comparison(task, public: np.ndarray, value: float, rows: np.ndarray | None, best_value: float | None,
-                      best_rows: np.ndarray | None, interval=None, best_interval=None) -> rowresults.Comparison:
+def ladder_comparison(
+    task,
+    public: np.ndarray,
+    value: float,
+    rows: np.ndarray | None,
+    best_value: float | None,
+    best_rows: np.ndarray | None,
+    interval=None,
+    best_interval=None,
+) -> rowresults.Comparison:
     """The Ladder's test of a submission against the team's best on the competition's public rows (see
     :func:`arena.intervals.row_results.paired_comparison`): a built-in metric by name, never an organiser's code."""
     name = task.spec.primary_metric
     metric = get_metric(name, task.classes) if is_known(name) else None
     weights = answer_weights(task)
     return rowresults.paired_comparison(
-        metric, task.answer_key.truth[public], None if rows is None else rows[public],
-        None if best_rows is None else best_rows[public], None if weights is None else weights[public],
-        value=value, best_value=best_value, interval=interval, best_interval=best_interval,
-        higher_is_better=task.spec.higher_is_better)
+        metric,
+        task.answer_key.truth[public],
+        None if rows is None else rows[public],
+        None if best_rows is None else best_rows[public],
+        None if weights is None else weights[public],
+        value=value,
+        best_value=best_value,
+        interval=interval,
+        best_interval=best_interval,
+        higher_is_better=task.spec.higher_is_better,
+    )
 
 
 # --- probing: how many public labels a competition's limits let one-row probes read off rounded scores ----------
@@ -207,12 +254,20 @@ def probe_exposure(competition: Competition, teams: list, now: datetime | None =
     days, horizon = upload_days(competition, now)
     active = [team for team in teams if not getattr(team, "disqualified", False)]
     limits = [getattr(team, "daily_limit_override", None) or competition.daily_limit for team in active]
-    per_team = [daily * days if competition.total_limit is None else min(daily * days, competition.total_limit)
-                for daily in limits or [competition.daily_limit]]
+    per_team = [
+        daily * days if competition.total_limit is None else min(daily * days, competition.total_limit)
+        for daily in limits or [competition.daily_limit]
+    ]
     submissions = sum(per_team)
     labels = min(public_rows, math.floor(submissions * competition.public_fraction))
-    return ProbeExposure(submissions=submissions, teams=max(1, len(active)), days=days, horizon=horizon,
-                         public_rows=public_rows, labels=labels)
+    return ProbeExposure(
+        submissions=submissions,
+        teams=max(1, len(active)),
+        days=days,
+        horizon=horizon,
+        public_rows=public_rows,
+        labels=labels,
+    )
 
 
 def probing_warning(competition: Competition, teams: list, now: datetime | None = None) -> ProbeExposure | None:

@@ -61,8 +61,10 @@ def receive(stream: BinaryIO, max_bytes: int) -> Received:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise SubmissionError(f"the file is larger than the limit of {max_bytes / 2**20:.0f} MiB. "
-                                          "Compress it (.csv.gz) or write Parquet, which are much smaller.")
+                    raise SubmissionError(
+                        f"the file is larger than the limit of {max_bytes / 2**20:.0f} MiB. "
+                        "Compress it (.csv.gz) or write Parquet, which are much smaller."
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:

@@ -87,7 +87,7 @@ class _Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="arena-heartbeat", daemon=True)
 
-    def __enter__(self) -> "_Heartbeat":
+    def __enter__(self) -> _Heartbeat:
         self._thread.start()
         return self
 
@@ -131,12 +131,17 @@ class Result:
 def score_job(job: Job) -> Result:
     """Score one submission (run in a scoring slot); every exception becomes a Result."""
     try:
-        score = score_submission(load_task(job.task_ref), Path(job.file_path), public_fraction=job.public_fraction,
-                                 split_key=job.split_key)
+        score = score_submission(
+            load_task(job.task_ref), Path(job.file_path), public_fraction=job.public_fraction, split_key=job.split_key
+        )
     except SubmissionError as exc:
         program = isinstance(exc, ProgramFailed)  # a scoring program refused or failed on this file
-        return Result("invalid", problems=tuple(exc.messages()), detail=str(getattr(exc, "log", "") or "")[
-            -MAX_FAILURE_DETAIL:], failure_kind="program" if program else None)
+        return Result(
+            "invalid",
+            problems=tuple(exc.messages()),
+            detail=str(getattr(exc, "log", "") or "")[-MAX_FAILURE_DETAIL:],
+            failure_kind="program" if program else None,
+        )
     except Exception:  # our failure, never the participant's: retried, never charged
         log.exception("scoring %s failed", job.file_path)
         return Result("ours", detail=traceback.format_exc(limit=20)[-MAX_FAILURE_DETAIL:], failure_kind="ours")
@@ -159,10 +164,15 @@ def _outcome_result(outcome: slots.Outcome) -> Result:
     if isinstance(outcome, slots.Finished):
         return outcome.value
     if isinstance(outcome, slots.TimedOut):
-        return Result("ours", detail=f"scoring was stopped after its time limit of {outcome.seconds:g} s.",
-                      failure_kind="timeout")
-    return Result("ours", detail=f"the scoring process ended without an answer (exit code {outcome.exit_code}); "
-                                 "it may have run out of memory.", failure_kind="ours")
+        return Result(
+            "ours", detail=f"scoring was stopped after its time limit of {outcome.seconds:g} s.", failure_kind="timeout"
+        )
+    return Result(
+        "ours",
+        detail=f"the scoring process ended without an answer (exit code {outcome.exit_code}); "
+        "it may have run out of memory.",
+        failure_kind="ours",
+    )
 
 
 def time_limit(competition: Competition) -> float:
@@ -176,7 +186,7 @@ def installation_time_limit() -> float:
     return float(os.environ.get("ARENA_SCORING_TIMEOUT", DEFAULT_SCORING_TIMEOUT))
 
 
-def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None) -> str | None:
+def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) -> str | None:
     """Claim and score one submission in a scoring slot; returns its new status (None if another worker had it).
 
     The database is only touched in short transactions before and after the scoring,
@@ -193,8 +203,12 @@ def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None
             return None
         submission = session.get(Submission, submission_id)
         competition = session.get(Competition, submission.competition_id)
-        job = Job(competition.task_ref, str(path_for(submission.file_sha256)), competition.public_fraction,
-                  competition.split_key)
+        job = Job(
+            competition.task_ref,
+            str(path_for(submission.file_sha256)),
+            competition.public_fraction,
+            competition.split_key,
+        )
         limit = time_limit(competition)
         started = (competition.task_ref, competition.task_version, competition.answer_sha256)
     with _Heartbeat(db, submission_id, worker, limit):
@@ -210,8 +224,9 @@ def score_one(db: Database, submission_id: int, slot: "slots.Slot | None" = None
             store.record_score(session, submission, competition, result.score)
             feedback.after_scoring(session, submission, competition, result.score)
         elif result.kind == "invalid":
-            store.record_invalid(submission, list(result.problems), detail=result.detail,
-                                 failure_kind=result.failure_kind)
+            store.record_invalid(
+                submission, list(result.problems), detail=result.detail, failure_kind=result.failure_kind
+            )
         else:  # the organisers' reason goes to the server's log too
             log.error("scoring submission %s failed on our side:\n%s", submission_id, result.detail)
             store.record_our_failure(submission, result.detail, failure_kind=result.failure_kind)
@@ -269,10 +284,12 @@ class InProcessWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._database = str(db.engine.url)  # whose competition ids these are
-        self._threads = [threading.Thread(target=self._run, args=(index,), name=f"arena-scoring-{index}", daemon=True)
-                         for index in range(len(self.slots))]
+        self._threads = [
+            threading.Thread(target=self._run, args=(index,), name=f"arena-scoring-{index}", daemon=True)
+            for index in range(len(self.slots))
+        ]
 
-    def start(self) -> "InProcessWorker":
+    def start(self) -> InProcessWorker:
         """Start scoring. Jobs left ``scoring`` by a stopped process go back in the queue at once
         (a dead process on this host) or after its missed heartbeats (a silent one elsewhere)."""
         sweep(self.db)
@@ -346,7 +363,7 @@ class RedisQueue:
         self.redis_url = redis_url
         self.queue = Queue("arena-scoring", connection=Redis.from_url(redis_url))
 
-    def start(self) -> "RedisQueue":
+    def start(self) -> RedisQueue:
         """Re-announce what the database says is pending (a restart may have lost wake-ups)."""
         for submission_id in pending(self.db):
             self.notify(submission_id)
@@ -358,8 +375,9 @@ class RedisQueue:
             ids = store.queued_ids(session, limit=None) if submission_id is None else [submission_id]
             limits = {one: time_limit(competition) for one, competition in store.competitions_of(session, ids)}
         for one in ids:  # RQ's own kill is only a backstop: the job's slot is killed at its limit
-            self.queue.enqueue(rq_score, one, job_timeout=int(limits.get(one, installation_time_limit())
-                                                              + 2 * KILL_GRACE_SECONDS))
+            self.queue.enqueue(
+                rq_score, one, job_timeout=int(limits.get(one, installation_time_limit()) + 2 * KILL_GRACE_SECONDS)
+            )
 
     def watch(self) -> threading.Thread:
         """Every heartbeat: requeue and enqueue the jobs of silent or dead workers, and re-announce queued
@@ -391,8 +409,9 @@ def start_rank_process(database_url: str | None = None):
     """
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(target=_rank_forever, args=(database_url, os.getpid()),
-                                                           name="arena-ranks", daemon=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_rank_forever, args=(database_url, os.getpid()), name="arena-ranks", daemon=True
+    )
     process.start()
     return process
 

@@ -56,8 +56,10 @@ def listed(session: Session, user: User | None) -> list[Competition]:
 def archive(competition: Competition) -> None:
     """Keep a finished competition for reference: read-only, no uploads; only a closed or revealed one."""
     if state_of(competition) not in ("closed", "revealed", "archived"):
-        raise CompetitionError(f"only a closed or revealed competition can be archived; this one is "
-                               f"{state_of(competition)}. Close it first.")
+        raise CompetitionError(
+            f"only a closed or revealed competition can be archived; this one is "
+            f"{state_of(competition)}. Close it first."
+        )
     competition.lifecycle = "archived"
     competition.is_open = False
 
@@ -65,8 +67,10 @@ def archive(competition: Competition) -> None:
 def delete_draft(session: Session, competition: Competition) -> None:
     """Delete a draft and everything made in it; a competition that was ever opened is kept (archive it instead)."""
     if competition.lifecycle != "draft":
-        raise CompetitionError(f"only a draft can be deleted; '{competition.slug}' is {state_of(competition)}. "
-                               "Close and archive it instead: its participants' scores stay on record.")
+        raise CompetitionError(
+            f"only a draft can be deleted; '{competition.slug}' is {state_of(competition)}. "
+            "Close and archive it instead: its participants' scores stay on record."
+        )
     ids = select(Submission.id).where(Submission.competition_id == competition.id)
     session.execute(delete(ScoreRecord).where(ScoreRecord.submission_id.in_(ids)))
     for model in (Submission, Membership, JoinRequest, Announcement):

@@ -22,8 +22,16 @@ def host(session: Session, user: User, task_ref: str, *, described: str | None =
     return competition
 
 
-def host_uploaded_bundle(session: Session, user: User, archive: Path, slug: str | None, *, state: str | None = None,
-                         described: str = "an uploaded bundle", **settings) -> Competition:
+def host_uploaded_bundle(
+    session: Session,
+    user: User,
+    archive: Path,
+    slug: str | None,
+    *,
+    state: str | None = None,
+    described: str = "an uploaded bundle",
+    **settings,
+) -> Competition:
     """Host an uploaded bundle archive (the short name checked first); ``state="draft"`` keeps it a draft."""
     competition = competitions.host_uploaded_bundle(session, archive, slug, **settings)
     if state == "draft":
@@ -70,8 +78,13 @@ def rescore(session: Session, competition: Competition, user: User) -> int:
 def replace_task(session: Session, competition: Competition, user: User, task_ref: str) -> int:
     """Switch to a new version of the task and queue every submission for rescoring; returns how many."""
     queued = competitions.replace_task(session, competition, task_ref)
-    audit.record(session, competition, user, "replace", f"task version {competition.task_version}; "
-                                                         f"{queued} submissions queued for rescoring")
+    audit.record(
+        session,
+        competition,
+        user,
+        "replace",
+        f"task version {competition.task_version}; {queued} submissions queued for rescoring",
+    )
     return queued
 
 
@@ -84,12 +97,18 @@ def replace_task_with_upload(session: Session, competition: Competition, user: U
 def disqualify_submission(session: Session, submission: Submission, user: User, disqualified: bool = True) -> None:
     """Take one submission off the board (``disqualified=False``: put it back)."""
     submissions.disqualify(submission, disqualified)
-    audit.record(session, session.get(Competition, submission.competition_id), user,
-                 "disqualify" if disqualified else "restore", f"submission #{submission.id}")
+    audit.record(
+        session,
+        session.get(Competition, submission.competition_id),
+        user,
+        "disqualify" if disqualified else "restore",
+        f"submission #{submission.id}",
+    )
 
 
-def disqualify_team(session: Session, competition: Competition, user: User, team_id: int,
-                    disqualified: bool = True) -> Team:
+def disqualify_team(
+    session: Session, competition: Competition, user: User, team_id: int, disqualified: bool = True
+) -> Team:
     """Take a whole team off the board and stop its uploads (``disqualified=False``: restore it); returns it."""
     team = submissions.team_in(session, competition, team_id)
     submissions.disqualify_team(session, team, disqualified)
@@ -97,13 +116,19 @@ def disqualify_team(session: Session, competition: Competition, user: User, team
     return team
 
 
-def set_team_limit(session: Session, competition: Competition, user: User, team_id: int,
-                   daily_limit: int | None) -> Team:
+def set_team_limit(
+    session: Session, competition: Competition, user: User, team_id: int, daily_limit: int | None
+) -> Team:
     """Give one team its own daily limit (None: the competition's again); returns the team."""
     team = submissions.team_in(session, competition, team_id)
     submissions.set_team_daily_limit(session, team, daily_limit)
-    audit.record(session, competition, user, "team-limit",
-                 f"team #{team.id}: {daily_limit if daily_limit is not None else 'competition limit'}")
+    audit.record(
+        session,
+        competition,
+        user,
+        "team-limit",
+        f"team #{team.id}: {daily_limit if daily_limit is not None else 'competition limit'}",
+    )
     return team
 
 

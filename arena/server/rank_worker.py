@@ -27,7 +27,7 @@ from arena.server.standings import board_order
 log = logging.getLogger("arena.ranks")
 RETRY_SECONDS = 30.0  # a board left undone (another worker's claim, a failure) is looked at again after this
 
-_seen: "weakref.WeakKeyDictionary[Database, dict[int, tuple[int, bool, float]]]" = weakref.WeakKeyDictionary()
+_seen: weakref.WeakKeyDictionary[Database, dict[int, tuple[int, bool, float]]] = weakref.WeakKeyDictionary()
 """Per database and competition: the board generation last looked at, whether its boards were all done
 then, and when to look again if not."""
 _seen_lock = threading.Lock()
@@ -42,8 +42,10 @@ def refresh_ranks(db: Database) -> int:
     """
     with db.read_session() as session, session.begin():
         generations = session.execute(
-            select(Competition.id, func.coalesce(BoardGeneration.generation, 0))
-            .outerjoin(BoardGeneration, BoardGeneration.competition_id == Competition.id)).all()
+            select(Competition.id, func.coalesce(BoardGeneration.generation, 0)).outerjoin(
+                BoardGeneration, BoardGeneration.competition_id == Competition.id
+            )
+        ).all()
     computed = 0
     with _seen_lock:
         seen = _seen.setdefault(db, {})
@@ -89,8 +91,12 @@ def _refresh_competition(db: Database, competition_id: int, *, retrying: bool = 
             if not ranks.ranks_path(key).exists():  # it may have finished just before the claim was ours
                 started = time.monotonic()
                 ranks.store(key, ranks.compute(competition, submissions, private=private))
-                log.info("rank statistics of competition %s (%s board) in %.1f s", competition_id,
-                         "private" if private else "public", time.monotonic() - started)
+                log.info(
+                    "rank statistics of competition %s (%s board) in %.1f s",
+                    competition_id,
+                    "private" if private else "public",
+                    time.monotonic() - started,
+                )
                 computed += 1
         finally:
             _release(db, key, token)

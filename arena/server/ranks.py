@@ -52,7 +52,7 @@ class RankStatistics:
     pending: bool = False
 
     @classmethod
-    def none(cls, count: int, *, pending: bool = False) -> "RankStatistics":
+    def none(cls, count: int, *, pending: bool = False) -> RankStatistics:
         return cls([None] * count, [False] * count, pending)
 
 
@@ -76,9 +76,20 @@ def board_key(competition: Competition, submissions: list[Submission], *, privat
     top = submissions[:TOP]
     if not any(submission.rows_sha256 for submission in top):
         return None
-    parts = [FORMAT, RESAMPLES, SEED, competition.id, str(competition.created_at), competition.task_ref,
-             competition.task_version, competition.answer_sha256, competition.split_key,
-             competition.public_fraction, private, [submission.rows_sha256 or "" for submission in top]]
+    parts = [
+        FORMAT,
+        RESAMPLES,
+        SEED,
+        competition.id,
+        str(competition.created_at),
+        competition.task_ref,
+        competition.task_version,
+        competition.answer_sha256,
+        competition.split_key,
+        competition.public_fraction,
+        private,
+        [submission.rows_sha256 or "" for submission in top],
+    ]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
@@ -120,8 +131,14 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
     if n > MAX_ROWS:
         return RankStatistics.none(count)
     truth = task.answer_key.truth[part]
-    scope = (competition.id, str(competition.created_at), competition.task_version, competition.answer_sha256,
-             competition.split_key, private)
+    scope = (
+        competition.id,
+        str(competition.created_at),
+        competition.task_version,
+        competition.answer_sha256,
+        competition.split_key,
+        private,
+    )
     values = np.full((len(top), RESAMPLES), np.nan)
     missing: dict[int, np.ndarray] = {}  # teams whose values are not kept yet: their per-row results
     for i, submission in enumerate(top):
@@ -158,7 +175,7 @@ def _load_rows(sha256: str) -> np.ndarray | None:
     return load_rows(sha256)
 
 
-_values: "LRUCache[tuple, np.ndarray]" = LRUCache(maxsize=KEPT_VALUES)  # the least recently used goes first
+_values: LRUCache[tuple, np.ndarray] = LRUCache(maxsize=KEPT_VALUES)  # the least recently used goes first
 _values_lock = threading.Lock()  # the worker's threads share it; cachetools' caches are not thread-safe
 
 

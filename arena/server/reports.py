@@ -26,27 +26,43 @@ def metric_rows(score: dict, *, show_private: bool, show_public: bool = True) ->
     ``show_public`` is False under the Ladder, whose released score is the only public figure a team sees.
     """
     names = sorted(score.get("public") or {}, key=lambda name: name != score.get("primary"))
-    return [{"name": name, "primary": name == score.get("primary"),
-             "public": rounded(score["public"][name]) if show_public else None,
-             "public_ci": _interval(score, "public", name) if show_public else None,
-             "private": rounded(score["private"].get(name)) if show_private else None,
-             "private_ci": _interval(score, "private", name) if show_private else None} for name in names]
+    return [
+        {
+            "name": name,
+            "primary": name == score.get("primary"),
+            "public": rounded(score["public"][name]) if show_public else None,
+            "public_ci": _interval(score, "public", name) if show_public else None,
+            "private": rounded(score["private"].get(name)) if show_private else None,
+            "private_ci": _interval(score, "private", name) if show_private else None,
+        }
+        for name in names
+    ]
 
 
-def submission_report(session: Session, submission: Submission, competition: Competition, *,
-                      show_private: bool) -> dict:
+def submission_report(
+    session: Session, submission: Submission, competition: Competition, *, show_private: bool
+) -> dict:
     """The submission's summary with its metrics, history (one entry per scoring) and validation report."""
     report = submission_summary(submission, show_private=show_private)
     score = submission.score or {}
     # Under the Ladder a team sees its released score only: per-metric public values would undo it.
     show_public = show_private or competition.feedback != "ladder"
     report.update(
-        team=submission.team.name, uploader=submission.user.username, competition=competition.slug,
-        scored_version=submission.scored_version, current_version=competition.task_version,
-        n_public=score.get("n_public"), n_private=score.get("n_private") if show_private else None,
+        team=submission.team.name,
+        uploader=submission.user.username,
+        competition=competition.slug,
+        scored_version=submission.scored_version,
+        current_version=competition.task_version,
+        n_public=score.get("n_public"),
+        n_private=score.get("n_private") if show_private else None,
         metrics=metric_rows(score, show_private=show_private, show_public=show_public) if score else [],
-        history=[{"task_version": record.task_version, "scored_at": record.created_at.strftime("%Y-%m-%d %H:%M"),
-                  "metrics": metric_rows(record.score, show_private=show_private, show_public=show_public)}
-                 for record in history(session, submission)],
+        history=[
+            {
+                "task_version": record.task_version,
+                "scored_at": record.created_at.strftime("%Y-%m-%d %H:%M"),
+                "metrics": metric_rows(record.score, show_private=show_private, show_public=show_public),
+            }
+            for record in history(session, submission)
+        ],
     )
     return report

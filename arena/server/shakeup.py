@@ -33,18 +33,26 @@ class Move:
 def shakeup(session: Session, competition: Competition) -> dict:
     """The shake-up report of a revealed competition (refused before the reveal: it would show private ranks)."""
     if not competition.revealed:
-        raise CompetitionError("the shake-up is published at the reveal; this competition's private board is not "
-                               "revealed yet.")
+        raise CompetitionError(
+            "the shake-up is published at the reveal; this competition's private board is not revealed yet."
+        )
     private = board_for(session, competition, True)
     public_rank = {standing.team: standing.rank for standing in board_for(session, competition, False)}
     moves = []
     for standing in private:
         before = public_rank.get(standing.team)
         span = standing.rank_interval
-        beyond = (standing.rank <= TOP and before is not None and span is not None
-                  and not span[0] <= before <= span[1])
-        moves.append(Move(standing.team, before, standing.rank, None if before is None else before - standing.rank,
-                          tuple(span) if span else None, beyond))
+        beyond = standing.rank <= TOP and before is not None and span is not None and not span[0] <= before <= span[1]
+        moves.append(
+            Move(
+                standing.team,
+                before,
+                standing.rank,
+                None if before is None else before - standing.rank,
+                tuple(span) if span else None,
+                beyond,
+            )
+        )
     both = [move for move in moves if move.public_rank is not None]
     teams = len(both)
     mean_change = sum(abs(move.change) for move in both) / teams / teams if teams else None
@@ -52,7 +60,11 @@ def shakeup(session: Session, competition: Competition) -> dict:
     if teams >= 2:
         value = spearmanr([m.public_rank for m in both], [m.private_rank for m in both]).statistic
         rho = None if value != value else round(float(value), 4)
-    return {"teams": len(moves), "mean_abs_rank_change_per_team": None if mean_change is None else round(mean_change, 4),
-            "spearman_rho": rho, "top10_beyond_noise": [m.team for m in moves if m.beyond_noise],
-            "rank_intervals_pending": any(standing.rank_interval_pending for standing in private),
-            "rows": [asdict(move) for move in moves]}
+    return {
+        "teams": len(moves),
+        "mean_abs_rank_change_per_team": None if mean_change is None else round(mean_change, 4),
+        "spearman_rho": rho,
+        "top10_beyond_noise": [m.team for m in moves if m.beyond_noise],
+        "rank_intervals_pending": any(standing.rank_interval_pending for standing in private),
+        "rows": [asdict(move) for move in moves],
+    }

@@ -39,9 +39,10 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, Callable
+from typing import Any
 
 PARENT_WATCH_SECONDS = 1.0
 FORKED_GRACE_SECONDS = 10.0
@@ -142,7 +143,7 @@ def _run_forked(connection, function: Callable[[Any], Any], argument: Any, deadl
             for part in (len(data).to_bytes(_HEADER, "big"), data):
                 view = memoryview(part)
                 while view:
-                    view = view[os.write(writer, view):]
+                    view = view[os.write(writer, view) :]
             code = 0
         except BaseException:
             traceback.print_exc()
@@ -300,13 +301,14 @@ class Slot:
         self._connection = None
         self._lock = threading.Lock()
 
-    def start(self) -> "Slot":
+    def start(self) -> Slot:
         """Start the child now, if it is not running (``run`` starts it too)."""
         if self._process is None or not self._process.is_alive():
             self._discard()
             ours, theirs = self._context.Pipe()
-            process = self._context.Process(target=_serve, args=(theirs, arena_settings()), name="arena-scoring-slot",
-                                            daemon=True)
+            process = self._context.Process(
+                target=_serve, args=(theirs, arena_settings()), name="arena-scoring-slot", daemon=True
+            )
             process.start()
             theirs.close()
             self._process, self._connection = process, ours
@@ -317,8 +319,13 @@ class Slot:
         """The child's process id while it runs."""
         return self._process.pid if self._process is not None and self._process.is_alive() else None
 
-    def run(self, function: Callable[[Any], Any], argument: Any, limit_seconds: float,
-            prepare: Callable[[Any], bool] | None = None) -> Outcome:
+    def run(
+        self,
+        function: Callable[[Any], Any],
+        argument: Any,
+        limit_seconds: float,
+        prepare: Callable[[Any], bool] | None = None,
+    ) -> Outcome:
         """Run ``function(argument)`` in the child; kill it if no answer comes within ``limit_seconds``.
 
         ``function`` must be a module-level function (it is sent by name) that catches its own

@@ -74,13 +74,23 @@ def facts(task: TaskInterface) -> dict:
     spec = task.spec
     higher = spec.higher_is_better  # a plugin's direction comes from task.toml: its code is not imported here
     columns = [{"key": c.key, "title": c.title, "precision": c.precision} for c in task.leaderboard_columns]
-    return {"name": task.name, "kind": spec.kind, "metric": spec.primary_metric, "higher_is_better": higher,
-            "other_metrics": list(spec.other_metrics), "id_column": spec.id_column,
-            "prediction_columns": [str(c) for c in task.prediction_columns], "prediction": spec.prediction,
-            "submission_columns": [{"name": c.name, "type": c.type} for c in getattr(spec, "submission_columns", ())],
-            "train_rows": len(task.train), "test_rows": len(task.test), "columns": columns,
-            "native": getattr(spec, "native", None), "phase_name": getattr(spec, "phase_name", ""),
-            "scoring_timeout": task.scoring_timeout}
+    return {
+        "name": task.name,
+        "kind": spec.kind,
+        "metric": spec.primary_metric,
+        "higher_is_better": higher,
+        "other_metrics": list(spec.other_metrics),
+        "id_column": spec.id_column,
+        "prediction_columns": [str(c) for c in task.prediction_columns],
+        "prediction": spec.prediction,
+        "submission_columns": [{"name": c.name, "type": c.type} for c in getattr(spec, "submission_columns", ())],
+        "train_rows": len(task.train),
+        "test_rows": len(task.test),
+        "columns": columns,
+        "native": getattr(spec, "native", None),
+        "phase_name": getattr(spec, "phase_name", ""),
+        "scoring_timeout": task.scoring_timeout,
+    }
 
 
 def store_facts(competition: Competition, task: TaskInterface) -> None:
@@ -116,12 +126,21 @@ def task_view(competition: Competition) -> SimpleNamespace:
     """
     found = facts_of(competition)
     spec = SimpleNamespace(
-        kind=found.get("kind", ""), primary_metric=competition.metric or found.get("metric", ""),
-        higher_is_better=competition.higher_is_better, other_metrics=found.get("other_metrics", []),
-        columns=[SimpleNamespace(**column) for column in found.get("columns", [])], native=found.get("native"),
-        phase_name=found.get("phase_name", ""), id_column=found.get("id_column", ""),
+        kind=found.get("kind", ""),
+        primary_metric=competition.metric or found.get("metric", ""),
+        higher_is_better=competition.higher_is_better,
+        other_metrics=found.get("other_metrics", []),
+        columns=[SimpleNamespace(**column) for column in found.get("columns", [])],
+        native=found.get("native"),
+        phase_name=found.get("phase_name", ""),
+        id_column=found.get("id_column", ""),
         prediction=found.get("prediction", ""),
-        submission_columns=[SimpleNamespace(**column) for column in found.get("submission_columns", [])])
-    return SimpleNamespace(name=found.get("name", ""), spec=spec, train=range(competition.train_rows or 0),
-                           test=range(competition.test_rows or 0),
-                           prediction_columns=found.get("prediction_columns", []))
+        submission_columns=[SimpleNamespace(**column) for column in found.get("submission_columns", [])],
+    )
+    return SimpleNamespace(
+        name=found.get("name", ""),
+        spec=spec,
+        train=range(competition.train_rows or 0),
+        test=range(competition.test_rows or 0),
+        prediction_columns=found.get("prediction_columns", []),
+    )

@@ -64,7 +64,9 @@ def siblings(session: Session, competition: Competition) -> list[tuple[Competiti
     if not is_stage(competition):
         return []
     folder = competition.task_ref.partition("#")[0]
-    found = session.scalars(select(Competition).where(Competition.task_ref.startswith(f"{folder}#phase=", autoescape=True)))
+    found = session.scalars(
+        select(Competition).where(Competition.task_ref.startswith(f"{folder}#phase=", autoescape=True))
+    )
     stages = []
     for other in found:
         task = load_task(other.task_ref)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -40,8 +41,13 @@ class Standing:
 
 
 def _eligible_where(competition: Competition) -> tuple:
-    return (Submission.competition_id == competition.id, Submission.disqualified.is_(False),
-            Team.disqualified.is_(False), Submission.status != "failed", Submission.score.is_not(None))
+    return (
+        Submission.competition_id == competition.id,
+        Submission.disqualified.is_(False),
+        Team.disqualified.is_(False),
+        Submission.status != "failed",
+        Submission.score.is_not(None),
+    )
 
 
 def _chosen(session: Session, competition: Competition, *, higher: bool, private: bool) -> list[tuple[Submission, int]]:
@@ -50,37 +56,62 @@ def _chosen(session: Session, competition: Competition, *, higher: bool, private
     A window ranks every team's eligible submissions by public score (then the earliest);
     only the chosen rows, and on the private board the few chosen finals, are loaded.
     """
+
     def order(column) -> tuple:
         return (column.is_(None), column.desc() if higher else column.asc(), Submission.created_at, Submission.id)
 
-    ranked = (select(Submission.id, Submission.team_id,
-                     func.row_number().over(partition_by=Submission.team_id, order_by=order(Submission.public_primary))
-                     .label("place"),
-                     func.count().over(partition_by=Submission.team_id).label("entries"))
-              .join(Team, Team.id == Submission.team_id).where(*_eligible_where(competition)).subquery())
-    best = {team_id: (submission_id, entries) for submission_id, team_id, entries in session.execute(
-        select(ranked.c.id, ranked.c.team_id, ranked.c.entries).where(ranked.c.place == 1))}
+    ranked = (
+        select(
+            Submission.id,
+            Submission.team_id,
+            func.row_number()
+            .over(partition_by=Submission.team_id, order_by=order(Submission.public_primary))
+            .label("place"),
+            func.count().over(partition_by=Submission.team_id).label("entries"),
+        )
+        .join(Team, Team.id == Submission.team_id)
+        .where(*_eligible_where(competition))
+        .subquery()
+    )
+    best = {
+        team_id: (submission_id, entries)
+        for submission_id, team_id, entries in session.execute(
+            select(ranked.c.id, ranked.c.team_id, ranked.c.entries).where(ranked.c.place == 1)
+        )
+    }
     if private:  # a team's best final on private rows; among its best public ones (up to the limit) if it chose none
-        finals = (select(Submission.id, Submission.team_id).where(*_eligible_where(competition),
-                                                                  Submission.selected.is_(True))
-                  .join(Team, Team.id == Submission.team_id).order_by(*order(Submission.private_primary)))
+        finals = (
+            select(Submission.id, Submission.team_id)
+            .where(*_eligible_where(competition), Submission.selected.is_(True))
+            .join(Team, Team.id == Submission.team_id)
+            .order_by(*order(Submission.private_primary))
+        )
         picked: dict[int, int] = {}
         for submission_id, team_id in session.execute(finals):
             picked.setdefault(team_id, submission_id)
-        auto = (select(Submission.id, Submission.team_id).join(ranked, ranked.c.id == Submission.id)
-                .where(ranked.c.place <= max(1, competition.final_selections)).order_by(*order(Submission.private_primary)))
+        auto = (
+            select(Submission.id, Submission.team_id)
+            .join(ranked, ranked.c.id == Submission.id)
+            .where(ranked.c.place <= max(1, competition.final_selections))
+            .order_by(*order(Submission.private_primary))
+        )
         for submission_id, team_id in session.execute(auto):
             picked.setdefault(team_id, submission_id)
-        best = {team_id: (picked.get(team_id, submission_id), entries)
-                for team_id, (submission_id, entries) in best.items()}
+        best = {
+            team_id: (picked.get(team_id, submission_id), entries) for team_id, (submission_id, entries) in best.items()
+        }
     ids = [submission_id for submission_id, _ in best.values()]
     rows: dict[int, Submission] = {}
     for start in range(0, len(ids), 500):
-        rows.update((s.id, s) for s in session.scalars(select(Submission).where(Submission.id.in_(ids[start:start + 500]))))
+        rows.update(
+            (s.id, s) for s in session.scalars(select(Submission).where(Submission.id.in_(ids[start : start + 500])))
+        )
     return [(rows[submission_id], entries) for submission_id, entries in best.values()]
 
 
-def board_order(session: Session, competition: Competition, *, private: bool) -> tuple[list[tuple[Submission, int]], str]:
+def board_order(
+    session: Session, competition: Competition, *, private: bool
+) -> tuple[list[tuple[Submission, int]], str]:
     """Each team's board submission and its number of entries, in board order, and the score field shown:
     the private score, the Ladder's released score, or the public score."""
     higher = competition.higher_is_better
@@ -122,41 +153,59 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
     standings = []
     for index, (submission, entries) in enumerate(chosen):
         ci = (None, None) if ladder else submission.score["private_ci" if private else "public_ci"]
-        standings.append(Standing(
-            rank=places[index], team=teams[submission.team_id], score=shown[index],
-            rank_interval=statistics.intervals[index], indistinguishable_from_next=statistics.close[index],
-            rank_interval_pending=statistics.pending,
-            ci_low=rounded(ci[0]), ci_high=rounded(ci[1]), submission_id=submission.id, entries=entries,
-            is_baseline=submission.is_baseline, submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
-            values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
-            auto_selected=private and not submission.selected,
-        ))
+        standings.append(
+            Standing(
+                rank=places[index],
+                team=teams[submission.team_id],
+                score=shown[index],
+                rank_interval=statistics.intervals[index],
+                indistinguishable_from_next=statistics.close[index],
+                rank_interval_pending=statistics.pending,
+                ci_low=rounded(ci[0]),
+                ci_high=rounded(ci[1]),
+                submission_id=submission.id,
+                entries=entries,
+                is_baseline=submission.is_baseline,
+                submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
+                values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
+                auto_selected=private and not submission.selected,
+            )
+        )
     return standings
 
 
-def ladder_choice(session: Session, competition: Competition, chosen: list[tuple[Submission, int]], *,
-                  higher: bool) -> list[tuple[Submission, int]]:
+def ladder_choice(
+    session: Session, competition: Competition, chosen: list[tuple[Submission, int]], *, higher: bool
+) -> list[tuple[Submission, int]]:
     """Under the Ladder each team shows the submission that last moved its public score, never its hidden best."""
-    steps = session.scalars(select(Submission).join(Team, Team.id == Submission.team_id).where(
-        *_eligible_where(competition), Submission.ladder_step.is_(True), Submission.ladder_public.is_not(None)))
+    steps = session.scalars(
+        select(Submission)
+        .join(Team, Team.id == Submission.team_id)
+        .where(*_eligible_where(competition), Submission.ladder_step.is_(True), Submission.ladder_public.is_not(None))
+    )
     best: dict[int, Submission] = {}
     for submission in steps:
         held = best.get(submission.team_id)
-        better = held is None or (submission.ladder_public > held.ladder_public if higher
-                                  else submission.ladder_public < held.ladder_public)
+        better = held is None or (
+            submission.ladder_public > held.ladder_public if higher else submission.ladder_public < held.ladder_public
+        )
         if better:
             best[submission.team_id] = submission
     return [(best.get(submission.team_id, submission), entries) for submission, entries in chosen]
 
 
-def final_boards(session: Session, competition: Competition) -> tuple[list[Standing], list[Standing], dict[str, int | None]]:
+def final_boards(
+    session: Session, competition: Competition
+) -> tuple[list[Standing], list[Standing], dict[str, int | None]]:
     """After the reveal: the private board, the public board, and each team's rank change (public rank minus
     private rank: positive climbed; None for a team absent from the public board)."""
     private = best_per_team(session, competition, private=True)
     public = best_per_team(session, competition, private=False)
     public_rank = {standing.team: standing.rank for standing in public}
-    changes = {standing.team: (public_rank[standing.team] - standing.rank if standing.team in public_rank else None)
-               for standing in private}
+    changes = {
+        standing.team: (public_rank[standing.team] - standing.rank if standing.team in public_rank else None)
+        for standing in private
+    }
     return private, public, changes
 
 
@@ -184,7 +233,9 @@ def to_csv(standings: list[Standing]) -> str:
     return buffer.getvalue()
 
 
-def board(session: Session, competition: Competition, user, *, private: bool | None = None) -> tuple[bool, list[Standing]]:
+def board(
+    session: Session, competition: Competition, user, *, private: bool | None = None
+) -> tuple[bool, list[Standing]]:
     """The board this user may see: private after reveal (or for organisers who ask), else public."""
     show_private = shows_private(competition, user, private)
     return show_private, list(board_for(session, competition, show_private))
@@ -201,24 +252,37 @@ def shows_private(competition: Competition, user, private: bool | None = None) -
 
 def team_count(session: Session, competition: Competition) -> int:
     """How many teams are on the board: one count per board generation, never a whole board."""
+
     def count() -> int:
-        return session.scalar(select(func.count(func.distinct(Submission.team_id)))
-                              .join(Team, Team.id == Submission.team_id).where(*_eligible_where(competition))) or 0
+        return (
+            session.scalar(
+                select(func.count(func.distinct(Submission.team_id)))
+                .join(Team, Team.id == Submission.team_id)
+                .where(*_eligible_where(competition))
+            )
+            or 0
+        )
 
     return cached(session, competition, ("teams",), count)
 
 
-def derived(session: Session, competition: Competition, show_private: bool, name: str,
-            make: Callable[[list[Standing]], T]) -> T:
+def derived(
+    session: Session, competition: Competition, show_private: bool, name: str, make: Callable[[list[Standing]], T]
+) -> T:
     """Something made from a board (its JSON, CSV or rendered table), kept as long as the board is."""
-    return cached(session, competition, ("derived", name, show_private),
-                  lambda: make(board_for(session, competition, show_private)))
+    return cached(
+        session,
+        competition,
+        ("derived", name, show_private),
+        lambda: make(board_for(session, competition, show_private)),
+    )
 
 
 def board_for(session: Session, competition: Competition, show_private: bool) -> list[Standing]:
     """The public or private board, kept per board generation (the caller has checked who may see it)."""
-    return cached(session, competition, ("board", show_private),
-                  lambda: best_per_team(session, competition, private=show_private))
+    return cached(
+        session, competition, ("board", show_private), lambda: best_per_team(session, competition, private=show_private)
+    )
 
 
 def _rounded_values(values: dict[str, float]) -> dict[str, float | None]:
@@ -229,8 +293,14 @@ def history_summary(records: list[ScoreRecord]) -> list[dict]:
     """Every score a submission had, one per task version: public values only, rounded (none under the Ladder,
     whose whole point is not to show them)."""
     hidden = bool(records) and _ladder_history(records[0])
-    return [{"task_version": r.task_version, "scored_at": r.created_at.isoformat(),
-             "public": None if hidden else _rounded_values(r.score["public"])} for r in records]
+    return [
+        {
+            "task_version": r.task_version,
+            "scored_at": r.created_at.isoformat(),
+            "public": None if hidden else _rounded_values(r.score["public"]),
+        }
+        for r in records
+    ]
 
 
 def _ladder_history(record: ScoreRecord) -> bool:
@@ -254,11 +324,20 @@ def submission_summary(submission: Submission, *, show_private: bool) -> dict:
     """What a participant sees of one submission: rounded scores, private ones only when allowed."""
     score = submission.score or {}
     summary = {
-        "id": submission.id, "file_name": submission.file_name, "status": submission.status,
-        "submitted_at": submission.created_at.strftime("%Y-%m-%d %H:%M:%S"), "note": submission.note,
-        "is_baseline": submission.is_baseline, "selected": submission.selected,
-        "disqualified": submission.disqualified, "problems": submission.problems or [],
-        "metric": score.get("primary"), "public": None, "public_ci": None, "private": None, "private_ci": None,
+        "id": submission.id,
+        "file_name": submission.file_name,
+        "status": submission.status,
+        "submitted_at": submission.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "note": submission.note,
+        "is_baseline": submission.is_baseline,
+        "selected": submission.selected,
+        "disqualified": submission.disqualified,
+        "problems": submission.problems or [],
+        "metric": score.get("primary"),
+        "public": None,
+        "public_ci": None,
+        "private": None,
+        "private_ci": None,
     }
     ladder = _under_ladder(submission)
     if score and ladder and not show_private:  # the Ladder shows a team its released score, nothing finer

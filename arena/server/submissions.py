@@ -23,16 +23,22 @@ from arena.server.teams import lock, locked, team_for_upload
 
 COUNTED = ("queued", "scoring", "scored")
 MAX_ATTEMPTS = 3
-OUR_FAILURE = ("Arena could not score this file because of a problem on our side. "
-               "It did not use a submission slot; please upload it again later.")
-TIME_LIMIT = ("Scoring this file took longer than the competition's time limit, so Arena stopped it. It did not use "
-              "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv.")
+OUR_FAILURE = (
+    "Arena could not score this file because of a problem on our side. "
+    "It did not use a submission slot; please upload it again later."
+)
+TIME_LIMIT = (
+    "Scoring this file took longer than the competition's time limit, so Arena stopped it. It did not use "
+    "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv."
+)
 UNCHARGED_KINDS = ("ours", "timeout", "program")
 """Failures that cost no slot although the file reached scoring: a failure of ours, a kill for time, a scoring
 program's refusal. Each is a free look at the scorer, so a team gets a bounded number a day (FAILURE_LIMIT)."""
-CRASHED = ("Scoring this file stopped {attempts} times before it finished, so Arena gave up on it. It did not use "
-           "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv, "
-           "then upload it again.")
+CRASHED = (
+    "Scoring this file stopped {attempts} times before it finished, so Arena gave up on it. It did not use "
+    "a submission slot. Check that it is an ordinary predictions file like sample_submission.csv, "
+    "then upload it again."
+)
 
 
 class LimitError(CompetitionError):
@@ -46,26 +52,50 @@ class Accepted:
 
 
 def _used(session: Session, team: Team, competition: Competition, day: str | None) -> int:
-    query = select(func.count()).select_from(Submission).where(
-        Submission.team_id == team.id, Submission.competition_id == competition.id, Submission.status.in_(COUNTED))
+    query = (
+        select(func.count())
+        .select_from(Submission)
+        .where(
+            Submission.team_id == team.id, Submission.competition_id == competition.id, Submission.status.in_(COUNTED)
+        )
+    )
     if day is not None:
         query = query.where(Submission.utc_day == day)
     return session.scalar(query) or 0
 
 
-def _slots_and_duplicate(session: Session, team: Team, competition: Competition, day: str,
-                         file_sha256: str) -> tuple[int, int, int | None]:
+def _slots_and_duplicate(
+    session: Session, team: Team, competition: Competition, day: str, file_sha256: str
+) -> tuple[int, int, int | None]:
     """The team's counted submissions today and in all, and its earliest counted one of this very file
     (None if none): what an upload is checked against, read in one query under the team's lock."""
-    return tuple(session.execute(select(
-        func.count(case((Submission.utc_day == day, 1))), func.count(),
-        func.min(case((Submission.file_sha256 == file_sha256, Submission.id)))).where(
-        Submission.team_id == team.id, Submission.competition_id == competition.id,
-        Submission.status.in_(COUNTED))).one())
+    return tuple(
+        session.execute(
+            select(
+                func.count(case((Submission.utc_day == day, 1))),
+                func.count(),
+                func.min(case((Submission.file_sha256 == file_sha256, Submission.id))),
+            ).where(
+                Submission.team_id == team.id,
+                Submission.competition_id == competition.id,
+                Submission.status.in_(COUNTED),
+            )
+        ).one()
+    )
 
 
-def accept(session: Session, competition: Competition, user: User, *, file_sha256: str, file_name: str,
-           file_size: int, note: str = "", is_baseline: bool = False, now: datetime | None = None) -> Accepted:
+def accept(
+    session: Session,
+    competition: Competition,
+    user: User,
+    *,
+    file_sha256: str,
+    file_name: str,
+    file_size: int,
+    note: str = "",
+    is_baseline: bool = False,
+    now: datetime | None = None,
+) -> Accepted:
     """Record an upload as ``queued``, enforcing the daily and total limits of the uploader's team.
 
     Call inside a transaction: the team row is locked (``FOR UPDATE`` on PostgreSQL,
@@ -80,29 +110,45 @@ def accept(session: Session, competition: Competition, user: User, *, file_sha25
         raise CompetitionError(why)
     team = locked(session, Team, team_for_upload(session, competition, user).id)  # its limit and state, now
     if team.disqualified:
-        raise CompetitionError(f"team '{team.name}' was disqualified by the organisers of this competition "
-                               "and cannot submit; ask them if you think this is a mistake.")
+        raise CompetitionError(
+            f"team '{team.name}' was disqualified by the organisers of this competition "
+            "and cannot submit; ask them if you think this is a mistake."
+        )
     day = now.strftime("%Y-%m-%d")
     failures = uncharged_failures(session, team, competition, day)
     if failures >= failure_limit():
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
-        raise LimitError(f"team '{team.name}' has had {failures} uploads on {day} (UTC) that could not be scored. They "
-                         f"cost no submission slot, but Arena takes no more uploads from the team today: uploads open "
-                         f"again at {tomorrow} 00:00 UTC, or sooner if the organisers clear the count. Check that your "
-                         "file is an ordinary predictions file like sample_submission.csv.")
+        raise LimitError(
+            f"team '{team.name}' has had {failures} uploads on {day} (UTC) that could not be scored. They "
+            f"cost no submission slot, but Arena takes no more uploads from the team today: uploads open "
+            f"again at {tomorrow} 00:00 UTC, or sooner if the organisers clear the count. Check that your "
+            "file is an ordinary predictions file like sample_submission.csv."
+        )
     used_today, used_in_all, duplicate_id = _slots_and_duplicate(session, team, competition, day, file_sha256)
     if duplicate_id is not None:
         return Accepted(session.get(Submission, duplicate_id), duplicate=True)
     if used_today >= daily_limit(competition, team):
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
-        raise LimitError(f"team '{team.name}' has used all {daily_limit(competition, team)} submissions for {day} (UTC). "
-                         f"New slots open at {tomorrow} 00:00 UTC. Invalid files do not count.")
+        raise LimitError(
+            f"team '{team.name}' has used all {daily_limit(competition, team)} submissions for {day} (UTC). "
+            f"New slots open at {tomorrow} 00:00 UTC. Invalid files do not count."
+        )
     if competition.total_limit is not None and used_in_all >= competition.total_limit:
-        raise LimitError(f"team '{team.name}' has used all {competition.total_limit} submissions allowed in this competition.")
+        raise LimitError(
+            f"team '{team.name}' has used all {competition.total_limit} submissions allowed in this competition."
+        )
     submission = Submission(
-        competition_id=competition.id, team_id=team.id, user_id=user.id, file_sha256=file_sha256,
-        file_name=file_name[:255], file_size=file_size, note=note[:500], status="queued", utc_day=day,
-        created_at=now, is_baseline=is_baseline,
+        competition_id=competition.id,
+        team_id=team.id,
+        user_id=user.id,
+        file_sha256=file_sha256,
+        file_name=file_name[:255],
+        file_size=file_size,
+        note=note[:500],
+        status="queued",
+        utc_day=day,
+        created_at=now,
+        is_baseline=is_baseline,
     )
     session.add(submission)
     session.flush()
@@ -125,20 +171,28 @@ def daily_limit(competition: Competition, team: Team | None) -> int:
 def set_team_daily_limit(session: Session, team: Team, limit: int | None) -> None:
     """Override one team's daily limit (None: back to the competition's); the team row is locked first."""
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise CompetitionError(f"a team's daily limit must be a whole number of 1 or more, or empty for the "
-                               f"competition's own limit; got {limit!r}.")
+        raise CompetitionError(
+            f"a team's daily limit must be a whole number of 1 or more, or empty for the "
+            f"competition's own limit; got {limit!r}."
+        )
     lock(session, Team, team.id)
     team.daily_limit_override = limit
 
 
 def for_team(session: Session, team: Team) -> list[Submission]:
-    return list(session.scalars(select(Submission).where(Submission.team_id == team.id)
-                                .order_by(Submission.created_at.desc(), Submission.id.desc())))
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.team_id == team.id)
+            .order_by(Submission.created_at.desc(), Submission.id.desc())
+        )
+    )
 
 
 def history(session: Session, submission: Submission) -> list[ScoreRecord]:
-    return list(session.scalars(select(ScoreRecord).where(ScoreRecord.submission_id == submission.id)
-                                .order_by(ScoreRecord.id)))
+    return list(
+        session.scalars(select(ScoreRecord).where(ScoreRecord.submission_id == submission.id).order_by(ScoreRecord.id))
+    )
 
 
 def get(session: Session, submission_id: int) -> Submission:
@@ -150,8 +204,9 @@ def get(session: Session, submission_id: int) -> Submission:
 
 def belongs_to(session: Session, submission: Submission, user: User) -> bool:
     """True when the user is in the team that made the submission."""
-    membership = session.scalar(select(Membership).where(Membership.competition_id == submission.competition_id,
-                                                         Membership.user_id == user.id))
+    membership = session.scalar(
+        select(Membership).where(Membership.competition_id == submission.competition_id, Membership.user_id == user.id)
+    )
     return membership is not None and membership.team_id == submission.team_id
 
 
@@ -164,8 +219,12 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
     if not isinstance(selected, bool):
         raise CompetitionError(f"'selected' must be true or false, got {selected!r}.")
     # FOR SHARE: a reveal committing meanwhile waits for this choice, or this choice sees the reveal.
-    competition = session.scalar(select(Competition).where(Competition.id == submission.competition_id)
-                                 .with_for_update(read=True).execution_options(populate_existing=True))
+    competition = session.scalar(
+        select(Competition)
+        .where(Competition.id == submission.competition_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
     if competition.revealed:
         raise CompetitionError("the private leaderboard is revealed; final choices are locked.")
     lock(session, Team, submission.team_id)
@@ -173,11 +232,17 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
     if selected:
         if submission.status != "scored" or submission.disqualified:
             raise CompetitionError("only scored, non-disqualified submissions can be chosen as finals.")
-        chosen = session.scalar(select(func.count()).select_from(Submission).where(
-            Submission.team_id == submission.team_id, Submission.selected.is_(True), Submission.id != submission.id))
+        chosen = session.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(
+                Submission.team_id == submission.team_id, Submission.selected.is_(True), Submission.id != submission.id
+            )
+        )
         if chosen >= competition.final_selections:
-            raise CompetitionError(f"your team has already chosen {competition.final_selections} final submissions; "
-                                   "un-choose one first.")
+            raise CompetitionError(
+                f"your team has already chosen {competition.final_selections} final submissions; un-choose one first."
+            )
     submission.selected = selected
 
 
@@ -188,17 +253,22 @@ def claim(session: Session, submission_id: int, worker: str | None = None) -> bo
     """Atomically move a queued submission to ``scoring`` for ``worker``; False if someone else has it."""
     now = utcnow()
     result = session.execute(
-        update(Submission).where(Submission.id == submission_id, Submission.status == "queued")
-        .values(status="scoring", worker=worker, scoring_started_at=now, heartbeat_at=now,
-                attempts=Submission.attempts + 1))
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == "queued")
+        .values(
+            status="scoring", worker=worker, scoring_started_at=now, heartbeat_at=now, attempts=Submission.attempts + 1
+        )
+    )
     return result.rowcount == 1
 
 
 def beat(session: Session, submission_id: int, worker: str) -> bool:
     """The worker scoring a job says it is alive; False when the job is no longer its own."""
     result = session.execute(
-        update(Submission).where(Submission.id == submission_id, Submission.status == "scoring",
-                                 Submission.worker == worker).values(heartbeat_at=utcnow()))
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == "scoring", Submission.worker == worker)
+        .values(heartbeat_at=utcnow())
+    )
     return result.rowcount == 1
 
 
@@ -209,30 +279,46 @@ def holds_claim(submission: Submission, worker: str | None) -> bool:
 
 def queued_jobs(session: Session, limit: int | None = 500) -> list[tuple[int, int]]:
     """(submission id, competition id) of the queued jobs, oldest first."""
-    return [tuple(row) for row in session.execute(select(Submission.id, Submission.competition_id)
-                                                  .where(Submission.status == "queued").order_by(Submission.id)
-                                                  .limit(limit))]
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Submission.id, Submission.competition_id)
+            .where(Submission.status == "queued")
+            .order_by(Submission.id)
+            .limit(limit)
+        )
+    ]
 
 
 def competitions_of(session: Session, ids: list[int]) -> list[tuple[int, Competition]]:
     """Each submission id with its competition."""
-    return [(submission_id, competition) for submission_id, competition in session.execute(
-        select(Submission.id, Competition).join(Competition, Competition.id == Submission.competition_id)
-        .where(Submission.id.in_(ids)))]
+    return [
+        (submission_id, competition)
+        for submission_id, competition in session.execute(
+            select(Submission.id, Competition)
+            .join(Competition, Competition.id == Submission.competition_id)
+            .where(Submission.id.in_(ids))
+        )
+    ]
 
 
 def waits_for_free_competitions(session: Session, submission_id: int) -> bool:
     """True when the queued submission's competition has a job scoring now and some other competition
     with no job scoring has one queued (the Redis workers' rule: free competitions go first)."""
-    competition_id = session.scalar(select(Submission.competition_id).where(Submission.id == submission_id,
-                                                                            Submission.status == "queued"))
+    competition_id = session.scalar(
+        select(Submission.competition_id).where(Submission.id == submission_id, Submission.status == "queued")
+    )
     if competition_id is None:
         return False
     busy = set(session.scalars(select(Submission.competition_id).where(Submission.status == "scoring")))
     if competition_id not in busy:
         return False
-    return session.scalar(select(Submission.id).where(Submission.status == "queued",
-                                                      Submission.competition_id.not_in(busy)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Submission.id).where(Submission.status == "queued", Submission.competition_id.not_in(busy)).limit(1)
+        )
+        is not None
+    )
 
 
 def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
@@ -241,8 +327,10 @@ def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
 
 def scoring_workers(session: Session) -> list[tuple[int, str | None]]:
     """(submission id, worker) of every job being scored now."""
-    return [tuple(row) for row in session.execute(select(Submission.id, Submission.worker)
-                                                  .where(Submission.status == "scoring"))]
+    return [
+        tuple(row)
+        for row in session.execute(select(Submission.id, Submission.worker).where(Submission.status == "scoring"))
+    ]
 
 
 def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tuple[int, ...] = ()) -> list[int]:
@@ -259,16 +347,29 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
         gone = gone | Submission.id.in_(list(dead))
     requeued = []
     for submission_id, worker, attempts, competition_id in session.execute(
-            select(Submission.id, Submission.worker, Submission.attempts, Submission.competition_id)
-            .where(Submission.status == "scoring", gone)):
-        values = ({"status": "queued"} if attempts < MAX_ATTEMPTS else
-                  {"status": "failed", "problems": [CRASHED.format(attempts=attempts)], "score": None,
-                   "failure_kind": "ours",
-                   "public_primary": None, "private_primary": None, "selected": False})
+        select(Submission.id, Submission.worker, Submission.attempts, Submission.competition_id).where(
+            Submission.status == "scoring", gone
+        )
+    ):
+        values = (
+            {"status": "queued"}
+            if attempts < MAX_ATTEMPTS
+            else {
+                "status": "failed",
+                "problems": [CRASHED.format(attempts=attempts)],
+                "score": None,
+                "failure_kind": "ours",
+                "public_primary": None,
+                "private_primary": None,
+                "selected": False,
+            }
+        )
         mine = Submission.worker.is_(None) if worker is None else Submission.worker == worker
-        changed = session.execute(update(Submission).where(Submission.id == submission_id,
-                                                           Submission.status == "scoring", mine)
-                                  .values(worker=None, **values)).rowcount
+        changed = session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "scoring", mine)
+            .values(worker=None, **values)
+        ).rowcount
         if changed and values["status"] == "queued":
             requeued.append(submission_id)
         elif changed:  # a failed job leaves the board it was on
@@ -283,12 +384,19 @@ def record_score(session: Session, submission: Submission, competition: Competit
     submission.public_primary = _finite(score.public[score.primary])
     submission.private_primary = _finite(score.private[score.primary])
     submission.scored_version = competition.task_version
-    session.add(ScoreRecord(submission_id=submission.id, task_version=competition.task_version,
-                            answer_sha256=competition.answer_sha256, score=score.to_dict()))
+    session.add(
+        ScoreRecord(
+            submission_id=submission.id,
+            task_version=competition.task_version,
+            answer_sha256=competition.answer_sha256,
+            score=score.to_dict(),
+        )
+    )
 
 
-def record_invalid(submission: Submission, problems: list[str], *, detail: str = "",
-                   failure_kind: str | None = None) -> None:
+def record_invalid(
+    submission: Submission, problems: list[str], *, detail: str = "", failure_kind: str | None = None
+) -> None:
     """The participant's file is invalid: it fails, with the report, and frees its slot.
 
     ``detail`` (a scoring program's output) is for the organisers only; ``failure_kind`` says
@@ -337,10 +445,18 @@ def failure_limit() -> int:
 def _uncharged(competition: Competition, day: str):
     """A query of the competition's uploads of ``day`` (UTC) that failed without costing a slot, each team's
     counted only since an organiser last cleared them, with the team joined."""
-    return (select(func.count()).select_from(Submission).join(Team, Team.id == Submission.team_id).where(
-        Submission.competition_id == competition.id, Submission.utc_day == day,
-        Submission.failure_kind.in_(UNCHARGED_KINDS), Submission.status != "scored",
-        or_(Team.failures_cleared_at.is_(None), Submission.created_at > Team.failures_cleared_at)))
+    return (
+        select(func.count())
+        .select_from(Submission)
+        .join(Team, Team.id == Submission.team_id)
+        .where(
+            Submission.competition_id == competition.id,
+            Submission.utc_day == day,
+            Submission.failure_kind.in_(UNCHARGED_KINDS),
+            Submission.status != "scored",
+            or_(Team.failures_cleared_at.is_(None), Submission.created_at > Team.failures_cleared_at),
+        )
+    )
 
 
 def uncharged_failures(session: Session, team: Team, competition: Competition, day: str) -> int:
@@ -362,9 +478,16 @@ def note_uncharged_failure(session: Session, submission: Submission, competition
     if count != failure_limit():
         return
     detail = f"team {team.name}: {count} uploads of {submission.utc_day} failed without costing a slot; uploads stop"
-    already = session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.competition_id == competition.id, AuditEntry.action == "failure-limit",
-        AuditEntry.detail == detail, AuditEntry.created_at > (team.failures_cleared_at or datetime.min)))
+    already = session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.competition_id == competition.id,
+            AuditEntry.action == "failure-limit",
+            AuditEntry.detail == detail,
+            AuditEntry.created_at > (team.failures_cleared_at or datetime.min),
+        )
+    )
     if not already:
         audit.record(session, competition, None, "failure-limit", detail, by="Arena")
 
@@ -408,5 +531,10 @@ def _finite(value: float) -> float | None:
 
 
 def for_competition(session: Session, competition: Competition) -> list[Submission]:
-    return list(session.scalars(select(Submission).where(Submission.competition_id == competition.id)
-                                .order_by(Submission.created_at.desc(), Submission.id.desc())))
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.competition_id == competition.id)
+            .order_by(Submission.created_at.desc(), Submission.id.desc())
+        )
+    )

@@ -28,8 +28,12 @@ def lock(session: Session, model: type, row_id: int) -> None:
 def locked(session: Session, model: type[T], row_id: int) -> T:
     """The row, read afresh under the lock that :func:`lock` takes, in one round trip: what the transaction
     goes on to check (a team's disqualification, its limit) is what no other transaction can change meanwhile."""
-    return session.scalars(select(model).where(model.id == row_id).with_for_update(key_share=True)
-                           .execution_options(populate_existing=True)).one()
+    return session.scalars(
+        select(model)
+        .where(model.id == row_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 # Control, format (zero-width, bidirectional), private-use, unassigned and separator characters, and the
@@ -41,11 +45,14 @@ _BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 def normalise_team_name(name: str) -> str:
     """A team name as stored: NFKC-normalised, spaces collapsed; refuses invisible and control characters."""
     name = unicodedata.normalize("NFKC", name or "")
-    hidden = sorted({f"U+{ord(ch):04X}" for ch in name
-                     if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BLANK_LETTERS})
+    hidden = sorted(
+        {f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BLANK_LETTERS}
+    )
     if hidden:
-        raise CompetitionError(f"a team name cannot hold control or invisible characters (found {', '.join(hidden)}); "
-                               "type the name again with visible characters only.")
+        raise CompetitionError(
+            f"a team name cannot hold control or invisible characters (found {', '.join(hidden)}); "
+            "type the name again with visible characters only."
+        )
     name = " ".join(name.split())
     if not 2 <= len(name) <= 64:
         raise CompetitionError("a team name needs 2 to 64 characters.")
@@ -59,14 +66,19 @@ def name_key(name: str) -> str:
 
 def name_taken(session: Session, competition: Competition, name: str) -> bool:
     key = name_key(name)
-    return any(name_key(other) == key for other in session.scalars(select(Team.name).where(
-        Team.competition_id == competition.id)))
+    return any(
+        name_key(other) == key
+        for other in session.scalars(select(Team.name).where(Team.competition_id == competition.id))
+    )
 
 
 def team_of(session: Session, competition: Competition, user: User) -> Team | None:
     """The user's team in this competition, or None (read with its membership in one query)."""
-    return session.scalar(select(Team).join(Membership, Membership.team_id == Team.id)
-                          .where(Membership.competition_id == competition.id, Membership.user_id == user.id))
+    return session.scalar(
+        select(Team)
+        .join(Membership, Membership.team_id == Team.id)
+        .where(Membership.competition_id == competition.id, Membership.user_id == user.id)
+    )
 
 
 def create_team(session: Session, competition: Competition, user: User, name: str) -> Team:
@@ -77,8 +89,10 @@ def create_team(session: Session, competition: Competition, user: User, name: st
     if team_of(session, competition, user) is not None:
         raise CompetitionError("you are already in a team for this competition.")
     if name_taken(session, competition, name):
-        raise CompetitionError(f"the team name '{name}' is taken in this competition (names are compared "
-                               "without regard to case or look-alike forms).")
+        raise CompetitionError(
+            f"the team name '{name}' is taken in this competition (names are compared "
+            "without regard to case or look-alike forms)."
+        )
     team = Team(competition_id=competition.id, name=name, invite_code=secrets.token_urlsafe(9))
     session.add(team)
     session.flush()
@@ -88,8 +102,9 @@ def create_team(session: Session, competition: Competition, user: User, name: st
 
 
 def join_team(session: Session, competition: Competition, user: User, invite_code: str) -> Team:
-    team = session.scalar(select(Team).where(Team.competition_id == competition.id,
-                                             Team.invite_code == (invite_code or "").strip()))
+    team = session.scalar(
+        select(Team).where(Team.competition_id == competition.id, Team.invite_code == (invite_code or "").strip())
+    )
     if team is None:
         raise CompetitionError("that invite code matches no team in this competition; ask your team for it again.")
     require_admitted(session, competition, user)
@@ -128,27 +143,36 @@ def is_admitted(session: Session, competition: Competition, user: User) -> bool:
     """Whether the user may form or join a team here: always, unless the competition needs approval."""
     if not competition.join_needs_approval or user.is_organiser:
         return True
-    return bool(session.scalar(select(JoinRequest.approved).where(JoinRequest.competition_id == competition.id,
-                                                                  JoinRequest.user_id == user.id)))
+    return bool(
+        session.scalar(
+            select(JoinRequest.approved).where(
+                JoinRequest.competition_id == competition.id, JoinRequest.user_id == user.id
+            )
+        )
+    )
 
 
 def require_admitted(session: Session, competition: Competition, user: User) -> None:
     if is_admitted(session, competition, user) or team_of(session, competition, user) is not None:
         return
-    asked = session.scalar(select(JoinRequest).where(JoinRequest.competition_id == competition.id,
-                                                     JoinRequest.user_id == user.id))
+    asked = session.scalar(
+        select(JoinRequest).where(JoinRequest.competition_id == competition.id, JoinRequest.user_id == user.id)
+    )
     raise CompetitionError(
-        "your request to join this competition waits for an organiser's approval." if asked else
-        "this competition admits participants after an organiser's approval: ask to join on the competition "
-        f"page (or POST /api/v1/competitions/{competition.slug}/join-request), then wait for the approval.")
+        "your request to join this competition waits for an organiser's approval."
+        if asked
+        else "this competition admits participants after an organiser's approval: ask to join on the competition "
+        f"page (or POST /api/v1/competitions/{competition.slug}/join-request), then wait for the approval."
+    )
 
 
 def request_to_join(session: Session, competition: Competition, user: User) -> JoinRequest:
     """Ask to join a competition that needs approval; asking twice changes nothing."""
     if not competition.join_needs_approval:
         raise CompetitionError("this competition is open to everyone: create or join a team, or just upload.")
-    existing = session.scalar(select(JoinRequest).where(JoinRequest.competition_id == competition.id,
-                                                        JoinRequest.user_id == user.id))
+    existing = session.scalar(
+        select(JoinRequest).where(JoinRequest.competition_id == competition.id, JoinRequest.user_id == user.id)
+    )
     if existing is not None:
         return existing
     request = JoinRequest(competition_id=competition.id, user_id=user.id, approved=False)
@@ -159,16 +183,24 @@ def request_to_join(session: Session, competition: Competition, user: User) -> J
 
 def join_requests(session: Session, competition: Competition) -> list[JoinRequest]:
     """Every request to join, waiting ones first."""
-    return list(session.scalars(select(JoinRequest).where(JoinRequest.competition_id == competition.id)
-                                .order_by(JoinRequest.approved, JoinRequest.id)))
+    return list(
+        session.scalars(
+            select(JoinRequest)
+            .where(JoinRequest.competition_id == competition.id)
+            .order_by(JoinRequest.approved, JoinRequest.id)
+        )
+    )
 
 
 def admit(session: Session, competition: Competition, username: str) -> JoinRequest:
     """An organiser approves a participant's request to join (only where joining needs approval)."""
     if not competition.join_needs_approval:
         raise CompetitionError("this competition is open to everyone; there is nothing to approve.")
-    request = session.scalar(select(JoinRequest).join(User, JoinRequest.user_id == User.id).where(
-        JoinRequest.competition_id == competition.id, User.username == username))
+    request = session.scalar(
+        select(JoinRequest)
+        .join(User, JoinRequest.user_id == User.id)
+        .where(JoinRequest.competition_id == competition.id, User.username == username)
+    )
     if request is None:
         raise CompetitionError(f"'{username}' has not asked to join this competition.")
     request.approved = True

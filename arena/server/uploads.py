@@ -17,9 +17,18 @@ from arena.server import submissions as store
 from arena.server.competitions import get
 
 
-def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, file_name: str, *,
-                  note: str = "", is_baseline: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
-                  competition: Competition | None = None) -> store.Accepted:
+def submit_stream(
+    session: Session,
+    slug: str,
+    user: User,
+    stream: BinaryIO,
+    file_name: str,
+    *,
+    note: str = "",
+    is_baseline: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    competition: Competition | None = None,
+) -> store.Accepted:
     """Receive the upload, then record it under the team's limits and keep its file.
 
     ``competition`` is the one named ``slug`` when the caller has already found it in this
@@ -36,9 +45,16 @@ def submit_stream(session: Session, slug: str, user: User, stream: BinaryIO, fil
     try:
         if competition is None or competition.slug != slug:
             competition = get(session, slug)
-        accepted = store.accept(session, competition, user, file_sha256=received.sha256,
-                                file_name=os.path.basename(file_name or "upload"), file_size=received.size,
-                                note=note, is_baseline=is_baseline)
+        accepted = store.accept(
+            session,
+            competition,
+            user,
+            file_sha256=received.sha256,
+            file_name=os.path.basename(file_name or "upload"),
+            file_size=received.size,
+            note=note,
+            is_baseline=is_baseline,
+        )
         if not accepted.duplicate:
             files.keep(received)
         return accepted

@@ -66,8 +66,9 @@ def _backward(saved, d_out):
         d_ghn = d_an * r
         return d * z + d_ar @ w_r + d_az @ w_z + d_ghn @ w_n, (d_ar, d_az, d_an, d_ghn)
 
-    d_h0, (d_ar, d_az, d_an, d_ghn) = jax.lax.scan(step, jnp.zeros_like(previous[0]),
-                                                   (d_out, previous, r, z, n, gh_n), reverse=True)
+    d_h0, (d_ar, d_az, d_an, d_ghn) = jax.lax.scan(
+        step, jnp.zeros_like(previous[0]), (d_out, previous, r, z, n, gh_n), reverse=True
+    )
     # the weight gradient: one product over all steps, not one per step
     d_w_hh = jnp.einsum("tbh,tbg->hg", previous, jnp.concatenate([d_ar, d_az, d_ghn], axis=-1))
     return (d_ar, d_az, d_an), d_w_hh, d_h0

@@ -30,8 +30,16 @@ class RNN(nnx.Module):
     the first real token, and the mean of both directions' outputs.
     """
 
-    def __init__(self, spec: InputSpec, *, cell: str = "gru", hidden: int = 128, features: int = 64,
-                 bidirectional: bool = False, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        spec: InputSpec,
+        *,
+        cell: str = "gru",
+        hidden: int = 128,
+        features: int = 64,
+        bidirectional: bool = False,
+        rngs: nnx.Rngs,
+    ) -> None:
         self.spec = spec
         self.input = SequenceInput(spec, features, rngs=rngs)
         layer = GRU if cell == "gru" else LSTM

@@ -53,8 +53,16 @@ class ConvTokenizer(nnx.Module):
 
 
 class Transformer(nnx.Module):
-    def __init__(self, spec: InputSpec, *, features: int = 64, heads: int = 4, layers: int = 3,
-                 positions: str = "learned", rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        spec: InputSpec,
+        *,
+        features: int = 64,
+        heads: int = 4,
+        layers: int = 3,
+        positions: str = "learned",
+        rngs: nnx.Rngs,
+    ) -> None:
         self.spec = spec
         if spec.kind == "sequence":
             self.tokenize = ConvTokenizer(spec.shape[-1], features, rngs=rngs)

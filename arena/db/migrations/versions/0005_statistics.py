@@ -24,7 +24,9 @@ def upgrade() -> None:
     with op.batch_alter_table("submissions") as batch:
         batch.add_column(sa.Column("rows_sha256", sa.String(64), nullable=False, server_default=""))
         batch.add_column(sa.Column("ladder_public", sa.Float(), nullable=True))
-        batch.add_column(sa.Column("ladder_step", sa.Boolean(), nullable=False, server_default="0"))  # in place on SQLite
+        batch.add_column(
+            sa.Column("ladder_step", sa.Boolean(), nullable=False, server_default="0")
+        )  # in place on SQLite
 
 
 def downgrade() -> None:

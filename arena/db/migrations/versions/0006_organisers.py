@@ -15,8 +15,17 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-COMPETITION_COLUMNS = ("lifecycle", "snapshot", "source_ref", "metric", "higher_is_better", "train_rows",
-                       "test_rows", "task_facts", "broken")
+COMPETITION_COLUMNS = (
+    "lifecycle",
+    "snapshot",
+    "source_ref",
+    "metric",
+    "higher_is_better",
+    "train_rows",
+    "test_rows",
+    "task_facts",
+    "broken",
+)
 
 
 def upgrade() -> None:
