@@ -27,6 +27,7 @@ case's ten million ids dominates its end-to-end time.
 
 Usage: python bench/scoring.py [--rows N] [--repeat R]
                               [--case labels|regression|binary|multiclass|<a newer metrics' case>|all]
+                              [--metric NAME ...]  (only these metrics of the case)
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ prediction = "{prediction}"
     return submission, bundles
 
 
-def run_case(case: str, rows: int, repeat: int) -> None:
+def run_case(case: str, rows: int, repeat: int, only: list[str] | None = None) -> None:
     from arena.scoring.score import public_rows, score_submission
     from arena.tasks import load_task
 
@@ -226,6 +227,8 @@ def run_case(case: str, rows: int, repeat: int) -> None:
         size_mb = submission.stat().st_size / 2**20
         print(f"\n{case}: {rows:,} rows, submission CSV {size_mb:.0f} MiB")
         for bundle in bundles:
+            if only and bundle.name not in only:
+                continue
             task = load_task(bundle)
             public_rows(task)  # the answer key and row split are cached by the server
             if case in NEWER:
@@ -275,11 +278,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--case", default="labels", choices=["labels", *CASES, "all"])
+    parser.add_argument("--metric", action="append", help="time only this metric of the case (repeatable)")
     args = parser.parse_args()
     if args.case != "labels":
         os.environ.setdefault("ARENA_HOME", tempfile.mkdtemp(prefix="arena-bench-"))
         for case in CASES if args.case == "all" else [args.case]:
-            run_case(case, args.rows, args.repeat)
+            run_case(case, args.rows, args.repeat, args.metric)
         if args.case != "all":
             return
 

@@ -87,10 +87,14 @@ from arena.metrics.ranking import parse_name as ranking_name
 from arena.metrics.ranking import per_query
 from arena.metrics.registry import row_levels
 from arena.metrics.regression import (
+    RankedPair,
     _unit_deviations,
-    mid_ranks,
+    pair_of,
     pearson,
     percentage_errors,
+    sorted_side,
+    spearman,
+    spearman_of,
     squared_log_errors,
     symmetric_errors,
     tie_groups,
@@ -188,11 +192,11 @@ def draws(
     parsed = ranking_name(name)
     if parsed is not None:
         return _mean_draws(per_query(*parsed, truth, pred), _first, False, (1.0, 0.0), weight=weight, **options)
-    if weight is not None:
-        if name != "median_ae":
-            raise ValueError(f"no weighted draws for metric '{name}'")
-        return _weighted_median_ae(truth, pred, np.asarray(weight, dtype=np.float64), **options)
-    return OTHERS[name](truth, pred, **options)
+    if weight is None:
+        return OTHERS[name](truth, pred, **options)
+    if name not in WEIGHTED:
+        raise ValueError(f"no weighted draws for metric '{name}'")
+    return OTHERS[name](truth, pred, weight=np.asarray(weight, dtype=np.float64), **options)
 
 
 def _undefined(point: float, resamples: int) -> Draws:
@@ -324,14 +328,26 @@ def _influence_rows(influence: np.ndarray, *, blocks: int, seed: int) -> float:
 
 
 def _linear(
-    point: float, influence: np.ndarray, *, resamples: int, seed: int, blocks: int
+    point: float,
+    influence: np.ndarray,
+    *,
+    resamples: int,
+    seed: int,
+    blocks: int,
+    weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """First-order replicates (the value plus the weighted mean of the rows' influences), the total weights, and
-    the rows the percentiles are expanded for."""
-    sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
-    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
-    mean = float(sums.sum() / counts.sum())
-    rows = effective_rows(len(influence), excess_kurtosis(sums[:, 0] - counts * mean, counts))
+    """First-order replicates (the value plus the weighted mean of the rows' influences, each row weighing its Exp(1)
+    draw times its ``weight``), the total weights (in average rows), and the rows the percentiles are expanded for."""
+    if weight is None:
+        sums, counts = block_sums(influence[:, None], blocks=blocks, seed=seed)
+        mass = counts
+    else:
+        relative = weight / (float(weight.sum()) / len(weight))  # in units of an average row's weight
+        both_sums, counts = block_sums(np.column_stack([influence * relative, relative]), blocks=blocks, seed=seed)
+        sums, mass = both_sums[:, :1], both_sums[:, 1]
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, mass])
+    mean = float(sums.sum() / mass.sum())
+    rows = effective_rows(len(influence), excess_kurtosis(sums[:, 0] - mass * mean, counts))
     return point + both[:, 0] / both[:, 1], both[:, 1], rows
 
 
@@ -414,59 +430,72 @@ def _reranked_spearman(weights: np.ndarray, sides: list[tuple[np.ndarray, np.nda
     return out
 
 
-def _above_and_tied(order: np.ndarray, starts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each row, the sum of ``values`` over the rows ranked above it plus half over its run of ties (itself
-    included), the rows in ``order`` with runs of ties starting at ``starts`` (:func:`tie_groups`)."""
-    n = len(order)
-    out = np.empty(n)
-    ordered = values[order]
-    if len(starts) == n:  # no ties
-        running = np.cumsum(ordered)
-        np.subtract(running[-1], running, out=running)
-        running += ordered / 2
-        out[order] = running
+def _above_sorted(values: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """At each sorted position, the sum of ``values`` (in that order) over the positions above its run of ties
+    plus half over its run (itself included); ``starts``: where the runs start (None: each position its own)."""
+    if starts is None:
+        out = np.cumsum(values)
+        np.subtract(out[-1], out, out=out)
+        out += values / 2
         return out
-    runs = np.add.reduceat(ordered, starts)
+    runs = np.add.reduceat(values, starts)
     above = runs.sum() - np.cumsum(runs)
-    out[order] = np.repeat(above + runs / 2, np.diff(np.append(starts, n)))
-    return out
+    above += runs / 2
+    return np.repeat(above, np.diff(np.append(starts, len(values))))
 
 
-def spearman_influence(
-    sides: list[tuple[np.ndarray, np.ndarray]], ranks: list[np.ndarray]
-) -> Callable[[float], np.ndarray]:
-    """Each row's influence on Spearman's rho (Pearson's r of the mid-rank distribution functions F and G), from
-    each side's :func:`tie_groups` and mid-ranks, as a function of rho (the rank sums are done first).
+def spearman_influence(pair: RankedPair, point: float, weight: np.ndarray | None = None) -> np.ndarray:
+    """Each row's influence on Spearman's rho (Pearson's r of the mid-rank distribution functions F and G), in the
+    truth's sorted order (:class:`arena.metrics.regression.RankedPair`), with row ``weight`` or none.
 
-    rho = (E[FG] - 1/4) / sqrt((E[F²] - 1/4)(E[G²] - 1/4)); a row moves each mean directly and through every
-    other row's F and G: E[FG] by F_i G_i + E[G 1{X > x_i}] + E[F 1{Y > y_i}] - 3 E[FG] (ties count one half),
-    E[F²] by F_i² + 2 E[F 1{X > x_i}] - 3 E[F²], which is zero without ties (E[F²] is then fixed).
+    rho = (E[FG] - 1/4) / sqrt((E[F²] - 1/4)(E[G²] - 1/4)), E[F] being 1/2 under any weights; a row moves each mean
+    directly and through every other row's F and G: E[FG] by F_i G_i + E[G 1{X > x_i}] + E[F 1{Y > y_i}] - 3 E[FG]
+    (ties, the row itself included, count one half), E[F²] by F_i² + 2 E[F 1{X > x_i}] - 3 E[F²], which is zero
+    without ties or weights (E[F²] is then fixed). The expectations weigh each row by its weight.
     """
-    (order_t, starts_t), (order_p, starts_p) = sides
-    n = len(order_t)
-    f, g = ranks[0] / n, ranks[1] / n
+    side_t, side_p, at_p = pair.truth, pair.pred, pair.at_p
+    n = len(at_p)
+    back = np.empty(n, dtype=np.int32)  # the truth-order position of the row at each prediction-order position
+    back[at_p] = np.arange(n, dtype=np.int32)
+    if weight is None:
+        total = float(n)
+        w_t = w_p = None
+        f = (np.arange(n) + 0.5) if side_t.mid is None else side_t.mid.copy()
+        f /= total
+        g_p = (np.arange(n) + 0.5) if side_p.mid is None else side_p.mid.copy()
+        g_p /= total
+    else:
+        total = float(weight.sum())
+        w_t, w_p = weight[side_t.order], weight[side_p.order]
+        f = 1 - _above_sorted(w_t, side_t.starts) / total
+        g_p = 1 - _above_sorted(w_p, side_p.starts) / total
+    g, f_p = g_p[at_p], f[back]
+
+    def times_weight(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        return values if w is None else values * w
+
+    def mean(values: np.ndarray, w: np.ndarray | None) -> float:
+        return float(values.sum() if w is None else np.dot(values, w)) / total
+
     product = f * g
-    m1, m2, m3 = float(np.mean(product)), float(np.dot(f, f)) / n, float(np.dot(g, g)) / n
+    m1, m2, m3 = mean(product, w_t), mean(f * f, w_t), mean(g_p * g_p, w_p)
     vf, vg = m2 - 0.25, m3 - 0.25
-    out = _above_and_tied(order_t, starts_t, g)
-    out += _above_and_tied(order_p, starts_p, f)
-    out /= n
+    out = _above_sorted(times_weight(g, w_t), side_t.starts)
+    out += _above_sorted(times_weight(f_p, w_p), side_p.starts)[at_p]
+    out /= total
     out += product
     out -= 3 * m1
     out /= np.sqrt(vf * vg)
-    tied = [
-        (h * h + 2 * _above_and_tied(order, starts, h) / n - 3 * float(np.dot(h, h)) / n) / v
-        for (order, starts), h, v in ((sides[0], f, vf), (sides[1], g, vg))
-        if len(starts) < n
-    ]
-
-    def at(point: float) -> np.ndarray:  # with ties E[F²] moves too
-        return out - point / 2 * sum(tied) if tied else out
-
-    return at
+    if weight is not None or side_t.starts is not None:  # with ties or weights E[F²] moves too
+        moved = f * f + 2 * _above_sorted(times_weight(f, w_t), side_t.starts) / total - 3 * m2
+        out -= point / 2 / vf * moved
+    if weight is not None or side_p.starts is not None:
+        moved = g_p * g_p + 2 * _above_sorted(times_weight(g_p, w_p), side_p.starts) / total - 3 * m3
+        out -= (point / 2 / vg * moved)[at_p]
+    return out
 
 
-PARALLEL_ROWS = 1 << 16  # rows from which spearman's two sides are ranked on two cores at once
+PARALLEL_ROWS = 1 << 16  # rows from which spearman's two sides are sorted on two cores at once
 
 
 def _both(tasks: list[Callable[[], object]], rows: int) -> list:
@@ -481,39 +510,43 @@ def _both(tasks: list[Callable[[], object]], rows: int) -> list:
     ]
 
 
-def _ranked(values: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    side = tie_groups(values)
-    return side, mid_ranks(*side)
-
-
-def _spearman(truth, pred, *, resamples, seed, blocks):
+def _spearman(truth, pred, *, resamples, seed, blocks, weight=None):
+    if weight is not None:
+        point = spearman(truth, pred, weight)  # the metric's own computation
+        counted = weight > 0
+        truth, pred, weight = truth[counted], pred[counted], weight[counted]
     n = len(truth)
-    (side_t, ranks_t), (side_p, ranks_p) = _both([lambda: _ranked(truth), lambda: _ranked(pred)], n)
-    sides, ranks = [side_t, side_p], [ranks_t, ranks_p]
-    if len(side_t[1]) < 2 or len(side_p[1]) < 2:  # a constant side: 0 however the rows are weighted
-        point = pearson(*ranks)  # spearman's own computation
-        return (
-            Draws(point, np.full(resamples, point), n, exact=True)
-            if np.isfinite(point)
-            else _undefined(point, resamples)
-        )
-    point, influence = _both([lambda: pearson(*ranks), lambda: spearman_influence(sides, ranks)], n)
+    if n < 2:
+        return _undefined(float("nan") if weight is None else point, resamples)
+    side_t, side_p = _both([lambda: sorted_side(truth), lambda: sorted_side(pred)], n)
+    pair = pair_of(side_t, side_p)
+    if weight is None:
+        point = spearman_of(pair)  # spearman's own computation
     if not np.isfinite(point):
         return _undefined(point, resamples)
-    influence = influence(point)
+    if len(side_t.runs()) < 2 or len(side_p.runs()) < 2:  # a constant side: 0 however the rows are weighted
+        return Draws(point, np.full(resamples, point), n, exact=True)
+    influence = spearman_influence(pair, point, weight)
+    w_sorted = None if weight is None else weight[side_t.order]  # the influences are in the truth's order
     if n <= blocks:
         weights = row_weights(resamples, n, seed)
-        values, mass = _reranked_spearman(weights, sides), weights.sum(axis=1)
-        rows = _influence_rows(influence, blocks=blocks, seed=seed)
+        unit = 1.0 if weight is None else float(weight.sum()) / n
+        if weight is not None:
+            weights = weights * weight
+        sides = [(side_t.order, side_t.runs()), (side_p.order, side_p.runs())]
+        values, mass = _reranked_spearman(weights, sides), weights.sum(axis=1) / unit
+        rows = _influence_rows(influence if w_sorted is None else influence * w_sorted / unit, blocks=blocks, seed=seed)
     else:
-        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
+        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks, weight=w_sorted)
     return Draws(point, _with_prior(values, mass, CORRELATION_PRIOR, seed, (-1.0, 1.0)), rows)
 
 
 # --- median absolute error ----------------------------------------------------------
 
 
-def _median_ae(truth, pred, *, resamples, seed, blocks):
+def _median_ae(truth, pred, *, resamples, seed, blocks, weight=None):
+    if weight is not None:
+        return _weighted_median_ae(truth, pred, weight, resamples=resamples, seed=seed, blocks=blocks)
     errors = np.abs(pred - truth)
     n = len(errors)
     point = float(np.median(errors))

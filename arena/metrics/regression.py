@@ -7,6 +7,8 @@ equals the unweighted metric on repeated rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -153,6 +155,78 @@ def mid_ranks(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return ranks
 
 
+@dataclass(frozen=True)
+class SortedSide:
+    """One side's rows in increasing order (``order``), where each run of equal values starts in that order
+    (``starts``; None when no two values are equal), and the mid-rank at each sorted position (``mid``: the rows
+    below its run plus half its run, so the mid-ranks sum to n²/2; None without ties, where it is the position
+    plus 1/2)."""
+
+    order: np.ndarray
+    starts: np.ndarray | None
+    mid: np.ndarray | None
+
+    def runs(self) -> np.ndarray:
+        """Where each run starts, every position its own run when there are no ties."""
+        return np.arange(len(self.order)) if self.starts is None else self.starts
+
+
+def sorted_side(values: np.ndarray) -> SortedSide:
+    """:class:`SortedSide` of ``values``: one argsort and one pass over the sorted values."""
+    values = np.asarray(values).reshape(-1)
+    order = np.argsort(values)  # equal values form one run whatever their order: no stable sort needed
+    ordered = values[order]
+    new = ordered[1:] != ordered[:-1]
+    if new.all():
+        return SortedSide(order, None, None)
+    starts = np.flatnonzero(np.concatenate(([True], new)))
+    sizes = np.diff(np.append(starts, len(order)))
+    return SortedSide(order, starts, np.repeat(starts + sizes / 2, sizes))
+
+
+@dataclass(frozen=True)
+class RankedPair:
+    """Both sides sorted once (:func:`sorted_side`) and ``at_p``, the prediction-order position (int32) of the row
+    at each truth-order position: everything spearman and its interval need, with no rank array in row order."""
+
+    truth: SortedSide
+    pred: SortedSide
+    at_p: np.ndarray
+
+
+def pair_of(truth: SortedSide, pred: SortedSide) -> RankedPair:
+    """The :class:`RankedPair` of two sorted sides."""
+    n = len(pred.order)
+    position = np.empty(n, dtype=np.int32)
+    position[pred.order] = np.arange(n, dtype=np.int32)
+    return RankedPair(truth, pred, position[truth.order])
+
+
+def ranked_pair(y_true: np.ndarray, y_pred: np.ndarray) -> RankedPair:
+    """The :class:`RankedPair` of two columns."""
+    return pair_of(sorted_side(y_true), sorted_side(y_pred))
+
+
+def centred_ranks(pair: RankedPair) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides' mid-ranks less their mean n/2 (exact: multiples of 1/2), at the truth-order positions."""
+    n = len(pair.at_p)
+    half = n / 2
+    t = np.arange(n) - (half - 0.5) if pair.truth.mid is None else pair.truth.mid - half
+    p = pair.at_p - (half - 0.5) if pair.pred.mid is None else (pair.pred.mid - half)[pair.at_p]
+    return t, p
+
+
+def spearman_of(pair: RankedPair) -> float:
+    """Spearman's rho from a :class:`RankedPair`: Pearson's r of the centred mid-ranks; 0.0 for a constant side."""
+    t, p = centred_ranks(pair)
+    spread = float(np.dot(t, t)) * float(np.dot(p, p))
+    if not spread > 0:
+        return 0.0 if len(t) >= 2 else float("nan")
+    return float(np.clip(np.dot(t, p) / np.sqrt(spread), -1.0, 1.0))
+
+
 def spearman(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None = None) -> float:
     """Spearman's rank correlation (Pearson's on mid-ranks); 0.0 when either side is constant."""
+    if weight is None:
+        return spearman_of(ranked_pair(y_true, y_pred)) if len(y_true) >= 2 else float("nan")
     return pearson(weighted_ranks(y_true, weight), weighted_ranks(y_pred, weight), weight)
