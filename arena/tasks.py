@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from arena.bundles.loading import load_bundle
-from arena.codabench.programs import bundle_folder, is_program_ref, load_program_task, parse_ref, phase_count
+from arena.codabench.programs import (
+    ProgramTask,
+    bundle_folder,
+    is_program_ref,
+    load_program_task,
+    parse_ref,
+    phase_count,
+)
 from arena.scoring.interface import TaskInterface
 from arena.scoring.metric_task import MetricTask
 from arena.scoring.score import Score
@@ -21,15 +28,26 @@ def _names_codabench(ref: str | Path) -> bool:
     return is_program_ref(ref)
 
 
-def load_task(ref: str | Path) -> TaskInterface:
+def load_task(ref: str | Path) -> MetricTask | ProgramTask:
     """Load and validate the task a reference names, using the on-disk caches.
+
+    Both kinds are :class:`arena.bundles.loading.Task` subclasses that implement
+    :class:`arena.scoring.interface.TaskInterface`; the return type says so, for callers that need either.
 
     Raises :class:`arena.errors.BundleError` (every problem at once) or :class:`arena.errors.UnknownTaskError`.
     A Codabench or CodaLab bundle loads as one of its phases (the first without ``#phase=``).
     """
     if _names_codabench(ref):
         return load_program_task(ref)
-    return load_bundle(ref, MetricTask)  # type: ignore[return-value]
+    return load_bundle(ref, MetricTask)
+
+
+def load_phase(ref: str | Path) -> ProgramTask:
+    """Load the phase a stage's reference names, as :func:`load_task` does; an error for a reference to anything
+    else, which no stage has."""
+    if not _names_codabench(ref):
+        raise ValueError(f"{str(ref)!r} does not name a phase of a Codabench or CodaLab bundle")
+    return load_program_task(ref)
 
 
 def phase_refs(ref: str | Path) -> list[str]:

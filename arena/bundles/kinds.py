@@ -74,12 +74,15 @@ def ranking_k(spec) -> int:
     return max(ks, default=10)
 
 
-def sample_predictions(spec, train: pd.DataFrame, labels: np.ndarray | None) -> pd.Series | pd.DataFrame:
-    """A trivial, valid prediction for every row: the most frequent ids or labels of train (or their frequencies)."""
+def sample_predictions(spec, train: pd.DataFrame, labels: np.ndarray | None) -> str | pd.DataFrame:
+    """A trivial, valid prediction for every row: the most frequent ids or labels of train (as one cell's text), or
+    their frequencies (a one-row frame of probability columns)."""
     counts = pd.Series([item for cell in train[spec.target] for item in tokens(cell)], dtype=object)
     if spec.kind == "ranking":
         counts = pd.Series([item.partition(":")[0] for item in counts], dtype=object)
         return " ".join(counts.value_counts().index[: ranking_k(spec)].tolist())
+    if labels is None:
+        raise ValueError(f"task {spec.name!r} ({spec.kind}) has no labels to predict")
     frequency = counts.value_counts() / max(len(train), 1)
     if spec.prediction == "probabilities":
         return pd.DataFrame({str(label): [round(float(frequency.get(label, 0.0)), 6)] for label in labels})

@@ -7,6 +7,8 @@ hierarchical structure of the whole sequence, which bag-of-words models cannot s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -16,7 +18,7 @@ def _median(args: list[int]) -> int:
     return (ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) // 2
 
 
-OPERATORS = {
+OPERATORS: dict[str, Callable[[list[int]], int]] = {
     "[MIN": min,
     "[MAX": max,
     "[MED": _median,

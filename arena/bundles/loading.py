@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from arena.bundles.spec import TaskSpec, inspect_spec
 from arena.bundles.splits import stratified_split
 from arena.config import cache_dir
 from arena.errors import BundleError, Problem, UnknownTaskError
+from arena.metrics.ranking import ItemLists
 
 USAGE_COLUMN = "usage"
 USAGE_VALUES = ("public", "private", "ignored")
@@ -44,14 +46,15 @@ READER_VERSION = "2"
 class AnswerKey:
     """The hidden test labels, sorted by id and encoded for fast scoring.
 
-    ``truth`` holds class codes (indexes into ``classes``) for classification and
+    ``truth`` holds class codes (indexes into ``classes``) for classification, a boolean label matrix for
+    multi-label, the queries' relevances (:class:`arena.metrics.ranking.ItemLists`) for ranking and
     float64 values otherwise. ``usage_public`` is set when the bundle's answer file
     decides public/private rows itself (a ``usage`` column); ``ignored`` marks rows
     that column calls Ignored: participants predict them, no board counts them.
     """
 
     ids: np.ndarray
-    truth: np.ndarray
+    truth: Any  # np.ndarray, or ItemLists for a ranking task: scoring branches on the task's kind, not this type
     classes: np.ndarray | None
     usage_public: np.ndarray | None
     sha256: str
@@ -116,15 +119,16 @@ class Task:
         ids = ordered[spec.id_column].to_numpy()
         if ids.dtype == object:
             ids = ids.astype(str)  # text ids compare with a submission's as fixed-width strings
-        truth = ordered[spec.target].to_numpy()
+        values = ordered[spec.target].to_numpy()
+        truth: np.ndarray | ItemLists
         if spec.kind == "multilabel":
-            truth = label_matrix(truth, self._known_classes())
+            truth = label_matrix(values, self._known_classes())
         elif spec.kind == "ranking":
-            truth = relevance_column(truth)
+            truth = relevance_column(values)
         elif self.classes is not None:
-            truth = np.searchsorted(self.classes, truth).astype(np.int64)
+            truth = np.searchsorted(self.classes, values).astype(np.int64)
         else:
-            truth = truth.astype(np.float64)
+            truth = values.astype(np.float64)
         usage = ignored = None
         if USAGE_COLUMN in ordered.columns:
             usage = (ordered[USAGE_COLUMN] == "public").to_numpy()
@@ -483,8 +487,13 @@ def _fingerprint(spec: TaskSpec) -> str:
 _PARTS = ("train", "test", "answers")
 _memory: dict[tuple[str, str, type], Task] = {}
 _lock = threading.Lock()
+TaskT = TypeVar("TaskT", bound=Task)
 
 
+@overload
+def load_bundle(name_or_path: str | Path) -> Task: ...
+@overload
+def load_bundle(name_or_path: str | Path, task_type: type[TaskT]) -> TaskT: ...
 def load_bundle(name_or_path: str | Path, task_type: type[Task] = Task) -> Task:
     """Load and validate a task.toml bundle by built-in name or folder, using the on-disk cache.
 

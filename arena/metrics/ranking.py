@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -52,8 +53,10 @@ class ItemLists:
     key_items: np.ndarray  # the answer key's items, which every code below its length names
     grades: np.ndarray | None = None  # float64, one per code: an answer key's relevances
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lengths", np.diff(self.offsets))  # each query's count, read often
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        """Each query's count, read often: computed once."""
+        return np.diff(self.offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -107,7 +110,8 @@ class ItemLists:
     def of_rankings(cls, rankings, key_items: np.ndarray) -> ItemLists:
         """A submission's lists from tuples of ids (best first), coded against an answer key's ``items``."""
         names = {item: code for code, item in enumerate(key_items.tolist())}
-        codes, lengths = [], []
+        codes: list[int] = []
+        lengths: list[int] = []
         for ranking in rankings:
             lengths.append(len(ranking))
             codes.extend(names.setdefault(item, len(names)) for item in ranking)
@@ -198,6 +202,8 @@ def _per_query(name: str, k: int, truth: ItemLists, predicted: ItemLists, querie
     width, depth = min(k, int(listed.max(initial=0))), int(truth.lengths[queries].max(initial=0))
     codes = padded(predicted, queries, width, predicted.codes, -1)
     truth_codes = padded(truth, queries, depth, truth.codes, -2)
+    if truth.grades is None:
+        raise ValueError("an answer key's lists carry their relevances (grades); these have none")
     grades = padded(truth, queries, depth, truth.grades, 0.0)
     count = codes.shape[1]
     gained = np.zeros(codes.shape)  # each listed item's relevance (0 where the query does not name it)

@@ -13,8 +13,9 @@ import os
 import secrets
 import socket
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import CursorResult, delete, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -54,10 +55,13 @@ def claim_board(session: Session, key: str, worker: str, now: datetime | None = 
             is not None
         )
     if (
-        session.execute(
-            update(RankClaim)
-            .where(RankClaim.board_key == key, RankClaim.claimed_at < stale_before)
-            .values(worker=worker, claimed_at=now)
+        cast(
+            CursorResult,
+            session.execute(
+                update(RankClaim)
+                .where(RankClaim.board_key == key, RankClaim.claimed_at < stale_before)
+                .values(worker=worker, claimed_at=now)
+            ),
         ).rowcount
         == 1
     ):
@@ -73,5 +77,9 @@ def claim_board(session: Session, key: str, worker: str, now: datetime | None = 
 def release_board(session: Session, key: str, worker: str) -> bool:
     """Release the claim if ``worker`` still holds it (a claim taken over is someone else's now)."""
     return (
-        session.execute(delete(RankClaim).where(RankClaim.board_key == key, RankClaim.worker == worker)).rowcount == 1
+        cast(
+            CursorResult,
+            session.execute(delete(RankClaim).where(RankClaim.board_key == key, RankClaim.worker == worker)),
+        ).rowcount
+        == 1
     )

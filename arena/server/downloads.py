@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arena.bundles.loading import Task
 from arena.config import arena_home
 from arena.db.models import Competition
+from arena.scoring.interface import TaskInterface
 from arena.server.competitions import task_of
 
 DOWNLOADS = ("train.csv", "test.csv", "sample_submission.csv")
@@ -29,7 +29,7 @@ def download_path(competition: Competition, name: str) -> Path:
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        task: Task = task_of(competition)
+        task: TaskInterface = task_of(competition)
         frame = {"train.csv": task.train, "test.csv": task.test, "sample_submission.csv": task.sample_submission()}[
             name
         ]

@@ -201,8 +201,8 @@ def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) 
     with db.session() as session, session.begin():
         if not store.claim(session, submission_id, worker):
             return None
-        submission = session.get(Submission, submission_id)
-        competition = session.get(Competition, submission.competition_id)
+        submission = session.get_one(Submission, submission_id)
+        competition = session.get_one(Competition, submission.competition_id)
         job = Job(
             competition.task_ref,
             str(path_for(submission.file_sha256)),
@@ -214,13 +214,15 @@ def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) 
     with _Heartbeat(db, submission_id, worker, limit):
         result = _outcome_result(slot.run(score_job, job, limit, prepare=prepare_job))
     with db.session() as session, session.begin():
-        submission = session.get(Submission, submission_id, with_for_update=True)
+        submission = session.get_one(Submission, submission_id, with_for_update=True)
         if not store.holds_claim(submission, worker):
             return None
-        competition = session.get(Competition, submission.competition_id)
+        competition = session.get_one(Competition, submission.competition_id)
         if (competition.task_ref, competition.task_version, competition.answer_sha256) != started:  # changed: again
             submission.status = "queued"
         elif result.kind == "scored":
+            if result.score is None:
+                raise ValueError(f"scoring submission {submission_id} gave a scored result without a score")
             store.record_score(session, submission, competition, result.score)
             feedback.after_scoring(session, submission, competition, result.score)
         elif result.kind == "invalid":
@@ -229,6 +231,8 @@ def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) 
             )
         else:  # the organisers' reason goes to the server's log too
             log.error("scoring submission %s failed on our side:\n%s", submission_id, result.detail)
+            if result.failure_kind is None:
+                raise ValueError(f"scoring submission {submission_id} failed on our side without saying how")
             store.record_our_failure(submission, result.detail, failure_kind=result.failure_kind)
         if result.failure_kind is not None:
             store.note_uncharged_failure(session, submission, competition)

@@ -41,8 +41,11 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, SpawnContext
+from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Any
+from typing import Any, Literal
 
 PARENT_WATCH_SECONDS = 1.0
 FORKED_GRACE_SECONDS = 10.0
@@ -295,10 +298,12 @@ class Slot:
     A slot is used by one thread at a time (a lock makes sure).
     """
 
-    def __init__(self, context: str = "spawn") -> None:
-        self._context = multiprocessing.get_context(context)
-        self._process = None
-        self._connection = None
+    def __init__(self, context: Literal["spawn", "fork"] = "spawn") -> None:
+        self._context: SpawnContext | ForkContext = (
+            multiprocessing.get_context("fork") if context == "fork" else multiprocessing.get_context(context)
+        )
+        self._process: BaseProcess | None = None
+        self._connection: Connection | None = None
         self._lock = threading.Lock()
 
     def start(self) -> Slot:
@@ -337,24 +342,27 @@ class Slot:
         """
         with self._lock:
             self.start()
+            connection = self._connection
+            if connection is None:
+                raise RuntimeError("the scoring slot started without a connection to its child")
             started = time.monotonic()
             try:
-                self._connection.send((function, argument, arena_settings(), limit_seconds, prepare))
-                if not self._connection.poll(limit_seconds):
+                connection.send((function, argument, arena_settings(), limit_seconds, prepare))
+                if not connection.poll(limit_seconds):
                     self.kill()
                     return TimedOut(limit_seconds)
-                where, _ = self._connection.recv()
+                where, _ = connection.recv()
                 # A forked job is ended by the slot at its limit; the slot itself is killed only if it is silent.
                 wait = started + limit_seconds + (FORKED_GRACE_SECONDS if where == "forked" else 0) - time.monotonic()
-                if not self._connection.poll(max(0.0, wait)):
+                if not connection.poll(max(0.0, wait)):
                     self.kill()
                     return TimedOut(limit_seconds)
-                kind, detail = self._connection.recv()
+                kind, detail = connection.recv()
                 if kind == "timed out":
                     return TimedOut(limit_seconds)
                 if kind == "died":
                     return Died(detail)
-                return Finished(ForkingPickler.loads(self._connection.recv_bytes()))
+                return Finished(ForkingPickler.loads(connection.recv_bytes()))
             except (EOFError, OSError, BrokenPipeError):
                 exit_code = self._reap()
                 return Died(exit_code)
@@ -367,6 +375,8 @@ class Slot:
         process = self._process
         if process is None:
             return
+        if process.pid is None:  # a slot keeps its child only once started
+            raise RuntimeError("the scoring slot's child was never started")
         try:
             os.killpg(process.pid, signal.SIGKILL)  # the child leads its own group
         except (ProcessLookupError, PermissionError):
@@ -387,7 +397,7 @@ class Slot:
         exit_code = None
         if process is not None:
             process.join(5)
-            if process.is_alive():  # a child that did not die of SIGTERM-free exit: kill it for good
+            if process.is_alive() and process.pid is not None:  # a child that did not die: kill it for good
                 try:
                     os.kill(process.pid, signal.SIGKILL)
                 except ProcessLookupError:

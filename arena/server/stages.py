@@ -19,7 +19,7 @@ from arena.codabench.native import Detection, detect
 from arena.codabench.programs import bundle_folder, parse_ref
 from arena.db.models import Competition
 from arena.scoring.interface import TaskInterface
-from arena.tasks import load_task, phase_refs
+from arena.tasks import load_phase, phase_refs
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def preview(ref: str | Path, *, detect_native: bool = True) -> list[StagePreview
     bundle = load_competition(bundle_folder(parse_ref(refs[0])[0]))
     stages = []
     for number, stage in enumerate(refs, start=1):
-        task = load_task(stage)
+        task = load_phase(stage)
         found = detect(task) if detect_native else Detection(task.spec.columns[0].key, None, "", "", 0, "not checked.")
         stages.append(StagePreview(number, task, found, bundle.phase(number), bundle.title))
     return stages
@@ -69,6 +69,6 @@ def siblings(session: Session, competition: Competition) -> list[tuple[Competiti
     )
     stages = []
     for other in found:
-        task = load_task(other.task_ref)
+        task = load_phase(other.task_ref)
         stages.append((parse_ref(other.task_ref)[1], other, task.spec.phase_name))
     return [(other, name) for _, other, name in sorted(stages, key=lambda item: (item[0], item[1].id))]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import CursorResult, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from arena.db import generations
@@ -126,7 +127,7 @@ def accept(
         )
     used_today, used_in_all, duplicate_id = _slots_and_duplicate(session, team, competition, day, file_sha256)
     if duplicate_id is not None:
-        return Accepted(session.get(Submission, duplicate_id), duplicate=True)
+        return Accepted(session.get_one(Submission, duplicate_id), duplicate=True)
     if used_today >= daily_limit(competition, team):
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
         raise LimitError(
@@ -219,12 +220,12 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
     if not isinstance(selected, bool):
         raise CompetitionError(f"'selected' must be true or false, got {selected!r}.")
     # FOR SHARE: a reveal committing meanwhile waits for this choice, or this choice sees the reveal.
-    competition = session.scalar(
+    competition = session.scalars(
         select(Competition)
         .where(Competition.id == submission.competition_id)
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
-    )
+    ).one()
     if competition.revealed:
         raise CompetitionError("the private leaderboard is revealed; final choices are locked.")
     lock(session, Team, submission.team_id)
@@ -232,13 +233,13 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
     if selected:
         if submission.status != "scored" or submission.disqualified:
             raise CompetitionError("only scored, non-disqualified submissions can be chosen as finals.")
-        chosen = session.scalar(
+        chosen = session.scalars(
             select(func.count())
             .select_from(Submission)
             .where(
                 Submission.team_id == submission.team_id, Submission.selected.is_(True), Submission.id != submission.id
             )
-        )
+        ).one()
         if chosen >= competition.final_selections:
             raise CompetitionError(
                 f"your team has already chosen {competition.final_selections} final submissions; un-choose one first."
@@ -252,22 +253,32 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
 def claim(session: Session, submission_id: int, worker: str | None = None) -> bool:
     """Atomically move a queued submission to ``scoring`` for ``worker``; False if someone else has it."""
     now = utcnow()
-    result = session.execute(
-        update(Submission)
-        .where(Submission.id == submission_id, Submission.status == "queued")
-        .values(
-            status="scoring", worker=worker, scoring_started_at=now, heartbeat_at=now, attempts=Submission.attempts + 1
-        )
+    result = cast(
+        CursorResult,
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .values(
+                status="scoring",
+                worker=worker,
+                scoring_started_at=now,
+                heartbeat_at=now,
+                attempts=Submission.attempts + 1,
+            )
+        ),
     )
     return result.rowcount == 1
 
 
 def beat(session: Session, submission_id: int, worker: str) -> bool:
     """The worker scoring a job says it is alive; False when the job is no longer its own."""
-    result = session.execute(
-        update(Submission)
-        .where(Submission.id == submission_id, Submission.status == "scoring", Submission.worker == worker)
-        .values(heartbeat_at=utcnow())
+    result = cast(
+        CursorResult,
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "scoring", Submission.worker == worker)
+            .values(heartbeat_at=utcnow())
+        ),
     )
     return result.rowcount == 1
 
@@ -280,8 +291,8 @@ def holds_claim(submission: Submission, worker: str | None) -> bool:
 def queued_jobs(session: Session, limit: int | None = 500) -> list[tuple[int, int]]:
     """(submission id, competition id) of the queued jobs, oldest first."""
     return [
-        tuple(row)
-        for row in session.execute(
+        (submission_id, competition_id)
+        for submission_id, competition_id in session.execute(
             select(Submission.id, Submission.competition_id)
             .where(Submission.status == "queued")
             .order_by(Submission.id)
@@ -328,8 +339,10 @@ def queued_ids(session: Session, limit: int | None = 100) -> list[int]:
 def scoring_workers(session: Session) -> list[tuple[int, str | None]]:
     """(submission id, worker) of every job being scored now."""
     return [
-        tuple(row)
-        for row in session.execute(select(Submission.id, Submission.worker).where(Submission.status == "scoring"))
+        (submission_id, worker)
+        for submission_id, worker in session.execute(
+            select(Submission.id, Submission.worker).where(Submission.status == "scoring")
+        )
     ]
 
 
@@ -365,10 +378,13 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
             }
         )
         mine = Submission.worker.is_(None) if worker is None else Submission.worker == worker
-        changed = session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.status == "scoring", mine)
-            .values(worker=None, **values)
+        changed = cast(
+            CursorResult,
+            session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.status == "scoring", mine)
+                .values(worker=None, **values)
+            ),
         ).rowcount
         if changed and values["status"] == "queued":
             requeued.append(submission_id)
@@ -473,7 +489,7 @@ def uncharged_failures_by_team(session: Session, competition: Competition, day: 
 
 def note_uncharged_failure(session: Session, submission: Submission, competition: Competition) -> None:
     """Write to the audit log when this failure brings the team to its daily limit of uncharged failures."""
-    team = session.get(Team, submission.team_id)
+    team = session.get_one(Team, submission.team_id)
     count = uncharged_failures(session, team, competition, submission.utc_day)
     if count != failure_limit():
         return

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from arena.db.models import Competition, JoinRequest, Membership, Team, User
 from arena.server.competitions import CompetitionError
 
-T = TypeVar("T")
+# The rows that are locked, in the order they are locked.
+T = TypeVar("T", User, Competition, Team)
 
 
-def lock(session: Session, model: type, row_id: int) -> None:
+def lock(session: Session, model: type[T], row_id: int) -> None:
     """Hold a row until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
     already serialises writers). Locks are taken in one order: user, competition, team.
 
@@ -112,7 +113,7 @@ def join_team(session: Session, competition: Competition, user: User, invite_cod
     if team_of(session, competition, user) is not None:
         raise CompetitionError("you are already in a team for this competition.")
     lock(session, Team, team.id)  # concurrent joins count the members one after another
-    members = session.scalar(select(func.count()).select_from(Membership).where(Membership.team_id == team.id))
+    members = session.scalars(select(func.count()).select_from(Membership).where(Membership.team_id == team.id)).one()
     if members >= competition.team_size:
         raise CompetitionError(f"team '{team.name}' is full ({competition.team_size} members at most).")
     session.add(Membership(competition_id=competition.id, team_id=team.id, user_id=user.id))
