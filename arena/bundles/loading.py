@@ -94,7 +94,7 @@ class Task:
             return np.sort(pd.unique(values))
         return np.unique(values)
 
-    def _known_classes(self) -> np.ndarray:
+    def known_classes(self) -> np.ndarray:
         """:attr:`classes`, where only a classification task can reach: an error naming the task otherwise."""
         classes = self.classes
         if classes is None:
@@ -107,7 +107,7 @@ class Task:
         if self.spec.prediction == COLUMNS_PREDICTION:
             return [column.name for column in self.spec.submission_columns]
         if self.spec.prediction == "probabilities":
-            return [str(c) for c in self._known_classes()]
+            return [str(c) for c in self.known_classes()]
         return [self.spec.target]
 
     @cached_property
@@ -122,7 +122,7 @@ class Task:
         values = ordered[spec.target].to_numpy()
         truth: np.ndarray | ItemLists
         if spec.kind == "multilabel":
-            truth = label_matrix(values, self._known_classes())
+            truth = label_matrix(values, self.known_classes())
         elif spec.kind == "ranking":
             truth = relevance_column(values)
         elif self.classes is not None:
@@ -211,7 +211,7 @@ class Task:
             out[spec.target] = target.mode().iloc[0]
         elif spec.prediction == "probabilities":
             frequencies = target.value_counts(normalize=True)
-            classes = self._known_classes()
+            classes = self.known_classes()
             for cls in classes:
                 out[str(cls)] = round(float(frequencies.get(cls, 0.0)), 6)
             columns = [str(c) for c in classes]

@@ -44,10 +44,10 @@ class Score:
 
     primary: str
     higher_is_better: bool
-    public: dict[str, float]
-    private: dict[str, float]
-    public_ci: tuple[float, float]
-    private_ci: tuple[float, float]
+    public: dict[str, float | None]  # None: a column a Codabench scoring program did not write
+    private: dict[str, float | None]
+    public_ci: tuple[float, float] | tuple[None, None]  # (None, None): a Codabench program's score has none
+    private_ci: tuple[float, float] | tuple[None, None]
     n_public: int
     n_private: int
     public_undefined: int = 0  # bootstrap resamples where the primary metric was undefined (left out of the CI)

@@ -14,7 +14,6 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -102,9 +101,9 @@ def whole_tables(task: Task, predictions: Predictions) -> tuple[pd.DataFrame, pd
     elif predictions.ranked is not None:
         pred = pd.DataFrame({spec.target: [" ".join(items) for items in predictions.ranked]})
     elif predictions.labels is not None and predictions.labels.ndim == 2:
-        pred = pd.DataFrame({spec.target: [" ".join(task.classes[row]) for row in predictions.labels]})
+        pred = pd.DataFrame({spec.target: [" ".join(task.known_classes()[row]) for row in predictions.labels]})
     else:
-        pred = pd.DataFrame({spec.target: task.classes[predictions.label_codes()]})
+        pred = pd.DataFrame({spec.target: task.known_classes()[predictions.label_codes()]})
     pred.insert(0, spec.id_column, answers[spec.id_column].to_numpy())
     return answers, pred
 
@@ -194,7 +193,7 @@ def caps_for(task: Task) -> Caps:
     rows = len(task.answer_key.ids)
     columns = 1 + len(task.prediction_columns)
     if task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":  # a list per cell
-        columns += ranking_k(task.spec) if task.spec.kind == "ranking" else len(task.classes)
+        columns += ranking_k(task.spec) if task.spec.kind == "ranking" else len(task.known_classes())
     return Caps(rows=rows, text_bytes=(rows + 1) * columns * FIELD_BYTES + SLACK_BYTES)
 
 
@@ -205,7 +204,7 @@ class _TooMuch(Exception):
 class _CappedReader(io.RawIOBase):
     """A byte stream that reports end-of-file once ``limit`` bytes were read, and remembers it was cut."""
 
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
+    def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
         self.raw, self.limit, self.total, self.cut = raw, limit, 0, False
 
     def readable(self) -> bool:
@@ -442,7 +441,7 @@ def read_submission(
     report = _Report(fmt != "parquet")
     header = ",".join(expected) if len(expected) <= 12 else ",".join(expected[:12]) + ",..."
     if single:  # a binary task: one column with the probability of the second class will do, as on Kaggle
-        header += f" (or {spec.id_column},{single[0]}: the probability of class '{task.classes[1]}')"
+        header += f" (or {spec.id_column},{single[0]}: the probability of class '{task.known_classes()[1]}')"
         chosen = next((c for c in single if c in present), None)
         if chosen is not None and not set(task.prediction_columns) & set(present):
             expected = [spec.id_column, chosen]
@@ -555,9 +554,9 @@ def _in_key_order(column: pa.ChunkedArray, key: AnswerKey) -> bool:
 def _single_probability_columns(task: Task) -> list[str]:
     """For a binary probabilities task, the names a single probability column may take
     (the target, or the second class); empty for every other task."""
-    if task.spec.prediction != "probabilities" or not task.spec.is_classification or len(task.classes) != 2:
+    if task.spec.prediction != "probabilities" or not task.spec.is_classification or len(task.known_classes()) != 2:
         return []
-    names = [task.spec.target, str(task.classes[1])]
+    names = [task.spec.target, str(task.known_classes()[1])]
     return [
         n
         for i, n in enumerate(names)
@@ -585,7 +584,7 @@ def _text_columns(task: Task) -> list[str]:
         columns += text_read(task.spec.submission_columns)
     elif task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":
         columns.append(task.spec.target)  # label sets and ranked ids are lists of text
-    elif task.spec.prediction == "label" and not np.issubdtype(task.classes.dtype, np.integer):
+    elif task.spec.prediction == "label" and not np.issubdtype(task.known_classes().dtype, np.integer):
         columns.append(task.spec.target)
     return columns
 
@@ -633,7 +632,7 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
                 ranked=read_rankings(table.column(spec.target), ranking_k(spec), report, task.answer_key.truth.items)
             )
         cells = table.column(spec.target).cast(pa.string()).to_numpy(zero_copy_only=False)
-        return Predictions(labels=read_label_sets(cells, task.classes, report))
+        return Predictions(labels=read_label_sets(cells, task.known_classes(), report))
     if spec.kind == "multilabel":  # one probability per label, each between 0 and 1
         proba = np.column_stack([_finite_numbers(table.column(c), c, report) for c in task.prediction_columns])
         outside = np.flatnonzero(((proba < 0) | (proba > 1)).any(axis=1))
@@ -644,7 +643,7 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
             )
         return Predictions(labels=proba >= 0.5, probabilities=proba)
     if spec.prediction == "label":
-        return Predictions(labels=_label_codes(table.column(spec.target), task.classes, report))
+        return Predictions(labels=_label_codes(table.column(spec.target), task.known_classes(), report))
     if spec.prediction == "value":
         values = _finite_numbers(table.column(spec.target), spec.target, report)
         _note_out_of_range(values, spec.target, report, _non_negative_metrics(spec))
@@ -656,7 +655,7 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
         outside = np.flatnonzero((positive < 0) | (positive > 1))
         if len(outside) and not report.problems:
             report.add(
-                f"column '{name}' holds probabilities of class '{task.classes[1]}': they must lie between 0 and 1 "
+                f"column '{name}' holds probabilities of class '{task.known_classes()[1]}': they must lie between 0 and 1 "
                 f"({report.rows(outside)})."
             )
         np.subtract(1, positive, out=columns[0])
@@ -809,11 +808,12 @@ def check_answer_values(task: Task) -> list[Problem]:
     def named(rows: np.ndarray) -> str:
         return f"{len(rows)} rows, e.g. ids {ids[rows[:EXAMPLES]].tolist()}"
 
-    columns = []
+    columns: list[tuple[str, str, list[str]]] = []  # (role, column, metrics that need it non-negative)
     if spec.prediction == "value" and spec.target in task.answers.columns:
         columns.append(("target", spec.target, _non_negative_metrics(spec)))
-    if getattr(spec, "weight", None) is not None and spec.weight in task.answers.columns:
-        columns.append(("weight", spec.weight, []))
+    weight = getattr(spec, "weight", None)
+    if weight is not None and weight in task.answers.columns:
+        columns.append(("weight", weight, []))
     for role, column, non_negative in columns:
         values = pd.to_numeric(task.answers[column], errors="coerce").to_numpy(dtype=np.float64)
         finite = np.isfinite(values)  # empty and non-numeric cells are reported by the checks of the column itself
@@ -869,6 +869,8 @@ def check_sample_submission(task: Task) -> list[Problem]:
         matching = float(np.mean(predictions.label_codes() == key.truth))
         leaks = matching >= 0.9 and matching > np.bincount(key.truth).max() / len(key.truth) + 0.1
     else:
+        if predictions.values is None:
+            raise ValueError(f"the sample submission of {task.name!r} was read without its values")
         matching = float(np.mean(np.isclose(predictions.values, key.truth)))
         leaks = matching > 0.5 and len(np.unique(key.truth)) > 1
     if leaks:

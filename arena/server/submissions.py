@@ -542,7 +542,7 @@ def teams_of(session: Session, competition: Competition) -> list[Team]:
     return list(session.scalars(select(Team).where(Team.competition_id == competition.id).order_by(Team.name)))
 
 
-def _finite(value: float) -> float | None:
+def _finite(value: float | None) -> float | None:
     return None if value is None or value != value else float(value)
 
 
