@@ -99,7 +99,7 @@ class Comparison:
 
 
 def paired_comparison(
-    metric: Metric,
+    metric: Metric | None,
     truth: np.ndarray,
     new_rows: np.ndarray | None,
     best_rows: np.ndarray | None,
@@ -122,7 +122,12 @@ def paired_comparison(
     unknown the score does not move. ``value``/``best_value`` are the two scores, ``interval``/``best_interval``
     their public intervals (only needed without per-row results). ``metric`` is None for an organiser's metric,
     whose direction ``higher_is_better`` then gives."""
-    higher = metric.higher_is_better if higher_is_better is None else higher_is_better
+    if higher_is_better is not None:
+        higher = higher_is_better
+    elif metric is not None:
+        higher = metric.higher_is_better
+    else:
+        raise ValueError("an organiser's metric (metric None) needs its direction, higher_is_better")
     sign = 1.0 if higher else -1.0
     if (
         metric is not None

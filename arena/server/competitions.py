@@ -7,6 +7,7 @@ import re
 import secrets
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, object_session
@@ -26,7 +27,7 @@ from arena.tasks import load_task, phase_refs
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PHASE_DATES = ("starts_at", "ends_at")  # a Codabench/CodaLab phase sets each stage's own
-SETTINGS = {
+SETTINGS: dict[str, type[Any]] = {
     "title": str,
     "description": str,
     "daily_limit": int,

@@ -99,7 +99,7 @@ def disqualify_submission(session: Session, submission: Submission, user: User, 
     submissions.disqualify(submission, disqualified)
     audit.record(
         session,
-        session.get(Competition, submission.competition_id),
+        session.get_one(Competition, submission.competition_id),
         user,
         "disqualify" if disqualified else "restore",
         f"submission #{submission.id}",

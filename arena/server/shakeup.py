@@ -49,13 +49,14 @@ def shakeup(session: Session, competition: Competition) -> dict:
                 before,
                 standing.rank,
                 None if before is None else before - standing.rank,
-                tuple(span) if span else None,
+                (span[0], span[1]) if span else None,
                 beyond,
             )
         )
     both = [move for move in moves if move.public_rank is not None]
     teams = len(both)
-    mean_change = sum(abs(move.change) for move in both) / teams / teams if teams else None
+    changes = [move.change for move in both if move.change is not None]  # every one: both have a public rank
+    mean_change = sum(abs(change) for change in changes) / teams / teams if teams else None
     rho = None
     if teams >= 2:
         value = spearmanr([m.public_rank for m in both], [m.private_rank for m in both]).statistic

@@ -110,7 +110,7 @@ def facts_of(competition: Competition) -> dict:
         except (ArenaError, OSError) as exc:
             mark_broken(competition, exc)
             return {}
-    return competition.task_facts
+    return competition.task_facts or {}  # store_facts has just stored them
 
 
 def mark_broken(competition: Competition, exc: Exception) -> None:

@@ -152,7 +152,10 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
     statistics = rank_statistics(competition, [submission for submission, _ in chosen], private=private)
     standings = []
     for index, (submission, entries) in enumerate(chosen):
-        ci = (None, None) if ladder else submission.score["private_ci" if private else "public_ci"]
+        score = submission.score
+        if score is None:  # the board takes scored submissions only
+            raise ValueError(f"submission {submission.id} is on the board of {competition.slug!r} without a score")
+        ci = (None, None) if ladder else score["private_ci" if private else "public_ci"]
         standings.append(
             Standing(
                 rank=places[index],
@@ -167,7 +170,7 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
                 entries=entries,
                 is_baseline=submission.is_baseline,
                 submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
-                values={key: rounded(submission.score["private" if private else "public"].get(key)) for key in columns},
+                values={key: rounded(score["private" if private else "public"].get(key)) for key in columns},
                 auto_selected=private and not submission.selected,
             )
         )
@@ -183,15 +186,19 @@ def ladder_choice(
         .join(Team, Team.id == Submission.team_id)
         .where(*_eligible_where(competition), Submission.ladder_step.is_(True), Submission.ladder_public.is_not(None))
     )
-    best: dict[int, Submission] = {}
+    best: dict[int, tuple[float, Submission]] = {}  # each team's released score and its submission
     for submission in steps:
+        value = submission.ladder_public
+        if value is None:  # the query takes released scores only
+            raise ValueError(f"submission {submission.id} is a Ladder step without a released score")
         held = best.get(submission.team_id)
-        better = held is None or (
-            submission.ladder_public > held.ladder_public if higher else submission.ladder_public < held.ladder_public
-        )
+        better = held is None or (value > held[0] if higher else value < held[0])
         if better:
-            best[submission.team_id] = submission
-    return [(best.get(submission.team_id, submission), entries) for submission, entries in chosen]
+            best[submission.team_id] = (value, submission)
+    return [
+        (best[submission.team_id][1] if submission.team_id in best else submission, entries)
+        for submission, entries in chosen
+    ]
 
 
 def final_boards(
@@ -307,7 +314,9 @@ def _ladder_history(record: ScoreRecord) -> bool:
     from sqlalchemy.orm import object_session
 
     session = object_session(record)
-    submission = session.get(Submission, record.submission_id) if session is not None else None
+    if session is None:
+        return False
+    submission = session.get(Submission, record.submission_id)
     competition = session.get(Competition, submission.competition_id) if submission is not None else None
     return competition is not None and competition.feedback == "ladder"
 
