@@ -27,7 +27,7 @@ serve: $(VENV)/.serve-installed
 # The documentation site is built first (strict: a broken link or page fails), into build/, then ruff's lint and
 # format checks, then the tests.
 test: $(VENV)/.test-installed
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
