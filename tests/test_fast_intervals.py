@@ -104,7 +104,7 @@ def test_every_newer_metric_takes_the_fast_path_and_never_calls_the_metric_per_r
     assert len(calls) <= 1  # the generic bootstrap called it 1,000 times
 
 
-WEIGHTED = ["rmsle", "mape", "smape", "median_ae", "multilabel_log_loss", "multilabel_f1_samples", "map@3", "ndcg@3"]
+WEIGHTED = NEWER  # every newer metric has a weighted fast path
 
 
 @pytest.mark.parametrize("name", WEIGHTED)
@@ -124,13 +124,16 @@ def test_weighted_intervals_take_the_fast_path_too(name):
     assert not calls  # row weights times Exp(1) draws, from weighted sums: never the metric per resample
     point = metric.from_rows(truth, pred, weight)
     assert found.low <= point <= found.high
-    # As the generic Bayesian bootstrap: the metric under each row's weight times an Exp(1) draw.
+    # As the generic Bayesian bootstrap (the metric under each row's weight times an Exp(1) draw), expanded to
+    # Student's t for the same rows: heavy-tailed influences (pearson on gamma values) count few.
     generic = np.array([metric.from_rows(truth, pred, weight * w) for w in row_weights(400, 200, 9)])
-    width = np.percentile(generic, 97.5) - np.percentile(generic, 2.5)
+    rows = kaggle_intervals.draws(metric.name, truth, pred, seed=7, weight=weight).rows
+    expected = percentile_interval(generic, rows)
+    width = expected.high - expected.low
     assert abs((found.high - found.low) - width) < 0.35 * width
 
 
-@pytest.mark.parametrize("name", ["rmsle", "mape", "smape", "median_ae"])
+@pytest.mark.parametrize("name", NEWER)
 def test_a_perfect_weighted_submission_gets_a_real_interval_that_holds_its_value(name):
     metric = metric_of(name)
     rng = np.random.default_rng(3)
@@ -139,8 +142,10 @@ def test_a_perfect_weighted_submission_gets_a_real_interval_that_holds_its_value
     point = metric.from_rows(truth, pred, weight)
     found = row_interval(metric, truth, pred, weight, seed=7)
     assert found.low <= point <= found.high
-    assert found.high - found.low > 1e-6  # not [0, 0]
-    assert found.low == point and found.high < 0.05 * (200 if name == "smape" else 1)
+    assert found.high - found.low > 1e-6  # not [0, 0], nor [1, 1]
+    near, far = (found.high, found.low) if metric.higher_is_better else (found.low, found.high)
+    assert near == pytest.approx(point, abs=1e-12)  # it reaches the perfect value (weighted sums round)...
+    assert abs(far - point) < 0.05 * (200 if name == "smape" else 1)  # ...and allows a little worse
 
 
 # --- perfect submissions and the point estimate -------------------------------------
@@ -221,6 +226,22 @@ def test_blocks_and_influences_above_4096_rows_match_weighting_every_row(name):
     truth, pred = sample(name, 3000, np.random.default_rng(4))
     exact = replicates(name, truth, pred)
     large = kaggle_intervals.point_and_replicates(metric_of(name).name, truth, pred, seed=8, blocks=256)[1]
+    assert_same_distribution(large, exact)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["pearson", "spearman", "average_precision", "average_precision_3", "multilabel_roc_auc", "multilabel_f1_macro"],
+)
+def test_with_row_weights_blocks_and_influences_match_weighting_every_row(name):
+    # Each row's Exp(1) draw times its weight (exact: spearman re-ranked, AP and ROC AUC from weighted rows) against
+    # random blocks of weighted influences or counts.
+    rng = np.random.default_rng(4)
+    truth, pred = sample(name, 3000, rng)
+    weight = rng.gamma(1.0, 1.0, 3000)
+    name = metric_of(name).name
+    exact = kaggle_intervals.draws(name, truth, pred, seed=7, weight=weight).values
+    large = kaggle_intervals.draws(name, truth, pred, seed=8, blocks=256, weight=weight).values
     assert_same_distribution(large, exact)
 
 
@@ -328,3 +349,35 @@ def test_weighted_mape_intervals_cover_95_percent_of_the_time(rows):
         low, high = row_interval(get_metric("mape"), truth, pred, weight, seed=11).as_tuple()
         hits += low <= true_value <= high
     assert 0.93 <= hits / datasets <= 0.97, f"weighted mape at n={rows}: coverage {hits / datasets:.3f}"
+
+
+# --- the prior with row weights ---------------------------------------------------------
+
+
+def trivial_value(name, truth, weight):
+    """The metric of a trivial predictor with these row weights: the truth's (weighted) mean of log1p for rmsle,
+    its (weighted) median otherwise."""
+    metric = get_metric(name)
+    if name == "rmsle":
+        guess = np.expm1(np.average(np.log1p(truth), weights=weight))
+    else:
+        guess = weighted_median(truth, weight)
+    return metric.from_rows(truth, np.full(len(truth), guess), weight)
+
+
+@pytest.mark.parametrize("name", ["rmsle", "mape", "smape", "median_ae"])
+def test_a_weighted_perfect_submission_s_interval_is_scaled_by_the_weighted_trivial_predictor(name):
+    # Heavy rows whose truth barely varies, light rows whose truth spans orders of magnitude: the trivial predictor
+    # is good on the rows that count and poor on the rows, so the prior's pseudo-row must weigh the rows as the
+    # metric does, or a perfect submission's interval reaches out to the unweighted trivial value's scale.
+    rng = np.random.default_rng(12)
+    heavy = 10 * np.exp(rng.normal(0, 0.05, 100))
+    light = np.exp(rng.normal(2, 2, 300))
+    truth = np.concatenate([heavy, light])
+    weight = np.concatenate([np.full(100, 50.0), np.full(300, 0.01)])
+    weighted, plain = trivial_value(name, truth, weight), trivial_value(name, truth, None)
+    assert weighted < 0.2 * plain  # the two trivial predictors differ by far
+    found = row_interval(get_metric(name), truth, truth.copy(), weight, seed=7)
+    # Half a pseudo-row among 400 rows moves the mean by about 1/100 of the trivial value (rmsle's root: 1/10);
+    # weighed without the weights, the same prior gave ends of 0.12 to 1.9 times the weighted trivial value.
+    assert found.low == 0 and 0 < found.high < 0.1 * weighted

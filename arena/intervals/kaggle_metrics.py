@@ -82,7 +82,15 @@ from arena.intervals.bootstrap import (
     standard_normals,
     weighted_rows_auc,
 )
-from arena.metrics.multilabel import _f1, multilabel_f1_macro, multilabel_f1_micro, row_f1, row_log_losses
+from arena.metrics.agreement import average_precision
+from arena.metrics.multilabel import (
+    _f1,
+    multilabel_f1_macro,
+    multilabel_f1_micro,
+    multilabel_roc_auc,
+    row_f1,
+    row_log_losses,
+)
 from arena.metrics.ranking import parse_name as ranking_name
 from arena.metrics.ranking import per_query
 from arena.metrics.registry import row_levels
@@ -156,9 +164,21 @@ def value_and_interval(
     return found.point, percentile_interval(found.values, found.rows, found.point)
 
 
-WEIGHTED = ("rmsle", "mape", "smape", "multilabel_log_loss", "multilabel_f1_samples", "median_ae")
-"""The metrics drawn here with row weights too (and map@K, ndcg@K); the others' weighted intervals are
-:func:`arena.intervals.weighted.row_interval`'s."""
+WEIGHTED = (
+    "rmsle",
+    "mape",
+    "smape",
+    "multilabel_log_loss",
+    "multilabel_f1_samples",
+    "median_ae",
+    "pearson",
+    "spearman",
+    "average_precision",
+    "multilabel_f1_micro",
+    "multilabel_f1_macro",
+    "multilabel_roc_auc",
+)
+"""The metrics drawn here with row weights too (and map@K, ndcg@K): every one this module draws."""
 
 
 def handles_weighted(name: str) -> bool:
@@ -187,7 +207,7 @@ def draws(
     """The metric's :class:`Draws` on these rows, with row ``weight`` (:func:`handles_weighted` metrics) or none."""
     options = {"resamples": resamples, "seed": seed, "blocks": blocks}
     if name in MEANS:
-        values, finish, loss, fallback = MEANS[name](truth, pred)
+        values, finish, loss, fallback = MEANS[name](truth, pred, None if weight is None else np.asarray(weight, float))
         return _mean_draws(values, finish, loss, fallback, weight=weight, **options)
     parsed = ranking_name(name)
     if parsed is not None:
@@ -203,6 +223,13 @@ def _undefined(point: float, resamples: int) -> Draws:
     return Draws(point, np.full(resamples, np.nan), 0.0)
 
 
+def _counted(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that carry weight, and their weights over the largest (weights of any scale: sums stay finite)."""
+    counted = weight > 0
+    kept = weight[counted]
+    return counted, kept / float(kept.max()) if len(kept) else kept
+
+
 # --- means of per-row values --------------------------------------------------------
 
 
@@ -214,28 +241,39 @@ def _root(means: np.ndarray) -> np.ndarray:
     return np.sqrt(means[..., 0])
 
 
-def _median_guess(truth: np.ndarray, errors: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> float:
-    """The metric's mean when every row is predicted the truth's median (a trivial predictor)."""
-    return float(np.mean(errors(truth, np.full(len(truth), np.median(truth))))) if len(truth) else 0.0
+def _median_guess(
+    truth: np.ndarray, errors: Callable[[np.ndarray, np.ndarray], np.ndarray], weight: np.ndarray | None
+) -> float:
+    """The metric's (weighted) mean when every row is predicted the truth's (weighted) median: a trivial predictor."""
+    if not len(truth):
+        return 0.0
+    return weighted_mean(errors(truth, np.full(len(truth), weighted_median(truth, weight))), weight)
 
 
-def _rmsle(truth, pred):  # the trivial guess: exp(mean log1p) - 1
-    return squared_log_errors(truth, pred), _root, True, (0.0, float(np.var(np.log1p(truth))))
+def _rmsle(truth, pred, weight):  # the trivial guess: exp(mean log1p) - 1
+    logs = np.log1p(truth)
+    spread = weighted_mean((logs - weighted_mean(logs, weight)) ** 2, weight) if len(truth) else 0.0
+    return squared_log_errors(truth, pred), _root, True, (0.0, spread)
 
 
-def _mape(truth, pred):  # the better of two trivial guesses: the median, or 0 (a MAPE of exactly 1)
-    return percentage_errors(truth, pred), _first, True, (0.0, min(1.0, _median_guess(truth, percentage_errors)))
+def _mape(truth, pred, weight):  # the better of two trivial guesses: the median, or 0 (a MAPE of exactly 1)
+    return (
+        percentage_errors(truth, pred),
+        _first,
+        True,
+        (0.0, min(1.0, _median_guess(truth, percentage_errors, weight))),
+    )
 
 
-def _smape(truth, pred):
-    return symmetric_errors(truth, pred), _first, True, (0.0, _median_guess(truth, symmetric_errors))
+def _smape(truth, pred, weight):
+    return symmetric_errors(truth, pred), _first, True, (0.0, _median_guess(truth, symmetric_errors, weight))
 
 
-def _multilabel_log_loss(truth, proba):  # the trivial guess: 1/2 for every label
+def _multilabel_log_loss(truth, proba, weight):  # the trivial guess: 1/2 for every label
     return row_log_losses(truth, proba), _first, True, (0.0, float(np.log(2)))
 
 
-def _f1_samples(truth, pred):  # the trivial guess: no label
+def _f1_samples(truth, pred, weight):  # the trivial guess: no label
     return row_f1(truth, pred), _first, False, (1.0, 0.0)
 
 
@@ -246,8 +284,9 @@ MEANS = {
     "multilabel_log_loss": _multilabel_log_loss,
     "multilabel_f1_samples": _f1_samples,
 }
-"""Means of per-row values: (per-row values, the function of their mean that gives the metric, whether it is a loss,
-and the best and a trivial predictor's per-row value)."""
+"""Means of per-row values, from (truth, prediction, row weights or None): (per-row values, the function of their mean
+that gives the metric, whether it is a loss, and the best and a trivial predictor's per-row value, the trivial one
+weighing the rows as the metric does)."""
 
 
 def _mean_draws(
@@ -367,26 +406,35 @@ def _correlation_of(means: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
-def _pearson(truth, pred, *, resamples, seed, blocks):
-    point = pearson(truth, pred)
+def _pearson(truth, pred, *, resamples, seed, blocks, weight=None):
+    point = pearson(truth, pred, weight)  # the metric's own computation
     if not np.isfinite(point):
         return _undefined(point, resamples)
+    if weight is not None:
+        counted, weight = _counted(weight)
+        truth, pred = truth[counted], pred[counted]
     n = len(truth)
-    ones = np.ones(n)
-    t = _unit_deviations(np.asarray(truth, dtype=np.float64), ones, float(n))
-    p = _unit_deviations(np.asarray(pred, dtype=np.float64), ones, float(n)) if t is not None else None
+    relative = np.ones(n) if weight is None else weight / (float(weight.sum()) / n)  # in average rows' weight
+    t = _unit_deviations(np.asarray(truth, dtype=np.float64), relative, float(n))
+    p = _unit_deviations(np.asarray(pred, dtype=np.float64), relative, float(n)) if t is not None else None
     if t is None or p is None:  # a constant side: 0 however the rows are weighted
         return Draws(point, np.full(resamples, point), n, exact=True)
-    sums, counts = block_sums(np.stack([t, p, t * t, p * p, t * p], axis=1), blocks=blocks, seed=seed)
-    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
-    mass = both[:, -1]
-    values = _with_prior(_correlation_of(both[:, :-1] / mass[:, None]), mass, CORRELATION_PRIOR, seed, (-1.0, 1.0))
+    moments = np.stack([t, p, t * t, p * p, t * p], axis=1)
+    if weight is None:
+        sums, counts = block_sums(moments, blocks=blocks, seed=seed)
+        mass = counts
+    else:  # each row's moments times its weight, and the weight, summed per block
+        sums, counts = block_sums(np.column_stack([moments * relative[:, None], relative]), blocks=blocks, seed=seed)
+        sums, mass = sums[:, :-1], sums[:, -1]
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, mass])
+    total = both[:, -1]
+    values = _with_prior(_correlation_of(both[:, :-1] / total[:, None]), total, CORRELATION_PRIOR, seed, (-1.0, 1.0))
     # Each block's influence on r, for the expansion: r's derivatives in the five means times the block's moments.
-    mt, mp, mtt, mpp, mtp = sums.sum(axis=0) / n
+    mt, mp, mtt, mpp, mtp = sums.sum(axis=0) / mass.sum()
     vt, vp = mtt - mt * mt, mpp - mp * mp
     r, spread = (mtp - mt * mp) / np.sqrt(vt * vp), np.sqrt(vt * vp)
     slope = np.array([r * mt / vt - mp / spread, r * mp / vp - mt / spread, -r / (2 * vt), -r / (2 * vp), 1 / spread])
-    deviations = (sums - np.outer(counts, [mt, mp, mtt, mpp, mtp])) @ slope
+    deviations = (sums - np.outer(mass, [mt, mp, mtt, mpp, mtp])) @ slope
     return Draws(point, values, effective_rows(n, excess_kurtosis(deviations, counts)))
 
 
@@ -480,6 +528,8 @@ def spearman_influence(pair: RankedPair, point: float, weight: np.ndarray | None
     product = f * g
     m1, m2, m3 = mean(product, w_t), mean(f * f, w_t), mean(g_p * g_p, w_p)
     vf, vg = m2 - 0.25, m3 - 0.25
+    if not vf * vg > 0:  # the weight on one row, but for rounding: no spread to move
+        return np.zeros(n)
     out = _above_sorted(times_weight(g, w_t), side_t.starts)
     out += _above_sorted(times_weight(f_p, w_p), side_p.starts)[at_p]
     out /= total
@@ -513,8 +563,8 @@ def _both(tasks: list[Callable[[], object]], rows: int) -> list:
 def _spearman(truth, pred, *, resamples, seed, blocks, weight=None):
     if weight is not None:
         point = spearman(truth, pred, weight)  # the metric's own computation
-        counted = weight > 0
-        truth, pred, weight = truth[counted], pred[counted], weight[counted]
+        counted, weight = _counted(weight)
+        truth, pred = truth[counted], pred[counted]
     n = len(truth)
     if n < 2:
         return _undefined(float("nan") if weight is None else point, resamples)
@@ -573,6 +623,7 @@ def _weighted_median_ae(truth, pred, weight, *, resamples, seed, blocks):
     and above them is drawn as a whole (a Gamma with the mean and variance of its sum of w_i E_i). The prior is the
     unweighted one's, each pseudo-row weighing an average row."""
     point = weighted_median(np.abs(pred - truth), weight)  # the metric's own computation, on every row
+    reference = weighted_median(np.abs(truth - weighted_median(truth, weight)), weight)  # predicting its median
     counted = weight > 0
     errors, weight = np.abs(pred - truth)[counted], weight[counted]
     n = len(errors)
@@ -598,7 +649,6 @@ def _weighted_median_ae(truth, pred, weight, *, resamples, seed, blocks):
     k = np.minimum((running < (mass / 2)[:, None]).sum(axis=1), hi - lo - 1)
     values = errors[lo:hi][k]
     unit = total / n
-    reference = float(np.median(np.abs(truth - np.median(truth))))  # predicting the truth's median
     values = _with_prior(values, mass / unit, ((PRIOR, 0.0), (PRIOR, reference)), seed, (0.0, np.inf))
     kish = total * total / squares  # unequal weights: fewer rows' worth of information
     return Draws(point, values, kish)
@@ -628,18 +678,29 @@ def _ap_of_counts(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, hits / positives]) * precision))
 
 
-def _score_levels(is_positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _score_levels(
+    is_positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's level among increasing scores (:func:`arena.metrics.registry.row_levels`: on the six-decimal grid,
-    a grid point), and the positives and rows per level (some levels may be empty)."""
+    a grid point), and the positives and rows per level (some levels may be empty), each row counting its
+    ``weight`` when given."""
     level, levels = row_levels(score)
-    return level, np.bincount(level[is_positive], minlength=levels), np.bincount(level, minlength=levels)
+    if weight is None:
+        return level, np.bincount(level[is_positive], minlength=levels), np.bincount(level, minlength=levels)
+    positives = np.bincount(level[is_positive], weights=weight[is_positive], minlength=levels)
+    return level, positives, np.bincount(level, weights=weight, minlength=levels)
 
 
 def ap_influence(
-    is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, out: np.ndarray | None = None
+    is_positive: np.ndarray,
+    level: np.ndarray,
+    pos: np.ndarray,
+    total: np.ndarray,
+    out: np.ndarray | None = None,
+    rows: float | None = None,
 ) -> np.ndarray:
-    """Each row's influence on the average precision (n times its derivative by the row's weight), from
-    :func:`_score_levels`; added to ``out`` when given.
+    """Each row's influence on the average precision (the rows' total weight ``rows``, n without weights, times its
+    derivative by the row's weight), from :func:`_score_levels`; added to ``out`` when given.
 
     AP = (1/P) sum over levels l of pos_l TP_l / N_l, TP_l and N_l the positives and rows at or above l. A row at
     level m is in N_l for every l at or below m, a positive also in TP_l and in P; so a negative's influence is
@@ -651,7 +712,7 @@ def ap_influence(
     np.divide(hits, seen, out=precision, where=seen > 0)
     np.divide(pos, seen, out=gain, where=pos > 0)
     ap = float(np.dot(pos, precision)) / positives
-    scale = len(is_positive) / positives
+    scale = (len(is_positive) if rows is None else rows) / positives
     negative = np.cumsum(gain * precision)  # at or below each level
     negative *= -scale
     positive = np.cumsum(gain)
@@ -665,26 +726,34 @@ def ap_influence(
     return out
 
 
-def _average_precision(truth, proba, *, resamples, seed, blocks):
+def _average_precision(truth, proba, *, resamples, seed, blocks, weight=None):
     k = proba.shape[1]
     classes = [1] if k == 2 else list(range(k))
+    if weight is not None:
+        point = average_precision(truth, proba, weight)  # the metric's own computation
+        counted, weight = _counted(weight)
+        truth, proba = truth[counted], proba[counted]
     n = len(truth)
-    levels = [_score_levels(truth == c, proba[:, c]) for c in classes]
+    levels = [_score_levels(truth == c, proba[:, c], weight) for c in classes]
     counts = []
     for _, pos, total in levels:
         occupied = total > 0
         counts.append((pos[occupied], (total - pos)[occupied]))
-    point = float(np.mean([_ap_of_counts(pos, neg) for pos, neg in counts])) if k > 2 else _ap_of_counts(*counts[0])
+    if weight is None:
+        point = float(np.mean([_ap_of_counts(*c) for c in counts])) if k > 2 else _ap_of_counts(*counts[0])
     if not np.isfinite(point):
         return _undefined(point, resamples)
-    trivial = float(np.mean([np.mean(truth == c) for c in classes]))  # a random order: about the share of positives
+    w = np.ones(n) if weight is None else weight
+    # A random order: about the (weighted) share of positives.
+    trivial = float(np.mean([np.dot(w, truth == c) for c in classes])) / float(w.sum())
     prior = ((AUC_PRIOR, 1.0), (AUC_PRIOR, trivial))
     influence = np.zeros(n)
     for c, (level, pos, total) in zip(classes, levels):
-        ap_influence(truth == c, level, pos, total, influence)
+        ap_influence(truth == c, level, pos, total, influence, float(w.sum()))
     influence /= len(classes)
-    if n > blocks and not (k == 2 and len(counts[0][0]) <= blocks):
-        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
+    unit = float(w.sum()) / n
+    if n > blocks and (weight is not None or not (k == 2 and len(counts[0][0]) <= blocks)):
+        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks, weight=weight)
         return Draws(point, _with_prior(values, mass, prior, seed), rows)
     if n > blocks:  # two classes, few distinct scores: Gamma(count) weights per score and class, exact
         pos, neg = counts[0]
@@ -692,11 +761,14 @@ def _average_precision(truth, proba, *, resamples, seed, blocks):
         normals = standard_normals(resamples, AUC_BINS if len(pos) <= AUC_BINS else blocks, seed)
         pos_w, neg_w = gamma_draws(rng, pos, normals[0]), gamma_draws(rng, neg, normals[1])
         values, mass = _ap_of_level_weights(pos_w, neg_w), pos_w.sum(axis=1) + neg_w.sum(axis=1)
-    else:  # row weights shared by every class
+    else:  # row weights (times each row's own weight) shared by every class
         weights = row_weights(resamples, n, seed)
+        if weight is not None:
+            weights = weights * weight
         values = np.mean([_weighted_rows_ap(weights, truth == c, proba[:, c]) for c in classes], axis=0)
-        mass = weights.sum(axis=1)
-    return Draws(point, _with_prior(values, mass, prior, seed), _influence_rows(influence, blocks=blocks, seed=seed))
+        mass = weights.sum(axis=1) / unit
+    spread = influence if weight is None else influence * (weight / unit)
+    return Draws(point, _with_prior(values, mass, prior, seed), _influence_rows(spread, blocks=blocks, seed=seed))
 
 
 def _weighted_rows_ap(weights: np.ndarray, is_positive: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -714,44 +786,66 @@ def _weighted_rows_ap(weights: np.ndarray, is_positive: np.ndarray, score: np.nd
 # --- multi-label counts and ROC AUC -------------------------------------------------
 
 
-def _sparse_block_sums(cells: np.ndarray, *, blocks: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`arena.intervals.bootstrap.block_sums` of a 0/1 matrix (n, d), counting only its ones."""
+def _sparse_block_sums(
+    cells: np.ndarray, *, blocks: int, seed: int, weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`arena.intervals.bootstrap.block_sums` of a 0/1 matrix (n, d), counting only its ones (each the row's
+    ``weight`` when given), and the rows (or their weight) per block."""
     n, d = cells.shape
     block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)  # block_sums' blocks
     rows, columns = np.nonzero(cells)
-    sums = np.bincount(block[rows].astype(np.int64) * d + columns, minlength=blocks * d).reshape(blocks, d)
-    return sums.astype(np.float64), np.bincount(block, minlength=blocks).astype(np.float64)
+    at = block[rows].astype(np.int64) * d + columns
+    sums = np.bincount(at, weights=None if weight is None else weight[rows], minlength=blocks * d)
+    return sums.reshape(blocks, d).astype(np.float64), np.bincount(block, weights=weight, minlength=blocks)
 
 
 def _multilabel_f1(average: str):
-    def f1_draws(truth, pred, *, resamples, seed, blocks):
+    def f1_draws(truth, pred, *, resamples, seed, blocks, weight=None):
         metric = multilabel_f1_micro if average == "micro" else multilabel_f1_macro
-        point = metric(truth, pred)
+        point = metric(truth, pred, weight)  # the metric's own computation
+        relative = None
+        if weight is not None:  # each row counts its weight, in units of an average row's
+            counted, weight = _counted(weight)
+            truth, pred = truth[counted], pred[counted]
+            relative = weight / (float(weight.sum()) / max(len(weight), 1))
         n, labels = truth.shape
+        if not n:
+            return _undefined(point, resamples)
         t, p = truth > 0, pred > 0
         cells = [t & p, ~t & p, t & ~p]
         if average == "micro":
             counts = np.stack([c.sum(axis=1) for c in cells], axis=1).astype(np.float64)
-            sums, mass = _weighted_sums(counts, resamples=resamples, seed=seed, blocks=blocks)
+            if relative is None:
+                sums, mass = _weighted_sums(counts, resamples=resamples, seed=seed, blocks=blocks)
+            else:
+                both, _ = _weighted_sums(
+                    np.column_stack([counts * relative[:, None], relative]),
+                    resamples=resamples,
+                    seed=seed,
+                    blocks=blocks,
+                )
+                sums, mass = both[:, :-1], both[:, -1]
             rows_counts = counts
         elif n <= blocks:
             rows_counts = np.concatenate(cells, axis=1).astype(np.float64)
             weights = row_weights(resamples, n, seed)
+            if relative is not None:
+                weights = weights * relative
             sums, mass = weights @ rows_counts, weights.sum(axis=1)
         else:
-            block_counts, block_rows = _sparse_block_sums(np.concatenate(cells, axis=1), blocks=blocks, seed=seed)
+            block_counts, block_rows = _sparse_block_sums(
+                np.concatenate(cells, axis=1), blocks=blocks, seed=seed, weight=relative
+            )
             weights = row_weights(resamples, blocks, seed)
             sums, mass = weights @ block_counts, weights @ block_rows
             rows_counts = None
         tp, fp, fn = np.split(sums, 3, axis=1)
         values = _f1(tp, fp, fn)
         values = values[:, 0] if average == "micro" else values.mean(axis=1)
-        # Each row's influence, for the expansion: the F1's derivatives in the summed counts, times the row's counts.
-        totals = (
-            [c.sum(axis=0).astype(np.float64) for c in cells]
-            if average == "macro"
-            else [np.array([float(c.sum())]) for c in cells]
-        )
+        # Each row's influence, for the expansion: the F1's derivatives in the summed counts, times the row's counts
+        # (and its weight).
+        w = np.ones(n) if relative is None else relative
+        totals = [w @ c for c in cells] if average == "macro" else [np.array([float(w @ c.sum(axis=1))]) for c in cells]
         scale = (2 * totals[0] + totals[1] + totals[2]) ** 2
         by_tp = np.divide(2 * (totals[1] + totals[2]), scale, out=np.zeros(len(scale)), where=scale > 0)
         by_error = np.divide(-2 * totals[0], scale, out=np.zeros(len(scale)), where=scale > 0)
@@ -759,7 +853,10 @@ def _multilabel_f1(average: str):
             influence = rows_counts @ np.concatenate([by_tp, by_error, by_error])
         else:
             influence = cells[0] @ by_tp + (cells[1] | cells[2]) @ by_error
-        rows = _influence_rows(np.asarray(influence, dtype=np.float64), blocks=blocks, seed=seed)
+        influence = np.asarray(influence, dtype=np.float64)
+        if relative is not None:
+            influence = influence * relative
+        rows = _influence_rows(influence, blocks=blocks, seed=seed)
         return Draws(point, _with_prior(values, mass, ((PRIOR, 1.0), (PRIOR, 0.0)), seed), rows)
 
     return f1_draws
@@ -778,11 +875,18 @@ def _label_auc(pos: np.ndarray, total: np.ndarray) -> float:
 
 
 def label_auc_influence(
-    is_positive: np.ndarray, level: np.ndarray, pos: np.ndarray, total: np.ndarray, auc: float, out: np.ndarray
+    is_positive: np.ndarray,
+    level: np.ndarray,
+    pos: np.ndarray,
+    total: np.ndarray,
+    auc: float,
+    out: np.ndarray,
+    rows: float | None = None,
 ) -> None:
     """Add each row's influence on a label's ROC AUC (DeLong's placement value less the AUC, times n over its class's
-    rows, as :func:`arena.intervals.bootstrap.auc_influence`) to ``out``, from :func:`_score_levels`."""
-    n = len(level)
+    rows, as :func:`arena.intervals.bootstrap.auc_influence`) to ``out``, from :func:`_score_levels`; with row
+    weights ``pos`` and ``total`` are weighted and ``rows`` is the rows' total weight."""
+    n = len(level) if rows is None else rows
     neg = total - pos
     n_pos, n_neg = float(pos.sum()), float(neg.sum())
     below = np.cumsum(neg) - neg / 2  # a positive's placement: the negatives below it, ties counting one half
@@ -799,27 +903,36 @@ def label_auc_influence(
     out[rows] += positive[level[rows]]
 
 
-def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks):
+def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks, weight=None):
+    if weight is not None:
+        weighted_point = multilabel_roc_auc(truth, proba, weight)  # the metric's own computation
+        counted, weight = _counted(weight)
+        truth, proba = truth[counted], proba[counted]
     n, labels = truth.shape
     found = [
-        (truth[:, j] > 0, _score_levels(truth[:, j] > 0, np.ascontiguousarray(proba[:, j]))) for j in range(labels)
+        (truth[:, j] > 0, _score_levels(truth[:, j] > 0, np.ascontiguousarray(proba[:, j]), weight))
+        for j in range(labels)
     ]
     aucs = np.array([_label_auc(pos, total) for _, (_, pos, total) in found])
     defined = np.flatnonzero(np.isfinite(aucs))
     if not len(defined):
         return _undefined(float("nan"), resamples)
-    point = float(aucs[defined].mean())  # the metric's own computation
+    point = float(aucs[defined].mean()) if weight is None else weighted_point  # the metric's own computation
     if all(np.count_nonzero(found[j][1][2]) == 1 for j in defined):  # one score per label: 1/2 however weighted
         return Draws(point, np.full(resamples, point), n, exact=True)
+    total_weight = float(n) if weight is None else float(weight.sum())
     influence = np.zeros(n)
     for j in defined:
         t, (level, pos, total) = found[j]
-        label_auc_influence(t, level, pos, total, float(aucs[j]), influence)
+        label_auc_influence(t, level, pos, total, float(aucs[j]), influence, total_weight)
     influence /= len(defined)
+    unit = total_weight / n
     if n > blocks:
-        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks)
+        values, mass, rows = _linear(point, influence, resamples=resamples, seed=seed, blocks=blocks, weight=weight)
         return Draws(point, _with_prior(values, mass, AUC_LABEL_PRIOR, seed), rows)
     weights = row_weights(resamples, n, seed)
+    if weight is not None:
+        weights = weights * weight
     values = np.mean(
         [
             weighted_rows_auc(
@@ -829,10 +942,11 @@ def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks):
         ],
         axis=0,
     )
+    spread = influence if weight is None else influence * (weight / unit)
     return Draws(
         point,
-        _with_prior(values, weights.sum(axis=1), AUC_LABEL_PRIOR, seed),
-        _influence_rows(influence, blocks=blocks, seed=seed),
+        _with_prior(values, weights.sum(axis=1) / unit, AUC_LABEL_PRIOR, seed),
+        _influence_rows(spread, blocks=blocks, seed=seed),
     )
 
 
