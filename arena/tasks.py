@@ -31,14 +31,23 @@ def _names_codabench(ref: str | Path) -> bool:
 def load_task(ref: str | Path) -> MetricTask | ProgramTask:
     """Load and validate the task a reference names, using the on-disk caches.
 
-    Both kinds are :class:`arena.bundles.loading.Task` subclasses that implement
-    :class:`arena.scoring.interface.TaskInterface`; the return type says so, for callers that need either.
+    Both kinds implement :class:`arena.scoring.interface.TaskInterface`, which is all most callers need; the
+    return type names the two, for a caller that needs one of them (see :func:`load_bundle_task` and
+    :func:`load_phase`).
 
     Raises :class:`arena.errors.BundleError` (every problem at once) or :class:`arena.errors.UnknownTaskError`.
     A Codabench or CodaLab bundle loads as one of its phases (the first without ``#phase=``).
     """
     if _names_codabench(ref):
         return load_program_task(ref)
+    return load_bundle(ref, MetricTask)
+
+
+def load_bundle_task(ref: str | Path) -> MetricTask:
+    """Load the task.toml bundle (or built-in) a reference names, as :func:`load_task` does; an error for a
+    reference to a Codabench or CodaLab bundle, for callers that need a bundle's rows, classes or columns."""
+    if _names_codabench(ref):
+        raise ValueError(f"{str(ref)!r} names a Codabench or CodaLab bundle, not a task.toml bundle")
     return load_bundle(ref, MetricTask)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from arena.bundles.archives import MAX_UNPACKED_BYTES, safe_unzip
-from arena.bundles.loading import AnswerKey, Task, answer_sha256
+from arena.bundles.loading import AnswerKey, answer_sha256
 from arena.bundles.spec import CompetitionDefaults, TaskSpec
 from arena.codabench.bundle import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
 from arena.codabench.sandbox import FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, run_program
@@ -98,17 +98,33 @@ class ProgramFailed(SubmissionError):
         return type(self), (self.verdict, self.reason, self.output)
 
 
+def _no_rows() -> pd.DataFrame:
+    return pd.DataFrame({"file": pd.Series([], dtype=str)})
+
+
 @dataclass
-class ProgramTask(Task):
-    """One phase of a bundle: its reference data, its scoring program and the leaderboard columns."""
+class ProgramTask:
+    """One phase of a bundle: its reference data, its scoring program and the leaderboard columns.
+
+    It implements :class:`arena.scoring.interface.TaskInterface` on its own: a phase has no rows, classes or
+    prediction columns of Arena's, so it takes nothing from a bundle's task (:class:`arena.bundles.loading.Task`).
+    """
 
     spec: ProgramSpec
-    # Keyword-only and required: they follow Task's fields with defaults, and every program task has them all.
-    bundle: CompetitionBundle = field(kw_only=True)
-    phase: Phase = field(kw_only=True)
-    program_dir: Path = field(kw_only=True)
-    reference_dir: Path = field(kw_only=True)
-    extra: dict = field(default_factory=dict)
+    answers: pd.DataFrame = field(repr=False)  # the reference data's and the program's files, by SHA-256
+    bundle: CompetitionBundle
+    phase: Phase
+    program_dir: Path
+    reference_dir: Path
+    train: pd.DataFrame = field(default_factory=_no_rows, repr=False)  # a phase's data ship with the bundle
+    test: pd.DataFrame = field(default_factory=_no_rows, repr=False)
+
+    per_row_results = False
+    """The program gives one number per file, no per-row results."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     @property
     def answer_key(self) -> AnswerKey:
@@ -123,15 +139,12 @@ class ProgramTask(Task):
 
     @property
     def prediction_columns(self) -> list[str]:
+        """None: the upload is whatever files the competition's instructions ask for."""
         return []
 
     def sample_submission(self) -> pd.DataFrame:
+        """Empty: a phase's sample submission, if any, ships with its bundle in its own format."""
         return pd.DataFrame()
-
-    # --- what every task offers (arena.scoring.interface.TaskInterface) -------------------------------------
-
-    per_row_results = False
-    """The program gives one number per file, no per-row results."""
 
     @property
     def leaderboard_columns(self) -> tuple[Column, ...]:
@@ -171,7 +184,7 @@ class ProgramTask(Task):
             if spec.native:
                 from arena.codabench.native import score_natively
 
-                return score_natively(self, res)
+                return score_natively(self, res, max_bytes=max_bytes)
             try:
                 run = run_program(self.program_dir, self.reference_dir, res, time_limit=spec.time_limit)
             except ProgramError as exc:
@@ -368,11 +381,8 @@ def load_program_task(ref: str | Path) -> ProgramTask:
             time_limit=phase.time_limit,
             native=native,
         )
-        empty = pd.DataFrame({"file": pd.Series([], dtype=str)})
         task = ProgramTask(
             spec=spec,
-            train=empty,
-            test=empty,
             answers=answers,
             bundle=bundle,
             phase=phase,

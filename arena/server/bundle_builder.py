@@ -9,12 +9,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from arena.bundles.loading import Task
 from arena.bundles.spec import KINDS, PREDICTIONS
 from arena.config import arena_home
 from arena.errors import ArenaError, BundleError
 from arena.metrics.registry import METRICS
-from arena.tasks import load_task
+from arena.scoring.metric_task import MetricTask
+from arena.tasks import load_bundle_task
 
 FILES = ("train", "test", "answers")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -105,10 +105,11 @@ def build(files: dict[str, Path], choices: Choices) -> Path:
     return folder
 
 
-def preview(folder: Path) -> tuple[Task | None, list[str]]:
-    """The validated task, or every problem found in the bundle, said without the server's folders."""
+def preview(folder: Path) -> tuple[MetricTask | None, list[str]]:
+    """The validated task, or every problem found in the bundle, said without the server's folders (a built bundle
+    is a task.toml bundle: the preview shows its rows, classes and submission columns)."""
     try:
-        return load_task(folder), []
+        return load_bundle_task(folder), []
     except BundleError as exc:
         return None, [
             message.replace(str(folder) + "/", "").replace(str(folder), "the bundle") for message in exc.messages()
