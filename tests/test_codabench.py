@@ -246,6 +246,20 @@ def test_a_zipped_bundle_loads_as_the_same_task_as_its_folder(tmp_path):
         load_task(f"{folder}#phase=3")
 
 
+def test_a_phase_is_a_task_of_its_own_not_a_bundle_task_with_its_methods_emptied(tmp_path):
+    from arena.bundles.loading import Task
+    from arena.tasks import load_bundle_task, load_task
+
+    task = load_task(write_v2(tmp_path / "b"))
+    assert not isinstance(task, Task)
+    assert not hasattr(task, "classes") and not hasattr(task, "feature_columns")
+    for name in ("spec", "train", "test", "answers", "name", "answer_key", "prediction_columns", "per_row_results"):
+        assert hasattr(task, name), name
+    assert task.leaderboard_columns and task.scoring_timeout > task.spec.time_limit
+    with pytest.raises(ValueError, match="not a task.toml bundle"):
+        load_bundle_task(tmp_path / "b")
+
+
 # --- the scoring program in the sandbox ----------------------------------------------
 
 
@@ -435,6 +449,102 @@ def test_a_program_that_computes_no_arena_metric_is_not_offered_native_scoring(t
     program = ACCURACY_PROGRAM.replace('"accuracy": right / len(ref)', '"accuracy": (right / len(ref)) ** 2')
     found = detect(load_task(write_v2(tmp_path / "b", program=program)))
     assert found.metric is None and "matches none of Arena's metrics" in found.note
+
+
+def native_phase(tmp_path: Path, name: str, reference: str, metric: str):
+    """Phase 1 of a bundle whose reference data is one file, scored by Arena's ``metric`` (no program runs)."""
+    from arena.tasks import load_task
+
+    folder = write_v2(tmp_path / "b")
+    for old in (folder / "dev_ref").iterdir():
+        old.unlink()
+    (folder / "dev_ref" / name).write_text(reference)
+    return load_task(f"{folder}#phase=1&native={metric}")
+
+
+VALUES = [(f"r{i}", round(1.5 * i - 7.25, 2)) for i in range(12)]
+VALUES_CSV = "id,value\n" + "".join(f"{i},{v}\n" for i, v in VALUES)
+
+
+def upload_text(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / "upload" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def changed(rows, line: int, value) -> str:
+    """The values table with the value on ``line`` (the header is line 1) replaced."""
+    return "id,value\n" + "".join(f"{i},{value if n + 2 == line else v}\n" for n, (i, v) in enumerate(rows))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (changed(VALUES, 4, "1e308"), "column 'value' has 1 values larger in magnitude than 1e+18"),
+        (changed(VALUES, 5, "-1e19"), "e.g. -1e+19 at lines 5"),
+        (changed(VALUES, 6, "nan"), "column 'value' has 1 empty, NaN or infinite values (lines 6)."),
+        (changed(VALUES, 7, "inf"), "column 'value' has 1 empty, NaN or infinite values (lines 7)."),
+        (changed(VALUES, 3, ""), "empty, NaN or infinite values (lines 3)"),
+        (changed(VALUES, 8, "high"), "column 'value' must hold numbers; found text such as"),
+        (
+            VALUES_CSV.replace("r4,", "r3,"),
+            "1 ids appear more than once, e.g. 'r3' (repeats at lines 6). Keep one row per id.",
+        ),
+        (VALUES_CSV.replace("r5,", "zz,"), "1 ids are not in the test set, e.g. 'zz'"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(200), "this is not a CSV or Parquet file (it looks like a PNG image)"),
+        (VALUES_CSV + "r99,1,2\n", "Check that every line has 2 fields separated by commas."),
+    ],
+)
+def test_a_hostile_native_upload_is_refused_by_the_common_reader_naming_its_lines(tmp_path, text, message):
+    from arena.scoring.score import score_submission
+
+    task = native_phase(tmp_path, "values.csv", VALUES_CSV, "rmse")
+    with pytest.raises(SubmissionError) as caught:
+        score_submission(task, upload_text(tmp_path, "values.csv", text))
+    assert any(message in problem for problem in caught.value.messages()), caught.value.messages()
+
+
+def test_a_native_upload_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    from arena.scoring.score import score_submission
+
+    task = native_phase(tmp_path, "values.csv", VALUES_CSV, "rmse")
+    with pytest.raises(SubmissionError, match="the limit is 0 MiB"):
+        score_submission(task, upload_text(tmp_path, "values.csv", VALUES_CSV), max_bytes=100)
+
+
+def test_headerless_tab_separated_and_row_ordered_files_score_as_codabench_reads_them(tmp_path):
+    import numpy as np
+
+    from arena.scoring.score import score_submission
+
+    # Tab-separated with no header, ids first: the upload's rows in any order, its lines counted from 1.
+    reference = "".join(f"{i}\t{v}\n" for i, v in VALUES)
+    task = native_phase(tmp_path / "tabs", "truth.txt", reference, "mae")
+    guesses = [(i, v + (2.0 if n % 3 == 0 else 0.0)) for n, (i, v) in enumerate(VALUES)]
+    upload = upload_text(tmp_path, "truth.txt", "".join(f"{i}\t{v}\n" for i, v in reversed(guesses)))
+    score = score_submission(task, upload)
+    assert score.public["mae"] == pytest.approx(2.0 * 4 / 12)
+    assert score.n_public == 12 and score.public_ci[0] <= score.public["mae"] <= score.public_ci[1]
+    nan = upload_text(
+        tmp_path, "truth.txt", "".join(f"{i}\t{'nan' if n == 2 else v}\n" for n, (i, v) in enumerate(VALUES))
+    )
+    with pytest.raises(SubmissionError, match=r"NaN or infinite values \(lines 3\)"):
+        score_submission(task, nan)
+
+    # One label per line, no ids (the layout of the wheat seeds example): a row's place is its id; the upload
+    # may take another name when it is the only file, and may write 2.0 for the class 2.
+    labels = [n % 3 for n in range(30)]
+    task = native_phase(tmp_path / "rows", "testing_label", "".join(f"{v}\n" for v in labels), "accuracy")
+    guessed = [0 if n % 5 == 0 else v for n, v in enumerate(labels)]
+    score = score_submission(task, upload_text(tmp_path, "prediction", "".join(f"{float(v)}\n" for v in guessed)))
+    assert score.public["accuracy"] == pytest.approx(np.mean(np.array(guessed) == np.array(labels)))
+    with pytest.raises(SubmissionError, match="the file has 29 rows; it needs 30, one for each row of the reference"):
+        score_submission(task, upload_text(tmp_path, "prediction", "".join(f"{v}\n" for v in guessed[:-1])))
+    with pytest.raises(SubmissionError, match=r"labels are not among the task's classes .* at lines 4"):
+        score_submission(
+            task, upload_text(tmp_path, "prediction", "".join(f"{7 if n == 3 else v}\n" for n, v in enumerate(guessed)))
+        )
 
 
 # --- hosted on the server ------------------------------------------------------------

@@ -16,10 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arena.bundles.loading import Task
+from arena.bundles.spec import TaskSpec
 from arena.codabench.sandbox import ProgramError, run_program
 from arena.errors import SubmissionError
 from arena.intervals.confidence import bootstrap_confusion, bootstrap_rows
 from arena.metrics.registry import confusion_matrix, get_metric
+from arena.scoring.validation import DEFAULT_MAX_BYTES, Layout, read_submission
 
 LABEL_METRICS = (
     "accuracy",
@@ -67,7 +70,10 @@ class Detection:
 
 
 def _read(path: Path, header: bool) -> pd.DataFrame:
-    return pd.read_csv(path, sep=None, engine="python", header=0 if header else None, dtype=str, keep_default_na=False)
+    """The reference data, its delimiter chosen as an upload's is (:meth:`Layout.settled`): pandas' own guess
+    takes a digit for the delimiter of a file of one number a line."""
+    sep = Layout(()).settled(path, compressed=False).delimiter
+    return pd.read_csv(path, sep=sep, header=0 if header else None, dtype=str, keep_default_na=False)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -201,8 +207,57 @@ def detect(task) -> Detection:
     )
 
 
-def score_natively(task, res: Path):
-    """Score an upload with the Arena metric in place of the program: same file, same value, plus intervals."""
+def _names(table: ReferenceTable) -> list[str]:
+    """The reference table's column names as text: a header's own, else "column 1", "column 2"."""
+    return (
+        [str(c) for c in table.frame.columns]
+        if table.header
+        else [f"column {i + 1}" for i in range(table.frame.shape[1])]
+    )
+
+
+def reference_task(task, table: ReferenceTable) -> Task:
+    """The reference table as a bundle's task, which the common reader validates an upload against: the id column
+    (or each row's position) and the target, a classification for a label metric, else a regression."""
+    names = _names(table)
+    target = names[-1]
+    id_column = names[0] if table.id_column is not None else ("row" if target != "row" else "row number")
+    answers = pd.DataFrame(
+        {
+            id_column: table.frame.iloc[:, 0].to_numpy()
+            if table.id_column is not None
+            else np.arange(len(table.frame)),
+            target: table.frame[table.target].to_numpy(),
+        }
+    )
+    labels = get_metric(task.spec.native).needs == "label"
+    spec = TaskSpec(
+        name=task.spec.name,
+        title=task.spec.title,
+        version=1,
+        kind="classification" if labels else "regression",
+        bundle_dir=Path(task.reference_dir),
+        id_column=id_column,
+        target=target,
+        primary_metric=task.spec.native,
+        prediction="label" if labels else "value",
+    )
+    return Task(spec=spec, train=answers.iloc[:0], test=answers[[id_column]], answers=answers)
+
+
+def _in_order(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
+def score_natively(task, res: Path, *, max_bytes: int = DEFAULT_MAX_BYTES):
+    """Score an upload with the Arena metric in place of the program: same file, same value, plus intervals.
+
+    The file is read by the reader of every upload (:func:`arena.scoring.validation.read_submission`), laid out as
+    the reference data is (with or without a header and an id column, commas or tabs), so each of its checks
+    holds: size, binary files, ids, empty, NaN, infinite and out-of-range values, each named by its line.
+    """
     from arena.scoring.score import Score
 
     table = reference_table(task.reference_dir)
@@ -212,38 +267,19 @@ def score_natively(task, res: Path):
     named = [p for p in files if p.name == table.path.name]
     if len(named) != 1 and len(files) != 1:
         raise SubmissionError([f"upload one predictions file named {table.path.name} (alone or in a .zip)."])
-    try:
-        frame = _typed(_read((named or files)[0], table.header))
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SubmissionError([f"{table.path.name} cannot be read as a table like the reference data: {exc}"]) from None
-    if frame.shape[1] != table.frame.shape[1]:
-        raise SubmissionError(
-            [
-                f"{table.path.name} needs {table.frame.shape[1]} column(s), as the reference data has; "
-                f"it has {frame.shape[1]}."
-            ]
-        )
-    frame.columns = table.frame.columns
-    if table.id_column is None:
-        if len(frame) != len(table.frame):
-            raise SubmissionError(
-                [f"{table.path.name} needs {len(table.frame)} lines, one per reference row; it has {len(frame)}."]
-            )
-        pred = frame[table.target].to_numpy()
-    else:
-        merged = table.frame[[table.id_column]].merge(frame, on=table.id_column, how="left", indicator=True)
-        missing = merged[table.id_column][merged["_merge"] != "both"]
-        if len(missing) or len(frame) != len(table.frame):
-            raise SubmissionError(
-                [
-                    f"{table.path.name} must have one row for each of the {len(table.frame)} ids; "
-                    f"{len(missing)} ids are missing, e.g. {missing.head(5).tolist()}."
-                ]
-            )
-        pred = merged[table.target].to_numpy()
-    truth = table.frame[table.target].to_numpy()
-    if get_metric(task.spec.native).needs == "value" and not pd.api.types.is_numeric_dtype(pd.Series(pred)):
-        raise SubmissionError([f"column {table.target} of {table.path.name} must hold numbers."])
+    reference = reference_task(task, table)
+    columns = _names(table) if table.id_column is not None else _names(table)[-1:]
+    layout = Layout(tuple(columns), header=table.header, numbered=table.id_column is None)
+    predictions = read_submission(reference, (named or files)[0], max_bytes=max_bytes, layout=layout)
+    key = reference.answer_key
+    found = predictions.label_codes() if key.classes is not None else predictions.values
+    if found is None:
+        raise ValueError(f"the reader gave no {reference.spec.prediction}s for {table.path.name}")
+    truth, pred = (key.classes[key.truth], key.classes[found]) if key.classes is not None else (key.truth, found)
+    # Back in the reference data's row order, as the program reads it (the key is in id order): the same
+    # resampled rows, so the same interval, as before the reader was shared.
+    order = reference.answers.sort_values(reference.spec.id_column, kind="stable").index.to_numpy()
+    truth, pred = _in_order(truth, order), _in_order(pred, order)
     value, ci = native_value(task.spec.native, truth, pred)
     n = len(truth)
     return Score(

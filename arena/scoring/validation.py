@@ -72,6 +72,36 @@ class Predictions:
         return self.labels
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a text file is laid out when not as sample_submission.csv is (a header naming the columns, commas
+    between fields): the layouts a Codabench scoring program reads. Only a Codabench phase scored by Arena's metric
+    asks for one (:func:`arena.codabench.native.score_natively`); every other check applies as to any upload.
+    """
+
+    columns: tuple[str, ...]
+    """The file's columns, in order: a first line that is a header is skipped, its names unchecked (the program
+    reads fields by position)."""
+    header: bool = True
+    delimiter: str | None = None
+    """None: the first of tab, comma, semicolon and space that the file's first line holds (a comma if none)."""
+    numbered: bool = False
+    """The file has no id column: a row's id is its position (0, 1, ...), the row of the answer key it answers."""
+
+    def settled(self, path: Path, compressed: bool) -> Layout:
+        """This layout with its delimiter read from the file's first line when it names none."""
+        if self.delimiter is not None:
+            return self
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
+            first = handle.read(SNIFF_BYTES).split(b"\n", 1)[0]
+        found = next((d for d in ("\t", ",", ";", " ") if d.encode() in first), ",")
+        return Layout(self.columns, self.header, found, self.numbered)
+
+    def described(self) -> str:
+        named = {"\t": "tabs", ",": "commas", ";": "semicolons", " ": "spaces"}.get(self.delimiter or ",", "commas")
+        return f"{len(self.columns)} fields separated by {named}" if len(self.columns) > 1 else "one field"
+
+
 def _reordered(values, order: np.ndarray):
     """Rows ``order`` (positions) of an array or a table."""
     if isinstance(values, pd.DataFrame):
@@ -116,16 +146,17 @@ def _examples(values: np.ndarray) -> str:
 class _Report:
     """Collects problems with row numbers as the participant sees them in the file."""
 
-    def __init__(self, is_csv: bool) -> None:
+    def __init__(self, is_csv: bool, header: bool = True) -> None:
         self.problems: list[Problem] = []
         self.is_csv = is_csv
+        self.first = 2 if is_csv and header else 1  # the line or row number of the first data row
 
     def add(self, message: str) -> None:
         self.problems.append(Problem("", message))
 
     def rows(self, positions: np.ndarray) -> str:
         # CSV line numbers count the header as line 1; Parquet rows count from 1.
-        numbers = positions[:EXAMPLES] + (2 if self.is_csv else 1)
+        numbers = positions[:EXAMPLES] + self.first
         word = "lines" if self.is_csv else "rows"
         more = f" and {len(positions) - EXAMPLES} more" if len(positions) > EXAMPLES else ""
         return f"{word} {', '.join(map(str, numbers.tolist()))}{more}"
@@ -235,7 +266,12 @@ def _too_much_text(caps: Caps) -> _TooMuch:
 
 
 def _read_csv(
-    path: Path, compressed: bool, caps: Caps, text: list[str] | None = None, numbers: list[str] | None = None
+    path: Path,
+    compressed: bool,
+    caps: Caps,
+    text: list[str] | None = None,
+    numbers: list[str] | None = None,
+    layout: Layout | None = None,
 ) -> pa.Table:
     """Stream the CSV within the caps: reading stops at the first byte or row past them.
 
@@ -244,7 +280,8 @@ def _read_csv(
     with threads, as fast as a plain read; a file that fails to parse is read again by
     the streaming reader, whose messages name the row. ``numbers`` (probabilities,
     values) are read again as numbers when the streaming reader took them for integers
-    from its first block and then met a fraction.
+    from its first block and then met a fraction. A ``layout`` names the columns and the delimiter of a file laid
+    out otherwise than sample_submission.csv.
     """
     convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.binary() for c in text or ()})
     if not compressed and path.stat().st_size <= caps.text_bytes:
@@ -255,7 +292,8 @@ def _read_csv(
                     table = pacsv.read_csv(
                         pa.BufferReader(data),
                         convert_options=convert,
-                        read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
+                        read_options=_read_options(layout, use_threads=True),
+                        parse_options=_parse_options(layout),
                     )
                 except pa.ArrowInvalid:
                     table = None
@@ -266,7 +304,7 @@ def _read_csv(
                     return table
             del data
     try:
-        return _stream_csv(path, compressed, caps, convert)
+        return _stream_csv(path, compressed, caps, convert, layout)
     except pa.ArrowInvalid:
         if not numbers:
             raise
@@ -274,7 +312,19 @@ def _read_csv(
     floats = pacsv.ConvertOptions(
         strings_can_be_null=True, column_types={**convert.column_types, **{c: pa.float64() for c in numbers}}
     )
-    return _stream_csv(path, compressed, caps, floats)
+    return _stream_csv(path, compressed, caps, floats, layout)
+
+
+def _read_options(layout: Layout | None, *, use_threads: bool) -> pacsv.ReadOptions:
+    if layout is None:
+        return pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=use_threads)
+    return pacsv.ReadOptions(
+        block_size=BLOCK_BYTES, use_threads=use_threads, column_names=list(layout.columns), skip_rows=int(layout.header)
+    )
+
+
+def _parse_options(layout: Layout | None) -> pacsv.ParseOptions:
+    return pacsv.ParseOptions(delimiter=layout.delimiter if layout is not None and layout.delimiter else ",")
 
 
 COUNT_BYTES = 1 << 22  # bytes compared at once when counting line breaks: a chunk's comparison stays in cache
@@ -290,12 +340,15 @@ def _line_breaks(data: pa.Buffer) -> int:
     return sum(over_slices(count, len(octets), min_rows=COUNT_BYTES))
 
 
-def _stream_csv(path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions) -> pa.Table:
+def _stream_csv(
+    path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions, layout: Layout | None = None
+) -> pa.Table:
     with gzip.open(path, "rb") if compressed else open(path, "rb") as raw:
         stream = _CappedReader(raw, caps.text_bytes)
         reader = pacsv.open_csv(
             io.BufferedReader(stream, BLOCK_BYTES),
-            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+            read_options=_read_options(layout, use_threads=False),
+            parse_options=_parse_options(layout),
             convert_options=convert,
         )
         _names(reader.schema)
@@ -401,7 +454,12 @@ def _scrub(message: str, path: Path) -> str:
 
 
 def read_submission(
-    task: Task, path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, caps: Caps | None = None
+    task: Task,
+    path: str | Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    caps: Caps | None = None,
+    layout: Layout | None = None,
 ) -> Predictions:
     """Read and validate a predictions file for ``task``.
 
@@ -410,7 +468,8 @@ def read_submission(
     unknown ids, empty or non-finite values, labels outside the classes, probabilities
     that are negative or do not sum to 1, a file over ``max_bytes``, or one that holds
     more rows or text than ``caps`` (default :func:`caps_for`) allow. Reading stops at
-    the caps, so a compressed bomb costs bounded memory.
+    the caps, so a compressed bomb costs bounded memory. A ``layout`` reads a text file laid out otherwise (no
+    header, tabs, no id column: see :class:`Layout`); a Parquet file is then refused.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -424,6 +483,13 @@ def read_submission(
     fmt = _sniff(path)
     if fmt != "parquet" and (message := _not_a_table(path, fmt)):
         raise SubmissionError(message)
+    if layout is not None:
+        if fmt == "parquet":
+            raise SubmissionError(
+                f"this is a Parquet file; this task reads a text file of {layout.described()} a line, "
+                "laid out as the competition's instructions say."
+            )
+        layout = layout.settled(path, fmt == "csv.gz")
     spec = task.spec
     expected = [spec.id_column, *task.prediction_columns]
     single = _single_probability_columns(task)
@@ -432,13 +498,17 @@ def read_submission(
         if fmt == "parquet":
             table, present = _read_parquet(path, expected + single, caps)
         else:
-            table = _read_csv(path, fmt == "csv.gz", caps, text=_text_columns(task), numbers=_number_columns(task))
+            table = _read_csv(
+                path, fmt == "csv.gz", caps, text=_text_columns(task), numbers=_number_columns(task), layout=layout
+            )
+            if layout is not None and layout.numbered:  # each row's id is its position
+                table = table.append_column(spec.id_column, pa.array(np.arange(table.num_rows, dtype=np.int64)))
             present = table.column_names
     except _TooMuch as exc:
         raise SubmissionError(str(exc)) from None
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
-        raise SubmissionError(_unreadable(fmt, _scrub(str(exc), path))) from None
-    report = _Report(fmt != "parquet")
+        raise SubmissionError(_unreadable(fmt, _scrub(str(exc), path), layout)) from None
+    report = _Report(fmt != "parquet", header=layout is None or layout.header)
     header = ",".join(expected) if len(expected) <= 12 else ",".join(expected[:12]) + ",..."
     if single:  # a binary task: one column with the probability of the second class will do, as on Kaggle
         header += f" (or {spec.id_column},{single[0]}: the probability of class '{task.known_classes()[1]}')"
@@ -453,6 +523,11 @@ def read_submission(
         report.add(f"unexpected columns: {', '.join(map(str, extra_columns[:10]))}. The header must be: {header}")
     if table.num_rows == 0:
         report.add("the file has a header but no rows. Write one row per test id.")
+    elif layout is not None and layout.numbered and table.num_rows != len(task.answer_key.ids):
+        report.add(
+            f"the file has {table.num_rows:,} rows; it needs {len(task.answer_key.ids):,}, one for each row of the "
+            "reference data, in its order."
+        )
     if report.problems:
         raise SubmissionError(report.problems)
     table = _as_text(table.select(expected), report)
@@ -471,13 +546,15 @@ def read_submission(
     )
 
 
-def _unreadable(fmt: str, detail: str) -> str:
+def _unreadable(fmt: str, detail: str, layout: Layout | None = None) -> str:
     if fmt == "parquet":
         return (
             f"the file cannot be read as a Parquet file: {detail}. Write it again with pandas' to_parquet "
             "(or pyarrow), or upload a CSV like sample_submission.csv."
         )
     kind = "a gzip-compressed CSV file" if fmt == "csv.gz" else "a CSV file"
+    if layout is not None:
+        return f"the file cannot be read as a table: {detail}. Check that every line has {layout.described()}."
     return (
         f"the file cannot be read as {kind}: {detail}. "
         "Check that every line has the same number of comma-separated fields as the header."
