@@ -11,10 +11,12 @@ above that:
   intervals.py does for MAE and RMSE;
 - pearson sums the per-row first and second moments and the cross moment of the two
   sides, each centred on its mean and scaled first, so no sum loses digits;
-- spearman ranks each side once. Up to ``BLOCKS`` rows each resample re-ranks the rows
-  under its weights (a running sum of the weights in each side's order). Above that the
-  weighted statistic is its first-order expansion: each row's influence on Spearman's
-  rho, which counts how the row moves every other row's rank, summed into the blocks.
+- spearman sorts each side once (:func:`arena.metrics.regression.ranked_pair`: the value
+  and the influences come from the two sorted orders, never a rank array in row order).
+  Up to ``BLOCKS`` rows each resample re-ranks the rows under its weights (a running sum
+  of the weights in each side's order). Above that the weighted statistic is its
+  first-order expansion: each row's influence on Spearman's rho, which counts how the row
+  moves every other row's rank, summed into the blocks.
   Pearson's r of ranks fixed once, the usual shortcut, leaves those terms out: its
   spread comes out 2% to 8% too narrow for rank correlations of 0.6 to 0.97 (bivariate
   normal, 2,000 rows), while the influence's matches re-ranking (tests/test_fast_intervals.py);
@@ -31,6 +33,15 @@ above that:
   negatives over the labels; multilabel_f1_macro keeps them per label (block sums
   that count only the non-zero cells); multilabel_roc_auc sums each row's influence
   (DeLong's placement values, per label, averaged over the labels that have both classes).
+
+With row weights (a task's weight column) each row's Exp(1) draw is times its weight, and every metric here keeps
+its method: the means, pearson's moments and the multi-label counts sum each row's values times its weight into the
+blocks with the weight itself; spearman re-ranks the rows under their weights up to ``BLOCKS`` rows, and above
+that sums its weighted influence (the same expansion with every expectation weighted, E[F²] then moving even
+without ties); average precision and multi-label ROC AUC weigh every row up to ``BLOCKS`` rows and sum their
+influences from weighted class counts in score order above; median_ae draws only the rows near its weighted
+median. A pseudo-row of the prior weighs as much as an average row, and a trivial predictor's value weighs the
+rows as the metric does.
 
 The prior keeps a perfect submission's interval off a single point, as the classic
 metrics' does (:func:`arena.intervals.bootstrap.moments_interval`). A loss that is a mean
