@@ -381,3 +381,19 @@ def test_a_weighted_perfect_submission_s_interval_is_scaled_by_the_weighted_triv
     # Half a pseudo-row among 400 rows moves the mean by about 1/100 of the trivial value (rmsle's root: 1/10);
     # weighed without the weights, the same prior gave ends of 0.12 to 1.9 times the weighted trivial value.
     assert found.low == 0 and 0 < found.high < 0.1 * weighted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows, blocks", [(100, 4096), (1000, 256)])
+def test_weighted_spearman_intervals_cover_95_percent_of_the_time(rows, blocks):
+    # Weights of 1 to 4 independent of the rows: the population's weighted rho is its plain one. Up to 4,096 rows
+    # each resample re-ranks the rows under their weights; with 256 blocks the weighted influences are summed.
+    rng = np.random.default_rng(rows)
+    datasets = 1000
+    hits = 0
+    for _ in range(datasets):
+        truth, pred = rank_correlated(rows, rng)
+        weight = rng.integers(1, 5, rows).astype(np.float64)
+        found = kaggle_intervals.interval("spearman", truth, pred, seed=11, blocks=blocks, weight=weight)
+        hits += found.low <= SPEARMAN_RHO <= found.high
+    assert 0.93 <= hits / datasets <= 0.97, f"weighted spearman at n={rows}: coverage {hits / datasets:.3f}"
