@@ -281,7 +281,7 @@ target = "y"
 weight = "w"
 [metrics]
 primary = "accuracy"
-others = ["f1_macro", "qwk", "log_loss", "roc_auc"]
+others = ["f1_macro", "qwk", "log_loss", "roc_auc", "average_precision"]
 [submission]
 prediction = "probabilities"
 """)
