@@ -25,11 +25,12 @@ serve: $(VENV)/.serve-installed
 	$(BIN)/arena serve --port $(PORT)
 
 # The documentation site is built first (strict: a broken link or page fails), into build/, then ruff's lint and
-# format checks, then the tests.
+# format checks, then mypy's type checks (configured in pyproject.toml), then the tests.
 test: $(VENV)/.test-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed

@@ -91,3 +91,24 @@ def test_host_a_competition_from_the_command_line(capsys, tmp_path):
     code, _, err = run(capsys, "host", "sunspots", "--slug", "sun-cli", "--database", url)
     assert code == 1 and "exists already" in err
     db.engine.dispose()
+
+
+def test_validate_refuses_a_codabench_phase_and_points_to_score(capsys, tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "program").mkdir(parents=True)
+    (bundle / "program" / "score.py").write_text("import sys\n")
+    (bundle / "program" / "metadata").write_text("command: python3 $program/score.py $input $output\n")
+    (bundle / "reference").mkdir()
+    (bundle / "reference" / "truth.csv").write_text("id,label\nr1,a\n")
+    (bundle / "competition.yaml").write_text(
+        "version: 2\ntitle: Tiny\n"
+        "tasks:\n  - {index: 0, name: Task, reference_data: reference/, scoring_program: program/}\n"
+        "phases:\n  - {index: 0, name: Development, start: 1-1-2026, tasks: [0]}\n"
+        "leaderboards:\n  - title: Results\n    key: main\n"
+        "    columns:\n      - {title: Accuracy, key: accuracy, index: 0, sorting: desc}\n"
+    )
+    upload = tmp_path / "predictions.csv"
+    upload.write_text("id,label\nr1,a\n")
+    code, out, err = run(capsys, "validate", str(bundle), str(upload))
+    assert code == 1 and not out and "Traceback" not in err
+    assert "checked by its own scoring program" in err and f"arena score {bundle} {upload}" in err

@@ -332,6 +332,7 @@ def _mean_draws(
     occupied = mass > 0
     first = sums[occupied, 0] / mass[occupied]
     low, high = float(first.min()), float(first.max())
+    prior: tuple[tuple[float, tuple[float]], ...]
     if loss and high - low > 1e-9 * max(abs(low), abs(high)):
         prior = ((PRIOR, (low,)), (PRIOR, (high,)))
     else:
@@ -732,8 +733,8 @@ def ap_influence(
     positive *= scale
     out = np.zeros(len(level)) if out is None else out
     out += negative[level]
-    rows = np.flatnonzero(is_positive)
-    out[rows] += positive[level[rows]]
+    positive_rows = np.flatnonzero(is_positive)
+    out[positive_rows] += positive[level[positive_rows]]
     return out
 
 
@@ -803,7 +804,7 @@ def _sparse_block_sums(
     """:func:`arena.intervals.bootstrap.block_sums` of a 0/1 matrix (n, d), counting only its ones (each the row's
     ``weight`` when given), and the rows (or their weight) per block."""
     n, d = cells.shape
-    block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)  # block_sums' blocks
+    block = np.random.default_rng(seed + 1).integers(0, blocks, size=int(n), dtype=np.int32)  # block_sums' blocks
     rows, columns = np.nonzero(cells)
     at = block[rows].astype(np.int64) * d + columns
     sums = np.bincount(at, weights=None if weight is None else weight[rows], minlength=blocks * d)
@@ -910,8 +911,8 @@ def label_auc_influence(
     positive *= n / n_pos
     positive -= negative
     out += negative[level]
-    rows = np.flatnonzero(is_positive)
-    out[rows] += positive[level[rows]]
+    positive_rows = np.flatnonzero(is_positive)
+    out[positive_rows] += positive[level[positive_rows]]
 
 
 def _multilabel_roc_auc(truth, proba, *, resamples, seed, blocks, weight=None):

@@ -80,6 +80,8 @@ def check_weights(task) -> list[Problem]:
             )
         ]
     weights = answer_weights(task)
+    if weights is None:  # spec.weight is set, so there are weights
+        raise AssertionError(f"no weights read from column '{spec.weight}'")
     bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
     if len(bad):
         return [
@@ -240,9 +242,9 @@ def class_rows(influence: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> 
         mine = truth == c
         share.append(float(np.sum(influence[mine] ** 2)))
         count.append(float(weight[mine].sum() ** 2 / np.sum(weight[mine] ** 2)))
-    share, count = np.array(share), np.array(count)
-    spread = np.sum(share[count > 1] ** 2 / (count[count > 1] - 1))
-    return float(1 + share.sum() ** 2 / spread) if spread > 0 else float(len(truth))
+    shares, counts = np.array(share), np.array(count)
+    spread = np.sum(shares[counts > 1] ** 2 / (counts[counts > 1] - 1))
+    return float(1 + shares.sum() ** 2 / spread) if spread > 0 else float(len(truth))
 
 
 def confusion_interval(
@@ -269,7 +271,7 @@ def confusion_interval(
     for size in _chunks(n, resamples):
         draws = rng.standard_exponential((size, n)) * weight
         offsets = (np.arange(size)[:, None] * (k * k) + cells[None, :]).ravel()
-        stack = np.bincount(offsets, weights=draws.ravel(), minlength=size * k * k).reshape(size, k, k)
+        stack: np.ndarray = np.bincount(offsets, weights=draws.ravel(), minlength=size * k * k).reshape(size, k, k)
         stack += unit * rng.standard_gamma(np.broadcast_to(prior, (size, k, k)))
         with np.errstate(invalid="ignore", divide="ignore"):
             values.extend(np.asarray(metric.from_confusion(stack), dtype=np.float64).reshape(-1))

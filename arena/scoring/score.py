@@ -26,6 +26,7 @@ from arena.intervals.confidence import Interval, metric_interval
 from arena.intervals.row_results import row_results
 from arena.intervals.weighted import answer_weights, confusion_interval, row_interval
 from arena.metrics.plugins import check_value, plugin_metrics
+from arena.metrics.ranking import ItemLists
 from arena.metrics.registry import get_metric
 from arena.scoring import one_pass
 from arena.scoring.interface import TaskInterface
@@ -85,7 +86,7 @@ _cache: dict[SplitName, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
 _cache_lock = threading.Lock()
 
 
-def _split_name(task: Task, public_fraction: float | None, split_key: str | None) -> SplitName:
+def _split_name(task: Task | TaskInterface, public_fraction: float | None, split_key: str | None) -> SplitName:
     fraction = task.spec.competition.public_fraction if public_fraction is None else public_fraction
     return SplitName(
         split_scope(task.name, split_key),
@@ -95,7 +96,7 @@ def _split_name(task: Task, public_fraction: float | None, split_key: str | None
     )
 
 
-def _row_split(task: Task, split: SplitName) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _row_split(task: Task | TaskInterface, split: SplitName) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The public-row mask, for classification each row's base cell in the two confusion matrices,
     and the private-row mask (rows the answer file calls Ignored are in neither).
 
@@ -126,7 +127,9 @@ def _row_split(task: Task, split: SplitName) -> tuple[np.ndarray, np.ndarray | N
         return _cache[split]
 
 
-def public_rows(task: Task, public_fraction: float | None = None, *, split_key: str | None = None) -> np.ndarray:
+def public_rows(
+    task: TaskInterface, public_fraction: float | None = None, *, split_key: str | None = None
+) -> np.ndarray:
     """Boolean mask over the answer key's rows: True where the row is public.
 
     A ``usage`` column in the bundle's answer file decides; otherwise the keyed hash
@@ -136,12 +139,14 @@ def public_rows(task: Task, public_fraction: float | None = None, *, split_key: 
     return _row_split(task, _split_name(task, public_fraction, split_key))[0]
 
 
-def private_rows(task: Task, public_fraction: float | None = None, *, split_key: str | None = None) -> np.ndarray:
+def private_rows(
+    task: TaskInterface, public_fraction: float | None = None, *, split_key: str | None = None
+) -> np.ndarray:
     """Boolean mask over the answer key's rows: True where the row is private (neither public nor ignored)."""
     return _row_split(task, _split_name(task, public_fraction, split_key))[2]
 
 
-def _prediction_for(metric, predictions: Predictions) -> np.ndarray:
+def _prediction_for(metric, predictions: Predictions) -> np.ndarray | ItemLists | None:
     if metric.needs == "label":
         return predictions.label_codes()
     return {"probabilities": predictions.probabilities, "value": predictions.values, "ranking": predictions.ranked}.get(
@@ -173,8 +178,10 @@ def score_predictions(
 
     count_metrics = [m for m in metrics if m.from_confusion is not None]
     if count_metrics:
-        k = len(key.classes)
         labels = predictions.label_codes()
+        if key.classes is None or base is None or labels is None:  # count metrics are a classification task's
+            raise AssertionError(f"{task.name}: count metrics need the task's classes and the predicted labels")
+        k = len(key.classes)
         cells = _cell_counts(labels, base, weight, 3 * k * k)
         matrices = {"private": cells[: k * k].reshape(k, k), "public": cells[k * k : 2 * k * k].reshape(k, k)}
         for part, cm in matrices.items():
@@ -193,9 +200,10 @@ def score_predictions(
     if weight is None:  # mean-type metrics: both parts from one pass over the rows
         parts = {"public": public, "private": private}
         for metric in [m for m in row_metrics if m.name in one_pass.NAMES]:
-            found = one_pass.blocked_score(
-                metric.name, key.truth, _prediction_for(metric, predictions), parts, split, seed=BOOTSTRAP_SEED
-            )
+            given = _prediction_for(metric, predictions)
+            if not isinstance(given, np.ndarray):  # one-pass metrics read labels, probabilities or values
+                raise AssertionError(f"{metric.name}: no predictions to score in one pass")
+            found = one_pass.blocked_score(metric.name, key.truth, given, parts, split, seed=BOOTSTRAP_SEED)
             for part in parts:
                 results[part][metric.name], cis[part][metric.name] = found.values[part], found.intervals[part]
             if metric is primary:
@@ -243,6 +251,10 @@ def score_predictions(
         for name in plugin_names & set(results[part]) if rows.any() else ():
             check_value(name, results[part][name])  # an organiser's metric must give a number where there are rows
 
+    if primary_rows is None:
+        primary_pred = _prediction_for(primary, predictions)
+        # A ranking metric's lists and a table plugin's tables keep no per-row record.
+        primary_rows = row_results(primary, key.truth, primary_pred) if isinstance(primary_pred, np.ndarray) else None
     names = [m.name for m in metrics]
     return Score(
         primary=primary.name,
@@ -255,9 +267,7 @@ def score_predictions(
         private_undefined=cis["private"][primary.name].undefined,
         public_cis={name: cis["public"][name].as_tuple() for name in names},
         private_cis={name: cis["private"][name].as_tuple() for name in names},
-        rows=primary_rows
-        if primary_rows is not None
-        else row_results(primary, key.truth, _prediction_for(primary, predictions)),
+        rows=primary_rows,
         n_public=int(public.sum()),
         n_private=int(private.sum()),
     )
@@ -292,7 +302,7 @@ def score_submission(
     return task.score_file(path, public_fraction=public_fraction, split_key=split_key, max_bytes=max_bytes)
 
 
-def rounded(value: float, digits: int = 4) -> float | None:
+def rounded(value: float | None, digits: int = 4) -> float | None:
     """A score as shown to participants: no more precision than needed (and None for NaN).
 
     Extra digits would let a participant probe individual hidden labels.

@@ -30,6 +30,7 @@ from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
 from arena.intervals.ranks import joint_ranks, joint_values
 from arena.metrics.registry import get_metric
+from arena.scoring.metric_task import MetricTask
 from arena.scoring.score import private_rows, public_rows
 from arena.server.files import files_dir
 from arena.tasks import load_task
@@ -122,6 +123,8 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
     top = submissions[:TOP]
     try:
         task = load_task(competition.task_ref)
+        if not isinstance(task, MetricTask):  # a Codabench phase: its program's columns keep no per-row results
+            return RankStatistics.none(count)
         metric = get_metric(task.spec.primary_metric, task.classes)
     except ArenaError:
         return RankStatistics.none(count)
