@@ -43,6 +43,7 @@ def _login(client, username: str, password: str, next_: str | None = None):
         "%2F%2Fevil.com",
     ],
 )
+@pytest.mark.slow
 def test_login_never_sends_the_browser_off_site(client, people, target):
     people.token("ada")
     response = _login(client, "ada", PASSWORD, next_=target)

@@ -143,6 +143,7 @@ def _slow_post(url: str, path: str, headers: dict, fields: dict, content: bytes,
         return int(sock.makefile("rb").readline().split()[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", ["api", "web"])
 def test_a_slow_upload_does_not_block_another_requests_write(live_server, route):
     """On SQLite: while an upload's bytes trickle in, no transaction is open, so another

@@ -145,6 +145,7 @@ def test_a_live_job_is_never_taken_and_a_silent_one_comes_back(database_url):
     db.engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_worker_beats_while_it_scores_and_a_stale_result_is_dropped(database_url, monkeypatch):
     """The heartbeat advances during a long scoring, sweeps leave the job alone, and a worker whose
     job was taken back (requeued and claimed by another) records nothing."""

@@ -59,6 +59,7 @@ def test_bad_usage_exits_2(capsys):
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["--help"], ["tasks", "--help"], ["score", "--help"], ["data", "--help"]])
 def test_help_everywhere(argv):
     result = subprocess.run([sys.executable, "-m", "arena.cli", *argv], capture_output=True, text=True)

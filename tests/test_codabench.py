@@ -331,6 +331,7 @@ json.dump({{"no_network": fails(connect), "interfaces": len(interfaces),
     assert (ref / "truth.csv").read_text() == table(truth_rows())
 
 
+@pytest.mark.slow
 def test_the_phase_time_limit_and_the_memory_limit_stop_a_program(tmp_path):
     from arena.codabench.sandbox import FILE, TIME, ProgramError, run_program
 

@@ -32,6 +32,7 @@ def test_builtin_task_has_readme_and_disjoint_splits(name):
     assert len(task.test) == len(task.answer_key.ids)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUILTINS)
 def test_split_and_answer_key_are_deterministic_from_the_bundle(name, monkeypatch, tmp_path):
     first = load_task(name)

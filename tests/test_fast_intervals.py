@@ -187,6 +187,7 @@ def test_no_interval_excludes_its_own_value(scenario):
     assert found.low <= point <= found.high
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.tuples(st.sampled_from(NEWER), st.integers(30, 150), st.integers(0, 2**32 - 1)))
 def test_the_fast_path_agrees_with_the_generic_bootstrap(scenario):

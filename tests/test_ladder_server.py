@@ -129,6 +129,7 @@ def one_row_probes(hosted: Hosted, base: np.ndarray, change, rows) -> tuple[int,
 # --- the one-row probe ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_one_row_probe_learns_no_public_label_from_the_servers_ladder(tmp_path):
     """1,000 probes on 500 public rows: each flips one row of the team's best file. With the exact noise a single
     row never moves the released score, so the target is 0 labels learned (rounded scores give all 500)."""
@@ -206,6 +207,7 @@ ROW_METRICS = ("f1_macro", "qwk", "mcc", "balanced_accuracy", "roc_auc", "log_lo
         ("average_precision", "classification", "probabilities", 2),
     ],
 )
+@pytest.mark.slow
 def test_no_metric_lets_a_one_row_change_move_the_shown_score(tmp_path, metric, kind, prediction, classes):
     """Each probe makes one row right (or, where it already was, wrong): an improvement on about half the public
     rows it touches, and the shown score must not move for any of them. (Metrics without per-row results take
@@ -228,6 +230,7 @@ def test_no_metric_lets_a_one_row_change_move_the_shown_score(tmp_path, metric, 
     assert public == rows // 2 and moved == 0
 
 
+@pytest.mark.slow
 def test_a_heavy_row_of_a_weighted_task_does_not_move_the_shown_score(tmp_path):
     """A row carrying a third of the public weight changes weighted accuracy by a third: far above the standard
     error an unweighted noise would give, never above the Ladder's, whose floor is that row's own effect."""
@@ -260,6 +263,7 @@ def test_a_heavy_row_of_a_weighted_task_does_not_move_the_shown_score(tmp_path):
         assert one_row_probes(weighted, base, change, range(200))[0] == 0
 
 
+@pytest.mark.slow
 def test_an_organisers_metric_gets_the_interval_bound(tmp_path):
     """A plugin keeps no per-row results: its noise comes from the two public intervals, and one row never moves."""
     hosted = Hosted(

@@ -125,6 +125,7 @@ def test_right_passwords_use_no_budget_and_do_not_refill_it(throttled, route):
     assert statuses == [401, 401, 401, 429]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", ROUTES)
 def test_a_throttled_address_learns_nothing_until_the_window_passes(throttled, route):
     """While throttled, even the right password from that address is refused unchecked (no guessing oracle);

@@ -51,12 +51,14 @@ def bodies(app, client, people):
     return collected
 
 
+@pytest.mark.slow
 def test_the_crawl_covers_pages_api_and_downloads(bodies):
     assert len(bodies) > 150
     assert any("/data/test.csv" in url for url in bodies)
     assert any("/api/v1/submissions/" in url for url in bodies)
 
 
+@pytest.mark.slow
 def test_no_hidden_regression_value_appears(bodies):
     task = load_task("sunspots")
     visible = set(task.train["sunspots"].map(repr)) | set(re.findall(r"[\d.]+", task.spec.description))  # public text
@@ -70,6 +72,7 @@ def test_no_hidden_regression_value_appears(bodies):
         assert not found, f"{url} shows hidden values {found[:3]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", ["digits", "mnist1d", "listops"])
 def test_no_response_carries_the_answer_key(bodies, slug):
     task = load_task(slug)
@@ -80,6 +83,7 @@ def test_no_response_carries_the_answer_key(bodies, slug):
         assert share < 0.3, f"{url} holds {share:.0%} of the answer key's lines"  # a constant guess gets ~10%
 
 
+@pytest.mark.slow
 def test_no_response_reveals_which_rows_are_public(bodies):
     for slug in ("digits", "mnist1d", "listops"):
         task = load_task(slug)
@@ -97,6 +101,7 @@ def test_no_response_reveals_which_rows_are_public(bodies):
             assert "usage" not in body.lower() or "/openapi" in url, url
 
 
+@pytest.mark.slow
 def test_no_secret_or_server_path_appears(bodies):
     secret = installation_secret().hex()
     home = str(arena_home())

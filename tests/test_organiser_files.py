@@ -120,6 +120,7 @@ def public_by_id(task) -> dict:
 # --- every id and label type, through CSV, CSV.gz and Parquet ---------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("id_kind", KINDS)
 @pytest.mark.parametrize("label_kind", KINDS)

@@ -43,6 +43,7 @@ def test_help_lists_every_command_even_without_the_extras():
         assert f"    {command}" in result.stdout
 
 
+@pytest.mark.slow
 def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
     assert arena_without_extras("tasks", "list").returncode == 0
     result = arena_without_extras("data", "sunspots", "--out", str(tmp_path))
@@ -64,6 +65,7 @@ def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
         (["db", "upgrade"], "server"),
     ],
 )
+@pytest.mark.slow
 def test_a_command_whose_extra_is_missing_names_the_extra(argv, extra):
     result = arena_without_extras(*argv)
     assert result.returncode == 1

@@ -140,6 +140,7 @@ def submit(tmp_path, frame: pd.DataFrame, name: str = "submission.csv"):
     return path
 
 
+@pytest.mark.slow
 def test_a_table_plugin_scores_the_declared_columns_on_public_and_private_rows(tmp_path):
     task = load_task(write_boxes(tmp_path / "boxes"))
     guess = shifted(task, 8.0)
@@ -233,6 +234,7 @@ def test_every_bad_declared_column_is_reported_at_once(tmp_path):
     assert [p.split(" ")[1] for p in caught.value.messages()] == ["'x'", "'y'", "'label'"]
 
 
+@pytest.mark.slow
 def test_the_sample_submission_and_the_command_line_show_the_declared_columns(tmp_path, capsys):
     folder = write_boxes(tmp_path / "cli")
     sample = load_task(folder).sample_submission()
@@ -300,6 +302,7 @@ def test_every_problem_of_the_declaration_is_reported_at_once(tmp_path):
     assert keys == ["submission.columns.x", "submission.columns.id", "submission.columns.tag"]
 
 
+@pytest.mark.slow
 def test_a_hosted_columns_competition_scores_an_upload(people_factory, tmp_path):
     from conftest import auth, upload
 
@@ -351,6 +354,7 @@ def test_a_test_file_holding_a_declared_column_is_refused(tmp_path):
         load_task(folder)
 
 
+@pytest.mark.slow
 def test_a_declared_text_column_of_the_answers_is_kept_as_written(tmp_path):
     folder = write_boxes(tmp_path / "padded")
     for name in ("train.csv", "answers.csv"):

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from conftest import auth, upload
 
 from arena.db.models import Competition
@@ -189,6 +190,7 @@ attack = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(attack)
 
 
+@pytest.mark.slow
 def test_the_server_attacks_read_rounded_scores_and_far_less_of_the_ladder(tmp_path, monkeypatch):
     from arena.config import secret_path
 

@@ -48,6 +48,7 @@ class Report:
         return ", ".join(map(str, positions))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(queries())
 def test_coded_map_and_ndcg_equal_the_plain_definitions(case):

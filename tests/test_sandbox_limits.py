@@ -126,6 +126,7 @@ sys.exit(3)
 """
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_stops_at_the_process_cap(tmp_path):
     limits = capped()
     error, seconds = fails(*program(tmp_path, FORK_BOMB), memory_mb=256, processes=20, disk_mb=8)

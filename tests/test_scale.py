@@ -391,6 +391,7 @@ def test_200_concurrent_uploads_from_50_teams_accept_exactly_the_daily_limit_and
     assert statuses == {"scored": 150}
 
 
+@pytest.mark.slow
 def test_the_competition_page_shows_the_first_teams_and_links_to_every_team(monkeypatch, people_factory, tmp_path):
     """The page's table (rendered once per board generation) holds the first BOARD_PAGE teams and says how many
     there are; ?teams=all shows every team, and a new score shows on the next request in both."""

@@ -289,6 +289,7 @@ def _allocation_rounds(how: str, env: dict) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_the_arena_programs_start_keeps_arrows_freed_pages_for_the_next_upload():
     """The setting reaches the real pool: mimalloc, and freed pages reused without faulting them in again.
 

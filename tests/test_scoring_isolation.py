@@ -169,6 +169,7 @@ def hang_and_say_who(marker: str) -> None:
         time.sleep(1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("forked", [False, True], ids=["in-the-slot", "forked"])
 def test_a_slot_child_leaves_when_its_parent_is_killed_and_its_job_goes_too(tmp_path, forked):
     script = textwrap.dedent("""
@@ -251,6 +252,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_job_of_organisers_code_leaves_nothing_in_the_slot_for_the_next_job(tmp_path):
     slot = slots.Slot()
     try:
@@ -467,6 +469,7 @@ def test_a_plugin_that_changes_its_scoring_process_changes_no_other_competitions
 # --- failures that cost no slot are bounded ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_a_team_whose_uploads_keep_failing_for_free_is_stopped_until_an_organiser_clears_it(
     app, people, tmp_path, monkeypatch

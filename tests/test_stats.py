@@ -68,6 +68,7 @@ def interval_of(name, truth, pred):
     return metric_interval(metric, truth, pred, seed=11)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_95_percent_intervals_cover_the_true_value_95_percent_of_the_time(name):
     make, true_value = CASES[name]
@@ -599,6 +600,7 @@ def test_multiclass_auc_from_one_pass_per_class_matches_scoring_each_part_apart(
     assert one_pass.multiclass_auc_score(truth, off_grid, parts, ("multiclass auc", "off"), seed=7) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rare", [False, True], ids=["balanced", "one class rare"])
 def test_multiclass_auc_interval_from_a_sample_of_large_parts_matches_all_rows(monkeypatch, rare):
     """Above INFLUENCE_ROWS rows a part's interval reads the influence of a sample drawn within each class, each row

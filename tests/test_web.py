@@ -40,6 +40,7 @@ PAGES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, anonymous, participant, organiser", PAGES)
 def test_page_status_by_role(world, client, people, path, anonymous, participant, organiser):
     assert client.get(path).status_code == anonymous
@@ -80,6 +81,7 @@ API = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, path, anonymous, owner, other, organiser", API)
 def test_api_status_by_role(world, client, method, path, anonymous, owner, other, organiser):
     path = path.format(ada_sub=world["ada_sub"])
@@ -99,6 +101,7 @@ def test_api_status_by_role(world, client, method, path, anonymous, owner, other
 @pytest.mark.parametrize(
     "action", ["settings", "open", "close", "reveal", "rescore", "task", "disqualify", "disqualify-team"]
 )
+@pytest.mark.slow
 def test_admin_forms_are_for_organisers_only(world, client, people, action):
     assert client.post(f"/c/mnist1d/admin/{action}").status_code == 400  # no CSRF token: refused first
     assert client.post(f"/c/mnist1d/admin/{action}", data={"csrf_token": people.csrf()}).status_code == 302  # log in
