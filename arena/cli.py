@@ -20,13 +20,10 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from arena.bundles.columns import describe as describe_columns
 from arena.bundles.loading import builtin_task_names, find_bundle
 from arena.bundles.spec import load_spec
 from arena.codabench.programs import ProgramFailed
-from arena.scoring.metric_task import MetricTask
 from arena.scoring.score import Score, score_submission
-from arena.scoring.validation import read_submission
 from arena.tasks import load_task
 
 from .errors import ArenaError
@@ -60,16 +57,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    task = load_task(args.task)
-    if not isinstance(task, MetricTask):  # a Codabench phase: its program reads the file
-        raise ArenaError(
-            f"{task.name} is a Codabench or CodaLab phase: its uploads are checked by its own scoring program. "
-            f"Run `arena score {args.task} {args.file}` to check and score a file."
-        )
-    read_submission(task, args.file)
-    declared = getattr(task.spec, "submission_columns", ())
-    columns = f"; columns {describe_columns(declared)}" if declared else ""
-    print(f"{args.file}: valid submission for {task.name} ({len(task.test)} rows{columns}).")
+    print(f"{args.file}: {load_task(args.task).check_file(args.file)}.")
     return EXIT_OK
 
 

@@ -112,4 +112,4 @@ def test_validate_refuses_a_codabench_phase_and_points_to_score(capsys, tmp_path
     upload.write_text("id,label\nr1,a\n")
     code, out, err = run(capsys, "validate", str(bundle), str(upload))
     assert code == 1 and not out and "Traceback" not in err
-    assert "checked by its own scoring program" in err and f"arena score {bundle} {upload}" in err
+    assert "checked by its own scoring program" in err and f"arena score {bundle}" in err and f"{upload}`" in err

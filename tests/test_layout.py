@@ -289,6 +289,37 @@ def test_nothing_outside_codabench_holds_a_program_task_by_name():
     assert program_task_imports(files) == []
 
 
+def task_kind_checks(files: list[Path]) -> list[str]:
+    """``isinstance`` tests against a kind of task (a bundle's MetricTask or a Codabench ProgramTask) outside
+    arena/codabench and arena/tasks.py: elsewhere a task's kind shows only through the interface's members."""
+    allowed = ("arena.codabench", "arena.tasks")
+    found = []
+    for path in files:
+        if any(matches(module_name(path), prefix) for prefix in allowed):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+                named = {n.id if isinstance(n, ast.Name) else getattr(n, "attr", "") for n in ast.walk(node.args[1])}
+                if named & {"MetricTask", "ProgramTask"}:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} asks which kind of task it holds")
+    return found
+
+
+def test_nothing_outside_codabench_asks_which_kind_of_task_it_holds():
+    files = [p for top in ("arena", "leaderboard", "baselines") for p in (ROOT / top).rglob("*.py")]
+    assert task_kind_checks(files) == []
+
+
+def test_the_task_kind_check_sees_an_isinstance_test():
+    probes = {
+        "arena/server/_probe_kind.py": "def f(task):\n    return isinstance(task, (str, metric_task.MetricTask))\n",
+        "arena/codabench/_probe_kind.py": "def f(task):\n    return isinstance(task, ProgramTask)\n",
+    }
+    with probing(probes) as paths:
+        found = task_kind_checks(paths)
+    assert found == ["arena/server/_probe_kind.py:2 asks which kind of task it holds"]
+
+
 def test_the_program_task_check_sees_an_import_inside_a_function():
     probes = {
         "arena/server/_probe_program.py": "def f():\n    from arena.codabench.programs import ProgramTask\n",

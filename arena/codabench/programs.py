@@ -27,7 +27,7 @@ from arena.bundles.spec import CompetitionDefaults, TaskSpec
 from arena.codabench.bundle import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
 from arena.codabench.sandbox import FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, run_program
 from arena.config import cache_dir
-from arena.errors import BundleError, Problem, SubmissionError
+from arena.errors import ArenaError, BundleError, Problem, SubmissionError
 from arena.scoring.score import Score
 
 log = logging.getLogger("arena.programs")
@@ -165,6 +165,13 @@ class ProgramTask:
 
     def describe(self) -> list[str]:
         return describe(self)
+
+    def check_file(self, path: str | Path) -> str:
+        """Only the phase's own scoring program can check an upload: say so, and how to run it."""
+        raise ArenaError(
+            f"{self.name} is a Codabench or CodaLab phase: its uploads are checked by its own scoring program. "
+            f"Run `arena score {self.spec.ref} {path}` to check and score it."
+        )
 
     def score_file(
         self,

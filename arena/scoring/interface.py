@@ -58,6 +58,11 @@ class TaskInterface(Protocol):
         """Score one uploaded file (raises SubmissionError for a file that cannot be scored)."""
         ...
 
+    def check_file(self, path: str | Path) -> str:
+        """Validate an upload without scoring it: what was checked, in words (raises SubmissionError for a file that
+        cannot be scored, ArenaError where only scoring the file can check it)."""
+        ...
+
     def sample_submission(self) -> pd.DataFrame:
         """A valid, trivial submission to start from (empty for a phase: its format is the bundle's own)."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from arena.bundles.columns import describe as describe_columns
 from arena.bundles.loading import Task
 from arena.errors import Problem
 from arena.intervals.weighted import check_weights
@@ -26,6 +27,12 @@ class MetricTask(Task):
         return score_predictions(
             self, read_submission(self, path, max_bytes=max_bytes), public_fraction=public_fraction, split_key=split_key
         )
+
+    def check_file(self, path: str | Path) -> str:
+        read_submission(self, path)
+        declared = self.spec.submission_columns
+        columns = f"; columns {describe_columns(declared)}" if declared else ""
+        return f"valid submission for {self.name} ({len(self.test)} rows{columns})"
 
     def problems(self) -> list[Problem]:
         """The bundle's own checks and those that need the reader: the sample submission must be a valid one, the

@@ -30,7 +30,6 @@ from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
 from arena.intervals.ranks import joint_ranks, joint_values
 from arena.metrics.registry import get_metric
-from arena.scoring.metric_task import MetricTask
 from arena.scoring.score import private_rows, public_rows
 from arena.server.files import files_dir
 from arena.tasks import load_task
@@ -123,9 +122,9 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
     top = submissions[:TOP]
     try:
         task = load_task(competition.task_ref)
-        if not isinstance(task, MetricTask):  # a Codabench phase: its program's columns keep no per-row results
+        if not task.per_row_results:  # a scoring program's columns (a Codabench phase) keep none
             return RankStatistics.none(count)
-        metric = get_metric(task.spec.primary_metric, task.classes)
+        metric = get_metric(task.spec.primary_metric, task.answer_key.classes)
     except ArenaError:
         return RankStatistics.none(count)
     public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
