@@ -3,7 +3,7 @@ CodaLab bundle (a folder or .zip with ``competition.yaml``, optionally ``#phase=
 
 Every task it gives implements :class:`arena.scoring.interface.TaskInterface`, so nothing
 else asks which kind of task it holds; this module asks which kind a reference names, once
-(:func:`_names_codabench`).
+(:func:`arena.codabench.programs.is_program_ref`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ from arena.scoring.metric_task import MetricTask
 from arena.scoring.score import Score
 
 
-def _names_codabench(ref: str | Path) -> bool:
-    return is_program_ref(ref)
-
-
 def load_task(ref: str | Path) -> MetricTask | ProgramTask:
     """Load and validate the task a reference names, using the on-disk caches.
 
@@ -38,7 +34,7 @@ def load_task(ref: str | Path) -> MetricTask | ProgramTask:
     Raises :class:`arena.errors.BundleError` (every problem at once) or :class:`arena.errors.UnknownTaskError`.
     A Codabench or CodaLab bundle loads as one of its phases (the first without ``#phase=``).
     """
-    if _names_codabench(ref):
+    if is_program_ref(ref):
         return load_program_task(ref)
     return load_bundle(ref, MetricTask)
 
@@ -46,7 +42,7 @@ def load_task(ref: str | Path) -> MetricTask | ProgramTask:
 def load_bundle_task(ref: str | Path) -> MetricTask:
     """Load the task.toml bundle (or built-in) a reference names, as :func:`load_task` does; an error for a
     reference to a Codabench or CodaLab bundle, for callers that need a bundle's rows, classes or columns."""
-    if _names_codabench(ref):
+    if is_program_ref(ref):
         raise ValueError(f"{str(ref)!r} names a Codabench or CodaLab bundle, not a task.toml bundle")
     return load_bundle(ref, MetricTask)
 
@@ -54,7 +50,7 @@ def load_bundle_task(ref: str | Path) -> MetricTask:
 def load_phase(ref: str | Path) -> ProgramTask:
     """Load the phase a stage's reference names, as :func:`load_task` does; an error for a reference to anything
     else, which no stage has."""
-    if not _names_codabench(ref):
+    if not is_program_ref(ref):
         raise ValueError(f"{str(ref)!r} does not name a phase of a Codabench or CodaLab bundle")
     return load_program_task(ref)
 
@@ -62,7 +58,7 @@ def load_phase(ref: str | Path) -> ProgramTask:
 def phase_refs(ref: str | Path) -> list[str]:
     """One reference per phase of the Codabench/CodaLab bundle a reference names (with or without ``#phase=``), each
     hosted as a stage; none for a reference to anything else (one task)."""
-    if not _names_codabench(ref):
+    if not is_program_ref(ref):
         return []
     folder = bundle_folder(parse_ref(ref)[0])
     return [f"{folder}#phase={number}" for number in range(1, phase_count(folder) + 1)]
