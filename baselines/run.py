@@ -7,6 +7,7 @@ same reader the server uses before it is written out, like a careful participant
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 import time
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ class BaselineRun:
     val_score: float
     parameters: int
     seconds: float
+    best_epoch: int = 0
+    epochs_run: int = 0
 
 
 def forecast(trainer: Trainer, arrays: Arrays, steps: int) -> np.ndarray:
@@ -98,7 +101,27 @@ def run_baseline(task_name: str, model_name: str, config: TrainConfig, *, run_di
             run_dir,
             {"task": task.name, "model": model_name, "metric": task.spec.primary_metric},
         )
-    return BaselineRun(task, model_name, frame, result.best_val_score, count_parameters(model), result.seconds)
+    return BaselineRun(
+        task,
+        model_name,
+        frame,
+        result.best_val_score,
+        count_parameters(model),
+        result.seconds,
+        best_epoch=result.best_epoch,
+        epochs_run=len(result.curves),
+    )
+
+
+def write_predictions(run: BaselineRun, path: Path) -> None:
+    """Write the predictions as CSV (gzip-compressed when the name ends in .gz) and check them as the server would.
+
+    The gzip header carries no time (mtime 0), so the same predictions give the same bytes: shipped files stay
+    byte-stable when re-made.
+    """
+    data = run.predictions.to_csv(index=False).encode()
+    path.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    read_submission(run.task, path)  # the file must pass the server's own validation
 
 
 TIME_BUDGET = 170.0  # seconds: every reference run fits in 3 minutes on 2 CPU cores (ListOps: 5 minutes)
@@ -132,8 +155,7 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{Path(args.task).name}-{args.model}-seed{config.seed}.csv")
     started = time.perf_counter()
     run = run_baseline(args.task, args.model, config, run_dir=out.with_suffix("") if not args.no_curves else None)
-    run.predictions.to_csv(out, index=False)
-    read_submission(run.task, out)  # the file must pass the server's own validation
+    write_predictions(run, out)
     metric = run.task.spec.primary_metric
     print(
         f"{run.task.name} / {run.model}: validation {metric} {run.val_score:.4f}; "
