@@ -218,3 +218,52 @@ def test_a_full_database_goes_down_to_the_first_revision_and_up_again(db, tmp_pa
     assert_nothing_lost(before, snapshot(db))
     upgrade(db.engine)
     assert_usable(db, filled)
+
+
+def test_suites_arrive_beside_a_full_database_and_point_at_its_rows(db, tmp_path):
+    """Revision 0011 adds the suite tables: every old row survives, and a suite, a model, its version and the link
+    to an existing submission can be written after the upgrade and read back; going down removes only them."""
+    from arena.db.models import Suite, SuiteEntry, SuiteEntryFile, SuiteModel, SuiteTask, User
+
+    upgrade(db.engine, FIRST_REVISION)
+    filled = fill_first_revision(db, tmp_path)
+    before = snapshot(db)
+    upgrade(db.engine)
+    assert_nothing_lost(before, snapshot(db))
+    with db.session() as session, session.begin():
+        competition = competitions.get(session, "digits")
+        ada = session.scalars(select(User).where(User.username == "ada")).one()
+        suite = Suite(
+            name="core", title="Core", version=1, description="", method="normalised_mean", spec={}, sha256="0" * 64
+        )
+        session.add(suite)
+        session.flush()
+        session.add(
+            SuiteTask(
+                suite_id=suite.id,
+                competition_id=competition.id,
+                key="digits",
+                weight=1.0,
+                floor=0.1,
+                ceiling=1.0,
+                position=0,
+            )
+        )
+        model = SuiteModel(suite_id=suite.id, user_id=ada.id, name="tiny-cnn", name_key="tiny-cnn")
+        session.add(model)
+        session.flush()
+        entry = SuiteEntry(model_id=model.id, number=1, card={"name": "tiny-cnn"}, user_id=ada.id)
+        session.add(entry)
+        session.flush()
+        session.add(
+            SuiteEntryFile(
+                entry_id=entry.id, competition_id=competition.id, submission_id=filled["submission"], key="digits"
+            )
+        )
+    after = snapshot(db)
+    assert_nothing_lost(before, after)
+    assert [row["submission_id"] for row in after["suite_entry_files"]] == [filled["submission"]]
+    assert_usable(db, filled)
+    downgrade(db.engine, "0010")
+    assert "suites" not in inspect(db.engine).get_table_names()
+    assert_nothing_lost(before, snapshot(db))

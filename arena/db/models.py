@@ -243,5 +243,81 @@ class RankClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Suite(Base):
+    """A benchmark suite as hosted (revision 0011): its tasks, weights, floors, ceilings and aggregate method,
+    kept as they were when this version was hosted (``spec``), with the SHA-256 of its ``suite.toml`` text."""
+
+    __tablename__ = "suites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SuiteTask(Base):
+    """One task of a suite's current version: the competition that hosts it, its weight, and its scale (the floor
+    as measured at hosting when the suite declares none) and its place among the suite's tasks (revision 0011)."""
+
+    __tablename__ = "suite_tasks"
+    __table_args__ = (UniqueConstraint("suite_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id"), index=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    weight: Mapped[float] = mapped_column(Float)
+    floor: Mapped[float] = mapped_column(Float)
+    ceiling: Mapped[float] = mapped_column(Float)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class SuiteModel(Base):
+    """A system entered in a suite by one account (revision 0011); its versions are its entries. ``name_key`` is
+    the name compared case- and width-blind, so no one can enter a look-alike of another's model."""
+
+    __tablename__ = "suite_models"
+    __table_args__ = (UniqueConstraint("suite_id", "name"), UniqueConstraint("suite_id", "name_key"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user: Mapped[User] = relationship()
+
+
+class SuiteEntry(Base):
+    """One version of a model (revision 0011): its card as submitted and one submission per task
+    (:class:`SuiteEntryFile`). A new version leaves the earlier ones in the model's history."""
+
+    __tablename__ = "suite_entries"
+    __table_args__ = (UniqueConstraint("model_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("suite_models.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    card: Mapped[dict] = mapped_column(JSON)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SuiteEntryFile(Base):
+    """An entry's submission for one task (revision 0011). A link, not a column of the submission: two entries
+    may name the same submission (an identical file from the same team is one submission)."""
+
+    __tablename__ = "suite_entry_files"
+    __table_args__ = (UniqueConstraint("entry_id", "competition_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("suite_entries.id"), index=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))  # the task's key in the suite when the entry was made
+
+
 # Each team's submissions of one competition together: the board's per-team best reads them in order (revision 0007).
 Index("ix_submissions_competition_team", Submission.competition_id, Submission.team_id)
