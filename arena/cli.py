@@ -24,7 +24,7 @@ from arena.bundles.loading import builtin_task_names, find_bundle
 from arena.bundles.spec import load_spec
 from arena.codabench.programs import ProgramFailed
 from arena.scoring.score import Score, score_submission
-from arena.tasks import load_task
+from arena.tasks import load_bundle_task, load_task
 
 from .errors import ArenaError
 
@@ -124,6 +124,52 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suite_list(args: argparse.Namespace) -> int:
+    from arena.suites.spec import builtin_suite_names, load_suite
+
+    for name in builtin_suite_names():
+        suite = load_suite(name)
+        print(f"{name:<14} {len(suite.tasks)} tasks  {suite.method:<16} {suite.title}")
+    return EXIT_OK
+
+
+def cmd_suite_show(args: argparse.Namespace) -> int:
+    from arena.suites.scales import task_scale
+    from arena.suites.spec import load_suite
+
+    suite = load_suite(args.suite)
+    measured = {t.key: task_scale(load_bundle_task(t.ref), t).floor for t in suite.tasks if t.floor is None}
+    print("\n".join(suite.describe(measured)))
+    return EXIT_OK
+
+
+def cmd_suite_score(args: argparse.Namespace) -> int:
+    from arena.suites.local import score_folder
+    from arena.suites.spec import load_suite
+
+    result = score_folder(load_suite(args.suite), args.folder, card=args.model)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return EXIT_OK
+
+
+def add_suite_commands(commands: argparse._SubParsersAction) -> None:
+    """``arena suite``: list, show and score here; the server and the client add host and submit."""
+    suite = commands.add_parser("suite", help="benchmark suites: list, show, score, submit, host").add_subparsers(
+        dest="suite_command", required=True, metavar="SUITE_COMMAND"
+    )
+    suite.add_parser("list", help="list the built-in suites").set_defaults(func=cmd_suite_list)
+    show = suite.add_parser("show", help="a suite's tasks, weights, floors, ceilings and aggregate")
+    show.add_argument("suite", help="a built-in suite's name, or a folder or file with a suite.toml")
+    show.set_defaults(func=cmd_suite_show)
+    score = suite.add_parser("score", help="score a folder of predictions (one file per task) on this machine")
+    score.add_argument("suite", help="a built-in suite's name, or a folder or file with a suite.toml")
+    score.add_argument("folder", help="the folder holding TASK.csv (or .csv.gz, .parquet) for every task")
+    score.add_argument("--model", help="the model card (TOML or JSON), checked and shown with the scores")
+    score.add_argument("--json", action="store_true", help="print JSON")
+    score.set_defaults(func=cmd_suite_score)
+    add_plugin_commands(suite, group="arena.suite_commands", prefix="suite ")
+
+
 def extra_providing(module: str | None) -> str | None:
     """The extra of this distribution that installs ``module`` (read from the installed metadata)."""
     top = (module or "").split(".")[0].lower().replace("_", "-")
@@ -153,13 +199,15 @@ def _unavailable(message: str):
     return command
 
 
-def add_plugin_commands(commands: argparse._SubParsersAction) -> None:
+def add_plugin_commands(
+    commands: argparse._SubParsersAction, *, group: str = "arena.commands", prefix: str = ""
+) -> None:
     """Let each installed package register its subcommands; one whose extra is missing says so when run."""
-    for entry in sorted(metadata.entry_points(group="arena.commands"), key=lambda e: e.name):
+    for entry in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
         try:
             register = entry.load()
         except ImportError as exc:
-            message = missing_part(entry.name, exc.name)
+            message = missing_part(prefix + entry.name, exc.name)
             stub = commands.add_parser(entry.name, help=f"(not installed) {message}", add_help=False)
             stub.add_argument("rest", nargs=argparse.REMAINDER)
             stub.set_defaults(func=_unavailable(message))
@@ -214,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--wait", action="store_true", help="wait for the score and print it")
     submit.set_defaults(func=cmd_submit)
 
+    add_suite_commands(commands)
     add_plugin_commands(commands)
     return parser
 

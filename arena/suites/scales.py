@@ -1,0 +1,50 @@
+"""Each task's scale in a suite: the score mapped to 0 (floor) and the one mapped to 1 (ceiling).
+
+A floor the suite does not declare is measured: the score of the task's trivial
+submission (its sample submission: the majority class, the class frequencies or
+the training mean, unless the organiser ships their own) on all its test rows,
+rounded as a board shows scores. Declaring floors is still better for a
+published suite: a measured floor moves when a task's answer key does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena.scoring.interface import TaskInterface
+from arena.suites.spec import SuiteError, SuiteTask
+
+SHOWN_DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class TaskScale:
+    floor: float
+    ceiling: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"floor": self.floor, "ceiling": self.ceiling}
+
+
+def trivial_score(task: TaskInterface) -> float:
+    """The primary metric of the task's sample submission on all its test rows."""
+    with tempfile.TemporaryDirectory(prefix="arena-floor-") as folder:
+        path = Path(folder) / "trivial.csv"
+        task.sample_submission().to_csv(path, index=False)
+        score = task.score_file(path, public_fraction=0.0)
+    return round(float(score.private[score.primary]), SHOWN_DECIMALS)
+
+
+def task_scale(task: TaskInterface, suite_task: SuiteTask) -> TaskScale:
+    """The suite task's declared floor and ceiling, the floor measured when it is not declared."""
+    floor = suite_task.floor if suite_task.floor is not None else trivial_score(task)
+    if suite_task.ceiling is None:  # spec.load_suite refuses a suite whose plugin metric has no ceiling
+        raise ValueError(f"task {suite_task.key!r} has no ceiling")
+    if floor == suite_task.ceiling:
+        raise SuiteError(
+            f"task '{suite_task.key}': its trivial submission already scores the ceiling ({floor:g}), so the task "
+            "has no scale. Declare a floor below the ceiling in suite.toml."
+        )
+    return TaskScale(floor=floor, ceiling=suite_task.ceiling)
