@@ -32,16 +32,26 @@ LIBRARY_FOLDERS = [
     "arena.intervals",
     "arena._fast",
     "arena.codabench",
+    "arena.suites",
 ]
 
 # package prefix -> modules it must never import (a prefix matches the module and everything under it)
 FORBIDDEN = {
-    "arena.bundles": [*LIBRARY, "arena.scoring", "arena.intervals", "arena.codabench", "arena.tasks"],
-    "arena.metrics": [*LIBRARY, "arena.bundles", "arena.scoring", "arena.intervals", "arena.codabench", "arena.tasks"],
-    "arena.intervals": [*LIBRARY, "arena.bundles", "arena.scoring", "arena.codabench", "arena.tasks"],
-    "arena.scoring": [*LIBRARY, "arena.codabench", "arena.tasks"],
-    "arena.codabench": [*LIBRARY, "arena.tasks"],
-    "arena.tasks": LIBRARY,
+    "arena.bundles": [*LIBRARY, "arena.scoring", "arena.intervals", "arena.codabench", "arena.tasks", "arena.suites"],
+    "arena.metrics": [
+        *LIBRARY,
+        "arena.bundles",
+        "arena.scoring",
+        "arena.intervals",
+        "arena.codabench",
+        "arena.tasks",
+        "arena.suites",
+    ],
+    "arena.intervals": [*LIBRARY, "arena.bundles", "arena.scoring", "arena.codabench", "arena.tasks", "arena.suites"],
+    "arena.scoring": [*LIBRARY, "arena.codabench", "arena.tasks", "arena.suites"],
+    "arena.codabench": [*LIBRARY, "arena.tasks", "arena.suites"],
+    "arena.tasks": [*LIBRARY, "arena.suites"],
+    "arena.suites": LIBRARY,
     "arena.db": ["arena.server", *LIBRARY_FOLDERS, "arena.tasks", "arena.cli", *WEB, *JAX, *FACES],
     "arena.server": ["arena.cli", *WEB, *JAX, *FACES],
     "arena": [*WEB, *JAX, *FACES],

@@ -91,7 +91,7 @@ def resampled_scores(
         done = 0
         for weights in weight_chunks(resamples, len(truth), seed + 7919 * t):
             chunk = slice(done, done + len(weights))
-            found = _task_values(metric, truth, [rows[m][t] for m in present], weights)
+            found = _task_values(metric, truth, [r for m in present if (r := rows[m][t]) is not None], weights)
             draws[present, t, chunk] = found
             done += len(weights)
     return draws
@@ -107,6 +107,7 @@ def _task_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], weig
 
 
 def _confusion_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    confusion_values = metric.confusion_function()
     k = int(max([truth.max(initial=0)] + [r.max(initial=0) for r in rows])) + 1
     n = len(truth)
     per_group = max(1, OUTPUT_CELLS // max(1, len(weights) * k * k))
@@ -121,7 +122,7 @@ def _confusion_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray],
         )
         matrices = np.asarray((onehot.T @ weights.T).T).reshape(len(weights), len(group), k, k)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + len(group)] = np.asarray(metric.from_confusion(matrices), dtype=np.float64).T
+            out[start : start + len(group)] = np.asarray(confusion_values(matrices), dtype=np.float64).T
     return out
 
 
@@ -193,7 +194,7 @@ def board_statistics(
             statistics.close[model] = close[place]
             statistics.p_best[model] = float(first[i])
             before = statistics.order[place - 1] if place else None
-            same = before is not None and shown[i] == round(statistics.aggregate[before], SHOWN_DECIMALS)
+            same = place > 0 and shown[i] == shown[in_order[place - 1]]
             statistics.rank[model] = statistics.rank[before] if same and before is not None else place + 1
         if tasks >= TASK_VIEW_MIN_TASKS:
             statistics.task_view = _task_view(

@@ -34,7 +34,10 @@ def trivial_score(task: TaskInterface) -> float:
         path = Path(folder) / "trivial.csv"
         task.sample_submission().to_csv(path, index=False)
         score = task.score_file(path, public_fraction=0.0)
-    return round(float(score.private[score.primary]), SHOWN_DECIMALS)
+    value = score.private[score.primary]
+    if value is None:  # only a scoring program leaves a column out, and suites hold no Codabench phases
+        raise ValueError(f"task {task.name!r}: the trivial submission has no {score.primary}")
+    return round(float(value), SHOWN_DECIMALS)
 
 
 def task_scale(task: TaskInterface, suite_task: SuiteTask) -> TaskScale:
