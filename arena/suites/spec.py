@@ -157,7 +157,7 @@ def load_suite(ref: str | Path) -> Suite:
         elif given is not None:
             method = given
     entries = raw.get("tasks")
-    tasks: list[SuiteTask] = []
+    numbered: list[tuple[int, SuiteTask]] = []
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         problem(
             "tasks", "is required: one [[tasks]] table per task, each with task = a built-in name or a bundle path."
@@ -166,9 +166,9 @@ def load_suite(ref: str | Path) -> Suite:
     for number, entry in enumerate(entries, start=1):
         task = _suite_task(entry, path.parent, lambda key, message, n=number: problem(f"tasks.{n}.{key}", message))
         if task is not None:
-            tasks.append(task)
+            numbered.append((number, task))
     seen: set[str] = set()
-    for number, task in enumerate(tasks, start=1):
+    for number, task in numbered:
         if task.key in seen:
             problem(f"tasks.{number}.task", f"names task '{task.key}' a second time: each task appears once.")
         seen.add(task.key)
@@ -185,7 +185,7 @@ def load_suite(ref: str | Path) -> Suite:
         title=title,
         version=version,
         description=description,
-        tasks=tuple(tasks),
+        tasks=tuple(task for _, task in numbered),
         method=method,
         folder=path.parent,
         sha256=hashlib.sha256(data).hexdigest(),
