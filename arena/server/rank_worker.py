@@ -23,6 +23,7 @@ from arena.db.models import BoardGeneration, Competition
 from arena.server import ranks
 from arena.server.claims import claim_board, release_board, worker_name
 from arena.server.standings import board_order
+from arena.server.suite_worker import refresh_suites
 
 log = logging.getLogger("arena.ranks")
 RETRY_SECONDS = 30.0  # a board left undone (another worker's claim, a failure) is looked at again after this
@@ -34,7 +35,8 @@ _seen_lock = threading.Lock()
 
 
 def refresh_ranks(db: Database) -> int:
-    """Compute and store the rank statistics of every board that changed and lacks them; returns how many.
+    """Compute and store the rank statistics of every board that changed and lacks them, suite boards included
+    (:mod:`arena.server.suite_worker`); returns how many.
 
     A competition is looked at again when its board generation moves, or, while one of
     its boards is still undone (another worker holds its claim, or computing it failed),
@@ -62,7 +64,7 @@ def refresh_ranks(db: Database) -> int:
         computed += count
         with _seen_lock:
             seen[competition_id] = (current, done, time.monotonic() + RETRY_SECONDS)
-    return computed
+    return computed + refresh_suites(db)  # suite boards rank the same submissions: theirs come after
 
 
 def _refresh_competition(db: Database, competition_id: int, *, retrying: bool = False) -> tuple[int, bool]:

@@ -1,0 +1,554 @@
+"""A suite's board: each model's latest version, its score on every task, and the statistics the worker computed.
+
+A model's score on a task is its latest version's submission for that task, on the
+rows that task's own board shows (its private rows once its competition is revealed,
+else its public rows), with the 95% interval stored at scoring. A submission not yet
+scored, failed or disqualified leaves the task missing: the model is shown, marked,
+and not ranked. The aggregates, their intervals, the ranks and the rest come from one
+joint bootstrap over every task's rows, which is work for the scoring worker
+(:mod:`arena.server.suite_worker`), never for a web request: they are stored in the
+file store under a key that hashes everything they depend on (:func:`board_key`), for
+the four combinations of the board's filters at once, and until they are there the
+board says they are pending. No per-row result and no private score before a reveal
+ever leaves here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cachetools import LRUCache
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from arena.db.models import Competition, Submission, SuiteEntry, SuiteEntryFile, SuiteModel, SuiteTask, Team, User
+from arena.db.models import Suite as SuiteRecord
+from arena.scoring.score import rounded
+from arena.server.files import files_dir
+from arena.server.standings import spreadsheet_safe
+from arena.server.suites import get_suite, model_named, suite_tasks
+from arena.suites.aggregate import HIGHER_IS_BETTER
+from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
+
+FORMAT = 1  # raised when what is stored under a key changes meaning
+FILTERS = {
+    (False, False): "all",
+    (True, False): "no-extra-data",
+    (False, True): "no-test-inputs",
+    (True, True): "neither",
+}
+"""The stored statistics of each filter combination (hide extra data, hide trained on test inputs)."""
+CARD_FIELDS = ("version", "parameters", "framework", "licence", "code_url", "paper_url")
+"""The card's fields a board row carries beside the two a reader filters on."""
+KEPT_BOARDS = 64
+
+
+@dataclass(frozen=True)
+class TaskColumn:
+    """One task of the suite as its board shows it: the scale its scores are normalised on, and which rows count."""
+
+    key: str
+    title: str
+    competition: str  # the short name of the competition that hosts it
+    metric: str
+    higher_is_better: bool
+    weight: float
+    floor: float
+    ceiling: float
+    board: str  # "public" while its competition is not revealed, then "private"
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """A model's score on one task: ``status`` is scored, queued, scoring, failed, disqualified or missing (no file);
+    only a scored one has a score and counts."""
+
+    status: str
+    score: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    submission_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    rank: int | None  # equal shown aggregates share a rank; None for a model not ranked
+    model: str
+    owner: str
+    version: int  # the model's latest version, the one on the board
+    is_baseline: bool
+    submitted_at: str
+    extra_training_data: bool
+    trained_on_test_inputs: bool
+    card: dict  # CARD_FIELDS of the latest version's card
+    scores: dict[str, TaskScore]  # by task key, in the suite's order
+    ranked: bool
+    missing: list[str]  # tasks without a scored submission: why the model is not ranked
+    aggregate: float | None = None
+    aggregate_ci: tuple[float, float] | None = None  # 95%, joint bootstrap of every task's rows
+    rank_interval: tuple[int, int] | None = None  # 95% range of the rank over the same resamples
+    p_best: float | None = None  # share of resamples where it ranks first
+    indistinguishable_from_next: bool = False  # the next ranked model's paired difference interval holds 0
+    task_view_aggregate_ci: tuple[float, float] | None = None  # resampling the tasks as well (5 tasks or more)
+    task_view_rank_interval: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SuiteBoard:
+    name: str
+    title: str
+    version: int
+    description: str  # Markdown
+    method: str
+    higher_is_better: bool  # of the aggregate (mean rank: lower is better)
+    tasks: list[TaskColumn]
+    rows: list[SuiteRow]  # ranked models best first, then the others
+    pending: bool  # the worker has yet to compute the statistics of the board as it is now
+    hide_extra_data: bool
+    hide_trained_on_test: bool
+    resamples: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SuiteSummary:
+    name: str
+    title: str
+    version: int
+    description: str
+    method: str
+    higher_is_better: bool
+    tasks: list[TaskColumn]
+    models: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    number: int
+    submitted_at: str
+    card: dict
+    scores: dict[str, TaskScore]
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """One model of a suite: its latest card and run record, and every version with its scores (newest first)."""
+
+    suite: str
+    name: str
+    owner: str
+    is_baseline: bool
+    card: dict
+    run: dict | None
+    tasks: list[TaskColumn]
+    versions: list[ModelVersion]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- what a board is made of -------------------------------------------------------------
+
+
+@dataclass
+class BoardInputs:
+    """Everything a suite board is computed from, read in a few queries."""
+
+    suite: SuiteRecord
+    tasks: list[tuple[SuiteTask, Competition]]
+    models: list[SuiteModel]  # by id
+    owners: dict[int, str]  # model id -> owner's username
+    latest: dict[int, SuiteEntry]  # model id -> its latest version
+    cells: dict[tuple[int, int], tuple[Submission, bool]]  # (entry id, competition id) -> submission, team disqualified
+
+    def submission(self, entry: SuiteEntry, competition: Competition) -> tuple[Submission, bool] | None:
+        return self.cells.get((entry.id, competition.id))
+
+
+def board_inputs(session: Session, suite: SuiteRecord, *, every_version: bool = False) -> BoardInputs:
+    """The suite's tasks, models, their latest versions (or every version) and those versions' submissions."""
+    tasks = suite_tasks(session, suite)
+    found = session.execute(
+        select(SuiteModel, User.username)
+        .join(User, User.id == SuiteModel.user_id)
+        .where(SuiteModel.suite_id == suite.id)
+        .order_by(SuiteModel.id)
+    ).all()
+    models = [model for model, _ in found]
+    owners = {model.id: username for model, username in found}
+    newest = (
+        select(SuiteEntry.model_id, func.max(SuiteEntry.number).label("number"))
+        .join(SuiteModel, SuiteModel.id == SuiteEntry.model_id)
+        .where(SuiteModel.suite_id == suite.id)
+        .group_by(SuiteEntry.model_id)
+        .subquery()
+    )
+    latest = {
+        entry.model_id: entry
+        for entry in session.scalars(
+            select(SuiteEntry).join(
+                newest, (newest.c.model_id == SuiteEntry.model_id) & (newest.c.number == SuiteEntry.number)
+            )
+        )
+    }
+    entry_ids = [entry.id for entry in latest.values()]
+    if every_version:
+        entry_ids = list(
+            session.scalars(
+                select(SuiteEntry.id)
+                .join(SuiteModel, SuiteModel.id == SuiteEntry.model_id)
+                .where(SuiteModel.suite_id == suite.id)
+            )
+        )
+    cells: dict[tuple[int, int], tuple[Submission, bool]] = {}
+    for start in range(0, len(entry_ids), 500):
+        for link, submission, team_disqualified in session.execute(
+            select(SuiteEntryFile, Submission, Team.disqualified)
+            .join(Submission, Submission.id == SuiteEntryFile.submission_id)
+            .join(Team, Team.id == Submission.team_id)
+            .where(SuiteEntryFile.entry_id.in_(entry_ids[start : start + 500]))
+        ):
+            cells[(link.entry_id, link.competition_id)] = (submission, bool(team_disqualified))
+    return BoardInputs(suite, tasks, models, owners, latest, cells)
+
+
+def counts(submission: Submission, team_disqualified: bool) -> bool:
+    """Whether a submission gives its model a score on its task: scored, and neither it nor its team disqualified.
+    (A scored submission queued again for a new task version keeps counting with its score until rescored.)"""
+    return (
+        submission.score is not None
+        and submission.status != "failed"
+        and not submission.disqualified
+        and not team_disqualified
+    )
+
+
+def task_score(found: tuple[Submission, bool] | None, competition: Competition) -> TaskScore:
+    """What a board shows of one model's submission for one task, on that task's board rows."""
+    if found is None:
+        return TaskScore("missing")
+    submission, team_disqualified = found
+    if submission.disqualified or team_disqualified:
+        return TaskScore("disqualified", submission_id=submission.id)
+    if submission.status == "failed" or submission.score is None:
+        return TaskScore(submission.status, submission_id=submission.id)
+    private = competition.revealed
+    value = submission.private_primary if private else submission.public_primary
+    ci = submission.score.get("private_ci" if private else "public_ci") or (None, None)
+    return TaskScore("scored", rounded(value), rounded(ci[0]), rounded(ci[1]), submission.id)
+
+
+def task_value(found: tuple[Submission, bool] | None, competition: Competition) -> float:
+    """The unrounded score the statistics use (NaN where the task is missing)."""
+    if found is None or not counts(*found):
+        return float("nan")
+    value = found[0].private_primary if competition.revealed else found[0].public_primary
+    return float("nan") if value is None else float(value)
+
+
+def board_key(inputs: BoardInputs) -> str | None:
+    """What a suite board's statistics depend on, hashed: the suite as hosted, each task's competition, split and
+    scale, and each model's latest version, its declarations and its per-row results on each task. None when the
+    suite has no model yet."""
+    if not inputs.latest:
+        return None
+    tasks = [
+        [
+            c.id,
+            str(c.created_at),
+            c.task_ref,
+            c.task_version,
+            c.answer_sha256,
+            c.split_key,
+            c.public_fraction,
+            c.revealed,
+            t.key,
+            t.weight,
+            t.floor,
+            t.ceiling,
+        ]
+        for t, c in inputs.tasks
+    ]
+    models = []
+    for model in inputs.models:
+        entry = inputs.latest.get(model.id)
+        if entry is None:
+            continue
+        cells = []
+        for _, competition in inputs.tasks:
+            found = inputs.submission(entry, competition)
+            cells.append(
+                [found[0].id, found[0].rows_sha256, task_value(found, competition)]
+                if found is not None and counts(*found)
+                else None
+            )
+        card = entry.card or {}
+        models.append(
+            [model.id, entry.id, bool(card.get("extra_training_data")), bool(card.get("trained_on_test_inputs")), cells]
+        )
+    parts = [FORMAT, RESAMPLES, SEED, inputs.suite.id, inputs.suite.sha256, inputs.suite.method, tasks, models]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def statistics_path(key: str) -> Path:
+    return files_dir() / "suites" / key[:2] / f"{key}.json"
+
+
+_kept: LRUCache[str, dict] = LRUCache(maxsize=KEPT_BOARDS)  # what is stored under a key never changes
+_kept_lock = threading.Lock()
+
+
+def stored(key: str) -> dict | None:
+    """The statistics stored under ``key``, or None while the worker has yet to compute them."""
+    with _kept_lock:
+        hit = _kept.get(key)
+    if hit is not None:
+        return hit
+    try:
+        data = json.loads(statistics_path(key).read_text())
+    except (OSError, ValueError):
+        return None
+    with _kept_lock:
+        _kept[key] = data
+    return data
+
+
+def store(key: str, data: dict) -> None:
+    """Keep a board's statistics under its key (written whole, then renamed: a reader never sees half a file)."""
+    target = statistics_path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".suite-")
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data))
+    os.replace(tmp, target)
+
+
+# --- what a page and the API show --------------------------------------------------------
+
+
+def task_columns(tasks: list[tuple[SuiteTask, Competition]]) -> list[TaskColumn]:
+    return [
+        TaskColumn(
+            key=task.key,
+            title=competition.title,
+            competition=competition.slug,
+            metric=competition.metric,
+            higher_is_better=competition.higher_is_better,
+            weight=task.weight,
+            floor=task.floor,
+            ceiling=task.ceiling,
+            board="private" if competition.revealed else "public",
+        )
+        for task, competition in tasks
+    ]
+
+
+def suite_board(
+    session: Session, name: str, *, hide_extra_data: bool = False, hide_trained_on_test: bool = False
+) -> SuiteBoard:
+    """The suite's board: every model's latest version with its task scores and, once the worker has computed
+    them, its aggregate, interval, rank, rank interval and chance of being best. A filter leaves out the models
+    that declare extra training data or training on test inputs, and the others are ranked among themselves."""
+    suite = get_suite(session, name)
+    inputs = board_inputs(session, suite)
+    key = board_key(inputs)
+    kept = stored(key) if key is not None else None
+    statistics = None
+    if kept is not None:
+        statistics = SuiteStatistics.from_dict(kept["statistics"][FILTERS[(hide_extra_data, hide_trained_on_test)]])
+        order = [int(i) for i in kept["models"]]
+    entered = [model for model in inputs.models if model.id in inputs.latest]
+    index = {model.id: i for i, model in enumerate(entered)}
+    if statistics is not None and order == [model.id for model in entered]:
+        ordered = [entered[i] for i in statistics.order]
+    else:
+        statistics = None
+        ordered = sorted(entered, key=lambda model: (model.name_key, model.id))
+    rows = []
+    for model in ordered:
+        entry = inputs.latest[model.id]
+        card = entry.card or {}
+        extra, on_test = bool(card.get("extra_training_data")), bool(card.get("trained_on_test_inputs"))
+        if (hide_extra_data and extra) or (hide_trained_on_test and on_test):
+            continue
+        scores = {task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks}
+        missing = [key for key, score in scores.items() if score.status != "scored"]
+        row = SuiteRow(
+            rank=None,
+            model=model.name,
+            owner=inputs.owners[model.id],
+            version=entry.number,
+            is_baseline=model.is_baseline,
+            submitted_at=entry.created_at.strftime("%Y-%m-%d %H:%M"),
+            extra_training_data=extra,
+            trained_on_test_inputs=on_test,
+            card={field: card.get(field) for field in CARD_FIELDS},
+            scores=scores,
+            ranked=False,
+            missing=missing,
+        )
+        if statistics is not None:
+            row = _with_statistics(row, statistics, index[model.id])
+        rows.append(row)
+    return SuiteBoard(
+        name=suite.name,
+        title=suite.title,
+        version=suite.version,
+        description=suite.description,
+        method=suite.method,
+        higher_is_better=HIGHER_IS_BETTER.get(suite.method, True),
+        tasks=task_columns(inputs.tasks),
+        rows=rows,
+        pending=key is not None and kept is None,
+        hide_extra_data=hide_extra_data,
+        hide_trained_on_test=hide_trained_on_test,
+        resamples=RESAMPLES,
+    )
+
+
+def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int) -> SuiteRow:
+    view = statistics.task_view or {}
+    view_ci = (view.get("aggregate_ci") or [None] * (i + 1))[i]
+    view_rank = (view.get("rank_interval") or [None] * (i + 1))[i]
+    ci = statistics.aggregate_ci[i]
+    return SuiteRow(
+        **{
+            **{field: getattr(row, field) for field in SuiteRow.__dataclass_fields__},
+            "rank": statistics.rank[i],
+            "ranked": statistics.ranked[i],
+            "aggregate": rounded(statistics.aggregate[i]),
+            "aggregate_ci": (rounded(ci[0]), rounded(ci[1])) if ci else None,
+            "rank_interval": tuple(statistics.rank_interval[i]) if statistics.rank_interval[i] else None,
+            "p_best": rounded(statistics.p_best[i]),
+            "indistinguishable_from_next": bool(statistics.close[i]),
+            "task_view_aggregate_ci": (rounded(view_ci[0]), rounded(view_ci[1])) if view_ci else None,
+            "task_view_rank_interval": tuple(view_rank) if view_rank else None,
+        }
+    )
+
+
+def suite_board_csv(board: SuiteBoard) -> str:
+    """The board as CSV, one row per model and a score, interval and status per task; model and owner names that
+    a spreadsheet would run as formulas are neutralised, as on competition boards."""
+    buffer = io.StringIO()
+    head = [
+        "rank",
+        "model",
+        "owner",
+        "version",
+        "is_baseline",
+        "aggregate",
+        "aggregate_ci_low",
+        "aggregate_ci_high",
+        "rank_interval_low",
+        "rank_interval_high",
+        "p_best",
+        "indistinguishable_from_next",
+        "ranked",
+        "extra_training_data",
+        "trained_on_test_inputs",
+        *(f"card_{field}" for field in CARD_FIELDS),
+    ]
+    for task in board.tasks:
+        head += [task.key, f"{task.key}_ci_low", f"{task.key}_ci_high", f"{task.key}_status"]
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(head)
+    for row in board.rows:
+        ci = row.aggregate_ci or (None, None)
+        span = row.rank_interval or (None, None)
+        cells = [
+            row.rank,
+            row.model,
+            row.owner,
+            row.version,
+            row.is_baseline,
+            row.aggregate,
+            ci[0],
+            ci[1],
+            span[0],
+            span[1],
+            row.p_best,
+            row.indistinguishable_from_next,
+            row.ranked,
+            row.extra_training_data,
+            row.trained_on_test_inputs,
+            *(row.card.get(field) for field in CARD_FIELDS),
+        ]
+        for task in board.tasks:
+            score = row.scores[task.key]
+            cells += [score.score, score.ci_low, score.ci_high, score.status]
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
+    return buffer.getvalue()
+
+
+def list_suites(session: Session) -> list[SuiteSummary]:
+    """Every hosted suite with its tasks and how many models are entered, by name."""
+    entered = dict(
+        session.execute(select(SuiteModel.suite_id, func.count()).group_by(SuiteModel.suite_id)).tuples().all()
+    )
+    return [
+        suite_summary(session, suite, entered.get(suite.id, 0))
+        for suite in session.scalars(select(SuiteRecord).order_by(SuiteRecord.name))
+    ]
+
+
+def suite_summary(session: Session, suite: SuiteRecord, models: int | None = None) -> SuiteSummary:
+    if models is None:
+        models = session.scalar(select(func.count()).select_from(SuiteModel).where(SuiteModel.suite_id == suite.id))
+    return SuiteSummary(
+        name=suite.name,
+        title=suite.title,
+        version=suite.version,
+        description=suite.description,
+        method=suite.method,
+        higher_is_better=HIGHER_IS_BETTER.get(suite.method, True),
+        tasks=task_columns(suite_tasks(session, suite)),
+        models=models or 0,
+        updated_at=suite.updated_at.isoformat(),
+    )
+
+
+def describe_suite(session: Session, name: str) -> SuiteSummary:
+    """One suite as :func:`list_suites` shows it."""
+    return suite_summary(session, get_suite(session, name))
+
+
+def model_view(session: Session, suite_name: str, model_name: str) -> ModelView:
+    """A model of a suite: its latest card and run record, and every version with its scores on today's tasks."""
+    suite = get_suite(session, suite_name)
+    model = model_named(session, suite, model_name)
+    inputs = board_inputs(session, suite, every_version=True)
+    entries = list(
+        session.scalars(select(SuiteEntry).where(SuiteEntry.model_id == model.id).order_by(SuiteEntry.number.desc()))
+    )
+    versions = [
+        ModelVersion(
+            number=entry.number,
+            submitted_at=entry.created_at.strftime("%Y-%m-%d %H:%M"),
+            card=entry.card,
+            scores={task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks},
+        )
+        for entry in entries
+    ]
+    card = entries[0].card if entries else {}
+    return ModelView(
+        suite=suite.name,
+        name=model.name,
+        owner=inputs.owners[model.id],
+        is_baseline=model.is_baseline,
+        card=card,
+        run=card.get("run"),
+        tasks=task_columns(inputs.tasks),
+        versions=versions,
+    )

@@ -1,0 +1,177 @@
+"""The worker's side of suite boards: compute the statistics a suite board is waiting for.
+
+After each round of scoring (from :func:`arena.server.rank_worker.refresh_ranks`),
+every suite whose inputs moved since the worker last looked (a board generation of
+one of its tasks' competitions, a new version of a model, a new suite version) gets
+its key worked out (:func:`arena.server.suite_boards.board_key`); when nothing is
+stored under it, one joint bootstrap over every task's rows gives the statistics of
+the four filter combinations, stored under the key. A claim in the database, as for a
+competition board's ranks, keeps two workers from computing the same board.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+import numpy as np
+from sqlalchemy import func, select
+
+from arena.db.database import Database
+from arena.db.models import BoardGeneration, SuiteEntry, SuiteModel, SuiteTask
+from arena.db.models import Suite as SuiteRecord
+from arena.errors import ArenaError
+from arena.metrics.registry import get_metric
+from arena.scoring.score import private_rows, public_rows
+from arena.server.claims import claim_board, release_board, worker_name
+from arena.server.feedback import load_rows
+from arena.server.suite_boards import (
+    FILTERS,
+    FORMAT,
+    BoardInputs,
+    board_inputs,
+    board_key,
+    counts,
+    statistics_path,
+    store,
+    task_value,
+)
+from arena.suites.board import RESAMPLES, SEED, board_statistics, resampled_scores
+from arena.suites.scales import TaskScale
+from arena.tasks import load_task
+
+log = logging.getLogger("arena.suites")
+RETRY_SECONDS = 30.0  # a board left undone (another worker's claim, a failure) is looked at again after this
+
+_seen: weakref.WeakKeyDictionary[Database, dict[int, tuple[tuple, bool, float]]] = weakref.WeakKeyDictionary()
+"""Per database and suite: what its inputs' signature was when last looked at, whether its board was done then,
+and when to look again if not."""
+_seen_lock = threading.Lock()
+
+
+def refresh_suites(db: Database) -> int:
+    """Compute and store the statistics of every suite board that changed and lacks them; returns how many."""
+    with db.read_session() as session, session.begin():
+        signatures = _signatures(session)
+    with _seen_lock:
+        seen = _seen.setdefault(db, {})
+    computed = 0
+    for suite_id, signature in signatures.items():
+        with _seen_lock:
+            last = seen.get(suite_id)
+        if last is not None and last[0] == signature and (last[1] or time.monotonic() < last[2]):
+            continue
+        try:
+            count, done = _refresh_suite(db, suite_id)
+        except Exception:  # one broken suite must not stop the others; it is tried again after RETRY_SECONDS
+            log.exception("statistics of suite %s failed", suite_id)
+            count, done = 0, False
+        computed += count
+        with _seen_lock:
+            seen[suite_id] = (signature, done, time.monotonic() + RETRY_SECONDS)
+    return computed
+
+
+def _signatures(session) -> dict[int, tuple]:
+    """Per suite, what moves whenever its board may: its hosted version, its tasks' board generations, and its
+    newest version of any model. Three small queries for every suite together."""
+    signatures: dict[int, list] = {
+        suite_id: [sha256] for suite_id, sha256 in session.execute(select(SuiteRecord.id, SuiteRecord.sha256))
+    }
+    for suite_id, competition_id, generation in session.execute(
+        select(SuiteTask.suite_id, SuiteTask.competition_id, func.coalesce(BoardGeneration.generation, 0))
+        .outerjoin(BoardGeneration, BoardGeneration.competition_id == SuiteTask.competition_id)
+        .order_by(SuiteTask.suite_id, SuiteTask.position)
+    ):
+        signatures.setdefault(suite_id, []).append((competition_id, generation))
+    for suite_id, newest, entries in session.execute(
+        select(SuiteModel.suite_id, func.max(SuiteEntry.id), func.count(SuiteEntry.id))
+        .join(SuiteEntry, SuiteEntry.model_id == SuiteModel.id)
+        .group_by(SuiteModel.suite_id)
+    ):
+        signatures.setdefault(suite_id, []).append(("entries", newest, entries))
+    return {suite_id: tuple(parts) for suite_id, parts in signatures.items()}
+
+
+def _refresh_suite(db: Database, suite_id: int) -> tuple[int, bool]:
+    """Compute the suite board's statistics if they are missing; returns (how many computed, whether it is done)."""
+    with db.read_session() as session, session.begin():
+        suite = session.get(SuiteRecord, suite_id)
+        if suite is None:
+            return 0, True
+        inputs = board_inputs(session, suite)
+        key = board_key(inputs)
+        if key is None or statistics_path(key).exists():
+            return 0, True
+        session.expunge_all()  # the rows are read outside the transaction: nothing is held while computing
+    token = worker_name()
+    with db.session() as session, session.begin():
+        if not claim_board(session, key, token):
+            return 0, False  # another worker is computing it
+    try:
+        if statistics_path(key).exists():  # it may have finished just before the claim was ours
+            return 0, True
+        started = time.monotonic()
+        store(key, compute(inputs))
+        log.info("statistics of suite %s in %.1f s", inputs.suite.name, time.monotonic() - started)
+        return 1, True
+    finally:
+        with db.session() as session, session.begin():
+            release_board(session, key, token)
+
+
+def compute(inputs: BoardInputs) -> dict:
+    """The statistics of every filter combination from one joint bootstrap over each task's board rows.
+
+    A model's rows on a task are its latest version's per-row results there, cut to the
+    task's board rows (private once revealed, else public); a task whose metric keeps no
+    per-row results, or a submission scored before they were kept, leaves its draws
+    missing, so the model is shown and not ranked.
+    """
+    entered = [model for model in inputs.models if model.id in inputs.latest]
+    entries = [inputs.latest[model.id] for model in entered]
+    metrics, truths = [], []
+    rows: list[list[np.ndarray | None]] = [[] for _ in entered]
+    scores = np.full((len(entered), len(inputs.tasks)), np.nan)
+    for t, (_, competition) in enumerate(inputs.tasks):
+        part, metric, truth = _board_rows(competition)
+        metrics.append(metric)
+        truths.append(truth if truth is not None else np.zeros(0))
+        for m, entry in enumerate(entries):
+            found = inputs.submission(entry, competition)
+            scores[m, t] = task_value(found, competition)
+            kept = None
+            if part is not None and found is not None and counts(*found):
+                kept = load_rows(found[0].rows_sha256)
+            rows[m].append(kept[part] if kept is not None and len(kept) == len(part) else None)
+    draws = resampled_scores(metrics, truths, rows, resamples=RESAMPLES, seed=SEED)
+    weights = [task.weight for task, _ in inputs.tasks]
+    scales = [TaskScale(floor=task.floor, ceiling=task.ceiling) for task, _ in inputs.tasks]
+    extra = np.array([bool((e.card or {}).get("extra_training_data")) for e in entries])
+    on_test = np.array([bool((e.card or {}).get("trained_on_test_inputs")) for e in entries])
+    statistics = {}
+    for (hide_extra, hide_test), name in FILTERS.items():
+        include = ~((extra & hide_extra) | (on_test & hide_test))
+        statistics[name] = board_statistics(
+            inputs.suite.method, weights, scales, scores, draws, include=include, seed=SEED
+        ).to_dict()
+    return {"format": FORMAT, "models": [model.id for model in entered], "statistics": statistics}
+
+
+def _board_rows(competition) -> tuple[np.ndarray | None, object, np.ndarray | None]:
+    """The task board's rows (a mask over the answer key), its primary metric and the truth on those rows; no rows
+    when the task keeps no per-row results or cannot be loaded (its models then go unranked)."""
+    try:
+        task = load_task(competition.task_ref)
+        metric = get_metric(task.spec.primary_metric, task.answer_key.classes)
+        if not task.per_row_results:
+            return None, metric, None
+    except ArenaError:
+        return None, None, None
+    if competition.revealed:
+        part = private_rows(task, competition.public_fraction, split_key=competition.split_key)
+    else:
+        part = public_rows(task, competition.public_fraction, split_key=competition.split_key)
+    return part, metric, task.answer_key.truth[part]
