@@ -25,7 +25,7 @@ from arena.errors import ArenaError
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server.jobs import InProcessWorker, RedisQueue
 
-from . import api, api_accounts, auth, web, web_organiser  # noqa: F401  (api_accounts adds routes to the API)
+from . import api, api_accounts, api_suites, auth, web, web_organiser  # noqa: F401  (api_accounts, api_suites add routes)
 from .kept_responses import KeptResponses
 
 

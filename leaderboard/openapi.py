@@ -70,6 +70,38 @@ SETTINGS = {
 
 CONFIRM = {"confirm": {"type": "boolean", "description": "must be true: the action is hard or impossible to undo"}}
 
+SUITE_ENTRY = _op(
+    "Enter a version of a model: its card and one predictions file per task, all or nothing (every problem is "
+    "listed at once and nothing is kept when there is one); each file is queued for scoring in its task's "
+    "competition, under that competition's limits",
+    auth="user",
+    params=["name"],
+    responses={
+        "202": {"description": "Queued"},
+        "404": {"description": "No such suite"},
+        "413": {"description": "Too large"},
+    },
+)
+SUITE_ENTRY["requestBody"] = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "card": {"type": "string", "format": "binary", "description": "card.toml or card.json"},
+                    "baseline": {"type": "boolean", "description": "organisers: enter it as a baseline"},
+                },
+                "additionalProperties": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "one part per task, named by the task's key: its predictions file",
+                },
+                "required": ["card"],
+            }
+        }
+    }
+}
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {
@@ -276,5 +308,25 @@ OPENAPI = {
                 params=["slug", "team_id"],
             )
         },
+        "/api/v1/suites": {"get": _op("Every benchmark suite: its tasks, weights, floors, ceilings and method")},
+        "/api/v1/suites/{name}": {"get": _op("One suite: its tasks and how they combine", params=["name"])},
+        "/api/v1/suites/{name}/leaderboard": {
+            "get": {
+                **_op(
+                    "Each model's latest version: its score on every task with its 95% CI, and its aggregate with "
+                    "its joint-bootstrap 95% CI, rank, rank interval and chance of being best (pending until "
+                    "computed); ?format=csv; ?hide_extra_data=1 and ?hide_trained_on_test=1 leave those models "
+                    "out and rank the others",
+                    params=["name"],
+                ),
+            }
+        },
+        "/api/v1/suites/{name}/leaderboard.csv": {
+            "get": _op("The suite's board as CSV (the same filters)", params=["name"])
+        },
+        "/api/v1/suites/{name}/models/{model}": {
+            "get": _op("One model: its card, run record and every version with its scores", params=["name", "model"])
+        },
+        "/api/v1/suites/{name}/entries": {"post": SUITE_ENTRY},
     },
 }

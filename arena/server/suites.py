@@ -32,6 +32,12 @@ from arena.suites.scales import task_scale
 from arena.suites.spec import Suite, SuiteError, load_suite
 from arena.tasks import load_task
 
+class SuiteNotFound(SuiteError):
+    """No suite, or no model in it, has that name (a 404 to the faces)."""
+
+    headline = "Not found"
+
+
 Upload = tuple[BinaryIO, str]
 """A file part as the caller received it: its stream and the name it was sent under."""
 
@@ -67,7 +73,7 @@ def get_suite(session: Session, name: str) -> SuiteRecord:
     suite = session.scalar(select(SuiteRecord).where(SuiteRecord.name == name))
     if suite is None:
         known = ", ".join(session.scalars(select(SuiteRecord.name).order_by(SuiteRecord.name))) or "none yet"
-        raise SuiteError(f"there is no suite '{name}' on this server (suites: {known}).")
+        raise SuiteNotFound(f"there is no suite '{name}' on this server (suites: {known}).")
     return suite
 
 
@@ -355,5 +361,5 @@ def model_named(session: Session, suite: SuiteRecord, name: str) -> SuiteModel:
         select(SuiteModel).where(SuiteModel.suite_id == suite.id, SuiteModel.name_key == name_key(name))
     )
     if model is None:
-        raise SuiteError(f"there is no model '{name}' in suite '{suite.name}'.")
+        raise SuiteNotFound(f"there is no model '{name}' in suite '{suite.name}'.")
     return model

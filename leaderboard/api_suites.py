@@ -1,0 +1,84 @@
+"""JSON API for suites: the suites, a suite's board (JSON or CSV, with its filters), a model, entering a model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import Response, abort, current_app, g, jsonify, request
+
+from arena.server import standings, suite_boards, suites
+
+from .api import bp
+from .auth import db_session, login_required, transaction
+from .forms import form_bool
+
+
+@bp.errorhandler(suites.SuiteNotFound)
+def suite_not_found(exc: suites.SuiteNotFound):
+    return jsonify(error=exc.headline, problems=exc.messages()), 404
+
+
+@bp.get("/suites")
+def list_suites():
+    return jsonify([asdict(summary) for summary in suite_boards.list_suites(db_session())])
+
+
+@bp.get("/suites/<name>")
+def get_suite(name: str):
+    return jsonify(asdict(suite_boards.describe_suite(db_session(), name)))
+
+
+@bp.get("/suites/<name>/leaderboard")
+@bp.get("/suites/<name>/leaderboard.csv", defaults={"csv": True})
+def suite_leaderboard(name: str, csv: bool = False):
+    board = suite_boards.suite_board(
+        db_session(),
+        name,
+        hide_extra_data=form_bool(request.args, "hide_extra_data", False),
+        hide_trained_on_test=form_bool(request.args, "hide_trained_on_test", False),
+    )
+    if csv or request.args.get("format") == "csv":
+        return Response(suite_boards.suite_board_csv(board), mimetype="text/csv")
+    return jsonify(board.to_dict())
+
+
+@bp.get("/suites/<name>/models/<model>")
+def suite_model(name: str, model: str):
+    return jsonify(suite_boards.model_view(db_session(), name, model).to_dict())
+
+
+@bp.post("/suites/<name>/entries")
+@login_required
+def enter_model(name: str):
+    parts: dict[str, list] = {}
+    for key, upload in request.files.items(multi=True):
+        parts.setdefault(key, []).append(upload)
+    twice = sorted(key for key, found in parts.items() if len(found) > 1)
+    if twice:
+        abort(400, description=f"send one file per task; these parts came more than once: {', '.join(twice)}.")
+    card = parts.pop("card", [None])[0]
+    session = db_session()
+    with transaction():
+        entered = suites.submit_entry(
+            session,
+            name,
+            g.user,
+            (card.stream, card.filename or "card.toml") if card is not None else None,
+            {key: (found[0].stream, found[0].filename or f"{key}.csv") for key, found in parts.items()},
+            max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
+            is_baseline=form_bool(request.form, "baseline", False),
+        )
+    for submission_id in entered.new_submission_ids():
+        current_app.extensions["arena_queue"].notify(submission_id)
+    return jsonify(
+        suite=name,
+        model=entered.model.name,
+        version=entered.entry.number,
+        submissions={
+            key: {
+                **standings.submission_summary(accepted.submission, show_private=g.user.is_organiser),
+                "duplicate": accepted.duplicate,
+            }
+            for key, accepted in entered.accepted.items()
+        },
+    ), 202
