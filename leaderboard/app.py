@@ -25,7 +25,7 @@ from arena.errors import ArenaError
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server.jobs import InProcessWorker, RedisQueue
 
-from . import api, api_accounts, api_suites, auth, web, web_organiser  # noqa: F401  (api_accounts, api_suites add routes)
+from . import api, api_accounts, api_suites, auth, web, web_organiser, web_suites  # noqa: F401  (api_accounts, api_suites add routes)
 from .kept_responses import KeptResponses
 
 
@@ -74,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(web_organiser.bp)
+    app.register_blueprint(web_suites.bp)
     app.register_blueprint(api.bp)
     auth.init_security(app)
     _register_error_handlers(app)
