@@ -152,6 +152,12 @@ def cmd_suite_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_suite_submit(args: argparse.Namespace) -> int:
+    from arena.client import cmd_suite_submit as submit
+
+    return submit(args)
+
+
 def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     """``arena suite``: list, show and score here; the server and the client add host and submit."""
     suite = commands.add_parser("suite", help="benchmark suites: list, show, score, submit, host").add_subparsers(
@@ -167,6 +173,15 @@ def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--model", help="the model card (TOML or JSON), checked and shown with the scores")
     score.add_argument("--json", action="store_true", help="print JSON")
     score.set_defaults(func=cmd_suite_score)
+    submit = suite.add_parser("submit", help="enter a model in a hosted suite: its card and one file per task")
+    submit.add_argument("suite", help="the suite's name on the server, e.g. core")
+    submit.add_argument("dir", help="the folder holding TASK.csv (or .csv.gz, .parquet) for every task")
+    submit.add_argument("--model", required=True, help="the model card (TOML or JSON)")
+    submit.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
+    submit.add_argument("--token", help="an API token (default: the ARENA_TOKEN environment variable)")
+    submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline (organisers)")
+    submit.add_argument("--wait", action="store_true", help="wait for the scores and the model's place on the board")
+    submit.set_defaults(func=cmd_suite_submit)
     add_plugin_commands(suite, group="arena.suite_commands", prefix="suite ")
 
 
