@@ -1,4 +1,4 @@
-"""A small HTTP client for a remote Arena server (``arena submit``), on the standard library only."""
+"""A small HTTP client for a remote Arena server (``arena submit``, ``arena suite submit``), standard library only."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -34,24 +35,71 @@ def _request(method: str, url: str, token: str, body: bytes | None = None, conte
         raise ServerError(f"cannot reach {url}: {exc.reason}. Check --server and that the server is running.") from None
 
 
+def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body of text fields and (part name, file name, bytes) files, and its content type."""
+    boundary = "arena-" + secrets.token_hex(12)
+    clean = lambda text: str(text).replace('"', "'").replace("\r", " ").replace("\n", " ")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{clean(name)}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for name, file_name, data in files:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{clean(name)}"; filename="{clean(file_name)}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 def submit_file(
     server: str, token: str, competition: str, path: str | Path, *, note: str = "", baseline: bool = False
 ) -> dict:
     """Upload a predictions file as multipart/form-data; returns the API's JSON answer."""
     path = Path(path)
-    boundary = "arena-" + secrets.token_hex(12)
-    parts = []
-    for name, value in (("note", note), ("baseline", "1" if baseline else "0")):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
-        f"Content-Type: application/octet-stream\r\n\r\n".encode()
-        + path.read_bytes()
-        + b"\r\n"
+    body, content_type = _multipart(
+        {"note": note, "baseline": "1" if baseline else "0"}, [("file", path.name, path.read_bytes())]
     )
-    parts.append(f"--{boundary}--\r\n".encode())
     url = f"{server.rstrip('/')}/api/v1/competitions/{competition}/submissions"
-    return _request("POST", url, token, b"".join(parts), f"multipart/form-data; boundary={boundary}")
+    return _request("POST", url, token, body, content_type)
+
+
+def submit_suite(
+    server: str,
+    token: str,
+    suite: str,
+    files: dict[str, str | Path],
+    card: str | Path,
+    *,
+    baseline: bool = False,
+) -> dict:
+    """Enter a version of a model in a suite: ``files`` maps each task's key to its predictions file, ``card`` is
+    the model card (card.toml or card.json). All or nothing: the server lists every problem at once and keeps
+    nothing when there is one. Returns the API's JSON answer (the version, and each task's submission)."""
+    card = Path(card)
+    parts = [("card", card.name, card.read_bytes())]
+    parts += [(key, Path(path).name, Path(path).read_bytes()) for key, path in files.items()]
+    return _enter(server, token, suite, parts, baseline)
+
+
+def submit_suite_frames(server: str, token: str, suite: str, frames: dict, card, *, baseline: bool = False) -> dict:
+    """:func:`submit_suite` from a notebook: ``frames`` maps each task's key to a pandas DataFrame of predictions
+    (sent as CSV, the index left out), ``card`` is a :class:`arena.suites.cards.ModelCard` or a card file's path."""
+    if isinstance(card, (str, Path)):
+        card_part = (Path(card).name, Path(card).read_bytes())
+    else:
+        card_part = ("card.json", json.dumps(card.to_dict()).encode())
+    parts = [("card", *card_part)]
+    parts += [(key, f"{key}.csv", frame.to_csv(index=False).encode()) for key, frame in frames.items()]
+    return _enter(server, token, suite, parts, baseline)
+
+
+def _enter(server: str, token: str, suite: str, parts: list[tuple[str, str, bytes]], baseline: bool) -> dict:
+    body, content_type = _multipart({"baseline": "1" if baseline else "0"}, parts)
+    url = f"{server.rstrip('/')}/api/v1/suites/{urllib.parse.quote(suite, safe='')}/entries"
+    return _request("POST", url, token, body, content_type)
 
 
 def wait_for_score(server: str, token: str, submission_id: int, timeout: float = 600) -> dict:
@@ -62,3 +110,75 @@ def wait_for_score(server: str, token: str, submission_id: int, timeout: float =
         if data["status"] in ("scored", "failed") or time.monotonic() > deadline:
             return data
         time.sleep(0.5)
+
+
+PREDICTION_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+"""What ``arena suite submit`` takes from a folder: ``TASK.csv``, ``TASK.csv.gz`` or ``TASK.parquet``."""
+
+
+def predictions_in(folder: str | Path) -> dict[str, Path]:
+    """Each task's predictions file in a folder, by task key (the file's name less its suffix); other files are
+    left alone. Two files for one task are refused, naming both."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(Path(folder).iterdir()):
+        suffix = next((s for s in PREDICTION_SUFFIXES if path.name.endswith(s)), None)
+        if path.is_file() and suffix and len(path.name) > len(suffix):
+            found.setdefault(path.name[: -len(suffix)], []).append(path)
+    twice = [f"{key}: {', '.join(p.name for p in paths)}" for key, paths in found.items() if len(paths) > 1]
+    if twice:
+        raise ArenaError([f"two files for one task ({entry}); keep one." for entry in twice])
+    if not found:
+        raise ArenaError(
+            f"no predictions files in {folder}: name each one after its task, e.g. digits.csv "
+            f"({', '.join(PREDICTION_SUFFIXES)})."
+        )
+    return {key: paths[0] for key, paths in found.items()}
+
+
+def cmd_suite_submit(args) -> int:
+    """``arena suite submit SUITE DIR --model CARD --server URL [--token] [--wait] [--baseline]``: enter the folder's
+    predictions (one TASK.csv per task) as a new version of the card's model; with --wait, print each task's
+    score and the model's place on the board."""
+    import os
+    import sys
+
+    token = (getattr(args, "token", None) or os.environ.get("ARENA_TOKEN", "")).strip()
+    if not token:
+        raise ArenaError("no API token: pass --token or set ARENA_TOKEN (create a token on your account page).")
+    answer = submit_suite(
+        args.server, token, args.suite, predictions_in(args.dir), args.model, baseline=getattr(args, "baseline", False)
+    )
+    print(f"model '{answer['model']}' version {answer['version']} entered in suite '{answer['suite']}':")
+    for key, submission in answer["submissions"].items():
+        again = " (identical to an earlier file: not counted again)" if submission.get("duplicate") else ""
+        print(f"  {key}: submission #{submission['id']} {submission['status']}{again}")
+    if not getattr(args, "wait", False):
+        return 0
+    failed = False
+    for key, submission in answer["submissions"].items():
+        done = wait_for_score(args.server, token, submission["id"])
+        if done["status"] == "failed":
+            failed = True
+            print(f"  {key}: failed\n" + "\n".join(f"    - {p}" for p in done["problems"]), file=sys.stderr)
+        elif done["status"] == "scored":
+            metric = done["metric"]
+            print(f"  {key}: public {metric} {done['public'][metric]} (95% CI {done['public_ci']})")
+    row = _board_row(args.server, token, args.suite, answer["model"])
+    if row is not None and row.get("aggregate") is not None:
+        ci = row["aggregate_ci"]
+        print(f"aggregate {row['aggregate']} (95% CI [{ci[0]}, {ci[1]}]), rank {row['rank']} {row['rank_interval']}")
+    elif row is not None:
+        print("not ranked yet: " + (f"missing {', '.join(row['missing'])}" if row["missing"] else "statistics pending"))
+    return 1 if failed else 0
+
+
+def _board_row(server: str, token: str, suite: str, model: str, timeout: float = 60) -> dict | None:
+    """The model's row on the suite's board once its statistics are computed (or as it is after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    url = f"{server.rstrip('/')}/api/v1/suites/{urllib.parse.quote(suite, safe='')}/leaderboard"
+    while True:
+        board = _request("GET", url, token)
+        row = next((r for r in board["rows"] if r["model"] == model), None)
+        if not board["pending"] or time.monotonic() > deadline:
+            return row
+        time.sleep(1.0)

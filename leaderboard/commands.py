@@ -1,6 +1,6 @@
 """``arena serve``: registered by this package through the ``arena.commands`` entry point.
 
-It prepares the installation once (schema, built-in benchmarks, task versions),
+It prepares the installation once (schema, built-in benchmarks and suites, task versions),
 then serves, and it alone starts the scoring queue.
 """
 
@@ -19,6 +19,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from arena.config import arena_home
     from arena.server.accounts import ensure_organiser
     from arena.server.installation import prepare
+    from arena.server.suite_install import prepare_builtin_suites
     from leaderboard import create_app
 
     if args.workers and not _has_gunicorn():
@@ -27,6 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app({"CREATE_SECRET": True})  # the first start of an installation creates its secret
     db = app.extensions["arena_db"]
     prepare(db)
+    prepare_builtin_suites(db)  # after the built-in tasks: the built-in suite shares their competitions
     with db.session() as session, session.begin():
         organiser, password = ensure_organiser(session, password=os.environ.get("ARENA_ADMIN_PASSWORD"))
     url = f"http://{args.host}:{args.port}/"

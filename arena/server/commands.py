@@ -1,6 +1,7 @@
-"""The server's commands: ``arena setup``, ``arena db``, ``arena host``, ``arena organiser``, ``arena worker``.
+"""The server's commands: ``arena setup``, ``arena db``, ``arena host``, ``arena organiser``, ``arena worker``,
+and ``arena suite host``.
 
-Registered through the ``arena.commands`` entry point. The database parts are
+Registered through the ``arena.commands`` entry point (``arena suite host`` through ``arena.suite_commands``). The database parts are
 imported inside each command, so ``arena --help`` works without the server extra.
 """
 
@@ -60,6 +61,39 @@ def cmd_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suite_host(args: argparse.Namespace) -> int:
+    """Host a suite on this server's database (run it on the server machine): its tasks as standing benchmarks."""
+    from arena.server.organiser_actions import host_suite
+    from arena.server.suites import suite_tasks
+
+    db = _database(args.database)
+    with db.session() as session, session.begin():
+        result = host_suite(session, None, args.suite)
+        suite = result.suite
+        if not result.changed:
+            print(f"suite '{suite.name}' version {suite.version} is hosted already; nothing changed.")
+            return 0
+        hosted = {competition.id for competition in result.hosted}
+        print(f"hosted suite '{suite.name}' version {suite.version} ({suite.title}): /s/{suite.name}")
+        for task, competition in suite_tasks(session, suite):
+            how = "hosted" if competition.id in hosted else "shares"
+            print(
+                f"  {task.key}: {how} /c/{competition.slug}; weight {task.weight:g}, "
+                f"floor {task.floor:g}, ceiling {task.ceiling:g}"
+            )
+    return 0
+
+
+def register_suite(suite_commands: argparse._SubParsersAction) -> None:
+    """``arena suite host``: registered under ``arena suite`` through the ``arena.suite_commands`` entry point."""
+    hosting = suite_commands.add_parser(
+        "host", help="host a suite on this server's database: each task a standing benchmark (or an existing one)"
+    )
+    hosting.add_argument("suite", help="a built-in suite name, a folder holding suite.toml, or the file")
+    hosting.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    hosting.set_defaults(func=cmd_suite_host)
+
+
 def _utc(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=None)
@@ -86,8 +120,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
     installation_secret()  # the one-time set-up creates the installation secret (if this is a new installation)
     db = _database(args.database)
     rescored = prepare(db, host_builtins=not args.no_builtins)
+    if not args.no_builtins:
+        from arena.server.suite_install import prepare_builtin_suites
+
+        prepare_builtin_suites(db)
     print(
-        f"the database is at the newest schema; {'built-in tasks hosted; ' if not args.no_builtins else ''}"
+        f"the database is at the newest schema; {'built-in tasks and suites hosted; ' if not args.no_builtins else ''}"
         + (f"new task versions adopted and rescoring: {', '.join(rescored)}." if rescored else "every task is current.")
     )
     return 0

@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, Submission, Team, User
-from arena.server import announcements, audit, competitions, lifecycle, submissions
+from arena.server import announcements, audit, competitions, lifecycle, submissions, suites
+from arena.server.suites import HostedSuite
 
 
 def host(session: Session, user: User, task_ref: str, *, described: str | None = None, **settings) -> Competition:
@@ -150,3 +151,23 @@ def unannounce(session: Session, competition: Competition, user: User, announcem
     """Remove an announcement."""
     announcements.remove(session, competition, announcement_id)
     audit.record(session, competition, user, "unannounce")
+
+
+def host_suite(session: Session, user: User | None, ref: str, *, by: str = "(command line)") -> HostedSuite:
+    """Host a suite (see :func:`suites.host_suite`): each competition hosted for it is logged as hosted, and each
+    of its tasks' competitions logs the suite version that now ranks its submissions (nothing when unchanged)."""
+    result = suites.host_suite(session, ref)
+    suite = result.suite
+    for competition in result.hosted:
+        audit.record(session, competition, user, "host", f"task of suite '{suite.name}' as a standing benchmark", by=by)
+    if result.changed:
+        for task, competition in suites.suite_tasks(session, suite):
+            audit.record(
+                session,
+                competition,
+                user,
+                "suite",
+                f"task '{task.key}' of suite '{suite.name}' version {suite.version}",
+                by=by,
+            )
+    return result

@@ -32,6 +32,7 @@ from arena.suites.scales import task_scale
 from arena.suites.spec import Suite, SuiteError, load_suite
 from arena.tasks import load_task
 
+
 class SuiteNotFound(SuiteError):
     """No suite, or no model in it, has that name (a 404 to the faces)."""
 
