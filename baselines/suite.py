@@ -153,6 +153,10 @@ def main(args: argparse.Namespace, suite: Suite) -> int:
     if args.submit:
         from arena.client import submit_suite
 
-        answer = submit_suite(args.server, args.token, suite.name, files, card_path)
-        print(f"submitted to suite {suite.name} on {args.server}: {answer.get('status', 'accepted')}")
+        answer = submit_suite(args.server, args.token, suite.name, files, card_path, baseline=True)
+        print(
+            f"entered as model '{answer['model']}' version {answer['version']} in suite '{answer['suite']}' (baseline):"
+        )
+        for key, submission in answer["submissions"].items():
+            print(f"  {key}: submission #{submission['id']} {submission['status']}")
     return 0

@@ -247,3 +247,28 @@ def test_the_quick_shipped_predictions_can_be_made_again(task, model):
     else:
         assert np.abs(ours - theirs).mean() < 0.0045
         assert (ours.argmax(1) == theirs.argmax(1)).mean() > 0.976
+
+
+@pytest.mark.slow  # a live server, its queue and a scoring job
+def test_submit_enters_the_folder_as_a_baseline_model_of_the_suite(tmp_path, monkeypatch, capsys, live_server):
+    pytest.importorskip("jax", reason="the baselines extra is not installed")
+    import baselines.suite
+    from arena.server import organiser_actions
+    from baselines.commands import cmd_baseline
+    from baselines.run import BaselineRun
+
+    def trained(ref, model, config):  # the upload is under test here, not the training
+        task = load_task(ref)
+        return BaselineRun(task, model, task.sample_submission(), 0.5, 1234, 0.1, best_epoch=1, epochs_run=1)
+
+    monkeypatch.setattr(baselines.suite, "run_baseline", trained)
+    server = live_server()
+    suite = write_suite(tmp_path / "suite", "digits")
+    with server.app.extensions["arena_db"].session() as session, session.begin():
+        organiser_actions.host_suite(session, None, str(suite))
+    args = suite_args(str(suite), "cnn", tmp_path / "out")
+    args.submit, args.server, args.token = True, server.url, server.people.token("reference", organiser=True)
+    assert cmd_baseline(args) == 0
+    printed = capsys.readouterr().out
+    assert "entered as model 'cnn-reference' version 1 in suite 'mini' (baseline):" in printed
+    assert re.search(r"digits: submission #\d+ ", printed)
