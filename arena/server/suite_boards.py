@@ -494,9 +494,10 @@ def suite_board_csv(board: SuiteBoard) -> str:
 
 def list_suites(session: Session) -> list[SuiteSummary]:
     """Every hosted suite with its tasks and how many models are entered, by name."""
-    entered = dict(
-        session.execute(select(SuiteModel.suite_id, func.count()).group_by(SuiteModel.suite_id)).tuples().all()
-    )
+    entered = {
+        suite_id: models
+        for suite_id, models in session.execute(select(SuiteModel.suite_id, func.count()).group_by(SuiteModel.suite_id))
+    }
     return [
         suite_summary(session, suite, entered.get(suite.id, 0))
         for suite in session.scalars(select(SuiteRecord).order_by(SuiteRecord.name))

@@ -47,9 +47,10 @@ def prepare_builtin_suites(db: Database) -> list[str]:
     return entered
 
 
-def enter_reference_models(db: Database, suite_name: str) -> list[str]:
-    """Enter each reference model shipped with the suite that is not entered yet, as a baseline; returns their names."""
-    suite = load_suite(suite_name)
+def enter_reference_models(db: Database, suite_name: str, ref: str | Path | None = None) -> list[str]:
+    """Enter each reference model shipped with the suite (``ref``: where it was hosted from, by default its
+    built-in name) that is not entered yet, as a baseline; returns their names."""
+    suite = load_suite(ref or suite_name)
     folder = suite.folder / "models"
     if not folder.is_dir():
         return []

@@ -80,14 +80,15 @@ def get_suite(session: Session, name: str) -> SuiteRecord:
 
 def suite_tasks(session: Session, suite: SuiteRecord) -> list[tuple[SuiteTask, Competition]]:
     """The suite's tasks in their order, each with the competition that hosts it."""
-    return list(
-        session.execute(
+    return [
+        (task, competition)
+        for task, competition in session.execute(
             select(SuiteTask, Competition)
             .join(Competition, Competition.id == SuiteTask.competition_id)
             .where(SuiteTask.suite_id == suite.id)
             .order_by(SuiteTask.position)
-        ).tuples()
-    )
+        )
+    ]
 
 
 def host_suite(session: Session, ref: str) -> HostedSuite:
