@@ -17,7 +17,8 @@ from arena.server.files import path_for
 from arena.server.suite_install import enter_reference_models
 from arena.suites.spec import SuiteError
 
-pytestmark = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+BOTH = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+"""Each test of the rules runs on SQLite and PostgreSQL."""
 
 SUITE = """name = "pair"
 title = "Two tasks"
@@ -79,6 +80,7 @@ def board_json(client, **args) -> dict:
     return response.get_json()
 
 
+@BOTH
 def test_hosting_shares_the_builtin_competitions_and_hosting_again_changes_nothing(app, pair):
     db = app.extensions["arena_db"]
     with db.session() as session, session.begin():
@@ -90,6 +92,7 @@ def test_hosting_shares_the_builtin_competitions_and_hosting_again_changes_nothi
     assert 0 < described.tasks[0].floor < described.tasks[0].ceiling == 1.0  # the floor measured at hosting
 
 
+@BOTH
 def test_a_new_suite_version_updates_the_suite_and_a_changed_file_under_the_same_version_is_refused(app, pair):
     db = app.extensions["arena_db"]
     (pair / "suite.toml").write_text(SUITE.format(version=1, extra="weight = 3\n"))
@@ -121,6 +124,7 @@ feedback = "ladder"
 """
 
 
+@BOTH
 def test_a_bundle_task_gets_a_standing_competition_of_its_own_with_rounded_feedback(app, tmp_path, write_bundle):
     bundle = write_bundle(BUNDLE, {"all.csv": "id,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(40))})
     folder = tmp_path / "own"
@@ -136,6 +140,7 @@ def test_a_bundle_task_gets_a_standing_competition_of_its_own_with_rounded_feedb
         ]
 
 
+@BOTH
 def test_every_problem_of_an_entry_is_listed_at_once_and_nothing_is_kept(app, client, people, pair):
     token = people.token("ada")
     files = {"digits": predictions_csv("digits", 0.9, seed=12), "nope": "id,label\n1,2\n"}
@@ -151,6 +156,7 @@ def test_every_problem_of_an_entry_is_listed_at_once_and_nothing_is_kept(app, cl
     assert not path_for(_sha(files["digits"])).exists()
 
 
+@BOTH
 def test_an_entry_without_a_card_or_with_a_huge_one_is_refused(app, client, people, pair):
     token = people.token("ada")
     assert "no model card" in "".join(enter(client, token, good_files(), None).get_json()["problems"])
@@ -160,6 +166,7 @@ def test_an_entry_without_a_card_or_with_a_huge_one_is_refused(app, client, peop
     assert count(app, Submission) == 0
 
 
+@BOTH
 def test_another_account_cannot_add_versions_to_your_model(app, client, people, pair):
     ada, bob = people.token("ada"), people.token("bob")
     assert enter(client, ada, good_files(), card("tiny-cnn")).status_code == 202
@@ -170,6 +177,7 @@ def test_another_account_cannot_add_versions_to_your_model(app, client, people, 
     assert count(app, SuiteEntry) == 1 and count(app, Submission) == 2
 
 
+@BOTH
 def test_a_team_at_its_daily_limit_on_one_task_refuses_the_whole_entry(app, client, people, pair):
     token = people.token("ada")
     with app.extensions["arena_db"].session() as session, session.begin():
@@ -183,6 +191,7 @@ def test_a_team_at_its_daily_limit_on_one_task_refuses_the_whole_entry(app, clie
     assert not path_for(_sha(files["digits"])).exists()  # the accepted task's file was not kept either
 
 
+@BOTH
 def test_only_organisers_enter_baselines(app, client, people, pair):
     response = enter(client, people.token("ada"), good_files(), card("tiny"), baseline="1")
     assert response.status_code == 400 and "only organisers" in "".join(response.get_json()["problems"])
@@ -192,6 +201,7 @@ def test_only_organisers_enter_baselines(app, client, people, pair):
     assert board_json(client)["rows"][0]["is_baseline"] is True
 
 
+@BOTH
 def test_hostile_bytes_in_a_task_file_fail_that_task_and_leave_the_model_shown_and_unranked(app, client, people, pair):
     ada, bob = people.token("ada"), people.token("bob")
     hostile = b"\x1f\x8b\x08\x00" + bytes(range(256)) * 64  # a gzip header over garbage
@@ -208,6 +218,7 @@ def test_hostile_bytes_in_a_task_file_fail_that_task_and_leave_the_model_shown_a
     assert [row["model"] for row in board_json(client)["rows"]] == ["fine", "broken"]
 
 
+@BOTH
 def test_a_new_version_replaces_the_model_on_the_board_and_the_first_stays_in_its_history(app, client, people, pair):
     token = people.token("ada")
     assert enter(client, token, good_files(0.7, 0.5), card("tiny-cnn")).get_json()["version"] == 1
@@ -222,6 +233,7 @@ def test_a_new_version_replaces_the_model_on_the_board_and_the_first_stays_in_it
     assert row["scores"]["digits"] == second
 
 
+@BOTH
 def test_an_identical_file_in_a_new_version_is_the_same_submission(app, client, people, pair):
     token = people.token("ada")
     files = good_files()
@@ -231,6 +243,7 @@ def test_an_identical_file_in_a_new_version_is_the_same_submission(app, client, 
     assert count(app, Submission) == 2
 
 
+@BOTH
 def test_the_worker_ranks_models_and_identical_predictions_share_a_rank_and_an_interval(app, client, people, pair):
     files = good_files(0.8, 0.6)
     for name in ("ada", "bob"):
@@ -249,6 +262,7 @@ def test_the_worker_ranks_models_and_identical_predictions_share_a_rank_and_an_i
     assert low <= ada["aggregate"] <= high and 0 <= ada["p_best"] <= 1
 
 
+@BOTH
 def test_the_filters_leave_models_out_and_rank_the_others(app, client, people, pair):
     enter(client, people.token("ada"), good_files(1.0, 1.0), card("big-data", extra=True))
     enter(client, people.token("bob"), good_files(0.85, 0.75, seed=1), card("peeker", on_test=True))
@@ -262,6 +276,7 @@ def test_the_filters_leave_models_out_and_rank_the_others(app, client, people, p
     assert client.get("/api/v1/suites/pair/leaderboard?hide_extra_data=maybe").status_code == 400
 
 
+@BOTH
 def test_the_api_shows_the_domain_s_numbers_as_json_and_csv(app, client, people, pair):
     enter(client, people.token("ada"), good_files(0.9, 0.7), card("one"))
     enter(client, people.token("bob"), good_files(0.8, 0.6, seed=1), card("-2-3"))
@@ -277,12 +292,14 @@ def test_the_api_shows_the_domain_s_numbers_as_json_and_csv(app, client, people,
     assert [(s["name"], s["models"]) for s in listed] == [("pair", 2)]
 
 
+@BOTH
 def test_unknown_suites_and_models_are_404(app, client, pair):
     assert client.get("/api/v1/suites/nope").status_code == 404
     assert client.get("/api/v1/suites/nope/leaderboard").status_code == 404
     assert client.get("/api/v1/suites/pair/models/nobody").status_code == 404
 
 
+@BOTH
 def test_no_hidden_label_leaves_through_a_suite_s_endpoints(app, client, people, pair):
     """Before a reveal only public scores show (no private score, no per-row data, no file hash); after the
     reveal of one task's competition, that task shows its private score."""
@@ -313,6 +330,7 @@ def test_no_hidden_label_leaves_through_a_suite_s_endpoints(app, client, people,
     )
 
 
+@BOTH
 def test_reference_models_shipped_with_a_suite_are_entered_once_as_baselines(app, client, pair):
     model = pair / "models" / "reference"
     model.mkdir(parents=True)
@@ -328,6 +346,7 @@ def test_reference_models_shipped_with_a_suite_are_entered_once_as_baselines(app
     assert row["model"] == "reference" and row["owner"] == "arena-reference" and row["is_baseline"]
 
 
+@BOTH
 def test_arena_suite_host_hosts_a_suite_from_the_command_line(app, tmp_path, capsys):
     import argparse
 
@@ -367,3 +386,37 @@ def _sha(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.slow
+def test_a_participant_enters_a_folder_of_predictions_with_the_client(live_server, tmp_path, capsys):
+    """``arena suite submit`` over real HTTP: a folder of TASK.csv files and a card, then --wait for the board."""
+    import argparse
+
+    from arena.client import cmd_suite_submit, submit_suite_frames
+    from arena.suites.cards import read_card
+
+    server = live_server()
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    (folder / "suite.toml").write_text(SUITE.format(version=1, extra=""))
+    with server.app.extensions["arena_db"].session() as session, session.begin():
+        organiser_actions.host_suite(session, None, str(folder))
+    token = server.people.token("ada")
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    for key, text in good_files(0.9, 0.7, seed=21).items():
+        (predictions / f"{key}.csv").write_text(text)
+    (predictions / "README.md").write_text("not a predictions file: left alone")
+    (tmp_path / "card.toml").write_text(card("tiny-cnn"))
+    args = argparse.Namespace(
+        suite="pair", dir=str(predictions), model=str(tmp_path / "card.toml"), server=server.url, token=token, wait=True
+    )
+    assert cmd_suite_submit(args) == 0
+    printed = capsys.readouterr().out
+    assert "model 'tiny-cnn' version 1 entered in suite 'pair'" in printed and "aggregate " in printed
+    import pandas as pd
+
+    frames = {key: pd.read_csv(io.StringIO(text)) for key, text in good_files(0.8, 0.6, seed=22).items()}
+    answer = submit_suite_frames(server.url, token, "pair", frames, read_card(card("tiny-cnn").encode()))
+    assert answer["version"] == 2 and set(answer["submissions"]) == {"digits", "listops"}
