@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ArenaError
@@ -70,7 +71,7 @@ def submit_suite(
     server: str,
     token: str,
     suite: str,
-    files: dict[str, str | Path],
+    files: Mapping[str, str | Path],
     card: str | Path,
     *,
     baseline: bool = False,

@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from cachetools import LRUCache
@@ -421,21 +421,26 @@ def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int) -> Suit
     view = statistics.task_view or {}
     view_ci = (view.get("aggregate_ci") or [None] * (i + 1))[i]
     view_rank = (view.get("rank_interval") or [None] * (i + 1))[i]
-    ci = statistics.aggregate_ci[i]
-    return SuiteRow(
-        **{
-            **{field: getattr(row, field) for field in SuiteRow.__dataclass_fields__},
-            "rank": statistics.rank[i],
-            "ranked": statistics.ranked[i],
-            "aggregate": rounded(statistics.aggregate[i]),
-            "aggregate_ci": (rounded(ci[0]), rounded(ci[1])) if ci else None,
-            "rank_interval": tuple(statistics.rank_interval[i]) if statistics.rank_interval[i] else None,
-            "p_best": rounded(statistics.p_best[i]),
-            "indistinguishable_from_next": bool(statistics.close[i]),
-            "task_view_aggregate_ci": (rounded(view_ci[0]), rounded(view_ci[1])) if view_ci else None,
-            "task_view_rank_interval": tuple(view_rank) if view_rank else None,
-        }
+    return replace(
+        row,
+        rank=statistics.rank[i],
+        ranked=statistics.ranked[i],
+        aggregate=rounded(statistics.aggregate[i]),
+        aggregate_ci=_rounded_pair(statistics.aggregate_ci[i]),
+        rank_interval=_int_pair(statistics.rank_interval[i]),
+        p_best=rounded(statistics.p_best[i]),
+        indistinguishable_from_next=bool(statistics.close[i]),
+        task_view_aggregate_ci=_rounded_pair(view_ci),
+        task_view_rank_interval=_int_pair(view_rank),
     )
+
+
+def _rounded_pair(pair) -> tuple[float, float] | None:
+    return None if pair is None else (rounded(pair[0]), rounded(pair[1]))  # type: ignore[return-value]
+
+
+def _int_pair(pair) -> tuple[int, int] | None:
+    return None if pair is None else (int(pair[0]), int(pair[1]))
 
 
 def suite_board_csv(board: SuiteBoard) -> str:

@@ -54,7 +54,7 @@ def enter_reference_models(db: Database, suite_name: str, ref: str | Path | None
     folder = suite.folder / "models"
     if not folder.is_dir():
         return []
-    entered = []
+    entered: list[str] = []
     for model_folder in sorted(path for path in folder.iterdir() if path.is_dir()):
         files = {key: _predictions(model_folder, key) for key in suite.keys}
         card_path = model_folder / "card.toml"

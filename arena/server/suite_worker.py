@@ -132,7 +132,8 @@ def compute(inputs: BoardInputs) -> dict:
     """
     entered = [model for model in inputs.models if model.id in inputs.latest]
     entries = [inputs.latest[model.id] for model in entered]
-    metrics, truths = [], []
+    metrics: list = []  # a task that cannot be loaded has no metric, and no model has rows there to use it
+    truths: list[np.ndarray] = []
     rows: list[list[np.ndarray | None]] = [[] for _ in entered]
     scores = np.full((len(entered), len(inputs.tasks)), np.nan)
     for t, (_, competition) in enumerate(inputs.tasks):
@@ -142,10 +143,10 @@ def compute(inputs: BoardInputs) -> dict:
         for m, entry in enumerate(entries):
             found = inputs.submission(entry, competition)
             scores[m, t] = task_value(found, competition)
-            kept = None
-            if part is not None and found is not None and counts(*found):
-                kept = load_rows(found[0].rows_sha256)
-            rows[m].append(kept[part] if kept is not None and len(kept) == len(part) else None)
+            kept = (
+                load_rows(found[0].rows_sha256) if part is not None and found is not None and counts(*found) else None
+            )
+            rows[m].append(kept[part] if kept is not None and part is not None and len(kept) == len(part) else None)
     draws = resampled_scores(metrics, truths, rows, resamples=RESAMPLES, seed=SEED)
     weights = [task.weight for task, _ in inputs.tasks]
     scales = [TaskScale(floor=task.floor, ceiling=task.ceiling) for task, _ in inputs.tasks]
