@@ -347,6 +347,21 @@ def test_reference_models_shipped_with_a_suite_are_entered_once_as_baselines(app
 
 
 @BOTH
+def test_the_builtin_suite_is_hosted_over_the_builtin_benchmarks_at_start_up(app, client):
+    from arena.server.suite_install import prepare_builtin_suites
+
+    db = app.extensions["arena_db"]
+    entered = prepare_builtin_suites(db)
+    assert prepare_builtin_suites(db) == []  # a restart enters nothing again
+    core = client.get("/api/v1/suites/core").get_json()
+    assert [task["competition"] for task in core["tasks"]] == ["digits", "mnist1d", "listops", "sunspots"]
+    assert count(app, Competition) == 4
+    rows = client.get("/api/v1/suites/core/leaderboard").get_json()["rows"]
+    assert sorted(row["model"] for row in rows) == sorted(entered)
+    assert all(row["is_baseline"] and row["owner"] == "arena-reference" for row in rows)
+
+
+@BOTH
 def test_arena_suite_host_hosts_a_suite_from_the_command_line(app, tmp_path, capsys):
     import argparse
 
