@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import html
+import io
 import re
 import shutil
 
@@ -43,6 +44,23 @@ def scored_builtin_suite(app) -> None:
     for submission_id in pending(db):
         score_one(db, submission_id)
     refresh_ranks(db)
+
+
+def enter_copy_of(client, token: str, reference: str, name: str, *, extra: bool = False) -> None:
+    """Enter the shipped predictions of a reference model under another name, through the API."""
+    folder = builtin_suites_dir() / "core" / "models" / reference
+    data = {
+        key: (io.BytesIO(gzip.open(folder / f"{key}.csv.gz").read()), f"{key}.csv")
+        for key in ("digits", "mnist1d", "listops", "sunspots")
+    }
+    data["card"] = (io.BytesIO(CARD.format(name=name, extra=str(extra).lower()).encode()), "card.toml")
+    response = client.post(
+        "/api/v1/suites/core/entries",
+        data=data,
+        headers={"Authorization": f"Bearer {token}"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
 
 
 def cells(page: str, model: str) -> list[str]:
@@ -90,22 +108,7 @@ def test_until_the_worker_has_run_the_board_says_its_statistics_are_pending(app,
 
 def test_the_web_filter_leaves_out_models_with_extra_data_and_ranks_the_others(app, client, people, tmp_path):
     scored_builtin_suite(app)
-    token = people.token("ada")
-    folder = builtin_suites_dir() / "core" / "models" / "cnn"
-    files = {}
-    for key in ("digits", "mnist1d", "listops", "sunspots"):
-        files[key] = (gzip.open(folder / f"{key}.csv.gz").read(), f"{key}.csv")
-    import io
-
-    data = {key: (io.BytesIO(raw), name) for key, (raw, name) in files.items()}
-    data["card"] = (io.BytesIO(CARD.format(name="cnn-with-extra", extra="true").encode()), "card.toml")
-    response = client.post(
-        "/api/v1/suites/core/entries",
-        data=data,
-        headers={"Authorization": f"Bearer {token}"},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
+    enter_copy_of(client, people.token("ada"), "cnn", "cnn-with-extra", extra=True)
     db = app.extensions["arena_db"]
     for submission_id in pending(db):
         score_one(db, submission_id)
@@ -135,22 +138,7 @@ def test_a_model_page_shows_every_card_field_escaped_and_its_run_record(app, cli
 
 def test_card_text_is_escaped_on_the_model_page(app, client, people):
     scored_builtin_suite(app)
-    token = people.token("mallory")
-    import io
-
-    folder = builtin_suites_dir() / "core" / "models" / "mlp"
-    data = {
-        key: (io.BytesIO(gzip.open(folder / f"{key}.csv.gz").read()), f"{key}.csv")
-        for key in ("digits", "mnist1d", "listops", "sunspots")
-    }
-    data["card"] = (io.BytesIO(CARD.format(name="x-model", extra="false").encode()), "card.toml")
-    response = client.post(
-        "/api/v1/suites/core/entries",
-        data=data,
-        headers={"Authorization": f"Bearer {token}"},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
+    enter_copy_of(client, people.token("mallory"), "mlp", "x-model")
     page = client.get("/s/core/models/x-model").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; friends" in page
 
