@@ -54,6 +54,18 @@ def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
     scored = arena_without_extras("score", "sunspots", str(path), "--json")
     assert scored.returncode == 0, scored.stderr
     assert '"primary": "rmse"' in scored.stdout and "LOADED []" in scored.stderr
+    listed = arena_without_extras("suite", "list")
+    assert listed.returncode == 0 and "core" in listed.stdout and "LOADED []" in listed.stderr
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    (folder / "suite.toml").write_text('name = "one"\nversion = 1\n[[tasks]]\ntask = "sunspots"\nfloor = 60.0\n')
+    (tmp_path / "predictions").mkdir()
+    suite_scored = arena_without_extras("suite", "score", str(folder), str(tmp_path / "predictions"))
+    assert suite_scored.returncode == 1 and "sunspots: has no predictions file" in suite_scored.stderr
+    path.rename(tmp_path / "predictions" / "sunspots.csv")
+    suite_scored = arena_without_extras("suite", "score", str(folder), str(tmp_path / "predictions"), "--json")
+    assert suite_scored.returncode == 0, suite_scored.stderr
+    assert '"aggregate":' in suite_scored.stdout and "LOADED []" in suite_scored.stderr
 
 
 @pytest.mark.parametrize(
@@ -63,6 +75,7 @@ def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
         (["baseline", "digits", "cnn"], "baselines"),
         (["host", "digits"], "server"),
         (["db", "upgrade"], "server"),
+        (["suite", "host", "core"], "server"),
     ],
 )
 @pytest.mark.slow
