@@ -126,8 +126,14 @@ def predictions_in(folder: str | Path) -> dict[str, Path]:
         if path.is_file() and suffix and len(path.name) > len(suffix):
             found.setdefault(path.name[: -len(suffix)], []).append(path)
     twice = [f"{key}: {', '.join(p.name for p in paths)}" for key, paths in found.items() if len(paths) > 1]
-    if twice:
-        raise ArenaError([f"two files for one task ({entry}); keep one." for entry in twice])
+    problems = [f"two files for one task ({entry}); keep one." for entry in twice]
+    if "card" in found:
+        problems.append(
+            f"{found['card'][0].name} would be sent as a task named 'card', which the model card's part is named "
+            "already; move it out of the folder (the card is given with --model)."
+        )
+    if problems:
+        raise ArenaError(problems)
     if not found:
         raise ArenaError(
             f"no predictions files in {folder}: name each one after its task, e.g. digits.csv "

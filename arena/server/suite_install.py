@@ -28,7 +28,7 @@ from arena.suites.cards import load_card
 from arena.suites.spec import builtin_suite_names, load_suite
 
 log = logging.getLogger("arena.suites")
-REFERENCE_ACCOUNT = "arena-reference"
+REFERENCE_ACCOUNT = suites.REFERENCE_ACCOUNT
 """The organiser account that owns the shipped reference models (its password is random and never shown)."""
 SUFFIXES = (".csv.gz", ".csv", ".parquet")
 

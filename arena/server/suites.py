@@ -11,6 +11,7 @@ suite adds is the record of which submissions make up which version of which mod
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -27,7 +28,7 @@ from arena.server import files
 from arena.server import submissions as store
 from arena.server.competitions import SLUG, CompetitionError, host
 from arena.server.teams import lock, name_key
-from arena.suites.cards import MAX_CARD_BYTES, CardError, ModelCard, read_card
+from arena.suites.cards import MAX_CARD_BYTES, REFUSED_CATEGORIES, CardError, ModelCard, is_model_name, read_card
 from arena.suites.scales import task_scale
 from arena.suites.spec import Suite, SuiteError, load_suite
 from arena.tasks import load_task
@@ -38,6 +39,11 @@ class SuiteNotFound(SuiteError):
 
     headline = "Not found"
 
+
+REFERENCE_ACCOUNT = "arena-reference"
+"""The organiser account that owns the reference models shipped with the built-in suites."""
+REFERENCE_SUFFIX = "-reference"
+"""How a shipped reference model's name ends: kept for that account, so no one enters one of its names first."""
 
 Upload = tuple[BinaryIO, str]
 """A file part as the caller received it: its stream and the name it was sent under."""
@@ -71,11 +77,16 @@ class Entered:
 
 def get_suite(session: Session, name: str) -> SuiteRecord:
     """The hosted suite named ``name``, or a :class:`SuiteError` saying which suites there are."""
-    suite = session.scalar(select(SuiteRecord).where(SuiteRecord.name == name))
+    suite = session.scalar(select(SuiteRecord).where(SuiteRecord.name == name)) if is_suite_name(name) else None
     if suite is None:
         known = ", ".join(session.scalars(select(SuiteRecord.name).order_by(SuiteRecord.name))) or "none yet"
         raise SuiteNotFound(f"there is no suite '{name}' on this server (suites: {known}).")
     return suite
+
+
+def is_suite_name(name: str) -> bool:
+    """Whether ``name`` could name a suite (suite.toml's rule): anything else is looked up nowhere, NUL included."""
+    return 0 < len(name) <= 64 and name.isascii() and name.replace("-", "").replace("_", "").isalnum()
 
 
 def suite_tasks(session: Session, suite: SuiteRecord) -> list[tuple[SuiteTask, Competition]]:
@@ -222,9 +233,11 @@ def submit_entry(
 
     The model is (owner, card name): a new name makes a new model, the owner's own name
     its next version (earlier versions stay in its history), another account's name is
-    refused. Every problem is reported at once (the card's, a file for a task the suite
-    does not have, a task without a file, a file over the size limit, a task's limits)
-    and then nothing is kept: no entry, no submission, no file, no slot used.
+    refused, and so is a new version whose every file another model's version already
+    names (a repeated file costs no slot, so copies would fill the board for free).
+    Every problem is reported at once (the card's, a file for a task the suite does not
+    have, a task without a file, a file over the size limit, a task's limits) and then
+    nothing is kept: no entry, no submission, no file, no slot used.
 
     Each file is an ordinary upload to its task's competition, received and checked as
     :func:`arena.server.uploads.submit_stream` does, but every file is received before
@@ -276,7 +289,7 @@ def submit_entry(
                     competition,
                     user,
                     file_sha256=upload.sha256,
-                    file_name=uploads[task.key][1].replace("\\", "/").rsplit("/", 1)[-1] or f"{task.key}.csv",
+                    file_name=_plain_name(uploads[task.key][1]) or f"{task.key}.csv",
                     file_size=upload.size,
                     note=note,
                     is_baseline=is_baseline,
@@ -284,6 +297,8 @@ def submit_entry(
                 )
             except ArenaError as exc:
                 problems += [f"task '{task.key}': {message}" for message in exc.messages()]
+        if not problems and all(a.duplicate for a in accepted.values()):
+            problems += _copy_of(session, suite, model, [a.submission.id for a in accepted.values()])
         if problems:
             raise SuiteError(problems)
         entry = SuiteEntry(
@@ -310,6 +325,37 @@ def submit_entry(
             files.discard(upload)
 
 
+def _plain_name(name: str) -> str:
+    """A part's file name as kept: its last path component, with no control or invisible character (a NUL is
+    one that PostgreSQL refuses to store)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if unicodedata.category(ch) not in REFUSED_CATEGORIES).strip()
+
+
+def _copy_of(session: Session, suite: SuiteRecord, model: SuiteModel, submission_ids: list[int]) -> list[str]:
+    """The problem with an entry whose every file another model's version already names (each file a duplicate
+    costs no slot, so copies under new names would fill the board for free); none for a version of the same model."""
+    copied = session.execute(
+        select(SuiteModel.name, SuiteEntry.number)
+        .join(SuiteEntry, SuiteEntry.model_id == SuiteModel.id)
+        .join(SuiteEntryFile, SuiteEntryFile.entry_id == SuiteEntry.id)
+        .where(
+            SuiteModel.suite_id == suite.id,
+            SuiteModel.id != model.id,
+            SuiteEntryFile.submission_id.in_(submission_ids),
+        )
+        .group_by(SuiteModel.name, SuiteEntry.number)
+        .having(func.count() == len(submission_ids))
+        .limit(1)
+    ).first()
+    if copied is None:
+        return []
+    return [
+        f"these files are already entered as model '{copied.name}' version {copied.number}: one model per set of "
+        f"files. Enter them as a new version of '{copied.name}', or change a file."
+    ]
+
+
 def _card_of(card: ModelCard | Upload | None, problems: list[str]) -> ModelCard | None:
     """The card as given, or read from its file part (at most MAX_CARD_BYTES are read); its problems are noted."""
     if isinstance(card, ModelCard):
@@ -330,11 +376,18 @@ def _model_for(
 ) -> SuiteModel | None:
     """The user's model of this name, made if new (and nothing wrong so far); another account's name is refused.
 
-    Names are compared case- and width-blind, so 'CNN' cannot sit beside someone's 'cnn'.
+    Names are compared case- and width-blind, so 'CNN' cannot sit beside someone's 'cnn'; names ending in
+    '-reference' are the reference account's alone, so a reference model shipped later finds its name free.
     """
     if card is None:
         return None
     key = name_key(card.name)
+    if key.endswith(REFERENCE_SUFFIX) and not (user.username == REFERENCE_ACCOUNT and user.is_organiser):
+        problems.append(
+            f"model names ending in '{REFERENCE_SUFFIX}' are kept for Arena's reference models; "
+            "give your model another name in its card."
+        )
+        return None
     model = session.scalar(select(SuiteModel).where(SuiteModel.suite_id == suite.id, SuiteModel.name_key == key))
     if model is not None and model.user_id != user.id:
         problems.append(
@@ -359,8 +412,10 @@ def _model_for(
 
 def model_named(session: Session, suite: SuiteRecord, name: str) -> SuiteModel:
     """The suite's model of this name (compared as names are), or a :class:`SuiteError`."""
-    model = session.scalar(
-        select(SuiteModel).where(SuiteModel.suite_id == suite.id, SuiteModel.name_key == name_key(name))
+    model = (
+        session.scalar(select(SuiteModel).where(SuiteModel.suite_id == suite.id, SuiteModel.name_key == name_key(name)))
+        if is_model_name(name_key(name))
+        else None
     )
     if model is None:
         raise SuiteNotFound(f"there is no model '{name}' in suite '{suite.name}'.")

@@ -14,7 +14,9 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import reprlib
 import tomllib
+import unicodedata
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ from arena.errors import ArenaError, Problem
 
 MAX_CARD_BYTES = 64 * 1024
 MAX_TEXT = 2000  # characters of any one text field
+MAX_DEPTH = 6  # tables within tables in 'software' and 'run' (a run record's deepest is run.tasks.TASK.settings)
+REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+"""Control, format (zero-width, bidirectional), surrogate, private-use, unassigned and separator characters: a page
+would show them as nothing, or turn the text around them; a tab and a line break are the only ones a card may hold."""
 REQUIRED = (
     "name",
     "version",
@@ -134,26 +140,46 @@ def parse_card(data: dict[str, Any], *, where: str = "card") -> ModelCard:
         value = data[key]
         if key in ("extra_training_data", "trained_on_test_inputs"):
             if not isinstance(value, bool):
-                problem(key, f"must be true or false, got {value!r}.")
+                problem(key, f"must be true or false, got {_shown(value)}.")
                 continue
         elif key == "parameters":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problem(key, f"must be a whole number of parameters (0 or more), got {value!r}.")
+                problem(key, f"must be a whole number of parameters (0 or more), got {_shown(value)}.")
                 continue
         elif key == "version" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         elif key in ("software", "run"):
             if not isinstance(value, dict):
-                problem(key, f"must be a table, got {value!r}.")
+                problem(key, f"must be a table, got {_shown(value)}.")
                 continue
             if key == "software" and not all(isinstance(v, str) for v in value.values()):
                 problem(key, "must map each package to its version as text.")
                 continue
+            if _depth(value) > MAX_DEPTH:
+                problem(key, f"nests tables more than {MAX_DEPTH} deep: keep a card's tables shallow.")
+                continue
             if not _finite(value):
                 problem(key, "holds a number that is not finite (nan or inf): write it as text or leave it out.")
                 continue
+            if (
+                key == "run"
+                and "tasks" in value
+                and not (
+                    isinstance(value["tasks"], dict)
+                    and all(isinstance(facts, dict) for facts in value["tasks"].values())
+                )
+            ):
+                problem(key, "'tasks' must be a table of one table per task, e.g. [run.tasks.digits].")
+                continue
         elif not isinstance(value, str):
-            problem(key, f"must be text, got {value!r}.")
+            problem(key, f"must be text, got {_shown(value)}.")
+            continue
+        hidden = _hidden_characters(value)
+        if hidden:
+            problem(
+                key,
+                f"holds control or invisible characters ({', '.join(hidden)}); write it with visible characters only.",
+            )
             continue
         if isinstance(value, str):
             value = value.strip()
@@ -165,9 +191,10 @@ def parse_card(data: dict[str, Any], *, where: str = "card") -> ModelCard:
                 continue
         values[key] = value
     name = values.get("name")
-    if isinstance(name, str) and not _is_model_name(name):
+    if isinstance(name, str) and not is_model_name(name):
         problem(
-            "name", f"must be 1 to 64 letters, digits, '.', '-' and '_' (it names the model in URLs), got {name!r}."
+            "name",
+            f"must be 1 to 64 letters, digits, '.', '-' and '_' (it names the model in URLs), got {_shown(name)}.",
         )
     if problems:
         raise CardError(problems)
@@ -195,8 +222,46 @@ def load_card(path: str | Path) -> ModelCard:
     return read_card(path.read_bytes(), path.name)
 
 
-def _is_model_name(name: str) -> bool:
+def is_model_name(name: str) -> bool:
+    """1 to 64 ASCII letters, digits, '.', '-' and '_', not starting with '.': a name that is safe in a URL."""
     return 0 < len(name) <= 64 and name.isascii() and all(c.isalnum() or c in ".-_" for c in name) and name[0] != "."
+
+
+def _shown(value: Any) -> str:
+    """A wrong value as a message quotes it: its start only, however long or deep it is."""
+    shown = reprlib.Repr()
+    shown.maxstring = shown.maxother = shown.maxlong = 60
+    shown.maxlevel = 2
+    return shown.repr(value)
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep tables and lists nest in ``value`` (1 for a flat table), counted no further than ``limit + 1``."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    if limit < 0:
+        return 1
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
+def _hidden_characters(value: Any) -> list[str]:
+    """The control and invisible characters in a text, or anywhere in a table's keys and texts (as U+XXXX)."""
+    if isinstance(value, dict):
+        texts = [*value, *value.values()]
+    elif isinstance(value, list):
+        texts = value
+    else:
+        texts = [value]
+    found: set[str] = set()
+    for text in texts:
+        if isinstance(text, str):
+            found |= {
+                f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) in REFUSED_CATEGORIES and ch not in "\t\n"
+            }
+        elif isinstance(text, (dict, list)):
+            found |= set(_hidden_characters(text))
+    return sorted(found)
 
 
 def _finite(value: Any) -> bool:
