@@ -194,6 +194,19 @@ def test_two_accounts_racing_for_one_new_model_name_get_one_model(app, client, p
 
 
 @BOTH
+def test_concurrent_versions_of_one_model_get_distinct_numbers(app, client, people, pair):
+    token = people.token("ada")
+
+    def work(i: int):
+        return enter(app.test_client(), token, files_for(0.6 + i / 20, 0.6, seed=85 + i), card("busy"))
+
+    responses = race(4, work)
+    assert [r.status_code for r in responses] == [202] * 4
+    assert sorted(r.get_json()["version"] for r in responses) == [1, 2, 3, 4]
+    assert count(app, SuiteModel) == 1 and count(app, SuiteEntry) == 4
+
+
+@BOTH
 def test_a_disqualified_team_s_model_is_shown_unranked(app, client, people, pair):
     ada, bob = people.token("ada"), people.token("bob")
     assert enter(client, ada, files_for(1.0, 1.0, seed=90), card("cheat")).status_code == 202
@@ -586,3 +599,21 @@ def test_the_client_refuses_a_folder_whose_card_csv_would_pose_as_the_card(tmp_p
     (tmp_path / "card.csv").write_text("id,label\n")
     with pytest.raises(ArenaError, match="card.csv would be sent as a task named 'card'"):
         predictions_in(tmp_path)
+
+
+# --- suite.toml ------------------------------------------------------------------------------------------
+
+
+def test_a_suite_whose_task_is_named_like_the_card_part_is_refused(tmp_path, write_bundle):
+    """An entry's 'card' part is the card: a task named so could never get its file, and no model be entered."""
+    from arena.suites.spec import SuiteError, load_suite
+
+    name = "card"
+    bundle = write_bundle(
+        f'name = "{name}"\nversion = 1\nkind = "regression"\n[data]\nfile = "all.csv"\ntarget = "y"\n'
+        '[metrics]\nprimary = "mae"\n[submission]\nprediction = "value"\n',
+        {"all.csv": "id,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(40))},
+    )
+    (tmp_path / "suite.toml").write_text(f'name = "odd"\nversion = 1\n[[tasks]]\ntask = "{bundle}"\n')
+    with pytest.raises(SuiteError, match=f"names a task '{name}'"):
+        load_suite(tmp_path)

@@ -30,6 +30,8 @@ IQM_MIN_TASKS = 8  # the interquartile mean of fewer tasks keeps too few of them
 TOP_KEYS = ("name", "title", "version", "description", "tasks", "aggregate")
 TASK_KEYS = ("task", "weight", "floor", "ceiling")
 AGGREGATE_KEYS = ("method",)
+RESERVED_KEYS = {"card": "model card part"}
+"""Part names an entry gives to something other than a task's file."""
 
 
 class SuiteError(ArenaError):
@@ -169,6 +171,12 @@ def load_suite(ref: str | Path) -> Suite:
             numbered.append((number, task))
     seen: set[str] = set()
     for number, task in numbered:
+        if task.key in RESERVED_KEYS:
+            problem(
+                f"tasks.{number}.task",
+                f"names a task '{task.key}', which is also the name of an entry's {RESERVED_KEYS[task.key]}: "
+                "no model could be entered. Rename the bundle.",
+            )
         if task.key in seen:
             problem(f"tasks.{number}.task", f"names task '{task.key}' a second time: each task appears once.")
         seen.add(task.key)
