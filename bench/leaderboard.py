@@ -24,21 +24,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path, and this file would shadow the leaderboard package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# Run as a script, this folder comes first on sys.path, and this file would shadow the leaderboard package:
+# the repository's root takes its place, and the benches' shared helpers import as bench.serving.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
+
+from bench.serving import Server, log_in, measure, reset_postgres, signed_in_account, warm  # noqa: E402
 
 ROUTES = [
     ("hello-world route", "/hello/", None),
@@ -53,7 +56,6 @@ ROUTES = [
 """(name, path, who asks): None is a visitor with no cookie and no token (the answer is kept whole, see
 leaderboard/kept_responses.py); "cookie" a participant signed in through the login form; "token" a script
 with an API token. Signed-in requests go through the whole application every time."""
-BENCH_PASSWORD = "bench-participant-password-1"
 
 
 LEVELS = 40
@@ -224,128 +226,6 @@ def seed(url: str, teams: int, per_team: int) -> float:
     return time.perf_counter() - started
 
 
-def wsgi():
-    """The arena app with a hello-world Flask app beside it at /hello, in one WSGI application."""
-    from flask import Flask
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from leaderboard import create_app
-
-    hello = Flask("hello")
-    hello.add_url_rule("/", "hello", lambda: "Hello, world!")
-    return DispatcherMiddleware(create_app(), {"/hello": hello})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """The bench's gunicorn (and, with ``scoring``, one scoring process) in a process group of its own.
-
-    Its output goes to a log file, never to an unread pipe (a full pipe would stall every web
-    process); :meth:`stop` always ends the whole group, and :meth:`log_tail` shows why it failed.
-    """
-
-    def __init__(self, url: str, web: int, threads: int, env: dict, *, scoring: bool = False) -> None:
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="arena-bench-server-", suffix=".log", delete=False)
-        command = [sys.executable, __file__, "--serve", str(self.port), "--web", str(web), "--threads", str(threads)]
-        self.process = subprocess.Popen(
-            command + (["--scoring"] if scoring else []),
-            env={**env, "ARENA_DATABASE_URL": url},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.time() + 120
-        while time.time() < deadline and self.process.poll() is None:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/hello/")
-                if connection.getresponse().status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.2)
-        self.stop()
-        raise SystemExit("the bench server did not start:\n" + self.log_tail())
-
-    def log_tail(self, size: int = 3000) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-size:]
-
-    def stop(self) -> None:
-        """SIGTERM to the whole group, SIGKILL to whatever is left after 15 s."""
-        import signal
-
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the scoring process or a stuck web process, if any
-        except ProcessLookupError:
-            pass
-
-
-def load(port: int, path: str, clients: int, seconds: float, headers: dict | None = None) -> dict:
-    """``clients`` threads with keep-alive connections GET ``path`` (with ``headers``) for ``seconds``; latencies in ms."""
-    latencies: list[float] = []
-    problems: list[str] = []
-    lock = threading.Lock()
-    stop = time.perf_counter() + seconds
-    barrier = threading.Barrier(clients)
-
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        barrier.wait()
-        while time.perf_counter() < stop:
-            began = time.perf_counter()
-            try:
-                connection.request("GET", path, headers=headers or {})
-                response = connection.getresponse()
-                body = response.read()
-                if response.status != 200:
-                    with lock:
-                        problems.append(f"HTTP {response.status}: {body[:200]!r}")
-                    continue
-            except (OSError, http.client.HTTPException) as exc:
-                with lock:
-                    problems.append(f"{type(exc).__name__}: {exc}")
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                continue
-            mine.append((time.perf_counter() - began) * 1000)
-        with lock:
-            latencies.extend(mine)
-
-    began = time.perf_counter()
-    workers = [threading.Thread(target=client) for _ in range(clients)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
-    return {
-        "n": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50": pick(0.5),
-        "p99": pick(0.99),
-        "errors": len(problems),
-        "first_error": problems[0] if problems else "",
-    }
-
-
 def boards(label: str, url: str, args, env: dict) -> bool:
     """The board figures beside hello-world's; False (with the reason printed) when a route failed."""
     print(f"\n== {label}: seeding {args.teams} teams x {args.per_team} submissions ...", flush=True)
@@ -355,93 +235,19 @@ def boards(label: str, url: str, args, env: dict) -> bool:
     )
     token = signed_in_account(url)
     server = Server(url, args.web, args.threads, env)
-    ok = True
     try:
         asking = {None: {}, "token": {"Authorization": f"Bearer {token}"}, "cookie": {"Cookie": log_in(server)}}
-        for _, path, who in ROUTES:  # the first request of each process computes and keeps the board
-            for _ in range(args.web * 2):
-                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-                connection.request("GET", path, headers=asking[who])
-                response = connection.getresponse()
-                body = response.read()
-                if response.status != 200:
-                    print(f"   {path} answered HTTP {response.status}: {body[:300]!r}\n{server.log_tail()}")
-                    return False
-        load(server.port, "/", args.clients, 1.0)
+        routes = [(name, path, asking[who]) for name, path, who in ROUTES]
+        if not warm(server, routes, args.web):
+            return False
         print(
             f"   gunicorn, {args.web} web processes x {args.threads} threads (gthread); {args.clients} concurrent "
             f"keep-alive clients, {args.seconds:.0f} s per route"
         )
-        print(f"   {'request':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'x hello':>8} {'errors':>7}")
-        anchor = None
-        for name, path, who in ROUTES:
-            figures = load(server.port, path, args.clients, args.seconds, asking[who])
-            if not figures["n"]:
-                print(
-                    f"   {name:<28} no request succeeded in {args.seconds:.0f} s ({figures['errors']} errors; first: "
-                    f"{figures['first_error']})\n   server log:\n{server.log_tail()}",
-                    flush=True,
-                )
-                ok = False
-                continue
-            anchor = anchor or figures["rps"]
-            print(
-                f"   {name:<28} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['rps']:>8.0f} "
-                f"{figures['rps'] / anchor:>8.2f} {figures['errors']:>7}",
-                flush=True,
-            )
-            if figures["errors"]:
-                print(f"   first error: {figures['first_error']}", flush=True)
-                ok = False
+        found = measure(server, routes, args.clients, args.seconds)
     finally:
         server.stop()
-    return ok
-
-
-def signed_in_account(url: str) -> str:
-    """A participant account with a password (for the login form) and an API token; returns the token."""
-    from arena.db.database import Database
-    from arena.server import accounts
-
-    db = Database(url)
-    with db.session() as session, session.begin():
-        user = accounts.register(session, "bench-signed-in", BENCH_PASSWORD)
-        token = accounts.create_token(session, user, "bench")
-    db.engine.dispose()
-    return token
-
-
-def log_in(server: Server) -> str:
-    """Log in through the login form, as a browser does; returns the Cookie header that keeps the session."""
-    import re
-    from http.cookies import SimpleCookie
-    from urllib.parse import urlencode
-
-    def cookies_of(response) -> dict:
-        jar = SimpleCookie()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            jar.load(header)
-        return {name: morsel.value for name, morsel in jar.items()}
-
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    connection.request("GET", "/login")
-    response = connection.getresponse()
-    form = response.read().decode()
-    kept = cookies_of(response)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    cookie = "; ".join(f"{name}={value}" for name, value in kept.items())
-    connection.request(
-        "POST",
-        "/login",
-        body=urlencode({"csrf_token": csrf, "username": "bench-signed-in", "password": BENCH_PASSWORD}),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-    )
-    response = connection.getresponse()
-    response.read()
-    if response.status != 302:
-        raise SystemExit(f"the bench could not log in: HTTP {response.status}\n{server.log_tail()}")
-    kept.update(cookies_of(response))
-    return "; ".join(f"{name}={value}" for name, value in kept.items())
+    return not any(figures["errors"] for figures in found.values())
 
 
 def uploads(label: str, url: str, args, env: dict) -> bool:
@@ -636,16 +442,6 @@ def answer_key(rows: int, env: dict) -> bool:
     return stored <= 3.0
 
 
-def reset_postgres(url: str) -> None:
-    from sqlalchemy import MetaData, create_engine
-
-    engine = create_engine(url)
-    tables = MetaData()
-    tables.reflect(engine)
-    tables.drop_all(engine)
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
@@ -659,19 +455,7 @@ def main() -> None:
     parser.add_argument("--uploads", action="store_true", help="also run the concurrent-upload figures")
     parser.add_argument("--no-boards", action="store_true", help="skip the board figures")
     parser.add_argument("--answer-key", type=int, metavar="ROWS", help="only time loading an answer key of ROWS rows")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--scoring", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        from leaderboard.commands import run_gunicorn, start_scoring_process
-
-        scorer = start_scoring_process(os.environ["ARENA_DATABASE_URL"]) if args.scoring else None
-        try:
-            run_gunicorn(wsgi, host="127.0.0.1", port=args.serve, workers=args.web, threads=args.threads)
-        finally:
-            if scorer is not None:
-                scorer.terminate()
-        return
     home = tempfile.mkdtemp(prefix="arena-bench-")
     env = {**os.environ, "ARENA_HOME": home}
     os.environ["ARENA_HOME"] = home
