@@ -31,20 +31,28 @@ def get_suite(name: str):
 @bp.get("/suites/<name>/leaderboard")
 @bp.get("/suites/<name>/leaderboard.csv", defaults={"csv": True})
 def suite_leaderboard(name: str, csv: bool = False):
-    board = suite_boards.suite_board(
-        db_session(),
-        name,
-        hide_extra_data=form_bool(request.args, "hide_extra_data", False),
-        hide_trained_on_test=form_bool(request.args, "hide_trained_on_test", False),
-    )
+    filters = {
+        "hide_extra_data": form_bool(request.args, "hide_extra_data", False),
+        "hide_trained_on_test": form_bool(request.args, "hide_trained_on_test", False),
+    }
+    session = db_session()  # the same answer for everyone: made once per version of the board, then kept
     if csv or request.args.get("format") == "csv":
-        return Response(suite_boards.suite_board_csv(board), mimetype="text/csv")
-    return jsonify(board.to_dict())
+        return Response(
+            suite_boards.board_derived(session, name, "csv", suite_boards.suite_board_csv, **filters),
+            mimetype="text/csv",
+        )
+    body = suite_boards.board_derived(
+        session, name, "json", lambda board: jsonify(board.to_dict()).get_data(), **filters
+    )
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/suites/<name>/models/<model>")
 def suite_model(name: str, model: str):
-    return jsonify(suite_boards.model_view(db_session(), name, model).to_dict())
+    body = suite_boards.model_derived(
+        db_session(), name, model, "json", lambda view: jsonify(view.to_dict()).get_data()
+    )
+    return Response(body, mimetype="application/json")
 
 
 @bp.post("/suites/<name>/entries")

@@ -4,7 +4,11 @@ the numbers are the worker's, computed before any request."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+import weakref
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, session
+from jinja2 import Environment, Template
+from markupsafe import Markup
 
 from arena.server import suite_boards
 from arena.server.competitions import CompetitionError
@@ -33,23 +37,57 @@ def suites_page():
     return render_template("suites.html", suites=suite_boards.list_suites(db_session()))
 
 
+def _same_for_everyone() -> bool:
+    """Whether the page asked for is the one every visitor who is not signed in gets (no message to flash)."""
+    return g.user is None and not (request.cookies and session.get("_flashes"))
+
+
 @bp.route("/s/<name>")
 def suite_page(name: str):
+    filters = _filters()
+    db = db_session()
     try:
-        board = suite_boards.suite_board(db_session(), name, **_filters())
+        if _same_for_everyone():  # the whole page, rendered once per version of the board
+            return suite_boards.board_derived(
+                db, name, "page", lambda board: render_template("suite.html", board=board), **filters
+            )
+        board = suite_boards.suite_board(db, name, **filters)
+        shown = suite_boards.board_derived(db, name, "content", _board_part, **filters)
     except SuiteNotFound:
         abort(404, description=f"there is no suite '{name}'.")
-    return render_template("suite.html", board=board)
+    return render_template(_page_around(current_app.jinja_env), board=board, content=shown)
+
+
+def _board_part(board: suite_boards.SuiteBoard) -> Markup:
+    """The page's content block, rendered once per version of the board: it shows nothing of who asks (the page
+    around it, rendered per request, shows the signed-in account)."""
+    template = current_app.jinja_env.get_template("suite.html")
+    context: dict[str, object] = {"board": board}
+    current_app.update_template_context(context)
+    context["current_user"] = None
+    return Markup("".join(template.blocks["content"](template.new_context(context))))
+
+
+_around: weakref.WeakKeyDictionary[Environment, Template] = weakref.WeakKeyDictionary()
+
+
+def _page_around(environment: Environment) -> Template:
+    """suite.html with its content block given whole (compiled once per app)."""
+    if environment not in _around:
+        _around[environment] = environment.from_string(
+            '{% extends "suite.html" %}{% block content %}{{ content }}{% endblock %}'
+        )
+    return _around[environment]
 
 
 @bp.route("/s/<name>/leaderboard.csv")
 def suite_csv(name: str):
     try:
-        board = suite_boards.suite_board(db_session(), name, **_filters())
+        text = suite_boards.board_derived(db_session(), name, "csv", suite_boards.suite_board_csv, **_filters())
     except SuiteNotFound:
         abort(404, description=f"there is no suite '{name}'.")
     return Response(
-        suite_boards.suite_board_csv(board),
+        text,
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={name}-suite.csv"},
     )

@@ -8,13 +8,16 @@ import json
 
 import pytest
 from conftest import auth, upload
+from flask import g, render_template
 from helpers import predictions_csv, sample_csv
 from sqlalchemy import func, select
 
-from arena.db.models import AuditEntry, Competition, Submission, SuiteEntry, SuiteModel
+from arena.db.models import AuditEntry, Competition, Submission, SuiteEntry, SuiteModel, User
 from arena.server import competitions, organiser_actions, suite_boards
 from arena.server.files import path_for
+from arena.server.jobs import pending, score_one
 from arena.server.suite_install import enter_reference_models
+from arena.server.suite_worker import refresh_suites
 from arena.suites.spec import SuiteError
 
 BOTH = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
@@ -435,3 +438,81 @@ def test_a_participant_enters_a_folder_of_predictions_with_the_client(live_serve
     frames = {key: pd.read_csv(io.StringIO(text)) for key, text in good_files(0.8, 0.6, seed=22).items()}
     answer = submit_suite_frames(server.url, token, "pair", frames, read_card(card("tiny-cnn").encode()))
     assert answer["version"] == 2 and set(answer["submissions"]) == {"digits", "listops"}
+
+
+def score_queued(app) -> None:
+    """Score every queued submission as the worker does, without the statistics pass that follows it."""
+    db, queue = app.extensions["arena_db"], app.extensions["arena_queue"]
+    while queued := pending(db):
+        for submission_id in queued:
+            score_one(db, submission_id, queue.slots[0])
+
+
+@BOTH
+def test_a_kept_board_shows_a_new_model_a_new_version_and_a_new_score_on_the_next_request(app, client, people, pair):
+    visitor = app.test_client()  # no cookie: the page is the same for every such visitor, and kept whole
+    ada = people.token("ada")
+    enter(client, ada, good_files(0.8, 0.6), card("first"))
+    score_queued(app)
+    for _ in range(2):  # the second answers are the kept ones
+        assert [row["model"] for row in board_json(client)["rows"]] == ["first"]
+        assert "second" not in visitor.get("/s/pair").get_data(as_text=True)
+        assert "second" not in client.get("/s/pair/leaderboard.csv").get_data(as_text=True)
+        assert [v["number"] for v in client.get("/api/v1/suites/pair/models/first").get_json()["versions"]] == [1]
+    enter(client, people.token("bob"), good_files(0.9, 0.7, seed=1), card("second"))  # queued, not scored yet
+    rows = {row["model"]: row for row in board_json(client)["rows"]}
+    assert rows["second"]["scores"]["digits"]["status"] == "queued"
+    assert "second" in visitor.get("/s/pair").get_data(as_text=True)
+    assert "second" in client.get("/s/pair/leaderboard.csv").get_data(as_text=True)
+    assert enter(client, ada, good_files(0.8, 0.6), card("first")).get_json()["version"] == 2  # the same files
+    assert {row["model"]: row["version"] for row in board_json(client)["rows"]}["first"] == 2
+    assert [v["number"] for v in client.get("/api/v1/suites/pair/models/first").get_json()["versions"]] == [2, 1]
+    score_queued(app)
+    rows = {row["model"]: row for row in board_json(client)["rows"]}
+    assert rows["second"]["scores"]["digits"]["status"] == "scored"
+    assert f"{rows['second']['scores']['digits']['score']:.4f}" in visitor.get("/s/pair").get_data(as_text=True)
+
+
+@BOTH
+def test_statistics_the_worker_stores_show_on_the_next_request(app, client, people, pair):
+    visitor = app.test_client()
+    enter(client, people.token("ada"), good_files(0.8, 0.6), card("first"))
+    enter(client, people.token("bob"), good_files(0.95, 0.8, seed=2), card("second"))
+    score_queued(app)
+    for _ in range(2):  # kept while the statistics are pending
+        assert board_json(client)["pending"] is True
+        assert board_json(client, hide_extra_data="1")["pending"] is True
+        assert 'id="suite-pending"' in visitor.get("/s/pair").get_data(as_text=True)
+        assert client.get("/s/pair/leaderboard.csv").get_data(as_text=True).splitlines()[1].startswith(",")
+    assert refresh_suites(app.extensions["arena_db"]) == 1  # no row of the database changes: only the file store
+    board = board_json(client)
+    assert board["pending"] is False and [(r["model"], r["rank"]) for r in board["rows"]] == [
+        ("second", 1),
+        ("first", 2),
+    ]
+    assert board_json(client, hide_extra_data="1")["rows"][0]["rank"] == 1
+    page = visitor.get("/s/pair").get_data(as_text=True)
+    assert 'id="suite-pending"' not in page and f"{board['rows'][0]['aggregate']:.4f}" in page
+    assert client.get("/s/pair/leaderboard.csv").get_data(as_text=True).splitlines()[1].startswith("1,second,")
+
+
+def main_of(page: str) -> str:
+    return page[page.index("<main>") : page.index("</main>")]
+
+
+@BOTH
+def test_a_signed_in_visitor_s_suite_page_is_the_page_rendered_for_them_afresh(app, client, people, pair):
+    enter(client, people.token("ada"), good_files(0.8, 0.6), card("first", extra=True))
+    enter(client, people.token("bob"), good_files(0.95, 0.8, seed=2), card("second"))
+    people.drain()
+    people.token("cyd")
+    people.login("cyd")
+    db = app.extensions["arena_db"]
+    for args in ({}, {"hide_extra_data": "1"}):
+        for _ in range(2):  # the second answer is made of the kept board part
+            page = client.get("/s/pair", query_string=args).get_data(as_text=True)
+            assert 'id="account-link">cyd<' in page
+        with db.read_session() as session, session.begin(), app.test_request_context("/s/pair", query_string=args):
+            g.user = session.scalar(select(User).where(User.username == "cyd"))
+            board = suite_boards.suite_board(session, "pair", hide_extra_data=bool(args))
+            assert main_of(page) == main_of(render_template("suite.html", board=board))

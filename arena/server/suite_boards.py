@@ -9,8 +9,10 @@ joint bootstrap over every task's rows, which is work for the scoring worker
 (:mod:`arena.server.suite_worker`), never for a web request: they are stored in the
 file store under a key that hashes everything they depend on (:func:`board_key`), for
 the four combinations of the board's filters at once, and until they are there the
-board says they are pending. No per-row result and no private score before a reveal
-ever leaves here.
+board says they are pending. A board, and what a page or the API makes of it, is kept
+in each process under the version of what it is made from (:mod:`arena.server.suite_cache`),
+so a request that finds it kept reads two small queries and nothing else. No per-row
+result and no private score before a reveal ever leaves here.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from typing import TypeVar
 
 from cachetools import LRUCache
 from sqlalchemy import func, select
@@ -32,9 +35,10 @@ from sqlalchemy.orm import Session
 from arena.db.models import Competition, Submission, SuiteEntry, SuiteEntryFile, SuiteModel, SuiteTask, Team, User
 from arena.db.models import Suite as SuiteRecord
 from arena.scoring.score import rounded
-from arena.server.files import files_dir
 from arena.server.standings import spreadsheet_safe
+from arena.server.suite_cache import cached, statistics_path
 from arena.server.suites import get_suite, model_named, suite_tasks
+from arena.server.teams import name_key
 from arena.suites.aggregate import HIGHER_IS_BETTER
 from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
 
@@ -49,6 +53,7 @@ FILTERS = {
 CARD_FIELDS = ("version", "parameters", "framework", "licence", "code_url", "paper_url")
 """The card's fields a board row carries beside the two a reader filters on."""
 KEPT_BOARDS = 64
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -176,21 +181,24 @@ class BoardInputs:
         return self.cells.get((entry.id, competition.id))
 
 
-def board_inputs(session: Session, suite: SuiteRecord, *, every_version: bool = False) -> BoardInputs:
-    """The suite's tasks, models, their latest versions (or every version) and those versions' submissions."""
+def board_inputs(
+    session: Session, suite: SuiteRecord, *, every_version: bool = False, only_model: int | None = None
+) -> BoardInputs:
+    """The suite's tasks, models (or the one model ``only_model``), their latest versions (or every version) and
+    those versions' submissions."""
     tasks = suite_tasks(session, suite)
+    scope = SuiteModel.suite_id == suite.id
+    if only_model is not None:
+        scope = scope & (SuiteModel.id == only_model)
     found = session.execute(
-        select(SuiteModel, User.username)
-        .join(User, User.id == SuiteModel.user_id)
-        .where(SuiteModel.suite_id == suite.id)
-        .order_by(SuiteModel.id)
+        select(SuiteModel, User.username).join(User, User.id == SuiteModel.user_id).where(scope).order_by(SuiteModel.id)
     ).all()
     models = [model for model, _ in found]
     owners = {model.id: username for model, username in found}
     newest = (
         select(SuiteEntry.model_id, func.max(SuiteEntry.number).label("number"))
         .join(SuiteModel, SuiteModel.id == SuiteEntry.model_id)
-        .where(SuiteModel.suite_id == suite.id)
+        .where(scope)
         .group_by(SuiteEntry.model_id)
         .subquery()
     )
@@ -205,11 +213,7 @@ def board_inputs(session: Session, suite: SuiteRecord, *, every_version: bool = 
     entry_ids = [entry.id for entry in latest.values()]
     if every_version:
         entry_ids = list(
-            session.scalars(
-                select(SuiteEntry.id)
-                .join(SuiteModel, SuiteModel.id == SuiteEntry.model_id)
-                .where(SuiteModel.suite_id == suite.id)
-            )
+            session.scalars(select(SuiteEntry.id).join(SuiteModel, SuiteModel.id == SuiteEntry.model_id).where(scope))
         )
     cells: dict[tuple[int, int], tuple[Submission, bool]] = {}
     for start in range(0, len(entry_ids), 500):
@@ -301,10 +305,6 @@ def board_key(inputs: BoardInputs) -> str | None:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def statistics_path(key: str) -> Path:
-    return files_dir() / "suites" / key[:2] / f"{key}.json"
-
-
 _kept: LRUCache[str, dict] = LRUCache(maxsize=KEPT_BOARDS)  # what is stored under a key never changes
 _kept_lock = threading.Lock()
 
@@ -359,7 +359,45 @@ def suite_board(
 ) -> SuiteBoard:
     """The suite's board: every model's latest version with its task scores and, once the worker has computed
     them, its aggregate, interval, rank, rank interval and chance of being best. A filter leaves out the models
-    that declare extra training data or training on test inputs, and the others are ranked among themselves."""
+    that declare extra training data or training on test inputs, and the others are ranked among themselves.
+    Made once per version of what it is made from (:mod:`arena.server.suite_cache`)."""
+    return _kept_board(session, name, hide_extra_data, hide_trained_on_test)[0]
+
+
+def board_derived(
+    session: Session,
+    name: str,
+    what: str,
+    make: Callable[[SuiteBoard], T],
+    *,
+    hide_extra_data: bool = False,
+    hide_trained_on_test: bool = False,
+) -> T:
+    """``make(board)`` for the suite's board with these filters (its CSV, a rendered page), made once per version
+    of the board and kept beside it under ``what``."""
+
+    def compute() -> tuple[T, str | None]:
+        board, waiting = _kept_board(session, name, hide_extra_data, hide_trained_on_test)
+        return make(board), waiting
+
+    return cached(session, name, (what, hide_extra_data, hide_trained_on_test), compute)
+
+
+def _kept_board(
+    session: Session, name: str, hide_extra_data: bool, hide_trained_on_test: bool
+) -> tuple[SuiteBoard, str | None]:
+    """The board and the key of the statistics it still waits for (None when it waits for none), kept."""
+
+    def compute() -> tuple[tuple[SuiteBoard, str | None], str | None]:
+        made = _make_board(session, name, hide_extra_data, hide_trained_on_test)
+        return made, made[1]
+
+    return cached(session, name, ("board", hide_extra_data, hide_trained_on_test), compute)
+
+
+def _make_board(
+    session: Session, name: str, hide_extra_data: bool, hide_trained_on_test: bool
+) -> tuple[SuiteBoard, str | None]:
     suite = get_suite(session, name)
     inputs = board_inputs(session, suite)
     key = board_key(inputs)
@@ -401,7 +439,7 @@ def suite_board(
         if statistics is not None:
             row = _with_statistics(row, statistics, index[model.id])
         rows.append(row)
-    return SuiteBoard(
+    board = SuiteBoard(
         name=suite.name,
         title=suite.title,
         version=suite.version,
@@ -415,6 +453,7 @@ def suite_board(
         hide_trained_on_test=hide_trained_on_test,
         resamples=RESAMPLES,
     )
+    return board, key if board.pending else None
 
 
 def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int) -> SuiteRow:
@@ -531,10 +570,31 @@ def describe_suite(session: Session, name: str) -> SuiteSummary:
 
 
 def model_view(session: Session, suite_name: str, model_name: str) -> ModelView:
-    """A model of a suite: its latest card and run record, and every version with its scores on today's tasks."""
+    """A model of a suite: its latest card and run record, and every version with its scores on today's tasks.
+    Made once per version of the suite's board (:mod:`arena.server.suite_cache`)."""
+    return cached(
+        session,
+        suite_name,
+        ("model", name_key(model_name)),
+        lambda: (_make_model_view(session, suite_name, model_name), None),
+    )
+
+
+def model_derived(session: Session, suite_name: str, model_name: str, what: str, make: Callable[[ModelView], T]) -> T:
+    """``make(view)`` for a model's view (its JSON, say), made once per version of the suite's board and kept
+    beside it under ``what``."""
+    return cached(
+        session,
+        suite_name,
+        ("model", name_key(model_name), what),
+        lambda: (make(model_view(session, suite_name, model_name)), None),
+    )
+
+
+def _make_model_view(session: Session, suite_name: str, model_name: str) -> ModelView:
     suite = get_suite(session, suite_name)
     model = model_named(session, suite, model_name)
-    inputs = board_inputs(session, suite, every_version=True)
+    inputs = board_inputs(session, suite, every_version=True, only_model=model.id)
     entries = list(
         session.scalars(select(SuiteEntry).where(SuiteEntry.model_id == model.id).order_by(SuiteEntry.number.desc()))
     )
