@@ -10,7 +10,10 @@ without both), every model's aggregate interval, rank interval and ``p_best``
 The tasks mix the metrics boards use: six count metrics (accuracy, macro-F1), two
 RMSE tasks, a log-loss task and a binary ROC AUC task. Models are made a little
 better or worse than each other so that their ranks overlap as on a real board.
-Printed: each phase's time, the total, and its ratio to the 60 s budget.
+Printed: each phase's time, the total, and its ratio to the 60 s budget. The same
+work as the worker does it on a real database (per-row results read from the file
+store, the statistics stored), and the board then served over HTTP, is
+``bench/suite_board.py``.
 
 Usage: python bench/suites.py [--models 100] [--tasks 10] [--rows 10000] [--resamples 1000]
 """
