@@ -18,7 +18,7 @@ from arena.bundles.spec import FEEDBACK_MODES
 from arena.codabench.bundle import slug_of
 from arena.config import arena_home, private_dir
 from arena.db import generations
-from arena.db.models import BoardGeneration, Competition, Submission, User, utcnow
+from arena.db.models import BoardGeneration, Competition, Submission, SuiteTask, User, utcnow
 from arena.errors import ArenaError
 from arena.scoring.interface import TaskInterface
 from arena.server import snapshots
@@ -184,6 +184,12 @@ def update_settings(competition: Competition, **settings) -> Competition:
             problems.append("'public_fraction' must be between 0 and 1 (exclusive).")
         elif key == "feedback" and value not in FEEDBACK_MODES:
             problems.append(f"'feedback' must be one of: {', '.join(FEEDBACK_MODES)}; got {value!r}.")
+        elif key == "feedback" and value == "ladder" and value != competition.feedback and _in_a_suite(competition):
+            problems.append(
+                "'feedback' cannot be 'ladder': this competition is a task of a benchmark suite, whose board shows "
+                "every task's score with its interval, which would give away what the Ladder holds back. Host the "
+                "task again under a new short name for a competition with the Ladder."
+            )
         elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
             problems.append(
                 f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
@@ -197,6 +203,17 @@ def update_settings(competition: Competition, **settings) -> Competition:
     if problems:
         raise CompetitionError(problems)
     return competition
+
+
+def _in_a_suite(competition: Competition) -> bool:
+    session = object_session(competition)
+    return (
+        session is not None
+        and session.scalar(
+            select(func.count()).select_from(SuiteTask).where(SuiteTask.competition_id == competition.id)
+        )
+        > 0
+    )
 
 
 def _split_frozen(competition: Competition) -> bool:

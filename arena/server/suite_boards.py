@@ -437,8 +437,12 @@ def _make_board(
             missing=missing,
         )
         if statistics is not None:
-            row = _with_statistics(row, statistics, index[model.id])
+            row = _with_statistics(row, statistics, index[model.id], aggregate_step(suite.method, inputs.tasks))
         rows.append(row)
+    for place in range(1, len(rows)):  # equal shown aggregates share a rank, in whatever step they are shown
+        before, after = rows[place - 1], rows[place]
+        if before.ranked and after.ranked and after.aggregate == before.aggregate:
+            rows[place] = replace(after, rank=before.rank)
     board = SuiteBoard(
         name=suite.name,
         title=suite.title,
@@ -456,16 +460,42 @@ def _make_board(
     return board, key if board.pending else None
 
 
-def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int) -> SuiteRow:
+SHOWN_STEP = 1e-4  # a board shows scores to 4 decimals
+
+
+def aggregate_step(method: str, tasks: list[tuple[SuiteTask, Competition]]) -> float:
+    """The step an aggregate is shown in: 4 decimals, or coarser where a narrow scale would otherwise give a task's
+    score away to more digits than its own board shows.
+
+    A normalised aggregate moves by ``w_t / (sum(w) * |ceiling_t - floor_t|)`` per unit of task t's score, so one
+    model alone on a task with floor 0.9 and ceiling 1.0 would show that score to 5 decimals. Shown in steps of
+    ``1e-4`` times the largest such factor, no task's score can be read back finer than its board shows it.
+    Rank-based aggregates carry ranks, not scores.
+    """
+    if method in ("mean_rank", "mean_win_rate") or not tasks:
+        return SHOWN_STEP
+    total = sum(task.weight for task, _ in tasks)
+    factor = max(task.weight / (total * abs(task.ceiling - task.floor)) for task, _ in tasks)
+    return max(SHOWN_STEP, SHOWN_STEP * factor)
+
+
+def _shown(value: float | None, step: float) -> float | None:
+    if value is None or step <= SHOWN_STEP:
+        return rounded(value)
+    return round(round(value / step) * step, 12)
+
+
+def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int, step: float = SHOWN_STEP) -> SuiteRow:
     view = statistics.task_view or {}
     view_ci = (view.get("aggregate_ci") or [None] * (i + 1))[i]
     view_rank = (view.get("rank_interval") or [None] * (i + 1))[i]
+    ci = statistics.aggregate_ci[i]
     return replace(
         row,
         rank=statistics.rank[i],
         ranked=statistics.ranked[i],
-        aggregate=rounded(statistics.aggregate[i]),
-        aggregate_ci=_rounded_pair(statistics.aggregate_ci[i]),
+        aggregate=_shown(statistics.aggregate[i], step),
+        aggregate_ci=None if ci is None else (_shown(ci[0], step), _shown(ci[1], step)),  # type: ignore[arg-type]
         rank_interval=_int_pair(statistics.rank_interval[i]),
         p_best=rounded(statistics.p_best[i]),
         indistinguishable_from_next=bool(statistics.close[i]),

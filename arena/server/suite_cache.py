@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from arena.db.models import BoardGeneration, SuiteEntry, SuiteModel, SuiteTask
 from arena.db.models import Suite as SuiteRecord
 from arena.server.files import files_dir
+from arena.server.suites import is_suite_name
 
 T = TypeVar("T")
 MAX_SUITES = 64
@@ -82,6 +83,8 @@ def suite_version(session: Session, name: str) -> tuple | None:
     read = session.info.get(_VERSIONS_READ)
     if transaction is not None and read is not None and read[0] is transaction and name in read[1]:
         return read[1][name]
+    if not is_suite_name(name):  # looked up nowhere: PostgreSQL refuses a NUL in a query's text
+        return None
     tasks = session.execute(_TASKS, {"name": name}).all()
     version = None
     if tasks:
