@@ -616,3 +616,27 @@ def test_a_suite_whose_task_is_named_like_the_card_part_is_refused(tmp_path, wri
     (tmp_path / "suite.toml").write_text(f'name = "odd"\nversion = 1\n[[tasks]]\ntask = "{bundle}"\n')
     with pytest.raises(SuiteError, match=f"names a task '{name}'"):
         load_suite(tmp_path)
+
+
+# --- NULs and reserved names outside the suites' own routes ---------------------------------------------------
+
+
+@BOTH
+def test_a_nul_in_a_competition_s_name_or_an_upload_s_file_name_is_no_crash(app, client, people):
+    """PostgreSQL refuses a NUL in a query's text and in stored text: a competition so named is not found, and an
+    upload so named is kept under its name without the NUL."""
+    assert client.get("/c/digi%00ts").status_code == 404
+    assert client.get("/api/v1/competitions/digi%00ts/leaderboard").status_code == 404
+    response = upload(client, people.token("ada"), "digits", predictions_csv("digits", 0.9), name="pre\x00dictions.csv")
+    assert response.status_code == 202, response.data[:300]
+    with app.extensions["arena_db"].session() as session:
+        assert session.scalars(select(Submission.file_name)).one() == "predictions.csv"
+
+
+def test_nobody_can_register_the_reference_models_account(app):
+    from arena.server.accounts import AccountError, self_register
+
+    with app.extensions["arena_db"].session() as session, session.begin():
+        for name in ("arena-reference", "Arena-Reference", "ARENA-REFERENCE"):
+            with pytest.raises(AccountError, match="kept for Arena's reference models"):
+                self_register(session, name, "plum-orbit-canyon-42")

@@ -18,6 +18,9 @@ from arena.db.models import ApiToken, InstallationSetting, Invite, User, utcnow
 from arena.errors import ArenaError
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+REFERENCE_ACCOUNT = "arena-reference"
+"""The organiser account Arena makes to own the reference models shipped with the built-in suites: nobody may
+register it, in any case, so the models entered under it are always Arena's own."""
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128  # the strength estimator's time grows with length; no one types more
 MIN_STRENGTH = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable" for an online attacker and then some
@@ -141,6 +144,8 @@ def self_register(session: Session, username: str, password: str, invite_code: s
     Invite-only: a valid unused invite code is needed (and is used up). Approval: the
     account is created but cannot log in until an organiser approves it.
     """
+    if (username or "").casefold() == REFERENCE_ACCOUNT:
+        raise AccountError(f"the username '{username}' is kept for Arena's reference models; choose another.")
     policy = registration_policy(session)
     invite = None
     if policy == "invite":

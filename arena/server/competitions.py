@@ -207,13 +207,9 @@ def update_settings(competition: Competition, **settings) -> Competition:
 
 def _in_a_suite(competition: Competition) -> bool:
     session = object_session(competition)
-    return (
-        session is not None
-        and session.scalar(
-            select(func.count()).select_from(SuiteTask).where(SuiteTask.competition_id == competition.id)
-        )
-        > 0
-    )
+    if session is None:
+        return False
+    return session.scalar(select(SuiteTask.id).where(SuiteTask.competition_id == competition.id).limit(1)) is not None
 
 
 def _split_frozen(competition: Competition) -> bool:
@@ -268,7 +264,7 @@ def get(session: Session, slug: str) -> Competition:
     Its board generation is read in the same query and remembered for the transaction:
     the kept board a page serves next is checked against it without another round trip.
     """
-    found = session.execute(_BY_SLUG, {"slug": slug}).first()
+    found = session.execute(_BY_SLUG, {"slug": slug}).first() if "\x00" not in slug else None
     if found is None:
         raise CompetitionError(f"there is no competition '{slug}'.")
     competition, counter = found

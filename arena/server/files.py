@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from arena.config import arena_home, private_dir
 from arena.db.models import Submission
 from arena.errors import SubmissionError
+from arena.hidden_text import is_hidden
 
 CHUNK = 1 << 20
 
@@ -108,3 +109,11 @@ def remove_unreferenced(session: Session, older_than: timedelta = timedelta(hour
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def kept_file_name(name: str, default: str = "upload") -> str:
+    """An uploaded file's name as kept and shown: its last path component, with no control or invisible character
+    (a NUL is one that PostgreSQL refuses to store), at most 255 characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(ch for ch in name if not is_hidden(ch)).strip()[:255]
+    return kept or default

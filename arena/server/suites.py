@@ -11,7 +11,6 @@ suite adds is the record of which submissions make up which version of which mod
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -24,11 +23,11 @@ from arena.db.models import Competition, SuiteEntry, SuiteEntryFile, SuiteModel,
 from arena.db.models import Suite as SuiteRecord
 from arena.errors import ArenaError, SubmissionError
 from arena.scoring.validation import DEFAULT_MAX_BYTES
-from arena.server import files
+from arena.server import accounts, files
 from arena.server import submissions as store
 from arena.server.competitions import SLUG, CompetitionError, host
 from arena.server.teams import lock, name_key
-from arena.suites.cards import MAX_CARD_BYTES, REFUSED_CATEGORIES, CardError, ModelCard, is_model_name, read_card
+from arena.suites.cards import MAX_CARD_BYTES, CardError, ModelCard, is_model_name, read_card
 from arena.suites.scales import task_scale
 from arena.suites.spec import Suite, SuiteError, load_suite
 from arena.tasks import load_task
@@ -40,8 +39,7 @@ class SuiteNotFound(SuiteError):
     headline = "Not found"
 
 
-REFERENCE_ACCOUNT = "arena-reference"
-"""The organiser account that owns the reference models shipped with the built-in suites."""
+REFERENCE_ACCOUNT = accounts.REFERENCE_ACCOUNT
 REFERENCE_SUFFIX = "-reference"
 """How a shipped reference model's name ends: kept for that account, so no one enters one of its names first."""
 
@@ -289,7 +287,7 @@ def submit_entry(
                     competition,
                     user,
                     file_sha256=upload.sha256,
-                    file_name=_plain_name(uploads[task.key][1]) or f"{task.key}.csv",
+                    file_name=files.kept_file_name(uploads[task.key][1], f"{task.key}.csv"),
                     file_size=upload.size,
                     note=note,
                     is_baseline=is_baseline,
@@ -323,13 +321,6 @@ def submit_entry(
     finally:
         for upload in received.values():
             files.discard(upload)
-
-
-def _plain_name(name: str) -> str:
-    """A part's file name as kept: its last path component, with no control or invisible character (a NUL is
-    one that PostgreSQL refuses to store)."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in name if unicodedata.category(ch) not in REFUSED_CATEGORIES).strip()
 
 
 def _copy_of(session: Session, suite: SuiteRecord, model: SuiteModel, submission_ids: list[int]) -> list[str]:

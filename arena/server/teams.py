@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, JoinRequest, Membership, Team, User
+from arena.hidden_text import is_hidden
 from arena.server.competitions import CompetitionError
 
 # The rows that are locked, in the order they are locked.
@@ -37,18 +38,15 @@ def locked(session: Session, model: type[T], row_id: int) -> T:
     ).one()
 
 
-# Control, format (zero-width, bidirectional), private-use, unassigned and separator characters, and the
-# letters that draw nothing: a name holding one could look identical to another.
-_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+# Hidden characters (arena.hidden_text) and the letters that draw nothing: a name holding one could look
+# identical to another.
 _BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 
 
 def normalise_team_name(name: str) -> str:
     """A team name as stored: NFKC-normalised, spaces collapsed; refuses invisible and control characters."""
     name = unicodedata.normalize("NFKC", name or "")
-    hidden = sorted(
-        {f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BLANK_LETTERS}
-    )
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in name if is_hidden(ch) or ch in _BLANK_LETTERS})
     if hidden:
         raise CompetitionError(
             f"a team name cannot hold control or invisible characters (found {', '.join(hidden)}); "

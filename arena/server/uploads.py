@@ -5,7 +5,6 @@ Web form, JSON API and the CLI (through the API) all call :func:`submit_stream`.
 
 from __future__ import annotations
 
-import os
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -50,7 +49,7 @@ def submit_stream(
             competition,
             user,
             file_sha256=received.sha256,
-            file_name=os.path.basename(file_name or "upload"),
+            file_name=files.kept_file_name(file_name),
             file_size=received.size,
             note=note,
             is_baseline=is_baseline,

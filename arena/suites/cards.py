@@ -16,19 +16,16 @@ import json
 import math
 import reprlib
 import tomllib
-import unicodedata
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaError, Problem
+from arena.hidden_text import is_hidden
 
 MAX_CARD_BYTES = 64 * 1024
 MAX_TEXT = 2000  # characters of any one text field
 MAX_DEPTH = 6  # tables within tables in 'software' and 'run' (a run record's deepest is run.tasks.TASK.settings)
-REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-"""Control, format (zero-width, bidirectional), surrogate, private-use, unassigned and separator characters: a page
-would show them as nothing, or turn the text around them; a tab and a line break are the only ones a card may hold."""
 REQUIRED = (
     "name",
     "version",
@@ -256,9 +253,7 @@ def _hidden_characters(value: Any) -> list[str]:
     found: set[str] = set()
     for text in texts:
         if isinstance(text, str):
-            found |= {
-                f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) in REFUSED_CATEGORIES and ch not in "\t\n"
-            }
+            found |= {f"U+{ord(ch):04X}" for ch in text if is_hidden(ch) and ch not in "\t\n"}
         elif isinstance(text, (dict, list)):
             found |= set(_hidden_characters(text))
     return sorted(found)
