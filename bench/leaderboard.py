@@ -7,7 +7,7 @@ gthread workers, started the way ``arena serve --workers N`` starts it, and it a
 serves a hello-world Flask route (``/hello``), the anchor: every figure is printed
 beside hello-world's, measured by the same concurrent clients in the same run.
 
-Targets (issue 11): board pages and the leaderboard API p99 < 50 ms and at least
+Targets: board pages and the leaderboard API p99 < 50 ms and at least
 0.3x hello-world's requests per second; with ``--uploads``, 200 concurrent uploads
 from 50 teams (daily limit 5) accept exactly the allowed number, all get scored,
 and accepted uploads per second are reported (target >= 50/s with PostgreSQL and
@@ -15,7 +15,7 @@ and accepted uploads per second are reported (target >= 50/s with PostgreSQL and
 
 Usage: python bench/leaderboard.py [--database sqlite|postgresql|both] [--teams 1000] [--per-team 100]
                                    [--web 2] [--threads 4] [--clients 8] [--seconds 3] [--uploads]
-       python bench/leaderboard.py --answer-key 10000000   (issue 11, item 5: a large answer key loads in <= 3 s)
+       python bench/leaderboard.py --answer-key 10000000   (a large answer key loads in <= 3 s)
 PostgreSQL is ARENA_TEST_POSTGRES_URL (its tables are dropped first).
 """
 

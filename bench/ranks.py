@@ -3,7 +3,7 @@
 What the scoring worker does for a board (``arena.server.ranks.compute``): every
 team's per-row results evaluated under the same 1,000 Bayesian-bootstrap row
 weightings, then each team's 95% range of ranks and the paired comparison with
-its neighbour. Printed per metric: the time, and its share of the issue's budget
+its neighbour. Printed per metric: the time, and its share of the budget
 of 60 s for the top 100 teams at 10k rows. Teams are made a little better or worse
 than each other so that their ranks overlap as on a real board.
 

@@ -226,7 +226,7 @@ def _register_error_handlers(app: Flask) -> None:
     def too_large(_exc):
         limit = app.config["MAX_UPLOAD_BYTES"] / 2**20
         message = (
-            f"the upload is larger than the limit of {limit:.0f} MiB. "
+            f"the upload is larger than the limit of {limit:.0f} MiB (a suite's entry: all its files together). "
             "Compress it (.csv.gz) or write Parquet, which are much smaller."
         )
         if _wants_json():
