@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ArenaError
+from .suites.folders import prediction_files
 
 
 class ServerError(ArenaError):
@@ -113,33 +114,20 @@ def wait_for_score(server: str, token: str, submission_id: int, timeout: float =
         time.sleep(0.5)
 
 
-PREDICTION_SUFFIXES = (".csv.gz", ".csv", ".parquet")
-"""What ``arena suite submit`` takes from a folder: ``TASK.csv``, ``TASK.csv.gz`` or ``TASK.parquet``."""
-
-
-def predictions_in(folder: str | Path) -> dict[str, Path]:
-    """Each task's predictions file in a folder, by task key (the file's name less its suffix); other files are
-    left alone. Two files for one task are refused, naming both."""
-    found: dict[str, list[Path]] = {}
-    for path in sorted(Path(folder).iterdir()):
-        suffix = next((s for s in PREDICTION_SUFFIXES if path.name.endswith(s)), None)
-        if path.is_file() and suffix and len(path.name) > len(suffix):
-            found.setdefault(path.name[: -len(suffix)], []).append(path)
-    twice = [f"{key}: {', '.join(p.name for p in paths)}" for key, paths in found.items() if len(paths) > 1]
-    problems = [f"two files for one task ({entry}); keep one." for entry in twice]
-    if "card" in found:
-        problems.append(
-            f"{found['card'][0].name} would be sent as a task named 'card', which the model card's part is named "
-            "already; move it out of the folder (the card is given with --model)."
-        )
+def predictions_in(folder: str | Path, keys: list[str] | None = None, suite: str = "") -> dict[str, Path]:
+    """Each task's predictions file in a folder, by task key (:func:`arena.suites.folders.prediction_files`); an
+    error listing every problem of the folder (against the suite's task ``keys`` when given) before anything is
+    sent."""
+    found, problems = prediction_files(folder, keys, suite=suite)
     if problems:
         raise ArenaError(problems)
-    if not found:
-        raise ArenaError(
-            f"no predictions files in {folder}: name each one after its task, e.g. digits.csv "
-            f"({', '.join(PREDICTION_SUFFIXES)})."
-        )
-    return {key: paths[0] for key, paths in found.items()}
+    return found
+
+
+def suite_keys(server: str, token: str, suite: str) -> list[str]:
+    """The task keys of a suite hosted on the server: the names its predictions files must have."""
+    url = f"{server.rstrip('/')}/api/v1/suites/{urllib.parse.quote(suite, safe='')}"
+    return [task["key"] for task in _request("GET", url, token)["tasks"]]
 
 
 def cmd_suite_submit(args) -> int:
@@ -153,7 +141,12 @@ def cmd_suite_submit(args) -> int:
     if not token:
         raise ArenaError("no API token: pass --token or set ARENA_TOKEN (create a token on your account page).")
     answer = submit_suite(
-        args.server, token, args.suite, predictions_in(args.dir), args.model, baseline=getattr(args, "baseline", False)
+        args.server,
+        token,
+        args.suite,
+        predictions_in(args.dir, suite_keys(args.server, token, args.suite), args.suite),
+        args.model,
+        baseline=getattr(args, "baseline", False),
     )
     print(f"model '{answer['model']}' version {answer['version']} entered in suite '{answer['suite']}':")
     for key, submission in answer["submissions"].items():

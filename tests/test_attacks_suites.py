@@ -596,7 +596,7 @@ def test_the_client_refuses_a_folder_whose_card_csv_would_pose_as_the_card(tmp_p
 
     (tmp_path / "digits.csv").write_text("id,label\n")
     (tmp_path / "card.csv").write_text("id,label\n")
-    with pytest.raises(ArenaError, match="card.csv would be sent as a task named 'card'"):
+    with pytest.raises(ArenaError, match="card.csv: would be sent as a task named 'card'"):
         predictions_in(tmp_path)
 
 
@@ -640,3 +640,11 @@ def test_nobody_can_register_the_reference_models_account(app):
         for name in ("arena-reference", "Arena-Reference", "ARENA-REFERENCE"):
             with pytest.raises(AccountError, match="kept for Arena's reference models"):
                 self_register(session, name, "plum-orbit-canyon-42")
+
+
+def test_organisers_enter_reference_baselines_of_their_own_suites_and_participants_do_not(app, client, people, pair):
+    """'-reference' names are organisers' (their `arena baseline --suite ... --submit`); a participant is refused."""
+    squat = enter(client, people.token("mallory"), files_for(0.8, 0.5, seed=230), card("cnn-reference"))
+    assert squat.status_code == 400 and "kept for Arena's reference models" in problems(squat)
+    own = enter(client, people.token("boss", organiser=True), files_for(0.8, 0.5, seed=231), card("cnn-reference"))
+    assert own.status_code == 202, own.get_json()

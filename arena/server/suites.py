@@ -10,6 +10,7 @@ suite adds is the record of which submissions make up which version of which mod
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +28,9 @@ from arena.server import accounts, files
 from arena.server import submissions as store
 from arena.server.competitions import SLUG, CompetitionError, host
 from arena.server.teams import lock, name_key
-from arena.suites.cards import MAX_CARD_BYTES, CardError, ModelCard, is_model_name, read_card
+from arena.suites.cards import MAX_CARD_BYTES, CardError, ModelCard, is_model_name, load_card, read_card
 from arena.suites.scales import task_scale
-from arena.suites.spec import Suite, SuiteError, load_suite
+from arena.suites.spec import Suite, SuiteError, builtin_suites_dir, load_suite
 from arena.tasks import load_task
 
 
@@ -41,7 +42,18 @@ class SuiteNotFound(SuiteError):
 
 REFERENCE_ACCOUNT = accounts.REFERENCE_ACCOUNT
 REFERENCE_SUFFIX = "-reference"
-"""How a shipped reference model's name ends: kept for that account, so no one enters one of its names first."""
+"""How a reference model's name ends: kept for organisers' reference baselines, and a built-in suite's shipped
+names for the reference account alone, so that no one enters one of them first."""
+
+
+@functools.cache
+def shipped_names(suite_name: str) -> frozenset[str]:
+    """The names of the reference models a built-in suite ships (kept for the reference account alone)."""
+    folder = builtin_suites_dir() / suite_name / "models"
+    if not suite_name or not is_suite_name(suite_name) or not folder.is_dir():
+        return frozenset()
+    return frozenset(name_key(load_card(card).name) for card in folder.glob("*/card.toml"))
+
 
 Upload = tuple[BinaryIO, str]
 """A file part as the caller received it: its stream and the name it was sent under."""
@@ -373,10 +385,15 @@ def _model_for(
     if card is None:
         return None
     key = name_key(card.name)
-    if key.endswith(REFERENCE_SUFFIX) and not (user.username == REFERENCE_ACCOUNT and user.is_organiser):
+    arena_itself = user.username == REFERENCE_ACCOUNT and user.is_organiser
+    if (
+        key.endswith(REFERENCE_SUFFIX)
+        and not arena_itself
+        and (not user.is_organiser or key in shipped_names(suite.name))
+    ):
         problems.append(
-            f"model names ending in '{REFERENCE_SUFFIX}' are kept for Arena's reference models; "
-            "give your model another name in its card."
+            f"model names ending in '{REFERENCE_SUFFIX}' are kept for Arena's reference models and organisers' "
+            "reference baselines; give your model another name in its card."
         )
         return None
     model = session.scalar(select(SuiteModel).where(SuiteModel.suite_id == suite.id, SuiteModel.name_key == key))

@@ -8,7 +8,6 @@ reported, so one run shows everything to fix.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +18,11 @@ from arena.metrics.registry import get_metric
 from arena.scoring.score import Score, private_rows
 from arena.suites.board import RESAMPLES, SuiteStatistics, board_statistics, resampled_scores
 from arena.suites.cards import ModelCard, load_card
+from arena.suites.folders import prediction_files
 from arena.suites.scales import TaskScale, task_scale
 from arena.suites.spec import Suite
 from arena.tasks import load_bundle_task
 
-PREDICTION_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 RANK_BASED = ("mean_rank", "mean_win_rate")
 
 
@@ -99,49 +98,11 @@ class SuiteScore:
         return out
 
 
-def find_prediction_files(suite: Suite, folder: Path) -> tuple[dict[str, Path], list[Problem]]:
-    """Each task's file in the folder (TASK.csv, TASK.csv.gz or TASK.parquet), and a problem for every task without
-    one, every task with two, and every other file that looks like predictions (a misspelt task, most likely)."""
-    found: dict[str, Path] = {}
-    problems: list[Problem] = []
-    if not folder.is_dir():
-        return found, [
-            Problem(str(folder), "is not a folder: give the folder that holds one predictions file per task.")
-        ]
-    names = {task.key for task in suite.tasks}
-    for path in sorted(folder.iterdir()):
-        suffix = next((s for s in PREDICTION_SUFFIXES if path.name.endswith(s)), None)
-        if suffix is None or not path.is_file():
-            continue
-        key = path.name[: -len(suffix)]
-        if key not in names:
-            close = difflib.get_close_matches(key, sorted(names), n=1)
-            hint = (
-                f" Did you mean '{close[0]}{suffix}'?" if close else f" The suite's tasks: {', '.join(sorted(names))}."
-            )
-            problems.append(Problem(path.name, f"names no task of suite '{suite.name}'.{hint}"))
-        elif key in found:
-            problems.append(
-                Problem(path.name, f"is a second file for task '{key}' (with {found[key].name}): keep one.")
-            )
-        else:
-            found[key] = path
-    for task in suite.tasks:
-        if task.key not in found:
-            expected = (
-                ", ".join(task.key + s for s in PREDICTION_SUFFIXES[:-1]) + f" or {task.key}{PREDICTION_SUFFIXES[-1]}"
-            )
-            problems.append(
-                Problem(task.key, f"has no predictions file: expected {expected} in {folder.name or folder}.")
-            )
-    return found, problems
-
-
 def score_folder(
     suite: Suite, folder: str | Path, *, card: str | Path | None = None, resamples: int = RESAMPLES
 ) -> SuiteScore:
     """Score every task's file and the aggregate; :class:`SuiteScoreError` lists every problem at once."""
-    files, problems = find_prediction_files(suite, Path(folder))
+    files, problems = prediction_files(folder, suite.keys, suite=suite.name)
     model = None
     if card is not None:
         try:
