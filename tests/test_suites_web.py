@@ -193,3 +193,16 @@ def test_a_new_user_scores_submits_and_sees_their_model_ranked_in_the_browser(br
     page.click("text=my-gru")
     assert "Trained on test inputs" in page.inner_text("#model-card")
     shot(page, "suite-model-phone")
+
+
+def test_the_reference_models_account_does_not_stand_in_for_the_first_organiser(app):
+    """``arena serve`` enters the reference models before it makes the first organiser: a fresh installation must
+    still get its 'admin' with a password to log in with, not the reference account, whose password nobody knows."""
+    from arena.server.accounts import ensure_organiser
+
+    db = app.extensions["arena_db"]
+    prepare_builtin_suites(db)
+    with db.session() as session, session.begin():
+        organiser, password = ensure_organiser(session)
+        assert organiser.username == "admin" and password
+        assert ensure_organiser(session) == (organiser, None)

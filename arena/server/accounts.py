@@ -325,7 +325,8 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 def ensure_organiser(session: Session, username: str = "admin", password: str | None = None) -> tuple[User, str | None]:
     """Make sure an organiser exists. Returns it and, if it was just created, its password (shown once)."""
-    existing = session.scalar(select(User).where(User.is_organiser.is_(True)).order_by(User.id))
+    people = select(User).where(User.is_organiser.is_(True), User.username != REFERENCE_ACCOUNT)  # Arena's own
+    existing = session.scalar(people.order_by(User.id))
     if existing is not None:
         return existing, None
     password = password or secrets.token_urlsafe(12)
