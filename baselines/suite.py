@@ -105,6 +105,13 @@ def main(args: argparse.Namespace, suite: Suite) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.submit and chosen.skipped:
+        print(
+            f"--submit: a suite takes a model only with a file for every task, and {model} skips "
+            f"{', '.join(chosen.skipped)}; nothing trained. Run without --submit to write the files it can.",
+            file=sys.stderr,
+        )
+        return 1
     seed = args.seed if args.seed is not None else 0
     out = Path(args.out or f"{suite.name}-{model}-seed{seed}")
     out.mkdir(parents=True, exist_ok=True)

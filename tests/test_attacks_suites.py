@@ -648,3 +648,18 @@ def test_organisers_enter_reference_baselines_of_their_own_suites_and_participan
     assert squat.status_code == 400 and "kept for Arena's reference models" in problems(squat)
     own = enter(client, people.token("boss", organiser=True), files_for(0.8, 0.5, seed=231), card("cnn-reference"))
     assert own.status_code == 202, own.get_json()
+
+
+def test_a_measured_floor_is_measured_on_the_public_rows_its_board_shows_anyway(app, pair):
+    """The floor shows on the suite's page: measured on every test row, it would tell something of the private
+    labels (a class's share of them); on the public rows, nothing the task's own board does not."""
+    from arena.db.models import SuiteTask
+    from arena.suites.scales import trivial_score
+    from arena.tasks import load_task
+
+    with app.extensions["arena_db"].session() as session:
+        competition = competitions.get(session, "digits")
+        floor = session.scalars(select(SuiteTask.floor).where(SuiteTask.key == "digits")).one()
+        task = load_task("digits")
+        public = trivial_score(task, public_fraction=competition.public_fraction, split_key=competition.split_key)
+        assert floor == public != trivial_score(task)

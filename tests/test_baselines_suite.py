@@ -156,6 +156,19 @@ def test_a_suite_with_no_task_for_the_model_trains_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_submit_with_a_task_the_model_skips_trains_nothing(tmp_path, capsys):
+    """A suite refuses an entry without a file for every task: --submit says so before any training."""
+    pytest.importorskip("jax", reason="the baselines extra is not installed")
+    from baselines.commands import cmd_baseline
+
+    suite = write_suite(tmp_path / "suite", "digits", "sunspots")
+    out = tmp_path / "out"
+    args = suite_args(str(suite), "bigru", out)
+    args.submit, args.server, args.token = True, "http://127.0.0.1:9", "arena_token"
+    assert cmd_baseline(args) == 1
+    assert "bigru skips sunspots; nothing trained" in capsys.readouterr().err and not out.exists()
+
+
 def test_an_unknown_suite_is_refused_with_the_suites_there_are(tmp_path):
     result = subprocess.run(
         [

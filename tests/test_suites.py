@@ -124,6 +124,17 @@ method = "mean_rnak"
     assert len(caught.value.problems) == 8
 
 
+def test_a_floor_on_the_wrong_side_of_its_ceiling_is_refused(tmp_path):
+    backwards = SUITE.replace("floor = 0.1", "floor = 1.0\nceiling = 0.1").replace(
+        "ceiling = 0.0", "floor = 10.0\nceiling = 50.0"
+    )
+    with pytest.raises(SuiteError) as caught:
+        load_suite(write_suite(tmp_path, backwards))
+    report = caught.value.report()
+    assert "[tasks.1.floor]: is above the ceiling (0.1), but higher is better for 'accuracy'" in report
+    assert "[tasks.2.floor]: is below the ceiling (50), but lower is better for 'rmse'" in report
+
+
 def test_iqm_needs_eight_tasks_and_a_missing_file_is_named(tmp_path):
     with pytest.raises(SuiteError, match="'iqm' needs 8 tasks or more"):
         load_suite(write_suite(tmp_path, SUITE + '\n[aggregate]\nmethod = "iqm"\n'))

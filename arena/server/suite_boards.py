@@ -499,13 +499,9 @@ def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int, step: f
         rank_interval=_int_pair(statistics.rank_interval[i]),
         p_best=rounded(statistics.p_best[i]),
         indistinguishable_from_next=bool(statistics.close[i]),
-        task_view_aggregate_ci=_rounded_pair(view_ci),
+        task_view_aggregate_ci=None if view_ci is None else (_shown(view_ci[0], step), _shown(view_ci[1], step)),  # type: ignore[arg-type]
         task_view_rank_interval=_int_pair(view_rank),
     )
-
-
-def _rounded_pair(pair) -> tuple[float, float] | None:
-    return None if pair is None else (rounded(pair[0]), rounded(pair[1]))  # type: ignore[return-value]
 
 
 def _int_pair(pair) -> tuple[int, int] | None:

@@ -143,7 +143,9 @@ def host_suite(session: Session, ref: str) -> HostedSuite:
             competition = host(session, suite_task.ref, slug=_free_slug(session, suite.name, suite_task.key))
             competition.feedback = "rounded"  # a suite shows every task's score with its interval
             hosted.append(competition)
-        scale = task_scale(task, suite_task)
+        scale = task_scale(
+            task, suite_task, public_fraction=competition.public_fraction, split_key=competition.split_key
+        )
         rows.append(
             SuiteTask(
                 competition_id=competition.id,

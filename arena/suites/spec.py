@@ -238,8 +238,17 @@ def _suite_task(entry: dict[str, Any], folder: Path, problem) -> SuiteTask | Non
         problem(
             "ceiling", f"is required: the primary metric '{spec.primary_metric}' is a plugin with no known best value."
         )
-    if floor is not None and (ceiling if ceiling is not None else best) == floor:
+    top = ceiling if ceiling is not None else best
+    if floor is not None and top == floor:
         problem("floor", "equals the ceiling: the task would have no scale. Set them apart.")
+    elif floor is not None and top is not None and (floor > top if spec.higher_is_better else floor < top):
+        better = "higher" if spec.higher_is_better else "lower"
+        problem(
+            "floor",
+            f"is {'above' if spec.higher_is_better else 'below'} the ceiling ({top:g}), but {better} is better for "
+            f"'{spec.primary_metric}': the floor is the score mapped to 0 (a poor one), the ceiling the score mapped "
+            "to 1 (the best). Swap them.",
+        )
     return SuiteTask(
         key=spec.name,
         ref=ref,
