@@ -300,6 +300,16 @@ def test_a_model_missing_a_task_is_shown_after_the_ranked_ones_and_not_ranked():
     assert statistics.ranked == [True, False, True] and statistics.aggregate[1] is None
 
 
+def test_a_rank_based_aggregate_ranks_nobody_until_there_are_two_models_to_compare():
+    rng = np.random.default_rng(9)
+    task_rows = [(truth, rows[:1]) for truth, rows in (simulated_rows([0.7], 100, rng) for _ in range(2))]
+    for method in ("mean_rank", "mean_win_rate"):
+        alone, _, _ = board_of(task_rows, [TaskScale(0.2, 1.0)] * 2, [1.0] * 2, method=method, resamples=50)
+        assert alone.ranked == [False] and alone.rank == [None] and alone.p_best == [None] and alone.order == [0]
+    mean, _, _ = board_of(task_rows, [TaskScale(0.2, 1.0)] * 2, [1.0] * 2, resamples=50)
+    assert mean.rank == [1] and mean.p_best == [1.0]
+
+
 def test_the_task_view_appears_from_five_tasks_and_is_wider():
     rng = np.random.default_rng(8)
     task_rows = [simulated_rows([0.5 + 0.08 * t, 0.6], 300, rng) for t in range(5)]

@@ -30,6 +30,7 @@ from arena.suites.scales import SHOWN_DECIMALS, TaskScale
 RESAMPLES = 1000
 SEED = 20241203
 TASK_VIEW_MIN_TASKS = 5
+RANK_BASED = ("mean_rank", "mean_win_rate")
 OUTPUT_CELLS = 1 << 24  # confusion-matrix cells (resamples x models x k^2) evaluated at once: 128 MB
 
 
@@ -161,6 +162,8 @@ def board_statistics(
     models, tasks = scores.shape
     include = np.ones(models, dtype=bool) if include is None else np.asarray(include, dtype=bool)
     complete = include & np.all(np.isfinite(scores), axis=1) & np.all(np.isfinite(draws), axis=(1, 2))
+    if method in RANK_BASED and complete.sum() < 2:  # a win rate or a mean rank needs another model to compare with
+        complete[:] = False
     floors = np.array([s.floor for s in scales])
     ceilings = np.array([s.ceiling for s in scales])
     higher = HIGHER_IS_BETTER[method]

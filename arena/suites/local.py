@@ -16,14 +16,12 @@ import numpy as np
 from arena.errors import ArenaError, Problem
 from arena.metrics.registry import get_metric
 from arena.scoring.score import Score, private_rows
-from arena.suites.board import RESAMPLES, SuiteStatistics, board_statistics, resampled_scores
+from arena.suites.board import RANK_BASED, RESAMPLES, SuiteStatistics, board_statistics, resampled_scores
 from arena.suites.cards import ModelCard, load_card
 from arena.suites.folders import prediction_files
 from arena.suites.scales import TaskScale, task_scale
 from arena.suites.spec import Suite
 from arena.tasks import load_bundle_task
-
-RANK_BASED = ("mean_rank", "mean_win_rate")
 
 
 class SuiteScoreError(ArenaError):
