@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +25,7 @@ from arena.intervals import row_results as rowresults
 from arena.intervals.weighted import answer_weights
 from arena.metrics.registry import get_metric, is_known
 from arena.scoring.score import Score, public_rows
-from arena.server.files import files_dir
+from arena.server.files import files_dir, write_whole
 from arena.tasks import load_task
 
 log = logging.getLogger("arena.feedback")
@@ -44,11 +42,7 @@ def store_rows(rows: np.ndarray) -> str:
     sha = hashlib.sha256(data).hexdigest()
     target = rows_path(sha)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".rows-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
+        write_whole(target, data)
     return sha
 
 

@@ -117,3 +117,12 @@ def kept_file_name(name: str, default: str = "upload") -> str:
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     kept = "".join(ch for ch in name if not is_hidden(ch)).strip()[:255]
     return kept or default
+
+
+def write_whole(target: Path, data: bytes) -> None:
+    """Write ``target`` whole, then rename it into place: a reader never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.suffix.lstrip('.')}-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, target)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from arena.errors import ArenaError
 from arena.intervals.ranks import joint_ranks, joint_values
 from arena.metrics.registry import get_metric
 from arena.scoring.score import private_rows, public_rows
-from arena.server.files import files_dir
+from arena.server.files import files_dir, write_whole
 from arena.tasks import load_task
 
 RESAMPLES = 1000
@@ -162,13 +160,8 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
 
 def store(key: str, statistics: RankStatistics) -> None:
     """Keep a board's statistics under its key (written whole, then renamed: a reader never sees half a file)."""
-    target = ranks_path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps({"intervals": statistics.intervals[:TOP], "close": statistics.close[:TOP]})
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ranks-")
-    with os.fdopen(fd, "w") as out:
-        out.write(data)
-    os.replace(tmp, target)
+    write_whole(ranks_path(key), data.encode())
 
 
 def _load_rows(sha256: str) -> np.ndarray | None:

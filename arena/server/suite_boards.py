@@ -21,8 +21,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -35,6 +33,7 @@ from sqlalchemy.orm import Session
 from arena.db.models import Competition, Submission, SuiteEntry, SuiteEntryFile, SuiteModel, SuiteTask, Team, User
 from arena.db.models import Suite as SuiteRecord
 from arena.scoring.score import rounded
+from arena.server.files import write_whole
 from arena.server.standings import spreadsheet_safe
 from arena.server.suite_cache import cached, statistics_path
 from arena.server.suites import get_suite, model_named, suite_tasks
@@ -326,12 +325,7 @@ def stored(key: str) -> dict | None:
 
 def store(key: str, data: dict) -> None:
     """Keep a board's statistics under its key (written whole, then renamed: a reader never sees half a file)."""
-    target = statistics_path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".suite-")
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(data))
-    os.replace(tmp, target)
+    write_whole(statistics_path(key), json.dumps(data).encode())
 
 
 # --- what a page and the API show --------------------------------------------------------
