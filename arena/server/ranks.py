@@ -27,7 +27,7 @@ from cachetools import LRUCache
 from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
 from arena.intervals.ranks import joint_ranks, joint_values
-from arena.metrics.registry import get_metric
+from arena.metrics.registry import Metric, get_metric
 from arena.scoring.score import private_rows, public_rows
 from arena.server.files import files_dir, write_whole
 from arena.tasks import load_task
@@ -110,6 +110,30 @@ def stored(competition: Competition, submissions: list[Submission], *, private: 
     return RankStatistics(intervals + [None] * (count - len(intervals)), close + [False] * (count - len(close)))
 
 
+@dataclass(frozen=True)
+class BoardRows:
+    """What a board ranks on: its task's primary metric, its rows (a mask over the answer key) and their truth."""
+
+    metric: Metric
+    part: np.ndarray
+    truth: np.ndarray
+
+
+def board_rows(competition: Competition, *, private: bool) -> BoardRows | None:
+    """The public or private rows of a competition's board, for statistics over per-row results; None when its
+    task keeps none (a scoring program's columns, a Codabench phase) or cannot be loaded."""
+    try:
+        task = load_task(competition.task_ref)
+        if not task.per_row_results:
+            return None
+        metric = get_metric(task.spec.primary_metric, task.answer_key.classes)
+    except ArenaError:
+        return None
+    rows = private_rows if private else public_rows
+    part = rows(task, competition.public_fraction, split_key=competition.split_key)
+    return BoardRows(metric, part, task.answer_key.truth[part])
+
+
 def compute(competition: Competition, submissions: list[Submission], *, private: bool) -> RankStatistics:
     """Rank statistics of a board's top teams from their per-row results (the worker's job).
 
@@ -118,19 +142,10 @@ def compute(competition: Competition, submissions: list[Submission], *, private:
     """
     count = len(submissions)
     top = submissions[:TOP]
-    try:
-        task = load_task(competition.task_ref)
-        if not task.per_row_results:  # a scoring program's columns (a Codabench phase) keep none
-            return RankStatistics.none(count)
-        metric = get_metric(task.spec.primary_metric, task.answer_key.classes)
-    except ArenaError:
+    board = board_rows(competition, private=private)
+    if board is None or int(board.part.sum()) > MAX_ROWS:
         return RankStatistics.none(count)
-    public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
-    part = private_rows(task, competition.public_fraction, split_key=competition.split_key) if private else public
-    n = int(part.sum())
-    if n > MAX_ROWS:
-        return RankStatistics.none(count)
-    truth = task.answer_key.truth[part]
+    metric, part, truth = board.metric, board.part, board.truth
     scope = (
         competition.id,
         str(competition.created_at),

@@ -22,11 +22,9 @@ from sqlalchemy import func, select
 from arena.db.database import Database
 from arena.db.models import BoardGeneration, SuiteEntry, SuiteModel, SuiteTask
 from arena.db.models import Suite as SuiteRecord
-from arena.errors import ArenaError
-from arena.metrics.registry import get_metric
-from arena.scoring.score import private_rows, public_rows
 from arena.server.claims import claim_board, release_board, worker_name
 from arena.server.feedback import load_rows
+from arena.server.ranks import board_rows
 from arena.server.suite_boards import (
     FILTERS,
     FORMAT,
@@ -40,7 +38,6 @@ from arena.server.suite_boards import (
 )
 from arena.suites.board import RESAMPLES, SEED, board_statistics, resampled_scores
 from arena.suites.scales import TaskScale
-from arena.tasks import load_task
 
 log = logging.getLogger("arena.suites")
 RETRY_SECONDS = 30.0  # a board left undone (another worker's claim, a failure) is looked at again after this
@@ -137,9 +134,10 @@ def compute(inputs: BoardInputs) -> dict:
     rows: list[list[np.ndarray | None]] = [[] for _ in entered]
     scores = np.full((len(entered), len(inputs.tasks)), np.nan)
     for t, (_, competition) in enumerate(inputs.tasks):
-        part, metric, truth = _board_rows(competition)
-        metrics.append(metric)
-        truths.append(truth if truth is not None else np.zeros(0))
+        board = board_rows(competition, private=competition.revealed)  # the rows the task's own board shows
+        part = board.part if board is not None else None
+        metrics.append(board.metric if board is not None else None)  # no rows there: no model uses a metric
+        truths.append(board.truth if board is not None else np.zeros(0))
         for m, entry in enumerate(entries):
             found = inputs.submission(entry, competition)
             scores[m, t] = task_value(found, competition)
@@ -159,20 +157,3 @@ def compute(inputs: BoardInputs) -> dict:
             inputs.suite.method, weights, scales, scores, draws, include=include, seed=SEED
         ).to_dict()
     return {"format": FORMAT, "models": [model.id for model in entered], "statistics": statistics}
-
-
-def _board_rows(competition) -> tuple[np.ndarray | None, object, np.ndarray | None]:
-    """The task board's rows (a mask over the answer key), its primary metric and the truth on those rows; no rows
-    when the task keeps no per-row results or cannot be loaded (its models then go unranked)."""
-    try:
-        task = load_task(competition.task_ref)
-        metric = get_metric(task.spec.primary_metric, task.answer_key.classes)
-        if not task.per_row_results:
-            return None, metric, None
-    except ArenaError:
-        return None, None, None
-    if competition.revealed:
-        part = private_rows(task, competition.public_fraction, split_key=competition.split_key)
-    else:
-        part = public_rows(task, competition.public_fraction, split_key=competition.split_key)
-    return part, metric, task.answer_key.truth[part]
