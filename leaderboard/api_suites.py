@@ -10,7 +10,7 @@ from arena.server import standings, suite_boards, suites
 
 from .api import bp
 from .auth import db_session, login_required, transaction
-from .forms import form_bool
+from .forms import form_bool, suite_board_filters
 
 
 @bp.errorhandler(suites.SuiteNotFound)
@@ -31,10 +31,7 @@ def get_suite(name: str):
 @bp.get("/suites/<name>/leaderboard")
 @bp.get("/suites/<name>/leaderboard.csv", defaults={"csv": True})
 def suite_leaderboard(name: str, csv: bool = False):
-    filters = {
-        "hide_extra_data": form_bool(request.args, "hide_extra_data", False),
-        "hide_trained_on_test": form_bool(request.args, "hide_trained_on_test", False),
-    }
+    filters = suite_board_filters(request.args)
     session = db_session()  # the same answer for everyone: made once per version of the board, then kept
     if csv or request.args.get("format") == "csv":
         return Response(

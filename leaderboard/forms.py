@@ -77,6 +77,14 @@ def form_bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
     raise CompetitionError(f"'{key}' must be true or false (or 1 or 0); got {raw!r}.")
 
 
+def suite_board_filters(args: Mapping[str, Any]) -> dict[str, bool]:
+    """A suite board's two filters from a query string (a checked box sends "1"); refused as ``form_bool`` refuses."""
+    return {
+        "hide_extra_data": form_bool(args, "hide_extra_data", False),
+        "hide_trained_on_test": form_bool(args, "hide_trained_on_test", False),
+    }
+
+
 # --- the account forms ----------------------------------------------------------------------
 # The forms check what a person typed; the rules (a name taken, a wrong password, a token's lifetime) are
 # arena.server.accounts', which the API shares, so a rule's message is the same on either route.

@@ -16,7 +16,7 @@ from arena.server.suites import SuiteNotFound
 from arena.suites.cards import FIELD_TITLES
 
 from .auth import db_session
-from .forms import form_bool
+from .forms import suite_board_filters
 
 bp = Blueprint("suites", __name__)
 
@@ -24,10 +24,7 @@ bp = Blueprint("suites", __name__)
 def _filters() -> dict[str, bool]:
     """The board's two filters, from the query string (a checked box sends "1")."""
     try:
-        return {
-            "hide_extra_data": form_bool(request.args, "hide_extra_data", False),
-            "hide_trained_on_test": form_bool(request.args, "hide_trained_on_test", False),
-        }
+        return suite_board_filters(request.args)
     except CompetitionError as exc:
         abort(400, description=str(exc.problems[0]))
 
