@@ -23,7 +23,7 @@ from scipy import stats as ss
 from sklearn import metrics as skm
 
 from arena.errors import BundleError, SubmissionError
-from arena.intervals.weighted import row_interval
+from arena.intervals.weighted import answer_weights, row_interval
 from arena.metrics.registry import confusion_matrix, get_metric
 from arena.scoring.score import score_predictions, score_submission
 from arena.scoring.validation import LARGEST_VALUE, Predictions, check_answer_values, read_submission
@@ -357,6 +357,9 @@ def test_any_accepted_file_gets_finite_scores_and_intervals(templates, tmp_path,
         return
     public, private = (task.answer_key.truth[mask] for mask in _parts(task))
     assume(np.ptp(public) > 0 and np.ptp(private) > 0)  # a constant answer key leaves R²'s interval undefined
+    if kind == "weighted":  # the rows that carry weight must not be constant either (nor be none at all)
+        weighted = answer_weights(task) > 0
+        assume(all(np.unique(task.answer_key.truth[mask & weighted]).size > 1 for mask in _parts(task)))
     path = tmp_path / "sub.csv"
     write_values(path, np.arange(1, 41), pred, "csv")
     try:
