@@ -58,7 +58,7 @@ def model_card(model: str, description: str, run: dict[str, Any], hardware: str,
         "extra_training_data": False,
         "trained_on_test_inputs": False,
         "hardware": hardware,
-        "training_time": f"{run['wall_seconds']:.0f} s",
+        "training_time": f"{run['training_seconds']:.0f} s",
         "notes": (
             f"Arena's reference {model} ({description}), trained by `arena baseline` on each task's training rows "
             "with that task's reference settings. The parameter count is the largest over the tasks; each task's "

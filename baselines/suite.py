@@ -86,10 +86,31 @@ def task_record(run: BaselineRun, file: str, seconds: float, settings: dict) -> 
         "parameters": run.parameters,
         "seconds": round(seconds, 1),
         "training_seconds": round(run.seconds, 1),
+        "test_rows": len(run.predictions),
+        "inference_seconds": round(run.inference_seconds, 3),
         "epochs_run": run.epochs_run,
         "best_epoch": run.best_epoch,
         "settings": settings,
     }
+
+
+def measured_costs(runs: list[BaselineRun]) -> dict[str, int | float]:
+    """What the run cost, over every task it trained: the four quantities a suite's efficiency columns show as
+    measured (:mod:`arena.suites.efficiency` reads them under these names; the peak memory is added by the caller).
+
+    ``parameters`` is the largest model's count, counted from its parameters; ``training_seconds`` the wall time
+    of training, summed over the tasks; ``inference_seconds_per_1000_rows`` the wall time of predicting every
+    task's test rows with the trained model, per 1,000 rows predicted.
+    """
+    rows = sum(len(run.predictions) for run in runs)
+    costs: dict[str, int | float] = {
+        "parameters": max(run.parameters for run in runs),
+        "training_seconds": round(sum(run.seconds for run in runs), 1),
+        "test_rows": rows,
+    }
+    if rows:
+        costs["inference_seconds_per_1000_rows"] = round(1000 * sum(run.inference_seconds for run in runs) / rows, 3)
+    return costs
 
 
 def main(args: argparse.Namespace, suite: Suite) -> int:
@@ -119,6 +140,7 @@ def main(args: argparse.Namespace, suite: Suite) -> int:
     started = time.perf_counter()
     files: dict[str, Path] = {}
     tasks: dict[str, dict] = {}
+    runs: list[BaselineRun] = []
     for task in chosen.tasks:
         task_started = time.perf_counter()
         name = load_spec(find_bundle(task.ref)).name  # the reference settings are kept by task name
@@ -130,6 +152,7 @@ def main(args: argparse.Namespace, suite: Suite) -> int:
         settings = {key: value for key, value in vars(config).items() if key != "progress" and value is not None}
         tasks[task.key] = task_record(run, path.name, seconds, settings)
         files[task.key] = path
+        runs.append(run)
         metric = run.task.spec.primary_metric
         print(
             f"{task.key} / {model}: validation {metric} {run.val_score:.4f}; {run.parameters:,} parameters; "
@@ -146,6 +169,7 @@ def main(args: argparse.Namespace, suite: Suite) -> int:
         "dirty": dirty,
         "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_seconds": round(time.perf_counter() - started, 1),
+        **measured_costs(runs),
         "peak_memory_mb": record.peak_memory_mb(),
         "skipped": list(chosen.skipped),
         "hardware": facts,
