@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import TypeVar
 
+import numpy as np
 from cachetools import LRUCache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,7 +42,7 @@ from arena.server.teams import name_key
 from arena.suites.aggregate import HIGHER_IS_BETTER
 from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
 
-FORMAT = 1  # raised when what is stored under a key changes meaning
+FORMAT = 2  # raised when what is stored under a key changes meaning
 FILTERS = {
     (False, False): "all",
     (True, False): "no-extra-data",
@@ -224,6 +225,34 @@ def board_inputs(
         ):
             cells[(link.entry_id, link.competition_id)] = (submission, bool(team_disqualified))
     return BoardInputs(suite, tasks, models, owners, latest, cells)
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """The numbers a board's statistics are computed from: the entered models (by id, as the worker orders them),
+    their unrounded scores (models, tasks; NaN where missing) and each task's scale."""
+
+    model_ids: list[int]
+    names: list[str]
+    scores: np.ndarray
+    floors: np.ndarray
+    ceilings: np.ndarray
+
+
+def board_state(inputs: BoardInputs) -> BoardState:
+    entered = [model for model in inputs.models if model.id in inputs.latest]
+    scores = np.full((len(entered), len(inputs.tasks)), np.nan)
+    for m, model in enumerate(entered):
+        entry = inputs.latest[model.id]
+        for t, (_, competition) in enumerate(inputs.tasks):
+            scores[m, t] = task_value(inputs.submission(entry, competition), competition)
+    return BoardState(
+        model_ids=[model.id for model in entered],
+        names=[model.name for model in entered],
+        scores=scores,
+        floors=np.array([task.floor for task, _ in inputs.tasks], dtype=np.float64),
+        ceilings=np.array([task.ceiling for task, _ in inputs.tasks], dtype=np.float64),
+    )
 
 
 def counts(submission: Submission, team_disqualified: bool) -> bool:

@@ -25,16 +25,17 @@ from arena.db.models import Suite as SuiteRecord
 from arena.server.claims import claim_board, release_board, worker_name
 from arena.server.feedback import load_rows
 from arena.server.ranks import board_rows
+from arena.server.suite_analysis import analyse, store_arrays
 from arena.server.suite_boards import (
     FILTERS,
     FORMAT,
     BoardInputs,
     board_inputs,
     board_key,
+    board_state,
     counts,
     statistics_path,
     store,
-    task_value,
 )
 from arena.suites.board import RESAMPLES, SEED, board_statistics, resampled_scores
 from arena.suites.scales import TaskScale
@@ -111,7 +112,9 @@ def _refresh_suite(db: Database, suite_id: int) -> tuple[int, bool]:
         if statistics_path(key).exists():  # it may have finished just before the claim was ours
             return 0, True
         started = time.monotonic()
-        store(key, compute(inputs))
+        statistics, arrays = compute(inputs)
+        store_arrays(key, arrays)  # before the statistics: a reader who finds them finds the draws
+        store(key, statistics)
         log.info("statistics of suite %s in %.1f s", inputs.suite.name, time.monotonic() - started)
         return 1, True
     finally:
@@ -119,28 +122,27 @@ def _refresh_suite(db: Database, suite_id: int) -> tuple[int, bool]:
             release_board(session, key, token)
 
 
-def compute(inputs: BoardInputs) -> dict:
-    """The statistics of every filter combination from one joint bootstrap over each task's board rows.
+def compute(inputs: BoardInputs) -> tuple[dict, dict[str, np.ndarray]]:
+    """The statistics of every filter combination from one joint bootstrap over each task's board rows, with the
+    board's analysis (:func:`arena.server.suite_analysis.analyse`); and the draws, kept beside them.
 
     A model's rows on a task are its latest version's per-row results there, cut to the
     task's board rows (private once revealed, else public); a task whose metric keeps no
     per-row results, or a submission scored before they were kept, leaves its draws
     missing, so the model is shown and not ranked.
     """
-    entered = [model for model in inputs.models if model.id in inputs.latest]
-    entries = [inputs.latest[model.id] for model in entered]
+    state = board_state(inputs)
+    entries = [inputs.latest[model_id] for model_id in state.model_ids]
     metrics: list = []  # a task that cannot be loaded has no metric, and no model has rows there to use it
     truths: list[np.ndarray] = []
-    rows: list[list[np.ndarray | None]] = [[] for _ in entered]
-    scores = np.full((len(entered), len(inputs.tasks)), np.nan)
-    for t, (_, competition) in enumerate(inputs.tasks):
+    rows: list[list[np.ndarray | None]] = [[] for _ in entries]
+    for _, competition in inputs.tasks:
         board = board_rows(competition, private=competition.revealed)  # the rows the task's own board shows
         part = board.part if board is not None else None
         metrics.append(board.metric if board is not None else None)  # no rows there: no model uses a metric
         truths.append(board.truth if board is not None else np.zeros(0))
         for m, entry in enumerate(entries):
             found = inputs.submission(entry, competition)
-            scores[m, t] = task_value(found, competition)
             kept = (
                 load_rows(found[0].rows_sha256) if part is not None and found is not None and counts(*found) else None
             )
@@ -148,12 +150,15 @@ def compute(inputs: BoardInputs) -> dict:
     draws = resampled_scores(metrics, truths, rows, resamples=RESAMPLES, seed=SEED)
     weights = [task.weight for task, _ in inputs.tasks]
     scales = [TaskScale(floor=task.floor, ceiling=task.ceiling) for task, _ in inputs.tasks]
-    extra = np.array([bool((e.card or {}).get("extra_training_data")) for e in entries])
-    on_test = np.array([bool((e.card or {}).get("trained_on_test_inputs")) for e in entries])
-    statistics = {}
+    extra = np.array([bool((e.card or {}).get("extra_training_data")) for e in entries], dtype=bool)
+    on_test = np.array([bool((e.card or {}).get("trained_on_test_inputs")) for e in entries], dtype=bool)
+    statistics: dict[str, dict] = {}
+    ranked: dict[str, np.ndarray] = {}
     for (hide_extra, hide_test), name in FILTERS.items():
         include = ~((extra & hide_extra) | (on_test & hide_test))
-        statistics[name] = board_statistics(
-            inputs.suite.method, weights, scales, scores, draws, include=include, seed=SEED
-        ).to_dict()
-    return {"format": FORMAT, "models": [model.id for model in entered], "statistics": statistics}
+        made = board_statistics(inputs.suite.method, weights, scales, state.scores, draws, include=include, seed=SEED)
+        statistics[name] = made.to_dict()
+        ranked[name] = np.asarray(made.ranked, dtype=np.bool_)
+    keys = [task.key for task, _ in inputs.tasks]
+    analysis, arrays = analyse(inputs.suite.method, weights, scales, keys, state.scores, draws, ranked)
+    return {"format": FORMAT, "models": state.model_ids, "statistics": statistics, "analysis": analysis}, arrays
