@@ -267,3 +267,86 @@ def test_suites_arrive_beside_a_full_database_and_point_at_its_rows(db, tmp_path
     downgrade(db.engine, "0010")
     assert "suites" not in inspect(db.engine).get_table_names()
     assert_nothing_lost(before, snapshot(db))
+
+
+def test_suite_entries_get_a_tier_and_no_flag_and_reference_runs_become_reference(db, tmp_path):
+    """Revision 0012: every entry made before it is 'reported' and unflagged, except a baseline's version whose card
+    holds a run record (what ``arena baseline`` enters), which is 'reference'; releases, flags and suite lines in
+    the audit log can be written after it; going down removes only what it added."""
+    from arena.db.models import AuditEntry, SuiteEntry, SuiteRelease
+
+    upgrade(db.engine, "0011")
+    filled = fill_first_revision(db, tmp_path)
+    tables = MetaData()
+    tables.reflect(db.engine)
+    t = tables.tables
+    when = datetime(2026, 12, 1, 9, 0, 0)
+    with db.engine.begin() as connection:
+        insert = lambda table, **row: connection.execute(t[table].insert().values(**row)).inserted_primary_key[0]
+        ada, admin = (
+            connection.execute(select(t["users"].c.id).where(t["users"].c.username == name)).scalar_one()
+            for name in ("ada", "admin")
+        )
+        suite = insert(
+            "suites",
+            name="core",
+            title="Core",
+            version=1,
+            description="",
+            method="normalised_mean",
+            spec={},
+            sha256="0" * 64,
+            created_at=when,
+            updated_at=when,
+        )
+        entries = {}
+        for name, owner, baseline, card in (
+            ("cnn-reference", admin, True, {"name": "cnn-reference", "run": {"seed": 0, "command": "arena baseline"}}),
+            ("hand-made", admin, True, {"name": "hand-made"}),  # a baseline entered by hand: no run record
+            ("tiny", ada, False, {"name": "tiny", "run": {"seed": 1}}),  # a participant's run record vouches nothing
+        ):
+            model = insert(
+                "suite_models",
+                suite_id=suite,
+                user_id=owner,
+                name=name,
+                name_key=name,
+                is_baseline=baseline,
+                created_at=when,
+            )
+            entries[name] = insert("suite_entries", model_id=model, number=1, card=card, user_id=owner, created_at=when)
+    before = snapshot(db)
+    upgrade(db.engine)
+    after = snapshot(db)
+    assert_nothing_lost(before, after)
+    rows = {row["id"]: row for row in after["suite_entries"]}
+    assert {name: rows[entry_id]["tier"] for name, entry_id in entries.items()} == {
+        "cnn-reference": "reference",
+        "hand-made": "reported",
+        "tiny": "reported",
+    }
+    for row in rows.values():
+        assert (row["tier_note"], row["flag_reason"], row["flagged_at"], row["flagged_by"]) == ("", "", None, None)
+    assert after["suite_releases"] == [] and all(row["suite_id"] is None for row in after["audit_log"])
+    with db.session() as session, session.begin():
+        entry = session.get(SuiteEntry, entries["tiny"])
+        entry.flag_reason, entry.flagged_at, entry.flagged_by = "trained on test inputs", when, ada
+        session.add(
+            SuiteRelease(
+                suite_id=suite,
+                kind="release",
+                number=1,
+                suite_version=1,
+                json_sha256="1" * 64,
+                csv_sha256="2" * 64,
+                files={"json": "1" * 64, "csv": "2" * 64},
+            )
+        )
+        session.add(AuditEntry(competition_slug="", suite_id=suite, username="admin", action="flag"))
+    assert_usable(db, filled)
+    downgrade(db.engine, "0011")
+    assert "suite_releases" not in inspect(db.engine).get_table_names()
+    assert "tier" not in {column["name"] for column in inspect(db.engine).get_columns("suite_entries")}
+    down = snapshot(db)
+    assert [row["action"] for row in down["audit_log"]] == ["flag"]  # a line of the log outlives the column
+    assert_nothing_lost(before, {**down, "audit_log": []})

@@ -195,7 +195,8 @@ class ScoreRecord(Base):
 
 
 class AuditEntry(Base):
-    """One organiser action on a competition: who hosted, revealed, disqualified or rescored, and when (revision 0006)."""
+    """One organiser action on a competition (who hosted, revealed, disqualified or rescored, and when: revision
+    0006) or on a suite (a release, a model's tier or flag: revision 0012)."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -208,6 +209,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Revision 0012: an action on a suite (a release, a model's tier or flag) names the suite, not a competition.
+    suite_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class Announcement(Base):
@@ -304,6 +307,34 @@ class SuiteEntry(Base):
     card: Mapped[dict] = mapped_column(JSON)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Verification (revision 0012): how far the scores are vouched for (arena.server.suite_verification.TIERS:
+    # reported, reproduced, reference) with the organiser's note, and why an organiser flagged it ("": not flagged).
+    tier: Mapped[str] = mapped_column(String(16), default="reported", server_default="reported")
+    tier_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    flag_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    flagged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    flagged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class SuiteRelease(Base):
+    """A suite's board frozen (revision 0012): a citable release (``kind`` "release", numbered 1, 2, ... per
+    suite) or the last board of a suite version before a new task version replaced it (``kind`` "version",
+    numbered by that suite version). Its files are in the file store by SHA-256 and never change."""
+
+    __tablename__ = "suite_releases"
+    __table_args__ = (UniqueConstraint("suite_id", "kind", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)
+    suite_version: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # None: Arena itself
+    json_sha256: Mapped[str] = mapped_column(String(64))
+    csv_sha256: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict] = mapped_column(JSON)  # every stored format (json, csv, and the other exports) -> SHA-256
+    creator: Mapped[User | None] = relationship()
 
 
 class SuiteEntryFile(Base):
