@@ -4,9 +4,12 @@ A card is a small TOML or JSON file. Eight fields are required, because a board
 is only comparable when every row declares them: what the model is (name,
 version, parameter count, framework, licence, code) and two declarations a
 reader filters on (extra training data; training on a task's test inputs). The
-optional fields say where it comes from and how it was run; ``run`` holds a
-run record (seed, command, commit, hardware, time, memory, each task's version
-and answer-key hash), which ``arena baseline --suite`` fills in.
+optional fields say where it comes from and how it was run, and what it costs: three
+numbers a suite's efficiency columns show as reported (training seconds summed over
+the tasks, inference seconds per 1,000 test rows, peak memory in MB; the parameter
+count is required). ``run`` holds a run record (seed, command, commit, hardware, the
+same costs measured, each task's version and answer-key hash), which
+``arena baseline --suite`` fills in.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ REQUIRED = (
     "extra_training_data",
     "trained_on_test_inputs",
 )
-OPTIONAL = ("paper_url", "commit", "hardware", "training_time", "notes", "software", "run")
+COSTS = ("training_seconds", "inference_seconds_per_1000_rows", "peak_memory_mb")
+"""Optional numbers a card reports about its cost (the same keys a reference run's record measures)."""
+OPTIONAL = ("paper_url", "commit", "hardware", "training_time", *COSTS, "notes", "software", "run")
 FIELD_TITLES = {
     "name": "Name",
     "version": "Version",
@@ -50,6 +55,9 @@ FIELD_TITLES = {
     "commit": "Commit",
     "hardware": "Hardware",
     "training_time": "Training time",
+    "training_seconds": "Training seconds",
+    "inference_seconds_per_1000_rows": "Inference seconds per 1,000 rows",
+    "peak_memory_mb": "Peak memory (MB)",
     "notes": "Notes",
 }
 HINTS = {
@@ -61,6 +69,11 @@ HINTS = {
     "code_url": 'where its code is, e.g. code_url = "https://…", or code_url = "none"',
     "extra_training_data": "whether it trained on data beyond the tasks' training sets: true or false",
     "trained_on_test_inputs": "whether it ever trained on a task's test inputs (even unlabelled): true or false",
+    "training_seconds": "the wall time of training in seconds, summed over the tasks, e.g. training_seconds = 59.5",
+    "inference_seconds_per_1000_rows": (
+        "the wall time of predicting test rows, in seconds per 1,000 rows, e.g. inference_seconds_per_1000_rows = 0.8"
+    ),
+    "peak_memory_mb": "the peak memory of the run, in MB, e.g. peak_memory_mb = 850",
 }
 
 
@@ -84,6 +97,9 @@ class ModelCard:
     commit: str | None = None
     hardware: str | None = None
     training_time: str | None = None
+    training_seconds: float | None = None
+    inference_seconds_per_1000_rows: float | None = None
+    peak_memory_mb: float | None = None
     notes: str | None = None
     software: dict[str, str] | None = None
     run: dict[str, Any] | None = None
@@ -142,6 +158,10 @@ def parse_card(data: dict[str, Any], *, where: str = "card") -> ModelCard:
         elif key == "parameters":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 problem(key, f"must be a whole number of parameters (0 or more), got {_shown(value)}.")
+                continue
+        elif key in COSTS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                problem(key, f"must be a number, 0 or more, got {_shown(value)}: {HINTS[key]}.")
                 continue
         elif key == "version" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
