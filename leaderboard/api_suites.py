@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from flask import Response, abort, current_app, g, jsonify, request
 
-from arena.server import standings, suite_boards, suites
+from arena.server import standings, suite_analysis, suite_boards, suites
 
 from .api import bp
 from .auth import db_session, login_required, transaction
@@ -49,6 +49,24 @@ def suite_model(name: str, model: str):
     body = suite_boards.model_derived(
         db_session(), name, model, "json", lambda view: jsonify(view.to_dict()).get_data()
     )
+    return Response(body, mimetype="application/json")
+
+
+@bp.get("/suites/<name>/compare")
+def suite_compare(name: str):
+    """Two models compared (``?a=MODEL&b=MODEL``): per task the paired difference and interval, win / tie / loss,
+    the Wilcoxon test and the difference of aggregates."""
+    a, b = request.args.get("a", ""), request.args.get("b", "")
+    if not a or not b:
+        abort(400, description="name the two models to compare: ?a=MODEL&b=MODEL.")
+    return jsonify(suite_analysis.compare_models(db_session(), name, a, b))
+
+
+@bp.get("/suites/<name>/pairs")
+def suite_pairs(name: str):
+    """Every pair of ranked models: Wilcoxon p-values, raw and Holm-corrected, significant task wins, mean ranks,
+    cliques and the performance profile."""
+    body = suite_analysis.pairs_derived(db_session(), name, "json", lambda view: jsonify(view.to_dict()).get_data())
     return Response(body, mimetype="application/json")
 
 

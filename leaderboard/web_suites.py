@@ -10,13 +10,15 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from jinja2 import Environment, Template
 from markupsafe import Markup
 
-from arena.server import suite_boards
+from arena.server import suite_analysis, suite_boards
 from arena.server.competitions import CompetitionError
 from arena.server.suites import SuiteNotFound
 from arena.suites.cards import FIELD_TITLES
 
 from .auth import db_session
 from .forms import suite_board_filters
+
+EXPORT_FORMATS = ("csv", "parquet", "latex", "markdown")
 
 bp = Blueprint("suites", __name__)
 
@@ -97,3 +99,53 @@ def model_page(name: str, model: str):
     except SuiteNotFound:
         abort(404, description=f"there is no model '{model}' in suite '{name}'.")
     return render_template("suite_model.html", view=view, titles=FIELD_TITLES)
+
+
+@bp.route("/s/<name>/compare")
+def compare_page(name: str):
+    """Two models side by side (``?a=MODEL&b=MODEL``), or the form to choose them."""
+    a, b = request.args.get("a", ""), request.args.get("b", "")
+    db = db_session()
+    try:
+        board = suite_boards.suite_board(db, name)
+        comparison = suite_analysis.compare_models(db, name, a, b) if a and b else None
+    except SuiteNotFound as exc:
+        abort(404, description=exc.messages()[0])
+    return render_template("suite_compare.html", board=board, comparison=comparison, formats=EXPORT_FORMATS)
+
+
+@bp.route("/s/<name>/pairs")
+def pairs_page(name: str):
+    """Every pair: the Holm-corrected matrix, the critical-difference diagram and the performance profile."""
+    db = db_session()
+    try:
+        board = suite_boards.suite_board(db, name)
+        view = suite_analysis.pairs_view(db, name)
+        pictures = suite_analysis.pictures(db, name)
+    except SuiteNotFound as exc:
+        abort(404, description=exc.messages()[0])
+    return render_template(
+        "suite_pairs.html",
+        board=board,
+        view=view,
+        cd_svg=Markup(pictures.critical_difference),
+        profile_svg=Markup(pictures.profile),
+    )
+
+
+def _svg(name: str, which: str) -> Response:
+    try:
+        pictures = suite_analysis.pictures(db_session(), name)
+    except SuiteNotFound as exc:
+        abort(404, description=exc.messages()[0])
+    return Response(getattr(pictures, which), mimetype="image/svg+xml")
+
+
+@bp.route("/s/<name>/critical-difference.svg")
+def cd_svg(name: str):
+    return _svg(name, "critical_difference")
+
+
+@bp.route("/s/<name>/performance-profile.svg")
+def profile_svg(name: str):
+    return _svg(name, "profile")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import numpy as np
 from cachetools import LRUCache
@@ -37,13 +39,14 @@ from arena.server.suite_boards import (
 from arena.server.suite_cache import cached
 from arena.server.suites import SuiteNotFound, get_suite
 from arena.server.teams import name_key
-from arena.suites import analysis
+from arena.suites import analysis, figures
 from arena.suites.aggregate import HIGHER_IS_BETTER, aggregate, normalise
 from arena.suites.scales import TaskScale
 
 PROFILE_POINTS = 200
 """At most this many values of τ are kept for the performance profile (a log-spaced grid beyond it)."""
 KEPT_DRAWS = 8
+T = TypeVar("T")
 
 
 class ModelNotOnBoard(SuiteNotFound):
@@ -407,3 +410,39 @@ def pairs_view(session: Session, name: str) -> PairsView:
         )
 
     return cached(session, name, ("pairs",), compute)
+
+
+def pairs_derived(session: Session, name: str, what: str, make: Callable[[PairsView], T]) -> T:
+    """``make(view)`` for the suite's :func:`pairs_view` (its JSON, say), made once per version of the board."""
+
+    def compute() -> tuple[T, str | None]:
+        return make(pairs_view(session, name)), analysis_state(session, name).waiting
+
+    return cached(session, name, ("pairs", what), compute)
+
+
+@dataclass(frozen=True)
+class Pictures:
+    critical_difference: str  # SVG
+    profile: str  # SVG
+
+
+def pictures(session: Session, name: str) -> Pictures:
+    """The critical-difference diagram and the performance profile of the suite's board as SVG, drawn once per
+    version of the board."""
+
+    def draw(view: PairsView) -> Pictures:
+        title = f"{view.suite} v{view.version}"
+        return Pictures(
+            critical_difference=figures.critical_difference_svg(
+                view.models,
+                view.mean_ranks,
+                [[view.models.index(model) for model in clique] for clique in view.cliques],
+                title=f"Critical-difference diagram, {title}",
+            ),
+            profile=figures.performance_profile_svg(
+                view.models, view.profile_taus, view.profile_shares, title=f"Performance profile, {title}"
+            ),
+        )
+
+    return pairs_derived(session, name, "pictures", draw)

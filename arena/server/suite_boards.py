@@ -120,9 +120,37 @@ class SuiteBoard:
     hide_extra_data: bool
     hide_trained_on_test: bool
     resamples: int
+    sensitivity: Sensitivity | None = None  # the order under other methods and without each task (unfiltered)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """Each ranked model's rank (unfiltered board, board order) under the suite's method, every other method that
+    applies, and with each task left out; ``kendall_tau[c]``: Kendall's τ of column c against the first."""
+
+    columns: list[str]
+    rows: list[tuple[str, list[int | None]]]  # (model, its rank in each column)
+    kendall_tau: list[float | None]
+    winner_changes: list[bool]  # per column: whether the first-ranked model differs from the suite's own
+
+
+def _sensitivity(kept: dict, names: list[str]) -> Sensitivity | None:
+    """The stored sensitivity panel with model names, the suite's order first."""
+    found = (kept.get("analysis") or {}).get("sensitivity")
+    if not found or not found["columns"]:
+        return None
+    pool = kept["analysis"]["pool"]
+    rows = sorted(
+        ((names[pool[i]], ranks) for i, ranks in enumerate(found["ranks"])),
+        key=lambda row: (row[1][0] is None, row[1][0] or 0, row[0]),
+    )
+    winners = [r for _, r in rows if r[0] == 1]
+    changes = [not any(ranks[c] == 1 for ranks in winners) for c in range(len(found["columns"]))]
+    tau = [None if t is None else round(t, 3) for t in found["kendall_tau"]]
+    return Sensitivity(found["columns"], rows, tau, changes)
 
 
 @dataclass(frozen=True)
@@ -479,6 +507,7 @@ def _make_board(
         hide_extra_data=hide_extra_data,
         hide_trained_on_test=hide_trained_on_test,
         resamples=RESAMPLES,
+        sensitivity=_sensitivity(kept, [model.name for model in entered]) if statistics is not None and kept else None,
     )
     return board, key if board.pending else None
 
