@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from arena.hidden_text import is_hidden
@@ -29,16 +30,17 @@ SMALL_SIZE = 11  # px: ticks, mean ranks, captions; never smaller
 TITLE_SIZE = 15
 ROW = 20  # px between label rows: a 13px name is about 15px tall
 MAX_NAME_PX = 240.0  # a longer name is cut with an ellipsis
+MAX_TITLE_PX = 600.0
 NO_NAME = "(no name)"
 INK = "#222"
 MUTED = "#555"
 GRID = "#ddd"
 # Okabe & Ito's colour-blind-safe palette, less its yellow (too pale on white), and dash patterns that tell the
-# lines apart in greyscale: model i draws colour i % 7 with dash (i // 7 + i) % 6, so the first 42 pairs differ.
+# lines apart in greyscale: model i draws colour i % 7 with dash (i // 7 + i % 7) % 6, so the first 42 pairs differ.
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 DASHES = ("", "8 4", "2 3", "10 3 2 3", "4 4", "12 3 2 3 2 3")
 
-_NARROW = set("'ijlIJ,. /:;\\|f-()[]t!r\"")
+_NARROW = set("'ijlIJ,. /:;\\|f-()[]t!r")
 _WIDE = set("mwMW%@#+<=>^~&")
 _SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -47,12 +49,17 @@ _SVG_NS = "http://www.w3.org/2000/svg"
 
 
 def clean_name(name: str) -> str:
-    """The name as a figure shows it: line breaks and tabs as spaces, hidden characters (controls, bidirectional
-    overrides, zero-width marks) dropped, runs of combining marks cut to two so that no name draws over the rows
-    above and below it."""
+    """The name as a figure shows it (:func:`clean_text`), or "(no name)" where nothing visible is left."""
+    return clean_text(name) or NO_NAME
+
+
+def clean_text(text: str) -> str:
+    """Text from users as a figure shows it: line breaks and tabs as spaces, hidden characters (controls,
+    bidirectional overrides, zero-width marks) dropped, runs of combining marks cut to two so that no name draws
+    over the rows above and below it."""
     kept: list[str] = []
     marks = 0
-    for ch in name:
+    for ch in text:
         if ch in "\t\n\r\u2028\u2029":
             ch = " "
         if is_hidden(ch):
@@ -61,8 +68,7 @@ def clean_name(name: str) -> str:
         if marks > 2:
             continue
         kept.append(ch)
-    text = " ".join("".join(kept).split())
-    return text or NO_NAME
+    return " ".join("".join(kept).split())
 
 
 def text_width(text: str, size: float) -> float:
@@ -73,12 +79,14 @@ def text_width(text: str, size: float) -> float:
             continue
         if ch in _NARROW:
             em += 0.42
+        elif unicodedata.category(ch) == "So":  # symbols and emoji, often drawn from a wider fallback font
+            em += 1.3
         elif ch in _WIDE or unicodedata.east_asian_width(ch) in ("W", "F"):
             em += 1.05
         elif ch.isascii() and not ch.isupper():
             em += 0.66
-        else:
-            em += 0.82
+        else:  # capitals, and letters beyond ASCII (Cyrillic's widest are near 1em)
+            em += 0.9
     return em * size
 
 
@@ -142,7 +150,13 @@ def _svg(width: float, height: float, kind: str, title: str, description: str, b
     )
 
 
-def _message(kind: str, title: str, message: str) -> str:
+def _heading(title: str, default: str) -> tuple[str, str]:
+    """The picture's accessible title (the whole title, or ``default``) and the title it shows (cut to fit)."""
+    cleaned = clean_text(title)
+    return cleaned or default, shorten(cleaned, MAX_TITLE_PX, TITLE_SIZE) if cleaned else ""
+
+
+def _message(kind: str, heading: str, title: str, message: str) -> str:
     """A small figure that says why there is nothing to draw."""
     top = PAD
     body = []
@@ -151,7 +165,7 @@ def _message(kind: str, title: str, message: str) -> str:
         top += 26
     body.append(_text(PAD, top + NAME_SIZE, message, cls="message", fill_opacity="0.8"))
     width = max(text_width(title, TITLE_SIZE), text_width(message, NAME_SIZE)) + 2 * PAD
-    return _svg(width, top + NAME_SIZE + 8 + PAD, kind, title or message, message, body)
+    return _svg(width, top + NAME_SIZE + 8 + PAD, kind, heading, message, body)
 
 
 def _check_names(names: list[str], count: int, what: str) -> None:
@@ -204,9 +218,9 @@ def critical_difference_svg(
     """
     k = len(mean_ranks)
     _check_names(names, k, "mean ranks")
-    heading = title or "Critical-difference diagram"
+    heading, title = _heading(title, "Critical-difference diagram")
     if k == 0:
-        return _message("critical-difference", title, "No models to compare yet.")
+        return _message("critical-difference", heading, title, "No models to compare yet.")
     low, high = (0.5, 1.5) if k == 1 else (1.0, float(k))
     for i, rank in enumerate(mean_ranks):
         if not (math.isfinite(rank) and 1 - 1e-9 <= rank <= k + 1e-9):
@@ -236,61 +250,23 @@ def critical_difference_svg(
     if title:
         body.append(_text(PAD, y + TITLE_SIZE, title, size=TITLE_SIZE, cls="title", font_weight="bold"))
         y += 28
-    body.append(_text(x_of((low + high) / 2), y + SMALL_SIZE, "mean rank (1 = best)", size=SMALL_SIZE, anchor="middle"))
     axis_y = y + SMALL_SIZE + 30
-    body.append(
-        f'<line class="axis" x1="{_num(x0)}" y1="{_num(axis_y)}" x2="{_num(x_of(high))}" y2="{_num(axis_y)}" '
-        f'stroke="{INK}" stroke-width="1.5"/>'
-    )
-    ticks = _rank_ticks(low, high, px_per_rank)
-    if k > 1 and px_per_rank >= 4:
-        for minor in range(1, k + 1):
-            if minor not in ticks:
-                body.append(_tick(x_of(minor), axis_y, 4))
-    for tick in ticks:
-        body.append(_tick(x_of(tick), axis_y, 8))
-        body.append(_text(x_of(tick), axis_y - 12, str(tick), size=SMALL_SIZE, anchor="middle", cls="tick"))
-
-    spans = sorted(
-        ((min(x_of(mean_ranks[i]) for i in g), max(x_of(mean_ranks[i]) for i in g), g) for g in groups),
-        key=lambda s: (s[0], s[1]),
-    )
-    lanes = _lanes([(a, b) for a, b, _ in spans])
-    for (a, b, group), lane in zip(spans, lanes):
-        bar_y = axis_y + 14 + 9 * lane
-        members = ", ".join(shown[i] for i in sorted(group, key=lambda i: (mean_ranks[i], i)))
-        body.append(
-            f'<g class="cd-clique"><title>{_esc("Not significantly different: " + members)}</title>'
-            f'<line class="bar" x1="{_num(a)}" y1="{_num(bar_y)}" x2="{_num(b)}" y2="{_num(bar_y)}" '
-            f'stroke="{INK}" stroke-width="4" stroke-linecap="round"/></g>'
-        )
-    rows_top = axis_y + 14 + 9 * (max(lanes) + 1 if lanes else 0) + 16
+    body += _cd_axis(x_of, axis_y, k, _rank_ticks(low, high, px_per_rank), draw_minor=k > 1 and px_per_rank >= 4)
+    positions = [x_of(r) for r in mean_ranks]
+    bars, lanes = _cd_bars(groups, positions, order, shown, axis_y)
+    body += bars
+    rows_top = axis_y + 14 + 9 * lanes + 16
 
     label_right = PAD + left_col
     label_left = x_of(high) + lead + rank_room
     for side, models in (("left", left), ("right", right)):
         for row, i in enumerate(models):
-            x, row_y = x_of(mean_ranks[i]), rows_top + row * ROW
-            end = label_right + rank_room if side == "left" else label_left - rank_room
-            name_x, anchor = (label_right, "end") if side == "left" else (label_left, "start")
-            rank_x, rank_anchor = (label_right + 6, "start") if side == "left" else (label_left - 6, "end")
-            body.append(
-                f'<g class="cd-model"><title>{_esc(shown[i])} (mean rank {rank_texts[i]})</title>'
-                f'<polyline class="leader" points="{_num(x)},{_num(axis_y)} {_num(x)},{_num(row_y)} '
-                f'{_num(end)},{_num(row_y)}" fill="none" stroke="{MUTED}" stroke-width="1"/>'
-                + _text(name_x, row_y, labels[i], anchor=anchor, cls="name", dominant_baseline="central")
-                + _text(
-                    rank_x,
-                    row_y,
-                    rank_texts[i],
-                    size=SMALL_SIZE,
-                    anchor=rank_anchor,
-                    cls="rank",
-                    fill=MUTED,
-                    dominant_baseline="central",
-                )
-                + "</g>"
-            )
+            row_y = rows_top + row * ROW
+            if side == "left":
+                spots = (label_right, label_right + 6, label_right + rank_room)
+            else:
+                spots = (label_left, label_left - 6, label_left - rank_room)
+            body.append(_cd_label(side, shown[i], labels[i], rank_texts[i], positions[i], axis_y, row_y, *spots))
     note = (
         "Bars join models whose differences are not significant."
         if groups
@@ -313,6 +289,79 @@ def critical_difference_svg(
 
 def _tick(x: float, axis_y: float, length: float) -> str:
     return f'<line class="tick" x1="{_num(x)}" y1="{_num(axis_y - length)}" x2="{_num(x)}" y2="{_num(axis_y)}" stroke="{INK}"/>'
+
+
+def _cd_axis(x_of: Callable[[float], float], axis_y: float, k: int, ticks: list[int], *, draw_minor: bool) -> list[str]:
+    """The mean-rank axis: its caption, its line, a labelled tick at each of ``ticks`` and a short one at every
+    other whole rank where there is room."""
+    left, right = x_of(1 if k > 1 else 0.5), x_of(k if k > 1 else 1.5)
+    drawn = [
+        _text((left + right) / 2, axis_y - 30, "mean rank (1 = best)", size=SMALL_SIZE, anchor="middle"),
+        f'<line class="axis" x1="{_num(left)}" y1="{_num(axis_y)}" x2="{_num(right)}" y2="{_num(axis_y)}" '
+        f'stroke="{INK}" stroke-width="1.5"/>',
+    ]
+    if draw_minor:
+        drawn += [_tick(x_of(minor), axis_y, 4) for minor in range(1, k + 1) if minor not in ticks]
+    for tick in ticks:
+        drawn.append(_tick(x_of(tick), axis_y, 8))
+        drawn.append(_text(x_of(tick), axis_y - 12, str(tick), size=SMALL_SIZE, anchor="middle", cls="tick"))
+    return drawn
+
+
+def _cd_bars(
+    groups: list[list[int]], positions: list[float], order: list[int], shown: list[str], axis_y: float
+) -> tuple[list[str], int]:
+    """A thick bar below the axis for each group, from its first model's position to its last one's, overlapping
+    bars on lanes of their own; returns the bars and the number of lanes."""
+    place = {model: n for n, model in enumerate(order)}
+    spans = sorted(
+        ((min(positions[i] for i in g), max(positions[i] for i in g), g) for g in groups), key=lambda s: (s[0], s[1])
+    )
+    lanes = _lanes([(a, b) for a, b, _ in spans])
+    drawn = []
+    for (a, b, group), lane in zip(spans, lanes):
+        bar_y = axis_y + 14 + 9 * lane
+        members = ", ".join(shown[i] for i in sorted(group, key=place.__getitem__))
+        drawn.append(
+            f'<g class="cd-clique"><title>{_esc("Not significantly different: " + members)}</title>'
+            f'<line class="bar" x1="{_num(a)}" y1="{_num(bar_y)}" x2="{_num(b)}" y2="{_num(bar_y)}" '
+            f'stroke="{INK}" stroke-width="4" stroke-linecap="round"/></g>'
+        )
+    return drawn, max(lanes) + 1 if lanes else 0
+
+
+def _cd_label(
+    side: str,
+    name: str,
+    label: str,
+    rank: str,
+    x: float,
+    axis_y: float,
+    row_y: float,
+    name_x: float,
+    rank_x: float,
+    line_end: float,
+) -> str:
+    """One model: its leader line down from the axis at ``x`` and across to its row, its (shortened) name and its
+    mean rank beside it, and the whole name in a tooltip."""
+    name_anchor, rank_anchor = ("end", "start") if side == "left" else ("start", "end")
+    return (
+        f'<g class="cd-model"><title>{_esc(name)} (mean rank {rank})</title>'
+        f'<polyline class="leader" points="{_num(x)},{_num(axis_y)} {_num(x)},{_num(row_y)} '
+        f'{_num(line_end)},{_num(row_y)}" fill="none" stroke="{MUTED}" stroke-width="1"/>'
+        + _text(name_x, row_y, label, anchor=name_anchor, cls="name", dominant_baseline="central")
+        + _text(
+            rank_x,
+            row_y,
+            rank,
+            size=SMALL_SIZE,
+            anchor=rank_anchor,
+            cls="rank",
+            fill=MUTED,
+            dominant_baseline="central",
+        )
+        + "</g>"
+    )
 
 
 def _maximal_groups(cliques: list[list[int]], k: int) -> list[list[int]]:
@@ -374,7 +423,7 @@ def _tau_label(value: float) -> str:
 
 def _style(m: int) -> tuple[str, str]:
     """Model m's colour and dash pattern."""
-    return COLOURS[m % len(COLOURS)], DASHES[(m // len(COLOURS) + m) % len(DASHES)]
+    return COLOURS[m % len(COLOURS)], DASHES[(m // len(COLOURS) + m % len(COLOURS)) % len(DASHES)]
 
 
 def _line_attrs(m: int) -> str:
@@ -393,7 +442,7 @@ def performance_profile_svg(names: list[str], taus: list[float], shares: list[li
     or out of increasing order, or a share that is not a number from 0 to 1.
     """
     _check_names(names, len(shares), "models' shares")
-    heading = title or "Performance profile"
+    heading, title = _heading(title, "Performance profile")
     if not taus:
         raise ValueError("no values of τ: give at least τ = 1")
     if any(not math.isfinite(t) or t < 1 for t in taus) or any(b <= a for a, b in zip(taus, taus[1:])):
@@ -404,7 +453,7 @@ def performance_profile_svg(names: list[str], taus: list[float], shares: list[li
         if any(not (math.isfinite(s) and 0 <= s <= 1) for s in row):
             raise ValueError(f"model {m}: every share must be a number from 0 to 1")
     if not names:
-        return _message("performance-profile", title, "No models to compare yet.")
+        return _message("performance-profile", heading, title, "No models to compare yet.")
 
     top = taus[-1] if taus[-1] > 1 else 2.0
     ticks = _tau_ticks(top, (PLOT_WIDTH - 2 * INNER) / math.log10(top))
