@@ -158,6 +158,44 @@ def cmd_suite_submit(args: argparse.Namespace) -> int:
     return submit(args)
 
 
+def cmd_suite_export(args: argparse.Namespace) -> int:
+    """``arena suite export SUITE --server URL [--format FMT] [--compare A B | --release V] [--output FILE]``: the
+    board, a comparison or a release as a table for a paper, printed or written to a file."""
+    from arena.client import fetch_export
+    from arena.suites.exports import BINARY_FORMATS
+
+    filters = {"hide_extra_data": args.hide_extra_data, "hide_trained_on_test": args.hide_trained_on_test}
+    if args.release is not None and any(filters.values()):
+        raise ArenaError(
+            "a release is frozen as it was made: --hide-extra-data and --hide-trained-on-test apply "
+            "to the live board only. Leave them out, or leave out --release."
+        )
+    if args.format in BINARY_FORMATS and args.output is None and sys.stdout.isatty():
+        raise ArenaError(
+            f"{args.format} is binary and would garble the terminal: write it to a file with "
+            f"--output FILE (or pipe it to one)."
+        )
+    token = (args.token or os.environ.get("ARENA_TOKEN", "")).strip()
+    body = fetch_export(
+        args.server,
+        args.suite,
+        args.format,
+        compare=tuple(args.compare) if args.compare else None,
+        release=args.release,
+        filters=filters,
+        token=token,
+    )
+    if args.output is not None:
+        Path(args.output).write_bytes(body)
+        print(f"wrote {args.output} ({len(body):,} bytes, {args.format}).", file=sys.stderr)
+    elif args.format in BINARY_FORMATS:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body)
+    else:
+        sys.stdout.write(body.decode("utf-8"))
+    return EXIT_OK
+
+
 def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     """``arena suite``: list, show and score here; the server and the client add host and submit."""
     suite = commands.add_parser("suite", help="benchmark suites: list, show, score, submit, host").add_subparsers(
@@ -182,6 +220,25 @@ def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline (organisers)")
     submit.add_argument("--wait", action="store_true", help="wait for the scores and the model's place on the board")
     submit.set_defaults(func=cmd_suite_submit)
+    from arena.suites.exports import FORMATS as EXPORT_FORMATS  # light: pyarrow is loaded to write Parquet only
+
+    export = suite.add_parser("export", help="a hosted suite's board, a comparison or a release as a table for a paper")
+    export.add_argument("suite", help="the suite's name on the server, e.g. core")
+    export.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
+    export.add_argument(
+        "--format",
+        default="markdown",
+        choices=EXPORT_FORMATS,
+        help="the table's format (default: markdown); parquet needs --output or a pipe",
+    )
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two models side by side, task by task")
+    which.add_argument("--release", type=int, metavar="V", help="release V, byte for byte as it was frozen")
+    export.add_argument("--output", metavar="FILE", help="write to FILE instead of printing")
+    export.add_argument("--hide-extra-data", action="store_true", help="leave out models that used extra data")
+    export.add_argument("--hide-trained-on-test", action="store_true", help="leave out models trained on test inputs")
+    export.add_argument("--token", help="an API token (default: the ARENA_TOKEN environment variable; not needed)")
+    export.set_defaults(func=cmd_suite_export)
     add_plugin_commands(suite, group="arena.suite_commands", prefix="suite ")
 
 

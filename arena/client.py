@@ -182,3 +182,48 @@ def _board_row(server: str, token: str, suite: str, model: str, timeout: float =
         if not board["pending"] or time.monotonic() > deadline:
             return row
         time.sleep(1.0)
+
+
+def fetch_export(
+    server: str,
+    suite: str,
+    fmt: str,
+    *,
+    compare: tuple[str, str] | None = None,
+    release: int | None = None,
+    filters: Mapping[str, bool] | None = None,
+    token: str = "",
+) -> bytes:
+    """A suite's board (with ``filters``), a comparison of two models or a frozen release as a table for papers,
+    in ``fmt`` (one of :data:`arena.suites.exports.FORMATS`): the bytes the server sends. A token is sent only when
+    given (boards are public)."""
+    from .suites.exports import EXTENSIONS
+
+    base = f"{server.rstrip('/')}"
+    quoted = urllib.parse.quote(suite, safe="")
+    if release is not None:  # the stored download: byte for byte what the release froze
+        url = f"{base}/s/{quoted}/releases/{release}.{EXTENSIONS[fmt]}"
+    elif compare is not None:
+        query = urllib.parse.urlencode({"a": compare[0], "b": compare[1], "format": fmt})
+        url = f"{base}/api/v1/suites/{quoted}/compare?{query}"
+    else:
+        shown = {key: "1" for key, on in (filters or {}).items() if on}
+        url = f"{base}/api/v1/suites/{quoted}/export?{urllib.parse.urlencode({'format': fmt, **shown})}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=600) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            payload = json.loads(exc.read())
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and (payload.get("problems") or payload.get("error")):
+            raise ServerError(payload.get("problems") or [payload["error"]]) from None
+        if exc.code == 404 and release is not None:
+            raise ServerError(
+                f"the server has no release {release} of suite '{suite}' (HTTP 404 from {url})."
+            ) from None
+        raise ServerError(f"HTTP {exc.code} from {url}") from None
+    except urllib.error.URLError as exc:
+        raise ServerError(f"cannot reach {url}: {exc.reason}. Check --server and that the server is running.") from None

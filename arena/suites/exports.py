@@ -77,8 +77,9 @@ def export_format(name: str | None) -> str:
     for fmt, extension in EXTENSIONS.items():
         if wanted in (fmt, extension):
             return fmt
-    shown = repr(name) if name else "no format"
-    raise ExportError(f"{shown[:60]} is not an export format: ask for one of {', '.join(FORMATS)}.")
+    if not wanted:
+        raise ExportError(f"no format asked for: ask for one of {', '.join(FORMATS)}.")
+    raise ExportError(f"{name!r:.60} is not an export format: ask for one of {', '.join(FORMATS)}.")
 
 
 def render(table: Table, fmt: str) -> bytes:
@@ -331,13 +332,16 @@ _LATEX_SPECIALS = {
     "|": r"\textbar{}",
     "[": "{[}",  # a cell starting with "[" after "\\" would be read as the line break's optional argument
     "]": "{]}",
-    "-": "-{}",  # no "--" or "---" ligature: a name shows the hyphens it has
 }
 
 
 def latex_escape(text: str) -> str:
     """Text that LaTeX prints as it reads, never runs: every special character escaped, on one line."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in _plain(text))
+    plain = _plain(text)
+    return "".join(
+        "-{}" if ch == "-" and plain[i + 1 : i + 2] == "-" else _LATEX_SPECIALS.get(ch, ch)  # no "--" ligature
+        for i, ch in enumerate(plain)
+    )
 
 
 def _latex_cell(cell: Cell, decimals: int) -> str:
@@ -427,6 +431,7 @@ def _markdown(table: Table) -> bytes:
 # --- the tables Arena exports ----------------------------------------------------------------------------------
 
 BOARD_COLUMNS = (("rank", "Rank"), ("model", "Model"), ("owner", "Owner"), ("aggregate", "Aggregate"))
+"""A board's first columns (a "Tier" column goes before the aggregate where the board gives each model's tier)."""
 
 
 def _pair(value: object) -> tuple[float, float] | None:
@@ -438,7 +443,7 @@ def _pair(value: object) -> tuple[float, float] | None:
 def _task_keys(tasks: list[Mapping]) -> dict[str, str]:
     """Each task's column key: its own, or prefixed with "task_" where it would share a column's name with
     another column (a task called "rank" or "model")."""
-    used = {name for key, _ in BOARD_COLUMNS for name in flat_names(key, True)}
+    used = {name for key, _ in (*BOARD_COLUMNS, ("tier", "")) for name in flat_names(key, True)}
     keys = {}
     for task in tasks:
         key = str(task["key"])
@@ -458,7 +463,9 @@ def board_table(board: Mapping, marks: Mapping[str, Mapping[str, str]] | None = 
     marks = marks or {}
     tasks = list(board.get("tasks") or [])
     keys = _task_keys(tasks)
-    columns = [*BOARD_COLUMNS, *((keys[str(t["key"])], str(t.get("title") or t["key"])) for t in tasks)]
+    tiers = any("tier" in row for row in board.get("rows") or [])  # the verification tier, where the board has it
+    fixed = [*BOARD_COLUMNS[:3], *([("tier", "Tier")] if tiers else []), *BOARD_COLUMNS[3:]]
+    columns = [*fixed, *((keys[str(t["key"])], str(t.get("title") or t["key"])) for t in tasks)]
     rows = []
     for row in board.get("rows") or []:
         model = str(row["model"])
@@ -467,6 +474,7 @@ def board_table(board: Mapping, marks: Mapping[str, Mapping[str, str]] | None = 
             "rank": Cell(rank, _pair(row.get("rank_interval")) if rank is not None else None),
             "model": Cell(model),
             "owner": Cell(str(row.get("owner", ""))),
+            **({"tier": Cell(str(row.get("tier") or "reported"))} if tiers else {}),
             "aggregate": Cell(
                 row.get("aggregate"), _pair(row.get("aggregate_ci")), marks.get("aggregate", {}).get(model)
             ),
@@ -511,6 +519,15 @@ def _board_notes(board: Mapping, tasks: list[Mapping]) -> list[str]:
         notes.append("The aggregates, intervals and ranks are still being computed: export again shortly.")
     elif any(row.get("rank") is None for row in board.get("rows") or []):
         notes.append("A model without a rank lacks a scored submission for some task.")
+    flagged = [row for row in board.get("rows") or [] if row.get("flag_reason")]
+    if flagged:
+        notes.append(
+            "Flagged by the organisers, and not ranked: "
+            + "; ".join(f"{row['model']} ({row['flag_reason']})" for row in flagged)
+            + "."
+        )
+    if board.get("tier") not in (None, "reported"):
+        notes.append(f"Only models verified at tier '{board['tier']}' or above are shown.")
     if board.get("hide_extra_data"):
         notes.append("Models that declare extra training data are left out.")
     if board.get("hide_trained_on_test"):
@@ -598,12 +615,16 @@ def _comparison_row(title: str, metric: str, found: Mapping, higher: bool) -> di
 
 def _comparison_notes(comparison: Mapping) -> list[str]:
     a, b = comparison["a"], comparison["b"]
-    notes = [
-        f"A = {a}, B = {b}. Per task: {comparison.get('wins', 0)} wins, {comparison.get('ties', 0)} ties and "
-        f"{comparison.get('losses', 0)} losses for A; a tie is a difference whose 95% interval holds 0.",
+    notes = [f"A = {a}, B = {b}."]
+    if comparison.get("wins") is not None:
+        notes.append(
+            f"Per task: {comparison.get('wins')} wins, {comparison.get('ties')} ties and {comparison.get('losses')} "
+            "losses for A; a tie is a difference whose 95% interval holds 0."
+        )
+    notes.append(
         f"Differences are A - B with 95% paired bootstrap intervals ({comparison.get('resamples')} resamples); "
-        "P(A better) is the share of resamples in which A is better.",
-    ]
+        "P(A better) is the share of resamples in which A is better."
+    )
     test = comparison.get("wilcoxon") or {}
     if _is_number(test.get("p_value")):
         statistic = test.get("statistic")
@@ -612,8 +633,8 @@ def _comparison_notes(comparison: Mapping) -> list[str]:
             f"Wilcoxon signed-rank test over {test.get('tasks')} tasks: statistic {shown}, "
             f"p = {_number_text(test['p_value'], 3)}."
         )
-    else:
+    elif not comparison.get("pending"):
         notes.append("Wilcoxon signed-rank test: too few tasks with a difference to test.")
     if comparison.get("pending"):
-        notes.append("The intervals are still being computed: export again shortly.")
+        notes.append("The differences and their intervals are still being computed: export again shortly.")
     return notes
