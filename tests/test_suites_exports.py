@@ -397,6 +397,8 @@ def test_a_table_whose_columns_would_share_a_name_is_refused():
 
 # --- served by the API and the web ------------------------------------------------------------------------------
 
+BOTH = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+
 SUITE = """name = "pair"
 title = "Two tasks"
 version = 1
@@ -446,6 +448,7 @@ def ranked_pair(app, client, people, tmp_path) -> None:
     people.drain()
 
 
+@BOTH
 @pytest.mark.slow
 def test_the_api_serves_the_board_in_every_format_with_the_worker_s_marks(app, client, people, tmp_path):
     ranked_pair(app, client, people, tmp_path)
@@ -468,6 +471,7 @@ def test_the_api_serves_the_board_in_every_format_with_the_worker_s_marks(app, c
     assert client.get("/s/pair/export.parquet").get_data() == render(board_table(board.to_dict(), marks), "parquet")
 
 
+@BOTH
 def test_the_export_routes_refuse_unknown_suites_formats_and_filters_clearly(app, client, tmp_path):
     host_pair(app, tmp_path)
     missing = client.get("/api/v1/suites/nope/export?format=csv")
