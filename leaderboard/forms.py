@@ -13,6 +13,7 @@ from wtforms.validators import InputRequired, Regexp, ValidationError
 
 from arena.server import accounts
 from arena.server.competitions import SETTINGS, CompetitionError
+from arena.server.suite_boards import TIERS
 
 
 def settings_from_form(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,11 +78,16 @@ def form_bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
     raise CompetitionError(f"'{key}' must be true or false (or 1 or 0); got {raw!r}.")
 
 
-def suite_board_filters(args: Mapping[str, Any]) -> dict[str, bool]:
-    """A suite board's two filters from a query string (a checked box sends "1"); refused as ``form_bool`` refuses."""
+def suite_board_filters(args: Mapping[str, Any]) -> dict[str, Any]:
+    """A suite board's filters from a query string (a checked box sends "1"; ``tier`` is the lowest verification
+    tier shown); refused as ``form_bool`` refuses, or with the tiers listed."""
+    tier = args.get("tier") or "reported"
+    if tier not in TIERS:
+        raise CompetitionError(f"tier must be one of {', '.join(TIERS)} (the lowest tier shown), not {tier!r}.")
     return {
         "hide_extra_data": form_bool(args, "hide_extra_data", False),
         "hide_trained_on_test": form_bool(args, "hide_trained_on_test", False),
+        "tier": tier,
     }
 
 

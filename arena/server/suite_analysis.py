@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from arena.server.files import files_dir, write_whole
 from arena.server.suite_boards import (
-    FILTERS,
     SuiteBoard,
     board_inputs,
     board_key,
     board_state,
+    filter_name,
     stored,
     suite_board,
 )
@@ -71,7 +71,7 @@ def analyse(
     ceilings = np.array([s.ceiling for s in scales], dtype=np.float64)
     higher = ceilings > floors
     task_weights = np.asarray(weights, dtype=np.float64)
-    pool = np.flatnonzero(ranked["all"])
+    pool = np.flatnonzero(ranked[filter_name()])
     aggregates = np.full(scores.shape[0], np.nan)
     aggregate_draws = np.full((scores.shape[0], draws.shape[2]), np.nan)
     result: dict = {"pool": [int(i) for i in pool], "higher": [bool(h) for h in higher], "marks": {}}
@@ -227,14 +227,19 @@ def analysis_state(session: Session, name: str) -> AnalysisState:
 
 
 def board_marks(
-    session: Session, name: str, *, hide_extra_data: bool = False, hide_trained_on_test: bool = False
+    session: Session,
+    name: str,
+    *,
+    hide_extra_data: bool = False,
+    hide_trained_on_test: bool = False,
+    tier: str = "reported",
 ) -> dict[str, dict[str, str]]:
     """Per column (``aggregate`` and each task key), model name -> ``best`` or ``tied`` (not significantly worse
     than the best: the paired 95% interval of the difference holds 0), on the board with these filters."""
     state = analysis_state(session, name)
     if state.analysis is None:
         return {}
-    filtered = state.analysis["marks"].get(FILTERS[(hide_extra_data, hide_trained_on_test)], {})
+    filtered = state.analysis["marks"].get(filter_name(hide_extra_data, hide_trained_on_test, tier), {})
     return {
         column: {state.names[int(index)]: mark for index, mark in found.items()} for column, found in filtered.items()
     }

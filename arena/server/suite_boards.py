@@ -41,15 +41,39 @@ from arena.server.suites import get_suite, model_named, suite_tasks
 from arena.server.teams import name_key
 from arena.suites.aggregate import HIGHER_IS_BETTER
 from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
+from arena.suites.efficiency import efficiency_of
 
 FORMAT = 2  # raised when what is stored under a key changes meaning
-FILTERS = {
+TIERS = ("reported", "reproduced", "reference")
+"""Verification tiers, from the least vouched for: a board filter keeps the models at a tier or above."""
+_DECLARED = {
     (False, False): "all",
     (True, False): "no-extra-data",
     (False, True): "no-test-inputs",
     (True, True): "neither",
 }
-"""The stored statistics of each filter combination (hide extra data, hide trained on test inputs)."""
+FILTERS = {
+    (extra, test, tier): _DECLARED[(extra, test)] + ("" if tier == "reported" else f"+{tier}")
+    for (extra, test) in _DECLARED
+    for tier in TIERS
+}
+"""The stored statistics of each filter combination (hide extra data, hide trained on test inputs, lowest tier)."""
+
+
+def filter_name(hide_extra_data: bool = False, hide_trained_on_test: bool = False, tier: str = "reported") -> str:
+    """The name the statistics of one filter combination are stored under."""
+    return FILTERS[(hide_extra_data, hide_trained_on_test, tier)]
+
+
+def shown_by_filters(hide_extra_data: bool, hide_trained_on_test: bool, tier: str, card: dict, entry_tier: str) -> bool:
+    """Whether a board with these filters shows a model with this card and tier."""
+    if hide_extra_data and card.get("extra_training_data"):
+        return False
+    if hide_trained_on_test and card.get("trained_on_test_inputs"):
+        return False
+    return TIERS.index(entry_tier if entry_tier in TIERS else "reported") >= TIERS.index(tier)
+
+
 CARD_FIELDS = ("version", "parameters", "framework", "licence", "code_url", "paper_url")
 """The card's fields a board row carries beside the two a reader filters on."""
 KEPT_BOARDS = 64
@@ -104,6 +128,10 @@ class SuiteRow:
     indistinguishable_from_next: bool = False  # the next ranked model's paired difference interval holds 0
     task_view_aggregate_ci: tuple[float, float] | None = None  # resampling the tasks as well (5 tasks or more)
     task_view_rank_interval: tuple[int, int] | None = None
+    tier: str = "reported"  # reported, reproduced (an organiser re-ran its code) or reference (arena baseline)
+    tier_note: str = ""
+    flag_reason: str = ""  # an organiser's reason for flagging it ("": not flagged); a flagged model is not ranked
+    efficiency: dict | None = None  # parameters, training, inference, memory: {"value", "source"} each
 
 
 @dataclass(frozen=True)
@@ -120,6 +148,7 @@ class SuiteBoard:
     hide_extra_data: bool
     hide_trained_on_test: bool
     resamples: int
+    tier: str = "reported"  # the lowest verification tier shown (reported: every model)
     sensitivity: Sensitivity | None = None  # the order under other methods and without each task (unfiltered)
 
     def to_dict(self) -> dict:
@@ -355,7 +384,15 @@ def board_key(inputs: BoardInputs) -> str | None:
             )
         card = entry.card or {}
         models.append(
-            [model.id, entry.id, bool(card.get("extra_training_data")), bool(card.get("trained_on_test_inputs")), cells]
+            [
+                model.id,
+                entry.id,
+                bool(card.get("extra_training_data")),
+                bool(card.get("trained_on_test_inputs")),
+                entry.tier,
+                bool(entry.flag_reason),
+                cells,
+            ]
         )
     parts = [FORMAT, RESAMPLES, SEED, inputs.suite.id, inputs.suite.sha256, inputs.suite.method, tasks, models]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
@@ -406,13 +443,18 @@ def task_columns(tasks: list[tuple[SuiteTask, Competition]]) -> list[TaskColumn]
 
 
 def suite_board(
-    session: Session, name: str, *, hide_extra_data: bool = False, hide_trained_on_test: bool = False
+    session: Session,
+    name: str,
+    *,
+    hide_extra_data: bool = False,
+    hide_trained_on_test: bool = False,
+    tier: str = "reported",
 ) -> SuiteBoard:
     """The suite's board: every model's latest version with its task scores and, once the worker has computed
     them, its aggregate, interval, rank, rank interval and chance of being best. A filter leaves out the models
     that declare extra training data or training on test inputs, and the others are ranked among themselves.
     Made once per version of what it is made from (:mod:`arena.server.suite_cache`)."""
-    return _kept_board(session, name, hide_extra_data, hide_trained_on_test)[0]
+    return _kept_board(session, name, hide_extra_data, hide_trained_on_test, tier)[0]
 
 
 def board_derived(
@@ -423,31 +465,32 @@ def board_derived(
     *,
     hide_extra_data: bool = False,
     hide_trained_on_test: bool = False,
+    tier: str = "reported",
 ) -> T:
     """``make(board)`` for the suite's board with these filters (its CSV, a rendered page), made once per version
     of the board and kept beside it under ``what``."""
 
     def compute() -> tuple[T, str | None]:
-        board, waiting = _kept_board(session, name, hide_extra_data, hide_trained_on_test)
+        board, waiting = _kept_board(session, name, hide_extra_data, hide_trained_on_test, tier)
         return make(board), waiting
 
-    return cached(session, name, (what, hide_extra_data, hide_trained_on_test), compute)
+    return cached(session, name, (what, hide_extra_data, hide_trained_on_test, tier), compute)
 
 
 def _kept_board(
-    session: Session, name: str, hide_extra_data: bool, hide_trained_on_test: bool
+    session: Session, name: str, hide_extra_data: bool, hide_trained_on_test: bool, tier: str
 ) -> tuple[SuiteBoard, str | None]:
     """The board and the key of the statistics it still waits for (None when it waits for none), kept."""
 
     def compute() -> tuple[tuple[SuiteBoard, str | None], str | None]:
-        made = _make_board(session, name, hide_extra_data, hide_trained_on_test)
+        made = _make_board(session, name, hide_extra_data, hide_trained_on_test, tier)
         return made, made[1]
 
-    return cached(session, name, ("board", hide_extra_data, hide_trained_on_test), compute)
+    return cached(session, name, ("board", hide_extra_data, hide_trained_on_test, tier), compute)
 
 
 def _make_board(
-    session: Session, name: str, hide_extra_data: bool, hide_trained_on_test: bool
+    session: Session, name: str, hide_extra_data: bool, hide_trained_on_test: bool, tier: str
 ) -> tuple[SuiteBoard, str | None]:
     suite = get_suite(session, name)
     inputs = board_inputs(session, suite)
@@ -455,7 +498,9 @@ def _make_board(
     kept = stored(key) if key is not None else None
     statistics = None
     if kept is not None:
-        statistics = SuiteStatistics.from_dict(kept["statistics"][FILTERS[(hide_extra_data, hide_trained_on_test)]])
+        statistics = SuiteStatistics.from_dict(
+            kept["statistics"][filter_name(hide_extra_data, hide_trained_on_test, tier)]
+        )
         order = [int(i) for i in kept["models"]]
     entered = [model for model in inputs.models if model.id in inputs.latest]
     index = {model.id: i for i, model in enumerate(entered)}
@@ -469,7 +514,7 @@ def _make_board(
         entry = inputs.latest[model.id]
         card = entry.card or {}
         extra, on_test = bool(card.get("extra_training_data")), bool(card.get("trained_on_test_inputs"))
-        if (hide_extra_data and extra) or (hide_trained_on_test and on_test):
+        if not shown_by_filters(hide_extra_data, hide_trained_on_test, tier, card, entry.tier):
             continue
         scores = {task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks}
         missing = [key for key, score in scores.items() if score.status != "scored"]
@@ -486,6 +531,10 @@ def _make_board(
             scores=scores,
             ranked=False,
             missing=missing,
+            tier=entry.tier,
+            tier_note=entry.tier_note,
+            flag_reason=entry.flag_reason,
+            efficiency=efficiency_of(card, reference=entry.tier == "reference").to_dict(),
         )
         if statistics is not None:
             row = _with_statistics(row, statistics, index[model.id], aggregate_step(suite.method, inputs.tasks))
@@ -507,7 +556,12 @@ def _make_board(
         hide_extra_data=hide_extra_data,
         hide_trained_on_test=hide_trained_on_test,
         resamples=RESAMPLES,
-        sensitivity=_sensitivity(kept, [model.name for model in entered]) if statistics is not None and kept else None,
+        tier=tier,
+        sensitivity=(  # computed over the unfiltered board's ranked models: shown there only
+            _sensitivity(kept, [model.name for model in entered])
+            if statistics is not None and kept and filter_name(hide_extra_data, hide_trained_on_test, tier) == "all"
+            else None
+        ),
     )
     return board, key if board.pending else None
 

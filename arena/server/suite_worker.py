@@ -34,6 +34,7 @@ from arena.server.suite_boards import (
     board_key,
     board_state,
     counts,
+    shown_by_filters,
     statistics_path,
     store,
 )
@@ -150,12 +151,13 @@ def compute(inputs: BoardInputs) -> tuple[dict, dict[str, np.ndarray]]:
     draws = resampled_scores(metrics, truths, rows, resamples=RESAMPLES, seed=SEED)
     weights = [task.weight for task, _ in inputs.tasks]
     scales = [TaskScale(floor=task.floor, ceiling=task.ceiling) for task, _ in inputs.tasks]
-    extra = np.array([bool((e.card or {}).get("extra_training_data")) for e in entries], dtype=bool)
-    on_test = np.array([bool((e.card or {}).get("trained_on_test_inputs")) for e in entries], dtype=bool)
+    flagged = np.array([bool(e.flag_reason) for e in entries], dtype=bool)  # shown with the reason, never ranked
     statistics: dict[str, dict] = {}
     ranked: dict[str, np.ndarray] = {}
-    for (hide_extra, hide_test), name in FILTERS.items():
-        include = ~((extra & hide_extra) | (on_test & hide_test))
+    for (hide_extra, hide_test, tier), name in FILTERS.items():
+        include = ~flagged & np.array(
+            [shown_by_filters(hide_extra, hide_test, tier, e.card or {}, e.tier) for e in entries], dtype=bool
+        )
         made = board_statistics(inputs.suite.method, weights, scales, state.scores, draws, include=include, seed=SEED)
         statistics[name] = made.to_dict()
         ranked[name] = np.asarray(made.ranked, dtype=np.bool_)
