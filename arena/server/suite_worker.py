@@ -74,10 +74,13 @@ def refresh_suites(db: Database) -> int:
 
 
 def _signatures(session) -> dict[int, tuple]:
-    """Per suite, what moves whenever its board may: its hosted version, its tasks' board generations, and its
-    newest version of any model. Three small queries for every suite together."""
-    signatures: dict[int, list] = {
-        suite_id: [sha256] for suite_id, sha256 in session.execute(select(SuiteRecord.id, SuiteRecord.sha256))
+    """Per suite, what moves whenever its board may: its hosted version and last change (a tier, a flag), its
+    tasks' board generations, and its newest version of any model. Three small queries for every suite together."""
+    signatures: dict[int, list] = {  # updated_at moves with a tier or a flag, which changes who is ranked
+        suite_id: [sha256, str(updated_at)]
+        for suite_id, sha256, updated_at in session.execute(
+            select(SuiteRecord.id, SuiteRecord.sha256, SuiteRecord.updated_at)
+        )
     }
     for suite_id, competition_id, generation in session.execute(
         select(SuiteTask.suite_id, SuiteTask.competition_id, func.coalesce(BoardGeneration.generation, 0))
