@@ -27,8 +27,10 @@ from arena.server.jobs import InProcessWorker, RedisQueue
 
 from . import api, api_accounts, api_suites, auth, web, web_organiser, web_suites  # noqa: F401  (api_accounts, api_suites add routes)
 from . import api_suite_exports as _export_api  # noqa: F401  (adds the board export's API route)
+from . import api_suite_releases as _release_api  # noqa: F401  (adds the releases' and verification's API routes)
 from . import api_suite_utility as _utility_api  # noqa: F401  (adds the utility view's API route)
 from . import web_suite_exports as export_pages
+from . import web_suite_releases as release_pages
 from . import web_suite_utility as utility_pages
 from .kept_responses import KeptResponses
 
@@ -81,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_suites.bp)
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(utility_pages.bp)
+    app.register_blueprint(release_pages.bp)
     app.register_blueprint(api.bp)
     auth.init_security(app)
     _register_error_handlers(app)

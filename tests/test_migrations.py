@@ -337,6 +337,7 @@ def test_suite_entries_get_a_tier_and_no_flag_and_reference_runs_become_referenc
                 kind="release",
                 number=1,
                 suite_version=1,
+                title="Core",
                 json_sha256="1" * 64,
                 csv_sha256="2" * 64,
                 files={"json": "1" * 64, "csv": "2" * 64},

@@ -328,6 +328,7 @@ class SuiteRelease(Base):
     kind: Mapped[str] = mapped_column(String(16))
     number: Mapped[int] = mapped_column(Integer)
     suite_version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))  # the suite's title as frozen
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # None: Arena itself

@@ -1,11 +1,12 @@
-"""The log of organiser actions on a competition: who hosted, revealed, disqualified or rescored, and when."""
+"""The log of organiser actions: on a competition (who hosted, revealed, disqualified or rescored) and on a suite
+(who released its board, changed a model's tier, flagged or unflagged it), and when."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arena.db.models import AuditEntry, Competition, User
+from arena.db.models import AuditEntry, Competition, Suite, User
 
 
 def record(
@@ -32,10 +33,40 @@ def record(
     return entry
 
 
+def record_suite(
+    session: Session,
+    suite: Suite,
+    user: User | None,
+    action: str,
+    detail: str = "",
+    *,
+    by: str = "(command line)",
+) -> AuditEntry:
+    """:func:`record` for an action on a suite: the entry names the suite, and no competition."""
+    entry = AuditEntry(
+        competition_id=None,
+        competition_slug="",
+        suite_id=suite.id,
+        user_id=user.id if user else None,
+        username=user.username if user else by,
+        action=action,
+        detail=detail[:500],
+    )
+    session.add(entry)
+    return entry
+
+
 def entries(session: Session, competition: Competition) -> list[AuditEntry]:
     """Newest first."""
     return list(
         session.scalars(
             select(AuditEntry).where(AuditEntry.competition_id == competition.id).order_by(AuditEntry.id.desc())
         )
+    )
+
+
+def suite_entries(session: Session, suite: Suite) -> list[AuditEntry]:
+    """A suite's entries, newest first."""
+    return list(
+        session.scalars(select(AuditEntry).where(AuditEntry.suite_id == suite.id).order_by(AuditEntry.id.desc()))
     )

@@ -1,7 +1,7 @@
 """The server's commands: ``arena setup``, ``arena db``, ``arena host``, ``arena organiser``, ``arena worker``,
-and ``arena suite host``.
+``arena suite host`` and ``arena suite release``.
 
-Registered through the ``arena.commands`` entry point (``arena suite host`` through ``arena.suite_commands``). The database parts are
+Registered through the ``arena.commands`` entry point (``arena suite ...`` through ``arena.suite_commands``). The database parts are
 imported inside each command, so ``arena --help`` works without the server extra.
 """
 
@@ -84,14 +84,42 @@ def cmd_suite_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suite_release(args: argparse.Namespace) -> int:
+    """Freeze a suite's board as its next release (run it on the server machine): the statistics are computed
+    first if the worker has not yet, so the release is never refused for being early."""
+    from arena.server.suite_releases import make_release
+    from arena.server.suite_worker import refresh_suites
+
+    db = _database(args.database)
+    refresh_suites(db)  # what the worker would do next: then the board's statistics are there
+    with db.session() as session, session.begin():
+        view = make_release(session, args.suite, None, args.note)
+    print(
+        f"suite '{view.suite}' release {view.number} (suite version {view.suite_version}) is frozen: /s/{view.suite}/releases/{view.number}"
+    )
+    for suffix, sha256 in view.files.items():
+        print(f"  {view.suite}-release-{view.number}.{suffix}  sha256 {sha256}")
+    return 0
+
+
 def register_suite(suite_commands: argparse._SubParsersAction) -> None:
-    """``arena suite host``: registered under ``arena suite`` through the ``arena.suite_commands`` entry point."""
+    """``arena suite host`` and ``arena suite release``: registered under ``arena suite`` through the
+    ``arena.suite_commands`` entry point."""
     hosting = suite_commands.add_parser(
         "host", help="host a suite on this server's database: each task a standing benchmark (or an existing one)"
     )
     hosting.add_argument("suite", help="a built-in suite name, a folder holding suite.toml, or the file")
     hosting.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
     hosting.set_defaults(func=cmd_suite_host)
+    releasing = suite_commands.add_parser(
+        "release",
+        help="freeze a suite's board as its next citable release: JSON, CSV, LaTeX, Markdown and Parquet that "
+        "never change",
+    )
+    releasing.add_argument("suite", help="the hosted suite's name")
+    releasing.add_argument("--note", default="", help="a note shown with the release (what it is for)")
+    releasing.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    releasing.set_defaults(func=cmd_suite_release)
 
 
 def _utc(text: str) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -347,11 +348,20 @@ def host_stages(
     return hosted
 
 
-def replace_task(session: Session, competition: Competition, task_ref: str) -> int:
+NewVersionHook = Callable[[Session, Competition], object]
+"""Called with a competition about to take a new task version, before anything of it changes: the suites that hold
+it freeze their boards there (:func:`arena.server.suite_releases.freeze_suites_of`, which this module cannot import:
+the suites import it)."""
+
+
+def replace_task(
+    session: Session, competition: Competition, task_ref: str, *, before_new_version: NewVersionHook | None = None
+) -> int:
     """Switch to a new version of the task; every submission is queued for rescoring.
 
     Old scores stay in each submission's history (ScoreRecord). Returns how many
-    submissions were queued.
+    submissions were queued. ``before_new_version`` runs once the new version is
+    known to be new, before the competition changes.
     """
     if competition.revealed:
         raise CompetitionError(
@@ -361,17 +371,20 @@ def replace_task(session: Session, competition: Competition, task_ref: str) -> i
     task = load_task(task_ref)
     if task.answer_key.sha256 == competition.answer_sha256 and task.spec.version == competition.task_version:
         raise CompetitionError("this bundle has the same version and answer key as the current task.")
+    if before_new_version is not None:
+        before_new_version(session, competition)
     _pin(competition, task_ref, task)
     return _adopt(session, competition, task)
 
 
-def sync_task_versions(session: Session) -> list[str]:
+def sync_task_versions(session: Session, *, before_new_version: NewVersionHook | None = None) -> list[str]:
     """Notice bundles changed on disk (a new version, new labels): adopt them and rescore everything.
 
     Called when the server starts, so an organiser who edits a bundle in place only
     has to restart: the new version gets its own snapshot. A moved or broken folder
     changes nothing (the snapshot carries on); a snapshot that cannot be loaded marks
     the competition broken, for organisers to see. Returns the competitions that changed.
+    ``before_new_version`` runs for each of them before it changes (see :func:`replace_task`).
     """
     changed = []
     for competition in list_all(session):
@@ -391,6 +404,8 @@ def sync_task_versions(session: Session) -> list[str]:
             except (ArenaError, OSError):  # the organiser's folder moved or broke: the snapshot carries on
                 task = current
         if (task.spec.version, task.answer_key.sha256) != (competition.task_version, competition.answer_sha256):
+            if before_new_version is not None:
+                before_new_version(session, competition)
             _pin(competition, source, task)
             _adopt(session, competition, task)
             changed.append(competition.slug)

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("suite_version", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
