@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pytest
 import test_suites_server
+from conftest import auth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -231,3 +232,49 @@ def test_every_pair_the_diagram_and_the_sensitivity_panel(app, client, people, p
     assert any(sensitivity["winner_changes"])  # cyd wins without listops, and not with it
     suite_page = client.get("/s/pair").get_data(as_text=True)
     assert 'id="suite-sensitivity"' in suite_page and 'id="winner-changes"' in suite_page
+
+
+@BOTH
+def test_a_flagged_model_leaves_the_ranks_with_its_reason_shown_and_the_tier_filter_keeps_the_vouched_for(
+    app, client, people, pair
+):
+    enter(client, people.token("ada"), good_files(0.99, 0.95), card("ada-model"))
+    enter(client, people.token("bob"), good_files(0.8, 0.6, seed=1), card("bob-model"))
+    enter(client, people.token("cyd"), good_files(0.7, 0.5, seed=2), card("cyd-model"))
+    people.drain()
+    organiser = people.token("olga", organiser=True)
+    assert [r["model"] for r in board_json(client)["rows"]][0] == "ada-model"
+    flagged = client.post(
+        "/api/v1/suites/pair/models/ada-model/flag",
+        json={"reason": "trained on test inputs"},
+        headers=auth(organiser),
+    )
+    assert flagged.status_code == 200, flagged.data
+    assert (
+        client.post(
+            "/api/v1/suites/pair/models/bob-model/flag", json={"reason": "mine"}, headers=auth(people.token("eve"))
+        ).status_code
+        == 403
+    )  # a participant cannot flag a rival
+    people.drain()
+    rows = {row["model"]: row for row in board_json(client)["rows"]}
+    assert rows["ada-model"]["flag_reason"] == "trained on test inputs" and rows["ada-model"]["rank"] is None
+    assert not rows["ada-model"]["ranked"] and (rows["bob-model"]["rank"], rows["cyd-model"]["rank"]) == (1, 2)
+    page = client.get("/s/pair").get_data(as_text=True)
+    assert "flagged: trained on test inputs" in page
+    pairs = client.get("/api/v1/suites/pair/pairs").get_json()
+    assert "ada-model" not in pairs["models"]  # nor in the analysis
+    reproduced = client.post(
+        "/api/v1/suites/pair/models/cyd-model/tier",
+        json={"tier": "reproduced", "note": "re-ran its code: every task within its interval"},
+        headers=auth(organiser),
+    )
+    assert reproduced.status_code == 200, reproduced.data
+    people.drain()
+    shown = board_json(client, tier="reproduced")
+    assert [(r["model"], r["rank"], r["tier"]) for r in shown["rows"]] == [("cyd-model", 1, "reproduced")]
+    assert board_json(client, tier="reference")["rows"] == []
+    assert client.get("/api/v1/suites/pair/leaderboard?tier=gold").status_code == 400
+    assert client.delete("/api/v1/suites/pair/models/ada-model/flag", headers=auth(organiser)).status_code == 200
+    people.drain()
+    assert [r["model"] for r in board_json(client)["rows"]][0] == "ada-model"  # back in the ranks
