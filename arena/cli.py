@@ -164,10 +164,14 @@ def cmd_suite_export(args: argparse.Namespace) -> int:
     from arena.client import fetch_export
     from arena.suites.exports import BINARY_FORMATS
 
-    filters = {"hide_extra_data": args.hide_extra_data, "hide_trained_on_test": args.hide_trained_on_test}
+    filters = {
+        "hide_extra_data": args.hide_extra_data,
+        "hide_trained_on_test": args.hide_trained_on_test,
+        "tier": args.tier,
+    }
     if args.release is not None and any(filters.values()):
         raise ArenaError(
-            "a release is frozen as it was made: --hide-extra-data and --hide-trained-on-test apply "
+            "a release is frozen as it was made: --hide-extra-data, --hide-trained-on-test and --tier apply "
             "to the live board only. Leave them out, or leave out --release."
         )
     if args.format in BINARY_FORMATS and args.output is None and sys.stdout.isatty():
@@ -237,6 +241,7 @@ def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--output", metavar="FILE", help="write to FILE instead of printing")
     export.add_argument("--hide-extra-data", action="store_true", help="leave out models that used extra data")
     export.add_argument("--hide-trained-on-test", action="store_true", help="leave out models trained on test inputs")
+    export.add_argument("--tier", help="show only models verified at this tier or above (reproduced, reference)")
     export.add_argument("--token", help="an API token (default: the ARENA_TOKEN environment variable; not needed)")
     export.set_defaults(func=cmd_suite_export)
     add_plugin_commands(suite, group="arena.suite_commands", prefix="suite ")

@@ -191,7 +191,7 @@ def fetch_export(
     *,
     compare: tuple[str, str] | None = None,
     release: int | None = None,
-    filters: Mapping[str, bool] | None = None,
+    filters: Mapping[str, bool | str | None] | None = None,
     token: str = "",
 ) -> bytes:
     """A suite's board (with ``filters``), a comparison of two models or a frozen release as a table for papers,
@@ -207,7 +207,7 @@ def fetch_export(
         query = urllib.parse.urlencode({"a": compare[0], "b": compare[1], "format": fmt})
         url = f"{base}/api/v1/suites/{quoted}/compare?{query}"
     else:
-        shown = {key: "1" for key, on in (filters or {}).items() if on}
+        shown = {key: "1" if value is True else value for key, value in (filters or {}).items() if value}
         url = f"{base}/api/v1/suites/{quoted}/export?{urllib.parse.urlencode({'format': fmt, **shown})}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:

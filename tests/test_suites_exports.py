@@ -520,3 +520,10 @@ def test_arena_suite_export_prints_a_latex_table_from_a_live_server(live_server,
     assert "there is no suite 'nope'" in capsys.readouterr().err
     assert main(["suite", "export", "pair", "--release", "7", "--server", server.url]) == 1
     assert "no release 7 of suite 'pair'" in capsys.readouterr().err
+    assert main(["suite", "export", "pair", "--release", "1", "--tier", "reference", "--server", server.url]) == 1
+    assert "a release is frozen as it was made" in capsys.readouterr().err
+
+    assert main(["suite", "export", "pair", "--format", "csv", "--tier", "reference", "--server", server.url]) == 0
+    assert capsys.readouterr().out.count("\n") == 1  # the header: none of the three models is a reference run
+    assert main(["suite", "export", "pair", "--tier", "best", "--server", server.url]) == 1
+    assert "reported, reproduced, reference" in capsys.readouterr().err
