@@ -116,21 +116,26 @@ def compare_page(name: str):
 
 @bp.route("/s/<name>/pairs")
 def pairs_page(name: str):
-    """Every pair: the Holm-corrected matrix, the critical-difference diagram and the performance profile."""
+    """Every pair: the Holm-corrected matrix, the critical-difference diagram and the performance profile. The
+    page every visitor who is not signed in gets is rendered once per version of the board."""
     db = db_session()
-    try:
-        board = suite_boards.suite_board(db, name)
-        view = suite_analysis.pairs_view(db, name)
+
+    def render(view: suite_analysis.PairsView) -> str:
         pictures = suite_analysis.pictures(db, name)
+        return render_template(
+            "suite_pairs.html",
+            board=suite_boards.suite_board(db, name),
+            view=view,
+            cd_svg=Markup(pictures.critical_difference),  # every text in it is escaped where it is drawn
+            profile_svg=Markup(pictures.profile),
+        )
+
+    try:
+        if _same_for_everyone():
+            return suite_analysis.pairs_derived(db, name, "page", render)
+        return render(suite_analysis.pairs_view(db, name))
     except SuiteNotFound as exc:
         abort(404, description=exc.messages()[0])
-    return render_template(
-        "suite_pairs.html",
-        board=board,
-        view=view,
-        cd_svg=Markup(pictures.critical_difference),
-        profile_svg=Markup(pictures.profile),
-    )
 
 
 def _svg(name: str, which: str) -> Response:
