@@ -293,6 +293,17 @@ def test_two_tasks_changed_at_one_restart_make_one_new_suite_version(app, client
     assert client.get("/s/duo/versions/1.json").status_code == 200
 
 
+def test_an_old_version_whose_statistics_the_worker_never_computed_is_frozen_with_them(app, client, people, duo):
+    enter(client, people.token("ada"), "alpha", right_on(0.9), right_on(0.8))
+    enter(client, people.token("bob"), "beta", right_on(0.7, 3), right_on(0.75, 2))
+    score_all(app, statistics=False)
+    assert client.get("/api/v1/suites/duo/leaderboard").get_json()["pending"] is True
+    new_task_version(app, duo["left"], "left")
+    frozen = json.loads(client.get("/s/duo/versions/1.json").data)
+    assert frozen["board"]["pending"] is False and [row["rank"] for row in frozen["board"]["rows"]] == [1, 2]
+    assert all(row["aggregate_ci"] for row in frozen["board"]["rows"])
+
+
 def test_a_suite_without_models_starts_its_next_version_with_nothing_to_freeze(app, client, duo):
     new_task_version(app, duo["left"], "left")
     assert client.get("/api/v1/suites/duo").get_json()["version"] == 2
