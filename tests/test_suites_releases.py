@@ -406,3 +406,19 @@ def test_the_manage_page_works_with_its_csrf_token_and_escapes_what_people_wrote
     release = client.get("/s/duo/releases/1").get_data(as_text=True)
     assert hostile not in release and "flagged: &lt;script&gt;" in release and "reproduced" in release
     assert client.post("/s/nothing/manage/release", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_a_release_of_the_builtin_suite_says_the_reference_runs_used_today_s_answer_keys(app, client, people):
+    db = app.extensions["arena_db"]
+    from arena.server.suite_install import prepare_builtin_suites
+
+    prepare_builtin_suites(db)
+    score_all(app)
+    made = client.post("/api/v1/suites/core/releases", json={}, headers=auth(people.token("org", organiser=True)))
+    assert made.status_code == 201, made.get_json()
+    document = json.loads(client.get(made.get_json()["downloads"]["json"]).data)
+    keys = ["digits", "mnist1d", "listops", "sunspots"]
+    assert {m["model"]: m["run_matches_answer_key"] for m in document["models"]} == {
+        name: dict.fromkeys(keys, True) for name in ("cnn-reference", "gru-reference", "mlp-reference")
+    }
+    assert all(m["run"]["command"].startswith("arena baseline") for m in document["models"])

@@ -268,6 +268,7 @@ def _document(
                 "flag_reason": entry.flag_reason if entry is not None else "",
                 "card": card,
                 "run": card.get("run"),
+                "run_matches_answer_key": _run_matches(card.get("run"), inputs.tasks),
             }
         )
     tasks = [
@@ -314,6 +315,19 @@ def _document(
             "marks": board_marks(session, suite.name),
         }
     )
+
+
+def _run_matches(run: object, tasks: list[tuple[SuiteTask, Competition]]) -> dict[str, bool] | None:
+    """Per task, whether the run record says it was scored against the answer key the board scores with (None
+    without a run record): a reader checks a reference run without the key's hash being published here."""
+    if not isinstance(run, dict) or not isinstance(run.get("tasks"), dict):
+        return None
+    recorded = run["tasks"]
+    return {
+        task.key: isinstance(recorded.get(task.key), dict)
+        and recorded[task.key].get("answer_sha256") == competition.answer_sha256
+        for task, competition in tasks
+    }
 
 
 def _plain(value):
