@@ -200,6 +200,54 @@ def cmd_suite_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_suite_compare(args: argparse.Namespace) -> int:
+    """``arena suite compare SUITE A B --server URL [--json]``: two models of a hosted suite, task by task, with
+    paired intervals, win / tie / loss, the Wilcoxon test and the difference of aggregates."""
+    from arena.client import fetch_comparison
+
+    token = (args.token or os.environ.get("ARENA_TOKEN", "")).strip()
+    found = fetch_comparison(args.server, args.suite, args.a, args.b, token=token)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return EXIT_OK
+    print("\n".join(comparison_lines(found)))
+    return EXIT_OK
+
+
+def comparison_lines(found: dict) -> list[str]:
+    """A comparison as the command prints it: one line a task, then the suite's verdict."""
+    number = lambda value: "—" if value is None else f"{value:.4f}"
+    lines = [
+        f"suite {found['suite']} version {found['version']}: {found['a']} (A) against {found['b']} (B), "
+        f"{found['resamples']} paired resamples of every task's rows"
+    ]
+    if found["pending"]:
+        return lines + ["the paired intervals are still being computed; ask again in a minute."]
+    lines.append(f"  {'task':<16} {'A':>8} {'B':>8} {'A - B':>8}  {'paired 95% CI':<20} {'P(A better)':>11}  outcome")
+    for task in found["tasks"]:
+        ci = task["ci"]
+        shown_ci = f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "—"
+        better = "—" if task["p_a_better"] is None else f"{task['p_a_better']:.3f}"
+        lines.append(
+            f"  {task['key']:<16} {number(task['a']):>8} {number(task['b']):>8} {number(task['difference']):>8}  "
+            f"{shown_ci:<20} {better:>11}  {task['outcome']}"
+        )
+    lines.append(f"A better on {found['wins']}, indistinguishable on {found['ties']}, worse on {found['losses']} tasks")
+    test = found["wilcoxon"]
+    if test:
+        lines.append(
+            f"Wilcoxon signed-rank test over {test['tasks']} tasks' normalised differences: p = {test['p_value']}"
+        )
+    total = found["aggregate"]
+    if total:
+        ci = total["ci"]
+        lines.append(
+            f"aggregate ({found['method']}): A - B = {total['difference']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}], "
+            f"P(A better) {total['p_a_better']:.3f}"
+        )
+    return lines
+
+
 def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     """``arena suite``: list, show and score here; the server and the client add host and submit."""
     suite = commands.add_parser("suite", help="benchmark suites: list, show, score, submit, host").add_subparsers(
@@ -224,6 +272,14 @@ def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline (organisers)")
     submit.add_argument("--wait", action="store_true", help="wait for the scores and the model's place on the board")
     submit.set_defaults(func=cmd_suite_submit)
+    compare = suite.add_parser("compare", help="two models of a hosted suite, task by task, with paired intervals")
+    compare.add_argument("suite", help="the suite's name on the server, e.g. core")
+    compare.add_argument("a", help="model A")
+    compare.add_argument("b", help="model B")
+    compare.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
+    compare.add_argument("--json", action="store_true", help="print the API's JSON")
+    compare.add_argument("--token", help="an API token (default: the ARENA_TOKEN environment variable; not needed)")
+    compare.set_defaults(func=cmd_suite_compare)
     from arena.suites.exports import FORMATS as EXPORT_FORMATS  # light: pyarrow is loaded to write Parquet only
 
     export = suite.add_parser("export", help="a hosted suite's board, a comparison or a release as a table for a paper")

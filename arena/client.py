@@ -209,6 +209,20 @@ def fetch_export(
     else:
         shown = {key: "1" if value is True else value for key, value in (filters or {}).items() if value}
         url = f"{base}/api/v1/suites/{quoted}/export?{urllib.parse.urlencode({'format': fmt, **shown})}"
+    missing = f"the server has no release {release} of suite '{suite}'" if release is not None else None
+    return _get_bytes(url, token, missing)
+
+
+def fetch_comparison(server: str, suite: str, a: str, b: str, *, token: str = "") -> dict:
+    """Two models of a hosted suite compared (``GET /api/v1/suites/NAME/compare``), as the API's JSON."""
+    query = urllib.parse.urlencode({"a": a, "b": b})
+    url = f"{server.rstrip('/')}/api/v1/suites/{urllib.parse.quote(suite, safe='')}/compare?{query}"
+    return json.loads(_get_bytes(url, token))
+
+
+def _get_bytes(url: str, token: str = "", missing: str | None = None) -> bytes:
+    """What a GET of ``url`` answers; the server's problems, or ``missing`` for a bare 404, as a ServerError.
+    A token is sent only when given (boards are public)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=600) as response:
@@ -220,10 +234,8 @@ def fetch_export(
             payload = None
         if isinstance(payload, dict) and (payload.get("problems") or payload.get("error")):
             raise ServerError(payload.get("problems") or [payload["error"]]) from None
-        if exc.code == 404 and release is not None:
-            raise ServerError(
-                f"the server has no release {release} of suite '{suite}' (HTTP 404 from {url})."
-            ) from None
+        if exc.code == 404 and missing is not None:
+            raise ServerError(f"{missing} (HTTP 404 from {url}).") from None
         raise ServerError(f"HTTP {exc.code} from {url}") from None
     except urllib.error.URLError as exc:
         raise ServerError(f"cannot reach {url}: {exc.reason}. Check --server and that the server is running.") from None

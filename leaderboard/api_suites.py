@@ -7,8 +7,10 @@ from dataclasses import asdict
 from flask import Response, abort, current_app, g, jsonify, request
 
 from arena.server import standings, suite_analysis, suite_boards, suites
+from arena.suites import exports
 
 from .api import bp
+from .api_suite_exports import send_export
 from .auth import db_session, login_required, transaction
 from .forms import form_bool, suite_board_filters
 
@@ -55,11 +57,17 @@ def suite_model(name: str, model: str):
 @bp.get("/suites/<name>/compare")
 def suite_compare(name: str):
     """Two models compared (``?a=MODEL&b=MODEL``): per task the paired difference and interval, win / tie / loss,
-    the Wilcoxon test and the difference of aggregates."""
+    the Wilcoxon test and the difference of aggregates; ``&format=FMT`` gives it as a table for a paper."""
     a, b = request.args.get("a", ""), request.args.get("b", "")
     if not a or not b:
         abort(400, description="name the two models to compare: ?a=MODEL&b=MODEL.")
-    return jsonify(suite_analysis.compare_models(db_session(), name, a, b))
+    fmt = request.args.get("format")
+    if fmt is not None:
+        fmt = exports.export_format(fmt)  # an unknown format: 400, listing the formats
+    comparison = suite_analysis.compare_models(db_session(), name, a, b)
+    if fmt is None:
+        return jsonify(comparison)
+    return send_export(exports.render(exports.comparison_table(comparison), fmt), fmt, f"{name}-{a}-vs-{b}")
 
 
 @bp.get("/suites/<name>/pairs")

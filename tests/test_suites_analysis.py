@@ -5,6 +5,8 @@ the order; and the same numbers through the API and the pages."""
 from __future__ import annotations
 
 import itertools
+import json
+import time
 
 import numpy as np
 import pytest
@@ -14,8 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
+from test_suites_exports import latex_problems, ranked_pair
 from test_suites_server import BOTH, board_json, card, enter, good_files
 
+from arena.cli import main
 from arena.suites import analysis
 from arena.suites.aggregate import normalise
 
@@ -278,3 +282,28 @@ def test_a_flagged_model_leaves_the_ranks_with_its_reason_shown_and_the_tier_fil
     assert client.delete("/api/v1/suites/pair/models/ada-model/flag", headers=auth(organiser)).status_code == 200
     people.drain()
     assert [r["model"] for r in board_json(client)["rows"]][0] == "ada-model"  # back in the ranks
+
+
+@pytest.mark.slow
+def test_arena_suite_compare_prints_the_comparison_and_exports_it_for_a_paper(live_server, tmp_path, capsys):
+    server = live_server()
+    ranked_pair(server.app, server.client, server.people, tmp_path)
+    for _ in range(120):  # the live server's own worker may still be scoring what drain left to it
+        found = server.client.get("/api/v1/suites/pair/compare?a=middle&b=last").get_json()
+        if not found["pending"]:
+            break
+        time.sleep(0.25)
+    assert main(["suite", "compare", "pair", "middle", "last", "--server", server.url]) == 0
+    printed = capsys.readouterr().out
+    assert "A better on 2, indistinguishable on 0, worse on 0 tasks" in printed
+    assert f"p = {found['wilcoxon']['p_value']}" in printed and "digits" in printed
+    assert main(["suite", "compare", "pair", "middle", "last", "--server", server.url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == found
+    assert (
+        main(["suite", "export", "pair", "--compare", "middle", "last", "--format", "latex", "--server", server.url])
+        == 0
+    )
+    latex = capsys.readouterr().out
+    assert r"\begin{tabular}" in latex and latex_problems(latex) == [] and "win" in latex
+    assert main(["suite", "compare", "pair", "middle", "nobody", "--server", server.url]) == 1
+    assert "no model 'nobody'" in capsys.readouterr().err
