@@ -16,13 +16,13 @@ def _op(
     if auth != "none":
         operation["security"] = [{"bearer": []}]
         operation["description"] = "Requires a token" + (" of an organiser." if auth == "organiser" else ".")
-    if params:  # a row's number (``..._id``) is an integer; every other path parameter is text
+    if params:  # a row's number (``..._id``, a release's ``number``) is an integer; every other path parameter is text
         operation["parameters"] = [
             {
                 "name": p,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if p.endswith("_id") else "string"},
+                "schema": {"type": "integer" if p.endswith("_id") or p == "number" else "string"},
             }
             for p in params
         ]
@@ -328,5 +328,69 @@ OPENAPI = {
             "get": _op("One model: its card, run record and every version with its scores", params=["name", "model"])
         },
         "/api/v1/suites/{name}/entries": {"post": SUITE_ENTRY},
+        "/api/v1/suites/{name}/compare": {
+            "get": _op(
+                "Two models compared (?a=MODEL&b=MODEL): per task the difference with its paired 95% bootstrap "
+                "interval and the chance A does better; win / tie / loss; the Wilcoxon signed-rank test over the "
+                "tasks; the difference of aggregates with its joint interval. ?format=csv|json|parquet|latex|markdown "
+                "gives it as a table for a paper",
+                params=["name"],
+            )
+        },
+        "/api/v1/suites/{name}/pairs": {
+            "get": _op(
+                "Every pair of ranked models: Wilcoxon p-values, raw and Holm-corrected, the tasks each beats each "
+                "other on, mean ranks, the cliques of the critical-difference diagram and the performance profile",
+                params=["name"],
+            )
+        },
+        "/api/v1/suites/{name}/export": {
+            "get": _op(
+                "The suite's board as a table for a paper: ?format=csv|json|parquet|latex|markdown; each value with "
+                "its 95% interval as '0.912 [0.905, 0.919]', the best and the not-significantly-worse marked; CSV, "
+                "JSON and Parquet also carry the numbers apart; the board's filters as for the leaderboard",
+                params=["name"],
+            )
+        },
+        "/api/v1/suites/{name}/utility": {
+            "get": _op(
+                "The suite's board weighed against each model's costs (parameters, training time, inference time "
+                "per 1,000 rows, peak memory; each measured or reported): ?accuracy=1&parameters=0&training=0"
+                "&inference=0&memory=0, numbers from 0 to 1000 (only their ratios matter); wrong weights are a 400",
+                params=["name"],
+            )
+        },
+        "/api/v1/suites/{name}/releases": {
+            "get": _op("The suite's frozen releases, newest first, with their SHA-256s", params=["name"]),
+            "post": _op(
+                "Freeze the board as a citable release (refused while its statistics are being computed)",
+                auth="organiser",
+                params=["name"],
+                body={"note": S},
+                responses={"201": {"description": "Released"}, "409": {"description": "Statistics pending"}},
+            ),
+        },
+        "/api/v1/suites/{name}/releases/{number}": {
+            "get": _op(
+                "One release: the frozen board, cards, versions and its files' SHA-256s", params=["name", "number"]
+            )
+        },
+        "/api/v1/suites/{name}/models/{model}/tier": {
+            "post": _op(
+                "Set a model version's verification tier (reported, reproduced with a note, reference); audited",
+                auth="organiser",
+                params=["name", "model"],
+                body={"tier": S, "note": S, "version": I},
+            )
+        },
+        "/api/v1/suites/{name}/models/{model}/flag": {
+            "post": _op(
+                "Flag a model version with a reason readers see; it leaves the ranks; audited",
+                auth="organiser",
+                params=["name", "model"],
+                body={"reason": S, "version": I},
+            ),
+            "delete": _op("Take the flag off; audited", auth="organiser", params=["name", "model"]),
+        },
     },
 }
