@@ -269,6 +269,8 @@ def test_a_new_task_version_freezes_the_old_suite_version_and_starts_the_next(ap
     }
     page = client.get("/s/duo/versions/1").get_data(as_text=True)
     assert 'id="version-releases"' in page and 'href="/s/duo/releases/1"' in page
+    assert "the frozen board of suite version 1 of the Arena benchmark suite" in page
+    assert "@misc{arena-duo-version-1," in page and "http://localhost/s/duo/versions/1" in page
     frozen = json.loads(client.get("/s/duo/versions/1.json").data)
     assert frozen["kind"] == "version" and frozen["suite"]["version"] == 1 and frozen["created_by"] is None
     assert frozen["board"]["rows"] == before["rows"]  # the board as it was before the new version, statistics too

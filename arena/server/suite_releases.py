@@ -509,23 +509,26 @@ def citation(view: ReleaseView, url: str) -> Citation:
     """How to cite a release found at ``url``: its suite's title, number, suite version, date, URL and the JSON's
     SHA-256, as a line of text and as a BibTeX ``@misc`` entry (the title escaped for LaTeX)."""
     date = view.created_at[:10]
-    what = f"release {view.number}" if view.kind == "release" else f"version {view.number} (frozen)"
-    text = (
-        f"{view.title}, {what} of the Arena benchmark suite '{view.suite}' (suite version {view.suite_version}), "
-        f"{date}. {url}. JSON SHA-256: {view.json_sha256}."
-    )
+    suite = f"the Arena benchmark suite '{view.suite}'"
+    if view.kind == "release":
+        what = f"release {view.number}"
+        text = f"{view.title}, release {view.number} of {suite} (suite version {view.suite_version}), {date}."
+        note = f"release {view.number} of suite version {view.suite_version}"
+    else:
+        what = f"suite version {view.number}, frozen"
+        text = f"{view.title}, the frozen board of suite version {view.number} of {suite}, {date}."
+        note = f"the frozen board of suite version {view.number}"
+    text += f" {url}. JSON SHA-256: {view.json_sha256}."
     month = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")[int(date[5:7]) - 1]
-    key = f"arena-{view.suite}-{view.kind}-{view.number}"
     bibtex = "\n".join(
         [
-            f"@misc{{{key},",
+            f"@misc{{arena-{view.suite}-{view.kind}-{view.number},",
             f"  title = {{{{{latex_escape(view.title)}}}: {what}}},",
             f"  howpublished = {{\\url{{{url}}}}},",
             f"  url = {{{url}}},",
             f"  year = {{{date[:4]}}},",
             f"  month = {month},",
-            f"  note = {{Arena benchmark suite {latex_escape(view.suite)}, suite version {view.suite_version}, "
-            f"{what}; JSON SHA-256 {view.json_sha256}}},",
+            f"  note = {{Arena benchmark suite {latex_escape(view.suite)}, {note}; JSON SHA-256 {view.json_sha256}}},",
             "}",
         ]
     )
