@@ -2,10 +2,16 @@
 
 What the scoring worker does for a suite board: every model's per-row results on
 every task evaluated under the same Bayesian-bootstrap row weights
-(:func:`arena.suites.board.resampled_scores`), then, for each of the board's four
+(:func:`arena.suites.board.resampled_scores`), then, for each of the board's twelve
 filter views (all models; without extra data; without training on test inputs;
-without both), every model's aggregate interval, rank interval and ``p_best``
-(:func:`arena.suites.board.board_statistics`), the rows-and-tasks view included.
+without both; each for every model, the reproduced and reference ones, and the
+reference ones only), every model's aggregate interval, rank interval and ``p_best``
+(:func:`arena.suites.board.board_statistics`), the rows-and-tasks view included; then
+the board's analysis (:func:`arena.server.suite_analysis.analyse`): every pair's
+Wilcoxon test with Holm's correction and the tasks each pair's paired intervals
+separate (the all-pairs matrix, 4,950 pairs for 100 models, over the 1,000
+resamples), the cliques, the performance profile, the sensitivity panel, and each
+filter view's best and not-significantly-worse marks.
 
 The tasks mix the metrics boards use: six count metrics (accuracy, macro-F1), two
 RMSE tasks, a log-loss task and a binary ROC AUC task. Models are made a little
@@ -27,6 +33,7 @@ import numpy as np
 
 from arena.intervals.row_results import row_results
 from arena.metrics.registry import get_metric
+from arena.server.suite_analysis import analyse
 from arena.suites.board import board_statistics, resampled_scores
 from arena.suites.scales import TaskScale
 
@@ -101,17 +108,45 @@ def main() -> None:
     started = time.perf_counter()
     draws = resampled_scores(metrics, truths, rows, resamples=args.resamples)
     resampled = time.perf_counter() - started
-    views = [np.ones(args.models, bool), ~extra, ~on_test, ~extra & ~on_test]
+    reproduced = rng.random(args.models) < 0.3
+    reference = rng.random(args.models) < 0.1
+    views = {
+        f"{declared}{tier}": include & vouched
+        for declared, include in {
+            "all": np.ones(args.models, bool),
+            "no-extra-data": ~extra,
+            "no-test-inputs": ~on_test,
+            "neither": ~extra & ~on_test,
+        }.items()
+        for tier, vouched in {
+            "": np.ones(args.models, bool),
+            "+reproduced": reproduced | reference,
+            "+reference": reference,
+        }.items()
+    }
+    weights = [1.0] * args.tasks
     started = time.perf_counter()
-    for include in views:
-        statistics = board_statistics("normalised_mean", [1.0] * args.tasks, scales, scores, draws, include=include)
-    ranked = time.perf_counter() - started
-    total = resampled + ranked
+    ranked = {}
+    for name, include in views.items():
+        statistics = board_statistics("normalised_mean", weights, scales, scores, draws, include=include)
+        ranked[name] = np.asarray(statistics.ranked, dtype=bool)
+    viewed = time.perf_counter() - started
+    started = time.perf_counter()
+    analysis, _ = analyse(
+        "normalised_mean", weights, scales, [f"task{t}" for t in range(args.tasks)], scores, draws, ranked
+    )
+    analysed = time.perf_counter() - started
+    total = resampled + viewed + analysed
     best = statistics.order[0]
     print(f"{args.models} models x {args.tasks} tasks x {args.rows:,} rows, {args.resamples} joint resamples")
     print(f"  tasks: {', '.join(names)}")
     print(f"  every model's task scores under shared row weights: {resampled:6.2f} s")
-    print(f"  four filter views (aggregates, rank intervals, p_best):  {ranked:6.2f} s")
+    print(f"  twelve filter views (aggregates, rank intervals, p_best): {viewed:6.2f} s")
+    pairs = len(analysis["pool"]) * (len(analysis["pool"]) - 1) // 2
+    print(
+        f"  the analysis ({pairs:,} pairs: Wilcoxon + Holm, paired task wins; cliques, profile, "
+        f"sensitivity, marks): {analysed:6.2f} s"
+    )
     print(f"  total: {total:.2f} s = {total / BUDGET_SECONDS:.2f} x the {BUDGET_SECONDS:.0f} s budget")
     print(
         f"  (the last view's leader: aggregate {statistics.aggregate[best]:.4f}, "

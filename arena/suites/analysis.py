@@ -90,18 +90,39 @@ def task_difference(score_a: float, score_b: float, draws_a: np.ndarray, draws_b
     return TaskDifference(float(score_a - score_b), (low, high), p_better, outcome)
 
 
-def signed_rank_test(differences: np.ndarray) -> tuple[float, float]:
+def signed_rank_test(differences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The two-sided Wilcoxon signed-rank test (scipy's, zero differences dropped) of each row of ``differences``
-    (..., tasks): (statistic, p-value). A row whose differences are all 0 gets statistic 0 and p = 1."""
+    (..., tasks): (statistic, p-value). A row whose differences are all 0 gets statistic 0 and p = 1.
+
+    The p-value is exact where the absolute differences hold no tie and no zero, and the normal approximation
+    with scipy's tie correction otherwise (:func:`signed_rank_method`): never scipy's default for small samples with
+    ties, a permutation test, whose p-value changes from one run to the next and which costs a thousand
+    resamples per pair.
+    """
     differences = np.asarray(differences, dtype=np.float64)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        found = wilcoxon(differences, axis=-1)
-    statistic = np.asarray(found.statistic, dtype=np.float64)
-    p = np.asarray(found.pvalue, dtype=np.float64)
-    zero = np.all(differences == 0, axis=-1)
-    statistic, p = np.where(zero, 0.0, statistic), np.where(zero, 1.0, p)
-    return statistic, p  # type: ignore[return-value]
+    shape = differences.shape[:-1]
+    rows = differences.reshape(-1, differences.shape[-1])
+    statistic, p = np.zeros(len(rows)), np.ones(len(rows))
+    exact = np.array([signed_rank_method(row) == "exact" for row in rows], dtype=bool)
+    for method, chosen in (("exact", exact), ("approx", ~exact)):
+        if not chosen.any():
+            continue
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            found = wilcoxon(rows[chosen], axis=-1, method=method)
+        statistic[chosen] = found.statistic
+        p[chosen] = found.pvalue
+    zero = np.all(rows == 0, axis=-1)
+    statistic[zero], p[zero] = 0.0, 1.0
+    return statistic.reshape(shape), p.reshape(shape)
+
+
+def signed_rank_method(differences: np.ndarray) -> str:
+    """``exact`` when the absolute differences, zeros dropped, have no ties and there are no zeros, else
+    ``approx``."""
+    size = np.abs(np.asarray(differences, dtype=np.float64))
+    nonzero = size[size != 0]
+    return "exact" if len(nonzero) == len(size) and len(np.unique(nonzero)) == len(nonzero) else "approx"
 
 
 def compare_pair(
