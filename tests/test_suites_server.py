@@ -347,6 +347,7 @@ def test_reference_models_shipped_with_a_suite_are_entered_once_as_baselines(app
     assert enter_reference_models(db, "pair", pair) == []  # entered already: nothing again
     [row] = board_json(client)["rows"]
     assert row["model"] == "reference" and row["owner"] == "arena-reference" and row["is_baseline"]
+    assert row["tier"] == "reported"  # a baseline without a run record is not a reference run
 
 
 @BOTH
@@ -362,6 +363,8 @@ def test_the_builtin_suite_is_hosted_over_the_builtin_benchmarks_at_start_up(app
     rows = client.get("/api/v1/suites/core/leaderboard").get_json()["rows"]
     assert sorted(row["model"] for row in rows) == sorted(entered)
     assert all(row["is_baseline"] and row["owner"] == "arena-reference" for row in rows)
+    assert all(row["tier"] == "reference" for row in rows)  # entered with their run records: measured, vouched for
+    assert all(row["efficiency"]["training"]["source"] == "measured" for row in rows)
 
 
 @BOTH

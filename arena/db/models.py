@@ -307,7 +307,7 @@ class SuiteEntry(Base):
     card: Mapped[dict] = mapped_column(JSON)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # Verification (revision 0012): how far the scores are vouched for (arena.server.suite_verification.TIERS:
+    # Verification (revision 0012): how far the scores are vouched for (arena.server.suites.TIERS:
     # reported, reproduced, reference) with the organiser's note, and why an organiser flagged it ("": not flagged).
     tier: Mapped[str] = mapped_column(String(16), default="reported", server_default="reported")
     tier_note: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from arena.bundles.loading import builtin_task_names
 from arena.db.database import Database
 from arena.db.migrate import upgrade
-from arena.server import competitions
+from arena.server import competitions, suite_releases
 
 
 def host_builtin_benchmarks(db: Database) -> list[str]:
@@ -29,4 +29,4 @@ def prepare(db: Database, *, host_builtins: bool = True) -> list[str]:
     if host_builtins:
         host_builtin_benchmarks(db)
     with db.session() as session, session.begin():
-        return competitions.sync_task_versions(session)
+        return competitions.sync_task_versions(session, before_new_version=suite_releases.freeze_suites_of)

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, Submission, Team, User
-from arena.server import announcements, audit, competitions, lifecycle, submissions, suites
+from arena.server import announcements, audit, competitions, lifecycle, submissions, suite_releases, suites
 from arena.server.suites import HostedSuite
 
 
@@ -78,7 +78,9 @@ def rescore(session: Session, competition: Competition, user: User) -> int:
 
 def replace_task(session: Session, competition: Competition, user: User, task_ref: str) -> int:
     """Switch to a new version of the task and queue every submission for rescoring; returns how many."""
-    queued = competitions.replace_task(session, competition, task_ref)
+    queued = competitions.replace_task(
+        session, competition, task_ref, before_new_version=suite_releases.freeze_suites_of
+    )
     audit.record(
         session,
         competition,

@@ -37,6 +37,7 @@ from arena.scoring.score import rounded
 from arena.server.files import write_whole
 from arena.server.standings import spreadsheet_safe
 from arena.server.suite_cache import cached, statistics_path
+from arena.server.suites import TIERS as SUITE_TIERS
 from arena.server.suites import get_suite, model_named, suite_tasks
 from arena.server.teams import name_key
 from arena.suites.aggregate import HIGHER_IS_BETTER
@@ -44,7 +45,7 @@ from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
 from arena.suites.efficiency import efficiency_of
 
 FORMAT = 2  # raised when what is stored under a key changes meaning
-TIERS = ("reported", "reproduced", "reference")
+TIERS = tuple(SUITE_TIERS)
 """Verification tiers, from the least vouched for: a board filter keeps the models at a tier or above."""
 _DECLARED = {
     (False, False): "all",

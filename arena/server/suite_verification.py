@@ -24,15 +24,8 @@ from arena.db.models import SuiteEntry, SuiteModel, User, utcnow
 from arena.errors import ArenaError
 from arena.hidden_text import is_hidden
 from arena.server import audit
-from arena.server.suites import SuiteNotFound, get_suite, model_named
+from arena.server.suites import TIERS, SuiteNotFound, get_suite, initial_tier, model_named
 
-TIERS = {
-    "reported": "predictions uploaded by the participant",
-    "reproduced": "an organiser re-ran the submitted code and got scores within the intervals",
-    "reference": "run by arena baseline, with its run record",
-}
-"""Each tier and what it vouches for, from the least to the most."""
-DEFAULT_TIER = "reported"
 MAX_TEXT = 1000
 """Characters of a tier's note or a flag's reason."""
 
@@ -66,12 +59,6 @@ class EntryStatus:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def initial_tier(is_baseline: bool, card: dict | None) -> str:
-    """The tier an entry starts with: ``reference`` for a baseline whose card holds a run record (what
-    ``arena baseline`` enters), ``reported`` for everything else."""
-    return "reference" if is_baseline and isinstance((card or {}).get("run"), dict) else DEFAULT_TIER
 
 
 def require_organiser(user: User | None) -> None:

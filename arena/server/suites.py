@@ -85,6 +85,21 @@ class Entered:
 # --- hosting ---------------------------------------------------------------------------
 
 
+TIERS = {
+    "reported": "predictions uploaded by the participant",
+    "reproduced": "an organiser re-ran the submitted code and got scores within the intervals",
+    "reference": "run by arena baseline, with its run record",
+}
+"""Each verification tier of a model's version and what it vouches for, from the least to the most."""
+DEFAULT_TIER = "reported"
+
+
+def initial_tier(is_baseline: bool, card: dict | None) -> str:
+    """The tier an entry starts with: ``reference`` for a baseline whose card holds a run record (what
+    ``arena baseline`` enters), ``reported`` for everything else."""
+    return "reference" if is_baseline and isinstance((card or {}).get("run"), dict) else DEFAULT_TIER
+
+
 def get_suite(session: Session, name: str) -> SuiteRecord:
     """The hosted suite named ``name``, or a :class:`SuiteError` saying which suites there are."""
     suite = session.scalar(select(SuiteRecord).where(SuiteRecord.name == name)) if is_suite_name(name) else None
@@ -314,7 +329,12 @@ def submit_entry(
         if problems:
             raise SuiteError(problems)
         entry = SuiteEntry(
-            model_id=model.id, number=number, card=card.to_dict(), user_id=user.id, created_at=now or utcnow()
+            model_id=model.id,
+            number=number,
+            card=card.to_dict(),
+            user_id=user.id,
+            created_at=now or utcnow(),
+            tier=initial_tier(is_baseline, card.to_dict()),
         )
         session.add(entry)
         session.flush()
