@@ -276,22 +276,9 @@ def compare_models(session: Session, name: str, a: str, b: str) -> dict:
         "aggregate": None,
     }
     rows = {row.model: row for row in board.rows}
+    a_row, b_row = rows[state.names[i]], rows[state.names[j]]
     if state.arrays is None:
-        for task in board.tasks:
-            result["tasks"].append(
-                {
-                    "key": task.key,
-                    "title": task.title,
-                    "metric": task.metric,
-                    "higher_is_better": task.higher_is_better,
-                    "a": rows[state.names[i]].scores[task.key].score,
-                    "b": rows[state.names[j]].scores[task.key].score,
-                    "difference": None,
-                    "ci": None,
-                    "p_a_better": None,
-                    "outcome": None,
-                }
-            )
+        result["tasks"] = [_task_entry(task, a_row, b_row, None) for task in board.tasks]
         return result
     arrays = state.arrays
     found = analysis.compare_pair(
@@ -305,21 +292,7 @@ def compare_models(session: Session, name: str, a: str, b: str) -> dict:
         arrays["aggregate_draws"],
         board.method,
     )
-    for task, difference in zip(board.tasks, found.tasks):
-        result["tasks"].append(
-            {
-                "key": task.key,
-                "title": task.title,
-                "metric": task.metric,
-                "higher_is_better": task.higher_is_better,
-                "a": rows[state.names[i]].scores[task.key].score,
-                "b": rows[state.names[j]].scores[task.key].score,
-                "difference": _round(difference.difference),
-                "ci": None if difference.ci is None else [_round(v) for v in difference.ci],
-                "p_a_better": _round(difference.p_a_better),
-                "outcome": difference.outcome,
-            }
-        )
+    result["tasks"] = [_task_entry(task, a_row, b_row, d) for task, d in zip(board.tasks, found.tasks)]
     result.update(wins=found.wins, ties=found.ties, losses=found.losses)
     result["wilcoxon"] = {
         "statistic": found.wilcoxon_statistic,
@@ -328,13 +301,29 @@ def compare_models(session: Session, name: str, a: str, b: str) -> dict:
     }
     if found.aggregate_difference is not None:
         result["aggregate"] = {
-            "a": rows[state.names[i]].aggregate,
-            "b": rows[state.names[j]].aggregate,
+            "a": a_row.aggregate,
+            "b": b_row.aggregate,
             "difference": _round(found.aggregate_difference),
             "ci": None if found.aggregate_ci is None else [_round(v) for v in found.aggregate_ci],
             "p_a_better": _round(found.aggregate_p_a_better),
         }
     return result
+
+
+def _task_entry(task, a_row, b_row, difference: analysis.TaskDifference | None) -> dict:
+    """One task's line of a comparison: the two shown scores and, once computed, the paired difference."""
+    return {
+        "key": task.key,
+        "title": task.title,
+        "metric": task.metric,
+        "higher_is_better": task.higher_is_better,
+        "a": a_row.scores[task.key].score,
+        "b": b_row.scores[task.key].score,
+        "difference": None if difference is None else _round(difference.difference),
+        "ci": None if difference is None or difference.ci is None else [_round(v) for v in difference.ci],
+        "p_a_better": None if difference is None else _round(difference.p_a_better),
+        "outcome": None if difference is None else difference.outcome,
+    }
 
 
 def _round(value: float | None) -> float | None:
