@@ -5,7 +5,11 @@ organiser makes a release and sets each model's tier and flag. Each view parses 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
+import threading
+
+from cachetools import LRUCache
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import session as web_session
 from wtforms import StringField
 
 from arena.server import suite_releases, suite_verification
@@ -81,7 +85,13 @@ def _frozen_page(name: str, number: int, kind: str):
             return redirect(url_for("suites.suite_page", name=name))  # the version on show now: the live board
         _not_found(exc)
     url = url_for(f"suite_releases.{kind}_page", name=view.suite, _external=True, **{_number_of(kind): number})
-    return render_template(
+    key = (view.json_sha256, url, tuple(v.number for v in made_then))
+    anonymous = g.user is None and not (request.cookies and web_session.get("_flashes"))
+    with _pages_lock:
+        kept = _pages.get(key) if anonymous else None
+    if kept is not None:  # a frozen page is the same for every visitor not signed in, for good
+        return kept
+    page = render_template(
         "suite_version.html" if kind == "version" else "suite_release.html",
         view=view,
         document=suite_releases.release_document(view),
@@ -89,6 +99,15 @@ def _frozen_page(name: str, number: int, kind: str):
         downloads=_downloads(view),
         made_then=made_then,
     )
+    if anonymous:
+        with _pages_lock:
+            _pages[key] = page
+    return page
+
+
+_pages_lock = threading.Lock()
+_pages: LRUCache[tuple, str] = LRUCache(maxsize=64)
+"""Frozen pages rendered for visitors not signed in, by what they show (the release's JSON by its SHA-256)."""
 
 
 def _is_current(name: str, version: int) -> bool:

@@ -433,9 +433,21 @@ def release_file(view: ReleaseView, suffix: str) -> bytes:
     return stored_bytes(view.files[suffix])
 
 
+_documents: LRUCache[str, dict] = LRUCache(maxsize=KEPT_DOCUMENTS)
+_documents_lock = threading.Lock()
+
+
 def release_document(view: ReleaseView) -> dict:
-    """The release's JSON document, parsed."""
-    return json.loads(stored_bytes(view.json_sha256))
+    """The release's JSON document, parsed once per process (what is stored under a SHA-256 never changes; the
+    same dict is handed to every caller, who must not change it)."""
+    with _documents_lock:
+        hit = _documents.get(view.json_sha256)
+    if hit is not None:
+        return hit
+    document = json.loads(stored_bytes(view.json_sha256))
+    with _documents_lock:
+        _documents[view.json_sha256] = document
+    return document
 
 
 def versions_frozen(session: Session, suite_name: str) -> list[ReleaseView]:
