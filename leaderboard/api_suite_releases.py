@@ -3,9 +3,12 @@ set a model's tier or flag (organisers)."""
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import asdict
 
-from flask import g, jsonify, url_for
+from cachetools import LRUCache
+from flask import Response, g, jsonify, url_for
 
 from arena.server import suite_releases, suite_verification
 from arena.server.suite_releases import ReleaseView
@@ -47,11 +50,22 @@ def get_release(name: str, number: int):
     """The release, how to cite it, and its JSON document (the same as its .json download, parsed)."""
     view = suite_releases.release_view(db_session(), name, number)
     described = _release_json(view)
-    return jsonify(
-        **described,
-        citation=asdict(suite_releases.citation(view, described["url"])),
-        document=suite_releases.release_document(view),
-    )
+    key = (view.json_sha256, json.dumps(described, sort_keys=True, default=str))
+    with _bodies_lock:
+        body = _bodies.get(key)
+    if body is None:  # what a release says never changes: made once per process
+        body = jsonify(
+            **described,
+            citation=asdict(suite_releases.citation(view, described["url"])),
+            document=suite_releases.release_document(view),
+        ).get_data()
+        with _bodies_lock:
+            _bodies[key] = body
+    return Response(body, mimetype="application/json")
+
+
+_bodies_lock = threading.Lock()
+_bodies: LRUCache[tuple, bytes] = LRUCache(maxsize=32)
 
 
 @bp.post("/suites/<name>/releases")
