@@ -16,6 +16,7 @@ import pytest
 from conftest import shot
 
 from arena.cli import main
+from arena.db.models import Competition
 from arena.server.jobs import pending, score_one
 from arena.server.rank_worker import refresh_ranks
 from arena.server.suite_install import prepare_builtin_suites
@@ -129,7 +130,13 @@ def test_a_model_page_shows_every_card_field_escaped_and_its_run_record(app, cli
     page = client.get("/s/core/models/cnn-reference").get_data(as_text=True)
     for title in ("Parameters", "Framework", "Licence", "Code", "Extra training data", "Trained on test inputs"):
         assert f"<th>{title}</th>" in page
-    assert 'id="run-record"' in page and "answer_sha256" in page and "peak_memory_mb" in page
+    assert 'id="run-record"' in page and "answer_key_matches" in page and "peak_memory_mb" in page
+    shown = client.get("/api/v1/suites/core/models/cnn-reference").get_data(as_text=True)
+    with app.extensions["arena_db"].session() as session:
+        hashes = [c.answer_sha256 for c in session.query(Competition)]
+    for digest in hashes:  # the answer key's hash is never shown: of a small key it would give the labels away
+        assert digest not in page and digest not in shown
+    assert '"answer_key_matches": true' in shown.replace('":true', '": true')
     assert "JAX + Flax NNX" in page and "jax " in page  # the software versions
     assert client.get("/s/core/models/nobody").status_code == 404
     assert client.get("/s/nothing").status_code == 404

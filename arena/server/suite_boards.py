@@ -724,6 +724,24 @@ def model_derived(session: Session, suite_name: str, model_name: str, what: str,
     )
 
 
+def public_card(card: dict | None, tasks: list[tuple[SuiteTask, Competition]]) -> dict:
+    """A card as readers see it: its run record's answer-key hashes replaced by whether each matches the answer
+    key the board scores that task with. The hash itself is never shown: of a small answer key it would give the
+    labels away to anyone who tries labels until the hash matches."""
+    card = dict(card or {})
+    run = card.get("run")
+    if isinstance(run, dict) and isinstance(run.get("tasks"), dict):
+        keys = {task.key: competition.answer_sha256 for task, competition in tasks}
+        shown = {}
+        for key, facts in run["tasks"].items():
+            if isinstance(facts, dict) and "answer_sha256" in facts:
+                facts = {name: value for name, value in facts.items() if name != "answer_sha256"}
+                facts["answer_key_matches"] = key in keys and run["tasks"][key]["answer_sha256"] == keys[key]
+            shown[key] = facts
+        card["run"] = {**run, "tasks": shown}
+    return card
+
+
 def _make_model_view(session: Session, suite_name: str, model_name: str) -> ModelView:
     suite = get_suite(session, suite_name)
     model = model_named(session, suite, model_name)
@@ -735,12 +753,12 @@ def _make_model_view(session: Session, suite_name: str, model_name: str) -> Mode
         ModelVersion(
             number=entry.number,
             submitted_at=entry.created_at.strftime("%Y-%m-%d %H:%M"),
-            card=entry.card,
+            card=public_card(entry.card, inputs.tasks),
             scores={task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks},
         )
         for entry in entries
     ]
-    card = entries[0].card if entries else {}
+    card = public_card(entries[0].card if entries else {}, inputs.tasks)
     return ModelView(
         suite=suite.name,
         name=model.name,

@@ -38,7 +38,16 @@ from arena.errors import ArenaError
 from arena.server import audit
 from arena.server.files import files_dir, write_whole
 from arena.server.suite_analysis import board_marks, store_arrays
-from arena.server.suite_boards import SuiteBoard, board_inputs, board_key, store, stored, suite_board, suite_board_csv
+from arena.server.suite_boards import (
+    SuiteBoard,
+    board_inputs,
+    board_key,
+    public_card,
+    store,
+    stored,
+    suite_board,
+    suite_board_csv,
+)
 from arena.server.suite_verification import EntryStatus, entry_statuses, kept_text, require_organiser
 from arena.server.suite_worker import compute
 from arena.server.suites import SuiteNotFound, get_suite
@@ -256,7 +265,7 @@ def _document(
     for row in board.rows:
         model = by_name.get(row.model)
         entry: SuiteEntry | None = inputs.latest.get(model.id) if model is not None else None
-        card = dict(entry.card or {}) if entry is not None else {}
+        card = public_card(entry.card, inputs.tasks) if entry is not None else {}
         models.append(
             {
                 "model": row.model,
@@ -268,7 +277,7 @@ def _document(
                 "flag_reason": entry.flag_reason if entry is not None else "",
                 "card": card,
                 "run": card.get("run"),
-                "run_matches_answer_key": _run_matches(card.get("run"), inputs.tasks),
+                "run_matches_answer_key": _run_matches(entry.card if entry is not None else None, inputs.tasks),
             }
         )
     tasks = [
@@ -317,9 +326,10 @@ def _document(
     )
 
 
-def _run_matches(run: object, tasks: list[tuple[SuiteTask, Competition]]) -> dict[str, bool] | None:
-    """Per task, whether the run record says it was scored against the answer key the board scores with (None
-    without a run record): a reader checks a reference run without the key's hash being published here."""
+def _run_matches(card: dict | None, tasks: list[tuple[SuiteTask, Competition]]) -> dict[str, bool] | None:
+    """Per task, whether the card's run record says it was scored against the answer key the board scores with
+    (None without a run record): a reader checks a reference run without the key's hash being published here."""
+    run = (card or {}).get("run")
     if not isinstance(run, dict) or not isinstance(run.get("tasks"), dict):
         return None
     recorded = run["tasks"]
