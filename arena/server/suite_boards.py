@@ -202,6 +202,9 @@ class ModelVersion:
     submitted_at: str
     card: dict
     scores: dict[str, TaskScore]
+    tier: str = "reported"
+    tier_note: str = ""
+    flag_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -754,6 +757,9 @@ def _make_model_view(session: Session, suite_name: str, model_name: str) -> Mode
             number=entry.number,
             submitted_at=entry.created_at.strftime("%Y-%m-%d %H:%M"),
             card=public_card(entry.card, inputs.tasks),
+            tier=entry.tier,
+            tier_note=entry.tier_note,
+            flag_reason=entry.flag_reason,
             scores={task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks},
         )
         for entry in entries
