@@ -240,6 +240,9 @@ def test_every_pair_the_diagram_and_the_sensitivity_panel(app, client, people, p
     assert any(sensitivity["winner_changes"])  # cyd wins without listops, and not with it
     suite_page = client.get("/s/pair").get_data(as_text=True)
     assert 'id="suite-sensitivity"' in suite_page and 'id="winner-changes"' in suite_page
+    sentence = suite_page.split('id="winner-changes">')[1].split("</b>")[0]
+    first = [model for model, ranks in shown.items() if ranks[0] == 1]
+    assert sentence.startswith(f"{first[0]} is first") and "without listops (cyd-model)" in " ".join(sentence.split())
 
 
 @BOTH
