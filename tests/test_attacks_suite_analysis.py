@@ -481,3 +481,385 @@ def test_nothing_a_participant_or_an_organiser_does_afterwards_changes_a_release
     live = client.get("/api/v1/suites/atk/leaderboard").get_json()
     assert {row["model"] for row in live["rows"]} == {"alpha", "beta", "gamma"}
     assert [row["model"] for row in json.loads(first["json"])["board"]["rows"]] == ["alpha", "beta"]
+
+
+# --- hostile bytes come out inert -------------------------------------------------------------------------------------
+
+HOSTILE = (
+    '<script>alert(1)</script> "><img src=x onerror=alert(1)> \\input{/etc/passwd} \\write18{id} }{ '
+    '[x](javascript:alert(1)) | =HYPERLINK("http://evil.example") %$#_&~^ @misc{x,'
+)
+
+
+def balanced(text: str) -> bool:
+    """Whether every unescaped brace of ``text`` is closed, in order (LaTeX and BibTeX read them so)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "{}" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1 if ch == "{" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def inert_html(text: str, where: str) -> None:
+    assert "<script>alert" not in text and "<img src=x" not in text, where
+    assert 'href="javascript' not in text.lower(), where
+
+
+def inert_latex(text: str, where: str) -> None:
+    assert "\\input{" not in text and "\\write18" not in text and "<script>" not in text, where
+    assert all(balanced(line) for line in text.splitlines() if not line.startswith("%")), where
+
+
+def inert_markdown(text: str, where: str) -> None:
+    unescaped = [r"(?<!\\)<script", r"(?<!\\)<img", r"(?<!\\)\]\(javascript:"]
+    assert not any(re.search(pattern, text) for pattern in unescaped), where
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    widths = {len(re.findall(r"(?<!\\)\|", line)) for line in rows}
+    assert len(widths) == 1, (where, widths)  # no text opened a new cell
+
+
+def inert_csv(text: str, where: str) -> None:
+    import csv
+
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            assert not (cell[:1] in "=+@" and "HYPERLINK" in cell), (where, cell)
+
+
+@BOTH
+def test_hostile_text_in_flags_notes_titles_and_cards_comes_out_inert_everywhere(app, client, people, tmp_path):
+    host(app, tmp_path, "atk", title=f"Evil {HOSTILE}")
+    hostile_card = {
+        "framework": "<script>alert(1)</script>",
+        "licence": "\\input{/etc/passwd} }{",
+        "code_url": '=HYPERLINK("http://evil.example","x")',
+        "paper_url": "javascript:alert(1)",
+        "notes": "[x](javascript:alert(1)) | a | b |",
+    }
+    enter(client, people.token("ada"), "alpha", predictions({PUBLIC[0]}), predictions(), **hostile_card)
+    enter(client, people.token("bob"), "beta", predictions(set(PUBLIC[:5])), predictions({PUBLIC[1]}))
+    enter(client, people.token("cyd"), "gamma", predictions(set(PUBLIC[:3])), predictions(set(PUBLIC[:4])))
+    organiser = people.token("org", organiser=True)
+    score_all(app)
+    headers = auth(organiser)
+    assert (
+        client.post("/api/v1/suites/atk/models/beta/flag", json={"reason": HOSTILE}, headers=headers).status_code == 200
+    )
+    tier = {"tier": "reproduced", "note": HOSTILE}
+    assert client.post("/api/v1/suites/atk/models/gamma/tier", json=tier, headers=headers).status_code == 200
+    score_all(app)
+    made = client.post("/api/v1/suites/atk/releases", json={"note": HOSTILE}, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    release = made.get_json()
+    files = downloads(client, release)
+    boss = signed_in(app, people, "boss", organiser=True)
+    pages = {
+        path: client.get(path).get_data(as_text=True)
+        for path in (
+            "/s",
+            "/s/atk",
+            "/s/atk?tier=reproduced",
+            "/s/atk/pairs",
+            "/s/atk/compare?a=alpha&b=gamma",
+            "/s/atk/utility",
+            "/s/atk/releases",
+            "/s/atk/releases/1",
+            "/s/atk/models/alpha",
+        )
+    }
+    pages["manage"] = boss.get("/s/atk/manage").get_data(as_text=True)
+    for where, text in pages.items():
+        inert_html(text, where)
+    assert "flagged: &lt;script&gt;" in pages["/s/atk"] and "&lt;script&gt;" in pages["manage"]
+    assert "&lt;script&gt;" in pages["/s/atk/releases/1"]
+    for which in ("critical-difference", "performance-profile"):
+        svg = client.get(f"/s/atk/{which}.svg")
+        assert svg.mimetype == "image/svg+xml" and b"<script" not in svg.data
+        import xml.etree.ElementTree as ElementTree
+
+        ElementTree.fromstring(svg.data)  # well formed: nothing a name holds broke out of its element
+    exports = {
+        "release.tex": files["tex"].decode(),
+        "release.md": files["md"].decode(),
+        "release.csv": files["csv"].decode(),
+        "export.tex": client.get("/s/atk/export.tex").get_data(as_text=True),
+        "export.md": client.get("/s/atk/export.md").get_data(as_text=True),
+        "export.csv": client.get("/s/atk/export.csv").get_data(as_text=True),
+        "leaderboard.csv": client.get("/s/atk/leaderboard.csv").get_data(as_text=True),
+        "compare.tex": compare(client, "alpha", "gamma", format="latex").get_data(as_text=True),
+        "compare.md": compare(client, "alpha", "gamma", format="markdown").get_data(as_text=True),
+        "compare.csv": compare(client, "alpha", "gamma", format="csv").get_data(as_text=True),
+    }
+    for where, text in exports.items():
+        if where.endswith(".tex"):
+            inert_latex(text, where)
+        elif where.endswith(".md"):
+            inert_markdown(text, where)
+        else:
+            inert_csv(text, where)
+    assert "textless{}script" in exports["export.tex"]  # the flag's reason is there, escaped
+    assert "'=HYPERLINK" in exports["release.csv"]  # the card's field is there, as text
+    bibtex = client.get("/api/v1/suites/atk/releases/1").get_json()["citation"]["bibtex"]
+    assert balanced(bibtex) and "\\input{" not in bibtex and bibtex.count("@misc{") == 1
+    document = json.loads(files["json"])
+    flags = {m["model"]: m["flag_reason"] for m in document["models"]}
+    assert document["note"] == HOSTILE and flags["beta"] == HOSTILE  # data, as written
+
+
+@BOTH
+def test_a_reference_run_record_never_publishes_an_answer_key_s_hash(app, client, people, atk):
+    """An organiser's ``arena baseline --submit`` records, per task, the SHA-256 of the answer key it was scored
+    against. That hash is kept from every page, download and release: a small hidden answer key could be found from it
+    by trying labels (a release publishes a salted commitment instead, and says whether each run matched)."""
+    with app.extensions["arena_db"].session() as session:
+        hashes = dict(
+            session.execute(
+                select(Competition.slug, Competition.answer_sha256).where(Competition.slug.like("atk-%"))
+            ).all()
+        )
+    run = {
+        "command": "arena baseline --suite atk mlp",
+        "seed": 0,
+        "tasks": {
+            key: {"version": 1, "answer_sha256": sha, "metric": "accuracy"}
+            for slug, sha in hashes.items()
+            for key in ("left", "right")
+            if slug.startswith(f"atk-{key}")
+        },
+    }
+    organiser = people.token("org", organiser=True)
+    enter(client, organiser, "mlp-reference", predictions({PUBLIC[0]}), predictions(), baseline=True, run=run)
+    enter(client, people.token("ada"), "alpha", predictions(set(PUBLIC[:4])), predictions({PUBLIC[2]}))
+    score_all(app)
+    made = client.post("/api/v1/suites/atk/releases", json={}, headers=auth(organiser))
+    assert made.status_code == 201, made.get_json()
+    document = json.loads(downloads(client, made.get_json())["json"])
+    matched = {m["model"]: m["run_matches_answer_key"] for m in document["models"]}
+    assert matched["mlp-reference"] == {"left": True, "right": True}  # what a reader needs: the run used this key
+    seen = {
+        "release json": json.dumps(document),
+        "release api": client.get("/api/v1/suites/atk/releases/1").get_data(as_text=True),
+        "release page": client.get("/s/atk/releases/1").get_data(as_text=True),
+        "model api": client.get("/api/v1/suites/atk/models/mlp-reference").get_data(as_text=True),
+        "model page": client.get("/s/atk/models/mlp-reference").get_data(as_text=True),
+        "board": client.get("/api/v1/suites/atk/leaderboard").get_data(as_text=True),
+        "export": client.get("/s/atk/export.json").get_data(as_text=True),
+    }
+    for where, text in seen.items():
+        for slug, sha in hashes.items():
+            assert sha not in text, (where, slug)
+
+
+# --- caches: nobody's view for another, never stale -------------------------------------------------------------------
+
+
+@BOTH
+def test_a_signed_in_organiser_s_page_is_never_served_to_a_visitor(app, client, people, scored):
+    boss = signed_in(app, people, "bigboss", organiser=True)
+    paths = ("/s/atk", "/s/atk?tier=reproduced", "/s/atk/pairs", "/s/atk/compare?a=alpha&b=beta", "/s/atk/utility")
+    for path in paths:  # the organiser first, so that whatever is kept was made for them
+        mine = boss.get(path).get_data(as_text=True)
+        assert "bigboss" in mine and 'name="csrf_token"' in mine, path
+    token = re.search(r'name="csrf_token" value="([^"]+)"', boss.get("/s/atk/manage").get_data(as_text=True))
+    flagged = boss.post("/s/atk/manage/models/beta/flag", data={"reason": "late", "csrf_token": token.group(1)})
+    assert flagged.status_code == 302  # a message waits in the organiser's session for their next page
+    score_all(app)
+    for path in paths:
+        for visitor in (client, app.test_client()):
+            page = visitor.get(path).get_data(as_text=True)
+            assert "bigboss" not in page and "csrf_token" not in page and "is flagged" not in page, path
+            assert "Log in" in page or "login" in page, path
+    after = boss.get("/s/atk").get_data(as_text=True)
+    assert "bigboss" in after and "beta version 1 is flagged" in after
+
+
+@BOTH
+def test_a_flag_or_a_tier_shows_on_the_next_request_everywhere_and_in_another_process(app, client, people, scored):
+    from conftest import make_app
+
+    url = app.extensions["arena_db"].engine.url.render_as_string(hide_password=False)
+    other = make_app(DATABASE_URL=url)  # a second server process on the same database keeps its own boards
+    try:
+        views = ("/s/atk", "/s/atk/export.md", "/api/v1/suites/atk/leaderboard", "/api/v1/suites/atk/pairs")
+        for server in (client, other.test_client()):
+            for path in views:
+                assert server.get(path).status_code == 200  # every view kept before the change
+            rows = server.get("/api/v1/suites/atk/leaderboard").get_json()["rows"]
+            assert [row["model"] for row in rows if row["rank"] == 1] == ["alpha"]
+        assert (
+            client.post(
+                "/api/v1/suites/atk/models/alpha/flag", json={"reason": "copied"}, headers=auth(scored)
+            ).status_code
+            == 200
+        )
+        tier = {"tier": "reproduced", "note": "re-ran commit abc"}
+        assert client.post("/api/v1/suites/atk/models/beta/tier", json=tier, headers=auth(scored)).status_code == 200
+        for server in (client, other.test_client()):  # before the worker's statistics: shown, never ranked
+            rows = {row["model"]: row for row in server.get("/api/v1/suites/atk/leaderboard").get_json()["rows"]}
+            assert rows["alpha"]["flag_reason"] == "copied" and rows["alpha"]["rank"] is None
+            assert "flagged: copied" in server.get("/s/atk").get_data(as_text=True)
+            assert "copied" in server.get("/s/atk/export.md").get_data(as_text=True)
+            vouched = server.get("/api/v1/suites/atk/leaderboard?tier=reproduced").get_json()["rows"]
+            assert [row["model"] for row in vouched] == ["beta"]
+        score_all(app)
+        for server in (client, other.test_client()):
+            rows = {row["model"]: row for row in server.get("/api/v1/suites/atk/leaderboard").get_json()["rows"]}
+            assert rows["alpha"]["rank"] is None and rows["beta"]["rank"] == 1
+            assert server.get("/api/v1/suites/atk/pairs").get_json()["models"] == ["beta"]
+            found = server.get("/api/v1/suites/atk/compare?a=alpha&b=beta").get_json()
+            assert found["pending"] is False and found["aggregate"] is None  # a flagged model has no aggregate
+            marks = server.get("/s/atk/export.json").get_json()["rows"]
+            assert [row["model"] for row in marks if row["aggregate_mark"] == "best"] == ["beta"]
+    finally:
+        other.extensions["arena_db"].engine.dispose()
+
+
+@BOTH
+def test_the_pairs_page_and_its_figures_answer_while_there_is_nothing_to_draw(app, client, people, atk):
+    """A suite with no model yet, a board whose statistics the worker has yet to compute (after any new entry or
+    flag), and a board with no ranked model: the pairs page says so and the figures are empty, never an error."""
+    paths = (
+        "/s/atk/pairs",
+        "/s/atk/critical-difference.svg",
+        "/s/atk/performance-profile.svg",
+        "/api/v1/suites/atk/pairs",
+    )
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    wrong = []
+
+    def check(when: str) -> None:
+        for path in paths:
+            for visitor in (client, signed_in(app, people, "viewer")):
+                response = visitor.get(path)
+                if response.status_code != 200:
+                    wrong.append((when, path, response.status_code))
+
+    check("no model")
+    enter(client, people.token("ada"), "alpha", predictions({PUBLIC[0]}), "id,label\n")  # right's file is empty
+    check("pending")
+    score_all(app)
+    check("no ranked model")
+    assert wrong == []
+
+
+# --- stored files: never served, never named ----------------------------------------------------------------------
+
+
+def stored_statistics(arena_home) -> list:
+    return sorted((arena_home / "files" / "suites").rglob("*.*"))
+
+
+@BOTH
+def test_no_url_serves_the_stored_draws_or_names_where_they_are(app, client, people, scored, arena_home):
+    made = client.post("/api/v1/suites/atk/releases", json={}, headers=auth(scored))
+    assert made.status_code == 201
+    found = stored_statistics(arena_home)
+    key = next(path.stem for path in found if path.suffix == ".npz")
+    relative = f"suites/{key[:2]}/{key}"
+    attempts = [
+        f"/files/{relative}.npz",
+        f"/static/../files/{relative}.npz",
+        f"/static/..%2f..%2ffiles/{relative}.npz",
+        f"/s/atk/..%2f..%2f{relative}.npz",
+        "/s/atk/releases/1.npz",
+        "/s/atk/versions/1.npz",
+        "/s/atk/export.npz",
+        "/api/v1/suites/atk/export?format=npz",
+        "/api/v1/suites/atk/releases/1.npz",
+        f"/s/atk/releases/{key}",
+        "/api/v1/suites/atk/releases/1?format=npz",
+    ]
+    for path in attempts:
+        response = client.get(path)
+        assert not response.data.startswith(b"PK\x03\x04") and b"NUMPY" not in response.data, path
+        assert response.status_code in (200, 301, 302, 308, 400, 404), (path, response.status_code)
+    everything = [
+        client.get(path).get_data(as_text=True)
+        for path in (
+            "/s/atk",
+            "/s/atk/pairs",
+            "/s/atk/compare?a=alpha&b=beta",
+            "/api/v1/suites/atk/leaderboard",
+            "/api/v1/suites/atk/pairs",
+            "/api/v1/suites/atk/compare?a=alpha&b=beta",
+            "/api/v1/suites/atk/releases/1",
+            "/s/atk/releases/1",
+            "/s/atk/releases/1.json",
+            "/s/atk/export.json",
+        )
+    ]
+    for text in everything:
+        assert key not in text and str(arena_home) not in text
+
+
+@BOTH
+def test_a_damaged_stored_file_names_no_path_in_any_answer(app, client, people, scored, arena_home):
+    from arena.server import suite_analysis, suite_cache, suite_releases
+
+    release = client.post("/api/v1/suites/atk/releases", json={}, headers=auth(scored)).get_json()
+    for path in stored_statistics(arena_home):
+        if path.suffix == ".npz":
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # cut short, as a full disk leaves it
+    json_file = suite_releases.release_path(release["files"]["json"])
+    json_file.write_bytes(b'{"damaged": true}')
+    suite_analysis._draws.clear()  # as a restarted server finds them
+    suite_releases._read.clear()
+    suite_cache.forget()
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    wrong = []
+    for path in (
+        "/s/atk/compare?a=alpha&b=beta",
+        "/api/v1/suites/atk/compare?a=alpha&b=beta",
+        "/api/v1/suites/atk/compare?a=alpha&b=beta&format=latex",
+        "/s/atk/pairs",
+        "/s/atk",
+        "/s/atk/releases/1",
+        "/s/atk/releases/1.json",
+        "/api/v1/suites/atk/releases/1",
+    ):
+        response = client.get(path)
+        text = response.get_data(as_text=True)
+        if str(arena_home) in text or "Traceback" in text or "releases/" + release["files"]["json"][:2] in text:
+            wrong.append((path, "names a path"))
+        if "compare" in path and response.status_code >= 500:  # damaged draws: the comparison waits for them
+            wrong.append((path, response.status_code))
+    assert wrong == []
+
+
+# --- no work or memory that grows with what a visitor asks for ------------------------------------------------------------
+
+
+def kept_sizes(app) -> tuple[int, int]:
+    """How many values the suite caches hold for this app's database, and how many locks they keep."""
+    from arena.server import suite_cache
+
+    engine = app.extensions["arena_db"].engine
+    with suite_cache._lock:
+        values = sum(len(kept.values) for kept in suite_cache._kept.get(engine, {}).values())
+        locks = len(suite_cache._computing.get(engine, {}))
+    return values, locks
+
+
+@BOTH
+def test_made_up_names_and_weights_fill_no_cache(app, client, people, scored):
+    """Whatever a visitor puts in a URL (a model name, weights, a pair to compare), what the server keeps for the
+    suite stays bounded: a new name costs one look-up and is forgotten."""
+
+    def visit(batch: range) -> None:
+        for i in batch:
+            fake = f"nobody{i}"
+            assert client.get(f"/s/atk/models/{fake}").status_code == 404
+            assert client.get(f"/api/v1/suites/atk/models/{fake}").status_code == 404
+            assert compare(client, fake, "beta").status_code == 404
+            assert (
+                compare(client, "alpha", "beta" if i % 2 else "BETA", format=("csv", "latex")[i % 2]).status_code == 200
+            )
+            assert client.get(f"/api/v1/suites/atk/utility?accuracy={1 + i}&parameters={i / 7}").status_code == 200
+            assert client.get(f"/s/atk/utility?accuracy=1&training={i}").status_code == 200
+
+    visit(range(20))
+    before = kept_sizes(app)
+    visit(range(20, 220))
+    assert kept_sizes(app) == before
