@@ -67,7 +67,11 @@ def suite_compare(name: str):
     comparison = suite_analysis.compare_models(db_session(), name, a, b)
     if fmt is None:
         return jsonify(comparison)
-    return send_export(exports.render(exports.comparison_table(comparison), fmt), fmt, f"{name}-{a}-vs-{b}")
+    return send_export(
+        exports.render(exports.comparison_table(comparison), fmt),
+        fmt,
+        f"{comparison['suite']}-{comparison['a']}-vs-{comparison['b']}",
+    )
 
 
 @bp.get("/suites/<name>/pairs")

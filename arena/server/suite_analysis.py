@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import threading
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
@@ -28,7 +29,9 @@ from sqlalchemy.orm import Session
 
 from arena.server.files import files_dir, write_whole
 from arena.server.suite_boards import (
+    SHOWN_STEP,
     SuiteBoard,
+    aggregate_step_of,
     board_inputs,
     board_key,
     board_state,
@@ -41,7 +44,7 @@ from arena.server.suites import SuiteNotFound, get_suite
 from arena.server.teams import name_key
 from arena.suites import analysis, figures
 from arena.suites.aggregate import HIGHER_IS_BETTER, aggregate, normalise
-from arena.suites.scales import TaskScale
+from arena.suites.scales import SHOWN_DECIMALS, TaskScale
 
 PROFILE_POINTS = 200
 """At most this many values of τ are kept for the performance profile (a log-spaced grid beyond it)."""
@@ -78,7 +81,10 @@ def analyse(
     if len(pool):
         aggregates[pool] = aggregate(method, normalise(scores[pool][:, :, None], floors, ceilings), task_weights)[:, 0]
         aggregate_draws[pool] = aggregate(method, normalise(draws[pool], floors, ceilings), task_weights)
-        normalised = normalise(scores[pool], floors, ceilings)
+        # The tests and the profile read the scores as the board shows them (4 decimals): no order of two scores
+        # shown equal, and no ratio finer than the board's, is given away.
+        shown = np.round(scores[pool], SHOWN_DECIMALS)
+        normalised = normalise(shown, floors, ceilings)
         tests = analysis.pairwise_tests(normalised, draws[pool], higher)
         profile = analysis.performance_profile(normalised)
         result["pairs"] = {
@@ -174,7 +180,7 @@ def load_arrays(key: str) -> dict[str, np.ndarray] | None:
     try:
         with np.load(draws_path(key)) as found:
             arrays = {name: found[name] for name in found.files}
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):  # damaged: the comparison waits for them
         return None
     with _draws_lock:
         _draws[key] = arrays
@@ -281,10 +287,10 @@ def compare_models(session: Session, name: str, a: str, b: str) -> dict:
         result["tasks"] = [_task_entry(task, a_row, b_row, None) for task in board.tasks]
         return result
     arrays = state.arrays
-    found = analysis.compare_pair(
+    found = analysis.compare_pair(  # the scores as the board shows them: no finer difference than it shows
         i,
         j,
-        state.scores,
+        np.round(state.scores, SHOWN_DECIMALS),
         arrays["draws"],
         state.floors,
         state.ceilings,
@@ -303,8 +309,8 @@ def compare_models(session: Session, name: str, a: str, b: str) -> dict:
         result["aggregate"] = {
             "a": a_row.aggregate,
             "b": b_row.aggregate,
-            "difference": _round(found.aggregate_difference),
-            "ci": None if found.aggregate_ci is None else [_round(v) for v in found.aggregate_ci],
+            "difference": _aggregate_shown(board, found.aggregate_difference),
+            "ci": None if found.aggregate_ci is None else [_aggregate_shown(board, v) for v in found.aggregate_ci],
             "p_a_better": _round(found.aggregate_p_a_better),
         }
     return result
@@ -324,6 +330,15 @@ def _task_entry(task, a_row, b_row, difference: analysis.TaskDifference | None) 
         "p_a_better": None if difference is None else _round(difference.p_a_better),
         "outcome": None if difference is None else difference.outcome,
     }
+
+
+def _aggregate_shown(board: SuiteBoard, value: float | None) -> float | None:
+    """A difference of aggregates in the step the board shows aggregates in (coarser than four decimals on a narrow
+    scale, so that no task's score is read back finer than its own board shows it)."""
+    if value is None:
+        return None
+    step = aggregate_step_of(board.method, [(t.weight, t.floor, t.ceiling) for t in board.tasks])
+    return _round(value) if step <= SHOWN_STEP else round(round(float(value) / step) * step, 12) + 0.0
 
 
 def _round(value: float | None) -> float | None:
@@ -435,7 +450,7 @@ def pictures(session: Session, name: str) -> Pictures:
                 title=f"Critical-difference diagram, {title}",
             ),
             profile=figures.performance_profile_svg(
-                view.models, view.profile_taus, view.profile_shares, title=f"Performance profile, {title}"
+                view.models, view.profile_taus or [1.0], view.profile_shares, title=f"Performance profile, {title}"
             ),
         )
 

@@ -582,10 +582,15 @@ def aggregate_step(method: str, tasks: list[tuple[SuiteTask, Competition]]) -> f
     ``1e-4`` times the largest such factor, no task's score can be read back finer than its board shows it.
     Rank-based aggregates carry ranks, not scores.
     """
-    if method in ("mean_rank", "mean_win_rate") or not tasks:
+    return aggregate_step_of(method, [(task.weight, task.floor, task.ceiling) for task, _ in tasks])
+
+
+def aggregate_step_of(method: str, scales: list[tuple[float, float, float]]) -> float:
+    """:func:`aggregate_step` from each task's (weight, floor, ceiling)."""
+    if method in ("mean_rank", "mean_win_rate") or not scales:
         return SHOWN_STEP
-    total = sum(task.weight for task, _ in tasks)
-    factor = max(task.weight / (total * abs(task.ceiling - task.floor)) for task, _ in tasks)
+    total = sum(weight for weight, _, _ in scales)
+    factor = max(weight / (total * abs(ceiling - floor)) for weight, floor, ceiling in scales)
     return max(SHOWN_STEP, SHOWN_STEP * factor)
 
 

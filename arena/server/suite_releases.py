@@ -63,6 +63,8 @@ SUFFIXES = {"json": "json", "csv": "csv", **{EXTENSIONS[fmt]: fmt for fmt in TAB
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", **MEDIA_TYPES}
 """Each format's media type, as a download is served."""
 KEPT_DOCUMENTS = 32
+MAX_NUMBER = 2**31 - 1
+"""The largest release or version number the database's integer column holds: a larger one names none."""
 
 
 class ReleaseError(ArenaError):
@@ -418,11 +420,15 @@ def releases(session: Session, suite_name: str, kind: str = "release") -> list[R
 def release_view(session: Session, suite_name: str, number: int, kind: str = "release") -> ReleaseView:
     """One release (or frozen version) of the suite, or a :class:`ReleaseNotFound` saying which there are."""
     suite = get_suite(session, suite_name)
-    found = session.execute(
-        select(SuiteRelease, User.username)
-        .outerjoin(User, User.id == SuiteRelease.created_by)
-        .where(SuiteRelease.suite_id == suite.id, SuiteRelease.kind == _kind(kind), SuiteRelease.number == number)
-    ).first()
+    found = (
+        session.execute(
+            select(SuiteRelease, User.username)
+            .outerjoin(User, User.id == SuiteRelease.created_by)
+            .where(SuiteRelease.suite_id == suite.id, SuiteRelease.kind == _kind(kind), SuiteRelease.number == number)
+        ).first()
+        if 0 < number <= MAX_NUMBER
+        else None
+    )
     if found is None:
         numbers = session.scalars(
             select(SuiteRelease.number)

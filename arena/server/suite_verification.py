@@ -204,7 +204,7 @@ def _entry(
     query = select(SuiteEntry).where(SuiteEntry.model_id == model.id)
     if version is None:
         query = query.order_by(SuiteEntry.number.desc()).limit(1)
-    elif isinstance(version, bool) or not isinstance(version, int):
+    elif isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
         raise VerificationError(f"'version' must be a whole number, the model's version; got {version!r}.")
     else:
         query = query.where(SuiteEntry.number == version)
