@@ -20,6 +20,11 @@ from test_suites_exports import latex_problems, ranked_pair
 from test_suites_server import BOTH, board_json, card, enter, good_files
 
 from arena.cli import main
+from arena.server import suite_analysis, suite_cache
+from arena.server.suite_analysis import draws_path
+from arena.server.suite_boards import board_inputs, board_key
+from arena.server.suite_worker import refresh_suites
+from arena.server.suites import get_suite
 from arena.suites import analysis
 from arena.suites.aggregate import normalise
 
@@ -316,3 +321,18 @@ def test_arena_suite_compare_prints_the_comparison_and_exports_it_for_a_paper(li
     assert r"\begin{tabular}" in latex and latex_problems(latex) == [] and "win" in latex
     assert main(["suite", "compare", "pair", "middle", "nobody", "--server", server.url]) == 1
     assert "no model 'nobody'" in capsys.readouterr().err
+
+
+def test_a_lost_draws_file_is_computed_again_by_the_worker(app, client, people, pair):
+    enter(client, people.token("ada"), good_files(0.8, 0.6), card("ada-model"))
+    enter(client, people.token("bob"), good_files(0.7, 0.5, seed=1), card("bob-model"))
+    people.drain()
+    assert compare_json(client, "ada-model", "bob-model")["pending"] is False
+    with app.extensions["arena_db"].read_session() as session, session.begin():
+        key = board_key(board_inputs(session, get_suite(session, "pair")))
+    draws_path(key).unlink()
+    suite_analysis._draws.clear()  # as a process that has not read them yet
+    suite_cache.forget()
+    assert compare_json(client, "ada-model", "bob-model")["pending"] is True
+    assert refresh_suites(app.extensions["arena_db"]) == 1
+    assert draws_path(key).exists() and compare_json(client, "ada-model", "bob-model")["pending"] is False

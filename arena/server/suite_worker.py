@@ -25,7 +25,7 @@ from arena.db.models import Suite as SuiteRecord
 from arena.server.claims import claim_board, release_board, worker_name
 from arena.server.feedback import load_rows
 from arena.server.ranks import board_rows
-from arena.server.suite_analysis import analyse, store_arrays
+from arena.server.suite_analysis import analyse, draws_path, store_arrays
 from arena.server.suite_boards import (
     FILTERS,
     FORMAT,
@@ -44,9 +44,11 @@ from arena.suites.scales import TaskScale
 log = logging.getLogger("arena.suites")
 RETRY_SECONDS = 30.0  # a board left undone (another worker's claim, a failure) is looked at again after this
 
-_seen: weakref.WeakKeyDictionary[Database, dict[int, tuple[tuple, bool, float]]] = weakref.WeakKeyDictionary()
+_seen: weakref.WeakKeyDictionary[Database, dict[int, tuple[tuple, bool, float, str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
 """Per database and suite: what its inputs' signature was when last looked at, whether its board was done then,
-and when to look again if not."""
+when to look again if not, and the key its statistics are stored under."""
 _seen_lock = threading.Lock()
 
 
@@ -60,16 +62,18 @@ def refresh_suites(db: Database) -> int:
     for suite_id, signature in signatures.items():
         with _seen_lock:
             last = seen.get(suite_id)
-        if last is not None and last[0] == signature and (last[1] or time.monotonic() < last[2]):
-            continue
+        if last is not None and last[0] == signature:
+            still = last[1] and (last[3] is None or _stored(last[3]))  # done, and its files not lost since
+            if still or (not last[1] and time.monotonic() < last[2]):
+                continue
         try:
-            count, done = _refresh_suite(db, suite_id)
+            count, done, key = _refresh_suite(db, suite_id)
         except Exception:  # one broken suite must not stop the others; it is tried again after RETRY_SECONDS
             log.exception("statistics of suite %s failed", suite_id)
-            count, done = 0, False
+            count, done, key = 0, False, None
         computed += count
         with _seen_lock:
-            seen[suite_id] = (signature, done, time.monotonic() + RETRY_SECONDS)
+            seen[suite_id] = (signature, done, time.monotonic() + RETRY_SECONDS, key)
     return computed
 
 
@@ -97,33 +101,40 @@ def _signatures(session) -> dict[int, tuple]:
     return {suite_id: tuple(parts) for suite_id, parts in signatures.items()}
 
 
-def _refresh_suite(db: Database, suite_id: int) -> tuple[int, bool]:
-    """Compute the suite board's statistics if they are missing; returns (how many computed, whether it is done)."""
+def _refresh_suite(db: Database, suite_id: int) -> tuple[int, bool, str | None]:
+    """Compute the suite board's statistics if they are missing; returns how many were computed, whether the board
+    is done, and its key."""
     with db.read_session() as session, session.begin():
         suite = session.get(SuiteRecord, suite_id)
         if suite is None:
-            return 0, True
+            return 0, True, None
         inputs = board_inputs(session, suite)
         key = board_key(inputs)
-        if key is None or statistics_path(key).exists():
-            return 0, True
+        if key is None or _stored(key):
+            return 0, True, key
         session.expunge_all()  # the rows are read outside the transaction: nothing is held while computing
     token = worker_name()
     with db.session() as session, session.begin():
         if not claim_board(session, key, token):
-            return 0, False  # another worker is computing it
+            return 0, False, key  # another worker is computing it
     try:
-        if statistics_path(key).exists():  # it may have finished just before the claim was ours
-            return 0, True
+        if _stored(key):  # it may have finished just before the claim was ours
+            return 0, True, key
         started = time.monotonic()
         statistics, arrays = compute(inputs)
         store_arrays(key, arrays)  # before the statistics: a reader who finds them finds the draws
         store(key, statistics)
         log.info("statistics of suite %s in %.1f s", inputs.suite.name, time.monotonic() - started)
-        return 1, True
+        return 1, True, key
     finally:
         with db.session() as session, session.begin():
             release_board(session, key, token)
+
+
+def _stored(key: str) -> bool:
+    """Whether a board's statistics and the draws kept beside them are both in the file store (a lost draws file
+    is computed again, so comparisons never wait for it for good)."""
+    return statistics_path(key).exists() and draws_path(key).exists()
 
 
 def compute(inputs: BoardInputs) -> tuple[dict, dict[str, np.ndarray]]:
