@@ -5,7 +5,7 @@ renders."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, g, render_template, request, session
 
 from arena.server import suite_efficiency
 from arena.server.suites import SuiteNotFound
@@ -23,11 +23,17 @@ def utility_page(name: str):
     except WeightError as exc:  # the form again, holding what was typed, above what to fix
         typed = {key: request.args.get(key, "") for key in DEFAULT_WEIGHTS}
         return _page(name, None, typed, exc.messages()), 400
+    typed = {key: f"{value:g}" for key, value in weights.items()}
+    db = db_session()
     try:
-        board = suite_efficiency.utility_board(db_session(), name, weights)
+        if g.user is None and not (request.cookies and session.get("_flashes")):  # the page everyone gets
+            return suite_efficiency.utility_derived(
+                db, name, weights, "page", lambda board: _page(name, board, typed, [])
+            )
+        board = suite_efficiency.utility_board(db, name, weights)
     except SuiteNotFound:
         abort(404, description=f"there is no suite '{name}'.")
-    return _page(name, board, {key: f"{value:g}" for key, value in weights.items()}, [])
+    return _page(name, board, typed, [])
 
 
 def _page(name: str, board: suite_efficiency.UtilityBoard | None, typed: dict[str, str], problems: list[str]) -> str:

@@ -336,3 +336,20 @@ def test_a_lost_draws_file_is_computed_again_by_the_worker(app, client, people, 
     assert compare_json(client, "ada-model", "bob-model")["pending"] is True
     assert refresh_suites(app.extensions["arena_db"]) == 1
     assert draws_path(key).exists() and compare_json(client, "ada-model", "bob-model")["pending"] is False
+
+
+def test_answers_to_a_visitor_s_choices_are_kept_apart_and_bounded(app, client, people, pair):
+    enter(client, people.token("ada"), good_files(0.8, 0.6), card("ada-model"))
+    enter(client, people.token("bob"), good_files(0.7, 0.5, seed=1), card("bob-model"))
+    people.drain()
+    assert client.get("/s/pair").status_code == 200  # the board's page, kept
+    engine = app.extensions["arena_db"].engine
+    kept = suite_cache._kept[engine]["pair"]
+    values = dict(kept.values)
+    for i in range(suite_cache.MAX_QUERIES + 40):
+        assert client.get(f"/api/v1/suites/pair/utility?accuracy=1&parameters={i}").status_code == 200
+    assert compare_json(client, "ada-model", "bob-model") == compare_json(client, "ada-model", "bob-model")
+    kept = suite_cache._kept[engine]["pair"]
+    assert len(kept.queries) <= suite_cache.MAX_QUERIES and kept.values.keys() >= values.keys()
+    assert not [what for (_, what) in suite_cache._computing[engine] if what and what[0] == "compare"]
+    assert not [what for (_, what) in suite_cache._computing[engine] if isinstance(what[0], tuple)]  # the weights'

@@ -262,10 +262,15 @@ def _index(state: AnalysisState, model: str) -> int:
 def compare_models(session: Session, name: str, a: str, b: str) -> dict:
     """Models ``a`` and ``b`` of the suite side by side: per task the difference with its paired 95% interval and
     the chance A does better; win / tie / loss; the Wilcoxon signed-rank test over the tasks; the difference of
-    aggregates with its joint interval. ``pending`` while the worker has yet to compute the board."""
+    aggregates with its joint interval. ``pending`` while the worker has yet to compute the board. Each pair is
+    worked out once per version of the board (a link to a comparison is read many times)."""
     state = analysis_state(session, name)
-    board = state.board
     i, j = _index(state, a), _index(state, b)
+    return cached(session, name, ("compare", i, j), lambda: (_compare(state, i, j), state.waiting), query=True)
+
+
+def _compare(state: AnalysisState, i: int, j: int) -> dict:
+    board = state.board
     result: dict = {
         "suite": board.name,
         "version": board.version,

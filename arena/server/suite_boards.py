@@ -464,21 +464,23 @@ def suite_board(
 def board_derived(
     session: Session,
     name: str,
-    what: str,
+    what: str | tuple,
     make: Callable[[SuiteBoard], T],
     *,
     hide_extra_data: bool = False,
     hide_trained_on_test: bool = False,
     tier: str = "reported",
+    query: bool = False,
 ) -> T:
     """``make(board)`` for the suite's board with these filters (its CSV, a rendered page), made once per version
-    of the board and kept beside it under ``what``."""
+    of the board and kept beside it under ``what`` (``query``: ``what`` holds a visitor's choices, kept apart
+    and bounded, see :func:`arena.server.suite_cache.cached`)."""
 
     def compute() -> tuple[T, str | None]:
         board, waiting = _kept_board(session, name, hide_extra_data, hide_trained_on_test, tier)
         return make(board), waiting
 
-    return cached(session, name, (what, hide_extra_data, hide_trained_on_test, tier), compute)
+    return cached(session, name, (what, hide_extra_data, hide_trained_on_test, tier), compute, query=query)
 
 
 def _kept_board(

@@ -36,6 +36,9 @@ MAX_SUITES = 64
 """Suites kept per database; the least recently asked for goes first."""
 MAX_VALUES = 256
 """Values kept per suite (boards, their JSON, CSV and pages, models' views); the oldest go first."""
+MAX_QUERIES = 256
+"""Answers to a query of the visitor's choosing kept per suite (a comparison of two models, a utility view's
+weights), apart from the values above: however many a visitor asks for, they never push a board out."""
 
 _VERSIONS_READ = "arena_suite_versions_read"
 _TASKS = (
@@ -67,6 +70,10 @@ class _Kept:
     def __init__(self, version: tuple) -> None:
         self.version = version
         self.values: dict[tuple, tuple[object, str | None]] = {}
+        self.queries: dict[tuple, tuple[object, str | None]] = {}
+
+    def store(self, what: tuple, query: bool) -> dict[tuple, tuple[object, str | None]]:
+        return self.queries if query else self.values
 
 
 _kept: weakref.WeakKeyDictionary[object, dict[str, _Kept]] = weakref.WeakKeyDictionary()  # engine -> name -> kept
@@ -99,12 +106,15 @@ def suite_version(session: Session, name: str) -> tuple | None:
     return version
 
 
-def cached(session: Session, name: str, what: tuple, compute: Callable[[], tuple[T, str | None]]) -> T:
+def cached(
+    session: Session, name: str, what: tuple, compute: Callable[[], tuple[T, str | None]], *, query: bool = False
+) -> T:
     """The value ``compute()`` gives for suite ``name`` now, computed at most once per version of the suite.
 
     ``compute`` returns the value and the key of the statistics it was made without (None when it waited for
     none): such a value is made again as soon as they are stored. A suite that does not exist is not kept:
-    ``compute`` runs (and raises what it raises).
+    ``compute`` runs (and raises what it raises). ``query``: ``what`` holds what a visitor chose (two models,
+    some weights), and is kept among at most MAX_QUERIES such answers.
     """
     version = suite_version(session, name)
     if version is None:
@@ -112,12 +122,13 @@ def cached(session: Session, name: str, what: tuple, compute: Callable[[], tuple
     engine = session.get_bind()
     with _lock:
         suites = _kept.setdefault(engine, {})
-        computing = _computing.setdefault(engine, {}).setdefault((name, what), threading.Lock())
-    hit = _fresh(suites, name, version, what)
+    hit = _fresh(suites, name, version, what, query)
     if hit is not None:
         return hit
+    with _lock:  # a lock only for what is missing: a kept value's reader leaves nothing behind
+        computing = _computing.setdefault(engine, {}).setdefault((name, what), threading.Lock())
     with computing:  # a derived value's lock is taken before its board's, never the other way: no deadlock
-        hit = _fresh(suites, name, version, what)
+        hit = _fresh(suites, name, version, what, query)
         if hit is not None:
             return hit
         try:
@@ -132,20 +143,23 @@ def cached(session: Session, name: str, what: tuple, compute: Callable[[], tuple
                 kept = _Kept(version)  # values under another version are never served again
             suites.pop(name, None)
             suites[name] = kept  # now the most recently asked for
-            kept.values.pop(what, None)
-            kept.values[what] = (value, waiting)
-            while len(kept.values) > MAX_VALUES:
-                kept.values.pop(next(iter(kept.values)))
+            values = kept.store(what, query)
+            values.pop(what, None)
+            values[what] = (value, waiting)
+            while len(values) > (MAX_QUERIES if query else MAX_VALUES):
+                values.pop(next(iter(values)))
             while len(suites) > MAX_SUITES:
                 suites.pop(next(iter(suites)))
+            if query:  # a query's lock goes with it: a visitor's choices never pile up locks
+                _computing.get(engine, {}).pop((name, what), None)
     return value
 
 
-def _fresh(suites: dict[str, _Kept], name: str, version: tuple, what: tuple):
+def _fresh(suites: dict[str, _Kept], name: str, version: tuple, what: tuple, query: bool = False):
     """The kept value if it was made under ``version`` and any statistics it was made without are still missing."""
     with _lock:
         kept = suites.get(name)
-        found = kept.values.get(what) if kept is not None and kept.version == version else None
+        found = kept.store(what, query).get(what) if kept is not None and kept.version == version else None
     if found is None:
         return None
     value, waiting = found

@@ -9,16 +9,20 @@ weights a reader may choose never fill a cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arena.db.models import SuiteEntry, SuiteModel
-from arena.server.suite_boards import suite_board
+from arena.server.suite_boards import SuiteBoard, board_derived
 from arena.server.suite_cache import cached
 from arena.server.suites import get_suite
 from arena.suites.efficiency import Efficiency, efficiency_of, utilities
+
+T = TypeVar("T")
 
 SHOWN_DECIMALS = 4
 
@@ -82,8 +86,31 @@ def _read_efficiencies(session: Session, name: str) -> dict[str, Efficiency]:
 def utility_board(session: Session, name: str, weights: dict[str, float]) -> UtilityBoard:
     """Suite ``name``'s board with each model's costs and its utility under ``weights`` (as
     :func:`arena.suites.efficiency.utility_weights` reads them), ordered by utility; equal shown utilities share a
-    rank. Raises :class:`arena.server.suites.SuiteNotFound` for a suite that is not hosted."""
-    board = suite_board(session, name)
+    rank. Raises :class:`arena.server.suites.SuiteNotFound` for a suite that is not hosted. Made once per version
+    of the board and set of weights (a shared view's link is read many times), among a bounded number of such."""
+    return board_derived(
+        session,
+        name,
+        ("utility", tuple(sorted(weights.items()))),
+        lambda board: _utility_board(session, name, board, weights),
+        query=True,
+    )
+
+
+def utility_derived(
+    session: Session, name: str, weights: dict[str, float], what: str, make: Callable[[UtilityBoard], T]
+) -> T:
+    """``make(view)`` for the utility view under ``weights`` (its rendered page, say), kept as the view is."""
+    return board_derived(
+        session,
+        name,
+        ("utility", tuple(sorted(weights.items())), what),
+        lambda board: make(_utility_board(session, name, board, weights)),
+        query=True,
+    )
+
+
+def _utility_board(session: Session, name: str, board: SuiteBoard, weights: dict[str, float]) -> UtilityBoard:
     costs = model_efficiencies(session, name)
     missing = efficiency_of({}, reference=False)  # a model entered after the costs were read: shown, not placed
     efficiencies = [costs.get(row.model, missing) for row in board.rows]
