@@ -3,7 +3,7 @@ string (``GET /api/v1/suites/NAME/utility?accuracy=1&inference=0.5``), as the pa
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from arena.server import suite_efficiency
 from arena.suites.efficiency import utility_weights
@@ -16,4 +16,7 @@ from .auth import db_session
 def suite_utility(name: str):
     """Wrong weights are a 400 naming each (an :class:`arena.errors.ArenaError`); an unknown suite a 404."""
     weights = utility_weights(request.args)
-    return jsonify(suite_efficiency.utility_board(db_session(), name, weights).to_dict())
+    body = suite_efficiency.utility_derived(
+        db_session(), name, weights, "json", lambda view: jsonify(view.to_dict()).get_data()
+    )
+    return Response(body, mimetype="application/json")
