@@ -18,8 +18,11 @@ joint bootstrap of 1,000 resamples, every filter view's aggregate intervals, ran
 intervals and p_best, stored), against the 60 s budget. Last, gunicorn serves the board
 (started as ``bench/leaderboard.py`` starts it, :mod:`bench.serving`), and the same
 concurrent clients time a hello-world route (the anchor) and the suite's page, its
-filtered page, its CSV, the API's JSON and CSV, and a model's page; each figure is
-printed beside the anchor's and against the 50 ms p99 target of competition boards.
+filtered page, its CSV, the API's JSON and CSV, a model's page, and the analysis: a
+comparison of two models (page, API, LaTeX), every pair (page with the 100 x 100 matrix,
+API, the two SVG figures), the exports, the utility view, the tier filter and a release
+(made by the worker's process after its pass); each figure is printed beside the
+anchor's and against the 50 ms p99 target of competition boards.
 
 Usage: python bench/suite_board.py [--database sqlite|postgresql|both] [--models 100] [--tasks 10]
                                    [--rows 10000] [--web 2] [--threads 4] [--clients 8] [--seconds 3]
@@ -221,6 +224,9 @@ imported = time.perf_counter()
 computed = refresh_suites(db)
 done = time.perf_counter()
 again = refresh_suites(db)
+from arena.server.suite_releases import make_release
+with db.session() as session, session.begin():  # a release to serve: the board frozen as it now is
+    make_release(session, "bench", None, "bench")
 print(json.dumps({"imports": imported - began, "seconds": done - imported, "computed": computed,
                   "again": time.perf_counter() - done, "computed_again": again}))
 """
@@ -287,6 +293,22 @@ def suite(label: str, url: str, args, env: dict) -> bool:
             ("model page", f"{base}/models/model-000", {}),
             ("API model", f"{api}/models/model-000", {}),
             ("suite page, signed in", base, signed_in),
+            ("compare page (two models)", f"{base}/compare?a=model-000&b=model-001", {}),
+            ("API compare", f"{api}/compare?a=model-003&b=model-050", {}),
+            ("API compare, LaTeX", f"{api}/compare?a=model-003&b=model-050&format=latex", {}),
+            ("pairs page (100 x 100 matrix)", f"{base}/pairs", {}),
+            ("API pairs", f"{api}/pairs", {}),
+            ("critical-difference SVG", f"{base}/critical-difference.svg", {}),
+            ("performance-profile SVG", f"{base}/performance-profile.svg", {}),
+            ("API export, LaTeX", f"{api}/export?format=latex", {}),
+            ("export, Parquet", f"{base}/export.parquet", {}),
+            ("utility page (weights in URL)", f"{base}/utility?accuracy=1&parameters=0.5&inference=0.2", {}),
+            ("API utility", f"{api}/utility?accuracy=1&memory=0.3", {}),
+            ("board, tier=reproduced", f"{api}/leaderboard?tier=reproduced", {}),
+            ("releases page", f"{base}/releases", {}),
+            ("release page", f"{base}/releases/1", {}),
+            ("release LaTeX download", f"{base}/releases/1.tex", {}),
+            ("API release", f"{api}/releases/1", {}),
         ]
         if not warm(server, routes, args.web):
             return False
