@@ -42,7 +42,7 @@ from arena.server.suites import get_suite, model_named, suite_tasks
 from arena.server.teams import name_key
 from arena.suites.aggregate import HIGHER_IS_BETTER
 from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
-from arena.suites.efficiency import efficiency_of
+from arena.suites.efficiency import Efficiency, efficiency_of
 
 FORMAT = 2  # raised when what is stored under a key changes meaning
 TIERS = tuple(SUITE_TIERS)
@@ -132,7 +132,7 @@ class SuiteRow:
     tier: str = "reported"  # reported, reproduced (an organiser re-ran its code) or reference (arena baseline)
     tier_note: str = ""
     flag_reason: str = ""  # an organiser's reason for flagging it ("": not flagged); a flagged model is not ranked
-    efficiency: dict | None = None  # parameters, training, inference, memory: {"value", "source"} each
+    efficiency: Efficiency | None = None  # parameters, training, inference, memory: each measured or reported
 
 
 @dataclass(frozen=True)
@@ -540,7 +540,7 @@ def _make_board(
             tier=entry.tier,
             tier_note=entry.tier_note,
             flag_reason=entry.flag_reason,
-            efficiency=efficiency_of(card, reference=entry.tier == "reference").to_dict(),
+            efficiency=efficiency_of(card, reference=entry.tier == "reference"),
         )
         if statistics is not None:
             row = _with_statistics(row, statistics, index[model.id], aggregate_step(suite.method, inputs.tasks))

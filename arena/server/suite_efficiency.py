@@ -1,10 +1,9 @@
-"""A suite's models' costs, and its board weighed against them: the utility view.
+"""A suite's board weighed against its models' costs: the utility view.
 
-Each model's four costs come from its latest version's card (:func:`arena.suites.efficiency.efficiency_of`),
-measured where the model is a reference model (a baseline, entered by an organiser) with a run record, reported
-otherwise. They are read once per version of the suite (:mod:`arena.server.suite_cache`); the utilities are
-computed per request from the board as it is kept, which costs microseconds for a board of a hundred models, so the
-weights a reader may choose never fill a cache.
+Each model's four costs are the board row's (:func:`arena.suites.efficiency.efficiency_of` of its latest version's
+card: measured where the version is a reference run, reported otherwise), so this view and the board never
+disagree. A view is made once per version of the board and set of weights, kept among a bounded number of a
+visitor's choices (:func:`arena.server.suite_cache.cached`).
 """
 
 from __future__ import annotations
@@ -13,18 +12,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arena.db.models import SuiteEntry, SuiteModel
+from arena.scoring.score import rounded
 from arena.server.suite_boards import SuiteBoard, board_derived
-from arena.server.suite_cache import cached
-from arena.server.suites import get_suite
 from arena.suites.efficiency import Efficiency, efficiency_of, utilities
 
 T = TypeVar("T")
-
-SHOWN_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -60,29 +54,6 @@ class UtilityBoard:
         return asdict(self)
 
 
-def model_efficiencies(session: Session, name: str) -> dict[str, Efficiency]:
-    """Each model of suite ``name`` (by name) with the costs of its latest version's card; kept per version of the
-    suite. Raises :class:`arena.server.suites.SuiteNotFound` for a suite that is not hosted."""
-    return cached(session, name, ("efficiency",), lambda: (_read_efficiencies(session, name), None))
-
-
-def _read_efficiencies(session: Session, name: str) -> dict[str, Efficiency]:
-    suite = get_suite(session, name)
-    newest = (
-        select(SuiteEntry.model_id, func.max(SuiteEntry.number).label("number"))
-        .join(SuiteModel, SuiteModel.id == SuiteEntry.model_id)
-        .where(SuiteModel.suite_id == suite.id)
-        .group_by(SuiteEntry.model_id)
-        .subquery()
-    )
-    found = session.execute(
-        select(SuiteModel.name, SuiteModel.is_baseline, SuiteEntry.card)
-        .join(SuiteEntry, SuiteEntry.model_id == SuiteModel.id)
-        .join(newest, (newest.c.model_id == SuiteEntry.model_id) & (newest.c.number == SuiteEntry.number))
-    )
-    return {model: efficiency_of(card or {}, reference=is_baseline) for model, is_baseline, card in found}
-
-
 def utility_board(session: Session, name: str, weights: dict[str, float]) -> UtilityBoard:
     """Suite ``name``'s board with each model's costs and its utility under ``weights`` (as
     :func:`arena.suites.efficiency.utility_weights` reads them), ordered by utility; equal shown utilities share a
@@ -92,7 +63,7 @@ def utility_board(session: Session, name: str, weights: dict[str, float]) -> Uti
         session,
         name,
         ("utility", tuple(sorted(weights.items()))),
-        lambda board: _utility_board(session, name, board, weights),
+        lambda board: _utility_board(board, weights),
         query=True,
     )
 
@@ -105,19 +76,17 @@ def utility_derived(
         session,
         name,
         ("utility", tuple(sorted(weights.items())), what),
-        lambda board: make(_utility_board(session, name, board, weights)),
+        lambda board: make(_utility_board(board, weights)),
         query=True,
     )
 
 
-def _utility_board(session: Session, name: str, board: SuiteBoard, weights: dict[str, float]) -> UtilityBoard:
-    costs = model_efficiencies(session, name)
-    missing = efficiency_of({}, reference=False)  # a model entered after the costs were read: shown, not placed
-    efficiencies = [costs.get(row.model, missing) for row in board.rows]
+def _utility_board(board: SuiteBoard, weights: dict[str, float]) -> UtilityBoard:
+    efficiencies = [row.efficiency or efficiency_of({}, reference=False) for row in board.rows]
     found = utilities(
         [row.aggregate for row in board.rows], efficiencies, weights, higher_is_better=board.higher_is_better
     )
-    shown = [None if value is None else round(value, SHOWN_DECIMALS) for value in found]
+    shown = [rounded(value) for value in found]
     order = sorted(range(len(board.rows)), key=lambda i: (shown[i] is None, -(shown[i] or 0.0)))
     rows: list[UtilityRow] = []
     for i in order:
