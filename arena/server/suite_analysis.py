@@ -27,15 +27,16 @@ import numpy as np
 from cachetools import LRUCache
 from sqlalchemy.orm import Session
 
+from arena.scoring.score import rounded
 from arena.server.files import files_dir, write_whole
 from arena.server.suite_boards import (
-    SHOWN_STEP,
     SuiteBoard,
     aggregate_step_of,
     board_inputs,
     board_key,
     board_state,
     filter_name,
+    shown_in_step,
     stored,
     suite_board,
 )
@@ -340,15 +341,17 @@ def _task_entry(task, a_row, b_row, difference: analysis.TaskDifference | None) 
 def _aggregate_shown(board: SuiteBoard, value: float | None) -> float | None:
     """A difference of aggregates in the step the board shows aggregates in (coarser than four decimals on a narrow
     scale, so that no task's score is read back finer than its own board shows it)."""
-    if value is None:
-        return None
     step = aggregate_step_of(board.method, [(t.weight, t.floor, t.ceiling) for t in board.tasks])
-    return _round(value) if step <= SHOWN_STEP else round(round(float(value) / step) * step, 12) + 0.0
+    return _positive_zero(shown_in_step(value, step))
 
 
 def _round(value: float | None) -> float | None:
     """Four decimals, as every score on a board (a difference of exactly 0 stays 0)."""
-    return None if value is None else round(float(value), 4) + 0.0
+    return _positive_zero(rounded(value))
+
+
+def _positive_zero(value: float | None) -> float | None:
+    return None if value is None else value + 0.0  # -0.0 reads as 0
 
 
 @dataclass(frozen=True)

@@ -596,7 +596,9 @@ def aggregate_step_of(method: str, scales: list[tuple[float, float, float]]) -> 
     return max(SHOWN_STEP, SHOWN_STEP * factor)
 
 
-def _shown(value: float | None, step: float) -> float | None:
+def shown_in_step(value: float | None, step: float) -> float | None:
+    """An aggregate (or a difference of aggregates) as a board shows it: 4 decimals, or the coarser ``step`` of
+    :func:`aggregate_step`."""
     if value is None or step <= SHOWN_STEP:
         return rounded(value)
     return round(round(value / step) * step, 12)
@@ -611,12 +613,14 @@ def _with_statistics(row: SuiteRow, statistics: SuiteStatistics, i: int, step: f
         row,
         rank=statistics.rank[i],
         ranked=statistics.ranked[i],
-        aggregate=_shown(statistics.aggregate[i], step),
-        aggregate_ci=None if ci is None else (_shown(ci[0], step), _shown(ci[1], step)),  # type: ignore[arg-type]
+        aggregate=shown_in_step(statistics.aggregate[i], step),
+        aggregate_ci=None if ci is None else (shown_in_step(ci[0], step), shown_in_step(ci[1], step)),  # type: ignore[arg-type]
         rank_interval=_int_pair(statistics.rank_interval[i]),
         p_best=rounded(statistics.p_best[i]),
         indistinguishable_from_next=bool(statistics.close[i]),
-        task_view_aggregate_ci=None if view_ci is None else (_shown(view_ci[0], step), _shown(view_ci[1], step)),  # type: ignore[arg-type]
+        task_view_aggregate_ci=None
+        if view_ci is None
+        else (shown_in_step(view_ci[0], step), shown_in_step(view_ci[1], step)),  # type: ignore[arg-type]
         task_view_rank_interval=_int_pair(view_rank),
     )
 
