@@ -76,3 +76,16 @@ def sqlite_url() -> str:
 def app_of_its_own(people_factory, **config):
     """An app with its own database and rate-limit counters: ``(app, client, people)`` from ``people_factory``."""
     return people_factory(DATABASE_URL=config.pop("DATABASE_URL", None) or sqlite_url(), **config)
+
+
+def wait_until_ranked(client, suite: str, seconds: float = 60.0) -> dict:
+    """The suite's board once every model on it is ranked (a live server's own worker may still be scoring what
+    the test's drain left to it), or as it is after ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        board = client.get(f"/api/v1/suites/{suite}/leaderboard").get_json()
+        if (not board["pending"] and all(row["ranked"] for row in board["rows"])) or time.monotonic() > deadline:
+            return board
+        time.sleep(0.25)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 
 import numpy as np
 import pytest
 import test_suites_server
 from conftest import auth
+from helpers import wait_until_ranked
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -300,11 +300,7 @@ def test_a_flagged_model_leaves_the_ranks_with_its_reason_shown_and_the_tier_fil
 def test_arena_suite_compare_prints_the_comparison_and_exports_it_for_a_paper(live_server, tmp_path, capsys):
     server = live_server()
     ranked_pair(server.app, server.client, server.people, tmp_path)
-    for _ in range(240):  # the live server's own worker may still be scoring what drain left to it
-        board = server.client.get("/api/v1/suites/pair/leaderboard").get_json()
-        if not board["pending"] and all(row["ranked"] for row in board["rows"]):
-            break
-        time.sleep(0.25)
+    wait_until_ranked(server.client, "pair")
     found = server.client.get("/api/v1/suites/pair/compare?a=middle&b=last").get_json()
     assert not found["pending"] and found["wilcoxon"]["tasks"] == 2
     assert main(["suite", "compare", "pair", "middle", "last", "--server", server.url]) == 0

@@ -9,13 +9,12 @@ import csv
 import io
 import json
 import re
-import time
 from html.parser import HTMLParser
 
 import pyarrow.parquet as pq
 import pytest
 from conftest import auth
-from helpers import predictions_csv
+from helpers import predictions_csv, wait_until_ranked
 
 from arena.cli import main
 from arena.server import organiser_actions, suite_analysis, suite_boards
@@ -497,11 +496,7 @@ def test_the_export_routes_refuse_unknown_suites_formats_and_filters_clearly(app
 def test_arena_suite_export_prints_a_latex_table_from_a_live_server(live_server, tmp_path, capsys, monkeypatch):
     server = live_server()
     ranked_pair(server.app, server.client, server.people, tmp_path)
-    for _ in range(120):  # the live server's own worker may still be scoring what drain left to it
-        board = server.client.get("/api/v1/suites/pair/leaderboard").get_json()
-        if not board["pending"] and all(row["ranked"] for row in board["rows"]):
-            break
-        time.sleep(0.25)
+    wait_until_ranked(server.client, "pair")
     api = server.client.get("/api/v1/suites/pair/export?format=latex").get_data(as_text=True)
     assert main(["suite", "export", "pair", "--format", "latex", "--server", server.url]) == 0
     printed = capsys.readouterr().out
