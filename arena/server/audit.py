@@ -21,16 +21,7 @@ def record(
     """Write one entry (in the caller's transaction, so it lands only if the action does); ``by`` names
     who acted when no user did (the command line, or Arena itself)."""
     session.flush()  # a competition hosted in this transaction needs its id
-    entry = AuditEntry(
-        competition_id=competition.id,
-        competition_slug=competition.slug,
-        user_id=user.id if user else None,
-        username=user.username if user else by,
-        action=action,
-        detail=detail[:500],
-    )
-    session.add(entry)
-    return entry
+    return _add(session, user, action, detail, by, competition_id=competition.id, competition_slug=competition.slug)
 
 
 def record_suite(
@@ -43,10 +34,13 @@ def record_suite(
     by: str = "(command line)",
 ) -> AuditEntry:
     """:func:`record` for an action on a suite: the entry names the suite, and no competition."""
+    return _add(session, user, action, detail, by, competition_id=None, competition_slug="", suite_id=suite.id)
+
+
+def _add(session: Session, user: User | None, action: str, detail: str, by: str, **where: object) -> AuditEntry:
+    """One entry of what was done (``where``: the competition's or the suite's columns), by whom."""
     entry = AuditEntry(
-        competition_id=None,
-        competition_slug="",
-        suite_id=suite.id,
+        **where,
         user_id=user.id if user else None,
         username=user.username if user else by,
         action=action,
