@@ -227,7 +227,8 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.slow
 def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(tmp_path, people_factory):
     """With real ``arena worker`` processes: while worker A scores (slowly) and beats, worker B
-    never takes the job; after kill -9 of A, B scores it within seconds, not after an 11-minute timeout."""
+    never takes the job; after kill -9 of A, B scores it once A's heartbeat is stale, not after RQ's 11-minute
+    job timeout."""
     url = redis_database()
     database = f"sqlite:///{tmp_path / 'arena.db'}"
     app, client, people = people_factory(DATABASE_URL=database, REDIS_URL=url)
@@ -268,11 +269,13 @@ def test_kill_9_of_a_redis_worker_hands_its_job_on_and_a_live_one_is_left_alone(
         os.killpg(a.pid, signal.SIGKILL)  # the worker ...
         os.kill(int(held.worker.split(":")[1]), signal.SIGKILL)  # ... and the process scoring for it (RQ's horse)
         a.wait()
+        # B hands the job on when A's heartbeat goes stale, within seconds; the bound below only stops a wait for
+        # RQ's own 11-minute job timeout, so it is generous for a loaded machine and times nothing.
         killed = time.monotonic()
-        while row().status != "scored" and time.monotonic() - killed < 60:
+        while row().status != "scored" and time.monotonic() - killed < 180:
             time.sleep(0.2)
-        assert row().status == "scored" and row().attempts == 2
-        assert time.monotonic() - killed < 30
+        done = row()
+        assert (done.status, done.attempts) == ("scored", 2)  # a second attempt: B's, as A and its horse are dead
     finally:
         for process in (a, b):
             if process is not None and process.poll() is None:
