@@ -41,6 +41,7 @@ Limits for the whole run, the program and every process it starts:
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import math
@@ -52,7 +53,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,11 +143,25 @@ class Usage:
 
 @dataclass(frozen=True)
 class Run:
-    """What a run produced: the parsed scores, and the program's output for the organiser."""
+    """What a run produced: the parsed scores, the program's output for the organiser, and what it used.
+
+    ``wall_seconds`` and ``cpu_seconds`` are measured inside the sandbox around the command (every process it
+    started, the ones left behind included); ``peak_rss`` is the largest resident size of any one of its processes
+    (bytes), the measure of memory where no cgroup holds the total (``usage.peak_memory``).
+    """
 
     scores: dict[str, float]
     log: str
     usage: Usage | None = None
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_rss: int | None = None
+
+    @property
+    def peak_memory(self) -> int | None:
+        """Bytes: the cgroup's peak for all processes together where one held the run, else the largest process."""
+        measured = self.usage.peak_memory if self.usage else None
+        return measured if measured is not None else self.peak_rss
 
 
 def _setting(name: str, default: int) -> int:
@@ -460,9 +477,9 @@ def limits_in_force() -> str:
 # Runs inside the sandbox as the supervisor: sets the per-process limits, runs the program's
 # command, stops every process left when it ends, and hands the scores files over through a pipe.
 SUPERVISOR = r"""
-import json, os, resource, signal, stat, sys
-fd, memory, processes, disk, cpu, most = map(int, sys.argv[1:7])
-command = sys.argv[7]
+import json, os, resource, signal, stat, sys, time
+fd, memory, processes, disk, cpu, most, output_most = map(int, sys.argv[1:8])
+command = sys.argv[8]
 try:
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
@@ -475,6 +492,7 @@ for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_NPROC, proce
                      (resource.RLIMIT_FSIZE, disk), (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_CORE, 0)):
     resource.setrlimit(limit, (value, value))
 os.write(fd, b"S")
+started = time.monotonic()
 pid = os.fork()
 if pid == 0:
     try:
@@ -500,6 +518,29 @@ while True:
         os.wait()
     except ChildProcessError:
         break
+wall = time.monotonic() - started
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+measured = {"wall_seconds": wall, "cpu_seconds": used.ru_utime + used.ru_stime, "peak_rss": used.ru_maxrss * 1024}
+if output_most >= 0:  # hand over the output folder: its regular files and folders, as a tar stream after the record
+    import tarfile
+    members, total, problem = [], 0, None
+    for root, folders, names in os.walk("/app/output"):
+        for name in sorted(folders + names):
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
+                members.append(path)
+                total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+        folders[:] = [f for f in folders if stat.S_ISDIR(os.lstat(os.path.join(root, f)).st_mode)]
+    if total > output_most:
+        problem = "the output folder holds %d bytes, more than the %d allowed" % (total, output_most)
+    record = json.dumps({"status": status, "files": {}, "output": problem or "tar", **measured}).encode()
+    os.write(fd, record + b"\n")
+    if problem is None:
+        with os.fdopen(fd, "wb", closefd=False) as pipe, tarfile.open(fileobj=pipe, mode="w|") as archive:
+            for path in members:
+                archive.add(path, arcname=os.path.relpath(path, "/app/output"), recursive=False)
+    raise SystemExit(0)
 files = {}
 for name in ("scores.json", "scores.txt"):
     try:
@@ -523,7 +564,7 @@ for name in ("scores.json", "scores.txt"):
             data += chunk
         files[name] = {"text": data[:most].decode("utf-8", "replace")}
     os.close(handle)
-record = json.dumps({"status": status, "files": files}).encode()
+record = json.dumps({"status": status, "files": files, **measured}).encode() + b"\n"
 while record:
     record = record[os.write(fd, record):]
 """
@@ -541,7 +582,7 @@ def _bwrap_knows(option: str) -> bool:
     return option in done.stdout + done.stderr
 
 
-def _bwrap_args(program_dir: Path, ref_dir: Path, res_dir: Path, disk_bytes: int) -> list[str]:
+def _bwrap_args(mounts: Sequence[tuple[Path, str]], disk_bytes: int, workdir: str) -> list[str]:
     # No capabilities even when Arena runs as root, no user namespaces inside, and every writable
     # place an in-memory file system of a fixed size; / and /dev read-only.
     size = str(disk_bytes)
@@ -581,20 +622,13 @@ def _bwrap_args(program_dir: Path, ref_dir: Path, res_dir: Path, disk_bytes: int
     for folder in [*SYSTEM_DIRS, *sorted(python_dirs)]:
         if os.path.exists(folder) and not any(folder.startswith(d + "/") for d in SYSTEM_DIRS):
             args += ["--ro-bind", folder, folder]
+    for host, inside in mounts:
+        args += ["--ro-bind", str(host), inside]
     args += [
-        "--ro-bind",
-        str(program_dir),
-        f"{APP}/program",
-        "--ro-bind",
-        str(ref_dir),
-        f"{APP}/input/ref",
-        "--ro-bind",
-        str(res_dir),
-        f"{APP}/input/res",
         "--remount-ro",
         "/",
         "--chdir",
-        f"{APP}/program",
+        workdir,
         "--clearenv",
         "--setenv",
         "PATH",
@@ -636,17 +670,49 @@ def run_program(
     The limits default to ``ARENA_PROGRAM_MEMORY_MB``, ``ARENA_PROGRAM_PROCESSES`` and
     ``ARENA_PROGRAM_DISK_MB``; the module's docstring says where each one holds.
     """
+    mounts = [(program_dir, f"{APP}/program"), (ref_dir, f"{APP}/input/ref"), (res_dir, f"{APP}/input/res")]
+    return run_sandboxed(
+        program_command(program_dir),
+        mounts,
+        time_limit=time_limit,
+        memory_mb=memory_mb,
+        processes=processes,
+        disk_mb=disk_mb,
+    )
+
+
+def run_sandboxed(
+    command: str,
+    mounts: Sequence[tuple[Path, str]],
+    *,
+    time_limit: int,
+    memory_mb: int | None = None,
+    processes: int | None = None,
+    disk_mb: int | None = None,
+    workdir: str = f"{APP}/program",
+    output_to: Path | None = None,
+    output_mb: int | None = None,
+    what: str = "the scoring program",
+) -> Run:
+    """Run a shell ``command`` in the sandbox with these read-only ``mounts`` (host folder, path inside).
+
+    Without ``output_to`` the run is a scoring program's: its scores are read from ``/app/output``. With it, the
+    regular files and folders the command left in ``/app/output`` are copied into ``output_to`` (at most
+    ``output_mb``, default ``disk_mb``; symbolic links and other special files are dropped, never followed) and
+    ``Run.scores`` is empty: an ingestion program's or a participant's predictions, scored afterwards in a run of
+    their own. ``what`` names the command in the organiser's messages. Raises ProgramError.
+    """
     global _warned_uncapped
-    command = program_command(program_dir)
     memory_mb = memory_mb or _setting("ARENA_PROGRAM_MEMORY_MB", MEMORY_MB)
     processes = processes or _setting("ARENA_PROGRAM_PROCESSES", PROCESSES)
     disk_mb = disk_mb or _setting("ARENA_PROGRAM_DISK_MB", DISK_MB)
+    output_bytes = -1 if output_to is None else (output_mb or disk_mb) * 2**20
     if bwrap_path() is None:
         raise ProgramError(
             [
                 Problem(
                     "sandbox",
-                    "bubblewrap (bwrap) is not installed, and scoring programs never run "
+                    "bubblewrap (bwrap) is not installed, and programs never run "
                     "outside the sandbox: install it (Debian/Ubuntu: apt-get install bubblewrap).",
                 )
             ],
@@ -657,7 +723,7 @@ def run_program(
     if group is None and os.geteuid() == 0 and not _warned_uncapped:
         _warned_uncapped = True
         log.warning(
-            "scoring programs run without a cap on their number of processes: Arena runs as root and can "
+            "sandboxed programs run without a cap on their number of processes: Arena runs as root and can "
             "make no cgroup (set ARENA_PROGRAM_CGROUP, or run Arena as an ordinary user)"
         )
     try:
@@ -674,11 +740,12 @@ def run_program(
             str(disk_mb * 2**20),
             str(time_limit + 1),
             str(MAX_SCORES_BYTES),
+            str(output_bytes),
             command,
         ]
         argv = [
             *(group.enter() if group else []),
-            *_bwrap_args(program_dir, ref_dir, res_dir, disk_mb * 2**20),
+            *_bwrap_args(mounts, disk_mb * 2**20, workdir),
             "--",
             *supervisor,
         ]
@@ -693,7 +760,8 @@ def run_program(
                 )
             finally:
                 os.close(write_end)
-            output, record, timed_out = _collect(process, read_end, time_limit)
+            most = 16 * MAX_SCORES_BYTES + max(output_bytes, 0) + (1 << 20)  # two escaped files, or a tar's headers
+            output, record, timed_out = _collect(process, read_end, time_limit, most)
         finally:
             os.close(read_end)
         if group is not None:
@@ -702,10 +770,12 @@ def run_program(
     finally:
         if group is not None:
             group.remove()
-    return _outcome(output, record, timed_out, process.returncode, time_limit, memory_mb, processes, usage)
+    return _outcome(
+        output, record, timed_out, process.returncode, time_limit, memory_mb, processes, usage, what, output_to
+    )
 
 
-def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tuple[str, bytes, bool]:
+def _collect(process: subprocess.Popen, record_fd: int, time_limit: int, most: int) -> tuple[str, bytes, bool]:
     """The tail of the program's output and the supervisor's record, read until the sandbox ends or time runs out."""
     stdout = process.stdout
     if stdout is None:
@@ -732,7 +802,7 @@ def _collect(process: subprocess.Popen, record_fd: int, time_limit: int) -> tupl
                     selector.unregister(key.fileobj)
                 elif key.data == "log":
                     tail = (tail + chunk)[-LOG_TAIL * 4 :]
-                elif len(record) <= 16 * MAX_SCORES_BYTES:  # two files of 1 MB, escaped as JSON
+                elif len(record) <= most:
                     record += chunk
     finally:
         selector.close()
@@ -752,13 +822,15 @@ def _outcome(
     memory_mb: int,
     processes: int,
     usage: Usage,
+    what: str = "the scoring program",
+    output_to: Path | None = None,
 ) -> Run:
-    """Scores from the supervisor's record, or the ProgramError that says why there are none."""
+    """Scores (or the output folder) from the supervisor's record, or the ProgramError that says why there are none."""
     notes = usage.notes(memory_mb, processes)
     limits = f"; {'; '.join(notes)}" if notes else ""
     if timed_out:
         raise ProgramError(
-            [f"the scoring program took longer than the phase's time limit of {time_limit} s{limits}."],
+            [f"{what} took longer than the time limit of {time_limit} s{limits}."],
             output,
             verdict=TIME,
             usage=usage,
@@ -770,13 +842,14 @@ def _outcome(
             ours=True,
             usage=usage,
         )
+    head, _, payload = record[1:].partition(b"\n")
     try:
-        result = json.loads(record[1:])
+        result = json.loads(head)
     except ValueError:
         result = None
     if not isinstance(result, dict):
         raise ProgramError(
-            [f"the sandbox stopped before the scoring program ended (status {returncode}){limits}."],
+            [f"the sandbox stopped before {what} ended (status {returncode}){limits}."],
             output,
             usage=usage,
         )
@@ -787,8 +860,32 @@ def _outcome(
             if isinstance(status, int) and status < 0
             else f"stopped with an error (exit status {status})"
         )
-        raise ProgramError([f"the scoring program {how}{limits}."], output, usage=usage)
-    return Run(scores=_scores_from(result.get("files") or {}, output), log=output, usage=usage)
+        raise ProgramError([f"{what} {how}{limits}."], output, usage=usage)
+    rss = result.get("peak_rss")
+    wall, cpu = _number_or_none(result.get("wall_seconds")), _number_or_none(result.get("cpu_seconds"))
+    if output_to is None:
+        scores = _scores_from(result.get("files") or {}, output)
+    elif result.get("output") != "tar":
+        raise ProgramError([f"{what} left output that cannot be kept: {str(result.get('output'))[:200]}."], output)
+    else:
+        _unpack_output(payload, output_to, what, output)
+        scores = {}
+    return Run(scores, output, usage, wall, cpu, rss if isinstance(rss, int) else None)
+
+
+def _number_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _unpack_output(payload: bytes, folder: Path, what: str, log_text: str) -> None:
+    """The output folder's tar stream, unpacked with the standard library's ``data`` filter (no links, no paths out
+    of ``folder``, no special files) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(payload), mode="r|") as archive:
+            archive.extractall(folder, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise ProgramError([f"the output of {what} could not be read back: {exc}."], log_text) from None
 
 
 _LINE = re.compile(r"^\s*([A-Za-z0-9_.\- ]+?)\s*:\s*(\S+)\s*$")
