@@ -59,6 +59,55 @@ class CompetitionDefaults:
     feedback: str | None = None  # None: the bundle names no mode, and hosting chooses (the Ladder for a bundle)
 
 
+SUBMISSION_KINDS = ("file", "code")
+RUNTIMES_HINT = (
+    'runtime = "server" (the server\'s own Python and its packages) or "venv:FOLDER" (a virtual environment the '
+    "organiser built in the bundle)"
+)
+LOG_POLICIES = ("sample", "always")
+MAX_CODE_LIMITS = {
+    "wall_seconds": 86400,
+    "memory_mb": 1 << 20,
+    "processes": 4096,
+    "disk_mb": 1 << 20,
+    "output_mb": 4096,
+}
+"""The most a [submission.limits] key may ask for: a day, and sizes no single machine has (the installation may lower
+every limit further, never raise one)."""
+
+
+@dataclass(frozen=True)
+class CodeLimits:
+    """What one run of a participant's program may use; the installation may lower each, never raise it."""
+
+    wall_seconds: int = 600
+    memory_mb: int = 2048
+    processes: int = 32
+    disk_mb: int = 512
+    output_mb: int = 64
+
+
+@dataclass(frozen=True)
+class CodeSpec:
+    """A code task's ``[submission]``: participants upload a program that Arena runs on the test inputs.
+
+    ``runtime`` is ``"server"`` (the server's Python and its installed packages) or ``"venv:FOLDER"``: a virtual
+    environment the organiser built once in the bundle, whose packages the program imports instead. ``logs`` says
+    when a participant sees the program's output: ``"sample"`` only for dry runs on the public sample (a real run's
+    output could carry the hidden inputs), ``"always"`` for every run.
+    """
+
+    entry: str = "predict"
+    limits: CodeLimits = field(default_factory=CodeLimits)
+    runtime: str = "server"
+    logs: str = "sample"
+
+    @property
+    def runtime_folder(self) -> str | None:
+        """The bundle's folder that holds the runtime's virtual environment; None for the server's own Python."""
+        return self.runtime.partition(":")[2] if self.runtime.startswith("venv:") else None
+
+
 FEEDBACK_MODES = {  # what participants see of public scores; a new mode adds a line here and its rule in the server
     "rounded": "every submission's public score, rounded to 4 decimals; a one-row change shows, so uploads can "
     "probe the public rows",
@@ -97,6 +146,7 @@ class TaskSpec:
     plugins: tuple[PluginSpec, ...] = ()
     submission_columns: tuple[SubmissionColumn, ...] = ()  # declared with prediction = "columns"
     scoring_timeout: float | None = None  # [scoring] timeout: seconds one scoring may take (None: the installation's)
+    code: CodeSpec | None = None  # [submission] kind = "code": participants upload a program (None: a file)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -214,6 +264,70 @@ def _data_file(reader: _Reader, bundle: Path, key: str, value: str | None) -> Pa
     elif bundle.resolve() not in path.parents:
         reader.problem(key, f"'{value}' must lie inside the bundle folder.")
     return path
+
+
+def _code_spec(r: _Reader, bundle: Path) -> CodeSpec | None:
+    """``[submission] kind``, and for a code task its entry, ``[submission.limits]``, runtime and logs."""
+    kind = r.get("submission.kind", str, default="file")
+    entry = r.get("submission.entry", str)
+    limits = r.get("submission.limits", dict)
+    runtime = r.get("submission.runtime", str)
+    logs = r.get("submission.logs", str)
+    if kind not in SUBMISSION_KINDS:
+        close = difflib.get_close_matches(kind, SUBMISSION_KINDS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        r.problem(
+            "submission.kind",
+            f"'{kind}' is not a kind of submission.{hint} Use \"file\" (participants upload predictions) or "
+            '"code" (participants upload a program that Arena runs on the test inputs).',
+        )
+        return None
+    if kind == "file":
+        for key, value in (("entry", entry), ("limits", limits), ("runtime", runtime), ("logs", logs)):
+            if value is not None:
+                r.problem(f"submission.{key}", 'applies to code submissions only: add kind = "code" to [submission].')
+        return None
+    if entry is not None and not entry.isidentifier():
+        r.problem("submission.entry", f"'{entry}' is not a Python function name; e.g. entry = \"predict\".")
+    chosen = {}
+    for key, value in (limits or {}).items():
+        if key not in MAX_CODE_LIMITS:
+            close = difflib.get_close_matches(key, list(MAX_CODE_LIMITS), n=1)
+            hint = f"Did you mean '{close[0]}'? " if close else ""
+            r.problem(f"submission.limits.{key}", f"unknown limit. {hint}Limits are: {', '.join(MAX_CODE_LIMITS)}.")
+        elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CODE_LIMITS[key]:
+            r.problem(
+                f"submission.limits.{key}", f"must be a whole number from 1 to {MAX_CODE_LIMITS[key]}, got {value!r}."
+            )
+        else:
+            chosen[key] = value
+    if runtime is not None and runtime != "server":
+        folder = runtime.partition(":")[2] if runtime.startswith("venv:") else None
+        path = (bundle / folder).resolve() if folder else None
+        if path is None:
+            r.problem("submission.runtime", f"'{runtime}' is not a runtime: use {RUNTIMES_HINT}.")
+        elif bundle.resolve() not in path.parents:
+            r.problem("submission.runtime", f"'{folder}' must be a folder inside the bundle.")
+        elif not (path / "pyvenv.cfg").is_file():
+            r.problem(
+                "submission.runtime",
+                f"'{folder}' is not a virtual environment in the bundle (it has no pyvenv.cfg). Build it once in the "
+                f"bundle folder with the server's Python: python -m venv {folder} && {folder}/bin/pip install PACKAGES.",
+            )
+    if logs is not None and logs not in LOG_POLICIES:
+        close = difflib.get_close_matches(logs, LOG_POLICIES, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        r.problem(
+            "submission.logs",
+            f"'{logs}' is not a log policy.{hint} Use \"sample\" (the program's output is shown for dry runs on the "
+            'public sample only) or "always" (for every run: only when its output cannot carry the test inputs).',
+        )
+    return CodeSpec(
+        entry=entry or "predict",
+        limits=CodeLimits(**chosen),
+        runtime=runtime or "server",
+        logs=logs if logs in LOG_POLICIES else "sample",
+    )
 
 
 def load_spec(bundle_dir: str | Path) -> TaskSpec:
@@ -388,6 +502,7 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
             "scoring.timeout", f"must be a number of seconds from 1 to {MAX_SCORING_TIMEOUT}, got {scoring_timeout}."
         )
         scoring_timeout = None
+    code = _code_spec(r, bundle)
     # Every key is read above this line: a key nobody asked for is a typo or a misplaced setting.
     r.unknown_keys()
     if any(key.partition(".")[0] in DATA_KEYS and (key in r.known or "." not in key) for key in r.bad):
@@ -415,5 +530,6 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         plugins=plugins,
         submission_columns=submission_columns,
         scoring_timeout=float(scoring_timeout) if scoring_timeout is not None else None,
+        code=code,
         **spec_kwargs,
     ), r.problems
