@@ -247,3 +247,60 @@ json.dump({"refused": int(not made)}, open("/app/output/scores.json", "w"))
     folder, ref, res = program(tmp_path, source)
     run = run_program(folder, ref, res, time_limit=20, memory_mb=256, processes=16, disk_mb=8)
     assert run.scores == {"refused": 1.0}, run.log
+
+
+# --- a run's output folder, handed back ------------------------------------------------------------------------
+
+
+def test_a_runs_output_folder_comes_back_without_its_links_and_with_what_it_used(tmp_path):
+    """An ingestion program's or a participant's predictions come back as files; a link it leaves (to the inputs,
+    or to /) is dropped, never followed, so a link cannot carry a host file out of the sandbox."""
+    from arena.codabench.sandbox import run_sandboxed
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "test.csv").write_text("id,x\n1,secret-input\n")
+    command = (
+        "mkdir -p /app/output/deep && cp /app/input/test.csv /app/output/copy.csv && echo 7 > /app/output/deep/n.txt"
+        " && ln -s /app/input/test.csv /app/output/link.csv && ln -s / /app/output/root"
+        " && python3 -c 'import numpy; print(numpy.ones(2_000_000).sum())'"
+    )
+    out = tmp_path / "out"
+    run = run_sandboxed(command, [(inputs, "/app/input")], time_limit=30, workdir="/app", output_to=out)
+    kept = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert kept == ["copy.csv", "deep", "deep/n.txt"]
+    assert (out / "copy.csv").read_text() == (inputs / "test.csv").read_text()
+    assert run.scores == {} and "2000000.0" in run.log
+    assert run.wall_seconds is not None and run.wall_seconds > 0
+    assert run.cpu_seconds is not None and run.cpu_seconds > 0
+    assert run.peak_memory is not None and run.peak_memory > 16 * MB  # numpy's array alone is 16 MB
+
+
+def test_output_past_its_cap_is_refused_and_nothing_is_kept(tmp_path):
+    from arena.codabench.sandbox import FILE, ProgramError, run_sandboxed
+
+    out = tmp_path / "out"
+    with pytest.raises(ProgramError) as caught:
+        run_sandboxed(
+            "head -c 3000000 /dev/zero > /app/output/big.bin",
+            [],
+            time_limit=30,
+            workdir="/app",
+            output_to=out,
+            output_mb=2,
+            what="your code",
+        )
+    assert caught.value.verdict == FILE and not caught.value.ours
+    assert "more than the 2097152 allowed" in caught.value.messages()[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_mounted_folders_cannot_be_written(tmp_path):
+    from arena.codabench.sandbox import ProgramError, run_sandboxed
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "test.csv").write_text("id\n1\n")
+    with pytest.raises(ProgramError, match="exit status"):
+        run_sandboxed("echo changed > /app/input/test.csv", [(inputs, "/app/input")], time_limit=30, workdir="/app")
+    assert (inputs / "test.csv").read_text() == "id\n1\n"

@@ -8,6 +8,12 @@ The program sees ``/app/program`` (its own files, read-only), ``/app/input/ref``
 ``/app/output`` directly work too. It has no network and the phase's time limit,
 and its scores are read from ``output/scores.json`` or ``output/scores.txt``.
 
+The same sandbox runs any command through :func:`run_sandboxed`, with the read-only
+folders its caller names: an ingestion program with the participant's code, or a
+participant's own code on hidden test inputs. Then the supervisor hands back the
+output folder instead of scores (regular files and folders only, size-capped) with
+the run's wall time, CPU time and peak memory.
+
 Limits for the whole run, the program and every process it starts:
 
 - Writable places are in-memory file systems of a fixed size, each at most
