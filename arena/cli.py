@@ -124,6 +124,53 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """``arena run TASK PROGRAM``: a dry run of a code submission on the public sample, in the sandbox and with the
+    limits the server uses, its predictions checked as an upload's are."""
+    import tempfile
+
+    from arena.code.failures import CodeFailed
+    from arena.code.outputs import validate_output
+    from arena.code.runner import code_spec, limits_in_force, run_code
+    from arena.code.uploads import check_code_upload
+
+    task = load_bundle_task(args.task)
+    program = Path(args.program)
+    code = code_spec(task)
+    check_code_upload(program, program.name, entry=code.entry)
+    limits = limits_in_force(code)
+    with tempfile.TemporaryDirectory(prefix="arena-run-") as work:
+        try:
+            run = run_code(task, program, file_name=program.name, sample=True, work=Path(work))
+            validate_output(task, run, sample=True)
+        except CodeFailed as exc:  # the sample is public: the exact reason and the program's output are shown
+            if args.json:
+                found = {"ok": False, "verdict": exc.verdict, "ours": exc.ours, "reason": exc.detail, "log": exc.log}
+                print(json.dumps(found, indent=2))
+            else:
+                print(exc.log.rstrip(), file=sys.stderr)
+                print(f"\nfailed ({exc.verdict}): {exc.detail or exc.messages()[0]}", file=sys.stderr)
+            return EXIT_REFUSED
+    measured = {
+        "wall_seconds": run.wall_seconds,
+        "cpu_seconds": run.cpu_seconds,
+        "peak_memory_mb": run.peak_memory_mb,
+        "limits": {"wall_seconds": limits.wall_seconds, "memory_mb": limits.memory_mb},
+    }
+    if args.json:
+        print(json.dumps({"ok": True, "predictions": run.predictions.name, **measured, "log": run.log}, indent=2))
+        return EXIT_OK
+    if run.log.strip():
+        print(run.log.rstrip() + "\n")
+    number = lambda value, unit: "-" if value is None else f"{value:.1f} {unit}"
+    print(f"ok: {run.predictions.name} is a valid predictions file for the public sample.")
+    print(
+        f"time {number(run.wall_seconds, 's')} of {limits.wall_seconds} s, CPU {number(run.cpu_seconds, 's')}, "
+        f"peak memory {number(run.peak_memory_mb, 'MB')} of {limits.memory_mb} MB"
+    )
+    return EXIT_OK
+
+
 def cmd_suite_list(args: argparse.Namespace) -> int:
     from arena.suites.spec import builtin_suite_names, load_suite
 
@@ -394,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline")
     submit.add_argument("--wait", action="store_true", help="wait for the score and print it")
     submit.set_defaults(func=cmd_submit)
+
+    run = commands.add_parser(
+        "run", help="dry-run a code submission on the public sample, in the sandbox and limits the server uses"
+    )
+    run.add_argument("task", help="a code task: a built-in name or a bundle folder")
+    run.add_argument("program", help="your program: a .py file, or a .zip with main.py at its top level")
+    run.add_argument("--json", action="store_true", help="print JSON")
+    run.set_defaults(func=cmd_run)
 
     add_suite_commands(commands)
     add_plugin_commands(commands)

@@ -114,7 +114,7 @@ def run_code(task: Task, upload: Path, *, file_name: str, sample: bool, work: Pa
             workdir=SUBMISSION,
             output_to=output,
             output_mb=limits.output_mb,
-            what="the participant's program",
+            what="the program",
         )
     except ProgramError as exc:
         raise _failure(exc, limits) from None
