@@ -73,7 +73,9 @@ def competition_json(competition: Competition) -> dict:
             k: getattr(competition, k)
             for k in ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction", "feedback")
         },
-        "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.DOWNLOADS],
+        "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.offered(competition)],
+        "submission_kind": competition.submission_kind,
+        **({"code": facts.get("code")} if competitions.is_code(competition) else {}),
     }
 
 

@@ -28,12 +28,16 @@ def board_csv(board: list[standings.Standing]) -> bytes:
 
 
 def send_data_file(slug: str, name: str):
-    """train.csv, test.csv (no labels) or sample_submission.csv; anything else is a 404."""
+    """train.csv, test.csv (no labels) or sample_submission.csv (in a code competition public_sample.csv instead of
+    test.csv); anything else is a 404."""
     competition = competition_or_404(slug)
     try:
         path = downloads.download_path(competition, name)
+    except downloads.Withheld as exc:  # the hidden test inputs of a code competition
+        abort(404, description=str(exc))
     except FileNotFoundError:
-        abort(404, description=f"there is no data file '{name}'; the files are {', '.join(downloads.DOWNLOADS)}.")
+        files = ", ".join(downloads.offered(competition))
+        abort(404, description=f"there is no data file '{name}'; the files are {files}.")
     except ArenaError:  # a broken bundle: the organisers see why on the admin page; no server path leaves here
         abort(
             503,

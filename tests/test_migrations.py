@@ -162,6 +162,11 @@ def assert_usable(db: Database, filled: dict) -> None:
         assert len(submissions.history(session, submission)) == 2
         assert submission.timeouts == 0 and submission.failure_kind is None  # kept rows count no failure
         assert submissions.uncharged_failures(session, submission.team, competition, submission.utc_day) == 0
+        # Revision 0013: every kept competition takes predictions files, and no kept submission is a code run.
+        assert competition.submission_kind == "file"
+        assert submission.run_status is None and submission.code_failure is None and submission.run_log is None
+        assert (submission.wall_seconds, submission.cpu_seconds, submission.peak_memory_mb) == (None, None, None)
+        assert submissions.slots_left(session, competition, submission.team) == competition.daily_limit
 
 
 def test_a_database_full_of_rows_upgrades_to_the_newest_revision(db, tmp_path):

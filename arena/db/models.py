@@ -113,6 +113,9 @@ class Competition(Base):
     test_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     task_facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     broken: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    # Revision 0013: "file" (participants upload predictions) or "code" (a program Arena runs on the test inputs,
+    # only for a task whose task.toml declares code).
+    submission_kind: Mapped[str] = mapped_column(String(8), default="file", server_default="file")
 
 
 class Team(Base):
@@ -178,8 +181,42 @@ class Submission(Base):
     # slot: "ours", "timeout" or "program" (None for a scored file, or one the reader refused).
     timeouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Revision 0013, code submissions only (None for a predictions file): the run's status (queued | running |
+    # scoring | scored | failed), why the participant's code failed ("time", "memory" or "error": it costs a slot),
+    # what the run measured, and its output, for organisers only (it may carry the hidden test inputs).
+    run_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    code_failure: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    run_log: Mapped[str | None] = mapped_column(Text, nullable=True)
     team: Mapped[Team] = relationship()
     user: Mapped[User] = relationship()
+
+
+class DryRun(Base):
+    """A participant's program run on the public sample (revision 0013): validated, never scored or ranked, and
+    its output shown to its team. ``status``: queued | running | done | failed."""
+
+    __tablename__ = "dry_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    utc_day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    code_failure: Mapped[str | None] = mapped_column(String(16), nullable=True)  # time | memory | error | ours
+    problems: Mapped[list | None] = mapped_column(JSON, nullable=True)  # what the team must fix
+    log: Mapped[str | None] = mapped_column(Text, nullable=True)  # the program's output on the sample, truncated
+    wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ScoreRecord(Base):

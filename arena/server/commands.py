@@ -31,7 +31,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     require_secret(create=create, who="arena worker")
     if args.database:
         os.environ["ARENA_DATABASE_URL"] = args.database
-    run_redis_worker(args.redis, burst=args.burst)
+    run_redis_worker(args.redis, burst=args.burst, kinds=args.kinds)
     return 0
 
 
@@ -50,6 +50,7 @@ def cmd_host(args: argparse.Namespace) -> int:
             "team_size",
             "final_selections",
             "public_fraction",
+            "submission_kind",
         )
         if getattr(args, key) is not None
     }
@@ -120,6 +121,16 @@ def register_suite(suite_commands: argparse._SubParsersAction) -> None:
     releasing.add_argument("--note", default="", help="a note shown with the release (what it is for)")
     releasing.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
     releasing.set_defaults(func=cmd_suite_release)
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    wrong = [kind for kind in kinds if kind not in ("score", "code")]
+    if wrong or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a list of job kinds: use score, code or score,code (got {', '.join(wrong) or 'none'})."
+        )
+    return kinds
 
 
 def _utc(text: str) -> datetime:
@@ -195,6 +206,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--database", help="the server's SQLAlchemy URL")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.add_argument(
+        "--kinds",
+        type=_kinds,
+        default=("score", "code"),
+        help="the jobs this worker takes, comma-separated: 'score' (predictions files) and 'code' (participants' "
+        "programs to run, and their dry runs); default both. Run code on machines of its own with --kinds code.",
+    )
+    worker.add_argument(
         "--create-secret",
         action="store_true",
         help="create the installation secret if ARENA_HOME has none (only for a brand-new "
@@ -217,6 +235,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         ("--public-fraction", float),
     ):
         hosting.add_argument(flag, type=kind)
+    hosting.add_argument(
+        "--submission-kind",
+        choices=("file", "code"),
+        help="what participants upload: predictions files (default) or code that Arena runs on the hidden test "
+        "inputs (only for a task whose task.toml declares code)",
+    )
     hosting.set_defaults(func=cmd_host)
 
     organiser = commands.add_parser(

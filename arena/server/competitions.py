@@ -40,7 +40,10 @@ SETTINGS: dict[str, type[Any]] = {
     "ends_at": datetime,
     "join_needs_approval": bool,
     "feedback": str,
+    "submission_kind": str,
 }
+SUBMISSION_KINDS = ("file", "code")
+"""What participants upload: a predictions file, or (only for a task whose task.toml declares code) a program."""
 
 
 class CompetitionError(ArenaError):
@@ -191,6 +194,8 @@ def update_settings(competition: Competition, **settings) -> Competition:
                 "every task's score with its interval, which would give away what the Ladder holds back. Host the "
                 "task again under a new short name for a competition with the Ladder."
             )
+        elif key == "submission_kind" and (why := _kind_refused(competition, value)):
+            problems.append(why)
         elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
             problems.append(
                 f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
@@ -204,6 +209,32 @@ def update_settings(competition: Competition, **settings) -> Competition:
     if problems:
         raise CompetitionError(problems)
     return competition
+
+
+def _kind_refused(competition: Competition, kind: str) -> str:
+    """Why the competition cannot take ``kind`` of submission ("" when it can)."""
+    if kind not in SUBMISSION_KINDS:
+        return f"'submission_kind' must be one of: {', '.join(SUBMISSION_KINDS)}; got {kind!r}."
+    if kind == competition.submission_kind:
+        return ""
+    if kind == "code" and not (competition.task_facts or {}).get("code"):
+        return (
+            "'submission_kind' cannot be 'code': this task's task.toml declares no code submissions. Add "
+            '[submission] kind = "code" (with its entry function and limits) to the bundle, publish it, and host it.'
+        )
+    session = object_session(competition)
+    if session is not None and competition.id is not None:
+        if session.scalar(select(Submission.id).where(Submission.competition_id == competition.id).limit(1)):
+            return (
+                f"'submission_kind' cannot change once teams have submitted: this competition takes "
+                f"{competition.submission_kind} submissions. Host the task again under a new short name instead."
+            )
+    return ""
+
+
+def is_code(competition: Competition) -> bool:
+    """True when participants upload a program that Arena runs, rather than predictions."""
+    return competition.submission_kind == "code"
 
 
 def _in_a_suite(competition: Competition) -> bool:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arena.config import arena_home, private_dir
-from arena.db.models import Submission
+from arena.db.models import DryRun, Submission
 from arena.errors import SubmissionError
 from arena.hidden_text import is_hidden
 
@@ -102,6 +102,7 @@ def remove_unreferenced(session: Session, older_than: timedelta = timedelta(hour
     """
     cutoff = time.time() - older_than.total_seconds()
     referenced = set(session.scalars(select(Submission.file_sha256).distinct()))
+    referenced |= set(session.scalars(select(DryRun.file_sha256).distinct()))  # a program waiting for its dry run
     removed = 0
     for path in files_dir().glob("*/*"):
         stale = path.is_file() and path.stat().st_mtime < cutoff

@@ -15,17 +15,20 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from arena.codabench.programs import ProgramFailed
+from arena.code.failures import MESSAGES, OUTPUT
 from arena.db.database import Database
 from arena.db.models import Competition, Submission, utcnow
 from arena.errors import SubmissionError
 from arena.scoring import one_pass
 from arena.scoring.score import Score, public_rows, score_submission
-from arena.server import feedback, slots
+from arena.server import code_runs, dry_runs, feedback, slots
 from arena.server import submissions as store
 from arena.server.claims import worker_name
 from arena.server.files import path_for, remove_unreferenced
@@ -75,6 +78,7 @@ def sweep(db: Database) -> list[int]:
     """Put back in the queue the jobs whose worker stopped beating or died; returns their ids."""
     with db.session() as session, session.begin():
         dead = _dead_here(store.scoring_workers(session))
+        dry_runs.sweep(session)  # a dry run whose worker died goes back in the queue too (announced as queued)
         return store.requeue_stuck(session, utcnow() - HEARTBEAT * MISSED_BEATS, dead)
 
 
@@ -186,22 +190,40 @@ def installation_time_limit() -> float:
     return float(os.environ.get("ARENA_SCORING_TIMEOUT", DEFAULT_SCORING_TIMEOUT))
 
 
-def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) -> str | None:
+JOB_KINDS = ("score", "code")
+"""What a worker may take: ``score`` (a predictions file) and ``code`` (a program to run, then its predictions)."""
+
+
+def job_kind(submission: Submission) -> str:
+    """``code`` for a code submission's job, ``score`` for a predictions file's."""
+    return "code" if submission.run_status is not None else "score"
+
+
+def score_one(
+    db: Database, submission_id: int, slot: slots.Slot | None = None, kinds: tuple[str, ...] = JOB_KINDS
+) -> str | None:
     """Claim and score one submission in a scoring slot; returns its new status (None if another worker had it).
 
     The database is only touched in short transactions before and after the scoring,
     so uploads are never blocked behind a long job. A result is recorded only while
     this worker still holds the claim: a job requeued meanwhile (a rescore, or a
     heartbeat judged lost) is scored again by whoever holds it now. ``slot`` is the
-    child process to score in (by default this process's first slot).
+    child process to score in (by default this process's first slot). A code
+    submission's program runs first (in the same slot), then its predictions are
+    scored as an uploaded file is; a worker whose ``kinds`` leave out ``code`` never
+    takes one.
     """
     slot = slot or default_slot()
     slot.start()  # before the heartbeat's thread exists: a forking slot must fork a single-threaded process
     worker = worker_name()
+    run: code_runs.RunJob | None = None
+    run_seconds = 0.0
     with db.session() as session, session.begin():
-        if not store.claim(session, submission_id, worker):
+        waiting = session.get(Submission, submission_id)
+        if waiting is None or job_kind(waiting) not in kinds or not store.claim(session, submission_id, worker):
             return None
         submission = session.get_one(Submission, submission_id)
+        session.refresh(submission)
         competition = session.get_one(Competition, submission.competition_id)
         job = Job(
             competition.task_ref,
@@ -211,20 +233,84 @@ def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) 
         )
         limit = time_limit(competition)
         started = (competition.task_ref, competition.task_version, competition.answer_sha256)
-    with _Heartbeat(db, submission_id, worker, limit):
-        result = _outcome_result(slot.run(score_job, job, limit, prepare=prepare_job))
+        if job_kind(submission) == "code":
+            submission.run_status = "running"
+            run_seconds = code_runs.run_limit(competition)
+            run = code_runs.RunJob(
+                competition.task_ref, job.file_path, submission.file_name, str(code_runs.work_folder()), sample=False
+            )
+    try:
+        with _Heartbeat(db, submission_id, worker, limit + (run_seconds if run else 0)):
+            ran = code_runs.run_in_slot(slot, run, run_seconds) if run is not None else None
+            if ran is not None and ran.kind == "ran":
+                if not _record_run(db, submission_id, worker, ran):
+                    return None  # taken back meanwhile (a rescore): whoever holds it now runs it again
+                job = replace(job, file_path=ran.predictions)
+            result = (
+                _outcome_result(slot.run(score_job, job, limit, prepare=prepare_job))
+                if ran is None or ran.kind == "ran"
+                else None
+            )
+        return _record(db, submission_id, worker, started, result, ran)
+    finally:
+        if run is not None:
+            code_runs.remove(run.work)
+
+
+def _record_run(db: Database, submission_id: int, worker: str, ran: code_runs.RunOutcome) -> bool:
+    """The program ran: its measurements and output (organisers') are kept, and the submission shows ``scoring``."""
+    with db.session() as session, session.begin():
+        submission = session.get_one(Submission, submission_id, with_for_update=True)
+        if not store.holds_claim(submission, worker):
+            return False
+        store.record_run(
+            submission,
+            wall_seconds=ran.wall_seconds,
+            cpu_seconds=ran.cpu_seconds,
+            peak_memory_mb=ran.peak_memory_mb,
+            log=ran.log[-code_runs.KEPT_LOG_CHARS :],
+        )
+        return True
+
+
+def _record(
+    db: Database,
+    submission_id: int,
+    worker: str,
+    started: tuple,
+    result: Result | None,
+    ran: code_runs.RunOutcome | None,
+) -> str | None:
+    """Record what came of the job, while this worker still holds its claim."""
     with db.session() as session, session.begin():
         submission = session.get_one(Submission, submission_id, with_for_update=True)
         if not store.holds_claim(submission, worker):
             return None
         competition = session.get_one(Competition, submission.competition_id)
+        code = job_kind(submission) == "code"
         if (competition.task_ref, competition.task_version, competition.answer_sha256) != started:  # changed: again
             submission.status = "queued"
+        elif ran is not None and ran.kind == "failed":  # the participant's program: it keeps its slot
+            store.record_code_failure(
+                submission,
+                ran.verdict or "error",
+                list(ran.problems),
+                detail=ran.detail[-MAX_FAILURE_DETAIL:],
+                log=ran.log[-code_runs.KEPT_LOG_CHARS :],
+            )
+        elif ran is not None and ran.kind == "ours":  # the sandbox broke: retried, never charged
+            log.error("running submission %s failed on our side:\n%s", submission_id, ran.detail)
+            store.record_our_failure(submission, ran.detail[-MAX_FAILURE_DETAIL:], failure_kind="ours")
+            store.note_uncharged_failure(session, submission, competition)
+        elif result is None:
+            raise ValueError(f"submission {submission_id} ended without a result")
         elif result.kind == "scored":
             if result.score is None:
                 raise ValueError(f"scoring submission {submission_id} gave a scored result without a score")
             store.record_score(session, submission, competition, result.score)
             feedback.after_scoring(session, submission, competition, result.score)
+        elif result.kind == "invalid" and code:  # checked before scoring; the reader's words could quote test inputs
+            store.record_code_failure(submission, "output", [MESSAGES[OUTPUT]], detail="; ".join(result.problems))
         elif result.kind == "invalid":
             store.record_invalid(
                 submission, list(result.problems), detail=result.detail, failure_kind=result.failure_kind
@@ -234,7 +320,7 @@ def score_one(db: Database, submission_id: int, slot: slots.Slot | None = None) 
             if result.failure_kind is None:
                 raise ValueError(f"scoring submission {submission_id} failed on our side without saying how")
             store.record_our_failure(submission, result.detail, failure_kind=result.failure_kind)
-        if result.failure_kind is not None:
+        if result is not None and result.failure_kind is not None and not (code and result.kind == "invalid"):
             store.note_uncharged_failure(session, submission, competition)
         submission.worker = None
         return submission.status
@@ -265,6 +351,13 @@ def pending(db: Database) -> list[int]:
     sweep(db)
     with db.session() as session, session.begin():
         return store.queued_ids(session)
+
+
+def pending_dry_runs(db: Database) -> list[int]:
+    """The dry runs waiting for a worker, oldest first (stuck ones are put back first)."""
+    with db.session() as session, session.begin():
+        dry_runs.sweep(session)
+        return dry_runs.queued_ids(session)
 
 
 def tidy_store(db: Database) -> int:
@@ -305,6 +398,9 @@ class InProcessWorker:
     def notify(self, submission_id: int | None = None) -> None:
         self._wake.set()
 
+    def notify_dry_run(self, dry_run_id: int | None = None) -> None:
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -317,14 +413,18 @@ class InProcessWorker:
         while ids := pending(self.db):
             for submission_id in ids:
                 score_one(self.db, submission_id, self.slots[0])
+        while dry := pending_dry_runs(self.db):
+            for dry_run_id in dry:
+                dry_runs.run_one(self.db, dry_run_id, self.slots[0])
         refresh_ranks(self.db)
 
-    def _take(self, index: int) -> int | None:
-        """The next queued job this slot may score: the oldest of a competition that holds fewer than
-        all slots but one (any competition when there is one slot)."""
+    def _take(self, index: int) -> tuple[str, int] | None:
+        """The next queued job this slot may take (``("submission", id)`` or ``("dry run", id)``): the oldest of a
+        competition that holds fewer than all slots but one (any competition when there is one slot)."""
         sweep(self.db)
         with self.db.session() as session, session.begin():
-            queued = store.queued_jobs(session)
+            queued = [("submission", *job) for job in store.queued_jobs(session)]
+            queued += [("dry run", *job) for job in dry_runs.queued_jobs(session)]
         most = max(1, len(self.slots) - 1)
         with _busy_lock:  # another queue of this process (another app, the same database or not) may use the slot
             if index in _busy:
@@ -332,18 +432,21 @@ class InProcessWorker:
             held: dict[tuple[str, int], int] = {}
             for competition in _busy.values():
                 held[competition] = held.get(competition, 0) + 1
-            for submission_id, competition_id in queued:
+            for kind, job_id, competition_id in queued:
                 if held.get((self._database, competition_id), 0) < most:
                     _busy[index] = (self._database, competition_id)
-                    return submission_id
+                    return kind, job_id
         return None
 
     def _run(self, index: int) -> None:
         while not self._stop.is_set():
             try:
-                while not self._stop.is_set() and (submission_id := self._take(index)) is not None:
+                while not self._stop.is_set() and (taken := self._take(index)) is not None:
                     try:
-                        score_one(self.db, submission_id, self.slots[index])
+                        if taken[0] == "dry run":
+                            dry_runs.run_one(self.db, taken[1], self.slots[index])
+                        else:
+                            score_one(self.db, taken[1], self.slots[index])
                     finally:
                         with _busy_lock:
                             _busy.pop(index, None)
@@ -356,8 +459,13 @@ class InProcessWorker:
             self._wake.clear()
 
 
+QUEUES = {"score": "arena-scoring", "code": "arena-code"}
+"""The Redis queue of each job kind: ``arena worker --kinds`` chooses which a worker serves, so programs can run on
+machines of their own. A code submission's whole job (its run, then its scoring) and every dry run are ``code``."""
+
+
 class RedisQueue:
-    """Hands submission ids to ``arena worker`` processes through Redis (RQ)."""
+    """Hands submission ids (and dry runs) to ``arena worker`` processes through Redis (RQ), one queue per job kind."""
 
     def __init__(self, redis_url: str, db: Database) -> None:
         from redis import Redis
@@ -365,27 +473,42 @@ class RedisQueue:
 
         self.db = db
         self.redis_url = redis_url
-        self.queue = Queue("arena-scoring", connection=Redis.from_url(redis_url))
+        connection = Redis.from_url(redis_url)
+        self.queues = {kind: Queue(name, connection=connection) for kind, name in QUEUES.items()}
+        self.queue = self.queues["score"]
 
     def start(self) -> RedisQueue:
         """Re-announce what the database says is pending (a restart may have lost wake-ups)."""
         for submission_id in pending(self.db):
             self.notify(submission_id)
+        self.notify_dry_run(None)
         return self
 
-    def notify(self, submission_id: int | None = None) -> None:
-        """Enqueue one submission, or (None) every queued one: rescores, new task versions, retries."""
+    def notify(self, submission_id: int | None = None, kind: str | None = None) -> None:
+        """Enqueue one submission, or (None) every queued one (of ``kind`` only, when given): rescores, new task
+        versions, retries. Each goes to its kind's queue."""
         with self.db.session() as session, session.begin():
             ids = store.queued_ids(session, limit=None) if submission_id is None else [submission_id]
-            limits = {one: time_limit(competition) for one, competition in store.competitions_of(session, ids)}
-        for one in ids:  # RQ's own kill is only a backstop: the job's slot is killed at its limit
-            self.queue.enqueue(
-                rq_score, one, job_timeout=int(limits.get(one, installation_time_limit()) + 2 * KILL_GRACE_SECONDS)
-            )
+            found = [
+                (one, job_kind(submission), time_limit(competition), code_runs.run_limit(competition))
+                for one, submission, competition in _with_competitions(session, ids)
+            ]
+        for one, its_kind, limit, run_seconds in found:  # RQ's own kill is only a backstop: the slot is killed first
+            if kind is not None and its_kind != kind:
+                continue
+            seconds = limit + (run_seconds if its_kind == "code" else 0) + 2 * KILL_GRACE_SECONDS
+            self.queues[its_kind].enqueue(rq_score if its_kind == "score" else rq_code, one, job_timeout=int(seconds))
+
+    def notify_dry_run(self, dry_run_id: int | None = None) -> None:
+        """Enqueue one dry run, or (None) every queued one, on the code queue."""
+        with self.db.session() as session, session.begin():
+            ids = dry_runs.queued_ids(session) if dry_run_id is None else [dry_run_id]
+        for one in ids:
+            self.queues["code"].enqueue(rq_dry_run, one, job_timeout=int(dry_runs.MAX_SECONDS))
 
     def watch(self) -> threading.Thread:
-        """Every heartbeat: requeue and enqueue the jobs of silent or dead workers, and re-announce queued
-        jobs when Redis holds none (a lost wake-up). ``arena worker`` runs this beside the RQ worker."""
+        """Every heartbeat: requeue and enqueue the jobs of silent or dead workers, and re-announce the queued jobs
+        of a kind whose Redis queue holds none (a lost wake-up). ``arena worker`` runs this beside the RQ worker."""
 
         def run() -> None:
             while True:
@@ -393,14 +516,28 @@ class RedisQueue:
                 try:
                     for submission_id in sweep(self.db):
                         self.notify(submission_id)
-                    if self.queue.count == 0:
-                        self.notify(None)
+                    for kind, queue in self.queues.items():
+                        if queue.count == 0:
+                            self.notify(None, kind=kind)
+                            if kind == "code":
+                                self.notify_dry_run(None)
                 except Exception:  # Redis or the database away for a moment: try again at the next beat
                     log.exception("worker watch failed")
 
         thread = threading.Thread(target=run, name="arena-watch", daemon=True)
         thread.start()
         return thread
+
+
+def _with_competitions(session, ids: list[int]) -> list[tuple[int, Submission, Competition]]:
+    return [
+        (submission.id, submission, competition)
+        for submission, competition in session.execute(
+            select(Submission, Competition)
+            .join(Competition, Competition.id == Submission.competition_id)
+            .where(Submission.id.in_(ids))
+        )
+    ]
 
 
 def start_rank_process(database_url: str | None = None):
@@ -431,15 +568,36 @@ def _rank_forever(database_url: str | None, parent: int) -> None:
 
 
 def rq_score(submission_id: int) -> str | None:
-    """The RQ job: scores one submission in the database named by the environment; a job that goes back
-    in the queue (a failure of ours, a task changed meanwhile) is enqueued again at once."""
+    """The RQ job of a predictions file: scores one submission in the database named by the environment; a job that
+    goes back in the queue (a failure of ours, a task changed meanwhile) is enqueued again at once."""
+    return _rq_job(submission_id, "score")
+
+
+def rq_code(submission_id: int) -> str | None:
+    """The RQ job of a code submission: runs its program, then scores its predictions (see :func:`rq_score`)."""
+    return _rq_job(submission_id, "code")
+
+
+def rq_dry_run(dry_run_id: int) -> str | None:
+    """The RQ job of a dry run: runs the program on the public sample."""
+    slot = slots.Slot("fork")
+    try:
+        status = dry_runs.run_one(_worker_db(), dry_run_id, slot)
+    finally:
+        slot.close()
+    if status == "queued" and _redis_url:
+        RedisQueue(_redis_url, _worker_db()).notify_dry_run(dry_run_id)
+    return status
+
+
+def _rq_job(submission_id: int, kind: str) -> str | None:
     if _redis_url and _held_back(_worker_db(), submission_id):
         time.sleep(HELD_BACK_SECONDS)  # the jobs of free competitions go first; this one goes to the back
         RedisQueue(_redis_url, _worker_db()).notify(submission_id)
         return "held back"
     slot = slots.Slot("fork")  # RQ's work horse is single-threaded: its slot inherits the loops it loaded
     try:
-        status = score_one(_worker_db(), submission_id, slot)
+        status = score_one(_worker_db(), submission_id, slot, kinds=(kind,))
     finally:
         slot.close()
     if status == "queued" and _redis_url:
@@ -477,18 +635,23 @@ def _leave_parent_connections() -> None:
         _db.engine.dispose(close=False)
 
 
-def run_redis_worker(redis_url: str, burst: bool = False) -> None:
-    """``arena worker``: re-enqueue what the database says is pending, watch for stuck jobs, serve the queue."""
+def run_redis_worker(redis_url: str, burst: bool = False, kinds: tuple[str, ...] = JOB_KINDS) -> None:
+    """``arena worker``: re-enqueue what the database says is pending, watch for stuck jobs, serve the queues of
+    ``kinds`` (``score``: predictions files; ``code``: programs to run, and dry runs)."""
     from redis import Redis
     from rq import Worker
 
     global _redis_url
+    unknown = [kind for kind in kinds if kind not in QUEUES]
+    if unknown or not kinds:
+        raise ValueError(f"job kinds are {', '.join(QUEUES)}; got {', '.join(kinds) or 'none'}.")
     _redis_url = redis_url
     queue = RedisQueue(redis_url, _worker_db()).start()
     one_pass.warm()  # each job is a forked child: it inherits the compiled loops instead of loading them (about 0.5 s)
     if not burst:
         start_rank_process()  # the same database as this worker, named by the environment
         queue.watch()
-    Worker([queue.queue], connection=Redis.from_url(redis_url)).work(burst=burst)
+    served = [queue.queues[kind] for kind in JOB_KINDS if kind in kinds]
+    Worker(served, connection=Redis.from_url(redis_url)).work(burst=burst)
     if burst:
         refresh_ranks(_worker_db())

@@ -90,6 +90,23 @@ def facts(task: TaskInterface) -> dict:
         "native": getattr(spec, "native", None),
         "phase_name": getattr(spec, "phase_name", ""),
         "scoring_timeout": task.scoring_timeout,
+        "code": _code_facts(spec),
+    }
+
+
+def _code_facts(spec) -> dict | None:
+    """A code task's entry, limits, runtime and log policy, as the pages and the jobs read them (None: a file task)."""
+    code = getattr(spec, "code", None)
+    if code is None:
+        return None
+    limits = code.limits
+    return {
+        "entry": code.entry,
+        "runtime": code.runtime,
+        "logs": code.logs,
+        "limits": {
+            key: getattr(limits, key) for key in ("wall_seconds", "memory_mb", "processes", "disk_mb", "output_mb")
+        },
     }
 
 

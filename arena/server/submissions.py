@@ -2,7 +2,11 @@
 
 States: ``queued`` -> ``scoring`` -> ``scored`` | ``failed``. Only ``failed`` frees
 a slot, and only a participant's invalid file ends there; a failure of ours is
-retried, and after the last retry it fails without having cost anything.
+retried, and after the last retry it fails without having cost anything. A code
+submission's run shows its own states (:func:`run_state`): ``queued`` -> ``running``
+(the program) -> ``scoring`` (its predictions) -> ``scored`` | ``failed``; a run that
+fails because of the program (time, memory, an error, no valid predictions) keeps its
+slot, as on other platforms, while a failure of the sandbox is ours and costs nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from arena.server.competitions import CompetitionError, accepting_submissions
 from arena.server.teams import lock, locked, team_for_upload
 
 COUNTED = ("queued", "scoring", "scored")
+CODE_FAILURES = ("time", "memory", "error", "output")
+"""Why a participant's program failed on the test inputs: each costs the slot (the program, not Arena, failed)."""
 MAX_ATTEMPTS = 3
 OUR_FAILURE = (
     "Arena could not score this file because of a problem on our side. "
@@ -52,13 +58,16 @@ class Accepted:
     duplicate: bool  # an identical file from this team: the earlier submission is returned, nothing counted
 
 
+def _charged():
+    """The submissions that use a slot: those queued, scoring or scored, and code runs that failed for the program."""
+    return or_(Submission.status.in_(COUNTED), Submission.code_failure.is_not(None))
+
+
 def _used(session: Session, team: Team, competition: Competition, day: str | None) -> int:
     query = (
         select(func.count())
         .select_from(Submission)
-        .where(
-            Submission.team_id == team.id, Submission.competition_id == competition.id, Submission.status.in_(COUNTED)
-        )
+        .where(Submission.team_id == team.id, Submission.competition_id == competition.id, _charged())
     )
     if day is not None:
         query = query.where(Submission.utc_day == day)
@@ -75,12 +84,10 @@ def _slots_and_duplicate(
             select(
                 func.count(case((Submission.utc_day == day, 1))),
                 func.count(),
-                func.min(case((Submission.file_sha256 == file_sha256, Submission.id))),
-            ).where(
-                Submission.team_id == team.id,
-                Submission.competition_id == competition.id,
-                Submission.status.in_(COUNTED),
-            )
+                func.min(
+                    case(((Submission.file_sha256 == file_sha256) & Submission.status.in_(COUNTED), Submission.id))
+                ),
+            ).where(Submission.team_id == team.id, Submission.competition_id == competition.id, _charged())
         ).one()
     )
 
@@ -132,7 +139,12 @@ def accept(
         tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
         raise LimitError(
             f"team '{team.name}' has used all {daily_limit(competition, team)} submissions for {day} (UTC). "
-            f"New slots open at {tomorrow} 00:00 UTC. Invalid files do not count."
+            f"New slots open at {tomorrow} 00:00 UTC. "
+            + (
+                "A program that fails on the test inputs counts; a dry run on the public sample does not."
+                if competition.submission_kind == "code"
+                else "Invalid files do not count."
+            )
         )
     if competition.total_limit is not None and used_in_all >= competition.total_limit:
         raise LimitError(
@@ -150,6 +162,7 @@ def accept(
         utc_day=day,
         created_at=now,
         is_baseline=is_baseline,
+        run_status="queued" if competition.submission_kind == "code" else None,
     )
     session.add(submission)
     session.flush()
@@ -395,7 +408,9 @@ def requeue_stuck(session: Session, stale_before: datetime, dead: list[int] | tu
 
 def record_score(session: Session, submission: Submission, competition: Competition, score: Score) -> None:
     submission.status = "scored"
-    submission.problems = submission.failure_detail = submission.failure_kind = None
+    submission.problems = submission.failure_detail = submission.failure_kind = submission.code_failure = None
+    if submission.run_status is not None:
+        submission.run_status = "scored"
     submission.score = score.to_dict()
     submission.public_primary = _finite(score.public[score.primary])
     submission.private_primary = _finite(score.private[score.primary])
@@ -408,6 +423,37 @@ def record_score(session: Session, submission: Submission, competition: Competit
             score=score.to_dict(),
         )
     )
+
+
+def run_state(submission: Submission) -> str | None:
+    """A code submission's run status: queued, running (the program), scoring (its predictions), scored or failed;
+    None for a predictions file."""
+    if submission.run_status is None:
+        return None
+    return submission.run_status if submission.status == "scoring" else submission.status
+
+
+def record_run(submission: Submission, *, wall_seconds, cpu_seconds, peak_memory_mb, log: str) -> None:
+    """The program ran and left predictions: what it measured, its output kept for organisers; scoring is next."""
+    submission.run_status = "scoring"
+    submission.wall_seconds, submission.cpu_seconds = wall_seconds, cpu_seconds
+    submission.peak_memory_mb = peak_memory_mb
+    submission.run_log = log
+
+
+def record_code_failure(
+    submission: Submission, verdict: str, problems: list[str], *, detail: str = "", log: str = ""
+) -> None:
+    """The participant's program failed on the test inputs (``verdict``: time, memory, error or output): the
+    submission fails and keeps its slot. ``problems`` are fixed neutral words; ``detail`` and ``log`` (which may
+    carry the test inputs) are for the organisers only."""
+    if verdict not in CODE_FAILURES:
+        raise ValueError(f"unknown code failure {verdict!r}")
+    record_invalid(submission, problems, detail=detail)
+    submission.code_failure = verdict
+    submission.failure_kind = None
+    submission.run_status = "failed"
+    submission.run_log = log or submission.run_log
 
 
 def record_invalid(

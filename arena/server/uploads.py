@@ -1,19 +1,29 @@
 """The way in for every submission: receive the bytes, then record the upload ``queued`` and keep its file.
 
+In a code competition the file is a program (a .zip or a single .py), checked before anything is recorded.
+
 Web form, JSON API and the CLI (through the API) all call :func:`submit_stream`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
+from arena.code.uploads import check_code_upload
 from arena.db.models import Competition, User
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server import files
 from arena.server import submissions as store
-from arena.server.competitions import get
+from arena.server.competitions import get, is_code
+
+
+def check_program(competition: Competition, path: Path, file_name: str) -> None:
+    """Refuse a code upload that cannot run (not a .zip or .py, no entry function, ...) with what to fix."""
+    entry = ((competition.task_facts or {}).get("code") or {}).get("entry", "predict")
+    check_code_upload(path, files.kept_file_name(file_name), entry=entry)
 
 
 def submit_stream(
@@ -44,6 +54,8 @@ def submit_stream(
     try:
         if competition is None or competition.slug != slug:
             competition = get(session, slug)
+        if is_code(competition):  # a program that cannot run is refused here, before it costs a slot
+            check_program(competition, received.path, file_name)
         accepted = store.accept(
             session,
             competition,
