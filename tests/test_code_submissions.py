@@ -206,6 +206,37 @@ def test_the_installation_lowers_limits_and_never_raises_them(monkeypatch):
     assert (limits.wall_seconds, limits.memory_mb) == (30, 2048)
 
 
+def test_a_runtime_in_the_bundle_gives_its_own_packages(tmp_path):
+    import subprocess
+    import sys
+
+    from arena.tasks import load_bundle_task
+
+    need_bwrap()
+    folder = tmp_path / "task"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("starting_kit"))
+    toml = folder / "task.toml"
+    toml.write_text(toml.read_text().replace('runtime = "server"', 'runtime = "venv:env"'))
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "env")], check=True)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    package = folder / "env" / "lib" / version / "site-packages" / "organisers_pick"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("ANSWER = 42\n")
+    source = f"""
+    import organisers_pick
+    def predict(i, o):
+        print("pick", organisers_pick.ANSWER)
+        try:
+            import pandas
+            print("server packages visible")
+        except ImportError:
+            print("only the runtime's packages")
+        {COPY_SAMPLE}
+    """
+    done = run(load_bundle_task(folder), tmp_path, source, sample=True)
+    assert "pick 42" in done.log and "only the runtime's packages" in done.log
+
+
 # --- uploads ------------------------------------------------------------------------------------------------------
 
 

@@ -99,9 +99,10 @@ def run_code(task: Task, upload: Path, *, file_name: str, sample: bool, work: Pa
     python, site_packages = _runtime(task, code)
     if site_packages is not None:
         mounts.append((Path(task.spec.bundle_dir) / (code.runtime_folder or ""), RUNTIME))
-    command = shlex.join([python, "-I", "-B", f"{LAUNCH}/launch.py", SUBMISSION, program.module, code.entry])
-    if site_packages is not None:
-        command += f" {shlex.quote(site_packages)}"
+    # -I: no environment variables, no user site, no script folder on the path; a runtime's own packages only (-S)
+    flags = ["-I", "-B"] if site_packages is None else ["-I", "-B", "-S"]
+    launch = [python, *flags, f"{LAUNCH}/launch.py", SUBMISSION, program.module, code.entry]
+    command = shlex.join(launch if site_packages is None else [*launch, site_packages])
     output = work / "output"
     try:
         run = run_sandboxed(
@@ -140,12 +141,14 @@ def _runtime(task: Task, code: CodeSpec) -> tuple[str, str | None]:
     version = ".".join(config.get("version", config.get("version_info", "")).split(".")[:2])
     interpreter = Path(config.get("home", "")) / f"python{version}"
     found = sorted(glob.glob(str(venv / "lib" / f"python{version}" / "site-packages")))
-    if not version or not interpreter.is_file() or not found:
+    shown = ("/usr/", "/bin/", sys.prefix + "/", sys.base_prefix + "/", os.path.realpath(sys.base_prefix) + "/")
+    if not version or not interpreter.is_file() or not found or not str(interpreter).startswith(shown):
         raise CodeFailed(
             ERROR,
             detail=f"the runtime '{folder}' is not a usable virtual environment: its Python ({interpreter}) or its "
-            f"site-packages (lib/python{version}/site-packages) is missing. Build it again on this machine with "
-            f"python{version} -m venv {folder}.",
+            f"site-packages (lib/python{version}/site-packages) is missing, or that Python is neither the system's "
+            f"(/usr) nor the server's, the only ones the sandbox shows. Build it again on this machine with the "
+            f"server's Python: python{version} -m venv {folder}.",
             ours=True,
         )
     return str(interpreter), f"{RUNTIME}/{Path(found[0]).relative_to(venv).as_posix()}"
