@@ -143,7 +143,7 @@ def test_version_2_phases_dates_limits_and_columns(tmp_path):
         "Development",
         "2026-01-01T00:00:00",
         3,
-        None,
+        100,  # Codabench's max_submissions when a phase names none
         45,
     )
     assert dev.ends_at == final.starts_at  # a phase without an end runs until the next begins
@@ -225,7 +225,7 @@ leaderboards:
     for expected in (
         "[title]: is required",
         "must lie inside the bundle folder",
-        "code submissions are not hosted",
+        "'ingestion/' does not exist in the bundle",
         "'the first of May' is not a date",
         "tasks that are not in the bundle's tasks list: [7]",
         "must be 'asc' (lower is better) or 'desc'",

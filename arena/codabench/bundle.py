@@ -1,8 +1,11 @@
 """Codabench and CodaLab bundles: parse ``competition.yaml`` (versions 1 and 2) into one validated spec.
 
-Only results-submission bundles are hosted: each task has ``reference_data`` and a
-``scoring_program``; participants upload predictions, never code. Every problem in
-the file is reported at once, each with its key and what is expected.
+Each task has ``reference_data`` and a ``scoring_program``; a task may also have an
+``ingestion_program`` and its ``input_data``, which run participants' code before
+the scoring program scores what it predicted (:mod:`arena.codabench.ingestion`).
+Phase settings are read as Codabench reads them, its defaults included; the ones
+Arena does not act on (:data:`IGNORED_PHASE_SETTINGS`) are accepted. Every problem
+in the file is reported at once, each with its key and what is expected.
 """
 
 from __future__ import annotations
@@ -19,8 +22,26 @@ from arena.errors import BundleError, Problem
 
 SPEC_FILE = "competition.yaml"
 DEFAULT_TIME_LIMIT = 600  # seconds: Codabench's default execution_time_limit
-DEFAULT_DAILY_LIMIT = 5
+DEFAULT_DAILY_LIMIT = 5  # Codabench's max_submissions_per_day when a phase names none
+DEFAULT_TOTAL_LIMIT = 100  # Codabench's max_submissions when a phase names none
 MAX_YAML_BYTES = 1 << 20
+IGNORED_PHASE_SETTINGS = (
+    "starting_kit",
+    "public_data",
+    "auto_migrate_to_this_phase",
+    "auto_migration",
+    "hide_output",
+    "hide_prediction_output",
+    "hide_score_output",
+    "is_scoring_only",
+    "color",
+    "phasenumber",
+    "leaderboard_management_mode",
+    "force_best_submission_to_leaderboard",
+)
+"""Phase settings Codabench or CodaLab know and Arena accepts without acting on them: Arena keeps no starting kit or
+public data of its own (the organiser shares them), moves no submission between phases and shows participants no
+program output."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,8 @@ class BundleTask:
     reference_data: Path
     scoring_program: Path
     description: str = ""
+    ingestion_program: Path | None = None  # runs participants' code in the prediction step
+    input_data: Path | None = None  # what the ingestion program reads (``/app/input_data``)
 
 
 @dataclass(frozen=True)
@@ -53,8 +76,8 @@ class Phase:
     description: str
     starts_at: datetime | None
     ends_at: datetime | None
-    daily_limit: int
-    total_limit: int | None
+    daily_limit: int | None  # None: no daily limit (max_submissions_per_day 0 or null)
+    total_limit: int | None  # None: no limit in all (max_submissions 0 or null)
     time_limit: int
     tasks: tuple[int, ...]
 
@@ -117,6 +140,41 @@ def _number(raw: Any, key: str, problems: _Problems, *, default: int | None, pos
         problems.add(key, f"must be 1 or more, got {value}.")
         return default
     return value
+
+
+def _limit(entry: dict, name: str, key: str, problems: _Problems, *, default: int) -> int | None:
+    """A submission limit as Codabench reads it: ``default`` when the key is absent, no limit (None) for 0 or null."""
+    if name not in entry:
+        return default
+    raw = entry[name]
+    if raw is None or raw == "":
+        return None
+    value = _number(raw, key, problems, default=default, positive=False)
+    if value < 0:
+        problems.add(key, f"must be 0 (no limit) or more, got {value}.")
+        return default
+    return value or None
+
+
+def _time_limit(raw: Any, key: str, problems: _Problems) -> int:
+    """The execution time limit in seconds; Codabench's default of 600 when it is absent, null or 0."""
+    value = _number(raw, key, problems, default=DEFAULT_TIME_LIMIT, positive=False)
+    if value < 0:
+        problems.add(key, f"must be a number of seconds (0 or absent: {DEFAULT_TIME_LIMIT}), got {value}.")
+    return value if value > 0 else DEFAULT_TIME_LIMIT
+
+
+def _optional_inside(folder: Path, entry: dict, name: str, key: str, problems: _Problems) -> Path | None:
+    """A folder or .zip the bundle may name (ingestion program, input data): None when the key is absent or empty."""
+    if not entry.get(name):
+        return None
+    return _inside(folder, entry[name], key, problems)
+
+
+_DURING_SCORING = (
+    "Arena runs the ingestion program in the prediction step only, before the scoring program; set it to false "
+    "(or remove it) and let the scoring program read the ingestion program's output in input/res."
+)
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%m-%d-%Y", "%m-%d-%Y %H:%M", "%m/%d/%Y")
@@ -243,8 +301,8 @@ def _phases(
             if isinstance(raw, dict)
             else []
         )
-    else:
-        entries = raw if isinstance(raw, list) else []
+    else:  # in the order of their index, as Codabench orders them
+        entries = sorted(raw if isinstance(raw, list) else [], key=_phase_index)
     if not entries:
         problems.add("phases", "is required: at least one phase with its dates and limits.")
     found = []
@@ -257,13 +315,20 @@ def _phases(
             index = len(tasks)
             reference = _inside(folder, entry.get("reference_data"), f"{key}.reference_data", problems)
             program = _inside(folder, entry.get("scoring_program"), f"{key}.scoring_program", problems)
+            ingestion = _optional_inside(folder, entry, "ingestion_program", f"{key}.ingestion_program", problems)
+            input_data = _optional_inside(folder, entry, "input_data", f"{key}.input_data", problems)
+            if entry.get("ingestion_program_only_during_scoring"):
+                problems.add(f"{key}.ingestion_program_only_during_scoring", _DURING_SCORING)
             if reference and program:
-                tasks[index] = BundleTask(index, str(entry.get("label") or f"Phase {n}"), reference, program)
-            task_indexes: tuple[int, ...] = (index,)
-            if entry.get("ingestion_program"):
-                problems.add(
-                    f"{key}.ingestion_program", "code submissions are not hosted; only results submissions are."
+                tasks[index] = BundleTask(
+                    index,
+                    str(entry.get("label") or f"Phase {n}"),
+                    reference,
+                    program,
+                    ingestion_program=ingestion,
+                    input_data=input_data,
                 )
+            task_indexes: tuple[int, ...] = (index,)
         else:
             listed = entry.get("tasks")
             if not isinstance(listed, list) or not listed:
@@ -284,23 +349,26 @@ def _phases(
                     entry.get("start") if version == 2 else entry.get("start_date"), f"{key}.start", problems
                 ),
                 "ends_at": _date(entry.get("end") if version == 2 else entry.get("end_date"), f"{key}.end", problems),
-                "daily_limit": _number(
-                    entry.get("max_submissions_per_day"),
+                "daily_limit": _limit(
+                    entry,
+                    "max_submissions_per_day",
                     f"{key}.max_submissions_per_day",
                     problems,
                     default=DEFAULT_DAILY_LIMIT,
                 ),
-                "total_limit": _number(entry.get("max_submissions"), f"{key}.max_submissions", problems, default=None),
-                "time_limit": _number(
-                    entry.get("execution_time_limit"),
-                    f"{key}.execution_time_limit",
-                    problems,
-                    default=DEFAULT_TIME_LIMIT,
+                "total_limit": _limit(
+                    entry, "max_submissions", f"{key}.max_submissions", problems, default=DEFAULT_TOTAL_LIMIT
                 ),
+                "time_limit": _time_limit(entry.get("execution_time_limit"), f"{key}.execution_time_limit", problems),
                 "tasks": task_indexes,
             }
         )
     return found, tasks
+
+
+def _phase_index(entry: Any) -> float:
+    index = entry.get("index", 0) if isinstance(entry, dict) else 0
+    return index if isinstance(index, (int, float)) and not isinstance(index, bool) else 0
 
 
 def _tasks_v2(folder: Path, raw: Any, problems: _Problems) -> dict[int, BundleTask]:
@@ -314,17 +382,21 @@ def _tasks_v2(folder: Path, raw: Any, problems: _Problems) -> dict[int, BundleTa
             problems.add(key, "must be a table with index, reference_data and scoring_program.")
             continue
         index = _number(entry.get("index"), f"{key}.index", problems, default=position, positive=False)
-        if entry.get("ingestion_program"):
-            problems.add(
-                f"{key}.ingestion_program",
-                "code submissions are not hosted; only results submissions are "
-                "(predictions scored by a scoring program against reference data).",
-            )
         reference = _inside(folder, entry.get("reference_data"), f"{key}.reference_data", problems)
         program = _inside(folder, entry.get("scoring_program"), f"{key}.scoring_program", problems)
+        ingestion = _optional_inside(folder, entry, "ingestion_program", f"{key}.ingestion_program", problems)
+        input_data = _optional_inside(folder, entry, "input_data", f"{key}.input_data", problems)
+        if entry.get("ingestion_only_during_scoring"):
+            problems.add(f"{key}.ingestion_only_during_scoring", _DURING_SCORING)
         if reference and program:
             tasks[index] = BundleTask(
-                index, _text(entry.get("name")) or f"Task {index}", reference, program, _text(entry.get("description"))
+                index,
+                _text(entry.get("name")) or f"Task {index}",
+                reference,
+                program,
+                _text(entry.get("description")),
+                ingestion_program=ingestion,
+                input_data=input_data,
             )
     return tasks
 

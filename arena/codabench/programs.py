@@ -1,9 +1,16 @@
 """A Codabench or CodaLab bundle phase as a task: scored by the bundle's own program, in the sandbox.
 
 A task reference names the bundle (a folder or a .zip with ``competition.yaml``)
-and, after ``#``, the phase and optionally the Arena metric that replaces the
-program: ``/srv/bundles/x#phase=2`` or ``x.zip#phase=1&native=accuracy``.
-Without a fragment it is the first phase, scored by the program.
+and, after ``#``, the organiser's hosting options: the phase, optionally the Arena
+metric that replaces the program, and ``code_only=1`` for a phase with an
+ingestion program that takes code only: ``/srv/bundles/x#phase=2``,
+``x.zip#phase=1&native=accuracy`` or ``x#phase=1&code_only=1``. Without a
+fragment it is the first phase, scored by the program.
+
+In a phase with an ingestion program an upload that holds code runs first
+(:mod:`arena.codabench.ingestion`) and the scoring program scores its prediction
+output; an upload of results only is scored as it is, unless the phase is
+code-only.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from arena.bundles.archives import MAX_UNPACKED_BYTES, safe_unzip
 from arena.bundles.loading import AnswerKey, answer_sha256
 from arena.bundles.spec import CompetitionDefaults, TaskSpec
 from arena.codabench.bundle import Column, CompetitionBundle, Phase, is_competition_bundle, load_competition, slug_of
-from arena.codabench.sandbox import FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, run_program
+from arena.codabench.ingestion import holds_code, ingestion_command, predict
+from arena.codabench.sandbox import APP, FILE, LOG_TAIL, PROGRAM, TIME, ProgramError, program_command, run_sandboxed
 from arena.config import cache_dir
 from arena.errors import ArenaError, BundleError, Problem, SubmissionError
 from arena.scoring.score import Score
@@ -34,6 +42,10 @@ log = logging.getLogger("arena.programs")
 
 PROGRAM_START_SECONDS = 60
 """A program's scoring may take its phase's time limit plus this (unpacking, starting the sandbox)."""
+
+NO_DAILY_LIMIT = 1000
+"""A competition's daily limit for a phase with none (max_submissions_per_day 0 or null) and no total limit either:
+Arena's competitions always have a daily limit, and one this high is never reached by hand."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class ProgramSpec(TaskSpec):
     phase_name: str = ""
     time_limit: int = 600
     native: str | None = None
+    ingestion: bool = False  # the phase runs uploads of code through its ingestion program
+    code_only: bool = False  # the organiser takes no uploads of results only (``code_only=1``)
 
     @property
     def higher_is_better(self) -> bool:
@@ -72,6 +86,22 @@ PARTICIPANT_MESSAGES = {
     ),
     TIME: (TIME_LIMIT, "This attempt does not count against your limits."),
 }
+CODE_FAILED = "Your code stopped with an error while it ran on the test inputs."
+CODE_TIME_LIMIT = "Time limit: your code took longer than this phase allows."
+PARTICIPANT_CODE_MESSAGES = {
+    FILE: (
+        CODE_FAILED,
+        "Run it with the competition's starting kit to see why, and check that the upload holds the files and "
+        "names the instructions ask for. This attempt does not count against your limits.",
+    ),
+    PROGRAM: PARTICIPANT_MESSAGES[PROGRAM],
+    TIME: (CODE_TIME_LIMIT, "This attempt does not count against your limits."),
+}
+"""What a participant sees when the prediction step (their code, run by the ingestion program) fails."""
+RESULTS_REFUSED = (
+    "This phase takes code only: upload your model's code (for example model.py, zipped), which the competition's "
+    "ingestion program runs on the test inputs. An upload of results only (predictions files) is not scored here."
+)
 
 
 class ProgramFailed(SubmissionError):
@@ -84,18 +114,19 @@ class ProgramFailed(SubmissionError):
 
     headline = "The scoring program could not score this submission"
 
-    def __init__(self, verdict: str = FILE, reason: str = "", output: str = "") -> None:
+    def __init__(self, verdict: str = FILE, reason: str = "", output: str = "", code: bool = False) -> None:
         verdict = verdict if verdict in PARTICIPANT_MESSAGES else FILE
-        super().__init__(list(PARTICIPANT_MESSAGES[verdict]))
-        self.verdict, self.reason, self.output = verdict, reason, output
+        super().__init__(list((PARTICIPANT_CODE_MESSAGES if code else PARTICIPANT_MESSAGES)[verdict]))
+        self.verdict, self.reason, self.output, self.code = verdict, reason, output, code
+        what = "prediction step" if code else "scoring program"
         self.log = f"reason: {reason}" + (
-            f"\n\nscoring program output (its last {LOG_TAIL} characters):\n{output}"
+            f"\n\n{what} output (its last {LOG_TAIL} characters):\n{output}"
             if output
-            else "\n\nthe scoring program wrote no output."
+            else f"\n\nthe {what} wrote no output."
         )
 
     def __reduce__(self):
-        return type(self), (self.verdict, self.reason, self.output)
+        return type(self), (self.verdict, self.reason, self.output, self.code)
 
 
 def _no_rows() -> pd.DataFrame:
@@ -116,6 +147,8 @@ class ProgramTask:
     phase: Phase
     program_dir: Path
     reference_dir: Path
+    ingestion_dir: Path | None = None  # the phase's ingestion program, which runs uploads of code
+    input_dir: Path | None = None  # the input data it reads
     train: pd.DataFrame = field(default_factory=_no_rows, repr=False)  # a phase's data ship with the bundle
     test: pd.DataFrame = field(default_factory=_no_rows, repr=False)
 
@@ -153,7 +186,9 @@ class ProgramTask:
 
     @property
     def scoring_timeout(self) -> float:
-        return self.spec.time_limit + PROGRAM_START_SECONDS
+        """The phase's time limit for each sandbox run (two with an ingestion program), plus time to start them."""
+        runs = 2 if self.ingestion_dir is not None else 1
+        return runs * self.spec.time_limit + runs * PROGRAM_START_SECONDS
 
     def stored_ref(self, given: str | Path) -> str:
         """The bundle's folder and the phase (and the native metric)."""
@@ -188,12 +223,18 @@ class ProgramTask:
         with tempfile.TemporaryDirectory(prefix="arena-res-") as tmp:
             res = Path(tmp) / "res"
             _place_submission(Path(path), res, file_name, max_bytes)
+            if self.ingestion_dir is not None:
+                res = self._predictions(res, Path(tmp) / "predictions")
             if spec.native:
                 from arena.codabench.native import score_natively
 
                 return score_natively(self, res, max_bytes=max_bytes)
+            mounts = [(self.program_dir, f"{APP}/program"), (self.reference_dir, f"{APP}/input/ref")]
+            mounts.append((res, f"{APP}/input/res"))
+            if self.ingestion_dir is not None and self.input_dir is not None:  # Codabench mounts it in both steps
+                mounts.append((self.input_dir, f"{APP}/input_data"))
             try:
-                run = run_program(self.program_dir, self.reference_dir, res, time_limit=spec.time_limit)
+                run = run_sandboxed(program_command(self.program_dir), mounts, time_limit=spec.time_limit)
             except ProgramError as exc:
                 if exc.ours:
                     raise
@@ -221,6 +262,23 @@ class ProgramTask:
             n_private=0,
         )
 
+    def _predictions(self, upload: Path, output: Path) -> Path:
+        """The folder the scoring program scores: the upload itself when it holds results only (unless the phase is
+        code-only), else the prediction output of the ingestion program run on it as Codabench runs it."""
+        if not holds_code(upload):
+            if self.spec.code_only:
+                raise SubmissionError([RESULTS_REFUSED])
+            return upload
+        assert self.ingestion_dir is not None
+        try:
+            predict(self.ingestion_dir, upload, self.input_dir, output, time_limit=self.spec.time_limit)
+        except ProgramError as exc:
+            if exc.ours:
+                raise
+            log.warning("prediction step of %s failed: %s\n%s", self.spec.ref, exc.report(), exc.log)
+            raise ProgramFailed(exc.verdict, "; ".join(exc.messages()), exc.log, code=True) from None
+        return output
+
 
 def _place_submission(upload: Path, res: Path, file_name: str | None, max_bytes: int) -> None:
     """Put the upload in ``input/res`` as Codabench does: a zip unpacked, any other file as it is."""
@@ -246,6 +304,14 @@ def parse_ref(ref: str | Path) -> tuple[Path, int, str | None]:
             [Problem(text, "the phase after '#phase=' must be a number, e.g. bundle.zip#phase=2.")]
         ) from None
     return Path(path), phase, query.get("native", [None])[0]
+
+
+def is_code_only(ref: str | Path) -> bool:
+    """The hosting option ``code_only=1`` of a task reference: the phase takes no uploads of results only."""
+    values = parse_qs(str(ref).partition("#")[2]).get("code_only", ["0"])
+    if values[-1] not in ("0", "1"):
+        raise BundleError([Problem(str(ref), "'code_only' must be 1 (code only) or 0 (code or results).")])
+    return values[-1] == "1"
 
 
 def is_program_ref(ref: str | Path) -> bool:
@@ -289,14 +355,14 @@ def _folder(path: Path) -> Path:
     return target
 
 
-def _program_root(folder: Path) -> Path:
+def _program_root(folder: Path, what: str = "the scoring program") -> Path:
     """The folder holding ``metadata``: the unpacked program itself, or its one subfolder."""
     if (folder / "metadata").is_file() or (folder / "metadata.yaml").is_file():
         return folder
     inner = [p for p in folder.iterdir() if p.is_dir() and p.name != "__MACOSX"]
     if len(inner) == 1 and ((inner[0] / "metadata").is_file() or (inner[0] / "metadata.yaml").is_file()):
         return inner[0]
-    raise BundleError([Problem(str(folder), "the scoring program has no metadata or metadata.yaml with its command.")])
+    raise BundleError([Problem(str(folder), f"{what} has no metadata or metadata.yaml with its command.")])
 
 
 def bundle_folder(path: Path) -> Path:
@@ -330,6 +396,7 @@ _lock = threading.Lock()
 def load_program_task(ref: str | Path) -> ProgramTask:
     """Load one phase of a Codabench/CodaLab bundle as a task (raises BundleError with every problem)."""
     path, number, native = parse_ref(ref)
+    code_only = is_code_only(ref)
     folder = bundle_folder(path)
     bundle = load_competition(folder)
     if not 1 <= number <= len(bundle.phases):
@@ -345,6 +412,15 @@ def load_program_task(ref: str | Path) -> ProgramTask:
     bundle_task = bundle.tasks[phase.tasks[0]]
     program = _program_root(_folder(bundle_task.scoring_program))
     reference = _folder(bundle_task.reference_data)
+    ingestion = inputs = None
+    if bundle_task.ingestion_program is not None:
+        ingestion = _program_root(_folder(bundle_task.ingestion_program), "the ingestion program")
+        ingestion_command(ingestion)  # a bundle whose ingestion program has no command is refused when loaded
+        inputs = _folder(bundle_task.input_data) if bundle_task.input_data is not None else None
+    elif code_only:
+        raise BundleError(
+            [Problem(str(ref), "'code_only=1' needs a phase with an ingestion program, which runs the code.")]
+        )
     if native is not None:
         from arena.codabench.native import NATIVE_METRICS
 
@@ -360,9 +436,13 @@ def load_program_task(ref: str | Path) -> ProgramTask:
             )
     files = [("competition.yaml", _digest(folder / "competition.yaml"))]
     files += _listing(reference, "ref") + _listing(program, "program")
+    if ingestion is not None:  # what the prediction step runs and reads decides scores too
+        files += _listing(ingestion, "ingestion") + (_listing(inputs, "input") if inputs is not None else [])
     answers = pd.DataFrame(files, columns=["file", "sha256"])
-    fingerprint = hashlib.sha256(repr((files, number, native)).encode()).hexdigest()
-    stored = f"{folder}#phase={number}" + (f"&native={native}" if native else "")
+    fingerprint = hashlib.sha256(repr((files, number, native, code_only)).encode()).hexdigest()
+    stored = (
+        f"{folder}#phase={number}" + (f"&native={native}" if native else "") + ("&code_only=1" if code_only else "")
+    )
     with _lock:
         key = (stored, fingerprint)
         if key in _memory:
@@ -380,13 +460,17 @@ def load_program_task(ref: str | Path) -> ProgramTask:
             other_metrics=() if native else tuple(c.key for c in bundle.columns[1:]),
             prediction="file",
             modality="files",
-            competition=CompetitionDefaults(daily_limit=phase.daily_limit, total_limit=phase.total_limit),
+            competition=CompetitionDefaults(
+                daily_limit=phase.daily_limit or phase.total_limit or NO_DAILY_LIMIT, total_limit=phase.total_limit
+            ),
             description="\n\n".join(filter(None, [bundle.description, phase.description])),
             ref=stored,
             columns=bundle.columns,
             phase_name=phase.name,
             time_limit=phase.time_limit,
             native=native,
+            ingestion=ingestion is not None,
+            code_only=code_only,
         )
         task = ProgramTask(
             spec=spec,
@@ -395,6 +479,8 @@ def load_program_task(ref: str | Path) -> ProgramTask:
             phase=phase,
             program_dir=program,
             reference_dir=reference,
+            ingestion_dir=ingestion,
+            input_dir=inputs,
         )
         _memory[key] = task
         return task
@@ -409,10 +495,12 @@ def describe(task: ProgramTask) -> list[str]:
     for phase in bundle.phases:
         dates = f"{phase.starts_at or 'now'} to {phase.ends_at or 'no end'}"
         total = f", {phase.total_limit} in all" if phase.total_limit else ""
+        daily = f"{phase.daily_limit} per day" if phase.daily_limit else "no daily limit"
         marker = "*" if phase is task.phase else " "
+        runs = " (ingestion program runs code uploads)" if bundle.tasks[phase.tasks[0]].ingestion_program else ""
         lines.append(
-            f" {marker}phase {phase.number}: {phase.name}: {dates}; {phase.daily_limit} per day{total}; "
-            f"time limit {phase.time_limit} s; task '{bundle.tasks[phase.tasks[0]].name}'"
+            f" {marker}phase {phase.number}: {phase.name}: {dates}; {daily}{total}; "
+            f"time limit {phase.time_limit} s; task '{bundle.tasks[phase.tasks[0]].name}'{runs}"
         )
     lines.append(
         "  columns:        "
@@ -424,6 +512,11 @@ def describe(task: ProgramTask) -> list[str]:
         f"  scoring:        {'Arena metric ' + task.spec.native if task.spec.native else 'the bundle scoring program'}"
         f" (phase {task.phase.number}: {task.spec.phase_name})"
     )
+    if task.ingestion_dir is not None:
+        lines.append(
+            "  uploads:        "
+            + ("code only" if task.spec.code_only else "code (run by the ingestion program) or results only")
+        )
     lines.append(f"  native check:   {detect(task).note}")
     lines.append(f"  answer key sha256: {task.answer_key.sha256}")
     return lines
