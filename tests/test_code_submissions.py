@@ -333,11 +333,6 @@ def test_the_program_cannot_open_host_files_or_see_the_servers_environment(code_
     assert done.log.count("denied") == len(paths) and "ENV has secret False" in done.log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox starts bubblewrap with the server's environment, which its init (pid 1 inside) keeps: "
-    "run_sandboxed must start bwrap with a minimal environment (Popen env=)",
-)
 def test_the_program_cannot_read_the_servers_environment_through_proc(code_task, tmp_path, monkeypatch):
     need_bwrap()
     monkeypatch.setenv("ARENA_SECRET_KEY", "HOSTSECRET")

@@ -89,6 +89,8 @@ SYSTEM_DIRS = (
     "/etc/ssl",
     "/etc/localtime",
 )
+SANDBOX_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+"""All bubblewrap starts with; what runs inside gets its own variables (``--clearenv``, ``--setenv``)."""
 SUPERVISOR_PROCESSES = 2  # the sandbox's init and its supervisor, on top of the program's processes
 GRACE_S = 2.0  # how long the pipes may stay open after the sandbox has ended
 
@@ -763,6 +765,9 @@ def run_sandboxed(
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     pass_fds=(write_end,),
+                    # Not the server's environment (its secret key, its database URL): the sandbox's init process
+                    # keeps what bubblewrap started with, and a program can read it in /proc/1/environ.
+                    env=SANDBOX_ENVIRONMENT,
                 )
             finally:
                 os.close(write_end)
