@@ -17,6 +17,7 @@ from arena.server import (
     accounts,
     competitions,
     downloads,
+    dry_runs,
     lifecycle,
     organiser_actions,
     snapshots,
@@ -310,8 +311,13 @@ def join_team(slug: str):
 def submit(slug: str):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        abort(400, description="send the predictions file as multipart form field 'file'.")
+        abort(
+            400,
+            description="send the predictions file (or, in a code competition, the program) as multipart form field 'file'.",
+        )
     competition = competition_or_404(slug)  # an unknown slug, or a draft the uploader may not see: 404
+    if form_bool(request.form, "dry_run", False):  # a program's run on the public sample: never scored or counted
+        return _dry_run(competition, upload)
     session = db_session()
     with transaction():
         accepted = uploads.submit_stream(
@@ -331,6 +337,51 @@ def submit(slug: str):
         accepted.submission, show_private=competitions.can_see_private(competition, g.user)
     )
     return jsonify(submission=body, duplicate=accepted.duplicate), (200 if accepted.duplicate else 202)
+
+
+def _dry_run(competition: Competition, upload):
+    session = db_session()
+    with transaction():
+        dry_run = dry_runs.request(
+            session,
+            competition,
+            g.user,
+            upload.stream,
+            upload.filename,
+            max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
+        )
+    current_app.extensions["arena_queue"].notify_dry_run(dry_run.id)
+    return jsonify(dry_run=dry_runs.summary(dry_run)), 202
+
+
+@bp.post("/competitions/<slug>/dry-runs")
+@login_required
+def dry_run(slug: str):
+    """Run a program on the public sample: its output is shown, nothing is scored, no slot is used."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, description="send the program (.py or .zip) as multipart form field 'file'.")
+    return _dry_run(competition_or_404(slug), upload)
+
+
+@bp.get("/competitions/<slug>/dry-runs")
+@login_required
+def list_dry_runs(slug: str):
+    competition = competition_or_404(slug)
+    session = db_session()
+    team = teams.team_of(session, competition, g.user)
+    rows = dry_runs.for_team(session, team) if team else []
+    return jsonify(team=team.name if team else None, dry_runs=[dry_runs.summary(d) for d in rows])
+
+
+@bp.get("/dry-runs/<int:dry_run_id>")
+@login_required
+def get_dry_run(dry_run_id: int):
+    session = db_session()
+    found = dry_runs.get(session, dry_run_id)
+    if not g.user.is_organiser and not dry_runs.belongs_to(session, found, g.user):
+        abort(403, description="this dry run belongs to another team.")
+    return jsonify(dry_runs.summary(found))
 
 
 @bp.get("/competitions/<slug>/submissions")
@@ -428,6 +479,7 @@ def all_submissions(slug: str):
                 "team_disqualified": s.team.disqualified,
                 "failure_kind": s.failure_kind,
                 "failure_detail": s.failure_detail,
+                **({"run_log": s.run_log} if s.run_status is not None else {}),  # a real run's output: organisers
             }
             for s in rows
         ]

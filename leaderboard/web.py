@@ -14,6 +14,7 @@ from arena.server import (
     announcements,
     audit,
     competitions,
+    dry_runs,
     lifecycle,
     organiser_actions,
     snapshots,
@@ -193,7 +194,20 @@ def my_submissions(slug: str):
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            abort(400, description="choose a predictions file to upload.")
+            abort(400, description="choose a file to upload.")
+        if request.form.get("dry_run") == "1":  # the program on the public sample: shown, never scored or counted
+            with transaction():
+                dry_run = dry_runs.request(
+                    session,
+                    competition,
+                    g.user,
+                    upload.stream,
+                    upload.filename,
+                    max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
+                )
+            current_app.extensions["arena_queue"].notify_dry_run(dry_run.id)
+            flash(f"Dry run #{dry_run.id} queued: its output shows below when it ends.")
+            return redirect(url_for("web.my_submissions", slug=slug))
         with transaction():
             accepted = uploads.submit_stream(
                 session,
@@ -226,6 +240,7 @@ def my_submissions(slug: str):
         slots_left=submissions.slots_left(session, competition, team),
         daily_limit=submissions.daily_limit(competition, team),
         chart=history_chart(rows),
+        dry_runs=[dry_runs.summary(d) for d in dry_runs.for_team(session, team)] if team else [],
         is_open=competitions.accepting_submissions(competition)[0],
         why_closed=competitions.accepting_submissions(competition)[1],
     )

@@ -37,7 +37,8 @@ def submission_page(slug: str, submission_id: int):
         abort(403, description="this submission belongs to another team.")
     show_private = competitions.can_see_private(competition, g.user)
     report = reports.submission_report(db_session(), submission, competition, show_private=show_private)
-    return render_template("submission.html", c=competition, r=report, show_private=show_private)
+    run_log = submission.run_log if g.user.is_organiser else None  # a real run's output: organisers only
+    return render_template("submission.html", c=competition, r=report, show_private=show_private, run_log=run_log)
 
 
 @bp.route("/c/<slug>/admin/submissions/<int:submission_id>/file")

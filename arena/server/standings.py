@@ -18,6 +18,7 @@ from arena.server import ranks
 from arena.server.board_cache import cached
 from arena.server.ranks import RankStatistics, shared_ranks
 from arena.server.snapshots import facts_of
+from arena.server.submissions import run_state
 
 T = TypeVar("T")
 
@@ -329,6 +330,23 @@ def _under_ladder(submission: Submission) -> bool:
     return competition is not None and competition.feedback == "ladder" and submission.ladder_public is not None
 
 
+def run_summary(submission: Submission) -> dict:
+    """What a code submission's run shows everyone who may see the submission: its status (queued, running,
+    scoring, scored, failed), why the program failed (time, memory, error, output), wall and CPU seconds, peak
+    memory. The program's output is the organisers' only: it ran on the hidden test inputs."""
+    return {
+        "status": run_state(submission),
+        "failure": submission.code_failure,
+        "wall_seconds": _measure(submission.wall_seconds),
+        "cpu_seconds": _measure(submission.cpu_seconds),
+        "peak_memory_mb": _measure(submission.peak_memory_mb),
+    }
+
+
+def _measure(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
 def submission_summary(submission: Submission, *, show_private: bool) -> dict:
     """What a participant sees of one submission: rounded scores, private ones only when allowed."""
     score = submission.score or {}
@@ -348,6 +366,8 @@ def submission_summary(submission: Submission, *, show_private: bool) -> dict:
         "private": None,
         "private_ci": None,
     }
+    if submission.run_status is not None:  # a code submission: its run's status and measurements, never its output
+        summary["run"] = run_summary(submission)
     ladder = _under_ladder(submission)
     if score and ladder and not show_private:  # the Ladder shows a team its released score, nothing finer
         summary["public"] = {score["primary"]: rounded(submission.ladder_public)}
