@@ -180,7 +180,19 @@ class Task:
             f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}",
             f"  submission:     {spec.id_column},{','.join(self.prediction_columns[:12])}"
             f"{',...' if len(self.prediction_columns) > 12 else ''} ({form})",
+            *self._code_line(),
             f"  answer key sha256: {self.answer_key.sha256}",
+        ]
+
+    def _code_line(self) -> list[str]:
+        """For a code task: the entry point participants write, its main limits and the runtime."""
+        code = getattr(self.spec, "code", None)
+        if code is None:
+            return []
+        limits = code.limits
+        return [
+            f"  code:           {code.entry}(input_dir, output_dir) in main.py; {limits.wall_seconds} s, "
+            f"{limits.memory_mb} MB, runtime {code.runtime}"
         ]
 
     def problems(self) -> list[Problem]:
