@@ -327,12 +327,24 @@ def is_program_ref(ref: str | Path) -> bool:
     return False
 
 
+_digests: dict[tuple[str, int, int, int], str] = {}
+
+
 def _digest(path: Path) -> str:
+    """A file's SHA-256, remembered while its size, time and inode stay the same: a phase is loaded for every job,
+    and its input data may be large."""
+    info = path.stat()
+    key = (str(path), info.st_size, info.st_mtime_ns, info.st_ino)
+    if key in _digests:
+        return _digests[key]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
-    return digest.hexdigest()
+    if len(_digests) > 100_000:
+        _digests.clear()
+    _digests[key] = digest.hexdigest()
+    return _digests[key]
 
 
 def _folder(path: Path) -> Path:
