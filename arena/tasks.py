@@ -14,6 +14,7 @@ from arena.bundles.loading import load_bundle
 from arena.codabench.programs import (
     ProgramTask,
     bundle_folder,
+    is_code_only,
     is_program_ref,
     load_program_task,
     parse_ref,
@@ -61,7 +62,8 @@ def phase_refs(ref: str | Path) -> list[str]:
     if not is_program_ref(ref):
         return []
     folder = bundle_folder(parse_ref(ref)[0])
-    return [f"{folder}#phase={number}" for number in range(1, phase_count(folder) + 1)]
+    option = "&code_only=1" if is_code_only(ref) else ""  # a hosting option holds for every phase
+    return [f"{folder}#phase={number}{option}" for number in range(1, phase_count(folder) + 1)]
 
 
 def score(task: TaskInterface | str | Path, file: str | Path, *, public_fraction: float | None = None) -> Score:

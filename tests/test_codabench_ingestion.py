@@ -444,6 +444,10 @@ def test_a_code_only_phase_refuses_results_and_runs_code(tmp_path):
         score_submission(task, results)
     assert refused.value.messages() == [RESULTS_REFUSED]
     assert score_submission(task, zipped(IRIS_CODE, tmp_path / "code.zip")).public["recorded"] == 1.0
+    from arena.tasks import phase_refs
+
+    every_phase = phase_refs(f"{folder}#code_only=1")  # hosting the whole bundle keeps the option on each stage
+    assert len(every_phase) == 2 and all(load_task(ref).spec.code_only for ref in every_phase)
 
     plain = tmp_path / "plain"
     plain.mkdir()

@@ -23,7 +23,14 @@ def safe_unzip(archive: Path, target: Path, max_bytes: int = MAX_UNPACKED_BYTES)
         for member in members:
             parts = Path(member.filename).parts
             if member.filename.startswith("/") or ".." in parts or (member.external_attr >> 16) & 0o170000 == 0o120000:
-                raise BundleError([Problem(member.filename, "bundle paths must stay inside the bundle (no links).")])
+                raise BundleError(
+                    [
+                        Problem(
+                            member.filename,
+                            "paths in a zip must stay inside it: no links, no '..', no leading '/'; zip the folder's contents again.",
+                        )
+                    ]
+                )
             if parts and parts[0] == "__MACOSX":
                 continue
             zipped.extract(member, target)

@@ -318,7 +318,7 @@ def is_program_ref(ref: str | Path) -> bool:
     """True when the reference names a Codabench/CodaLab bundle (a folder or .zip with competition.yaml)."""
     if not str(ref).strip():
         return False
-    path = parse_ref(ref)[0] if "#phase=" in str(ref) else Path(ref)
+    path = parse_ref(ref)[0] if "#" in str(ref) else Path(ref)
     if path.is_dir():
         return is_competition_bundle(path)
     if path.is_file() and zipfile.is_zipfile(path):
