@@ -38,6 +38,7 @@ def _op(
                             "file": {"type": "string", "format": "binary"},
                             "note": {"type": "string"},
                             "baseline": {"type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["file"],
                     }
@@ -256,7 +257,8 @@ OPENAPI = {
         },
         "/api/v1/competitions/{slug}/submissions": {
             "post": _op(
-                "Upload a predictions file (CSV, CSV.gz or Parquet); it is queued for scoring",
+                "Upload a predictions file (CSV, CSV.gz or Parquet), or in a code competition a program (.py or .zip); "
+                "it is queued for scoring. With dry_run=true a program runs on the public sample instead",
                 auth="user",
                 params=["slug"],
                 multipart=True,
@@ -269,6 +271,23 @@ OPENAPI = {
             "get": _op(
                 "Your team's submissions with status, scores and validation reports", auth="user", params=["slug"]
             ),
+        },
+        "/api/v1/competitions/{slug}/dry-runs": {
+            "post": _op(
+                "Run a program (.py or .zip) on the public sample: validated, its output shown, never scored or counted",
+                auth="user",
+                params=["slug"],
+                multipart=True,
+                responses={"202": {"description": "Queued"}},
+            ),
+            "get": _op("Your team's dry runs with status, output, time and memory", auth="user", params=["slug"]),
+        },
+        "/api/v1/dry-runs/{dry_run_id}": {
+            "get": _op(
+                "One of your team's dry runs: status, problems, output, time and memory",
+                auth="user",
+                params=["dry_run_id"],
+            )
         },
         "/api/v1/competitions/{slug}/all-submissions": {
             "get": _op("Every submission (organisers)", auth="organiser", params=["slug"])

@@ -366,6 +366,13 @@ def tidy_store(db: Database) -> int:
         return remove_unreferenced(session)
 
 
+@dataclass(frozen=True)
+class DryRunJob:
+    """A queued dry run taken by a scoring slot (a submission is taken as its id)."""
+
+    dry_run_id: int
+
+
 class InProcessWorker:
     """Scoring threads in this process, one per scoring slot; woken at once by :meth:`notify`.
 
@@ -418,9 +425,9 @@ class InProcessWorker:
                 dry_runs.run_one(self.db, dry_run_id, self.slots[0])
         refresh_ranks(self.db)
 
-    def _take(self, index: int) -> tuple[str, int] | None:
-        """The next queued job this slot may take (``("submission", id)`` or ``("dry run", id)``): the oldest of a
-        competition that holds fewer than all slots but one (any competition when there is one slot)."""
+    def _take(self, index: int) -> int | DryRunJob | None:
+        """The next queued job this slot may take (a submission's id, or a dry run): the oldest of a competition
+        that holds fewer than all slots but one (any competition when there is one slot)."""
         sweep(self.db)
         with self.db.session() as session, session.begin():
             queued = [("submission", *job) for job in store.queued_jobs(session)]
@@ -435,7 +442,7 @@ class InProcessWorker:
             for kind, job_id, competition_id in queued:
                 if held.get((self._database, competition_id), 0) < most:
                     _busy[index] = (self._database, competition_id)
-                    return kind, job_id
+                    return DryRunJob(job_id) if kind == "dry run" else job_id
         return None
 
     def _run(self, index: int) -> None:
@@ -443,10 +450,10 @@ class InProcessWorker:
             try:
                 while not self._stop.is_set() and (taken := self._take(index)) is not None:
                     try:
-                        if taken[0] == "dry run":
-                            dry_runs.run_one(self.db, taken[1], self.slots[index])
+                        if isinstance(taken, DryRunJob):
+                            dry_runs.run_one(self.db, taken.dry_run_id, self.slots[index])
                         else:
-                            score_one(self.db, taken[1], self.slots[index])
+                            score_one(self.db, taken, self.slots[index])
                     finally:
                         with _busy_lock:
                             _busy.pop(index, None)
