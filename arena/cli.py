@@ -39,7 +39,13 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_show(args: argparse.Namespace) -> int:
-    print("\n".join(load_task(args.task).describe()))  # a Codabench bundle: its phases, columns and native check
+    task = load_task(args.task)
+    print("\n".join(task.describe()))  # a Codabench bundle: its phases, columns and native check
+    code = getattr(task.spec, "code", None)
+    if code is not None:  # the versions a participant's program runs with, to test against
+        from arena.code.runtime import describe_runtime
+
+        print(f"  runtime:        {describe_runtime(task.spec.bundle_dir, code.runtime).line()}")
     return EXIT_OK
 
 

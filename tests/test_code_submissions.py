@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import socket
 import textwrap
@@ -23,6 +24,7 @@ import pytest
 from conftest import require_in_ci
 
 from arena.code.failures import ERROR, MEMORY, MESSAGES, OUTPUT, TIME, CodeFailed, log_shown
+from arena.code.runtime import describe_runtime
 from arena.errors import BundleError, SubmissionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,6 +208,16 @@ def test_the_installation_lowers_limits_and_never_raises_them(monkeypatch):
     assert (limits.wall_seconds, limits.memory_mb) == (30, 2048)
 
 
+def test_the_servers_runtime_names_its_python_and_its_stacks_versions():
+    import numpy
+    import sklearn
+
+    runtime = describe_runtime(EXAMPLE, "server")
+    assert runtime.python == platform.python_version()
+    assert {("numpy", numpy.__version__), ("scikit-learn", sklearn.__version__)} <= set(runtime.packages)
+    assert runtime.line().startswith(f"Python {platform.python_version()}; numpy {numpy.__version__}")
+
+
 def test_a_runtime_in_the_bundle_gives_its_own_packages(tmp_path):
     import subprocess
     import sys
@@ -222,6 +234,11 @@ def test_a_runtime_in_the_bundle_gives_its_own_packages(tmp_path):
     package = folder / "env" / "lib" / version / "site-packages" / "organisers_pick"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("ANSWER = 42\n")
+    listed = package.parent / "organisers_pick-1.2.dist-info"
+    listed.mkdir()
+    (listed / "METADATA").write_text("Metadata-Version: 2.1\nName: organisers_pick\nVersion: 1.2\n")
+    runtime = describe_runtime(folder, "venv:env")  # what participants are told they run with
+    assert runtime.python == platform.python_version() and runtime.packages == (("organisers_pick", "1.2"),)
     source = f"""
     import organisers_pick
     def predict(i, o):

@@ -22,6 +22,7 @@ from arena.codabench.sandbox import ProgramError, run_sandboxed
 from arena.code.failures import ERROR, MEMORY, OUTPUT, TIME, CodeFailed
 from arena.code.inputs import write_inputs
 from arena.code.launcher import SOURCE as LAUNCHER
+from arena.code.runtime import read_pyvenv
 from arena.code.uploads import unpack_code
 from arena.errors import SubmissionError
 
@@ -137,7 +138,7 @@ def _runtime(task: Task, code: CodeSpec) -> tuple[str, str | None]:
     if folder is None:
         return sys.executable, None
     venv = Path(task.spec.bundle_dir) / folder
-    config = _pyvenv(venv / "pyvenv.cfg")
+    config = read_pyvenv(venv / "pyvenv.cfg")
     version = ".".join(config.get("version", config.get("version_info", "")).split(".")[:2])
     interpreter = Path(config.get("home", "")) / f"python{version}"
     found = sorted(glob.glob(str(venv / "lib" / f"python{version}" / "site-packages")))
@@ -152,11 +153,6 @@ def _runtime(task: Task, code: CodeSpec) -> tuple[str, str | None]:
             ours=True,
         )
     return str(interpreter), f"{RUNTIME}/{Path(found[0]).relative_to(venv).as_posix()}"
-
-
-def _pyvenv(path: Path) -> dict[str, str]:
-    pairs = (line.partition("=") for line in path.read_text(encoding="utf-8", errors="replace").splitlines())
-    return {key.strip(): value.strip() for key, sep, value in pairs if sep}
 
 
 def _failure(exc: ProgramError, limits: CodeLimits) -> CodeFailed:
