@@ -383,3 +383,25 @@ def test_the_server_layer_loads_neither_the_web_nor_jax():
 
 def test_the_leaderboard_never_loads_jax_or_the_baselines():
     assert loaded_after_import("leaderboard") == ["flask", "leaderboard", "sqlalchemy"]
+
+
+def _shipped_folders() -> set[str]:
+    """Every folder of the tree that ships: the packages' own, their data folders, and tasks/ as arena.builtin_tasks."""
+    root = ROOT
+    found = set()
+    for top, name in (("arena", "arena"), ("leaderboard", "leaderboard"), ("baselines", "baselines")):
+        for folder in [root / top, *(root / top).rglob("*")]:
+            if folder.is_dir() and "__pycache__" not in folder.parts and any(p.is_file() for p in folder.iterdir()):
+                found.add(".".join([name, *folder.relative_to(root / top).parts]))
+    for folder in [root / "tasks", *(root / "tasks").rglob("*")]:
+        if folder.is_dir() and "__pycache__" not in folder.parts:
+            found.add(".".join(["arena.builtin_tasks", *folder.relative_to(root / "tasks").parts]))
+    return found
+
+
+def test_every_folder_that_ships_is_listed_as_a_package():
+    """A folder missing from pyproject's packages is left out of the wheel (or installed with a warning)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    assert _shipped_folders() == listed
