@@ -18,12 +18,12 @@ MEMORY_MESSAGE = (
     "your program ran out of memory: it reached the task's memory limit. Use less memory, then submit again."
 )
 ERROR_MESSAGE = (
-    "your program stopped with an error. Run it on the public sample with `arena run` to see its output, "
-    "fix it, then submit again."
+    "your program stopped with an error. Run it on the public sample with `arena run` or a dry run on the server "
+    "to see its output, fix it, then submit again."
 )
 OUTPUT_MESSAGE = (
     "your program did not write one valid predictions file to output_dir. Run it on the public sample with "
-    "`arena run`, which checks the file, then submit again."
+    "`arena run` or a dry run on the server, which check the file, then submit again."
 )
 OURS_MESSAGE = "Arena could not run your program this time; it is not your doing, does not count, and is tried again."
 MESSAGES = {TIME: TIME_MESSAGE, MEMORY: MEMORY_MESSAGE, ERROR: ERROR_MESSAGE, OUTPUT: OUTPUT_MESSAGE}
