@@ -71,6 +71,9 @@ def test_host_a_competition_from_the_command_line(capsys, tmp_path):
     from arena.server import competitions
 
     url = f"sqlite:///{tmp_path / 'arena.db'}"
+    code, out, err = run(capsys, "host", "sunspots", "--slug", "sun-cli", "--database", url)
+    assert code == 1 and f"there is no Arena database at {url}" in err and "--create" in err
+    assert not (tmp_path / "arena.db").exists()  # nothing made: the command was aimed at the wrong place
     code, out, _ = run(
         capsys,
         "host",
@@ -79,12 +82,13 @@ def test_host_a_competition_from_the_command_line(capsys, tmp_path):
         "sun-cli",
         "--database",
         url,
+        "--create",
         "--ends-at",
         "2099-01-01T00:00",
         "--daily-limit",
         "3",
     )
-    assert code == 0 and "hosted 'sun-cli'" in out and "a competition" in out
+    assert code == 0 and "hosted 'sun-cli'" in out and "a competition" in out and f"database: {url}" in out
     db = Database(url)
     with db.session() as session:
         hosted = competitions.get(session, "sun-cli")

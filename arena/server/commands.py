@@ -13,14 +13,46 @@ import os
 from datetime import datetime
 
 
-def _database(url: str | None):
-    """The installation's database, brought to the newest schema first (a no-op when it is current)."""
-    from arena.db.database import Database
+def _database(url: str | None, *, create: bool = False):
+    """The installation's database, named on the output and brought to the newest schema first (a no-op when it is
+    current). A database that does not exist yet is made only with ``create``: a command run with another
+    ``ARENA_HOME`` or URL than the server's would otherwise report success into a database no server reads."""
+    from arena.db.database import Database, database_url
     from arena.db.migrate import upgrade
 
-    db = Database(url)
+    target = url or database_url()
+    _refuse_a_new_database(target, create)
+    db = Database(target)
     upgrade(db.engine)
     return db
+
+
+def _refuse_a_new_database(url: str, create: bool) -> None:
+    """Print which database a command uses; raise (unless ``create``) where it holds no Arena schema yet."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
+    from arena.errors import ArenaError
+
+    parsed = make_url(url)
+    print(f"database: {parsed.render_as_string(hide_password=True)}")
+    if create:
+        return
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        new = path not in ("", ":memory:") and (not os.path.exists(path) or os.path.getsize(path) == 0)
+    else:
+        engine = create_engine(parsed)
+        try:
+            new = "alembic_version" not in inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+    if new:
+        raise ArenaError(
+            f"there is no Arena database at {parsed.render_as_string(hide_password=True)}. The server you mean "
+            "reads another one: run this with the server's ARENA_HOME or ARENA_DATABASE_URL (or --database URL); "
+            "to start a new installation there, run `arena setup` or pass --create."
+        )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -31,6 +63,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     require_secret(create=create, who="arena worker")
     if args.database:
         os.environ["ARENA_DATABASE_URL"] = args.database
+    from arena.db.database import database_url
+
+    _refuse_a_new_database(database_url(), create=False)  # a worker never makes the server's database
     run_redis_worker(args.redis, burst=args.burst, kinds=args.kinds)
     return 0
 
@@ -54,7 +89,7 @@ def cmd_host(args: argparse.Namespace) -> int:
         )
         if getattr(args, key) is not None
     }
-    db = _database(args.database)
+    db = _database(args.database, create=args.create)
     with db.session() as session, session.begin():
         competition = host(session, args.task, slug=args.slug, **settings)
         kind = "a competition" if competition.ends_at else "a standing benchmark"
@@ -67,7 +102,7 @@ def cmd_suite_host(args: argparse.Namespace) -> int:
     from arena.server.organiser_actions import host_suite
     from arena.server.suites import suite_tasks
 
-    db = _database(args.database)
+    db = _database(args.database, create=args.create)
     with db.session() as session, session.begin():
         result = host_suite(session, None, args.suite)
         suite = result.suite
@@ -111,6 +146,11 @@ def register_suite(suite_commands: argparse._SubParsersAction) -> None:
     )
     hosting.add_argument("suite", help="a built-in suite name, a folder holding suite.toml, or the file")
     hosting.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    hosting.add_argument(
+        "--create",
+        action="store_true",
+        help="make the database if it does not exist yet (without it, a command aimed at a missing database stops)",
+    )
     hosting.set_defaults(func=cmd_suite_host)
     releasing = suite_commands.add_parser(
         "release",
@@ -145,7 +185,7 @@ def cmd_organiser(args: argparse.Namespace) -> int:
     from arena.server.accounts import make_organiser
 
     password = args.password_value or getpass.getpass(f"New password for {args.username}: ")
-    db = _database(None)
+    db = _database(None, create=args.create)
     with db.session() as session, session.begin():
         _, done = make_organiser(session, args.username, password, promote=args.promote)
     print(done)
@@ -157,7 +197,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from arena.server.installation import prepare
 
     installation_secret()  # the one-time set-up creates the installation secret (if this is a new installation)
-    db = _database(args.database)
+    db = _database(args.database, create=True)  # setting up an installation makes its database
     rescored = prepare(db, host_builtins=not args.no_builtins)
     if not args.no_builtins:
         from arena.server.suite_install import prepare_builtin_suites
@@ -171,9 +211,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from arena.db.database import Database
+    from arena.db.database import Database, database_url
     from arena.db.migrate import current_revision, head_revision, upgrade
 
+    _refuse_a_new_database(args.database or database_url(), args.create)
     db = Database(args.database)
     before = current_revision(db.engine)
     upgrade(db.engine)
@@ -199,6 +240,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     upgrade = database.add_parser("upgrade", help="bring the database to the newest schema revision")
     upgrade.add_argument("--database", help="SQLAlchemy URL (default: ARENA_DATABASE_URL or SQLite under ARENA_HOME)")
+    upgrade.add_argument(
+        "--create",
+        action="store_true",
+        help="make the database if it does not exist yet (without it, a command aimed at a missing database stops)",
+    )
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     worker = commands.add_parser("worker", help="score submissions taken from Redis (scale-out)")
@@ -241,6 +287,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="what participants upload: predictions files (default) or code that Arena runs on the hidden test "
         "inputs (only for a task whose task.toml declares code)",
     )
+    hosting.add_argument(
+        "--create",
+        action="store_true",
+        help="make the database if it does not exist yet (without it, a command aimed at a missing database stops)",
+    )
     hosting.set_defaults(func=cmd_host)
 
     organiser = commands.add_parser(
@@ -258,5 +309,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     organiser.add_argument(
         "--promote", action="store_true", help="allow making an existing participant an organiser (refused without it)"
+    )
+    organiser.add_argument(
+        "--create",
+        action="store_true",
+        help="make the database if it does not exist yet (without it, a command aimed at a missing database stops)",
     )
     organiser.set_defaults(func=cmd_organiser)
