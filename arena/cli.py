@@ -371,9 +371,18 @@ def extra_providing(module: str | None) -> str | None:
     return None
 
 
-def missing_part(name: str, module: str | None) -> str:
+def missing_part(name: str, module: str | None, checkout: Path | None = None) -> str:
+    """What a command of a missing extra says: which package it lacks and the command that installs it, from
+    a checkout (where ``pip install 'arena[...]'`` would look for a package on an index) or from an index.
+    ``checkout`` is the folder arena was installed from (default: the one holding this package)."""
     extra = extra_providing(module)
-    install = f"pip install 'arena[{extra}]'" if extra else "reinstall arena with its extras"
+    checkout = checkout or Path(__file__).resolve().parents[1]
+    if not extra:
+        install = "reinstall arena with its extras"
+    elif (checkout / "pyproject.toml").is_file():
+        install = f"pip install -e '{checkout}[{extra}]' (or `make test` in {checkout}, which installs every extra)"
+    else:
+        install = f"pip install 'arena[{extra}]'"
     return f"'arena {name}' needs {module or 'a package that is not installed'}: {install}."
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import sample_csv
@@ -82,8 +83,18 @@ def test_scoring_works_without_flask_sqlalchemy_jax_or_numba(tmp_path):
 def test_a_command_whose_extra_is_missing_names_the_extra(argv, extra):
     result = arena_without_extras(*argv)
     assert result.returncode == 1
-    assert f"pip install 'arena[{extra}]'" in result.stderr
+    checkout = Path(__file__).resolve().parents[1]  # the tests run from a checkout: the hint installs from it
+    assert f"pip install -e '{checkout}[{extra}]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_hint_for_a_missing_extra_installs_from_an_index_outside_a_checkout(tmp_path):
+    from arena.cli import missing_part
+
+    hint = missing_part("baseline", "jax", checkout=tmp_path)  # a folder with no pyproject.toml: an installed wheel
+    assert hint == "'arena baseline' needs jax: pip install 'arena[baselines]'."
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'arena'\n")  # now it is a checkout
+    assert f"pip install -e '{tmp_path}[baselines]'" in missing_part("baseline", "jax", checkout=tmp_path)
 
 
 def test_create_app_does_no_heavy_work(tmp_path):
