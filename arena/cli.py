@@ -108,7 +108,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     import os
 
-    from arena.client import submit_file, wait_for_score
+    from arena.client import shown, submit_file, wait_for_score
 
     args.token = args.token or os.environ.get("ARENA_TOKEN", "").strip()
     if not args.token:
@@ -125,8 +125,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
             print("failed:\n" + "\n".join(f"  - {p}" for p in submission["problems"]), file=sys.stderr)
             return 1
         metric = submission["metric"]
-        ci = submission["public_ci"]
-        print(f"scored: public {metric} {submission['public'][metric]} (95% CI [{ci[0]}, {ci[1]}])")
+        ci = submission["public_ci"] or [None, None]
+        print(
+            f"scored: public {metric} {shown(submission['public'][metric])} (95% CI [{shown(ci[0])}, {shown(ci[1])}])"
+        )
     return 0
 
 

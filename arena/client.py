@@ -15,6 +15,11 @@ from .errors import ArenaError
 from .suites.folders import prediction_files
 
 
+def shown(value: object) -> str:
+    """A score as the web shows it: four decimals (a server's rounded 0.5 prints as 0.5000), '-' for none."""
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+
+
 class ServerError(ArenaError):
     headline = "The server refused the request"
 
@@ -162,11 +167,15 @@ def cmd_suite_submit(args) -> int:
             print(f"  {key}: failed\n" + "\n".join(f"    - {p}" for p in done["problems"]), file=sys.stderr)
         elif done["status"] == "scored":
             metric = done["metric"]
-            print(f"  {key}: public {metric} {done['public'][metric]} (95% CI {done['public_ci']})")
+            ci = done["public_ci"] or [None, None]
+            print(f"  {key}: public {metric} {shown(done['public'][metric])} (95% CI [{shown(ci[0])}, {shown(ci[1])}])")
     row = _board_row(args.server, token, args.suite, answer["model"])
     if row is not None and row.get("aggregate") is not None:
         ci = row["aggregate_ci"]
-        print(f"aggregate {row['aggregate']} (95% CI [{ci[0]}, {ci[1]}]), rank {row['rank']} {row['rank_interval']}")
+        print(
+            f"aggregate {shown(row['aggregate'])} (95% CI [{shown(ci[0])}, {shown(ci[1])}]), "
+            f"rank {row['rank']} {row['rank_interval']}"
+        )
     elif row is not None:
         print("not ranked yet: " + (f"missing {', '.join(row['missing'])}" if row["missing"] else "statistics pending"))
     return 1 if failed else 0

@@ -117,3 +117,9 @@ def test_validate_refuses_a_codabench_phase_and_points_to_score(capsys, tmp_path
     code, out, err = run(capsys, "validate", str(bundle), str(upload))
     assert code == 1 and not out and "Traceback" not in err
     assert "checked by its own scoring program" in err and f"arena score {bundle}" in err and f"{upload}`" in err
+
+
+def test_scores_from_a_server_print_with_four_decimals_as_the_web_shows_them():
+    from arena.client import shown
+
+    assert [shown(0.5), shown(1), shown(0.98765), shown(None), shown(True)] == ["0.5000", "1.0000", "0.9877", "-", "-"]

@@ -50,7 +50,10 @@ def test_arena_submit_uploads_to_a_running_server(tmp_path, live_server):
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"submission #\d+ queued\.\nscored: public accuracy 0\.\d+ \(95% CI \[", result.stdout)
+    assert re.search(
+        r"submission #\d+ queued\.\nscored: public accuracy \d\.\d{4} \(95% CI \[\d\.\d{4}, \d\.\d{4}\]\)",
+        result.stdout,
+    )
     bad = subprocess.run(command[:-3] + ["--token", "arena_wrong"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "token is not valid" in bad.stderr
 
