@@ -81,6 +81,21 @@ def listops_50k(spec: TaskSpec) -> pd.DataFrame:
     )
 
 
+def dates(spec: TaskSpec) -> pd.DataFrame:
+    """40,000 distinct written dates and their ISO forms from the seeded generator; 4,000 of them are test rows.
+
+    Every written form occurs once, so no test input is also a training input.
+    """
+    from arena.bundles.dates import generate
+
+    texts, answers = generate(40_000, seed=spec.seed)
+    split = np.full(len(texts), "train", dtype=object)
+    split[np.random.default_rng(spec.seed).permutation(len(texts))[:4_000]] = "test"
+    return pd.DataFrame(
+        {spec.id_column: np.arange(len(texts)), "text": texts, spec.target: answers, SPLIT_COLUMN: split}
+    )
+
+
 def sunspots(spec: TaskSpec) -> pd.DataFrame:
     """Wolf's yearly sunspot numbers shipped with statsmodels, with the classic split.
 
@@ -103,6 +118,7 @@ BUILTIN_SOURCES: dict[str, Callable[[TaskSpec], pd.DataFrame]] = {
     "listops": listops,
     "listops-50k": listops_50k,
     "statsmodels:sunspots": sunspots,
+    "dates": dates,
 }
 
 
