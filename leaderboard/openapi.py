@@ -238,7 +238,11 @@ OPENAPI = {
             )
         },
         "/api/v1/competitions/{slug}/data/{name}": {
-            "get": _op("Download train.csv, test.csv or sample_submission.csv", params=["slug", "name"])
+            "get": _op(
+                "Download a data file the competition lists under data: train.csv, test.csv (public_sample.csv in a "
+                "code competition), sample_submission.csv, and starting_kit.zip where the task declares a starting kit",
+                params=["slug", "name"],
+            )
         },
         "/api/v1/competitions/{slug}/team": {
             "get": _op("Your team, members and invite code", auth="user", params=["slug"])

@@ -29,7 +29,7 @@ def board_csv(board: list[standings.Standing]) -> bytes:
 
 def send_data_file(slug: str, name: str):
     """train.csv, test.csv (no labels) or sample_submission.csv (in a code competition public_sample.csv instead of
-    test.csv); anything else is a 404."""
+    test.csv), and starting_kit.zip where the task declares a starting kit; anything else is a 404."""
     competition = competition_or_404(slug)
     try:
         path = downloads.download_path(competition, name)
@@ -44,4 +44,5 @@ def send_data_file(slug: str, name: str):
             description="this competition's data files are unavailable at the moment; the organisers can see "
             "why on their admin page. Try again later.",
         )
-    return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype="text/csv")
+    kind = "application/zip" if name.endswith(".zip") else "text/csv"
+    return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype=kind)

@@ -14,6 +14,7 @@ from arena.server import (
     announcements,
     audit,
     competitions,
+    downloads,
     dry_runs,
     lifecycle,
     organiser_actions,
@@ -77,6 +78,7 @@ def competition_page(slug: str):
         final=final,
         state=lifecycle.state_of(competition, now),
         announcements=announcements.shown(db_session(), competition),
+        starting_kit=downloads.starting_kit_folder(competition) is not None,
     )
 
 

@@ -183,7 +183,7 @@ def test_a_code_task_declares_entry_limits_runtime_and_logs(tmp_path):
     spec = load_spec(EXAMPLE)
     assert spec.code is not None and spec.code.entry == "predict" and spec.code.limits.output_mb == 16
     folder = tmp_path / "t"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("starting_kit"))
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__"))
     toml = (folder / "task.toml").read_text()
     (folder / "task.toml").write_text(
         toml.replace('kind = "code"', 'kind = "code"\nlimts = 1').replace("wall_seconds = 300", "wal_seconds = 0")
@@ -226,7 +226,7 @@ def test_a_runtime_in_the_bundle_gives_its_own_packages(tmp_path):
 
     need_bwrap()
     folder = tmp_path / "task"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("starting_kit"))
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__"))
     toml = folder / "task.toml"
     toml.write_text(toml.read_text().replace('runtime = "server"', 'runtime = "venv:env"'))
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "env")], check=True)

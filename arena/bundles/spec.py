@@ -147,6 +147,12 @@ class TaskSpec:
     submission_columns: tuple[SubmissionColumn, ...] = ()  # declared with prediction = "columns"
     scoring_timeout: float | None = None  # [scoring] timeout: seconds one scoring may take (None: the installation's)
     code: CodeSpec | None = None  # [submission] kind = "code": participants upload a program (None: a file)
+    starting_kit: str | None = None  # [submission] starting_kit: a folder of the bundle participants download
+
+    @property
+    def starting_kit_dir(self) -> Path | None:
+        """The bundle's starting-kit folder, offered to participants as a zip (None: the task declares none)."""
+        return self.bundle_dir / self.starting_kit if self.starting_kit else None
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -264,6 +270,51 @@ def _data_file(reader: _Reader, bundle: Path, key: str, value: str | None) -> Pa
     elif bundle.resolve() not in path.parents:
         reader.problem(key, f"'{value}' must lie inside the bundle folder.")
     return path
+
+
+def _starting_kit(r: _Reader, bundle: Path, hidden: tuple[Path | None, ...]) -> str | None:
+    """``[submission] starting_kit``: a folder inside the bundle, handed to every participant as a zip, so it must
+    not hold the hidden test inputs or the answer key (``hidden``). Returns the folder as written, or None."""
+    folder = r.get("submission.starting_kit", str)
+    if folder is None:
+        return None
+    key, example = "submission.starting_kit", ' e.g. starting_kit = "starting_kit".'
+    path, root = bundle / folder, bundle.resolve()
+    if not folder.strip() or Path(folder).is_absolute() or root not in path.resolve().parents:
+        r.problem(key, f"'{folder}' must name a folder inside the bundle (a path relative to task.toml),{example}")
+        return None
+    if any(part.startswith(".") for part in Path(folder).parts):
+        r.problem(key, f"'{folder}' is hidden (its name starts with '.'), and hosting copies no hidden files.{example}")
+        return None
+    if path.is_symlink():
+        r.problem(key, f"'{folder}' is a link; hosting copies no links. Make it a real folder in the bundle.")
+        return None
+    if not path.is_dir():
+        if path.exists():
+            r.problem(key, f"'{folder}' is a file; starting_kit names a folder of the files participants start from.")
+            return None
+        here = (
+            sorted(p.name for p in bundle.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if bundle.is_dir()
+            else []
+        )
+        close = difflib.get_close_matches(folder, here, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Folders in the bundle: {', '.join(here) or 'none'}."
+        r.problem(key, f"there is no folder '{folder}' in {bundle}.{hint}")
+        return None
+    resolved = path.resolve()
+    leaks = [p.name for p in hidden if p is not None and resolved in p.resolve().parents]
+    if leaks:
+        r.problem(
+            key,
+            f"'{folder}' holds {', '.join(leaks)}, which must stay hidden: every participant downloads the starting "
+            "kit. Keep the data files outside the starting-kit folder.",
+        )
+        return None
+    if not any(p.is_file() and not p.name.startswith(".") for p in path.rglob("*")):
+        r.problem(key, f"'{folder}' is empty: put the files participants start from (e.g. main.py, README.md) in it.")
+        return None
+    return folder
 
 
 def _code_spec(r: _Reader, bundle: Path) -> CodeSpec | None:
@@ -503,6 +554,8 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         )
         scoring_timeout = None
     code = _code_spec(r, bundle)
+    hidden = (spec_kwargs["test_file"], spec_kwargs["answers_file"], spec_kwargs["data_file"])
+    starting_kit = _starting_kit(r, bundle, hidden)
     # Every key is read above this line: a key nobody asked for is a typo or a misplaced setting.
     r.unknown_keys()
     if any(key.partition(".")[0] in DATA_KEYS and (key in r.known or "." not in key) for key in r.bad):
@@ -531,5 +584,6 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         submission_columns=submission_columns,
         scoring_timeout=float(scoring_timeout) if scoring_timeout is not None else None,
         code=code,
+        starting_kit=starting_kit,
         **spec_kwargs,
     ), r.problems
