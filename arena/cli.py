@@ -113,6 +113,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     args.token = args.token or os.environ.get("ARENA_TOKEN", "").strip()
     if not args.token:
         raise ArenaError("no API token: pass --token or set ARENA_TOKEN (create a token on your account page).")
+    if args.dry_run:
+        return dry_run(args)
     answer = submit_file(args.server, args.token, args.task, args.file, note=args.note, baseline=args.baseline)
     submission = answer["submission"]
     if answer.get("duplicate"):
@@ -130,6 +132,39 @@ def cmd_submit(args: argparse.Namespace) -> int:
             f"scored: public {metric} {shown(submission['public'][metric])} (95% CI [{shown(ci[0])}, {shown(ci[1])}])"
         )
     return 0
+
+
+def dry_run(args: argparse.Namespace) -> int:
+    """``arena submit --dry-run``: the server runs the program on the public sample (never scored, no slot used);
+    print its output, its problems, time and peak memory. Non-zero exit status when the run failed."""
+    from arena.client import ServerError, submit_file, wait_for_dry_run
+
+    answer = submit_file(args.server, args.token, args.task, args.file, note=args.note, dry_run=True)
+    if "dry_run" not in answer:
+        raise ServerError(
+            f"the server took {args.file} as a submission, not a dry run: it does not know dry runs. "
+            "Try the program with `arena run TASK PROGRAM` on this machine instead."
+        )
+    started = answer["dry_run"]
+    print(f"dry run #{started['id']} of {started['file_name']} queued on the public sample; waiting for it.")
+    found = wait_for_dry_run(args.server, args.token, started["id"], timeout=args.timeout)
+    if found["status"] not in ("done", "failed"):
+        print(
+            f"dry run #{found['id']} is still {found['status']} after {args.timeout:g} s; see it later on the "
+            f"submissions page or at {args.server.rstrip('/')}/api/v1/dry-runs/{found['id']}.",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    if (found.get("log") or "").strip():
+        print(found["log"].rstrip() + "\n")
+    number = lambda value, unit: "-" if value is None else f"{value:.1f} {unit}"
+    measured = f"time {number(found['wall_seconds'], 's')}, peak memory {number(found['peak_memory_mb'], 'MB')}"
+    if found["status"] == "failed":
+        problems = "\n".join(f"  - {problem}" for problem in found["problems"]) or "  - (no reason given)"
+        print(f"dry run #{found['id']} failed ({found['failure']}):\n{problems}\n{measured}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"ok: dry run #{found['id']} wrote a valid predictions file for the public sample.\n{measured}")
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -445,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--public-fraction", type=float, default=None, help="share of test rows that are public")
     score.set_defaults(func=cmd_score)
 
-    submit = commands.add_parser("submit", help="upload a predictions file to an Arena server")
+    submit = commands.add_parser("submit", help="upload a predictions file (or a program) to an Arena server")
     submit.add_argument("task", help="the competition's short name, e.g. digits")
     submit.add_argument("file")
     submit.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
@@ -457,6 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--note", default="")
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline")
     submit.add_argument("--wait", action="store_true", help="wait for the score and print it")
+    submit.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="code competitions: run the program on the public sample on the server (never scored, no slot used), "
+        "wait for it and print its output, time and memory",
+    )
+    submit.add_argument(
+        "--timeout", type=float, default=3600, help="with --dry-run: seconds to wait for it (default: 3600)"
+    )
     submit.set_defaults(func=cmd_submit)
 
     run = commands.add_parser(

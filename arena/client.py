@@ -62,13 +62,24 @@ def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> t
 
 
 def submit_file(
-    server: str, token: str, competition: str, path: str | Path, *, note: str = "", baseline: bool = False
+    server: str,
+    token: str,
+    competition: str,
+    path: str | Path,
+    *,
+    note: str = "",
+    baseline: bool = False,
+    dry_run: bool = False,
 ) -> dict:
-    """Upload a predictions file as multipart/form-data; returns the API's JSON answer."""
+    """Upload a predictions file (or a program) as multipart/form-data; returns the API's JSON answer.
+
+    With ``dry_run`` a code competition runs the program on the public sample instead (never scored, no slot used):
+    the answer is ``{"dry_run": {...}}``, to follow with :func:`wait_for_dry_run`."""
     path = Path(path)
-    body, content_type = _multipart(
-        {"note": note, "baseline": "1" if baseline else "0"}, [("file", path.name, path.read_bytes())]
-    )
+    fields = {"note": note, "baseline": "1" if baseline else "0"}
+    if dry_run:
+        fields["dry_run"] = "true"
+    body, content_type = _multipart(fields, [("file", path.name, path.read_bytes())])
     url = f"{server.rstrip('/')}/api/v1/competitions/{competition}/submissions"
     return _request("POST", url, token, body, content_type)
 
@@ -115,6 +126,20 @@ def wait_for_score(server: str, token: str, submission_id: int, timeout: float =
     while True:
         data = _request("GET", f"{server.rstrip('/')}/api/v1/submissions/{submission_id}", token)
         if data["status"] in ("scored", "failed") or time.monotonic() > deadline:
+            return data
+        time.sleep(0.5)
+
+
+DRY_RUN_ENDED = ("done", "failed")
+
+
+def wait_for_dry_run(server: str, token: str, dry_run_id: int, timeout: float = 3600) -> dict:
+    """Poll a dry run until it is done or failed (or ``timeout`` seconds pass: then its status is still
+    ``queued`` or ``running``); returns what its team sees of it: status, problems, time, memory and output."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = _request("GET", f"{server.rstrip('/')}/api/v1/dry-runs/{dry_run_id}", token)
+        if data["status"] in DRY_RUN_ENDED or time.monotonic() > deadline:
             return data
         time.sleep(0.5)
 
