@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arena.intervals import kaggle_metrics as kaggle_intervals
+from arena.intervals import text as text_intervals
 from arena.intervals.bootstrap import (
     CONFIDENCE,
     MEAN_TYPE,
@@ -69,6 +70,8 @@ def metric_interval(
         raise ValueError(f"the interval of row metric {metric.name!r} needs truth and pred")
     if len(truth) == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
+    if metric.needs == "text":  # free-text answers: their per-row statistics, summed (arena.intervals.text)
+        return text_intervals.interval(metric, truth, pred, resamples=resamples, seed=seed)
     if kaggle_intervals.handles(metric.name):
         return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed)
     if not has_fast_path(metric.name):

@@ -19,6 +19,7 @@ import numpy as np
 
 from arena._fast import DECIMAL_GRID, chunks, over_slices, pooled_empty, scratch
 from arena.errors import ArenaError
+from arena.metrics import text as text_metrics
 from arena.metrics.agreement import average_precision, mcc_cm, qwk_cm, value_weighted_qwk
 from arena.metrics.multilabel import (
     binary_auc,
@@ -46,7 +47,7 @@ from arena.metrics.regression import (
 )
 
 Direction = Literal["max", "min"]
-Needs = Literal["label", "probabilities", "value", "ranking", "table"]
+Needs = Literal["label", "probabilities", "value", "ranking", "table", "text"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Metric:
     ``by_class_value`` is set for a metric that weighs the task's classes by their values
     (qwk_kaggle): it maps the sorted classes to ``from_confusion``, which :meth:`for_classes`
     binds. Unbound, such a metric weighs classes by their positions, as ``qwk`` does.
+    ``text`` holds a text metric's task options (normalisation, tolerance, stemming: ``spec.text``), which
+    :func:`get_metric` binds; its ``from_rows`` and ``per_row`` take them as ``options``.
     """
 
     name: str
@@ -74,6 +77,7 @@ class Metric:
     per_row: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     finish: Callable[[float], float] | None = None
     by_class_value: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None
+    text: object | None = None  # a text_metrics.TextOptions (object: plugins pass their functions as keywords)
 
     @property
     def higher_is_better(self) -> bool:
@@ -380,6 +384,7 @@ CLASSIFICATION = ("classification",)
 REGRESSION = ("regression", "forecasting")
 MULTILABEL = ("multilabel",)
 RANKING = ("ranking",)
+TEXT = ("text",)
 
 _METRICS = [
     Metric("accuracy", "max", "label", CLASSIFICATION, from_confusion=accuracy_cm),
@@ -416,15 +421,30 @@ _METRICS = [
 ]
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}
+
+# Free-text answers (arena.metrics.text): a text task's exact_match is this one, not the label metric above.
+_TEXT_KIND = ("text",)
+TEXT_METRICS: dict[str, Metric] = {
+    name: Metric(
+        name,
+        "min" if name in text_metrics.LOWER_IS_BETTER else "max",
+        "text",
+        _TEXT_KIND,
+        from_rows=text_metrics.scorer(name),
+        per_row=text_metrics.per_row(name) if name in text_metrics.MEANS else None,
+    )
+    for name in text_metrics.NAMES
+}
 ALIASES = {"macro_f1": "f1_macro", "micro_f1": "f1_micro", "weighted_f1": "f1_weighted"}
 
 
 def unknown_metric_message(name: str) -> str:
     """The error text for a metric name that is not registered, with a suggestion."""
-    close = difflib.get_close_matches(name, list(METRICS) + list(ALIASES) + ["map@10", "ndcg@10"], n=1)
+    known = list(METRICS) + list(ALIASES) + list(TEXT_METRICS)
+    close = difflib.get_close_matches(name, known + ["map@10", "ndcg@10"], n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return (
-        f"unknown metric '{name}'.{hint} Known metrics: {', '.join(sorted(METRICS))}, "
+        f"unknown metric '{name}'.{hint} Known metrics: {', '.join(sorted(set(METRICS) | set(TEXT_METRICS)))}, "
         "and for ranking map@K and ndcg@K (K from 1 to 999, e.g. map@12)."
     )
 
@@ -445,10 +465,24 @@ def _ranking(name: str) -> Metric | None:
     )
 
 
-def get_metric(name: str, classes: np.ndarray | None = None) -> Metric:
+def get_metric(
+    name: str,
+    classes: np.ndarray | None = None,
+    *,
+    kind: str | None = None,
+    text: text_metrics.TextOptions | None = None,
+) -> Metric:
     """Look a metric up by name (or alias); unknown names raise with a suggestion. With the task's sorted
-    ``classes``, a metric that weighs classes by their values (qwk_kaggle) uses them (:meth:`Metric.for_classes`)."""
+    ``classes``, a metric that weighs classes by their values (qwk_kaggle) uses them (:meth:`Metric.for_classes`).
+    For a text task (``kind="text"``, or a name only text tasks use) the text metric, bound to the task's ``text``
+    options when given."""
     name = ALIASES.get(name, name)
+    if name in TEXT_METRICS and (kind in _TEXT_KIND or name not in METRICS):
+        found = TEXT_METRICS[name]
+        if text is None:
+            return found
+        bound = text_metrics.per_row(name, text) if found.per_row is not None else None
+        return replace(found, text=text, from_rows=text_metrics.scorer(name, text), per_row=bound)
     if name not in METRICS:
         metric = _ranking(name)
         if metric is None:
@@ -477,7 +511,8 @@ def class_value_problem(name: str, classes: np.ndarray | None) -> str | None:
 
 
 def is_known(name: str) -> bool:
-    return ALIASES.get(name, name) in METRICS or ranking_name(name) is not None
+    name = ALIASES.get(name, name)
+    return name in METRICS or name in TEXT_METRICS or ranking_name(name) is not None
 
 
 def needs_for_prediction(prediction: str) -> set[str]:
@@ -491,4 +526,5 @@ def needs_for_prediction(prediction: str) -> set[str]:
         "probabilities": {"label", "probabilities"},
         "value": {"value"},
         "ranking": {"ranking"},
+        "text": {"text"},
     }[prediction]
