@@ -7,7 +7,6 @@ Errors: ``{"error": headline, "problems": [what to fix, ...]}`` with a 4xx statu
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
@@ -77,6 +76,7 @@ def competition_json(competition: Competition) -> dict:
         "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.offered(competition)],
         "submission_kind": competition.submission_kind,
         **({"code": facts.get("code")} if competitions.is_code(competition) else {}),
+        **({"ranked_by": standings.rank_rule(competition).to_dict()} if competitions.is_code(competition) else {}),
     }
 
 
@@ -182,7 +182,7 @@ def get_competition(slug: str):
 def update_competition(slug: str):
     competition = competition_or_404(slug)
     with transaction():
-        competitions.update_settings(competition, **settings_from_form(_body()))
+        competitions.change_settings(db_session(), competition, g.user, **settings_from_form(_body()))
     return jsonify(competition_json(competition))
 
 
@@ -252,9 +252,10 @@ def leaderboard(slug: str):
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
     shown_private = standings.shows_private(competition, g.user, private)
     keep_competition(db_session(), competition, utcnow())
+    rule = standings.rank_rule(competition)
     if request.args.get("format") == "csv":
         return Response(
-            standings.derived(db_session(), competition, shown_private, "csv", board_csv), mimetype="text/csv"
+            standings.derived(db_session(), competition, shown_private, "csv", board_csv(rule)), mimetype="text/csv"
         )
     body = standings.derived(
         db_session(),
@@ -262,7 +263,11 @@ def leaderboard(slug: str):
         shown_private,
         "json",
         lambda board: json.dumps(
-            {"board": "private" if shown_private else "public", "rows": [asdict(s) for s in board]},
+            {
+                "board": "private" if shown_private else "public",
+                "ranked_by": rule.to_dict(),
+                "rows": standings.to_rows(board, rule),
+            },
             separators=(",", ":"),
         ).encode(),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, g, send_file
 
 from arena.db.models import Competition
@@ -22,9 +24,10 @@ def competition_or_404(slug: str) -> Competition:
     return competition
 
 
-def board_csv(board: list[standings.Standing]) -> bytes:
-    """The board as CSV, encoded once: it is kept per board generation and sent as is (never re-encoded)."""
-    return standings.to_csv(board).encode()
+def board_csv(rule: standings.RankRule) -> Callable[[list[standings.Standing]], bytes]:
+    """What makes the board's CSV under its rank rule (a code competition's carries each run's measurements),
+    encoded once: it is kept per board generation and sent as is (never re-encoded)."""
+    return lambda board: standings.to_csv(board, rule).encode()
 
 
 def send_data_file(slug: str, name: str):

@@ -106,6 +106,7 @@ def _board_table(competition: Competition, task, show_private: bool, *, everyone
                 show_private=show_private,
                 metric=task.spec.primary_metric,
                 columns=_board_columns(task),
+                rule=standings.rank_rule(competition),
                 hidden=0 if everyone else max(0, len(rows) - BOARD_PAGE),
             )
         ),
@@ -117,7 +118,11 @@ def _final_tables(competition: Competition, task) -> tuple[Markup, Markup]:
 
     def render(_board) -> tuple[Markup, Markup]:
         private, public, changes = standings.final_boards(db_session(), competition)
-        common = {"metric": task.spec.primary_metric, "columns": _board_columns(task)}
+        common = {
+            "metric": task.spec.primary_metric,
+            "columns": _board_columns(task),
+            "rule": standings.rank_rule(competition),
+        }
         return (
             Markup(render_template("_board.html", board=private, show_private=True, changes=changes, **common)),
             Markup(
@@ -155,7 +160,7 @@ def leaderboard_csv(slug: str):
     shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
     keep_competition(db_session(), competition, utcnow())
     return Response(
-        standings.derived(db_session(), competition, shown_private, "csv", board_csv),
+        standings.derived(db_session(), competition, shown_private, "csv", board_csv(standings.rank_rule(competition))),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"},
     )
@@ -335,7 +340,7 @@ def admin_action(slug: str, action: str):
         if action in ("delete", "archive", "announce", "unannounce", "team-limit", "clear-failures"):
             return _organise(session, competition, action)
         if action == "settings":
-            competitions.update_settings(competition, **settings_from_form(request.form))
+            competitions.change_settings(session, competition, g.user, **settings_from_form(request.form))
             flash("Settings saved.")
         elif action in ("open", "close"):
             organiser_actions.set_open(session, competition, g.user, action == "open")

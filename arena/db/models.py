@@ -116,6 +116,11 @@ class Competition(Base):
     # Revision 0013: "file" (participants upload predictions) or "code" (a program Arena runs on the test inputs,
     # only for a task whose task.toml declares code).
     submission_kind: Mapped[str] = mapped_column(String(8), default="file", server_default="file")
+    # Revision 0014: what ranks the board ("score", or in a code competition "utility": the score weighed against
+    # each run's wall time and peak memory, arena.server.standings) and the weights of time and memory.
+    rank_by: Mapped[str] = mapped_column(String(16), default="score", server_default="score")
+    utility_time_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    utility_memory_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class Team(Base):

@@ -22,8 +22,9 @@ from arena.db import generations
 from arena.db.models import BoardGeneration, Competition, Submission, SuiteTask, User, utcnow
 from arena.errors import ArenaError
 from arena.scoring.interface import TaskInterface
-from arena.server import snapshots
+from arena.server import audit, snapshots
 from arena.server.stages import preview
+from arena.suites.efficiency import MAX_WEIGHT
 from arena.tasks import load_task, phase_refs
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -41,9 +42,16 @@ SETTINGS: dict[str, type[Any]] = {
     "join_needs_approval": bool,
     "feedback": str,
     "submission_kind": str,
+    "rank_by": str,
+    "utility_time_weight": float,
+    "utility_memory_weight": float,
 }
 SUBMISSION_KINDS = ("file", "code")
 """What participants upload: a predictions file, or (only for a task whose task.toml declares code) a program."""
+RANK_RULES = ("score", "utility")
+"""What ranks the board: the primary score (with its intervals), or in a code competition the utility of the score
+against each run's wall time and peak memory (:func:`arena.server.standings.utility_of`)."""
+UTILITY_WEIGHTS = ("utility_time_weight", "utility_memory_weight")
 
 
 class CompetitionError(ArenaError):
@@ -196,6 +204,13 @@ def update_settings(competition: Competition, **settings) -> Competition:
             )
         elif key == "submission_kind" and (why := _kind_refused(competition, value)):
             problems.append(why)
+        elif key == "rank_by" and value not in RANK_RULES:
+            problems.append(f"'rank_by' must be one of: {', '.join(RANK_RULES)}; got {value!r}.")
+        elif key in UTILITY_WEIGHTS and not 0 <= value <= MAX_WEIGHT:
+            problems.append(
+                f"'{key}' must be a number from 0 to {MAX_WEIGHT:g}, got {value!r}: how much the board's spread "
+                "of run times (or of peak memory) counts against the score, e.g. 0.1."
+            )
         elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
             problems.append(
                 f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
@@ -206,9 +221,45 @@ def update_settings(competition: Competition, **settings) -> Competition:
             setattr(competition, key, value)
     if competition.starts_at and competition.ends_at and competition.ends_at <= competition.starts_at:
         problems.append("the end must come after the start.")
+    if not problems:
+        problems += _utility_refused(competition)
     if problems:
         raise CompetitionError(problems)
     return competition
+
+
+def _utility_refused(competition: Competition) -> list[str]:
+    """Why the board cannot rank by utility as set ([] when it can, or ranks by score)."""
+    if competition.rank_by != "utility":
+        return []
+    if not is_code(competition):
+        return [
+            "'rank_by' can be 'utility' only in a code competition (submission_kind 'code'): Arena measures the "
+            "time and memory of the programs it runs, never of an uploaded predictions file. Keep 'score'."
+        ]
+    if not (competition.utility_time_weight or 0) > 0 and not (competition.utility_memory_weight or 0) > 0:
+        return [
+            "'rank_by' is 'utility' but both 'utility_time_weight' and 'utility_memory_weight' are 0, so the "
+            "utility would be the score alone: give one of them a weight above 0 (e.g. utility_time_weight=0.1), "
+            "or rank by 'score'."
+        ]
+    return []
+
+
+def change_settings(session: Session, competition: Competition, user: User | None, **settings) -> list[str]:
+    """Change rules as an organiser (:func:`update_settings`) and write what changed in the audit log: one entry
+    naming each changed setting, with its old and new value (a title's or description's text is only named).
+    Returns the names of the settings that changed."""
+    before = {key: getattr(competition, key) for key in settings if key in SETTINGS}
+    update_settings(competition, **settings)
+    changed = [key for key, value in before.items() if getattr(competition, key) != value]
+    if changed:
+        parts = [
+            key if key in ("title", "description") else f"{key}: {before[key]} → {getattr(competition, key)}"
+            for key in changed
+        ]
+        audit.record(session, competition, user, "settings", "; ".join(parts)[:500])
+    return changed
 
 
 def _kind_refused(competition: Competition, kind: str) -> str:

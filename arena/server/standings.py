@@ -19,6 +19,7 @@ from arena.server.board_cache import cached
 from arena.server.ranks import RankStatistics, shared_ranks
 from arena.server.snapshots import facts_of
 from arena.server.submissions import run_state
+from arena.suites.efficiency import Cost, Efficiency, utilities
 
 T = TypeVar("T")
 
@@ -39,6 +40,56 @@ class Standing:
     rank_interval: tuple[int, int] | None = None  # 95% range of ranks over joint resamples of the rows
     indistinguishable_from_next: bool = False  # a paired bootstrap cannot tell this team from the next one
     rank_interval_pending: bool = False  # the worker has yet to compute this board's rank intervals
+    # A code competition's board: what the shown submission's run measured (None for a predictions file, such as
+    # a baseline's), and under rank_by = "utility" the utility that ranks it (None: not placed, a measure missing).
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_memory_mb: float | None = None
+    utility: float | None = None
+
+
+MEASURED = ("wall_seconds", "cpu_seconds", "peak_memory_mb")
+"""A code run's measurements, shown on a code competition's board (and nowhere on a file competition's)."""
+
+
+@dataclass(frozen=True)
+class RankRule:
+    """What ranks a board, as its page, its JSON and its CSV say: ``score`` (the primary score, with its
+    intervals) or ``utility`` (a code competition's score weighed against its runs' time and memory)."""
+
+    rule: str
+    measured: bool  # the board shows each run's wall time, CPU time and peak memory
+    weights: dict[str, float]  # utility only: {"time": ..., "memory": ...}
+    explanation: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rank_rule(competition: Competition) -> RankRule:
+    """The rule that ranks this competition's boards, and a sentence that explains it to a reader."""
+    from arena.server.competitions import is_code
+
+    code = is_code(competition)
+    if not (code and competition.rank_by == "utility"):
+        return RankRule(
+            "score",
+            code,
+            {},
+            "Ranked by the score; the 95% interval of each score and the range of each team's rank come from "
+            "resampling the test rows.",
+        )
+    weights = {"time": competition.utility_time_weight, "memory": competition.utility_memory_weight}
+    sign = "" if competition.higher_is_better else "minus "
+    return RankRule(
+        "utility",
+        True,
+        weights,
+        f"Ranked by utility = ({sign}score − {weights['time']:g} × time − {weights['memory']:g} × memory) / "
+        f"(1 + {weights['time']:g} + {weights['memory']:g}), where time and memory are each run's wall time and "
+        "peak memory on a log scale from 0 (the board's least) to 1 (its most). A utility has no interval (a "
+        "run's time is one measurement), so ranks by utility carry no range; the score keeps its own interval.",
+    )
 
 
 def _eligible_where(competition: Competition) -> tuple:
@@ -151,6 +202,16 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
     shown = [rounded(getattr(submission, field)) for submission, _ in chosen]
     places = shared_ranks(shown)
     statistics = rank_statistics(competition, [submission for submission, _ in chosen], private=private)
+    rule = rank_rule(competition)
+    utility: list[float | None] = [None] * len(chosen)
+    if rule.rule == "utility":
+        utility = utility_of(competition, [submission for submission, _ in chosen], shown)
+        order = sorted(range(len(chosen)), key=lambda i: (utility[i] is None, -(utility[i] or 0.0), i))
+        chosen, shown, utility = [chosen[i] for i in order], [shown[i] for i in order], [utility[i] for i in order]
+        placed: list[float | None] = [value for value in utility if value is not None]
+        others = shared_ranks(shown[len(placed) :])  # after every placed team, in the order of their scores
+        places = shared_ranks(placed) + [len(placed) + place for place in others]
+        statistics = RankStatistics.none(len(chosen))  # the rank intervals are the score's, not the utility's
     standings = []
     for index, (submission, entries) in enumerate(chosen):
         score = submission.score
@@ -173,9 +234,47 @@ def best_per_team(session: Session, competition: Competition, *, private: bool) 
                 submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
                 values={key: rounded(score["private" if private else "public"].get(key)) for key in columns},
                 auto_selected=private and not submission.selected,
+                **(_measurements(submission) if rule.measured else {}),
+                utility=utility[index],
             )
         )
     return standings
+
+
+def _measurements(submission: Submission) -> dict[str, float | None]:
+    return {name: _measure(getattr(submission, name)) for name in MEASURED}
+
+
+def utility_of(
+    competition: Competition, submissions: list[Submission], scores: list[float | None]
+) -> list[float | None]:
+    """Each submission's utility: its shown score weighed against its run's wall time and peak memory with the
+    competition's weights, by :func:`arena.suites.efficiency.utilities` (the suites' utility view, Dynabench's
+    Dynascore made stable): the score stands as it is (negated where lower is better), each cost is put on a log
+    scale from 0 (the cheapest of the board) to 1 (the costliest), and
+    ``utility = (score - w_time * time - w_memory * memory) / (1 + w_time + w_memory)``.
+    A submission is not placed (None) without a score or without a measurement whose weight is above 0."""
+    sign = 1.0 if competition.higher_is_better else -1.0
+    efficiencies = [
+        Efficiency(
+            parameters=Cost(),
+            training=_cost(submission.wall_seconds),  # a program trains and predicts in its one run
+            inference=Cost(),
+            memory=_cost(submission.peak_memory_mb),
+        )
+        for submission in submissions
+    ]
+    weights = {
+        "accuracy": 1.0,
+        "training": float(competition.utility_time_weight or 0.0),
+        "memory": float(competition.utility_memory_weight or 0.0),
+    }
+    aggregates = [None if score is None else sign * score for score in scores]
+    return [rounded(value) for value in utilities(aggregates, efficiencies, weights, higher_is_better=True)]
+
+
+def _cost(value: float | None) -> Cost:
+    return Cost() if value is None else Cost(float(value), "measured")
 
 
 def ladder_choice(
@@ -228,15 +327,33 @@ def spreadsheet_safe(value):
     return value
 
 
-def to_csv(standings: list[Standing]) -> str:
+def shown_fields(rule: RankRule | None = None) -> list[str]:
+    """The fields of a standing that a board's JSON and CSV carry under ``rule``: a file competition's board
+    carries no measurements and no utility; a code competition's carries the measurements, and the utility when
+    it ranks by it."""
+    left_out = {"values"}
+    if rule is None or not rule.measured:
+        left_out |= set(MEASURED)
+    if rule is None or rule.rule != "utility":
+        left_out.add("utility")
+    return [name for name in Standing.__dataclass_fields__ if name not in left_out]
+
+
+def to_rows(standings: list[Standing], rule: RankRule | None = None) -> list[dict]:
+    """The board's rows as the JSON API gives them (each with its bundle columns under ``values``)."""
+    fields = [*shown_fields(rule), "values"]
+    return [{name: value for name, value in asdict(standing).items() if name in fields} for standing in standings]
+
+
+def to_csv(standings: list[Standing], rule: RankRule | None = None) -> str:
     """The board as CSV; team names such as ``=HYPERLINK(...)`` are neutralised for spreadsheets."""
     buffer = io.StringIO()
     columns = list(standings[0].values) if standings else []
-    fields = [name for name in Standing.__dataclass_fields__ if name != "values"]
+    fields = shown_fields(rule)
     writer = csv.DictWriter(buffer, fieldnames=fields + columns, lineterminator="\n")
     writer.writeheader()
     for standing in standings:
-        row = {key: value for key, value in asdict(standing).items() if key != "values"} | standing.values
+        row = {key: value for key, value in asdict(standing).items() if key in fields} | standing.values
         writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
     return buffer.getvalue()
 
