@@ -46,6 +46,14 @@ def test_the_stated_conventions_give_each_written_date_its_answer(rows):
         ("Wed, March 3rd, 1999", "1999-03-03"),
         ("March 1999", "1999-03-01"),  # no day: the first
         ("twenty-first of Sept. 1924", "1924-09-21"),
+        ("April 07", "2007-04-01"),  # a month and one number: the year
+        ("mid-Feb 2000", "2000-02-15"),
+        ("the end of Feb 2000", "2000-02-29"),  # a leap year
+        ("the last day of February 1900", "1900-02-28"),  # not one
+        ("the 2nd Tuesday of March 1999", "1999-03-09"),
+        ("the last Friday in May '99", "1999-05-28"),
+        ("Christmas Eve 1999", "1999-12-24"),
+        ("Bastille Day 89", "1989-07-14"),
     ],
 )
 def test_reader_of_the_conventions(text, iso):
@@ -56,7 +64,8 @@ def test_written_forms_are_varied(rows):
     texts = rows[0]
     assert sum("/" in t for t in texts) > 300 and sum("." in t for t in texts) > 300
     assert any("twenty" in t for t in texts) and any(t.startswith("the ") for t in texts)
-    assert sum(t.upper() == t and t[0].isalpha() for t in texts) > 50
+    assert sum(" Tuesday " in t for t in texts) > 20 and sum(t.startswith("Christmas") for t in texts) > 10
+    assert sum(t.upper() == t and t[0].isalpha() for t in texts) > 30
     iso_copies = sum(read_date(t) == t for t in texts)
     assert 0.01 < iso_copies / len(texts) < 0.06  # copying the input is a weak baseline
 

@@ -10,7 +10,12 @@ below make every string name exactly one date, so a perfect model exists:
 - dots and dashes with the year last are European, day first: ``3.4.99`` is 3 April;
 - a number that starts with four digits is year, month, day: ``1999/04/03``, ``19990403``;
 - a two-digit year from 00 to 29 is 2000-2029, from 30 to 99 it is 1930-1999;
-- a date without a day means the first of the month: ``March 1999`` is ``1999-03-01``;
+- a date without a day means the first of the month: ``March 1999`` is ``1999-03-01``, and a month
+  name with one number alone is month and year: ``April 07`` is ``2007-04-01``;
+  ``mid-March 1999`` is the 15th, ``the end of March 1999`` its last day (leap years counted);
+- ``the second Tuesday of March 1999`` and ``the last Friday in May 1999`` count weekdays in the month;
+- holidays are their fixed dates: New Year's Day and Eve, Valentine's Day, Bastille Day (14 July),
+  Halloween, Christmas Eve, Christmas, Boxing Day (26 December);
 - a weekday, when given, is the date's true weekday (it adds nothing to read);
 - a misspelt month name is closer (in edits) to its own month than to any other.
 """
@@ -42,6 +47,17 @@ _TEENS = "tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seven
 FIRST_DAY = datetime.date(1900, 1, 1)
 LAST_DAY = datetime.date(2029, 12, 31)
 TWO_DIGIT_FIRST = datetime.date(1930, 1, 1)  # two-digit years name 1930-2029
+HOLIDAYS = {
+    "New Year's Day": (1, 1),
+    "Valentine's Day": (2, 14),
+    "Bastille Day": (7, 14),
+    "Halloween": (10, 31),
+    "Christmas Eve": (12, 24),
+    "Christmas": (12, 25),
+    "Christmas Day": (12, 25),
+    "Boxing Day": (12, 26),
+    "New Year's Eve": (12, 31),
+}
 
 
 def ordinal_suffix(day: int) -> str:
@@ -141,6 +157,12 @@ def _month_name(rng: np.random.Generator, month: int, typos: float) -> str:
 
 
 Template = Callable[[np.random.Generator, datetime.date, bool, float], str]
+Answer = Callable[[np.random.Generator, datetime.date], datetime.date]
+
+
+def last_of_month(date: datetime.date) -> datetime.date:
+    following = date.replace(day=28) + datetime.timedelta(days=4)
+    return following - datetime.timedelta(days=following.day)
 
 
 def _numeric_day_first(rng, date, short, typos):  # 3.4.1999, 03-04-99
@@ -193,15 +215,59 @@ def _no_day(rng, date, short, typos):  # March 1999, Mar '99, 03/1999 (the first
     return f"{_month_name(rng, date.month, typos)}{of} {_year(rng, date, short)}"
 
 
-TEMPLATES: tuple[tuple[Template, float, bool], ...] = (  # (template, weight, has a day)
-    (_numeric_day_first, 0.13, True),
-    (_numeric_month_first, 0.11, True),
-    (_numeric_year_first, 0.08, True),
-    (_month_day_year, 0.2, True),
-    (_day_month_year, 0.22, True),
-    (_dashed_names, 0.07, True),
-    (_year_month_day, 0.07, True),
-    (_no_day, 0.12, False),
+def _mid_or_end(rng, date, short, typos):  # mid-March 1999, the end of Feb. 2000
+    month, year = _month_name(rng, date.month, typos), _year(rng, date, short)
+    if date.day == 15:
+        return f"mid-{month} {year}" if rng.random() < 0.6 else f"the middle of {month} {year}"
+    return f"the {'end' if rng.random() < 0.5 else 'last day'} of {month} {year}"
+
+
+def _nth_weekday(rng, date, short, typos):  # the 2nd Tuesday of March 1999, the last Friday in May '99
+    month, year = _month_name(rng, date.month, typos), _year(rng, date, short)
+    weekday = WEEKDAYS[date.weekday()]
+    if date.day + 7 > last_of_month(date).day and (date.day > 28 or rng.random() < 0.5):
+        nth = "last"
+    else:
+        n = (date.day - 1) // 7 + 1
+        nth = ordinal_words(n) if rng.random() < 0.6 else ordinal_suffix(n)
+    return f"the {nth} {weekday} {'of' if rng.random() < 0.6 else 'in'} {month} {year}"
+
+
+def _holiday(rng, date, short, typos):  # Christmas Eve 1999
+    names = [n for n, (m, d) in HOLIDAYS.items() if (m, d) == (date.month, date.day)]
+    name = names[int(rng.integers(len(names)))]
+    return f"{name} {_year(rng, date, short)}"
+
+
+def _first(rng, date):
+    return date.replace(day=1)
+
+
+def _mid_or_last(rng, date):
+    return date.replace(day=15) if rng.random() < 0.4 else last_of_month(date)
+
+
+def _a_holiday(rng, date):
+    month, day = list(HOLIDAYS.values())[int(rng.integers(len(HOLIDAYS)))]
+    return date.replace(month=month, day=day)
+
+
+def _same(rng, date):
+    return date
+
+
+TEMPLATES: tuple[tuple[Template, float, Answer], ...] = (  # (template, weight, the date it writes)
+    (_numeric_day_first, 0.11, _same),
+    (_numeric_month_first, 0.09, _same),
+    (_numeric_year_first, 0.07, _same),
+    (_month_day_year, 0.17, _same),
+    (_day_month_year, 0.19, _same),
+    (_dashed_names, 0.06, _same),
+    (_year_month_day, 0.06, _same),
+    (_no_day, 0.09, _first),
+    (_mid_or_end, 0.04, _mid_or_last),
+    (_nth_weekday, 0.08, _same),
+    (_holiday, 0.04, _a_holiday),
 )
 
 
@@ -214,12 +280,11 @@ def _with_weekday(rng: np.random.Generator, date: datetime.date, text: str) -> s
 def write_date(rng: np.random.Generator, date: datetime.date, *, typos: float = 0.25) -> tuple[str, str]:
     """One way a person might write ``date``, and the ISO form it means under the module's conventions."""
     weights = np.array([w for _, w, _ in TEMPLATES])
-    template, _, has_day = TEMPLATES[int(rng.choice(len(TEMPLATES), p=weights / weights.sum()))]
+    template, _, answer = TEMPLATES[int(rng.choice(len(TEMPLATES), p=weights / weights.sum()))]
+    date = answer(rng, date)
     short = date >= TWO_DIGIT_FIRST and template not in (_numeric_year_first, _year_month_day) and rng.random() < 0.35
     text = template(rng, date, short, typos)
-    if not has_day:
-        date = date.replace(day=1)
-    elif template not in (_numeric_year_first,) and rng.random() < 0.12:
+    if answer is _same and template not in (_numeric_year_first, _nth_weekday) and rng.random() < 0.12:
         text = _with_weekday(rng, date, text)
     return text, date.isoformat()
 
@@ -250,6 +315,22 @@ def read_date(text: str) -> str:
 
     Not a general date parser: it reads exactly the forms :func:`write_date` writes.
     """
+    for name in sorted(HOLIDAYS, key=len, reverse=True):
+        if text.startswith(name + " "):
+            month, day = HOLIDAYS[name]
+            return datetime.date(_read_year(text[len(name) + 1 :]), month, day).isoformat()
+    words = text.replace(",", " ").replace("mid-", "mid ").split()
+    nth_weekday = len(words) == 6 and words[2] in WEEKDAYS and words[3] in ("of", "in")
+    if words[0] == "mid" or words[0] == "the" and words[1] in ("middle", "end", "last") or nth_weekday:
+        first = datetime.date(_read_year(words[-1]), _read_month(words[-2]), 1)
+        if words[1] == "last" and words[2] == "day" or words[1] == "end":
+            return last_of_month(first).isoformat()
+        if words[0] == "mid" or words[1] == "middle":
+            return first.replace(day=15).isoformat()
+        weekday = [d.lower() for d in WEEKDAYS].index(words[2].lower())
+        days = [first + datetime.timedelta(days=i) for i in range(last_of_month(first).day)]
+        matching = [d for d in days if d.weekday() == weekday]
+        return (matching[-1] if words[1] == "last" else matching[_read_day(words[1]) - 1]).isoformat()
     words = text.replace(",", " ").split()
     if words and nearest_weekday(words[0]):
         words = words[1:]
