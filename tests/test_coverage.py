@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from arena.intervals import weighted as weights
 from arena.intervals.confidence import metric_interval
+from arena.metrics import text as text_metrics
 from arena.metrics.registry import METRICS, confusion_matrix, get_metric
 from arena.scoring.score import score_submission
 from arena.tasks import load_task
@@ -125,11 +126,52 @@ def weighted(make, kind: str):
     return draw
 
 
+def text_answers(right: float, pool: int = 20_000):
+    """Short free-text answers of one to five words drawn from a fixed pool of (reference, answer) rows: each answer is
+    its reference with chance ``right``, else one word of it changed (or dropped), else other words. Every metric is
+    a function of the pool's mean row statistics, so its population value is its value on the whole pool."""
+    words = np.array("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split())
+
+    @cache
+    def rows():
+        rng = np.random.default_rng(99)
+        truth, pred = np.empty(pool, dtype=object), np.empty(pool, dtype=object)
+        for i in range(pool):
+            ref = list(rng.choice(words, rng.integers(1, 6)))
+            truth[i] = (" ".join(ref),)
+            chance = rng.random()
+            if chance < right:
+                answer = ref
+            elif chance < right + (1 - right) / 2:
+                answer = ref.copy()
+                at = int(rng.integers(0, len(ref)))
+                answer[at : at + 1] = [] if len(ref) > 1 and rng.random() < 0.3 else [str(rng.choice(words))]
+            else:
+                answer = list(rng.choice(words, rng.integers(1, 6)))
+            pred[i] = " ".join(answer)
+        return truth, pred
+
+    def make(n, rng):
+        truth, pred = rows()
+        at = rng.integers(0, pool, n)
+        return truth[at], pred[at]
+
+    make.pool = rows  # type: ignore[attr-defined]
+    return make
+
+
 CLASSES = {"accuracy": 3, "f1_macro": 3, "qwk": 5}
 
 
+def metric_named(name: str):
+    """A metric by name; ``text:NAME`` is a text task's (exact match and token F1 normalised as SQuAD does)."""
+    if name.startswith("text:"):
+        return get_metric(name.removeprefix("text:"), kind="text", text=text_metrics.Options("squad"))
+    return get_metric(name)
+
+
 def value(name: str, truth, pred, weight=None) -> float:
-    metric = get_metric(name)
+    metric = metric_named(name)
     if metric.from_confusion is not None:
         return float(metric.from_confusion(confusion_matrix(truth, pred, CLASSES[name], weight)))
     return float(metric.from_rows(truth, pred, **({"weight": weight} if weight is not None else {})))
@@ -137,7 +179,7 @@ def value(name: str, truth, pred, weight=None) -> float:
 
 def interval(name: str, truth, pred, weight=None):
     """The interval as scoring computes it."""
-    metric = get_metric(name)
+    metric = metric_named(name)
     if metric.from_confusion is not None:
         k = CLASSES[name]
         if weight is not None:
@@ -179,12 +221,18 @@ CASES = {
     "weighted RMSE": Case("rmse", weighted(regression(1, 1), "exp")),
     "weighted macro-F1": Case("f1_macro", weighted(three_classes(0.8), "whole")),
     "weighted ROC AUC": Case("roc_auc", weighted(binormal(1), "whole")),
+    "text exact match": Case("text:exact_match", text_answers(0.6)),
+    "text token F1": Case("text:token_f1", text_answers(0.5)),
+    "text chrF": Case("text:chrf", text_answers(0.5), rows=(30, 100)),  # sacrebleu's statistics: ~100 us a row
+    "text WER": Case("text:wer", text_answers(0.5)),
 }
 
 
 @cache
 def population_value(label: str) -> float:
     case = CASES[label]
+    if hasattr(case.make, "pool"):  # a finite pool of rows: the population is the pool
+        return value(case.metric, *case.make.pool())
     return value(case.metric, *case.make(2_000_000, np.random.default_rng(123)))
 
 
