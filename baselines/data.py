@@ -1,4 +1,4 @@
-"""Turn a task's tables into arrays a model can eat: images, float sequences or token ids.
+"""Turn a task's tables into arrays a model can eat: images, float sequences, token ids or characters.
 
 Everything a model learns from comes from train.csv; the test features are
 transformed with statistics fitted on train only.
@@ -6,7 +6,9 @@ transformed with statistics fitted on train only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,17 +17,21 @@ from arena.bundles.loading import Task
 from arena.bundles.splits import stratified_split
 
 PAD = 0
+UNKNOWN = 1
+BOS = 2  # text answers: the decoder's first input
+EOS = 3  # text answers: the end of an answer
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """What a model needs to know about its input and output."""
 
-    kind: str  # "image" (N, H, W, 1) | "sequence" (N, L, F) floats | "tokens" (N, L) ints
+    kind: str  # "image" (N, H, W, 1) | "sequence" (N, L, F) floats | "tokens" (N, L) ints | "text" (N, L) characters
     shape: tuple[int, ...]  # per-example shape
     n_outputs: int  # classes, or 1 for regression
     vocab_size: int = 0
     regression: bool = False
+    target_length: int = 0  # text answers: characters written per answer, the end mark included
 
 
 @dataclass
@@ -41,6 +47,22 @@ class Arrays:
     test_ids: np.ndarray
     target_scale: tuple[float, float] = (0.0, 1.0)  # regression targets are standardised
     history: np.ndarray | None = None  # forecasting: the training series, to forecast from
+    alphabet: tuple[str, ...] = ()  # text: the character of each id from 4 on (0-3: padding, unknown, start, end)
+    val_references: list[tuple[str, ...]] = field(default_factory=list)  # text: each validation row's answers
+    text_options: Any = None  # text: the task's [metrics] normalise, tolerance and stemming (its spec.text)
+
+    def decode_text(self, ids: np.ndarray) -> list[str]:
+        """Characters of each row of ids up to the first end mark (text answers)."""
+        out = []
+        for row in np.asarray(ids):
+            chars = []
+            for i in row:
+                if i == EOS:
+                    break
+                if i > EOS:
+                    chars.append(self.alphabet[i - 4])
+            out.append("".join(chars))
+        return out
 
 
 def _tokens(texts: pd.Series, vocab: dict[str, int], length: int) -> np.ndarray:
@@ -59,6 +81,8 @@ def prepare(task: Task, *, val_fraction: float = 0.1, seed: int = 0, window: int
     """Arrays for ``task`` with a validation split cut from train (stratified for classification)."""
     spec = task.spec
     train = task.train
+    if spec.kind == "text":
+        return _prepare_text(task, val_fraction, seed)
     if spec.modality == "series":
         return _prepare_series(task, window, val_fraction)
     classes = task.classes
@@ -85,6 +109,63 @@ def prepare(task: Task, *, val_fraction: float = 0.1, seed: int = 0, window: int
         x, x_test = x.reshape(-1, *shape), x_test.reshape(-1, *shape)
     return Arrays(
         input_spec, x[~is_val], y[~is_val], x[is_val], y[is_val], x_test, task.test[spec.id_column].to_numpy()
+    )
+
+
+def references(answer: object) -> tuple[str, ...]:
+    """A row's accepted answers: the answer itself, or each of a JSON list of them; a model learns the first."""
+    text = "" if answer is None else str(answer)
+    if text.startswith("["):
+        try:
+            accepted = json.loads(text)
+        except json.JSONDecodeError:
+            return (text,)
+        if isinstance(accepted, list) and accepted:
+            return tuple(str(a) for a in accepted)
+    return (text,)
+
+
+def _characters(texts: list[str], table: dict[str, int], length: int, *, left: bool, end: bool) -> np.ndarray:
+    out = np.full((len(texts), length), PAD, dtype=np.int32)
+    for row, text in enumerate(texts):
+        ids = [table.get(c, UNKNOWN) for c in text] + ([EOS] if end else [])
+        ids = ids[-length:] if left else ids[:length]
+        if left:  # inputs: left-padded, like token ids
+            out[row, length - len(ids) :] = ids
+        else:  # answers: written from the start, end mark, then padding
+            out[row, : len(ids)] = ids
+    return out
+
+
+def _prepare_text(task: Task, val_fraction: float, seed: int) -> Arrays:
+    """Characters in, characters out: one alphabet of the training inputs and answers, ids from 4 on."""
+    spec = task.spec
+    column = task.feature_columns[0]
+    inputs = [str(t) for t in task.train[column]]
+    accepted = [references(a) for a in task.train[spec.target]]
+    answers = [a[0] for a in accepted]
+    alphabet = tuple(sorted({c for text in inputs + answers for c in text}))
+    table = {c: i + 4 for i, c in enumerate(alphabet)}
+    test_inputs = [str(t) for t in task.test[column]]
+    length = max(len(t) for t in inputs + test_inputs)  # test inputs are public: none is cut
+    target_length = max(len(a) for a in answers) + 1
+    x = _characters(inputs, table, length, left=True, end=False)
+    y = _characters(answers, table, target_length, left=False, end=True)
+    x_test = _characters(test_inputs, table, length, left=True, end=False)
+    is_val = stratified_split(None, len(y), val_fraction, seed + 1)
+    size = len(alphabet) + 4
+    input_spec = InputSpec("text", (length,), size, vocab_size=size, target_length=target_length)
+    return Arrays(
+        input_spec,
+        x[~is_val],
+        y[~is_val],
+        x[is_val],
+        y[is_val],
+        x_test,
+        task.test[spec.id_column].to_numpy(),
+        alphabet=alphabet,
+        val_references=[a for a, v in zip(accepted, is_val, strict=True) if v],
+        text_options=spec.text,
     )
 
 

@@ -22,7 +22,7 @@ from arena.scoring.validation import read_submission
 from arena.tasks import load_task
 
 from .data import Arrays, prepare
-from .models import BUILDERS, build, count_parameters
+from .models import BUILDERS, TEXT_BUILDERS, build, count_parameters
 from .train import TrainConfig, Trainer, save_run
 
 MODELS_FOR = {
@@ -32,6 +32,7 @@ MODELS_FOR = {
     "series": ("mlp", "cnn", "gru", "lstm", "transformer"),
     "tabular": ("mlp", "cnn", "gru", "transformer"),
 }
+TEXT_MODELS = tuple(TEXT_BUILDERS)  # text answers, whatever the input: sequence-to-sequence models only
 DEFAULTS = {  # per (task, model): what the table in baselines/README.md was made with
     ("digits", "cnn"): dict(epochs=60, batch_size=32, learning_rate=3e-3),
     ("mnist1d", "cnn"): dict(epochs=80, batch_size=64, learning_rate=3e-3),
@@ -39,6 +40,8 @@ DEFAULTS = {  # per (task, model): what the table in baselines/README.md was mad
     ("mnist1d", "transformer"): dict(epochs=80, batch_size=64, learning_rate=2e-3),
     ("listops", "gru"): dict(epochs=12, batch_size=64, learning_rate=3e-3, weight_decay=0.05, time_budget=270.0),
     ("listops", "transformer"): dict(epochs=3, batch_size=32, learning_rate=1e-3, time_budget=240.0),
+    ("dates", "transformer"): dict(epochs=12, batch_size=64, learning_rate=3e-3, time_budget=270.0),
+    ("dates", "gru"): dict(epochs=12, batch_size=64, learning_rate=3e-3, time_budget=270.0),
     ("sunspots", "mlp"): dict(epochs=300, batch_size=32, learning_rate=1e-3, patience=60, weight_decay=1e-3),
 }
 
@@ -54,6 +57,11 @@ class BaselineRun:
     best_epoch: int = 0
     epochs_run: int = 0
     inference_seconds: float = 0.0  # wall time of predicting the test rows (``len(predictions)``), trained model
+
+
+def models_for(spec) -> tuple[str, ...]:
+    """The models that apply to a task (first: the reference), from its kind of answer and of input."""
+    return TEXT_MODELS if spec.kind == "text" else MODELS_FOR.get(spec.modality, ())
 
 
 def forecast(trainer: Trainer, arrays: Arrays, steps: int) -> np.ndarray:
@@ -75,6 +83,9 @@ def predictions_frame(task: Task, trainer: Trainer, arrays: Arrays) -> pd.DataFr
     frame = pd.DataFrame({spec.id_column: arrays.test_ids})
     if arrays.spec.regression:
         frame[spec.target] = forecast(trainer, arrays, len(arrays.test_ids))
+        return frame
+    if arrays.spec.kind == "text":
+        frame[spec.target] = arrays.decode_text(trainer.predict(arrays.x_test))
         return frame
     logits = trainer.predict(arrays.x_test)
     if spec.prediction == "probabilities":
@@ -143,8 +154,7 @@ def config_for(task: str, model: str, **overrides) -> TrainConfig:
 def list_models() -> str:
     lines = ["task         models (first: the reference)"]
     for name in builtin_task_names():  # the spec is enough: no dataset is materialised to print this
-        modality = load_spec(find_bundle(name)).modality
-        lines.append(f"{name:<12} {', '.join(MODELS_FOR[modality])}")
+        lines.append(f"{name:<12} {', '.join(models_for(load_spec(find_bundle(name))))}")
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ from arena.suites.spec import Suite, SuiteTask
 
 from . import record
 from .card import model_card, to_toml
-from .run import MODELS_FOR, BaselineRun, config_for, run_baseline, write_predictions
+from .run import BaselineRun, config_for, models_for, run_baseline, write_predictions
 
 CARD_FILE = "card.toml"
 DESCRIPTIONS = {  # what each model is, for its card's notes (baselines/README.md says more)
@@ -44,19 +44,20 @@ class Plan:
 
 
 def plan(suite: Suite, model: str) -> Plan:
-    """The suite's tasks the model reads (``MODELS_FOR`` of each task's kind of input); the rest, with a reason.
+    """The suite's tasks the model reads (``models_for`` each task: its kind of input or of answer); the rest, with a reason.
 
     Only each task's task.toml is read: nothing is trained or materialised to decide.
     """
     tasks, skipped = [], {}
     for task in suite.tasks:
-        modality = load_spec(find_bundle(task.ref)).modality
-        fitting = MODELS_FOR.get(modality, ())
+        spec = load_spec(find_bundle(task.ref))
+        fitting = models_for(spec)
         if model in fitting:
             tasks.append(task)
         else:
+            what = "text answers" if spec.kind == "text" else f"{spec.modality} inputs"
             skipped[task.key] = (
-                f"skipped {task.key}: {model} does not apply to its {modality} inputs (models for it: "
+                f"skipped {task.key}: {model} does not apply to its {what} (models for it: "
                 f"{', '.join(fitting) or 'none'})."
             )
     return Plan(tasks, skipped)

@@ -1,7 +1,9 @@
 """One training loop for every model and task.
 
 AdamW with linear warmup and cosine decay; a validation split cut from train;
-early stopping on the task's primary metric; fully seeded. The step is a pure
+early stopping on the task's primary metric; fully seeded. Text answers train
+teacher-forced (cross-entropy over each answer's characters and its end mark,
+padding masked) and are predicted by greedy decoding inside the compiled function. The step is a pure
 function of the parameters (``nnx.split`` once, ``nnx.merge`` inside ``jax.jit``),
 which is much cheaper per call than ``nnx.jit`` walking the object graph.
 """
@@ -24,7 +26,7 @@ from tqdm.auto import tqdm
 
 from arena.metrics.registry import confusion_matrix, get_metric
 
-from .data import PAD, Arrays
+from .data import BOS, PAD, Arrays
 
 
 @dataclass
@@ -54,6 +56,11 @@ class TrainResult:
 
 def validation_score(metric_name: str, outputs: np.ndarray, arrays: Arrays) -> float:
     """The task's primary metric on the validation split (in the target's original units)."""
+    if arrays.spec.kind == "text":  # outputs: the decoded ids; each row's accepted answers as the truth
+        metric = get_metric(metric_name, kind="text", text=arrays.text_options)
+        references = np.empty(len(arrays.val_references), dtype=object)
+        references[:] = arrays.val_references
+        return float(metric.from_rows(references, np.asarray(arrays.decode_text(outputs), dtype=object)))
     metric = get_metric(metric_name)
     if arrays.spec.regression:
         mean, std = arrays.target_scale
@@ -72,7 +79,7 @@ def bucket_widths(arrays: Arrays, buckets: int) -> tuple[list[int], np.ndarray |
     every real token; the models ignore padding, so the cut changes no output.
     """
     full = arrays.x_train.shape[1] if arrays.x_train.ndim > 1 else 0
-    if arrays.spec.kind != "tokens" or buckets <= 1 or len(arrays.x_train) == 0:
+    if arrays.spec.kind not in ("tokens", "text") or buckets <= 1 or len(arrays.x_train) == 0:
         return [full], None
     lengths = (arrays.x_train != PAD).sum(axis=1)
     quantiles = np.quantile(lengths, np.arange(1, buckets + 1) / buckets)
@@ -121,11 +128,17 @@ class Trainer:
         )
         self.tx = optax.adamw(schedule, weight_decay=config.weight_decay)
         self.opt_state = self.tx.init(self.params)
-        regression = arrays.spec.regression
+        regression, text = arrays.spec.regression, arrays.spec.kind == "text"
         graphdef, tx = self.graphdef, self.tx
 
         def loss_fn(params, rest, x, y):
-            out = nnx.merge(graphdef, params, rest)(x)
+            model = nnx.merge(graphdef, params, rest)
+            if text:  # teacher forcing: the decoder reads the answer shifted right behind a start mark
+                y_in = jnp.concatenate([jnp.full((y.shape[0], 1), BOS, y.dtype), y[:, :-1]], axis=1)
+                losses = optax.softmax_cross_entropy_with_integer_labels(model(x, y_in), y)
+                real = (y != PAD).astype(losses.dtype)
+                return (losses * real).sum() / real.sum()
+            out = model(x)
             if regression:
                 return jnp.mean((out[:, 0] - y) ** 2)
             return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
@@ -136,7 +149,8 @@ class Trainer:
             return optax.apply_updates(params, updates), opt_state, loss
 
         def forward(params, rest, x):
-            return nnx.merge(graphdef, params, rest)(x)
+            model = nnx.merge(graphdef, params, rest)
+            return model.generate(x) if text else model(x)
 
         self._step = jax.jit(train_step, donate_argnums=(0, 1))
         self._forward = jax.jit(forward)
@@ -145,7 +159,10 @@ class Trainer:
         """Model outputs in fixed-size batches (the last one padded), so nothing recompiles."""
         params = self.params if params is None else params
         if len(x) == 0:
-            return np.zeros((0, self.arrays.spec.n_outputs), np.float32)
+            spec = self.arrays.spec
+            if spec.kind == "text":
+                return np.zeros((0, spec.target_length), np.int32)
+            return np.zeros((0, spec.n_outputs), np.float32)
         outputs = []
         for start in range(0, len(x), batch):
             chunk = x[start : start + batch]

@@ -11,6 +11,7 @@ from ..data import InputSpec
 from .cnn import CNN
 from .mlp import MLP
 from .rnn import RNN
+from .seq2seq import Seq2SeqGRU, Seq2SeqTransformer
 from .transformer import Transformer
 
 BUILDERS: dict[str, Callable[[InputSpec, nnx.Rngs], nnx.Module]] = {
@@ -23,9 +24,20 @@ BUILDERS: dict[str, Callable[[InputSpec, nnx.Rngs], nnx.Module]] = {
 }
 
 
+TEXT_BUILDERS: dict[str, Callable[[InputSpec, nnx.Rngs], nnx.Module]] = {
+    "transformer": lambda spec, rngs: Seq2SeqTransformer(spec, rngs=rngs),
+    "gru": lambda spec, rngs: Seq2SeqGRU(spec, rngs=rngs),
+}
+"""Models that write text answers (sequence to sequence), under the names of the models they extend."""
+
+
 def build(name: str, spec: InputSpec, seed: int) -> nnx.Module:
     if name not in BUILDERS:
         raise ValueError(f"unknown model '{name}'; models are: {', '.join(BUILDERS)}.")
+    if spec.kind == "text":
+        if name not in TEXT_BUILDERS:
+            raise ValueError(f"'{name}' does not write text answers; use one of: {', '.join(TEXT_BUILDERS)}.")
+        return TEXT_BUILDERS[name](spec, nnx.Rngs(seed))
     return BUILDERS[name](spec, nnx.Rngs(seed))
 
 

@@ -86,8 +86,18 @@ class GRU(nnx.Module):
         self.b_ih = nnx.Param(jnp.zeros((3 * hidden,)))
         self.w_hh = nnx.Param(nnx.initializers.orthogonal()(rngs.params(), (hidden, 3 * hidden)))
 
-    def __call__(self, x: jnp.ndarray, *, mask: jnp.ndarray | None = None, reverse: bool = False) -> jnp.ndarray:
-        """Outputs of every step; where ``mask`` (batch, time) is False the state passes through unchanged."""
+    def __call__(
+        self,
+        x: jnp.ndarray,
+        *,
+        mask: jnp.ndarray | None = None,
+        reverse: bool = False,
+        initial: jnp.ndarray | None = None,
+    ) -> jnp.ndarray:
+        """Outputs of every step; where ``mask`` (batch, time) is False the state passes through unchanged.
+
+        ``initial`` (batch, hidden) is the state before the first step (zeros when not given).
+        """
         projected = jnp.swapaxes(x, 0, 1) @ self.w_ih[...] + self.b_ih[...]  # every step in one product, time-major
         gi_r, gi_z, gi_n = jnp.split(projected, 3, axis=-1)
         if mask is not None:  # padding: hold the update gate shut (z = 1 exactly, so h' = h and no gradient)
@@ -95,7 +105,8 @@ class GRU(nnx.Module):
         gi = (gi_r, gi_z, gi_n)
         if reverse:
             gi = tuple(g[::-1] for g in gi)
-        out = gru_scan(gi, self.w_hh[...], jnp.zeros((x.shape[0], self.hidden), projected.dtype))
+        h0 = jnp.zeros((x.shape[0], self.hidden), projected.dtype) if initial is None else initial
+        out = gru_scan(gi, self.w_hh[...], h0)
         if reverse:
             out = out[::-1]
         return jnp.swapaxes(out, 0, 1)
