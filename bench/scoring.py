@@ -25,8 +25,14 @@ case's ten million ids dominates its end-to-end time.
                      (probabilities of ten labels);
   ranking            map@10, ndcg@10 (ten ids per query, graded relevances).
 
+``--case text`` times free-text answers (short answers of about 20 characters, one or two references a row): the
+raw read of the answers file against each text metric with its 95% interval on every row (its per-row statistics,
+then the bootstrap of their sums), beside sacrebleu's own corpus_bleu and corpus_chrf on the same rows. Goals:
+exact match, token F1 and chrF within 3x the read, BLEU within 5x. Run it at 1M rows (``--rows 1000000
+--repeat 1``).
+
 Usage: python bench/scoring.py [--rows N] [--repeat R]
-                              [--case labels|regression|binary|multiclass|<a newer metrics' case>|all]
+                              [--case labels|regression|binary|multiclass|<a newer metrics' case>|text|all]
                               [--metric NAME ...]  (only these metrics of the case)
 """
 
@@ -273,13 +279,86 @@ def interval_case(task, submission: Path, repeat: int) -> None:
     )
 
 
+def text_answers(rows: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Short answers (two to four words of 3-7 letters from 5,000, ~20 characters) with one or two references each:
+    half answered exactly, a quarter with one word changed, a quarter with other words."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    vocabulary = np.array(["".join(rng.choice(letters, rng.integers(3, 8))) for _ in range(5000)], dtype=object)
+
+    def phrases(count: int) -> np.ndarray:
+        length = rng.integers(2, 5, count)
+        picks = vocabulary[rng.integers(0, len(vocabulary), (count, 4))]
+        return np.array([" ".join(p[:k]) for p, k in zip(picks, length, strict=True)], dtype=object)
+
+    first, second = phrases(rows), phrases(rows)
+    truth = np.empty(rows, dtype=object)
+    two = rng.random(rows) < 0.3
+    truth[:] = [(a, b) if t else (a,) for a, b, t in zip(first, second, two, strict=True)]
+    kind = rng.random(rows)
+    changed = np.array([a.rsplit(" ", 1)[0] + " " + w for a, w in zip(first, phrases(rows), strict=True)], dtype=object)
+    pred = np.where(kind < 0.5, first, np.where(kind < 0.75, changed, second[::-1]))
+    return truth, pred
+
+
+def text_case(rows: int, repeat: int, only: list[str] | None = None) -> None:
+    """Free-text answers: the raw read against each text metric with its interval, and sacrebleu's own corpus time."""
+    import sacrebleu
+
+    from arena.intervals.confidence import metric_interval
+    from arena.metrics import text as text_metrics
+    from arena.metrics.registry import get_metric
+    from arena.scoring.score import BOOTSTRAP_SEED
+
+    truth, pred = text_answers(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        submission = Path(tmp) / "submission.csv"
+        pacsv.write_csv(pa.table({"id": np.arange(rows), "answer": pa.array(list(pred), pa.string())}), submission)
+        size_mb = submission.stat().st_size / 2**20
+        mean_length = np.mean([len(p) for p in pred])
+        print(f"\ntext: {rows:,} rows, mean answer {mean_length:.1f} characters, CSV {size_mb:.0f} MiB")
+        t_read = interleaved_medians(repeat, read=lambda: pacsv.read_csv(submission))["read"][0]
+        print(f"  read {t_read:6.3f} s")
+    streams = text_metrics.reference_streams(truth)
+    library = {
+        "bleu": lambda: sacrebleu.corpus_bleu(list(pred), streams).score,
+        "chrf": lambda: sacrebleu.corpus_chrf(list(pred), streams).score,
+    }
+    goals = {"exact_match": 3, "token_f1": 3, "chrf": 3, "bleu": 5}
+    for name, goal in goals.items():
+        if only and name not in only:
+            continue
+        metric = get_metric(name, kind="text", text=text_metrics.Options("squad"))
+        kept: dict[str, object] = {}  # the interval (small), kept past interleaved_medians' letting go
+
+        def scored(metric=metric, kept=kept):
+            kept["found"] = metric_interval(metric, truth, pred, seed=BOOTSTRAP_SEED)
+
+        fns = {"arena": scored}
+        if name in library:
+            fns["sacrebleu"] = library[name]
+        runs = interleaved_medians(repeat, **fns)
+        t_arena, found = runs["arena"][0], kept["found"]
+        line = (
+            f"  {name:11s} with interval {t_arena:7.2f} s  ratio {t_arena / t_read:6.1f}x (goal <= {goal}x)  "
+            f"[{found.low:.4f}, {found.high:.4f}]"
+        )
+        if name in library:
+            t_lib, value = runs["sacrebleu"]
+            line += f"  sacrebleu corpus alone {t_lib:7.2f} s ({t_lib / t_read:6.1f}x), score {value:.4f}"
+        print(line, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--case", default="labels", choices=["labels", *CASES, "all"])
+    parser.add_argument("--case", default="labels", choices=["labels", *CASES, "text", "all"])
     parser.add_argument("--metric", action="append", help="time only this metric of the case (repeatable)")
     args = parser.parse_args()
+    if args.case == "text":
+        text_case(args.rows, args.repeat, args.metric)
+        return
     if args.case != "labels":
         os.environ.setdefault("ARENA_HOME", tempfile.mkdtemp(prefix="arena-bench-"))
         for case in CASES if args.case == "all" else [args.case]:
