@@ -455,7 +455,7 @@ def test_a_binary_upload_fails_with_one_line(client, people):
     assert entry["problems"] == [
         "this is not a CSV or Parquet file (it looks like a PNG image). Upload your "
         "predictions as CSV, gzip-compressed CSV or Parquet, with the header of "
-        "sample_submission.csv."
+        "sample_submission.csv, or as JSON Lines (one object per line)."
     ]
 
 

@@ -48,12 +48,12 @@ def test_a_good_file_bundle_loads(write_bundle):
         ),
         (
             ('kind = "classification"', 'kind = "clustering"'),
-            "[kind]: 'clustering' is not one of: classification, regression, forecasting, multilabel, ranking.",
+            "[kind]: 'clustering' is not one of: classification, regression, forecasting, multilabel, ranking, text.",
         ),
         (('file = "all.csv"', 'file = "missing.csv"'), "[data.file]: file 'missing.csv' does not exist"),
         (
             ('file = "all.csv"', 'file = "all.txt"'),
-            "[data.file]: 'all.txt' must be a CSV (.csv, .csv.gz) or Parquet (.parquet) file.",
+            "[data.file]: 'all.txt' must be a CSV (.csv, .csv.gz), JSON Lines (.jsonl, .jsonl.gz) or Parquet (.parquet) file.",
         ),
         (("version = 1", 'version = "one"'), "[version]: must be a whole number, got 'one'."),
         (

@@ -31,6 +31,7 @@ from arena.bundles.kinds import check_answers as check_kind_answers
 from arena.bundles.sources import SPLIT_COLUMN, load_source, read_table, same_key_type
 from arena.bundles.spec import TaskSpec, inspect_spec
 from arena.bundles.splits import stratified_split
+from arena.bundles.texts import TEXT_KIND, canonical_column, check_references, reference_column, sample_answer
 from arena.config import cache_dir
 from arena.errors import BundleError, Problem, UnknownTaskError
 from arena.metrics.ranking import ItemLists
@@ -47,7 +48,8 @@ class AnswerKey:
     """The hidden test labels, sorted by id and encoded for fast scoring.
 
     ``truth`` holds class codes (indexes into ``classes``) for classification, a boolean label matrix for
-    multi-label, the queries' relevances (:class:`arena.metrics.ranking.ItemLists`) for ranking and
+    multi-label, the queries' relevances (:class:`arena.metrics.ranking.ItemLists`) for ranking, each row's
+    references (an object array of ``tuple[str, ...]``, :mod:`arena.bundles.texts`) for text and
     float64 values otherwise. ``usage_public`` is set when the bundle's answer file
     decides public/private rows itself (a ``usage`` column); ``ignored`` marks rows
     that column calls Ignored: participants predict them, no board counts them.
@@ -125,6 +127,8 @@ class Task:
             truth = label_matrix(values, self.known_classes())
         elif spec.kind == "ranking":
             truth = relevance_column(values)
+        elif spec.kind == TEXT_KIND:
+            truth = reference_column(values)
         elif self.classes is not None:
             truth = np.searchsorted(self.classes, values).astype(np.int64)
         else:
@@ -180,8 +184,22 @@ class Task:
             f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}",
             f"  submission:     {spec.id_column},{','.join(self.prediction_columns[:12])}"
             f"{',...' if len(self.prediction_columns) > 12 else ''} ({form})",
+            *self._text_lines(),
             *self._code_line(),
             f"  answer key sha256: {self.answer_key.sha256}",
+        ]
+
+    def _text_lines(self) -> list[str]:
+        """For a text task: how answers are written and compared."""
+        if self.spec.kind != TEXT_KIND:
+            return []
+        options = self.spec.text
+        return [
+            "  answers:        one text per row, kept exactly as written (CSV, JSON Lines or Parquet); "
+            '"" is an empty answer',
+            '  references:     one per answers cell, or several as a JSON list: ["Paris", "paris, France"]',
+            f"  compared:       normalise = {options.normalise}, tolerance = {options.tolerance:g}, "
+            f"stemming = {str(options.stemming).lower()}",
         ]
 
     def _code_line(self) -> list[str]:
@@ -204,8 +222,9 @@ class Task:
         the majority class, class frequencies, or the mean."""
         spec = self.spec
         if spec.sample_file is not None:
+            text = [spec.target] if spec.prediction == "text" else []
             columns = [spec.id_column] + ([spec.target] if spec.prediction == "label" else [])
-            frame = read_table(spec.sample_file, columns)
+            frame = read_table(spec.sample_file, columns, exact=text)
             for column in columns:  # text in the answer key: text here too, even where it looks like a number
                 if self.answers[column].dtype == object and column in frame.columns:
                     frame[column] = frame[column].astype(str).astype(object)
@@ -214,7 +233,9 @@ class Task:
         target = self.train[spec.target]
         if spec.prediction == COLUMNS_PREDICTION:
             return out.assign(**sample_values(spec.submission_columns, self.train))
-        if spec.kind in TEXT_TARGET_KINDS:
+        if spec.kind == TEXT_KIND:
+            out[spec.target] = sample_answer(self.train, spec.target)
+        elif spec.kind in TEXT_TARGET_KINDS:
             trivial = sample_predictions(spec, self.train, self.classes)
             if isinstance(trivial, pd.DataFrame):
                 return out.assign(**{c: trivial[c].iloc[0] for c in trivial.columns})
@@ -352,14 +373,18 @@ def label_columns(spec: TaskSpec, columns) -> list[str]:
     return [spec.target] + [c for c in declared if c in set(columns) and c not in (spec.id_column, spec.target)]
 
 
-def _read(path: Path, problems: list[Problem], key_columns: list[str]) -> pd.DataFrame | None:
+def _read(path: Path, problems: list[Problem], key_columns: list[str], exact: list[str]) -> pd.DataFrame | None:
     try:
-        return read_table(path, key_columns)
+        return read_table(path, key_columns, exact=exact)
     except Exception as exc:  # any reader failure is a bundle problem to report, not a crash
-        problems.append(
-            Problem(str(path), f"cannot be read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {exc}")
-        )
+        kind = "Parquet" if path.suffix == ".parquet" else "JSON Lines" if ".jsonl" in path.name else "CSV"
+        problems.append(Problem(str(path), f"cannot be read as {kind}: {exc}"))
         return None
+
+
+def _exact_columns(spec: TaskSpec) -> list[str]:
+    """Columns read as text exactly as written: a text task's answers (``NA``, ``007`` and empty texts kept)."""
+    return [spec.target] if spec.kind == TEXT_KIND else []
 
 
 def _key_columns(spec: TaskSpec) -> list[str]:
@@ -394,9 +419,10 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     if spec.train_file is not None:
         if spec.test_file is None or spec.answers_file is None:  # the spec's checks give all three or none
             raise ValueError(f"task {spec.name!r} has a train file but not its test and answers files")
-        train = _read(spec.train_file, problems, keys)
-        test = _read(spec.test_file, problems, [spec.id_column])
-        answers = _read(spec.answers_file, problems, keys)
+        exact = _exact_columns(spec)
+        train = _read(spec.train_file, problems, keys, exact)
+        test = _read(spec.test_file, problems, [spec.id_column], exact)
+        answers = _read(spec.answers_file, problems, keys, exact)
         for column in keys:
             same_key_type([train, test, answers], column)
         if train is not None:
@@ -411,7 +437,7 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         problems += _check_answers_match(spec, train, test, answers)
     else:
         where = str(spec.data_file) if spec.data_file else f"source '{spec.source}'"
-        full = _read(spec.data_file, problems, keys) if spec.data_file else load_source(spec)
+        full = _read(spec.data_file, problems, keys, _exact_columns(spec)) if spec.data_file else load_source(spec)
         if problems or full is None:  # a file not read is one of the problems
             raise BundleError(problems)
         train, test, answers = _split_one_table(spec, full, where)
@@ -428,8 +454,12 @@ def _build(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             )
         if len(train_classes) < 2:
             problems.append(Problem("train", "a classification task needs at least two classes."))
+    if spec.kind == TEXT_KIND:  # every answer cell gives a reference, before the key is built and hashed
+        problems += check_references(spec, [(answers, spec.answers_file or spec.data_file or "answers")])
     if problems:
         raise BundleError(problems)
+    if spec.kind == TEXT_KIND:  # several references as one JSON list, whatever file they came from
+        train, answers = canonical_column(train, spec.target), canonical_column(answers, spec.target)
     return train, test, answers
 
 

@@ -8,6 +8,7 @@ a canonical split, which the task uses when its ``test_fraction`` is 0.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -122,19 +123,36 @@ BUILTIN_SOURCES: dict[str, Callable[[TaskSpec], pd.DataFrame]] = {
 }
 
 
-def read_table(path: str | Path, key_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """Read a CSV, CSV.gz or Parquet file with pyarrow (the one reader for data files).
+def read_table(path: str | Path, key_columns: Sequence[str] = (), exact: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV, CSV.gz, JSON Lines (.jsonl, .jsonl.gz) or Parquet file with pyarrow (the one reader for data
+    files).
 
     ``key_columns`` (the id column, a classification target) are read as the organiser
-    wrote them and typed by :func:`key_values`, so ``0300`` stays ``0300``.
+    wrote them and typed by :func:`key_values`, so ``0300`` stays ``0300``. ``exact`` columns (a text task's
+    answers) are text exactly as written: in a CSV an empty field is then an empty text, and ``NA`` is the word NA.
     """
     path = Path(path)
     if path.name.endswith(".parquet"):
         frame = pq.read_table(path).to_pandas()
+    elif path.name.endswith((".jsonl", ".jsonl.gz")):
+        from arena.bundles.jsonl import JsonlError, read_jsonl
+
+        with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
+            data = handle.read()
+        try:
+            frame = read_jsonl(data, lists=True, what=path.name).table.to_pandas()
+        except JsonlError as exc:
+            raise ValueError(" ".join(exc.problems)) from None
     else:
-        # Empty fields are missing values, whatever the column's type.
-        options = pacsv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.string() for c in key_columns})
+        # Empty fields are missing values, whatever the column's type; but text read exactly stays text, empty too.
+        options = pacsv.ConvertOptions(
+            strings_can_be_null=not exact,
+            column_types={**{c: pa.string() for c in key_columns}, **{c: pa.string() for c in exact}},
+        )
         frame = pacsv.read_csv(path, convert_options=options).to_pandas()
+    for column in exact:
+        if column in frame.columns and frame[column].dtype != object:
+            frame[column] = frame[column].astype(object)
     for column in key_columns:
         if column in frame.columns:
             frame[column] = key_values(frame[column])

@@ -13,21 +13,22 @@ from arena.errors import BundleError, Problem
 from arena.metrics import registry as metric_registry
 from arena.metrics.plugins import PluginSpec, read_plugins
 
-KINDS = ("classification", "regression", "forecasting", "multilabel", "ranking")
-PREDICTIONS = ("label", "probabilities", "value", "ranking", COLUMNS_PREDICTION)
+KINDS = ("classification", "regression", "forecasting", "multilabel", "ranking", "text")
+PREDICTIONS = ("label", "probabilities", "value", "ranking", "text", COLUMNS_PREDICTION)
 PREDICTIONS_OF_KIND = {
     "classification": ("label", "probabilities", COLUMNS_PREDICTION),
     "regression": ("value", COLUMNS_PREDICTION),
     "forecasting": ("value", COLUMNS_PREDICTION),
     "multilabel": ("label", "probabilities"),
     "ranking": ("ranking",),
+    "text": ("text",),
 }
 COLUMNS_HINT = (
     ' With prediction = "columns" every metric is a plugin with needs = "table": '
     "it receives the submission's declared columns."
 )
 MODALITIES = ("tabular", "image", "sequence", "tokens", "series")
-DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
 SAMPLE_SUBMISSION = "sample_submission.csv"
 """An organiser's own sample submission, used when the bundle holds a file of this name."""
 SECTIONS = ("data", "metrics", "submission", "competition", "scoring")
@@ -116,6 +117,28 @@ FEEDBACK_MODES = {  # what participants see of public scores; a new mode adds a 
 }
 
 
+NORMALISATIONS = {
+    "none": "answers compared exactly as written",
+    "squad": "lower case, punctuation and the articles a, an, the removed, runs of spaces made one (SQuAD's rule)",
+    "numeric": "answers read as numbers where they are, equal within the tolerance",
+}
+"""What ``[metrics] normalise`` may say for a text task, with what each does before answers are compared."""
+TEXT_OPTION_KEYS = ("normalise", "tolerance", "stemming")
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """A text task's declared comparison: ``[metrics] normalise``, ``tolerance`` and ``stemming``.
+
+    The text metrics read them (``task.spec.text``); answers and references are stored exactly as written, and
+    only a metric normalises them, so a task's normalisation can change without touching a file.
+    """
+
+    normalise: str = "none"
+    tolerance: float = 0.0
+    stemming: bool = False
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A validated ``task.toml``. Paths are absolute; every field has been checked."""
@@ -148,6 +171,7 @@ class TaskSpec:
     scoring_timeout: float | None = None  # [scoring] timeout: seconds one scoring may take (None: the installation's)
     code: CodeSpec | None = None  # [submission] kind = "code": participants upload a program (None: a file)
     starting_kit: str | None = None  # [submission] starting_kit: a folder of the bundle participants download
+    text: TextOptions = field(default_factory=TextOptions)  # a text task's [metrics] normalise, tolerance, stemming
 
     @property
     def starting_kit_dir(self) -> Path | None:
@@ -162,7 +186,9 @@ class TaskSpec:
     def higher_is_better(self) -> bool:
         """The primary metric's direction, read without importing any plugin code."""
         plugin = next((p for p in self.plugins if p.name == self.primary_metric), None)
-        return plugin.higher_is_better if plugin else metric_registry.get_metric(self.primary_metric).higher_is_better
+        if plugin:
+            return plugin.higher_is_better
+        return metric_registry.get_metric(self.primary_metric, kind=self.kind).higher_is_better
 
     @property
     def is_classification(self) -> bool:
@@ -264,12 +290,44 @@ def _data_file(reader: _Reader, bundle: Path, key: str, value: str | None) -> Pa
         return None
     path = (bundle / value).resolve()
     if not str(value).endswith(DATA_SUFFIXES):
-        reader.problem(key, f"'{value}' must be a CSV (.csv, .csv.gz) or Parquet (.parquet) file.")
+        reader.problem(
+            key, f"'{value}' must be a CSV (.csv, .csv.gz), JSON Lines (.jsonl, .jsonl.gz) or Parquet (.parquet) file."
+        )
     elif not path.is_file():
         reader.problem(key, f"file '{value}' does not exist in {bundle}.")
     elif bundle.resolve() not in path.parents:
         reader.problem(key, f"'{value}' must lie inside the bundle folder.")
     return path
+
+
+def _text_options(r: _Reader, kind: str) -> TextOptions:
+    """``[metrics] normalise``, ``tolerance`` and ``stemming``: how a text task's metrics compare answers."""
+    normalise = r.get("metrics.normalise", str)
+    tolerance = r.get("metrics.tolerance", (int, float))
+    stemming = r.get("metrics.stemming", bool)
+    given = [k for k, v in zip(TEXT_OPTION_KEYS, (normalise, tolerance, stemming)) if v is not None]
+    if kind != "text":
+        for key in given:
+            r.problem(f"metrics.{key}", f'applies to text tasks only (kind = "text"); this task is a {kind} task.')
+        return TextOptions()
+    if normalise is not None and normalise not in NORMALISATIONS:
+        close = difflib.get_close_matches(normalise.lower(), list(NORMALISATIONS), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        r.problem(
+            "metrics.normalise",
+            f"'{normalise}' is not a normalisation.{hint} Choose one of: "
+            + "; ".join(f"'{name}' ({what})" for name, what in NORMALISATIONS.items())
+            + ".",
+        )
+        normalise = None
+    if tolerance is not None and not (0 <= tolerance < float("inf")):
+        r.problem("metrics.tolerance", f"must be a number of 0 or more, got {tolerance}.")
+        tolerance = None
+    return TextOptions(
+        normalise=normalise or "none",
+        tolerance=float(tolerance or 0.0),
+        stemming=bool(stemming),
+    )
 
 
 def _starting_kit(r: _Reader, bundle: Path, hidden: tuple[Path | None, ...]) -> str | None:
@@ -428,7 +486,9 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         r.problem("version", "must be 1 or more.")
     kind = r.get("kind", str, required=True, default="classification")
     if kind not in KINDS:
-        r.problem("kind", f"'{kind}' is not one of: {', '.join(KINDS)}.")
+        close = difflib.get_close_matches(kind.lower(), KINDS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        r.problem("kind", f"'{kind}' is not one of: {', '.join(KINDS)}.{hint}")
 
     source = r.get("data.source", str)
     train = r.get("data.train", str)
@@ -476,6 +536,7 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         expected = " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
         r.problem("submission.prediction", f"a {kind} task needs prediction = {expected}.")
     plugins = read_plugins(r.get("metrics.plugin", list), bundle, r.problem)
+    text_options = _text_options(r, kind)
     declared = {plugin.name: plugin for plugin in plugins}
     for key, metric_name in [("metrics.primary", primary)] + [("metrics.others", o) for o in others]:
         if not isinstance(metric_name, str) or not metric_name:
@@ -493,7 +554,7 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         if not metric_registry.is_known(metric_name):
             r.problem(key, metric_registry.unknown_metric_message(metric_name))
             continue
-        metric = metric_registry.get_metric(metric_name)
+        metric = metric_registry.get_metric(metric_name, kind=kind)
         if kind in KINDS and kind not in metric.kinds:
             r.problem(key, f"'{metric.name}' is not a {kind} metric.")
         elif prediction in PREDICTIONS and not _feeds(prediction, metric.needs):
@@ -585,5 +646,6 @@ def inspect_spec(bundle_dir: str | Path) -> tuple[TaskSpec | None, list[Problem]
         scoring_timeout=float(scoring_timeout) if scoring_timeout is not None else None,
         code=code,
         starting_kit=starting_kit,
+        text=text_options,
         **spec_kwargs,
     ), r.problems

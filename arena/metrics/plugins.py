@@ -23,7 +23,7 @@ import numpy as np
 
 from arena.errors import ArenaError, Problem
 
-PLUGIN_NEEDS = ("label", "probabilities", "value", "ranking", "table")
+PLUGIN_NEEDS = ("label", "probabilities", "value", "ranking", "text", "table")
 DEFAULT_FILE = "metrics.py"
 
 

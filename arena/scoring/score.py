@@ -149,9 +149,13 @@ def private_rows(
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray | ItemLists | None:
     if metric.needs == "label":
         return predictions.label_codes()
-    return {"probabilities": predictions.probabilities, "value": predictions.values, "ranking": predictions.ranked}.get(
-        metric.needs
-    )  # None: a table plugin
+    given = {
+        "probabilities": predictions.probabilities,
+        "value": predictions.values,
+        "ranking": predictions.ranked,
+        "text": predictions.texts,
+    }
+    return given.get(metric.needs)  # None: a table plugin
 
 
 def task_metrics(task: Task) -> list:
@@ -160,7 +164,11 @@ def task_metrics(task: Task) -> list:
     spec = task.spec
     plugins = plugin_metrics(spec.plugins, weighted=spec.weight is not None) if getattr(spec, "plugins", ()) else {}
     classes = task.classes if spec.is_classification else None
-    return [plugins[name] if name in plugins else get_metric(name, classes) for name in spec.metric_names]
+    text = getattr(spec, "text", None) if spec.kind == "text" else None  # a text task's normalisation and options
+    return [
+        plugins[name] if name in plugins else get_metric(name, classes, kind=spec.kind, text=text)
+        for name in spec.metric_names
+    ]
 
 
 def score_predictions(
@@ -196,6 +204,7 @@ def score_predictions(
                     cis[part][metric.name] = metric_interval(metric, cm=cm, seed=BOOTSTRAP_SEED)
 
     row_metrics = [m for m in metrics if m.from_rows is not None]
+    plugin_names = {plugin.name for plugin in getattr(task.spec, "plugins", ())}
     primary_rows = None
     if weight is None:  # mean-type metrics: both parts from one pass over the rows
         parts = {"public": public, "private": private}
@@ -241,20 +250,21 @@ def score_predictions(
                 results[part][metric.name] = metric.from_rows(
                     metric_truth, pred, **({"weight": w} if w is not None else {})
                 )
-            if w is None and has_fast_path(metric.name):
+            built_in_text = metric.needs == "text" and metric.name not in plugin_names  # arena.intervals.text
+            if w is None and (has_fast_path(metric.name) or built_in_text):
                 cis[part][metric.name] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
             else:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.intervals.weighted
                 cis[part][metric.name] = row_interval(metric, metric_truth, pred, w, seed=BOOTSTRAP_SEED)
 
-    plugin_names = {plugin.name for plugin in getattr(task.spec, "plugins", ())}
     for part, rows in (("public", public), ("private", private)):
         for name in plugin_names & set(results[part]) if rows.any() else ():
             check_value(name, results[part][name])  # an organiser's metric must give a number where there are rows
 
     if primary_rows is None:
         primary_pred = _prediction_for(primary, predictions)
-        # A ranking metric's lists and a table plugin's tables keep no per-row record.
-        primary_rows = row_results(primary, key.truth, primary_pred) if isinstance(primary_pred, np.ndarray) else None
+        # A ranking metric's lists, a table plugin's tables and text answers keep no per-row record.
+        kept = isinstance(primary_pred, np.ndarray) and primary.needs != "text"
+        primary_rows = row_results(primary, key.truth, primary_pred) if kept else None  # type: ignore[arg-type]
     names = [m.name for m in metrics]
     return Score(
         primary=primary.name,

@@ -1,6 +1,6 @@
 """Read a predictions file and validate it against the answer key, reporting every problem.
 
-The file is read with pyarrow (CSV, gzip-compressed CSV or Parquet, recognised by
+The file is read with pyarrow (CSV, JSON Lines, either gzip-compressed, or Parquet, recognised by
 content, not by name). The result is aligned to the answer key's id order, so
 scoring never joins again. No traceback reaches the user: every failure becomes a
 :class:`SubmissionError` whose problems say what to change.
@@ -24,8 +24,10 @@ import pyarrow.parquet as pq
 
 from arena._fast import chunks, over_slices, pooled_empty, scratch
 from arena.bundles.columns import COLUMNS_PREDICTION, matching_share, read_declared, text_read
+from arena.bundles.jsonl import JsonlError, line_bounds, looks_like_jsonl, read_jsonl
 from arena.bundles.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
 from arena.bundles.loading import AnswerKey, Task
+from arena.bundles.texts import TEXT_KIND, max_answer_chars, max_text_bytes, read_answers
 from arena.errors import Problem, SubmissionError
 from arena.metrics.ranking import ItemLists
 from arena.metrics.registry import class_value_problem
@@ -61,6 +63,7 @@ class Predictions:
     values: np.ndarray | None = None
     ranked: ItemLists | None = None  # ranking: each query's ids, best first, coded against the answer key's
     columns: pd.DataFrame | None = None  # prediction = "columns": the organiser's declared columns, typed
+    texts: np.ndarray | None = None  # a text task: each row's answer, a str exactly as written (object array)
 
     def label_codes(self) -> np.ndarray | None:
         """The predicted classes: as written, or for probabilities each row's most probable class (the first of
@@ -128,6 +131,8 @@ def whole_tables(task: Task, predictions: Predictions) -> tuple[pd.DataFrame, pd
         pred = pd.DataFrame(predictions.probabilities, columns=task.prediction_columns)
     elif predictions.values is not None:
         pred = pd.DataFrame({spec.target: predictions.values})
+    elif predictions.texts is not None:
+        pred = pd.DataFrame({spec.target: predictions.texts})
     elif predictions.ranked is not None:
         pred = pd.DataFrame({spec.target: [" ".join(items) for items in predictions.ranked]})
     elif predictions.labels is not None and predictions.labels.ndim == 2:
@@ -146,30 +151,38 @@ def _examples(values: np.ndarray) -> str:
 class _Report:
     """Collects problems with row numbers as the participant sees them in the file."""
 
-    def __init__(self, is_csv: bool, header: bool = True) -> None:
+    def __init__(self, is_csv: bool, header: bool = True, lines: np.ndarray | None = None) -> None:
         self.problems: list[Problem] = []
         self.is_csv = is_csv
         self.first = 2 if is_csv and header else 1  # the line or row number of the first data row
+        self.lines = lines  # each row's line where rows and lines differ (JSON Lines' blank lines, quoted breaks)
 
     def add(self, message: str) -> None:
         self.problems.append(Problem("", message))
 
     def rows(self, positions: np.ndarray) -> str:
         # CSV line numbers count the header as line 1; Parquet rows count from 1.
-        numbers = positions[:EXAMPLES] + self.first
+        numbers = self.lines[positions[:EXAMPLES]] if self.lines is not None else positions[:EXAMPLES] + self.first
         word = "lines" if self.is_csv else "rows"
         more = f" and {len(positions) - EXAMPLES} more" if len(positions) > EXAMPLES else ""
         return f"{word} {', '.join(map(str, numbers.tolist()))}{more}"
 
 
 def _sniff(path: Path) -> str:
+    """The file's format by its content: parquet, csv, csv.gz, jsonl or jsonl.gz (a table whose first line starts
+    an object is JSON Lines)."""
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head == b"PAR1":
+        head = handle.read(SNIFF_BYTES)
+    if head[:4] == b"PAR1":
         return "parquet"
     if head[:2] == b"\x1f\x8b":
-        return "csv.gz"
-    return "csv"
+        try:
+            with gzip.open(path, "rb") as inner:
+                start = inner.read(SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error):
+            return "csv.gz"  # a broken gzip stream: the reader says so
+        return "jsonl.gz" if looks_like_jsonl(start) else "csv.gz"
+    return "jsonl" if looks_like_jsonl(head) else "csv"
 
 
 BINARY_KINDS = {
@@ -197,7 +210,7 @@ def _not_a_table(path: Path, fmt: str) -> str | None:
     The reader's own error on such bytes would quote them back at the participant.
     """
     try:
-        with gzip.open(path, "rb") if fmt == "csv.gz" else open(path, "rb") as handle:
+        with gzip.open(path, "rb") if fmt.endswith(".gz") else open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
     except (OSError, EOFError, zlib.error):
         return None  # a broken gzip stream: the reader says so
@@ -207,7 +220,8 @@ def _not_a_table(path: Path, fmt: str) -> str | None:
         return None
     return (
         f"this is not a CSV or Parquet file{f' (it looks like {kind})' if kind else ''}. Upload your "
-        "predictions as CSV, gzip-compressed CSV or Parquet, with the header of sample_submission.csv."
+        "predictions as CSV, gzip-compressed CSV or Parquet, with the header of sample_submission.csv, or as "
+        "JSON Lines (one object per line)."
     )
 
 
@@ -225,7 +239,10 @@ def caps_for(task: Task) -> Caps:
     columns = 1 + len(task.prediction_columns)
     if task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":  # a list per cell
         columns += ranking_k(task.spec) if task.spec.kind == "ranking" else len(task.known_classes())
-    return Caps(rows=rows, text_bytes=(rows + 1) * columns * FIELD_BYTES + SLACK_BYTES)
+    text_bytes = (rows + 1) * columns * FIELD_BYTES + SLACK_BYTES
+    if task.spec.kind == TEXT_KIND:  # room for the longest answers (4 bytes a character at most), within a total
+        text_bytes = min(text_bytes + (rows + 1) * 4 * max_answer_chars(), max(max_text_bytes(), text_bytes))
+    return Caps(rows=rows, text_bytes=text_bytes)
 
 
 class _TooMuch(Exception):
@@ -272,6 +289,7 @@ def _read_csv(
     text: list[str] | None = None,
     numbers: list[str] | None = None,
     layout: Layout | None = None,
+    exact: bool = False,
 ) -> pa.Table:
     """Stream the CSV within the caps: reading stops at the first byte or row past them.
 
@@ -281,9 +299,10 @@ def _read_csv(
     the streaming reader, whose messages name the row. ``numbers`` (probabilities,
     values) are read again as numbers when the streaming reader took them for integers
     from its first block and then met a fraction. A ``layout`` names the columns and the delimiter of a file laid
-    out otherwise than sample_submission.csv.
+    out otherwise than sample_submission.csv. With ``exact`` (a text task's answers) no text becomes a missing
+    value: an empty field is an empty answer, and ``NA`` or ``null`` are the words themselves.
     """
-    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.binary() for c in text or ()})
+    convert = pacsv.ConvertOptions(strings_can_be_null=not exact, column_types={c: pa.binary() for c in text or ()})
     if not compressed and path.stat().st_size <= caps.text_bytes:
         with pa.memory_map(str(path)) as mapped:  # the page cache's own pages: no copy of the file
             data = mapped.read_buffer()
@@ -293,7 +312,7 @@ def _read_csv(
                         pa.BufferReader(data),
                         convert_options=convert,
                         read_options=_read_options(layout, use_threads=True),
-                        parse_options=_parse_options(layout),
+                        parse_options=_parse_options(layout, exact),
                     )
                 except pa.ArrowInvalid:
                     table = None
@@ -304,15 +323,15 @@ def _read_csv(
                     return table
             del data
     try:
-        return _stream_csv(path, compressed, caps, convert, layout)
+        return _stream_csv(path, compressed, caps, convert, layout, exact)
     except pa.ArrowInvalid:
         if not numbers:
             raise
     # A number column whose first block held only whole numbers was taken for integers; read it as numbers.
     floats = pacsv.ConvertOptions(
-        strings_can_be_null=True, column_types={**convert.column_types, **{c: pa.float64() for c in numbers}}
+        strings_can_be_null=not exact, column_types={**convert.column_types, **{c: pa.float64() for c in numbers}}
     )
-    return _stream_csv(path, compressed, caps, floats, layout)
+    return _stream_csv(path, compressed, caps, floats, layout, exact)
 
 
 def _read_options(layout: Layout | None, *, use_threads: bool) -> pacsv.ReadOptions:
@@ -323,8 +342,10 @@ def _read_options(layout: Layout | None, *, use_threads: bool) -> pacsv.ReadOpti
     )
 
 
-def _parse_options(layout: Layout | None) -> pacsv.ParseOptions:
-    return pacsv.ParseOptions(delimiter=layout.delimiter if layout is not None and layout.delimiter else ",")
+def _parse_options(layout: Layout | None, exact: bool = False) -> pacsv.ParseOptions:
+    """Commas (or the layout's delimiter); with ``exact`` (text answers) a quoted text may hold line breaks."""
+    delimiter = layout.delimiter if layout is not None and layout.delimiter else ","
+    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=exact)
 
 
 COUNT_BYTES = 1 << 22  # bytes compared at once when counting line breaks: a chunk's comparison stays in cache
@@ -341,14 +362,19 @@ def _line_breaks(data: pa.Buffer) -> int:
 
 
 def _stream_csv(
-    path: Path, compressed: bool, caps: Caps, convert: pacsv.ConvertOptions, layout: Layout | None = None
+    path: Path,
+    compressed: bool,
+    caps: Caps,
+    convert: pacsv.ConvertOptions,
+    layout: Layout | None = None,
+    exact: bool = False,
 ) -> pa.Table:
     with gzip.open(path, "rb") if compressed else open(path, "rb") as raw:
         stream = _CappedReader(raw, caps.text_bytes)
         reader = pacsv.open_csv(
             io.BufferedReader(stream, BLOCK_BYTES),
             read_options=_read_options(layout, use_threads=False),
-            parse_options=_parse_options(layout),
+            parse_options=_parse_options(layout, exact),
             convert_options=convert,
         )
         _names(reader.schema)
@@ -481,6 +507,8 @@ def read_submission(
     if size == 0:
         raise SubmissionError("the file is empty. Upload a CSV with a header line, like sample_submission.csv.")
     fmt = _sniff(path)
+    if layout is not None and fmt.startswith("jsonl"):  # a layout names a text file of fields, read as such
+        fmt = fmt.replace("jsonl", "csv")
     if fmt != "parquet" and (message := _not_a_table(path, fmt)):
         raise SubmissionError(message)
     if layout is not None:
@@ -494,22 +522,36 @@ def read_submission(
     expected = [spec.id_column, *task.prediction_columns]
     single = _single_probability_columns(task)
     caps = caps or caps_for(task)
+    lines = None
     try:
         if fmt == "parquet":
             table, present = _read_parquet(path, expected + single, caps)
+        elif fmt.startswith("jsonl"):
+            table, lines = _read_jsonl(path, fmt == "jsonl.gz", caps, _text_columns(task))
+            present = table.column_names
         else:
             table = _read_csv(
-                path, fmt == "csv.gz", caps, text=_text_columns(task), numbers=_number_columns(task), layout=layout
+                path,
+                fmt == "csv.gz",
+                caps,
+                text=_text_columns(task),
+                numbers=_number_columns(task),
+                layout=layout,
+                exact=spec.kind == TEXT_KIND,
             )
             if layout is not None and layout.numbered:  # each row's id is its position
                 table = table.append_column(spec.id_column, pa.array(np.arange(table.num_rows, dtype=np.int64)))
             present = table.column_names
     except _TooMuch as exc:
         raise SubmissionError(str(exc)) from None
+    except JsonlError as exc:
+        raise SubmissionError([Problem("", _scrub(problem, path)) for problem in exc.problems]) from None
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise SubmissionError(_unreadable(fmt, _scrub(str(exc), path), layout)) from None
-    report = _Report(fmt != "parquet", header=layout is None or layout.header)
+    report = _Report(fmt != "parquet", header=layout is None or layout.header, lines=lines)
     header = ",".join(expected) if len(expected) <= 12 else ",".join(expected[:12]) + ",..."
+    if fmt.startswith("jsonl"):
+        header = _object_example(expected)
     if single:  # a binary task: one column with the probability of the second class will do, as on Kaggle
         header += f" (or {spec.id_column},{single[0]}: the probability of class '{task.known_classes()[1]}')"
         chosen = next((c for c in single if c in present), None)
@@ -517,12 +559,19 @@ def read_submission(
             expected = [spec.id_column, chosen]
     missing_columns = [c for c in expected if c not in present]
     extra_columns = [c for c in present if c not in expected]
+    what, must = (
+        ("keys", "Each line must be an object like") if fmt.startswith("jsonl") else ("columns", "The header must be:")
+    )
     if missing_columns:
-        report.add(f"missing columns: {', '.join(missing_columns)}. The header must be: {header}")
+        report.add(f"missing {what}: {', '.join(missing_columns)}. {must} {header}")
     if extra_columns:
-        report.add(f"unexpected columns: {', '.join(map(str, extra_columns[:10]))}. The header must be: {header}")
+        report.add(f"unexpected {what}: {', '.join(map(str, extra_columns[:10]))}. {must} {header}")
     if table.num_rows == 0:
-        report.add("the file has a header but no rows. Write one row per test id.")
+        report.add(
+            "the file has no rows. Write one object per test id, one per line."
+            if fmt.startswith("jsonl")
+            else "the file has a header but no rows. Write one row per test id."
+        )
     elif layout is not None and layout.numbered and table.num_rows != len(task.answer_key.ids):
         report.add(
             f"the file has {table.num_rows:,} rows; it needs {len(task.answer_key.ids):,}, one for each row of the "
@@ -533,6 +582,8 @@ def read_submission(
     table = _as_text(table.select(expected), report)
     if report.problems:
         raise SubmissionError(report.problems)
+    if spec.kind == TEXT_KIND and fmt.startswith("csv") and report.lines is None:
+        report.lines = _csv_lines(table, report.first)
 
     key = task.answer_key
     order = _align_ids(table.column(spec.id_column), key, report)
@@ -546,11 +597,51 @@ def read_submission(
     )
 
 
+def _read_jsonl(path: Path, compressed: bool, caps: Caps, text: list[str]) -> tuple[pa.Table, np.ndarray]:
+    """A JSON Lines file read within the caps: at most ``caps.text_bytes`` of it are ever decompressed, a line
+    nested deeper than a flat object needs is refused before Arrow reads it (:mod:`arena.bundles.jsonl`). Returns
+    the table and each row's line."""
+    with gzip.open(path, "rb") if compressed else open(path, "rb") as raw:
+        stream = _CappedReader(raw, caps.text_bytes)
+        data = stream.readall()
+    if stream.cut:
+        raise _too_much_text(caps)
+    starts, ends = line_bounds(data)
+    if len(starts) > caps.rows + 1 and int(np.count_nonzero(ends - starts > 1)) > caps.rows:
+        raise _too_many_rows(caps)
+    read = read_jsonl(data, text_columns=text)
+    if read.table.num_rows > caps.rows:
+        raise _too_many_rows(caps)
+    return read.table, read.lines
+
+
+def _object_example(expected: list[str]) -> str:
+    """One line of a JSON Lines submission with the expected keys, as messages show it."""
+    keys = expected if len(expected) <= 12 else expected[:12]
+    return "{" + ", ".join(f'"{key}": ...' for key in keys) + (", ..." if len(expected) > 12 else "") + "}"
+
+
+def _csv_lines(table: pa.Table, first: int) -> np.ndarray | None:
+    """Each row's line in a CSV whose quoted texts hold line breaks (None when none does: rows and lines agree)."""
+    breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            breaks += pc.count_substring(column, "\n").fill_null(0).to_numpy(zero_copy_only=False)
+    if not breaks.any():
+        return None
+    return first + np.arange(table.num_rows) + np.concatenate(([0], np.cumsum(breaks)[:-1]))
+
+
 def _unreadable(fmt: str, detail: str, layout: Layout | None = None) -> str:
     if fmt == "parquet":
         return (
             f"the file cannot be read as a Parquet file: {detail}. Write it again with pandas' to_parquet "
             "(or pyarrow), or upload a CSV like sample_submission.csv."
+        )
+    if fmt.startswith("jsonl"):
+        return (
+            f"the file cannot be read as JSON Lines: {detail}. Write one JSON object per line, "
+            'e.g. {"id": 1, "answer": "Paris"}.'
         )
     kind = "a gzip-compressed CSV file" if fmt == "csv.gz" else "a CSV file"
     if layout is not None:
@@ -661,6 +752,8 @@ def _text_columns(task: Task) -> list[str]:
         columns += text_read(task.spec.submission_columns)
     elif task.spec.kind in TEXT_TARGET_KINDS and task.spec.prediction != "probabilities":
         columns.append(task.spec.target)  # label sets and ranked ids are lists of text
+    elif task.spec.kind == TEXT_KIND:
+        columns.append(task.spec.target)  # answers exactly as written: "007" stays "007"
     elif task.spec.prediction == "label" and not np.issubdtype(task.known_classes().dtype, np.integer):
         columns.append(task.spec.target)
     return columns
@@ -703,6 +796,8 @@ def _read_predictions(task: Task, table: pa.Table, report: _Report) -> Predictio
     spec = task.spec
     if spec.prediction == COLUMNS_PREDICTION:
         return Predictions(columns=read_declared(table, spec.submission_columns, report))
+    if spec.kind == TEXT_KIND:
+        return Predictions(texts=read_answers(table.column(spec.target), report))
     if spec.kind in TEXT_TARGET_KINDS and spec.prediction != "probabilities":
         if spec.kind == "ranking":  # coded against the answer key's ids, never turned into Python strings
             return Predictions(
@@ -939,7 +1034,11 @@ def check_sample_submission(task: Task) -> list[Problem]:
     key = task.answer_key
     if task.spec.kind in TEXT_TARGET_KINDS:
         return []
-    if predictions.columns is not None:  # declared columns: those the answers hold too must not match them
+    matching: float | None
+    if predictions.texts is not None:  # a text task: its sample must not be the references themselves
+        matching = float(np.mean([answer in refs for answer, refs in zip(predictions.texts, key.truth)]))
+        leaks = matching > 0.5 and len({refs[0] for refs in key.truth}) > 1
+    elif predictions.columns is not None:  # declared columns: those the answers hold too must not match them
         matching = matching_share(predictions.columns, task.answers.sort_values(task.spec.id_column, kind="stable"))
         leaks = matching is not None and matching > 0.5
     elif predictions.label_codes() is not None and key.classes is not None:
