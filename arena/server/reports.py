@@ -3,12 +3,20 @@ and the validation report; private values only when the viewer may see them."""
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, Submission
-from arena.scoring.score import rounded
+from arena.errors import ArenaError
+from arena.scoring.score import public_rows, rounded
+from arena.scoring.validation import read_submission
+from arena.server.competitions import task_of
+from arena.server.files import path_for
 from arena.server.standings import submission_summary
 from arena.server.submissions import history
+
+ANSWER_PREVIEW_ROWS = 5
+"""How many of its own answers a text task's submission page shows."""
 
 
 def _interval(score: dict, part: str, name: str) -> list | None:
@@ -56,6 +64,7 @@ def submission_report(
         n_public=score.get("n_public"),
         n_private=score.get("n_private") if show_private else None,
         metrics=metric_rows(score, show_private=show_private, show_public=show_public) if score else [],
+        answers=own_public_answers(submission, competition),
         history=[
             {
                 "task_version": record.task_version,
@@ -66,3 +75,24 @@ def submission_report(
         ],
     )
     return report
+
+
+def own_public_answers(submission: Submission, competition: Competition, rows: int = ANSWER_PREVIEW_ROWS) -> list[dict]:
+    """A few of a scored text submission's own answers, on public rows: the id and the answer as the team wrote
+    it. Never a reference and never a private row, so the page shows only what the team uploaded on rows whose
+    scores it already sees; empty for other tasks, code submissions, or a file no longer stored."""
+    if submission.status != "scored" or competition.submission_kind == "code":
+        return []
+    try:
+        task = task_of(competition)
+        if getattr(task.spec, "kind", None) != "text":
+            return []
+        path = path_for(submission.file_sha256)
+        texts = read_submission(task, path).texts if path.is_file() else None  # type: ignore[arg-type]
+    except (ArenaError, OSError):  # the task or the file cannot be read now: the page shows the rest
+        return []
+    if texts is None:
+        return []
+    public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
+    ids = task.answer_key.ids
+    return [{"id": ids[i].item(), "answer": str(texts[i])} for i in np.flatnonzero(public)[:rows]]
