@@ -3,12 +3,11 @@ and the validation report; private values only when the viewer may see them."""
 
 from __future__ import annotations
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, Submission
 from arena.errors import ArenaError
-from arena.scoring.score import public_rows, rounded
+from arena.scoring.score import rounded
 from arena.scoring.validation import read_submission
 from arena.server.competitions import task_of
 from arena.server.files import path_for
@@ -64,7 +63,7 @@ def submission_report(
         n_public=score.get("n_public"),
         n_private=score.get("n_private") if show_private else None,
         metrics=metric_rows(score, show_private=show_private, show_public=show_public) if score else [],
-        answers=own_public_answers(submission, competition),
+        answers=own_answers(submission, competition),
         history=[
             {
                 "task_version": record.task_version,
@@ -77,10 +76,11 @@ def submission_report(
     return report
 
 
-def own_public_answers(submission: Submission, competition: Competition, rows: int = ANSWER_PREVIEW_ROWS) -> list[dict]:
-    """A few of a scored text submission's own answers, on public rows: the id and the answer as the team wrote
-    it. Never a reference and never a private row, so the page shows only what the team uploaded on rows whose
-    scores it already sees; empty for other tasks, code submissions, or a file no longer stored."""
+def own_answers(submission: Submission, competition: Competition, rows: int = ANSWER_PREVIEW_ROWS) -> list[dict]:
+    """A few of a scored text submission's own answers: the id and the answer as the team wrote it, on the first
+    rows of the test file in id order. Never a reference; and the rows are chosen without the split, since rows
+    picked because they are public would tell the team which ids are public. Empty for other tasks, code
+    submissions, or a file no longer stored."""
     if submission.status != "scored" or competition.submission_kind == "code":
         return []
     try:
@@ -93,6 +93,5 @@ def own_public_answers(submission: Submission, competition: Competition, rows: i
         return []
     if texts is None:
         return []
-    public = public_rows(task, competition.public_fraction, split_key=competition.split_key)
     ids = task.answer_key.ids
-    return [{"id": ids[i].item(), "answer": str(texts[i])} for i in np.flatnonzero(public)[:rows]]
+    return [{"id": ids[i].item(), "answer": str(texts[i])} for i in range(min(rows, len(ids)))]
