@@ -187,3 +187,25 @@ def test_the_admin_form_sets_the_ranking_and_logs_it(client, app, people, hosted
         "weights": {"time": 0.5, "memory": 0.1},
     }
     assert 'id="rank-by"' not in client.get("/c/digits/admin").get_data(as_text=True)  # a file competition: no choice
+
+
+def test_a_task_of_a_suite_stays_a_file_competition(client, app, people, tmp_path):
+    """A suite's models enter one predictions file per task: its task cannot become a code competition."""
+    from arena.server import organiser_actions
+
+    task = code_bundle(tmp_path / "task")
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "suite.toml").write_text(
+        f'name = "codes"\ntitle = "Codes"\nversion = 1\n\n[[tasks]]\ntask = "{task}"\nfloor = 0.5\nceiling = 1.0\n'
+    )
+    with app.extensions["arena_db"].session() as session, session.begin():
+        hosted = organiser_actions.host_suite(session, None, str(suite))
+        [competition] = hosted.hosted
+        slug = competition.slug
+    refused = client.patch(
+        f"/api/v1/competitions/{slug}",
+        json={"submission_kind": "code"},
+        headers=auth(people.token("orga", organiser=True)),
+    )
+    assert refused.status_code == 400 and "task of a benchmark suite" in " ".join(refused.get_json()["problems"])

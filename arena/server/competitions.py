@@ -273,6 +273,11 @@ def _kind_refused(competition: Competition, kind: str) -> str:
             "'submission_kind' cannot be 'code': this task's task.toml declares no code submissions. Add "
             '[submission] kind = "code" (with its entry function and limits) to the bundle, publish it, and host it.'
         )
+    if kind == "code" and _in_a_suite(competition):
+        return (
+            "'submission_kind' cannot be 'code': this competition is a task of a benchmark suite, whose models enter "
+            "one predictions file per task. Host the task again under a new short name for a code competition."
+        )
     session = object_session(competition)
     if session is not None and competition.id is not None:
         if session.scalar(select(Submission.id).where(Submission.competition_id == competition.id).limit(1)):
