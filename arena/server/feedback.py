@@ -179,7 +179,11 @@ def ladder_comparison(
     """The Ladder's test of a submission against the team's best on the competition's public rows (see
     :func:`arena.intervals.row_results.paired_comparison`): a built-in metric by name, never an organiser's code."""
     name = task.spec.primary_metric
-    metric = get_metric(name, task.classes) if is_known(name) else None
+    metric = (
+        get_metric(name, task.classes, kind=task.spec.kind, text=getattr(task.spec, "text", None))
+        if is_known(name)
+        else None
+    )
     weights = answer_weights(task)
     return rowresults.paired_comparison(
         metric,

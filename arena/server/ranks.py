@@ -126,7 +126,12 @@ def board_rows(competition: Competition, *, private: bool) -> BoardRows | None:
         task = load_task(competition.task_ref)
         if not task.per_row_results:
             return None
-        metric = get_metric(task.spec.primary_metric, task.answer_key.classes)
+        metric = get_metric(
+            task.spec.primary_metric,
+            task.answer_key.classes,
+            kind=task.spec.kind,
+            text=getattr(task.spec, "text", None),
+        )
     except ArenaError:
         return None
     rows = private_rows if private else public_rows

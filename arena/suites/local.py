@@ -129,7 +129,11 @@ def score_folder(
         if score.rows is None or value is None:  # spec.load_suite keeps out tasks whose metric keeps no rows
             raise ValueError(f"task {suite_task.key!r} gave no per-row results")
         scored.append((score, private))
-        metrics.append(get_metric(score.primary, task.answer_key.classes))
+        metrics.append(
+            get_metric(
+                score.primary, task.answer_key.classes, kind=task.spec.kind, text=getattr(task.spec, "text", None)
+            )
+        )
         truths.append(task.answer_key.truth[private])
         rows.append(score.rows[private])
         results.append(
