@@ -13,10 +13,10 @@ from arena.bundles.spec import load_spec
 from arena.errors import BundleError, UnknownTaskError
 from arena.tasks import load_task
 
-BUILTINS = ["digits", "listops", "mnist1d", "sunspots"]
+BUILTINS = ["dates", "digits", "listops", "mnist1d", "sunspots"]
 
 
-def test_the_four_builtin_tasks_are_listed():
+def test_the_five_builtin_tasks_are_listed():
     assert builtin_task_names() == BUILTINS
 
 
@@ -62,7 +62,7 @@ def test_sunspots_test_file_carries_no_value_a_participant_could_read():
 
 
 def test_unknown_task_lists_the_builtin_ones():
-    with pytest.raises(UnknownTaskError, match="digits, listops, mnist1d, sunspots"):
+    with pytest.raises(UnknownTaskError, match="dates, digits, listops, mnist1d, sunspots"):
         load_task("nosuchtask")
 
 

@@ -88,3 +88,19 @@ def test_ordinals():
     assert [ordinal_words(d) for d in (1, 12, 20, 21, 30, 31)] == [
         "first", "twelfth", "twentieth", "twenty-first", "thirtieth", "thirty-first"
     ]  # fmt: skip
+
+
+def test_the_dates_task_shares_no_written_date_between_train_and_test():
+    from arena.tasks import load_task
+
+    task = load_task("dates")
+    assert (task.spec.kind, task.spec.primary_metric, task.spec.other_metrics) == (
+        "text",
+        "exact_match",
+        ("chrf", "cer"),
+    )
+    assert (len(task.train), len(task.test)) == (36_000, 4_000)
+    assert not set(task.train["text"]) & set(task.test["text"])
+    assert "date" not in task.test.columns
+    answers = dict(zip(task.answers["id"], task.answers["date"], strict=True))
+    assert all(read_date(text) == answers[i] for i, text in zip(task.test["id"], task.test["text"], strict=True))
