@@ -25,6 +25,9 @@ from arena.db.models import Announcement, BoardGeneration, Competition, Submissi
 _KEY = "arena_changed_boards"
 _READ_KEY = "arena_generations_read"
 SUBMISSION_FIELDS = (
+    "wall_seconds",  # a code run's measurements show on its board
+    "cpu_seconds",
+    "peak_memory_mb",
     "status",
     "score",
     "public_primary",

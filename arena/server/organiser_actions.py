@@ -2,7 +2,7 @@
 
 The pages and the API parse the request, call one of these inside their
 transaction, and show the result; the audit entry lands only if the action does.
-Changing settings and admitting a person are not logged, as before.
+Admitting a person is not logged; a change of settings is, by :func:`arena.server.competitions.change_settings`.
 """
 
 from __future__ import annotations
