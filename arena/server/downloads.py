@@ -77,6 +77,7 @@ def download_path(competition: Competition, name: str) -> Path:
 
     The answer key is never written here: these are the only files a participant gets. In a code competition
     ``test.csv`` raises :class:`Withheld`, and ``sample_submission.csv`` lists the public sample's ids only.
+    ``starting_kit.zip`` is the declared kit's folder, zipped from the hosted snapshot.
     """
     if is_code(competition) and name == "test.csv":
         raise Withheld(WITHHELD)
