@@ -75,6 +75,47 @@ def test_written_predictions_pass_validation(task, tmp_path):
     assert len(answered) == len(loaded.answer_key.ids)  # every test row answered
 
 
+def test_text_answers_written_for_every_test_row(tmp_path):
+    run = run_baseline("dates", "gru", config_for("dates", "gru", epochs=1, train_rows=512, progress=False))
+    path = tmp_path / "p.csv"
+    run.predictions.to_csv(path, index=False)
+    loaded = load_task("dates")
+    predictions = read_submission(loaded, path)
+    assert predictions.texts is not None and len(predictions.texts) == len(loaded.answer_key.ids)
+
+
+TEXT_SPEC = InputSpec("text", (12,), 20, vocab_size=20, target_length=6)
+
+
+@pytest.mark.parametrize("model", ["transformer", "gru"])
+def test_greedy_decoding_is_the_teacher_forced_argmax_of_its_own_output(model):
+    """generate() feeds each chosen character back: the same model, teacher-forced on its answer, chooses it again."""
+    from baselines.data import BOS
+
+    net = build(model, TEXT_SPEC, seed=0)
+    x = np.random.default_rng(0).integers(4, 20, (3, 12)).astype(np.int32)
+    x[0, :5] = 0  # left padding
+    out = np.asarray(net.generate(x))
+    y_in = np.concatenate([np.full((3, 1), BOS), out[:, :-1]], axis=1)
+    np.testing.assert_array_equal(np.asarray(net(x, y_in)).argmax(-1), out)
+    assert out.shape == (3, 6)
+
+
+@pytest.mark.parametrize("model", ["transformer", "gru"])
+def test_text_models_ignore_left_padding(model):
+    net = build(model, TEXT_SPEC, seed=0)
+    x = np.zeros((2, 12), np.int32)
+    x[0, -5:], x[1, -8:] = [5, 6, 7, 8, 9], [10, 11, 5, 6, 7, 8, 12, 13]
+    y_in = np.random.default_rng(1).integers(4, 20, (2, 6)).astype(np.int32)
+    np.testing.assert_allclose(net(x[:, -8:], y_in), net(x, y_in), atol=1e-5)
+    assert not np.allclose(net(x[:1], y_in[:1]), net(x[1:], y_in[:1]))  # and the real characters do count
+
+
+def test_text_models_are_only_the_sequence_to_sequence_ones():
+    with pytest.raises(ValueError, match="does not write text answers; use one of: transformer, gru"):
+        build("cnn", TEXT_SPEC, seed=0)
+
+
 def small_budget_floors() -> dict[tuple[str, str], tuple[int, int | None, float]]:
     """Rows of the README's small-budget table: | task | model | epochs | training rows | floor |."""
     section = README.read_text().split("## Small-budget checks", 1)[1].split("\n## ", 1)[0]
@@ -84,7 +125,7 @@ def small_budget_floors() -> dict[tuple[str, str], tuple[int, int | None, float]
 
 def test_small_budget_floors_from_the_readme():
     floors = small_budget_floors()
-    assert {("digits", "cnn"), ("sunspots", "mlp"), ("listops", "gru")} <= set(floors)
+    assert {("digits", "cnn"), ("sunspots", "mlp"), ("listops", "gru"), ("dates", "transformer")} <= set(floors)
     for (task, model), (epochs, rows, floor) in floors.items():
         run = run_baseline(task, model, config_for(task, model, epochs=epochs, train_rows=rows, progress=False))
         if task == "sunspots":  # a forecast: its validation RMSE must be under the floor
