@@ -121,6 +121,11 @@ class Competition(Base):
     rank_by: Mapped[str] = mapped_column(String(16), default="score", server_default="score")
     utility_time_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     utility_memory_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Revision 0017: the organiser's Markdown for the page's Data, Rules and Timeline sections ("" shows only the
+    # facts Arena states itself); the overview is ``description``.
+    data_page: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rules_page: Mapped[str] = mapped_column(Text, default="", server_default="")
+    timeline_page: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Team(Base):
