@@ -167,6 +167,15 @@ def assert_usable(db: Database, filled: dict) -> None:
         assert submission.run_status is None and submission.code_failure is None and submission.run_log is None
         assert (submission.wall_seconds, submission.cpu_seconds, submission.peak_memory_mb) == (None, None, None)
         assert submissions.slots_left(session, competition, submission.team) == competition.daily_limit
+        # Revision 0016: nobody must accept rules, nothing is taken late, no kept upload is a named reference model,
+        # late or disqualified with a reason.
+        assert not competition.rules_acceptance and not competition.late_submissions
+        assert (submission.baseline_model, submission.late, submission.disqualified_reason) == ("", False, "")
+        assert submission.team.disqualified_reason == ""
+        # Revision 0018: no kept account has an address or asked to be told anything; no competition has a webhook.
+        ada = accounts.authenticate(session, "ada", "lovelace-1815")
+        assert (ada.email, ada.notify_scores, ada.notify_announcements) == ("", False, False)
+        assert (competition.webhook_url, competition.webhook_secret) == ("", "")
 
 
 def test_a_database_full_of_rows_upgrades_to_the_newest_revision(db, tmp_path):

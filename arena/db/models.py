@@ -27,6 +27,10 @@ class User(Base):
     # the generation is part of every session, so raising it ends them all.
     approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Notifications (revision 0018): an address for e-mail, and what the user asked to be told (nothing by default).
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    notify_scores: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    notify_announcements: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiToken(Base):
@@ -121,11 +125,21 @@ class Competition(Base):
     rank_by: Mapped[str] = mapped_column(String(16), default="score", server_default="score")
     utility_time_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     utility_memory_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Revision 0015: the last moment teams may merge or take a new member (None: one week before the end, or
+    # halfway through a competition shorter than two weeks; a benchmark without an end has none).
+    merger_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The organisers' outgoing webhook (revision 0018): none by default; its secret signs every payload.
+    webhook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    webhook_secret: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # Revision 0017: the organiser's Markdown for the page's Data, Rules and Timeline sections ("" shows only the
     # facts Arena states itself); the overview is ``description``.
     data_page: Mapped[str] = mapped_column(Text, default="", server_default="")
     rules_page: Mapped[str] = mapped_column(Text, default="", server_default="")
     timeline_page: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Revision 0016: participants accept the rules before downloading data or submitting (recorded per user in
+    # RulesAcceptance); uploads after the end are taken as late submissions, shown on a late board, never ranked.
+    rules_acceptance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    late_submissions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Team(Base):
@@ -140,6 +154,7 @@ class Team(Base):
     daily_limit_override: Mapped[int | None] = mapped_column(Integer, nullable=True)  # revision 0006
     # Revision 0009: uncharged failures before this moment no longer count against the team's daily allowance.
     failures_cleared_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    disqualified_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")  # revision 0016
     members: Mapped[list[Membership]] = relationship(back_populates="team")
 
 
@@ -152,6 +167,22 @@ class Membership(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped[User] = relationship()
+
+
+class TeamMergeRequest(Base):
+    """One team's request to merge into another (revision 0015), waiting for a member of the other team to accept
+    or decline it. A request answered, withdrawn or made moot by a merge is deleted; the audit log keeps it."""
+
+    __tablename__ = "team_merge_requests"
+    __table_args__ = (UniqueConstraint("from_team_id", "to_team_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"), index=True)
+    from_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    to_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    from_team: Mapped[Team] = relationship(foreign_keys=[from_team_id])
+    to_team: Mapped[Team] = relationship(foreign_keys=[to_team_id])
 
 
 class Submission(Base):
@@ -200,6 +231,11 @@ class Submission(Base):
     cpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     peak_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
     run_log: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Revision 0016: a reference model's name (its own row on the board; "" for a team's submission), whether it
+    # came after the end (a late submission: its own board, never ranked) and why the organisers disqualified it.
+    baseline_model: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disqualified_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
     team: Mapped[Team] = relationship()
     user: Mapped[User] = relationship()
 
@@ -270,6 +306,17 @@ class Announcement(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     author: Mapped[User | None] = relationship()
+
+
+class RulesAcceptance(Base):
+    """One participant's acceptance of a competition's rules, and when (revision 0016)."""
+
+    __tablename__ = "rules_acceptances"
+    __table_args__ = (UniqueConstraint("competition_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class BoardGeneration(Base):
