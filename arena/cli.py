@@ -81,6 +81,7 @@ def format_score(score: Score) -> str:
             f"95% CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci[0] is not None else "no interval (the program gives one number)"
         )
         lines.append(f"{part:<8} ({n} rows): {metrics}; {score.primary} {interval}")
+    lines += [f"{name} signature: {signature}" for name, signature in score.signatures.items()]
     return "\n".join(lines)
 
 

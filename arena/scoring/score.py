@@ -21,10 +21,12 @@ from arena.bundles.loading import Task
 from arena.bundles.splits import public_mask, split_scope
 from arena.config import installation_secret
 from arena.intervals import kaggle_metrics as kaggle_intervals
+from arena.intervals import text as text_intervals
 from arena.intervals.bootstrap import has_fast_path
 from arena.intervals.confidence import Interval, metric_interval
 from arena.intervals.row_results import row_results
 from arena.intervals.weighted import answer_weights, confusion_interval, row_interval
+from arena.metrics import text as text_metrics
 from arena.metrics.plugins import check_value, plugin_metrics
 from arena.metrics.ranking import ItemLists
 from arena.metrics.registry import get_metric
@@ -55,6 +57,7 @@ class Score:
     private_undefined: int = 0
     public_cis: dict[str, tuple[float, float]] = field(default_factory=dict)
     private_cis: dict[str, tuple[float, float]] = field(default_factory=dict)
+    signatures: dict[str, str] = field(default_factory=dict)  # how a text metric was computed (sacrebleu's for BLEU)
     rows: np.ndarray | None = field(default=None, compare=False, repr=False)  # per-row results, not serialised
 
     def to_dict(self) -> dict:
@@ -235,6 +238,11 @@ def score_predictions(
                 else whole_tables(task, predictions)
             )
             metric_truth, pred = take_rows(metric_truth, rows), take_rows(pred, rows)
+            if len(truth) and metric.needs == "text" and metric.name not in plugin_names:  # one pass over the rows
+                results[part][metric.name], cis[part][metric.name] = text_intervals.value_and_interval(
+                    metric, metric_truth, pred, weight=w, seed=BOOTSTRAP_SEED
+                )
+                continue
             if (
                 len(truth)
                 and kaggle_intervals.handles(metric.name)
@@ -250,8 +258,7 @@ def score_predictions(
                 results[part][metric.name] = metric.from_rows(
                     metric_truth, pred, **({"weight": w} if w is not None else {})
                 )
-            built_in_text = metric.needs == "text" and metric.name not in plugin_names  # arena.intervals.text
-            if w is None and (has_fast_path(metric.name) or built_in_text):
+            if w is None and has_fast_path(metric.name):
                 cis[part][metric.name] = metric_interval(metric, metric_truth, pred, seed=BOOTSTRAP_SEED)
             else:  # weighted, new or an organiser's: the Bayesian bootstrap of arena.intervals.weighted
                 cis[part][metric.name] = row_interval(metric, metric_truth, pred, w, seed=BOOTSTRAP_SEED)
@@ -266,6 +273,11 @@ def score_predictions(
         kept = isinstance(primary_pred, np.ndarray) and primary.needs != "text"
         primary_rows = row_results(primary, key.truth, primary_pred) if kept else None  # type: ignore[arg-type]
     names = [m.name for m in metrics]
+    signatures = {
+        m.name: text_metrics.signature(m.name, m.text or text_metrics.DEFAULT)
+        for m in metrics
+        if m.needs == "text" and m.name not in plugin_names
+    }
     return Score(
         primary=primary.name,
         higher_is_better=primary.higher_is_better,
@@ -277,6 +289,7 @@ def score_predictions(
         private_undefined=cis["private"][primary.name].undefined,
         public_cis={name: cis["public"][name].as_tuple() for name in names},
         private_cis={name: cis["private"][name].as_tuple() for name in names},
+        signatures=signatures,
         rows=primary_rows,
         n_public=int(public.sum()),
         n_private=int(private.sum()),

@@ -41,6 +41,7 @@ def metric_rows(score: dict, *, show_private: bool, show_public: bool = True) ->
             "public_ci": _interval(score, "public", name) if show_public else None,
             "private": rounded(score["private"].get(name)) if show_private else None,
             "private_ci": _interval(score, "private", name) if show_private else None,
+            "signature": (score.get("signatures") or {}).get(name),  # how a text metric was computed
         }
         for name in names
     ]
