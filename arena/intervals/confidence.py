@@ -27,7 +27,7 @@ from arena.intervals.bootstrap import (
     percentile_interval,
     row_metric_interval,
 )
-from arena.metrics.registry import Metric
+from arena.metrics.registry import TEXT_METRICS, Metric
 
 _MAX_CHUNK_CELLS = 20_000_000
 
@@ -70,7 +70,7 @@ def metric_interval(
         raise ValueError(f"the interval of row metric {metric.name!r} needs truth and pred")
     if len(truth) == 0:
         return Interval(float("nan"), float("nan"), resamples, resamples)
-    if metric.needs == "text":  # free-text answers: their per-row statistics, summed (arena.intervals.text)
+    if metric.needs == "text" and metric.name in TEXT_METRICS:  # a built-in text metric: per-row statistics, summed
         return text_intervals.interval(metric, truth, pred, resamples=resamples, seed=seed)
     if kaggle_intervals.handles(metric.name):
         return kaggle_intervals.interval(metric.name, truth, pred, resamples=resamples, seed=seed)
