@@ -23,9 +23,12 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Literal, Protocol
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Normalise = Literal["none", "squad", "numeric"]
 NORMALISATIONS: tuple[str, ...] = ("none", "squad", "numeric")
@@ -88,52 +91,7 @@ def _normaliser(options: TextOptions) -> Callable[[str], str]:
     raise ValueError(f"unknown normalisation {options.normalise!r}: use one of {', '.join(NORMALISATIONS)}")
 
 
-class _Cache:
-    """Each distinct string's normal form and number, computed once: answers repeat (and references are read once
-    per row whatever the metric)."""
-
-    def __init__(self, options: TextOptions) -> None:
-        self.normalise = _normaliser(options)
-        self.numeric = options.normalise == "numeric"
-        self.tolerance = float(options.tolerance)
-        self.forms: dict[str, str] = {}
-        self.numbers: dict[str, float | None] = {}
-
-    def form(self, text: str) -> str:
-        found = self.forms.get(text)
-        if found is None:
-            found = self.forms[text] = self.normalise(text)
-        return found
-
-    def number(self, text: str) -> float | None:
-        if text not in self.numbers:
-            self.numbers[text] = as_number(text)
-        return self.numbers[text]
-
-    def same_number(self, pred: str, ref: str) -> bool | None:
-        """Whether two numbers agree within the tolerance; None unless both are numbers (or numbers are off)."""
-        if not self.numeric:
-            return None
-        a, b = self.number(pred), self.number(ref)
-        if a is None or b is None:
-            return None
-        return abs(a - b) <= self.tolerance
-
-
 # --- per-row statistics -------------------------------------------------------------------------------------------
-
-
-def _exact_rows(truth: np.ndarray, pred: np.ndarray, options: TextOptions) -> np.ndarray:
-    cache = _Cache(options)
-    out = np.zeros((len(pred), 1))
-    for i, (refs, answer) in enumerate(zip(truth, pred, strict=True)):
-        form = cache.form(answer)
-        for ref in refs:
-            same = cache.same_number(answer, ref)
-            if same if same is not None else form == cache.form(ref):
-                out[i, 0] = 1.0
-                break
-    return out
 
 
 def token_f1_of(pred_tokens: Sequence[str], ref_tokens: Sequence[str]) -> float:
@@ -148,28 +106,6 @@ def token_f1_of(pred_tokens: Sequence[str], ref_tokens: Sequence[str]) -> float:
     precision = 1.0 * same / len(pred_tokens)
     recall = 1.0 * same / len(ref_tokens)
     return (2 * precision * recall) / (precision + recall)
-
-
-def _token_f1_rows(truth: np.ndarray, pred: np.ndarray, options: TextOptions) -> np.ndarray:
-    cache = _Cache(options)
-    tokens: dict[str, list[str]] = {}
-
-    def split(text: str) -> list[str]:
-        found = tokens.get(text)
-        if found is None:
-            found = tokens[text] = cache.form(text).split()
-        return found
-
-    out = np.zeros((len(pred), 1))
-    for i, (refs, answer) in enumerate(zip(truth, pred, strict=True)):
-        best = 0.0
-        for ref in refs:
-            same = cache.same_number(answer, ref)
-            value = float(same) if same is not None else token_f1_of(split(answer), split(ref))
-            if value > best:
-                best = value
-        out[i, 0] = best
-    return out
 
 
 def reference_streams(truth: np.ndarray) -> list[list[str | None]]:
@@ -188,16 +124,6 @@ def _sacrebleu(name: str):
     from sacrebleu.metrics import BLEU, CHRF
 
     return BLEU() if name == "bleu" else CHRF()
-
-
-def _sacrebleu_rows(name: str, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """sacrebleu's own per-segment statistics: BLEU's [hyp length, closest reference length, matches per order, totals
-    per order]; chrF's [hyp, ref, match] counts per character order, from the best reference of each row."""
-    if not len(pred):
-        return np.zeros((0, 2 + 2 * BLEU_ORDER if name == "bleu" else 3 * CHRF_ORDER))
-    metric = _sacrebleu(name)
-    stats = metric._extract_corpus_statistics(list(pred), reference_streams(truth))
-    return np.asarray(stats, dtype=np.float64)
 
 
 ROUGE = ("rouge1", "rouge2", "rougeL")
@@ -242,15 +168,323 @@ def _error_rows(name: str, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return out
 
 
+# --- vectorised per-row statistics ------------------------------------------------------------------------------
+#
+# Every row's statistics are computed for all rows at once: strings become integer ids (Arrow's string kernels and
+# dictionary encoding), n-grams become integer keys, and each row's n-gram overlap is a count of equal keys per row
+# (sorted integers, one pass). A string that the vectorised rules might read differently from the library (non-ASCII
+# text, control characters, what a tokenizer treats specially) is done by the library's own code instead, one
+# distinct string at a time, so the statistics are the same as the per-row definitions above on any text.
+
+_ASCII_PUNCTUATION = r"[!-/:-@\[-`{-~]"  # string.punctuation, exactly: the ASCII punctuation SQuAD drops
+_PLAIN_TEXT = r"^[\t\n\x0b\x0c\r -~]*$"  # printable ASCII and the white space Arrow and Python both split on
+_PLAIN_WORDS = r"^[A-Za-z0-9 ]*$"  # nothing sacrebleu's 13a tokenizer changes: its tokens are the words
+_ARTICLES_SET = ("a", "an", "the")
+
+
+def _flat_refs(truth: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The references of every row, one after another, and each row's first position among them (n + 1)."""
+    counts = np.fromiter(map(len, truth), dtype=np.int64, count=len(truth))
+    if np.any(counts == 0):
+        raise ValueError("every row needs at least one reference (the empty string is a valid reference)")
+    return list(chain.from_iterable(truth)), np.concatenate([[0], np.cumsum(counts)])
+
+
+def _objects(strings: list[str]) -> np.ndarray:
+    out = np.empty(len(strings), dtype=object)
+    out[:] = strings
+    return out
+
+
+def _segments(offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flat positions of the items of segments ``which`` (one after another) and, for each, its index in
+    ``which``."""
+    lengths = offsets[which + 1] - offsets[which]
+    group = np.repeat(np.arange(len(which)), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    return np.arange(int(lengths.sum())) + np.repeat(offsets[which] - starts, lengths), group
+
+
+def _words(values: pa.Array, counts: np.ndarray, drop: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Split tokens less the empty ones (Arrow keeps those between adjacent spaces) and those in ``drop``."""
+    keep = pc.invert(pc.is_in(values, value_set=drop)).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    return values.filter(pa.array(keep)), np.bincount(rows[keep], minlength=len(counts))
+
+
+def _split_plain(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Python's ``str.split()`` of plain ASCII text, on the whole column."""
+    lists = pc.ascii_split_whitespace(arr)
+    counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    return _words(pc.list_flatten(lists), counts, pa.array([""]))
+
+
+def _split_squad(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """SQuAD's normal form of plain ASCII text, as tokens: lower case, ASCII punctuation dropped, split on white
+    space, the words a, an and the dropped (in plain ASCII text, whole words are exactly what lies between white
+    space once punctuation is gone)."""
+    lists = pc.ascii_split_whitespace(pc.replace_substring_regex(pc.ascii_lower(arr), _ASCII_PUNCTUATION, ""))
+    counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    return _words(pc.list_flatten(lists), counts, pa.array(["", *_ARTICLES_SET]))
+
+
+def _token_ids(
+    strings: list[str],
+    plain: str,
+    vector: Callable[[pa.Array], tuple[pa.Array, np.ndarray]],
+    exact: Callable[[str], list[str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each string's tokens as integer ids (equal ids, equal tokens): flat ids and offsets (len + 1). Strings
+    matching the ``plain`` pattern are split by ``vector`` on the whole column, the others by ``exact``."""
+    arr = pa.array(strings, pa.string())
+    is_plain = pc.match_substring_regex(arr, plain).to_numpy(zero_copy_only=False)
+    odd = np.flatnonzero(~is_plain)
+    if len(odd):
+        arr = pc.if_else(pa.array(is_plain), arr, pa.scalar("", pa.string()))
+    values, counts = vector(arr)
+    counts = np.asarray(counts, dtype=np.int64)
+    odd_tokens = [exact(strings[i]) for i in odd]
+    odd_counts = np.fromiter(map(len, odd_tokens), dtype=np.int64, count=len(odd))
+    everything = pa.concat_arrays(
+        [values.cast(pa.string()), pa.array(list(chain.from_iterable(odd_tokens)), pa.string())]
+    )
+    encoded = pc.dictionary_encode(everything).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    counts[odd] = odd_counts
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    ids = np.empty(int(offsets[-1]), dtype=np.int64)
+    vector_rows = np.flatnonzero(is_plain)
+    ids[_segments(offsets, vector_rows)[0]] = encoded[: len(values)]
+    ids[_segments(offsets, odd)[0]] = encoded[len(values) :]
+    return ids, offsets
+
+
+def _dense(keys: np.ndarray) -> np.ndarray:
+    return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _counted(group: np.ndarray, key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (group, key) pairs as ``group * size + key``, sorted, and how often each occurs."""
+    return np.unique(group * size + key, return_counts=True)
+
+
+def _common(
+    hyp: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray], size: int, groups: int
+) -> np.ndarray:
+    """Per group, the size of the intersection of two multisets of keys (sum over keys of the smaller count),
+    from each side's :func:`_counted`."""
+    (uh, nh), (ur, nr) = hyp, ref
+    if not len(uh) or not len(ur):
+        return np.zeros(groups)
+    at = np.minimum(np.searchsorted(ur, uh), len(ur) - 1)
+    both = np.where(ur[at] == uh, np.minimum(nh, nr[at]), 0)
+    return np.bincount(uh // size, weights=both, minlength=groups)
+
+
+def _fits(groups: int, size: int) -> bool:
+    return (groups + 1) * (size + 1) < 2**62
+
+
+def _keyed(group_h: np.ndarray, key_h: np.ndarray, group_r: np.ndarray, key_r: np.ndarray, groups: int):
+    """Both sides' keys re-numbered densely where ``group * key`` would not fit 64 bits; and the key range."""
+    size = int(max(key_h.max(initial=0), key_r.max(initial=0))) + 1
+    if not _fits(groups, size):
+        dense = _dense(np.concatenate([key_h, key_r]))
+        key_h, key_r = dense[: len(key_h)], dense[len(key_h) :]
+        size = int(dense.max(initial=0)) + 1
+    return key_h, key_r, size
+
+
+def _pair_rows(starts: np.ndarray) -> np.ndarray:
+    """Each (row, reference) pair's row."""
+    return np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+
+
+def _numbers(strings: list[str]) -> np.ndarray:
+    """Each string's :func:`as_number` (NaN for None), read once per distinct string."""
+    encoded = pc.dictionary_encode(pa.array(strings, pa.string()))
+    found = [as_number(text) for text in encoded.dictionary.to_pylist()]
+    table = np.array([np.nan if value is None else value for value in found], dtype=np.float64)
+    return table[encoded.indices.to_numpy(zero_copy_only=False)] if len(table) else np.zeros(0)
+
+
+def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOptions) -> np.ndarray:
+    """Exact match or token F1 of every row: each (row, reference) pair's value, the best per row."""
+    _normaliser(options)  # an unknown normalisation is refused here
+    n = len(pred)
+    if not n:
+        return np.zeros((0, 1))
+    refs, starts = _flat_refs(truth)
+    rows = _pair_rows(starts)
+    strings = [*pred, *refs]
+    if options.normalise == "none":
+        ids, offsets = _token_ids(strings, _PLAIN_TEXT, _split_plain, str.split)
+    else:
+        ids, offsets = _token_ids(strings, _PLAIN_TEXT, _split_squad, lambda text: squad_normalise(text).split())
+    length = np.diff(offsets)
+    hyp_len, ref_len = length[:n][rows], length[n:]
+    if name == "exact_match" and options.normalise == "none":
+        value = (np.asarray(pred, dtype=object)[rows] == _objects(refs)).astype(float)
+    elif name == "exact_match":  # equal normal forms: equal token sequences
+        value = (hyp_len == ref_len).astype(np.float64)
+        both = np.flatnonzero((hyp_len == ref_len) & (ref_len > 0))
+        hyp_at, group = _segments(offsets, rows[both])
+        ref_at = _segments(offsets, n + both)[0]
+        differ = np.bincount(group, weights=ids[hyp_at] != ids[ref_at], minlength=len(both))
+        value[both] = differ == 0
+    else:
+        pairs = len(refs)
+        size = int(ids.max(initial=0)) + 1
+        hyp_at, hyp_group = _segments(offsets, rows)
+        ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
+        same = _common(_counted(hyp_group, ids[hyp_at], size), _counted(ref_group, ids[ref_at], size), size, pairs)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = 1.0 * same / hyp_len
+            recall = 1.0 * same / ref_len
+            f1 = (2 * precision * recall) / (precision + recall)
+        value = np.where(same == 0, 0.0, f1)
+        empty = (hyp_len == 0) | (ref_len == 0)
+        value[empty] = (hyp_len == ref_len)[empty]
+    if options.normalise == "numeric":
+        number = _numbers(strings)
+        a, b = number[:n][rows], number[n:]
+        numbers = np.isfinite(a) & np.isfinite(b)
+        value[numbers] = np.abs(a[numbers] - b[numbers]) <= float(options.tolerance)
+    return np.maximum.reduceat(value, starts[:-1])[:, None]
+
+
+def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """sacrebleu's BLEU segment statistics of every row: [hyp length, closest reference length, matches per order,
+    totals per order], the matches clipped by each n-gram's largest count in any one reference."""
+    n = len(pred)
+    refs, starts = _flat_refs(truth)
+    rows = _pair_rows(starts)
+    metric = _sacrebleu("bleu")
+    ids, offsets = _token_ids(
+        [*pred, *refs], _PLAIN_WORDS, _split_plain, lambda text: metric._preprocess_segment(text).split()
+    )
+    length = np.diff(offsets)
+    hyp_len, ref_len = length[:n], length[n:]
+    out = np.zeros((n, 2 + 2 * BLEU_ORDER))
+    out[:, 0] = hyp_len
+    wide = int(ref_len.max(initial=0)) + 1  # closest length: the least (distance, length)
+    out[:, 1] = np.minimum.reduceat(np.abs(hyp_len[rows] - ref_len) * wide + ref_len, starts[:-1]) % wide
+    string_of = np.repeat(np.arange(len(length)), length)
+    end = offsets[1:][string_of]
+    split = int(offsets[n])
+    key, size, vocabulary = ids, int(ids.max(initial=0)) + 1, int(ids.max(initial=0)) + 1
+    for order in range(1, BLEU_ORDER + 1):
+        if order > 1:
+            if not _fits(size, vocabulary):
+                key, size = _dense(key), int(key.max(initial=0)) + 1
+            key, size = key[:-1] * vocabulary + ids[order - 1 :], size * vocabulary
+        valid = np.arange(len(key)) + order <= end[: len(key)]
+        out[:, 2 + BLEU_ORDER + order - 1] = np.maximum(hyp_len - order + 1, 0)
+        hyp_at = np.flatnonzero(valid[:split])
+        ref_at = split + np.flatnonzero(valid[split:])
+        if not _fits(max(n, len(refs)), size):
+            key, size = _dense(key), int(key.max(initial=0)) + 1
+        pair_keys, counts = _counted(string_of[ref_at] - n, key[ref_at], size)
+        by_row = rows[pair_keys // size] * size + pair_keys % size  # the largest count in any one reference
+        order_of = np.argsort(by_row, kind="stable")
+        by_row, counts = by_row[order_of], counts[order_of]
+        first = np.flatnonzero(np.concatenate([[True], by_row[1:] != by_row[:-1]])) if len(by_row) else by_row
+        ref_side = (by_row[first], np.maximum.reduceat(counts, first) if len(first) else counts)
+        out[:, 2 + order - 1] = _common(_counted(string_of[hyp_at], key[hyp_at], size), ref_side, size, n)
+    return out
+
+
+_WHITE_SPACE = np.array(
+    [9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203), 8232, 8233, 8239, 8287, 12288]
+)
+"""The characters Python's ``str.split()`` splits on (``str.isspace``), which sacrebleu removes before chrF."""
+
+
+def _code_points(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each string's characters, white space removed, as integer ids (equal ids, equal characters): flat ids and
+    offsets (len + 1)."""
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    codes = np.frombuffer("".join(strings).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    keep = ~np.isin(codes, _WHITE_SPACE)
+    string_of = np.repeat(np.arange(len(strings)), lengths)[keep]
+    codes = codes[keep]
+    table = np.zeros(int(codes.max(initial=0)) + 1, dtype=np.int64)
+    table[codes] = 1
+    ids = np.cumsum(table)[codes]  # 1, 2, ...: the characters present, numbered densely
+    return ids, np.concatenate([[0], np.cumsum(np.bincount(string_of, minlength=len(strings)))])
+
+
+def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """sacrebleu's chrF segment statistics of every row: [hyp, ref, match] character n-gram counts per order, from
+    the reference whose segment chrF is highest (the first of equals)."""
+    n = len(pred)
+    refs, starts = _flat_refs(truth)
+    rows = _pair_rows(starts)
+    pairs = len(refs)
+    ids, offsets = _code_points([*pred, *refs])
+    length = np.diff(offsets)
+    hyp_len, ref_len = length[:n][rows], length[n:]
+    identical = np.asarray(pred, dtype=object)[rows] == _objects(refs)
+    active = ~identical  # pairs whose n-grams are counted; the others match wholly, or (once none matches) not at all
+    stats = np.zeros((pairs, CHRF_ORDER, 3))
+    end = np.repeat(offsets[1:], length)
+    key, size, alphabet = ids, int(ids.max(initial=0)) + 1, int(ids.max(initial=0)) + 1
+    for order in range(1, CHRF_ORDER + 1):
+        if order > 1:
+            if not _fits(size, alphabet):
+                key, size = _dense(key), int(key.max(initial=0)) + 1
+            key, size = key[:-1] * alphabet + ids[order - 1 :], size * alphabet
+        hyp_total, ref_total = np.maximum(hyp_len - order + 1, 0), np.maximum(ref_len - order + 1, 0)
+        match = np.where(identical, hyp_total, 0).astype(np.float64)
+        counted = np.flatnonzero(active)
+        if len(counted):
+            if not _fits(len(counted), size):
+                key, size = _dense(key), int(key.max(initial=0)) + 1
+            hyp_at, hyp_group = _segments(offsets, rows[counted])
+            ref_at, ref_group = _segments(offsets, n + counted)
+            hyp_ok = hyp_at + order <= end[hyp_at]
+            ref_ok = ref_at + order <= end[ref_at]
+            hyp_at, hyp_group, ref_at, ref_group = hyp_at[hyp_ok], hyp_group[hyp_ok], ref_at[ref_ok], ref_group[ref_ok]
+            match[counted] = _common(
+                _counted(hyp_group, key[hyp_at], size), _counted(ref_group, key[ref_at], size), size, len(counted)
+            )
+            active &= match > 0  # an (n+1)-gram matches only where one of its n-grams does
+        stats[:, order - 1] = np.column_stack([np.where(ref_total > 0, hyp_total, 0), ref_total, match])
+    f_score = _segment_chrf(stats)
+    best = np.maximum.reduceat(f_score, starts[:-1])
+    first = np.minimum.reduceat(np.where(f_score == best[rows], np.arange(pairs), pairs), starts[:-1])
+    return stats[first].reshape(n, 3 * CHRF_ORDER)
+
+
+def _segment_chrf(stats: np.ndarray) -> np.ndarray:
+    """sacrebleu's segment chrF (``CHRF._compute_f_score``, its defaults) of each pair's statistics (pairs, order, 3),
+    with the same floating-point steps in the same order, so the best reference is the one sacrebleu picks."""
+    factor = CHRF_BETA**2
+    avg_precision = np.zeros(len(stats))
+    avg_recall = np.zeros(len(stats))
+    orders = np.zeros(len(stats))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i in range(CHRF_ORDER):
+            hyp, ref, match = stats[:, i, 0], stats[:, i, 1], stats[:, i, 2]
+            counted = (hyp > 0) & (ref > 0)
+            avg_precision = np.where(counted, avg_precision + match / hyp, avg_precision)
+            avg_recall = np.where(counted, avg_recall + match / ref, avg_recall)
+            orders += counted
+        avg_precision = np.where(orders > 0, avg_precision / orders, 0.0)
+        avg_recall = np.where(orders > 0, avg_recall / orders, 0.0)
+        score = (1 + factor) * avg_precision * avg_recall
+        score = score / (factor * avg_precision + avg_recall)
+    return np.where(avg_precision + avg_recall != 0, 100 * score, 0.0)
+
+
 def row_stats(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOptions = DEFAULT) -> np.ndarray:
     """Each row's sufficient statistics (n, d) of text metric ``name``: the metric is :func:`value_of_sums` of their
     (weighted) column sums."""
-    if name == "exact_match":
-        return _exact_rows(truth, pred, options)
-    if name == "token_f1":
-        return _token_f1_rows(truth, pred, options)
+    if name in ("exact_match", "token_f1"):
+        return _answer_rows(name, truth, pred, options)
     if name in ("bleu", "chrf"):
-        return _sacrebleu_rows(name, truth, pred)
+        if not len(pred):
+            return np.zeros((0, 2 + 2 * BLEU_ORDER if name == "bleu" else 3 * CHRF_ORDER))
+        return _bleu_rows(truth, pred) if name == "bleu" else _chrf_rows(truth, pred)
     if name in ROUGE:
         return _rouge_rows(name, truth, pred, options)
     if name in ("wer", "cer"):
