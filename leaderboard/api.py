@@ -19,18 +19,22 @@ from arena.server import (
     dry_runs,
     lifecycle,
     organiser_actions,
+    profiles,
+    rules_acceptance,
     snapshots,
     standings,
     submissions,
+    team_changes,
     teams,
     uploads,
 )
+from arena.server.split_facts import split_of
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
 from .kept_responses import keep_competition, keep_every
 from .openapi import OPENAPI
-from .shared import board_csv, competition_or_404, send_data_file
+from .shared import board_csv, board_view, competition_or_404, send_data_file
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -71,13 +75,28 @@ def competition_json(competition: Competition) -> dict:
         "ends_at": competition.ends_at.isoformat() if competition.ends_at else None,
         "rules": {
             k: getattr(competition, k)
-            for k in ("daily_limit", "total_limit", "team_size", "final_selections", "public_fraction", "feedback")
+            for k in (
+                "daily_limit",
+                "total_limit",
+                "team_size",
+                "final_selections",
+                "public_fraction",
+                "feedback",
+                "rules_acceptance",
+                "late_submissions",
+            )
         },
+        "split": split_of(competition).to_dict(),
+        "merger_deadline": _isoformat(teams.merger_deadline(competition)),
         "data": [f"/api/v1/competitions/{competition.slug}/data/{name}" for name in downloads.offered(competition)],
         "submission_kind": competition.submission_kind,
         **({"code": facts.get("code")} if competitions.is_code(competition) else {}),
         **({"ranked_by": standings.rank_rule(competition).to_dict()} if competitions.is_code(competition) else {}),
     }
+
+
+def _isoformat(moment) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def commitment_json(competition: Competition) -> dict:
@@ -187,7 +206,8 @@ def update_competition(slug: str):
 
 
 def require_confirm(data: dict, what: str) -> None:
-    """Reveal, disqualify, replace-and-rescore and delete cannot be undone lightly: they need ``"confirm": true``."""
+    """Reveal, archive, disqualify, replace-and-rescore and delete cannot be undone lightly: they need
+    ``"confirm": true``."""
     if not lifecycle.confirmed(data.get("confirm")):
         abort(400, description=f'{what} needs "confirm": true in the request body; send it again with it.')
 
@@ -201,6 +221,8 @@ def competition_action(slug: str, action: str):
     queued = 0
     if action == "reveal":
         require_confirm(_body(), "revealing the private leaderboard (final: it cannot be undone)")
+    if action == "archive":
+        require_confirm(_body(), "archiving (read-only for good: it cannot be re-opened)")
     with transaction():
         if action in ("open", "close"):
             organiser_actions.set_open(session, competition, g.user, action == "open")
@@ -251,11 +273,13 @@ def leaderboard(slug: str):
     competition = competition_or_404(slug)
     private = {"private": True, "public": False}.get(request.args.get("board", ""))
     shown_private = standings.shows_private(competition, g.user, private)
+    view = board_view(request.args)
     keep_competition(db_session(), competition, utcnow())
     rule = standings.rank_rule(competition)
     if request.args.get("format") == "csv":
         return Response(
-            standings.derived(db_session(), competition, shown_private, "csv", board_csv(rule)), mimetype="text/csv"
+            standings.derived(db_session(), competition, shown_private, "csv", board_csv(rule), view=view),
+            mimetype="text/csv",
         )
     body = standings.derived(
         db_session(),
@@ -265,11 +289,13 @@ def leaderboard(slug: str):
         lambda board: json.dumps(
             {
                 "board": "private" if shown_private else "public",
+                "view": view or "board",
                 "ranked_by": rule.to_dict(),
                 "rows": standings.to_rows(board, rule),
             },
             separators=(",", ":"),
         ).encode(),
+        view=view,
     )
     return Response(body, mimetype="application/json")  # made and encoded once per board generation, then kept
 
@@ -279,6 +305,25 @@ def download(slug: str, name: str):
     return send_data_file(slug, name)
 
 
+@bp.get("/competitions/<slug>/rules")
+@login_required
+def rules(slug: str):
+    """Whether this competition asks you to accept its rules, and when you did (null: not yet)."""
+    competition = competition_or_404(slug)
+    accepted = rules_acceptance.accepted_at(db_session(), competition, g.user)
+    return jsonify(required=rules_acceptance.required(competition, g.user), accepted_at=_isoformat(accepted))
+
+
+@bp.post("/competitions/<slug>/rules/accept")
+@login_required
+def accept_rules(slug: str):
+    """Accept the competition's rules (once; the first moment is kept)."""
+    competition = competition_or_404(slug)
+    with transaction():
+        accepted = rules_acceptance.accept(db_session(), competition, g.user)
+    return jsonify(required=rules_acceptance.required(competition, g.user), accepted_at=_isoformat(accepted))
+
+
 @bp.get("/competitions/<slug>/team")
 @login_required
 def my_team(slug: str):
@@ -286,9 +331,56 @@ def my_team(slug: str):
     team = teams.team_of(db_session(), competition, g.user)
     if team is None:
         return jsonify(team=None)
-    return jsonify(
-        team={"name": team.name, "invite_code": team.invite_code, "members": [m.user.username for m in team.members]}
-    )
+    return jsonify(team=team_changes.team_state(db_session(), competition, team))
+
+
+@bp.get("/users/<name>")
+def user_profile(name: str):
+    shown = profiles.profile(db_session(), name, g.get("user"))
+    if shown is None:
+        abort(404, description=f"there is no user named '{name}'.")
+    return jsonify(shown.to_dict())
+
+
+@bp.patch("/competitions/<slug>/team")
+@login_required
+def rename_team(slug: str):
+    competition = competition_or_404(slug)
+    with transaction() as session:
+        team = team_changes.rename_team(session, competition, g.user, str(_body().get("name", "")))
+        return jsonify(name=team.name)
+
+
+@bp.post("/competitions/<slug>/team/leave")
+@login_required
+def leave_team(slug: str):
+    competition = competition_or_404(slug)
+    with transaction() as session:
+        team_changes.leave_team(session, competition, g.user)
+    return jsonify(team=None)
+
+
+@bp.post("/competitions/<slug>/team/merge-requests")
+@login_required
+def request_merge(slug: str):
+    competition = competition_or_404(slug)
+    with transaction() as session:
+        asked = team_changes.request_merge(session, competition, g.user, str(_body().get("team", "")))
+        return jsonify(id=asked.id, from_team=asked.from_team.name, to_team=asked.to_team.name), 201
+
+
+@bp.post("/competitions/<slug>/team/merge-requests/<int:request_id>/<any(accept, decline):answer>")
+@login_required
+def answer_merge(slug: str, request_id: int, answer: str):
+    competition = competition_or_404(slug)
+    if answer == "accept":
+        require_confirm(_body(), "merging the other team into yours (final: it cannot be undone)")
+    with transaction() as session:
+        if answer == "decline":
+            team_changes.decline_merge(session, competition, g.user, request_id)
+            return jsonify(declined=request_id)
+        merged = team_changes.accept_merge(session, competition, g.user, request_id)
+        return jsonify(team=team_changes.team_state(session, competition, merged))
 
 
 @bp.post("/competitions/<slug>/teams")
@@ -333,6 +425,7 @@ def submit(slug: str):
             upload.filename,
             note=request.form.get("note", ""),
             is_baseline=form_bool(request.form, "baseline", False),
+            baseline_model=request.form.get("baseline_model", ""),
             max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
             competition=competition,
         )
@@ -442,8 +535,16 @@ def disqualify(submission_id: int):
         require_confirm(data, f"disqualifying submission #{submission_id}")
     with transaction():
         submission = submissions.get(session, submission_id)
-        organiser_actions.disqualify_submission(session, submission, g.user, disqualified)
-    return jsonify(id=submission.id, disqualified=submission.disqualified)
+        organiser_actions.disqualify_submission(session, submission, g.user, disqualified, _reason(data))
+    return jsonify(id=submission.id, disqualified=submission.disqualified, reason=submission.disqualified_reason)
+
+
+def _reason(data) -> str:
+    """The reason a disqualification gives the team (optional text)."""
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        abort(400, description="'reason' must be text: why the team is disqualified, which the team is shown.")
+    return reason
 
 
 @bp.post("/competitions/<slug>/teams/<int:team_id>/disqualify")
@@ -456,8 +557,8 @@ def disqualify_team(slug: str, team_id: int):
     if disqualified:
         require_confirm(data, f"disqualifying team #{team_id}")
     with transaction():
-        team = organiser_actions.disqualify_team(session, competition, g.user, team_id, disqualified)
-    return jsonify(id=team.id, name=team.name, disqualified=team.disqualified)
+        team = organiser_actions.disqualify_team(session, competition, g.user, team_id, disqualified, _reason(data))
+    return jsonify(id=team.id, name=team.name, disqualified=team.disqualified, reason=team.disqualified_reason)
 
 
 @bp.post("/competitions/<slug>/teams/<int:team_id>/clear-failures")

@@ -12,7 +12,7 @@ from wtforms import Field, Form, PasswordField, StringField
 from wtforms.validators import InputRequired, Regexp, ValidationError
 
 from arena.server import accounts
-from arena.server.competitions import SETTINGS, CompetitionError
+from arena.server.competitions import PAGES, SETTINGS, CompetitionError
 from arena.server.suite_boards import TIERS
 
 
@@ -24,10 +24,13 @@ def settings_from_form(data: Mapping[str, Any]) -> dict[str, Any]:
         if key not in data:
             continue
         raw = data[key]
+        if key in PAGES and isinstance(raw, str):  # Markdown as written (its indentation means something); blank clears
+            settings[key] = raw.replace("\r\n", "\n")
+            continue
         if isinstance(raw, str):
             raw = raw.strip()
             if raw == "":
-                if key in ("total_limit", "starts_at", "ends_at"):
+                if key in ("total_limit", "starts_at", "ends_at", "merger_deadline"):
                     settings[key] = None
                 continue
         try:

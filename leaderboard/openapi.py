@@ -38,6 +38,10 @@ def _op(
                             "file": {"type": "string", "format": "binary"},
                             "note": {"type": "string"},
                             "baseline": {"type": "boolean"},
+                            "baseline_model": {
+                                "type": "string",
+                                "description": "organisers: the reference model's name, its own row 'baseline: NAME'",
+                            },
                             "dry_run": {"type": "boolean"},
                         },
                         "required": ["file"],
@@ -62,6 +66,11 @@ SETTINGS = {
     "starts_at": {"type": "string", "format": "date-time"},
     "ends_at": {"type": "string", "format": "date-time"},
     "join_needs_approval": {"type": "boolean"},
+    "merger_deadline": {
+        "type": "string",
+        "format": "date-time",
+        "description": "the last moment teams may merge or take members; empty: one week before the end",
+    },
     "feedback": {
         "type": "string",
         "enum": ["rounded", "ladder"],
@@ -74,7 +83,9 @@ CONFIRM = {"confirm": {"type": "boolean", "description": "must be true: the acti
 SUITE_ENTRY = _op(
     "Enter a version of a model: its card and one predictions file per task, all or nothing (every problem is "
     "listed at once and nothing is kept when there is one); each file is queued for scoring in its task's "
-    "competition, under that competition's limits",
+    "competition, under that competition's limits. For a task whose task.toml declares code, the part may be the "
+    "model's program (a name ending in .zip or .py): Arena runs it on the hidden test inputs, scores its predictions "
+    "and measures its time and memory; a version whose every task is a program is entered at the reproduced tier",
     auth="user",
     params=["name"],
     responses={
@@ -95,7 +106,8 @@ SUITE_ENTRY["requestBody"] = {
                 "additionalProperties": {
                     "type": "string",
                     "format": "binary",
-                    "description": "one part per task, named by the task's key: its predictions file",
+                    "description": "one part per task, named by the task's key: its predictions file, or (a task "
+                    "that runs code) its program, TASK.zip or TASK.py",
                 },
                 "required": ["card"],
             }
@@ -225,7 +237,9 @@ OPENAPI = {
         "/api/v1/competitions/{slug}/leaderboard": {
             "get": {
                 **_op(
-                    "Best submission per team with 95% CI (?board=private for organisers or after reveal; ?format=csv)",
+                    "Best submission per team with 95% CI (?board=private for organisers or after reveal; ?format=csv); "
+                    "reference models are rows without a rank (?view=baselines-ranked ranks them among the teams); "
+                    "?view=late: the late submissions, none ranked",
                     params=["slug"],
                 )
             }
@@ -244,8 +258,57 @@ OPENAPI = {
                 params=["slug", "name"],
             )
         },
+        "/api/v1/competitions/{slug}/rules": {
+            "get": _op("Whether you must accept the competition's rules, and when you did", params=["slug"])
+        },
+        "/api/v1/competitions/{slug}/rules/accept": {
+            "post": _op(
+                "Accept the competition's rules (needed, where it asks, before its data and submissions)",
+                params=["slug"],
+            )
+        },
         "/api/v1/competitions/{slug}/team": {
-            "get": _op("Your team, members and invite code", auth="user", params=["slug"])
+            "get": _op(
+                "Your team: members, invite code, counted submissions, whether you may leave or merge, the merger "
+                "deadline and the merge requests sent and received",
+                auth="user",
+                params=["slug"],
+            ),
+            "patch": _op("Rename your team (a name no other team has)", auth="user", params=["slug"], body={"name": S}),
+        },
+        "/api/v1/competitions/{slug}/team/leave": {
+            "post": _op("Leave your team while it has no submissions", auth="user", params=["slug"])
+        },
+        "/api/v1/competitions/{slug}/team/merge-requests": {
+            "post": _op(
+                "Ask to merge your team into the team named 'team' (until the merger deadline)",
+                auth="user",
+                params=["slug"],
+                body={"team": S},
+                responses={"201": {"description": "Asked"}},
+            )
+        },
+        "/api/v1/competitions/{slug}/team/merge-requests/{request_id}/accept": {
+            "post": _op(
+                "Accept a request to merge another team into yours (final)",
+                auth="user",
+                params=["slug", "request_id"],
+                body=CONFIRM,
+            )
+        },
+        "/api/v1/competitions/{slug}/team/merge-requests/{request_id}/decline": {
+            "post": _op(
+                "Decline a request to merge into your team, or withdraw your own",
+                auth="user",
+                params=["slug", "request_id"],
+            )
+        },
+        "/api/v1/users/{name}": {
+            "get": _op(
+                "A user's profile: their teams, competitions, ranks and entries, as the boards you may see show them",
+                params=["name"],
+                responses={"404": {"description": "No such user"}},
+            )
         },
         "/api/v1/competitions/{slug}/teams": {
             "post": _op(
@@ -309,10 +372,14 @@ OPENAPI = {
         },
         "/api/v1/submissions/{submission_id}/disqualify": {
             "post": _op(
-                "Disqualify (or restore) a submission",
+                "Disqualify (or restore) a submission, with the reason its team is shown",
                 auth="organiser",
                 params=["submission_id"],
-                body={"disqualified": {"type": "boolean"}, **CONFIRM},
+                body={
+                    "disqualified": {"type": "boolean"},
+                    "reason": {"type": "string", "description": "why, shown to the team only (at most 500 characters)"},
+                    **CONFIRM,
+                },
             )
         },
         "/api/v1/competitions/{slug}/teams/{team_id}/disqualify": {
@@ -320,7 +387,11 @@ OPENAPI = {
                 "Disqualify (or restore) a whole team: none of its submissions ranks, and it cannot upload",
                 auth="organiser",
                 params=["slug", "team_id"],
-                body={"disqualified": {"type": "boolean"}, **CONFIRM},
+                body={
+                    "disqualified": {"type": "boolean"},
+                    "reason": {"type": "string", "description": "why, shown to the team only (at most 500 characters)"},
+                    **CONFIRM,
+                },
             )
         },
         "/api/v1/competitions/{slug}/teams/{team_id}/clear-failures": {

@@ -18,20 +18,24 @@ from arena.server import (
     dry_runs,
     lifecycle,
     organiser_actions,
+    profiles,
+    rules_acceptance,
     snapshots,
     stages,
     standings,
     submissions,
+    team_changes,
     teams,
     uploads,
 )
 from arena.server.feedback import probing_warning
+from arena.server.split_facts import split_of
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
 from .kept_responses import keep_competition, keep_every
 from .organiser_forms import HostForm, ReplaceTaskForm, TeamLimitForm
-from .shared import board_csv, competition_or_404, send_data_file
+from .shared import board_csv, board_view, competition_or_404, send_data_file
 
 bp = Blueprint("web", __name__)
 
@@ -47,7 +51,7 @@ def index():
     for competition in lifecycle.listed(db_session(), g.user):
         rows.append((competition, standings.team_count(db_session(), competition)))
     keep_every(version, [competition for competition, _ in rows], now)
-    return render_template("index.html", rows=rows)
+    return render_template("index.html", rows=rows, now=now)
 
 
 @bp.route("/c/<slug>")
@@ -57,7 +61,8 @@ def competition_page(slug: str):
     show_private = standings.shows_private(competition, g.user, want_private)  # the table below is the board
     task = snapshots.task_view(competition)  # stored at hosting: the page never loads the task
     is_open, why = competitions.accepting_submissions(competition, now)
-    final = _final_tables(competition, task) if competition.revealed and want_private is None else None
+    view = board_view(request.args)  # "": the board; "baselines-ranked": reference models ranked; "late"
+    final = _final_tables(competition, task) if competition.revealed and want_private is None and not view else None
     siblings = stages.siblings(db_session(), competition)
     if not siblings:  # a stage also shows its siblings, which another competition's changes move
         keep_competition(db_session(), competition, now)
@@ -67,7 +72,15 @@ def competition_page(slug: str):
         show_private=show_private,
         board_table=None
         if final
-        else _board_table(competition, task, show_private, everyone=request.args.get("teams") == "all"),
+        else _board_table(competition, task, show_private, everyone=request.args.get("teams") == "all", view=view),
+        view=view,
+        late_table=_board_table(competition, task, show_private, view="late")
+        if competition.late_submissions and view != "late"
+        else None,
+        late_open=submissions.takes_late(competition, now),
+        split=split_of(competition),
+        rules_required=rules_acceptance.required(competition, g.user),
+        rules_accepted_at=rules_acceptance.accepted_at(db_session(), competition, g.user),
         task=task,
         is_open=is_open,
         why_closed=why,
@@ -77,6 +90,7 @@ def competition_page(slug: str):
         stages=siblings,
         final=final,
         state=lifecycle.state_of(competition, now),
+        now=now,
         announcements=announcements.shown(db_session(), competition),
         starting_kit=downloads.starting_kit_folder(competition) is not None,
     )
@@ -91,9 +105,11 @@ BOARD_PAGE = 100
 """Teams in the competition page's table unless every team is asked for (``?teams=all``); the API and CSV hold all."""
 
 
-def _board_table(competition: Competition, task, show_private: bool, *, everyone: bool = False) -> Markup:
-    """The board's table (its first BOARD_PAGE teams, or all), rendered once per board generation: it is the
-    same for every viewer."""
+def _board_table(
+    competition: Competition, task, show_private: bool, *, everyone: bool = False, view: str = ""
+) -> Markup:
+    """The board's table (its first BOARD_PAGE teams, or all) in one of the board's views, rendered once per board
+    generation: it is the same for every viewer."""
     return standings.derived(
         db_session(),
         competition,
@@ -108,8 +124,11 @@ def _board_table(competition: Competition, task, show_private: bool, *, everyone
                 columns=_board_columns(task),
                 rule=standings.rank_rule(competition),
                 hidden=0 if everyone else max(0, len(rows) - BOARD_PAGE),
+                late=view == "late",
+                board_id="late-leaderboard" if view == "late" else "leaderboard",
             )
         ),
+        view=view,
     )
 
 
@@ -158,12 +177,25 @@ def leaderboard_csv(slug: str):
     competition = competition_or_404(slug)
     board = request.args.get("board")  # absent: the board the page shows by default (private after the reveal)
     shown_private = standings.shows_private(competition, g.user, None if board is None else board == "private")
+    view = board_view(request.args)
     keep_competition(db_session(), competition, utcnow())
     return Response(
-        standings.derived(db_session(), competition, shown_private, "csv", board_csv(standings.rank_rule(competition))),
+        standings.derived(
+            db_session(), competition, shown_private, "csv", board_csv(standings.rank_rule(competition)), view=view
+        ),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={slug}-leaderboard.csv"},
     )
+
+
+@bp.route("/c/<slug>/rules/accept", methods=["POST"])
+@login_required
+def accept_rules(slug: str):
+    competition = competition_or_404(slug)
+    with transaction():
+        accepted = rules_acceptance.accept(db_session(), competition, g.user)
+    flash(f"You accepted the rules on {accepted:%Y-%m-%d %H:%M} UTC: the data and submissions are open to you.")
+    return redirect(url_for("web.competition_page", slug=slug) + "#rules")
 
 
 @bp.route("/c/<slug>/join-request", methods=["POST"])
@@ -183,14 +215,49 @@ def team(slug: str):
     session = db_session()
     if request.method == "POST":
         with transaction():
-            if request.form.get("action") == "join":
-                joined = teams.join_team(session, competition, g.user, request.form.get("invite_code", ""))
-                flash(f"You joined team {joined.name}.")
-            else:
-                created = teams.create_team(session, competition, g.user, request.form.get("name", ""))
-                flash(f"Team {created.name} created. Share the invite code with your teammates.")
+            flash(_team_action(competition, request.form.get("action", "create")))
         return redirect(url_for("web.team", slug=slug))
-    return render_template("team.html", c=competition, team=teams.team_of(session, competition, g.user))
+    team = teams.team_of(session, competition, g.user)
+    return render_template(
+        "team.html",
+        c=competition,
+        team=team,
+        state=team_changes.team_state(session, competition, team) if team else None,
+        may_grow=teams.teams_may_grow(competition),
+    )
+
+
+def _team_action(competition: Competition, action: str) -> str:
+    """One change of the team page's forms (inside its transaction); returns what to tell the person."""
+    session, form, user = db_session(), request.form, g.user
+    if action == "join":
+        return f"You joined team {teams.join_team(session, competition, user, form.get('invite_code', '')).name}."
+    if action == "leave":
+        return f"You left team {team_changes.leave_team(session, competition, user).name}."
+    if action == "rename":
+        return f"Your team is now called {team_changes.rename_team(session, competition, user, form.get('name', '')).name}."
+    if action == "merge-request":
+        asked = team_changes.request_merge(session, competition, user, form.get("team", ""))
+        return f"Your request to merge into team {asked.to_team.name} is sent; a member of that team accepts it."
+    if action in ("merge-accept", "merge-decline"):
+        request_id = _form_id("request_id")
+        if action == "merge-decline":
+            team_changes.decline_merge(session, competition, user, request_id)
+            return "The merge request is withdrawn or declined."
+        if not lifecycle.confirmed(form.get("confirm")):
+            abort(400, description="tick the box that says a merge cannot be undone, then accept again.")
+        merged = team_changes.accept_merge(session, competition, user, request_id)
+        return f"The teams are merged: you are all in team {merged.name} now."
+    created = teams.create_team(session, competition, user, form.get("name", ""))
+    return f"Team {created.name} created. Share the invite code with your teammates."
+
+
+@bp.route("/u/<name>")
+def profile(name: str):
+    shown = profiles.profile(db_session(), name, g.user)
+    if shown is None:
+        abort(404, description=f"there is no user named '{name}'.")
+    return render_template("profile.html", profile=shown)
 
 
 @bp.route("/c/<slug>/submissions", methods=["GET", "POST"])
@@ -248,8 +315,12 @@ def my_submissions(slug: str):
         daily_limit=submissions.daily_limit(competition, team),
         chart=history_chart(rows),
         dry_runs=[dry_runs.summary(d) for d in dry_runs.for_team(session, team)] if team else [],
-        is_open=competitions.accepting_submissions(competition)[0],
+        is_open=competitions.accepting_submissions(competition)[0] or submissions.takes_late(competition, utcnow()),
+        late_open=submissions.takes_late(competition, utcnow()),
         why_closed=competitions.accepting_submissions(competition)[1],
+        team_disqualified_reason=team.disqualified_reason if team is not None and team.disqualified else "",
+        rules_required=rules_acceptance.required(competition, g.user)
+        and rules_acceptance.accepted_at(session, competition, g.user) is None,
     )
 
 
@@ -310,6 +381,7 @@ def admin(slug: str):
         failure_limit=submissions.failure_limit(),
         join_requests=teams.join_requests(session, competition),
         state=lifecycle.state_of(competition),
+        uploads_state=lifecycle.uploads_state(competition),
         log=audit.entries(session, competition),
         announcements=announcements.of(session, competition),
         probing=probing_warning(competition, submissions.teams_of(session, competition)),
@@ -322,6 +394,9 @@ CONFIRM = {
     "disqualify": "Disqualify this submission? It leaves the board and cannot be chosen as a final.",
     "disqualify-team": "Disqualify this team? All its submissions leave the board and it cannot upload again.",
     "delete": "Delete this draft and everything made in it? This cannot be undone.",
+    "archive": "Archive this competition? It becomes read-only for good: it cannot be re-opened, takes no more "
+    "uploads, and is listed as archived.",
+    "unannounce": "Remove this announcement? Participants no longer see it on the competition's page.",
 }
 """Actions the web asks an organiser to confirm on a page of their own (replacing the task has a box to tick)."""
 
@@ -361,9 +436,13 @@ def admin_action(slug: str, action: str):
             submission = submissions.get(session, _form_id("submission_id"))
             if submission.competition_id != competition.id:
                 abort(404, description=f"there is no submission #{submission.id} in '{slug}'.")
-            organiser_actions.disqualify_submission(session, submission, g.user, not undo)
+            organiser_actions.disqualify_submission(
+                session, submission, g.user, not undo, request.form.get("reason", "")
+            )
         elif action == "disqualify-team":
-            team = organiser_actions.disqualify_team(session, competition, g.user, _form_id("team_id"), not undo)
+            team = organiser_actions.disqualify_team(
+                session, competition, g.user, _form_id("team_id"), not undo, request.form.get("reason", "")
+            )
             flash(f"Team {team.name} {'is disqualified' if team.disqualified else 'is back on the board'}.")
         else:
             abort(404)
@@ -419,9 +498,15 @@ def _replace_task(session, competition: Competition, form: ReplaceTaskForm) -> i
 @bp.route("/host", methods=["GET", "POST"])
 @organiser_required
 def host():
+    from arena.bundles.loading import builtin_task_names
+
     if request.method == "POST":
         session = db_session()
-        form = HostForm().checked()
+        form = HostForm()
+        if not form.validate():  # the form again, as typed, with the message beside its field
+            return render_template(
+                "host.html", builtins=builtin_task_names(), form=request.form, errors=form.errors
+            ), 400
         with transaction():
             upload, task_ref, slug = form.upload(), form.task_ref.data or "", form.short_name()
             settings = settings_from_form(request.form)
@@ -462,6 +547,4 @@ def host():
                     **settings,
                 )
         return redirect(url_for("web.admin", slug=competition.slug))
-    from arena.bundles.loading import builtin_task_names
-
-    return render_template("host.html", builtins=builtin_task_names())
+    return render_template("host.html", builtins=builtin_task_names(), form={}, errors={})

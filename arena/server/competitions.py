@@ -45,6 +45,12 @@ SETTINGS: dict[str, type[Any]] = {
     "rank_by": str,
     "utility_time_weight": float,
     "utility_memory_weight": float,
+    "rules_acceptance": bool,
+    "late_submissions": bool,
+    "merger_deadline": datetime,
+    "data_page": str,
+    "rules_page": str,
+    "timeline_page": str,
 }
 SUBMISSION_KINDS = ("file", "code")
 """What participants upload: a predictions file, or (only for a task whose task.toml declares code) a program."""
@@ -52,6 +58,12 @@ RANK_RULES = ("score", "utility")
 """What ranks the board: the primary score (with its intervals), or in a code competition the utility of the score
 against each run's wall time and peak memory (:func:`arena.server.standings.utility_of`)."""
 UTILITY_WEIGHTS = ("utility_time_weight", "utility_memory_weight")
+PAGES = {"description": "Overview", "data_page": "Data", "rules_page": "Rules", "timeline_page": "Timeline"}
+"""The competition page's sections an organiser writes in Markdown (rendered through the one sanitiser), by title."""
+MAX_PAGE_CHARS = 200_000
+"""The most characters one page may hold: a long README fits; a page no participant could read is refused."""
+TEXT_SETTINGS = ("title", *PAGES)
+"""Settings whose text the audit log names without quoting it."""
 
 
 class CompetitionError(ArenaError):
@@ -186,10 +198,17 @@ def update_settings(competition: Competition, **settings) -> Competition:
     for key, value in settings.items():
         if key not in SETTINGS:
             problems.append(f"'{key}' is not a setting; settings are: {', '.join(SETTINGS)}.")
-        elif value is None and key in ("total_limit", "starts_at", "ends_at"):
+        elif value is None and key in ("total_limit", "starts_at", "ends_at", "merger_deadline"):
             setattr(competition, key, None)
         elif not isinstance(value, SETTINGS[key]) and not (SETTINGS[key] is float and isinstance(value, int)):
             problems.append(f"'{key}' must be {SETTINGS[key].__name__}, got {value!r}.")
+        elif key in PAGES and len(value) > MAX_PAGE_CHARS:
+            problems.append(
+                f"the {PAGES[key]} page has {len(value):,} characters; at most {MAX_PAGE_CHARS:,} fit. Shorten it, "
+                "or link to a longer document."
+            )
+        elif key == "title" and not value.strip():
+            problems.append("the title must not be empty.")
         elif key in ("daily_limit", "total_limit", "team_size", "final_selections") and value < 1:
             problems.append(f"'{key}' must be 1 or more.")
         elif key == "public_fraction" and not 0 < value < 1:
@@ -211,16 +230,17 @@ def update_settings(competition: Competition, **settings) -> Competition:
                 f"'{key}' must be a number from 0 to {MAX_WEIGHT:g}, got {value!r}: how much the board's spread "
                 "of run times (or of peak memory) counts against the score, e.g. 0.1."
             )
-        elif key == "public_fraction" and value != competition.public_fraction and _split_frozen(competition):
-            problems.append(
-                f"'public_fraction' cannot change once a submission is scored: the split is frozen at "
-                f"{competition.public_fraction}, so the board never mixes two splits. "
-                "Host the task again under a new short name for a different split."
-            )
+        elif key == "public_fraction" and value != competition.public_fraction and (why := _split_fixed(competition)):
+            problems.append(why)
         else:
             setattr(competition, key, value)
     if competition.starts_at and competition.ends_at and competition.ends_at <= competition.starts_at:
         problems.append("the end must come after the start.")
+    if competition.merger_deadline and competition.ends_at and competition.merger_deadline > competition.ends_at:
+        problems.append(
+            "the merger deadline must come before the end (teams are fixed by then); clear it for the default, "
+            "one week before the end."
+        )
     if not problems:
         problems += _utility_refused(competition)
     if problems:
@@ -254,12 +274,17 @@ def change_settings(session: Session, competition: Competition, user: User | Non
     update_settings(competition, **settings)
     changed = [key for key, value in before.items() if getattr(competition, key) != value]
     if changed:
-        parts = [
-            key if key in ("title", "description") else f"{key}: {before[key]} → {getattr(competition, key)}"
-            for key in changed
-        ]
+        parts = [_change_of(key, before[key], getattr(competition, key)) for key in changed]
         audit.record(session, competition, user, "settings", "; ".join(parts)[:500])
     return changed
+
+
+def _change_of(key: str, old: Any, new: Any) -> str:
+    """One setting's change as the audit log says it: a text is named with its length, never quoted."""
+    if key in TEXT_SETTINGS:
+        name = f"{PAGES[key].lower()} page" if key in PAGES else key
+        return f"{name} edited ({len(old or ''):,} → {len(new or ''):,} characters)"
+    return f"{key}: {old} → {new}"
 
 
 def _kind_refused(competition: Competition, kind: str) -> str:
@@ -298,6 +323,29 @@ def _in_a_suite(competition: Competition) -> bool:
     if session is None:
         return False
     return session.scalar(select(SuiteTask.id).where(SuiteTask.competition_id == competition.id).limit(1)) is not None
+
+
+def _split_fixed(competition: Competition) -> str:
+    """Why the public fraction cannot change ("" when it can): the answer file's Usage column decides the split,
+    or a submission was scored on it (or the board was revealed), and a board must never mix two splits."""
+    from arena.server.split_facts import split_of
+
+    split = split_of(competition)
+    if split.decided_by == "usage":
+        return (
+            f"'public_fraction' has no effect here: the answer file's Usage column decides which test rows are "
+            f"public ({split.public_rows} public, {split.private_rows} private: "
+            f"{round(split.public_fraction * 100)}% public), and scoring follows it. To change the split, change "
+            "the Usage column and host the task again under a new short name."
+        )
+    if not _split_frozen(competition):
+        return ""
+    because = "the private board is revealed" if competition.revealed else "submissions have been scored on it"
+    return (
+        f"'public_fraction' cannot change: {because}, so the split stays at "
+        f"{round(competition.public_fraction * 100)}% public (the board never mixes two splits). Host the task "
+        "again under a new short name for a different split."
+    )
 
 
 def _split_frozen(competition: Competition) -> bool:

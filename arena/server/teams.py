@@ -1,17 +1,28 @@
-"""Teams: create, join by invite code, and the team of one that a first upload makes."""
+"""Teams: create, join by invite code (until the merger deadline), and the team of one that a first upload makes.
+
+Leaving, merging and renaming are in :mod:`arena.server.team_changes`."""
 
 from __future__ import annotations
 
 import secrets
 import unicodedata
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arena.db.models import Competition, JoinRequest, Membership, Team, User
+from arena.db.models import Competition, JoinRequest, Membership, Team, User, utcnow
 from arena.hidden_text import is_hidden
 from arena.server.competitions import CompetitionError
+
+DEFAULT_MERGER_NOTICE = timedelta(days=7)
+"""How long before the end teams are fixed, unless the organisers set a merger deadline."""
+
+
+class TeamChangeError(CompetitionError):
+    headline = "The team cannot change"
+
 
 # The rows that are locked, in the order they are locked.
 T = TypeVar("T", User, Competition, Team)
@@ -109,7 +120,11 @@ def join_team(session: Session, competition: Competition, user: User, invite_cod
     require_admitted(session, competition, user)
     lock(session, User, user.id)
     if team_of(session, competition, user) is not None:
-        raise CompetitionError("you are already in a team for this competition.")
+        raise CompetitionError(
+            "you are already in a team for this competition. Leave it first (while it has no submissions), or "
+            "ask your team to merge into the other one on the team page."
+        )
+    require_teams_may_grow(competition)  # a new member is a merge of a team of one, as on Kaggle
     lock(session, Team, team.id)  # concurrent joins count the members one after another
     members = session.scalars(select(func.count()).select_from(Membership).where(Membership.team_id == team.id)).one()
     if members >= competition.team_size:
@@ -120,10 +135,17 @@ def join_team(session: Session, competition: Competition, user: User, invite_cod
 
 
 def team_for_upload(session: Session, competition: Competition, user: User) -> Team:
-    """The uploader's team; a first upload without one creates a team of one, as on Kaggle."""
+    """The uploader's team, locked (:func:`lock`); a first upload without one creates a team of one, as on Kaggle.
+
+    The team is read again once locked: a merge that committed meanwhile moved the uploader to another team,
+    whose limit is the one that counts."""
     team = team_of(session, competition, user)
-    if team is not None:
-        return team
+    while team is not None:
+        lock(session, Team, team.id)
+        again = team_of(session, competition, user)
+        if again is not None and again.id == team.id:
+            return team
+        team = again
     lock(session, User, user.id)  # concurrent first uploads: one makes the team, the others find it
     team = team_of(session, competition, user)
     if team is not None:
@@ -205,3 +227,43 @@ def admit(session: Session, competition: Competition, username: str) -> JoinRequ
     request.approved = True
     session.flush()
     return request
+
+
+# --- the merger deadline ------------------------------------------------------------------
+
+
+def merger_deadline(competition: Competition) -> datetime | None:
+    """The last moment teams may merge or take a new member: the organisers' setting, else one week before the
+    end (halfway through a competition shorter than two weeks, so it never falls before the start); None for a
+    benchmark without an end, whose teams may merge as long as it takes submissions."""
+    if competition.merger_deadline is not None:
+        return competition.merger_deadline
+    if competition.ends_at is None:
+        return None
+    start = competition.starts_at or competition.created_at
+    deadline = competition.ends_at - DEFAULT_MERGER_NOTICE
+    if start is not None and start < competition.ends_at:
+        deadline = max(deadline, start + (competition.ends_at - start) / 2)
+    return deadline
+
+
+def teams_may_grow(competition: Competition, now: datetime | None = None) -> tuple[bool, str]:
+    """Whether teams may merge or take a new member now, and if not, why (for the person who tried)."""
+    now = now or utcnow()
+    if competition.revealed or competition.lifecycle == "archived":
+        return False, "this competition is over: its teams are final."
+    if competition.ends_at is not None and now >= competition.ends_at:
+        return False, f"the competition ended at {competition.ends_at:%Y-%m-%d %H:%M} UTC: its teams are final."
+    deadline = merger_deadline(competition)
+    if deadline is not None and now >= deadline:
+        return False, (
+            f"the merger deadline passed at {deadline:%Y-%m-%d %H:%M} UTC: teams can no longer merge or take new "
+            "members. You can still rename your team."
+        )
+    return True, ""
+
+
+def require_teams_may_grow(competition: Competition, now: datetime | None = None) -> None:
+    allowed, why = teams_may_grow(competition, now)
+    if not allowed:
+        raise TeamChangeError(why)
