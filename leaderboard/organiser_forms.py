@@ -12,8 +12,10 @@ from flask_wtf.file import FileField
 from wtforms import Field, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
 
-from arena.server import bundle_builder
+from arena.server import bundle_builder, competitions
 from arena.server.lifecycle import confirmed
+
+from .auth import db_session
 
 
 def _strip(value):
@@ -85,13 +87,22 @@ class ReplaceTaskForm(OrganiserForm):
         return upload if upload is not None and getattr(upload, "filename", "") else None
 
 
+def _free_short_name(form, field) -> None:
+    """A short name, when one is typed, is well formed and not taken: said beside the field, the form kept."""
+    if field.data:
+        try:
+            competitions.check_slug(db_session(), field.data)
+        except competitions.CompetitionError as exc:
+            raise ValidationError(exc.messages()[0]) from None
+
+
 class HostForm(OrganiserForm):
     """The Host page: a bundle (uploaded, a built-in's name or a folder on the server), its short name and state;
     a Codabench/CodaLab bundle is previewed first and hosted on ``confirm``."""
 
     bundle = FileField()
     task_ref = StringField(filters=[_strip])
-    slug = StringField(filters=[_strip])
+    slug = StringField(filters=[_strip], validators=[_free_short_name])
     state = StringField()
     native = StringField()
     confirm = StringField()
@@ -111,12 +122,28 @@ class HostBuiltForm(OrganiserForm):
     """Hosting the bundle built from CSVs, previewed under ``token``."""
 
     token = StringField()
-    slug = StringField(filters=[_strip])
+    slug = StringField(filters=[_strip], validators=[_free_short_name])
     state = StringField()
 
 
 class BuildForm(OrganiserForm):
     """The choices of a bundle built from uploaded CSVs (the files themselves are read by the view)."""
+
+    CHOICES = (
+        "name",
+        "title",
+        "kind",
+        "id_column",
+        "target",
+        "metric",
+        "others",
+        "prediction",
+        "public_fraction",
+        "daily_limit",
+        "final_selections",
+        "description",
+    )
+    """The fields a person types or picks; a browser cannot refill a file field, so the files are not among them."""
 
     name = StringField(filters=[_strip])
     title = StringField(filters=[_strip])

@@ -202,9 +202,13 @@ def test_opening_a_draft_publishes_it_and_a_published_competition_cannot_be_dele
     assert upload(client, people.token("ada"), "parity", right_on(1.0)).status_code == 202
     refused = client.delete("/api/v1/competitions/parity", json={"confirm": True}, headers=auth(org))
     assert refused.status_code == 400 and "only a draft can be deleted" in refused.get_json()["problems"][0]
-    assert client.post("/api/v1/competitions/parity/archive", headers=auth(org)).status_code == 400  # still open
+    still_open = client.post("/api/v1/competitions/parity/archive", json={"confirm": True}, headers=auth(org))
+    assert still_open.status_code == 400 and "confirm" not in still_open.get_json()["problems"][0]
     client.post("/api/v1/competitions/parity/close", headers=auth(org))
-    archived = client.post("/api/v1/competitions/parity/archive", headers=auth(org)).get_json()["competition"]
+    unconfirmed = client.post("/api/v1/competitions/parity/archive", json={}, headers=auth(org))
+    assert unconfirmed.status_code == 400 and '"confirm": true' in unconfirmed.get_json()["problems"][0]
+    confirmed = client.post("/api/v1/competitions/parity/archive", json={"confirm": True}, headers=auth(org))
+    archived = confirmed.get_json()["competition"]
     assert archived["state"] == "archived" and "archived" in archived["closed_because"]
     assert client.post("/api/v1/competitions/parity/open", headers=auth(org)).status_code == 400
 

@@ -1,4 +1,5 @@
-"""Build a task bundle from an organiser's uploaded CSVs (train, test, answers) and the choices of a form."""
+"""Build a task bundle from an organiser's uploaded CSVs (train, test, answers, and optionally their own sample
+submission) and the choices of a form."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from arena.scoring.metric_task import MetricTask
 from arena.tasks import load_bundle_task
 
 FILES = ("train", "test", "answers")
+OPTIONAL_FILES = ("sample_submission",)
+"""Files the organiser may add: their own sample submission is offered for download instead of a trivial one."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+NAME_RULE = "the task's name must be 1-63 letters, digits, '-' or '_', starting with a letter or digit (no spaces)."
 
 
 class BuilderError(ArenaError):
@@ -42,18 +46,28 @@ class Choices:
     description: str = ""
 
     def problems(self) -> list[str]:
-        found = []
+        return [message for messages in self.field_problems().values() for message in messages]
+
+    def field_problems(self) -> dict[str, list[str]]:
+        """What is wrong with each choice, by the form field it came from (a form shows each beside its field)."""
+        found: dict[str, list[str]] = {}
+
+        def add(field: str, message: str) -> None:
+            found.setdefault(field, []).append(message)
+
         if not NAME.match(self.name or ""):
-            found.append("the task's name must be 1-63 letters, digits, '-' or '_', starting with a letter or digit.")
+            add("name", NAME_RULE)
         if self.kind not in KINDS:
-            found.append(f"the kind must be one of: {', '.join(KINDS)}.")
+            add("kind", f"the kind must be one of: {', '.join(KINDS)}.")
         if self.prediction not in PREDICTIONS:
-            found.append(f"the submission format must be one of: {', '.join(PREDICTIONS)}.")
-        for metric in (self.metric, *self.others):
+            add("prediction", f"the submission format must be one of: {', '.join(PREDICTIONS)}.")
+        for field, metric in (("metric", self.metric), *(("others", other) for other in self.others)):
             if metric not in METRICS:
-                found.append(f"'{metric}' is not a metric; metrics are: {', '.join(METRICS)}.")
-        if not self.id_column.strip() or not self.target.strip():
-            found.append("name the id column and the target column.")
+                add(field, f"'{metric}' is not a metric; metrics are: {', '.join(METRICS)}.")
+        if not self.id_column.strip():
+            add("id_column", "name the id column.")
+        if not self.target.strip():
+            add("target", "name the target column.")
         return found
 
 
@@ -91,15 +105,17 @@ def toml_text(choices: Choices) -> str:
 
 
 def build(files: dict[str, Path], choices: Choices) -> Path:
-    """A new bundle folder under ARENA_HOME/bundles/built/ holding task.toml, the three CSVs and a README."""
+    """A new bundle folder under ARENA_HOME/bundles/built/ holding task.toml, the three CSVs (and the organiser's
+    sample_submission.csv when given, which the bundle then offers and checks) and a README."""
     problems = choices.problems() + [f"upload the {part} file (CSV)." for part in FILES if files.get(part) is None]
     if problems:
         raise BuilderError(problems)
     root = (arena_home() / "bundles" / "built").resolve()
     folder = root / f"{choices.name}-{secrets.token_hex(6)}"
     folder.mkdir(parents=True)
-    for part in FILES:
-        shutil.copyfile(files[part], folder / f"{part}.csv")
+    for part in (*FILES, *OPTIONAL_FILES):
+        if files.get(part) is not None:
+            shutil.copyfile(files[part], folder / f"{part}.csv")
     (folder / "task.toml").write_text(toml_text(choices), encoding="utf-8")
     (folder / "README.md").write_text(choices.description or f"# {choices.title or choices.name}\n", encoding="utf-8")
     return folder
