@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -53,3 +54,16 @@ class UnknownTaskError(ArenaError):
     """No built-in task or bundle folder has that name."""
 
     headline = "Unknown task"
+
+
+LISTED = 30
+"""How many names a message lists before it says how many more there are."""
+
+
+def listed(items: Iterable[object], limit: int = LISTED, sep: str = ", ") -> str:
+    """Up to ``limit`` names, then "… and K more": a long list of columns stays readable, and a message never
+    hides that the name a person looks for may be among those not shown."""
+    names = [str(item) for item in items]
+    if len(names) <= limit:
+        return sep.join(names)
+    return sep.join(names[:limit]) + f"{sep}… and {len(names) - limit:,} more"

@@ -33,7 +33,7 @@ from arena.bundles.spec import TaskSpec, inspect_spec
 from arena.bundles.splits import stratified_split
 from arena.bundles.texts import TEXT_KIND, canonical_column, check_references, reference_column, sample_answer
 from arena.config import cache_dir
-from arena.errors import BundleError, Problem, UnknownTaskError
+from arena.errors import BundleError, Problem, UnknownTaskError, listed
 from arena.metrics.ranking import ItemLists
 
 USAGE_COLUMN = "usage"
@@ -182,8 +182,7 @@ class Task:
             f"  rows:           {len(self.train)} train, {len(self.test)} test",
             f"  id / target:    {spec.id_column} / {spec.target}",
             f"  metrics:        {spec.primary_metric} (primary), {', '.join(spec.other_metrics) or '-'}",
-            f"  submission:     {spec.id_column},{','.join(self.prediction_columns[:12])}"
-            f"{',...' if len(self.prediction_columns) > 12 else ''} ({form})",
+            f"  submission:     {spec.id_column},{listed(self.prediction_columns, sep=',')} ({form})",
             *self._text_lines(),
             *self._code_line(),
             f"  answer key sha256: {self.answer_key.sha256}",
@@ -301,7 +300,7 @@ def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_targe
         problems.append(
             Problem(
                 where,
-                f"id column '{spec.id_column}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}.",
+                f"id column '{spec.id_column}' is absent; columns are: {listed(frame.columns)}.",
             )
         )
     else:
@@ -322,7 +321,7 @@ def _check_table(frame: pd.DataFrame, where: str, spec: TaskSpec, *, needs_targe
             problems.append(
                 Problem(
                     where,
-                    f"target column '{spec.target}' is absent; columns are: {', '.join(map(str, frame.columns[:12]))}.",
+                    f"target column '{spec.target}' is absent; columns are: {listed(frame.columns)}.",
                 )
             )
         elif frame[spec.target].isna().any() and spec.kind not in TEXT_TARGET_KINDS:  # no labels is a label set
@@ -480,12 +479,14 @@ def _check_answers_match(
             Problem(
                 str(spec.test_file),
                 f"holds columns the submission predicts ([submission] columns): "
-                f"{', '.join(predicted[:10])}; test labels must live only in the answers file.",
+                f"{listed(predicted)}; test labels must live only in the answers file.",
             )
         )
     missing = set(train.columns) - set(label_columns(spec, train.columns)) - set(test.columns)
     if missing:
-        problems.append(Problem(str(spec.test_file), f"lacks feature columns that train has: {sorted(missing)[:10]}."))
+        problems.append(
+            Problem(str(spec.test_file), f"lacks feature columns that train has: {listed(sorted(missing))}.")
+        )
     test_ids, answer_ids = set(test[spec.id_column]), set(answers[spec.id_column])
     if test_ids != answer_ids:
         problems.append(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from arena.errors import Problem
+from arena.errors import Problem, listed
 from arena.intervals import kaggle_metrics as kaggle_intervals
 from arena.intervals.bootstrap import (
     PROPORTIONS,
@@ -75,8 +75,7 @@ def check_weights(task) -> list[Problem]:
         return [
             Problem(
                 where,
-                f"has no weight column '{spec.weight}' ([data] weight); columns are: "
-                f"{', '.join(map(str, task.answers.columns[:12]))}.",
+                f"has no weight column '{spec.weight}' ([data] weight); columns are: {listed(task.answers.columns)}.",
             )
         ]
     weights = answer_weights(task)

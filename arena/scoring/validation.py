@@ -28,7 +28,7 @@ from arena.bundles.jsonl import JsonlError, line_bounds, looks_like_jsonl, read_
 from arena.bundles.kinds import TEXT_TARGET_KINDS, ranking_k, read_label_sets, read_rankings
 from arena.bundles.loading import AnswerKey, Task
 from arena.bundles.texts import TEXT_KIND, max_answer_chars, max_text_bytes, read_answers
-from arena.errors import Problem, SubmissionError
+from arena.errors import Problem, SubmissionError, listed
 from arena.metrics.ranking import ItemLists
 from arena.metrics.registry import class_value_problem
 
@@ -549,7 +549,7 @@ def read_submission(
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise SubmissionError(_unreadable(fmt, _scrub(str(exc), path), layout)) from None
     report = _Report(fmt != "parquet", header=layout is None or layout.header, lines=lines)
-    header = ",".join(expected) if len(expected) <= 12 else ",".join(expected[:12]) + ",..."
+    header = listed(expected, sep=",")
     if fmt.startswith("jsonl"):
         header = _object_example(expected)
     if single:  # a binary task: one column with the probability of the second class will do, as on Kaggle
@@ -563,9 +563,9 @@ def read_submission(
         ("keys", "Each line must be an object like") if fmt.startswith("jsonl") else ("columns", "The header must be:")
     )
     if missing_columns:
-        report.add(f"missing {what}: {', '.join(missing_columns)}. {must} {header}")
+        report.add(f"missing {what}: {listed(missing_columns)}. {must} {header}")
     if extra_columns:
-        report.add(f"unexpected {what}: {', '.join(map(str, extra_columns[:10]))}. {must} {header}")
+        report.add(f"unexpected {what}: {listed(extra_columns)}. {must} {header}")
     if table.num_rows == 0:
         report.add(
             "the file has no rows. Write one object per test id, one per line."
@@ -617,8 +617,7 @@ def _read_jsonl(path: Path, compressed: bool, caps: Caps, text: list[str]) -> tu
 
 def _object_example(expected: list[str]) -> str:
     """One line of a JSON Lines submission with the expected keys, as messages show it."""
-    keys = expected if len(expected) <= 12 else expected[:12]
-    return "{" + ", ".join(f'"{key}": ...' for key in keys) + (", ..." if len(expected) > 12 else "") + "}"
+    return "{" + listed(f'"{key}": ...' for key in expected) + "}"
 
 
 def _csv_lines(table: pa.Table, first: int) -> np.ndarray | None:
