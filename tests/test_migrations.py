@@ -167,6 +167,8 @@ def assert_usable(db: Database, filled: dict) -> None:
         assert submission.run_status is None and submission.code_failure is None and submission.run_log is None
         assert (submission.wall_seconds, submission.cpu_seconds, submission.peak_memory_mb) == (None, None, None)
         assert submissions.slots_left(session, competition, submission.team) == competition.daily_limit
+        # Revision 0017: a kept competition has no page of the organiser's yet; its description stays its overview.
+        assert (competition.data_page, competition.rules_page, competition.timeline_page) == ("", "", "")
         # Revision 0016: nobody must accept rules, nothing is taken late, no kept upload is a named reference model,
         # late or disqualified with a reason.
         assert not competition.rules_acceptance and not competition.late_submissions
