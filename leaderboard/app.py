@@ -26,9 +26,11 @@ from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server.jobs import InProcessWorker, RedisQueue
 
 from . import api, api_accounts, api_suites, auth, web, web_organiser, web_suites  # noqa: F401  (api_accounts, api_suites add routes)
+from . import api_notifications as _notification_api  # noqa: F401  (adds the notification settings' API routes)
 from . import api_suite_exports as _export_api  # noqa: F401  (adds the board export's API route)
 from . import api_suite_releases as _release_api  # noqa: F401  (adds the releases' and verification's API routes)
 from . import api_suite_utility as _utility_api  # noqa: F401  (adds the utility view's API route)
+from . import web_notifications as _notification_pages  # noqa: F401  (adds live status and notification settings)
 from . import web_suite_exports as export_pages
 from . import web_suite_releases as release_pages
 from . import web_suite_utility as utility_pages
@@ -226,7 +228,7 @@ def _error_response(status: int, title: str, message: str):
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ArenaError)
     def arena_error(exc: ArenaError):
-        status = 400
+        status = getattr(exc, "status", 400)  # 400 unless the error names its own (403: rules not accepted)
         if _wants_json():
             return jsonify(error=exc.headline, problems=exc.messages()), status
         return render_template("error.html", title=exc.headline, problems=exc.messages()), status

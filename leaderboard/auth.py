@@ -201,9 +201,10 @@ def init_security(app: Flask) -> None:
         return response
 
 
-# Pages need nothing but their own stylesheet and inline SVG; no script, frame, plugin or foreign form target.
+# Pages need nothing but their own stylesheet, inline SVG and one script of their own (a waiting submission's
+# status refreshing itself); no inline or foreign script, frame, plugin or foreign form target.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 

@@ -153,6 +153,21 @@ OPENAPI = {
             )
         },
         "/api/v1/me": {"get": _op("Who the token belongs to", auth="user")},
+        "/api/v1/me/notifications": {
+            "put": _op(
+                "Your e-mail address and which e-mails you want (score ready, announcements); fields left out stay",
+                auth="user",
+                body={"email": S, "scores": {"type": "boolean"}, "announcements": {"type": "boolean"}},
+            )
+        },
+        "/api/v1/competitions/{slug}/webhook": {
+            "put": _op(
+                "Set the competition's webhook (url; empty removes it); returns the secret that signs each payload",
+                auth="organiser",
+                params=["slug"],
+                body={"url": S},
+            )
+        },
         "/api/v1/me/tokens": {
             "get": _op("Your API tokens: names, creation and expiry (never the secrets)", auth="user"),
             "post": _op(

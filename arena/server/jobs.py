@@ -28,7 +28,7 @@ from arena.db.models import Competition, Submission, utcnow
 from arena.errors import SubmissionError
 from arena.scoring import one_pass
 from arena.scoring.score import Score, public_rows, score_submission
-from arena.server import code_runs, dry_runs, feedback, slots
+from arena.server import code_runs, dry_runs, feedback, notifications, slots
 from arena.server import submissions as store
 from arena.server.claims import worker_name
 from arena.server.files import path_for, remove_unreferenced
@@ -288,6 +288,7 @@ def _record(
             return None
         competition = session.get_one(Competition, submission.competition_id)
         code = job_kind(submission) == "code"
+        first_result = submission.scored_version is None and not submission.problems
         if (competition.task_ref, competition.task_version, competition.answer_sha256) != started:  # changed: again
             submission.status = "queued"
         elif ran is not None and ran.kind == "failed":  # the participant's program: it keeps its slot
@@ -323,6 +324,8 @@ def _record(
         if result is not None and result.failure_kind is not None and not (code and result.kind == "invalid"):
             store.note_uncharged_failure(session, submission, competition)
         submission.worker = None
+        if submission.status in ("scored", "failed") and first_result:  # sent once committed; a rescore tells no one
+            notifications.submission_done(session, submission, competition)
         return submission.status
 
 
@@ -607,6 +610,7 @@ def _rq_job(submission_id: int, kind: str) -> str | None:
         status = score_one(_worker_db(), submission_id, slot, kinds=(kind,))
     finally:
         slot.close()
+        notifications.wait()  # this job's own process ends next: its e-mails and webhook calls go out first
     if status == "queued" and _redis_url:
         RedisQueue(_redis_url, _worker_db()).notify(submission_id)
     return status

@@ -12,7 +12,16 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from arena.db.models import Competition, Submission, Team, User
-from arena.server import announcements, audit, competitions, lifecycle, submissions, suite_releases, suites
+from arena.server import (
+    announcements,
+    audit,
+    competitions,
+    lifecycle,
+    notifications,
+    submissions,
+    suite_releases,
+    suites,
+)
 from arena.server.suites import HostedSuite
 
 
@@ -55,6 +64,7 @@ def reveal(session: Session, competition: Competition, user: User) -> None:
     """Publish the private leaderboard: final, never undone."""
     competitions.reveal(competition)
     audit.record(session, competition, user, "reveal")
+    notifications.revealed(session, competition)
 
 
 def archive(session: Session, competition: Competition, user: User) -> None:
@@ -97,25 +107,30 @@ def replace_task_with_upload(session: Session, competition: Competition, user: U
     return replace_task(session, competition, user, str(folder))
 
 
-def disqualify_submission(session: Session, submission: Submission, user: User, disqualified: bool = True) -> None:
-    """Take one submission off the board (``disqualified=False``: put it back)."""
-    submissions.disqualify(submission, disqualified)
+def disqualify_submission(
+    session: Session, submission: Submission, user: User, disqualified: bool = True, reason: str = ""
+) -> None:
+    """Take one submission off the board (``disqualified=False``: put it back); the team is shown the reason."""
+    submissions.disqualify(submission, disqualified, reason)
     audit.record(
         session,
         session.get_one(Competition, submission.competition_id),
         user,
         "disqualify" if disqualified else "restore",
-        f"submission #{submission.id}",
+        f"submission #{submission.id}"
+        + (f": {submission.disqualified_reason}" if submission.disqualified_reason else ""),
     )
 
 
 def disqualify_team(
-    session: Session, competition: Competition, user: User, team_id: int, disqualified: bool = True
+    session: Session, competition: Competition, user: User, team_id: int, disqualified: bool = True, reason: str = ""
 ) -> Team:
-    """Take a whole team off the board and stop its uploads (``disqualified=False``: restore it); returns it."""
+    """Take a whole team off the board and stop its uploads (``disqualified=False``: restore it); returns it. The
+    team's members are shown the reason."""
     team = submissions.team_in(session, competition, team_id)
-    submissions.disqualify_team(session, team, disqualified)
-    audit.record(session, competition, user, "disqualify" if disqualified else "restore", f"team {team.name}")
+    submissions.disqualify_team(session, team, disqualified, reason)
+    detail = f"team {team.name}" + (f": {team.disqualified_reason}" if team.disqualified_reason else "")
+    audit.record(session, competition, user, "disqualify" if disqualified else "restore", detail)
     return team
 
 
@@ -147,6 +162,7 @@ def announce(session: Session, competition: Competition, user: User, body: str) 
     """Publish an announcement on the competition's page."""
     announcements.post(session, competition, user, body)
     audit.record(session, competition, user, "announce", body[:80])
+    notifications.announced(session, competition, body.strip())
 
 
 def unannounce(session: Session, competition: Competition, user: User, announcement_id: int) -> None:
