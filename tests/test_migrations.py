@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, inspect, select, text
 from arena.db.database import Database
 from arena.db.migrate import FIRST_REVISION, current_revision, downgrade, head_revision, upgrade
 from arena.scoring.score import score_submission
-from arena.server import accounts, competitions, standings, submissions
+from arena.server import accounts, competitions, standings, submissions, team_changes
 from arena.tasks import load_task
 
 
@@ -169,6 +169,9 @@ def assert_usable(db: Database, filled: dict) -> None:
         assert submissions.slots_left(session, competition, submission.team) == competition.daily_limit
         # Revision 0017: a kept competition has no page of the organiser's yet; its description stays its overview.
         assert (competition.data_page, competition.rules_page, competition.timeline_page) == ("", "", "")
+        # Revision 0015: a kept competition takes the default merger deadline, and no merge request waits.
+        assert competition.merger_deadline is None and submission.team.name == "Analysts"
+        assert team_changes.merge_requests(session, submission.team) == ([], [])
         # Revision 0016: nobody must accept rules, nothing is taken late, no kept upload is a named reference model,
         # late or disqualified with a reason.
         assert not competition.rules_acceptance and not competition.late_submissions
