@@ -25,6 +25,7 @@ from arena.errors import ArenaError
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server.jobs import InProcessWorker, RedisQueue
 
+from . import answers_file as _answers_file  # noqa: F401  (adds the revealed answers file's routes)
 from . import api, api_accounts, api_suites, auth, web, web_organiser, web_suites  # noqa: F401  (api_accounts, api_suites add routes)
 from . import api_notifications as _notification_api  # noqa: F401  (adds the notification settings' API routes)
 from . import api_suite_exports as _export_api  # noqa: F401  (adds the board export's API route)
