@@ -193,7 +193,10 @@ def host():
 
 @bp.get("/competitions/<slug>")
 def get_competition(slug: str):
-    return jsonify(competition_json(competition_or_404(slug)))
+    """One competition, with its pages' Markdown as the organisers wrote it (the list leaves the pages out)."""
+    competition = competition_or_404(slug)
+    pages = {key: getattr(competition, key) or "" for key in competitions.PAGES}
+    return jsonify({**competition_json(competition), "pages": pages})
 
 
 @bp.patch("/competitions/<slug>")

@@ -76,6 +76,9 @@ SETTINGS = {
         "enum": ["rounded", "ladder"],
         "description": "what participants see of public scores: rounded, or the Ladder",
     },
+    "data_page": {"type": "string", "description": "the Data section's Markdown (the overview is description)"},
+    "rules_page": {"type": "string", "description": "the Rules section's Markdown"},
+    "timeline_page": {"type": "string", "description": "the Timeline section's Markdown"},
 }
 
 CONFIRM = {"confirm": {"type": "boolean", "description": "must be true: the action is hard or impossible to undo"}}

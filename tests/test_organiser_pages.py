@@ -102,6 +102,8 @@ def test_the_api_edits_pages_as_the_web_does_and_only_organisers_may(app, client
     )
     assert changed.status_code == 200, changed.get_json()
     assert competition(app).rules_page == "## Rules\n\nBe kind."
+    shown = client.get("/api/v1/competitions/parity").get_json()["pages"]
+    assert shown["rules_page"] == "## Rules\n\nBe kind." and shown["data_page"] == ""
     assert [d for a, d in log_of(app) if a == "settings"] == ["rules page edited (0 → 18 characters)"]
     huge = client.patch(
         "/api/v1/competitions/parity", json={"data_page": "x" * (competitions.MAX_PAGE_CHARS + 1)}, headers=auth(org)
