@@ -116,7 +116,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise ArenaError("no API token: pass --token or set ARENA_TOKEN (create a token on your account page).")
     if args.dry_run:
         return dry_run(args)
-    answer = submit_file(args.server, args.token, args.task, args.file, note=args.note, baseline=args.baseline)
+    answer = submit_file(
+        args.server,
+        args.token,
+        args.task,
+        args.file,
+        note=args.note,
+        baseline=args.baseline,
+        baseline_model=args.baseline_model or "",
+    )
     submission = answer["submission"]
     if answer.get("duplicate"):
         print(f"identical to submission #{submission['id']}: not counted again.")
@@ -356,7 +364,11 @@ def add_suite_commands(commands: argparse._SubParsersAction) -> None:
     score.set_defaults(func=cmd_suite_score)
     submit = suite.add_parser("submit", help="enter a model in a hosted suite: its card and one file per task")
     submit.add_argument("suite", help="the suite's name on the server, e.g. core")
-    submit.add_argument("dir", help="the folder holding TASK.csv (or .csv.gz, .parquet) for every task")
+    submit.add_argument(
+        "dir",
+        help="the folder holding TASK.csv (or .csv.gz, .parquet) for every task, or TASK.zip / TASK.py, the model's "
+        "program, for a task that runs code",
+    )
     submit.add_argument("--model", required=True, help="the model card (TOML or JSON)")
     submit.add_argument("--server", required=True, help="e.g. http://127.0.0.1:5000")
     submit.add_argument("--token", help="an API token (default: the ARENA_TOKEN environment variable)")
@@ -492,6 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("--note", default="")
     submit.add_argument("--baseline", action="store_true", help="mark as a reference baseline")
+    submit.add_argument(
+        "--baseline-model",
+        metavar="NAME",
+        help="a baseline's model name (implies --baseline): its own row on the board, 'baseline: NAME'",
+    )
     submit.add_argument("--wait", action="store_true", help="wait for the score and print it")
     submit.add_argument(
         "--dry-run",

@@ -70,13 +70,17 @@ def submit_file(
     note: str = "",
     baseline: bool = False,
     dry_run: bool = False,
+    baseline_model: str = "",
 ) -> dict:
     """Upload a predictions file (or a program) as multipart/form-data; returns the API's JSON answer.
 
     With ``dry_run`` a code competition runs the program on the public sample instead (never scored, no slot used):
-    the answer is ``{"dry_run": {...}}``, to follow with :func:`wait_for_dry_run`."""
+    the answer is ``{"dry_run": {...}}``, to follow with :func:`wait_for_dry_run`. ``baseline_model`` names the
+    reference model of a baseline (organisers): each model is a row of its own on the board, ``baseline: NAME``."""
     path = Path(path)
-    fields = {"note": note, "baseline": "1" if baseline else "0"}
+    fields = {"note": note, "baseline": "1" if baseline or baseline_model else "0"}
+    if baseline_model:
+        fields["baseline_model"] = baseline_model
     if dry_run:
         fields["dry_run"] = "true"
     body, content_type = _multipart(fields, [("file", path.name, path.read_bytes())])
@@ -93,9 +97,10 @@ def submit_suite(
     *,
     baseline: bool = False,
 ) -> dict:
-    """Enter a version of a model in a suite: ``files`` maps each task's key to its predictions file, ``card`` is
-    the model card (card.toml or card.json). All or nothing: the server lists every problem at once and keeps
-    nothing when there is one. Returns the API's JSON answer (the version, and each task's submission)."""
+    """Enter a version of a model in a suite: ``files`` maps each task's key to its predictions file (or, for a task
+    that runs code, its program: a .zip or .py the server runs on the hidden test inputs), ``card`` is the model
+    card (card.toml or card.json). All or nothing: the server lists every problem at once and keeps nothing when
+    there is one. Returns the API's JSON answer (the version, and each task's submission)."""
     card = Path(card)
     parts = [("card", card.name, card.read_bytes())]
     parts += [(key, Path(path).name, Path(path).read_bytes()) for key, path in files.items()]
@@ -144,11 +149,13 @@ def wait_for_dry_run(server: str, token: str, dry_run_id: int, timeout: float = 
         time.sleep(0.5)
 
 
-def predictions_in(folder: str | Path, keys: list[str] | None = None, suite: str = "") -> dict[str, Path]:
-    """Each task's predictions file in a folder, by task key (:func:`arena.suites.folders.prediction_files`); an
-    error listing every problem of the folder (against the suite's task ``keys`` when given) before anything is
-    sent."""
-    found, problems = prediction_files(folder, keys, suite=suite)
+def predictions_in(
+    folder: str | Path, keys: list[str] | None = None, suite: str = "", *, programs: bool = False
+) -> dict[str, Path]:
+    """Each task's predictions file in a folder, by task key (:func:`arena.suites.folders.prediction_files`; with
+    ``programs``, a task's program TASK.zip or TASK.py counts as its file); an error listing every problem of the
+    folder (against the suite's task ``keys`` when given) before anything is sent."""
+    found, problems = prediction_files(folder, keys, suite=suite, programs=programs)
     if problems:
         raise ArenaError(problems)
     return found
@@ -162,8 +169,9 @@ def suite_keys(server: str, token: str, suite: str) -> list[str]:
 
 def cmd_suite_submit(args) -> int:
     """``arena suite submit SUITE DIR --model CARD --server URL [--token] [--wait] [--baseline]``: enter the folder's
-    predictions (one TASK.csv per task) as a new version of the card's model; with --wait, print each task's
-    score and the model's place on the board."""
+    predictions (one TASK.csv per task, or TASK.zip / TASK.py, a program, for a task that runs code) as a new
+    version of the card's model; with --wait, print each task's score (and a program's time and memory) and the
+    model's place on the board."""
     import os
     import sys
 
@@ -174,7 +182,7 @@ def cmd_suite_submit(args) -> int:
         args.server,
         token,
         args.suite,
-        predictions_in(args.dir, suite_keys(args.server, token, args.suite), args.suite),
+        predictions_in(args.dir, suite_keys(args.server, token, args.suite), args.suite, programs=True),
         args.model,
         baseline=getattr(args, "baseline", False),
     )
@@ -193,7 +201,16 @@ def cmd_suite_submit(args) -> int:
         elif done["status"] == "scored":
             metric = done["metric"]
             ci = done["public_ci"] or [None, None]
-            print(f"  {key}: public {metric} {shown(done['public'][metric])} (95% CI [{shown(ci[0])}, {shown(ci[1])}])")
+            ran = done.get("run") or {}
+            measured = (
+                f"; ran {ran['wall_seconds']} s, {ran['peak_memory_mb']} MB peak"
+                if ran.get("wall_seconds") is not None
+                else ""
+            )
+            print(
+                f"  {key}: public {metric} {shown(done['public'][metric])} (95% CI [{shown(ci[0])}, {shown(ci[1])}])"
+                + measured
+            )
     row = _board_row(args.server, token, args.suite, answer["model"])
     if row is not None and row.get("aggregate") is not None:
         ci = row["aggregate_ci"]

@@ -179,7 +179,13 @@ def main(args: argparse.Namespace) -> int:
         from arena.client import submit_file, wait_for_score
 
         answer = submit_file(
-            args.server, args.token, run.task.name, out, note=f"baseline {run.model}, seed {config.seed}", baseline=True
+            args.server,
+            args.token,
+            run.task.name,
+            out,
+            note=f"baseline {run.model}, seed {config.seed}",
+            baseline=True,
+            baseline_model=run.model,  # its own row on the board: "baseline: cnn"
         )
         result = wait_for_score(args.server, args.token, answer["submission"]["id"])
         print(

@@ -36,7 +36,12 @@ MAX_KEPT = 64
 """Answers kept per process; the least recently used goes first."""
 MAX_KEPT_BYTES = 64 * 2**20
 """Bytes of answers kept per process, all together; an answer larger than this is not kept."""
-KNOWN_ARGUMENTS = {"board": {"public", "private"}, "teams": {"all"}, "format": {"csv"}}
+KNOWN_ARGUMENTS = {
+    "board": {"public", "private"},
+    "teams": {"all"},
+    "format": {"csv"},
+    "view": {"baselines-ranked", "late"},
+}
 """The query arguments, and their values, that an answer may be kept for: an answer to made-up ones is made
 afresh every time, so they can neither fill memory nor push out the answers every visitor asks for."""
 

@@ -8,7 +8,7 @@ from flask import abort, g, send_file
 
 from arena.db.models import Competition
 from arena.errors import ArenaError
-from arena.server import competitions, downloads, lifecycle, standings
+from arena.server import competitions, downloads, lifecycle, rules_acceptance, standings
 
 from .auth import db_session
 
@@ -30,10 +30,22 @@ def board_csv(rule: standings.RankRule) -> Callable[[list[standings.Standing]], 
     return lambda board: standings.to_csv(board, rule).encode()
 
 
+def board_view(args) -> str:
+    """The board view a request asks for (``?view=baselines-ranked`` or ``?view=late``; none: the competition's
+    board), or a 400 that names the views."""
+    view = args.get("view", "")
+    if view not in standings.VIEWS:
+        shown = ", ".join(repr(name) for name in standings.VIEWS if name)
+        abort(400, description=f"there is no board view {view[:40]!r}; ask for {shown}, or none for the board.")
+    return view
+
+
 def send_data_file(slug: str, name: str):
     """train.csv, test.csv (no labels) or sample_submission.csv (in a code competition public_sample.csv instead of
-    test.csv), and starting_kit.zip where the task declares a starting kit; anything else is a 404."""
+    test.csv), and starting_kit.zip where the task declares a starting kit; anything else is a 404. Where the
+    competition asks participants to accept its rules, only those who have get a file."""
     competition = competition_or_404(slug)
+    rules_acceptance.require_accepted(db_session(), competition, g.get("user"), doing="downloading the data")
     try:
         path = downloads.download_path(competition, name)
     except downloads.Withheld as exc:  # the hidden test inputs of a code competition

@@ -33,6 +33,7 @@ from arena.server.split_facts import split_of
 
 from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
+from .history_chart import history_chart
 from .kept_responses import keep_competition, keep_every
 from .organiser_forms import HostForm, ReplaceTaskForm, TeamLimitForm
 from .shared import board_csv, board_view, competition_or_404, send_data_file
@@ -337,27 +338,6 @@ def select_final(slug: str, submission_id: int):
             abort(403, description="you can only choose your own team's submissions.")
         submissions.set_selected(session, submission, form_bool(request.form, "selected", False))
     return redirect(url_for("web.my_submissions", slug=slug))
-
-
-def history_chart(rows: list[dict], width: int = 560, height: int = 160) -> dict | None:
-    """Points of an inline SVG line of public scores over time (oldest first): no JavaScript needed."""
-    scored = [r for r in reversed(rows) if r["public"] and r["public"].get(r["metric"]) is not None]
-    if len(scored) < 2:
-        return None
-    values = [r["public"][r["metric"]] for r in scored]
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = (width - 40) / (len(values) - 1)
-    points = [(20 + i * step, height - 20 - (v - low) / span * (height - 40)) for i, v in enumerate(values)]
-    return {
-        "width": width,
-        "height": height,
-        "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
-        "dots": [(x, y, r["id"], v) for (x, y), r, v in zip(points, scored, values)],
-        "low": low,
-        "high": high,
-        "metric": scored[0]["metric"],
-    }
 
 
 # --- organisers ------------------------------------------------------------------------

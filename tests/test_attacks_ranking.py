@@ -148,10 +148,11 @@ def test_the_split_is_frozen_once_a_submission_is_scored(client, people):
     upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9))
     people.drain()
     refused = client.patch("/api/v1/competitions/mnist1d", json={"public_fraction": 0.5}, headers=auth(org))
-    assert refused.status_code == 400 and "split is frozen at 0.4" in refused.get_json()["problems"][0]
+    problem = refused.get_json()["problems"][0]
+    assert refused.status_code == 400 and "submissions have been scored on it" in problem and "40% public" in problem
     people.login("org")
     form = client.post("/c/mnist1d/admin/settings", data={"csrf_token": people.csrf(), "public_fraction": "0.2"})
-    assert form.status_code == 400 and b"split is frozen" in form.data
+    assert form.status_code == 400 and b"split stays at 40% public" in form.data
     unchanged = client.patch(
         "/api/v1/competitions/mnist1d", json={"public_fraction": 0.4, "daily_limit": 9}, headers=auth(org)
     )

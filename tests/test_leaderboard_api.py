@@ -76,8 +76,8 @@ def test_best_per_team_and_baseline_marked(client, people):
     upload(client, bob, "mnist1d", predictions_csv("mnist1d", 0.8, 3), baseline="1")
     people.drain()
     rows = board(client)["rows"]
-    assert [r["team"] for r in rows] == ["ada", "bob"]
-    assert rows[0]["entries"] == 2 and rows[1]["is_baseline"]
+    assert [r["team"] for r in rows] == ["ada", "baseline"]  # a baseline is a reference row, not bob's team
+    assert rows[0]["entries"] == 2 and rows[1]["is_baseline"] and rows[1]["rank"] is None
     assert rows[0]["score"] > 0.85
 
 

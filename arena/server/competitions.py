@@ -542,7 +542,16 @@ def sync_task_versions(session: Session, *, before_new_version: NewVersionHook |
             if before_new_version is not None:
                 before_new_version(session, competition)
             _pin(competition, source, task)
-            _adopt(session, competition, task)
+            queued = _adopt(session, competition, task)
+            audit.record(
+                session,
+                competition,
+                None,
+                "replace",
+                f"task version {competition.task_version} found at the server's start; {queued} submissions queued "
+                "for rescoring",
+                by="(Arena)",
+            )
             changed.append(competition.slug)
             continue
         if current.snapshot_folder(competition.task_ref) is not None and not snapshots.is_snapshot(

@@ -23,6 +23,7 @@ from arena.server import code_runs, files, slots
 from arena.server.claims import worker_name
 from arena.server.competitions import CompetitionError, accepting_submissions, is_code
 from arena.server.files import path_for
+from arena.server.rules_acceptance import require_accepted
 from arena.server.submissions import MAX_ATTEMPTS, LimitError, daily_limit
 from arena.server.teams import locked, team_for_upload
 from arena.server.uploads import check_program
@@ -53,6 +54,7 @@ def request(
     """
     received = files.receive(stream, max_bytes)
     try:
+        require_accepted(session, competition, user, doing="a dry run")
         if not is_code(competition):
             raise CompetitionError(
                 "dry runs are for code competitions: this competition takes predictions files, which are checked "

@@ -42,6 +42,25 @@ def state_of(competition: Competition, now: datetime | None = None) -> str:
     return "open"
 
 
+def uploads_state(competition: Competition, now: datetime | None = None) -> str:
+    """Whether uploads are taken now, in a few words beside the state (a draft is never called open)."""
+    from arena.server.submissions import takes_late
+
+    now = now or utcnow()
+    state = state_of(competition, now)
+    if state == "draft":
+        return "not open yet: participants cannot see it"
+    if state == "archived":
+        return "kept for reference: no uploads"
+    if state == "scheduled":
+        return f"opens {competition.starts_at:%Y-%m-%d %H:%M} UTC"
+    if state == "open":
+        return "taking submissions"
+    if takes_late(competition, now):
+        return "taking late submissions (never ranked)"
+    return "closed by the organisers" if not competition.is_open else "no uploads"
+
+
 def visible(competition: Competition, user: User | None) -> bool:
     """Drafts are for organisers only."""
     return competition.lifecycle != "draft" or bool(user is not None and user.is_organiser)

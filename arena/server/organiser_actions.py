@@ -18,6 +18,7 @@ from arena.server import (
     competitions,
     lifecycle,
     notifications,
+    stages,
     submissions,
     suite_releases,
     suites,
@@ -25,10 +26,16 @@ from arena.server import (
 from arena.server.suites import HostedSuite
 
 
-def host(session: Session, user: User, task_ref: str, *, described: str | None = None, **settings) -> Competition:
-    """Host a task (see :func:`competitions.host`); the log names it as ``described``, or by its reference."""
+def host(
+    session: Session, user: User | None, task_ref: str, *, described: str | None = None, **settings
+) -> Competition:
+    """Host a task (see :func:`competitions.host`); the log names it as ``described``, or by its reference. A bundle
+    of phases hosts a stage per phase, and each stage's log says so."""
     competition = competitions.host(session, task_ref, **settings)
-    _hosted(session, competition, user, described or task_ref)
+    session.flush()
+    hosted = [other for other, _ in stages.siblings(session, competition) if other.id >= competition.id]
+    for each in hosted or [competition]:
+        _hosted(session, each, user, described or task_ref)
     return competition
 
 
@@ -50,7 +57,7 @@ def host_uploaded_bundle(
     return competition
 
 
-def _hosted(session: Session, competition: Competition, user: User, described: str) -> None:
+def _hosted(session: Session, competition: Competition, user: User | None, described: str) -> None:
     audit.record(session, competition, user, "host", f"{described} as {lifecycle.state_of(competition)}")
 
 

@@ -37,18 +37,23 @@ def shakeup(session: Session, competition: Competition) -> dict:
             "the shake-up is published at the reveal; this competition's private board is not revealed yet."
         )
     private = board_for(session, competition, True)
-    public_rank = {standing.team: standing.rank for standing in board_for(session, competition, False)}
+    public_rank = {  # a reference model's row (drawn unranked) is no team: it neither moves nor is moved past
+        standing.team: standing.rank for standing in board_for(session, competition, False) if standing.rank is not None
+    }
     moves = []
     for standing in private:
+        rank = standing.rank
+        if rank is None:
+            continue
         before = public_rank.get(standing.team)
         span = standing.rank_interval
-        beyond = standing.rank <= TOP and before is not None and span is not None and not span[0] <= before <= span[1]
+        beyond = rank <= TOP and before is not None and span is not None and not span[0] <= before <= span[1]
         moves.append(
             Move(
                 standing.team,
                 before,
-                standing.rank,
-                None if before is None else before - standing.rank,
+                rank,
+                None if before is None else before - rank,
                 (span[0], span[1]) if span else None,
                 beyond,
             )

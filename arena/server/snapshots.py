@@ -91,7 +91,19 @@ def facts(task: TaskInterface) -> dict:
         "phase_name": getattr(spec, "phase_name", ""),
         "scoring_timeout": task.scoring_timeout,
         "code": _code_facts(spec),
+        "usage": _usage(task),
     }
+
+
+def _usage(task: TaskInterface) -> dict[str, int] | None:
+    """The answer file's Usage column counted (public, private, ignored rows), or None where the split's fraction
+    decides (no Usage column, or a task without an answer key of its own, such as a scoring program's)."""
+    from arena.server.split_facts import usage_counts
+
+    try:
+        return usage_counts(task.answer_key)
+    except (AttributeError, ArenaError, OSError):
+        return None
 
 
 def _code_facts(spec) -> dict | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -26,7 +27,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Standing:
-    rank: int
+    rank: int | None  # None: a reference model's row, drawn at its score but not ranked among the teams
     team: str
     score: float | None
     ci_low: float | None
@@ -34,7 +35,8 @@ class Standing:
     submission_id: int
     entries: int
     is_baseline: bool
-    submitted_at: str
+    submitted_at: str  # when the submission shown (the ranked one) was uploaded
+    last_submitted_at: str = ""  # when the team's latest scored upload was made
     values: dict = dataclass_field(default_factory=dict)  # a Codabench bundle's leaderboard columns, by key
     auto_selected: bool = False  # private board: the team chose no finals, so its best public ones were judged
     rank_interval: tuple[int, int] | None = None  # 95% range of ranks over joint resamples of the rows
@@ -92,49 +94,63 @@ def rank_rule(competition: Competition) -> RankRule:
     )
 
 
-def _eligible_where(competition: Competition) -> tuple:
+def _eligible_where(competition: Competition, *, reference: bool = False, late: bool = False) -> tuple:
+    """A submission on a board: scored, not disqualified; a team's (or with ``reference`` a reference model's),
+    made before the end (or with ``late`` after it: the late board's)."""
     return (
         Submission.competition_id == competition.id,
         Submission.disqualified.is_(False),
         Team.disqualified.is_(False),
         Submission.status != "failed",
         Submission.score.is_not(None),
+        Submission.is_baseline.is_(reference),
+        Submission.late.is_(late),
     )
 
 
-def _chosen(session: Session, competition: Competition, *, higher: bool, private: bool) -> list[tuple[Submission, int]]:
-    """Each team's board submission and its number of entries, chosen in the database.
+def _chosen(
+    session: Session,
+    competition: Competition,
+    *,
+    higher: bool,
+    private: bool,
+    reference: bool = False,
+    late: bool = False,
+) -> list[tuple[Submission, int, datetime]]:
+    """Each team's board submission, its number of entries and when its latest one came, chosen in the database.
 
     A window ranks every team's eligible submissions by public score (then the earliest);
-    only the chosen rows, and on the private board the few chosen finals, are loaded.
+    only the chosen rows, and on the private board the few chosen finals, are loaded. With ``reference``
+    the rows are the reference models' (one per model's name, whoever uploaded it), each its best public one.
     """
 
     def order(column) -> tuple:
         return (column.is_(None), column.desc() if higher else column.asc(), Submission.created_at, Submission.id)
 
+    group = Submission.baseline_model if reference else Submission.team_id
     ranked = (
         select(
             Submission.id,
-            Submission.team_id,
-            func.row_number()
-            .over(partition_by=Submission.team_id, order_by=order(Submission.public_primary))
-            .label("place"),
-            func.count().over(partition_by=Submission.team_id).label("entries"),
+            group.label("row_key"),
+            func.row_number().over(partition_by=group, order_by=order(Submission.public_primary)).label("place"),
+            func.count().over(partition_by=group).label("entries"),
+            func.max(Submission.created_at).over(partition_by=group).label("latest"),
         )
         .join(Team, Team.id == Submission.team_id)
-        .where(*_eligible_where(competition))
+        .where(*_eligible_where(competition, reference=reference, late=late))
         .subquery()
     )
     best = {
-        team_id: (submission_id, entries)
-        for submission_id, team_id, entries in session.execute(
-            select(ranked.c.id, ranked.c.team_id, ranked.c.entries).where(ranked.c.place == 1)
+        row_key: (submission_id, entries, latest)
+        for submission_id, row_key, entries, latest in session.execute(
+            select(ranked.c.id, ranked.c.row_key, ranked.c.entries, ranked.c.latest).where(ranked.c.place == 1)
         )
     }
-    if private:  # a team's best final on private rows; among its best public ones (up to the limit) if it chose none
+    # A team's best final on private rows; among its best public ones (up to the limit) if it chose none.
+    if private and not reference:
         finals = (
             select(Submission.id, Submission.team_id)
-            .where(*_eligible_where(competition), Submission.selected.is_(True))
+            .where(*_eligible_where(competition, late=late), Submission.selected.is_(True))
             .join(Team, Team.id == Submission.team_id)
             .order_by(*order(Submission.private_primary))
         )
@@ -150,34 +166,53 @@ def _chosen(session: Session, competition: Competition, *, higher: bool, private
         for submission_id, team_id in session.execute(auto):
             picked.setdefault(team_id, submission_id)
         best = {
-            team_id: (picked.get(team_id, submission_id), entries) for team_id, (submission_id, entries) in best.items()
+            team_id: (picked.get(team_id, submission_id), entries, latest)
+            for team_id, (submission_id, entries, latest) in best.items()
         }
-    ids = [submission_id for submission_id, _ in best.values()]
+    ids = [submission_id for submission_id, _, _ in best.values()]
     rows: dict[int, Submission] = {}
     for start in range(0, len(ids), 500):
         rows.update(
             (s.id, s) for s in session.scalars(select(Submission).where(Submission.id.in_(ids[start : start + 500])))
         )
-    return [(rows[submission_id], entries) for submission_id, entries in best.values()]
+    return [(rows[submission_id], entries, _naive(latest)) for submission_id, entries, latest in best.values()]
+
+
+def _naive(moment) -> datetime:
+    """A window's MAX(created_at) as the column's own naive UTC datetime (SQLite hands back text)."""
+    if isinstance(moment, str):
+        return datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def board_order(
     session: Session, competition: Competition, *, private: bool
 ) -> tuple[list[tuple[Submission, int]], str]:
     """Each team's board submission and its number of entries, in board order, and the score field shown:
-    the private score, the Ladder's released score, or the public score."""
+    the private score, the Ladder's released score, or the public score. Reference models are not teams."""
+    rows, field = _board_rows(session, competition, private=private)
+    return [(submission, entries) for submission, entries, _ in rows], field
+
+
+def _sort_key(higher: bool) -> Callable[[float | None, datetime], tuple]:
+    def key(value: float | None, when: datetime) -> tuple:
+        return (value is None, -(value or 0.0) if higher else (value or 0.0), when)
+
+    return key
+
+
+def _board_rows(
+    session: Session, competition: Competition, *, private: bool, late: bool = False
+) -> tuple[list[tuple[Submission, int, datetime]], str]:
+    """The teams' rows in board order (with each team's latest upload) and the score field shown."""
     higher = competition.higher_is_better
-
-    def key(value: float | None, when) -> tuple:
-        missing = value is None
-        return (missing, -(value or 0.0) if higher else (value or 0.0), when)
-
-    chosen = _chosen(session, competition, higher=higher, private=private)
-    ladder = competition.feedback == "ladder" and not private
+    chosen = _chosen(session, competition, higher=higher, private=private, late=late)
+    ladder = competition.feedback == "ladder" and not private and not late
     if ladder:
         chosen = ladder_choice(session, competition, chosen, higher=higher)
     field = "private_primary" if private else ("ladder_public" if ladder else "public_primary")
-    chosen.sort(key=lambda pair: key(getattr(pair[0], field), pair[0].created_at))
+    key = _sort_key(higher)
+    chosen.sort(key=lambda row: key(getattr(row[0], field), row[0].created_at))
     return chosen, field
 
 
@@ -189,60 +224,134 @@ def rank_statistics(competition: Competition, submissions: list[Submission], *, 
     return ranks.stored(competition, submissions, private=private)
 
 
-def best_per_team(session: Session, competition: Competition, *, private: bool) -> list[Standing]:
+def best_per_team(
+    session: Session, competition: Competition, *, private: bool, rank_baselines: bool = False, late: bool = False
+) -> list[Standing]:
     """Ranked standings. Public: each team's best public score. Private: the best private score
     among the team's chosen finals or, if it chose none, among its best public submissions up to the
-    selection limit (as Kaggle auto-selects). The task is never loaded: its direction and columns are stored."""
+    selection limit (as Kaggle auto-selects). The task is never loaded: its direction and columns are stored.
+
+    Each reference model (a baseline, by its name) is a row of its own drawn at its score without a rank, as
+    Kaggle draws its benchmark rows; ``rank_baselines`` ranks them among the teams instead (a view only: the
+    teams' own ranks, rank intervals, shake-up and medals never count them). With ``late`` the rows are the
+    teams' late submissions (after the end), none ranked: the late board never touches the competition's."""
     # A Codabench/CodaLab stage takes its direction (and its extra columns) from the bundle's leaderboard.
     facts = facts_of(competition)
     columns = [column["key"] for column in facts.get("columns", ())]
-    chosen, field = board_order(session, competition, private=private)
-    ladder = field == "ladder_public"
+    chosen, field = _board_rows(session, competition, private=private, late=late)
     teams = {t.id: t.name for t in session.scalars(select(Team).where(Team.competition_id == competition.id))}
-    shown = [rounded(getattr(submission, field)) for submission, _ in chosen]
-    places = shared_ranks(shown)
-    statistics = rank_statistics(competition, [submission for submission, _ in chosen], private=private)
+    shown = [rounded(getattr(submission, field)) for submission, _, _ in chosen]
+    places: list[int | None] = list(shared_ranks(shown))
+    statistics = (
+        RankStatistics.none(len(chosen))
+        if late
+        else rank_statistics(competition, [submission for submission, _, _ in chosen], private=private)
+    )
     rule = rank_rule(competition)
     utility: list[float | None] = [None] * len(chosen)
     if rule.rule == "utility":
-        utility = utility_of(competition, [submission for submission, _ in chosen], shown)
+        utility = utility_of(competition, [submission for submission, _, _ in chosen], shown)
         order = sorted(range(len(chosen)), key=lambda i: (utility[i] is None, -(utility[i] or 0.0), i))
         chosen, shown, utility = [chosen[i] for i in order], [shown[i] for i in order], [utility[i] for i in order]
         placed: list[float | None] = [value for value in utility if value is not None]
         others = shared_ranks(shown[len(placed) :])  # after every placed team, in the order of their scores
-        places = shared_ranks(placed) + [len(placed) + place for place in others]
+        places = [*shared_ranks(placed), *(len(placed) + place for place in others)]
         statistics = RankStatistics.none(len(chosen))  # the rank intervals are the score's, not the utility's
-    standings = []
-    for index, (submission, entries) in enumerate(chosen):
-        score = submission.score
-        if score is None:  # the board takes scored submissions only
-            raise ValueError(f"submission {submission.id} is on the board of {competition.slug!r} without a score")
-        ci = (None, None) if ladder else score["private_ci" if private else "public_ci"]
-        standings.append(
-            Standing(
-                rank=places[index],
-                team=teams[submission.team_id],
-                score=shown[index],
-                rank_interval=statistics.intervals[index],
-                indistinguishable_from_next=statistics.close[index],
-                rank_interval_pending=statistics.pending,
-                ci_low=rounded(ci[0]),
-                ci_high=rounded(ci[1]),
-                submission_id=submission.id,
-                entries=entries,
-                is_baseline=submission.is_baseline,
-                submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
-                values={key: rounded(score["private" if private else "public"].get(key)) for key in columns},
-                auto_selected=private and not submission.selected,
-                **(_measurements(submission) if rule.measured else {}),
-                utility=utility[index],
-            )
+    if late:
+        places = [None] * len(chosen)
+    common = {"private": private, "ladder": field == "ladder_public", "columns": columns, "rule": rule}
+    standings = [
+        _standing(
+            competition,
+            submission,
+            common,
+            rank=places[index],
+            team=teams[submission.team_id],
+            score=shown[index],
+            entries=entries,
+            latest=latest,
+            rank_interval=statistics.intervals[index],
+            indistinguishable_from_next=statistics.close[index],
+            rank_interval_pending=statistics.pending,
+            utility=utility[index],
         )
-    return standings
+        for index, (submission, entries, latest) in enumerate(chosen)
+    ]
+    if late:
+        return standings
+    references = [
+        _standing(
+            competition,
+            submission,
+            common,
+            rank=None,
+            team=reference_name(submission.baseline_model),
+            score=rounded(submission.private_primary if private else submission.public_primary),
+            entries=entries,
+            latest=latest,
+            ladder=False,
+        )
+        for submission, entries, latest in _chosen(
+            session, competition, higher=competition.higher_is_better, private=private, reference=True
+        )
+    ]
+    return with_references(standings, references, competition.higher_is_better, ranked=rank_baselines, rule=rule)
 
 
-def _measurements(submission: Submission) -> dict[str, float | None]:
-    return {name: _measure(getattr(submission, name)) for name in MEASURED}
+def reference_name(model: str) -> str:
+    """A reference model's row on the board: ``baseline: cnn`` (``baseline`` for one uploaded without a name)."""
+    return f"baseline: {model}" if model else "baseline"
+
+
+def _standing(competition: Competition, submission: Submission, common: dict, **row) -> Standing:
+    score = submission.score
+    if score is None:  # the board takes scored submissions only
+        raise ValueError(f"submission {submission.id} is on the board of {competition.slug!r} without a score")
+    private, rule = common["private"], common["rule"]
+    ci = (None, None) if row.pop("ladder", common["ladder"]) else score["private_ci" if private else "public_ci"]
+    latest = row.pop("latest")
+    return Standing(
+        ci_low=rounded(ci[0]),
+        ci_high=rounded(ci[1]),
+        submission_id=submission.id,
+        is_baseline=submission.is_baseline,
+        submitted_at=submission.created_at.strftime("%Y-%m-%d %H:%M"),
+        last_submitted_at=latest.strftime("%Y-%m-%d %H:%M"),
+        values={key: rounded(score["private" if private else "public"].get(key)) for key in common["columns"]},
+        auto_selected=private and not submission.selected and not submission.is_baseline,
+        wall_seconds=_measure(submission.wall_seconds) if rule.measured else None,
+        cpu_seconds=_measure(submission.cpu_seconds) if rule.measured else None,
+        peak_memory_mb=_measure(submission.peak_memory_mb) if rule.measured else None,
+        **row,
+    )
+
+
+def with_references(
+    teams: list[Standing], references: list[Standing], higher: bool, *, ranked: bool, rule: RankRule
+) -> list[Standing]:
+    """The teams' rows with the reference models' rows drawn where their scores fall (after a team with the same
+    score). Unranked, the teams keep their ranks and intervals; ranked (a view that counts reference models as
+    teams), every row takes its place by shown score and no row shows a rank interval, as the intervals were
+    computed among the teams alone. Under a utility rule the reference rows (predictions files: no run measured)
+    come last, unranked."""
+    if not references:
+        return teams
+    if rule.rule == "utility":
+        return teams + references
+    key = _sort_key(higher)
+    rows = sorted(
+        [(key(row.score, datetime.min), 0, i, row) for i, row in enumerate(teams)]
+        + [(key(row.score, datetime.min), 1, i, row) for i, row in enumerate(references)],
+        key=lambda item: item[:3],
+    )
+    merged = [row for *_, row in rows]
+    if not ranked:
+        return merged
+    places = shared_ranks([row.score for row in merged])
+    return [
+        replace(row, rank=place, rank_interval=None, indistinguishable_from_next=False, rank_interval_pending=False)
+        for row, place in zip(merged, places)
+    ]
 
 
 def utility_of(
@@ -278,8 +387,8 @@ def _cost(value: float | None) -> Cost:
 
 
 def ladder_choice(
-    session: Session, competition: Competition, chosen: list[tuple[Submission, int]], *, higher: bool
-) -> list[tuple[Submission, int]]:
+    session: Session, competition: Competition, chosen: list[tuple[Submission, int, datetime]], *, higher: bool
+) -> list[tuple[Submission, int, datetime]]:
     """Under the Ladder each team shows the submission that last moved its public score, never its hidden best."""
     steps = session.scalars(
         select(Submission)
@@ -296,8 +405,8 @@ def ladder_choice(
         if better:
             best[submission.team_id] = (value, submission)
     return [
-        (best[submission.team_id][1] if submission.team_id in best else submission, entries)
-        for submission, entries in chosen
+        (best[submission.team_id][1] if submission.team_id in best else submission, entries, latest)
+        for submission, entries, latest in chosen
     ]
 
 
@@ -308,10 +417,11 @@ def final_boards(
     private rank: positive climbed; None for a team absent from the public board)."""
     private = best_per_team(session, competition, private=True)
     public = best_per_team(session, competition, private=False)
-    public_rank = {standing.team: standing.rank for standing in public}
+    public_rank = {standing.team: standing.rank for standing in public if standing.rank is not None}
     changes = {
         standing.team: (public_rank[standing.team] - standing.rank if standing.team in public_rank else None)
         for standing in private
+        if standing.rank is not None  # a reference model's row moves no team
     }
     return private, public, changes
 
@@ -359,11 +469,11 @@ def to_csv(standings: list[Standing], rule: RankRule | None = None) -> str:
 
 
 def board(
-    session: Session, competition: Competition, user, *, private: bool | None = None
+    session: Session, competition: Competition, user, *, private: bool | None = None, view: str = ""
 ) -> tuple[bool, list[Standing]]:
     """The board this user may see: private after reveal (or for organisers who ask), else public."""
     show_private = shows_private(competition, user, private)
-    return show_private, list(board_for(session, competition, show_private))
+    return show_private, list(board_for(session, competition, show_private, view=view))
 
 
 def shows_private(competition: Competition, user, private: bool | None = None) -> bool:
@@ -391,22 +501,45 @@ def team_count(session: Session, competition: Competition) -> int:
     return cached(session, competition, ("teams",), count)
 
 
+VIEWS = ("", "baselines-ranked", "late")
+"""How a board may be viewed: the competition's (reference models drawn unranked), the same with the reference
+models ranked among the teams, and the late board (the teams' submissions after the end, none ranked)."""
+
+
 def derived(
-    session: Session, competition: Competition, show_private: bool, name: str, make: Callable[[list[Standing]], T]
+    session: Session,
+    competition: Competition,
+    show_private: bool,
+    name: str,
+    make: Callable[[list[Standing]], T],
+    *,
+    view: str = "",
 ) -> T:
     """Something made from a board (its JSON, CSV or rendered table), kept as long as the board is."""
     return cached(
         session,
         competition,
-        ("derived", name, show_private),
-        lambda: make(board_for(session, competition, show_private)),
+        ("derived", name, show_private, view),
+        lambda: make(board_for(session, competition, show_private, view=view)),
     )
 
 
-def board_for(session: Session, competition: Competition, show_private: bool) -> list[Standing]:
-    """The public or private board, kept per board generation (the caller has checked who may see it)."""
+def board_for(session: Session, competition: Competition, show_private: bool, *, view: str = "") -> list[Standing]:
+    """The public or private board in one of :data:`VIEWS`, kept per board generation (the caller has checked who
+    may see it)."""
+    if view not in VIEWS:
+        raise ValueError(f"no board view {view!r}; the views are {VIEWS}")
     return cached(
-        session, competition, ("board", show_private), lambda: best_per_team(session, competition, private=show_private)
+        session,
+        competition,
+        ("board", show_private, view),
+        lambda: best_per_team(
+            session,
+            competition,
+            private=show_private,
+            rank_baselines=view == "baselines-ranked",
+            late=view == "late",
+        ),
     )
 
 
@@ -476,6 +609,9 @@ def submission_summary(submission: Submission, *, show_private: bool) -> dict:
         "is_baseline": submission.is_baseline,
         "selected": submission.selected,
         "disqualified": submission.disqualified,
+        "disqualified_reason": submission.disqualified_reason if submission.disqualified else "",
+        "late": submission.late,
+        "baseline_model": submission.baseline_model,
         "problems": submission.problems or [],
         "metric": score.get("primary"),
         "public": None,

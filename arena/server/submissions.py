@@ -12,6 +12,7 @@ slot, as on other platforms, while a failure of the sandbox is ours and costs no
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -103,24 +104,42 @@ def accept(
     note: str = "",
     is_baseline: bool = False,
     now: datetime | None = None,
+    program: bool | None = None,
+    baseline_model: str = "",
 ) -> Accepted:
     """Record an upload as ``queued``, enforcing the daily and total limits of the uploader's team.
+
+    ``program`` says whether the upload is a program to run (a code run, whose job runs it before scoring its
+    predictions) or a predictions file; by default, what the competition takes. A suite's model may give a program
+    for a task that declares code while its competition takes files from everyone else.
 
     Call inside a transaction: the team row is locked (``FOR UPDATE`` on PostgreSQL,
     ``BEGIN IMMEDIATE`` on SQLite), so N parallel uploads against a limit of N
     cannot all pass the check.
+
+    After the end, where the organisers allow late submissions, the upload is taken as a late one (its own
+    board, never ranked), under the same limits. A reference model's upload (``is_baseline``, organisers only)
+    names its model (``baseline_model``): each model is a row of its own on the board.
     """
+    from arena.server.rules_acceptance import require_accepted
+
     now = now or utcnow()
-    if is_baseline and not user.is_organiser:
+    program = competition.submission_kind == "code" if program is None else program
+    if (is_baseline or baseline_model) and not user.is_organiser:
         raise CompetitionError("only organisers may mark an upload as a baseline; upload it without the baseline flag.")
+    baseline_model = reference_model_name(baseline_model)
+    is_baseline = is_baseline or bool(baseline_model)
     is_open, why = accepting_submissions(competition, now)
-    if not is_open:
+    late = not is_open and takes_late(competition, now)
+    if not is_open and not late:
         raise CompetitionError(why)
+    require_accepted(session, competition, user, doing="submitting")
     team = locked(session, Team, team_for_upload(session, competition, user).id)  # its limit and state, now
     if team.disqualified:
         raise CompetitionError(
             f"team '{team.name}' was disqualified by the organisers of this competition "
-            "and cannot submit; ask them if you think this is a mistake."
+            + (f"({team.disqualified_reason}) " if team.disqualified_reason else "")
+            + "and cannot submit; ask them if you think this is a mistake."
         )
     day = now.strftime("%Y-%m-%d")
     failures = uncharged_failures(session, team, competition, day)
@@ -142,7 +161,7 @@ def accept(
             f"New slots open at {tomorrow} 00:00 UTC. "
             + (
                 "A program that fails on the test inputs counts; a dry run on the public sample does not."
-                if competition.submission_kind == "code"
+                if program
                 else "Invalid files do not count."
             )
         )
@@ -162,11 +181,40 @@ def accept(
         utc_day=day,
         created_at=now,
         is_baseline=is_baseline,
-        run_status="queued" if competition.submission_kind == "code" else None,
+        baseline_model=baseline_model,
+        late=late,
+        run_status="queued" if program else None,
     )
     session.add(submission)
     session.flush()
     return Accepted(submission, duplicate=False)
+
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+"""A reference model's name as its board row shows it (``baseline: cnn``): a short word, no spaces."""
+
+
+def reference_model_name(name: str) -> str:
+    """The reference model's name, checked ("" for a baseline uploaded without one)."""
+    name = (name or "").strip()
+    if name and not MODEL_NAME.fullmatch(name):
+        raise CompetitionError(
+            "a baseline's model name must be 1 to 64 letters, digits or . _ + - (starting with a letter or digit), "
+            f"such as cnn or resnet-18; got {name[:80]!r}."
+        )
+    return name
+
+
+def takes_late(competition: Competition, now: datetime) -> bool:
+    """Whether an upload now is a late submission: the competition has ended, is published (not a draft nor
+    archived, not closed by hand) and its organisers allow late submissions."""
+    return bool(
+        competition.late_submissions
+        and competition.lifecycle == "published"
+        and competition.is_open
+        and competition.ends_at is not None
+        and now >= competition.ends_at
+    )
 
 
 def slots_left(session: Session, competition: Competition, team: Team | None, now: datetime | None = None) -> int:
@@ -244,6 +292,11 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
     lock(session, Team, submission.team_id)
     session.refresh(submission)
     if selected:
+        if submission.late:
+            raise CompetitionError(
+                "a late submission is never ranked with the competition's, so it cannot be a final; choose one "
+                "made before the end."
+            )
         if submission.status != "scored" or submission.disqualified:
             raise CompetitionError("only scored, non-disqualified submissions can be chosen as finals.")
         chosen = session.scalars(
@@ -564,17 +617,38 @@ def clear_failures(session: Session, competition: Competition, team: Team, now: 
     return count
 
 
-def disqualify(submission: Submission, disqualified: bool = True) -> None:
-    """Take one submission off the board (or put it back)."""
+MAX_REASON = 500
+"""The most characters of the reason for a disqualification, which the team is shown."""
+
+
+def disqualification_reason(reason: str | None, disqualified: bool) -> str:
+    """The reason kept with a disqualification ("" on a restore), checked: the team reads it, so it says why."""
+    reason = (reason or "").strip()
+    if not disqualified:
+        return ""
+    if len(reason) > MAX_REASON:
+        raise CompetitionError(
+            f"the reason for a disqualification has {len(reason)} characters; at most {MAX_REASON} fit. Shorten it: "
+            "the team reads it on its submissions page."
+        )
+    return reason
+
+
+def disqualify(submission: Submission, disqualified: bool = True, reason: str = "") -> None:
+    """Take one submission off the board (or put it back); the reason is shown to the submitting team only."""
+    submission.disqualified_reason = disqualification_reason(reason, disqualified)
     submission.disqualified = disqualified
     if disqualified:
         submission.selected = False
 
 
-def disqualify_team(session: Session, team: Team, disqualified: bool = True) -> None:
-    """Take a whole team off the board: nothing of it ranks, and it cannot upload again (until restored)."""
+def disqualify_team(session: Session, team: Team, disqualified: bool = True, reason: str = "") -> None:
+    """Take a whole team off the board: nothing of it ranks, and it cannot upload again (until restored). The
+    reason is shown to the team's members only."""
+    reason = disqualification_reason(reason, disqualified)
     lock(session, Team, team.id)
     team.disqualified = disqualified
+    team.disqualified_reason = reason
 
 
 def team_in(session: Session, competition: Competition, team_id: int) -> Team:

@@ -35,6 +35,7 @@ def submit_stream(
     *,
     note: str = "",
     is_baseline: bool = False,
+    baseline_model: str = "",
     max_bytes: int = DEFAULT_MAX_BYTES,
     competition: Competition | None = None,
 ) -> store.Accepted:
@@ -65,6 +66,7 @@ def submit_stream(
             file_size=received.size,
             note=note,
             is_baseline=is_baseline,
+            baseline_model=baseline_model,
         )
         if not accepted.duplicate:
             files.keep(received)
