@@ -207,6 +207,57 @@ def test_very_long_rows_score_like_the_libraries():
     assert text.text_score("wer", truth, pred) == pytest.approx(jiwer.wer(first, list(pred)))
 
 
+duplicated_rows = st.lists(row, min_size=1, max_size=4).flatmap(
+    lambda distinct: st.lists(st.sampled_from(distinct), min_size=1, max_size=40)
+)
+"""Rows drawn again and again from a few: answers and references repeat, as a benchmark's do."""
+long_sentence = st.lists(st.one_of(st.sampled_from(WORDS), st.sampled_from(ODD)), min_size=20, max_size=120).map(
+    " ".join
+)
+long_rows = st.lists(st.tuples(st.lists(long_sentence, min_size=1, max_size=2).map(tuple), long_sentence), max_size=6)
+
+
+@SETTINGS
+@given(st.one_of(duplicated_rows, long_rows.filter(bool)))
+def test_repeated_and_long_rows_score_as_the_libraries_do(rows):
+    truth, pred = arrays(rows)
+    streams = text.reference_streams(truth)
+    assert text.text_score("bleu", truth, pred) == pytest.approx(
+        sacrebleu.corpus_bleu(list(pred), streams).score, abs=1e-9, rel=0
+    )
+    assert text.text_score("chrf", truth, pred) == pytest.approx(
+        sacrebleu.corpus_chrf(list(pred), streams).score, abs=1e-9, rel=0
+    )
+    squad = text.Options("squad")
+    em = [max(float(normalize_answer(a) == normalize_answer(r)) for r in refs) for refs, a in rows]
+    f1 = [max(squad_f1(a, r) for r in refs) for refs, a in rows]
+    assert text.text_score("exact_match", truth, pred, options=squad) == pytest.approx(np.mean(em), abs=1e-12)
+    assert text.text_score("token_f1", truth, pred, options=squad) == pytest.approx(np.mean(f1), abs=1e-12)
+
+
+def test_many_distinct_words_and_characters_score_as_sacrebleu_does():
+    """Tens of thousands of distinct words and thousands of distinct characters: n-grams too many to number by
+    their words' or characters' numbers alone are renumbered, with the same counts."""
+    rng = np.random.default_rng(11)
+    letters = np.array([chr(c) for c in range(0x4E00, 0x4E00 + 3000)])  # CJK ideographs
+    vocabulary = np.array(["".join(rng.choice(letters, 3)) for _ in range(80_000)])
+    truth = np.empty(3000, dtype=object)
+    truth[:] = [tuple(" ".join(rng.choice(vocabulary, 6)) for _ in range(rng.integers(1, 3))) for _ in range(3000)]
+    pred = np.array([" ".join(refs[0].split()[:4] + list(rng.choice(vocabulary, 2))) for refs in truth], dtype=object)
+    streams = text.reference_streams(truth)
+    assert text.text_score("bleu", truth, pred) == pytest.approx(
+        sacrebleu.corpus_bleu(list(pred), streams).score, abs=1e-9, rel=0
+    )
+    assert text.text_score("chrf", truth, pred) == pytest.approx(
+        sacrebleu.corpus_chrf(list(pred), streams).score, abs=1e-9, rel=0
+    )
+
+
+def test_the_white_space_chrf_drops_is_what_python_splits_on():
+    split = {c for c in range(0x110000) if len(f"a{chr(c)}a".split()) == 2}
+    assert split == set(text._WHITE_SPACE.tolist())
+
+
 # --- the registry: a text task's exact_match is the text one ---------------------------------------------------------
 
 

@@ -258,8 +258,10 @@ def _token_ids(
     return ids, offsets
 
 
-def _dense(keys: np.ndarray) -> np.ndarray:
-    return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
+def _dense(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """The keys numbered 0, 1, ... in order (equal keys, equal numbers), and how many numbers there are."""
+    distinct, dense = np.unique(keys, return_inverse=True)
+    return dense.reshape(-1).astype(np.int64), len(distinct)
 
 
 def _counted(group: np.ndarray, key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -280,18 +282,24 @@ def _common(
     return np.bincount(uh // size, weights=both, minlength=groups)
 
 
+def _overlap(
+    hyp_group: np.ndarray, hyp_key: np.ndarray, ref_group: np.ndarray, ref_key: np.ndarray, size: int, groups: int
+) -> np.ndarray:
+    """Per group, the size of the intersection of the two sides' multisets of keys (each key counted as often as
+    the side with fewer of it has it), from one sort of both sides' items together."""
+    both = np.concatenate([(hyp_group * size + hyp_key) * 2, (ref_group * size + ref_key) * 2 + 1])
+    both.sort()
+    value = both >> 1
+    if not len(value):
+        return np.zeros(groups)
+    start = np.flatnonzero(np.concatenate([[True], value[1:] != value[:-1]]))
+    refs = np.add.reduceat(both & 1, start)
+    hyps = np.diff(np.append(start, len(both))) - refs
+    return np.bincount(value[start] // size, weights=np.minimum(hyps, refs), minlength=groups)
+
+
 def _fits(groups: int, size: int) -> bool:
-    return (groups + 1) * (size + 1) < 2**62
-
-
-def _keyed(group_h: np.ndarray, key_h: np.ndarray, group_r: np.ndarray, key_r: np.ndarray, groups: int):
-    """Both sides' keys re-numbered densely where ``group * key`` would not fit 64 bits; and the key range."""
-    size = int(max(key_h.max(initial=0), key_r.max(initial=0))) + 1
-    if not _fits(groups, size):
-        dense = _dense(np.concatenate([key_h, key_r]))
-        key_h, key_r = dense[: len(key_h)], dense[len(key_h) :]
-        size = int(dense.max(initial=0)) + 1
-    return key_h, key_r, size
+    return (groups + 1) * (size + 1) < 2**61  # and twice that, for a side bit
 
 
 def _pair_rows(starts: np.ndarray) -> np.ndarray:
@@ -336,7 +344,7 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         size = int(ids.max(initial=0)) + 1
         hyp_at, hyp_group = _segments(offsets, rows)
         ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
-        same = _common(_counted(hyp_group, ids[hyp_at], size), _counted(ref_group, ids[ref_at], size), size, pairs)
+        same = _overlap(hyp_group, ids[hyp_at], ref_group, ids[ref_at], size, pairs)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = 1.0 * same / hyp_len
             recall = 1.0 * same / ref_len
@@ -375,14 +383,14 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     for order in range(1, BLEU_ORDER + 1):
         if order > 1:
             if not _fits(size, vocabulary):
-                key, size = _dense(key), int(key.max(initial=0)) + 1
+                key, size = _dense(key)
             key, size = key[:-1] * vocabulary + ids[order - 1 :], size * vocabulary
         valid = np.arange(len(key)) + order <= end[: len(key)]
         out[:, 2 + BLEU_ORDER + order - 1] = np.maximum(hyp_len - order + 1, 0)
         hyp_at = np.flatnonzero(valid[:split])
         ref_at = split + np.flatnonzero(valid[split:])
         if not _fits(max(n, len(refs)), size):
-            key, size = _dense(key), int(key.max(initial=0)) + 1
+            key, size = _dense(key)
         pair_keys, counts = _counted(string_of[ref_at] - n, key[ref_at], size)
         by_row = rows[pair_keys // size] * size + pair_keys % size  # the largest count in any one reference
         order_of = np.argsort(by_row, kind="stable")
@@ -427,26 +435,28 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     active = ~identical  # pairs whose n-grams are counted; the others match wholly, or (once none matches) not at all
     stats = np.zeros((pairs, CHRF_ORDER, 3))
     end = np.repeat(offsets[1:], length)
+    counted = np.flatnonzero(active)  # the characters of the pairs counted, each with its pair and string's end
+    hyp_at, hyp_pair = _segments(offsets, rows[counted])
+    ref_at, ref_pair = _segments(offsets, n + counted)
+    hyp_pair, ref_pair = counted[hyp_pair], counted[ref_pair]
+    hyp_end, ref_end = end[hyp_at], end[ref_at]
     key, size, alphabet = ids, int(ids.max(initial=0)) + 1, int(ids.max(initial=0)) + 1
     for order in range(1, CHRF_ORDER + 1):
         if order > 1:
             if not _fits(size, alphabet):
-                key, size = _dense(key), int(key.max(initial=0)) + 1
+                key, size = _dense(key)
             key, size = key[:-1] * alphabet + ids[order - 1 :], size * alphabet
         hyp_total, ref_total = np.maximum(hyp_len - order + 1, 0), np.maximum(ref_len - order + 1, 0)
         match = np.where(identical, hyp_total, 0).astype(np.float64)
-        counted = np.flatnonzero(active)
-        if len(counted):
-            if not _fits(len(counted), size):
-                key, size = _dense(key), int(key.max(initial=0)) + 1
-            hyp_at, hyp_group = _segments(offsets, rows[counted])
-            ref_at, ref_group = _segments(offsets, n + counted)
-            hyp_ok = hyp_at + order <= end[hyp_at]
-            ref_ok = ref_at + order <= end[ref_at]
-            hyp_at, hyp_group, ref_at, ref_group = hyp_at[hyp_ok], hyp_group[hyp_ok], ref_at[ref_ok], ref_group[ref_ok]
-            match[counted] = _common(
-                _counted(hyp_group, key[hyp_at], size), _counted(ref_group, key[ref_at], size), size, len(counted)
-            )
+        if len(hyp_at) or len(ref_at):
+            if not _fits(pairs, size):
+                key, size = _dense(key)
+            hyp_ok = (hyp_at + order <= hyp_end) & active[hyp_pair]
+            ref_ok = (ref_at + order <= ref_end) & active[ref_pair]
+            hyp_at, hyp_pair, hyp_end = hyp_at[hyp_ok], hyp_pair[hyp_ok], hyp_end[hyp_ok]
+            ref_at, ref_pair, ref_end = ref_at[ref_ok], ref_pair[ref_ok], ref_end[ref_ok]
+            counted = _overlap(hyp_pair, key[hyp_at], ref_pair, key[ref_at], size, pairs)
+            match[active] = counted[active]
             active &= match > 0  # an (n+1)-gram matches only where one of its n-grams does
         stats[:, order - 1] = np.column_stack([np.where(ref_total > 0, hyp_total, 0), ref_total, match])
     f_score = _segment_chrf(stats)
