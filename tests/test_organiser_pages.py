@@ -325,3 +325,24 @@ def test_missing_column_messages_say_how_many_they_do_not_list(write_bundle):
         load_task(str(folder))
     message = next(m for m in raised.value.messages() if "target column 'label' is absent" in m)
     assert "… and 12 more" in message  # 42 columns: 30 named, and the count of the others
+
+
+def test_a_new_version_adopted_at_a_restart_and_a_command_line_host_are_in_the_log(app, client, org, tmp_path):
+    from arena.server.installation import prepare
+
+    folder = write(tmp_path / "parity", task_files())
+    host(client, org, folder)
+    write(folder, task_files(version=2, flip=True))
+    assert prepare(app.extensions["arena_db"], host_builtins=False) == ["parity"]
+    with app.extensions["arena_db"].session() as session:
+        newest = audit.entries(session, competitions.get(session, "parity"))[0]
+        assert (newest.action, newest.username) == ("replace", "(Arena)") and "task version 2" in newest.detail
+
+    from arena.cli import main
+
+    url = app.extensions["arena_db"].engine.url.render_as_string(hide_password=False)
+    other = str(write(tmp_path / "other", task_files()))
+    assert main(["host", other, "--slug", "digits-cli", "--database", url, "--daily-limit", "3"]) == 0
+    with app.extensions["arena_db"].session() as session:
+        entries = audit.entries(session, competitions.get(session, "digits-cli"))
+        assert [(e.action, e.username) for e in entries] == [("host", "(command line)")]

@@ -72,7 +72,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_host(args: argparse.Namespace) -> int:
     """Host a bundle on this server's database (run it on the server machine)."""
-    from arena.server.competitions import host
+    from arena.server.organiser_actions import host
 
     settings = {
         key: getattr(args, key)
@@ -91,7 +91,7 @@ def cmd_host(args: argparse.Namespace) -> int:
     }
     db = _database(args.database, create=args.create)
     with db.session() as session, session.begin():
-        competition = host(session, args.task, slug=args.slug, **settings)
+        competition = host(session, None, args.task, slug=args.slug, **settings)  # logged as the command line's
         kind = "a competition" if competition.ends_at else "a standing benchmark"
         print(f"hosted '{competition.slug}' ({competition.title}) as {kind}: /c/{competition.slug}")
     return 0
