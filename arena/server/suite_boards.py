@@ -42,7 +42,7 @@ from arena.server.suites import get_suite, model_named, suite_tasks
 from arena.server.teams import name_key
 from arena.suites.aggregate import HIGHER_IS_BETTER
 from arena.suites.board import RESAMPLES, SEED, SuiteStatistics
-from arena.suites.efficiency import Efficiency, efficiency_of
+from arena.suites.efficiency import Efficiency, MeasuredRuns, TaskRun, efficiency_of, measured_runs
 
 FORMAT = 2  # raised when what is stored under a key changes meaning
 TIERS = tuple(SUITE_TIERS)
@@ -129,10 +129,11 @@ class SuiteRow:
     indistinguishable_from_next: bool = False  # the next ranked model's paired difference interval holds 0
     task_view_aggregate_ci: tuple[float, float] | None = None  # resampling the tasks as well (5 tasks or more)
     task_view_rank_interval: tuple[int, int] | None = None
-    tier: str = "reported"  # reported, reproduced (an organiser re-ran its code) or reference (arena baseline)
+    tier: str = "reported"  # reported, reproduced (Arena ran its programs, or an organiser re-ran its code), reference
     tier_note: str = ""
     flag_reason: str = ""  # an organiser's reason for flagging it ("": not flagged); a flagged model is not ranked
     efficiency: Efficiency | None = None  # parameters, training, inference, memory: each measured or reported
+    runs: MeasuredRuns | None = None  # what Arena measured running the version's programs (None: it ran none)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ class ModelVersion:
     tier: str = "reported"
     tier_note: str = ""
     flag_reason: str = ""
+    runs: MeasuredRuns | None = None  # what Arena measured running this version's programs, per task and in all
 
 
 @dataclass(frozen=True)
@@ -348,6 +350,26 @@ def task_value(found: tuple[Submission, bool] | None, competition: Competition) 
         return float("nan")
     value = found[0].private_primary if competition.revealed else found[0].public_primary
     return float("nan") if value is None else float(value)
+
+
+def runs_of(inputs: BoardInputs, entry: SuiteEntry) -> MeasuredRuns | None:
+    """What Arena measured running one version's programs: each task whose submission is a code run that was
+    measured and counts (scored, not disqualified); None when there is none. A predictions file is never one."""
+    runs = {}
+    for task, competition in inputs.tasks:
+        found = inputs.submission(entry, competition)
+        if found is None or not counts(*found):
+            continue
+        submission = found[0]
+        if submission.run_status is None or submission.wall_seconds is None:
+            continue
+        runs[task.key] = TaskRun(
+            wall_seconds=round(float(submission.wall_seconds), 3),
+            cpu_seconds=None if submission.cpu_seconds is None else round(float(submission.cpu_seconds), 3),
+            peak_memory_mb=None if submission.peak_memory_mb is None else round(float(submission.peak_memory_mb), 1),
+            test_rows=competition.test_rows,
+        )
+    return measured_runs([task.key for task, _ in inputs.tasks], runs)
 
 
 def board_key(inputs: BoardInputs) -> str | None:
@@ -524,6 +546,7 @@ def _make_board(
             continue
         scores = {task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks}
         missing = [key for key, score in scores.items() if score.status != "scored"]
+        runs = runs_of(inputs, entry)
         row = SuiteRow(
             rank=None,
             model=model.name,
@@ -540,7 +563,8 @@ def _make_board(
             tier=entry.tier,
             tier_note=entry.tier_note,
             flag_reason=entry.flag_reason,
-            efficiency=efficiency_of(card, reference=entry.tier == "reference"),
+            efficiency=efficiency_of(card, reference=entry.tier == "reference", runs=runs),
+            runs=runs,
         )
         if statistics is not None:
             row = _with_statistics(row, statistics, index[model.id], aggregate_step(suite.method, inputs.tasks))
@@ -650,6 +674,7 @@ def suite_board_csv(board: SuiteBoard) -> str:
         "extra_training_data",
         "trained_on_test_inputs",
         *(f"card_{field}" for field in CARD_FIELDS),
+        *RUN_COLUMNS,
     ]
     for task in board.tasks:
         head += [task.key, f"{task.key}_ci_low", f"{task.key}_ci_high", f"{task.key}_status"]
@@ -675,12 +700,24 @@ def suite_board_csv(board: SuiteBoard) -> str:
             row.extra_training_data,
             row.trained_on_test_inputs,
             *(row.card.get(field) for field in CARD_FIELDS),
+            *_run_cells(row.runs),
         ]
         for task in board.tasks:
             score = row.scores[task.key]
             cells += [score.score, score.ci_low, score.ci_high, score.status]
         writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return buffer.getvalue()
+
+
+RUN_COLUMNS = ("runs_measured", "runs_complete", "run_wall_s", "run_cpu_s", "run_peak_memory_mb")
+"""What Arena measured running a version's programs, as the CSV has it: on how many of the tasks ("2/2"), whether
+every task (only then do they stand for the model's costs), wall and CPU seconds summed, the largest peak memory."""
+
+
+def _run_cells(runs: MeasuredRuns | None) -> list:
+    if runs is None:
+        return [None] * len(RUN_COLUMNS)
+    return [f"{runs.measured}/{runs.tasks}", runs.complete, runs.wall_seconds, runs.cpu_seconds, runs.peak_memory_mb]
 
 
 def list_suites(session: Session) -> list[SuiteSummary]:
@@ -772,6 +809,7 @@ def _make_model_view(session: Session, suite_name: str, model_name: str) -> Mode
             tier_note=entry.tier_note,
             flag_reason=entry.flag_reason,
             scores={task.key: task_score(inputs.submission(entry, c), c) for task, c in inputs.tasks},
+            runs=runs_of(inputs, entry),
         )
         for entry in entries
     ]

@@ -1,8 +1,8 @@
 """A suite's board weighed against its models' costs: the utility view.
 
 Each model's four costs are the board row's (:func:`arena.suites.efficiency.efficiency_of` of its latest version's
-card: measured where the version is a reference run, reported otherwise), so this view and the board never
-disagree. A view is made once per version of the board and set of weights, kept among a bounded number of a
+card: measured where the version is a reference run, or where Arena ran its program for every task; reported
+otherwise), so this view and the board never disagree. A view is made once per version of the board and set of weights, kept among a bounded number of a
 visitor's choices (:func:`arena.server.suite_cache.cached`).
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from arena.scoring.score import rounded
 from arena.server.suite_boards import SuiteBoard, board_derived
-from arena.suites.efficiency import Efficiency, efficiency_of, utilities
+from arena.suites.efficiency import Efficiency, MeasuredRuns, efficiency_of, utilities
 
 T = TypeVar("T")
 
@@ -35,6 +35,7 @@ class UtilityRow:
     efficiency: Efficiency
     utility: float | None
     utility_rank: int | None
+    runs: MeasuredRuns | None = None  # what Arena measured running the version's programs, as the board has it
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _utility_board(board: SuiteBoard, weights: dict[str, float]) -> UtilityBoard
                 efficiency=efficiencies[i],
                 utility=utility,
                 utility_rank=rank,
+                runs=row.runs,
             )
         )
     return UtilityBoard(

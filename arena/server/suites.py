@@ -2,7 +2,11 @@
 
 A suite's tasks are ordinary competitions without an end date: a model's file for
 a task is an ordinary submission of its owner's team there, under the same limits
-and the same scoring, so a suite adds no second way to score anything. What a
+and the same scoring, so a suite adds no second way to score anything. For a task
+whose task.toml declares code, the model may give its program instead: that
+submission is a code run (checked as a code competition's upload is, run in the
+sandbox on the hidden test inputs, then scored as a file), while the task's
+competition stays a file competition for everyone else. What a
 suite adds is the record of which submissions make up which version of which model
 (:class:`arena.db.models.SuiteEntry`); the board over them is
 :mod:`arena.server.suite_boards`' job.
@@ -20,6 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from arena.code.uploads import check_code_upload
 from arena.db.models import Competition, SuiteEntry, SuiteEntryFile, SuiteModel, SuiteTask, User, utcnow
 from arena.db.models import Suite as SuiteRecord
 from arena.errors import ArenaError, SubmissionError
@@ -29,6 +34,7 @@ from arena.server import submissions as store
 from arena.server.competitions import SLUG, CompetitionError, host
 from arena.server.teams import lock, name_key
 from arena.suites.cards import MAX_CARD_BYTES, CardError, ModelCard, is_model_name, load_card, read_card
+from arena.suites.folders import PROGRAM_SUFFIXES
 from arena.suites.scales import task_scale
 from arena.suites.spec import Suite, SuiteError, builtin_suites_dir, load_suite
 from arena.tasks import load_task
@@ -87,17 +93,33 @@ class Entered:
 
 TIERS = {
     "reported": "predictions uploaded by the participant",
-    "reproduced": "an organiser re-ran the submitted code and got scores within the intervals",
+    "reproduced": "Arena ran the model's program for every task, or an organiser re-ran the submitted code and got "
+    "scores within the intervals",
     "reference": "run by arena baseline, with its run record",
 }
 """Each verification tier of a model's version and what it vouches for, from the least to the most."""
 DEFAULT_TIER = "reported"
+RAN_AS_CODE = "Arena ran this version's program for every task on the hidden test inputs."
+"""The note of a version that is ``reproduced`` because Arena itself made every one of its predictions."""
 
 
-def initial_tier(is_baseline: bool, card: dict | None) -> str:
+def initial_tier(is_baseline: bool, card: dict | None, *, all_code: bool = False) -> str:
     """The tier an entry starts with: ``reference`` for a baseline whose card holds a run record (what
-    ``arena baseline`` enters), ``reported`` for everything else."""
-    return "reference" if is_baseline and isinstance((card or {}).get("run"), dict) else DEFAULT_TIER
+    ``arena baseline`` enters), ``reproduced`` for a version whose every task is a program Arena runs (its scores
+    are Arena's own runs), ``reported`` for everything else."""
+    if is_baseline and isinstance((card or {}).get("run"), dict):
+        return "reference"
+    return "reproduced" if all_code else DEFAULT_TIER
+
+
+def is_program(file_name: str) -> bool:
+    """Whether a suite entry's file part is a program (``TASK.zip`` or ``TASK.py``) rather than predictions."""
+    return file_name.lower().endswith(PROGRAM_SUFFIXES)
+
+
+def takes_code(competition: Competition) -> bool:
+    """Whether a suite task's models may give a program: its task.toml declares code submissions."""
+    return bool((competition.task_facts or {}).get("code"))
 
 
 def get_suite(session: Session, name: str) -> SuiteRecord:
@@ -211,7 +233,8 @@ def _text_of(suite: Suite) -> str:
 
 def _reusable(session: Session, ref: str, task) -> Competition | None:
     """The oldest competition a suite may share for this task: the same task, version and answer key, standing
-    (no end date), open, published, not revealed, not broken, and not under the Ladder (whose public board
+    (no end date), open, published, not revealed, not broken, a file competition (a suite's models send their
+    predictions, and their programs only as an entry's own choice), and not under the Ladder (whose public board
     releases nothing finer than its steps, while a suite shows each score with its interval)."""
     stored = task.stored_ref(ref)
     return session.scalar(
@@ -225,6 +248,7 @@ def _reusable(session: Session, ref: str, task) -> Competition | None:
             Competition.is_open.is_(True),
             Competition.lifecycle == "published",
             Competition.broken == "",
+            Competition.submission_kind == "file",
             Competition.feedback != "ladder",
         )
         .order_by(Competition.id)
@@ -257,6 +281,12 @@ def submit_entry(
     now: datetime | None = None,
 ) -> Entered:
     """Enter a version of a model: its card and one predictions file per task, all or nothing.
+
+    For a task whose task.toml declares code, the file may instead be the model's program (a part whose name ends
+    in ``.zip`` or ``.py``): it is checked as a code competition's upload is before anything is kept, and its
+    submission is a code run (Arena runs it in the sandbox on the hidden test inputs, then scores its predictions
+    as a file's), what it measured feeding the suite's costs. A program for a task that declares no code is
+    refused. A version whose every task is a program starts at the ``reproduced`` tier.
 
     The model is (owner, card name): a new name makes a new model, the owner's own name
     its next version (earlier versions stay in its history), another account's name is
@@ -296,6 +326,10 @@ def submit_entry(
                     f"no predictions file for task '{key}': every version of a model has one file per task "
                     f"(a part named '{key}', or {key}.csv in the folder you submit)."
                 )
+        programs = {key for key, (_, name) in uploads.items() if key in keys and is_program(name or "")}
+        for task, competition in tasks:
+            if task.key in programs and task.key in received:
+                problems += _program_problems(task.key, competition, received[task.key], uploads[task.key][1])
         if is_baseline and not user.is_organiser:
             problems.append("only organisers may enter a model as a baseline; enter it without the baseline flag.")
         lock(session, User, user.id)  # one account's entries one at a time: their version numbers never clash
@@ -310,6 +344,7 @@ def submit_entry(
         accepted: dict[str, store.Accepted] = {}
         for task, competition in tasks:
             upload = received[task.key]
+            program = task.key in programs
             try:
                 accepted[task.key] = store.accept(
                     session,
@@ -321,20 +356,30 @@ def submit_entry(
                     note=note,
                     is_baseline=is_baseline,
                     now=now,
+                    program=program,
                 )
             except ArenaError as exc:
                 problems += [f"task '{task.key}': {message}" for message in exc.messages()]
+                continue
+            if accepted[task.key].duplicate and (accepted[task.key].submission.run_status is not None) != program:
+                earlier = "a program" if not program else "a predictions file"
+                problems.append(
+                    f"task '{task.key}': the team sent this very file before as {earlier}; send it as it was sent "
+                    "then (a program ends in .zip or .py), or change the file."
+                )
         if not problems and all(a.duplicate for a in accepted.values()):
             problems += _copy_of(session, suite, model, [a.submission.id for a in accepted.values()])
         if problems:
             raise SuiteError(problems)
+        tier = initial_tier(is_baseline, card.to_dict(), all_code=len(programs) == len(tasks) > 0)
         entry = SuiteEntry(
             model_id=model.id,
             number=number,
             card=card.to_dict(),
             user_id=user.id,
             created_at=now or utcnow(),
-            tier=initial_tier(is_baseline, card.to_dict()),
+            tier=tier,
+            tier_note=RAN_AS_CODE if tier == "reproduced" else "",
         )
         session.add(entry)
         session.flush()
@@ -355,6 +400,23 @@ def submit_entry(
     finally:
         for upload in received.values():
             files.discard(upload)
+
+
+def _program_problems(key: str, competition: Competition, upload: files.Received, file_name: str) -> list[str]:
+    """What is wrong with a program given for one task: a task that takes predictions only, or a program that
+    cannot run (the checks of a code competition's upload)."""
+    name = files.kept_file_name(file_name, f"{key}.zip")
+    if not takes_code(competition):
+        return [
+            f"task '{key}': {name} is a program, but this task takes a predictions file only (its task.toml "
+            f"declares no code submissions). Send its predictions as {key}.csv instead."
+        ]
+    entry = ((competition.task_facts or {}).get("code") or {}).get("entry", "predict")
+    try:
+        check_code_upload(upload.path, name, entry=entry)
+    except SubmissionError as exc:
+        return [f"task '{key}': {message}" for message in exc.messages()]
+    return []
 
 
 def _copy_of(session: Session, suite: SuiteRecord, model: SuiteModel, submission_ids: list[int]) -> list[str]:

@@ -6,6 +6,12 @@ tasks), its inference time (seconds per 1,000 test rows predicted) and its peak 
 the model card declares it (``parameters``, ``training_seconds``, ``inference_seconds_per_1000_rows``,
 ``peak_memory_mb``), or missing. A page shows which, so a reader never takes a declared number for a measured one.
 
+A version entered as code (a program per task, which Arena runs on the hidden test inputs) carries what those runs
+measured (:class:`MeasuredRuns`: wall and CPU seconds summed over the tasks, the largest peak memory, and each task's
+own). Where every task was such a run, its inference time and peak memory are those measurements, marked measured;
+where only some were, the card's numbers stay and the runs say they are partial: a sum over some tasks is never
+passed off as the model's cost.
+
 :func:`utilities` is the utility-weighted view, in the spirit of Dynabench's Dynascore: a reader weighs the suite's
 aggregate against the costs and sees the order change. :func:`utility_weights` reads the weights from a query
 string, so a view can be shared as a link.
@@ -61,6 +67,66 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class TaskRun:
+    """What Arena measured running a model's program on one task's hidden test inputs."""
+
+    wall_seconds: float
+    cpu_seconds: float | None
+    peak_memory_mb: float | None
+    test_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class MeasuredRuns:
+    """What Arena measured running a version's programs: over the ``measured`` tasks of the suite's ``tasks``, the
+    wall and CPU seconds summed and the largest peak memory; ``runs`` by task key. ``complete`` when every task was
+    a measured run: only then do they stand for the model's costs (``partial`` otherwise)."""
+
+    tasks: int
+    measured: int
+    complete: bool
+    wall_seconds: float | None
+    cpu_seconds: float | None
+    peak_memory_mb: float | None
+    runs: dict[str, TaskRun]
+
+    def shown(self) -> str:
+        """As a page shows it: "12.3 s wall · 10.1 s CPU · 300 MB peak, measured on 2 of 2 tasks"."""
+        parts = [f"{_seconds(self.wall_seconds)} wall"] if self.wall_seconds is not None else []
+        if self.cpu_seconds is not None:
+            parts.append(f"{_seconds(self.cpu_seconds)} CPU")
+        if self.peak_memory_mb is not None:
+            parts.append(f"{self.peak_memory_mb:,.1f} MB peak")
+        where = f"measured on {self.measured} of {self.tasks} tasks"
+        if not self.complete:
+            where += " (partial: the card's costs stand)"
+        return " · ".join(parts) + (", " if parts else "") + where
+
+
+def measured_runs(keys: Sequence[str], runs: Mapping[str, TaskRun]) -> MeasuredRuns | None:
+    """The runs of one version over the suite's task ``keys`` (``runs``: the tasks Arena ran and measured); None
+    when Arena measured none of them. Measurements that are not finite numbers of 0 or more are left out."""
+    kept = {key: run for key in keys if (run := runs.get(key)) is not None and _amount(run.wall_seconds) is not None}
+    if not kept:
+        return None
+    cpu = [_amount(run.cpu_seconds) for run in kept.values()]
+    memory = [value for run in kept.values() if (value := _amount(run.peak_memory_mb)) is not None]
+    return MeasuredRuns(
+        tasks=len(keys),
+        measured=len(kept),
+        complete=len(kept) == len(keys),
+        wall_seconds=round(sum(float(run.wall_seconds) for run in kept.values()), 3),
+        cpu_seconds=None if any(value is None for value in cpu) else round(sum(v for v in cpu if v is not None), 3),
+        peak_memory_mb=max(memory) if len(memory) == len(kept) else None,
+        runs=kept,
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.3g} s" if value < 100 else f"{value:,.0f} s"
+
+
+@dataclass(frozen=True)
 class Efficiency:
     """A model's four costs (see :data:`QUANTITIES`)."""
 
@@ -83,20 +149,26 @@ class Efficiency:
         elif quantity == "memory":
             text = f"{value:,.1f} MB"
         else:
-            text = f"{value:,.3g} s" if value < 100 else f"{value:,.0f} s"
+            text = _seconds(value)
         return f"{text} ({cost.source})"
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return asdict(self)
 
 
-def efficiency_of(card: Mapping[str, Any], *, reference: bool) -> Efficiency:
-    """The four costs of a model from its card (as stored: a dict with its ``run`` table, if any).
+def efficiency_of(card: Mapping[str, Any], *, reference: bool, runs: MeasuredRuns | None = None) -> Efficiency:
+    """The four costs of a model from its card (as stored: a dict with its ``run`` table, if any), and from the
+    runs Arena made of its programs.
 
     ``reference`` says whether the model is a reference model entered by an organiser (a board's baseline): only
     then does its run record count as *measured*. Anyone can write a ``[run]`` table by hand, so a participant's
     run record counts as what it is, their report, and a number the card declares at its top level comes first.
     A value that is not a finite number of 0 or more counts as missing.
+
+    ``runs`` (:func:`measured_runs`), when every task was one, gives the inference time (the runs' wall seconds
+    per 1,000 test rows, over every task) and the peak memory (the largest of the runs'), both *measured*; the
+    parameters and the training time stay the card's (a run predicts; it does not say what training cost).
+    Partial runs change no cost: a page shows them beside the card's, marked partial.
     """
     run = card.get("run")
     run = run if isinstance(run, Mapping) else {}
@@ -112,6 +184,12 @@ def efficiency_of(card: Mapping[str, Any], *, reference: bool) -> Efficiency:
             costs[quantity] = Cost(measured, "reported")
         else:
             costs[quantity] = Cost()
+    if runs is not None and runs.complete:
+        rows = [run.test_rows for run in runs.runs.values()]
+        if runs.wall_seconds is not None and all(rows) and sum(r or 0 for r in rows) > 0:
+            costs["inference"] = Cost(1000.0 * runs.wall_seconds / sum(r or 0 for r in rows), "measured")
+        if runs.peak_memory_mb is not None:
+            costs["memory"] = Cost(runs.peak_memory_mb, "measured")
     return Efficiency(**costs)
 
 
