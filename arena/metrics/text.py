@@ -1,9 +1,11 @@
 """Metrics of free-text answers: exact match and token F1 (SQuAD), BLEU and chrF (sacrebleu), ROUGE (rouge-score),
 WER and CER (jiwer).
 
-Every metric here is computed from per-row sufficient statistics, collected once per row by the very code of the
-library it matches (sacrebleu's own segment statistics, rouge-score's scorer) or by a faithful copy of its
-definition (SQuAD's ``normalize_answer``, jiwer's word split and Levenshtein distance):
+Every metric here is computed from per-row sufficient statistics, collected once per row: for exact match, token
+F1, BLEU and chrF for all rows at once (token ids from Arrow's string kernels, n-grams as integer keys counted per
+row with one sort), with the library's own code (SQuAD's ``normalize_answer``, sacrebleu's tokenizer) for any text
+those kernels might read differently; for ROUGE by rouge-score's scorer; for WER and CER by a faithful copy of
+jiwer's word split and Levenshtein distance. The statistics are the library's own, to the last count:
 
 - exact match, token F1 and ROUGE are means of one per-row value;
 - BLEU sums, over rows, the hypothesis and closest-reference lengths and the matching and total n-gram counts per
