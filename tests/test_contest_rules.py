@@ -270,3 +270,18 @@ def test_a_draft_is_never_called_open(client, people):
     page = client.get("/c/drafty/admin").get_data(as_text=True)
     state = page.split('id="admin-state">', 1)[1].split("</p>", 1)[0]
     assert state.startswith("draft</b>") and "Open" not in state and "not open yet" in state
+
+
+def test_the_admin_page_s_disqualify_button_takes_the_reason_through_its_confirmation(client, people):
+    people.token("org", organiser=True)
+    ada = people.token("ada")
+    submitted = upload(client, ada, "mnist1d", predictions_csv("mnist1d", 0.9)).get_json()["submission"]["id"]
+    people.drain()
+    people.login("org")
+    assert 'placeholder="reason (the team sees it)"' in client.get("/c/mnist1d/admin").get_data(as_text=True)
+    form = {"csrf_token": people.csrf(), "submission_id": str(submitted), "reason": "hand-labelled test rows"}
+    asked = client.post("/c/mnist1d/admin/disqualify", data=form)
+    assert asked.status_code == 200 and b'value="hand-labelled test rows"' in asked.data  # carried to the confirmation
+    client.post("/c/mnist1d/admin/disqualify", data={**form, "confirm": "1"})
+    mine = client.get(f"/api/v1/submissions/{submitted}", headers=auth(ada)).get_json()
+    assert mine["disqualified"] and mine["disqualified_reason"] == "hand-labelled test rows"
