@@ -191,6 +191,12 @@ def test_merges_and_joins_stop_at_the_merger_deadline(client, people, app):
     ):
         assert refused.status_code == 400 and "the merger deadline passed" in refused.get_json()["problems"][0]
     assert client.patch(TEAM, json={"name": "Late Owls"}, headers=auth(ada)).get_json() == {"name": "Late Owls"}
+    people.login("carl")  # the page offers no join form past the deadline, and says why
+    page = client.get("/c/mnist1d/team").get_data(as_text=True)
+    assert 'value="join"' not in page and "the merger deadline passed" in page
+    people.login("ada")
+    page = client.get("/c/mnist1d/team").get_data(as_text=True)
+    assert 'value="merge-request"' not in page and "Merging is closed: the merger deadline passed" in page
     too_late = client.patch(
         "/api/v1/competitions/mnist1d",
         json={"merger_deadline": (ends + timedelta(days=1)).isoformat()},
