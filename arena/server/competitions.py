@@ -96,8 +96,8 @@ def _adopt(session: Session, competition: Competition, task: TaskInterface) -> i
 def commitment_of(salt: str, task: TaskInterface) -> str:
     """SHA-256 of the salt (hex text), a newline, and the answer key as canonical CSV.
 
-    Anyone holding the answer key and, after the reveal, the salt can check it:
-    ``(echo SALT; cat answers.csv) | sha256sum``. Without the salt, guessing the
+    After the reveal anyone can check it on the answers file Arena then publishes (:mod:`arena.server.answers_file`):
+    ``(printf '%s\\n' SALT; cat answers.csv) | sha256sum``. Without the salt, guessing the
     labels of a small test set and hashing them leads nowhere.
     """
     return hashlib.sha256(f"{salt}\n".encode() + answer_key_csv(task.answers, task.spec)).hexdigest()
