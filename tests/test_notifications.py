@@ -267,3 +267,22 @@ def test_the_account_page_keeps_the_address_and_choices(client, people):
     page = client.get("/account").get_data(as_text=True)
     assert 'value="ada@example.org"' in page
     assert 'name="notify_scores" value="1" checked' in page and 'name="notify_announcements" value="1">' in page
+
+
+def test_the_live_status_tells_a_team_its_own_submissions_and_no_one_else(client, people):
+    ada = people.token("ada")
+    people.token("bob")
+    sid = upload(client, ada, "digits", sample_csv("digits")).get_json()["submission"]["id"]
+    assert client.get(f"/c/digits/submissions/{sid}/status.json").status_code == 302  # to the login page
+    people.login("bob")
+    assert client.get(f"/c/digits/submissions/{sid}/status.json").status_code == 403
+    assert client.get(f"/c/mnist1d/submissions/{sid}/status.json").status_code == 404
+    assert client.get("/c/digits/submissions/status.json").get_json() == {"state": "", "done": True}
+    people.login("ada")
+    waiting = client.get(f"/c/digits/submissions/{sid}/status.json")
+    assert waiting.headers["Cache-Control"] == "no-store"
+    assert waiting.get_json()["status"] == "queued" and not waiting.get_json()["done"]
+    assert not client.get("/c/digits/submissions/status.json").get_json()["done"]
+    people.drain()
+    assert client.get(f"/c/digits/submissions/{sid}/status.json").get_json()["done"]
+    assert client.get("/c/digits/submissions/status.json").get_json() == {"state": f"s{sid}:scored;", "done": True}
