@@ -24,6 +24,9 @@ def settings_from_form(data: Mapping[str, Any]) -> dict[str, Any]:
         if key not in data:
             continue
         raw = data[key]
+        if raw is None and key in ("total_limit", "starts_at", "ends_at", "merger_deadline"):  # JSON null: none
+            settings[key] = None
+            continue
         if key in PAGES and isinstance(raw, str):  # Markdown as written (its indentation means something); blank clears
             settings[key] = raw.replace("\r\n", "\n")
             continue

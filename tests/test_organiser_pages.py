@@ -346,3 +346,31 @@ def test_a_new_version_adopted_at_a_restart_and_a_command_line_host_are_in_the_l
     with app.extensions["arena_db"].session() as session:
         entries = audit.entries(session, competitions.get(session, "digits-cli"))
         assert [(e.action, e.username) for e in entries] == [("host", "(command line)")]
+
+
+def test_the_admin_page_sets_rules_acceptance_late_submissions_and_the_merger_deadline(
+    app, client, people, org, tmp_path
+):
+    host(client, org, write(tmp_path / "parity", task_files()))
+    people.login("org")
+    ends = (datetime.now() + timedelta(days=30)).replace(second=0, microsecond=0)
+    merger = ends - timedelta(days=10)
+    page = client.get("/c/parity/admin").get_data(as_text=True)
+    assert 'id="rules-acceptance"' in page and 'id="late-submissions"' in page and 'id="merger-deadline"' in page
+    form = {
+        "csrf_token": people.csrf(),
+        "ends_at": ends.strftime("%Y-%m-%dT%H:%M"),
+        "merger_deadline": merger.strftime("%Y-%m-%dT%H:%M"),
+        "rules_acceptance": "true",
+        "late_submissions": "true",
+    }
+    assert client.post("/c/parity/admin/settings", data=form).status_code == 302
+    saved = competition(app)
+    assert (saved.rules_acceptance, saved.late_submissions, saved.merger_deadline) == (True, True, merger)
+    detail = [d for a, d in log_of(app) if a == "settings"][-1]
+    assert "rules_acceptance: False → True" in detail and "late_submissions: False → True" in detail
+
+    # The API clears an optional setting with JSON null, as with an empty form field.
+    cleared = client.patch("/api/v1/competitions/parity", json={"merger_deadline": None}, headers=auth(org))
+    assert cleared.status_code == 200, cleared.get_json()
+    assert competition(app).merger_deadline is None
