@@ -254,3 +254,72 @@ def test_a_real_runs_output_never_reaches_a_participant(client, app, people, tmp
     assert all(TOKEN not in text for text in seen)
     kept = client.get("/api/v1/competitions/runs-alpha/all-submissions", headers=auth(organiser)).get_json()
     assert TOKEN in kept[0]["run_log"]  # kept for the organisers, who may need it
+
+
+@BOTH
+def test_a_version_run_as_code_starts_reproduced_and_an_organiser_can_still_change_its_tier(
+    client, app, people, tmp_path
+):
+    host(app, tmp_path)
+    ada, organiser = people.token("ada"), people.token("orga", organiser=True)
+    sent = enter(client, ada, {"alpha": ("alpha.py", PROGRAM), "beta": ("beta.py", PROGRAM)}, CARD.format(name="coder"))
+    assert sent.status_code == 202, sent.get_json()
+    assert row_of(client, "coder")["tier"] == "reproduced"  # from the moment it is entered: Arena makes its scores
+
+    lowered = client.post(
+        "/api/v1/suites/runs/models/coder/tier", json={"tier": "reported", "note": "checking"}, headers=auth(organiser)
+    )
+    assert lowered.status_code == 200, lowered.get_json()
+    assert row_of(client, "coder")["tier"] == "reported"
+    refused = client.post("/api/v1/suites/runs/models/coder/tier", json={"tier": "reproduced"}, headers=auth(ada))
+    assert refused.status_code == 403  # only organisers change a tier, as before
+    again = client.post(
+        "/api/v1/suites/runs/models/coder/tier",
+        json={"tier": "reproduced", "note": "Arena's runs checked"},
+        headers=auth(organiser),
+    )
+    assert again.status_code == 200 and row_of(client, "coder")["tier"] == "reproduced"
+
+
+@BOTH
+def test_a_suite_never_shares_a_code_competition_and_its_task_takes_files_and_programs(client, app, people, tmp_path):
+    """A code competition of the same task is not reused: there, every upload is run as a program, so a model's
+    predictions file would be run too."""
+    organiser = people.token("orga", organiser=True)
+    bundle = task_bundle(tmp_path / "alpha", "alpha")
+    hosted = client.post(
+        "/api/v1/competitions",
+        json={"task": str(bundle), "slug": "alpha-code", "submission_kind": "code"},
+        headers=auth(organiser),
+    )
+    assert hosted.status_code == 201, hosted.get_json()
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "suite.toml").write_text(f'name = "runs"\nversion = 1\n[[tasks]]\ntask = "{bundle}"\nfloor = 0.3\n')
+    with app.extensions["arena_db"].session() as session, session.begin():
+        [competition] = organiser_actions.host_suite(session, None, str(suite)).hosted
+        assert competition.slug == "runs-alpha" and competition.submission_kind == "file"
+    ada = people.token("ada")
+    as_file = enter(client, ada, {"alpha": ("alpha.csv", predictions(tmp_path, "alpha"))}, CARD.format(name="filed"))
+    as_code = enter(client, ada, {"alpha": ("alpha.py", PROGRAM)}, CARD.format(name="coded"))
+    assert as_file.status_code == as_code.status_code == 202
+    assert (
+        "run" not in as_file.get_json()["submissions"]["alpha"] and "run" in as_code.get_json()["submissions"]["alpha"]
+    )
+
+
+def test_a_folder_entered_on_a_server_may_hold_a_program_per_task(tmp_path):
+    """``arena suite submit``'s folder: TASK.zip or TASK.py counts as a task's file; two files for one task do not."""
+    from arena.suites.folders import prediction_files
+
+    (tmp_path / "alpha.py").write_text(PROGRAM)
+    (tmp_path / "beta.csv").write_text("id,label\n")
+    found, problems = prediction_files(tmp_path, ["alpha", "beta"], suite="runs", programs=True)
+    assert {key: path.name for key, path in found.items()} == {"alpha": "alpha.py", "beta": "beta.csv"} and not problems
+    _, scored_here = prediction_files(tmp_path, ["alpha", "beta"], suite="runs")  # arena suite score: predictions
+    assert [str(p) for p in scored_here] == [
+        "alpha: has no predictions file: expected alpha.csv, alpha.csv.gz or alpha.parquet in " + tmp_path.name + "."
+    ]
+    (tmp_path / "beta.zip").write_bytes(b"")
+    _, twice = prediction_files(tmp_path, ["alpha", "beta"], suite="runs", programs=True)
+    assert [p.message for p in twice] == ["is a second file for task 'beta' (with beta.csv): keep one."]
