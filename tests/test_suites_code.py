@@ -323,3 +323,33 @@ def test_a_folder_entered_on_a_server_may_hold_a_program_per_task(tmp_path):
     (tmp_path / "beta.zip").write_bytes(b"")
     _, twice = prediction_files(tmp_path, ["alpha", "beta"], suite="runs", programs=True)
     assert [p.message for p in twice] == ["is a second file for task 'beta' (with beta.csv): keep one."]
+
+
+@pytest.mark.slow
+def test_arena_suite_submit_enters_a_folder_with_a_program_and_prints_its_run(live_server, tmp_path, capsys):
+    """``arena suite submit DIR --wait`` over real HTTP: alpha.py and beta.csv; the program runs on the server."""
+    import argparse
+
+    from arena.client import cmd_suite_submit
+
+    need_bwrap()
+    server = live_server()
+    host(server.app, tmp_path)
+    folder = tmp_path / "entry"
+    folder.mkdir()
+    (folder / "alpha.py").write_text(PROGRAM)
+    (folder / "beta.csv").write_text(predictions(tmp_path, "beta"))
+    (tmp_path / "card.toml").write_text(CARD.format(name="cli-coder"))
+    args = argparse.Namespace(
+        suite="runs",
+        dir=str(folder),
+        model=str(tmp_path / "card.toml"),
+        server=server.url,
+        token=server.people.token("ada"),
+        wait=True,
+    )
+    assert cmd_suite_submit(args) == 0
+    printed = capsys.readouterr().out
+    [alpha] = [line for line in printed.splitlines() if line.startswith("  alpha: public")]
+    [beta] = [line for line in printed.splitlines() if line.startswith("  beta: public")]
+    assert "; ran " in alpha and " MB peak" in alpha and "ran" not in beta  # a program's run; a file has none
