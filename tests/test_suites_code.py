@@ -1,5 +1,5 @@
 """Suite entries run as code: for a task whose task.toml declares code, a model's version may give its program
-instead of predictions. Arena runs it in the sandbox on the task's hidden test inputs, scores what it wrote, and
+instead of predictions. Arena runs it in the sandbox on the task's test inputs, scores what it wrote, and
 what it measured (wall time, CPU time, peak memory) feeds the suite's costs; a version whose every task Arena ran
 is entered at the reproduced tier.
 

@@ -5,7 +5,7 @@ a task is an ordinary submission of its owner's team there, under the same limit
 and the same scoring, so a suite adds no second way to score anything. For a task
 whose task.toml declares code, the model may give its program instead: that
 submission is a code run (checked as a code competition's upload is, run in the
-sandbox on the hidden test inputs, then scored as a file), while the task's
+sandbox on the test inputs, then scored as a file), while the task's
 competition stays a file competition for everyone else. What a
 suite adds is the record of which submissions make up which version of which model
 (:class:`arena.db.models.SuiteEntry`); the board over them is
@@ -32,6 +32,7 @@ from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server import accounts, files
 from arena.server import submissions as store
 from arena.server.competitions import SLUG, CompetitionError, host
+from arena.server.snapshots import facts_of
 from arena.server.teams import lock, name_key
 from arena.suites.cards import MAX_CARD_BYTES, CardError, ModelCard, is_model_name, load_card, read_card
 from arena.suites.folders import PROGRAM_SUFFIXES
@@ -99,7 +100,7 @@ TIERS = {
 }
 """Each verification tier of a model's version and what it vouches for, from the least to the most."""
 DEFAULT_TIER = "reported"
-RAN_AS_CODE = "Arena ran this version's program for every task on the hidden test inputs."
+RAN_AS_CODE = "Arena ran this version's program for every task on the test inputs."
 """The note of a version that is ``reproduced`` because Arena itself made every one of its predictions."""
 
 
@@ -119,7 +120,7 @@ def is_program(file_name: str) -> bool:
 
 def takes_code(competition: Competition) -> bool:
     """Whether a suite task's models may give a program: its task.toml declares code submissions."""
-    return bool((competition.task_facts or {}).get("code"))
+    return bool(facts_of(competition).get("code"))
 
 
 def get_suite(session: Session, name: str) -> SuiteRecord:
@@ -284,7 +285,7 @@ def submit_entry(
 
     For a task whose task.toml declares code, the file may instead be the model's program (a part whose name ends
     in ``.zip`` or ``.py``): it is checked as a code competition's upload is before anything is kept, and its
-    submission is a code run (Arena runs it in the sandbox on the hidden test inputs, then scores its predictions
+    submission is a code run (Arena runs it in the sandbox on the test inputs, then scores its predictions
     as a file's), what it measured feeding the suite's costs. A program for a task that declares no code is
     refused. A version whose every task is a program starts at the ``reproduced`` tier.
 
@@ -411,7 +412,7 @@ def _program_problems(key: str, competition: Competition, upload: files.Received
             f"task '{key}': {name} is a program, but this task takes a predictions file only (its task.toml "
             f"declares no code submissions). Send its predictions as {key}.csv instead."
         ]
-    entry = ((competition.task_facts or {}).get("code") or {}).get("entry", "predict")
+    entry = (facts_of(competition).get("code") or {}).get("entry", "predict")
     try:
         check_code_upload(upload.path, name, entry=entry)
     except SubmissionError as exc:

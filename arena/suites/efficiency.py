@@ -6,7 +6,7 @@ tasks), its inference time (seconds per 1,000 test rows predicted) and its peak 
 the model card declares it (``parameters``, ``training_seconds``, ``inference_seconds_per_1000_rows``,
 ``peak_memory_mb``), or missing. A page shows which, so a reader never takes a declared number for a measured one.
 
-A version entered as code (a program per task, which Arena runs on the hidden test inputs) carries what those runs
+A version entered as code (a program per task, which Arena runs on the test inputs) carries what those runs
 measured (:class:`MeasuredRuns`: wall and CPU seconds summed over the tasks, the largest peak memory, and each task's
 own). Where every task was such a run, its inference time and peak memory are those measurements, marked measured;
 where only some were, the card's numbers stay and the runs say they are partial: a sum over some tasks is never
@@ -68,7 +68,7 @@ class Cost:
 
 @dataclass(frozen=True)
 class TaskRun:
-    """What Arena measured running a model's program on one task's hidden test inputs."""
+    """What Arena measured running a model's program on one task's test inputs."""
 
     wall_seconds: float
     cpu_seconds: float | None
