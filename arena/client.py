@@ -98,7 +98,7 @@ def submit_suite(
     baseline: bool = False,
 ) -> dict:
     """Enter a version of a model in a suite: ``files`` maps each task's key to its predictions file (or, for a task
-    that runs code, its program: a .zip or .py the server runs on the hidden test inputs), ``card`` is the model
+    that runs code, its program: a .zip or .py the server runs on the test inputs), ``card`` is the model
     card (card.toml or card.json). All or nothing: the server lists every problem at once and keeps nothing when
     there is one. Returns the API's JSON answer (the version, and each task's submission)."""
     card = Path(card)

@@ -87,7 +87,7 @@ SUITE_ENTRY = _op(
     "Enter a version of a model: its card and one predictions file per task, all or nothing (every problem is "
     "listed at once and nothing is kept when there is one); each file is queued for scoring in its task's "
     "competition, under that competition's limits. For a task whose task.toml declares code, the part may be the "
-    "model's program (a name ending in .zip or .py): Arena runs it on the hidden test inputs, scores its predictions "
+    "model's program (a name ending in .zip or .py): Arena runs it on the test inputs, scores its predictions "
     "and measures its time and memory; a version whose every task is a program is entered at the reproduced tier",
     auth="user",
     params=["name"],
