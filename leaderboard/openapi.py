@@ -269,6 +269,13 @@ OPENAPI = {
                 params=["slug"],
             )
         },
+        "/api/v1/competitions/{slug}/answers.csv": {
+            "get": _op(
+                "After the reveal: the answers file whose bytes the test-set commitment hashed "
+                "(SHA-256 of the salt, a newline and this file); 404 before the reveal",
+                params=["slug"],
+            )
+        },
         "/api/v1/competitions/{slug}/data/{name}": {
             "get": _op(
                 "Download a data file the competition lists under data: train.csv, test.csv (public_sample.csv in a "
