@@ -301,7 +301,8 @@ def _kind_refused(competition: Competition, kind: str) -> str:
     if kind == "code" and _in_a_suite(competition):
         return (
             "'submission_kind' cannot be 'code': this competition is a task of a benchmark suite, whose models enter "
-            "one predictions file per task. Host the task again under a new short name for a code competition."
+            "a predictions file per task (or, where the task declares code, their program as part of an entry). Host "
+            "the task again under a new short name for a code competition."
         )
     session = object_session(competition)
     if session is not None and competition.id is not None:

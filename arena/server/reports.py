@@ -82,7 +82,7 @@ def own_answers(submission: Submission, competition: Competition, rows: int = AN
     rows of the test file in id order. Never a reference; and the rows are chosen without the split, since rows
     picked because they are public would tell the team which ids are public. Empty for other tasks, code
     submissions, or a file no longer stored."""
-    if submission.status != "scored" or competition.submission_kind == "code":
+    if submission.status != "scored" or competition.submission_kind == "code" or submission.run_status is not None:
         return []
     try:
         task = task_of(competition)
