@@ -13,14 +13,17 @@ from arena.tasks import load_task
 
 
 def predictions_csv(task_name: str, accuracy: float = 1.0, seed: int = 0) -> str:
-    """A valid file for a built-in classification task, correct on about ``accuracy`` of the rows."""
+    """A valid file for a built-in classification or text task, correct on about ``accuracy`` of the rows."""
     task = load_task(task_name)
     spec = task.spec
     answers = task.answers.sort_values(spec.id_column)
     labels = answers[spec.target].to_numpy().copy()
     rng = np.random.default_rng(seed)
     wrong = rng.random(len(labels)) > accuracy
-    labels[wrong] = (labels[wrong] + 1) % len(task.classes)
+    if spec.kind == "text":  # a wrong answer: the right one with a character more
+        labels[wrong] = labels[wrong] + "?"
+    else:
+        labels[wrong] = (labels[wrong] + 1) % len(task.classes)
     frame = pd.DataFrame({spec.id_column: answers[spec.id_column].to_numpy()})
     if spec.prediction == "probabilities":
         for cls in task.classes:

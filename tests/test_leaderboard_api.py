@@ -19,7 +19,7 @@ def board(client, slug="mnist1d", token=None, which=None):
 
 def test_builtin_tasks_are_hosted_as_benchmarks(client):
     listed = client.get("/api/v1/competitions").get_json()
-    assert {c["slug"] for c in listed} == {"digits", "listops", "mnist1d", "sunspots"}
+    assert {c["slug"] for c in listed} == {"dates", "digits", "listops", "mnist1d", "sunspots"}
     assert all(c["benchmark"] and c["accepting_submissions"] for c in listed)
 
 
