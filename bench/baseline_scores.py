@@ -19,14 +19,25 @@ REFERENCES = [
     ("listops", "gru"),
     ("listops", "transformer"),
     ("sunspots", "mlp"),
+    ("dates", "transformer"),
+    ("dates", "gru"),
 ]
 
 
 def trivial_scores(task, folder: Path, score_submission) -> str:
-    """The trivial predictions' private scores: majority class, or the training mean and last value."""
-    sample = task.sample_submission()  # majority class / class frequencies / training mean
-    candidates = {"majority" if task.spec.is_classification else "mean": sample}
-    if not task.spec.is_classification:
+    """The trivial predictions' private scores: majority class, or the training mean and last value; for text,
+    the most common answer and the input copied."""
+    sample = task.sample_submission()  # majority class / class frequencies / training mean / most common answer
+    if task.spec.kind == "text":
+        inputs = task.test.sort_values(task.spec.id_column)
+        source = next(c for c in inputs.columns if c != task.spec.id_column)
+        candidates = {
+            "most common answer": sample,
+            "input copied": sample.assign(**{task.spec.target: inputs[source].to_numpy()}),
+        }
+    else:
+        candidates = {"majority" if task.spec.is_classification else "mean": sample}
+    if not task.spec.is_classification and task.spec.kind != "text":
         last = task.train.sort_values(task.spec.id_column)[task.spec.target].iloc[-1]
         candidates["last value"] = sample.assign(**{task.spec.target: float(last)})
     if task.spec.modality == "tokens":
