@@ -118,7 +118,9 @@ def test_an_announcement_shows_on_the_next_page_view_in_every_process(database_u
     assert "<strong>data</strong>" in _page(reader)
     with app.extensions["arena_db"].session() as session:
         posted = session.query(Announcement).one().id
-    writer.post("/c/mnist1d/admin/unannounce", data={"csrf_token": people.csrf(), "announcement_id": posted})
+    writer.post(
+        "/c/mnist1d/admin/unannounce", data={"csrf_token": people.csrf(), "announcement_id": posted, "confirm": "1"}
+    )
     assert 'id="announcements"' not in _page(reader)
 
 
