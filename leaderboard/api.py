@@ -34,7 +34,7 @@ from .auth import db_session, login_required, organiser_required, transaction
 from .forms import form_bool, settings_from_form
 from .kept_responses import keep_competition, keep_every
 from .openapi import OPENAPI
-from .shared import board_csv, board_view, competition_or_404, send_data_file
+from .shared import board_csv, board_view, competition_or_404, queue_dry_run, send_data_file
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -441,18 +441,7 @@ def submit(slug: str):
 
 
 def _dry_run(competition: Competition, upload):
-    session = db_session()
-    with transaction():
-        dry_run = dry_runs.request(
-            session,
-            competition,
-            g.user,
-            upload.stream,
-            upload.filename,
-            max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
-        )
-    current_app.extensions["arena_queue"].notify_dry_run(dry_run.id)
-    return jsonify(dry_run=dry_runs.summary(dry_run)), 202
+    return jsonify(dry_run=dry_runs.summary(queue_dry_run(competition, upload))), 202
 
 
 @bp.post("/competitions/<slug>/dry-runs")
@@ -480,7 +469,7 @@ def list_dry_runs(slug: str):
 def get_dry_run(dry_run_id: int):
     session = db_session()
     found = dry_runs.get(session, dry_run_id)
-    if not g.user.is_organiser and not dry_runs.belongs_to(session, found, g.user):
+    if not g.user.is_organiser and not submissions.belongs_to(session, found, g.user):
         abort(403, description="this dry run belongs to another team.")
     return jsonify(dry_runs.summary(found))
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, g, send_file
+from flask import abort, current_app, g, send_file
 
-from arena.db.models import Competition
+from arena.db.models import Competition, DryRun
 from arena.errors import ArenaError
-from arena.server import competitions, downloads, lifecycle, rules_acceptance, standings
+from arena.server import competitions, downloads, dry_runs, lifecycle, rules_acceptance, standings
 
-from .auth import db_session
+from .auth import db_session, transaction
 
 
 def competition_or_404(slug: str) -> Competition:
@@ -61,3 +61,18 @@ def send_data_file(slug: str, name: str):
         )
     kind = "application/zip" if name.endswith(".zip") else "text/csv"
     return send_file(path, as_attachment=True, download_name=f"{slug}-{name}", mimetype=kind)
+
+
+def queue_dry_run(competition: Competition, upload) -> DryRun:
+    """Keep an uploaded program as a dry run on the public sample and wake the queue (the API and the web form)."""
+    with transaction():
+        dry_run = dry_runs.request(
+            db_session(),
+            competition,
+            g.user,
+            upload.stream,
+            upload.filename,
+            max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
+        )
+    current_app.extensions["arena_queue"].notify_dry_run(dry_run.id)
+    return dry_run

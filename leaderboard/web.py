@@ -36,7 +36,7 @@ from .forms import form_bool, settings_from_form
 from .history_chart import history_chart
 from .kept_responses import keep_competition, keep_every
 from .organiser_forms import HostForm, ReplaceTaskForm, TeamLimitForm
-from .shared import board_csv, board_view, competition_or_404, send_data_file
+from .shared import board_csv, board_view, competition_or_404, queue_dry_run, send_data_file
 
 bp = Blueprint("web", __name__)
 
@@ -271,16 +271,7 @@ def my_submissions(slug: str):
         if upload is None or not upload.filename:
             abort(400, description="choose a file to upload.")
         if request.form.get("dry_run") == "1":  # the program on the public sample: shown, never scored or counted
-            with transaction():
-                dry_run = dry_runs.request(
-                    session,
-                    competition,
-                    g.user,
-                    upload.stream,
-                    upload.filename,
-                    max_bytes=current_app.config["MAX_UPLOAD_BYTES"],
-                )
-            current_app.extensions["arena_queue"].notify_dry_run(dry_run.id)
+            dry_run = queue_dry_run(competition, upload)
             flash(f"Dry run #{dry_run.id} queued: its output shows below when it ends.")
             return redirect(url_for("web.my_submissions", slug=slug))
         with transaction():

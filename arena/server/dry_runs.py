@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from arena.code.failures import OURS_MESSAGE
 from arena.db.database import Database
-from arena.db.models import Competition, DryRun, Membership, Team, User, utcnow
+from arena.db.models import Competition, DryRun, Team, User, utcnow
 from arena.scoring.validation import DEFAULT_MAX_BYTES
 from arena.server import code_runs, files, slots
 from arena.server.claims import worker_name
@@ -104,14 +104,6 @@ def get(session: Session, dry_run_id: int) -> DryRun:
     if found is None:
         raise CompetitionError(f"there is no dry run #{dry_run_id}.")
     return found
-
-
-def belongs_to(session: Session, dry_run: DryRun, user: User) -> bool:
-    """True when the user is in the team that asked for the dry run."""
-    membership = session.scalar(
-        select(Membership).where(Membership.competition_id == dry_run.competition_id, Membership.user_id == user.id)
-    )
-    return membership is not None and membership.team_id == dry_run.team_id
 
 
 def for_team(session: Session, team: Team, limit: int = 20) -> list[DryRun]:

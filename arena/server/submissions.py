@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from arena.db import generations
-from arena.db.models import AuditEntry, Competition, Membership, ScoreRecord, Submission, Team, User, utcnow
+from arena.db.models import AuditEntry, Competition, DryRun, Membership, ScoreRecord, Submission, Team, User, utcnow
 from arena.scoring.score import Score
 from arena.server import audit
 from arena.server.competitions import CompetitionError, accepting_submissions
@@ -264,12 +264,12 @@ def get(session: Session, submission_id: int) -> Submission:
     return submission
 
 
-def belongs_to(session: Session, submission: Submission, user: User) -> bool:
-    """True when the user is in the team that made the submission."""
+def belongs_to(session: Session, made: Submission | DryRun, user: User) -> bool:
+    """True when the user is in the team that made the submission (or asked for the dry run)."""
     membership = session.scalar(
-        select(Membership).where(Membership.competition_id == submission.competition_id, Membership.user_id == user.id)
+        select(Membership).where(Membership.competition_id == made.competition_id, Membership.user_id == user.id)
     )
-    return membership is not None and membership.team_id == submission.team_id
+    return membership is not None and membership.team_id == made.team_id
 
 
 def set_selected(session: Session, submission: Submission, selected: bool) -> None:
