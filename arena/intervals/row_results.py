@@ -3,7 +3,11 @@
 A board recomputes metrics from these under any row weights (paired and joint
 bootstraps for honest ranks, the Ladder's noise) without re-reading participants'
 files. Count metrics keep the predicted class (uint16), mean-type metrics their
-per-row moments (float32), ROC AUC the probabilities (float32).
+per-row moments (float32), ROC AUC the probabilities (float32). Text metrics keep each row's sufficient statistics
+(:func:`arena.metrics.text.row_stats`): a mean metric's one value (exact match's 0 or 1 as uint8, token F1's and
+ROUGE's as float32), a corpus metric's counts (BLEU's and chrF's n-grams, WER's and CER's edits and reference
+lengths) as the smallest unsigned integers that hold them. A board then computes a text metric from the weighted
+column sums of those statistics (:func:`arena.metrics.text.value_of_sums`): no row is ever scored again.
 """
 
 from __future__ import annotations
@@ -15,13 +19,18 @@ import numpy as np
 from scipy import sparse
 
 from arena._fast import pooled_copy
+from arena.intervals import text as text_intervals
 from arena.intervals.bootstrap import MEAN_TYPE, moments_for, weighted_rows_auc
 from arena.intervals.ladder import beats
+from arena.metrics import text as text_metrics
 from arena.metrics.registry import Metric
 
 
 def row_results(metric: Metric, truth: np.ndarray, pred: np.ndarray) -> np.ndarray | None:
     """The compact per-row record of ``metric`` for every answer-key row (None for a metric without one)."""
+    if metric.needs == "text":
+        options = metric.text if metric.text is not None else text_metrics.DEFAULT
+        return text_row_results(metric.name, text_metrics.row_stats(metric.name, truth, pred, options))  # type: ignore[arg-type]
     if metric.from_confusion is not None:
         return pred.astype(np.uint16)
     if metric.name in MEAN_TYPE:  # R² keeps only the squared errors: its other moments come from the truth
@@ -31,8 +40,28 @@ def row_results(metric: Metric, truth: np.ndarray, pred: np.ndarray) -> np.ndarr
     return None
 
 
+UNSIGNED = (np.uint8, np.uint16, np.uint32)
+
+
+def text_row_results(name: str, stats: np.ndarray) -> np.ndarray:
+    """A text metric's per-row statistics (n, d) as kept: whole counts as the smallest unsigned integers that hold
+    them (exactly), a mean metric's fractional values (token F1, ROUGE) as float32, anything else as float64."""
+    stats = np.asarray(stats, dtype=np.float64)
+    if stats.ndim != 2:
+        raise ValueError(f"text metric '{name}': per-row statistics must be (rows, columns), got {stats.shape}")
+    finite = bool(np.all(np.isfinite(stats)))
+    if finite and np.all(stats >= 0) and np.all(stats == np.floor(stats)):
+        top = float(stats.max(initial=0.0))
+        for kind in UNSIGNED:
+            if top <= np.iinfo(kind).max:
+                return stats.astype(kind)
+    return stats.astype(np.float32 if name in text_metrics.MEANS else np.float64)
+
+
 def weighted_values(metric: Metric, truth: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The metric under each row weighting in ``weights`` (R, n): one value per weighting."""
+    if metric.needs == "text":  # before the label metrics: a text task's exact_match shares their name
+        return text_intervals.weighted_values(metric.name, rows.reshape(len(rows), -1), weights)
     if metric.from_confusion is not None:
         k = int(max(truth.max(initial=0), rows.max(initial=0))) + 1
         cells = truth.astype(np.int64) * k + rows.astype(np.int64)
@@ -186,6 +215,8 @@ def interval_bound(value: float | None, interval, best_value: float | None, best
 def _rows_comparison(
     metric: Metric, truth: np.ndarray, new_rows: np.ndarray, best_rows: np.ndarray, weights: np.ndarray | None
 ) -> Comparison | None:
+    if metric.needs == "text":
+        return _text_comparison(metric, new_rows, best_rows, weights)
     if metric.from_confusion is not None:
         return _confusion_comparison(metric, truth, new_rows, best_rows, weights)
     if metric.name in MEAN_TYPE:
@@ -234,6 +265,49 @@ def _mean_comparison(name: str, new_rows: np.ndarray, best_rows: np.ndarray, wei
         loo = (float(shares.sum()) - shares) / (total - w)
     scale = abs(float(w @ new[keep])) / total + abs(float(w @ best[keep])) / total
     return Comparison(-change, max(_jackknife(loo, np.ones(len(loo))), effect), effect, "jackknife", scale)
+
+
+TEXT_CHUNK_ROWS = 1 << 15
+"""Rows whose leave-one-out statistics a text metric's jackknife builds at once (chrF's 18 columns: 4.5 MB)."""
+
+
+def _text_comparison(
+    metric: Metric, new_rows: np.ndarray, best_rows: np.ndarray, weights: np.ndarray | None
+) -> Comparison:
+    """A text metric, from both submissions' per-row statistics: each row's leave-one-out value is the metric of the
+    column sums less that row's statistics (for a mean metric, exactly the leave-one-out mean; for BLEU, chrF, WER
+    and CER, the corpus metric without that row), for the jackknife of the difference; one row's effect is the
+    change of the new value when that row alone goes back to the best's statistics."""
+    name = metric.name
+    keep, w = _positive(weights, len(new_rows))
+    if len(w) < 2:
+        return Comparison(float("nan"), float("inf"), float("nan"), "none")
+    relative = w / w.mean()  # each row counts its weight relative to the mean (text_metrics.weighted_sums)
+    new = np.asarray(new_rows, dtype=np.float64).reshape(len(new_rows), -1)[keep]
+    best = np.asarray(best_rows, dtype=np.float64).reshape(len(best_rows), -1)[keep]
+    total = float(relative.sum())
+    new_sums, best_sums = relative @ new, relative @ best
+    with np.errstate(invalid="ignore", divide="ignore"):
+        new_value = float(text_metrics.value_of_sums(name, new_sums, total))
+        best_value = float(text_metrics.value_of_sums(name, best_sums, total))
+    sign = 1.0 if metric.higher_is_better else -1.0
+    gain, scale = sign * (new_value - best_value), abs(new_value) + abs(best_value)
+    if not (np.isfinite(new_value) and np.isfinite(best_value)):
+        return Comparison(gain, float("inf"), float("nan"), "none", scale)
+    loo = np.empty(len(w))
+    effect = 0.0
+    for start in range(0, len(w), TEXT_CHUNK_ROWS):
+        part = slice(start, start + TEXT_CHUNK_ROWS)
+        mine, theirs, r = new[part] * relative[part, None], best[part] * relative[part, None], relative[part]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loo[part] = text_metrics.value_of_sums(name, new_sums - mine, total - r) - text_metrics.value_of_sums(
+                name, best_sums - theirs, total - r
+            )
+            moved = text_metrics.value_of_sums(name, new_sums - mine + theirs, total) - new_value
+        effect = max(effect, float(np.max(np.abs(moved), initial=0.0)))
+    if not np.isfinite(effect):
+        return Comparison(gain, float("inf"), float("inf"), "none", scale)
+    return Comparison(gain, max(_jackknife(loo, np.ones(len(loo))), effect), effect, "jackknife", scale)
 
 
 def _row_kinds(keys: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from arena.intervals import kaggle_metrics as kaggle_intervals
 from arena.intervals import text as text_intervals
 from arena.intervals.bootstrap import has_fast_path
 from arena.intervals.confidence import Interval, metric_interval
-from arena.intervals.row_results import row_results
+from arena.intervals.row_results import row_results, text_row_results
 from arena.intervals.weighted import answer_weights, confusion_interval, row_interval
 from arena.metrics import text as text_metrics
 from arena.metrics.plugins import check_value, plugin_metrics
@@ -229,20 +229,28 @@ def score_predictions(
                 results[part]["roc_auc"], cis[part]["roc_auc"] = value, interval
             if found_auc is not None:
                 row_metrics = [m for m in row_metrics if m.name != "roc_auc"]
+    # A text metric's per-row statistics, once for every answer-key row: both parts' values and intervals come from
+    # them, and the primary's are the per-row results a suite's or a board's bootstrap resamples.
+    answers = predictions.texts
+    text_stats = {
+        m.name: text_metrics.row_stats(m.name, key.truth, answers, m.text or text_metrics.DEFAULT)
+        for m in row_metrics
+        if m.needs == "text" and m.name not in plugin_names and len(key.truth) and answers is not None
+    }
     for part, rows in (("public", public), ("private", private)) if row_metrics else ():
         truth, w = key.truth[rows], (weight[rows] if weight is not None else None)
         for metric in row_metrics:
+            if len(truth) and metric.needs == "text" and metric.name in text_stats:  # from the statistics kept above
+                results[part][metric.name], cis[part][metric.name] = text_intervals.stats_interval(
+                    metric.name, text_stats[metric.name][rows], weight=w, seed=BOOTSTRAP_SEED
+                )
+                continue
             metric_truth, pred = (
                 (key.truth, _prediction_for(metric, predictions))
                 if metric.needs != "table"
                 else whole_tables(task, predictions)
             )
             metric_truth, pred = take_rows(metric_truth, rows), take_rows(pred, rows)
-            if len(truth) and metric.needs == "text" and metric.name not in plugin_names:  # one pass over the rows
-                results[part][metric.name], cis[part][metric.name] = text_intervals.value_and_interval(
-                    metric, metric_truth, pred, weight=w, seed=BOOTSTRAP_SEED
-                )
-                continue
             if (
                 len(truth)
                 and kaggle_intervals.handles(metric.name)
@@ -267,9 +275,12 @@ def score_predictions(
         for name in plugin_names & set(results[part]) if rows.any() else ():
             check_value(name, results[part][name])  # an organiser's metric must give a number where there are rows
 
-    if primary_rows is None:
+    if primary_rows is None and primary.needs == "text" and primary.name in text_stats:
+        primary_rows = text_row_results(primary.name, text_stats[primary.name])
+    elif primary_rows is None:
         primary_pred = _prediction_for(primary, predictions)
-        # A ranking metric's lists, a table plugin's tables and text answers keep no per-row record.
+        # A ranking metric's lists and a table plugin's tables keep no per-row record (nor does an organiser's
+        # metric on text answers).
         kept = isinstance(primary_pred, np.ndarray) and primary.needs != "text"
         primary_rows = row_results(primary, key.truth, primary_pred) if kept else None  # type: ignore[arg-type]
     names = [m.name for m in metrics]

@@ -8,7 +8,9 @@ submission keeps. Every model's score on every task under those weights gives
 every model's aggregate in that resample; the 2.5% and 97.5% quantiles over the
 resamples are the interval. Because the models share the draws, their aggregates
 in one resample are comparable, which is what makes the rank intervals and
-``p_best`` honest. A second view also resamples the tasks (multinomial draws of
+``p_best`` honest. A text task's per-row results are each row's sufficient statistics, so its metric in a
+resample (BLEU, chrF or an error rate as much as a mean) is computed from the weighted column sums: no row is ever
+scored again. A second view also resamples the tasks (multinomial draws of
 the tasks, times their weights): it answers "would the order hold on other tasks
 like these", so it is given only for suites of 5 tasks or more.
 """
@@ -99,7 +101,11 @@ def resampled_scores(
 
 
 def _task_values(metric: Metric, truth: np.ndarray, rows: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    """(models, resamples) for one task: confusion and mean-type metrics for all models in a few matrix products."""
+    """(models, resamples) for one task: confusion and mean-type metrics for all models in a few matrix products; a
+    text metric from each model's weighted column sums of its per-row statistics (checked first: a text task's
+    exact_match shares a label metric's name)."""
+    if metric.needs == "text":
+        return np.stack([rowresults.weighted_values(metric, truth, model_rows, weights) for model_rows in rows])
     if metric.from_confusion is not None:
         return _confusion_values(metric, truth, rows, weights)
     if metric.name in MEAN_TYPE:

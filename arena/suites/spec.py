@@ -22,6 +22,7 @@ from arena.bundles.loading import builtin_task_names, find_bundle
 from arena.bundles.spec import load_spec
 from arena.codabench.programs import is_program_ref
 from arena.errors import ArenaError, Problem
+from arena.metrics import text as text_metrics
 from arena.metrics.registry import METRICS
 
 SUITE_FILE = "suite.toml"
@@ -30,6 +31,8 @@ IQM_MIN_TASKS = 8  # the interquartile mean of fewer tasks keeps too few of them
 TOP_KEYS = ("name", "title", "version", "description", "tasks", "aggregate")
 TASK_KEYS = ("task", "weight", "floor", "ceiling")
 AGGREGATE_KEYS = ("method",)
+TEXT_BEST = {"bleu": 100.0, "chrf": 100.0, "wer": 0.0, "cer": 0.0}
+"""The best values of the text metrics that are not on a 0 to 1 scale of higher is better."""
 RESERVED_KEYS = {"card": "model card part"}
 """Part names an entry gives to something other than a task's file."""
 
@@ -269,7 +272,11 @@ def _task_ref(given: str, folder: Path) -> str | None:
 
 
 def _best_value(metric: str) -> float | None:
-    """A built-in metric's best value: 1 for every score, 0 for every loss (ranking metrics included)."""
+    """A built-in metric's best value: 1 for every score, 0 for every loss (ranking metrics included); for text
+    answers, 100 for BLEU and chrF (sacrebleu's scale), 0 for the error rates, 1 for the means (exact match, token
+    F1, ROUGE)."""
+    if metric in text_metrics.NAMES and metric not in METRICS:
+        return TEXT_BEST.get(metric, 1.0)
     base = metric.partition("@")[0]
     known = METRICS.get(metric) or next((m for name, m in METRICS.items() if name.partition("@")[0] == base), None)
     if known is None and base in ("map", "ndcg"):
