@@ -19,11 +19,16 @@ import re
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TypeGuard
 
-from arena.bundles.loading import builtin_task_names, find_bundle
+from arena.bundles import text_report
+from arena.bundles.loading import Task, builtin_task_names, find_bundle
 from arena.bundles.spec import load_spec
+from arena.bundles.texts import TEXT_KIND
 from arena.codabench.programs import ProgramFailed
+from arena.scoring.interface import TaskInterface
 from arena.scoring.score import Score, score_submission
+from arena.scoring.validation import caps_for, read_submission
 from arena.tasks import load_bundle_task, load_task
 
 from .errors import ArenaError
@@ -55,15 +60,45 @@ def cmd_data(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     task.train.to_csv(out / "train.csv", index=False)
     task.test.to_csv(out / "test.csv", index=False)
-    task.sample_submission().to_csv(out / "sample_submission.csv", index=False)
+    sample = task.sample_submission()
+    sample.to_csv(out / "sample_submission.csv", index=False)
     print(
         f"wrote train.csv ({len(task.train)} rows), test.csv ({len(task.test)} rows) and sample_submission.csv to {out}"
     )
+    if is_text_task(task):  # the answer format, and the other format every task accepts
+        print("\n".join(text_report.sample_lines(task.spec, sample)))
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    print(f"{args.file}: {load_task(args.task).check_file(args.file)}.")
+    task = load_task(args.task)  # a bundle with problems stops here, every problem listed
+    if args.file is None:
+        return validate_bundle(task, args.task)
+    if not is_text_task(task):
+        print(f"{args.file}: {task.check_file(args.file)}.")
+        return EXIT_OK
+    texts = read_submission(task, args.file).texts
+    if texts is None:  # never: a text task's reader always gives the answers
+        raise ArenaError(f"{args.file}: no answers were read; check the file against sample_submission.csv.")
+    print(f"{args.file}: valid submission for {task.name} ({len(texts):,} rows).")
+    print("\n".join(text_report.answer_lines(task.spec, task.answer_key.ids, texts, caps_for(task).text_bytes)))
+    return EXIT_OK
+
+
+def is_text_task(task: object) -> TypeGuard[Task]:
+    """A task.toml bundle of ``kind = "text"`` (a Codabench bundle's program reads its own files)."""
+    return isinstance(task, Task) and task.spec.kind == TEXT_KIND
+
+
+def validate_bundle(task: TaskInterface, given: str) -> int:
+    """``arena validate TASK`` without a file: the bundle loaded, every check passed; for a text task, how the
+    answer key's references were read (the organiser owns them)."""
+    print(f"{given}: a valid task bundle ({task.name}): {len(task.train):,} train rows, {len(task.test):,} test rows.")
+    if is_text_task(task):
+        spec = task.spec
+        source = spec.answers_file or spec.data_file
+        where = f"{source.name}, " if source else ""
+        print("\n".join(text_report.reference_lines(spec, task.answers, where) + text_report.comparison_lines(spec)))
     return EXIT_OK
 
 
@@ -481,9 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--out", required=True, help="folder to write into")
     data.set_defaults(func=cmd_data)
 
-    validate = commands.add_parser("validate", help="check a predictions file without scoring it")
+    validate = commands.add_parser(
+        "validate",
+        help="check a predictions file without scoring it; without a file, check the task bundle itself",
+    )
     validate.add_argument("task")
-    validate.add_argument("file")
+    validate.add_argument(
+        "file", nargs="?", help="a predictions file; leave it out to check the bundle (a text task: its references)"
+    )
     validate.set_defaults(func=cmd_validate)
 
     score = commands.add_parser("score", help="score a predictions file on this machine's answer key (organisers)")
