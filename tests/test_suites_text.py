@@ -162,3 +162,36 @@ def test_a_suite_with_the_dates_task_shows_on_the_server_s_board(app, client, pe
         low, high = row["aggregate_ci"]
         assert row["rank"] is not None and low < row["aggregate"] < high
     assert board["rows"][0]["rank_interval"] == [1, 1]
+
+
+TEXT_BUNDLE = """name = "{name}"
+version = 1
+kind = "text"
+[data]
+train = "train.csv"
+test = "test.csv"
+answers = "answers.csv"
+id = "id"
+target = "answer"
+[metrics]
+primary = "{metric}"
+[submission]
+prediction = "text"
+"""
+
+
+@pytest.mark.parametrize(("metric", "best"), [("bleu", 100.0), ("chrf", 100.0), ("wer", 0.0), ("token_f1", 1.0)])
+def test_a_text_task_s_ceiling_defaults_to_its_metric_s_best_value(tmp_path, write_bundle, metric, best):
+    name = f"say-{metric.replace('_', '-')}"
+    write_bundle(
+        TEXT_BUNDLE.format(name=name, metric=metric),
+        {
+            "train.csv": "id,question,answer\n" + "".join(f"{i},q {i},a {i}\n" for i in range(10)),
+            "test.csv": "id,question\n" + "".join(f"{i},q {i}\n" for i in range(10, 15)),
+            "answers.csv": "id,answer\n" + "".join(f"{i},a {i}\n" for i in range(10, 15)),
+        },
+        name=f"suite/{name}",
+    )
+    (tmp_path / "suite" / "suite.toml").write_text(f'name = "say"\nversion = 1\n[[tasks]]\ntask = "{name}"\n')
+    [task] = load_suite(tmp_path / "suite").tasks
+    assert (task.metric, task.ceiling, task.higher_is_better) == (metric, best, metric != "wer")
