@@ -93,10 +93,11 @@ def test_validate_reports_the_answers_without_a_word_of_the_references(capsys, t
     assert line(out, "rows") == "rows:           6"
     assert line(out, "empty answers").startswith("empty answers:  2; 1 more answer of spaces only")
     assert "42 characters (id 3)" in line(out, "longest answer") and "up to 50 " in line(out, "longest answer")
+    assert line(out, "text in all").startswith("text in all:    53 bytes; a file may hold ")
     compared = "\n".join(text for text in out.splitlines() if "compared:" in text)
     assert "every accepted reference of its row, the best counting (exact_match, token_f1)" in compared
     assert "first reference of its row only (cer)" in compared
-    assert "none: answers compared exactly as written" in line(out, "normalise")
+    assert line(out, "normalise") == "normalise:      none (exact_match, token_f1): answers compared exactly as written"
     for hidden in (SECRET, "Zanzibar", "Paris", "several", "references:"):
         assert hidden not in out
 
@@ -121,7 +122,7 @@ def test_validating_the_bundle_shows_the_organiser_how_references_were_read(caps
     checks = [text.strip() for text in out.splitlines() if text.strip().startswith("check:")]
     assert len(checks) == 2
     assert "1 cell written like a list but not a JSON list" in checks[0] and "id 1" in checks[0]
-    assert "\"[Paris, 'France']\"" in checks[0] and '["Paris", "paris, France"]' in checks[0]
+    assert "id 1: [Paris, 'France'])" in checks[0] and '["Paris", "paris, France"]' in checks[0]
     assert "1 row with a reference with spaces at either end (e.g. id 2" in checks[1]
 
 
@@ -172,7 +173,7 @@ def test_the_comparison_names_how_each_metric_reads_references(tmp_path) -> None
         "compared:       each answer against every accepted reference of its row, the best counting (token_f1, rougeL)",
         "compared:       each answer against all references of its row at once (bleu)",
         "compared:       each answer against the first reference of its row only (wer)",
-        "normalise:      numeric: answers read as numbers where they are, equal within the tolerance "
-        "(tolerance 0.01; other texts as squad) (token_f1)",
+        "normalise:      numeric (token_f1): answers read as numbers where they are, equal within the tolerance "
+        "(tolerance 0.01; other texts as squad)",
         "stemming:       on (rougeL)",
     ]

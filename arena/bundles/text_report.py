@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from arena.bundles.spec import NORMALISATIONS, TaskSpec
-from arena.bundles.texts import max_answer_chars, parse_references
+from arena.bundles.texts import max_answer_chars, max_text_bytes, parse_references
 
 BEST = ("exact_match", "token_f1", "chrf", "rouge1", "rouge2", "rougeL")
 """Metrics that take, for each row, the reference the answer matches best."""
@@ -36,10 +36,20 @@ def _line(label: str, text: str) -> str:
 
 
 def _shown(text: str, limit: int = 60) -> str:
-    """A text as a JSON string (quotes, line breaks and spaces visible), cut at ``limit`` characters."""
-    if len(text) > limit:
-        return json.dumps(text[:limit], ensure_ascii=False)[:-1] + '..."'
-    return json.dumps(text, ensure_ascii=False)
+    """A cell or answer to print: as written when that is unambiguous (one line, no spaces at either end), else as
+    a JSON string, so quotes, line breaks and edge spaces show; cut at ``limit`` characters."""
+    cut = text[:limit]
+    if cut == cut.strip() and cut.isprintable() and cut:
+        return cut + ("..." if len(text) > limit else "")
+    quoted = json.dumps(cut, ensure_ascii=False)
+    return quoted[:-1] + '..."' if len(text) > limit else quoted
+
+
+def _size(n: int) -> str:
+    """Bytes, KiB or MiB, whichever reads best."""
+    if n < 2**10:
+        return f"{n} bytes"
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
 def _count(n: int, word: str) -> str:
@@ -78,7 +88,7 @@ def comparison_lines(spec: TaskSpec) -> list[str]:
         how = NORMALISATIONS.get(options.normalise, options.normalise)
         if options.normalise == "numeric":
             how += f" (tolerance {options.tolerance:g}; other texts as squad)"
-        lines.append(_line("normalise", f"{options.normalise}: {how} ({_names(normalised)})"))
+        lines.append(_line("normalise", f"{options.normalise} ({_names(normalised)}): {how}"))
     stemmed = [m for m in metrics if m in STEMMED]
     if stemmed:
         lines.append(_line("stemming", f"{'on' if options.stemming else 'off'} ({_names(stemmed)})"))
@@ -114,11 +124,15 @@ def answer_lines(spec: TaskSpec, ids: np.ndarray, answers: np.ndarray, text_cap_
                 f"{max_answer_chars():,} (ARENA_MAX_ANSWER_CHARS)",
             )
         )
+    bound = (
+        "ARENA_MAX_ANSWER_TEXT_MB"
+        if text_cap_bytes >= max_text_bytes()
+        else "enough for every row's answer at the longest allowed"
+    )
     lines.append(
         _line(
             "text in all",
-            f"{total / 2**20:.2f} MiB; a file may hold up to {text_cap_bytes / 2**20:.1f} MiB of text once "
-            "decompressed (ARENA_MAX_ANSWER_TEXT_MB)",
+            f"{_size(total)}; a file may hold {_size(text_cap_bytes)} of text once decompressed ({bound})",
         )
     )
     return lines + comparison_lines(spec)
