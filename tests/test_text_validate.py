@@ -126,6 +126,16 @@ def test_validating_the_bundle_shows_the_organiser_how_references_were_read(caps
     assert "1 row with a reference with spaces at either end (e.g. id 2" in checks[1]
 
 
+def test_validating_a_bundle_with_an_unusable_list_names_its_line(capsys, tmp_path) -> None:
+    bundle = text_bundle(tmp_path)
+    rows = [[i, a] for i, a in enumerate(ANSWERS)]
+    rows[4][1] = "[]"
+    write_csv(bundle / "answers.csv", ["id", "answer"], rows)
+    code, out, err = run(capsys, "validate", str(bundle))
+    assert code == 1 and out == ""
+    assert "The task bundle is not valid" in err and "line 6: the list [] gives no reference" in err
+
+
 def test_references_given_as_real_lists_in_json_lines_read_the_same(capsys, tmp_path) -> None:
     bundle = text_bundle(tmp_path)
     (bundle / "answers.csv").unlink()
