@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import auth
+from conftest import auth, upload
 from helpers import predictions_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -162,6 +162,20 @@ def test_a_suite_with_the_dates_task_shows_on_the_server_s_board(app, client, pe
         low, high = row["aggregate_ci"]
         assert row["rank"] is not None and low < row["aggregate"] < high
     assert board["rows"][0]["rank_interval"] == [1, 1]
+
+
+def test_the_dates_board_gives_rank_intervals_from_the_text_per_row_results(client, people):
+    """A text task's own board ranks from the same kept statistics: identical answers tie in every resample, a far
+    better team is first in every one."""
+    same = predictions_csv("dates", 0.6, seed=3)
+    for name in ("ada", "bob"):
+        upload(client, people.token(name), "dates", same)
+    upload(client, people.token("cyd"), "dates", predictions_csv("dates", 0.95, seed=4))
+    people.drain()
+    rows = client.get("/api/v1/competitions/dates/leaderboard").get_json()["rows"]
+    assert [row["rank"] for row in rows] == [1, 2, 2]
+    assert rows[0]["rank_interval"] == [1, 1] and rows[1]["rank_interval"] == rows[2]["rank_interval"] == [2, 2]
+    assert rows[1]["indistinguishable_from_next"] and not rows[0]["indistinguishable_from_next"]
 
 
 TEXT_BUNDLE = """name = "{name}"
