@@ -187,3 +187,17 @@ def test_the_comparison_names_how_each_metric_reads_references(tmp_path) -> None
         "(tolerance 0.01; other texts as squad)",
         "stemming:       on (rougeL)",
     ]
+
+
+def test_a_json_lines_train_of_numbers_gives_a_sample_answer_written_as_text(capsys, tmp_path) -> None:
+    bundle = text_bundle(tmp_path)
+    (bundle / "train.csv").unlink()
+    rows = [{"id": 100 + i, "question": f"q{i}", "answer": 42 if i % 3 else 7} for i in range(9)]
+    (bundle / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (bundle / "task.toml").write_text((bundle / "task.toml").read_text().replace("train.csv", "train.jsonl"))
+    out_dir = tmp_path / "data"
+    assert run(capsys, "data", str(bundle), "--out", str(out_dir))[0] == 0
+    sample = (out_dir / "sample_submission.csv").read_text().splitlines()
+    assert sample[:2] == ["id,answer", "0,42"]
+    code, out, _ = run(capsys, "validate", str(bundle), str(out_dir / "sample_submission.csv"))
+    assert code == 0 and line(out, "empty answers").startswith("empty answers:  0 ")

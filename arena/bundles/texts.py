@@ -127,14 +127,17 @@ def check_references(spec, frames: Iterable[tuple[pd.DataFrame, object]]) -> lis
 
 
 def sample_answer(train: pd.DataFrame, target: str) -> str:
-    """A trivial, valid answer for every row: the first reference of train's most frequent answer cell."""
-    if not len(train):
-        return ""
-    cell = train[target].astype(object).value_counts().index[0]
-    try:
-        return parse_references(cell)[0]
-    except ValueError:
-        return ""
+    """A trivial, valid answer for every row: the first reference of train's most frequent answer cell. A train file
+    may hold what the answer key may not (numbers in JSON Lines): a number is written as text (``42``), anything
+    else that gives no reference is passed over; "" when no cell gives one."""
+    for cell in train[target].astype(object).value_counts().index if len(train) else ():
+        if isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, (bool, np.bool_)):
+            return str(cell.item() if isinstance(cell, np.generic) else cell)
+        try:
+            return parse_references(cell)[0]
+        except ValueError:
+            continue
+    return ""
 
 
 def read_answers(column, report) -> np.ndarray:
