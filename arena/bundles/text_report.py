@@ -111,8 +111,8 @@ def answer_lines(spec: TaskSpec, ids: np.ndarray, answers: np.ndarray, text_cap_
     lines.append(
         _line(
             "empty answers",
-            f"{empty:,}{spaces} (an empty answer is kept and scored; it counts as wrong unless the row's reference is "
-            "itself empty)",
+            f"{empty:,}{spaces} (an empty answer is kept and scored; it counts as wrong unless the row accepts an "
+            "empty reference)",
         )
     )
     if rows:
