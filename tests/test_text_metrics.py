@@ -14,14 +14,31 @@ import jiwer
 import numpy as np
 import pytest
 import sacrebleu
+from conftest import require_in_ci
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rouge_score.rouge_scorer import RougeScorer
 
+from arena import _fast
 from arena.intervals.confidence import metric_interval
 from arena.intervals.text import stats_interval, weighted_values
 from arena.metrics import text
 from arena.metrics.registry import METRICS, get_metric, is_known
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+def statistics_path(request):
+    """Every test here runs on both ways of collecting the per-row statistics: the compiled loops (numba, installed
+    with the server) and numpy's column passes (without numba)."""
+    if request.param == "compiled":
+        if _fast.text_kernels() is None:
+            require_in_ci("numba is not installed (the fast extra): the compiled text statistics cannot run")
+        yield request.param
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fast, "text_kernels", lambda: None)
+        yield request.param
+
 
 # --- the oracles --------------------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ __all__ = [
     "pooled_copy",
     "pooled_empty",
     "scratch",
+    "text_kernels",
     "warm",
 ]
 
@@ -73,7 +74,20 @@ def add_influence(
 
 
 def warm() -> None:
-    """Load the compiled loops now, where numba is installed (:func:`arena._fast.gridcount.warm`)."""
+    """Load the compiled loops now, where numba is installed (:func:`arena._fast.gridcount.warm`,
+    :func:`arena._fast.textcount.warm`)."""
     compiled = _compiled()
     if compiled is not None:
         compiled.warm()
+    kernels = text_kernels()
+    if kernels is not None:
+        kernels.warm()
+
+
+def text_kernels() -> ModuleType | None:
+    """The compiled statistics of free-text answers (:mod:`arena._fast.textcount`), or None where numba cannot be
+    imported: the text metrics then take their numpy path, with the same results."""
+    try:
+        return importlib.import_module("arena._fast.textcount")
+    except ImportError:
+        return None

@@ -32,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arena import _fast
+
 Normalise = Literal["none", "squad", "numeric"]
 NORMALISATIONS: tuple[str, ...] = ("none", "squad", "numeric")
 
@@ -317,6 +319,10 @@ def _numbers(strings: list[str]) -> np.ndarray:
     return table[encoded.indices.to_numpy(zero_copy_only=False)] if len(table) else np.zeros(0)
 
 
+def _squad_tokens(text: str) -> list[str]:
+    return squad_normalise(text).split()
+
+
 def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOptions) -> np.ndarray:
     """Exact match or token F1 of every row: each (row, reference) pair's value, the best per row."""
     _normaliser(options)  # an unknown normalisation is refused here
@@ -325,16 +331,24 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         return np.zeros((0, 1))
     refs, starts = _flat_refs(truth)
     rows = _pair_rows(starts)
-    strings = [*pred, *refs]
+    kernels = _fast.text_kernels()
     if options.normalise == "none":
-        ids, offsets = _token_ids(strings, _PLAIN_TEXT, _split_plain, str.split)
+        split: Callable[[str], list[str]] = str.split
+        mode, vector = "WORDS", _split_plain
     else:
-        ids, offsets = _token_ids(strings, _PLAIN_TEXT, _split_squad, lambda text: squad_normalise(text).split())
-    length = np.diff(offsets)
+        split, mode, vector = _squad_tokens, "SQUAD", _split_squad
+    if kernels is not None:
+        normal = kernels.normal_forms([pred, refs], getattr(kernels, mode), split)
+        length = normal.items
+    else:
+        ids, offsets = _token_ids([*pred, *refs], _PLAIN_TEXT, vector, split)
+        length = np.diff(offsets)
     hyp_len, ref_len = length[:n][rows], length[n:]
     if name == "exact_match" and options.normalise == "none":
         value = (np.asarray(pred, dtype=object)[rows] == _objects(refs)).astype(float)
-    elif name == "exact_match":  # equal normal forms: equal token sequences
+    elif name == "exact_match" and kernels is not None:  # equal normal forms
+        value = kernels.equal_pairs(normal, starts).astype(np.float64)
+    elif name == "exact_match":  # equal token sequences
         value = (hyp_len == ref_len).astype(np.float64)
         both = np.flatnonzero((hyp_len == ref_len) & (ref_len > 0))
         hyp_at, group = _segments(offsets, rows[both])
@@ -342,11 +356,14 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         differ = np.bincount(group, weights=ids[hyp_at] != ids[ref_at], minlength=len(both))
         value[both] = differ == 0
     else:
-        pairs = len(refs)
-        size = int(ids.max(initial=0)) + 1
-        hyp_at, hyp_group = _segments(offsets, rows)
-        ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
-        same = _overlap(hyp_group, ids[hyp_at], ref_group, ids[ref_at], size, pairs)
+        if kernels is not None:
+            same = kernels.overlap_counts(normal, starts, 1, words=True)[0][:, 0].astype(np.float64)
+        else:
+            pairs = len(refs)
+            size = int(ids.max(initial=0)) + 1
+            hyp_at, hyp_group = _segments(offsets, rows)
+            ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
+            same = _overlap(hyp_group, ids[hyp_at], ref_group, ids[ref_at], size, pairs)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = 1.0 * same / hyp_len
             recall = 1.0 * same / ref_len
@@ -355,7 +372,7 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         empty = (hyp_len == 0) | (ref_len == 0)
         value[empty] = (hyp_len == ref_len)[empty]
     if options.normalise == "numeric":
-        number = _numbers(strings)
+        number = _numbers([*pred, *refs])
         a, b = number[:n][rows], number[n:]
         numbers = np.isfinite(a) & np.isfinite(b)
         value[numbers] = np.abs(a[numbers] - b[numbers]) <= float(options.tolerance)
@@ -369,15 +386,27 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     refs, starts = _flat_refs(truth)
     rows = _pair_rows(starts)
     metric = _sacrebleu("bleu")
-    ids, offsets = _token_ids(
-        [*pred, *refs], _PLAIN_WORDS, _split_plain, lambda text: metric._preprocess_segment(text).split()
-    )
-    length = np.diff(offsets)
+
+    def words_13a(text: str) -> list[str]:
+        return metric._preprocess_segment(text).split()
+
+    kernels = _fast.text_kernels()
+    if kernels is not None:
+        normal = kernels.normal_forms([pred, refs], kernels.WORDS_13A, words_13a)
+        length = normal.items
+    else:
+        ids, offsets = _token_ids([*pred, *refs], _PLAIN_WORDS, _split_plain, words_13a)
+        length = np.diff(offsets)
     hyp_len, ref_len = length[:n], length[n:]
     out = np.zeros((n, 2 + 2 * BLEU_ORDER))
     out[:, 0] = hyp_len
     wide = int(ref_len.max(initial=0)) + 1  # closest length: the least (distance, length)
     out[:, 1] = np.minimum.reduceat(np.abs(hyp_len[rows] - ref_len) * wide + ref_len, starts[:-1]) % wide
+    for order in range(1, BLEU_ORDER + 1):
+        out[:, 2 + BLEU_ORDER + order - 1] = np.maximum(hyp_len - order + 1, 0)
+    if kernels is not None:
+        out[:, 2 : 2 + BLEU_ORDER] = kernels.overlap_counts(normal, starts, BLEU_ORDER, words=True)[1]
+        return out
     string_of = np.repeat(np.arange(len(length)), length)
     end = offsets[1:][string_of]
     split = int(offsets[n])
@@ -388,7 +417,6 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
                 key, size = _dense(key)
             key, size = key[:-1] * vocabulary + ids[order - 1 :], size * vocabulary
         valid = np.arange(len(key)) + order <= end[: len(key)]
-        out[:, 2 + BLEU_ORDER + order - 1] = np.maximum(hyp_len - order + 1, 0)
         hyp_at = np.flatnonzero(valid[:split])
         ref_at = split + np.flatnonzero(valid[split:])
         if not _fits(max(n, len(refs)), size):
@@ -430,9 +458,20 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     refs, starts = _flat_refs(truth)
     rows = _pair_rows(starts)
     pairs = len(refs)
-    ids, offsets = _code_points([*pred, *refs])
-    length = np.diff(offsets)
+    kernels = _fast.text_kernels()
+    if kernels is not None:
+        normal = kernels.normal_forms([pred, refs], kernels.CHARACTERS, white=_WHITE_SPACE)
+        length = normal.items
+    else:
+        ids, offsets = _code_points([*pred, *refs])
+        length = np.diff(offsets)
     hyp_len, ref_len = length[:n][rows], length[n:]
+    if kernels is not None:
+        matched = kernels.overlap_counts(normal, starts, CHRF_ORDER, words=False)[0]
+        hyp_total = np.maximum(hyp_len[:, None] - np.arange(CHRF_ORDER), 0)
+        ref_total = np.maximum(ref_len[:, None] - np.arange(CHRF_ORDER), 0)
+        stats = np.stack([np.where(ref_total > 0, hyp_total, 0), ref_total, matched], axis=-1).astype(np.float64)
+        return _best_reference(stats, starts, rows)
     identical = np.asarray(pred, dtype=object)[rows] == _objects(refs)
     active = ~identical  # pairs whose n-grams are counted; the others match wholly, or (once none matches) not at all
     stats = np.zeros((pairs, CHRF_ORDER, 3))
@@ -461,10 +500,17 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
             match[active] = counted[active]
             active &= match > 0  # an (n+1)-gram matches only where one of its n-grams does
         stats[:, order - 1] = np.column_stack([np.where(ref_total > 0, hyp_total, 0), ref_total, match])
+    return _best_reference(stats, starts, rows)
+
+
+def _best_reference(stats: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each row's statistics (rows, 3 * order) from its pairs' (pairs, order, 3): those of the reference whose
+    segment chrF is highest, the first of equals (as sacrebleu picks it)."""
+    pairs = len(stats)
     f_score = _segment_chrf(stats)
     best = np.maximum.reduceat(f_score, starts[:-1])
     first = np.minimum.reduceat(np.where(f_score == best[rows], np.arange(pairs), pairs), starts[:-1])
-    return stats[first].reshape(n, 3 * CHRF_ORDER)
+    return stats[first].reshape(len(starts) - 1, 3 * CHRF_ORDER)
 
 
 def _segment_chrf(stats: np.ndarray) -> np.ndarray:

@@ -1,0 +1,403 @@
+"""Free-text answers' per-row statistics in compiled loops: normal forms, and n-gram overlaps of every row.
+
+Why compiled: a text metric's statistics are counts per row (a row's words or character n-grams that its answer
+shares with each reference), and rows are short. numpy reaches them only through whole-column passes (a sort of
+every n-gram key of every row, once per order), which cost tens of times the file's read. Here each string is
+normalised where it lies, and each row's answer n-grams go into a small hash table that stays in cache, where each
+reference's n-grams are looked up; rows are independent, so slices of them run on every core at once.
+
+Everything is exact: n-grams whose hashes agree are compared item by item, and words character by character.
+Strings are read as their Unicode code points, as Python reads them. Only text a rule here might read differently
+from the library's own code (non-ASCII text, control characters, what sacrebleu's 13a tokenizer changes) is flagged
+by :func:`normalise`; the caller tokenizes those strings with the library, and their words, joined by single spaces,
+are their normal form.
+
+A normal form is a string's words separated by single spaces (words never hold a space), or for character n-grams
+its characters less white space. The loops are compiled on first use and cached on disk; :func:`warm` loads them
+ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from arena._fast.parallel import over_slices
+
+WORDS = 0
+"""Words are what Python's ``str.split()`` gives (answers compared as written)."""
+SQUAD = 1
+"""Words of SQuAD's normal form: lower case, ASCII punctuation dropped, split on white space, a/an/the dropped."""
+WORDS_13A = 2
+"""sacrebleu's 13a tokenizer on text it leaves as it is (letters, digits and spaces): the words between spaces."""
+CHARACTERS = 3
+"""Characters, white space (what ``str.split()`` splits on) dropped: chrF's."""
+
+SPACE = 32
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(31)
+_SEED = np.uint64(0x2545F4914F6CDD1D)
+_MISSING = np.int64(-1)
+_SLICE_ROWS = 1 << 14  # rows below which a second core costs more than it saves
+
+
+class Normal(NamedTuple):
+    """Normal forms of strings: ``chars[start[s]:start[s] + length[s]]`` is string s's, of ``items[s]`` words (or
+    characters)."""
+
+    chars: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    items: np.ndarray
+
+
+@numba.njit(inline="always")
+def _mix(h, x):  # pragma: no cover (compiled)
+    h = (h ^ np.uint64(x)) * _MUL
+    return h ^ (h >> _SHIFT)
+
+
+@numba.njit(inline="always")
+def _plain(c, mode):  # pragma: no cover (compiled)
+    """Whether a rule of ``mode`` reads code point ``c`` exactly as the library does."""
+    if mode == WORDS_13A:
+        return c == 32 or (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
+    return (9 <= c <= 13) or (32 <= c <= 126)
+
+
+@numba.njit(inline="always")
+def _article(out, start, stop):  # pragma: no cover (compiled)
+    """Whether out[start:stop] is "a", "an" or "the"."""
+    length = stop - start
+    if length == 1:
+        return out[start] == 97
+    if length == 2:
+        return out[start] == 97 and out[start + 1] == 110
+    if length == 3:
+        return out[start] == 116 and out[start + 1] == 104 and out[start + 2] == 101
+    return False
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _normalise(codes, offsets, mode, white, first, last, out, length, items, odd):  # pragma: no cover (compiled)
+    """Strings ``first`` up to ``last``: each one's normal form written over ``out`` where the string lies (a normal
+    form is never longer than its string), its length and item count; a string the rules might misread is flagged
+    in ``odd`` instead."""
+    largest = white[-1]
+    for s in range(first, last):
+        a, b = offsets[s], offsets[s + 1]
+        written = a
+        count = 0
+        if mode == CHARACTERS:
+            for i in range(a, b):
+                c = codes[i]
+                if c <= largest and white[np.searchsorted(white, c)] == c:
+                    continue
+                out[written] = c
+                written += 1
+            length[s] = written - a
+            items[s] = written - a
+            continue
+        for i in range(a, b):
+            if not _plain(codes[i], mode):
+                odd[s] = True
+                break
+        if odd[s]:
+            continue
+        word = a  # where the word being read begins (after its separating space)
+        for i in range(a, b + 1):
+            c = codes[i] if i < b else 32
+            if c == 32 or (9 <= c <= 13):
+                if written > word:
+                    if mode == SQUAD and _article(out, word, written):
+                        written = word - 1 if count else word  # the article goes, and the space before it
+                    else:
+                        count += 1
+                    word = written
+                continue
+            if mode == SQUAD:
+                if (33 <= c <= 47) or (58 <= c <= 64) or (91 <= c <= 96) or (123 <= c <= 126):
+                    continue
+                if 65 <= c <= 90:
+                    c += 32
+            if written == word and count:  # a word after the first: one space between (white space was there)
+                out[written] = 32
+                written += 1
+                word = written
+            out[written] = c
+            written += 1
+        length[s] = written - a
+        items[s] = count
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _decode(data, codes):  # pragma: no cover (compiled)
+    """UTF-8 bytes (Python's, lone surrogates passed through) into ``codes``, one code point each."""
+    i = 0
+    j = 0
+    n = data.shape[0]
+    while i < n:
+        c = np.int32(data[i])
+        if c < 0x80:
+            i += 1
+        elif c < 0xE0:
+            c = ((c & 0x1F) << 6) | (np.int32(data[i + 1]) & 0x3F)
+            i += 2
+        elif c < 0xF0:
+            c = ((c & 0x0F) << 12) | ((np.int32(data[i + 1]) & 0x3F) << 6) | (np.int32(data[i + 2]) & 0x3F)
+            i += 3
+        else:
+            c = (
+                ((c & 0x07) << 18)
+                | ((np.int32(data[i + 1]) & 0x3F) << 12)
+                | ((np.int32(data[i + 2]) & 0x3F) << 6)
+                | (np.int32(data[i + 3]) & 0x3F)
+            )
+            i += 4
+        codes[j] = c
+        j += 1
+
+
+def code_points(groups: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """The strings of every group, one group after another: their code points (``int32``) and each string's first
+    position (strings + 1)."""
+    lengths, texts = [], []
+    for group in groups:
+        strings = group if isinstance(group, list) else group.tolist() if isinstance(group, np.ndarray) else list(group)
+        lengths.append(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)))
+        texts.append("".join(strings))
+    offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    data = np.frombuffer("".join(texts).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    codes = np.empty(int(offsets[-1]), dtype=np.int32)
+    if len(data) == len(codes):  # ASCII: a byte a character
+        codes[:] = data
+    else:
+        _decode(data, codes)
+    return codes, offsets
+
+
+_NO_WHITE = np.array([-1], dtype=np.int32)
+
+
+def normal_forms(
+    groups: Iterable[Iterable[str]],
+    mode: int,
+    exact: Callable[[str], list[str]] | None = None,
+    white: np.ndarray = _NO_WHITE,
+) -> Normal:
+    """The normal form of every string of every group under ``mode``; a string the rules might misread takes
+    ``exact(string)``'s words (once per distinct string). ``white``: the sorted code points CHARACTERS drops."""
+    groups = [group.tolist() if isinstance(group, np.ndarray) else list(group) for group in groups]
+    codes, offsets = code_points(groups)
+    count = len(offsets) - 1
+    chars = codes.copy()
+    length = np.zeros(count, dtype=np.int64)
+    items = np.zeros(count, dtype=np.int64)
+    odd = np.zeros(count, dtype=np.bool_)
+    white = np.asarray(white, dtype=np.int32)
+
+    def work(strings: slice) -> None:
+        _normalise(codes, offsets, mode, white, strings.start, strings.stop, chars, length, items, odd)
+
+    over_slices(work, count, min_rows=_SLICE_ROWS)
+    start = offsets[:-1].copy()
+    flagged = np.flatnonzero(odd)
+    if len(flagged):
+        if exact is None:
+            raise ValueError("strings the compiled rules cannot read need the library's tokenizer")
+        strings = [text for group in groups for text in group]
+        done: dict[str, list[str]] = {}
+        words = [done.setdefault(strings[s], exact(strings[s])) for s in flagged.tolist()]
+        extra, extra_offsets = code_points([[" ".join(found) for found in words]])
+        start[flagged] = len(chars) + extra_offsets[:-1]
+        length[flagged] = np.diff(extra_offsets)
+        items[flagged] = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        chars = np.concatenate([chars, extra])
+    return Normal(chars, start, length, items)
+
+
+@numba.njit(inline="always")
+def _same(chars, a, b, length):  # pragma: no cover (compiled)
+    for j in range(length):
+        if chars[a + j] != chars[b + j]:
+            return False
+    return True
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _equal(chars, start, length, starts, first, last, equal):  # pragma: no cover (compiled)
+    n = starts.shape[0] - 1
+    for r in range(first, last):
+        a, size = start[r], length[r]
+        for p in range(starts[r], starts[r + 1]):
+            equal[p] = length[n + p] == size and _same(chars, a, start[n + p], size)
+
+
+def equal_pairs(normal: Normal, starts: np.ndarray) -> np.ndarray:
+    """Each (row, reference) pair's flag: True where the row's answer and the reference have the same normal form.
+    Strings 0 to n - 1 are the answers, the references follow, row r's from pair ``starts[r]`` on."""
+    n = len(starts) - 1
+    equal = np.zeros(int(starts[-1]), dtype=np.bool_)
+
+    def work(rows: slice) -> None:
+        _equal(normal.chars, normal.start, normal.length, starts, rows.start, rows.stop, equal)
+
+    over_slices(work, n, min_rows=_SLICE_ROWS)
+    return equal
+
+
+@numba.njit(inline="always")
+def _split(chars, a, size, words, item_hash, item_start, item_size):  # pragma: no cover (compiled)
+    """A normal form's items (words between single spaces, or characters): their hashes, starts and sizes; how
+    many there are."""
+    count = 0
+    if not words:
+        for i in range(size):
+            item_hash[i], item_start[i], item_size[i] = np.uint64(chars[a + i]), a + i, 1
+        return size
+    if size == 0:
+        return 0
+    h = _SEED
+    word = a
+    for i in range(a, a + size + 1):
+        if i == a + size or chars[i] == SPACE:
+            item_hash[count], item_start[count], item_size[count] = _mix(h, i - word), word, i - word
+            count += 1
+            h = _SEED
+            word = i + 1
+        else:
+            h = _mix(h, chars[i])
+    return count
+
+
+@numba.njit(inline="always")
+def _same_items(chars, hash_a, start_a, size_a, i, hash_b, start_b, size_b, j, k):  # pragma: no cover (compiled)
+    for m in range(k):
+        if hash_a[i + m] != hash_b[j + m] or size_a[i + m] != size_b[j + m]:
+            return False
+        if not _same(chars, start_a[i + m], start_b[j + m], size_a[i + m]):
+            return False
+    return True
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _overlaps(chars, start, length, words, starts, order, first, last, matched, clipped):  # pragma: no cover
+    """Rows ``first`` up to ``last``: see :func:`overlap_counts`. Each row's answer n-grams go into a hash table
+    (compared item by item where hashes agree), then every reference's n-grams are looked up in it."""
+    n = starts.shape[0] - 1
+    longest_answer, longest = 1, 1
+    for r in range(first, last):
+        longest_answer = max(longest_answer, length[r] + 1)
+        for p in range(starts[r], starts[r + 1]):
+            longest = max(longest, length[n + p] + 1)
+    longest = max(longest, longest_answer)
+    capacity = 16
+    while capacity < 2 * longest_answer * order:
+        capacity *= 2
+    mask = capacity - 1
+    where = np.full(capacity, _MISSING, dtype=np.int64)  # the slot's n-gram: its first item in the answer's items
+    size = np.zeros(capacity, dtype=np.int32)  # its order
+    hashes = np.zeros(capacity, dtype=np.uint64)
+    in_answer = np.zeros(capacity, dtype=np.int32)
+    in_this_ref = np.zeros(capacity, dtype=np.int32)
+    most_in_a_ref = np.zeros(capacity, dtype=np.int32)
+    used = np.empty(capacity, dtype=np.int64)
+    rolling = np.empty(longest, dtype=np.uint64)  # each position's hash of the n-gram starting there
+    hyp_hash, hyp_start, hyp_size = (
+        np.empty(longest, np.uint64),
+        np.empty(longest, np.int64),
+        np.empty(longest, np.int64),
+    )
+    ref_hash, ref_start, ref_size = (
+        np.empty(longest, np.uint64),
+        np.empty(longest, np.int64),
+        np.empty(longest, np.int64),
+    )
+    for r in range(first, last):
+        count = _split(chars, start[r], length[r], words, hyp_hash, hyp_start, hyp_size)
+        filled = 0
+        rolling[:count] = _SEED
+        for k in range(1, order + 1):
+            for i in range(count - k + 1):
+                h = _mix(rolling[i], hyp_hash[i + k - 1])
+                rolling[i] = h
+                slot = np.int64(h & np.uint64(mask))
+                while True:
+                    at = where[slot]
+                    if at == _MISSING:
+                        where[slot], size[slot], hashes[slot], in_answer[slot] = i, k, h, 1
+                        used[filled] = slot
+                        filled += 1
+                        break
+                    if (
+                        hashes[slot] == h
+                        and size[slot] == k
+                        and _same_items(chars, hyp_hash, hyp_start, hyp_size, at, hyp_hash, hyp_start, hyp_size, i, k)
+                    ):
+                        in_answer[slot] += 1
+                        break
+                    slot = (slot + 1) & mask
+        for p in range(starts[r], starts[r + 1]):
+            ref_count = _split(chars, start[n + p], length[n + p], words, ref_hash, ref_start, ref_size)
+            rolling[:ref_count] = _SEED
+            for k in range(1, order + 1):
+                for i in range(ref_count - k + 1):
+                    h = _mix(rolling[i], ref_hash[i + k - 1])
+                    rolling[i] = h
+                    slot = np.int64(h & np.uint64(mask))
+                    while True:
+                        at = where[slot]
+                        if at == _MISSING:
+                            break
+                        if (
+                            hashes[slot] == h
+                            and size[slot] == k
+                            and _same_items(
+                                chars, hyp_hash, hyp_start, hyp_size, at, ref_hash, ref_start, ref_size, i, k
+                            )
+                        ):
+                            if in_this_ref[slot] < in_answer[slot]:
+                                matched[p, k - 1] += 1
+                            in_this_ref[slot] += 1
+                            break
+                        slot = (slot + 1) & mask
+            for u in range(filled):
+                slot = used[u]
+                most_in_a_ref[slot] = max(most_in_a_ref[slot], in_this_ref[slot])
+                in_this_ref[slot] = 0
+        for u in range(filled):
+            slot = used[u]
+            clipped[r, size[slot] - 1] += min(in_answer[slot], most_in_a_ref[slot])
+            where[slot] = _MISSING
+            most_in_a_ref[slot] = 0
+
+
+def overlap_counts(normal: Normal, starts: np.ndarray, order: int, words: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each (row, reference) pair's count of shared n-grams of every order up to ``order`` (each n-gram counted as
+    often as the side with fewer of it has it), (pairs, order); and each row's answer n-grams clipped by their
+    largest count in any one reference (BLEU's matches), (rows, order). Items are words (``words``) or characters;
+    strings are laid out as for :func:`equal_pairs`."""
+    n = len(starts) - 1
+    matched = np.zeros((int(starts[-1]), order), dtype=np.int64)
+    clipped = np.zeros((n, order), dtype=np.int64)
+
+    def work(rows: slice) -> None:
+        _overlaps(
+            normal.chars, normal.start, normal.length, words, starts, order, rows.start, rows.stop, matched, clipped
+        )
+
+    over_slices(work, n, min_rows=_SLICE_ROWS)
+    return matched, clipped
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) every loop here on a tiny input."""
+    starts = np.array([0, 1], dtype=np.int64)
+    for mode in (WORDS, SQUAD, WORDS_13A, CHARACTERS):
+        normal = normal_forms([["a b"], ["b\u00e9"]], mode, str.split, np.array([9, 32], dtype=np.int32))
+        equal_pairs(normal, starts)
+        overlap_counts(normal, starts, 2, mode != CHARACTERS)
