@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from arena._fast.memory import pooled_empty
 from arena._fast.parallel import over_slices
 
 WORDS = 0
@@ -83,9 +84,10 @@ def _article(out, start, stop):  # pragma: no cover (compiled)
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _normalise(codes, offsets, mode, white, first, last, out, length, items, odd):  # pragma: no cover (compiled)
-    """Strings ``first`` up to ``last``: each one's normal form written over ``out`` where the string lies (a normal
-    form is never longer than its string), its length and item count; a string the rules might misread is flagged
-    in ``odd`` instead."""
+    """Strings ``first`` up to ``last``: each one's normal form written over ``out`` where the string lies, its length
+    and item count; a string the rules might misread is flagged in ``odd`` instead and left as it is. ``out`` may be
+    ``codes`` itself: no character is written before it is read (a normal form never runs ahead of its string, as
+    a space is written only where white space was)."""
     largest = white[-1]
     for s in range(first, last):
         a, b = offsets[s], offsets[s + 1]
@@ -162,8 +164,8 @@ def _decode(data, codes):  # pragma: no cover (compiled)
 
 
 def code_points(groups: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """The strings of every group, one group after another: their code points (``int32``) and each string's first
-    position (strings + 1)."""
+    """The strings of every group, one group after another: their code points and each string's first position
+    (strings + 1). Code points are ``uint8`` where every string is ASCII, else ``int32``; the array is writable."""
     lengths, texts = [], []
     for group in groups:
         strings = group if isinstance(group, list) else group.tolist() if isinstance(group, np.ndarray) else list(group)
@@ -171,12 +173,13 @@ def code_points(groups: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray
         texts.append("".join(strings))
     offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(lengths), out=offsets[1:])
-    data = np.frombuffer("".join(texts).encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    codes = np.empty(int(offsets[-1]), dtype=np.int32)
-    if len(data) == len(codes):  # ASCII: a byte a character
-        codes[:] = data
-    else:
-        _decode(data, codes)
+    data = "".join(texts).encode("utf-8", "surrogatepass")
+    if len(data) == offsets[-1]:  # ASCII: a byte a character
+        codes = pooled_empty(len(data), np.uint8)
+        codes[:] = np.frombuffer(data, dtype=np.uint8)
+        return codes, offsets
+    codes = pooled_empty(int(offsets[-1]), np.int32)
+    _decode(np.frombuffer(data, dtype=np.uint8), codes)
     return codes, offsets
 
 
@@ -192,16 +195,15 @@ def normal_forms(
     """The normal form of every string of every group under ``mode``; a string the rules might misread takes
     ``exact(string)``'s words (once per distinct string). ``white``: the sorted code points CHARACTERS drops."""
     groups = [group.tolist() if isinstance(group, np.ndarray) else list(group) for group in groups]
-    codes, offsets = code_points(groups)
+    chars, offsets = code_points(groups)
     count = len(offsets) - 1
-    chars = codes.copy()
     length = np.zeros(count, dtype=np.int64)
     items = np.zeros(count, dtype=np.int64)
     odd = np.zeros(count, dtype=np.bool_)
     white = np.asarray(white, dtype=np.int32)
 
     def work(strings: slice) -> None:
-        _normalise(codes, offsets, mode, white, strings.start, strings.stop, chars, length, items, odd)
+        _normalise(chars, offsets, mode, white, strings.start, strings.stop, chars, length, items, odd)
 
     over_slices(work, count, min_rows=_SLICE_ROWS)
     start = offsets[:-1].copy()
@@ -216,7 +218,7 @@ def normal_forms(
         start[flagged] = len(chars) + extra_offsets[:-1]
         length[flagged] = np.diff(extra_offsets)
         items[flagged] = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        chars = np.concatenate([chars, extra])
+        chars = np.concatenate([chars, extra])  # int32 if either is
     return Normal(chars, start, length, items)
 
 
@@ -251,13 +253,13 @@ def equal_pairs(normal: Normal, starts: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(inline="always")
-def _split(chars, a, size, words, item_hash, item_start, item_size):  # pragma: no cover (compiled)
-    """A normal form's items (words between single spaces, or characters): their hashes, starts and sizes; how
-    many there are."""
+def _split(chars, a, size, words, at, item_hash, item_start, item_size):  # pragma: no cover (compiled)
+    """A normal form's items (words between single spaces, or characters) written from ``at`` on: their hashes,
+    starts and sizes; how many there are."""
     count = 0
     if not words:
         for i in range(size):
-            item_hash[i], item_start[i], item_size[i] = np.uint64(chars[a + i]), a + i, 1
+            item_hash[at + i], item_start[at + i], item_size[at + i] = np.uint64(chars[a + i]), a + i, 1
         return size
     if size == 0:
         return 0
@@ -265,7 +267,7 @@ def _split(chars, a, size, words, item_hash, item_start, item_size):  # pragma: 
     word = a
     for i in range(a, a + size + 1):
         if i == a + size or chars[i] == SPACE:
-            item_hash[count], item_start[count], item_size[count] = _mix(h, i - word), word, i - word
+            item_hash[at + count], item_start[at + count], item_size[at + count] = _mix(h, i - word), word, i - word
             count += 1
             h = _SEED
             word = i + 1
@@ -275,105 +277,122 @@ def _split(chars, a, size, words, item_hash, item_start, item_size):  # pragma: 
 
 
 @numba.njit(inline="always")
-def _same_items(chars, hash_a, start_a, size_a, i, hash_b, start_b, size_b, j, k):  # pragma: no cover (compiled)
+def _same_items(chars, item_hash, item_start, item_size, i, j, k):  # pragma: no cover (compiled)
+    """Whether the k items from i on and those from j on are the same, item by item."""
     for m in range(k):
-        if hash_a[i + m] != hash_b[j + m] or size_a[i + m] != size_b[j + m]:
+        if item_hash[i + m] != item_hash[j + m] or item_size[i + m] != item_size[j + m]:
             return False
-        if not _same(chars, start_a[i + m], start_b[j + m], size_a[i + m]):
+        if not _same(chars, item_start[i + m], item_start[j + m], item_size[i + m]):
             return False
     return True
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _overlaps(chars, start, length, words, starts, order, first, last, matched, clipped):  # pragma: no cover
-    """Rows ``first`` up to ``last``: see :func:`overlap_counts`. Each row's answer n-grams go into a hash table
-    (compared item by item where hashes agree), then every reference's n-grams are looked up in it."""
+    """Rows ``first`` up to ``last``: see :func:`overlap_counts`.
+
+    One order at a time, a row's answer n-grams go into a small hash table (compared item by item where hashes
+    agree) and each reference's are looked up in it. A reference with no n-gram of some order in common has none of
+    a higher order in common either (each holds one of the lower order), so it is left there; a reference whose
+    normal form is the answer's shares all of them, so it is not looked at.
+    """
     n = starts.shape[0] - 1
-    longest_answer, longest = 1, 1
+    longest_answer, most_ref_items, most_refs = 1, 1, 1
     for r in range(first, last):
         longest_answer = max(longest_answer, length[r] + 1)
+        total = 0
         for p in range(starts[r], starts[r + 1]):
-            longest = max(longest, length[n + p] + 1)
-    longest = max(longest, longest_answer)
+            total += length[n + p] + 1
+        most_ref_items = max(most_ref_items, total)
+        most_refs = max(most_refs, starts[r + 1] - starts[r])
     capacity = 16
-    while capacity < 2 * longest_answer * order:
+    while capacity < 2 * longest_answer:
         capacity *= 2
     mask = capacity - 1
-    where = np.full(capacity, _MISSING, dtype=np.int64)  # the slot's n-gram: its first item in the answer's items
-    size = np.zeros(capacity, dtype=np.int32)  # its order
+    where = np.full(capacity, _MISSING, dtype=np.int64)  # the slot's n-gram: its first item among the answer's
     hashes = np.zeros(capacity, dtype=np.uint64)
     in_answer = np.zeros(capacity, dtype=np.int32)
     in_this_ref = np.zeros(capacity, dtype=np.int32)
     most_in_a_ref = np.zeros(capacity, dtype=np.int32)
     used = np.empty(capacity, dtype=np.int64)
-    rolling = np.empty(longest, dtype=np.uint64)  # each position's hash of the n-gram starting there
-    hyp_hash, hyp_start, hyp_size = (
-        np.empty(longest, np.uint64),
-        np.empty(longest, np.int64),
-        np.empty(longest, np.int64),
-    )
-    ref_hash, ref_start, ref_size = (
-        np.empty(longest, np.uint64),
-        np.empty(longest, np.int64),
-        np.empty(longest, np.int64),
-    )
+    items = longest_answer + most_ref_items  # the answer's items, then every reference's
+    item_hash, item_start, item_size = np.empty(items, np.uint64), np.empty(items, np.int64), np.empty(items, np.int64)
+    rolling = np.empty(items, dtype=np.uint64)  # each item's hash of the n-gram of the current order it begins
+    ref_first = np.empty(most_refs + 1, dtype=np.int64)
+    alive = np.empty(most_refs, dtype=np.bool_)
     for r in range(first, last):
-        count = _split(chars, start[r], length[r], words, hyp_hash, hyp_start, hyp_size)
-        filled = 0
-        rolling[:count] = _SEED
+        count = _split(chars, start[r], length[r], words, 0, item_hash, item_start, item_size)
+        refs = starts[r + 1] - starts[r]
+        at = count
+        identical = False
+        for q in range(refs):
+            p = starts[r] + q
+            ref_first[q] = at
+            alive[q] = False
+            if length[n + p] == length[r] and _same(chars, start[r], start[n + p], length[r]):
+                identical = True
+                for k in range(1, order + 1):
+                    matched[p, k - 1] = max(count - k + 1, 0)
+            else:
+                alive[q] = True
+                at += _split(chars, start[n + p], length[n + p], words, at, item_hash, item_start, item_size)
+        ref_first[refs] = at
+        if identical:  # every answer n-gram is in that reference as often: clipped by nothing
+            for k in range(1, order + 1):
+                clipped[r, k - 1] = max(count - k + 1, 0)
+        rolling[:at] = _SEED
         for k in range(1, order + 1):
+            searched = False
+            for q in range(refs):
+                searched |= alive[q]
+            if not searched or count - k + 1 <= 0:
+                break
+            filled = 0
             for i in range(count - k + 1):
-                h = _mix(rolling[i], hyp_hash[i + k - 1])
+                h = _mix(rolling[i], item_hash[i + k - 1])
                 rolling[i] = h
                 slot = np.int64(h & np.uint64(mask))
                 while True:
-                    at = where[slot]
-                    if at == _MISSING:
-                        where[slot], size[slot], hashes[slot], in_answer[slot] = i, k, h, 1
+                    there = where[slot]
+                    if there == _MISSING:
+                        where[slot], hashes[slot], in_answer[slot] = i, h, 1
                         used[filled] = slot
                         filled += 1
                         break
-                    if (
-                        hashes[slot] == h
-                        and size[slot] == k
-                        and _same_items(chars, hyp_hash, hyp_start, hyp_size, at, hyp_hash, hyp_start, hyp_size, i, k)
-                    ):
+                    if hashes[slot] == h and _same_items(chars, item_hash, item_start, item_size, there, i, k):
                         in_answer[slot] += 1
                         break
                     slot = (slot + 1) & mask
-        for p in range(starts[r], starts[r + 1]):
-            ref_count = _split(chars, start[n + p], length[n + p], words, ref_hash, ref_start, ref_size)
-            rolling[:ref_count] = _SEED
-            for k in range(1, order + 1):
-                for i in range(ref_count - k + 1):
-                    h = _mix(rolling[i], ref_hash[i + k - 1])
+            for q in range(refs):
+                if not alive[q]:
+                    continue
+                found = 0
+                for i in range(ref_first[q], ref_first[q + 1] - k + 1):
+                    h = _mix(rolling[i], item_hash[i + k - 1])
                     rolling[i] = h
                     slot = np.int64(h & np.uint64(mask))
                     while True:
-                        at = where[slot]
-                        if at == _MISSING:
+                        there = where[slot]
+                        if there == _MISSING:
                             break
-                        if (
-                            hashes[slot] == h
-                            and size[slot] == k
-                            and _same_items(
-                                chars, hyp_hash, hyp_start, hyp_size, at, ref_hash, ref_start, ref_size, i, k
-                            )
-                        ):
+                        if hashes[slot] == h and _same_items(chars, item_hash, item_start, item_size, there, i, k):
                             if in_this_ref[slot] < in_answer[slot]:
-                                matched[p, k - 1] += 1
+                                found += 1
                             in_this_ref[slot] += 1
                             break
                         slot = (slot + 1) & mask
+                matched[starts[r] + q, k - 1] = found
+                alive[q] = found > 0
+                for u in range(filled):
+                    slot = used[u]
+                    most_in_a_ref[slot] = max(most_in_a_ref[slot], in_this_ref[slot])
+                    in_this_ref[slot] = 0
             for u in range(filled):
                 slot = used[u]
-                most_in_a_ref[slot] = max(most_in_a_ref[slot], in_this_ref[slot])
-                in_this_ref[slot] = 0
-        for u in range(filled):
-            slot = used[u]
-            clipped[r, size[slot] - 1] += min(in_answer[slot], most_in_a_ref[slot])
-            where[slot] = _MISSING
-            most_in_a_ref[slot] = 0
+                if not identical:
+                    clipped[r, k - 1] += min(in_answer[slot], most_in_a_ref[slot])
+                where[slot] = _MISSING
+                most_in_a_ref[slot] = 0
 
 
 def overlap_counts(normal: Normal, starts: np.ndarray, order: int, words: bool) -> tuple[np.ndarray, np.ndarray]:
