@@ -413,6 +413,55 @@ def overlap_counts(normal: Normal, starts: np.ndarray, order: int, words: bool) 
     return matched, clipped
 
 
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _chrf_rows(length, starts, matched, order, beta, first, last, out):  # pragma: no cover (compiled)
+    n = starts.shape[0] - 1
+    factor = np.float64(beta) ** 2
+    for r in range(first, last):
+        hyp = length[r]
+        chosen = starts[r]
+        if starts[r + 1] - starts[r] > 1:
+            best = -1.0
+            for p in range(starts[r], starts[r + 1]):
+                ref = length[n + p]
+                precision, recall, orders = 0.0, 0.0, 0.0
+                for k in range(order):
+                    hyp_k, ref_k = max(hyp - k, 0), max(ref - k, 0)
+                    if hyp_k > 0 and ref_k > 0:
+                        precision = precision + matched[p, k] / hyp_k
+                        recall = recall + matched[p, k] / ref_k
+                        orders += 1.0
+                if orders > 0:
+                    precision, recall = precision / orders, recall / orders
+                score = 0.0
+                if precision + recall != 0:
+                    score = (1 + factor) * precision * recall
+                    score = 100 * (score / (factor * precision + recall))
+                if score > best:
+                    best, chosen = score, p
+        ref = length[n + chosen]
+        for k in range(order):
+            ref_k = max(ref - k, 0)
+            out[r, 3 * k] = max(hyp - k, 0) if ref_k > 0 else 0
+            out[r, 3 * k + 1] = ref_k
+            out[r, 3 * k + 2] = matched[chosen, k]
+
+
+def chrf_rows(normal: Normal, starts: np.ndarray, order: int, beta: float) -> np.ndarray:
+    """sacrebleu's chrF statistics of every row (rows, 3 * order): [answer, reference, shared] character n-grams per
+    order, those of the reference whose segment chrF (sacrebleu's ``_compute_f_score``, the same floating-point
+    steps in the same order) is highest, the first of equals."""
+    n = len(starts) - 1
+    matched = overlap_counts(normal, starts, order, words=False)[0]
+    out = pooled_empty((n, 3 * order))
+
+    def work(rows: slice) -> None:
+        _chrf_rows(normal.items, starts, matched, order, beta, rows.start, rows.stop, out)
+
+    over_slices(work, n, min_rows=_SLICE_ROWS)
+    return out
+
+
 def warm() -> None:
     """Compile (or load from the disk cache) every loop here on a tiny input."""
     starts = np.array([0, 1], dtype=np.int64)
@@ -420,3 +469,4 @@ def warm() -> None:
         normal = normal_forms([["a b"], ["b\u00e9"]], mode, str.split, np.array([9, 32], dtype=np.int32))
         equal_pairs(normal, starts)
         overlap_counts(normal, starts, 2, mode != CHARACTERS)
+    chrf_rows(normal, starts, 2, 2.0)

@@ -461,20 +461,10 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     kernels = _fast.text_kernels()
     if kernels is not None:
         normal = kernels.normal_forms([pred, refs], kernels.CHARACTERS, white=_WHITE_SPACE)
-        length = normal.items
-    else:
-        ids, offsets = _code_points([*pred, *refs])
-        length = np.diff(offsets)
+        return kernels.chrf_rows(normal, starts, CHRF_ORDER, CHRF_BETA)
+    ids, offsets = _code_points([*pred, *refs])
+    length = np.diff(offsets)
     hyp_len, ref_len = length[:n][rows], length[n:]
-    if kernels is not None:
-        matched = kernels.overlap_counts(normal, starts, CHRF_ORDER, words=False)[0]
-        best = starts[:-1].copy()  # each row's reference: its only one, or the best of several
-        several = np.flatnonzero(np.diff(starts) > 1)
-        if len(several):
-            at = _segments(starts, several)[0]
-            stats = _pair_chrf_stats(length[:n][rows[at]], ref_len[at], matched[at])
-            best[several] = at[_best_reference(stats, np.diff(starts)[several])]
-        return _pair_chrf_stats(length[:n], ref_len[best], matched[best]).reshape(n, 3 * CHRF_ORDER)
     identical = np.asarray(pred, dtype=object)[rows] == _objects(refs)
     active = ~identical  # pairs whose n-grams are counted; the others match wholly, or (once none matches) not at all
     stats = np.zeros((pairs, CHRF_ORDER, 3))
@@ -504,19 +494,6 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
             active &= match > 0  # an (n+1)-gram matches only where one of its n-grams does
         stats[:, order - 1] = np.column_stack([np.where(ref_total > 0, hyp_total, 0), ref_total, match])
     return stats[_best_reference(stats, np.diff(starts))].reshape(n, 3 * CHRF_ORDER)
-
-
-def _pair_chrf_stats(hyp_len: np.ndarray, ref_len: np.ndarray, matched: np.ndarray) -> np.ndarray:
-    """chrF's statistics (pairs, order, 3) of (answer, reference) pairs from their lengths in characters and their
-    shared n-grams per order: [answer n-grams (none where the reference has none of that order), reference
-    n-grams, shared]."""
-    stats = np.empty((len(hyp_len), CHRF_ORDER, 3))
-    shorter = np.arange(CHRF_ORDER) - 1
-    ref_total = np.maximum(ref_len[:, None] - 1 - shorter, 0)
-    stats[..., 0] = np.where(ref_total > 0, np.maximum(hyp_len[:, None] - 1 - shorter, 0), 0)
-    stats[..., 1] = ref_total
-    stats[..., 2] = matched
-    return stats
 
 
 def _best_reference(stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
