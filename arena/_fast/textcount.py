@@ -288,13 +288,14 @@ def _same_items(chars, item_hash, item_start, item_size, i, j, k):  # pragma: no
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _overlaps(chars, start, length, words, starts, order, first, last, matched, clipped):  # pragma: no cover
+def _overlaps(chars, start, length, words, packed, starts, order, first, last, matched, clipped):  # pragma: no cover
     """Rows ``first`` up to ``last``: see :func:`overlap_counts`.
 
     One order at a time, a row's answer n-grams go into a small hash table (compared item by item where hashes
     agree) and each reference's are looked up in it. A reference with no n-gram of some order in common has none of
     a higher order in common either (each holds one of the lower order), so it is left there; a reference whose
-    normal form is the answer's shares all of them, so it is not looked at.
+    normal form is the answer's shares all of them, so it is not looked at. ``packed``: items are characters below
+    128, so an n-gram of up to nine is its characters' seven bits each, one exact key (compared as a whole).
     """
     n = starts.shape[0] - 1
     longest_answer, most_ref_items, most_refs = 1, 1, 1
@@ -340,7 +341,7 @@ def _overlaps(chars, start, length, words, starts, order, first, last, matched, 
         if identical:  # every answer n-gram is in that reference as often: clipped by nothing
             for k in range(1, order + 1):
                 clipped[r, k - 1] = max(count - k + 1, 0)
-        rolling[:at] = _SEED
+        rolling[:at] = 0 if packed else _SEED
         for k in range(1, order + 1):
             searched = False
             for q in range(refs):
@@ -349,9 +350,13 @@ def _overlaps(chars, start, length, words, starts, order, first, last, matched, 
                 break
             filled = 0
             for i in range(count - k + 1):
-                h = _mix(rolling[i], item_hash[i + k - 1])
+                if packed:
+                    h = (rolling[i] << np.uint64(7)) | item_hash[i + k - 1]
+                    slot = np.int64(_mix(_SEED, h) & np.uint64(mask))
+                else:
+                    h = _mix(rolling[i], item_hash[i + k - 1])
+                    slot = np.int64(h & np.uint64(mask))
                 rolling[i] = h
-                slot = np.int64(h & np.uint64(mask))
                 while True:
                     there = where[slot]
                     if there == _MISSING:
@@ -359,7 +364,9 @@ def _overlaps(chars, start, length, words, starts, order, first, last, matched, 
                         used[filled] = slot
                         filled += 1
                         break
-                    if hashes[slot] == h and _same_items(chars, item_hash, item_start, item_size, there, i, k):
+                    if hashes[slot] == h and (
+                        packed or _same_items(chars, item_hash, item_start, item_size, there, i, k)
+                    ):
                         in_answer[slot] += 1
                         break
                     slot = (slot + 1) & mask
@@ -368,14 +375,20 @@ def _overlaps(chars, start, length, words, starts, order, first, last, matched, 
                     continue
                 found = 0
                 for i in range(ref_first[q], ref_first[q + 1] - k + 1):
-                    h = _mix(rolling[i], item_hash[i + k - 1])
+                    if packed:
+                        h = (rolling[i] << np.uint64(7)) | item_hash[i + k - 1]
+                        slot = np.int64(_mix(_SEED, h) & np.uint64(mask))
+                    else:
+                        h = _mix(rolling[i], item_hash[i + k - 1])
+                        slot = np.int64(h & np.uint64(mask))
                     rolling[i] = h
-                    slot = np.int64(h & np.uint64(mask))
                     while True:
                         there = where[slot]
                         if there == _MISSING:
                             break
-                        if hashes[slot] == h and _same_items(chars, item_hash, item_start, item_size, there, i, k):
+                        if hashes[slot] == h and (
+                            packed or _same_items(chars, item_hash, item_start, item_size, there, i, k)
+                        ):
                             if in_this_ref[slot] < in_answer[slot]:
                                 found += 1
                             in_this_ref[slot] += 1
@@ -404,9 +417,21 @@ def overlap_counts(normal: Normal, starts: np.ndarray, order: int, words: bool) 
     matched = np.zeros((int(starts[-1]), order), dtype=np.int64)
     clipped = np.zeros((n, order), dtype=np.int64)
 
+    packed = not words and normal.chars.dtype == np.uint8 and 7 * order <= 63  # ASCII characters
+
     def work(rows: slice) -> None:
         _overlaps(
-            normal.chars, normal.start, normal.length, words, starts, order, rows.start, rows.stop, matched, clipped
+            normal.chars,
+            normal.start,
+            normal.length,
+            words,
+            packed,
+            starts,
+            order,
+            rows.start,
+            rows.stop,
+            matched,
+            clipped,
         )
 
     over_slices(work, n, min_rows=_SLICE_ROWS)
