@@ -280,7 +280,7 @@ def jax_stepper(model: nnx.Module, x: np.ndarray, y: np.ndarray, spec: InputSpec
     spec = spec or InputSpec("sequence", (LENGTH, 1), CLASSES)
     arrays = Arrays(spec, x, y, x[:8], y[:8], x[:0], np.arange(0))
     trainer = Trainer(model, arrays, TrainConfig(epochs=1, batch_size=len(x), learning_rate=1e-3))
-    state = [trainer.params, trainer.opt_state]
+    state = [trainer.flat, trainer.opt_state]
 
     def run(n: int) -> None:
         for _ in range(n):
