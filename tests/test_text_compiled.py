@@ -47,3 +47,32 @@ def test_compiled_statistics_equal_numpys_over_many_slices(name, ascii_only, mon
     monkeypatch.setattr(_fast, "text_kernels", lambda: None)
     plain = text.row_stats(name, truth, pred, options)
     np.testing.assert_array_equal(compiled, plain)
+
+
+def numpy_stats(name: str, truth: np.ndarray, pred: np.ndarray, monkeypatch) -> np.ndarray:
+    with monkeypatch.context() as patch:
+        patch.setattr(_fast, "text_kernels", lambda: None)
+        return text.row_stats(name, truth, pred, text.Options("squad"))
+
+
+@pytest.mark.parametrize("name", ["token_f1", "chrf", "bleu"])
+def test_references_prepared_once_per_answer_key_never_go_stale(name, monkeypatch):
+    """A worker scores every submission against the same answer key object, so its references are prepared once;
+    other answers against it, and another answer key (even one that takes the place of a collected one in
+    memory), are scored as if nothing were kept."""
+    if _fast.text_kernels() is None:  # pragma: no cover
+        require_in_ci("numba is not installed (the fast extra): the compiled text statistics cannot run")
+    options = text.Options("squad")
+    truth, pred = rows(300, seed=5)
+    first = text.row_stats(name, truth, pred, options)
+    _, other = rows(300, seed=6)
+    np.testing.assert_array_equal(
+        text.row_stats(name, truth, other, options), numpy_stats(name, truth, other, monkeypatch)
+    )
+    np.testing.assert_array_equal(text.row_stats(name, truth, pred, options), first)
+    for seed in range(7, 7 + 2 * text._PREPARED_KEPT):  # new keys, each freed as the next comes (ids are reused)
+        del truth
+        truth, pred = rows(300, seed=seed)
+        expected = numpy_stats(name, truth, pred, monkeypatch)
+        np.testing.assert_array_equal(text.row_stats(name, truth, pred, options), expected)
+    assert len(text._PREPARED) <= text._PREPARED_KEPT

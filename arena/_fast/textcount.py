@@ -222,6 +222,16 @@ def normal_forms(
     return Normal(chars, start, length, items)
 
 
+def joined(first: Normal, second: Normal) -> Normal:
+    """The normal forms of ``first``'s strings, then ``second``'s."""
+    return Normal(
+        np.concatenate([first.chars, second.chars]),
+        np.concatenate([first.start, second.start + len(first.chars)]),
+        np.concatenate([first.length, second.length]),
+        np.concatenate([first.items, second.items]),
+    )
+
+
 @numba.njit(inline="always")
 def _same(chars, a, b, length):  # pragma: no cover (compiled)
     for j in range(length):

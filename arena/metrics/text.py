@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import re
 import string
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -194,6 +196,46 @@ def _flat_refs(truth: np.ndarray) -> tuple[list[str], np.ndarray]:
     return list(chain.from_iterable(truth)), np.concatenate([[0], np.cumsum(counts)])
 
 
+_PREPARED: dict[tuple[int, int], tuple[weakref.ref, int, tuple]] = {}
+_PREPARED_KEPT = 6  # answer keys (times tokenizer modes) whose references stay prepared
+_prepared_lock = threading.Lock()
+
+
+def _normal_forms(kernels, truth: np.ndarray, pred: np.ndarray, mode: int, exact=None, white=None) -> tuple:
+    """The compiled normal forms of the answers, then of every reference, and each row's first reference (n + 1).
+
+    The references' side is prepared once per answer key and tokenizer: a worker scores every submission of a task
+    against the same answer key object, so only the answers are read again (a task's references are usually more
+    text than one submission's answers). The key is the truth array itself, held weakly: a new or rebuilt answer
+    key is prepared anew, and one that is gone frees its entry.
+    """
+    key = (id(truth), mode)
+    with _prepared_lock:
+        found = _PREPARED.pop(key, None)
+        if found is not None and found[0]() is truth and found[1] == len(truth):
+            _PREPARED[key] = found  # the most recently used last
+    if found is not None and found[0]() is truth and found[1] == len(truth):
+        references, starts = found[2]
+    else:
+        refs, starts = _flat_refs(truth)
+        references = kernels.normal_forms([refs], mode, exact, *(() if white is None else (white,)))
+
+        def forget(_: object, key: tuple[int, int] = key) -> None:
+            _PREPARED.pop(key, None)
+
+        try:  # the entry goes when the answer key does
+            alive: weakref.ref | None = weakref.ref(truth, forget)
+        except TypeError:  # not an object that can be held weakly: prepared for this call only
+            alive = None
+        if alive is not None:
+            with _prepared_lock:
+                _PREPARED[key] = (alive, len(truth), (references, starts))
+                while len(_PREPARED) > _PREPARED_KEPT:
+                    del _PREPARED[next(iter(_PREPARED))]  # the least recently used
+    answers = kernels.normal_forms([pred], mode, exact, *(() if white is None else (white,)))
+    return kernels.joined(answers, references), starts
+
+
 def _objects(strings: list[str]) -> np.ndarray:
     out = np.empty(len(strings), dtype=object)
     out[:] = strings
@@ -329,22 +371,24 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
     n = len(pred)
     if not n:
         return np.zeros((0, 1))
-    refs, starts = _flat_refs(truth)
-    rows = _pair_rows(starts)
     kernels = _fast.text_kernels()
     if options.normalise == "none":
         split: Callable[[str], list[str]] = str.split
         mode, vector = "WORDS", _split_plain
     else:
         split, mode, vector = _squad_tokens, "SQUAD", _split_squad
+    refs: list[str] | None = None
     if kernels is not None:
-        normal = kernels.normal_forms([pred, refs], getattr(kernels, mode), split)
+        normal, starts = _normal_forms(kernels, truth, pred, getattr(kernels, mode), split)
         length = normal.items
     else:
+        refs, starts = _flat_refs(truth)
         ids, offsets = _token_ids([*pred, *refs], _PLAIN_TEXT, vector, split)
         length = np.diff(offsets)
+    rows = _pair_rows(starts)
     hyp_len, ref_len = length[:n][rows], length[n:]
     if name == "exact_match" and options.normalise == "none":
+        refs = _flat_refs(truth)[0] if refs is None else refs
         value = (np.asarray(pred, dtype=object)[rows] == _objects(refs)).astype(float)
     elif name == "exact_match" and kernels is not None:  # equal normal forms
         value = kernels.equal_pairs(normal, starts).astype(np.float64)
@@ -359,7 +403,7 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         if kernels is not None:
             same = kernels.overlap_counts(normal, starts, 1, words=True)[0][:, 0].astype(np.float64)
         else:
-            pairs = len(refs)
+            pairs = len(ref_len)
             size = int(ids.max(initial=0)) + 1
             hyp_at, hyp_group = _segments(offsets, rows)
             ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
@@ -372,7 +416,7 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         empty = (hyp_len == 0) | (ref_len == 0)
         value[empty] = (hyp_len == ref_len)[empty]
     if options.normalise == "numeric":
-        number = _numbers([*pred, *refs])
+        number = _numbers([*pred, *(_flat_refs(truth)[0] if refs is None else refs)])
         a, b = number[:n][rows], number[n:]
         numbers = np.isfinite(a) & np.isfinite(b)
         value[numbers] = np.abs(a[numbers] - b[numbers]) <= float(options.tolerance)
@@ -383,8 +427,6 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """sacrebleu's BLEU segment statistics of every row: [hyp length, closest reference length, matches per order,
     totals per order], the matches clipped by each n-gram's largest count in any one reference."""
     n = len(pred)
-    refs, starts = _flat_refs(truth)
-    rows = _pair_rows(starts)
     metric = _sacrebleu("bleu")
 
     def words_13a(text: str) -> list[str]:
@@ -392,11 +434,13 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     kernels = _fast.text_kernels()
     if kernels is not None:
-        normal = kernels.normal_forms([pred, refs], kernels.WORDS_13A, words_13a)
+        normal, starts = _normal_forms(kernels, truth, pred, kernels.WORDS_13A, words_13a)
         length = normal.items
     else:
+        refs, starts = _flat_refs(truth)
         ids, offsets = _token_ids([*pred, *refs], _PLAIN_WORDS, _split_plain, words_13a)
         length = np.diff(offsets)
+    rows = _pair_rows(starts)
     hyp_len, ref_len = length[:n], length[n:]
     out = np.zeros((n, 2 + 2 * BLEU_ORDER))
     out[:, 0] = hyp_len
@@ -419,7 +463,7 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
         valid = np.arange(len(key)) + order <= end[: len(key)]
         hyp_at = np.flatnonzero(valid[:split])
         ref_at = split + np.flatnonzero(valid[split:])
-        if not _fits(max(n, len(refs)), size):
+        if not _fits(max(n, len(ref_len)), size):
             key, size = _dense(key)
         pair_keys, counts = _counted(string_of[ref_at] - n, key[ref_at], size)
         by_row = rows[pair_keys // size] * size + pair_keys % size  # the largest count in any one reference
@@ -455,13 +499,13 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """sacrebleu's chrF segment statistics of every row: [hyp, ref, match] character n-gram counts per order, from
     the reference whose segment chrF is highest (the first of equals)."""
     n = len(pred)
+    kernels = _fast.text_kernels()
+    if kernels is not None:
+        normal, starts = _normal_forms(kernels, truth, pred, kernels.CHARACTERS, white=_WHITE_SPACE)
+        return kernels.chrf_rows(normal, starts, CHRF_ORDER, CHRF_BETA)
     refs, starts = _flat_refs(truth)
     rows = _pair_rows(starts)
     pairs = len(refs)
-    kernels = _fast.text_kernels()
-    if kernels is not None:
-        normal = kernels.normal_forms([pred, refs], kernels.CHARACTERS, white=_WHITE_SPACE)
-        return kernels.chrf_rows(normal, starts, CHRF_ORDER, CHRF_BETA)
     ids, offsets = _code_points([*pred, *refs])
     length = np.diff(offsets)
     hyp_len, ref_len = length[:n][rows], length[n:]
