@@ -297,6 +297,20 @@ def _same_items(chars, item_hash, item_start, item_size, i, j, k):  # pragma: no
     return True
 
 
+@numba.njit(inline="always")
+def _extended(rolling, item_hash, i, k, packed, mask):  # pragma: no cover (compiled)
+    """The key (exact when ``packed``, else a hash) of the k-gram from item i, from the (k-1)-gram's kept in
+    ``rolling[i]`` (and kept there in its place), and its first slot in a table of ``mask + 1``."""
+    if packed:
+        h = (rolling[i] << np.uint64(7)) | item_hash[i + k - 1]
+        slot = np.int64(_mix(_SEED, h) & np.uint64(mask))
+    else:
+        h = _mix(rolling[i], item_hash[i + k - 1])
+        slot = np.int64(h & np.uint64(mask))
+    rolling[i] = h
+    return h, slot
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _overlaps(chars, start, length, words, packed, starts, order, first, last, matched, clipped):  # pragma: no cover
     """Rows ``first`` up to ``last``: see :func:`overlap_counts`.
@@ -360,13 +374,7 @@ def _overlaps(chars, start, length, words, packed, starts, order, first, last, m
                 break
             filled = 0
             for i in range(count - k + 1):
-                if packed:
-                    h = (rolling[i] << np.uint64(7)) | item_hash[i + k - 1]
-                    slot = np.int64(_mix(_SEED, h) & np.uint64(mask))
-                else:
-                    h = _mix(rolling[i], item_hash[i + k - 1])
-                    slot = np.int64(h & np.uint64(mask))
-                rolling[i] = h
+                h, slot = _extended(rolling, item_hash, i, k, packed, mask)
                 while True:
                     there = where[slot]
                     if there == _MISSING:
@@ -385,13 +393,7 @@ def _overlaps(chars, start, length, words, packed, starts, order, first, last, m
                     continue
                 found = 0
                 for i in range(ref_first[q], ref_first[q + 1] - k + 1):
-                    if packed:
-                        h = (rolling[i] << np.uint64(7)) | item_hash[i + k - 1]
-                        slot = np.int64(_mix(_SEED, h) & np.uint64(mask))
-                    else:
-                        h = _mix(rolling[i], item_hash[i + k - 1])
-                        slot = np.int64(h & np.uint64(mask))
-                    rolling[i] = h
+                    h, slot = _extended(rolling, item_hash, i, k, packed, mask)
                     while True:
                         there = where[slot]
                         if there == _MISSING:
