@@ -58,13 +58,16 @@ def write_suite(tmp_path, text: str = SUITE):
 # --- suite.toml --------------------------------------------------------------------------------------------------
 
 
-def test_builtin_suite_holds_the_four_builtin_tasks():
+def test_builtin_suite_holds_the_five_builtin_tasks():
     assert "core" in builtin_suite_names()
     suite = load_suite("core")
-    assert suite.keys == ["digits", "mnist1d", "listops", "sunspots"]
-    assert suite.method == "normalised_mean" and suite.weights == [1.0] * 4
+    assert suite.version == 2 and suite.title == "Arena's five built-in tasks"
+    assert suite.keys == ["digits", "mnist1d", "listops", "sunspots", "dates"]
+    assert suite.method == "normalised_mean" and suite.weights == [1.0] * 5
     sunspots = suite.tasks[3]
     assert sunspots.metric == "rmse" and sunspots.ceiling == 0.0 and not sunspots.higher_is_better
+    dates = suite.tasks[4]  # a text answer: its floor is measured, its ceiling exact match's best
+    assert dates.metric == "exact_match" and dates.floor is None and dates.ceiling == 1.0 and dates.higher_is_better
 
 
 def test_suite_file_reads_weights_floors_ceilings_and_relative_bundles(tmp_path, write_bundle):
