@@ -198,7 +198,7 @@ def test_every_wrong_weight_is_named_at_once():
 # --- the reference runs' records -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ["cnn", "gru", "mlp"])
+@pytest.mark.parametrize("model", ["cnn", "gru", "mlp", "transformer"])
 def test_the_shipped_reference_cards_carry_measured_costs(model):
     card = load_card(builtin_suites_dir() / "core" / "models" / model / "card.toml")
     found = efficiency_of(card.to_dict(), reference=True)
