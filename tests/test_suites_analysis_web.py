@@ -1,5 +1,6 @@
 """The suite analysis as a researcher and an organiser use it, in a real browser (Playwright driving Debian's
-Chromium) against a live server hosting the built-in suite with its three reference models.
+Chromium) against a live server hosting the built-in suite with its four reference models, two of them ranked (the
+cnn and the mlp write no text, so they are shown with dates missing, outside the analysis).
 
 A researcher opens the board, compares two models and reads which tasks differ, reads the critical-difference
 diagram's groups, and checks whether the winner survives another aggregate method. An organiser makes a release and
@@ -30,8 +31,10 @@ from arena.suites.spec import builtin_suites_dir
 
 pytestmark = pytest.mark.slow  # a live server scores the built-in suite and a browser walks it: about a minute
 
-REFERENCE = ("cnn-reference", "gru-reference", "mlp-reference")
-TASKS = ("digits", "mnist1d", "listops", "sunspots")
+REFERENCE = ("cnn-reference", "gru-reference", "mlp-reference", "transformer-reference")
+RANKED = ("gru-reference", "transformer-reference")  # the two that answer every task
+UNRANKED = ("cnn-reference", "mlp-reference")  # dates missing: they write no text
+TASKS = ("digits", "mnist1d", "listops", "sunspots", "dates")
 ORGANISER = "olga"
 NEW_MODEL = "copycat-gru"
 REASON = "predictions are <b>gru-reference</b>'s, byte for byte"
@@ -141,15 +144,20 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
     shot = Shots(tmp_path / "shots")
     visitor = browser.new_context(viewport=WIDE).new_page()
 
-    # The built-in suite: three reference models, each with an interval and its tier.
+    # The built-in suite: four reference models with their tier; the two that answer every task ranked, each with
+    # an interval, the two that write no text shown with dates missing and no aggregate.
     visitor.goto(f"{server.url}/s/core")
     reload_until(visitor, board_is_ready, "the board's statistics")
     ranks_before = board_ranks(visitor)
-    assert set(ranks_before) == set(REFERENCE) and sorted(ranks_before.values()) == ["1", "2", "3"]
+    assert set(ranks_before) == set(REFERENCE) and sorted(ranks_before[m] for m in RANKED) == ["1", "2"]
     for model in REFERENCE:
         row = visitor.locator(f'#suite-leaderboard tr[data-model="{model}"]')
         assert row.locator(".tag.tier").inner_text() == "reference"
-        assert re.search(r"\[\d\.\d{4}, \d\.\d{4}\]", row.locator("td.ci").first.inner_text())
+        if model in RANKED:
+            assert re.search(r"\[\d\.\d{4}, \d\.\d{4}\]", row.locator("td.ci").first.inner_text())
+        else:
+            assert ranks_before[model] == "—" and row.locator("td.aggregate").inner_text() == "—"
+            assert row.locator(".tag.missing").inner_text() == "missing dates"
     shot(visitor, "board")
 
     # Does the winner survive another aggregate method? The panel says so, and its table agrees.
@@ -158,7 +166,7 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
     assert columns[0].startswith("normalised mean") and "mean rank" in columns
     assert any(c.startswith("without ") for c in columns)  # each task left out in turn
     rows = [r for r in table(visitor, "#suite-sensitivity") if r[0] in REFERENCE]
-    assert {r[0] for r in rows} == set(REFERENCE)
+    assert {r[0] for r in rows} == set(RANKED)  # the analysis covers the ranked models only
     winner = next(r[0] for r in rows if r[1] == "1")
     assert ranks_before[winner] == "1"  # the suite's own column is the board's order
     firsts = [{r[0] for r in rows if r[1 + c] == "1"} for c in range(len(columns))]
@@ -173,18 +181,18 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
 
     # Two models side by side: which tasks differ, by the paired interval.
     visitor.click("#compare-link")
-    visitor.select_option("#compare-form select[name=a]", "cnn-reference")
-    visitor.select_option("#compare-form select[name=b]", "mlp-reference")
+    visitor.select_option("#compare-form select[name=a]", "gru-reference")
+    visitor.select_option("#compare-form select[name=b]", "transformer-reference")
     visitor.click("#compare-form button")
-    assert "a=cnn-reference" in visitor.url and "b=mlp-reference" in visitor.url
+    assert "a=gru-reference" in visitor.url and "b=transformer-reference" in visitor.url
     reload_until(visitor, lambda p: p.locator("#compare-pending").count() == 0, "the paired intervals")
-    assert header(visitor, "#compare-table")[:4] == ["Task", "Outcome", "A: cnn-reference", "B: mlp-reference"]
+    assert header(visitor, "#compare-table")[:4] == ["Task", "Outcome", "A: gru-reference", "B: transformer-reference"]
     compared = {
         row.get_attribute("data-task"): [re.sub(r"\s+", " ", t).strip() for t in row.locator("td").all_inner_texts()]
         for row in visitor.locator("#compare-table tbody tr[data-task]").all()
     }
     assert list(compared) == list(TASKS)
-    api = server.client.get("/api/v1/suites/core/compare?a=cnn-reference&b=mlp-reference").get_json()
+    api = server.client.get("/api/v1/suites/core/compare?a=gru-reference&b=transformer-reference").get_json()
     expected = {t["key"]: t for t in api["tasks"]}
     named = {"win": "A better", "loss": "B better", "tie": "indistinguishable"}
     outcomes = {}
@@ -210,7 +218,7 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
     summary = visitor.inner_text("#compare-summary")
     wins, ties, losses = (list(outcomes.values()).count(o) for o in ("A better", "indistinguishable", "B better"))
     assert f"better on {wins}, indistinguishable on {ties}, worse on {losses} of {len(TASKS)} tasks" in summary
-    assert "too few tasks for this test" in summary  # four tasks: the signed-rank test cannot reach 5%
+    assert "too few tasks for this test" in summary  # five tasks: the signed-rank test cannot reach 5%
     shot(visitor, "compare")
 
     # Every pair: the critical-difference diagram and the groups it draws.
@@ -220,15 +228,15 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
     diagram = visitor.locator("#critical-difference svg")
     assert diagram.is_visible() and diagram.bounding_box()["width"] > 300
     drawn = " ".join(diagram.locator(".cd-model title").all_text_contents())
-    assert all(model in drawn for model in REFERENCE)
+    assert all(model in drawn for model in RANKED) and not any(model in drawn for model in UNRANKED)
     groups = visitor.locator("#cliques .clique").all_inner_texts()
-    # Four tasks: no pairwise signed-rank test can reach 5%, so the three models are one group, drawn as one bar.
+    # Five tasks: no pairwise signed-rank test can reach 5%, so the two ranked models are one group, one bar.
     assert "Groups that cannot be told apart" in visitor.inner_text("#cliques")
-    assert [sorted(g.split(", ")) for g in groups] == [sorted(REFERENCE)]
+    assert [sorted(g.split(", ")) for g in groups] == [sorted(RANKED)]
     assert diagram.locator(".cd-clique").count() == 1
-    assert all(model in diagram.locator(".cd-clique title").text_content() for model in REFERENCE)
+    assert all(model in diagram.locator(".cd-clique title").text_content() for model in RANKED)
     matrix = table(visitor, "#pairs-matrix")
-    assert len(matrix) == 3 and all(len(r) == 4 for r in matrix)
+    assert len(matrix) == 2 and all(len(r) == 3 for r in matrix)
     assert visitor.locator("#pairs-matrix td.significant").count() == 0
     assert "a suite needs at least 6 tasks" in visitor.inner_text("#pairwise-matrix")
     assert visitor.locator("#performance-profile svg").is_visible()
@@ -251,10 +259,14 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
     frozen = json.loads(released["json"])["board"]
     for row in frozen["rows"]:  # each model's aggregate and task scores, each with its 95% interval
         line = next(line for line in latex.splitlines() if f" & {row['model']} & " in line)
-        low, high = row["aggregate_ci"]
-        assert f"{row['aggregate']:.3f} [{low:.3f}, {high:.3f}]" in line, line
+        if row["model"] in RANKED:
+            low, high = row["aggregate_ci"]
+            assert f"{row['aggregate']:.3f} [{low:.3f}, {high:.3f}]" in line, line
+        else:  # no aggregate over fewer tasks, and no score for the task it does not answer
+            assert row["aggregate"] is None and row["scores"]["dates"]["score"] is None and " & -- & " in line, line
         for key, score in row["scores"].items():
-            assert f"{score['score']:.3f} [{score['ci_low']:.3f}, {score['ci_high']:.3f}]" in line, (key, line)
+            if score["score"] is not None:
+                assert f"{score['score']:.3f} [{score['ci_low']:.3f}, {score['ci_high']:.3f}]" in line, (key, line)
     assert {row["model"] for row in frozen["rows"]} == set(REFERENCE)
     assert set(table_models(organiser, "#release-leaderboard")) == set(REFERENCE)
     shot(organiser, "release")
@@ -304,7 +316,7 @@ def test_a_researcher_compares_groups_and_checks_the_winner_then_a_release_stays
     phone = browser.new_context(viewport=PHONE).new_page()
     for path, name in (
         ("/s/core", "phone-board"),
-        ("/s/core/compare?a=cnn-reference&b=mlp-reference", "phone-compare"),
+        ("/s/core/compare?a=gru-reference&b=transformer-reference", "phone-compare"),
         ("/s/core/pairs", "phone-pairs"),
     ):
         phone.goto(server.url + path)

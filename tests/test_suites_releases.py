@@ -421,8 +421,8 @@ def test_a_release_of_the_builtin_suite_says_the_reference_runs_used_today_s_ans
     made = client.post("/api/v1/suites/core/releases", json={}, headers=auth(people.token("org", organiser=True)))
     assert made.status_code == 201, made.get_json()
     document = json.loads(client.get(made.get_json()["downloads"]["json"]).data)
-    keys = ["digits", "mnist1d", "listops", "sunspots"]
-    assert {m["model"]: m["run_matches_answer_key"] for m in document["models"]} == {
-        name: dict.fromkeys(keys, True) for name in ("cnn-reference", "gru-reference", "mlp-reference")
-    }
+    keys = ["digits", "mnist1d", "listops", "sunspots", "dates"]
+    text_too = {name: dict.fromkeys(keys, True) for name in ("gru-reference", "transformer-reference")}
+    no_text = {name: {**dict.fromkeys(keys, True), "dates": False} for name in ("cnn-reference", "mlp-reference")}
+    assert {m["model"]: m["run_matches_answer_key"] for m in document["models"]} == {**text_too, **no_text}
     assert all(m["run"]["command"].startswith("arena baseline") for m in document["models"])

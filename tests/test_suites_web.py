@@ -20,10 +20,11 @@ from arena.db.models import Competition
 from arena.server.jobs import pending, score_one
 from arena.server.rank_worker import refresh_ranks
 from arena.server.suite_install import prepare_builtin_suites
-from arena.suites.spec import builtin_suites_dir
+from arena.suites.spec import builtin_suites_dir, load_suite
 
 BOTH = pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
-REFERENCE = ("cnn-reference", "gru-reference", "mlp-reference")
+REFERENCE = ("cnn-reference", "gru-reference", "mlp-reference", "transformer-reference")
+RANKED = ("gru-reference", "transformer-reference")  # cnn and mlp write no text: dates missing, never ranked
 CARD = """\
 name = "{name}"
 version = "1"
@@ -48,11 +49,11 @@ def scored_builtin_suite(app) -> None:
 
 
 def enter_copy_of(client, token: str, reference: str, name: str, *, extra: bool = False) -> None:
-    """Enter the shipped predictions of a reference model under another name, through the API."""
+    """Enter the shipped predictions of a reference model that answers every task under another name, through the
+    API."""
     folder = builtin_suites_dir() / "core" / "models" / reference
     data = {
-        key: (io.BytesIO(gzip.open(folder / f"{key}.csv.gz").read()), f"{key}.csv")
-        for key in ("digits", "mnist1d", "listops", "sunspots")
+        key: (io.BytesIO(gzip.open(folder / f"{key}.csv.gz").read()), f"{key}.csv") for key in load_suite("core").keys
     }
     data["card"] = (io.BytesIO(CARD.format(name=name, extra=str(extra).lower()).encode()), "card.toml")
     response = client.post(
@@ -81,8 +82,14 @@ def test_the_builtin_suite_shows_the_reference_models_with_the_api_s_numbers(app
     board = client.get("/api/v1/suites/core/leaderboard").get_json()
     assert not board["pending"] and "being computed" not in page
     assert {row["model"] for row in board["rows"]} == set(REFERENCE)
+    assert {row["model"] for row in board["rows"] if row["ranked"]} == set(RANKED)
     for row in board["rows"]:
-        rank, _model, aggregate, interval, p_best, *tasks = cells(page, row["model"])[: 5 + len(board["tasks"])]
+        rank, model, aggregate, interval, p_best, *tasks = cells(page, row["model"])[: 5 + len(board["tasks"])]
+        if row["model"] not in RANKED:  # shown with what it answers, never an aggregate over fewer tasks
+            assert row["missing"] == ["dates"] and row["aggregate"] is None and row["rank"] is None
+            assert rank == aggregate == interval == p_best == ["—"] and "missing dates" in " ".join(model)
+            assert tasks[-1] == ["missing"] and all(shown[0] != "missing" for shown in tasks[:-1])
+            continue
         assert rank[0] == str(row["rank"])
         if row["rank_interval"][0] != row["rank_interval"][1]:
             assert f"({row['rank_interval'][0]}–{row['rank_interval'][1]})" in rank
@@ -109,19 +116,19 @@ def test_until_the_worker_has_run_the_board_says_its_statistics_are_pending(app,
 
 def test_the_web_filter_leaves_out_models_with_extra_data_and_ranks_the_others(app, client, people, tmp_path):
     scored_builtin_suite(app)
-    enter_copy_of(client, people.token("ada"), "cnn", "cnn-with-extra", extra=True)
+    enter_copy_of(client, people.token("ada"), "gru", "gru-with-extra", extra=True)
     db = app.extensions["arena_db"]
     for submission_id in pending(db):
         score_one(db, submission_id)
     refresh_ranks(db)
     everyone = client.get("/s/core").get_data(as_text=True)
-    assert 'data-model="cnn-with-extra"' in everyone and "extra data" in everyone
+    assert 'data-model="gru-with-extra"' in everyone and "extra data" in everyone
     filtered = client.get("/s/core?hide_extra_data=1").get_data(as_text=True)
-    assert 'data-model="cnn-with-extra"' not in filtered
+    assert 'data-model="gru-with-extra"' not in filtered
     assert 'name="hide_extra_data" value="1" checked' in filtered
     api = client.get("/api/v1/suites/core/leaderboard?hide_extra_data=1").get_json()
-    for row in api["rows"]:
-        assert cells(filtered, row["model"])[0][0] == str(row["rank"])
+    for row in api["rows"]:  # the ranked ones by their rank; the two that write no text as unranked
+        assert cells(filtered, row["model"])[0][0] == (str(row["rank"]) if row["ranked"] else "—")
     assert client.get("/s/core?hide_extra_data=perhaps").status_code == 400
 
 
@@ -145,7 +152,7 @@ def test_a_model_page_shows_every_card_field_escaped_and_its_run_record(app, cli
 
 def test_card_text_is_escaped_on_the_model_page(app, client, people):
     scored_builtin_suite(app)
-    enter_copy_of(client, people.token("mallory"), "mlp", "x-model")
+    enter_copy_of(client, people.token("mallory"), "transformer", "x-model")
     page = client.get("/s/core/models/x-model").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; friends" in page
 
@@ -172,7 +179,7 @@ def test_a_new_user_scores_submits_and_sees_their_model_ranked_in_the_browser(br
 
     predictions = tmp_path / "predictions"
     predictions.mkdir()
-    for key in ("digits", "mnist1d", "listops", "sunspots"):
+    for key in load_suite("core").keys:
         source = builtin_suites_dir() / "core" / "models" / "gru" / f"{key}.csv.gz"
         shutil.copy(source, predictions / f"{key}.csv.gz")
     (tmp_path / "card.toml").write_text(CARD.format(name="my-gru", extra="false"))
