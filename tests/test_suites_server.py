@@ -352,6 +352,64 @@ def test_reference_models_shipped_with_a_suite_are_entered_once_as_baselines(app
 
 
 @BOTH
+def test_a_reference_model_that_cannot_read_a_task_is_entered_shown_and_never_ranked_over_fewer_tasks(
+    app, client, people, pair
+):
+    """An image model writes no text: its run record's ``skipped`` names the task it has no file for. It is entered
+    with the files it has and shown beside the ranked models with that task missing, never with an aggregate
+    over fewer tasks; a folder missing a file its record does not explain is still left out."""
+    models = pair / "models"
+    for name, files, skipped in (
+        ("complete", ["digits", "listops"], []),
+        ("imageonly", ["digits"], ["listops"]),
+        ("unexplained", ["digits"], []),  # its record trained every task, yet a file is missing
+    ):
+        (models / name).mkdir(parents=True)
+        (models / name / "card.toml").write_text(card(name) + f"\n[run]\nseed = 0\nskipped = {json.dumps(skipped)}\n")
+        for key in files:
+            (models / name / f"{key}.csv").write_text(predictions_csv(key, 0.8 if name == "complete" else 0.9))
+    db = app.extensions["arena_db"]
+    assert enter_reference_models(db, "pair", pair) == ["complete", "imageonly"]
+    assert enter_reference_models(db, "pair", pair) == []
+    people.drain()
+    rows = {row["model"]: row for row in board_json(client)["rows"]}
+    assert set(rows) == {"complete", "imageonly"}
+    partial = rows["imageonly"]
+    assert partial["scores"]["digits"]["status"] == "scored" and partial["scores"]["listops"]["status"] == "missing"
+    assert partial["missing"] == ["listops"] and partial["is_baseline"]
+    assert not partial["ranked"] and partial["rank"] is None and partial["aggregate"] is None
+    assert partial["scores"]["digits"]["score"] > rows["complete"]["scores"]["digits"]["score"]  # better, unranked
+    assert rows["complete"]["ranked"] and rows["complete"]["rank"] == 1 and rows["complete"]["aggregate"] is not None
+    assert [row["model"] for row in board_json(client)["rows"]] == ["complete", "imageonly"]
+
+
+@BOTH
+def test_only_arena_s_reference_models_may_leave_a_task_without_a_file(app, people, pair):
+    from arena.server import suites
+
+    db = app.extensions["arena_db"]
+    people.token("ada")
+    with db.session() as session:
+        ada = session.scalar(select(User).where(User.username == "ada"))
+        with pytest.raises(SuiteError, match="only Arena's reference models may leave a task without a file"):
+            suites.submit_entry(
+                session,
+                "pair",
+                ada,
+                load_card_text(card("half")),
+                {"digits": (io.BytesIO(predictions_csv("digits", 0.9).encode()), "digits.csv")},
+                skipped=["listops"],
+            )
+    assert count(app, SuiteEntry) == 0 and count(app, Submission) == 0
+
+
+def load_card_text(text: str):
+    from arena.suites.cards import read_card
+
+    return read_card(text.encode(), "card.toml")
+
+
+@BOTH
 def test_the_builtin_suite_is_hosted_over_the_builtin_benchmarks_at_start_up(app, client):
     from arena.server.suite_install import prepare_builtin_suites
 
@@ -359,10 +417,13 @@ def test_the_builtin_suite_is_hosted_over_the_builtin_benchmarks_at_start_up(app
     entered = prepare_builtin_suites(db)
     assert prepare_builtin_suites(db) == []  # a restart enters nothing again
     core = client.get("/api/v1/suites/core").get_json()
-    assert [task["competition"] for task in core["tasks"]] == ["digits", "mnist1d", "listops", "sunspots"]
+    assert [task["competition"] for task in core["tasks"]] == ["digits", "mnist1d", "listops", "sunspots", "dates"]
     assert count(app, Competition) == len(builtin_task_names())
     rows = client.get("/api/v1/suites/core/leaderboard").get_json()["rows"]
     assert sorted(row["model"] for row in rows) == sorted(entered)
+    assert {"cnn-reference", "gru-reference", "mlp-reference"} <= set(entered)
+    for row in rows:  # the image models write no text: entered without a dates file, shown with dates missing
+        assert (row["scores"]["dates"]["status"] == "missing") == (row["model"] in ("cnn-reference", "mlp-reference"))
     assert all(row["is_baseline"] and row["owner"] == "arena-reference" for row in rows)
     assert all(row["tier"] == "reference" for row in rows)  # entered with their run records: measured, vouched for
     assert all(row["efficiency"]["training"]["source"] == "measured" for row in rows)

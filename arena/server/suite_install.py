@@ -6,7 +6,11 @@ hosted at its version costs one read of its suite.toml, and a reference model
 already entered one query: a restart stays fast. Reference models are the
 predictions shipped beside a suite (``models/MODEL/card.toml`` and one
 ``TASK.csv.gz`` per task), entered as baselines by an account of Arena's own, as a
-participant's model would be; a model whose folder is incomplete is left out.
+participant's model would be. A reference model that cannot read one of the suite's
+tasks (an image model writes no text) has no file for it, and its run record says so
+(``run.skipped``): it is entered with the files it has and shown without an
+aggregate, as any model missing a task is. A folder missing a file its run record
+does not explain is left out.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from arena.errors import ArenaError
 from arena.server import organiser_actions, submissions, suites
 from arena.server.accounts import register
 from arena.server.teams import name_key, team_for_upload
-from arena.suites.cards import load_card
+from arena.suites.cards import ModelCard, load_card
 from arena.suites.spec import builtin_suite_names, load_suite
 
 log = logging.getLogger("arena.suites")
@@ -56,13 +60,15 @@ def enter_reference_models(db: Database, suite_name: str, ref: str | Path | None
         return []
     entered: list[str] = []
     for model_folder in sorted(path for path in folder.iterdir() if path.is_dir()):
-        files = {key: _predictions(model_folder, key) for key in suite.keys}
         card_path = model_folder / "card.toml"
-        if not card_path.is_file() or None in files.values():
-            log.info("reference model %s of suite %s is incomplete: left out", model_folder.name, suite_name)
-            continue
         try:
-            card = load_card(card_path)
+            card = load_card(card_path) if card_path.is_file() else None
+            found = {key: _predictions(model_folder, key) for key in suite.keys}
+            files = {key: path for key, path in found.items() if path is not None}
+            skipped = [key for key in suite.keys if key not in files and key in _skipped(card)]
+            if card is None or not files or len(files) + len(skipped) < len(suite.keys):
+                log.info("reference model %s of suite %s is incomplete: left out", model_folder.name, suite_name)
+                continue
             with db.session() as session, session.begin():
                 if _entered(session, suite_name, card.name):
                     continue
@@ -70,7 +76,7 @@ def enter_reference_models(db: Database, suite_name: str, ref: str | Path | None
                 if account is None:
                     return entered
                 _make_room(session, suite_name, account)
-                handles = {key: path.open("rb") for key, path in files.items() if path is not None}
+                handles = {key: path.open("rb") for key, path in files.items()}
                 try:
                     suites.submit_entry(
                         session,
@@ -79,6 +85,7 @@ def enter_reference_models(db: Database, suite_name: str, ref: str | Path | None
                         card,
                         {key: (handle, Path(handle.name).name) for key, handle in handles.items()},
                         is_baseline=True,
+                        skipped=skipped,
                     )
                 finally:
                     for handle in handles.values():
@@ -93,6 +100,12 @@ def enter_reference_models(db: Database, suite_name: str, ref: str | Path | None
 
 def _predictions(folder: Path, key: str) -> Path | None:
     return next((folder / f"{key}{suffix}" for suffix in SUFFIXES if (folder / f"{key}{suffix}").is_file()), None)
+
+
+def _skipped(card: ModelCard | None) -> list[str]:
+    """The tasks the card's run record says its model did not train on, because it cannot read them."""
+    skipped = ((card.run if card is not None else None) or {}).get("skipped") or []
+    return [key for key in skipped if isinstance(key, str)]
 
 
 def _entered(session: Session, suite_name: str, model_name: str) -> bool:

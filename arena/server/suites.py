@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -280,6 +281,7 @@ def submit_entry(
     max_bytes: int = DEFAULT_MAX_BYTES,
     is_baseline: bool = False,
     now: datetime | None = None,
+    skipped: Collection[str] = (),
 ) -> Entered:
     """Enter a version of a model: its card and one predictions file per task, all or nothing.
 
@@ -302,6 +304,10 @@ def submit_entry(
     the transaction touches the database (no lock is held while bytes move), and files
     enter the store only after every task has accepted its own: a refusal on the last
     task leaves no file of the first ones behind. Call it inside the caller's transaction.
+
+    ``skipped`` names tasks this version does not answer, only for Arena's reference models, whose run record
+    names the tasks their model cannot read (an image model writes no text): those tasks need no file and stay
+    missing on the board, so the model is shown there without an aggregate or a rank.
     """
     received: dict[str, files.Received] = {}
     problems: list[str] = []
@@ -322,12 +328,17 @@ def submit_entry(
                     f"Leave the file for '{key}' out, or name it after one of them."
                 )
         for key in keys:
-            if key not in uploads:
+            if key not in uploads and key not in skipped:
                 problems.append(
                     f"no predictions file for task '{key}': every version of a model has one file per task "
                     f"(a part named '{key}', or {key}.csv in the folder you submit)."
                 )
         programs = {key for key, (_, name) in uploads.items() if key in keys and is_program(name or "")}
+        if skipped and not is_baseline:
+            problems.append("only Arena's reference models may leave a task without a file.")
+        tasks = [(task, competition) for task, competition in tasks if task.key not in skipped or task.key in uploads]
+        if not tasks and not problems:
+            problems.append("no predictions file at all: a version answers at least one task.")
         for task, competition in tasks:
             if task.key in programs and task.key in received:
                 problems += _program_problems(task.key, competition, received[task.key], uploads[task.key][1])
