@@ -537,18 +537,15 @@ def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
             match[active] = counted[active]
             active &= match > 0  # an (n+1)-gram matches only where one of its n-grams does
         stats[:, order - 1] = np.column_stack([np.where(ref_total > 0, hyp_total, 0), ref_total, match])
-    return stats[_best_reference(stats, np.diff(starts))].reshape(n, 3 * CHRF_ORDER)
+    return stats[_best_reference(stats, starts, rows)].reshape(n, 3 * CHRF_ORDER)
 
 
-def _best_reference(stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Among pairs (pairs, order, 3) grouped by row (``counts`` pairs a row), each row's pair whose segment chrF is
-    highest, the first of equals (as sacrebleu picks it)."""
-    pairs = len(stats)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    rows = np.repeat(np.arange(len(counts)), counts)
+def _best_reference(stats: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Among pairs (pairs, order, 3), each row's pair whose segment chrF is highest, the first of equals (as
+    sacrebleu picks it); ``starts``: each row's first pair, ``rows``: each pair's row."""
     f_score = _segment_chrf(stats)
-    best = np.maximum.reduceat(f_score, starts)
-    return np.minimum.reduceat(np.where(f_score == best[rows], np.arange(pairs), pairs), starts)
+    best = np.maximum.reduceat(f_score, starts[:-1])
+    return np.minimum.reduceat(np.where(f_score == best[rows], np.arange(len(stats)), len(stats)), starts[:-1])
 
 
 def _segment_chrf(stats: np.ndarray) -> np.ndarray:
