@@ -151,3 +151,19 @@ def test_influence_lookups_refuse_rows_and_parts_outside_the_arrays():
         influence = np.zeros(1)
         add_influence(np.array([off_grid]), rows, part, truth, 1, grid, grid, slope, shift, influence)
         assert influence[0] == 3 - 0.5 * 3  # grid point 0 of the other band: 3 rows at or below, 3 tied
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 5000), columns=st.integers(1, 20))
+def test_block_sums_are_numpys_bincounts_to_the_last_bit(seed, rows, columns):
+    """A bootstrap's block sums come from one compiled pass; its replicates, and so every interval, must be those of
+    numpy's bincount per column (the same additions in the same order), whatever the values' scale or layout."""
+    from arena._fast.gridcount import block_sums
+
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((rows, columns)) * 10.0 ** rng.integers(-8, 9, columns)
+    values = values if seed % 2 else np.asfortranarray(values)  # a strided layout reads the same
+    blocks = int(rng.integers(1, 300))
+    block = rng.integers(0, blocks, rows, dtype=np.int32)
+    expected = np.stack([np.bincount(block, weights=values[:, j], minlength=blocks) for j in range(columns)], axis=1)
+    assert np.array_equal(block_sums(values, block, blocks), expected)

@@ -135,7 +135,7 @@ def test_a_text_answer_must_be_text_and_stays_as_written(tmp_path: Path) -> None
         read_submission(task, lines(tmp_path / "u.jsonl", rows))
     rows[4] = {"id": rows[4]["id"], "target": "NA"}
     texts = read_submission(task, lines(tmp_path / "v.jsonl", rows)).texts
-    assert texts is not None and list(texts[2:5]) == ["007", "", "NA"]
+    assert texts is not None and texts[2:5].to_pylist() == ["007", "", "NA"]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
@@ -188,4 +188,4 @@ def test_brackets_inside_texts_are_not_nesting(tmp_path: Path) -> None:
     rows = answers_of(task)
     rows[0] = {"id": rows[0]["id"], "target": "[[{{ not nested }}]]"}
     texts = read_submission(task, lines(tmp_path / "b.jsonl", rows)).texts
-    assert texts is not None and texts[0] == "[[{{ not nested }}]]"
+    assert texts is not None and texts[0].as_py() == "[[{{ not nested }}]]"

@@ -76,3 +76,44 @@ def test_references_prepared_once_per_answer_key_never_go_stale(name, monkeypatc
         expected = numpy_stats(name, truth, pred, monkeypatch)
         np.testing.assert_array_equal(text.row_stats(name, truth, pred, options), expected)
     assert len(text._PREPARED) <= text._PREPARED_KEPT
+
+
+def arrow_forms(pred: np.ndarray) -> dict[str, object]:
+    """The answers as the upload reader may hand them over: one Arrow string column, a slice of a longer one (its
+    offsets do not start at 0), several chunks, and 64-bit offsets."""
+    import pyarrow as pa
+
+    strings = list(pred)
+    longer = pa.array(["lead", *strings, "tail"], pa.string())
+    half = len(strings) // 2
+    return {
+        "array": pa.array(strings, pa.string()),
+        "slice": longer.slice(1, len(strings)),
+        "chunks": pa.chunked_array([pa.array(strings[:half], pa.string()), pa.array(strings[half:], pa.string())]),
+        "large": pa.array(strings, pa.large_string()),
+    }
+
+
+@pytest.mark.parametrize("normalise", ["none", "squad", "numeric"])
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_answers_read_from_arrow_where_they_lie_score_as_python_strings(normalise, ascii_only, monkeypatch):
+    """The scorer hands the metrics the upload's Arrow column; every text metric's statistics must be those of the
+    same answers as Python strings, on both the compiled and the numpy path."""
+    truth, pred = rows(3_000, seed=5)
+    if ascii_only:
+        truth[:] = [tuple(r.encode("ascii", "ignore").decode() for r in refs) for refs in truth]
+        pred[:] = [p.encode("ascii", "ignore").decode() for p in pred]
+    options = text.Options(normalise, tolerance=0.5)
+    names = ["exact_match", "token_f1", "bleu", "chrf", "rouge1", "wer", "cer"]
+    if _fast.text_kernels() is not None:
+        monkeypatch.setattr(_fast.text_kernels(), "_SLICE_ROWS", 500)
+    expected = {name: text.row_stats(name, truth, pred, options) for name in names}
+    for form, column in arrow_forms(pred).items():
+        for name in names:
+            found = text.row_stats(name, truth, column, options)
+            np.testing.assert_array_equal(found, expected[name], err_msg=f"{name}, {form}")
+        with monkeypatch.context() as patch:
+            patch.setattr(_fast, "text_kernels", lambda: None)
+            for name in ("exact_match", "token_f1", "bleu", "chrf"):
+                found = text.row_stats(name, truth, column, options)
+                np.testing.assert_array_equal(found, expected[name], err_msg=f"{name}, {form}, numpy path")

@@ -179,8 +179,8 @@ def test_a_csv_submission_keeps_every_answer_exactly(tmp_path: Path) -> None:
     task = load_task(text_bundle(tmp_path))
     written = ["007", "NA", "", "null", "  spaced  ", "Zürich 🚀", "a,b", 'say "hi"', "two\nlines", "N/A", "1e3", "-"]
     predictions = read_submission(task, submission(tmp_path, written))
-    assert predictions.texts is not None and list(predictions.texts) == written
-    assert all(type(text) is str for text in predictions.texts)
+    assert predictions.texts is not None and predictions.texts.to_pylist() == written
+    assert predictions.texts.null_count == 0
 
 
 def test_empty_answers_score_as_wrong_and_a_missing_id_is_refused(tmp_path: Path) -> None:
@@ -283,11 +283,11 @@ def test_any_unicode_answer_round_trips_through_csv_and_jsonl(tmp_path_factory, 
     task = load_task(text_bundle(folder))
     frame = pd.DataFrame({"id": range(N), "answer": answers})
     frame.to_csv(folder / "sub.csv", index=False)
-    assert list(read_submission(task, folder / "sub.csv").texts) == answers
+    assert read_submission(task, folder / "sub.csv").texts.to_pylist() == answers
     buffer = io.StringIO()
     frame.to_json(buffer, orient="records", lines=True, force_ascii=False)
     (folder / "sub.jsonl").write_text(buffer.getvalue(), encoding="utf-8")
-    assert list(read_submission(task, folder / "sub.jsonl").texts) == answers
+    assert read_submission(task, folder / "sub.jsonl").texts.to_pylist() == answers
 
 
 def test_the_submission_page_shows_a_few_own_answers_and_neither_a_reference_nor_the_split(

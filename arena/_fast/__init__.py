@@ -21,6 +21,7 @@ from arena._fast.parallel import chunks, over_slices, scratch
 __all__ = [
     "DECIMAL_GRID",
     "add_influence",
+    "block_sums",
     "chunks",
     "count_cells",
     "has_compiled",
@@ -51,6 +52,14 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     the grid, or when numba is not installed: the caller then takes its numpy path."""
     compiled = _compiled()
     return None if compiled is None else compiled.count_cells(score, plus, size, kept)
+
+
+def block_sums(values: np.ndarray, block: np.ndarray, blocks: int) -> np.ndarray | None:
+    """Column sums of ``values`` (n, d) over each block's rows, exactly ``np.bincount``'s
+    (:func:`arena._fast.gridcount.block_sums`); None when numba is not installed: the caller then takes its numpy
+    path."""
+    compiled = _compiled()
+    return None if compiled is None else compiled.block_sums(values, block, blocks)
 
 
 def add_influence(

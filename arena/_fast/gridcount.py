@@ -160,6 +160,23 @@ def add_influence(
     )
 
 
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _block_sums(values, block, out):  # pragma: no cover (compiled)
+    for i in range(values.shape[0]):
+        b = block[i]
+        for j in range(values.shape[1]):
+            out[b, j] += values[i, j]
+
+
+def block_sums(values: np.ndarray, block: np.ndarray, blocks: int) -> np.ndarray:
+    """Column sums of ``values`` (n, d) over the rows of each block (``block``: each row's, below ``blocks``), in one
+    pass over the rows in order: each sum adds its rows in the order ``np.bincount`` does, so the sums are its own
+    to the last bit, where numpy would make d passes over a strided column each."""
+    out = np.zeros((blocks, values.shape[1]))
+    _block_sums(np.ascontiguousarray(values, dtype=np.float64), block, out)
+    return out
+
+
 def warm() -> None:
     """Load the compiled loops now (from the disk cache, else compiling them): a process that forks a child per
     job, as the queue's worker does, then hands them to every child instead of each loading them anew."""
@@ -167,3 +184,4 @@ def warm() -> None:
     grid = np.zeros((2, DECIMAL_GRID + 1), np.int64)
     one = np.zeros(1, np.intp)
     add_influence(np.zeros(1), one, one, np.zeros(1, np.int64), 0, grid, grid, np.zeros(2), np.zeros(2), np.zeros(1))
+    block_sums(np.zeros((1, 1)), np.zeros(1, np.int32), 1)

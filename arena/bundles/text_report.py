@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from arena.bundles.spec import NORMALISATIONS, TaskSpec
 from arena.bundles.texts import max_answer_chars, max_text_bytes, parse_references
@@ -95,9 +96,11 @@ def comparison_lines(spec: TaskSpec) -> list[str]:
     return lines
 
 
-def answer_lines(spec: TaskSpec, ids: np.ndarray, answers: np.ndarray, text_cap_bytes: int) -> list[str]:
+def answer_lines(spec: TaskSpec, ids: np.ndarray, column: pa.Array, text_cap_bytes: int) -> list[str]:
     """What a valid submission's answers look like: its column, rows, empty answers, longest answer against the cap,
-    and how they are compared. ``answers`` are the submission's texts, as read; the answer key is never read."""
+    and how they are compared. ``column`` holds the submission's texts, as read (an Arrow string array); the answer
+    key is never read."""
+    answers = column.to_pylist()
     rows = len(answers)
     lengths = np.fromiter((len(a) for a in answers), dtype=np.int64, count=rows)
     empty = int((lengths == 0).sum())

@@ -5,7 +5,8 @@ one empty reference), or several written as a JSON list of texts: ``["Paris", "p
 not a JSON list is one reference, so ``[citation needed]`` is a reference of its own, and an answer that must read
 ``["a"]`` is written ``["[\\"a\\"]"]``. A Parquet or JSON Lines data file may instead hold a real list of texts in
 the cell, which means the same. The answer key's truth is an object array whose element ``i`` is the tuple of row
-``i``'s references; a submission's answers are an object array of ``str``, kept exactly as written.
+``i``'s references; a submission's answers are an Arrow string column, kept exactly as written (the metrics read
+it where it lies; :func:`arena.metrics.text.as_objects` gives Python strings).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from arena.errors import Problem
 
@@ -140,13 +143,10 @@ def sample_answer(train: pd.DataFrame, target: str) -> str:
     return ""
 
 
-def read_answers(column, report) -> np.ndarray:
-    """A submission's text column (Arrow) as an object array of ``str``, kept exactly as written; notes rows with
+def read_answers(column: pa.Array | pa.ChunkedArray, report) -> pa.Array:
+    """A submission's text column as one Arrow string array, kept exactly as written; notes rows with
     no answer at all (null: a key missing from a JSON line, an empty Parquet cell) and answers longer than
     :func:`max_answer_chars`. An empty text is an answer (a wrong one), never a problem."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     column = column.cast(pa.string())
     if column.null_count:
         positions = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
@@ -162,4 +162,4 @@ def read_answers(column, report) -> np.ndarray:
             f"{len(long)} answers are longer than {limit:,} characters, the most an answer may hold "
             f"({report.rows(long)}, the longest {int(lengths.max()):,}). Shorten them."
         )
-    return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

@@ -14,7 +14,8 @@ jiwer's word split and Levenshtein distance. The statistics are the library's ow
 
 So a score is a function of column sums, and an interval resamples sums (:mod:`arena.intervals.text`): no row is
 ever scored twice. The truth is an object array whose every element is a tuple of accepted references (at least
-one; the empty string is a valid reference), the prediction an object array of strings.
+one; the empty string is a valid reference), the answers an object array of strings or an Arrow string column
+(:data:`Texts`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -63,6 +64,20 @@ class Options:
 
 
 DEFAULT = Options()
+
+Texts: TypeAlias = np.ndarray | pa.Array | pa.ChunkedArray
+"""A column of answers: an object array of ``str``, or an Arrow string column (read where it lies, no Python string
+made for any answer)."""
+
+
+def as_objects(texts: Texts) -> np.ndarray:
+    """The answers as an object array of ``str`` (an Arrow column's nulls as "")."""
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        if texts.null_count:
+            texts = pc.fill_null(texts, "")
+        return texts.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return np.asarray(texts, dtype=object)
+
 
 # --- normalisation ------------------------------------------------------------------------------------------------
 
@@ -135,10 +150,11 @@ def _sacrebleu(name: str):
 ROUGE = ("rouge1", "rouge2", "rougeL")
 
 
-def _rouge_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOptions) -> np.ndarray:
+def _rouge_rows(name: str, truth: np.ndarray, pred: Texts, options: TextOptions) -> np.ndarray:
     """rouge-score's F-measure per row, the best over the references (``RougeScorer.score_multi``)."""
     from rouge_score.rouge_scorer import RougeScorer  # type: ignore[import-untyped]
 
+    pred = as_objects(pred)
     scorer = RougeScorer([name], use_stemmer=bool(options.stemming))
     out = np.zeros((len(pred), 1))
     for i, (refs, answer) in enumerate(zip(truth, pred, strict=True)):
@@ -160,11 +176,12 @@ def jiwer_characters(text: str) -> list[str]:
     return list(text.strip())
 
 
-def _error_rows(name: str, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+def _error_rows(name: str, truth: np.ndarray, pred: Texts) -> np.ndarray:
     """[edit operations, reference words (or characters)] per row, against the row's first reference (Levenshtein
     distance, unit costs: the substitutions, deletions and insertions of jiwer's alignment)."""
     from rapidfuzz.distance import Levenshtein
 
+    pred = as_objects(pred)
     split = jiwer_words if name == "wer" else jiwer_characters
     out = np.zeros((len(pred), 2))
     for i, (refs, answer) in enumerate(zip(truth, pred, strict=True)):
@@ -201,8 +218,8 @@ _PREPARED_KEPT = 6  # answer keys (times tokenizer modes) whose references stay 
 _prepared_lock = threading.Lock()
 
 
-def _normal_forms(kernels, truth: np.ndarray, pred: np.ndarray, mode: int, exact=None, white=None) -> tuple:
-    """The compiled normal forms of the answers, then of every reference, and each row's first reference (n + 1).
+def _normal_forms(kernels, truth: np.ndarray, pred: Texts, mode: int, exact=None, white=None) -> tuple:
+    """The compiled normal forms of the answers, those of every reference, and each row's first reference (n + 1).
 
     The references' side is prepared once per answer key and tokenizer: a worker scores every submission of a task
     against the same answer key object, so only the answers are read again (a task's references are usually more
@@ -218,7 +235,7 @@ def _normal_forms(kernels, truth: np.ndarray, pred: np.ndarray, mode: int, exact
         references, starts = found[2]
     else:
         refs, starts = _flat_refs(truth)
-        references = kernels.normal_forms([refs], mode, exact, *(() if white is None else (white,)))
+        references = kernels.normal_forms(refs, mode, exact, *(() if white is None else (white,)))
 
         def forget(_: object, key: tuple[int, int] = key) -> None:
             _PREPARED.pop(key, None)
@@ -232,8 +249,8 @@ def _normal_forms(kernels, truth: np.ndarray, pred: np.ndarray, mode: int, exact
                 _PREPARED[key] = (alive, len(truth), (references, starts))
                 while len(_PREPARED) > _PREPARED_KEPT:
                     del _PREPARED[next(iter(_PREPARED))]  # the least recently used
-    answers = kernels.normal_forms([pred], mode, exact, *(() if white is None else (white,)))
-    return kernels.joined(answers, references), starts
+    answers = kernels.normal_forms(pred, mode, exact, *(() if white is None else (white,)))
+    return answers, references, starts
 
 
 def _objects(strings: list[str]) -> np.ndarray:
@@ -365,7 +382,7 @@ def _squad_tokens(text: str) -> list[str]:
     return squad_normalise(text).split()
 
 
-def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOptions) -> np.ndarray:
+def _answer_rows(name: str, truth: np.ndarray, pred: Texts, options: TextOptions) -> np.ndarray:
     """Exact match or token F1 of every row: each (row, reference) pair's value, the best per row."""
     _normaliser(options)  # an unknown normalisation is refused here
     n = len(pred)
@@ -379,19 +396,21 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         split, mode, vector = _squad_tokens, "SQUAD", _split_squad
     refs: list[str] | None = None
     if kernels is not None:
-        normal, starts = _normal_forms(kernels, truth, pred, getattr(kernels, mode), split)
-        length = normal.items
+        answers, references, starts = _normal_forms(kernels, truth, pred, getattr(kernels, mode), split)
+        hyp_len, ref_len = answers.items, references.items
     else:
+        pred = as_objects(pred)
         refs, starts = _flat_refs(truth)
         ids, offsets = _token_ids([*pred, *refs], _PLAIN_TEXT, vector, split)
         length = np.diff(offsets)
+        hyp_len, ref_len = length[:n], length[n:]
     rows = _pair_rows(starts)
-    hyp_len, ref_len = length[:n][rows], length[n:]
+    hyp_len = hyp_len[rows]
     if name == "exact_match" and options.normalise == "none":
         refs = _flat_refs(truth)[0] if refs is None else refs
-        value = (np.asarray(pred, dtype=object)[rows] == _objects(refs)).astype(float)
+        value = (as_objects(pred)[rows] == _objects(refs)).astype(float)
     elif name == "exact_match" and kernels is not None:  # equal normal forms
-        value = kernels.equal_pairs(normal, starts).astype(np.float64)
+        value = kernels.equal_pairs(answers, references, starts).astype(np.float64)
     elif name == "exact_match":  # equal token sequences
         value = (hyp_len == ref_len).astype(np.float64)
         both = np.flatnonzero((hyp_len == ref_len) & (ref_len > 0))
@@ -401,7 +420,7 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         value[both] = differ == 0
     else:
         if kernels is not None:
-            same = kernels.overlap_counts(normal, starts, 1, words=True)[0][:, 0].astype(np.float64)
+            same = kernels.overlap_counts(answers, references, starts, 1, words=True)[0][:, 0].astype(np.float64)
         else:
             pairs = len(ref_len)
             size = int(ids.max(initial=0)) + 1
@@ -416,14 +435,14 @@ def _answer_rows(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOp
         empty = (hyp_len == 0) | (ref_len == 0)
         value[empty] = (hyp_len == ref_len)[empty]
     if options.normalise == "numeric":
-        number = _numbers([*pred, *(_flat_refs(truth)[0] if refs is None else refs)])
+        number = _numbers([*as_objects(pred), *(_flat_refs(truth)[0] if refs is None else refs)])
         a, b = number[:n][rows], number[n:]
         numbers = np.isfinite(a) & np.isfinite(b)
         value[numbers] = np.abs(a[numbers] - b[numbers]) <= float(options.tolerance)
     return np.maximum.reduceat(value, starts[:-1])[:, None]
 
 
-def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+def _bleu_rows(truth: np.ndarray, pred: Texts) -> np.ndarray:
     """sacrebleu's BLEU segment statistics of every row: [hyp length, closest reference length, matches per order,
     totals per order], the matches clipped by each n-gram's largest count in any one reference."""
     n = len(pred)
@@ -434,14 +453,14 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     kernels = _fast.text_kernels()
     if kernels is not None:
-        normal, starts = _normal_forms(kernels, truth, pred, kernels.WORDS_13A, words_13a)
-        length = normal.items
+        answers, references, starts = _normal_forms(kernels, truth, pred, kernels.WORDS_13A, words_13a)
+        hyp_len, ref_len = answers.items, references.items
     else:
         refs, starts = _flat_refs(truth)
-        ids, offsets = _token_ids([*pred, *refs], _PLAIN_WORDS, _split_plain, words_13a)
+        ids, offsets = _token_ids([*as_objects(pred), *refs], _PLAIN_WORDS, _split_plain, words_13a)
         length = np.diff(offsets)
+        hyp_len, ref_len = length[:n], length[n:]
     rows = _pair_rows(starts)
-    hyp_len, ref_len = length[:n], length[n:]
     out = np.zeros((n, 2 + 2 * BLEU_ORDER))
     out[:, 0] = hyp_len
     wide = int(ref_len.max(initial=0)) + 1  # closest length: the least (distance, length)
@@ -449,7 +468,7 @@ def _bleu_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     for order in range(1, BLEU_ORDER + 1):
         out[:, 2 + BLEU_ORDER + order - 1] = np.maximum(hyp_len - order + 1, 0)
     if kernels is not None:
-        out[:, 2 : 2 + BLEU_ORDER] = kernels.overlap_counts(normal, starts, BLEU_ORDER, words=True)[1]
+        out[:, 2 : 2 + BLEU_ORDER] = kernels.overlap_counts(answers, references, starts, BLEU_ORDER, words=True)[1]
         return out
     string_of = np.repeat(np.arange(len(length)), length)
     end = offsets[1:][string_of]
@@ -495,14 +514,15 @@ def _code_points(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.concatenate([[0], np.cumsum(np.bincount(string_of, minlength=len(strings)))])
 
 
-def _chrf_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+def _chrf_rows(truth: np.ndarray, pred: Texts) -> np.ndarray:
     """sacrebleu's chrF segment statistics of every row: [hyp, ref, match] character n-gram counts per order, from
     the reference whose segment chrF is highest (the first of equals)."""
     n = len(pred)
     kernels = _fast.text_kernels()
     if kernels is not None:
-        normal, starts = _normal_forms(kernels, truth, pred, kernels.CHARACTERS, white=_WHITE_SPACE)
-        return kernels.chrf_rows(normal, starts, CHRF_ORDER, CHRF_BETA)
+        answers, references, starts = _normal_forms(kernels, truth, pred, kernels.CHARACTERS, white=_WHITE_SPACE)
+        return kernels.chrf_rows(answers, references, starts, CHRF_ORDER, CHRF_BETA)
+    pred = as_objects(pred)
     refs, starts = _flat_refs(truth)
     rows = _pair_rows(starts)
     pairs = len(refs)
@@ -569,7 +589,7 @@ def _segment_chrf(stats: np.ndarray) -> np.ndarray:
     return np.where(avg_precision + avg_recall != 0, 100 * score, 0.0)
 
 
-def row_stats(name: str, truth: np.ndarray, pred: np.ndarray, options: TextOptions = DEFAULT) -> np.ndarray:
+def row_stats(name: str, truth: np.ndarray, pred: Texts, options: TextOptions = DEFAULT) -> np.ndarray:
     """Each row's sufficient statistics (n, d) of text metric ``name``: the metric is :func:`value_of_sums` of their
     (weighted) column sums."""
     if name in ("exact_match", "token_f1"):
@@ -684,7 +704,7 @@ def weighted_sums(stats: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndar
 def text_score(
     name: str,
     truth: np.ndarray,
-    pred: np.ndarray,
+    pred: Texts,
     weight: np.ndarray | None = None,
     options: TextOptions = DEFAULT,
 ) -> float:
@@ -698,17 +718,17 @@ def text_score(
 def scorer(name: str, options: TextOptions = DEFAULT) -> Callable[..., float]:
     """``from_rows`` of text metric ``name`` with these options: ``(truth, pred, weight=None) -> float``."""
 
-    def from_rows(truth: np.ndarray, pred: np.ndarray, weight: np.ndarray | None = None) -> float:
+    def from_rows(truth: np.ndarray, pred: Texts, weight: np.ndarray | None = None) -> float:
         return text_score(name, truth, pred, weight, options)
 
     from_rows.__name__ = name
     return from_rows
 
 
-def per_row(name: str, options: TextOptions = DEFAULT) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def per_row(name: str, options: TextOptions = DEFAULT) -> Callable[[np.ndarray, Texts], np.ndarray]:
     """``per_row`` of a mean-type text metric with these options: each row's value."""
 
-    def values(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    def values(truth: np.ndarray, pred: Texts) -> np.ndarray:
         return row_stats(name, truth, pred, options)[:, 0]
 
     return values

@@ -152,11 +152,12 @@ def private_rows(
 def _prediction_for(metric, predictions: Predictions) -> np.ndarray | ItemLists | None:
     if metric.needs == "label":
         return predictions.label_codes()
+    if metric.needs == "text":  # an organiser's metric: the answers as Python strings (built-ins read the column)
+        return text_metrics.as_objects(predictions.texts) if predictions.texts is not None else None
     given = {
         "probabilities": predictions.probabilities,
         "value": predictions.values,
         "ranking": predictions.ranked,
-        "text": predictions.texts,
     }
     return given.get(metric.needs)  # None: a table plugin
 

@@ -31,6 +31,7 @@ from arena.bundles.texts import TEXT_KIND, max_answer_chars, max_text_bytes, rea
 from arena.errors import Problem, SubmissionError, listed
 from arena.metrics.ranking import ItemLists
 from arena.metrics.registry import class_value_problem
+from arena.metrics.text import as_objects
 
 DEFAULT_MAX_BYTES = int(os.environ.get("ARENA_MAX_UPLOAD_MB", "200")) * 1024 * 1024
 PROBABILITY_TOLERANCE = 1e-3
@@ -63,7 +64,7 @@ class Predictions:
     values: np.ndarray | None = None
     ranked: ItemLists | None = None  # ranking: each query's ids, best first, coded against the answer key's
     columns: pd.DataFrame | None = None  # prediction = "columns": the organiser's declared columns, typed
-    texts: np.ndarray | None = None  # a text task: each row's answer, a str exactly as written (object array)
+    texts: pa.Array | None = None  # a text task: each row's answer exactly as written (an Arrow string array)
 
     def label_codes(self) -> np.ndarray | None:
         """The predicted classes: as written, or for probabilities each row's most probable class (the first of
@@ -109,6 +110,8 @@ def _reordered(values, order: np.ndarray):
     """Rows ``order`` (positions) of an array or a table."""
     if isinstance(values, pd.DataFrame):
         return values.iloc[order].reset_index(drop=True)
+    if isinstance(values, pa.Array):
+        return values.take(pa.array(order))
     return values[order]
 
 
@@ -116,6 +119,8 @@ def take_rows(values, rows: np.ndarray):
     """The given rows (a boolean mask) of an array or a table."""
     if isinstance(values, pd.DataFrame):
         return values[rows].reset_index(drop=True)
+    if isinstance(values, pa.Array):
+        return values.filter(pa.array(rows))
     return values[rows]
 
 
@@ -132,7 +137,7 @@ def whole_tables(task: Task, predictions: Predictions) -> tuple[pd.DataFrame, pd
     elif predictions.values is not None:
         pred = pd.DataFrame({spec.target: predictions.values})
     elif predictions.texts is not None:
-        pred = pd.DataFrame({spec.target: predictions.texts})
+        pred = pd.DataFrame({spec.target: as_objects(predictions.texts)})
     elif predictions.ranked is not None:
         pred = pd.DataFrame({spec.target: [" ".join(items) for items in predictions.ranked]})
     elif predictions.labels is not None and predictions.labels.ndim == 2:
@@ -1035,7 +1040,8 @@ def check_sample_submission(task: Task) -> list[Problem]:
         return []
     matching: float | None
     if predictions.texts is not None:  # a text task: its sample must not be the references themselves
-        matching = float(np.mean([answer in refs for answer, refs in zip(predictions.texts, key.truth)]))
+        answers = as_objects(predictions.texts)
+        matching = float(np.mean([answer in refs for answer, refs in zip(answers, key.truth, strict=True)]))
         leaks = matching > 0.5 and len({refs[0] for refs in key.truth}) > 1
     elif predictions.columns is not None:  # declared columns: those the answers hold too must not match them
         matching = matching_share(predictions.columns, task.answers.sort_values(task.spec.id_column, kind="stable"))

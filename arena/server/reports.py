@@ -95,4 +95,4 @@ def own_answers(submission: Submission, competition: Competition, rows: int = AN
     if texts is None:
         return []
     ids = task.answer_key.ids
-    return [{"id": ids[i].item(), "answer": str(texts[i])} for i in range(min(rows, len(ids)))]
+    return [{"id": ids[i].item(), "answer": texts[i].as_py()} for i in range(min(rows, len(ids)))]
