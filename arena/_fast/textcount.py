@@ -43,6 +43,7 @@ SPACE = 32
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(31)
 _SEED = np.uint64(0x2545F4914F6CDD1D)
+_STEP = np.uint64(1099511628211)  # a word's characters are stepped in cheaply, then the word's hash mixed once
 _MISSING = np.int64(-1)
 _SLICE_ROWS = 1 << 14  # rows below which a second core costs more than it saves
 
@@ -64,14 +65,6 @@ def _mix(h, x):  # pragma: no cover (compiled)
 
 
 @numba.njit(inline="always")
-def _plain(c, mode):  # pragma: no cover (compiled)
-    """Whether a rule of ``mode`` reads code point ``c`` exactly as the library does."""
-    if mode == WORDS_13A:
-        return c == 32 or (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
-    return (9 <= c <= 13) or (32 <= c <= 126)
-
-
-@numba.njit(inline="always")
 def _article(out, start, stop):  # pragma: no cover (compiled)
     """Whether out[start:stop] is "a", "an" or "the"."""
     length = stop - start
@@ -84,55 +77,83 @@ def _article(out, start, stop):  # pragma: no cover (compiled)
     return False
 
 
+KEEP, SEPARATE, DROP, ODD, LOWER = 0, 1, 2, 3, 4
+"""What a mode's rules do with an ASCII character: keep it, end a word at it, drop it, leave the whole string to the
+library, or keep it in lower case."""
+
+
+def _classes(mode: int) -> np.ndarray:
+    """Each ASCII character's class under ``mode`` (anything from 128 on is ODD, or for CHARACTERS looked up)."""
+    table = np.full(128, ODD, dtype=np.int8)
+    if mode == CHARACTERS:
+        table[:] = KEEP
+        table[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = SEPARATE  # ASCII white space, as str.isspace reads it
+        return table
+    if mode == WORDS_13A:  # letters, digits and spaces: nothing the 13a tokenizer changes
+        table[[ord(c) for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]] = KEEP
+        table[32] = SEPARATE
+        return table
+    table[33:127] = KEEP
+    table[[9, 10, 11, 12, 13, 32]] = SEPARATE
+    if mode == SQUAD:
+        table[[ord(c) for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"]] = DROP  # string.punctuation
+        table[65:91] = LOWER
+    return table
+
+
+CLASSES = tuple(_classes(mode) for mode in (WORDS, SQUAD, WORDS_13A, CHARACTERS))
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _normalise(codes, offsets, mode, white, first, last, out, length, items, odd):  # pragma: no cover (compiled)
+def _normalise(codes, offsets, mode, classes, white, first, last, out, length, items, odd):  # pragma: no cover
     """Strings ``first`` up to ``last``: each one's normal form written over ``out`` where the string lies, its length
-    and item count; a string the rules might misread is flagged in ``odd`` instead and left as it is. ``out`` may be
-    ``codes`` itself: no character is written before it is read (a normal form never runs ahead of its string, as
-    a space is written only where white space was)."""
+    and item count; a string the rules might misread is flagged in ``odd`` instead (what was written over it is then
+    of no use: its normal form comes from the library). ``out`` may be ``codes`` itself: no character is written
+    before it is read (a normal form never runs ahead of its string, as a space is written only where white space
+    was). ``classes``: each ASCII character's class (:data:`CLASSES`); ``white``: the sorted code points from 128 on
+    that CHARACTERS drops."""
     largest = white[-1]
     for s in range(first, last):
         a, b = offsets[s], offsets[s + 1]
         written = a
-        count = 0
         if mode == CHARACTERS:
             for i in range(a, b):
                 c = codes[i]
-                if c <= largest and white[np.searchsorted(white, c)] == c:
+                if c < 128:
+                    if classes[c] == SEPARATE:
+                        continue
+                elif c <= largest and white[np.searchsorted(white, c)] == c:
                     continue
                 out[written] = c
                 written += 1
             length[s] = written - a
             items[s] = written - a
             continue
-        for i in range(a, b):
-            if not _plain(codes[i], mode):
-                odd[s] = True
-                break
-        if odd[s]:
-            continue
+        count = 0
         word = a  # where the word being read begins (after its separating space)
         for i in range(a, b + 1):
-            c = codes[i] if i < b else 32
-            if c == 32 or (9 <= c <= 13):
+            if i < b:
+                c = codes[i]
+                kind = classes[c] if c < 128 else ODD
+            else:
+                kind = SEPARATE
+            if kind == KEEP or kind == LOWER:
+                if written == word and count:  # a word after the first: one space between (white space was there)
+                    out[written] = 32
+                    written += 1
+                    word = written
+                out[written] = c + 32 if kind == LOWER else c
+                written += 1
+            elif kind == SEPARATE:
                 if written > word:
                     if mode == SQUAD and _article(out, word, written):
                         written = word - 1 if count else word  # the article goes, and the space before it
                     else:
                         count += 1
                     word = written
-                continue
-            if mode == SQUAD:
-                if (33 <= c <= 47) or (58 <= c <= 64) or (91 <= c <= 96) or (123 <= c <= 126):
-                    continue
-                if 65 <= c <= 90:
-                    c += 32
-            if written == word and count:  # a word after the first: one space between (white space was there)
-                out[written] = 32
-                written += 1
-                word = written
-            out[written] = c
-            written += 1
+            elif kind == ODD:
+                odd[s] = True
+                break
         length[s] = written - a
         items[s] = count
 
@@ -228,9 +249,10 @@ def normal_forms(
     items = np.zeros(count, dtype=np.int64)
     odd = np.zeros(count, dtype=np.bool_)
     white = np.asarray(white, dtype=np.int32)
+    classes = CLASSES[mode]
 
     def work(strings: slice) -> None:
-        _normalise(chars, offsets, mode, white, strings.start, strings.stop, chars, length, items, odd)
+        _normalise(chars, offsets, mode, classes, white, strings.start, strings.stop, chars, length, items, odd)
 
     over_slices(work, count, min_rows=_SLICE_ROWS)
     start = offsets[:-1].copy()
@@ -568,6 +590,109 @@ def character_matches(answers: Normal, references: Normal, starts: np.ndarray, o
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
+def _word_f1(
+    chars, start, length, items, ref_chars, ref_start, ref_length, ref_items, starts, first, last, f1
+):  # pragma: no cover (compiled)
+    """Rows ``first`` up to ``last``: each pair's token F1 (see :func:`token_f1_pairs`).
+
+    For each pair, the answer's words go into a small table with their counts (compared character by character where
+    hashes agree), and each of the reference's words found there takes one count away: the matches are the counts
+    taken. A slot is in use only where it carries the current stamp, so no table is ever cleared. Only word
+    lookups need a hash here, not n-grams of words, so a word's characters are stepped into it with one multiply
+    each and mixed once at its end."""
+    most = 1
+    for r in range(first, last):
+        most = max(most, items[r])
+    bits = 4
+    while (1 << bits) < 2 * most:
+        bits += 1
+    mask = (1 << bits) - 1
+    hashes = np.zeros(1 << bits, np.uint64)
+    word_start = np.zeros(1 << bits, np.int64)
+    word_size = np.zeros(1 << bits, np.int64)
+    counts = np.zeros(1 << bits, np.int32)
+    stamp = np.zeros(1 << bits, np.int64)
+    now = 0
+    for r in range(first, last):
+        a, size = start[r], length[r]
+        for p in range(starts[r], starts[r + 1]):
+            b, ref_size = ref_start[p], ref_length[p]
+            if items[r] == 0 or ref_items[p] == 0:  # SQuAD v2.0's rule: 1 if both are empty, else 0
+                f1[p] = 1.0 if items[r] == ref_items[p] else 0.0
+                continue
+            if ref_size == size and _same(chars, a, ref_chars, b, size):
+                f1[p] = 1.0
+                continue
+            now += 1
+            h, word = _SEED, a
+            for i in range(a, a + size + 1):
+                if i < a + size and chars[i] != SPACE:
+                    h = h * _STEP + np.uint64(chars[i])
+                    continue
+                h, width = _mix(h, i - word), i - word
+                slot = np.int64(h & np.uint64(mask))
+                while True:
+                    if stamp[slot] != now:
+                        stamp[slot], hashes[slot], word_start[slot], word_size[slot], counts[slot] = (
+                            now,
+                            h,
+                            word,
+                            width,
+                            1,
+                        )
+                        break
+                    if (
+                        hashes[slot] == h
+                        and word_size[slot] == width
+                        and _same(chars, word_start[slot], chars, word, width)
+                    ):
+                        counts[slot] += 1
+                        break
+                    slot = (slot + 1) & mask
+                h, word = _SEED, i + 1
+            found = 0
+            h, word = _SEED, b
+            for i in range(b, b + ref_size + 1):
+                if i < b + ref_size and ref_chars[i] != SPACE:
+                    h = h * _STEP + np.uint64(ref_chars[i])
+                    continue
+                h, width = _mix(h, i - word), i - word
+                slot = np.int64(h & np.uint64(mask))
+                while stamp[slot] == now:
+                    if (
+                        hashes[slot] == h
+                        and word_size[slot] == width
+                        and _same(chars, word_start[slot], ref_chars, word, width)
+                    ):
+                        if counts[slot] > 0:
+                            counts[slot] -= 1
+                            found += 1
+                        break
+                    slot = (slot + 1) & mask
+                h, word = _SEED, i + 1
+            if found == 0:
+                f1[p] = 0.0
+                continue
+            precision = 1.0 * found / items[r]
+            recall = 1.0 * found / ref_items[p]
+            f1[p] = (2 * precision * recall) / (precision + recall)
+
+
+def token_f1_pairs(answers: Normal, references: Normal, starts: np.ndarray) -> np.ndarray:
+    """Each (row, reference) pair's token F1 (pairs,), SQuAD's: the words both share (each counted as often as the
+    side with fewer of it has it) against each side's word count, with the same floating-point steps; where either
+    side has no word, 1 if both have none, else 0."""
+    answers, references = _alike(answers, references)
+    f1 = np.zeros(int(starts[-1]), dtype=np.float64)
+
+    def work(rows: slice) -> None:
+        _word_f1(*answers, *references, starts, rows.start, rows.stop, f1)
+
+    over_slices(work, len(starts) - 1, min_rows=_SLICE_ROWS)
+    return f1
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
 def _chrf_rows(length, ref_length, starts, matched, order, beta, first, last, out):  # pragma: no cover (compiled)
     factor = np.float64(beta) ** 2
     for r in range(first, last):
@@ -625,4 +750,5 @@ def warm() -> None:
             references = normal_forms([reference], mode, str.split, white)
             equal_pairs(answers, references, starts)
             overlap_counts(answers, references, starts, 2, mode != CHARACTERS)
+            token_f1_pairs(answers, references, starts)
             chrf_rows(answers, references, starts, 2, 2.0)

@@ -397,6 +397,8 @@ def _answer_rows(name: str, truth: np.ndarray, pred: Texts, options: TextOptions
     refs: list[str] | None = None
     if kernels is not None:
         answers, references, starts = _normal_forms(kernels, truth, pred, getattr(kernels, mode), split)
+        if name == "token_f1":
+            return _best_of_pairs(kernels.token_f1_pairs(answers, references, starts), truth, pred, starts, options)
         hyp_len, ref_len = answers.items, references.items
     else:
         pred = as_objects(pred)
@@ -419,14 +421,11 @@ def _answer_rows(name: str, truth: np.ndarray, pred: Texts, options: TextOptions
         differ = np.bincount(group, weights=ids[hyp_at] != ids[ref_at], minlength=len(both))
         value[both] = differ == 0
     else:
-        if kernels is not None:
-            same = kernels.overlap_counts(answers, references, starts, 1, words=True)[0][:, 0].astype(np.float64)
-        else:
-            pairs = len(ref_len)
-            size = int(ids.max(initial=0)) + 1
-            hyp_at, hyp_group = _segments(offsets, rows)
-            ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
-            same = _overlap(hyp_group, ids[hyp_at], ref_group, ids[ref_at], size, pairs)
+        pairs = len(ref_len)
+        size = int(ids.max(initial=0)) + 1
+        hyp_at, hyp_group = _segments(offsets, rows)
+        ref_at, ref_group = _segments(offsets, n + np.arange(pairs))
+        same = _overlap(hyp_group, ids[hyp_at], ref_group, ids[ref_at], size, pairs)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = 1.0 * same / hyp_len
             recall = 1.0 * same / ref_len
@@ -434,9 +433,23 @@ def _answer_rows(name: str, truth: np.ndarray, pred: Texts, options: TextOptions
         value = np.where(same == 0, 0.0, f1)
         empty = (hyp_len == 0) | (ref_len == 0)
         value[empty] = (hyp_len == ref_len)[empty]
+    return _best_of_pairs(value, truth, pred, starts, options, refs)
+
+
+def _best_of_pairs(
+    value: np.ndarray,
+    truth: np.ndarray,
+    pred: Texts,
+    starts: np.ndarray,
+    options: TextOptions,
+    refs: list[str] | None = None,
+) -> np.ndarray:
+    """Each row's best (row, reference) pair ``value`` (rows, 1); under ``numeric``, a pair whose two texts are both
+    numbers is 1 where they lie within the tolerance, else 0."""
     if options.normalise == "numeric":
+        n = len(pred)
         number = _numbers([*as_objects(pred), *(_flat_refs(truth)[0] if refs is None else refs)])
-        a, b = number[:n][rows], number[n:]
+        a, b = number[:n][_pair_rows(starts)], number[n:]
         numbers = np.isfinite(a) & np.isfinite(b)
         value[numbers] = np.abs(a[numbers] - b[numbers]) <= float(options.tolerance)
     return np.maximum.reduceat(value, starts[:-1])[:, None]
