@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import require_in_ci
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arena import _fast
 from arena.metrics import text
@@ -117,3 +119,28 @@ def test_answers_read_from_arrow_where_they_lie_score_as_python_strings(normalis
             for name in ("exact_match", "token_f1", "bleu", "chrf"):
                 found = text.row_stats(name, truth, column, options)
                 np.testing.assert_array_equal(found, expected[name], err_msg=f"{name}, {form}, numpy path")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stem=st.text(alphabet="ab c", max_size=12),
+    tails=st.lists(st.tuples(st.text(alphabet="abc ", max_size=6), st.text(alphabet="abc ", max_size=6)), min_size=1),
+    answer_tail=st.text(alphabet="abc", max_size=6),
+    end=st.text(alphabet="ab", max_size=6),
+)
+def test_chrf_counts_texts_that_share_a_beginning_or_an_end_as_sacrebleu_does(stem, tails, answer_tail, end):
+    """The compiled chrF counts the n-grams of a shared beginning and end whole and the rest one by one, and passes
+    over a row's other references where its answer is one of them; answers and references built from one stem with
+    short tails (a few letters, so n-grams repeat) must still give sacrebleu's statistics and choice of reference."""
+    truth = np.empty(1, dtype=object)
+    truth[0] = tuple(head + stem + tail + end for head, tail in tails)
+    pred = np.array([stem + answer_tail + end], dtype=object)
+    for answers in (pred, np.array([truth[0][-1]], dtype=object)):
+        compiled = text.row_stats("chrf", truth, answers)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_fast, "text_kernels", lambda: None)
+            np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, answers))
+        import sacrebleu
+
+        expected = sacrebleu.corpus_chrf(list(answers), text.reference_streams(truth)).score
+        assert abs(text.text_score("chrf", truth, answers) - expected) <= 1e-9

@@ -245,9 +245,10 @@ def normal_forms(
     sorted code points CHARACTERS drops."""
     chars, offsets = code_points(texts)
     count = len(offsets) - 1
-    length = np.zeros(count, dtype=np.int64)
-    items = np.zeros(count, dtype=np.int64)
-    odd = np.zeros(count, dtype=np.bool_)
+    length = pooled_empty(count, np.int64)  # every string's is written
+    items = pooled_empty(count, np.int64)
+    odd = pooled_empty(count, np.bool_)
+    odd[:] = False
     white = np.asarray(white, dtype=np.int32)
     classes = CLASSES[mode]
 
@@ -308,7 +309,7 @@ def equal_pairs(answers: Normal, references: Normal, starts: np.ndarray) -> np.n
     """Each (row, reference) pair's flag: True where the row's answer and the reference have the same normal form.
     Row r's references are ``references``' strings ``starts[r]`` up to ``starts[r + 1]``."""
     answers, references = _alike(answers, references)
-    equal = np.zeros(int(starts[-1]), dtype=np.bool_)
+    equal = pooled_empty(int(starts[-1]), np.bool_)  # every pair's is written
 
     def work(rows: slice) -> None:
         _equal(*answers[:3], *references[:3], starts, rows.start, rows.stop, equal)
@@ -505,6 +506,36 @@ def overlap_counts(
     return matched, clipped
 
 
+@numba.njit(inline="always")
+def _extend(keys, chars, a, lo, rolled, hi, k):  # pragma: no cover (compiled)
+    """The keys of the (k + 1)-grams at positions lo..hi - 1: from rolled on, each k-gram's key (kept there) extended
+    by one character; below it, positions whose key is made from their characters anew."""
+    for i in range(lo, min(rolled, hi)):
+        key = np.uint64(0)
+        for t in range(k + 1):
+            key = (key << np.uint64(7)) | np.uint64(chars[a + i + t])
+        keys[i] = key
+    for i in range(max(rolled, lo), hi):
+        keys[i] = (keys[i] << np.uint64(7)) | np.uint64(chars[a + i + k])
+
+
+@numba.njit(inline="always")
+def _take_direct(table, answer_keys, answer_lo, answer_hi, ref_keys, ref_lo, ref_hi):  # pragma: no cover (compiled)
+    """The answer's keys counted in ``table`` (a counter for every possible key), then each of the reference's keys
+    with a count left takes one away: how many were taken. The table is left at 0."""
+    for i in range(answer_lo, answer_hi):
+        table[np.int64(answer_keys[i])] += 1
+    found = 0
+    for j in range(ref_lo, ref_hi):
+        left = table[np.int64(ref_keys[j])]
+        hit = 1 if left > 0 else 0
+        table[np.int64(ref_keys[j])] = left - hit
+        found += hit
+    for i in range(answer_lo, answer_hi):
+        table[np.int64(answer_keys[i])] = 0
+    return found
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _packed_matches(
     chars, start, length, ref_chars, ref_start, ref_length, starts, order, first, last, matched
@@ -512,11 +543,17 @@ def _packed_matches(
     """Rows ``first`` up to ``last`` of ASCII character n-grams: each pair's shared n-grams of every order (see
     :func:`character_matches`).
 
-    Each n-gram is its characters' seven bits each, one exact key. For each pair and order, the answer's keys go
-    into a small table with their counts, and each of the reference's keys found there takes one count away: the
-    matches are the counts taken. A slot is in use only where it carries the current stamp, so no table is ever
-    cleared. A pair with no n-gram of some order in common has none of a higher order in common; a pair whose
-    answer is its reference shares all of them."""
+    Each n-gram is its characters' seven bits each, one exact key. A prefix both texts begin with, and a suffix both
+    end with, hold the same n-grams on both sides, so those are shared whole: only the n-grams that reach outside
+    them are counted (the shared multiset of the rest, plus the prefix's and the suffix's own). For each pair and
+    order, the answer's keys are counted in a table and each of the reference's keys found there with a count left
+    takes one away: the matches are the counts taken. Orders 1 and 2 count in tables with a counter for every
+    possible key (128 and 16,384); higher orders in a small hash table whose slots are in use only where they carry
+    the current stamp, so no table is ever cleared. A pair with no n-gram of some order in common has none of a
+    higher order in common; a pair whose answer is its reference shares all of them. Where a row's answer (not
+    empty) is one of its references, that pair's segment chrF is 100 and no other pair's can be higher (a pair
+    scoring 100 shares every n-gram, so its statistics are the same): the row's other pairs are passed over and
+    count 0."""
     longest, most = 1, 1
     for r in range(first, last):
         longest = max(longest, length[r])
@@ -529,58 +566,82 @@ def _packed_matches(
     keys = np.zeros(1 << bits, np.uint64)
     counts = np.zeros(1 << bits, np.int32)
     stamp = np.zeros(1 << bits, np.int64)
+    ones = np.zeros(1 << 7, np.int32)
+    twos = np.zeros(1 << 14, np.int32)
     answer_keys, ref_keys = np.empty(longest, np.uint64), np.empty(most, np.uint64)
     now = 0
     for r in range(first, last):
         a, size = start[r], length[r]
+        answered = False  # a nonempty answer that is one of the row's references: chrF 100, the most there is
+        for p in range(starts[r], starts[r + 1]):
+            if size and ref_length[p] == size and _same(chars, a, ref_chars, ref_start[p], size):
+                answered = True
         for p in range(starts[r], starts[r + 1]):
             b, ref_size = ref_start[p], ref_length[p]
-            if ref_size == size and _same(chars, a, ref_chars, b, size):
+            matched[p, :] = 0
+            if answered and not (ref_size == size and _same(chars, a, ref_chars, b, size)):
+                continue  # passed over: the reference the answer is scores higher than any other can
+            shortest = min(size, ref_size)
+            prefix = 0
+            while prefix < shortest and chars[a + prefix] == ref_chars[b + prefix]:
+                prefix += 1
+            if prefix == size and prefix == ref_size:
                 for k in range(order):
                     matched[p, k] = max(size - k, 0)
                 continue
-            answer_keys[:size] = 0
-            ref_keys[:ref_size] = 0
+            suffix = 0
+            while suffix < shortest - prefix and chars[a + size - 1 - suffix] == ref_chars[b + ref_size - 1 - suffix]:
+                suffix += 1
             for k in range(order):
                 if size - k <= 0 or ref_size - k <= 0:
                     break
-                now += 1
-                for i in range(size - k):
-                    key = (answer_keys[i] << np.uint64(7)) | np.uint64(chars[a + i + k])
-                    answer_keys[i] = key
-                    slot = np.int64((key * _MUL) >> shift)
-                    while True:
-                        if stamp[slot] != now:
-                            stamp[slot], keys[slot], counts[slot] = now, key, 1
-                            break
-                        if keys[slot] == key:
-                            counts[slot] += 1
-                            break
-                        slot = (slot + 1) & mask
-                found = 0
-                for j in range(ref_size - k):
-                    key = (ref_keys[j] << np.uint64(7)) | np.uint64(ref_chars[b + j + k])
-                    ref_keys[j] = key
-                    slot = np.int64((key * _MUL) >> shift)
-                    while stamp[slot] == now:
-                        if keys[slot] == key:
-                            if counts[slot] > 0:
-                                counts[slot] -= 1
-                                found += 1
-                            break
-                        slot = (slot + 1) & mask
-                matched[p, k] = found
-                if found == 0:
+                # n-grams of k + 1 characters: those at i < prefix - k lie in the prefix, those from size - suffix on
+                # in the suffix; only the others, which reach outside both, are counted. Each order's range of
+                # those begins one position lower (a position entering it has its key made anew) and ends no later.
+                shared = max(prefix - k, 0) + max(suffix - k, 0)
+                lo, rolled = max(prefix - k, 0), (max(prefix - k + 1, 0) if k else 1 << 62)
+                answer_hi, ref_hi = min(size - k, size - suffix), min(ref_size - k, ref_size - suffix)
+                _extend(answer_keys, chars, a, lo, rolled, answer_hi, k)
+                _extend(ref_keys, ref_chars, b, lo, rolled, ref_hi, k)
+                if k < 2:
+                    found = _take_direct(ones if k == 0 else twos, answer_keys, lo, answer_hi, ref_keys, lo, ref_hi)
+                else:
+                    now += 1
+                    for i in range(lo, answer_hi):
+                        key = answer_keys[i]
+                        slot = np.int64((key * _MUL) >> shift)
+                        while True:
+                            if stamp[slot] != now:
+                                stamp[slot], keys[slot], counts[slot] = now, key, 1
+                                break
+                            if keys[slot] == key:
+                                counts[slot] += 1
+                                break
+                            slot = (slot + 1) & mask
+                    found = 0
+                    for j in range(lo, ref_hi):
+                        key = ref_keys[j]
+                        slot = np.int64((key * _MUL) >> shift)
+                        while stamp[slot] == now:
+                            if keys[slot] == key:
+                                if counts[slot] > 0:
+                                    counts[slot] -= 1
+                                    found += 1
+                                break
+                            slot = (slot + 1) & mask
+                matched[p, k] = shared + found
+                if shared + found == 0:
                     break
 
 
 def character_matches(answers: Normal, references: Normal, starts: np.ndarray, order: int) -> np.ndarray:
     """Each (row, reference) pair's count of shared character n-grams of every order up to ``order`` (each counted
-    as often as the side with fewer of it has it), (pairs, order): :func:`overlap_counts`' first result, by a loop
-    made for ASCII text where both sides are."""
+    as often as the side with fewer of it has it), (pairs, order), as chrF's choice of reference reads them:
+    :func:`overlap_counts`' first result, by a loop made for ASCII text where both sides are (which counts 0 for
+    the pairs it passes over, see :func:`_packed_matches`)."""
     if not _packed(answers, references, order):
         return overlap_counts(answers, references, starts, order, words=False)[0]
-    matched = np.zeros((int(starts[-1]), order), dtype=np.int64)
+    matched = pooled_empty((int(starts[-1]), order), np.int64)  # every count is written
 
     def work(rows: slice) -> None:
         _packed_matches(*answers[:3], *references[:3], starts, order, rows.start, rows.stop, matched)
@@ -683,7 +744,7 @@ def token_f1_pairs(answers: Normal, references: Normal, starts: np.ndarray) -> n
     side with fewer of it has it) against each side's word count, with the same floating-point steps; where either
     side has no word, 1 if both have none, else 0."""
     answers, references = _alike(answers, references)
-    f1 = np.zeros(int(starts[-1]), dtype=np.float64)
+    f1 = pooled_empty(int(starts[-1]))  # every pair's is written
 
     def work(rows: slice) -> None:
         _word_f1(*answers, *references, starts, rows.start, rows.stop, f1)
