@@ -167,3 +167,16 @@ def test_block_sums_are_numpys_bincounts_to_the_last_bit(seed, rows, columns):
     block = rng.integers(0, blocks, rows, dtype=np.int32)
     expected = np.stack([np.bincount(block, weights=values[:, j], minlength=blocks) for j in range(columns)], axis=1)
     assert np.array_equal(block_sums(values, block, blocks), expected)
+
+
+def test_block_sums_of_counts_summed_on_every_core_are_exact(monkeypatch):
+    """Counts (a corpus text metric's statistics) are summed in slices on every core: whole numbers add up exactly in
+    any order, so the sums must still be numpy's to the last bit."""
+    from arena._fast.gridcount import block_sums
+
+    monkeypatch.setattr(slices, "_WORKERS", 3)
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 10**6, (400_000, 5)).astype(np.float64)
+    block = rng.integers(0, 257, len(values), dtype=np.int32)
+    expected = np.stack([np.bincount(block, weights=values[:, j], minlength=257) for j in range(5)], axis=1)
+    assert np.array_equal(block_sums(values, block, 257, whole=True), expected)

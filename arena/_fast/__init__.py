@@ -54,12 +54,12 @@ def count_cells(score: np.ndarray, plus: np.ndarray, size: int, kept: int) -> np
     return None if compiled is None else compiled.count_cells(score, plus, size, kept)
 
 
-def block_sums(values: np.ndarray, block: np.ndarray, blocks: int) -> np.ndarray | None:
-    """Column sums of ``values`` (n, d) over each block's rows, exactly ``np.bincount``'s
-    (:func:`arena._fast.gridcount.block_sums`); None when numba is not installed: the caller then takes its numpy
-    path."""
+def block_sums(values: np.ndarray, block: np.ndarray, blocks: int, *, whole: bool = False) -> np.ndarray | None:
+    """Column sums of ``values`` (n, d) over each block's rows, exactly ``np.bincount``'s (``whole``: counts, summed
+    on every core) (:func:`arena._fast.gridcount.block_sums`); None when numba is not installed: the caller then
+    takes its numpy path."""
     compiled = _compiled()
-    return None if compiled is None else compiled.block_sums(values, block, blocks)
+    return None if compiled is None else compiled.block_sums(values, block, blocks, whole=whole)
 
 
 def add_influence(

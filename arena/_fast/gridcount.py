@@ -161,20 +161,30 @@ def add_influence(
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _block_sums(values, block, out):  # pragma: no cover (compiled)
-    for i in range(values.shape[0]):
+def _block_sums(values, block, first, last, out):  # pragma: no cover (compiled)
+    for i in range(first, last):
         b = block[i]
         for j in range(values.shape[1]):
             out[b, j] += values[i, j]
 
 
-def block_sums(values: np.ndarray, block: np.ndarray, blocks: int) -> np.ndarray:
+def block_sums(values: np.ndarray, block: np.ndarray, blocks: int, *, whole: bool = False) -> np.ndarray:
     """Column sums of ``values`` (n, d) over the rows of each block (``block``: each row's, below ``blocks``), in one
     pass over the rows in order: each sum adds its rows in the order ``np.bincount`` does, so the sums are its own
-    to the last bit, where numpy would make d passes over a strided column each."""
-    out = np.zeros((blocks, values.shape[1]))
-    _block_sums(np.ascontiguousarray(values, dtype=np.float64), block, out)
-    return out
+    to the last bit, where numpy would make d passes over a strided column each. ``whole``: the values are whole
+    numbers (counts), whose sums are exact in any order, so slices of the rows are summed on every core at once."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if not whole:
+        out = np.zeros((blocks, values.shape[1]))
+        _block_sums(values, block, 0, len(values), out)
+        return out
+
+    def work(rows: slice) -> np.ndarray:
+        part = np.zeros((blocks, values.shape[1]))
+        _block_sums(values, block, rows.start, rows.stop, part)
+        return part
+
+    return np.sum(over_slices(work, len(values), min_rows=1 << 17), axis=0)
 
 
 def warm() -> None:

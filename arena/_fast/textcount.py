@@ -338,7 +338,7 @@ def _split(chars, a, size, words, at, item_hash, item_start, item_size):  # prag
             h = _SEED
             word = i + 1
         else:
-            h = _mix(h, chars[i])
+            h = h * _STEP + np.uint64(chars[i])
     return count
 
 
@@ -371,9 +371,24 @@ def _extended(rolling, item_hash, i, k, packed, mask):  # pragma: no cover (comp
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _overlaps(
-    chars, start, length, ref_chars, ref_start, ref_length, words, packed, starts, order, first, last, matched, clipped
+    chars,
+    start,
+    length,
+    answer_items,
+    ref_chars,
+    ref_start,
+    ref_length,
+    words,
+    packed,
+    starts,
+    order,
+    first,
+    last,
+    pairs,
+    matched,
+    clipped,
 ):  # pragma: no cover (compiled)
-    """Rows ``first`` up to ``last``: see :func:`overlap_counts`.
+    """Rows ``first`` up to ``last``: see :func:`overlap_counts` (``pairs``: whether ``matched`` is wanted).
 
     One order at a time, a row's answer n-grams go into a small hash table (compared item by item where hashes
     agree) and each reference's are looked up in it. A reference with no n-gram of some order in common has none of
@@ -405,6 +420,15 @@ def _overlaps(
     ref_first = np.empty(most_refs + 1, dtype=np.int64)
     alive = np.empty(most_refs, dtype=np.bool_)
     for r in range(first, last):
+        if not pairs:  # only the clipped counts: an answer that is one of its references is clipped by nothing
+            answered = False
+            for p in range(starts[r], starts[r + 1]):
+                if ref_length[p] == length[r] and _same(chars, start[r], ref_chars, ref_start[p], length[r]):
+                    answered = True
+            if answered:
+                for k in range(1, order + 1):
+                    clipped[r, k - 1] = max(answer_items[r] - k + 1, 0)
+                continue
         count = _split(chars, start[r], length[r], words, 0, item_hash, item_start, item_size)
         refs = starts[r + 1] - starts[r]
         at = count
@@ -416,7 +440,8 @@ def _overlaps(
             if ref_length[p] == length[r] and _same(chars, start[r], ref_chars, ref_start[p], length[r]):
                 identical = True
                 for k in range(1, order + 1):
-                    matched[p, k - 1] = max(count - k + 1, 0)
+                    if pairs:
+                        matched[p, k - 1] = max(count - k + 1, 0)
             else:
                 alive[q] = True
                 at += _split(ref_chars, ref_start[p], ref_length[p], words, at, item_hash, item_start, item_size)
@@ -467,7 +492,8 @@ def _overlaps(
                             in_this_ref[slot] += 1
                             break
                         slot = (slot + 1) & mask
-                matched[starts[r] + q, k - 1] = found
+                if pairs:
+                    matched[starts[r] + q, k - 1] = found
                 alive[q] = found > 0
                 for u in range(filled):
                     slot = used[u]
@@ -493,17 +519,57 @@ def overlap_counts(
     often as the side with fewer of it has it), (pairs, order); and each row's answer n-grams clipped by their
     largest count in any one reference (BLEU's matches), (rows, order). Items are words (``words``) or characters;
     row r's references are ``references``' strings ``starts[r]`` up to ``starts[r + 1]``."""
+    return _overlap_counts(answers, references, starts, order, words, pairs=True)
+
+
+def _overlap_counts(
+    answers: Normal, references: Normal, starts: np.ndarray, order: int, words: bool, *, pairs: bool
+) -> tuple[np.ndarray, np.ndarray]:
     n = len(starts) - 1
-    matched = np.zeros((int(starts[-1]), order), dtype=np.int64)
+    matched = np.zeros((int(starts[-1]) if pairs else 0, order), dtype=np.int64)
     clipped = np.zeros((n, order), dtype=np.int64)
     packed = not words and _packed(answers, references, order)
     answers, references = _alike(answers, references)
 
     def work(rows: slice) -> None:
-        _overlaps(*answers[:3], *references[:3], words, packed, starts, order, rows.start, rows.stop, matched, clipped)
+        _overlaps(
+            *answers, *references[:3], words, packed, starts, order, rows.start, rows.stop, pairs, matched, clipped
+        )
 
     over_slices(work, n, min_rows=_SLICE_ROWS)
     return matched, clipped
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _bleu_fill(items, ref_items, starts, clipped, order, first, last, out):  # pragma: no cover (compiled)
+    for r in range(first, last):
+        hyp = items[r]
+        closest, gap = 0, -1
+        for p in range(starts[r], starts[r + 1]):
+            ref = ref_items[p]
+            distance = abs(hyp - ref)
+            if gap < 0 or distance < gap or (distance == gap and ref < closest):
+                closest, gap = ref, distance
+        out[r, 0] = hyp
+        out[r, 1] = closest
+        for k in range(order):
+            out[r, 2 + k] = clipped[r, k]
+            out[r, 2 + order + k] = max(hyp - k, 0)
+
+
+def bleu_rows(answers: Normal, references: Normal, starts: np.ndarray, order: int) -> np.ndarray:
+    """sacrebleu's BLEU statistics of every row (rows, 2 + 2 * order): the answer's words, the closest reference's
+    (the least distance in words, then the shorter), the answer's n-grams of each order clipped by their largest
+    count in any one reference, and its n-grams of each order; items are words."""
+    n = len(starts) - 1
+    clipped = _overlap_counts(answers, references, starts, order, words=True, pairs=False)[1]
+    out = pooled_empty((n, 2 + 2 * order))  # every row's is written
+
+    def work(rows: slice) -> None:
+        _bleu_fill(answers.items, references.items, starts, clipped, order, rows.start, rows.stop, out)
+
+    over_slices(work, n, min_rows=_SLICE_ROWS)
+    return out
 
 
 @numba.njit(inline="always")
@@ -813,3 +879,4 @@ def warm() -> None:
             overlap_counts(answers, references, starts, 2, mode != CHARACTERS)
             token_f1_pairs(answers, references, starts)
             chrf_rows(answers, references, starts, 2, 2.0)
+            bleu_rows(answers, references, starts, 2)

@@ -315,14 +315,17 @@ class Moments:
     prior: tuple[tuple[float, tuple[float, ...]], ...] = ()
 
 
-def block_sums(values: np.ndarray, *, blocks: int = BLOCKS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of ``values`` (n, d) and row counts over random blocks; each row is its own block up to ``blocks`` rows."""
+def block_sums(
+    values: np.ndarray, *, blocks: int = BLOCKS, seed: int = 0, whole: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``values`` (n, d) and row counts over random blocks; each row is its own block up to ``blocks`` rows.
+    ``whole``: the values are whole numbers (counts), whose sums are exact in any order."""
     n = len(values)
     if n <= blocks:
         return values.astype(np.float64), np.ones(n)
     block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
     counts = np.bincount(block, minlength=blocks).astype(np.float64)
-    sums = block_sums_of(values, block, blocks) if values.shape[1] > 1 else None  # one compiled pass, the same sums
+    sums = block_sums_of(values, block, blocks, whole=whole) if values.shape[1] > 1 else None  # compiled, the same
     if sums is None:
         sums = np.stack(
             [np.bincount(block, weights=values[:, j], minlength=blocks) for j in range(values.shape[1])], axis=1

@@ -111,9 +111,16 @@ def stats_interval(
         stats, weight = stats[weight > 0], weight[weight > 0]
     if not len(stats):
         return float("nan"), Interval(float("nan"), float("nan"), resamples, resamples)
-    totals, rows = text_metrics.weighted_sums(stats, weight)
+    counted = weight is None and name in text_metrics.RATIOS  # a corpus metric's statistics are counts
+    if counted:  # counts sum exactly in any order: the total is the blocks' total, with no pass of its own
+        sums, mass = block_sums(stats, blocks=blocks, seed=seed, whole=True)
+        totals, rows = sums.sum(axis=0), float(len(stats))
+    else:
+        totals, rows = text_metrics.weighted_sums(stats, weight)
     point = float(text_metrics.value_of_sums(name, totals, rows))
-    if weight is None:
+    if counted:
+        counts = mass
+    elif weight is None:
         sums, mass = block_sums(stats, blocks=blocks, seed=seed)
         counts = mass
     else:

@@ -467,12 +467,11 @@ def _bleu_rows(truth: np.ndarray, pred: Texts) -> np.ndarray:
     kernels = _fast.text_kernels()
     if kernels is not None:
         answers, references, starts = _normal_forms(kernels, truth, pred, kernels.WORDS_13A, words_13a)
-        hyp_len, ref_len = answers.items, references.items
-    else:
-        refs, starts = _flat_refs(truth)
-        ids, offsets = _token_ids([*as_objects(pred), *refs], _PLAIN_WORDS, _split_plain, words_13a)
-        length = np.diff(offsets)
-        hyp_len, ref_len = length[:n], length[n:]
+        return kernels.bleu_rows(answers, references, starts, BLEU_ORDER)
+    refs, starts = _flat_refs(truth)
+    ids, offsets = _token_ids([*as_objects(pred), *refs], _PLAIN_WORDS, _split_plain, words_13a)
+    length = np.diff(offsets)
+    hyp_len, ref_len = length[:n], length[n:]
     rows = _pair_rows(starts)
     out = np.zeros((n, 2 + 2 * BLEU_ORDER))
     out[:, 0] = hyp_len
@@ -480,9 +479,6 @@ def _bleu_rows(truth: np.ndarray, pred: Texts) -> np.ndarray:
     out[:, 1] = np.minimum.reduceat(np.abs(hyp_len[rows] - ref_len) * wide + ref_len, starts[:-1]) % wide
     for order in range(1, BLEU_ORDER + 1):
         out[:, 2 + BLEU_ORDER + order - 1] = np.maximum(hyp_len - order + 1, 0)
-    if kernels is not None:
-        out[:, 2 : 2 + BLEU_ORDER] = kernels.overlap_counts(answers, references, starts, BLEU_ORDER, words=True)[1]
-        return out
     string_of = np.repeat(np.arange(len(length)), length)
     end = offsets[1:][string_of]
     split = int(offsets[n])
