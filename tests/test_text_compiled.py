@@ -144,3 +144,21 @@ def test_chrf_counts_texts_that_share_a_beginning_or_an_end_as_sacrebleu_does(st
 
         expected = sacrebleu.corpus_chrf(list(answers), text.reference_streams(truth)).score
         assert abs(text.text_score("chrf", truth, answers) - expected) <= 1e-9
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    answer=st.text(alphabet="abcab ", max_size=30),
+    references=st.lists(st.text(alphabet="abcba ", max_size=30), min_size=1, max_size=3),
+)
+def test_chrf_counts_only_what_both_texts_can_share_yet_misses_nothing(answer, references):
+    """Where two texts share little at their ends, the compiled chrF counts an n-gram only if both shorter n-grams
+    it holds occur in the other text; texts of three letters repeat n-grams of every order, so a pruning that
+    dropped a shareable n-gram would change the counts."""
+    truth = np.empty(1, dtype=object)
+    truth[0] = tuple(references)
+    pred = np.array([answer], dtype=object)
+    compiled = text.row_stats("chrf", truth, pred)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fast, "text_kernels", lambda: None)
+        np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))

@@ -313,3 +313,40 @@ def test_the_submission_page_shows_a_few_own_answers_and_neither_a_reference_nor
     shown = [i for i in range(N) if f"<pre>mine {i}</pre>" in page]
     assert shown == [0, 1, 2, 3, 4]  # the first rows by id, whichever part each is in: the split stays hidden
     assert "SECRET-REF" not in page and 'id="own-answers"' in page
+
+
+def test_a_parquet_upload_whose_answers_are_not_utf8_is_refused_with_its_rows(tmp_path: Path) -> None:
+    """Parquet's reader does not check that text is UTF-8, and the metrics read the answers' bytes where they lie:
+    bytes that are not UTF-8 (a lone continuation byte, a cut-off sequence) must be refused by name and row, never
+    reach the compiled loops (which once wrote past their buffer on them and crashed the scorer)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    task = load_task(text_bundle(tmp_path, metrics='[metrics]\nprimary = "chrf"\n'))
+    n = len(task.answer_key.ids)
+    cells = [b"Paris"] * n
+    cells[1], cells[3] = b"\x80" * 4096, b"caf\xc3"
+    data = b"".join(cells)
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(np.int32)
+    answers = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)])
+    pq.write_table(pa.table({"id": pa.array(task.answer_key.ids), "answer": answers}), tmp_path / "sub.parquet")
+    with pytest.raises(SubmissionError) as refused:
+        score_submission(task, tmp_path / "sub.parquet", split_key="s")
+    message = str(refused.value)
+    assert "2 answers are not UTF-8 text" in message and "UTF-8" in message
+    assert "(rows 2, 4)" in message, message
+
+
+def test_the_compiled_reader_refuses_bytes_that_are_not_utf8_instead_of_running_past_its_buffer() -> None:
+    """The last guard, for any caller that hands the text loops an unchecked Arrow column."""
+    import pyarrow as pa
+
+    from arena import _fast
+
+    kernels = _fast.text_kernels()
+    if kernels is None:  # pragma: no cover
+        pytest.skip("numba is not installed: there are no compiled loops to guard")
+    offsets = np.array([0, 64], dtype=np.int32)
+    column = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"\x80" * 64)])
+    with pytest.raises(ValueError, match="not UTF-8"):
+        kernels.code_points(column)

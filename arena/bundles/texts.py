@@ -146,8 +146,16 @@ def sample_answer(train: pd.DataFrame, target: str) -> str:
 def read_answers(column: pa.Array | pa.ChunkedArray, report) -> pa.Array:
     """A submission's text column as one Arrow string array, kept exactly as written; notes rows with
     no answer at all (null: a key missing from a JSON line, an empty Parquet cell) and answers longer than
-    :func:`max_answer_chars`. An empty text is an answer (a wrong one), never a problem."""
-    column = column.cast(pa.string())
+    :func:`max_answer_chars`. An empty text is an answer (a wrong one), never a problem. Every answer must be
+    UTF-8: a Parquet file's text is not checked by its reader, and the metrics read the bytes as UTF-8."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    try:
+        column = column.cast(pa.string())
+        column.validate(full=True)
+    except pa.ArrowInvalid:
+        bad = _not_utf8(column)
+        report.add(f"{len(bad)} answers are not UTF-8 text ({report.rows(bad)}). Save the file with its text in UTF-8.")
+        return pa.array([""] * len(column), pa.string())  # never scored: the upload is refused
     if column.null_count:
         positions = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
         report.add(
@@ -162,4 +170,18 @@ def read_answers(column: pa.Array | pa.ChunkedArray, report) -> pa.Array:
             f"{len(long)} answers are longer than {limit:,} characters, the most an answer may hold "
             f"({report.rows(long)}, the longest {int(lengths.max()):,}). Shorten them."
         )
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return column
+
+
+def _not_utf8(column: pa.Array) -> np.ndarray:
+    """The positions of cells whose bytes are not UTF-8 (only looked for once a check has failed)."""
+    wide = pa.types.is_large_string(column.type) or pa.types.is_large_binary(column.type)
+    as_bytes = column.view(pa.large_binary() if wide else pa.binary())
+    bad = []
+    for i, cell in enumerate(as_bytes.to_pylist()):
+        try:
+            if cell is not None:
+                cell.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    return np.array(bad, dtype=np.int64)
