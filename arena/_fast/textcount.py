@@ -585,30 +585,33 @@ def bleu_rows(answers: Normal, references: Normal, starts: np.ndarray, order: in
 
 
 @numba.njit(inline="always")
-def _candidates(flags, keys, chars, a, lo, hi, before, suffix_from, k, prune):  # pragma: no cover (compiled)
-    """Flag the positions lo..hi - 1 whose n-gram of k + 1 characters is counted, and make their keys. ``prune``:
-    only those that may occur on the other side, where both its n-grams of k characters (at i and i + 1) do (the
-    whole strings are counted: no prefix or suffix was set apart). ``flags`` held the previous order's presence for
-    its counted positions (from ``before`` on; those below it lie in the shared prefix, those from ``suffix_from``
-    on in the shared suffix). A flag is written over the one it replaces only after that one is read (positions go
-    up, each reads its own and the next)."""
-    count = 0
-    for i in range(lo, hi):
-        here = i < before or flags[i]
-        after = i + 1 < before or i + 1 >= suffix_from or flags[i + 1]
-        if prune and not (here and after):
-            flags[i] = False
-            continue
-        flags[i] = True
-        count += 1
-        if i < before:  # entered from the prefix: its key made anew
-            key = np.uint64(0)
-            for t in range(k + 1):
-                key = (key << np.uint64(7)) | np.uint64(chars[a + i + t])
-            keys[i] = key
-        else:
-            keys[i] = (keys[i] << np.uint64(7)) | np.uint64(chars[a + i + k])
-    return count
+def _extend(keys, chars, a, lo, rolled, hi, k):  # pragma: no cover (compiled)
+    """The keys of the (k + 1)-grams at positions lo..hi - 1: from rolled on, each k-gram's key (kept there) extended
+    by one character; below it, positions whose key is made from their characters anew."""
+    for i in range(lo, min(rolled, hi)):
+        key = np.uint64(0)
+        for t in range(k + 1):
+            key = (key << np.uint64(7)) | np.uint64(chars[a + i + t])
+        keys[i] = key
+    for i in range(max(rolled, lo), hi):
+        keys[i] = (keys[i] << np.uint64(7)) | np.uint64(chars[a + i + k])
+
+
+@numba.njit(inline="always")
+def _take_direct(table, answer_keys, answer_lo, answer_hi, ref_keys, ref_lo, ref_hi):  # pragma: no cover (compiled)
+    """The answer's keys counted in ``table`` (a counter for every possible key), then each of the reference's keys
+    with a count left takes one away: how many were taken. The table is left at 0."""
+    for i in range(answer_lo, answer_hi):
+        table[np.int64(answer_keys[i])] += 1
+    found = 0
+    for j in range(ref_lo, ref_hi):
+        left = table[np.int64(ref_keys[j])]
+        hit = 1 if left > 0 else 0
+        table[np.int64(ref_keys[j])] = left - hit
+        found += hit
+    for i in range(answer_lo, answer_hi):
+        table[np.int64(answer_keys[i])] = 0
+    return found
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -620,22 +623,21 @@ def _packed_matches(
 
     Each n-gram is its characters' seven bits each, one exact key. A prefix both texts begin with, and a suffix both
     end with, hold the same n-grams on both sides, so those are shared whole: only the n-grams that reach outside
-    them are counted (the shared multiset of the rest, plus the prefix's and the suffix's own). A pair that shares
-    less than half its shorter text that way is counted whole instead, and then an n-gram can occur on the other
-    side only where both n-grams one character shorter that it holds do: each order flags which of its n-grams
-    occur on the other side, and the next counts only n-grams both of whose parts were flagged (the others cannot
-    be shared). Order 1 counts in tables with a counter for every character; higher
-    orders put the answer's keys in a small hash table (its slots in use only where they carry the current stamp,
-    so no table is ever cleared), where each of the reference's keys found with a count left takes one away: the
-    matches are the counts taken. Where a row's answer (not empty) is one of its references, that pair's segment
-    chrF is 100 and no other pair's can be higher (a pair scoring 100 shares every n-gram, so its statistics are
-    the same): the row's other pairs are passed over and count 0."""
+    them are counted (the shared multiset of the rest, plus the prefix's and the suffix's own). For each pair and
+    order, the answer's keys are counted in a table and each of the reference's keys found there with a count left
+    takes one away: the matches are the counts taken. Orders 1 and 2 count in tables with a counter for every
+    possible key (128 and 16,384); higher orders in a small hash table whose slots are in use only where they carry
+    the current stamp, so no table is ever cleared. A pair with no n-gram of some order in common has none of a
+    higher order in common; a pair whose answer is its reference shares all of them. Where a row's answer (not
+    empty) is one of its references, that pair's segment chrF is 100 and no other pair's can be higher (a pair
+    scoring 100 shares every n-gram, so its statistics are the same): the row's other pairs are passed over and
+    count 0."""
     longest, most, most_refs = 1, 1, 1
     for r in range(first, last):
-        longest = max(longest, length[r] + 1)
+        longest = max(longest, length[r])
         most_refs = max(most_refs, starts[r + 1] - starts[r])
         for p in range(starts[r], starts[r + 1]):
-            most = max(most, ref_length[p] + 1)
+            most = max(most, ref_length[p])
     bits = 4
     while (1 << bits) < 2 * longest:
         bits += 1
@@ -643,12 +645,9 @@ def _packed_matches(
     keys = np.zeros(1 << bits, np.uint64)
     counts = np.zeros(1 << bits, np.int32)
     stamp = np.zeros(1 << bits, np.int64)
-    seen = np.zeros(1 << bits, np.int64)
-    in_answer = np.zeros(1 << 7, np.int32)
-    in_ref = np.zeros(1 << 7, np.int32)
+    ones = np.zeros(1 << 7, np.int32)
+    twos = np.zeros(1 << 14, np.int32)
     answer_keys, ref_keys = np.empty(longest, np.uint64), np.empty(most, np.uint64)
-    answer_flags, ref_flags = np.empty(longest, np.bool_), np.empty(most, np.bool_)
-    answer_slot = np.empty(longest, np.int64)
     prefixes = np.empty(most_refs, np.int64)
     now = 0
     for r in range(first, last):
@@ -666,7 +665,7 @@ def _packed_matches(
             b, ref_size = ref_start[p], ref_length[p]
             prefix = prefixes[p - starts[r]]
             matched[p, :] = 0
-            if prefix == size and ref_size == size:
+            if prefix == size and prefix == ref_size:
                 for k in range(order):
                     matched[p, k] = max(size - k, 0)
                 continue
@@ -676,79 +675,43 @@ def _packed_matches(
             suffix = 0
             while suffix < shortest - prefix and chars[a + size - 1 - suffix] == ref_chars[b + ref_size - 1 - suffix]:
                 suffix += 1
-            prune = 2 * (prefix + suffix) < shortest  # little shared at the ends: count the whole texts, pruned
-            if prune:
-                prefix, suffix = 0, 0
-            answer_end, ref_end = size - suffix, ref_size - suffix  # where each side's shared suffix begins
             for k in range(order):
                 if size - k <= 0 or ref_size - k <= 0:
                     break
-                # n-grams of k + 1 characters: those at i < prefix - k lie in the prefix, those from the suffix's
-                # beginning on in the suffix; only the others, which reach outside both, are counted. Each order's
-                # range of those begins one position lower and ends no later.
+                # n-grams of k + 1 characters: those at i < prefix - k lie in the prefix, those from size - suffix on
+                # in the suffix; only the others, which reach outside both, are counted. Each order's range of
+                # those begins one position lower (a position entering it has its key made anew) and ends no later.
                 shared = max(prefix - k, 0) + max(suffix - k, 0)
-                lo = max(prefix - k, 0)
-                answer_hi, ref_hi = min(size - k, answer_end), min(ref_size - k, ref_end)
-                found = 0
-                if k == 0:
-                    for i in range(lo, answer_hi):
-                        answer_keys[i] = np.uint64(chars[a + i])
-                        in_answer[chars[a + i]] += 1
-                    for j in range(lo, ref_hi):
-                        ref_keys[j] = np.uint64(ref_chars[b + j])
-                        in_ref[ref_chars[b + j]] += 1
-                    for j in range(lo, ref_hi):
-                        ref_flags[j] = in_answer[ref_chars[b + j]] > 0 or not prune
-                    for i in range(lo, answer_hi):
-                        c = chars[a + i]
-                        answer_flags[i] = in_ref[c] > 0 or not prune
-                        if in_answer[c] > 0:
-                            found += min(in_answer[c], in_ref[c])
-                            in_answer[c] = 0
-                    for j in range(lo, ref_hi):
-                        in_ref[ref_chars[b + j]] = 0
+                lo, rolled = max(prefix - k, 0), (max(prefix - k + 1, 0) if k else 1 << 62)
+                answer_hi, ref_hi = min(size - k, size - suffix), min(ref_size - k, ref_size - suffix)
+                _extend(answer_keys, chars, a, lo, rolled, answer_hi, k)
+                _extend(ref_keys, ref_chars, b, lo, rolled, ref_hi, k)
+                if k < 2:
+                    found = _take_direct(ones if k == 0 else twos, answer_keys, lo, answer_hi, ref_keys, lo, ref_hi)
                 else:
-                    before = max(prefix - k + 1, 0)  # the previous order's lowest counted position
-                    answers = _candidates(
-                        answer_flags, answer_keys, chars, a, lo, answer_hi, before, answer_end, k, prune
-                    )
-                    refs = _candidates(ref_flags, ref_keys, ref_chars, b, lo, ref_hi, before, ref_end, k, prune)
-                    if answers and refs:
-                        now += 1
-                        for i in range(lo, answer_hi):
-                            if not answer_flags[i]:
-                                continue
-                            key = answer_keys[i]
-                            slot = np.int64((key * _MUL) >> shift)
-                            while True:
-                                if stamp[slot] != now:
-                                    stamp[slot], keys[slot], counts[slot] = now, key, 1
-                                    break
-                                if keys[slot] == key:
-                                    counts[slot] += 1
-                                    break
-                                slot = (slot + 1) & mask
-                            answer_slot[i] = slot
-                        for j in range(lo, ref_hi):
-                            if not ref_flags[j]:
-                                continue
-                            key = ref_keys[j]
-                            slot = np.int64((key * _MUL) >> shift)
-                            ref_flags[j] = not prune
-                            while stamp[slot] == now:
-                                if keys[slot] == key:
-                                    ref_flags[j] = True
-                                    seen[slot] = now
-                                    if counts[slot] > 0:
-                                        counts[slot] -= 1
-                                        found += 1
-                                    break
-                                slot = (slot + 1) & mask
-                        if prune:
-                            for i in range(lo, answer_hi):
-                                answer_flags[i] = answer_flags[i] and seen[answer_slot[i]] == now
-                    elif prune:  # no n-gram of this order can be shared, nor any longer one
-                        break
+                    now += 1
+                    for i in range(lo, answer_hi):
+                        key = answer_keys[i]
+                        slot = np.int64((key * _MUL) >> shift)
+                        while True:
+                            if stamp[slot] != now:
+                                stamp[slot], keys[slot], counts[slot] = now, key, 1
+                                break
+                            if keys[slot] == key:
+                                counts[slot] += 1
+                                break
+                            slot = (slot + 1) & mask
+                    found = 0
+                    for j in range(lo, ref_hi):
+                        key = ref_keys[j]
+                        slot = np.int64((key * _MUL) >> shift)
+                        while stamp[slot] == now:
+                            if keys[slot] == key:
+                                if counts[slot] > 0:
+                                    counts[slot] -= 1
+                                    found += 1
+                                break
+                            slot = (slot + 1) & mask
                 matched[p, k] = shared + found
                 if shared + found == 0:
                     break
