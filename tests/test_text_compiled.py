@@ -151,10 +151,10 @@ def test_chrf_counts_texts_that_share_a_beginning_or_an_end_as_sacrebleu_does(st
     answer=st.text(alphabet="abcab ", max_size=30),
     references=st.lists(st.text(alphabet="abcba ", max_size=30), min_size=1, max_size=3),
 )
-def test_chrf_counts_only_what_both_texts_can_share_yet_misses_nothing(answer, references):
-    """Where two texts share little at their ends, the compiled chrF counts an n-gram only if both shorter n-grams
-    it holds occur in the other text; texts of three letters repeat n-grams of every order, so a pruning that
-    dropped a shareable n-gram would change the counts."""
+def test_chrf_counts_repeated_n_grams_of_every_order_as_numpy_does(answer, references):
+    """Texts of three letters repeat n-grams of every order, share them in any place (not only at their ends), and
+    hold several references a row: the compiled chrF's tables, their stamps and its choice of reference must give
+    numpy's statistics."""
     truth = np.empty(1, dtype=object)
     truth[0] = tuple(references)
     pred = np.array([answer], dtype=object)
