@@ -162,3 +162,21 @@ def test_chrf_counts_repeated_n_grams_of_every_order_as_numpy_does(answer, refer
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_fast, "text_kernels", lambda: None)
         np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))
+
+
+def test_a_reference_holding_a_lone_surrogate_is_read_as_python_reads_it(monkeypatch):
+    """An answer key read from JSON may hold a lone surrogate (``"\\udc80"`` is valid JSON); Arrow cannot hold it, so
+    the compiled loops read such references as Python's own code points: exact match as SQuAD's definition gives it,
+    chrF as numpy's path counts it."""
+    truth = np.empty(3, dtype=object)
+    truth[:] = [("caf\udc80 au lait",), ("the \ud800 cat", "a cat"), ("plain",)]
+    pred = np.array(["Caf\udc80 au lait!", "\ud800 cat", "plain text"], dtype=object)
+    found = text.row_stats("exact_match", truth, pred, text.Options("squad"))[:, 0]
+    expected = [
+        max(float(text.squad_normalise(answer) == text.squad_normalise(ref)) for ref in refs)
+        for answer, refs in zip(pred, truth, strict=True)
+    ]
+    assert found.tolist() == expected == [1.0, 1.0, 0.0]
+    compiled = text.row_stats("chrf", truth, pred)
+    monkeypatch.setattr(_fast, "text_kernels", lambda: None)
+    np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))
