@@ -307,11 +307,13 @@ def text_case(rows: int, repeat: int, only: list[str] | None = None) -> None:
     """Free-text answers: the raw read against each text metric with its interval, and sacrebleu's own corpus time."""
     import sacrebleu
 
+    from arena import _fast
     from arena.intervals.confidence import metric_interval
     from arena.metrics import text as text_metrics
     from arena.metrics.registry import get_metric
     from arena.scoring.score import BOOTSTRAP_SEED
 
+    _fast.warm()  # the compiled loops loaded, as a running server has them, before the first answer key is timed
     truth, pred = text_answers(rows)
     streams = text_metrics.reference_streams(truth)
     library = {
