@@ -737,6 +737,18 @@ def character_matches(answers: Normal, references: Normal, starts: np.ndarray, o
     return matched
 
 
+@numba.njit(inline="always")
+def _word_at(chars, word, end):  # pragma: no cover (compiled)
+    """The hash and width of the word of a normal form that begins at ``word`` (the form ends at ``end``): its
+    characters stepped in with one multiply each, the whole mixed once."""
+    h = _SEED
+    i = word
+    while i < end and chars[i] != SPACE:
+        h = h * _STEP + np.uint64(chars[i])
+        i += 1
+    return _mix(h, i - word), i - word
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _word_f1(
     chars, start, length, items, ref_chars, ref_start, ref_length, ref_items, starts, first, last, f1
@@ -772,22 +784,14 @@ def _word_f1(
                 f1[p] = 1.0
                 continue
             now += 1
-            h, word = _SEED, a
-            for i in range(a, a + size + 1):
-                if i < a + size and chars[i] != SPACE:
-                    h = h * _STEP + np.uint64(chars[i])
-                    continue
-                h, width = _mix(h, i - word), i - word
+            word = a
+            while word <= a + size:  # the answer's words, counted
+                h, width = _word_at(chars, word, a + size)
                 slot = np.int64(h & np.uint64(mask))
                 while True:
                     if stamp[slot] != now:
-                        stamp[slot], hashes[slot], word_start[slot], word_size[slot], counts[slot] = (
-                            now,
-                            h,
-                            word,
-                            width,
-                            1,
-                        )
+                        stamp[slot], hashes[slot], word_start[slot], word_size[slot] = now, h, word, width
+                        counts[slot] = 1
                         break
                     if (
                         hashes[slot] == h
@@ -797,14 +801,11 @@ def _word_f1(
                         counts[slot] += 1
                         break
                     slot = (slot + 1) & mask
-                h, word = _SEED, i + 1
+                word += width + 1
             found = 0
-            h, word = _SEED, b
-            for i in range(b, b + ref_size + 1):
-                if i < b + ref_size and ref_chars[i] != SPACE:
-                    h = h * _STEP + np.uint64(ref_chars[i])
-                    continue
-                h, width = _mix(h, i - word), i - word
+            word = b
+            while word <= b + ref_size:  # the reference's words, each taking a count left
+                h, width = _word_at(ref_chars, word, b + ref_size)
                 slot = np.int64(h & np.uint64(mask))
                 while stamp[slot] == now:
                     if (
@@ -817,7 +818,7 @@ def _word_f1(
                             found += 1
                         break
                     slot = (slot + 1) & mask
-                h, word = _SEED, i + 1
+                word += width + 1
             if found == 0:
                 f1[p] = 0.0
                 continue
