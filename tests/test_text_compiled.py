@@ -180,3 +180,16 @@ def test_a_reference_holding_a_lone_surrogate_is_read_as_python_reads_it(monkeyp
     compiled = text.row_stats("chrf", truth, pred)
     monkeypatch.setattr(_fast, "text_kernels", lambda: None)
     np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))
+
+
+@pytest.mark.parametrize("name", ["exact_match", "token_f1", "bleu", "chrf"])
+def test_no_answers_at_all_read_from_arrow_give_no_rows(name):
+    """An empty column, and an empty slice of a longer one (its offsets start past 0), give no row's statistics."""
+    import pyarrow as pa
+
+    truth = np.empty(0, dtype=object)
+    for column in (pa.array([], pa.string()), pa.array(["a", "b"], pa.string()).slice(1, 0)):
+        assert text.row_stats(name, truth, column, text.Options("squad")).shape[0] == 0
+    if _fast.text_kernels() is not None:
+        chars, offsets = _fast.text_kernels().code_points(pa.array(["ab", "c"], pa.string()).slice(1, 0))
+        assert len(chars) == 0 and offsets.tolist() == [0]

@@ -230,11 +230,13 @@ def _arrow_code_points(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, 
     if column.null_count:
         column = pc.fill_null(column, "")
     count = len(column)
+    if not count:
+        return pooled_empty(0, np.uint8), np.zeros(1, dtype=np.int64)
     width = np.int64 if pa.types.is_large_string(column.type) else np.int32
     _, offset_buffer, data_buffer = column.buffers()
     byte_offsets = np.frombuffer(offset_buffer, dtype=width)[column.offset : column.offset + count + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    lo, hi = (int(byte_offsets[0]), int(byte_offsets[-1])) if count else (0, 0)
+    lo, hi = int(byte_offsets[0]), int(byte_offsets[-1])
     data = data[lo:hi]
     if not len(data) or int(data.max()) < 0x80:  # ASCII: a byte a character
         codes = pooled_empty(len(data), np.uint8)
