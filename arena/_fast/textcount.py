@@ -374,17 +374,12 @@ def _same_items(chars, ref_chars, answer_items, item_hash, item_start, item_size
 
 
 @numba.njit(inline="always")
-def _extended(rolling, item_hash, i, k, packed, mask):  # pragma: no cover (compiled)
-    """The key (exact when ``packed``, else a hash) of the k-gram from item i, from the (k-1)-gram's kept in
-    ``rolling[i]`` (and kept there in its place), and its first slot in a table of ``mask + 1``."""
-    if packed:
-        h = (rolling[i] << np.uint64(7)) | item_hash[i + k - 1]
-        slot = np.int64(_mix(_SEED, h) & np.uint64(mask))
-    else:
-        h = _mix(rolling[i], item_hash[i + k - 1])
-        slot = np.int64(h & np.uint64(mask))
+def _extended(rolling, item_hash, i, k, mask):  # pragma: no cover (compiled)
+    """The hash of the k-gram from item i, from the (k-1)-gram's kept in ``rolling[i]`` (and kept there in its
+    place), and its first slot in a table of ``mask + 1``."""
+    h = _mix(rolling[i], item_hash[i + k - 1])
     rolling[i] = h
-    return h, slot
+    return h, np.int64(h & np.uint64(mask))
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -397,7 +392,6 @@ def _overlaps(
     ref_start,
     ref_length,
     words,
-    packed,
     starts,
     order,
     first,
@@ -411,8 +405,8 @@ def _overlaps(
     One order at a time, a row's answer n-grams go into a small hash table (compared item by item where hashes
     agree) and each reference's are looked up in it. A reference with no n-gram of some order in common has none of
     a higher order in common either (each holds one of the lower order), so it is left there; a reference whose
-    normal form is the answer's shares all of them, so it is not looked at. ``packed``: items are characters below
-    128, so an n-gram of up to nine is its characters' seven bits each, one exact key (compared as a whole).
+    normal form is the answer's shares all of them, so it is not looked at. (ASCII characters on both sides go to
+    :func:`_packed_matches` instead.)
     """
     longest_answer, most_ref_items, most_refs = 1, 1, 1
     for r in range(first, last):
@@ -468,7 +462,7 @@ def _overlaps(
             for k in range(1, order + 1):
                 clipped[r, k - 1] = max(count - k + 1, 0)
         for i in range(at):
-            rolling[i] = np.uint64(0) if packed else _SEED
+            rolling[i] = _SEED
         for k in range(1, order + 1):
             searched = False
             for q in range(refs):
@@ -477,7 +471,7 @@ def _overlaps(
                 break
             filled = 0
             for i in range(count - k + 1):
-                h, slot = _extended(rolling, item_hash, i, k, packed, mask)
+                h, slot = _extended(rolling, item_hash, i, k, mask)
                 while True:
                     there = where[slot]
                     if there == _MISSING:
@@ -485,8 +479,8 @@ def _overlaps(
                         used[filled] = slot
                         filled += 1
                         break
-                    if hashes[slot] == h and (
-                        packed or _same_items(chars, ref_chars, count, item_hash, item_start, item_size, there, i, k)
+                    if hashes[slot] == h and _same_items(
+                        chars, ref_chars, count, item_hash, item_start, item_size, there, i, k
                     ):
                         in_answer[slot] += 1
                         break
@@ -496,14 +490,13 @@ def _overlaps(
                     continue
                 found = 0
                 for i in range(ref_first[q], ref_first[q + 1] - k + 1):
-                    h, slot = _extended(rolling, item_hash, i, k, packed, mask)
+                    h, slot = _extended(rolling, item_hash, i, k, mask)
                     while True:
                         there = where[slot]
                         if there == _MISSING:
                             break
-                        if hashes[slot] == h and (
-                            packed
-                            or _same_items(chars, ref_chars, count, item_hash, item_start, item_size, there, i, k)
+                        if hashes[slot] == h and _same_items(
+                            chars, ref_chars, count, item_hash, item_start, item_size, there, i, k
                         ):
                             if in_this_ref[slot] < in_answer[slot]:
                                 found += 1
@@ -546,13 +539,10 @@ def _overlap_counts(
     n = len(starts) - 1
     matched = np.zeros((int(starts[-1]) if pairs else 0, order), dtype=np.int64)
     clipped = np.zeros((n, order), dtype=np.int64)
-    packed = not words and _packed(answers, references, order)
     answers, references = _alike(answers, references)
 
     def work(rows: slice) -> None:
-        _overlaps(
-            *answers, *references[:3], words, packed, starts, order, rows.start, rows.stop, pairs, matched, clipped
-        )
+        _overlaps(*answers, *references[:3], words, starts, order, rows.start, rows.stop, pairs, matched, clipped)
 
     over_slices(work, n, min_rows=_SLICE_ROWS)
     return matched, clipped

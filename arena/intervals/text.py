@@ -111,22 +111,18 @@ def stats_interval(
         stats, weight = stats[weight > 0], weight[weight > 0]
     if not len(stats):
         return float("nan"), Interval(float("nan"), float("nan"), resamples, resamples)
-    counted = weight is None and name in text_metrics.RATIOS  # a corpus metric's statistics are counts
-    if counted:  # counts sum exactly in any order: the total is the blocks' total, with no pass of its own
-        sums, mass = block_sums(stats, blocks=blocks, seed=seed, whole=True)
-        totals, rows = sums.sum(axis=0), float(len(stats))
+    if weight is None:
+        # a corpus metric's statistics are counts, whose sums are exact in any order: their total is the blocks'
+        counted = name in text_metrics.RATIOS
+        sums, mass = block_sums(stats, blocks=blocks, seed=seed, whole=counted)
+        counts = mass
+        totals, rows = (sums.sum(axis=0), float(len(stats))) if counted else text_metrics.weighted_sums(stats, None)
     else:
         totals, rows = text_metrics.weighted_sums(stats, weight)
-    point = float(text_metrics.value_of_sums(name, totals, rows))
-    if counted:
-        counts = mass
-    elif weight is None:
-        sums, mass = block_sums(stats, blocks=blocks, seed=seed)
-        counts = mass
-    else:
         relative = weight / weight.mean()
         both, counts = block_sums(np.column_stack([stats * relative[:, None], relative]), blocks=blocks, seed=seed)
         sums, mass = both[:, :-1], both[:, -1]
+    point = float(text_metrics.value_of_sums(name, totals, rows))
     n = float(len(stats))
 
     def value_of(means: np.ndarray) -> np.ndarray:
