@@ -164,6 +164,25 @@ def test_chrf_counts_repeated_n_grams_of_every_order_as_numpy_does(answer, refer
         np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    answer=st.text(alphabet="abcab", min_size=56, max_size=72),
+    references=st.lists(st.text(alphabet="abcba", max_size=80), min_size=1, max_size=3),
+    cut=st.integers(0, 72),
+)
+def test_chrf_counts_answers_either_side_of_the_short_answer_bound_as_numpy_does(answer, references, cut):
+    """Answers of up to 64 characters are counted with a bit per position, longer ones with keys: answers around
+    that bound (the reference sometimes one of the answer's beginnings, so both sides are long and share much) must
+    give numpy's statistics either way."""
+    truth = np.empty(1, dtype=object)
+    truth[0] = (*references, answer[:cut])
+    pred = np.array([answer], dtype=object)
+    compiled = text.row_stats("chrf", truth, pred)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fast, "text_kernels", lambda: None)
+        np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))
+
+
 def test_a_reference_holding_a_lone_surrogate_is_read_as_python_reads_it(monkeypatch):
     """An answer key read from JSON may hold a lone surrogate (``"\\udc80"`` is valid JSON); Arrow cannot hold it, so
     the compiled loops read such references as Python's own code points: exact match as SQuAD's definition gives it,

@@ -610,6 +610,38 @@ def _take_direct(table, answer_keys, answer_lo, answer_hi, ref_keys, ref_lo, ref
     return found
 
 
+_ONE = np.uint64(1)
+SHORT = 64  # answers up to this many characters: each character's positions in it are one 64-bit word
+
+
+@numba.njit(inline="always")
+def _bit_matches(positions, masks, ref_chars, b, ref_size, order, matched, p):  # pragma: no cover (compiled)
+    """One pair's shared n-grams of every order, for an answer of at most :data:`SHORT` characters whose every
+    character's positions in it are a bit set in ``positions``.
+
+    ``masks[j]`` starts as the answer positions holding the reference's character j; kept as ``masks[j] &
+    (masks[j + 1] >> 1)``, it is those where the answer's n-gram one character longer equals the reference's at
+    j. Those positions hold the same n-gram as one another, so the reference's n-gram at j is shared while one of
+    them is still unspent: each takes the lowest unspent, and the matches are the n-grams that found one (the
+    multiset intersection, without a key or a table per order)."""
+    for j in range(ref_size):
+        masks[j] = positions[ref_chars[b + j]]
+    for k in range(order):
+        if ref_size - k <= 0:
+            break
+        unspent = ~np.uint64(0)
+        found = 0
+        for j in range(ref_size - k):
+            at = masks[j] & (masks[j + 1] >> _ONE) if k else masks[j]
+            masks[j] = at
+            hit = at & unspent
+            unspent ^= hit & (~hit + _ONE)  # the lowest position that holds it, spent
+            found += hit != 0
+        matched[p, k] = found
+        if found == 0:
+            break
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _packed_matches(
     chars, start, length, ref_chars, ref_start, ref_length, starts, order, first, last, matched
@@ -617,7 +649,8 @@ def _packed_matches(
     """Rows ``first`` up to ``last`` of ASCII character n-grams: each pair's shared n-grams of every order (see
     :func:`character_matches`).
 
-    Each n-gram is its characters' seven bits each, one exact key. A prefix both texts begin with, and a suffix both
+    A pair whose answer has at most :data:`SHORT` characters is counted by :func:`_bit_matches`. Longer answers'
+    n-grams are keys: each its characters' seven bits each, one exact key. A prefix both texts begin with, and a suffix both
     end with, hold the same n-grams on both sides, so those are shared whole: only the n-grams that reach outside
     them are counted (the shared multiset of the rest, plus the prefix's and the suffix's own). For each pair and
     order, the answer's keys are counted in a table and each of the reference's keys found there with a count left
@@ -645,9 +678,11 @@ def _packed_matches(
     twos = np.zeros(1 << 14, np.int32)
     answer_keys, ref_keys = np.empty(longest, np.uint64), np.empty(most, np.uint64)
     prefixes = np.empty(most_refs, np.int64)
+    positions, masks = np.zeros(256, np.uint64), np.empty(most + 1, np.uint64)
     now = 0
     for r in range(first, last):
         a, size = start[r], length[r]
+        placed = False  # the answer's characters' positions, set in ``positions`` (cleared when the row ends)
         answered = False  # a nonempty answer that is one of the row's references: chrF 100, the most there is
         for p in range(starts[r], starts[r + 1]):
             b, ref_size = ref_start[p], ref_length[p]
@@ -667,6 +702,13 @@ def _packed_matches(
                 continue
             if answered:
                 continue  # passed over: the reference the answer is scores higher than any other can
+            if size <= SHORT:
+                if not placed:
+                    for i in range(size):
+                        positions[chars[a + i]] |= _ONE << np.uint64(i)
+                    placed = True
+                _bit_matches(positions, masks, ref_chars, b, ref_size, order, matched, p)
+                continue
             shortest = min(size, ref_size)
             suffix = 0
             while suffix < shortest - prefix and chars[a + size - 1 - suffix] == ref_chars[b + ref_size - 1 - suffix]:
@@ -711,6 +753,9 @@ def _packed_matches(
                 matched[p, k] = shared + found
                 if shared + found == 0:
                     break
+        if placed:
+            for i in range(size):
+                positions[chars[a + i]] = 0
 
 
 def character_matches(answers: Normal, references: Normal, starts: np.ndarray, order: int) -> np.ndarray:
