@@ -51,6 +51,31 @@ def test_compiled_statistics_equal_numpys_over_many_slices(name, ascii_only, mon
     np.testing.assert_array_equal(compiled, plain)
 
 
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_chrf_interval_summed_while_counting_equals_the_one_from_its_rows(ascii_only, monkeypatch):
+    """Without row weights, chrF's interval sums each row's statistics into its block as the rows are counted (a few
+    thousand at a time, on each core) and never writes them: its value and bounds must be exactly those from the
+    rows' statistics, in slices that hold more rows than one count does."""
+    if _fast.text_kernels() is None:  # pragma: no cover
+        require_in_ci("numba is not installed (the fast extra): the compiled text statistics cannot run")
+    from arena.intervals import text as text_intervals
+    from arena.metrics.registry import get_metric
+
+    monkeypatch.setattr(_fast.text_kernels(), "_SLICE_ROWS", 5_000)
+    truth, pred = rows(12_000, seed=11)
+    if ascii_only:
+        truth[:] = [tuple(r.encode("ascii", "ignore").decode() for r in refs) for refs in truth]
+        pred[:] = [p.encode("ascii", "ignore").decode() for p in pred]
+    metric = get_metric("chrf", kind="text")
+    expected = text_intervals.stats_interval("chrf", text.row_stats("chrf", truth, pred), blocks=256, seed=7)
+    with monkeypatch.context() as patch:
+        patch.setattr(text, "row_stats", None)  # the rows' statistics are not what it reads
+        found = text_intervals.value_and_interval(metric, truth, pred, blocks=256, seed=7)
+    assert found == expected
+    monkeypatch.setattr(_fast, "text_kernels", lambda: None)
+    assert text_intervals.value_and_interval(metric, truth, pred, blocks=256, seed=7) == expected
+
+
 def numpy_stats(name: str, truth: np.ndarray, pred: np.ndarray, monkeypatch) -> np.ndarray:
     with monkeypatch.context() as patch:
         patch.setattr(_fast, "text_kernels", lambda: None)

@@ -60,8 +60,8 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from arena._fast import blas_on_one_thread, pooled_empty
 from arena._fast import block_sums as block_sums_of
-from arena._fast import pooled_empty
 from arena.metrics.ranking import parse_name as ranking_name
 from arena.metrics.registry import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
 
@@ -315,6 +315,12 @@ class Moments:
     prior: tuple[tuple[float, tuple[float, ...]], ...] = ()
 
 
+def row_blocks(n: int, blocks: int, seed: int = 0) -> np.ndarray:
+    """Each of ``n`` rows' random block (int32, below ``blocks``), as :func:`block_sums` draws them for ``seed``
+    where there are more rows than blocks: a caller summing rows itself sums them into the same blocks."""
+    return np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
+
+
 def block_sums(
     values: np.ndarray, *, blocks: int = BLOCKS, seed: int = 0, whole: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +329,7 @@ def block_sums(
     n = len(values)
     if n <= blocks:
         return values.astype(np.float64), np.ones(n)
-    block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
+    block = row_blocks(n, blocks, seed)
     counts = np.bincount(block, minlength=blocks).astype(np.float64)
     sums = block_sums_of(values, block, blocks, whole=whole) if values.shape[1] > 1 else None  # compiled, the same
     if sums is None:
@@ -355,7 +361,8 @@ def replicates_from_sums(
     row counts (or row weights), plus the prior's pseudo-rows, each weighing ``unit`` (a row's mean weight)."""
     weights = row_weights(resamples, len(counts), seed)
     rng = np.random.default_rng(seed + 2)
-    both = weights @ np.column_stack([sums, counts])  # one matrix product: a matrix-vector one is far slower
+    with blas_on_one_thread():  # one matrix product: a matrix-vector one is far slower
+        both = weights @ np.column_stack([sums, counts])
     total, mass = both[:, :-1], both[:, -1]
     for alpha, vector in prior:
         w = rng.standard_gamma(alpha, resamples) * unit

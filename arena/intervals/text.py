@@ -39,6 +39,7 @@ from arena.intervals.bootstrap import (
     holding,
     percentile_interval,
     replicates_from_sums,
+    row_blocks,
 )
 from arena.metrics import text as text_metrics
 from arena.metrics.registry import Metric
@@ -57,6 +58,13 @@ def value_and_interval(
     blocks: int = BLOCKS,
 ) -> tuple[float, Interval]:
     """A text metric's value (what its ``from_rows`` gives) and its 95% interval, from one pass over the rows."""
+    n = len(pred)
+    if metric.name == "chrf" and weight is None and n > blocks:  # sums of blocks of rows, each row's never written
+        block = row_blocks(n, blocks, seed)
+        sums = text_metrics.chrf_block_sums(truth, pred, block, blocks)
+        if sums is not None:
+            counts = np.bincount(block, minlength=blocks).astype(np.float64)
+            return _counted_interval(metric.name, sums, counts, n, resamples=resamples, seed=seed)
     options = cast(text_metrics.TextOptions, metric.text if metric.text is not None else text_metrics.DEFAULT)
     stats = text_metrics.row_stats(metric.name, truth, pred, options)
     return stats_interval(metric.name, stats, weight=weight, resamples=resamples, seed=seed, blocks=blocks)
@@ -112,18 +120,43 @@ def stats_interval(
     if not len(stats):
         return float("nan"), Interval(float("nan"), float("nan"), resamples, resamples)
     if weight is None:
-        # a corpus metric's statistics are counts, whose sums are exact in any order: their total is the blocks'
         counted = name in text_metrics.RATIOS
         sums, mass = block_sums(stats, blocks=blocks, seed=seed, whole=counted)
+        if counted:
+            return _counted_interval(name, sums, mass, len(stats), resamples=resamples, seed=seed)
         counts = mass
-        totals, rows = (sums.sum(axis=0), float(len(stats))) if counted else text_metrics.weighted_sums(stats, None)
+        totals, rows = text_metrics.weighted_sums(stats, None)
     else:
         totals, rows = text_metrics.weighted_sums(stats, weight)
         relative = weight / weight.mean()
         both, counts = block_sums(np.column_stack([stats * relative[:, None], relative]), blocks=blocks, seed=seed)
         sums, mass = both[:, :-1], both[:, -1]
+    return _interval(name, sums, mass, counts, totals, rows, resamples=resamples, seed=seed)
+
+
+def _counted_interval(
+    name: str, sums: np.ndarray, counts: np.ndarray, n: int, *, resamples: int, seed: int
+) -> tuple[float, Interval]:
+    """A corpus metric's value and interval from its unweighted block sums and the blocks' row counts: its
+    statistics are counts, whose sums are exact in any order, so their total is the blocks'."""
+    return _interval(name, sums, counts, counts, sums.sum(axis=0), float(n), resamples=resamples, seed=seed)
+
+
+def _interval(
+    name: str,
+    sums: np.ndarray,
+    mass: np.ndarray,
+    counts: np.ndarray,
+    totals: np.ndarray,
+    rows: float,
+    *,
+    resamples: int,
+    seed: int,
+) -> tuple[float, Interval]:
+    """The value and interval from the block sums of the statistics (blocks, d), each block's weight (``mass``) and
+    row count, and the statistics' totals over ``rows`` rows (or total weight)."""
     point = float(text_metrics.value_of_sums(name, totals, rows))
-    n = float(len(stats))
+    n = float(counts.sum())
 
     def value_of(means: np.ndarray) -> np.ndarray:
         return text_metrics.value_of_sums(name, means * n, n)  # corpus metrics read counts on the rows' scale

@@ -577,6 +577,21 @@ def _best_reference(stats: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> 
     return np.minimum.reduceat(np.where(f_score == best[rows], np.arange(len(stats)), len(stats)), starts[:-1])
 
 
+def chrf_block_sums(truth: np.ndarray, pred: Texts, block: np.ndarray, blocks: int) -> np.ndarray | None:
+    """The sums of chrF's row statistics (:func:`row_stats`) over each of ``blocks`` blocks of rows (row r's being
+    ``block[r]``), (blocks, 3 * order): an interval needs only these, and on ASCII text the compiled loops sum them
+    without writing each row's. None where the loops are not installed."""
+    kernels = _fast.text_kernels()
+    if kernels is None:
+        return None
+    answers, references, starts = _normal_forms(kernels, truth, pred, kernels.CHARACTERS, white=_WHITE_SPACE)
+    sums = kernels.chrf_block_sums(answers, references, starts, CHRF_ORDER, CHRF_BETA, block, blocks)
+    if sums is None:  # not all ASCII: each row's statistics, then their sums
+        stats = kernels.chrf_rows(answers, references, starts, CHRF_ORDER, CHRF_BETA)
+        sums = _fast.block_sums(stats, block, blocks, whole=True)
+    return sums
+
+
 def _segment_chrf(stats: np.ndarray) -> np.ndarray:
     """sacrebleu's segment chrF (``CHRF._compute_f_score``, its defaults) of each pair's statistics (pairs, order, 3),
     with the same floating-point steps in the same order, so the best reference is the one sacrebleu picks."""
