@@ -208,6 +208,30 @@ def test_chrf_counts_answers_either_side_of_the_short_answer_bound_as_numpy_does
         np.testing.assert_array_equal(compiled, text.row_stats("chrf", truth, pred))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    answer=st.lists(st.sampled_from(["a", "b", "ab", "ba", "The", "cat."]), min_size=56, max_size=72),
+    references=st.lists(st.lists(st.sampled_from(["a", "b", "ab", "bb", "cat"]), max_size=80), min_size=1, max_size=3),
+    cut=st.integers(0, 72),
+    exact=st.booleans(),
+)
+def test_token_f1_of_answers_either_side_of_the_short_answer_bound_is_numpys(answer, references, cut, exact):
+    """Answers of up to 64 words are matched word by word, longer ones through a table of counts, and a row whose
+    answer is one of its references passes its other pairs over: answers of repeated words around that bound, with a
+    reference holding the answer's words in another order and one that is one of the answer's beginnings or
+    (``exact``) the answer itself, must give numpy's F1."""
+    reordered = " ".join(answer[:0:-1])  # all but one word shared, so at least 64 of the answer's are spent
+    refs = (*(" ".join(words) for words in references), reordered, " ".join(answer if exact else answer[:cut]))
+    truth = np.empty(len(refs) + 1, dtype=object)
+    truth[:] = [(ref,) for ref in refs] + [refs]  # each reference alone, then all of them
+    pred = np.array([" ".join(answer)] * len(truth), dtype=object)
+    for options in (text.Options("squad"), text.Options("none")):
+        compiled = text.row_stats("token_f1", truth, pred, options)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_fast, "text_kernels", lambda: None)
+            np.testing.assert_array_equal(compiled, text.row_stats("token_f1", truth, pred, options))
+
+
 def test_a_reference_holding_a_lone_surrogate_is_read_as_python_reads_it(monkeypatch):
     """An answer key read from JSON may hold a lone surrogate (``"\\udc80"`` is valid JSON); Arrow cannot hold it, so
     the compiled loops read such references as Python's own code points: exact match as SQuAD's definition gives it,

@@ -786,20 +786,36 @@ def _word_at(chars, word, end):  # pragma: no cover (compiled)
     return _mix(h, i - word), i - word
 
 
+SHORT_WORDS = 64  # answers of up to this many words: which of them are spent is one 64-bit word
+
+
+@numba.njit(inline="always")
+def _width_at(chars, word, end):  # pragma: no cover (compiled)
+    """The width of the word of a normal form that begins at ``word`` (the form ends at ``end``)."""
+    i = word
+    while i < end and chars[i] != SPACE:
+        i += 1
+    return i - word
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _word_f1(
     chars, start, length, items, ref_chars, ref_start, ref_length, ref_items, starts, first, last, f1
 ):  # pragma: no cover (compiled)
     """Rows ``first`` up to ``last``: each pair's token F1 (see :func:`token_f1_pairs`).
 
-    For each pair, the answer's words go into a small table with their counts (compared character by character where
-    hashes agree), and each of the reference's words found there takes one count away: the matches are the counts
-    taken. A slot is in use only where it carries the current stamp, so no table is ever cleared. Only word
-    lookups need a hash here, not n-grams of words, so a word's characters are stepped into it with one multiply
-    each and mixed once at its end."""
-    most = 1
+    A row's answer words are found once. Against each reference, each of the reference's words takes the first
+    unspent answer word equal to it (widths, then characters, compared: short texts need no hash): the matches are
+    the words taken. An answer of more than :data:`SHORT_WORDS` words goes into a small table with its words'
+    counts instead (a slot is in use only where it carries the current stamp, so no table is ever cleared), and each
+    reference word found there takes one count away. Only word lookups need a hash there, not n-grams of words, so a
+    word's characters are stepped into it with one multiply each and mixed once at its end. Where a row's answer (with a word) is one of its
+    references, that pair's F1 is 1, the most there is: the row's other pairs are passed over and count 0."""
+    most, longest, most_refs = 1, 1, 1
     for r in range(first, last):
         most = max(most, items[r])
+        longest = max(longest, length[r])
+        most_refs = max(most_refs, starts[r + 1] - starts[r])
     bits = 4
     while (1 << bits) < 2 * most:
         bits += 1
@@ -809,53 +825,86 @@ def _word_f1(
     word_size = np.zeros(1 << bits, np.int64)
     counts = np.zeros(1 << bits, np.int32)
     stamp = np.zeros(1 << bits, np.int64)
+    answer_at = np.empty(longest + 1, np.int64)  # a row's answer words, in order (at most one a character)
+    answer_width = np.empty(longest + 1, np.int64)
+    identical = np.empty(most_refs, np.bool_)
     now = 0
     for r in range(first, last):
         a, size = start[r], length[r]
+        answered = False  # an answer with a word that is one of the row's references: F1 1, the most there is
+        for p in range(starts[r], starts[r + 1]):
+            same = ref_length[p] == size and _same(chars, a, ref_chars, ref_start[p], size)
+            identical[p - starts[r]] = same
+            answered |= same and items[r] > 0
+        words = -1  # the answer's words, once hashed
         for p in range(starts[r], starts[r + 1]):
             b, ref_size = ref_start[p], ref_length[p]
             if items[r] == 0 or ref_items[p] == 0:  # SQuAD v2.0's rule: 1 if both are empty, else 0
                 f1[p] = 1.0 if items[r] == ref_items[p] else 0.0
                 continue
-            if ref_size == size and _same(chars, a, ref_chars, b, size):
+            if identical[p - starts[r]]:
                 f1[p] = 1.0
                 continue
-            now += 1
-            word = a
-            while word <= a + size:  # the answer's words, counted
-                h, width = _word_at(chars, word, a + size)
-                slot = np.int64(h & np.uint64(mask))
-                while True:
-                    if stamp[slot] != now:
-                        stamp[slot], hashes[slot], word_start[slot], word_size[slot] = now, h, word, width
-                        counts[slot] = 1
-                        break
-                    if (
-                        hashes[slot] == h
-                        and word_size[slot] == width
-                        and _same(chars, word_start[slot], chars, word, width)
-                    ):
-                        counts[slot] += 1
-                        break
-                    slot = (slot + 1) & mask
-                word += width + 1
+            if answered:
+                f1[p] = 0.0  # passed over: the reference the answer is gives the row's F1
+                continue
+            if words < 0:
+                words = 0
+                word = a
+                while word <= a + size:
+                    answer_at[words], answer_width[words] = word, _width_at(chars, word, a + size)
+                    words += 1
+                    word += answer_width[words - 1] + 1
             found = 0
-            word = b
-            while word <= b + ref_size:  # the reference's words, each taking a count left
-                h, width = _word_at(ref_chars, word, b + ref_size)
-                slot = np.int64(h & np.uint64(mask))
-                while stamp[slot] == now:
-                    if (
-                        hashes[slot] == h
-                        and word_size[slot] == width
-                        and _same(chars, word_start[slot], ref_chars, word, width)
-                    ):
-                        if counts[slot] > 0:
-                            counts[slot] -= 1
+            if words <= SHORT_WORDS:
+                unspent = ~np.uint64(0)
+                word = b
+                while word <= b + ref_size:  # the reference's words, each taking the first unspent equal one
+                    width = _width_at(ref_chars, word, b + ref_size)
+                    for i in range(words):
+                        if (
+                            answer_width[i] == width
+                            and (unspent >> np.uint64(i)) & _ONE
+                            and _same(chars, answer_at[i], ref_chars, word, width)
+                        ):
+                            unspent ^= _ONE << np.uint64(i)
                             found += 1
-                        break
-                    slot = (slot + 1) & mask
-                word += width + 1
+                            break
+                    word += width + 1
+            else:
+                now += 1
+                for i in range(words):  # the answer's words, counted
+                    h, width = _word_at(chars, answer_at[i], a + size)
+                    slot = np.int64(h & np.uint64(mask))
+                    while True:
+                        if stamp[slot] != now:
+                            stamp[slot], hashes[slot], word_start[slot], word_size[slot] = now, h, answer_at[i], width
+                            counts[slot] = 1
+                            break
+                        if (
+                            hashes[slot] == h
+                            and word_size[slot] == width
+                            and _same(chars, word_start[slot], chars, answer_at[i], width)
+                        ):
+                            counts[slot] += 1
+                            break
+                        slot = (slot + 1) & mask
+                word = b
+                while word <= b + ref_size:  # the reference's words, each taking a count left
+                    h, width = _word_at(ref_chars, word, b + ref_size)
+                    slot = np.int64(h & np.uint64(mask))
+                    while stamp[slot] == now:
+                        if (
+                            hashes[slot] == h
+                            and word_size[slot] == width
+                            and _same(chars, word_start[slot], ref_chars, word, width)
+                        ):
+                            if counts[slot] > 0:
+                                counts[slot] -= 1
+                                found += 1
+                            break
+                        slot = (slot + 1) & mask
+                    word += width + 1
             if found == 0:
                 f1[p] = 0.0
                 continue
@@ -867,7 +916,8 @@ def _word_f1(
 def token_f1_pairs(answers: Normal, references: Normal, starts: np.ndarray) -> np.ndarray:
     """Each (row, reference) pair's token F1 (pairs,), SQuAD's: the words both share (each counted as often as the
     side with fewer of it has it) against each side's word count, with the same floating-point steps; where either
-    side has no word, 1 if both have none, else 0."""
+    side has no word, 1 if both have none, else 0. As a row's best pair is what counts, a row whose answer is one
+    of its references has its other pairs passed over: they count 0 (see :func:`_word_f1`)."""
     answers, references = _alike(answers, references)
     f1 = pooled_empty(int(starts[-1]))  # every pair's is written
 
