@@ -452,6 +452,9 @@ def _best_of_pairs(
         a, b = number[:n][_pair_rows(starts)], number[n:]
         numbers = np.isfinite(a) & np.isfinite(b)
         value[numbers] = np.abs(a[numbers] - b[numbers]) <= float(options.tolerance)
+    kernels = _fast.text_kernels()
+    if kernels is not None:
+        return kernels.best_of_rows(value, starts)
     return np.maximum.reduceat(value, starts[:-1])[:, None]
 
 
