@@ -315,10 +315,16 @@ class Moments:
     prior: tuple[tuple[float, tuple[float, ...]], ...] = ()
 
 
-def row_blocks(n: int, blocks: int, seed: int = 0) -> np.ndarray:
+@lru_cache(maxsize=4)
+def row_blocks(n: int, blocks: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Each of ``n`` rows' random block (int32, below ``blocks``), as :func:`block_sums` draws them for ``seed``
-    where there are more rows than blocks: a caller summing rows itself sums them into the same blocks."""
-    return np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
+    where there are more rows than blocks, and each block's row count (float64): a caller summing rows itself sums
+    them into the same blocks. Drawn once per size and kept (read-only), as :func:`row_weights` are: every metric
+    of every submission on the same rows draws the same."""
+    block = np.random.default_rng(seed + 1).integers(0, blocks, n, dtype=np.int32)
+    counts = np.bincount(block, minlength=blocks).astype(np.float64)
+    block.flags.writeable = counts.flags.writeable = False
+    return block, counts
 
 
 def block_sums(
@@ -329,8 +335,7 @@ def block_sums(
     n = len(values)
     if n <= blocks:
         return values.astype(np.float64), np.ones(n)
-    block = row_blocks(n, blocks, seed)
-    counts = np.bincount(block, minlength=blocks).astype(np.float64)
+    block, counts = row_blocks(n, blocks, seed)
     sums = block_sums_of(values, block, blocks, whole=whole) if values.shape[1] > 1 else None  # compiled, the same
     if sums is None:
         sums = np.stack(

@@ -60,10 +60,9 @@ def value_and_interval(
     """A text metric's value (what its ``from_rows`` gives) and its 95% interval, from one pass over the rows."""
     n = len(pred)
     if metric.name == "chrf" and weight is None and n > blocks:  # sums of blocks of rows, each row's never written
-        block = row_blocks(n, blocks, seed)
+        block, counts = row_blocks(n, blocks, seed)
         sums = text_metrics.chrf_block_sums(truth, pred, block, blocks)
         if sums is not None:
-            counts = np.bincount(block, minlength=blocks).astype(np.float64)
             return _counted_interval(metric.name, sums, counts, n, resamples=resamples, seed=seed)
     options = cast(text_metrics.TextOptions, metric.text if metric.text is not None else text_metrics.DEFAULT)
     stats = text_metrics.row_stats(metric.name, truth, pred, options)
