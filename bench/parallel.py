@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from arena.startup import keep_freed_memory_a_while
+from arena.startup import keep_blas_on_one_thread, keep_freed_memory_a_while
 
 WAYS = {  # name: (rows a chunk, workers); None keeps the library's own
     "a threads+chunks": (None, None),
@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     keep_freed_memory_a_while()  # before pyarrow loads, as the arena program does: it applies to the read too
+    keep_blas_on_one_thread()
     began = time.perf_counter()
     if args.part in ("slices", "both"):
         slices(args.rows, args.repeat)

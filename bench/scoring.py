@@ -46,9 +46,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from arena.startup import keep_freed_memory_a_while
+from arena.startup import keep_blas_on_one_thread, keep_freed_memory_a_while
 
 keep_freed_memory_a_while()  # first, as the arena program does: the allocator setting applies to the read too
+keep_blas_on_one_thread()  # as the arena program does: BLAS's spinning threads would take the cores
 
 import numpy as np
 import pandas as pd

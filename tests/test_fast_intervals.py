@@ -398,31 +398,3 @@ def test_weighted_spearman_intervals_cover_95_percent_of_the_time(rows, blocks):
         found = kaggle_intervals.interval("spearman", truth, pred, seed=11, blocks=blocks, weight=weight)
         hits += found.low <= SPEARMAN_RHO <= found.high
     assert 0.93 <= hits / datasets <= 0.97, f"weighted spearman at n={rows}: coverage {hits / datasets:.3f}"
-
-
-def test_a_bootstraps_matrix_product_runs_blas_on_one_thread_and_puts_the_setting_back(monkeypatch):
-    """BLAS's threads keep spinning after a product and take the cores from the compiled loops that score next: the
-    bootstrap's product of weights and block sums runs on one thread, and the process's own setting is back after."""
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    from arena.intervals import bootstrap
-
-    def blas_threads() -> list[int]:
-        return [found["num_threads"] for found in threadpool_info() if found["user_api"] == "blas"]
-
-    seen: list[list[int]] = []
-
-    class Recording(np.ndarray):
-        def __matmul__(self, other):
-            seen.append(blas_threads())
-            return np.asarray(self) @ other
-
-    drawn = bootstrap.row_weights
-    monkeypatch.setattr(bootstrap, "row_weights", lambda *args: drawn(*args).view(Recording))
-    sums, counts = np.random.default_rng(0).random((64, 2)), np.ones(64)
-    with threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
-        bootstrap.replicates_from_sums(sums, counts, lambda means: means[:, 0], resamples=50, seed=1)
-        assert blas_threads() == before
-    assert before and all(threads == 2 for threads in before)
-    assert seen and all(threads == 1 for found in seen for threads in found)

@@ -263,7 +263,7 @@ FAST_USERS = ("arena.metrics", "arena.intervals", "arena.scoring")
 def fast_import_problems(files: list[Path]) -> list[str]:
     """Imports of the speed internals from outside metrics, intervals and scoring, or of their modules from outside
     arena._fast (only its package interface is used); and anything arena._fast imports beyond numpy, pyarrow,
-    numba, threadpoolctl, the standard library and itself."""
+    numba, the standard library and itself."""
     problems = []
     for path in files:
         module = module_name(path)
@@ -273,7 +273,7 @@ def fast_import_problems(files: list[Path]) -> list[str]:
                 top = name.split(".")[0]
                 if not (
                     matches(name, "arena._fast")
-                    or top in ("numpy", "pyarrow", "numba", "threadpoolctl", "__future__")
+                    or top in ("numpy", "pyarrow", "numba", "__future__")
                     or top in sys.stdlib_module_names
                 ):
                     problems.append(where)

@@ -326,6 +326,45 @@ def test_a_purge_delay_the_environment_holds_wins_and_a_late_start_says_so():
     assert told.stdout.split() == ["True", "False", "25"]
 
 
+_BLAS_THREADS = """
+import json, sys
+from arena.startup import keep_blas_on_one_thread
+applied = keep_blas_on_one_thread() if sys.argv[1] == "start" else None
+import numpy
+from threadpoolctl import threadpool_info
+threads = [found["num_threads"] for found in threadpool_info() if found["user_api"] == "blas"]
+print(json.dumps({"applied": applied, "late": keep_blas_on_one_thread(), "threads": threads}))
+"""
+
+
+def _blas_threads(how: str, env: dict) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _BLAS_THREADS, how], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_the_arena_programs_start_runs_blas_on_one_thread_unless_the_environment_says_otherwise():
+    """BLAS's threads spin after a bootstrap's product and take the cores from the scoring loops that run next: the
+    arena program's start gives numpy's BLAS one thread, before numpy loads it; an operator's own setting wins, and
+    a start made too late says so. The control run, without the setting, has a thread per core."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    started = _blas_threads("start", env)
+    assert started["applied"] is True and started["late"] is False
+    assert started["threads"] and set(started["threads"]) == {1}
+    told = _blas_threads("start", {**env, "OPENBLAS_NUM_THREADS": "2"})
+    assert set(told["threads"]) == {2}
+    if (os.cpu_count() or 1) > 1:
+        plain = _blas_threads("plain", env)
+        assert min(plain["threads"]) > 1, plain
+
+
 def test_the_arena_console_script_enters_through_the_start_up_settings():
     from importlib import metadata
 

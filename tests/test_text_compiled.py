@@ -231,6 +231,20 @@ def test_token_f1_of_answers_either_side_of_the_short_answer_bound_is_numpys(ans
             np.testing.assert_array_equal(compiled, text.row_stats("token_f1", truth, pred, options))
 
 
+def test_token_f1_under_numeric_keeps_every_pair_whose_numbers_are_compared_after(monkeypatch):
+    """Under ``numeric`` a pair of two numbers is worth 1 or 0 by their difference, whatever its words: "-3" is "3"
+    once SQuAD drops punctuation, yet the numbers differ, so the row's F1 is that of "3 degrees" (2/3). No pair
+    may be passed over as beaten by a pair whose words are equal."""
+    truth = np.empty(2, dtype=object)
+    truth[:] = [("3", "3 degrees"), ("15", "1.5 apples")]
+    pred = np.array(["-3", "1.5"], dtype=object)
+    options = text.Options("numeric", tolerance=0.01)
+    compiled = text.row_stats("token_f1", truth, pred, options)[:, 0]
+    np.testing.assert_allclose(compiled, [2 / 3, 2 / 3])
+    monkeypatch.setattr(_fast, "text_kernels", lambda: None)
+    np.testing.assert_array_equal(compiled, text.row_stats("token_f1", truth, pred, options)[:, 0])
+
+
 def test_a_reference_holding_a_lone_surrogate_is_read_as_python_reads_it(monkeypatch):
     """An answer key read from JSON may hold a lone surrogate (``"\\udc80"`` is valid JSON); Arrow cannot hold it, so
     the compiled loops read such references as Python's own code points: exact match as SQuAD's definition gives it,

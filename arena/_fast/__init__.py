@@ -16,12 +16,11 @@ import numpy as np
 
 from arena._fast.grid import DECIMAL_GRID
 from arena._fast.memory import pooled_copy, pooled_empty
-from arena._fast.parallel import blas_on_one_thread, chunks, over_slices, scratch
+from arena._fast.parallel import chunks, over_slices, scratch
 
 __all__ = [
     "DECIMAL_GRID",
     "add_influence",
-    "blas_on_one_thread",
     "block_sums",
     "chunks",
     "count_cells",

@@ -17,11 +17,9 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from typing import TypeVar
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 
@@ -30,7 +28,6 @@ CHUNK_ROWS = 1 << 15  # rows a slice works on at once: the scratch of a few nump
 _WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
-_blas: ThreadpoolController | None = None
 
 
 def _threads() -> ThreadPoolExecutor:
@@ -40,21 +37,6 @@ def _threads() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=max(8, _WORKERS), thread_name_prefix="arena-slices")
         return _pool
-
-
-def blas_on_one_thread() -> AbstractContextManager:
-    """BLAS (numpy's matrix products) on the calling thread alone while in this context.
-
-    Why: a bootstrap's one matrix product of weights and block sums takes a few milliseconds, but OpenBLAS's
-    threads then keep spinning, waiting for more work, and take the cores from the compiled loops that score the
-    next metric or the next upload: on two cores a 4 ms product cost the chrF loops after it 40 ms. On one thread
-    the product takes 7 ms and nothing spins. The limit is the process's, put back on leaving (threadpoolctl)."""
-    global _blas
-    with _lock:
-        if _blas is None:
-            _blas = ThreadpoolController()
-        controller = _blas
-    return controller.limit(limits=1, user_api="blas")
 
 
 def _forget_the_parents_threads() -> None:

@@ -800,7 +800,7 @@ def _width_at(chars, word, end):  # pragma: no cover (compiled)
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _word_f1(
-    chars, start, length, items, ref_chars, ref_start, ref_length, ref_items, starts, first, last, f1
+    chars, start, length, items, ref_chars, ref_start, ref_length, ref_items, starts, best_only, first, last, f1
 ):  # pragma: no cover (compiled)
     """Rows ``first`` up to ``last``: each pair's token F1 (see :func:`token_f1_pairs`).
 
@@ -809,8 +809,9 @@ def _word_f1(
     the words taken. An answer of more than :data:`SHORT_WORDS` words goes into a small table with its words'
     counts instead (a slot is in use only where it carries the current stamp, so no table is ever cleared), and each
     reference word found there takes one count away. Only word lookups need a hash there, not n-grams of words, so a
-    word's characters are stepped into it with one multiply each and mixed once at its end. Where a row's answer (with a word) is one of its
-    references, that pair's F1 is 1, the most there is: the row's other pairs are passed over and count 0."""
+    word's characters are stepped into it with one multiply each and mixed once at its end. With ``best_only``,
+    where a row's answer (with a word) is one of its references, that pair's F1 is 1, the most there is: the row's
+    other pairs are passed over and count 0."""
     most, longest, most_refs = 1, 1, 1
     for r in range(first, last):
         most = max(most, items[r])
@@ -835,7 +836,7 @@ def _word_f1(
         for p in range(starts[r], starts[r + 1]):
             same = ref_length[p] == size and _same(chars, a, ref_chars, ref_start[p], size)
             identical[p - starts[r]] = same
-            answered |= same and items[r] > 0
+            answered |= same and items[r] > 0 and best_only
         words = -1  # the answer's words, once hashed
         for p in range(starts[r], starts[r + 1]):
             b, ref_size = ref_start[p], ref_length[p]
@@ -913,16 +914,17 @@ def _word_f1(
             f1[p] = (2 * precision * recall) / (precision + recall)
 
 
-def token_f1_pairs(answers: Normal, references: Normal, starts: np.ndarray) -> np.ndarray:
+def token_f1_pairs(answers: Normal, references: Normal, starts: np.ndarray, *, best_only: bool = False) -> np.ndarray:
     """Each (row, reference) pair's token F1 (pairs,), SQuAD's: the words both share (each counted as often as the
     side with fewer of it has it) against each side's word count, with the same floating-point steps; where either
-    side has no word, 1 if both have none, else 0. As a row's best pair is what counts, a row whose answer is one
-    of its references has its other pairs passed over: they count 0 (see :func:`_word_f1`)."""
+    side has no word, 1 if both have none, else 0. ``best_only``: only each row's best pair is read, so a row
+    whose answer is one of its references has its other pairs passed over (they count 0, see :func:`_word_f1`);
+    not where a pair's value may yet be replaced (numbers compared as numbers)."""
     answers, references = _alike(answers, references)
     f1 = pooled_empty(int(starts[-1]))  # every pair's is written
 
     def work(rows: slice) -> None:
-        _word_f1(*answers, *references, starts, rows.start, rows.stop, f1)
+        _word_f1(*answers, *references, starts, best_only, rows.start, rows.stop, f1)
 
     over_slices(work, len(starts) - 1, min_rows=_SLICE_ROWS)
     return f1

@@ -60,8 +60,8 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from arena._fast import blas_on_one_thread, pooled_empty
 from arena._fast import block_sums as block_sums_of
+from arena._fast import pooled_empty
 from arena.metrics.ranking import parse_name as ranking_name
 from arena.metrics.registry import auc_of_counts, class_counts_in_score_order, roc_auc, row_levels, score_levels
 
@@ -366,8 +366,7 @@ def replicates_from_sums(
     row counts (or row weights), plus the prior's pseudo-rows, each weighing ``unit`` (a row's mean weight)."""
     weights = row_weights(resamples, len(counts), seed)
     rng = np.random.default_rng(seed + 2)
-    with blas_on_one_thread():  # one matrix product: a matrix-vector one is far slower
-        both = weights @ np.column_stack([sums, counts])
+    both = weights @ np.column_stack([sums, counts])  # one matrix product: a matrix-vector one is far slower
     total, mass = both[:, :-1], both[:, -1]
     for alpha, vector in prior:
         w = rng.standard_gamma(alpha, resamples) * unit

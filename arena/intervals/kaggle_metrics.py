@@ -74,7 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betainc
 
-from arena._fast import blas_on_one_thread, over_slices
+from arena._fast import over_slices
 from arena.intervals.bootstrap import (
     AUC_BINS,
     AUC_PRIOR,
@@ -351,8 +351,7 @@ def _weighted_sums(values: np.ndarray, *, resamples: int, seed: int, blocks: int
     """Each resample's weighted sums (R, d) of per-row ``values`` (n, d), and its total weight (R,): Exp(1) weights
     per row up to ``blocks`` rows, else per random block (:func:`arena.intervals.bootstrap.block_sums`)."""
     sums, counts = block_sums(values, blocks=blocks, seed=seed)
-    with blas_on_one_thread():
-        both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, counts])
     return both[:, :-1], both[:, -1]
 
 
@@ -397,8 +396,7 @@ def _linear(
         relative = weight / (float(weight.sum()) / len(weight))  # in units of an average row's weight
         both_sums, counts = block_sums(np.column_stack([influence * relative, relative]), blocks=blocks, seed=seed)
         sums, mass = both_sums[:, :1], both_sums[:, 1]
-    with blas_on_one_thread():
-        both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, mass])
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, mass])
     mean = float(sums.sum() / mass.sum())
     rows = effective_rows(len(influence), excess_kurtosis(sums[:, 0] - mass * mean, counts))
     return point + both[:, 0] / both[:, 1], both[:, 1], rows
@@ -440,8 +438,7 @@ def _pearson(truth, pred, *, resamples, seed, blocks, weight=None):
     else:  # each row's moments times its weight, and the weight, summed per block
         sums, counts = block_sums(np.column_stack([moments * relative[:, None], relative]), blocks=blocks, seed=seed)
         sums, mass = sums[:, :-1], sums[:, -1]
-    with blas_on_one_thread():
-        both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, mass])
+    both = row_weights(resamples, len(counts), seed) @ np.column_stack([sums, mass])
     total = both[:, -1]
     values = _with_prior(_correlation_of(both[:, :-1] / total[:, None]), total, CORRELATION_PRIOR, seed, (-1.0, 1.0))
     # Each block's influence on r, for the expansion: r's derivatives in the five means times the block's moments.

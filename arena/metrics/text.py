@@ -398,7 +398,8 @@ def _answer_rows(name: str, truth: np.ndarray, pred: Texts, options: TextOptions
     if kernels is not None:
         answers, references, starts = _normal_forms(kernels, truth, pred, getattr(kernels, mode), split)
         if name == "token_f1":
-            return _best_of_pairs(kernels.token_f1_pairs(answers, references, starts), truth, pred, starts, options)
+            pairs = kernels.token_f1_pairs(answers, references, starts, best_only=options.normalise != "numeric")
+            return _best_of_pairs(pairs, truth, pred, starts, options)
         hyp_len, ref_len = answers.items, references.items
     else:
         pred = as_objects(pred)
