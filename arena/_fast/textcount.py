@@ -616,8 +616,8 @@ SHORT = 64  # answers up to this many characters: each character's positions in 
 
 @numba.njit(inline="always")
 def _bit_matches(positions, masks, ref_chars, b, ref_size, order, matched):  # pragma: no cover (compiled)
-    """One pair's shared n-grams of every order (into ``matched``, one row of counts), for an answer of at most :data:`SHORT` characters whose every
-    character's positions in it are a bit set in ``positions``.
+    """One pair's shared n-grams of every order (into ``matched``, one row of counts), for an answer of at most
+    :data:`SHORT` characters whose every character's positions in it are a bit set in ``positions``.
 
     ``masks[j]`` starts as the answer positions holding the reference's character j; kept as ``masks[j] &
     (masks[j + 1] >> 1)``, it is those where the answer's n-gram one character longer equals the reference's at
@@ -650,14 +650,14 @@ def _packed_matches(
     :func:`character_matches`), pair p's in ``matched[p - base]``.
 
     A pair whose answer has at most :data:`SHORT` characters is counted by :func:`_bit_matches`. Longer answers'
-    n-grams are keys: each its characters' seven bits each, one exact key. A prefix both texts begin with, and a suffix both
-    end with, hold the same n-grams on both sides, so those are shared whole: only the n-grams that reach outside
-    them are counted (the shared multiset of the rest, plus the prefix's and the suffix's own). For each pair and
-    order, the answer's keys are counted in a table and each of the reference's keys found there with a count left
-    takes one away: the matches are the counts taken. Orders 1 and 2 count in tables with a counter for every
-    possible key (128 and 16,384); higher orders in a small hash table whose slots are in use only where they carry
-    the current stamp, so no table is ever cleared. A pair with no n-gram of some order in common has none of a
-    higher order in common; a pair whose answer is its reference shares all of them. Where a row's answer (not
+    n-grams are keys: each its characters' seven bits each, one exact key. A prefix both texts begin with, and a
+    suffix both end with, hold the same n-grams on both sides, so those are shared whole: only the n-grams that
+    reach outside them are counted (the shared multiset of the rest, plus the prefix's and the suffix's own). For
+    each pair and order, the answer's keys are counted in a table and each of the reference's keys found there with
+    a count left takes one away: the matches are the counts taken. Orders 1 and 2 count in tables with a counter for
+    every possible key (128 and 16,384); higher orders in a small hash table whose slots are in use only where they
+    carry the current stamp, so no table is ever cleared. A pair with no n-gram of some order in common has none of
+    a higher order in common; a pair whose answer is its reference shares all of them. Where a row's answer (not
     empty) is one of its references, that pair's segment chrF is 100 and no other pair's can be higher (a pair
     scoring 100 shares every n-gram, so its statistics are the same): the row's other pairs are passed over and
     count 0."""
@@ -837,7 +837,7 @@ def _word_f1(
             same = ref_length[p] == size and _same(chars, a, ref_chars, ref_start[p], size)
             identical[p - starts[r]] = same
             answered |= same and items[r] > 0 and best_only
-        words = -1  # the answer's words, once hashed
+        words = -1  # how many words the answer has, once they are found
         for p in range(starts[r], starts[r + 1]):
             b, ref_size = ref_start[p], ref_length[p]
             if items[r] == 0 or ref_items[p] == 0:  # SQuAD v2.0's rule: 1 if both are empty, else 0
@@ -998,6 +998,7 @@ def _chrf_sums(
 ):  # pragma: no cover (compiled)
     """Rows ``first`` up to ``last``: each one's chrF statistics (as :func:`_chrf_rows` writes them) added to
     ``sums[block[r]]``, a few thousand rows at a time, counted by :func:`_packed_matches`."""
+    factor = np.float64(beta) ** 2
     chosen = np.empty(_SUMMED_ROWS, np.int64)
     for head in range(first, last, _SUMMED_ROWS):
         tail = min(head + _SUMMED_ROWS, last)
@@ -1006,7 +1007,7 @@ def _chrf_sums(
         _packed_matches(
             chars, start, length, ref_chars, ref_start, ref_length, starts, order, head, tail, matched, base
         )
-        _choose(length, ref_length, starts, matched, base, order, np.float64(beta) ** 2, head, tail, chosen)
+        _choose(length, ref_length, starts, matched, base, order, factor, head, tail, chosen)
         for r in range(head, tail):
             hyp, pair, into = length[r], chosen[r - head], block[r]
             ref = ref_length[pair]
